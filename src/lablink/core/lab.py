@@ -1,0 +1,27 @@
+"""One object that opens the store and blob store for a Settings and holds the use cases."""
+
+from __future__ import annotations
+
+from lablink.core.tracking import Tracking
+from lablink.settings import Settings
+from lablink.store import Store, open_store
+from lablink.store.blobs import BlobStore
+
+
+class Lab:
+    """The embedded lablink: a store, a blob store and the use cases over them."""
+
+    def __init__(self, settings: Settings, store: Store | None = None) -> None:
+        self.settings = settings
+        self.store = store if store is not None else open_store(settings.db)
+        self.blobs = BlobStore(settings.blobs)
+        self.tracking = Tracking(self.store, self.blobs)
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Lab:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,401 @@
+"""Tracking use cases: create runs, ingest points, search, history, notes, artifacts.
+
+``Tracking`` is what both the server routes and the SDK's direct transport call, so
+the two transports behave the same by construction. Every write takes the acting user.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from typing import IO, Any
+
+import numpy as np
+
+from lablink.checks.downsample import minmax_indices
+from lablink.checks.filters import parse_filter
+from lablink.errors import InvalidInput, NotFound, RunNotActive
+from lablink.models import ENDED_STATUSES, OUTCOMES, RUN_STATUSES, Artifact, History, Project, Run
+from lablink.store.base import Store
+from lablink.store.blobs import BlobStore, check_digest
+
+MAX_KEY_LENGTH = 250
+MAX_NAME_LENGTH = 500
+MAX_TAG_LENGTH = 200
+MAX_HISTORY_POINTS = 100_000
+LIVE_EVENT_POINTS = 2_000  # batches up to this size ride along in the SSE event itself
+_PROJECT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
+RUN_FIELDS = (
+    "git_commit",
+    "git_branch",
+    "git_remote",
+    "git_dirty",
+    "git_diff_digest",
+    "command",
+    "host",
+    "python_version",
+    "packages",
+    "gpus",
+)
+
+
+def check_project(name: str) -> str:
+    """Project names: letters, digits, ``. _ -``, up to 200 characters."""
+    if not isinstance(name, str) or not _PROJECT.match(name):
+        raise InvalidInput(
+            f"invalid project name {name!r}",
+            "use letters, digits, '.', '_' or '-' (up to 200), e.g. vision",
+        )
+    return name
+
+
+def check_metric_key(key: Any) -> str:
+    """Metric keys: non-empty text up to 250 characters, no control characters."""
+    if not isinstance(key, str) or not key.strip():
+        raise InvalidInput("a metric key is empty", "name metrics like train/loss")
+    if len(key) > MAX_KEY_LENGTH:
+        raise InvalidInput(
+            f"metric key {key[:40]!r}... is {len(key)} characters long",
+            f"keep metric keys under {MAX_KEY_LENGTH} characters",
+        )
+    if any(ord(ch) < 32 for ch in key):
+        raise InvalidInput(f"metric key {key!r} contains a control character")
+    return key
+
+
+def check_tag(tag: Any) -> str:
+    if not isinstance(tag, str) or not tag.strip() or len(tag) > MAX_TAG_LENGTH:
+        raise InvalidInput(
+            f"invalid tag {tag!r}", f"tags are non-empty text up to {MAX_TAG_LENGTH}"
+        )
+    if any(ch.isspace() for ch in tag):
+        raise InvalidInput(f"tag {tag!r} contains whitespace", "use '-' or '_' instead of spaces")
+    return tag
+
+
+def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"model": {"depth": 50}}`` → ``{"model.depth": 50}``; lists stay values."""
+    flat: dict[str, Any] = {}
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            flat.update(flatten(value, name + "."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def new_run_id() -> str:
+    """12 hex characters: short enough to type, 48 random bits."""
+    return uuid.uuid4().hex[:12]
+
+
+class Tracking:
+    """The tracking use cases over one store and blob store."""
+
+    def __init__(self, store: Store, blobs: BlobStore) -> None:
+        self.store = store
+        self.blobs = blobs
+
+    # -- runs -------------------------------------------------------------------------
+    def create_run(
+        self,
+        actor: str,
+        project: str,
+        name: str | None = None,
+        config: Mapping[str, Any] | None = None,
+        tags: Sequence[str] = (),
+        run_id: str | None = None,
+        capture: Mapping[str, Any] | None = None,
+    ) -> Run:
+        """Start a run. ``capture`` holds git/host/env fields gathered by the SDK."""
+        check_project(project)
+        config = dict(config or {})
+        _check_json_object(config, "config")
+        tags = [check_tag(tag) for tag in tags]
+        run_id = run_id or new_run_id()
+        if not re.fullmatch(r"[A-Za-z0-9_-]{4,32}", run_id):
+            raise InvalidInput(f"invalid run id {run_id!r}", "ids are 4-32 letters, digits, - or _")
+        name = (name or run_id).strip() or run_id
+        if len(name) > MAX_NAME_LENGTH:
+            raise InvalidInput(
+                f"run name is {len(name)} characters long",
+                f"keep run names under {MAX_NAME_LENGTH} characters",
+            )
+        extra = {k: v for k, v in (capture or {}).items() if k in RUN_FIELDS}
+        now = time.time()
+        values = {
+            "id": run_id,
+            "project_id": self.store.ensure_project(project),
+            "name": name,
+            "user": actor,
+            "status": "running",
+            "created_at": now,
+            "heartbeat_at": now,
+            "updated_at": now,
+            "config": config,
+            "summary": {},
+            "command": [],
+            "packages": {},
+            "gpus": [],
+            "git_dirty": False,
+            **extra,
+        }
+        self.store.create_run(values, flatten(config), tags)
+        return self.store.get_run(run_id)
+
+    def get_run(self, ref: str) -> Run:
+        """A run by id or unique id prefix."""
+        return self.store.get_run(self.store.resolve_run_id(ref))
+
+    def search_runs(
+        self,
+        project: str | None = None,
+        filter: str | None = None,
+        sort: str | None = None,
+        descending: bool = True,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> tuple[list[Run], int]:
+        """Runs matching a filter expression (see ``checks/filters.py`` for the grammar)."""
+        if not 1 <= limit <= 10_000:
+            raise InvalidInput(f"limit must be between 1 and 10000, not {limit}")
+        if offset < 0:
+            raise InvalidInput(f"offset must not be negative, not {offset}")
+        return self.store.search_runs(
+            project, parse_filter(filter), sort, descending, limit, offset
+        )
+
+    def list_projects(self) -> list[Project]:
+        return self.store.list_projects()
+
+    def finish_run(
+        self, actor: str, run_id: str, status: str = "finished", reason: str | None = None
+    ) -> Run:
+        """End a run with a final status. Ending an ended run again is a no-op."""
+        if status not in ENDED_STATUSES:
+            raise InvalidInput(
+                f"cannot finish a run as {status!r}",
+                "use one of " + ", ".join(sorted(ENDED_STATUSES)),
+            )
+        run = self.get_run(run_id)
+        if run.status != "running":
+            return run
+        self.store.update_run(
+            run.id, {"status": status, "status_reason": reason, "ended_at": time.time()}
+        )
+        return self.store.get_run(run.id)
+
+    def heartbeat(
+        self, run_id: str, system: Mapping[str, float] | None = None, seq: int | None = None
+    ) -> dict[str, Any]:
+        """Record liveness (and sys/* metrics); the answer tells the SDK whether to stop."""
+        run = self.get_run(run_id)
+        if run.status != "running":
+            return {"status": run.status, "stop": run.status_reason or run.status}
+        self.store.update_run(run.id, {"heartbeat_at": time.time()})
+        if system and seq is not None:
+            now = time.time()
+            step = int(now)
+            self.log_batch(
+                run.id,
+                seq,
+                {k: {"steps": [step], "times": [now], "values": [v]} for k, v in system.items()},
+            )
+        return {"status": run.status, "stop": run.stop_requested}
+
+    def request_stop(self, actor: str, run_id: str, reason: str) -> None:
+        """Ask a running run to stop; its SDK learns it from the next heartbeat."""
+        run = self.get_run(run_id)
+        self.store.update_run(run.id, {"stop_requested": f"{reason} (by {actor})"})
+
+    def set_summary(self, run_id: str, summary: Mapping[str, Any]) -> None:
+        _check_json_object(summary, "summary")
+        for key in summary:
+            check_metric_key(key)
+        self.store.set_summary(self.store.resolve_run_id(run_id), summary)
+
+    def tag(
+        self, actor: str, run_id: str, add: Sequence[str] = (), remove: Sequence[str] = ()
+    ) -> Run:
+        rid = self.store.resolve_run_id(run_id)
+        if add:
+            self.store.add_tags(rid, [check_tag(t) for t in add])
+        if remove:
+            self.store.remove_tags(rid, list(remove))
+        return self.store.get_run(rid)
+
+    def note(self, actor: str, run_id: str, text: str, outcome: str | None = None) -> Run:
+        """Add a note; ``outcome`` (positive/negative/inconclusive) marks the result."""
+        if not isinstance(text, str) or not text.strip():
+            raise InvalidInput("a note is empty")
+        if outcome is not None and outcome not in OUTCOMES:
+            raise InvalidInput(f"unknown outcome {outcome!r}", "use " + ", ".join(OUTCOMES))
+        rid = self.store.resolve_run_id(run_id)
+        self.store.add_note(rid, actor, text, outcome)
+        return self.store.get_run(rid)
+
+    def add_input(self, run_id: str, kind: str, ref: str, digest: str | None = None) -> None:
+        self.store.add_input(self.store.resolve_run_id(run_id), kind, ref, digest)
+
+    # -- metrics ------------------------------------------------------------------------
+    def log_batch(self, run_id: str, seq: int, metrics: Mapping[str, Any]) -> dict[str, Any]:
+        """Ingest one batch ``{key: {"steps", "times", "values"}}`` idempotently by ``seq``.
+
+        Raises:
+            InvalidInput: bad keys, lengths or values (nothing is stored).
+            RunNotActive: the run has ended.
+        """
+        if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
+            raise InvalidInput(f"seq must be a non-negative integer, not {seq!r}")
+        if not isinstance(metrics, Mapping):
+            raise InvalidInput("metrics must be an object of key -> {steps, times, values}")
+        batch: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        for key, series in metrics.items():
+            check_metric_key(key)
+            batch[key] = _check_series(key, series)
+        run = self.store.get_run(self.store.resolve_run_id(run_id))
+        if run.status != "running":
+            raise RunNotActive(
+                f"run {run.id} is {run.status}; it accepts no more points",
+                "start a new run, or log before finish()",
+            )
+        total = sum(len(s[0]) for s in batch.values())
+        payload: dict[str, Any] = {"points": total}
+        if total <= LIVE_EVENT_POINTS:
+            payload["metrics"] = {
+                k: {"steps": s.tolist(), "values": [_json_float(v) for v in vals.tolist()]}
+                for k, (s, _, vals) in batch.items()
+            }
+        else:
+            payload["keys"] = sorted(batch)
+        fresh = self.store.ingest(run.id, seq, batch, payload)
+        return {"ingested": fresh, "points": total if fresh else 0}
+
+    def history(
+        self,
+        run_id: str,
+        key: str,
+        max_points: int | None = None,
+        step_min: int | None = None,
+        step_max: int | None = None,
+    ) -> History:
+        """A metric's points in step order, downsampled (min/max per bucket) if asked."""
+        rid = self.store.resolve_run_id(run_id)
+        if max_points is not None and not 2 <= max_points <= MAX_HISTORY_POINTS:
+            raise InvalidInput(f"max_points must be between 2 and {MAX_HISTORY_POINTS}")
+        steps, times, values = self.store.read_series(rid, key, step_min, step_max)
+        if not len(steps) and key not in self.store.metric_summaries(rid):
+            raise NotFound(
+                f"run {rid} has no metric {key!r}", "see the run's metrics with `lablink runs show`"
+            )
+        total = len(steps)
+        if max_points is not None and total > max_points:
+            idx = minmax_indices(values, max_points)
+            steps, times, values = steps[idx], times[idx], values[idx]
+        return History(
+            rid, key, steps.tolist(), values.tolist(), times.tolist(), total, len(steps) < total
+        )
+
+    def compare(self, run_ids: Sequence[str]) -> dict[str, Any]:
+        """Params that differ, and final/best metrics of each run side by side."""
+        if len(run_ids) < 2:
+            raise InvalidInput("compare needs at least two runs")
+        runs = [self.get_run(r) for r in run_ids]
+        keys = sorted({k for r in runs for k in r.params})
+        differing = {
+            k: [r.params.get(k) for r in runs]
+            for k in keys
+            if len({repr(r.params.get(k)) for r in runs}) > 1
+        }
+        same = {k: runs[0].params.get(k) for k in keys if k not in differing}
+        metric_keys = sorted({k for r in runs for k in r.metrics})
+        metrics = {k: [_metric_cell(r, k) for r in runs] for k in metric_keys}
+        return {
+            "runs": [{"id": r.id, "name": r.name, "status": r.status} for r in runs],
+            "params_differing": differing,
+            "params_same": same,
+            "metrics": metrics,
+        }
+
+    # -- artifacts ----------------------------------------------------------------------
+    def put_blob(self, stream: IO[bytes] | Iterable[bytes], expected: str | None = None) -> str:
+        digest, size = self.blobs.put_stream(stream, check_digest(expected) if expected else None)  # type: ignore[arg-type]
+        self.store.record_blob(digest, size)
+        return digest
+
+    def add_artifact(self, run_id: str, name: str, kind: str, digest: str) -> Artifact:
+        """Attach an already stored blob to a run under ``name``."""
+        if not name or len(name) > 1000 or name.startswith("/") or ".." in name.split("/"):
+            raise InvalidInput(f"invalid artifact name {name!r}", "use a relative path")
+        check_digest(digest)
+        if not self.blobs.exists(digest):
+            raise NotFound(f"blob {digest} was not uploaded", "upload it before attaching it")
+        size = self.blobs.fs.size(self.blobs.path(digest))
+        artifact = Artifact(
+            self.store.resolve_run_id(run_id), name, kind or "file", digest, int(size), time.time()
+        )
+        self.store.add_artifact(artifact)
+        return artifact
+
+    def list_artifacts(self, run_id: str) -> list[Artifact]:
+        return self.store.list_artifacts(self.store.resolve_run_id(run_id))
+
+
+def _check_series(key: str, series: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    if not isinstance(series, Mapping):
+        raise InvalidInput(f"metric {key!r}: expected an object with steps, times and values")
+    try:
+        steps, times, values = series["steps"], series["times"], series["values"]
+    except KeyError as exc:
+        raise InvalidInput(f"metric {key!r}: missing {exc.args[0]!r}") from exc
+    if not (isinstance(steps, list) and isinstance(times, list) and isinstance(values, list)):
+        raise InvalidInput(f"metric {key!r}: steps, times and values must be lists")
+    if not len(steps) == len(times) == len(values):
+        raise InvalidInput(f"metric {key!r}: steps, times and values differ in length")
+    try:
+        s = np.asarray(steps, dtype=np.float64)
+        w = np.asarray(times, dtype=np.float64)
+        v = np.asarray([math.nan if x is None else x for x in values], dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(f"metric {key!r}: every step, time and value must be a number") from exc
+    if any(isinstance(x, bool | str) for x in values[:1]):
+        raise InvalidInput(f"metric {key!r}: values must be numbers")
+    if len(s) and (
+        not np.all(np.isfinite(s)) or np.any(s != np.round(s)) or s.min() < 0 or s.max() > 2**62
+    ):
+        raise InvalidInput(f"metric {key!r}: steps must be non-negative integers")
+    if len(w) and not np.all(np.isfinite(w)):
+        raise InvalidInput(f"metric {key!r}: times must be finite numbers (UNIX seconds)")
+    return s.astype(np.int64), w, v
+
+
+def _json_float(value: float) -> float | str:
+    return value if math.isfinite(value) else str(value)
+
+
+def _check_json_object(value: Any, what: str) -> None:
+    if not isinstance(value, Mapping):
+        raise InvalidInput(f"{what} must be an object (a dict)")
+    try:
+        import json
+
+        json.dumps(value, allow_nan=True)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(
+            f"{what} is not JSON-serialisable: {exc}",
+            "use numbers, text, booleans, lists and dicts",
+        ) from exc
+
+
+def _metric_cell(run: Run, key: str) -> dict[str, Any] | None:
+    m = run.metrics.get(key)
+    if m is None:
+        return None
+    return {"final": m.value, "min": m.min_value, "max": m.max_value, "count": m.count}
+
+
+__all__ = ["RUN_STATUSES", "Tracking", "check_metric_key", "check_project", "flatten"]

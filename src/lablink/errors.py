@@ -1,0 +1,154 @@
+"""Errors are part of lablink's API: one tree, stable codes, one status table.
+
+    LablinkError                 base; never raised itself
+    ├── InvalidInput             400 bad_request: malformed values, keys, names
+    │   └── FilterSyntaxError    400 bad_filter: a run filter that does not parse
+    ├── Unauthorized             401 unauthorized
+    ├── NotFound                 404 not_found: unknown run, project, artifact
+    ├── AlreadyExists            409 already_exists
+    ├── Conflict                 409 conflict: the request clashes with stored state
+    │   └── RunNotActive         409 run_not_active: points sent to an ended run
+    ├── PayloadTooLarge          413 too_large
+    ├── SchemaOutOfDate          503 schema_out_of_date: run `lablink db migrate`
+    └── ServiceUnavailable       503 unavailable: the server cannot be reached
+
+The HTTP server turns each into ``{"error": {"code", "message", "hint"}}`` with the
+status from ``HTTP_STATUS``; the HTTP transport rebuilds the same class from that body,
+so SDK users catch the same exception whichever transport they use.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class LablinkError(Exception):
+    """Base of every error lablink raises on purpose."""
+
+    code = "error"
+    status = 500
+
+    def __init__(self, message: str, hint: str | None = None, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.details = details
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON envelope body for this error."""
+        body: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.hint:
+            body["hint"] = self.hint
+        if self.details:
+            body["details"] = self.details
+        return {"error": body}
+
+    def __str__(self) -> str:
+        return f"{self.message} ({self.hint})" if self.hint else self.message
+
+
+class InvalidInput(LablinkError):
+    """A value the caller sent is malformed: a key, a name, a type."""
+
+    code = "bad_request"
+    status = 400
+
+
+class FilterSyntaxError(InvalidInput):
+    """A run filter expression does not parse; ``position`` points at the token."""
+
+    code = "bad_filter"
+
+    @classmethod
+    def at(cls, message: str, expression: str, position: int) -> FilterSyntaxError:
+        """An error pointing at ``position`` in ``expression``."""
+        return cls(
+            f"{message} at position {position}",
+            "filters look like: metrics.val/acc > 0.9 and params.lr <= 1e-3 and tags.baseline",
+            position=position,
+            pointer=expression + "\n" + " " * position + "^",
+        )
+
+
+class Unauthorized(LablinkError):
+    """The server needs an API token that was missing or wrong."""
+
+    code = "unauthorized"
+    status = 401
+
+
+class NotFound(LablinkError):
+    """A run, project or artifact that does not exist."""
+
+    code = "not_found"
+    status = 404
+
+
+class AlreadyExists(LablinkError):
+    """Something with that name or id is already stored."""
+
+    code = "already_exists"
+    status = 409
+
+
+class Conflict(LablinkError):
+    """The request clashes with what is stored."""
+
+    code = "conflict"
+    status = 409
+
+
+class RunNotActive(Conflict):
+    """Points or heartbeats were sent to a run that has already ended."""
+
+    code = "run_not_active"
+
+
+class PayloadTooLarge(LablinkError):
+    """A request body over the server's size limit."""
+
+    code = "too_large"
+    status = 413
+
+
+class SchemaOutOfDate(LablinkError):
+    """The database schema is older than this lablink; it must be migrated."""
+
+    code = "schema_out_of_date"
+    status = 503
+
+
+class ServiceUnavailable(LablinkError):
+    """The lablink server cannot be reached."""
+
+    code = "unavailable"
+    status = 503
+
+
+ERRORS_BY_CODE: dict[str, type[LablinkError]] = {
+    cls.code: cls
+    for cls in (
+        LablinkError,
+        InvalidInput,
+        FilterSyntaxError,
+        Unauthorized,
+        NotFound,
+        AlreadyExists,
+        Conflict,
+        RunNotActive,
+        PayloadTooLarge,
+        SchemaOutOfDate,
+        ServiceUnavailable,
+    )
+}
+
+HTTP_STATUS: dict[str, int] = {code: cls.status for code, cls in ERRORS_BY_CODE.items()}
+
+
+def from_dict(body: dict[str, Any], status: int) -> LablinkError:
+    """Rebuild the typed error from a server's JSON envelope."""
+    err = body.get("error", {}) if isinstance(body, dict) else {}
+    code = err.get("code", "error")
+    message = err.get("message", f"server answered HTTP {status}")
+    cls = ERRORS_BY_CODE.get(code, LablinkError)
+    return cls(message, err.get("hint"), **(err.get("details") or {}))

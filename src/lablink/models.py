@@ -1,0 +1,153 @@
+"""Plain records shared by the store, core, SDK and server. No I/O here."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+RunStatus = Literal["running", "finished", "failed", "crashed", "killed", "timed_out"]
+RUN_STATUSES: tuple[str, ...] = ("running", "finished", "failed", "crashed", "killed", "timed_out")
+ENDED_STATUSES = frozenset(RUN_STATUSES) - {"running"}
+OUTCOMES: tuple[str, ...] = ("positive", "negative", "inconclusive")
+
+
+@dataclasses.dataclass(frozen=True)
+class GitInfo:
+    """The code version a run was started from."""
+
+    commit: str | None = None
+    branch: str | None = None
+    remote: str | None = None
+    dirty: bool = False
+    diff_digest: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class MetricSummary:
+    """Per run and key: the last point, the extremes and an explicit summary value."""
+
+    key: str
+    count: int
+    last_step: int | None
+    last_value: float | None
+    min_value: float | None
+    max_value: float | None
+    summary_value: float | None = None
+
+    @property
+    def value(self) -> float | None:
+        """What ``metrics.<key>`` means in filters: the summary if set, else the last value."""
+        return self.summary_value if self.summary_value is not None else self.last_value
+
+
+@dataclasses.dataclass(frozen=True)
+class Note:
+    """A note on a run; ``outcome`` marks negative results for the experiment log."""
+
+    text: str
+    author: str
+    created_at: float
+    outcome: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Artifact:
+    """A file attached to a run, stored once by content hash."""
+
+    run_id: str
+    name: str
+    kind: str
+    digest: str
+    size: int
+    created_at: float
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+    """Everything recorded about one run."""
+
+    id: str
+    project: str
+    name: str
+    user: str
+    status: str
+    created_at: float
+    ended_at: float | None
+    heartbeat_at: float | None
+    git: GitInfo
+    command: Sequence[str]
+    host: str | None
+    python_version: str | None
+    packages: Mapping[str, str]
+    gpus: Sequence[str]
+    config: Mapping[str, Any]
+    params: Mapping[str, Any]
+    tags: Sequence[str]
+    summary: Mapping[str, Any]
+    metrics: Mapping[str, MetricSummary]
+    notes: Sequence[Note]
+    outcome: str | None
+    status_reason: str | None
+    inputs: Sequence[Mapping[str, Any]] = ()
+    stop_requested: str | None = None
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds from start to end (or to the last heartbeat while running)."""
+        end = self.ended_at or self.heartbeat_at
+        return None if end is None else max(0.0, end - self.created_at)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict; NaN and inf stay floats (the JSON layer encodes them)."""
+        out = dataclasses.asdict(self)
+        out["command"] = list(self.command)
+        out["tags"] = list(self.tags)
+        out["gpus"] = list(self.gpus)
+        out["inputs"] = [dict(i) for i in self.inputs]
+        out["duration"] = self.duration
+        out["metrics"] = {k: dataclasses.asdict(m) for k, m in self.metrics.items()}
+        return out
+
+
+@dataclasses.dataclass(frozen=True)
+class History:
+    """One metric's points in step order: three parallel lists."""
+
+    run_id: str
+    key: str
+    steps: list[int]
+    values: list[float]
+    times: list[float]
+    total: int
+    downsampled: bool
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class Project:
+    """A project and what the projects page shows about it."""
+
+    name: str
+    created_at: float
+    run_count: int
+    active_runs: int
+    last_activity: float | None
+
+
+@dataclasses.dataclass(frozen=True)
+class Event:
+    """A row of the event log that live views follow (new points, status changes)."""
+
+    id: int
+    project: str
+    run_id: str | None
+    kind: str
+    payload: Mapping[str, Any]
+    created_at: float

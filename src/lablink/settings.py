@@ -1,0 +1,262 @@
+"""Typed settings resolved once at the edge, then passed down.
+
+Precedence, highest first: explicit overrides (command-line flags, ``init`` arguments),
+``LABLINK_*`` environment variables, the repository's ``lablink.toml`` (``[lablink]``
+table), the user's config file (``~/.config/lablink/config.toml``). Every key is declared
+once in ``SETTINGS`` with its type, default and help; ``docs/settings.md`` is generated
+from that table and a test keeps it complete.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import subprocess
+import tomllib
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from lablink.errors import InvalidInput
+
+
+def parse_bool(raw: str) -> bool:
+    """Strict booleans: true/false/1/0/yes/no, anything else is an error."""
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"expected true or false, got {raw!r}")
+
+
+def parse_size(raw: str) -> int:
+    """Sizes like ``50GB``, ``512MiB``, ``1000`` (bytes)."""
+    text = raw.strip().upper().replace(" ", "")
+    units = {
+        "KIB": 1024,
+        "MIB": 1024**2,
+        "GIB": 1024**3,
+        "TIB": 1024**4,
+        "KB": 1000,
+        "MB": 1000**2,
+        "GB": 1000**3,
+        "TB": 1000**4,
+        "K": 1024,
+        "M": 1024**2,
+        "G": 1024**3,
+        "B": 1,
+    }
+    for suffix, factor in units.items():
+        if text.endswith(suffix):
+            return int(float(text[: -len(suffix)]) * factor)
+    return int(text)
+
+
+@dataclasses.dataclass(frozen=True)
+class Key:
+    """One setting: its name, parser, default and help text."""
+
+    name: str
+    parse: Callable[[str], Any]
+    default: Any
+    help: str
+
+    @property
+    def env(self) -> str:
+        return "LABLINK_" + self.name.upper()
+
+
+SETTINGS: tuple[Key, ...] = (
+    Key(
+        "home",
+        str,
+        None,
+        "Folder of the embedded store: lablink.db and blobs/. "
+        "Default: .lablink/ at the git root of the current directory, else ~/.lablink.",
+    ),
+    Key(
+        "db",
+        str,
+        None,
+        "Database URL of the store, e.g. postgresql+psycopg://host/db. "
+        "Default: SQLite at <home>/lablink.db.",
+    ),
+    Key("blobs", str, None, "fsspec URL of the blob store. Default: <home>/blobs."),
+    Key("server", str, None, "URL of a lablink server; when set the SDK and CLI talk HTTP to it."),
+    Key("token", str, None, "API token sent to the server as a bearer token."),
+    Key("user", str, None, "Who you are in lablink. Default: git user.email, else the OS user."),
+    Key("heartbeat_interval", float, 10.0, "Seconds between SDK heartbeats (with sys/* metrics)."),
+    Key("flush_interval", float, 0.5, "Seconds between SDK background flushes of logged points."),
+    Key("buffer_points", int, 1_000_000, "Points the SDK buffers in memory before run.log waits."),
+    Key(
+        "spool_dir",
+        str,
+        None,
+        "Where the SDK spools batches while the server is unreachable. Default: <home>/spool.",
+    ),
+    Key("max_request_bytes", parse_size, 64 * 1024**2, "Largest request body the server accepts."),
+    Key("system_metrics", parse_bool, True, "Sample CPU, RAM and GPU as sys/* with heartbeats."),
+    Key(
+        "stop_signal",
+        str,
+        "exception",
+        "How a run asked to stop by the server ends the "
+        "training loop: 'exception' (raise RunStopped in run.log) or 'sigterm'.",
+    ),
+    Key("public_url", str, None, "Base URL of the server's web UI, used in links in alerts."),
+)
+
+_KEYS = {key.name: key for key in SETTINGS}
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """Resolved configuration. Build with ``Settings.load()``."""
+
+    home: Path
+    db: str
+    blobs: str
+    server: str | None
+    token: str | None
+    user: str
+    heartbeat_interval: float
+    flush_interval: float
+    buffer_points: int
+    spool_dir: Path
+    max_request_bytes: int
+    system_metrics: bool
+    stop_signal: str
+    public_url: str | None
+    project_config: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+    @classmethod
+    def load(
+        cls,
+        overrides: Mapping[str, Any] | None = None,
+        environ: Mapping[str, str] | None = None,
+        cwd: Path | None = None,
+    ) -> Settings:
+        """Resolve settings from overrides, environment, lablink.toml and the user file."""
+        environ = os.environ if environ is None else environ
+        cwd = Path.cwd() if cwd is None else cwd
+        git_root = find_git_root(cwd)
+        project_file = find_project_file(cwd, git_root)
+        project_config = _read_toml(project_file) if project_file else {}
+        user_file = Path(environ.get("LABLINK_CONFIG", Path.home() / ".config/lablink/config.toml"))
+        user_config = _read_toml(user_file) if user_file.is_file() else {}
+
+        values: dict[str, Any] = {}
+        for key in SETTINGS:
+            values[key.name] = _resolve(
+                key,
+                overrides or {},
+                environ,
+                project_config.get("lablink", {}),
+                user_config.get("lablink", user_config),
+            )
+        home = (
+            Path(values["home"]).expanduser()
+            if values["home"]
+            else (git_root / ".lablink" if git_root else Path.home() / ".lablink")
+        )
+        db = values["db"] or f"sqlite:///{home / 'lablink.db'}"
+        return cls(
+            home=home,
+            db=normalise_db_url(db),
+            blobs=values["blobs"] or str(home / "blobs"),
+            server=values["server"].rstrip("/") if values["server"] else None,
+            token=values["token"],
+            user=values["user"] or default_user(cwd),
+            heartbeat_interval=values["heartbeat_interval"],
+            flush_interval=values["flush_interval"],
+            buffer_points=values["buffer_points"],
+            spool_dir=Path(values["spool_dir"]) if values["spool_dir"] else home / "spool",
+            max_request_bytes=values["max_request_bytes"],
+            system_metrics=values["system_metrics"],
+            stop_signal=_check_choice(
+                "stop_signal", values["stop_signal"], ("exception", "sigterm")
+            ),
+            public_url=values["public_url"],
+            project_config=project_config,
+        )
+
+
+def _resolve(key: Key, *layers: Mapping[str, Any]) -> Any:
+    overrides, environ, project, user = layers
+    if overrides.get(key.name) is not None:
+        return overrides[key.name]
+    if key.env in environ and environ[key.env] != "":
+        raw = environ[key.env]
+        try:
+            return key.parse(raw)
+        except ValueError as exc:
+            raise InvalidInput(
+                f"{key.env}={raw!r} is not valid: {exc}",
+                f"see `lablink --help` or docs/settings.md for {key.env}",
+            ) from exc
+    for layer in (project, user):
+        if key.name in layer:
+            value = layer[key.name]
+            return key.parse(value) if isinstance(value, str) and key.parse is not str else value
+    return key.default
+
+
+def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise InvalidInput(f"{name} must be one of {', '.join(choices)}, not {value!r}")
+    return value
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidInput(f"{path} is not valid TOML: {exc}", "fix the file or remove it") from exc
+
+
+def normalise_db_url(url: str) -> str:
+    """Accept ``postgresql://`` and ``postgres://`` as the psycopg 3 driver."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def find_git_root(start: Path) -> Path | None:
+    """The nearest folder at or above ``start`` holding ``.git``."""
+    for folder in (start, *start.parents):
+        if (folder / ".git").exists():
+            return folder
+    return None
+
+
+def find_project_file(start: Path, git_root: Path | None) -> Path | None:
+    """The nearest ``lablink.toml`` between ``start`` and the git root."""
+    stop = git_root or start
+    for folder in (start, *start.parents):
+        candidate = folder / "lablink.toml"
+        if candidate.is_file():
+            return candidate
+        if folder == stop:
+            break
+    return None
+
+
+def default_user(cwd: Path) -> str:
+    """git user.email if set, else the login name."""
+    try:
+        out = subprocess.run(
+            ["git", "config", "user.email"], cwd=cwd, capture_output=True, text=True, timeout=5
+        )
+        if out.returncode == 0 and out.stdout.strip():
+            return out.stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        pass
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"

@@ -1,0 +1,167 @@
+"""The Store contract: every method abstract, every raised error named.
+
+``SqlStore`` (``store/sql.py``) writes each query once; ``SqliteStore`` and
+``PostgresStore`` hold only dialect specifics. Both pass ``tests/store/contract.py``.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from lablink.checks.filters import Expr
+from lablink.models import Artifact, Event, MetricSummary, Project, Run
+
+# key -> (steps, wall times, values), parallel sequences of one batch
+PointBatch = Mapping[str, tuple[Sequence[int], Sequence[float], Sequence[float]]]
+# key -> (steps, times, values) as numpy arrays sorted by step
+Series = tuple[Any, Any, Any]
+
+
+class Store(abc.ABC):
+    """Persistence for projects, runs, metrics, artifacts and the event log."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release connections. The store is unusable afterwards."""
+
+    # -- projects -----------------------------------------------------------------------
+    @abc.abstractmethod
+    def ensure_project(self, name: str) -> int:
+        """Return the id of project ``name``, creating it if needed."""
+
+    @abc.abstractmethod
+    def list_projects(self) -> list[Project]:
+        """All projects with run counts, active runs and last activity, newest first."""
+
+    # -- runs -------------------------------------------------------------------------
+    @abc.abstractmethod
+    def create_run(
+        self, values: Mapping[str, Any], params: Mapping[str, Any], tags: Sequence[str]
+    ) -> None:
+        """Insert a run row (``values`` are ``runs`` columns) with its params and tags.
+
+        Raises:
+            AlreadyExists: a run with that id exists.
+        """
+
+    @abc.abstractmethod
+    def get_run(self, run_id: str) -> Run:
+        """One run with tags, params, metric summaries, notes and inputs.
+
+        Raises:
+            NotFound: no run has that id.
+        """
+
+    @abc.abstractmethod
+    def resolve_run_id(self, ref: str) -> str:
+        """The full id for an id or a unique id prefix (at least 4 characters).
+
+        Raises:
+            NotFound: nothing matches.
+            InvalidInput: the prefix is ambiguous.
+        """
+
+    @abc.abstractmethod
+    def search_runs(
+        self,
+        project: str | None,
+        where: Expr | None,
+        order_by: str | None,
+        descending: bool,
+        limit: int,
+        offset: int,
+    ) -> tuple[list[Run], int]:
+        """Runs matching a parsed filter, and how many match in all.
+
+        ``order_by`` is a column (``created_at``, ``name``, ``status``, ...), or
+        ``params.<key>`` / ``metrics.<key>``. Raises ``NotFound`` for an unknown project.
+        """
+
+    @abc.abstractmethod
+    def update_run(self, run_id: str, values: Mapping[str, Any]) -> None:
+        """Set ``runs`` columns. Raises ``NotFound``."""
+
+    @abc.abstractmethod
+    def set_summary(self, run_id: str, summary: Mapping[str, Any]) -> None:
+        """Merge ``summary`` into the run's summary; numbers also become filterable."""
+
+    @abc.abstractmethod
+    def add_tags(self, run_id: str, tags: Sequence[str]) -> None:
+        """Add tags (already present ones are kept once). Raises ``NotFound``."""
+
+    @abc.abstractmethod
+    def remove_tags(self, run_id: str, tags: Sequence[str]) -> None:
+        """Remove tags; absent ones are ignored. Raises ``NotFound``."""
+
+    @abc.abstractmethod
+    def add_note(self, run_id: str, author: str, text: str, outcome: str | None) -> None:
+        """Append a note; a note with an outcome sets the run's outcome. Raises ``NotFound``."""
+
+    @abc.abstractmethod
+    def add_input(self, run_id: str, kind: str, ref: str, digest: str | None) -> None:
+        """Record that the run read ``ref`` (a dataset version, say)."""
+
+    @abc.abstractmethod
+    def add_event(
+        self, project_id: int, run_id: str | None, kind: str, payload: Mapping[str, Any]
+    ) -> int:
+        """Append to the event log and wake live watchers; returns the event id."""
+
+    # -- metrics ------------------------------------------------------------------------
+    @abc.abstractmethod
+    def ingest(
+        self, run_id: str, seq: int, batch: PointBatch, event_payload: Mapping[str, Any] | None
+    ) -> bool:
+        """Store one batch atomically. False when ``(run_id, seq)`` was already ingested.
+
+        Raises:
+            NotFound: unknown run.
+        """
+
+    @abc.abstractmethod
+    def read_series(
+        self, run_id: str, key: str, step_min: int | None, step_max: int | None
+    ) -> Series:
+        """Points of one metric in step order as numpy arrays (steps, times, values)."""
+
+    @abc.abstractmethod
+    def metric_summaries(self, run_id: str) -> dict[str, MetricSummary]:
+        """Per key: count, last point, extremes and summary value."""
+
+    # -- blobs and artifacts ------------------------------------------------------------
+    @abc.abstractmethod
+    def record_blob(self, digest: str, size: int) -> None:
+        """Note that the blob store holds ``digest`` (idempotent)."""
+
+    @abc.abstractmethod
+    def add_artifact(self, artifact: Artifact) -> None:
+        """Attach a stored blob to a run under a name (replacing that name)."""
+
+    @abc.abstractmethod
+    def list_artifacts(self, run_id: str) -> list[Artifact]:
+        """A run's artifacts by name."""
+
+    # -- events -------------------------------------------------------------------------
+    @abc.abstractmethod
+    def events_since(
+        self, cursor: int, project: str | None, run_id: str | None, limit: int
+    ) -> list[Event]:
+        """Events with id > ``cursor``, oldest first, optionally for one project or run."""
+
+    @abc.abstractmethod
+    def last_event_id(self) -> int:
+        """The newest event id (0 when the log is empty)."""
+
+    @abc.abstractmethod
+    def wait_for_events(self, cursor: int, timeout: float) -> None:
+        """Block until an event newer than ``cursor`` may exist, or ``timeout`` passes.
+
+        SQLite polls the monotonic id; PostgreSQL waits on LISTEN/NOTIFY, so writes made
+        by any server process on the same database wake every watcher.
+        """
+
+    @abc.abstractmethod
+    def iter_stale_runs(self, heartbeat_before: float) -> Iterator[Run]:
+        """Running runs whose last heartbeat is older than ``heartbeat_before``."""

@@ -1,0 +1,62 @@
+"""SQLite specifics: WAL, busy timeout, BEGIN IMMEDIATE writes, polling for live events."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from lablink.store.sql import SqlStore, json_dumps
+
+POLL_INTERVAL = 0.1
+
+
+def make_sqlite_engine(url: str) -> sa.Engine:
+    """An engine on a WAL database whose write transactions take the lock up front."""
+    engine = sa.create_engine(
+        url, json_serializer=json_dumps, connect_args={"check_same_thread": False, "timeout": 30}
+    )
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves, below
+        cursor = dbapi_conn.cursor()
+        if ":memory:" not in url:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(conn: sa.Connection) -> None:
+        # A deferred BEGIN that later writes can fail with SQLITE_BUSY without waiting;
+        # IMMEDIATE takes the write lock at once and honours busy_timeout.
+        write = conn.get_execution_options().get("lablink_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    return engine
+
+
+class SqliteStore(SqlStore):
+    """The embedded default store."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        super().__init__(engine)
+        self._writer = engine.execution_options(lablink_write=True)
+
+    def _write(self) -> Any:
+        return self._writer.begin()
+
+    def _insert(self, table: sa.Table) -> Any:
+        return sqlite_insert(table)
+
+    def wait_for_events(self, cursor: int, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while self.last_event_id() <= cursor:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            time.sleep(min(POLL_INTERVAL, left))
