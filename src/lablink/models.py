@@ -109,6 +109,16 @@ class Run:
         out["metrics"] = {k: dataclasses.asdict(m) for k, m in self.metrics.items()}
         return out
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Run:
+        """Rebuild a Run from ``to_dict`` output (what the HTTP API returns)."""
+        fields = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in data.items() if k in fields}
+        values["git"] = GitInfo(**data.get("git", {}))
+        values["metrics"] = {k: MetricSummary(**m) for k, m in data.get("metrics", {}).items()}
+        values["notes"] = [Note(**n) for n in data.get("notes", [])]
+        return cls(**values)
+
 
 @dataclasses.dataclass(frozen=True)
 class History:
@@ -124,6 +134,11 @@ class History:
 
     def __len__(self) -> int:
         return len(self.steps)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> History:
+        """Rebuild from ``to_dict`` output."""
+        return cls(**{f.name: data[f.name] for f in dataclasses.fields(cls)})
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""

@@ -66,7 +66,7 @@ class PostgresStore(SqlStore):
                 with psycopg.connect(dsn, autocommit=True) as conn:
                     conn.execute(f"LISTEN {CHANNEL}")
                     while not self._closed:
-                        received = sum(1 for _ in conn.notifies(timeout=1.0, stop_after=1000))
+                        received = sum(1 for _ in conn.notifies(timeout=1.0, stop_after=1))
                         if not received:
                             continue
                         with self._wakeup:

@@ -1,0 +1,1 @@
+"""The SDK: ``init``/``Run`` for training code, ``Client`` for queries, two transports."""

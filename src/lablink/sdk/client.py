@@ -1,0 +1,127 @@
+"""``lablink.Client``: query and annotate runs through the same transports as the SDK."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from lablink.models import Artifact, History, Project, Run
+from lablink.sdk.transport import Transport, make_transport
+from lablink.settings import Settings
+
+
+class Client:
+    """Read and annotate runs, embedded or over HTTP.
+
+    With no arguments it follows the settings: ``LABLINK_SERVER`` means HTTP, otherwise
+    the embedded store under ``LABLINK_HOME``.
+
+    Example:
+        >>> client = lablink.Client()
+        >>> client.runs("vision", filter="tags.baseline and metrics.val/acc > 0.9")
+    """
+
+    def __init__(
+        self,
+        server: str | None = None,
+        *,
+        home: str | None = None,
+        db: str | None = None,
+        token: str | None = None,
+        transport: Transport | None = None,
+        settings: Settings | None = None,
+    ) -> None:
+        if transport is None:
+            settings = settings or Settings.load(
+                {"server": server, "home": home, "db": db, "token": token}
+            )
+            transport = make_transport(settings)
+        self.transport = transport
+
+    def close(self) -> None:
+        """Release connections."""
+        self.transport.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def projects(self) -> list[Project]:
+        """All projects with run counts and last activity."""
+        return self.transport.list_projects()
+
+    def runs(
+        self,
+        project: str | None = None,
+        filter: str | None = None,
+        *,
+        sort: str | None = None,
+        descending: bool = True,
+        limit: int = 1000,
+        offset: int = 0,
+    ) -> list[Run]:
+        """Runs of a project (or all) matching a filter, newest first by default."""
+        return self.search(
+            project, filter, sort=sort, descending=descending, limit=limit, offset=offset
+        )[0]
+
+    def search(
+        self,
+        project: str | None = None,
+        filter: str | None = None,
+        *,
+        sort: str | None = None,
+        descending: bool = True,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> tuple[list[Run], int]:
+        """Like ``runs`` but also returns how many runs match in all (for paging)."""
+        return self.transport.search_runs(project, filter, sort, descending, limit, offset)
+
+    def run(self, ref: str) -> Run:
+        """One run by id or unique id prefix."""
+        return self.transport.get_run(ref)
+
+    def history(
+        self,
+        run_id: str,
+        key: str,
+        max_points: int | None = None,
+        *,
+        step_min: int | None = None,
+        step_max: int | None = None,
+    ) -> History:
+        """A metric's steps, values and times; downsampled on the server if ``max_points``."""
+        return self.transport.history(run_id, key, max_points, step_min, step_max)
+
+    def compare(self, *run_ids: str) -> dict[str, Any]:
+        """Params that differ, and final and best metrics side by side."""
+        return self.transport.compare(list(run_ids))
+
+    def tag(self, run_id: str, *tags: str, remove: tuple[str, ...] = ()) -> Run:
+        """Add (and remove) tags."""
+        return self.transport.tag(run_id, list(tags), list(remove))
+
+    def note(self, run_id: str, text: str, outcome: str | None = None) -> Run:
+        """Add a note; ``outcome="negative"`` records a negative result."""
+        return self.transport.note(run_id, text, outcome)
+
+    def set_summary(self, run_id: str, summary: Mapping[str, Any]) -> None:
+        """Merge values into a run's summary."""
+        self.transport.set_summary(run_id, summary)
+
+    def artifacts(self, run_id: str) -> list[Artifact]:
+        """A run's artifacts."""
+        return self.transport.list_artifacts(run_id)
+
+    def download_artifact(self, run_id: str, name: str, dest: str | Path) -> Path:
+        """Download one artifact to ``dest`` (a file path)."""
+        for artifact in self.artifacts(run_id):
+            if artifact.name == name:
+                return self.transport.download_blob(artifact.digest, Path(dest))
+        from lablink.errors import NotFound
+
+        raise NotFound(f"run {run_id} has no artifact {name!r}")

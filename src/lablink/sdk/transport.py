@@ -1,0 +1,221 @@
+"""The narrow interface the SDK and CLI talk through, and the direct (embedded) transport.
+
+``DirectTransport`` calls ``core/`` in-process on the embedded store; ``HttpTransport``
+(``sdk/http.py``) speaks the REST API. Both return the same records and raise the same
+``LablinkError`` subclasses, and one SDK test suite runs over both.
+"""
+
+from __future__ import annotations
+
+import abc
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from lablink.models import Artifact, History, Project, Run
+from lablink.settings import Settings
+
+
+class Transport(abc.ABC):
+    """Everything the SDK, the Client and the CLI need from a lablink store or server."""
+
+    user: str
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release connections."""
+
+    @abc.abstractmethod
+    def create_run(
+        self,
+        project: str,
+        name: str | None,
+        config: Mapping[str, Any],
+        tags: Sequence[str],
+        run_id: str | None,
+        capture: Mapping[str, Any],
+    ) -> Run:
+        """Start a run owned by ``self.user``."""
+
+    @abc.abstractmethod
+    def get_run(self, ref: str) -> Run:
+        """A run by id or unique id prefix. Raises NotFound."""
+
+    @abc.abstractmethod
+    def search_runs(
+        self,
+        project: str | None,
+        filter: str | None,
+        sort: str | None,
+        descending: bool,
+        limit: int,
+        offset: int,
+    ) -> tuple[list[Run], int]:
+        """Runs matching a filter, and the total number that match."""
+
+    @abc.abstractmethod
+    def list_projects(self) -> list[Project]:
+        """Projects with counts."""
+
+    @abc.abstractmethod
+    def finish_run(self, run_id: str, status: str, reason: str | None) -> Run:
+        """End a run with a final status."""
+
+    @abc.abstractmethod
+    def heartbeat(
+        self, run_id: str, system: Mapping[str, float] | None, seq: int | None
+    ) -> dict[str, Any]:
+        """Report liveness; the answer's ``stop`` is set when the run must stop."""
+
+    @abc.abstractmethod
+    def log_batch(self, run_id: str, seq: int, metrics: Mapping[str, Any]) -> dict[str, Any]:
+        """Send one batch ``{key: {steps, times, values}}``; idempotent by ``seq``."""
+
+    @abc.abstractmethod
+    def set_summary(self, run_id: str, summary: Mapping[str, Any]) -> None:
+        """Merge values into the run's summary."""
+
+    @abc.abstractmethod
+    def tag(self, run_id: str, add: Sequence[str], remove: Sequence[str]) -> Run:
+        """Add and remove tags."""
+
+    @abc.abstractmethod
+    def note(self, run_id: str, text: str, outcome: str | None) -> Run:
+        """Add a note (optionally with an outcome such as ``negative``)."""
+
+    @abc.abstractmethod
+    def add_input(self, run_id: str, kind: str, ref: str, digest: str | None) -> None:
+        """Record something the run read (a dataset version)."""
+
+    @abc.abstractmethod
+    def history(
+        self,
+        run_id: str,
+        key: str,
+        max_points: int | None,
+        step_min: int | None,
+        step_max: int | None,
+    ) -> History:
+        """A metric's points, downsampled on the server when ``max_points`` is given."""
+
+    @abc.abstractmethod
+    def compare(self, run_ids: Sequence[str]) -> dict[str, Any]:
+        """Params that differ and metrics side by side."""
+
+    @abc.abstractmethod
+    def upload_artifact(self, run_id: str, path: Path, name: str, kind: str) -> Artifact:
+        """Store a file as a content-addressed blob and attach it to the run."""
+
+    @abc.abstractmethod
+    def list_artifacts(self, run_id: str) -> list[Artifact]:
+        """A run's artifacts."""
+
+    @abc.abstractmethod
+    def download_blob(self, digest: str, dest: Path) -> Path:
+        """Write a blob's bytes to ``dest`` (verified against its digest)."""
+
+
+class DirectTransport(Transport):
+    """Calls the tracking use cases in-process on the embedded store."""
+
+    def __init__(self, settings: Settings) -> None:
+        from lablink.core.lab import Lab
+
+        self.settings = settings
+        self.user = settings.user
+        self.lab = Lab(settings)
+        self.tracking = self.lab.tracking
+
+    def close(self) -> None:
+        self.lab.close()
+
+    def create_run(
+        self,
+        project: str,
+        name: str | None,
+        config: Mapping[str, Any],
+        tags: Sequence[str],
+        run_id: str | None,
+        capture: Mapping[str, Any],
+    ) -> Run:
+        return self.tracking.create_run(self.user, project, name, config, tags, run_id, capture)
+
+    def get_run(self, ref: str) -> Run:
+        return self.tracking.get_run(ref)
+
+    def search_runs(
+        self,
+        project: str | None,
+        filter: str | None,
+        sort: str | None,
+        descending: bool,
+        limit: int,
+        offset: int,
+    ) -> tuple[list[Run], int]:
+        return self.tracking.search_runs(project, filter, sort, descending, limit, offset)
+
+    def list_projects(self) -> list[Project]:
+        return self.tracking.list_projects()
+
+    def finish_run(self, run_id: str, status: str, reason: str | None) -> Run:
+        return self.tracking.finish_run(self.user, run_id, status, reason)
+
+    def heartbeat(
+        self, run_id: str, system: Mapping[str, float] | None, seq: int | None
+    ) -> dict[str, Any]:
+        return self.tracking.heartbeat(run_id, system, seq)
+
+    def log_batch(self, run_id: str, seq: int, metrics: Mapping[str, Any]) -> dict[str, Any]:
+        return self.tracking.log_batch(run_id, seq, metrics)
+
+    def set_summary(self, run_id: str, summary: Mapping[str, Any]) -> None:
+        self.tracking.set_summary(run_id, summary)
+
+    def tag(self, run_id: str, add: Sequence[str], remove: Sequence[str]) -> Run:
+        return self.tracking.tag(self.user, run_id, add, remove)
+
+    def note(self, run_id: str, text: str, outcome: str | None) -> Run:
+        return self.tracking.note(self.user, run_id, text, outcome)
+
+    def add_input(self, run_id: str, kind: str, ref: str, digest: str | None) -> None:
+        self.tracking.add_input(run_id, kind, ref, digest)
+
+    def history(
+        self,
+        run_id: str,
+        key: str,
+        max_points: int | None,
+        step_min: int | None,
+        step_max: int | None,
+    ) -> History:
+        return self.tracking.history(run_id, key, max_points, step_min, step_max)
+
+    def compare(self, run_ids: Sequence[str]) -> dict[str, Any]:
+        return self.tracking.compare(run_ids)
+
+    def upload_artifact(self, run_id: str, path: Path, name: str, kind: str) -> Artifact:
+        with open(path, "rb") as fh:
+            digest = self.tracking.put_blob(fh)
+        return self.tracking.add_artifact(run_id, name, kind, digest)
+
+    def list_artifacts(self, run_id: str) -> list[Artifact]:
+        return self.tracking.list_artifacts(run_id)
+
+    def download_blob(self, digest: str, dest: Path) -> Path:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(dest.name + ".part")
+        with self.lab.blobs.open(digest) as src, open(tmp, "wb") as out:
+            while chunk := src.read(1024 * 1024):
+                out.write(chunk)
+        os.replace(tmp, dest)
+        return dest
+
+
+def make_transport(settings: Settings) -> Transport:
+    """HTTP when a server is configured, else the embedded store."""
+    if settings.server:
+        from lablink.sdk.http import HttpTransport
+
+        return HttpTransport(settings)
+    return DirectTransport(settings)
