@@ -59,6 +59,11 @@ class FilterSyntaxError(InvalidInput):
 
     code = "bad_filter"
 
+    @property
+    def position(self) -> int:
+        """Index of the offending token in the expression."""
+        return int(self.details.get("position", 0))
+
     @classmethod
     def at(cls, message: str, expression: str, position: int) -> FilterSyntaxError:
         """An error pointing at ``position`` in ``expression``."""

@@ -13,8 +13,8 @@ def minmax_indices(values: np.ndarray, max_points: int) -> np.ndarray:
     divergence stays visible). Indices come back sorted and unique.
     """
     n = len(values)
-    if max_points < 2:
-        raise ValueError("max_points must be at least 2")
+    if max_points < 4:
+        raise ValueError("max_points must be at least 4 (the ends and one min/max pair)")
     if n <= max_points:
         return np.arange(n)
     buckets = max(1, (max_points - 2) // 2)

@@ -285,8 +285,8 @@ class Tracking:
     ) -> History:
         """A metric's points in step order, downsampled (min/max per bucket) if asked."""
         rid = self.store.resolve_run_id(run_id)
-        if max_points is not None and not 2 <= max_points <= MAX_HISTORY_POINTS:
-            raise InvalidInput(f"max_points must be between 2 and {MAX_HISTORY_POINTS}")
+        if max_points is not None and not 4 <= max_points <= MAX_HISTORY_POINTS:
+            raise InvalidInput(f"max_points must be between 4 and {MAX_HISTORY_POINTS}")
         steps, times, values = self.store.read_series(rid, key, step_min, step_max)
         if not len(steps) and key not in self.store.metric_summaries(rid):
             raise NotFound(

@@ -223,10 +223,15 @@ class SqlStore(Store):
                 sa.select(sa.func.count()).select_from(base.subquery())
             ).scalar_one()
             order = self._order_expr(order_by)
-            sort = (sa.desc(order) if descending else sa.asc(order)).nulls_last()
+            direction = sa.desc if descending else sa.asc
+            sort = [
+                direction(o).nulls_last() for o in (order if isinstance(order, list) else [order])
+            ]
             ids = (
                 conn.execute(
-                    base.order_by(sort, sa.desc(r.c.created_at), r.c.id).limit(limit).offset(offset)
+                    base.order_by(*sort, sa.desc(r.c.created_at), r.c.id)
+                    .limit(limit)
+                    .offset(offset)
                 )
                 .scalars()
                 .all()
@@ -250,11 +255,12 @@ class SqlStore(Store):
             )
         if head in ("params", "config") and key:
             p = t.run_params
-            return (
-                sa.select(sa.func.coalesce(p.c.value_num, p.c.value_text))
-                .where(p.c.run_id == t.runs.c.id, p.c.key == key)
-                .scalar_subquery()
-            )
+            where = (p.c.run_id == t.runs.c.id, p.c.key == key)
+            # numbers sort numerically, then text values by their JSON text
+            return [
+                sa.select(p.c.value_num).where(*where).scalar_subquery(),
+                sa.select(p.c.value_text).where(*where).scalar_subquery(),
+            ]
         raise InvalidInput(
             f"cannot sort by {order_by!r}",
             "sort by a column (name, status, user, created_at, duration), "
@@ -301,7 +307,12 @@ class SqlStore(Store):
             values = tuple(float(v) for v in _as_tuple(value))
             cond = _apply(p.c.value_num, op, values if op == "in" else values[0])
         else:
-            cond = _apply(p.c.value_text, op, value if op in ("in", "~") else str(value))
+            if op == "~":
+                cond = _apply(p.c.value_text, op, value)
+            elif op == "in":
+                cond = _apply(p.c.value_text, op, tuple(json.dumps(str(v)) for v in value))
+            else:
+                cond = _apply(p.c.value_text, op, json.dumps(str(value)))
         return sa.exists().where(p.c.run_id == rid, p.c.key == field.key, cond)
 
     def update_run(self, run_id: str, values: Mapping[str, Any]) -> None:
@@ -569,17 +580,13 @@ class SqlStore(Store):
             }
         with self._write() as conn:
             run = self._require_run(conn, run_id)
-            done = conn.execute(
+            fresh = conn.execute(
                 self._insert(t.ingested_batches)
-                .values(
-                    run_id=run_id,
-                    seq=seq,
-                    points=total,
-                    received_at=now,
-                )
+                .values(run_id=run_id, seq=seq, points=total, received_at=now)
                 .on_conflict_do_nothing()
-            )
-            if done.rowcount == 0:
+                .returning(t.ingested_batches.c.seq)
+            ).first()
+            if fresh is None:
                 return False
             if chunks:
                 conn.execute(t.metric_chunks.insert(), chunks)
@@ -594,24 +601,25 @@ class SqlStore(Store):
         if not stats:
             return
         m = t.run_metrics
-        existing = {
-            row.key: row
-            for row in conn.execute(
-                sa.select(m).where(m.c.run_id == run_id, m.c.key.in_(list(stats)))
-            )
-        }
         for key, new in stats.items():
-            old = existing.get(key)
-            merged = dict(new)
-            if old is not None:
-                merged["count"] = old.count + new["count"]
-                if old.last_step is not None and old.last_step > new["last_step"]:
-                    merged.update(
-                        last_step=old.last_step, last_value=old.last_value, last_time=old.last_time
-                    )
-                merged["min_value"] = _min(old.min_value, new["min_value"])
-                merged["max_value"] = _max(old.max_value, new["max_value"])
-            stmt = self._insert(m).values(run_id=run_id, key=key, **merged)
+            stmt = self._insert(m).values(run_id=run_id, key=key, **new)
+            x = stmt.excluded
+            newer = sa.or_(m.c.last_step.is_(None), x.last_step >= m.c.last_step)
+            # One atomic upsert: concurrent batches for a key merge without a lost update.
+            merged = {
+                "count": m.c.count + x.count,
+                "last_step": sa.case((newer, x.last_step), else_=m.c.last_step),
+                "last_value": sa.case((newer, x.last_value), else_=m.c.last_value),
+                "last_time": sa.case((newer, x.last_time), else_=m.c.last_time),
+                "min_value": sa.case(
+                    (sa.or_(m.c.min_value.is_(None), x.min_value < m.c.min_value), x.min_value),
+                    else_=m.c.min_value,
+                ),
+                "max_value": sa.case(
+                    (sa.or_(m.c.max_value.is_(None), x.max_value > m.c.max_value), x.max_value),
+                    else_=m.c.max_value,
+                ),
+            }
             conn.execute(stmt.on_conflict_do_update(index_elements=["run_id", "key"], set_=merged))
 
     def read_series(
@@ -712,19 +720,16 @@ def _as_number(value: Any) -> float | None:
 
 
 def _param_columns(value: Any) -> dict[str, Any]:
+    """Numbers in value_num (for comparisons); every value as JSON text in value_text."""
     number = _as_number(value)
-    if number is not None:
-        return {"value_num": _nan_to_none(number), "value_text": json.dumps(value)}
-    text = value if isinstance(value, str) else json_dumps(value)
-    return {"value_num": None, "value_text": text}
+    return {
+        "value_num": None if number is None else _nan_to_none(number),
+        "value_text": json.dumps(value, separators=(",", ":")),
+    }
 
 
 def _param_value(row: Any) -> Any:
-    if row.value_num is not None or (
-        row.value_text and row.value_text in ("NaN", "Infinity", "-Infinity")
-    ):
-        return json.loads(row.value_text)
-    return row.value_text
+    return None if row.value_text is None else json.loads(row.value_text)
 
 
 def _metric_summary(row: Any) -> MetricSummary:
@@ -741,14 +746,6 @@ def _metric_summary(row: Any) -> MetricSummary:
 
 def _float(value: Any) -> float | None:
     return None if value is None else float(value)
-
-
-def _min(a: float | None, b: float | None) -> float | None:
-    return b if a is None else a if b is None else min(a, b)
-
-
-def _max(a: float | None, b: float | None) -> float | None:
-    return b if a is None else a if b is None else max(a, b)
 
 
 def _to_run(

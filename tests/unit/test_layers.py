@@ -1,0 +1,54 @@
+"""Layers point one way, and the migration head constant matches Alembic's history."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import lablink.errors
+from lablink.store.migrate import HEAD, MIGRATIONS
+
+SRC = Path(lablink.errors.__file__).parent
+FORBIDDEN = {
+    "store": ("lablink.server", "lablink.ui", "lablink.cli", "lablink.sdk", "lablink.core"),
+    "checks": (
+        "lablink.store",
+        "lablink.server",
+        "lablink.ui",
+        "lablink.cli",
+        "lablink.sdk",
+        "lablink.core",
+    ),
+    "core": ("lablink.server", "lablink.ui", "lablink.cli", "lablink.sdk"),
+}
+
+
+def imports(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
+def test_lower_layers_never_import_upper_ones() -> None:
+    bad = []
+    for layer, forbidden in FORBIDDEN.items():
+        for path in (SRC / layer).rglob("*.py"):
+            bad += [
+                f"{path.relative_to(SRC)} imports {n}"
+                for n in imports(path)
+                if n.startswith(forbidden)
+            ]
+    assert bad == []
+
+
+def test_head_constant_matches_alembic() -> None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    assert ScriptDirectory.from_config(config).get_heads() == [HEAD]

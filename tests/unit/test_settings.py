@@ -1,0 +1,71 @@
+"""Settings precedence: overrides > LABLINK_* > lablink.toml > user config > default."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from lablink.errors import InvalidInput
+from lablink.settings import SETTINGS, Settings, parse_bool, parse_size
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def test_precedence_of_the_four_layers(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    (repo / ".git").mkdir(parents=True)
+    write(repo / "lablink.toml", "[lablink]\nheartbeat_interval = 3\nflush_interval = 0.25\n")
+    user = write(
+        tmp_path / "user.toml",
+        "[lablink]\nheartbeat_interval = 7\nuser = 'u@x'\nbuffer_points = 12\n",
+    )
+    env = {"LABLINK_CONFIG": str(user), "LABLINK_FLUSH_INTERVAL": "0.75"}
+    s = Settings.load({"heartbeat_interval": 1.5}, env, repo)
+    assert s.heartbeat_interval == 1.5  # override beats the project file
+    assert s.flush_interval == 0.75  # environment beats the project file
+    assert s.user == "u@x" and s.buffer_points == 12  # user file fills the rest
+    assert s.home == repo / ".lablink"  # default home at the git root
+    assert s.db == f"sqlite:///{repo / '.lablink' / 'lablink.db'}"
+
+
+def test_home_outside_git_is_in_the_user_folder(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "h"))
+    s = Settings.load({}, {"LABLINK_CONFIG": str(tmp_path / "none.toml")}, tmp_path)
+    assert s.home == tmp_path / "h" / ".lablink"
+
+
+def test_bad_environment_value_names_the_variable(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInput, match="LABLINK_SYSTEM_METRICS"):
+        Settings.load({}, {"LABLINK_SYSTEM_METRICS": "maybe"}, tmp_path)
+
+
+def test_postgres_urls_get_the_psycopg_driver(tmp_path: Path) -> None:
+    s = Settings.load({"db": "postgres://h/db", "home": str(tmp_path)}, {}, tmp_path)
+    assert s.db == "postgresql+psycopg://h/db"
+
+
+def test_every_key_has_help_and_an_env_name() -> None:
+    assert all(k.help and k.env.startswith("LABLINK_") for k in SETTINGS)
+
+
+@given(st.sampled_from(["1", "true", "YES", "on"]), st.sampled_from(["0", "false", "No", "off"]))
+def test_booleans_are_strict(yes: str, no: str) -> None:
+    assert parse_bool(yes) is True and parse_bool(no) is False
+
+
+def test_booleans_reject_anything_else() -> None:
+    with pytest.raises(ValueError, match="true or false"):
+        parse_bool("2")
+
+
+def test_sizes() -> None:
+    assert parse_size("50GB") == 50 * 1000**3
+    assert parse_size("512MiB") == 512 * 1024**2
+    assert parse_size("1000") == 1000
