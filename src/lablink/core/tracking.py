@@ -17,7 +17,7 @@ import numpy as np
 
 from lablink.checks.downsample import minmax_indices
 from lablink.checks.filters import parse_filter
-from lablink.errors import InvalidInput, NotFound, RunNotActive
+from lablink.errors import AlreadyExists, InvalidInput, NotFound, RunNotActive
 from lablink.models import ENDED_STATUSES, OUTCOMES, RUN_STATUSES, Artifact, History, Project, Run
 from lablink.store.base import Store
 from lablink.store.blobs import BlobStore, check_digest
@@ -116,7 +116,7 @@ class Tracking:
         config = dict(config or {})
         _check_json_object(config, "config")
         tags = [check_tag(tag) for tag in tags]
-        run_id = run_id or new_run_id()
+        chosen, run_id = run_id, run_id or new_run_id()
         if not re.fullmatch(r"[A-Za-z0-9_-]{4,32}", run_id):
             raise InvalidInput(f"invalid run id {run_id!r}", "ids are 4-32 letters, digits, - or _")
         name = (name or run_id).strip() or run_id
@@ -126,6 +126,8 @@ class Tracking:
                 f"keep run names under {MAX_NAME_LENGTH} characters",
             )
         extra = {k: v for k, v in (capture or {}).items() if k in RUN_FIELDS}
+        if chosen and self._exists(run_id):  # before ensure_project: refuse without a trace
+            raise AlreadyExists(f"run {run_id} already exists", "choose another id, or omit it")
         now = time.time()
         values = {
             "id": run_id,
@@ -146,6 +148,13 @@ class Tracking:
         }
         self.store.create_run(values, flatten(config), tags)
         return self.store.get_run(run_id)
+
+    def _exists(self, run_id: str) -> bool:
+        try:
+            self.store.get_run(run_id)
+        except NotFound:
+            return False
+        return True
 
     def get_run(self, ref: str) -> Run:
         """A run by id or unique id prefix."""
@@ -360,8 +369,10 @@ def _check_series(key: str, series: Any) -> tuple[np.ndarray, np.ndarray, np.nda
         s = np.asarray(steps, dtype=np.float64)
         w = np.asarray(times, dtype=np.float64)
         v = np.asarray([math.nan if x is None else x for x in values], dtype=np.float64)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         raise InvalidInput(f"metric {key!r}: every step, time and value must be a number") from exc
+    if s.ndim != 1 or w.ndim != 1 or v.ndim != 1:  # nested lists would corrupt the chunk
+        raise InvalidInput(f"metric {key!r}: steps, times and values must be flat lists of numbers")
     if any(isinstance(x, bool | str) for x in values[:1]):
         raise InvalidInput(f"metric {key!r}: values must be numbers")
     if len(s) and (

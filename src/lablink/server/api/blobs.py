@@ -1,0 +1,126 @@
+"""Content-addressed blobs (artifacts, diffs, dataset files) and run artifacts.
+
+Uploads stream: ``PUT /blobs/{digest}`` hashes the body chunk by chunk while writing it
+to a temporary file, and keeps it only if it hashes to ``digest``. Neither direction
+holds a whole blob in memory, and uploads are exempt from the request size limit.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator, Iterator
+
+import anyio.from_thread
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response, StreamingResponse
+
+from lablink.core.lab import Lab
+from lablink.errors import InvalidInput, NotFound
+from lablink.server.deps import LabDep
+from lablink.server.fields import ArtifactName, Body, Digest, Kind
+from lablink.server.jsonio import JSONResponse, reply
+from lablink.store.blobs import CHUNK, check_digest
+
+router = APIRouter(tags=["blobs"])
+
+MAX_MISSING = 10_000
+
+
+class Missing(Body):
+    """Digests the client is about to upload."""
+
+    digests: list[Digest]
+
+
+class ArtifactIn(Body):
+    """Attach an uploaded blob to a run under ``name``."""
+
+    name: ArtifactName
+    kind: Kind = "file"
+    digest: Digest
+
+
+def upload_path(path: str) -> bool:
+    """Whether a path is a blob upload (exempt from the body size limit)."""
+    return path.startswith("/api/v1/blobs/") and path != "/api/v1/blobs/missing"
+
+
+def _blob_size(lab: Lab, digest: str) -> int:
+    check_digest(digest)
+    try:
+        return int(lab.blobs.fs.size(lab.blobs.path(digest)))
+    except FileNotFoundError:
+        raise NotFound(f"blob {digest} is not stored", "upload it with PUT") from None
+
+
+@router.put("/blobs/{digest}", status_code=201, summary="Upload a blob")
+async def put_blob(digest: str, request: Request, lab: LabDep) -> JSONResponse:
+    """Store the raw body, verified against ``digest`` (``sha256:<64 hex>``)."""
+    check_digest(digest)
+    stream = request.stream()
+    size = 0
+
+    async def next_chunk() -> bytes | None:
+        try:
+            return await stream.__anext__()
+        except StopAsyncIteration:
+            return None
+
+    def chunks() -> Iterator[bytes]:
+        # Runs in a worker thread: each chunk is pulled from the event loop on demand.
+        nonlocal size
+        while (chunk := anyio.from_thread.run(next_chunk)) is not None:
+            size += len(chunk)
+            yield chunk
+
+    stored = await run_in_threadpool(lab.tracking.put_blob, chunks(), digest)
+    return reply({"digest": stored, "size": size}, 201)
+
+
+@router.head("/blobs/{digest}", summary="Is a blob stored?")
+async def head_blob(digest: str, lab: LabDep) -> Response:
+    """200 with ``Content-Length`` when stored, else 404."""
+    size = await run_in_threadpool(_blob_size, lab, digest)
+    return Response(headers={"content-length": str(size), "etag": f'"{digest}"'})
+
+
+@router.get("/blobs/{digest}", summary="Download a blob")
+async def get_blob(digest: str, lab: LabDep) -> StreamingResponse:
+    """The blob's bytes, streamed."""
+    size = await run_in_threadpool(_blob_size, lab, digest)
+
+    async def chunks() -> AsyncIterator[bytes]:
+        fh = await run_in_threadpool(lab.blobs.open, digest)
+        try:
+            while chunk := await run_in_threadpool(fh.read, CHUNK):
+                yield chunk
+        finally:
+            fh.close()
+
+    headers = {"content-length": str(size), "etag": f'"{digest}"'}
+    return StreamingResponse(chunks(), media_type="application/octet-stream", headers=headers)
+
+
+@router.post("/blobs/missing", summary="Which blobs are not stored yet")
+def missing_blobs(body: Missing, lab: LabDep) -> JSONResponse:
+    """The subset of ``digests`` the server does not hold (upload only those)."""
+    if len(body.digests) > MAX_MISSING:
+        raise InvalidInput(f"ask about at most {MAX_MISSING} digests at a time")
+    for digest in body.digests:
+        check_digest(digest)
+    return reply({"missing": [d for d in body.digests if not lab.blobs.exists(d)]})
+
+
+@router.post("/runs/{run_id}/artifacts", status_code=201, summary="Attach an artifact")
+def add_artifact(run_id: str, body: ArtifactIn, lab: LabDep) -> JSONResponse:
+    """Attach an uploaded blob to the run under ``name`` (replacing that name)."""
+    artifact = lab.tracking.add_artifact(run_id, body.name, body.kind, body.digest)
+    return reply(dataclasses.asdict(artifact), 201)
+
+
+@router.get("/runs/{run_id}/artifacts", summary="List artifacts")
+def list_artifacts(run_id: str, lab: LabDep) -> JSONResponse:
+    """A run's artifacts by name."""
+    artifacts = lab.tracking.list_artifacts(run_id)
+    return reply({"artifacts": [dataclasses.asdict(a) for a in artifacts]})

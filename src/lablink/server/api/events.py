@@ -1,0 +1,171 @@
+"""Server-Sent Events: new points, status changes and new runs as they are stored.
+
+Each event is::
+
+    id: 42
+    event: points
+    data: {"id":42,"kind":"points","project":"vision","run_id":"3f2a...","payload":{...},"created_at":1.7e9}
+
+A stream starts with ``retry:`` and a ``: ready`` comment (sent once the subscription
+is registered) and carries a ``: keepalive`` comment every 15 s. Given a cursor (the
+``cursor`` query parameter, or the ``Last-Event-ID`` header a reconnecting browser
+sends), it first replays the stored events after it, then continues live, without
+gaps or repeats.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Annotated
+
+import anyio
+from fastapi import APIRouter, Header, Query, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
+
+from lablink.core.lab import Lab
+from lablink.core.tracking import check_project
+from lablink.errors import InvalidInput
+from lablink.models import Event
+from lablink.server.deps import LabDep
+from lablink.server.jsonio import dumps
+from lablink.server.live import PAGE, EventHub, Subscription
+
+router = APIRouter(tags=["events"])
+
+RETRY_MILLISECONDS = 3000
+
+
+def frame(event: Event) -> bytes:
+    """One SSE message for ``event``."""
+    data = dumps(
+        {
+            "id": event.id,
+            "kind": event.kind,
+            "project": event.project,
+            "run_id": event.run_id,
+            "payload": event.payload,
+            "created_at": event.created_at,
+        }
+    )
+    return f"id: {event.id}\nevent: {event.kind}\ndata: {data}\n\n".encode()
+
+
+class EventStream(StreamingResponse):
+    """``text/event-stream`` that ends as soon as the client goes away.
+
+    Unlike Starlette's ``StreamingResponse`` under ASGI spec 2.4, it always listens
+    for ``http.disconnect``, so an idle stream does not linger until its next write.
+    """
+
+    def __init__(self, chunks: AsyncIterator[bytes], on_close: Callable[[], None]) -> None:
+        headers = {"cache-control": "no-cache", "x-accel-buffering": "no"}
+        super().__init__(chunks, media_type="text/event-stream", headers=headers)
+        self.on_close = on_close
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Stream until the events end, the client disconnects or the server stops."""
+        try:
+            async with anyio.create_task_group() as group:
+
+                async def watch() -> None:
+                    while (await receive())["type"] != "http.disconnect":
+                        pass
+                    group.cancel_scope.cancel()
+
+                group.start_soon(watch)
+                await self.stream_response(send)
+                group.cancel_scope.cancel()
+        except OSError:
+            pass  # the client went away mid-write
+        finally:
+            self.on_close()
+
+
+async def _frames(
+    lab: Lab, hub: EventHub, sub: Subscription, cursor: int | None
+) -> AsyncIterator[bytes]:
+    yield f"retry: {RETRY_MILLISECONDS}\n: ready\n\n".encode()
+    replayed: set[int] = set()
+    while cursor is not None:
+        page = await run_in_threadpool(
+            lab.store.events_since, cursor, sub.project, sub.run_id, PAGE
+        )
+        for event in page:
+            if event.id > sub.horizon:  # the hub may deliver it too: skip it then
+                replayed.add(event.id)
+            yield frame(event)
+        cursor = page[-1].id if len(page) == PAGE else None
+    while True:
+        try:
+            latest = await sub.next(hub.keepalive_seconds)
+        except TimeoutError:
+            yield b": keepalive\n\n"
+            continue
+        if latest is None:
+            return
+        if latest.id in replayed:
+            replayed.discard(latest.id)
+            continue
+        yield frame(latest)
+
+
+def _cursor(query: int | None, last_event_id: str | None) -> int | None:
+    if last_event_id is not None and last_event_id.strip():
+        if not last_event_id.strip().isdigit():
+            raise InvalidInput(f"Last-Event-ID {last_event_id[:40]!r} is not an event id")
+        return int(last_event_id)
+    return query
+
+
+async def _stream(
+    request: Request, lab: Lab, project: str | None, run: str | None, cursor: int | None
+) -> EventStream:
+    if project is not None:
+        check_project(project)
+    run_id = (await run_in_threadpool(lab.tracking.get_run, run)).id if run else None
+    hub: EventHub = request.app.state.live
+    sub = await hub.subscribe(project, run_id)
+    return EventStream(_frames(lab, hub, sub, cursor), lambda: hub.unsubscribe(sub))
+
+
+CursorQuery = Annotated[int | None, Query(ge=0, le=2**62, description="replay events after it")]
+LastEventId = Annotated[str | None, Header(alias="Last-Event-ID", max_length=30)]
+
+
+@router.get("/events", summary="Live events (SSE)")
+async def events(
+    request: Request,
+    lab: LabDep,
+    project: Annotated[str | None, Query(max_length=200)] = None,
+    run: Annotated[str | None, Query(max_length=32)] = None,
+    cursor: CursorQuery = None,
+    last_event_id: LastEventId = None,
+) -> EventStream:
+    """A ``text/event-stream`` of events, optionally for one project and/or run."""
+    return await _stream(request, lab, project, run, _cursor(cursor, last_event_id))
+
+
+@router.get("/runs/{run_id}/events", summary="A run's live events (SSE)")
+async def run_events(
+    run_id: str,
+    request: Request,
+    lab: LabDep,
+    cursor: CursorQuery = None,
+    last_event_id: LastEventId = None,
+) -> EventStream:
+    """Events of one run: its points and status changes."""
+    return await _stream(request, lab, None, run_id, _cursor(cursor, last_event_id))
+
+
+@router.get("/projects/{project}/events", summary="A project's live events (SSE)")
+async def project_events(
+    project: str,
+    request: Request,
+    lab: LabDep,
+    cursor: CursorQuery = None,
+    last_event_id: LastEventId = None,
+) -> EventStream:
+    """Events of every run in one project."""
+    return await _stream(request, lab, project, None, _cursor(cursor, last_event_id))

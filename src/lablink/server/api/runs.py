@@ -1,0 +1,150 @@
+"""Runs: create, search, show, finish, and annotate (tags, notes, inputs, summary).
+
+Each route parses its input, calls one ``Tracking`` method and renders the result.
+Plain ``def`` routes run in FastAPI's threadpool, so store calls never block the loop.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi import Body as BodyParam
+
+from lablink.server.deps import Actor, LabDep
+from lablink.server.fields import (
+    Body,
+    Capture,
+    Digest,
+    InputKind,
+    InputRef,
+    JsonObject,
+    Outcome,
+    ProjectName,
+    RunId,
+    RunName,
+    Status,
+    Tag,
+    Text,
+)
+from lablink.server.jsonio import JSONResponse, reply
+
+router = APIRouter(prefix="/runs", tags=["runs"])
+
+
+class CreateRun(Body):
+    """A new run; ``capture`` is what the SDK gathered (git, command, host, ...)."""
+
+    project: ProjectName
+    name: RunName | None = None
+    config: JsonObject | None = None
+    tags: list[Tag] | None = None
+    id: RunId | None = None
+    capture: Capture | None = None
+
+
+class Finish(Body):
+    """End a run: ``finished``, ``failed``, ``crashed``, ``killed`` or ``timed_out``."""
+
+    status: Status = "finished"
+    reason: Text | None = None
+
+
+class Tags(Body):
+    """Tags to add and to remove."""
+
+    add: list[Tag] = []
+    remove: list[Tag] = []
+
+
+class NoteIn(Body):
+    """A note; ``outcome`` (positive, negative, inconclusive) marks the run's result."""
+
+    text: Text
+    outcome: Outcome | None = None
+
+
+class InputIn(Body):
+    """Something the run read, such as a dataset version."""
+
+    kind: InputKind
+    ref: InputRef
+    digest: Digest | None = None
+
+
+class Stop(Body):
+    """Ask a running run to stop; its SDK learns it from the next heartbeat."""
+
+    reason: Text = "stop requested"
+
+
+@router.post("", status_code=201, summary="Create a run")
+def create_run(body: CreateRun, lab: LabDep, actor: Actor) -> JSONResponse:
+    """Start a run owned by the acting user; answers the run (201)."""
+    capture = body.capture.model_dump(exclude_none=True) if body.capture else None
+    run = lab.tracking.create_run(
+        actor, body.project, body.name, body.config, body.tags or (), body.id, capture
+    )
+    return reply(run.to_dict(), 201)
+
+
+@router.get("", summary="Search runs")
+def search_runs(
+    lab: LabDep,
+    project: Annotated[str | None, Query(max_length=200)] = None,
+    filter: Annotated[str | None, Query(max_length=10_000)] = None,
+    sort: Annotated[str | None, Query(max_length=300)] = None,
+    desc: bool = True,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=2**62)] = 0,
+) -> JSONResponse:
+    """Runs matching a filter such as ``metrics.val/acc > 0.9 and tags.baseline``."""
+    runs, total = lab.tracking.search_runs(project, filter, sort, desc, limit, offset)
+    return reply({"runs": [run.to_dict() for run in runs], "total": total})
+
+
+@router.get("/{ref}", summary="Show a run")
+def get_run(ref: str, lab: LabDep) -> JSONResponse:
+    """One run by id or unique id prefix."""
+    return reply(lab.tracking.get_run(ref).to_dict())
+
+
+@router.post("/{run_id}/finish", summary="Finish a run")
+def finish_run(run_id: str, body: Finish, lab: LabDep, actor: Actor) -> JSONResponse:
+    """End a run with a final status (ending an ended run again changes nothing)."""
+    return reply(lab.tracking.finish_run(actor, run_id, body.status, body.reason).to_dict())
+
+
+@router.post("/{run_id}/tags", summary="Add and remove tags")
+def tag_run(run_id: str, body: Tags, lab: LabDep, actor: Actor) -> JSONResponse:
+    """Add and remove tags; answers the run."""
+    return reply(lab.tracking.tag(actor, run_id, body.add, body.remove).to_dict())
+
+
+@router.post("/{run_id}/notes", summary="Add a note")
+def note_run(run_id: str, body: NoteIn, lab: LabDep, actor: Actor) -> JSONResponse:
+    """Add a note by the acting user; answers the run."""
+    return reply(lab.tracking.note(actor, run_id, body.text, body.outcome).to_dict())
+
+
+@router.post("/{run_id}/inputs", summary="Record an input")
+def add_input(run_id: str, body: InputIn, lab: LabDep) -> JSONResponse:
+    """Record that the run read ``ref`` (lineage)."""
+    lab.tracking.add_input(run_id, body.kind, body.ref, body.digest)
+    return reply({})
+
+
+@router.post("/{run_id}/summary", summary="Merge into the summary")
+def set_summary(
+    run_id: str, summary: Annotated[JsonObject, BodyParam()], lab: LabDep
+) -> JSONResponse:
+    """Merge ``{key: value}`` into the run's summary (numbers become filterable)."""
+    lab.tracking.set_summary(run_id, summary)
+    return reply({})
+
+
+@router.post("/{run_id}/stop", summary="Ask a run to stop")
+def stop_run(run_id: str, body: Stop, lab: LabDep, actor: Actor) -> JSONResponse:
+    """Set the run's stop request; answers the run."""
+    lab.tracking.request_stop(actor, run_id, body.reason)
+    return reply(lab.tracking.get_run(run_id).to_dict())

@@ -1,0 +1,126 @@
+"""The application factory and the ``lablink server`` entry point.
+
+``create_app(lab)`` builds a FastAPI app over one ``Lab`` and holds no module state, so
+tests can run several apps over several stores in one process. The app's lifespan
+starts and stops its live-event hub. ``serve`` is the application edge: it configures
+logging, opens the store and runs uvicorn.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import socket
+from collections.abc import AsyncIterator
+
+import uvicorn
+from fastapi import FastAPI
+from sqlalchemy.engine import make_url
+
+from lablink.core.lab import Lab
+from lablink.server.api import PREFIX, ROUTERS
+from lablink.server.api.blobs import upload_path
+from lablink.server.api.projects import health_router, version
+from lablink.server.errors import install_error_handlers
+from lablink.server.jsonio import JSONResponse
+from lablink.server.live import EventHub
+from lablink.server.middleware import RequestGuard, RequestLog, TokenAuth
+from lablink.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+GRACEFUL_SHUTDOWN_SECONDS = 10
+
+
+def create_app(lab: Lab, *, keepalive_seconds: float = 15.0, ui: bool = True) -> FastAPI:
+    """The lablink ASGI app over ``lab``: REST API, live events and (optionally) the UI.
+
+    Args:
+        lab: the store, blob store and use cases to serve.
+        keepalive_seconds: interval of SSE keepalive comments.
+        ui: also serve the web UI.
+    """
+    hub = EventHub(lab.store, keepalive_seconds)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await hub.start()
+        try:
+            yield
+        finally:
+            await hub.stop()
+
+    app = FastAPI(
+        title="lablink",
+        version=version(),
+        summary="Experiment tracking for ML teams spread over time zones.",
+        description="The REST API of lablink. Errors are JSON: "
+        '`{"error": {"code", "message", "hint"}}`. See docs/api.md.',
+        lifespan=lifespan,
+        default_response_class=JSONResponse,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.lab = lab
+    app.state.live = hub
+    install_error_handlers(app)
+    app.include_router(health_router)
+    for router in ROUTERS:
+        app.include_router(router, prefix=PREFIX)
+    if ui:
+        from lablink.ui import mount_ui
+
+        mount_ui(app, lab)
+    # Added innermost first: the request log sees every answer, the guard and the token
+    # check run before any route.
+    if lab.settings.token:
+        app.add_middleware(TokenAuth, token=lab.settings.token)
+    app.add_middleware(
+        RequestGuard,
+        max_bytes=lab.settings.max_request_bytes,
+        unlimited=lambda scope: scope["method"] == "PUT" and upload_path(scope["path"]),
+    )
+    app.add_middleware(RequestLog)
+    return app
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    """Log to stderr: one line per request from ``lablink.server.access``."""
+    logging.basicConfig(level=level, format=LOG_FORMAT)
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # start-up noise
+
+
+def serve(settings: Settings, host: str, port: int) -> None:
+    """Open the store for ``settings`` and serve it on ``host:port`` until stopped."""
+    configure_logging()
+    with Lab(settings) as lab:
+        app = create_app(lab)
+        config = uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            log_config=None,  # logging is configured above, once
+            access_log=False,  # RequestLog writes the one line per request
+            lifespan="on",
+            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        )
+        server = _uvicorn_server(config, hub=app.state.live)
+        store = make_url(settings.db).render_as_string(hide_password=True)
+        logger.info("lablink %s serving %s on http://%s:%d", version(), store, host, port)
+        server.run()
+
+
+def _uvicorn_server(config: uvicorn.Config, hub: EventHub) -> uvicorn.Server:
+    """uvicorn's server, ending live streams first when it shuts down.
+
+    uvicorn waits for open responses before the lifespan shutdown, and an SSE stream
+    never ends by itself; closing the streams first keeps Ctrl-C prompt.
+    """
+
+    class Server(uvicorn.Server):
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            hub.close_streams()
+            await super().shutdown(sockets)
+
+    return Server(config)

@@ -1,0 +1,158 @@
+"""Every error leaves the server as ``LablinkError.to_dict()`` with its HTTP status.
+
+The body is always ``{"error": {"code", "message", "hint"?, "details"?}}``; the HTTP
+transport rebuilds the typed exception from ``code``. Validation problems and
+malformed JSON are 400 ``bad_request`` with a message naming the field; unknown routes
+are 404 ``not_found``. Only a real bug reaches the catch-all, which logs the traceback
+and answers 500 ``internal``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy.exc
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
+
+from lablink.errors import (
+    Conflict,
+    InvalidInput,
+    LablinkError,
+    NotFound,
+    PayloadTooLarge,
+    ServiceUnavailable,
+    Unauthorized,
+)
+from lablink.server.jsonio import JSONResponse
+
+logger = logging.getLogger(__name__)
+
+_BY_STATUS: dict[int, type[LablinkError]] = {
+    400: InvalidInput,
+    401: Unauthorized,
+    404: NotFound,
+    409: Conflict,
+    413: PayloadTooLarge,
+    503: ServiceUnavailable,
+}
+
+
+class CarriedError(HTTPException):
+    """An ``HTTPException`` carrying a ``LablinkError``.
+
+    Raised where FastAPI would turn any other exception into a generic 400: while it
+    reads a request body (a body cut off at the size limit must stay a 413).
+    """
+
+    def __init__(self, error: LablinkError) -> None:
+        super().__init__(error.status, error.message)
+        self.error = error
+
+
+def error_response(exc: LablinkError, headers: dict[str, str] | None = None) -> Response:
+    """The JSON envelope for ``exc`` with its status."""
+    return JSONResponse(exc.to_dict(), status_code=exc.status, headers=headers)
+
+
+def http_error(status: int, message: str, hint: str | None = None) -> LablinkError:
+    """A ``LablinkError`` for an HTTP status (405 and others get a generic code)."""
+    cls = _BY_STATUS.get(status)
+    if cls is not None:
+        return cls(message, hint)
+    err = LablinkError(message, hint)
+    err.status = status
+    err.code = "method_not_allowed" if status == 405 else "http_error"
+    return err
+
+
+def describe_validation(errors: Sequence[Any]) -> tuple[str, list[dict[str, str]]]:
+    """A one-line message and per-field details from pydantic / FastAPI errors."""
+    items: list[dict[str, str]] = []
+    for err in errors:
+        loc = ".".join(str(part) for part in err.get("loc", ()))
+        kind = err.get("type", "")
+        if kind == "json_invalid":
+            reason = (err.get("ctx") or {}).get("error", "invalid JSON")
+            msg = f"request body is not valid JSON: {reason} at position {err['loc'][-1]}"
+            items.append({"loc": "body", "message": msg})
+            continue
+        if loc == "body" and isinstance(err.get("input"), bytes):
+            msg = "request body must be a JSON object sent with Content-Type: application/json"
+            items.append({"loc": loc, "message": msg})
+            continue
+        if kind == "missing" and loc == "body":
+            items.append({"loc": loc, "message": "request body is missing: send a JSON object"})
+            continue
+        message = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
+        items.append({"loc": loc, "message": f"{loc}: {message}" if loc else message})
+    shown = "; ".join(item["message"] for item in items[:3])
+    more = f" (and {len(items) - 3} more)" if len(items) > 3 else ""
+    return (shown or "invalid request") + more, items
+
+
+async def _lablink_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, LablinkError)
+    return error_response(exc)
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    message, items = describe_validation(exc.errors())
+    hint = "see the API reference at /docs"
+    return error_response(InvalidInput(message, hint, errors=items))
+
+
+async def _http_exception(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if isinstance(exc, CarriedError):
+        return error_response(exc.error)
+    err: LablinkError
+    if exc.status_code == 404 and exc.detail == "Not Found":
+        err = NotFound(
+            f"no route {request.method} {request.url.path}", "the API lives under /api/v1"
+        )
+    elif exc.status_code == 405:
+        err = http_error(405, f"{request.method} is not allowed on {request.url.path}")
+    else:
+        err = http_error(exc.status_code, str(exc.detail))
+    return error_response(err, dict(exc.headers) if exc.headers else None)
+
+
+async def _database_error(request: Request, exc: Exception) -> Response:
+    # A safety net: values are checked before writes, but the database has the last word.
+    if isinstance(exc, sqlalchemy.exc.IntegrityError):
+        err: LablinkError = Conflict("the request clashes with stored data (a concurrent write?)")
+    elif isinstance(exc, sqlalchemy.exc.DataError):
+        first = str(exc.orig).splitlines()[0] if exc.orig else "invalid value"
+        err = InvalidInput(f"the database refused a value: {first}")
+    else:
+        logger.warning("database error on %s %s: %s", request.method, request.url.path, exc)
+        err = ServiceUnavailable("the database is unavailable", "try again shortly")
+    return error_response(err)
+
+
+async def _client_disconnect(request: Request, exc: Exception) -> Response:
+    return error_response(InvalidInput("the client disconnected before the body was sent"))
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    err = LablinkError("internal server error", "this is a lablink bug; the server log has it")
+    err.code = "internal"
+    return error_response(err)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Route every exception type to its JSON envelope."""
+    app.add_exception_handler(LablinkError, _lablink_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(HTTPException, _http_exception)
+    app.add_exception_handler(sqlalchemy.exc.DBAPIError, _database_error)
+    app.add_exception_handler(ClientDisconnect, _client_disconnect)
+    app.add_exception_handler(Exception, _unexpected)

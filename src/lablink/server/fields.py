@@ -1,0 +1,109 @@
+"""Field types for request bodies, shared by the routers.
+
+Request models are strict (no ``"5"`` for 5, no ``"yes"`` for true) and forbid unknown
+fields, so a typo gets a 400 naming the field instead of being silently dropped. Text
+is checked for what PostgreSQL refuses (NUL, unpaired surrogates, values longer than
+their column) before any write starts, so a bad request never leaves half a write.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, model_validator
+
+from lablink.server.jsonio import check_json_value, check_text
+
+
+class Body(BaseModel):
+    """Base of request bodies: strict types, unknown fields refused."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+
+def _json_object(value: dict[str, Any]) -> dict[str, Any]:
+    check_json_value(value, "object")
+    return value
+
+
+_Safe = AfterValidator(check_text)
+
+# A free-form JSON object (config, summary): safe text, 64-bit integers, 64 levels.
+JsonObject = Annotated[dict[str, Any], AfterValidator(_json_object)]
+ProjectName = Annotated[str, StringConstraints(min_length=1, max_length=200), _Safe]
+RunName = Annotated[str, StringConstraints(max_length=500), _Safe]
+RunId = Annotated[str, StringConstraints(min_length=1, max_length=32), _Safe]
+Tag = Annotated[str, StringConstraints(min_length=1, max_length=200), _Safe]
+Digest = Annotated[str, StringConstraints(min_length=1, max_length=80), _Safe]
+ArtifactName = Annotated[str, StringConstraints(min_length=1, max_length=1000), _Safe]
+Kind = Annotated[str, StringConstraints(max_length=100), _Safe]
+InputKind = Annotated[str, StringConstraints(min_length=1, max_length=50), _Safe]
+InputRef = Annotated[str, StringConstraints(min_length=1, max_length=500), _Safe]
+Status = Annotated[str, StringConstraints(min_length=1, max_length=20), _Safe]
+Outcome = Annotated[str, StringConstraints(min_length=1, max_length=20), _Safe]
+Text = Annotated[str, StringConstraints(max_length=100_000), _Safe]
+MetricKey = Annotated[str, StringConstraints(max_length=250), _Safe]
+
+# Column widths of the captured fields (store/schema.py); longer values are cut.
+_CAPTURE_WIDTHS = {
+    "git_commit": 64,
+    "git_branch": 500,
+    "git_remote": 2000,
+    "git_diff_digest": 80,
+    "host": 500,
+    "python_version": 100,
+}
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def clean(value: str, width: int | None = None) -> str:
+    """Repair text gathered from the environment: drop NUL, replace bad unicode, cut."""
+    value = _SURROGATE.sub("\ufffd", value.replace("\x00", ""))
+    return value if width is None else value[:width]
+
+
+class Capture(BaseModel):
+    """What the SDK gathered about the run's code and machine.
+
+    Repaired and cut, never refused: a non-UTF-8 file name in ``sys.argv`` or a long
+    git remote must not stop a run from starting. Unknown keys are ignored, so an
+    older server accepts a newer SDK.
+    """
+
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+    git_commit: str | None = None
+    git_branch: str | None = None
+    git_remote: str | None = None
+    git_dirty: bool | None = None
+    git_diff_digest: str | None = None
+    command: list[str] | None = None
+    host: str | None = None
+    python_version: str | None = None
+    packages: dict[str, str] | None = None
+    gpus: list[str] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _repair(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        out = dict(data)
+        for key, width in _CAPTURE_WIDTHS.items():
+            if out.get(key) is not None:
+                out[key] = clean(str(out[key]), width)
+        if out.get("git_dirty") is not None:
+            out["git_dirty"] = bool(out["git_dirty"])
+        for key in ("command", "gpus"):
+            if isinstance(out.get(key), list | tuple):
+                out[key] = [clean(str(v)) for v in out[key] if v is not None]
+            elif out.get(key) is not None:
+                out[key] = None
+        if isinstance(out.get("packages"), dict):
+            out["packages"] = {clean(str(k)): clean(str(v)) for k, v in out["packages"].items()}
+        elif out.get("packages") is not None:
+            out["packages"] = None
+        return out

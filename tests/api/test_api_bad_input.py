@@ -1,0 +1,281 @@
+"""Bad input to every route: a 4xx JSON envelope naming the problem, and nothing stored.
+
+One table of requests runs against the real server on SQLite and on PostgreSQL (which
+refuses NUL characters, over-long text and out-of-range numbers that SQLite accepts,
+so both backends are needed to prove "no 500 on bad input").
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from apitools import API, JSON, assert_envelope, post_batch, series
+
+from helpers import LoopbackServer, make_settings
+from lablink.core.lab import Lab
+
+ZERO = "sha256:" + "0" * 64
+OK_SERIES = series([0], [1.0])
+
+
+@dataclasses.dataclass
+class Case:
+    """One bad request and the answer it must get."""
+
+    name: str
+    method: str
+    path: str
+    status: int
+    code: str | None = "bad_request"
+    json: Any = None
+    content: bytes | str | None = None
+    params: Any = None
+    headers: dict[str, str] | None = None
+    contains: str | None = None  # a word the message must hold
+
+
+def batch(metrics: Any, seq: Any = 5, **extra: Any) -> str:
+    return json.dumps({"seq": seq, "metrics": metrics, **extra})
+
+
+def cases(run: str, ended: str, blob: str) -> list[Case]:
+    """Every route with malformed JSON, wrong types, unknown ids and bad values."""
+    r, f = f"{API}/runs/{run}", f"{API}/runs/{ended}"
+    nope = f"{API}/runs/nosuchrun"
+    deep: Any = 1
+    for _ in range(100):
+        deep = {"a": deep}
+    # fmt: off
+    # One request per line, so the cases read as a table.
+    return [
+        # -- create -----------------------------------------------------------------
+        Case("create: malformed JSON", "POST", f"{API}/runs", 400, content='{"project": ', contains="JSON"),
+        Case("create: not an object", "POST", f"{API}/runs", 400, json=["vision"]),
+        Case("create: no body", "POST", f"{API}/runs", 400, content=b"", contains="body"),
+        Case("create: missing project", "POST", f"{API}/runs", 400, json={}, contains="project"),
+        Case("create: project a number", "POST", f"{API}/runs", 400, json={"project": 5}, contains="project"),
+        Case("create: bad project name", "POST", f"{API}/runs", 400, json={"project": "a b/c"}, contains="project"),
+        Case("create: project too long", "POST", f"{API}/runs", 400, json={"project": "p" * 201}),
+        Case("create: tags a string", "POST", f"{API}/runs", 400, json={"project": "x", "tags": "a"}, contains="tags"),
+        Case("create: tag with space", "POST", f"{API}/runs", 400, json={"project": "x", "tags": ["a b"]}, contains="tag"),
+        Case("create: unknown field", "POST", f"{API}/runs", 400, json={"project": "x", "colour": 1}, contains="colour"),
+        Case("create: config a list", "POST", f"{API}/runs", 400, json={"project": "x", "config": [1]}, contains="config"),
+        Case("create: NUL in name", "POST", f"{API}/runs", 400, json={"project": "x", "name": "a\x00b"}, contains="NUL"),
+        Case("create: NUL in config", "POST", f"{API}/runs", 400, json={"project": "x", "config": {"k\x00": 1}}, contains="NUL"),
+        Case("create: lone surrogate", "POST", f"{API}/runs", 400, content='{"project": "x", "config": {"k": "\\ud800"}}', headers=JSON, contains="surrogate"),
+        Case("create: 100-digit integer", "POST", f"{API}/runs", 400, json={"project": "x", "config": {"seed": 10**100}}, contains="64 bits"),
+        Case("create: nested too deep", "POST", f"{API}/runs", 400, json={"project": "x", "config": deep}, contains="deeper"),
+        Case("create: name too long", "POST", f"{API}/runs", 400, json={"project": "x", "name": "n" * 501}, contains="name"),
+        Case("create: bad id", "POST", f"{API}/runs", 400, json={"project": "x", "id": "a/b"}, contains="id"),
+        Case("create: existing id", "POST", f"{API}/runs", 409, "already_exists", json={"project": "x", "id": run}),
+        Case("create: capture not an object", "POST", f"{API}/runs", 400, json={"project": "x", "capture": "gpu"}, contains="capture"),
+        # -- search and show --------------------------------------------------------
+        Case("search: bad filter", "GET", f"{API}/runs", 400, "bad_filter", params={"filter": "metrics.loss >> 1"}, contains="position"),
+        Case("search: unknown field", "GET", f"{API}/runs", 400, "bad_filter", params={"filter": "colour = 1"}, contains="colour"),
+        Case("search: limit not a number", "GET", f"{API}/runs", 400, params={"limit": "ten"}, contains="limit"),
+        Case("search: limit zero", "GET", f"{API}/runs", 400, params={"limit": 0}, contains="limit"),
+        Case("search: negative offset", "GET", f"{API}/runs", 400, params={"offset": -1}, contains="offset"),
+        Case("search: huge offset", "GET", f"{API}/runs", 400, params={"offset": 10**30}),
+        Case("search: desc not a bool", "GET", f"{API}/runs", 400, params={"desc": "maybe"}, contains="desc"),
+        Case("search: bad sort", "GET", f"{API}/runs", 400, params={"sort": "colour"}, contains="sort"),
+        Case("search: unknown project", "GET", f"{API}/runs", 404, "not_found", params={"project": "nosuch"}),
+        Case("show: unknown run", "GET", nope, 404, "not_found", contains="nosuchrun"),
+        Case("show: short unknown prefix", "GET", f"{API}/runs/ab", 404, "not_found"),
+        Case("show: NUL in id", "GET", f"{API}/runs/ab%00cd", 400, contains="NUL"),
+        # -- batches ----------------------------------------------------------------
+        Case("batch: malformed JSON", "POST", f"{r}/batches", 400, content='{"seq": 5, "metrics": {', contains="JSON"),
+        Case("batch: empty body", "POST", f"{r}/batches", 400, content=b"", contains="empty"),
+        Case("batch: not UTF-8", "POST", f"{r}/batches", 400, content=b'{"seq": 5, "metrics": {"\xff": 1}}', contains="UTF-8"),
+        Case("batch: a list", "POST", f"{r}/batches", 400, content="[1, 2]", contains="object"),
+        Case("batch: no seq", "POST", f"{r}/batches", 400, content='{"metrics": {}}', contains="seq"),
+        Case("batch: seq text", "POST", f"{r}/batches", 400, content=batch({"k": OK_SERIES}, seq="5"), contains="seq"),
+        Case("batch: seq negative", "POST", f"{r}/batches", 400, content=batch({"k": OK_SERIES}, seq=-1), contains="seq"),
+        Case("batch: seq a bool", "POST", f"{r}/batches", 400, content=batch({"k": OK_SERIES}, seq=True), contains="seq"),
+        Case("batch: unknown field", "POST", f"{r}/batches", 400, content=batch({}, run="x"), contains="run"),
+        Case("batch: metrics a list", "POST", f"{r}/batches", 400, content=batch([1]), contains="metrics"),
+        Case("batch: empty key", "POST", f"{r}/batches", 400, content=batch({"": OK_SERIES}), contains="empty"),
+        Case("batch: blank key", "POST", f"{r}/batches", 400, content=batch({"  ": OK_SERIES}), contains="empty"),
+        Case("batch: key too long", "POST", f"{r}/batches", 400, content=batch({"k" * 251: OK_SERIES}), contains="251"),
+        Case("batch: key with control", "POST", f"{r}/batches", 400, content=batch({"a\tb": OK_SERIES}), contains="control"),
+        Case("batch: key surrogate", "POST", f"{r}/batches", 400, content='{"seq": 5, "metrics": {"\\udc80": {"steps": [0], "times": [0], "values": [1]}}}', contains="surrogate"),
+        Case("batch: series a number", "POST", f"{r}/batches", 400, content=batch({"k": 1.0}), contains="'k'"),
+        Case("batch: no times", "POST", f"{r}/batches", 400, content=batch({"k": {"steps": [0], "values": [1]}}), contains="times"),
+        Case("batch: lengths differ", "POST", f"{r}/batches", 400, content=batch({"k": {"steps": [0, 1], "times": [0], "values": [1]}}), contains="length"),
+        Case("batch: text value", "POST", f"{r}/batches", 400, content=batch({"k": {"steps": [0], "times": [0], "values": ["high"]}}), contains="number"),
+        Case("batch: bool value", "POST", f"{r}/batches", 400, content=batch({"k": {"steps": [0], "times": [0], "values": [True]}}), contains="number"),
+        Case("batch: nested values", "POST", f"{r}/batches", 400, content=batch({"k": {"steps": [0], "times": [0], "values": [[1, 2]]}}), contains="flat"),
+        Case("batch: huge integer", "POST", f"{r}/batches", 400, content=batch({"k": {"steps": [0], "times": [0], "values": [10**400]}}), contains="number"),
+        Case("batch: fractional step", "POST", f"{r}/batches", 400, content=batch({"k": {"steps": [0.5], "times": [0], "values": [1]}}), contains="steps"),
+        Case("batch: negative step", "POST", f"{r}/batches", 400, content=batch({"k": {"steps": [-1], "times": [0], "values": [1]}}), contains="steps"),
+        Case("batch: step too large", "POST", f"{r}/batches", 400, content=batch({"k": {"steps": [2**63], "times": [0], "values": [1]}}), contains="steps"),
+        Case("batch: NaN time", "POST", f"{r}/batches", 400, content='{"seq": 5, "metrics": {"k": {"steps": [0], "times": [NaN], "values": [1]}}}', contains="times"),
+        Case("batch: unknown run", "POST", f"{nope}/batches", 404, "not_found", content=batch({"k": OK_SERIES})),
+        Case("batch: finished run", "POST", f"{f}/batches", 409, "run_not_active", content=batch({"k": OK_SERIES}), contains="finished"),
+        # -- heartbeat, finish, summary, tags, notes, inputs, stop ----------------------
+        Case("heartbeat: seq text", "POST", f"{r}/heartbeat", 400, json={"seq": "1"}, contains="seq"),
+        Case("heartbeat: empty system key", "POST", f"{r}/heartbeat", 400, json={"system": {"": 1.0}, "seq": 9}, contains="empty"),
+        Case("heartbeat: system text value", "POST", f"{r}/heartbeat", 400, json={"system": {"cpu": "high"}, "seq": 9}, contains="system"),
+        Case("heartbeat: negative seq", "POST", f"{r}/heartbeat", 400, json={"system": {"cpu": 1.0}, "seq": -2}, contains="seq"),
+        Case("heartbeat: unknown run", "POST", f"{nope}/heartbeat", 404, "not_found", json={}),
+        Case("finish: unknown status", "POST", f"{r}/finish", 400, json={"status": "done"}, contains="done"),
+        Case("finish: status a number", "POST", f"{r}/finish", 400, json={"status": 1}, contains="status"),
+        Case("finish: malformed JSON", "POST", f"{r}/finish", 400, content="{", headers=JSON, contains="JSON"),
+        Case("finish: unknown run", "POST", f"{nope}/finish", 404, "not_found", json={"status": "finished"}),
+        Case("summary: a list", "POST", f"{r}/summary", 400, json=[1]),
+        Case("summary: empty key", "POST", f"{r}/summary", 400, json={"": 1}, contains="empty"),
+        Case("summary: key too long", "POST", f"{r}/summary", 400, json={"k" * 300: 1}, contains="300"),
+        Case("summary: NUL in value", "POST", f"{r}/summary", 400, json={"k": "a\x00"}, contains="NUL"),
+        Case("summary: unknown run", "POST", f"{nope}/summary", 404, "not_found", json={"k": 1}),
+        Case("tags: add a string", "POST", f"{r}/tags", 400, json={"add": "x"}, contains="add"),
+        Case("tags: empty tag", "POST", f"{r}/tags", 400, json={"add": [""]}, contains="add"),
+        Case("tags: tag with space", "POST", f"{r}/tags", 400, json={"add": ["a b"]}, contains="whitespace"),
+        Case("tags: unknown run", "POST", f"{nope}/tags", 404, "not_found", json={"add": ["x"]}),
+        Case("notes: empty text", "POST", f"{r}/notes", 400, json={"text": " "}, contains="empty"),
+        Case("notes: no text", "POST", f"{r}/notes", 400, json={}, contains="text"),
+        Case("notes: unknown outcome", "POST", f"{r}/notes", 400, json={"text": "x", "outcome": "meh"}, contains="meh"),
+        Case("notes: unknown run", "POST", f"{nope}/notes", 404, "not_found", json={"text": "x"}),
+        Case("inputs: empty kind", "POST", f"{r}/inputs", 400, json={"kind": "", "ref": "x"}, contains="kind"),
+        Case("inputs: ref too long", "POST", f"{r}/inputs", 400, json={"kind": "dataset", "ref": "r" * 501}, contains="ref"),
+        Case("inputs: unknown run", "POST", f"{nope}/inputs", 404, "not_found", json={"kind": "d", "ref": "x"}),
+        Case("stop: reason a number", "POST", f"{r}/stop", 400, json={"reason": 5}, contains="reason"),
+        Case("stop: unknown run", "POST", f"{nope}/stop", 404, "not_found", json={"reason": "x"}),
+        Case("actor: user header too long", "POST", f"{r}/notes", 400, json={"text": "x"}, headers={"X-Lablink-User": "u" * 300}, contains="X-Lablink-User"),
+        # -- history and compare ----------------------------------------------------
+        Case("history: no key", "GET", f"{r}/history", 400, contains="key"),
+        Case("history: unknown key", "GET", f"{r}/history", 404, "not_found", params={"key": "nope"}, contains="nope"),
+        Case("history: max_points 1", "GET", f"{r}/history", 400, params={"key": "loss", "max_points": 1}, contains="max_points"),
+        Case("history: max_points text", "GET", f"{r}/history", 400, params={"key": "loss", "max_points": "all"}, contains="max_points"),
+        Case("history: step out of range", "GET", f"{r}/history", 400, params={"key": "loss", "step_min": 10**30}, contains="step_min"),
+        Case("history: unknown format", "GET", f"{r}/history", 400, params={"key": "loss", "format": "csv"}, contains="format"),
+        Case("history: unknown run", "GET", f"{nope}/history", 404, "not_found", params={"key": "loss"}),
+        Case("compare: one run", "GET", f"{API}/compare", 400, params={"run": run}, contains="two"),
+        Case("compare: unknown run", "GET", f"{API}/compare", 404, "not_found", params=[("run", run), ("run", "nosuchrun")]),
+        # -- blobs and artifacts ----------------------------------------------------
+        Case("blob put: bad digest", "PUT", f"{API}/blobs/md5:abc", 400, content=b"x", contains="blob id"),
+        Case("blob put: wrong digest", "PUT", f"{API}/blobs/{ZERO}", 400, content=b"hello", contains="hashes to"),
+        Case("blob get: bad digest", "GET", f"{API}/blobs/abc", 400, contains="blob id"),
+        Case("blob get: not stored", "GET", f"{API}/blobs/{ZERO}", 404, "not_found"),
+        Case("missing: bad digest", "POST", f"{API}/blobs/missing", 400, json={"digests": ["abc"]}, contains="blob id"),
+        Case("missing: not a list", "POST", f"{API}/blobs/missing", 400, json={"digests": "abc"}, contains="digests"),
+        Case("artifact: parent path", "POST", f"{r}/artifacts", 400, json={"name": "../x", "kind": "model", "digest": blob}, contains="name"),
+        Case("artifact: absolute path", "POST", f"{r}/artifacts", 400, json={"name": "/etc/x", "digest": blob}, contains="name"),
+        Case("artifact: blob not uploaded", "POST", f"{r}/artifacts", 404, "not_found", json={"name": "m.pt", "digest": ZERO}),
+        Case("artifact: bad digest", "POST", f"{r}/artifacts", 400, json={"name": "m.pt", "digest": "abc"}, contains="blob id"),
+        Case("artifact: kind too long", "POST", f"{r}/artifacts", 400, json={"name": "m.pt", "kind": "k" * 101, "digest": blob}, contains="kind"),
+        Case("artifact: unknown run", "POST", f"{nope}/artifacts", 404, "not_found", json={"name": "m.pt", "digest": blob}),
+        Case("artifacts: unknown run", "GET", f"{nope}/artifacts", 404, "not_found"),
+        # -- events -----------------------------------------------------------------
+        Case("events: unknown run", "GET", f"{API}/events", 404, "not_found", params={"run": "nosuchrun"}),
+        Case("events: negative cursor", "GET", f"{API}/events", 400, params={"cursor": -1}, contains="cursor"),
+        Case("events: bad project", "GET", f"{API}/events", 400, params={"project": "a b"}, contains="project"),
+        Case("events: bad Last-Event-ID", "GET", f"{API}/events", 400, headers={"Last-Event-ID": "abc"}, contains="Last-Event-ID"),
+        Case("run events: unknown run", "GET", f"{nope}/events", 404, "not_found"),
+        # -- routing ----------------------------------------------------------------
+        Case("unknown route", "GET", f"{API}/nothing/here", 404, "not_found", contains="/api/v1/nothing/here"),
+        Case("wrong method", "DELETE", f"{API}/runs", 405, "method_not_allowed", contains="DELETE"),
+    ]
+    # fmt: on
+
+
+@pytest.fixture
+def world(api: httpx.Client, new_run: Callable[..., dict[str, Any]]) -> dict[str, str]:
+    """A running run with a point, a finished run, and one uploaded blob."""
+    run = new_run(name="running", tags=["keep"])["id"]
+    assert post_batch(api, run, 0, {"loss": series([0, 1], [2.0, 1.0])}).status_code == 200
+    ended = new_run(name="ended")["id"]
+    api.post(f"{API}/runs/{ended}/finish", json={"status": "finished"})
+    data = b"model weights"
+    blob = "sha256:" + hashlib.sha256(data).hexdigest()
+    assert api.put(f"{API}/blobs/{blob}", content=data).status_code == 201
+    return {"run": run, "ended": ended, "blob": blob}
+
+
+def test_bad_input_to_every_route_is_a_4xx_envelope_and_changes_nothing(
+    api: httpx.Client, world: dict[str, str], snapshot: Callable[[], str]
+) -> None:
+    before = snapshot()
+    failures: list[str] = []
+    for case in cases(world["run"], world["ended"], world["blob"]):
+        response = api.request(
+            case.method,
+            case.path,
+            json=case.json,
+            content=case.content,
+            params=case.params,
+            headers=case.headers,
+        )
+        try:
+            error = assert_envelope(response, case.status, case.code)
+            if case.contains:
+                assert case.contains in error["message"], error
+        except AssertionError as exc:
+            failures.append(f"{case.name}: {exc}")
+            continue
+        if snapshot() != before:
+            failures.append(f"{case.name}: the store changed")
+            before = snapshot()
+    assert not failures, "\n".join(failures)
+
+
+def test_head_of_a_missing_blob_is_404(api: httpx.Client) -> None:
+    assert api.head(f"{API}/blobs/{ZERO}").status_code == 404
+    assert api.head(f"{API}/blobs/nonsense").status_code == 400
+
+
+# -- request size limit (a small limit, so the test sends little) ---------------------
+
+
+@pytest.fixture
+def small_server(tmp_path: Path) -> Iterator[tuple[httpx.Client, Lab]]:
+    settings = make_settings(tmp_path / "small", max_request_bytes=4096, user="tester@example.org")
+    with Lab(settings) as lab:
+        server = LoopbackServer(lab).start()
+        try:
+            with httpx.Client(base_url=server.url, timeout=10) as client:
+                yield client, lab
+        finally:
+            server.stop()
+
+
+def test_over_size_bodies_get_413_declared_or_streamed(
+    small_server: tuple[httpx.Client, Lab],
+) -> None:
+    from apitools import state_of
+
+    client, lab = small_server
+    run = client.post(f"{API}/runs", json={"project": "p"}).json()["id"]
+    before = state_of(lab)
+    steps = list(range(2000))
+    big = batch({"loss": series(steps, [0.5] * len(steps))})
+    assert len(big) > 4096
+
+    declared = client.post(f"{API}/runs/{run}/batches", content=big, headers=JSON)
+    assert "4096" in assert_envelope(declared, 413, "too_large")["message"]
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: counted as it streams
+        data = big.encode()
+        for i in range(0, len(data), 1000):
+            yield data[i : i + 1000]
+
+    streamed = client.post(f"{API}/runs/{run}/batches", content=chunks(), headers=JSON)
+    assert_envelope(streamed, 413, "too_large")
+    big_run = {"project": "p", "config": {"blob": "x" * 5000}}
+    streamed_model = client.post(
+        f"{API}/runs", content=(c for c in [json.dumps(big_run).encode()]), headers=JSON
+    )
+    assert_envelope(streamed_model, 413, "too_large")
+    assert state_of(lab) == before
+
+    # Blob uploads stream to disk and are exempt; a small batch still passes.
+    data = b"x" * 10_000
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    assert client.put(f"{API}/blobs/{digest}", content=data).status_code == 201
+    small = batch({"loss": series([0], [1.0])})
+    assert client.post(f"{API}/runs/{run}/batches", content=small, headers=JSON).status_code == 200

@@ -1,0 +1,77 @@
+"""Blobs and artifacts over the real server: streamed, verified, deduplicated."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+from apitools import API, assert_envelope
+
+from lablink.core.lab import Lab
+
+
+def digest_of(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def test_upload_head_download_and_missing(api: httpx.Client, lab: Lab) -> None:
+    data = os.urandom(3 * 1024 * 1024 + 17)  # several chunks, not a multiple of any
+    digest = digest_of(data)
+    assert api.post(f"{API}/blobs/missing", json={"digests": [digest]}).json() == {
+        "missing": [digest]
+    }
+
+    def chunks() -> Iterator[bytes]:
+        for i in range(0, len(data), 256 * 1024):
+            yield data[i : i + 256 * 1024]
+
+    put = api.put(f"{API}/blobs/{digest}", content=chunks())
+    assert put.status_code == 201
+    assert put.json() == {"digest": digest, "size": len(data)}
+    again = api.put(f"{API}/blobs/{digest}", content=data)  # equal bytes: stored once
+    assert again.status_code == 201 and again.json()["digest"] == digest
+
+    head = api.head(f"{API}/blobs/{digest}")
+    assert head.status_code == 200 and head.headers["content-length"] == str(len(data))
+    with api.stream("GET", f"{API}/blobs/{digest}") as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"] == "application/octet-stream"
+        got = b"".join(response.iter_bytes())
+    assert got == data
+    other = digest_of(b"other")
+    answer = api.post(f"{API}/blobs/missing", json={"digests": [digest, other]}).json()
+    assert answer == {"missing": [other]}
+    assert lab.blobs.read_bytes(digest) == data
+
+
+def test_wrong_digest_is_refused_and_nothing_is_kept(api: httpx.Client, lab: Lab) -> None:
+    data = b"the real bytes"
+    claimed = digest_of(b"other bytes")
+    refused = api.put(f"{API}/blobs/{claimed}", content=data)
+    error = assert_envelope(refused, 400, "bad_request")
+    assert digest_of(data) in error["message"]
+    assert api.head(f"{API}/blobs/{claimed}").status_code == 404
+    assert api.head(f"{API}/blobs/{digest_of(data)}").status_code == 404
+    assert not list(lab.blobs.fs.find(f"{lab.blobs.root}/tmp"))  # no half-written leftovers
+
+
+def test_artifacts_attach_and_list(
+    api: httpx.Client, new_run: Callable[..., dict[str, Any]]
+) -> None:
+    rid = new_run()["id"]
+    data = b"weights" * 1000
+    digest = digest_of(data)
+    api.put(f"{API}/blobs/{digest}", content=data)
+    attached = api.post(
+        f"{API}/runs/{rid}/artifacts",
+        json={"name": "ckpt/model.pt", "kind": "model", "digest": digest},
+    )
+    assert attached.status_code == 201
+    assert attached.json()["size"] == len(data) and attached.json()["run_id"] == rid
+    listed = api.get(f"{API}/runs/{rid}/artifacts").json()["artifacts"]
+    assert [(a["name"], a["kind"], a["digest"]) for a in listed] == [
+        ("ckpt/model.pt", "model", digest)
+    ]
