@@ -104,6 +104,10 @@ class Transport(abc.ABC):
         """Params that differ and metrics side by side."""
 
     @abc.abstractmethod
+    def put_blob(self, data: bytes) -> str:
+        """Store bytes as a content-addressed blob (the git diff, say); returns its digest."""
+
+    @abc.abstractmethod
     def upload_artifact(self, run_id: str, path: Path, name: str, kind: str) -> Artifact:
         """Store a file as a content-addressed blob and attach it to the run."""
 
@@ -193,6 +197,9 @@ class DirectTransport(Transport):
 
     def compare(self, run_ids: Sequence[str]) -> dict[str, Any]:
         return self.tracking.compare(run_ids)
+
+    def put_blob(self, data: bytes) -> str:
+        return self.tracking.put_blob(iter([data]))
 
     def upload_artifact(self, run_id: str, path: Path, name: str, kind: str) -> Artifact:
         with open(path, "rb") as fh:

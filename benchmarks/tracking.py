@@ -1,0 +1,294 @@
+"""Tracking benchmarks: prints each figure beside a reference measured in the same run.
+
+Run with ``make bench`` or ``python benchmarks/tracking.py [--points 1000000]``.
+Never asserts: these machines are noisy; read the figures against the targets in
+issue 2 (printed on each line).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+
+BARE = [sys.executable, "-c", "import time; time.sleep(5)"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def line(name: str, value: str, reference: str, target: str) -> None:
+    print(f"{name:<44} {value:>16}   ref: {reference:<34} target: {target}")
+
+
+def start_server(home: Path) -> tuple[subprocess.Popen[bytes], str, float]:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "LABLINK_HOME": str(home)}
+    env.pop("LABLINK_SERVER", None)
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "lablink.cli.main",
+            "server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                return proc, url, time.perf_counter() - t0
+        except httpx.HTTPError:
+            time.sleep(0.01)
+    proc.kill()
+    raise RuntimeError("server did not start")
+
+
+def bare_python_start() -> float:
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "pass"], check=True)
+    return time.perf_counter() - t0
+
+
+def rss_mb(pid: int) -> float:
+    return psutil.Process(pid).memory_info().rss / 1e6
+
+
+def bare_rss() -> float:
+    proc = subprocess.Popen(BARE)
+    time.sleep(0.5)
+    try:
+        return rss_mb(proc.pid)
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def bench_log_call(n: int) -> tuple[float, float]:
+    """Median ns inside run.log (3 scalars, HTTP transport set up by the caller's env)."""
+    import lablink
+
+    with lablink.init(project="bench", name="log-call") as run:
+        samples = []
+        clock = time.perf_counter_ns
+        for step in range(n):
+            metrics = {"train/loss": 1.0 / (step + 1), "train/acc": 0.5, "lr": 3e-4}
+            t0 = clock()
+            run.log(metrics, step=step)
+            samples.append(clock() - t0)
+    ref = []
+    sink: list[object] = []
+    for step in range(n):
+        metrics = {"train/loss": 1.0 / (step + 1), "train/acc": 0.5, "lr": 3e-4}
+        t0 = clock()
+        sink.append((step, time.time(), metrics))
+        ref.append(clock() - t0)
+    return statistics.median(samples) / 1000, statistics.median(ref) / 1000
+
+
+def bench_ingest(points: int) -> tuple[float, str]:
+    """Points/s from run.log to durable rows over HTTP (3 keys), timed to finish()."""
+    import lablink
+
+    steps = points // 3
+    t0 = time.perf_counter()
+    with lablink.init(project="bench", name="ingest") as run:
+        for step in range(steps):
+            run.log({"a": step * 0.5, "b": 1.0 / (step + 1), "c": -step}, step=step)
+        run_id = run.id
+    return steps * 3 / (time.perf_counter() - t0), run_id
+
+
+def sqlite_executemany_rate(rows: int) -> float:
+    with tempfile.TemporaryDirectory() as tmp:
+        conn = sqlite3.connect(os.path.join(tmp, "ref.db"))
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("CREATE TABLE m (run TEXT, key TEXT, step INTEGER, time REAL, value REAL)")
+        data = [("r", "a", i, 1.0 * i, 0.5 * i) for i in range(rows)]
+        t0 = time.perf_counter()
+        conn.executemany("INSERT INTO m VALUES (?,?,?,?,?)", data)
+        conn.commit()
+        rate = rows / (time.perf_counter() - t0)
+        conn.close()
+    return rate
+
+
+def sqlite_read_ref(rows: int) -> float:
+    with tempfile.TemporaryDirectory() as tmp:
+        conn = sqlite3.connect(os.path.join(tmp, "ref.db"))
+        conn.execute("CREATE TABLE m (step INTEGER, time REAL, value REAL)")
+        conn.executemany("INSERT INTO m VALUES (?,?,?)", ((i, 1.0 * i, 0.5) for i in range(rows)))
+        conn.commit()
+        t0 = time.perf_counter()
+        conn.execute("SELECT step, time, value FROM m ORDER BY step").fetchall()
+        elapsed = time.perf_counter() - t0
+        conn.close()
+    return elapsed
+
+
+def timed(fn, repeat: int = 5) -> float:  # type: ignore[no-untyped-def]
+    samples = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - t0)
+    return statistics.median(samples)
+
+
+def bench_search(home: Path, url: str, runs: int) -> tuple[float, float]:
+    """Median seconds for a metric-filtered search over ``runs`` runs, via HTTP."""
+    from lablink.core.lab import Lab
+    from lablink.settings import Settings
+
+    with Lab(Settings.load({"home": str(home)}, {})) as lab:
+        for i in range(runs):
+            run = lab.tracking.create_run(
+                "bench", "search", f"r{i}", {"lr": 10 ** -(i % 5)}, ["baseline"] if i % 2 else []
+            )
+            lab.tracking.set_summary(run.id, {"val/acc": (i % 100) / 100})
+    import lablink
+
+    client = lablink.Client(url)
+    expr = "metrics.val/acc > 0.9 and params.lr <= 1e-3 and tags.baseline"
+    elapsed = timed(lambda: client.search("search", expr, limit=100))
+    ref_conn = sqlite3.connect(home / "lablink.db")
+    ref = timed(
+        lambda: ref_conn.execute(
+            "SELECT count(*) FROM run_metrics WHERE key='val/acc' AND summary_value > 0.9"
+        ).fetchall()
+    )
+    ref_conn.close()
+    client.close()
+    return elapsed, ref
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--points", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=10_000)
+    parser.add_argument("--log-calls", type=int, default=200_000)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp) / "home"
+        proc, url, started = start_server(home)
+        try:
+            time.sleep(1.0)
+            server_rss = rss_mb(proc.pid)
+            bare = bare_rss()
+            line(
+                "server start → first /healthz 200",
+                f"{started:.2f} s",
+                f"bare python start {bare_python_start():.2f} s",
+                "≤ 2 s",
+            )
+            line(
+                "server RSS at idle",
+                f"{server_rss:.0f} MB",
+                f"bare python {bare:.0f} MB",
+                "≤ 150 MB",
+            )
+
+            os.environ["LABLINK_SERVER"] = url
+            os.environ["LABLINK_HOME"] = str(Path(tmp) / "client-home")
+            os.environ["LABLINK_SYSTEM_METRICS"] = "false"
+            inside, ref = bench_log_call(args.log_calls)
+            line(
+                "time inside run.log({3 scalars}), HTTP",
+                f"{inside:.2f} µs median",
+                f"list.append of the same {ref:.2f} µs",
+                "≤ 5 µs",
+            )
+
+            rate, run_id = bench_ingest(args.points)
+            raw = sqlite_executemany_rate(200_000)
+            line(
+                "ingestion over HTTP into SQLite",
+                f"{rate:,.0f} pts/s",
+                f"sqlite3 executemany {raw:,.0f} rows/s",
+                "≥ 250,000/s",
+            )
+            line("  ratio to raw executemany", f"{rate / raw:.2f}", "", "≥ 0.5")
+
+            import lablink
+
+            client = lablink.Client(url)
+            big = run_id
+            n = client.history(big, "a", max_points=1000).total
+            down = timed(lambda: client.history(big, "a", max_points=1000))
+            full = timed(lambda: client.history(big, "a"), repeat=3)
+            ref_read = sqlite_read_ref(n)
+            line(
+                f"history of {n:,} points → 1,000 (HTTP)",
+                f"{down * 1000:.0f} ms",
+                f"raw sqlite3 read of all {ref_read * 1000:.0f} ms",
+                "≤ 100 ms",
+            )
+            line(
+                f"history of {n:,} points, full (HTTP)",
+                f"{full * 1000:.0f} ms",
+                "MLflow: ~11 s for 100k (issue)",
+                "≤ 1.5 s",
+            )
+            client.close()
+
+            search, ref_search = bench_search(home, url, args.runs)
+            line(
+                f"search over {args.runs:,} runs, metric filter",
+                f"{search * 1000:.0f} ms",
+                f"raw sqlite3 metric scan {ref_search * 1000:.1f} ms",
+                "≤ 100 ms",
+            )
+
+            sdk = subprocess.run(
+                [
+                    sys.executable,
+                    "-c",
+                    "import lablink, psutil, os, time\n"
+                    "r = lablink.init(project='bench', name='rss')\n"
+                    "[r.log({'a': i}, step=i) for i in range(10000)]\n"
+                    "time.sleep(1)\n"
+                    "print(psutil.Process().memory_info().rss / 1e6)\n"
+                    "r.finish()",
+                ],
+                capture_output=True,
+                text=True,
+                env=os.environ,
+                check=True,
+            )
+            sdk_rss = float(sdk.stdout.strip().splitlines()[-1])
+            line(
+                "SDK RSS over a bare Python process",
+                f"{sdk_rss - bare:.0f} MB",
+                f"bare python {bare:.0f} MB",
+                "≤ 30 MB",
+            )
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,48 @@
+"""lablink: the shared lab for ML teams spread over time zones.
+
+Training code needs only this module::
+
+    import lablink
+
+    with lablink.init(project="vision", config={"lr": 3e-4}) as run:
+        for step in range(1000):
+            run.log({"train/loss": loss}, step=step)
+        run.summary["val/acc"] = 0.91
+
+Importing it stays light: the server, the UI, the database layer and numpy load only
+when something needs them (a test checks ``sys.modules``).
+"""
+
+from lablink.errors import (
+    AlreadyExists,
+    Conflict,
+    FilterSyntaxError,
+    InvalidInput,
+    LablinkError,
+    NotFound,
+    PayloadTooLarge,
+    RunNotActive,
+    SchemaOutOfDate,
+    ServiceUnavailable,
+    Unauthorized,
+)
+from lablink.sdk.client import Client
+from lablink.sdk.run import Run, RunStopped, init
+
+__all__ = [
+    "AlreadyExists",
+    "Client",
+    "Conflict",
+    "FilterSyntaxError",
+    "InvalidInput",
+    "LablinkError",
+    "NotFound",
+    "PayloadTooLarge",
+    "Run",
+    "RunNotActive",
+    "RunStopped",
+    "SchemaOutOfDate",
+    "ServiceUnavailable",
+    "Unauthorized",
+    "init",
+]

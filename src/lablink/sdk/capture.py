@@ -1,0 +1,160 @@
+"""What ``lablink.init`` records without being asked: code, command, machine, packages.
+
+Every part is best effort: a part that fails is logged at WARNING and left out, so
+capture never fails a run. All of it together takes a few tens of milliseconds (the
+git calls dominate); packages are read from the names of ``*.dist-info`` folders, not
+from each package's metadata file, which would cost far more with a large environment.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import platform
+import socket
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+logger = logging.getLogger(__name__)
+
+GIT_TIMEOUT = 5.0
+# A dirty diff larger than this is cut (a notebook or data file checked into git).
+MAX_DIFF_BYTES = 8 * 1024 * 1024
+
+
+@dataclasses.dataclass
+class Capture:
+    """Run fields for ``Transport.create_run`` and the dirty diff to store as a blob."""
+
+    fields: dict[str, Any]
+    diff: bytes | None = None
+
+
+def capture(cwd: Path | None = None) -> Capture:
+    """Gather git state, argv, host, Python, packages and GPU names; never raises."""
+    cwd = Path.cwd() if cwd is None else cwd
+    fields: dict[str, Any] = {}
+    diff: bytes | None = None
+    parts: list[tuple[str, Callable[[], Any]]] = [
+        ("command", lambda: list(getattr(sys, "orig_argv", None) or sys.argv)),
+        ("host", socket.gethostname),
+        ("python_version", platform.python_version),
+        ("packages", installed_packages),
+        ("gpus", gpu_names),
+    ]
+    for name, part in parts:
+        try:
+            fields[name] = part()
+        except Exception as exc:
+            logger.warning("lablink: could not capture %s: %s", name, exc)
+    try:
+        git, diff = git_state(cwd)
+        fields.update(git)
+    except Exception as exc:
+        logger.warning("lablink: could not capture the git state: %s", exc)
+    if diff is not None:
+        fields["git_diff_digest"] = "sha256:" + hashlib.sha256(diff).hexdigest()
+    return Capture(fields, diff)
+
+
+def _git(cwd: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        ["git", *args], cwd=cwd, capture_output=True, timeout=GIT_TIMEOUT, check=False
+    )
+
+
+def git_state(cwd: Path) -> tuple[dict[str, Any], bytes | None]:
+    """Commit, branch, remote and dirty flag of the repository at ``cwd``, and its diff.
+
+    The diff is ``git diff HEAD`` followed by the names of untracked files; it is
+    None for a clean tree or outside a repository.
+    """
+    head = _git(cwd, "rev-parse", "--show-toplevel", "HEAD", "--abbrev-ref", "HEAD")
+    if head.returncode != 0:
+        if b"not a git repository" in head.stderr:
+            return {}, None
+        # a repository without commits yet: no HEAD, everything is untracked
+        top = _git(cwd, "rev-parse", "--show-toplevel")
+        if top.returncode != 0:
+            return {}, None
+        lines = [top.stdout.decode().strip(), "", ""]
+    else:
+        lines = head.stdout.decode().splitlines()
+    root = Path(lines[0])
+    fields: dict[str, Any] = {
+        "git_commit": lines[1] or None,
+        "git_branch": None if lines[2] in ("", "HEAD") else lines[2],  # HEAD: detached
+    }
+    remote = _git(root, "config", "--get", "remote.origin.url")
+    if remote.returncode == 0 and remote.stdout.strip():
+        fields["git_remote"] = strip_credentials(remote.stdout.decode().strip())
+    status = _git(root, "status", "--porcelain=v1", "-z", "--untracked-files=all")
+    entries = [e for e in status.stdout.decode(errors="replace").split("\0") if e]
+    fields["git_dirty"] = bool(entries)
+    if not entries:
+        return fields, None
+    diff = _git(root, "diff", "HEAD", "--no-color", "--no-ext-diff").stdout if lines[1] else b""
+    untracked = [e[3:] for e in entries if e.startswith("?? ")]
+    if untracked:
+        diff += b"\n# untracked files:\n" + "".join(f"# {u}\n" for u in untracked).encode()
+    if len(diff) > MAX_DIFF_BYTES:
+        diff = diff[:MAX_DIFF_BYTES] + b"\n# ... diff cut at %d bytes\n" % MAX_DIFF_BYTES
+    return fields, diff
+
+
+def strip_credentials(url: str) -> str:
+    """``https://user:token@host/x.git`` → ``https://host/x.git``; scp-style URLs unchanged."""
+    if "://" not in url:
+        return url
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def installed_packages() -> dict[str, str]:
+    """Installed distributions, name → version, as the first on ``sys.path`` wins."""
+    import importlib.metadata
+
+    packages: dict[str, str] = {}
+    for dist in importlib.metadata.distributions():
+        name, version = _name_version(dist)
+        if name and version:
+            packages.setdefault(name, version)
+    return dict(sorted(packages.items(), key=lambda kv: kv[0].lower()))
+
+
+def _name_version(dist: Any) -> tuple[str | None, str | None]:
+    # ``foo_bar-1.2.dist-info``: both from the folder name, no file read. Other layouts
+    # (editable egg-info without a version in the name) read the metadata.
+    folder = getattr(dist, "_path", None)
+    if isinstance(folder, Path) and folder.suffix in (".dist-info", ".egg-info"):
+        stem = folder.name[: -len(folder.suffix)]
+        name, sep, version = stem.partition("-")
+        if sep and version:
+            return name, version.split("-", 1)[0]
+    return dist.metadata["Name"], dist.version
+
+
+def gpu_names() -> list[str]:
+    """Names of the NVIDIA GPUs, through nvidia-ml-py; empty without a GPU or driver."""
+    from lablink.sdk.system import open_nvml
+
+    nvml = open_nvml()
+    if nvml is None:
+        return []
+    try:
+        names = []
+        for i in range(nvml.nvmlDeviceGetCount()):
+            name = nvml.nvmlDeviceGetName(nvml.nvmlDeviceGetHandleByIndex(i))
+            names.append(name.decode() if isinstance(name, bytes) else str(name))
+        return names
+    finally:
+        nvml.nvmlShutdown()

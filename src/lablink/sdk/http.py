@@ -1,0 +1,309 @@
+"""``HttpTransport``: the SDK and CLI talking to a lablink server over its REST API.
+
+Requests are JSON encoded with ``json.dumps`` (NaN and Infinity travel as bare tokens,
+which the server's decoder accepts) and answers are decoded with ``json.loads`` for the
+same reason. An error answer carries ``{"error": {"code", "message", "hint"}}``; the
+typed ``LablinkError`` is rebuilt from it, so callers catch the same class as with the
+direct transport. A server that cannot be reached raises ``ServiceUnavailable``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from lablink import errors
+from lablink.models import Artifact, History, Project, Run
+from lablink.sdk.transport import Transport
+from lablink.settings import Settings
+
+CHUNK = 1024 * 1024
+API = "/api/v1"
+# Connecting fails fast when the server is down; a slow answer gets longer (big batches).
+TIMEOUT = httpx.Timeout(60.0, connect=5.0)
+# Statuses a proxy may answer without our JSON envelope, mapped to the same classes.
+_BY_STATUS: dict[int, type[errors.LablinkError]] = {
+    400: errors.InvalidInput,
+    401: errors.Unauthorized,
+    403: errors.Unauthorized,
+    404: errors.NotFound,
+    409: errors.Conflict,
+    413: errors.PayloadTooLarge,
+}
+
+
+class HttpTransport(Transport):
+    """Speaks lablink's REST API with an ``httpx.Client``.
+
+    Args:
+        settings: ``server`` is the base URL; ``token`` (a bearer token) and ``user``
+            (sent as ``X-Lablink-User``) go with every request.
+        http_transport: an httpx transport to use instead of the network (tests aim
+            it at an ASGI app or a mock).
+    """
+
+    def __init__(
+        self, settings: Settings, http_transport: httpx.BaseTransport | None = None
+    ) -> None:
+        if not settings.server:
+            raise errors.InvalidInput("HttpTransport needs a server URL", "set LABLINK_SERVER")
+        self.settings = settings
+        self.user = settings.user
+        # UTF-8 bytes: httpx would refuse a non-ASCII str (the server decodes UTF-8)
+        headers: dict[bytes, bytes] = {
+            b"X-Lablink-User": settings.user.encode(),
+            b"User-Agent": b"lablink-sdk",
+        }
+        if settings.token:
+            headers[b"Authorization"] = f"Bearer {settings.token}".encode()
+        self.client = httpx.Client(
+            base_url=settings.server, headers=headers, timeout=TIMEOUT, transport=http_transport
+        )
+
+    def close(self) -> None:
+        self.client.close()
+
+    # -- plumbing -----------------------------------------------------------------------
+    def _send(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        params: Any = None,
+        content: Any = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        if body is not None:
+            try:
+                content = json.dumps(body, separators=(",", ":")).encode()
+            except (TypeError, ValueError) as exc:
+                raise errors.InvalidInput(
+                    f"cannot send {path}: {exc}", "use numbers, text, booleans, lists and dicts"
+                ) from exc
+            headers = {"Content-Type": "application/json", **(headers or {})}
+        try:
+            response = self.client.request(
+                method, API + path, params=params, content=content, headers=headers
+            )
+        except httpx.TransportError as exc:
+            raise errors.ServiceUnavailable(
+                f"cannot reach the lablink server at {self.settings.server}: {exc}",
+                "is `lablink server` running there? Check LABLINK_SERVER",
+            ) from exc
+        if response.status_code >= 400:
+            raise _error(response)
+        return response
+
+    def _json(self, method: str, path: str, body: Any = None, params: Any = None) -> Any:
+        response = self._send(method, path, body, params)
+        return json.loads(response.content) if response.content else None
+
+    def _run_answer(self, answer: Any, run_id: str) -> Run:
+        """The run from an answer that holds one, else fetched (answers may be shorter)."""
+        if isinstance(answer, Mapping) and "id" in answer and "project" in answer:
+            return Run.from_dict(answer)
+        return self.get_run(run_id)
+
+    # -- runs -------------------------------------------------------------------------
+    def create_run(
+        self,
+        project: str,
+        name: str | None,
+        config: Mapping[str, Any],
+        tags: Sequence[str],
+        run_id: str | None,
+        capture: Mapping[str, Any],
+    ) -> Run:
+        body = {
+            "project": project,
+            "name": name,
+            "config": dict(config),
+            "tags": list(tags),
+            "id": run_id,
+            "capture": dict(capture),
+        }
+        return Run.from_dict(self._json("POST", "/runs", body))
+
+    def get_run(self, ref: str) -> Run:
+        return Run.from_dict(self._json("GET", f"/runs/{_seg(ref)}"))
+
+    def search_runs(
+        self,
+        project: str | None,
+        filter: str | None,
+        sort: str | None,
+        descending: bool,
+        limit: int,
+        offset: int,
+    ) -> tuple[list[Run], int]:
+        params: dict[str, Any] = {"desc": str(descending).lower(), "limit": limit}
+        params["offset"] = offset
+        for name, value in (("project", project), ("filter", filter), ("sort", sort)):
+            if value is not None:
+                params[name] = value
+        answer = self._json("GET", "/runs", params=params)
+        return [Run.from_dict(r) for r in answer["runs"]], int(answer["total"])
+
+    def list_projects(self) -> list[Project]:
+        answer = self._json("GET", "/projects")
+        return [_record(Project, p) for p in answer["projects"]]
+
+    def finish_run(self, run_id: str, status: str, reason: str | None) -> Run:
+        answer = self._json(
+            "POST", f"/runs/{_seg(run_id)}/finish", {"status": status, "reason": reason}
+        )
+        return self._run_answer(answer, run_id)
+
+    def heartbeat(
+        self, run_id: str, system: Mapping[str, float] | None, seq: int | None
+    ) -> dict[str, Any]:
+        body = {"system": dict(system) if system else None, "seq": seq}
+        return dict(self._json("POST", f"/runs/{_seg(run_id)}/heartbeat", body) or {})
+
+    def log_batch(self, run_id: str, seq: int, metrics: Mapping[str, Any]) -> dict[str, Any]:
+        body = {"seq": seq, "metrics": metrics}
+        return dict(self._json("POST", f"/runs/{_seg(run_id)}/batches", body))
+
+    def set_summary(self, run_id: str, summary: Mapping[str, Any]) -> None:
+        self._json("POST", f"/runs/{_seg(run_id)}/summary", dict(summary))
+
+    def tag(self, run_id: str, add: Sequence[str], remove: Sequence[str]) -> Run:
+        body = {"add": list(add), "remove": list(remove)}
+        return self._run_answer(self._json("POST", f"/runs/{_seg(run_id)}/tags", body), run_id)
+
+    def note(self, run_id: str, text: str, outcome: str | None) -> Run:
+        body = {"text": text, "outcome": outcome}
+        return self._run_answer(self._json("POST", f"/runs/{_seg(run_id)}/notes", body), run_id)
+
+    def add_input(self, run_id: str, kind: str, ref: str, digest: str | None) -> None:
+        body = {"kind": kind, "ref": ref, "digest": digest}
+        self._json("POST", f"/runs/{_seg(run_id)}/inputs", body)
+
+    def history(
+        self,
+        run_id: str,
+        key: str,
+        max_points: int | None,
+        step_min: int | None,
+        step_max: int | None,
+    ) -> History:
+        params: dict[str, Any] = {"key": key}
+        for name, value in (
+            ("max_points", max_points),
+            ("step_min", step_min),
+            ("step_max", step_max),
+        ):
+            if value is not None:
+                params[name] = value
+        return History.from_dict(self._json("GET", f"/runs/{_seg(run_id)}/history", params=params))
+
+    def compare(self, run_ids: Sequence[str]) -> dict[str, Any]:
+        return dict(self._json("GET", "/compare", params=[("run", r) for r in run_ids]))
+
+    # -- blobs and artifacts ------------------------------------------------------------
+    def has_blob(self, digest: str) -> bool:
+        """Whether the server already stores ``digest`` (uploads are skipped then)."""
+        try:
+            self._send("HEAD", f"/blobs/{digest}")
+        except errors.NotFound:
+            return False
+        return True
+
+    def put_blob(self, data: bytes) -> str:
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        if not self.has_blob(digest):
+            self._send("PUT", f"/blobs/{digest}", content=data, headers=_OCTETS)
+        return digest
+
+    def upload_artifact(self, run_id: str, path: Path, name: str, kind: str) -> Artifact:
+        digest = _file_digest(path)
+        if not self.has_blob(digest):
+            # streamed from disk: a large checkpoint is never read into memory whole
+            with open(path, "rb") as fh:
+                self._send("PUT", f"/blobs/{digest}", content=_chunks(fh), headers=_OCTETS)
+        body = {"name": name, "kind": kind, "digest": digest}
+        artifact: Artifact = _record(
+            Artifact, self._json("POST", f"/runs/{_seg(run_id)}/artifacts", body)
+        )
+        return artifact
+
+    def list_artifacts(self, run_id: str) -> list[Artifact]:
+        answer = self._json("GET", f"/runs/{_seg(run_id)}/artifacts")
+        return [_record(Artifact, a) for a in answer["artifacts"]]
+
+    def download_blob(self, digest: str, dest: Path) -> Path:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(dest.name + ".part")
+        h = hashlib.sha256()
+        try:
+            with self.client.stream("GET", f"{API}/blobs/{digest}") as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise _error(response)
+                with open(tmp, "wb") as out:
+                    for chunk in response.iter_bytes(CHUNK):
+                        h.update(chunk)
+                        out.write(chunk)
+        except httpx.TransportError as exc:
+            tmp.unlink(missing_ok=True)
+            raise errors.ServiceUnavailable(
+                f"cannot reach the lablink server at {self.settings.server}: {exc}"
+            ) from exc
+        if "sha256:" + h.hexdigest() != digest:
+            tmp.unlink(missing_ok=True)
+            raise errors.Conflict(f"downloaded bytes do not match {digest}", "download again")
+        os.replace(tmp, dest)
+        return dest
+
+
+_OCTETS = {"Content-Type": "application/octet-stream"}
+
+
+def _seg(value: str) -> str:
+    """One URL path segment, escaped."""
+    from urllib.parse import quote
+
+    return quote(value, safe="")
+
+
+def _record(cls: Any, data: Mapping[str, Any]) -> Any:
+    """A dataclass from an answer, ignoring fields this client does not know."""
+    import dataclasses
+
+    names = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def _error(response: httpx.Response) -> errors.LablinkError:
+    try:
+        body = json.loads(response.content) if response.content else {}
+    except ValueError:
+        body = {}
+    status = response.status_code
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        return errors.from_dict(body, status)
+    text = response.text[:200].strip() if response.content else ""
+    message = f"server answered HTTP {status}" + (f": {text}" if text else "")
+    if status >= 500:
+        return errors.ServiceUnavailable(message)
+    err = _BY_STATUS.get(status, errors.InvalidInput)(message)
+    return err
+
+
+def _chunks(fh: Any) -> Iterator[bytes]:
+    while chunk := fh.read(CHUNK):
+        yield chunk
+
+
+def _file_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in _chunks(fh):
+            h.update(chunk)
+    return "sha256:" + h.hexdigest()

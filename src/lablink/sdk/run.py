@@ -1,0 +1,602 @@
+"""``lablink.init`` and ``Run``: tracking from inside training code.
+
+``run.log`` only appends ``(step, time, dict)`` to an in-memory deque. A background
+thread turns the deque into batches every ``flush_interval`` and heartbeats every
+``heartbeat_interval`` with ``sys/*`` metrics; a second one sends batches, summary
+values, tags and notes in order through an ``Outbox``, which spools them to disk while
+the server is away.
+
+Every way a run can end sets its status: ``finish()`` or leaving ``with`` normally →
+finished; an uncaught exception (in ``with`` or at top level) → failed with the
+traceback; SIGTERM/SIGINT → killed; leaving the interpreter with the run open → finished.
+Only SIGKILL (or a power cut) leaves it running, for the watchdog to mark crashed.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import logging
+import os
+import queue
+import signal
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Iterator, Mapping, MutableMapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from lablink.errors import LablinkError
+from lablink.sdk import hooks
+from lablink.sdk.spool import Outbox, blob_op, is_transient, replay_in_background, target_of
+from lablink.sdk.transport import Transport, make_transport
+from lablink.settings import SETTINGS, Settings
+
+logger = logging.getLogger("lablink.sdk")
+
+MAX_BATCH_POINTS = 50_000  # per request: a few MB of JSON, far under the server's limit
+MAX_STEP = 2**62
+MAX_KEY_LENGTH = 250  # as core.tracking.check_metric_key, without importing numpy here
+MAX_REASON_CHARS = 20_000
+_SETTING_NAMES = frozenset(key.name for key in SETTINGS)
+_time = time.time
+
+
+class RunStopped(LablinkError):
+    """Raised by ``run.log`` after the server asked the run to stop (watchdog, a user)."""
+
+    code = "run_stopped"
+    status = 409
+
+
+def metric_key_problem(key: Any) -> str | None:
+    """Why ``key`` is not a valid metric key, or None when it is."""
+    if not isinstance(key, str) or not key.strip():
+        return "metric keys must be non-empty text"
+    if len(key) > MAX_KEY_LENGTH:
+        return f"metric keys must be at most {MAX_KEY_LENGTH} characters"
+    if any(ord(ch) < 32 for ch in key):
+        return "metric keys must not contain control characters"
+    return None
+
+
+class _WarnOnce:
+    """Logs each distinct problem once; a training loop would repeat it a million times."""
+
+    def __init__(self) -> None:
+        self._seen: set[str] = set()
+
+    def __call__(self, what: str, message: str, *args: Any) -> None:
+        if what not in self._seen:
+            self._seen.add(what)
+            logger.warning("lablink: " + message, *args)
+
+
+class Summary(MutableMapping[str, Any]):
+    """``run.summary``: a dict whose writes reach the server with the next flush."""
+
+    def __init__(self, warn: _WarnOnce, wake: threading.Event) -> None:
+        self._data: dict[str, Any] = {}
+        self._pending: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        self._warn = warn
+        self._wake = wake
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        problem = metric_key_problem(key)
+        if problem:
+            self._warn(f"summary-key:{key!r}", "summary key %r ignored: %s", key, problem)
+            return
+        if getattr(value, "ndim", None) == 0 and hasattr(value, "item"):
+            value = value.item()  # numpy scalars, 0-d arrays and tensors
+        elif hasattr(value, "tolist"):
+            value = value.tolist()  # arrays
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError) as exc:
+            self._warn(f"summary-value:{key}", "summary value for %r ignored: %s", key, exc)
+            return
+        with self._lock:
+            self._data[key] = value
+            self._pending[key] = value
+        self._wake.set()
+
+    def __getitem__(self, key: str) -> Any:
+        return self._data[key]
+
+    def __delitem__(self, key: str) -> None:
+        raise TypeError("summary values cannot be deleted; set a new value instead")
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(dict(self._data))
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __repr__(self) -> str:
+        return f"Summary({self._data!r})"
+
+    def take(self) -> dict[str, Any]:
+        """The values set since the last call (for the background thread)."""
+        with self._lock:
+            pending, self._pending = self._pending, {}
+        return pending
+
+
+class Run:
+    """A run in progress. Create it with ``lablink.init``; use it as a context manager."""
+
+    def __init__(
+        self,
+        transport: Transport,
+        settings: Settings,
+        outbox: Outbox,
+        project: str,
+        name: str,
+        config: Mapping[str, Any],
+        owns_transport: bool,
+    ) -> None:
+        self.id = outbox.run_id
+        self.project = project
+        self.name = name
+        self.config = dict(config)
+        self.settings = settings
+        self.transport = transport
+        base = settings.public_url or settings.server
+        # the web UI's page of the run (None for the embedded store: no server to link)
+        self.url: str | None = f"{base.rstrip('/')}/r/{self.id}" if base else None
+        self._outbox = outbox
+        self._owns_transport = owns_transport
+        self._finish_timeout = 30.0
+        self._replayer: threading.Thread | None = None
+        self._buffer: collections.deque[tuple[Any, float, dict[str, Any]]] = collections.deque()
+        self._max_entries = max(1, settings.buffer_points)
+        self._ops: collections.deque[dict[str, Any]] = collections.deque()
+        self._step = 0
+        self._seq = 0
+        self._halt: str | None = None  # None while logging is open; "stop" or "finished"
+        self._stop_reason: str | None = None
+        self._final: tuple[str, str | None] = ("finished", None)
+        self._finish_once = threading.Lock()
+        self._closing = threading.Event()
+        self._wake = threading.Event()
+        self._deadline = 0.0
+        self._warn = _WarnOnce()
+        self._good_keys: set[str] = set()
+        self.summary = Summary(self._warn, self._wake)
+        # a few batches in flight between the threads: bounded memory, overlap of work
+        self._outq: queue.Queue[dict[str, Any] | None] = queue.Queue(maxsize=4)
+        self._thread = threading.Thread(target=self._work, name=f"lablink-{self.id}", daemon=True)
+        self._sender = threading.Thread(
+            target=self._send, name=f"lablink-{self.id}-send", daemon=True
+        )
+
+    # -- the training loop's side -------------------------------------------------------
+    def log(self, data: Mapping[str, Any], step: int | None = None) -> None:
+        """Record metric values at ``step`` (the previous step + 1 when omitted).
+
+        Never blocks on I/O and never raises for bad values: a value that is not a
+        number (or a key that is empty or too long) is reported once and skipped.
+
+        Raises:
+            RunStopped: the server asked this run to stop (``stop_signal=exception``).
+        """
+        if self._halt is not None:
+            return self._halted()
+        try:
+            values = dict(data)
+            if step is None:
+                step = self._step
+            self._step = step + 1
+        except (TypeError, ValueError):
+            self._warn(
+                "log-call", "run.log(%r, step=%r) ignored: it takes a dict and an int", data, step
+            )
+            return None
+        self._buffer.append((step, _time(), values))
+        if len(self._buffer) >= self._max_entries:
+            self._wait_for_room()
+        return None
+
+    def _halted(self) -> None:
+        if self._halt == "stop":
+            raise RunStopped(f"run {self.id} was asked to stop: {self._stop_reason}")
+        self._warn("log-after-finish", "run %s has finished; run.log is ignored", self.id)
+
+    def _wait_for_room(self) -> None:
+        # The buffer is full (settings.buffer_points): wait for the background thread
+        # rather than drop points. It drains to the server or, offline, to the spool.
+        self._wake.set()
+        while len(self._buffer) >= self._max_entries // 2 and self._thread.is_alive():
+            time.sleep(0.001)
+
+    def tag(self, *tags: str, remove: Sequence[str] = ()) -> None:
+        """Add tags (and remove others); sent with the next flush."""
+        self._enqueue({"op": "tag", "add": list(tags), "remove": list(remove)})
+
+    def note(self, text: str, outcome: str | None = None) -> None:
+        """Add a note; ``outcome="negative"`` records a negative result."""
+        self._enqueue({"op": "note", "text": text, "outcome": outcome})
+
+    def use(self, kind: str, ref: str, digest: str | None = None) -> None:
+        """Record an input of the run (a dataset version, say) for its lineage."""
+        self._enqueue({"op": "input", "kind": kind, "ref": ref, "digest": digest})
+
+    def log_artifact(
+        self, path: str | os.PathLike[str], name: str | None = None, kind: str = "file"
+    ) -> None:
+        """Upload a file now (streamed) and attach it to the run as ``name``.
+
+        If the server is away the upload is spooled and made, from the same path, when
+        it is back: keep the file until then.
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"no file at {path}")
+        op = {"op": "artifact", "path": str(path.resolve()), "name": name or path.name}
+        op["kind"] = kind
+        if self._outbox.online:
+            try:
+                self.transport.upload_artifact(self.id, path, op["name"], kind)
+                return
+            except LablinkError as exc:
+                if exc.status < 500:
+                    raise
+                logger.warning("lablink: artifact %s spooled: %s", path, exc)
+            except OSError as exc:
+                logger.warning("lablink: artifact %s spooled: %s", path, exc)
+        self._enqueue(op)
+
+    def _enqueue(self, op: dict[str, Any]) -> None:
+        if self._finish_once.locked():
+            self._warn("op-after-finish", "run %s has finished; %s is ignored", self.id, op["op"])
+            return
+        op["run_id"] = self.id
+        self._ops.append(op)
+        self._wake.set()
+
+    # -- ending -------------------------------------------------------------------------
+    def finish(
+        self, status: str = "finished", reason: str | None = None, *, timeout: float | None = None
+    ) -> None:
+        """Flush every point, then end the run with ``status``. Later calls do nothing.
+
+        Waits up to ``timeout`` seconds (default: ``init``'s ``finish_timeout``) for a
+        server that is away; what it could not deliver stays in the spool, replayed by a
+        later ``lablink.init``.
+        """
+        if not self._finish_once.acquire(blocking=False):
+            return
+        if timeout is not None:
+            self._finish_timeout = timeout
+        if self._stop_reason is not None:  # asked to stop: however it ended, it was killed
+            status, reason = "killed", self._stop_reason
+        self._halt = "finished"
+        self._final = (status, _clip(reason))
+        self._deadline = time.monotonic() + self._finish_timeout
+        self._closing.set()
+        self._wake.set()
+        for thread in (self._thread, self._sender):  # the builder ends first, then the sender
+            if thread.is_alive() and thread is not threading.current_thread():
+                thread.join(self._finish_timeout + 60)
+        if self._replayer is not None:  # leftover spools of earlier runs, same transport
+            self._replayer.join(max(1.0, self._deadline - time.monotonic()))
+        hooks.unregister(self)
+        threads = (self._thread, self._sender, self._replayer)
+        busy = any(t is not None and t.is_alive() for t in threads)
+        if self._owns_transport and not busy:
+            self.transport.close()
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.finish(*exit_status(exc_type, exc, tb))
+
+    def _on_signal(self, name: str) -> None:
+        self.finish("killed", self._stop_reason or f"received {name}")
+
+    def _on_exception(
+        self, exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None
+    ) -> None:
+        self.finish(*exit_status(exc_type, exc, tb))
+
+    def __repr__(self) -> str:
+        return f"<lablink.Run {self.id} {self.project}/{self.name}>"
+
+    # -- the background threads ---------------------------------------------------------
+    # Two threads, so that building the next batch overlaps sending the last one: the
+    # builder drains the buffer into ops (batches with their seq, summary, tags, notes,
+    # heartbeats) and queues them; the sender delivers them in order through the
+    # Outbox, which alone touches the spool.
+    def _start(self) -> None:
+        self._thread.start()
+        self._sender.start()
+
+    def _work(self) -> None:
+        sampler = self._open_sampler()
+        interval = self.settings.heartbeat_interval
+        next_beat = time.monotonic() + interval
+        try:
+            while True:
+                self._wake.clear()  # before the work: a wake-up during it is not lost
+                closing = self._closing.is_set()
+                try:
+                    self._flush()
+                    if time.monotonic() >= next_beat:
+                        next_beat = time.monotonic() + interval
+                        self._queue_heartbeat(sampler.sample() if sampler else {})
+                except Exception:  # never let the thread die: it holds every point
+                    logger.exception("lablink: error in the background thread of run %s", self.id)
+                if closing:
+                    break
+                wait = min(self.settings.flush_interval, max(0.0, next_beat - time.monotonic()))
+                self._wake.wait(wait)
+            # after finish(): everything is queued; the status goes last
+            status, reason = self._final
+            self._queue({"op": "finish", "run_id": self.id, "status": status, "reason": reason})
+        finally:
+            self._outq.put(None)  # the sender's cue to wait out an outage, then stop
+            if sampler is not None:
+                sampler.close()
+
+    def _send(self) -> None:
+        outbox = self._outbox
+        while True:
+            try:
+                op = self._outq.get(timeout=self.settings.flush_interval)
+            except queue.Empty:
+                op = {}
+            try:
+                if op is None:
+                    outbox.drain(self._deadline)
+                    outbox.close()
+                    return
+                if op.get("op") == "heartbeat":
+                    self._heartbeat(op)
+                elif op:
+                    outbox.deliver(op)
+                outbox.tick()
+            except Exception:
+                logger.exception("lablink: error sending updates of run %s", self.id)
+
+    def _queue(self, op: dict[str, Any]) -> None:
+        self._outq.put(op)  # blocks while the sender is behind: back-pressure, not loss
+
+    def _open_sampler(self) -> Any:
+        if not self.settings.system_metrics:
+            return None
+        try:
+            from lablink.sdk.system import SystemSampler
+
+            return SystemSampler()
+        except Exception as exc:
+            logger.warning("lablink: system metrics are off: %s", exc)
+            return None
+
+    def _flush(self) -> None:
+        """Queue what the training loop logged so far, then queued ops and summary values."""
+        remaining = len(self._buffer)
+        while remaining > 0:
+            remaining -= self._send_points(remaining)
+        while self._ops:
+            self._queue(self._ops.popleft())
+        values = self.summary.take()
+        if values:
+            self._queue({"op": "summary", "run_id": self.id, "values": values})
+
+    def _send_points(self, entries: int) -> int:
+        """Turn up to ``entries`` buffered log calls into one batch; returns how many."""
+        buf, good, points, taken = self._buffer, self._good_keys, 0, 0
+        columns: dict[str, tuple[list[int], list[float], list[float]]] = {}
+        while taken < entries and points < MAX_BATCH_POINTS:
+            step, now, data = buf.popleft()
+            taken += 1
+            if type(step) is not int or not 0 <= step <= MAX_STEP:
+                step = self._check_step(step)
+                if step is None:
+                    continue
+            for key, value in data.items():
+                column = columns.get(key)
+                if column is None:
+                    if key not in good and not self._check_key(key):
+                        continue
+                    column = columns[key] = ([], [], [])
+                try:
+                    if isinstance(value, str | bytes):
+                        raise TypeError(type(value).__name__)
+                    number = float(value)
+                except Exception:
+                    self._warn(f"value:{key}", "non-numeric value for %r skipped: %r", key, value)
+                    continue
+                column[0].append(step)
+                column[1].append(now)
+                column[2].append(number)
+                points += 1
+        metrics = {
+            k: {"steps": s, "times": t, "values": v} for k, (s, t, v) in columns.items() if s
+        }
+        if metrics:
+            self._queue(
+                {"op": "batch", "run_id": self.id, "seq": self._next_seq()} | {"metrics": metrics}
+            )
+        return taken
+
+    def _next_seq(self) -> int:
+        seq, self._seq = self._seq, self._seq + 1
+        return seq
+
+    def _check_step(self, step: Any) -> int | None:
+        try:
+            value = int(step)
+            if value == step and 0 <= value <= MAX_STEP:
+                return value
+        except (TypeError, ValueError, OverflowError):
+            pass
+        self._warn("step", "points at step %r skipped: steps are integers from 0 to 2**62", step)
+        return None
+
+    def _check_key(self, key: Any) -> bool:
+        problem = metric_key_problem(key)
+        if problem:
+            self._warn(f"key:{key!r}", "metric %r skipped: %s", key, problem)
+            return False
+        self._good_keys.add(key)
+        return True
+
+    def _queue_heartbeat(self, system: dict[str, float]) -> None:
+        seq = self._next_seq() if system else None
+        self._queue({"op": "heartbeat", "run_id": self.id, "seq": seq, "system": system})
+
+    def _heartbeat(self, op: Mapping[str, Any]) -> None:
+        """Send a heartbeat (in the sender); its sys/* points go to the spool if offline."""
+        system, seq = op["system"], op["seq"]
+        spooled = {"op": "batch", "run_id": self.id, "seq": seq}
+        if not self._outbox.online:
+            if system:
+                self._outbox.deliver(spooled | {"metrics": _system_batch(system)})
+            return
+        try:
+            answer = self.transport.heartbeat(self.id, system or None, seq)
+        except Exception as exc:
+            if not is_transient(exc):
+                logger.warning("lablink: heartbeat of run %s refused: %s", self.id, exc)
+                return
+            self._outbox.go_offline(exc)
+            if system:  # the sys/* points ride in the spool instead
+                self._outbox.deliver(spooled | {"metrics": _system_batch(system)})
+            return
+        stop = answer.get("stop")
+        if stop:
+            self._on_stop(str(stop))
+
+    def _on_stop(self, reason: str) -> None:
+        if self._stop_reason is not None:
+            return
+        self._stop_reason = reason
+        logger.warning("lablink: run %s was asked to stop: %s", self.id, reason)
+        if self.settings.stop_signal == "sigterm" and hooks.handles(signal.SIGTERM):
+            os.kill(os.getpid(), signal.SIGTERM)  # our handler ends the run as killed
+            return
+        if self.settings.stop_signal == "sigterm":  # init ran outside the main thread
+            logger.warning("lablink: no SIGTERM handler of ours; run.log raises RunStopped")
+        if self._halt is None:
+            self._halt = "stop"
+
+
+def _system_batch(system: Mapping[str, float]) -> dict[str, Any]:
+    now = _time()  # as the server files heartbeat metrics: step = whole seconds
+    return {k: {"steps": [int(now)], "times": [now], "values": [v]} for k, v in system.items()}
+
+
+def _clip(reason: str | None) -> str | None:
+    if reason is None or len(reason) <= MAX_REASON_CHARS:
+        return reason
+    return "...\n" + reason[-MAX_REASON_CHARS:]
+
+
+def exit_status(
+    exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+) -> tuple[str, str | None]:
+    """The status and reason for a run that ends with ``exc`` (None: normally)."""
+    if exc_type is None or exc is None:
+        return "finished", None
+    if isinstance(exc, RunStopped):
+        return "killed", str(exc)
+    if isinstance(exc, KeyboardInterrupt):
+        return "killed", "KeyboardInterrupt"
+    if isinstance(exc, SystemExit) and exc.code in (0, None):
+        return "finished", None
+    return "failed", "".join(traceback.format_exception(exc_type, exc, tb))
+
+
+def new_run_id() -> str:
+    """12 hex characters, as the server makes them."""
+    return uuid.uuid4().hex[:12]
+
+
+def init(
+    project: str,
+    name: str | None = None,
+    config: Mapping[str, Any] | None = None,
+    tags: Sequence[str] = (),
+    notes: str | None = None,
+    *,
+    watch: Mapping[str, Any] | None = None,
+    settings: Settings | None = None,
+    transport: Transport | None = None,
+    finish_timeout: float = 30.0,
+    **overrides: Any,
+) -> Run:
+    """Start a tracked run; use the result as a context manager or call ``finish()``.
+
+    Captures git state (with the dirty diff), the command, host, user, Python,
+    installed packages and GPUs without being asked.
+
+    Args:
+        project: the project's name (letters, digits, ``. _ -``).
+        name: a readable name; default: the run id.
+        config: hyperparameters, nested dicts allowed (flattened for filters).
+        tags: tags to start with.
+        notes: a first note on the run.
+        watch: watchdog rules for this run (kept with the captured fields).
+        settings: resolved settings; default: ``Settings.load(overrides)``.
+        transport: talk through this transport (default: from the settings).
+        finish_timeout: seconds ``finish()`` waits for a server that is away.
+        **overrides: any setting by name (``server=``, ``home=``, ``db=``,
+            ``heartbeat_interval=``, ...), above environment and config files.
+
+    Raises:
+        InvalidInput: a bad project name, tag or config (nothing is recorded).
+    """
+    unknown = set(overrides) - _SETTING_NAMES
+    if unknown:
+        raise TypeError(f"init() got unexpected keyword arguments: {', '.join(sorted(unknown))}")
+    settings = settings or Settings.load(overrides)
+    owns = transport is None
+    transport = transport if transport is not None else make_transport(settings)
+    try:
+        run = _create(transport, settings, project, name, config or {}, tags, watch, owns)
+    except BaseException:
+        if owns:
+            transport.close()
+        raise
+    run._finish_timeout = finish_timeout
+    hooks.register(run)
+    run._start()
+    run._replayer = replay_in_background(transport)
+    if notes:
+        run.note(notes)
+    return run
+
+
+def _create(
+    transport: Transport,
+    settings: Settings,
+    project: str,
+    name: str | None,
+    config: Mapping[str, Any],
+    tags: Sequence[str],
+    watch: Mapping[str, Any] | None,
+    owns_transport: bool,
+) -> Run:
+    from lablink.sdk.capture import capture
+
+    captured = capture()
+    if watch:
+        captured.fields["watch"] = dict(watch)
+    outbox = Outbox(transport, new_run_id(), Path(settings.spool_dir), target_of(transport))
+    op: dict[str, Any] = {"op": "create", "run_id": outbox.run_id, "project": project}
+    op.update(name=name, config=dict(config), tags=list(tags), capture=captured.fields)
+    outbox.deliver(op)  # raises for bad input; spools if the server is away
+    if captured.diff is not None:
+        outbox.deliver(blob_op(outbox.run_id, captured.diff))
+    return Run(transport, settings, outbox, project, name or outbox.run_id, config, owns_transport)

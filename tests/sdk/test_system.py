@@ -1,0 +1,73 @@
+"""System metrics and GPU names, with and without NVML (a stand-in module plays the GPU)."""
+
+from __future__ import annotations
+
+import sys
+import types
+from typing import Any
+
+import pytest
+
+from lablink.sdk import capture, system
+
+
+def fake_nvml(gpus: list[str], fail_init: bool = False) -> types.ModuleType:
+    """A module with the parts of pynvml lablink calls."""
+    nvml = types.ModuleType("pynvml")
+    state = {"inits": 0}
+
+    def init() -> None:
+        if fail_init:
+            raise RuntimeError("NVML Shared Library Not Found")
+        state["inits"] += 1
+
+    def shutdown() -> None:
+        state["inits"] -= 1
+
+    def util(handle: int) -> Any:
+        return types.SimpleNamespace(gpu=40 + handle, memory=10)
+
+    def memory(handle: int) -> Any:
+        return types.SimpleNamespace(used=(handle + 1) * 2**30, total=80 * 2**30)
+
+    nvml.nvmlInit = init  # type: ignore[attr-defined]
+    nvml.nvmlShutdown = shutdown  # type: ignore[attr-defined]
+    nvml.nvmlDeviceGetCount = lambda: len(gpus)  # type: ignore[attr-defined]
+    nvml.nvmlDeviceGetHandleByIndex = lambda i: i  # type: ignore[attr-defined]
+    nvml.nvmlDeviceGetName = lambda h: gpus[h]  # type: ignore[attr-defined]
+    nvml.nvmlDeviceGetUtilizationRates = util  # type: ignore[attr-defined]
+    nvml.nvmlDeviceGetMemoryInfo = memory  # type: ignore[attr-defined]
+    nvml.state = state  # type: ignore[attr-defined]
+    return nvml
+
+
+def test_samples_cpu_ram_and_every_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    nvml = fake_nvml(["NVIDIA H100 80GB HBM3", "NVIDIA H100 80GB HBM3"])
+    monkeypatch.setitem(sys.modules, "pynvml", nvml)
+    sampler = system.SystemSampler()
+    try:
+        sample = sampler.sample()
+    finally:
+        sampler.close()
+    assert sample["sys/gpu0/util"] == 40.0 and sample["sys/gpu1/util"] == 41.0
+    assert sample["sys/gpu1/mem_used_gb"] == 2.0
+    assert sample["sys/cpu_percent"] >= 0 and 0 < sample["sys/ram_percent"] <= 100
+    assert sample["sys/ram_used_gb"] > 0
+    assert nvml.state["inits"] == 0  # type: ignore[attr-defined]
+
+
+def test_gpu_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "pynvml", fake_nvml(["A100", "H100"]))
+    assert capture.gpu_names() == ["A100", "H100"]
+
+
+def test_no_driver_means_no_gpu_keys_and_no_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "pynvml", fake_nvml(["x"], fail_init=True))
+    sampler = system.SystemSampler()
+    try:
+        sample = sampler.sample()
+    finally:
+        sampler.close()
+    assert not any(key.startswith("sys/gpu") for key in sample)
+    assert "sys/cpu_percent" in sample
+    assert capture.gpu_names() == []
