@@ -42,9 +42,7 @@ def start_server(home: Path) -> tuple[subprocess.Popen[bytes], str, float]:
     t0 = time.perf_counter()
     proc = subprocess.Popen(
         [
-            sys.executable,
-            "-m",
-            "lablink.cli.main",
+            str(Path(sys.executable).with_name("lablink")),
             "server",
             "--host",
             "127.0.0.1",
@@ -53,7 +51,7 @@ def start_server(home: Path) -> tuple[subprocess.Popen[bytes], str, float]:
         ],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=(home.parent / "server.log").open("w"),
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -119,6 +117,25 @@ def bench_ingest(points: int) -> tuple[float, str]:
             run.log({"a": step * 0.5, "b": 1.0 / (step + 1), "c": -step}, step=step)
         run_id = run.id
     return steps * 3 / (time.perf_counter() - t0), run_id
+
+
+def one_metric_run(client, points: int) -> str:  # type: ignore[no-untyped-def]
+    """A run holding one metric of ``points`` points, sent in large batches."""
+    transport = client.transport
+    run = transport.create_run("bench", "history", {}, [], None, {})
+    chunk = 100_000
+    for seq, start in enumerate(range(0, points, chunk)):
+        steps = list(range(start, min(points, start + chunk)))
+        metrics = {
+            "a": {
+                "steps": steps,
+                "times": [1e9 + s for s in steps],
+                "values": [((s * 7919) % 1000) / 1000 for s in steps],
+            }
+        }
+        transport.log_batch(run.id, seq, metrics)
+    transport.finish_run(run.id, "finished", None)
+    return str(run.id)
 
 
 def sqlite_executemany_rate(rows: int) -> float:
@@ -235,7 +252,7 @@ def main() -> None:
             import lablink
 
             client = lablink.Client(url)
-            big = run_id
+            big = one_metric_run(client, args.points)
             n = client.history(big, "a", max_points=1000).total
             down = timed(lambda: client.history(big, "a", max_points=1000))
             full = timed(lambda: client.history(big, "a"), repeat=3)

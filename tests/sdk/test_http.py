@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import struct
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -110,14 +111,26 @@ def test_history_and_compare_query_parameters(mock: Callable[..., HttpTransport]
     def handler(request: httpx.Request) -> httpx.Response:
         urls.append(request.url)
         if request.url.path.endswith("/history"):
-            body = {"run_id": "r1", "key": "a/b", "steps": [1], "values": [2.0]}
-            body.update(times=[3.0], total=1, downsampled=False)
-            return httpx.Response(200, json=body)
+            body = struct.pack("<qdd", 1, 3.0, math.nan)
+            headers = {
+                "x-lablink-points": "1",
+                "x-lablink-total": "9",
+                "x-lablink-downsampled": "true",
+                "x-lablink-run": "r1full",
+            }
+            return httpx.Response(200, content=body, headers=headers)
         return httpx.Response(200, json={"runs": []})
 
     transport = mock(handler)
     history = transport.history("r1", "a/b", 100, None, 7)
     transport.compare(["r1", "r2"])
-    assert history.steps == [1]
-    assert dict(urls[0].params) == {"key": "a/b", "max_points": "100", "step_max": "7"}
+    assert (history.run_id, history.steps, history.times) == ("r1full", [1], [3.0])
+    assert math.isnan(history.values[0])
+    assert (history.total, history.downsampled) == (9, True)
+    assert dict(urls[0].params) == {
+        "key": "a/b",
+        "format": "binary",
+        "max_points": "100",
+        "step_max": "7",
+    }
     assert urls[1].params.get_list("run") == ["r1", "r2"]

@@ -9,9 +9,11 @@ direct transport. A server that cannot be reached raises ``ServiceUnavailable``.
 
 from __future__ import annotations
 
+import array
 import hashlib
 import json
 import os
+import sys
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -19,7 +21,7 @@ from typing import Any
 import httpx
 
 from lablink import errors
-from lablink.models import Artifact, History, Project, Run
+from lablink.models import Artifact, History, Incident, Project, Run
 from lablink.sdk.transport import Transport
 from lablink.settings import Settings
 
@@ -193,7 +195,7 @@ class HttpTransport(Transport):
         step_min: int | None,
         step_max: int | None,
     ) -> History:
-        params: dict[str, Any] = {"key": key}
+        params: dict[str, Any] = {"key": key, "format": "binary"}
         for name, value in (
             ("max_points", max_points),
             ("step_min", step_min),
@@ -201,7 +203,8 @@ class HttpTransport(Transport):
         ):
             if value is not None:
                 params[name] = value
-        return History.from_dict(self._json("GET", f"/runs/{_seg(run_id)}/history", params=params))
+        response = self._send("GET", f"/runs/{_seg(run_id)}/history", params=params)
+        return _decode_history(response, run_id, key)
 
     def compare(self, run_ids: Sequence[str]) -> dict[str, Any]:
         return dict(self._json("GET", "/compare", params=[("run", r) for r in run_ids]))
@@ -262,6 +265,26 @@ class HttpTransport(Transport):
         return dest
 
 
+    # -- incidents (issue 7) ------------------------------------------------------------
+    def list_incidents(self, open_only: bool, run: str | None, limit: int) -> list[Incident]:
+        params: dict[str, Any] = {"open": str(open_only).lower(), "limit": limit}
+        if run is not None:
+            params["run"] = run
+        answer = self._json("GET", "/incidents", params=params)
+        return [Incident.from_dict(i) for i in answer["incidents"]]
+
+    def get_incident(self, incident_id: int) -> dict[str, Any]:
+        return dict(self._json("GET", f"/incidents/{int(incident_id)}"))
+
+    def ack_incident(self, incident_id: int) -> Incident:
+        return Incident.from_dict(self._json("POST", f"/incidents/{int(incident_id)}/ack", {}))
+
+    def resolve_incident(self, incident_id: int, note: str | None) -> Incident:
+        body = {"note": note}
+        path = f"/incidents/{int(incident_id)}/resolve"
+        return Incident.from_dict(self._json("POST", path, body))
+
+
 _OCTETS = {"Content-Type": "application/octet-stream"}
 
 
@@ -307,3 +330,29 @@ def _file_digest(path: Path) -> str:
         for chunk in _chunks(fh):
             h.update(chunk)
     return "sha256:" + h.hexdigest()
+
+
+def _decode_history(response: httpx.Response, run_id: str, key: str) -> History:
+    """Read the binary history: int64 steps, then float64 times and values, little-endian.
+
+    JSON would spend seconds encoding a million floats; this keeps NaN and ±inf exact.
+    """
+    n = int(response.headers["x-lablink-points"])
+    body = response.content
+    parts = []
+    for i, code in enumerate(("q", "d", "d")):
+        values = array.array(code)
+        values.frombytes(body[i * 8 * n : (i + 1) * 8 * n])
+        if sys.byteorder == "big":
+            values.byteswap()
+        parts.append(values.tolist())
+    steps, times, values_ = parts
+    return History(
+        run_id=response.headers.get("x-lablink-run", run_id),
+        key=key,
+        steps=steps,
+        values=values_,
+        times=times,
+        total=int(response.headers["x-lablink-total"]),
+        downsampled=response.headers["x-lablink-downsampled"] == "true",
+    )

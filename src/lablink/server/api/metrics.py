@@ -153,6 +153,7 @@ def _binary_history(h: History) -> Response:
     )
     headers = {
         "x-lablink-points": str(len(h)),
+        "x-lablink-run": h.run_id,
         "x-lablink-total": str(h.total),
         "x-lablink-downsampled": "true" if h.downsampled else "false",
     }

@@ -1,0 +1,1 @@
+"""The ``lablink`` command line (Typer + Rich); the entry point is ``lablink.cli.main:main``."""

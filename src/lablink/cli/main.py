@@ -1,0 +1,86 @@
+"""The ``lablink`` command: a Typer app whose commands live one group per module.
+
+Global flags (``--home``, ``--db``, ``--server``, ``--token``) become overrides; the
+``Settings`` are resolved once, on first use, from those overrides, ``LABLINK_*``,
+``lablink.toml`` and the user's config, then passed down. Every ``LablinkError`` a
+command raises is printed as a message and a hint, in red, and exits 1 with no
+traceback. Imports stay light here so ``lablink server`` starts fast.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+from typer.core import TyperGroup
+
+from lablink.cli import db, demo, projects, runs, server
+from lablink.cli.gate import app as gate_app
+from lablink.cli.incidents import app as incidents_app
+from lablink.cli.schema import app as schema_app
+from lablink.cli.schema import validate_command
+from lablink.cli.state import State
+from lablink.errors import LablinkError
+
+
+class LablinkGroup(TyperGroup):
+    """The root group: turns lablink's own errors into a message and exit status 1."""
+
+    def invoke(self, ctx: Any) -> Any:  # click.Context; typer vendors its own click
+        try:
+            return super().invoke(ctx)
+        except LablinkError as error:
+            from lablink.cli.output import print_error
+
+            print_error(error)
+            raise typer.Exit(1) from None
+
+
+app = typer.Typer(
+    cls=LablinkGroup,
+    name="lablink",
+    help="lablink: the shared lab for ML teams. Track runs, query them, serve the web UI.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    home: str | None = typer.Option(
+        None, "--home", help="Folder of the embedded store (env LABLINK_HOME)."
+    ),
+    db_url: str | None = typer.Option(
+        None, "--db", help="Database URL of the store (env LABLINK_DB)."
+    ),
+    server_url: str | None = typer.Option(
+        None, "--server", help="URL of a lablink server to talk to (env LABLINK_SERVER)."
+    ),
+    token: str | None = typer.Option(
+        None, "--token", help="API token for the server (env LABLINK_TOKEN)."
+    ),
+) -> None:
+    """lablink: the shared lab for ML teams spread over time zones."""
+    ctx.obj = State({"home": home, "db": db_url, "server": server_url, "token": token})
+
+
+app.add_typer(runs.app, name="runs")
+app.add_typer(db.app, name="db")
+app.command("projects")(projects.projects)
+app.command("server")(server.server)
+app.command("demo")(demo.demo)
+app.add_typer(gate_app, name="gate")
+app.add_typer(schema_app, name="schema")
+app.command("validate")(validate_command)
+app.add_typer(incidents_app, name="incidents")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app(prog_name="lablink")
+
+
+__all__ = ["State", "app", "main"]

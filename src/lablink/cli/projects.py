@@ -1,0 +1,39 @@
+"""``lablink projects``: every project with its run counts and last activity."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import typer
+from rich.table import Table
+
+from lablink.cli import output
+from lablink.cli.state import get_state
+
+
+def projects(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """List projects with their number of runs, active runs and last activity."""
+    with get_state(ctx).client() as client:
+        found = client.projects()
+    if as_json:
+        output.print_json([dataclasses.asdict(p) for p in found])
+        return
+    out = output.console()
+    if not found:
+        out.print("no projects yet; start a run with lablink.init(project=...) or `lablink demo`")
+        return
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for column in ("project", "runs", "running", "last activity", "created"):
+        table.add_column(column, justify="right" if column in ("runs", "running") else "left")
+    for project in found:
+        table.add_row(
+            project.name,
+            str(project.run_count),
+            str(project.active_runs) if project.active_runs else "",
+            output.fmt_ago(project.last_activity),
+            output.fmt_time(project.created_at),
+        )
+    out.print(table)

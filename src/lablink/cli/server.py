@@ -1,0 +1,26 @@
+"""``lablink server``: the REST API and web UI over the configured store."""
+
+from __future__ import annotations
+
+import typer
+
+from lablink.cli.state import get_state
+
+
+def server(
+    ctx: typer.Context,
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
+    port: int = typer.Option(8500, "--port", help="TCP port to listen on."),
+    db: str | None = typer.Option(None, "--db", help="Database URL (env LABLINK_DB)."),
+    home: str | None = typer.Option(
+        None, "--home", help="Folder of the embedded store (env LABLINK_HOME)."
+    ),
+) -> None:
+    """Serve the REST API (/api/v1, OpenAPI docs at /docs) and the web UI."""
+    state = get_state(ctx)
+    state.override(db=db, home=home)
+    settings = state.settings
+    # Imported here, not at the top: `lablink --help` and the SDK must not load FastAPI.
+    from lablink.server.app import serve
+
+    serve(settings, host, port)

@@ -1,0 +1,62 @@
+"""``lablink demo --no-serve``: real runs from real SDK calls, and idempotent."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+from cli_support import Cli
+
+from lablink.demo.runner import LEARNING_RATES, SEEDS
+from lablink.demo.train import load_iris
+
+
+def test_bundled_iris_is_the_classic_data_set() -> None:
+    x, y = load_iris()
+    assert x.shape == (150, 4)
+    assert [int((y == k).sum()) for k in range(3)] == [50, 50, 50]
+    assert x[0].tolist() == [5.1, 3.5, 1.4, 0.2]
+
+
+def test_demo_makes_real_runs_once(
+    cli: Cli, tmp_path: Path, git_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(git_repo)  # the SDK records the code version of the current repo
+    head = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=git_repo, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    home = str(tmp_path / "demo-home")
+    out = cli("demo", "--home", home, "--no-serve").stdout
+    assert "made 11 runs" in out
+
+    data = json.loads(cli("--home", home, "runs", "ls", "-p", "demo", "--json").stdout)
+    runs = data["runs"]
+    assert data["total"] == len(runs) == len(LEARNING_RATES) * len(SEEDS) + 2
+    statuses = sorted(r["status"] for r in runs)
+    assert statuses.count("failed") == 1 and statuses.count("finished") == len(runs) - 1
+
+    failed = next(r for r in runs if r["status"] == "failed")
+    assert "FloatingPointError" in failed["status_reason"]
+    negative = [r for r in runs if r["outcome"] == "negative"]
+    assert len(negative) == 1 and negative[0]["notes"][0]["outcome"] == "negative"
+
+    sweep = [r for r in runs if "lr-sweep" in r["tags"]]
+    assert len(sweep) == 9
+    assert {r["config"]["optimizer"]["lr"] for r in sweep} == set(LEARNING_RATES)
+    assert all(len([t for t in r["tags"] if t == "baseline"]) <= 1 for r in runs)
+    for run in sweep:
+        assert 0.5 <= run["summary"]["val/acc"] <= 1.0
+        assert run["metrics"]["train/loss"]["count"] == run["config"]["epochs"]
+        assert run["git"]["commit"] == head
+
+    first = sweep[0]["id"]
+    history = json.loads(cli("--home", home, "runs", "history", first, "val/acc", "--json").stdout)
+    assert history["steps"] == list(range(sweep[0]["config"]["epochs"]))
+
+    again = cli("demo", "--home", home, "--no-serve").stdout
+    assert "already has 11 runs" in again
+    assert json.loads(cli("--home", home, "projects", "--json").stdout)[0]["run_count"] == 11
+    cli("demo", "--home", home, "--no-serve", "--force")
+    assert json.loads(cli("--home", home, "projects", "--json").stdout)[0]["run_count"] == 22

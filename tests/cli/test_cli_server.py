@@ -1,0 +1,67 @@
+"""``lablink server`` as a real child process, queried by ``lablink runs ls`` over HTTP."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+
+import pytest
+from cli_support import Seeded, lablink_command, run_lablink, stop, wait_for_healthz
+
+from helpers import free_port
+
+
+@pytest.fixture
+def server_process(seeded: Seeded, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    port = free_port()
+    log = tmp_path_factory.mktemp("server-log") / "server.log"
+    with log.open("wb") as sink:
+        proc = subprocess.Popen(
+            [*lablink_command(), "server", "--port", str(port), "--home", str(seeded.home)],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            url = f"http://127.0.0.1:{port}"
+            try:
+                wait_for_healthz(url, proc)
+            except AssertionError:
+                stop(proc)
+                raise AssertionError(log.read_text(errors="replace")[-2000:]) from None
+            yield url
+        finally:
+            stop(proc)
+    assert proc.returncode is not None
+
+
+def test_runs_ls_against_a_real_server(server_process: str, seeded: Seeded) -> None:
+    env = {"LABLINK_SERVER": server_process, "LABLINK_HOME": "/nonexistent/not-used"}
+    result = run_lablink("runs", "ls", "--project", "vision", "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert {r["id"] for r in data["runs"]} == {seeded.ids["base"], seeded.ids["hot"]}
+
+    shown = run_lablink("runs", "show", seeded.ids["base"], "--json", env=env)
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["git"]["dirty"] is True
+
+    bad = run_lablink("runs", "ls", "--filter", "metrics.val/acc >", env=env)
+    assert bad.returncode == 1
+    assert "^" in bad.stderr and "Traceback" not in bad.stderr
+
+    tagged = run_lablink("--server", server_process, "runs", "tag", seeded.ids["hot"], "remote")
+    assert tagged.returncode == 0, tagged.stderr
+    assert "remote" in tagged.stdout
+
+
+def test_server_port_in_use_exits_non_zero(seeded: Seeded) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_lablink("server", "--port", str(port), "--home", str(seeded.home))
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
