@@ -1,0 +1,43 @@
+"""The web UI: server-rendered pages over ``core/``, served by the same server as the API.
+
+Pages (all state in the query string, so any view is a link to paste in chat):
+
+    /                     projects: run counts, active runs, last activity
+    /p/{project}          runs table: filter, sort, columns, pages, live status, compare
+    /r/{run_id}           run page: config, git and diff, environment, artifacts, charts
+    /compare?run=a&run=b  overlaid charts and a params table that highlights differences
+
+Scripts get chart data from ``/ui-data/history`` (downsampled on the server) and live
+updates from the API's SSE stream ``/api/v1/events``. Static files, plotly.js included,
+come from ``/static`` pre-compressed and cached.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from lablink.core.lab import Lab
+
+
+def mount_ui(app: FastAPI, lab: Lab) -> None:
+    """Add the UI's HTML routes, its chart-data endpoint and ``/static`` to ``app``."""
+    from lablink.ui.assets import Assets, static_router
+    from lablink.ui.charts import data_router
+    from lablink.ui.incidents import incidents_router
+    from lablink.ui.pages import pages_router
+    from lablink.ui.render import Renderer
+    from lablink.ui.runpage import run_router
+
+    assets = Assets()
+    renderer = Renderer(assets)
+    app.include_router(static_router(assets))
+    app.include_router(data_router(lab))
+    app.include_router(pages_router(lab, renderer))
+    app.include_router(run_router(lab, renderer))
+    app.include_router(incidents_router(lab, renderer))  # issue 7
+
+
+__all__ = ["mount_ui"]

@@ -1,0 +1,143 @@
+"""The projects page, a project's runs table and the compare page.
+
+Each view parses the query string, calls one ``Tracking`` use case (the same ones the
+JSON API calls) and renders a template. Only the page's runs are loaded, so the runs
+table costs the same at 10,000 runs as at 100.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+from starlette.responses import HTMLResponse
+
+from lablink.core.lab import Lab
+from lablink.errors import FilterSyntaxError, InvalidInput, LablinkError, NotFound
+from lablink.models import Run
+from lablink.ui import charts
+from lablink.ui.render import Renderer
+from lablink.ui.table import (
+    FIXED_COLUMNS,
+    PAGE_SIZES,
+    TRAILING_COLUMNS,
+    TableState,
+    auto_columns,
+    available_columns,
+    cell,
+    pages,
+)
+
+MAX_COMPARE = 20
+
+
+def filter_error(exc: LablinkError) -> dict[str, Any]:
+    """What the runs table shows inline for a filter or sort it cannot use."""
+    return {
+        "message": exc.message,
+        "hint": exc.hint,
+        "pointer": exc.details.get("pointer"),
+        "kind": "filter" if isinstance(exc, FilterSyntaxError) else "query",
+    }
+
+
+def pages_router(lab: Lab, renderer: Renderer) -> APIRouter:
+    """Routes for ``/``, ``/p/{project}`` and ``/compare``."""
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/", response_class=HTMLResponse)
+    def projects() -> HTMLResponse:
+        return renderer.page(
+            "projects.html", {"projects": lab.tracking.list_projects(), "now": time.time()}
+        )
+
+    @router.get("/p/{project}", response_class=HTMLResponse)
+    def runs_table(request: Request, project: str) -> HTMLResponse:
+        params = request.query_params
+        state = TableState.from_query(
+            params, {"col": params.getlist("col"), "sel": params.getlist("sel")}
+        )
+        # The cursor is read before the runs, so the live stream replays anything
+        # that happens between this render and the browser connecting to it.
+        cursor = lab.store.last_event_id()
+        runs: list[Run] = []
+        total = 0
+        error = None
+        try:
+            runs, total = lab.tracking.search_runs(
+                project,
+                state.filter or None,
+                state.sort,
+                state.descending,
+                state.limit,
+                state.offset,
+            )
+        except NotFound as exc:
+            return renderer.error(exc, "No such project")
+        except InvalidInput as exc:
+            error = filter_error(exc)
+        columns = state.columns or auto_columns(runs)
+        context = {
+            "project": project,
+            "state": state,
+            "rows": [
+                {
+                    "run": r,
+                    "cells": [cell(r, c) for c in columns],
+                    "checked": r.id in state.selected,
+                }
+                for r in runs
+            ],
+            "columns": columns,
+            "auto": not state.columns,
+            "offpage": [s for s in state.selected if s not in {r.id for r in runs}],
+            "available": available_columns(runs, columns),
+            "fixed": FIXED_COLUMNS,
+            "trailing": TRAILING_COLUMNS,
+            "page": pages(total, state.limit, state.offset),
+            "page_sizes": PAGE_SIZES,
+            "error": error,
+            "cursor": cursor,
+            "now": time.time(),
+        }
+        return renderer.page("runs.html", context)
+
+    @router.get("/compare", response_class=HTMLResponse)
+    def compare(request: Request, run: list[str] = Query(default=[])) -> HTMLResponse:
+        refs = list(dict.fromkeys(r.strip() for r in run if r.strip()))
+        if len(refs) < 2:
+            return renderer.error(
+                InvalidInput("compare needs at least two runs", "tick two or more runs"),
+                "Pick runs to compare",
+            )
+        if len(refs) > MAX_COMPARE:
+            return renderer.error(
+                InvalidInput(f"compare shows at most {MAX_COMPARE} runs, not {len(refs)}"),
+                "Too many runs",
+            )
+        try:
+            runs = [lab.tracking.get_run(r) for r in refs]
+            table = lab.tracking.compare([r.id for r in runs])
+        except LablinkError as exc:
+            return renderer.error(exc, "Cannot compare")
+        options = charts.ChartOptions.from_query(request.query_params)
+        return renderer.page(
+            "compare.html",
+            {
+                "runs": runs,
+                "table": table,
+                "groups": charts.group_keys(metric_union(runs)),
+                "options": options,
+                "page_data": charts.page_data(runs, options, live=False),
+                "now": time.time(),
+            },
+        )
+
+    return router
+
+
+def metric_union(runs: Sequence[Run]) -> list[str]:
+    """Every metric key any of ``runs`` has, in first-seen order."""
+    return list(dict.fromkeys(k for r in runs for k in r.metrics))

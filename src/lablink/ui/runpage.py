@@ -1,0 +1,144 @@
+"""The run page, artifact downloads and the raw dirty diff of a run."""
+
+from __future__ import annotations
+
+import shlex
+import time
+from collections.abc import Iterator
+from typing import IO, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request
+from starlette.responses import HTMLResponse, Response, StreamingResponse
+
+from lablink.core.lab import Lab
+from lablink.errors import LablinkError, NotFound
+from lablink.models import Run
+from lablink.ui import charts
+from lablink.ui.render import Renderer
+
+DIFF_INLINE_BYTES = 512 * 1024
+DIFF_INLINE_LINES = 4000
+CHUNK = 256 * 1024
+
+
+def content_disposition(filename: str) -> str:
+    """``attachment`` with an ASCII fallback and the RFC 5987 UTF-8 name."""
+    ascii_name = filename.encode("ascii", "replace").decode().replace('"', "_").replace("?", "_")
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
+def diff_lines(text: str) -> list[tuple[str, str]]:
+    """Each line of a unified diff with a class for colouring: add, del, hunk, meta."""
+    out: list[tuple[str, str]] = []
+    for line in text.splitlines()[:DIFF_INLINE_LINES]:
+        if line.startswith(("+++", "---", "diff ", "index ", "new file", "deleted file")):
+            kind = "meta"
+        elif line.startswith("@@"):
+            kind = "hunk"
+        elif line.startswith("+"):
+            kind = "add"
+        elif line.startswith("-"):
+            kind = "del"
+        else:
+            kind = ""
+        out.append((kind, line))
+    return out
+
+
+def read_diff(lab: Lab, digest: str) -> dict[str, Any]:
+    """The start of a run's dirty diff for the inline viewer, and whether it was cut."""
+    try:
+        with lab.blobs.open(digest) as fh:
+            raw = fh.read(DIFF_INLINE_BYTES + 1)
+    except (LablinkError, OSError, ValueError) as exc:
+        return {"error": f"the diff blob {digest} cannot be read: {exc}"}
+    text = raw[:DIFF_INLINE_BYTES].decode("utf-8", "replace")
+    lines = diff_lines(text)
+    cut = len(raw) > DIFF_INLINE_BYTES or len(lines) >= DIFF_INLINE_LINES
+    return {
+        "lines": lines,
+        "truncated": cut,
+        "files": sum(1 for _, line in lines if line.startswith("diff ")),
+    }
+
+
+def run_context(lab: Lab, run: Run, request: Request, cursor: int) -> dict[str, Any]:
+    """Everything run.html shows."""
+    options = charts.ChartOptions.from_query(request.query_params)
+    diff = read_diff(lab, run.git.diff_digest) if run.git.diff_digest else None
+    summary = {k: v for k, v in run.summary.items() if k not in run.metrics}
+    return {
+        "run": run,
+        "groups": charts.group_keys(list(run.metrics)),
+        "options": options,
+        "page_data": {
+            **charts.page_data([run], options, live=run.status == "running"),
+            "cursor": cursor,
+        },
+        "command": shlex.join(run.command) if run.command else "",
+        "diff": diff,
+        "summary": summary,
+        "artifacts": lab.tracking.list_artifacts(run.id),
+        "packages": sorted(run.packages.items(), key=lambda kv: kv[0].lower()),
+        "now": time.time(),
+    }
+
+
+def _stream(fh: IO[bytes]) -> Iterator[bytes]:
+    with fh:
+        while chunk := fh.read(CHUNK):
+            yield chunk
+
+
+def run_router(lab: Lab, renderer: Renderer) -> APIRouter:
+    """Routes under ``/r/{run_id}``."""
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/r/{run_id}", response_class=HTMLResponse)
+    def run_page(request: Request, run_id: str) -> HTMLResponse:
+        try:
+            # The cursor first: events after it are replayed to the live charts, so
+            # nothing logged between this read and the browser connecting is lost.
+            cursor = lab.store.last_event_id()
+            run = lab.tracking.get_run(run_id)
+            context = run_context(lab, run, request, cursor)
+        except LablinkError as exc:
+            return renderer.error(exc, "No such run")
+        return renderer.page("run.html", context)
+
+    @router.get("/r/{run_id}/artifacts/{name:path}")
+    def artifact(run_id: str, name: str) -> Response:
+        try:
+            rid = lab.store.resolve_run_id(run_id)
+            found = [a for a in lab.tracking.list_artifacts(rid) if a.name == name]
+            if not found:
+                raise NotFound(f"run {rid} has no artifact {name!r}")
+            fh = lab.blobs.open(found[0].digest)
+        except LablinkError as exc:
+            return renderer.error(exc, "No such artifact")
+        headers = {
+            "Content-Disposition": content_disposition(name.rsplit("/", 1)[-1]),
+            "Content-Length": str(found[0].size),
+            "X-Content-Type-Options": "nosniff",
+        }
+        return StreamingResponse(
+            _stream(fh), media_type="application/octet-stream", headers=headers
+        )
+
+    @router.get("/r/{run_id}/diff")
+    def raw_diff(run_id: str) -> Response:
+        try:
+            run = lab.tracking.get_run(run_id)
+            if not run.git.diff_digest:
+                raise NotFound(f"run {run.id} has no dirty diff")
+            fh = lab.blobs.open(run.git.diff_digest)
+        except LablinkError as exc:
+            return renderer.error(exc, "No diff")
+        return StreamingResponse(
+            _stream(fh),
+            media_type="text/plain; charset=utf-8",
+            headers={"X-Content-Type-Options": "nosniff"},
+        )
+
+    return router

@@ -1,0 +1,300 @@
+// Charts of the run and compare pages: server-downsampled data, plotly.js, live over SSE.
+"use strict";
+(function () {
+  const L = window.lablink;
+  const MAX_FETCHES = 4;
+  let data, opts;
+  const charts = new Map(); // metric key -> chart state
+
+  // -- data ------------------------------------------------------------------------
+  let running = 0;
+  const waiting = [];
+  function limited(task) {
+    return new Promise((resolve, reject) => {
+      const start = () => {
+        running += 1;
+        task().then(resolve, reject).finally(() => {
+          running -= 1;
+          if (waiting.length) waiting.shift()();
+        });
+      };
+      if (running < MAX_FETCHES) start(); else waiting.push(start);
+    });
+  }
+
+  function historyUrl(chart) {
+    const q = new URLSearchParams();
+    data.runs.forEach((r) => q.append("run", r.id));
+    q.set("key", chart.key);
+    q.set("max_points", String(data.maxPoints));
+    if (chart.range) {
+      q.set("step_min", String(chart.range[0]));
+      q.set("step_max", String(chart.range[1]));
+    }
+    return "/ui-data/history?" + q.toString();
+  }
+
+  function load(chart) {
+    // Points that arrive while fetching wait in chart.pending, applied after the fetch.
+    chart.loaded = false;
+    const seq = (chart.loads += 1);
+    return limited(async () => {
+      const answer = await fetch(historyUrl(chart), { headers: { Accept: "application/json" } });
+      const body = await answer.json();
+      if (!answer.ok) throw new Error(body.error ? body.error.message : answer.statusText);
+      if (seq !== chart.loads) return; // a newer load (another zoom) is on its way
+      chart.series = new Map();
+      chart.downsampled = false;
+      for (const s of body.series) {
+        chart.series.set(s.run, { steps: s.steps, values: s.values, times: s.times });
+        chart.downsampled = chart.downsampled || s.downsampled;
+      }
+      chart.loaded = true;
+      for (const [runId, points] of chart.pending.splice(0)) append(chart, runId, points);
+      draw(chart);
+    }).catch((err) => {
+      if (seq !== chart.loads) return;
+      if (chart.plotted) Plotly.purge(chart.el);
+      chart.plotted = false;
+      chart.loaded = true; // live points keep arriving; the next reload may succeed
+      chart.pending.length = 0;
+      const p = document.createElement("p");
+      p.className = "status";
+      p.textContent = "Could not load this chart: " + err.message;
+      chart.el.replaceChildren(p);
+    });
+  }
+
+  function scheduleReload(chart, delay) {
+    if (chart.reloadTimer) return;
+    chart.reloadTimer = setTimeout(() => { chart.reloadTimer = null; load(chart); }, delay);
+  }
+
+  // -- drawing -----------------------------------------------------------------------
+  function ema(values, weight) {
+    let last = 0;
+    let n = 0;
+    return values.map((v) => {
+      if (v === null) return null;
+      last = last * weight + (1 - weight) * v;
+      n += 1;
+      return last / (1 - Math.pow(weight, n)); // debiased, so the start is not pulled to 0
+    });
+  }
+
+  // Plotly reads a small HTML subset in trace names; run names are user text.
+  const escapeHtml = (s) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+
+  function traces(chart) {
+    const out = [];
+    for (const run of data.runs) {
+      const s = chart.series.get(run.id);
+      if (!s || !s.steps.length) continue;
+      const x = opts.x === "time" ? s.times.map((t) => new Date(t * 1000)) : s.steps;
+      const name = escapeHtml(run.name);
+      const mode = s.steps.length === 1 ? "markers" : "lines";
+      const base = { x, type: "scatter", mode, name, line: { color: run.color, width: 1.6 }, marker: { color: run.color } };
+      if (opts.smooth > 0) {
+        out.push({ ...base, y: s.values, opacity: 0.25, line: { color: run.color, width: 1 }, hoverinfo: "skip" });
+        out.push({ ...base, y: ema(s.values, opts.smooth), hovertemplate: `${name}: %{y:.4g}<extra></extra>` });
+      } else {
+        out.push({ ...base, y: s.values, hovertemplate: `${name}: %{y:.4g}<extra></extra>` });
+      }
+    }
+    return out;
+  }
+
+  function draw(chart) {
+    const layout = {
+      height: 250,
+      margin: { l: 56, r: 12, t: 8, b: 36 },
+      showlegend: false,
+      hovermode: data.runs.length > 1 ? "x unified" : "closest",
+      xaxis: { type: opts.x === "time" ? "date" : "linear", automargin: true, title: { text: opts.x === "time" ? "" : "step" } },
+      yaxis: { type: opts.log ? "log" : "linear", automargin: true },
+      font: { family: "system-ui, sans-serif", size: 12, color: "#1f2328" },
+      // A user's zoom survives live redraws until an option changes the axes.
+      uirevision: `${opts.x}-${opts.log}`,
+    };
+    const config = { responsive: true, displaylogo: false, modeBarButtonsToRemove: ["lasso2d", "select2d"] };
+    if (!chart.plotted) chart.el.replaceChildren();
+    Plotly.react(chart.el, traces(chart), layout, config);
+    if (!chart.plotted) {
+      chart.plotted = true;
+      chart.el.on("plotly_relayout", (ev) => zoomed(chart, ev));
+    }
+    let points = 0;
+    let lastStep = -1;
+    for (const s of chart.series.values()) {
+      points += s.steps.length;
+      if (s.steps.length) lastStep = Math.max(lastStep, s.steps[s.steps.length - 1]);
+    }
+    chart.fig.dataset.points = String(points);
+    chart.fig.dataset.lastStep = String(lastStep);
+  }
+
+  function scheduleDraw(chart) {
+    if (chart.drawQueued) return;
+    chart.drawQueued = true;
+    requestAnimationFrame(() => { chart.drawQueued = false; draw(chart); });
+  }
+
+  // Zooming in on a downsampled series fetches that step range at full detail.
+  function zoomed(chart, ev) {
+    if (opts.x !== "step") return;
+    // A drag-zoom reports "xaxis.range[0]" and "[1]"; Plotly.relayout may send "xaxis.range".
+    const range = ev["xaxis.range"] || [ev["xaxis.range[0]"], ev["xaxis.range[1]"]];
+    if (range[0] !== undefined && range[1] !== undefined) {
+      if (!chart.downsampled && !chart.range) return;
+      chart.range = [Math.max(0, Math.floor(range[0])), Math.ceil(range[1])];
+      load(chart);
+    } else if (ev["xaxis.autorange"] && chart.range) {
+      chart.range = null;
+      load(chart);
+    }
+  }
+
+  // -- live ----------------------------------------------------------------------------
+  function append(chart, runId, points) {
+    let s = chart.series.get(runId);
+    if (!s) { s = { steps: [], values: [], times: [] }; chart.series.set(runId, s); }
+    // Events replay from the page's cursor, so the first fetch may already hold them.
+    let last = s.steps.length ? s.steps[s.steps.length - 1] : -Infinity;
+    const now = Date.now() / 1000;
+    for (let i = 0; i < points.steps.length; i++) {
+      if (points.steps[i] <= last) continue;
+      last = points.steps[i];
+      s.steps.push(last);
+      s.values.push(L.toNumber(points.values[i]));
+      s.times.push(now); // wall times are not in events; a reload brings the real ones
+    }
+    if (s.steps.length > 3 * data.maxPoints) scheduleReload(chart, 500);
+    else if (opts.x === "time") scheduleReload(chart, 2000);
+  }
+
+  function addChart(key) {
+    const group = key.includes("/") ? key.split("/")[0] : "other";
+    let section = document.querySelector(`section.group[data-group="${CSS.escape(group)}"]`);
+    if (!section) {
+      document.getElementById("no-metrics")?.remove();
+      section = document.createElement("section");
+      section.className = "group";
+      section.dataset.group = group;
+      const h = document.createElement("h3");
+      h.textContent = group === "other" ? group : group + "/";
+      const grid = document.createElement("div");
+      grid.className = "charts";
+      section.append(h, grid);
+      document.getElementById("chart-groups").append(section);
+    }
+    const fig = document.createElement("figure");
+    fig.className = "chart";
+    fig.dataset.key = key;
+    const cap = document.createElement("figcaption");
+    cap.textContent = key;
+    const plot = document.createElement("div");
+    plot.className = "plot";
+    fig.append(cap, plot);
+    const grid = section.querySelector(".charts");
+    grid.append(fig);
+    section.style.setProperty("--n", String(Math.min(3, grid.children.length)));
+    const chart = register(fig);
+    chart.loaded = true; // a key new since the page rendered: every point comes as an event
+    return chart;
+  }
+
+  function onPoints(msg) {
+    const hb = document.querySelector('[data-role="heartbeat"]');
+    if (hb) hb.dataset.since = String(Date.now() / 1000);
+    const p = msg.payload;
+    for (const [key, points] of Object.entries(p.metrics || {})) {
+      const chart = charts.get(key) || addChart(key);
+      if (!chart.loaded) { chart.pending.push([msg.run_id, points]); continue; }
+      append(chart, msg.run_id, points);
+      scheduleDraw(chart);
+    }
+    for (const key of p.keys || []) { // a batch too big to ride in the event
+      scheduleReload(charts.get(key) || addChart(key), 300);
+    }
+  }
+
+  function onStatus(msg) {
+    const { status, reason } = msg.payload;
+    document.querySelector('[data-role="status"]').replaceChildren(L.badge(status));
+    const box = document.querySelector('[data-role="reason"]');
+    box.replaceChildren();
+    if (reason) {
+      const pre = document.createElement("pre");
+      pre.className = "reason";
+      pre.textContent = reason;
+      box.append(pre);
+    }
+    if (status !== "running") {
+      document.querySelector('[data-role="heartbeat"]')?.parentElement.remove();
+      stream.stop();
+      charts.forEach((chart) => scheduleReload(chart, 200)); // exact final curves
+    }
+  }
+
+  let stream = null;
+  function live() {
+    if (!data.live) return;
+    const run = data.runs[0];
+    stream = L.follow(
+      { project: run.project, run: run.id, cursor: data.cursor },
+      { points: onPoints, status: onStatus },
+    );
+  }
+
+  // -- options -------------------------------------------------------------------------
+  function controls() {
+    const form = document.querySelector('[data-role="chart-controls"]');
+    if (!form) return;
+    const smooth = form.elements.smooth;
+    const out = form.querySelector("output");
+    const redraw = () => charts.forEach((c) => { if (c.loaded) scheduleDraw(c); });
+    // Changing the axes resets any zoom, so a zoomed chart gets its whole series back.
+    const unzoom = () => charts.forEach((c) => { if (c.range) { c.range = null; load(c); } });
+    form.addEventListener("submit", (e) => e.preventDefault());
+    smooth.addEventListener("input", () => {
+      opts.smooth = Number(smooth.value);
+      out.textContent = opts.smooth.toFixed(2);
+      L.setQuery({ smooth: opts.smooth > 0 ? smooth.value : null });
+      redraw();
+    });
+    form.elements.log.addEventListener("change", () => {
+      opts.log = form.elements.log.checked;
+      L.setQuery({ log: opts.log ? "1" : null });
+      unzoom();
+      redraw();
+    });
+    form.elements.x.addEventListener("change", () => {
+      opts.x = form.elements.x.value;
+      L.setQuery({ x: opts.x === "time" ? "time" : null });
+      unzoom();
+      redraw();
+    });
+  }
+
+  function register(fig) {
+    const chart = {
+      key: fig.dataset.key, fig, el: fig.querySelector(".plot"), series: new Map(),
+      loaded: false, loads: 0, pending: [], range: null, downsampled: false, plotted: false,
+      drawQueued: false, reloadTimer: null,
+    };
+    charts.set(chart.key, chart);
+    return chart;
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    data = L.pageData();
+    opts = { ...data.options };
+    controls();
+    for (const fig of document.querySelectorAll("figure.chart")) {
+      const chart = register(fig);
+      chart.el.textContent = "Loading…";
+      load(chart);
+    }
+    live();
+  });
+})();

@@ -1,0 +1,273 @@
+"""The web UI in a real headless Chromium (Debian's, never a downloaded one).
+
+One browser per module; each test opens its own context on the module's loopback server
+and makes its own project. Waits are bounded by Playwright's ``expect`` timeouts.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+from uiseed import USER, XSS, curve, log, make_run, project_name
+
+from helpers import LoopbackServer
+from lablink.core.lab import Lab
+
+pytestmark = pytest.mark.browser
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+LIVE_WAIT_MS = 15_000
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser, ui_server: LoopbackServer) -> Iterator[Page]:
+    """A 1280 px wide page; any dialog or uncaught script error fails the test."""
+    context = browser.new_context(base_url=ui_server.url, viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("dialog", lambda d: (problems.append(f"dialog: {d.message}"), d.dismiss()))
+    page.on("pageerror", lambda exc: problems.append(f"script error: {exc}"))
+    yield page
+    context.close()
+    assert problems == []
+
+
+def chart(page: Page, key: str) -> str:
+    return f'figure.chart[data-key="{key}"]'
+
+
+def test_projects_link_to_their_runs_table(ui_lab: Lab, page: Page) -> None:
+    project = project_name()
+    make_run(ui_lab, project, "first")
+    make_run(ui_lab, project, "second", status=None)
+    page.goto("/")
+    row = page.get_by_role("row").filter(has=page.get_by_role("link", name=project))
+    expect(row).to_contain_text("1 running")
+    row.get_by_role("link", name=project).click()
+    expect(page).to_have_url(re.compile(f"/p/{project}$"))
+    expect(page.locator("tr[data-run]")).to_have_count(2)
+
+
+def test_filter_and_sort_the_runs_table(ui_lab: Lab, page: Page) -> None:
+    project = project_name()
+    for i, lr in enumerate([0.1, 0.01, 0.001]):
+        make_run(ui_lab, project, f"lr-{i}", config={"lr": lr})
+    page.goto(f"/p/{project}")
+    page.get_by_label("Filter", exact=True).fill("params.lr < 0.05")
+    page.get_by_label("Filter", exact=True).press("Enter")
+    expect(page).to_have_url(re.compile(r"filter=params\.lr"))
+    expect(page.locator("tr[data-run]")).to_have_count(2)
+    page.get_by_title("Sort by params.lr").click()
+    names = page.locator("tr[data-run] td.name")
+    expect(names).to_have_text(["lr-1", "lr-2"])  # descending lr
+    page.get_by_title("Sort by params.lr").click()
+    expect(names).to_have_text(["lr-2", "lr-1"])
+    expect(page).to_have_url(re.compile(r"order=asc"))
+    page.get_by_label("Filter", exact=True).fill("params.lr <<< 1")
+    page.get_by_label("Filter", exact=True).press("Enter")
+    alert = page.get_by_role("alert")
+    expect(alert).to_contain_text("Filter error")
+    expect(alert.locator("pre.pointer")).to_contain_text("^")
+    expect(page.get_by_role("heading", name=project)).to_be_visible()
+
+
+def test_open_a_run_and_change_chart_options(ui_lab: Lab, page: Page) -> None:
+    project = project_name()
+    run = make_run(ui_lab, project, "open-me", config={"model": {"depth": 50}})
+    page.goto(f"/p/{project}")
+    page.get_by_role("link", name="open-me").click()
+    expect(page).to_have_url(re.compile(f"/r/{run.id}$"))
+    loss = page.locator(chart(page, "train/loss"))
+    expect(loss).to_have_attribute("data-points", "50")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    page.get_by_label("Log scale").check()
+    expect(page).to_have_url(re.compile(r"log=1"))
+    page.get_by_label("X axis").select_option("time")
+    expect(page).to_have_url(re.compile(r"x=time"))
+    page.locator('input[name="smooth"]').fill("0.6")
+    expect(page).to_have_url(re.compile(r"smooth=0\.6"))
+    page.reload()  # the URL alone restores the view
+    expect(loss).to_have_attribute("data-points", "50")
+    layout = page.evaluate(
+        """key => { const el = document.querySelector(`figure[data-key="${key}"] .plot`);
+                    return [el.layout.yaxis.type, el.layout.xaxis.type, el.data.length]; }""",
+        "train/loss",
+    )
+    assert layout == ["log", "date", 2]  # raw and smoothed trace
+
+
+def test_long_text_wraps_and_zoom_fetches_full_detail(ui_lab: Lab, page: Page) -> None:
+    long = "x" * 400
+    capture = {"command": ["python", "train.py", "--data", "/" + "d" * 300], "git_remote": long}
+    run = make_run(
+        ui_lab,
+        project_name(),
+        "n" * 400,
+        config={"path": long, "nested": {"deeper": {"key" * 50: long}}},
+        tags=["t" * 150],
+        points=0,
+        status=None,
+        capture=capture,
+    )
+    steps = list(range(20_000))
+    log(
+        ui_lab,
+        run.id,
+        {"train/loss": (steps, [float(s % 97) for s in steps]), "k" * 200: ([0], [1.0])},
+    )
+    page.goto(f"/r/{run.id}")
+    loss = page.locator(chart(page, "train/loss"))
+    expect(loss).to_have_attribute("data-last-step", "19999")
+    assert int(loss.get_attribute("data-points") or 0) <= 1000  # downsampled on the server
+    # No horizontal scrolling at 1280 px, however long the user's strings are.
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    # Zooming into steps 100-299 fetches that range at full resolution.
+    page.evaluate(
+        """() => Plotly.relayout(document.querySelector('figure[data-key="train/loss"] .plot'),
+                                 {"xaxis.range": [100, 299]})"""
+    )
+    expect(loss).to_have_attribute("data-points", "200")
+
+
+def test_a_chart_gains_points_while_the_run_logs(ui_lab: Lab, page: Page) -> None:
+    run = make_run(ui_lab, project_name(), "live", points=20, status=None)
+    page.goto(f"/r/{run.id}")
+    loss = page.locator(chart(page, "train/loss"))
+    expect(loss).to_have_attribute("data-last-step", "19")
+    # Record in the page when each step shows up; the clocks are the same machine's.
+    page.evaluate(
+        """() => { window.seenAt = {};
+           const fig = document.querySelector('figure[data-key="train/loss"]');
+           new MutationObserver(() => { window.seenAt[fig.dataset.lastStep] ??= Date.now(); })
+             .observe(fig, { attributes: true, attributeFilter: ["data-last-step"] }); }"""
+    )
+    logged: dict[int, float] = {}
+
+    def train() -> None:
+        for step in range(20, 40):
+            steps, values = curve(1, start=step)
+            log(ui_lab, run.id, {"train/loss": (steps, values)})
+            logged[step] = time.time() * 1000
+            time.sleep(0.1)
+
+    worker = threading.Thread(target=train)
+    worker.start()
+    worker.join(timeout=30)
+    expect(loss).to_have_attribute("data-last-step", "39", timeout=LIVE_WAIT_MS)
+    seen = page.evaluate("window.seenAt")
+    latencies = [seen[str(s)] - logged[s] for s in logged if str(s) in seen]
+    print(
+        f"\nlive latency log_batch -> point drawn in the browser over {len(latencies)} batches: "
+        f"median {statistics.median(latencies):.0f} ms, max {max(latencies):.0f} ms"
+    )
+    assert int(loss.get_attribute("data-points") or 0) == 40
+
+
+def test_a_hidden_tab_lets_go_of_the_stream_and_catches_up(ui_lab: Lab, page: Page) -> None:
+    run = make_run(ui_lab, project_name(), "hidden", points=10, status=None)
+    page.goto(f"/r/{run.id}")
+    loss = page.locator(chart(page, "train/loss"))
+    expect(loss).to_have_attribute("data-last-step", "9")
+    set_hidden = """hidden => {
+        Object.defineProperty(document, "hidden", { value: hidden, configurable: true });
+        document.dispatchEvent(new Event("visibilitychange")); }"""
+    page.evaluate(set_hidden, True)
+    log(ui_lab, run.id, {"train/loss": curve(5, start=10)})
+    page.wait_for_timeout(500)  # long enough for a live stream to have drawn it
+    expect(loss).to_have_attribute("data-last-step", "9")
+    page.evaluate(set_hidden, False)
+    expect(loss).to_have_attribute("data-last-step", "14", timeout=LIVE_WAIT_MS)
+    assert loss.get_attribute("data-points") == "15"
+
+
+def test_compare_two_runs(ui_lab: Lab, page: Page) -> None:
+    project = project_name()
+    a = make_run(ui_lab, project, "alpha", config={"lr": 0.1, "depth": 50})
+    b = make_run(ui_lab, project, "beta", config={"lr": 0.2, "depth": 50}, scale=2.0)
+    page.goto(f"/p/{project}")
+    compare = page.get_by_role("button", name=re.compile("Compare selected"))
+    expect(compare).to_be_disabled()
+    page.get_by_label("Select alpha").check()
+    page.get_by_label("Select beta").check()
+    expect(page).to_have_url(re.compile(r"sel="))
+    compare.click()
+    expect(page).to_have_url(re.compile(r"/compare\?run=\w+&run=\w+"))
+    assert {a.id, b.id} <= set(re.findall(r"run=(\w+)", page.url))
+    expect(page.locator("tr.differs th")).to_have_text([re.compile("lr")])
+    loss = page.locator(chart(page, "train/loss"))
+    expect(loss).to_have_attribute("data-points", "100")
+    traces = page.evaluate(
+        """() => document.querySelector('figure[data-key="train/loss"] .plot').data.length"""
+    )
+    assert traces == 2
+
+
+def test_a_run_turns_finished_without_reloading(ui_lab: Lab, page: Page) -> None:
+    project = project_name()
+    run = make_run(ui_lab, project, "about-to-end", status=None)
+    page.goto(f"/p/{project}")
+    page.evaluate("window.notReloaded = true")
+    badge = page.locator(f'tr[data-run="{run.id}"] [data-role="badge"]')
+    expect(badge).to_have_text("running")
+    ui_lab.tracking.finish_run(USER, run.id, "finished")
+    expect(badge).to_have_text("finished", timeout=LIVE_WAIT_MS)
+    assert page.evaluate("window.notReloaded") is True
+
+    other = make_run(ui_lab, project, "crashes", status=None)
+    page.goto(f"/r/{other.id}")
+    page.evaluate("window.notReloaded = true")
+    ui_lab.tracking.finish_run(USER, other.id, "crashed", reason="lost heartbeat for 5m")
+    expect(page.locator('[data-role="status"]')).to_have_text("crashed", timeout=LIVE_WAIT_MS)
+    expect(page.locator("pre.reason")).to_have_text("lost heartbeat for 5m")
+    assert page.evaluate("window.notReloaded") is True
+
+
+def test_an_html_run_name_is_shown_as_text(ui_lab: Lab, page: Page) -> None:
+    project = project_name()
+    run = make_run(ui_lab, project, XSS, tags=["<b>tag</b>"])
+    other = make_run(ui_lab, project, "plain")
+    page.goto(f"/p/{project}")
+    expect(page.locator(f'tr[data-run="{run.id}"] td.name')).to_have_text(XSS)
+    page.goto(f"/r/{run.id}")
+    expect(page.locator("h1")).to_have_text(XSS)
+    expect(page.locator(chart(page, "train/loss"))).to_have_attribute("data-points", "50")
+    page.goto(f"/compare?run={run.id}&run={other.id}")
+    expect(page.locator(".legend")).to_contain_text(XSS)
+    expect(page.locator(chart(page, "train/loss"))).to_have_attribute("data-points", "100")
+    # The page fixture fails the test on any dialog; no inline script was injected either.
+    assert page.locator("script:not([src]):not([type])").count() == 0
+
+
+def test_keyboard_reaches_a_run(ui_lab: Lab, page: Page) -> None:
+    project = project_name()
+    run = make_run(ui_lab, project, "by-keyboard")
+    page.goto(f"/p/{project}")
+    page.get_by_label("Filter", exact=True).focus()
+    for _ in range(60):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.textContent") == "by-keyboard":
+            break
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(f"/r/{run.id}$"))
