@@ -1,0 +1,130 @@
+"""What a validation found: per rule and column, how many rows, what share, which rows.
+
+Row numbers count from 0 over the whole input, like a DataFrame index; examples from
+files also carry the file and, for CSV and JSON Lines, the 1-based text line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import math
+from typing import Any
+
+MAX_EXAMPLES = 5
+
+
+@dataclasses.dataclass
+class Failure:
+    """One rule broken on one column (``column`` is None for table rules)."""
+
+    rule: str
+    column: str | None
+    count: int
+    message: str
+    share: float | None = None
+    examples: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON (example values as JSON-safe scalars)."""
+        return {
+            "rule": self.rule,
+            "column": self.column,
+            "count": self.count,
+            "share": self.share,
+            "message": self.message,
+            "examples": [{k: jsonable(v) for k, v in ex.items()} for ex in self.examples],
+        }
+
+
+@dataclasses.dataclass
+class ValidationReport:
+    """The result of validating a table or a set of files against a schema."""
+
+    rows: int
+    failures: list[Failure]
+    schema: str | None = None
+    files: list[str] = dataclasses.field(default_factory=list)
+    extra_columns: list[str] = dataclasses.field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """True when no rule is broken."""
+        return not self.failures
+
+    @property
+    def violations(self) -> int:
+        """Rows-times-rules broken, summed over failures."""
+        return sum(f.count for f in self.failures)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON, as the CLI's ``--json`` and the HTTP API return it."""
+        return {
+            "ok": self.ok,
+            "schema": self.schema,
+            "rows": self.rows,
+            "files": self.files,
+            "extra_columns": self.extra_columns,
+            "seconds": round(self.seconds, 4),
+            "failures": [f.to_dict() for f in self.failures],
+        }
+
+    def summary(self) -> str:
+        """One line: ok, or how many rules failed."""
+        target = f" against {self.schema}" if self.schema else ""
+        if self.ok:
+            return f"ok: {self.rows:,} rows valid{target}"
+        return f"{len(self.failures)} rule(s) failed on {self.rows:,} rows{target}"
+
+    def to_markdown(self) -> str:
+        """A Markdown report for a pull request or a dataset page."""
+        lines = [f"# Validation report{f': {self.schema}' if self.schema else ''}", ""]
+        status = "passed" if self.ok else "**failed**"
+        lines.append(f"{status}: {self.rows:,} rows in {len(self.files) or 1} input(s).")
+        if self.extra_columns:
+            lines.append(f"Columns not in the schema (ignored): {', '.join(self.extra_columns)}.")
+        if self.ok:
+            return "\n".join(lines) + "\n"
+        lines += ["", "| rule | column | rows | share | message |", "|---|---|---:|---:|---|"]
+        for f in self.failures:
+            share = "" if f.share is None else f"{f.share:.2%}"
+            lines.append(
+                f"| {f.rule} | {f.column or ''} | {f.count:,} | {share} | {_md(f.message)} |"
+            )
+        for f in self.failures:
+            if not f.examples:
+                continue
+            lines += ["", f"## {f.rule} · {f.column or 'table'}", "", "| row | where | value |"]
+            lines.append("|---:|---|---|")
+            for ex in f.examples:
+                where = ex.get("file") or ""
+                if ex.get("line") is not None:
+                    where += f":{ex['line']}"
+                lines.append(
+                    f"| {ex.get('row')} | {_md(where)} | {_md(repr(jsonable(ex.get('value'))))} |"
+                )
+        return "\n".join(lines) + "\n"
+
+
+def jsonable(value: Any) -> Any:
+    """A JSON-safe form of a cell value (dates as ISO text, NaN as None)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None if math.isnan(value) else str(value)
+    if isinstance(value, datetime.date | datetime.time):
+        return value.isoformat()
+    if isinstance(value, datetime.timedelta):
+        return value.total_seconds()
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
+
+
+def _md(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
