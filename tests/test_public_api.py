@@ -23,7 +23,9 @@ PUBLIC = [
     "SchemaOutOfDate",
     "ServiceUnavailable",
     "Unauthorized",
+    "dataset",
     "init",
+    "validate",
 ]
 HEAVY = ("fastapi", "uvicorn", "jinja2", "alembic", "starlette", "sqlalchemy", "numpy", "httpx")
 
@@ -56,3 +58,9 @@ def test_import_lablink_is_light() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert json.loads(out.stdout) == []
+
+
+def test_gate_is_reachable_lazily() -> None:
+    import lablink
+
+    assert callable(lablink.gate.compare)

@@ -8,10 +8,13 @@ Training code needs only this module::
         for step in range(1000):
             run.log({"train/loss": loss}, step=step)
         run.summary["val/acc"] = 0.91
+        ds = lablink.dataset("cifar-mini@v3")  # recorded as the run's input
 
 Importing it stays light: the server, the UI, the database layer and numpy load only
 when something needs them (a test checks ``sys.modules``).
 """
+
+from typing import Any as _Any
 
 from lablink.errors import (
     AlreadyExists,
@@ -27,7 +30,18 @@ from lablink.errors import (
     Unauthorized,
 )
 from lablink.sdk.client import Client
+from lablink.sdk.data import dataset
 from lablink.sdk.run import Run, RunStopped, init
+from lablink.sdk.tables import validate
+
+
+def __getattr__(name: str) -> _Any:
+    # ``lablink.gate.compare(...)`` without loading scipy on ``import lablink``.
+    if name == "gate":
+        import lablink.core.gate as gate
+
+        return gate
+    raise AttributeError(f"module 'lablink' has no attribute {name!r}")
 
 __all__ = [
     "AlreadyExists",
@@ -44,5 +58,7 @@ __all__ = [
     "SchemaOutOfDate",
     "ServiceUnavailable",
     "Unauthorized",
+    "dataset",
     "init",
+    "validate",
 ]
