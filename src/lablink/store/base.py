@@ -14,7 +14,8 @@ from lablink.checks.filters import Expr
 from lablink.models import Artifact, Event, MetricSummary, Project, Run
 
 # key -> (steps, wall times, values), parallel sequences of one batch
-PointBatch = Mapping[str, tuple[Sequence[int], Sequence[float], Sequence[float]]]
+# (numpy arrays or plain sequences: the store packs them with numpy either way)
+PointBatch = Mapping[str, tuple[Any, Any, Any]]
 # key -> (steps, times, values) as numpy arrays sorted by step
 Series = tuple[Any, Any, Any]
 

@@ -310,7 +310,8 @@ class SqlStore(Store):
             if op == "~":
                 cond = _apply(p.c.value_text, op, value)
             elif op == "in":
-                cond = _apply(p.c.value_text, op, tuple(json.dumps(str(v)) for v in value))
+                texts = tuple(json.dumps(str(v)) for v in _as_tuple(value))
+                cond = _apply(p.c.value_text, op, texts)
             else:
                 cond = _apply(p.c.value_text, op, json.dumps(str(value)))
         return sa.exists().where(p.c.run_id == rid, p.c.key == field.key, cond)
@@ -490,14 +491,16 @@ class SqlStore(Store):
         payload: Mapping[str, Any],
     ) -> int:
         event_id = conn.execute(
-            t.events.insert().values(
+            t.events.insert()
+            .values(
                 project_id=project_id,
                 run_id=run_id,
                 kind=kind,
                 payload=dict(payload),
                 created_at=time.time(),
             )
-        ).inserted_primary_key[0]
+            .returning(t.events.c.id)
+        ).scalar_one()
         self._notify(conn, int(event_id))
         return int(event_id)
 
