@@ -11,12 +11,11 @@ from typing import Any
 import numpy as np
 import sqlalchemy as sa
 
-from lablink.checks.filters import And, Compare, Expr, Field, Has, Not, Or
+from lablink.checks.filters import Expr
 from lablink.errors import AlreadyExists, InvalidInput, NotFound
 from lablink.models import (
     Artifact,
     Event,
-    GitInfo,
     MetricSummary,
     Note,
     Project,
@@ -24,27 +23,8 @@ from lablink.models import (
 )
 from lablink.store import schema as t
 from lablink.store.base import PointBatch, Series, Store
-
-_COLUMN_FIELDS = {
-    "status": t.runs.c.status,
-    "name": t.runs.c.name,
-    "user": t.runs.c.user,
-    "outcome": t.runs.c.outcome,
-    "id": t.runs.c.id,
-    "host": t.runs.c.host,
-    "created_at": t.runs.c.created_at,
-    "ended_at": t.runs.c.ended_at,
-    "git.branch": t.runs.c.git_branch,
-    "git.commit": t.runs.c.git_commit,
-}
-_SQL_OPS = {
-    "=": "__eq__",
-    "!=": "__ne__",
-    "<": "__lt__",
-    "<=": "__le__",
-    ">": "__gt__",
-    ">=": "__ge__",
-}
+from lablink.store.filter_sql import compile_filter, order_by_clause
+from lablink.store.rows import as_number, metric_summary, param_columns, param_value, to_run
 
 
 def json_dumps(value: Any) -> str:
@@ -60,11 +40,6 @@ def _finite(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_finite(v) for v in value]
     return value
-
-
-def _nan_to_none(value: float) -> float | None:
-    """SQL NULL stands for NaN in float columns where a comparison must skip it."""
-    return None if math.isnan(value) else value
 
 
 class SqlStore(Store):
@@ -155,7 +130,7 @@ class SqlStore(Store):
                 conn.execute(
                     t.run_params.insert(),
                     [
-                        {"run_id": values["id"], "key": k, **_param_columns(v)}
+                        {"run_id": values["id"], "key": k, **param_columns(v)}
                         for k, v in params.items()
                     ],
                 )
@@ -217,12 +192,12 @@ class SqlStore(Store):
             if project is not None:
                 conds.append(r.c.project_id == self._project_id(conn, project))
             if where is not None:
-                conds.append(self._compile(where))
+                conds.append(compile_filter(where))
             base = sa.select(r.c.id).where(*conds)
             total = conn.execute(
                 sa.select(sa.func.count()).select_from(base.subquery())
             ).scalar_one()
-            order = self._order_expr(order_by)
+            order = order_by_clause(order_by)
             direction = sa.desc if descending else sa.asc
             sort = [
                 direction(o).nulls_last() for o in (order if isinstance(order, list) else [order])
@@ -237,84 +212,6 @@ class SqlStore(Store):
                 .all()
             )
         return self._load_runs(list(ids)), int(total)
-
-    def _order_expr(self, order_by: str | None) -> Any:
-        if not order_by or order_by == "created_at":
-            return t.runs.c.created_at
-        if order_by == "duration":
-            return sa.func.coalesce(t.runs.c.ended_at, t.runs.c.heartbeat_at) - t.runs.c.created_at
-        if order_by in _COLUMN_FIELDS:
-            return _COLUMN_FIELDS[order_by]
-        head, _, key = order_by.partition(".")
-        if head in ("metrics", "summary") and key:
-            m = t.run_metrics
-            return (
-                sa.select(sa.func.coalesce(m.c.summary_value, m.c.last_value))
-                .where(m.c.run_id == t.runs.c.id, m.c.key == key)
-                .scalar_subquery()
-            )
-        if head in ("params", "config") and key:
-            p = t.run_params
-            where = (p.c.run_id == t.runs.c.id, p.c.key == key)
-            # numbers sort numerically, then text values by their JSON text
-            return [
-                sa.select(p.c.value_num).where(*where).scalar_subquery(),
-                sa.select(p.c.value_text).where(*where).scalar_subquery(),
-            ]
-        raise InvalidInput(
-            f"cannot sort by {order_by!r}",
-            "sort by a column (name, status, user, created_at, duration), "
-            "metrics.<key> or params.<key>",
-        )
-
-    def _compile(self, expr: Expr) -> Any:
-        """Turn a filter AST into a SQL clause with bound parameters only."""
-        if isinstance(expr, And):
-            return sa.and_(*(self._compile(e) for e in expr.items))
-        if isinstance(expr, Or):
-            return sa.or_(*(self._compile(e) for e in expr.items))
-        if isinstance(expr, Not):
-            return sa.not_(self._compile(expr.item))
-        if isinstance(expr, Has):
-            return self._has(expr.field)
-        return self._compare(expr)
-
-    def _has(self, field: Field) -> Any:
-        rid = t.runs.c.id
-        if field.kind == "tag":
-            return sa.exists().where(t.run_tags.c.run_id == rid, t.run_tags.c.tag == field.key)
-        if field.kind == "param":
-            return sa.exists().where(t.run_params.c.run_id == rid, t.run_params.c.key == field.key)
-        return sa.exists().where(t.run_metrics.c.run_id == rid, t.run_metrics.c.key == field.key)
-
-    def _compare(self, cmp: Compare) -> Any:
-        field, op, value = cmp.field, cmp.op, cmp.value
-        rid = t.runs.c.id
-        if field.kind == "column":
-            column = _COLUMN_FIELDS[field.key]
-            return _apply(column, op, value)
-        if field.kind == "metric":
-            m = t.run_metrics
-            if any(isinstance(v, str) for v in _as_tuple(value)):
-                raise InvalidInput(f"metrics.{field.key} is numeric: compare it with a number")
-            col = sa.func.coalesce(m.c.summary_value, m.c.last_value)
-            return sa.exists().where(
-                m.c.run_id == rid, m.c.key == field.key, _apply(col, op, value)
-            )
-        p = t.run_params
-        numeric = all(isinstance(v, float | bool) for v in _as_tuple(value))
-        if numeric:
-            values = tuple(float(v) for v in _as_tuple(value))
-            cond = _apply(p.c.value_num, op, values if op == "in" else values[0])
-        else:
-            if op == "~":
-                cond = _apply(p.c.value_text, op, value)
-            elif op == "in":
-                texts = tuple(json.dumps(str(v)) for v in _as_tuple(value))
-                cond = _apply(p.c.value_text, op, texts)
-            else:
-                cond = _apply(p.c.value_text, op, json.dumps(str(value)))
-        return sa.exists().where(p.c.run_id == rid, p.c.key == field.key, cond)
 
     def update_run(self, run_id: str, values: Mapping[str, Any]) -> None:
         with self._write() as conn:
@@ -349,7 +246,7 @@ class SqlStore(Store):
                 .values(summary=merged, updated_at=time.time())
             )
             for key, value in summary.items():
-                number = _as_number(value)
+                number = as_number(value)
                 stmt = self._insert(t.run_metrics).values(
                     run_id=run_id, key=key, count=0, summary_value=number
                 )
@@ -438,14 +335,14 @@ class SqlStore(Store):
                 tags.setdefault(run_id, []).append(tag)
             params: dict[str, dict[str, Any]] = {}
             for row in conn.execute(sa.select(t.run_params).where(t.run_params.c.run_id.in_(ids))):
-                params.setdefault(row.run_id, {})[row.key] = _param_value(row)
+                params.setdefault(row.run_id, {})[row.key] = param_value(row)
             metrics: dict[str, dict[str, MetricSummary]] = {}
             for row in conn.execute(
                 sa.select(t.run_metrics)
                 .where(t.run_metrics.c.run_id.in_(ids))
                 .order_by(t.run_metrics.c.key)
             ):
-                metrics.setdefault(row.run_id, {})[row.key] = _metric_summary(row)
+                metrics.setdefault(row.run_id, {})[row.key] = metric_summary(row)
             notes: dict[str, list[Note]] = {}
             for row in conn.execute(
                 sa.select(t.notes).where(t.notes.c.run_id.in_(ids)).order_by(t.notes.c.id)
@@ -463,7 +360,7 @@ class SqlStore(Store):
                     {"kind": row.kind, "ref": row.ref, "digest": row.digest}
                 )
         return [
-            _to_run(
+            to_run(
                 rows[i],
                 tags.get(i, []),
                 params.get(i, {}),
@@ -660,7 +557,7 @@ class SqlStore(Store):
                 .where(t.run_metrics.c.run_id == run_id)
                 .order_by(t.run_metrics.c.key)
             )
-            return {row.key: _metric_summary(row) for row in rows}
+            return {row.key: metric_summary(row) for row in rows}
 
     # -- blobs and artifacts ------------------------------------------------------------
     def record_blob(self, digest: str, size: int) -> None:
@@ -697,97 +594,3 @@ class SqlStore(Store):
             return [
                 Artifact(r.run_id, r.name, r.kind, r.digest, r.size, r.created_at) for r in rows
             ]
-
-
-def _as_tuple(value: Any) -> tuple[Any, ...]:
-    return value if isinstance(value, tuple) else (value,)
-
-
-def _apply(column: Any, op: str, value: Any) -> Any:
-    if op == "in":
-        return column.in_(list(value))
-    if op == "~":
-        like = "%" + str(value).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        return column.like(like, escape="\\")
-    if isinstance(value, float) and math.isnan(value):
-        return column.is_(None) if op == "=" else column.is_not(None)
-    return getattr(column, _SQL_OPS[op])(value)
-
-
-def _as_number(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return float(value)
-    if isinstance(value, int | float):
-        return float(value)
-    return None
-
-
-def _param_columns(value: Any) -> dict[str, Any]:
-    """Numbers in value_num (for comparisons); every value as JSON text in value_text."""
-    number = _as_number(value)
-    return {
-        "value_num": None if number is None else _nan_to_none(number),
-        "value_text": json.dumps(value, separators=(",", ":")),
-    }
-
-
-def _param_value(row: Any) -> Any:
-    return None if row.value_text is None else json.loads(row.value_text)
-
-
-def _metric_summary(row: Any) -> MetricSummary:
-    return MetricSummary(
-        row.key,
-        int(row.count),
-        row.last_step,
-        _float(row.last_value),
-        _float(row.min_value),
-        _float(row.max_value),
-        _float(row.summary_value),
-    )
-
-
-def _float(value: Any) -> float | None:
-    return None if value is None else float(value)
-
-
-def _to_run(
-    row: Any,
-    tags: list[str],
-    params: dict[str, Any],
-    metrics: dict[str, MetricSummary],
-    notes: list[Note],
-    inputs: list[dict[str, Any]],
-) -> Run:
-    summary = dict(row.summary or {})
-    for key, m in metrics.items():  # numeric summaries keep NaN/inf, which JSON columns cannot
-        if m.summary_value is not None:
-            summary[key] = m.summary_value
-    return Run(
-        id=row.id,
-        project=row.project_name,
-        name=row.name,
-        user=row.user,
-        status=row.status,
-        created_at=row.created_at,
-        ended_at=row.ended_at,
-        heartbeat_at=row.heartbeat_at,
-        git=GitInfo(
-            row.git_commit, row.git_branch, row.git_remote, bool(row.git_dirty), row.git_diff_digest
-        ),
-        command=list(row.command or []),
-        host=row.host,
-        python_version=row.python_version,
-        packages=dict(row.packages or {}),
-        gpus=list(row.gpus or []),
-        config=dict(row.config or {}),
-        params=params,
-        tags=tags,
-        summary=summary,
-        metrics=metrics,
-        notes=notes,
-        outcome=row.outcome,
-        status_reason=row.status_reason,
-        inputs=inputs,
-        stop_requested=row.stop_requested,
-    )

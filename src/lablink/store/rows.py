@@ -1,0 +1,94 @@
+"""Rows to records: how ``runs`` and its side tables become ``models.Run``."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from lablink.models import GitInfo, MetricSummary, Note, Run
+
+
+def _nan_to_none(value: float) -> float | None:
+    """SQL NULL stands for NaN in float columns where a comparison must skip it."""
+    return None if math.isnan(value) else value
+
+
+def as_number(value: Any) -> float | None:
+    """Booleans, ints and floats as a float; anything else None."""
+    if isinstance(value, bool):
+        return float(value)
+    if isinstance(value, int | float):
+        return float(value)
+    return None
+
+
+def param_columns(value: Any) -> dict[str, Any]:
+    """Numbers in value_num (for comparisons); every value as JSON text in value_text."""
+    number = as_number(value)
+    return {
+        "value_num": None if number is None else _nan_to_none(number),
+        "value_text": json.dumps(value, separators=(",", ":")),
+    }
+
+
+def param_value(row: Any) -> Any:
+    return None if row.value_text is None else json.loads(row.value_text)
+
+
+def metric_summary(row: Any) -> MetricSummary:
+    return MetricSummary(
+        row.key,
+        int(row.count),
+        row.last_step,
+        _float(row.last_value),
+        _float(row.min_value),
+        _float(row.max_value),
+        _float(row.summary_value),
+    )
+
+
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def to_run(
+    row: Any,
+    tags: list[str],
+    params: dict[str, Any],
+    metrics: dict[str, MetricSummary],
+    notes: list[Note],
+    inputs: list[dict[str, Any]],
+) -> Run:
+    summary = dict(row.summary or {})
+    for key, m in metrics.items():  # numeric summaries keep NaN/inf, which JSON columns cannot
+        if m.summary_value is not None:
+            summary[key] = m.summary_value
+    return Run(
+        id=row.id,
+        project=row.project_name,
+        name=row.name,
+        user=row.user,
+        status=row.status,
+        created_at=row.created_at,
+        ended_at=row.ended_at,
+        heartbeat_at=row.heartbeat_at,
+        git=GitInfo(
+            row.git_commit, row.git_branch, row.git_remote, bool(row.git_dirty), row.git_diff_digest
+        ),
+        command=list(row.command or []),
+        host=row.host,
+        python_version=row.python_version,
+        packages=dict(row.packages or {}),
+        gpus=list(row.gpus or []),
+        config=dict(row.config or {}),
+        params=params,
+        tags=tags,
+        summary=summary,
+        metrics=metrics,
+        notes=notes,
+        outcome=row.outcome,
+        status_reason=row.status_reason,
+        inputs=inputs,
+        stop_requested=row.stop_requested,
+    )
