@@ -35,7 +35,7 @@ from lablink.core.lab import Lab
 from lablink.server.app import create_app
 from lablink.settings import Settings
 from lablink.store import schema as t
-from lablink.store.sql import _param_columns
+from lablink.store.rows import param_columns
 
 PROJECT = "bench"
 USER = "bench@example.org"
@@ -76,7 +76,7 @@ def build_runs(lab: Lab, n: int) -> None:
         )
         for key, value in config.items():
             # The store's own encoding, so the benchmark follows any change to it.
-            params.append({"run_id": rid, "key": key, **_param_columns(value)})
+            params.append({"run_id": rid, "key": key, **param_columns(value)})
         for key in ("train/loss", "val/loss", "val/acc"):
             value = rng.random()
             metrics.append(
