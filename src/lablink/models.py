@@ -166,3 +166,95 @@ class Event:
     kind: str
     payload: Mapping[str, Any]
     created_at: float
+
+
+# -- versioned datasets (issue 4) -------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class DatasetVersion:
+    """One immutable version of a dataset; its files are listed by its manifest blob."""
+
+    dataset: str
+    version: int
+    digest: str  # of the manifest, e.g. "blake3:<hex>"
+    algorithm: str  # of the files' digests
+    files: int
+    size: int
+    message: str | None
+    created_by: str
+    created_at: float
+    parents: tuple[str, ...] = ()  # "name@vN" this version was made from
+    source_run: str | None = None
+    source_command: str | None = None
+
+    @property
+    def ref(self) -> str:
+        """``name@vN``."""
+        return f"{self.dataset}@v{self.version}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict with ``ref``."""
+        out = dataclasses.asdict(self)
+        out["parents"] = list(self.parents)
+        out["ref"] = self.ref
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> DatasetVersion:
+        """Rebuild from ``to_dict`` output, ignoring unknown fields."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in data.items() if k in names}
+        values["parents"] = tuple(values.get("parents") or ())
+        return cls(**values)
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetSummary:
+    """A dataset and its latest version, as ``lablink data ls`` lists it."""
+
+    name: str
+    versions: int
+    latest: int
+    files: int
+    size: int
+    created_by: str
+    created_at: float
+    updated_at: float
+
+
+@dataclasses.dataclass(frozen=True)
+class Incident:
+    """One watchdog rule firing on one run: open → acknowledged → resolved (issue 7)."""
+
+    id: int
+    run_id: str
+    project: str
+    run_name: str
+    kind: str
+    rule: str
+    severity: str
+    state: str
+    title: str
+    evidence: Mapping[str, Any]
+    action: str
+    count: int
+    reopened: int
+    opened_by: str
+    opened_at: float
+    last_seen_at: float
+    acknowledged_at: float | None = None
+    acknowledged_by: str | None = None
+    resolved_at: float | None = None
+    resolved_by: str | None = None
+    resolution_note: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        out = dataclasses.asdict(self)
+        out["evidence"] = dict(self.evidence)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Incident:
+        """Rebuild from ``to_dict`` output (what the HTTP API returns)."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from lablink.core.datasets.versions import Datasets
 from lablink.core.tracking import Tracking
+from lablink.core.watchdog import Watchdog
 from lablink.settings import Settings
 from lablink.store import Store, open_store
 from lablink.store.blobs import BlobStore
@@ -16,8 +18,12 @@ class Lab:
         self.store = store if store is not None else open_store(settings.db)
         self.blobs = BlobStore(settings.blobs)
         self.tracking = Tracking(self.store, self.blobs)
+        self.watchdog = Watchdog(self.store, settings)  # its loop runs in `lablink server`
+        self.tracking.observer = self.watchdog
+        self.datasets = Datasets(self.store, self.blobs)
 
     def close(self) -> None:
+        self.watchdog.stop()
         self.store.close()
 
     def __enter__(self) -> Lab:

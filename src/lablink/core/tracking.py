@@ -6,12 +6,13 @@ the two transports behave the same by construction. Every write takes the acting
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 import numpy as np
 
@@ -21,6 +22,8 @@ from lablink.errors import AlreadyExists, InvalidInput, NotFound, RunNotActive
 from lablink.models import ENDED_STATUSES, OUTCOMES, RUN_STATUSES, Artifact, History, Project, Run
 from lablink.store.base import Store
 from lablink.store.blobs import BlobStore, check_digest
+
+logger = logging.getLogger(__name__)
 
 MAX_KEY_LENGTH = 250
 MAX_NAME_LENGTH = 500
@@ -93,12 +96,39 @@ def new_run_id() -> str:
     return uuid.uuid4().hex[:12]
 
 
+# A batch as the core checked it: key -> (steps, times, values) numpy arrays.
+Batch = Mapping[str, tuple[np.ndarray, np.ndarray, np.ndarray]]
+# Statuses that accept points and a final status: "crashed" is the watchdog's verdict on
+# a run it stopped hearing from, and the run may prove it wrong (issue 7).
+OPEN_STATUSES = frozenset({"running", "crashed"})
+
+
+class TrackingObserver(Protocol):
+    """Told about runs as they start, ingest and end (the watchdog, issue 7)."""
+
+    def check_capture(self, capture: Mapping[str, Any]) -> None:
+        """Refuse a run's captured fields (its watch policy) before anything is stored."""
+
+    def run_created(self, run: Run, capture: Mapping[str, Any]) -> None:
+        """A run was stored."""
+
+    def batch_ingested(self, run: Run, batch: Batch) -> None:
+        """A new batch of ``run`` was stored (``run`` as loaded before the batch)."""
+
+    def run_revived(self, run: Run) -> None:
+        """A crashed run sent a heartbeat and is running again."""
+
+    def final_status(self, run: Run, status: str, reason: str | None) -> tuple[str, str | None]:
+        """The status and reason a run ends with (a watchdog stop makes ``timed_out``)."""
+
+
 class Tracking:
     """The tracking use cases over one store and blob store."""
 
     def __init__(self, store: Store, blobs: BlobStore) -> None:
         self.store = store
         self.blobs = blobs
+        self.observer: TrackingObserver | None = None
 
     # -- runs -------------------------------------------------------------------------
     def create_run(
@@ -128,6 +158,8 @@ class Tracking:
         extra = {k: v for k, v in (capture or {}).items() if k in RUN_FIELDS}
         if chosen and self._exists(run_id):  # before ensure_project: refuse without a trace
             raise AlreadyExists(f"run {run_id} already exists", "choose another id, or omit it")
+        if self.observer is not None:
+            self.observer.check_capture(capture or {})
         now = time.time()
         values = {
             "id": run_id,
@@ -147,7 +179,10 @@ class Tracking:
             **extra,
         }
         self.store.create_run(values, flatten(config), tags)
-        return self.store.get_run(run_id)
+        run = self.store.get_run(run_id)
+        if self.observer is not None:
+            self.observer.run_created(run, capture or {})
+        return run
 
     def _exists(self, run_id: str) -> bool:
         try:
@@ -184,15 +219,21 @@ class Tracking:
     def finish_run(
         self, actor: str, run_id: str, status: str = "finished", reason: str | None = None
     ) -> Run:
-        """End a run with a final status. Ending an ended run again is a no-op."""
+        """End a run with a final status. Ending an ended run again is a no-op.
+
+        A run the watchdog marked crashed still takes its final status: its SDK was
+        only out of reach, and "finished" is the truth (issue 7).
+        """
         if status not in ENDED_STATUSES:
             raise InvalidInput(
                 f"cannot finish a run as {status!r}",
                 "use one of " + ", ".join(sorted(ENDED_STATUSES)),
             )
         run = self.get_run(run_id)
-        if run.status != "running":
+        if run.status not in OPEN_STATUSES:
             return run
+        if self.observer is not None:
+            status, reason = self.observer.final_status(run, status, reason)
         self.store.update_run(
             run.id, {"status": status, "status_reason": reason, "ended_at": time.time()}
         )
@@ -201,8 +242,19 @@ class Tracking:
     def heartbeat(
         self, run_id: str, system: Mapping[str, float] | None = None, seq: int | None = None
     ) -> dict[str, Any]:
-        """Record liveness (and sys/* metrics); the answer tells the SDK whether to stop."""
+        """Record liveness (and sys/* metrics); the answer tells the SDK whether to stop.
+
+        A heartbeat from a run marked crashed revives it: it was frozen or out of
+        reach, not dead (issue 7).
+        """
         run = self.get_run(run_id)
+        if run.status == "crashed":
+            self.store.update_run(
+                run.id, {"status": "running", "status_reason": None, "ended_at": None}
+            )
+            run = self.store.get_run(run.id)
+            if self.observer is not None:
+                self.observer.run_revived(run)
         if run.status != "running":
             return {"status": run.status, "stop": run.status_reason or run.status}
         self.store.update_run(run.id, {"heartbeat_at": time.time()})
@@ -256,7 +308,8 @@ class Tracking:
 
         Raises:
             InvalidInput: bad keys, lengths or values (nothing is stored).
-            RunNotActive: the run has ended.
+            RunNotActive: the run has ended (a crashed run still takes points: a spool
+                replayed after an outage must not lose them, issue 7).
         """
         if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
             raise InvalidInput(f"seq must be a non-negative integer, not {seq!r}")
@@ -267,7 +320,7 @@ class Tracking:
             check_metric_key(key)
             batch[key] = _check_series(key, series)
         run = self.store.get_run(self.store.resolve_run_id(run_id))
-        if run.status != "running":
+        if run.status not in OPEN_STATUSES:
             raise RunNotActive(
                 f"run {run.id} is {run.status}; it accepts no more points",
                 "start a new run, or log before finish()",
@@ -282,6 +335,11 @@ class Tracking:
         else:
             payload["keys"] = sorted(batch)
         fresh = self.store.ingest(run.id, seq, batch, payload)
+        if fresh and self.observer is not None:
+            try:
+                self.observer.batch_ingested(run, batch)
+            except Exception:  # the points are stored; a watchdog bug must not refuse them
+                logger.exception("watchdog: checking batch %d of run %s failed", seq, run.id)
         return {"ingested": fresh, "points": total if fresh else 0}
 
     def history(

@@ -164,6 +164,7 @@ class Run:
         self._closing = threading.Event()
         self._wake = threading.Event()
         self._deadline = 0.0
+        self._next_guard = 0.0  # when run.log next checks the background threads
         self._warn = _WarnOnce()
         self._good_keys: set[str] = set()
         self.summary = Summary(self._warn, self._wake)
@@ -196,10 +197,37 @@ class Run:
                 "log-call", "run.log(%r, step=%r) ignored: it takes a dict and an int", data, step
             )
             return None
-        self._buffer.append((step, _time(), values))
+        now = _time()
+        self._buffer.append((step, now, values))
         if len(self._buffer) >= self._max_entries:
             self._wait_for_room()
+        if now >= self._next_guard:
+            self._guard_threads(now)
         return None
+
+    def _guard_threads(self, now: float) -> None:
+        """Restart a background thread that died (issue 7), loudly.
+
+        The builder sends heartbeats: if it died, the server would mark a live run
+        crashed. Checked from ``run.log`` at most once a second (one float compare per
+        call otherwise) and from ``finish``.
+        """
+        self._next_guard = now + 1.0
+        if self._closing.is_set():
+            return  # ending: the threads stop on their own
+        for attr, target, suffix in (("_thread", self._work, ""), ("_sender", self._send, "-send")):
+            thread: threading.Thread = getattr(self, attr)
+            if thread.is_alive() or thread.ident is None:
+                continue  # alive, or never started (init has not returned yet)
+            logger.error(
+                "lablink: the background thread %s of run %s died; restarting it so "
+                "heartbeats and points keep flowing",
+                thread.name,
+                self.id,
+            )
+            fresh = threading.Thread(target=target, name=f"lablink-{self.id}{suffix}", daemon=True)
+            setattr(self, attr, fresh)
+            fresh.start()
 
     def _halted(self) -> None:
         if self._halt == "stop":
@@ -275,6 +303,7 @@ class Run:
         if self._stop_reason is not None:  # asked to stop: however it ended, it was killed
             status, reason = "killed", self._stop_reason
         self._halt = "finished"
+        self._guard_threads(_time())  # a dead builder could never queue the final status
         self._final = (status, _clip(reason))
         self._deadline = time.monotonic() + self._finish_timeout
         self._closing.set()
@@ -322,10 +351,12 @@ class Run:
         self._sender.start()
 
     def _work(self) -> None:
-        sampler = self._open_sampler()
+        sampler = None
         interval = self.settings.heartbeat_interval
         next_beat = time.monotonic() + interval
+        ended = False
         try:
+            sampler = self._open_sampler()
             while True:
                 self._wake.clear()  # before the work: a wake-up during it is not lost
                 closing = self._closing.is_set()
@@ -343,8 +374,13 @@ class Run:
             # after finish(): everything is queued; the status goes last
             status, reason = self._final
             self._queue({"op": "finish", "run_id": self.id, "status": status, "reason": reason})
+            ended = True
+        except BaseException:  # even SystemExit, which threading would swallow silently
+            # Not silent (issue 7): _guard_threads restarts the thread from run.log.
+            logger.critical("lablink: the background thread of run %s died", self.id, exc_info=True)
         finally:
-            self._outq.put(None)  # the sender's cue to wait out an outage, then stop
+            if ended or self._closing.is_set():
+                self._outq.put(None)  # the sender's cue to wait out an outage, then stop
             if sampler is not None:
                 sampler.close()
 
@@ -547,7 +583,8 @@ def init(
         config: hyperparameters, nested dicts allowed (flattened for filters).
         tags: tags to start with.
         notes: a first note on the run.
-        watch: watchdog rules for this run (kept with the captured fields).
+        watch: watchdog policy for this run, over the ``[watch]`` table of the
+            repository's lablink.toml (see docs/watchdog.md).
         settings: resolved settings; default: ``Settings.load(overrides)``.
         transport: talk through this transport (default: from the settings).
         finish_timeout: seconds ``finish()`` waits for a server that is away.
@@ -588,11 +625,17 @@ def _create(
     watch: Mapping[str, Any] | None,
     owns_transport: bool,
 ) -> Run:
+    from lablink.checks.watch_policy import merge, parse_policy
     from lablink.sdk.capture import capture
 
+    # The repository's [watch] table with this run's overrides over it (issue 7); the
+    # server puts its own [watch] under both. Checked here so a typo fails at init.
+    policy = merge(settings.project_config.get("watch") or {}, watch or {})
+    if policy:
+        parse_policy(policy)
     captured = capture()
-    if watch:
-        captured.fields["watch"] = dict(watch)
+    if policy:
+        captured.fields["watch"] = policy
     outbox = Outbox(transport, new_run_id(), Path(settings.spool_dir), target_of(transport))
     op: dict[str, Any] = {"op": "create", "run_id": outbox.run_id, "project": project}
     op.update(name=name, config=dict(config), tags=list(tags), capture=captured.fields)

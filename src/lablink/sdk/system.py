@@ -2,14 +2,16 @@
 
 ``sys/cpu_percent``, ``sys/ram_used_gb`` and ``sys/ram_percent`` come from psutil;
 ``sys/gpu{i}/util`` (percent) and ``sys/gpu{i}/mem_used_gb`` from nvidia-ml-py when an
-NVIDIA driver is present. Without one the GPU keys are silently absent.
+NVIDIA driver is present, with ``sys/gpu{i}/run_procs`` and ``run_mem_gb`` marking the
+GPUs this run uses (``sdk/gpu.py``). Without a driver the GPU keys are silently absent.
 """
 
 from __future__ import annotations
 
 import logging
 from types import ModuleType
-from typing import Any
+
+from lablink.sdk.gpu import GpuSampler, NvmlSource, PynvmlSource
 
 logger = logging.getLogger(__name__)
 
@@ -33,21 +35,20 @@ def open_nvml() -> ModuleType | None:
 
 
 class SystemSampler:
-    """Samples CPU, RAM and GPUs; one per run, used from its background thread."""
+    """Samples CPU, RAM and GPUs; one per run, used from its background thread.
 
-    def __init__(self) -> None:
+    Args:
+        gpu_source: where GPU readings come from (``lablink.sdk.gpu``); default: the
+            NVIDIA driver, if there is one.
+    """
+
+    def __init__(self, gpu_source: NvmlSource | None = None) -> None:
         import psutil
 
         self._psutil = psutil
         psutil.cpu_percent(interval=None)  # starts the interval the first sample reads
-        self._nvml = open_nvml()
-        self._gpus: list[Any] = []
-        if self._nvml is not None:
-            try:
-                count = self._nvml.nvmlDeviceGetCount()
-                self._gpus = [self._nvml.nvmlDeviceGetHandleByIndex(i) for i in range(count)]
-            except Exception as exc:
-                logger.warning("lablink: cannot read the GPUs: %s", exc)
+        source = gpu_source if gpu_source is not None else PynvmlSource.open()
+        self._gpu = GpuSampler(source) if source is not None else None
 
     def sample(self) -> dict[str, float]:
         """One reading of every metric; a metric that fails to read is left out."""
@@ -59,22 +60,12 @@ class SystemSampler:
             out["sys/ram_percent"] = float(memory.percent)
         except Exception as exc:  # a sandbox without /proc, say
             logger.debug("lablink: cannot sample CPU/RAM: %s", exc)
-        for i, handle in enumerate(self._gpus):
-            nvml = self._nvml
-            assert nvml is not None
-            try:
-                out[f"sys/gpu{i}/util"] = float(nvml.nvmlDeviceGetUtilizationRates(handle).gpu)
-                out[f"sys/gpu{i}/mem_used_gb"] = nvml.nvmlDeviceGetMemoryInfo(handle).used / GB
-            except Exception as exc:
-                logger.debug("lablink: cannot sample GPU %d: %s", i, exc)
+        if self._gpu is not None:
+            out.update(self._gpu.sample())  # per GPU, marking the run's own (issue 7)
         return out
 
     def close(self) -> None:
         """Release NVML."""
-        if self._nvml is not None:
-            try:
-                self._nvml.nvmlShutdown()
-            except Exception as exc:
-                logger.debug("lablink: nvmlShutdown failed: %s", exc)
-            self._nvml = None
-            self._gpus = []
+        if self._gpu is not None:
+            self._gpu.close()
+            self._gpu = None

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from lablink.models import Artifact, History, Project, Run
+from lablink.models import Artifact, History, Incident, Project, Run
 from lablink.settings import Settings
 
 
@@ -119,6 +119,23 @@ class Transport(abc.ABC):
     def download_blob(self, digest: str, dest: Path) -> Path:
         """Write a blob's bytes to ``dest`` (verified against its digest)."""
 
+    # -- incidents (issue 7) ------------------------------------------------------------
+    @abc.abstractmethod
+    def list_incidents(self, open_only: bool, run: str | None, limit: int) -> list[Incident]:
+        """Incidents newest first; ``open_only`` keeps open and acknowledged ones."""
+
+    @abc.abstractmethod
+    def get_incident(self, incident_id: int) -> dict[str, Any]:
+        """One incident with its deliveries and their attempts. Raises NotFound."""
+
+    @abc.abstractmethod
+    def ack_incident(self, incident_id: int) -> Incident:
+        """Acknowledge an incident as ``self.user``. Raises NotFound, Conflict."""
+
+    @abc.abstractmethod
+    def resolve_incident(self, incident_id: int, note: str | None) -> Incident:
+        """Resolve an incident as ``self.user``. Raises NotFound, Conflict."""
+
 
 class DirectTransport(Transport):
     """Calls the tracking use cases in-process on the embedded store."""
@@ -217,6 +234,18 @@ class DirectTransport(Transport):
                 out.write(chunk)
         os.replace(tmp, dest)
         return dest
+
+    def list_incidents(self, open_only: bool, run: str | None, limit: int) -> list[Incident]:
+        return self.lab.watchdog.incidents.list(open_only, run, None, limit)
+
+    def get_incident(self, incident_id: int) -> dict[str, Any]:
+        return self.lab.watchdog.incidents.detail(incident_id)
+
+    def ack_incident(self, incident_id: int) -> Incident:
+        return self.lab.watchdog.incidents.acknowledge(self.user, incident_id)
+
+    def resolve_incident(self, incident_id: int, note: str | None) -> Incident:
+        return self.lab.watchdog.incidents.resolve(self.user, incident_id, note)
 
 
 def make_transport(settings: Settings) -> Transport:

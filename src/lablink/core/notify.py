@@ -1,0 +1,234 @@
+"""Alerts through apprise: Slack, PagerDuty, e-mail, Teams, Discord, JSON webhooks, ...
+
+Channels are apprise URLs in the ``[notify]`` table of ``lablink.toml``::
+
+    [notify]
+    channels = ["slack://T000/B000/XXXX", "pagerduty://key@routing", "json://host:9000/hook"]
+    max_attempts = 5        # then the delivery is marked failed
+    backoff = "2s"          # first retry delay; doubles per attempt ...
+    max_backoff = "5m"      # ... up to this
+
+``enqueue`` only writes outbox rows (``store/deliveries_sql.py``), so raising an
+incident on the ingestion path never waits on a network. A background worker claims
+due rows, sends them, and records every attempt; a failure is retried with
+exponential backoff until ``max_attempts``. The worker runs in ``lablink server``; an
+embedded store starts one on the first alert (rows it leaves are sent by any server
+on the same store later).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from lablink.checks.watch_policy import parse_duration
+from lablink.errors import InvalidInput
+from lablink.models import Incident
+from lablink.store.base import Store
+from lablink.store.deliveries_sql import Delivery, DeliverySql
+from lablink.store.incidents_sql import IncidentSql
+
+logger = logging.getLogger(__name__)
+
+POLL_SECONDS = 0.5
+ADVICE = {
+    "nan": "Check the learning rate, gradient clipping, mixed-precision loss scaling and the "
+    "batch at that step; restart from the last good checkpoint.",
+    "diverged": "Lower the learning rate or add warm-up or clipping, compare with the last good "
+    "run, and restart from a checkpoint before the rise.",
+    "lost_heartbeat": "Check the job on its host (out of memory? preempted? killed?) with the "
+    "scheduler's log or dmesg; if it is frozen, kill it; relaunch from the last checkpoint.",
+    "stalled": "The process is alive but logs nothing: look for a hang (py-spy dump --pid), a "
+    "stuck data loader or collective; kill it if it does not move.",
+    "gpu_idle": "The run holds GPUs it does not use: check the input pipeline or whether it "
+    "finished its work without exiting; free the GPUs.",
+    "timeout": "The run passed max_runtime and was asked to stop; raise the limit in "
+    "lablink.toml if it needs longer, or resume it from its checkpoint.",
+}
+_NOTIFY_TYPES = {"critical": "failure", "high": "failure", "warning": "warning", "info": "info"}
+
+# Sends one message to one apprise URL: returns (ok, error text).
+Sender = Callable[[str, str, str, str], tuple[bool, str | None]]
+
+
+def channel_key(url: str) -> str:
+    """A stable id for a channel URL that reveals nothing of its secrets."""
+    return "sha256:" + hashlib.sha256(url.encode()).hexdigest()[:32]
+
+
+def channel_label(url: str) -> str:
+    """The channel URL with its secrets masked (apprise's privacy form), no options."""
+    import apprise
+
+    plugin = apprise.Apprise.instantiate(url)
+    if plugin is None:
+        raise InvalidInput(f"apprise does not understand the channel {url.split(':', 1)[0]}://…")
+    return str(plugin.url(privacy=True)).split("?", 1)[0]  # type: ignore[no-untyped-call]
+
+
+def apprise_send(url: str, title: str, body: str, severity: str) -> tuple[bool, str | None]:
+    """Send through apprise; the error is what apprise logged at WARNING or above."""
+    import apprise
+
+    notifier = apprise.Apprise()
+    if not notifier.add(url):
+        return False, "apprise does not understand this channel URL"
+    with apprise.LogCapture(level=logging.WARNING) as logs:  # type: ignore[no-untyped-call]
+        ok = bool(notifier.notify(title=title, body=body, notify_type=_NOTIFY_TYPES[severity]))
+        text = logs.getvalue().strip()
+    return ok, None if ok else (text or "apprise reported a failure")
+
+
+def compose(incident: Incident, event: str, public_url: str | None) -> tuple[str, str]:
+    """The title and body of an alert: the run, the rule, the evidence, a link, what to do."""
+    verb = "reopened" if event == "reopened" else "opened"
+    title = (
+        f"[lablink] {incident.severity}: {incident.kind} on {incident.project}/{incident.run_name}"
+    )
+    link = (
+        f"{public_url.rstrip('/')}/r/{incident.run_id}"
+        if public_url
+        else "(set LABLINK_PUBLIC_URL on the server for links)"
+    )
+    action = {
+        "stop": "The watchdog asked the run to stop.",
+        "crash": "The run was marked crashed.",
+    }.get(incident.action, "No action was taken on the run.")
+    lines = [
+        f"Incident #{incident.id} {verb}: {incident.title}",
+        f"Run: {incident.project}/{incident.run_name} ({incident.run_id})",
+        f"Rule: {incident.rule} ({incident.kind}), severity {incident.severity}",
+        f"Evidence: {_evidence(incident.evidence)}",
+        action,
+        f"Run page: {link}",
+        f"What to do: {ADVICE.get(incident.kind, 'Look at the run page.')}",
+        f"Then: lablink incidents ack {incident.id}; "
+        f'lablink incidents resolve {incident.id} --note "what you did"',
+    ]
+    return title, "\n".join(lines)
+
+
+def _evidence(evidence: Mapping[str, Any]) -> str:
+    parts = [f"{k}={v}" for k, v in evidence.items() if k not in ("window", "gpus")]
+    window = evidence.get("window")
+    if isinstance(window, Mapping) and window.get("values"):
+        tail = [str(v) for v in list(window["values"])[-5:]]
+        steps = list(window.get("steps") or [])
+        where = f" (steps {steps[0]}..{steps[-1]})" if steps else ""
+        parts.append(f"last values {', '.join(tail)}{where}")
+    for gpu, info in (evidence.get("gpus") or {}).items():
+        parts.append(f"gpu{gpu} mean {info.get('mean')}% max {info.get('max')}%")
+    return "; ".join(parts)
+
+
+class Notifier:
+    """Queues alerts for every channel and sends them from a background worker."""
+
+    def __init__(
+        self,
+        store: Store,
+        config: Mapping[str, Any],
+        public_url: str | None,
+        sender: Sender = apprise_send,
+    ) -> None:
+        channels = config.get("channels", [])
+        if not isinstance(channels, list) or not all(isinstance(c, str) for c in channels):
+            raise InvalidInput("notify.channels must be a list of apprise URLs")
+        self.channels: dict[str, str] = {channel_key(url): url for url in channels}
+        self.max_attempts = int(config.get("max_attempts", 5))
+        if self.max_attempts < 1:
+            raise InvalidInput("notify.max_attempts must be at least 1")
+        self.backoff = parse_duration(config.get("backoff", "2s"), "notify.backoff")
+        self.max_backoff = parse_duration(config.get("max_backoff", "5m"), "notify.max_backoff")
+        self._labels: list[tuple[str, str]] | None = None
+        self.public_url = public_url
+        self.sender = sender
+        self.deliveries = DeliverySql(store)
+        self.incidents = IncidentSql(store)
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def labels(self) -> Sequence[tuple[str, str]]:
+        """``(masked URL, key)`` of each channel (apprise loads on first use)."""
+        if self._labels is None:
+            self._labels = [(channel_label(url), key) for key, url in self.channels.items()]
+        return self._labels
+
+    def enqueue(self, incident: Incident, event: str, now: float) -> None:
+        """Queue an alert on every channel and wake the worker (starting it if needed)."""
+        if not self.channels:
+            return
+        self.deliveries.enqueue(incident.id, event, self.labels(), now)
+        self.start()
+        self._wake.set()
+
+    def start(self) -> None:
+        """Start the background worker (idempotent); a bad channel URL fails here."""
+        self.labels()  # loads apprise now, not on the request that opens an incident
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive():
+                return
+            self._stopping.clear()
+            self._thread = threading.Thread(target=self._loop, name="lablink-notify", daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the worker; rows not yet sent stay queued in the store."""
+        self._stopping.set()
+        self._wake.set()
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            thread.join(timeout)
+
+    def _loop(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                sent = self.run_once()
+            except Exception:
+                logger.exception("notify: the worker failed; retrying")
+                sent = 0
+            if not sent:
+                self._wake.wait(POLL_SECONDS)
+                self._wake.clear()
+
+    def run_once(self, now: float | None = None) -> int:
+        """Send every due delivery once; returns how many were tried."""
+        due = self.deliveries.claim_due(time.time() if now is None else now)
+        for delivery in due:
+            self._attempt(delivery)
+        return len(due)
+
+    def _attempt(self, delivery: Delivery) -> None:
+        url = self.channels.get(delivery.channel_key)
+        started = time.monotonic()
+        error: str | None
+        if url is None:
+            ok, error = False, "this channel is no longer configured on this server"
+        else:
+            incident = self.incidents.get(delivery.incident_id)
+            title, body = compose(incident, delivery.event, self.public_url)
+            try:
+                ok, error = self.sender(url, title, body, incident.severity)
+            except Exception as exc:  # a notifier plugin's bug is a failed attempt
+                ok, error = False, f"{type(exc).__name__}: {exc}"
+        attempt = delivery.attempts + 1
+        now = time.time()
+        retry_at = None
+        if not ok and url is not None and attempt < self.max_attempts:
+            retry_at = now + min(self.backoff * 2 ** (attempt - 1), self.max_backoff)
+        self.deliveries.record(delivery, ok, time.monotonic() - started, error, now, retry_at)
+        if not ok:
+            logger.warning(
+                "notify: incident %d to %s failed (attempt %d%s): %s",
+                delivery.incident_id,
+                delivery.channel,
+                attempt,
+                ", will retry" if retry_at else ", giving up",
+                error,
+            )

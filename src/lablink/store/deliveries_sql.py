@@ -1,0 +1,188 @@
+"""The notification outbox: one row per (incident event, channel), one per attempt.
+
+Rows are written in the same store as the incident, so an alert survives a server
+restart and any server process can send it. A sender claims a due row with a
+compare-and-set on its lease (``UPDATE ... WHERE state = 'pending'``), so two processes
+never send the same row, and records every attempt, failed or not.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from lablink.store import schema as t
+from lablink.store.base import Store
+from lablink.store.sql import SqlStore
+
+LEASE_SECONDS = 120.0  # a sender that died mid-send gives its rows back after this
+
+
+@dataclasses.dataclass(frozen=True)
+class Delivery:
+    """One notification of one incident event to one channel."""
+
+    id: int
+    incident_id: int
+    event: str
+    channel: str
+    channel_key: str
+    state: str
+    attempts: int
+    next_at: float
+    last_error: str | None
+    created_at: float
+    sent_at: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class Attempt:
+    """One try at sending a delivery."""
+
+    delivery_id: int
+    attempt: int
+    at: float
+    ok: bool
+    seconds: float
+    error: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return dataclasses.asdict(self)
+
+
+class DeliverySql:
+    """Queries for ``incident_deliveries`` and ``delivery_attempts``."""
+
+    def __init__(self, store: Store) -> None:
+        if not isinstance(store, SqlStore):
+            raise TypeError(f"deliveries need a SQL store, not {type(store).__name__}")
+        self.store = store
+
+    def enqueue(
+        self, incident_id: int, event: str, channels: Sequence[tuple[str, str]], now: float
+    ) -> None:
+        """Queue ``event`` of an incident for each ``(label, key)`` channel."""
+        if not channels:
+            return
+        rows = [
+            {
+                "incident_id": incident_id,
+                "event": event,
+                "channel": label,
+                "channel_key": key,
+                "state": "pending",
+                "attempts": 0,
+                "next_at": now,
+                "created_at": now,
+            }
+            for label, key in channels
+        ]
+        with self.store._write() as conn:
+            conn.execute(t.incident_deliveries.insert(), rows)
+
+    def claim_due(self, now: float, limit: int = 20) -> list[Delivery]:
+        """Take up to ``limit`` due rows for this sender (state ``sending``, leased)."""
+        d = t.incident_deliveries
+        due = sa.or_(
+            sa.and_(d.c.state == "pending", d.c.next_at <= now),
+            sa.and_(d.c.state == "sending", d.c.lease_until < now),  # its sender died
+        )
+        with self.store.engine.connect() as conn:
+            ids = conn.execute(sa.select(d.c.id).where(due).order_by(d.c.id).limit(limit))
+            candidates = [int(x) for x in ids.scalars()]
+        claimed: list[Delivery] = []
+        for delivery_id in candidates:
+            with self.store._write() as conn:
+                done = conn.execute(
+                    d.update()
+                    .where(d.c.id == delivery_id, due)
+                    .values(state="sending", lease_until=now + LEASE_SECONDS)
+                )
+                if done.rowcount == 1:
+                    row = conn.execute(sa.select(d).where(d.c.id == delivery_id)).one()
+                    claimed.append(_delivery(row))
+        return claimed
+
+    def record(
+        self,
+        delivery: Delivery,
+        ok: bool,
+        seconds: float,
+        error: str | None,
+        now: float,
+        retry_at: float | None,
+    ) -> None:
+        """Record one attempt; the row becomes ``sent``, ``pending`` again, or ``failed``."""
+        d = t.incident_deliveries
+        attempt = delivery.attempts + 1
+        if ok:
+            values: dict[str, Any] = {"state": "sent", "sent_at": now, "last_error": None}
+        elif retry_at is not None:
+            values = {"state": "pending", "next_at": retry_at, "last_error": error}
+        else:
+            values = {"state": "failed", "last_error": error}
+        with self.store._write() as conn:
+            conn.execute(
+                t.delivery_attempts.insert().values(
+                    delivery_id=delivery.id,
+                    attempt=attempt,
+                    at=now,
+                    ok=ok,
+                    seconds=seconds,
+                    error=error,
+                )
+            )
+            conn.execute(
+                d.update()
+                .where(d.c.id == delivery.id)
+                .values(attempts=attempt, lease_until=None, **values)
+            )
+
+    def for_incident(self, incident_id: int) -> list[tuple[Delivery, list[Attempt]]]:
+        """An incident's deliveries, each with its attempts, oldest first."""
+        d, a = t.incident_deliveries, t.delivery_attempts
+        with self.store.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(d).where(d.c.incident_id == incident_id).order_by(d.c.id)
+            ).all()
+            ids = [int(r.id) for r in rows]
+            attempts: dict[int, list[Attempt]] = {}
+            if ids:
+                for r in conn.execute(
+                    sa.select(a).where(a.c.delivery_id.in_(ids)).order_by(a.c.id)
+                ):
+                    attempts.setdefault(int(r.delivery_id), []).append(
+                        Attempt(int(r.delivery_id), r.attempt, r.at, bool(r.ok), r.seconds, r.error)
+                    )
+        return [(_delivery(r), attempts.get(int(r.id), [])) for r in rows]
+
+    def pending_count(self) -> int:
+        """Rows not yet sent or given up on."""
+        d = t.incident_deliveries
+        with self.store.engine.connect() as conn:
+            query = sa.select(sa.func.count()).where(d.c.state.in_(("pending", "sending")))
+            return int(conn.execute(query).scalar_one())
+
+
+def _delivery(row: Any) -> Delivery:
+    return Delivery(
+        id=int(row.id),
+        incident_id=int(row.incident_id),
+        event=row.event,
+        channel=row.channel,
+        channel_key=row.channel_key,
+        state=row.state,
+        attempts=int(row.attempts),
+        next_at=float(row.next_at),
+        last_error=row.last_error,
+        created_at=float(row.created_at),
+        sent_at=row.sent_at,
+    )
