@@ -7,8 +7,10 @@
     ├── NotFound                 404 not_found: unknown run, project, artifact
     ├── AlreadyExists            409 already_exists
     ├── Conflict                 409 conflict: the request clashes with stored state
-    │   └── RunNotActive         409 run_not_active: points sent to an ended run
+    │   ├── RunNotActive         409 run_not_active: points sent to an ended run
+    │   └── CorruptBlob          409 corrupt: bytes that do not match their digest
     ├── PayloadTooLarge          413 too_large
+    ├── InsufficientStorage      507 insufficient_storage: a disk (cache) is full
     ├── SchemaOutOfDate          503 schema_out_of_date: run `lablink db migrate`
     └── ServiceUnavailable       503 unavailable: the server cannot be reached
 
@@ -109,11 +111,24 @@ class RunNotActive(Conflict):
     code = "run_not_active"
 
 
+class CorruptBlob(Conflict):
+    """Bytes read from a store, cache or endpoint do not hash to their digest."""
+
+    code = "corrupt"
+
+
 class PayloadTooLarge(LablinkError):
     """A request body over the server's size limit."""
 
     code = "too_large"
     status = 413
+
+
+class InsufficientStorage(LablinkError):
+    """A disk ran out of space (a cache, a blob store); nothing half-written is kept."""
+
+    code = "insufficient_storage"
+    status = 507
 
 
 class SchemaOutOfDate(LablinkError):
@@ -141,7 +156,9 @@ ERRORS_BY_CODE: dict[str, type[LablinkError]] = {
         AlreadyExists,
         Conflict,
         RunNotActive,
+        CorruptBlob,
         PayloadTooLarge,
+        InsufficientStorage,
         SchemaOutOfDate,
         ServiceUnavailable,
     )

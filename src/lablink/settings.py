@@ -53,6 +53,11 @@ def parse_size(raw: str) -> int:
     return int(text)
 
 
+def parse_list(raw: str) -> tuple[str, ...]:
+    """Comma-separated values, blanks dropped: ``http://a:8500, http://b:8500``."""
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
 @dataclasses.dataclass(frozen=True)
 class Key:
     """One setting: its name, parser, default and help text."""
@@ -105,6 +110,17 @@ SETTINGS: tuple[Key, ...] = (
         "training loop: 'exception' (raise RunStopped in run.log) or 'sigterm'.",
     ),
     Key("public_url", str, None, "Base URL of the server's web UI, used in links in alerts."),
+    # Versioned datasets (issue 4).
+    Key(
+        "data_endpoints",
+        parse_list,
+        (),
+        "Comma-separated URLs of servers and edge caches to read dataset files from, "
+        "nearest healthy first (also `[data] endpoints = [...]` in lablink.toml). "
+        "Default: the server, else the embedded store.",
+    ),
+    Key("cache_dir", str, None, "Client cache of dataset files. Default: <home>/cache."),
+    Key("cache_size", parse_size, 20 * 1000**3, "Size limit of the client cache (LRU), e.g. 50GB."),
 )
 
 _KEYS = {key.name: key for key in SETTINGS}
@@ -128,6 +144,9 @@ class Settings:
     system_metrics: bool
     stop_signal: str
     public_url: str | None
+    data_endpoints: tuple[str, ...] = ()
+    cache_dir: Path = Path(".lablink/cache")
+    cache_size: int = 20 * 1000**3
     project_config: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
     @classmethod
@@ -178,6 +197,11 @@ class Settings:
                 "stop_signal", values["stop_signal"], ("exception", "sigterm")
             ),
             public_url=values["public_url"],
+            data_endpoints=_endpoints(values["data_endpoints"], project_config),
+            cache_dir=Path(values["cache_dir"]).expanduser()
+            if values["cache_dir"]
+            else home / "cache",
+            cache_size=values["cache_size"],
             project_config=project_config,
         )
 
@@ -200,6 +224,19 @@ def _resolve(key: Key, *layers: Mapping[str, Any]) -> Any:
             value = layer[key.name]
             return key.parse(value) if isinstance(value, str) and key.parse is not str else value
     return key.default
+
+
+def _endpoints(value: Any, project_config: Mapping[str, Any]) -> tuple[str, ...]:
+    """Data endpoints from the setting, else the project file's ``[data] endpoints``."""
+    if not value:
+        value = project_config.get("data", {}).get("endpoints", ())
+    if isinstance(value, str):
+        value = parse_list(value)
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+        raise InvalidInput(
+            "data endpoints must be a list of URLs", "e.g. endpoints = ['http://a:8500']"
+        )
+    return tuple(v.rstrip("/") for v in value)
 
 
 def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> str:

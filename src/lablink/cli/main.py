@@ -15,6 +15,7 @@ import typer
 from typer.core import TyperGroup
 
 from lablink.cli import db, demo, projects, runs, server
+from lablink.cli.data import app as data_app
 from lablink.cli.gate import app as gate_app
 from lablink.cli.incidents import app as incidents_app
 from lablink.cli.schema import app as schema_app
@@ -76,6 +77,7 @@ app.add_typer(gate_app, name="gate")
 app.add_typer(schema_app, name="schema")
 app.command("validate")(validate_command)
 app.add_typer(incidents_app, name="incidents")
+app.add_typer(data_app, name="data")
 
 
 def main() -> None:

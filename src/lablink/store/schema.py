@@ -181,3 +181,165 @@ events = sa.Table(
 )
 sa.Index("ix_events_run", events.c.run_id, events.c.id)
 sa.Index("ix_events_project", events.c.project_id, events.c.id)
+
+# -- schema registry (issue 5) -------------------------------------------------------
+# A subject ("events") has immutable, numbered versions. ``compat`` on the subject is the
+# mode new versions are checked with; each version row keeps the mode it was checked
+# under, so loosening a subject's mode later is visible in its history.
+schema_subjects = sa.Table(
+    "schema_subjects",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(200), nullable=False, unique=True),
+    sa.Column("compat", sa.String(30), nullable=False),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+
+schema_versions = sa.Table(
+    "schema_versions",
+    metadata,
+    sa.Column("subject_id", BigId, sa.ForeignKey("schema_subjects.id"), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("fingerprint", sa.String(80), nullable=False),  # "sha256:<hex>" of canonical JSON
+    sa.Column("body", sa.JSON, nullable=False),  # Frictionless Table Schema JSON
+    sa.Column("compat", sa.String(30), nullable=False),
+    sa.Column("description", sa.Text),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+sa.Index("ix_schema_versions_fingerprint", schema_versions.c.fingerprint)
+
+# -- versioned datasets (issue 4) ----------------------------------------------------
+# A version's content is its manifest: a content-addressed blob (canonical JSON of
+# path, size, digest per file, and the hash algorithm) whose digest is ``digest``.
+# A version row is inserted only after every blob of its manifest is stored, in the
+# same transaction that numbers it, so a version is never visible half uploaded.
+datasets = sa.Table(
+    "datasets",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(200), nullable=False, unique=True),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+
+dataset_versions = sa.Table(
+    "dataset_versions",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("dataset_id", BigId, sa.ForeignKey("datasets.id"), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("digest", sa.String(80), nullable=False),  # the manifest blob, "blake3:<hex>"
+    sa.Column("algorithm", sa.String(20), nullable=False),  # of the files' digests
+    sa.Column("files", sa.BigInteger, nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("message", sa.Text),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    # What made it: a run id (no foreign key: the run may still sit in an SDK spool)
+    # and/or the command line.
+    sa.Column("source_run", sa.String(32)),
+    sa.Column("source_command", sa.Text),
+    sa.UniqueConstraint("dataset_id", "version", name="uq_dataset_versions_number"),
+)
+sa.Index("ix_dataset_versions_digest", dataset_versions.c.digest)
+
+# Lineage between versions: ``--from cifar-raw@v2`` makes cifar-raw@v2 a parent.
+dataset_parents = sa.Table(
+    "dataset_parents",
+    metadata,
+    sa.Column("version_id", BigId, sa.ForeignKey("dataset_versions.id"), primary_key=True),
+    sa.Column("parent_id", BigId, sa.ForeignKey("dataset_versions.id"), primary_key=True),
+)
+sa.Index("ix_dataset_parents_parent", dataset_parents.c.parent_id)
+
+# -- watchdog and incidents (issue 7) ------------------------------------------------
+# ``run_watch`` holds a run's own watch policy (what its SDK sent: the repository's
+# [watch] table with ``lablink.init(watch=...)`` over it) and, once a rule asked the
+# run to stop, the final status that stop ends in (``killed`` or ``timed_out``).
+run_watch = sa.Table(
+    "run_watch",
+    metadata,
+    sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.id"), primary_key=True),
+    sa.Column("policy", sa.JSON, nullable=False),
+    sa.Column("stop_status", sa.String(20)),
+    sa.Column("stop_reason", sa.Text),
+    sa.Column("stop_at", sa.Float),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+
+# An incident is one rule firing on one run: open → acknowledged → resolved. Repeats
+# bump ``count`` on the unresolved incident; the partial unique index makes "at most one
+# unresolved incident per (run, rule, kind)" hold across server processes.
+incidents = sa.Table(
+    "incidents",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.id"), nullable=False),
+    sa.Column("project_id", BigId, nullable=False),
+    sa.Column("kind", sa.String(30), nullable=False),
+    sa.Column("rule", sa.String(200), nullable=False),
+    sa.Column("severity", sa.String(20), nullable=False),
+    sa.Column("state", sa.String(20), nullable=False),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("evidence", sa.JSON, nullable=False),
+    sa.Column("action", sa.String(20), nullable=False),
+    sa.Column("count", sa.Integer, nullable=False),
+    sa.Column("reopened", sa.Integer, nullable=False),
+    sa.Column("opened_by", sa.String(200), nullable=False),
+    sa.Column("opened_at", sa.Float, nullable=False),
+    sa.Column("last_seen_at", sa.Float, nullable=False),
+    sa.Column("acknowledged_at", sa.Float),
+    sa.Column("acknowledged_by", sa.String(200)),
+    sa.Column("resolved_at", sa.Float),
+    sa.Column("resolved_by", sa.String(200)),
+    sa.Column("resolution_note", sa.Text),
+)
+sa.Index("ix_incidents_state", incidents.c.state, incidents.c.id)
+sa.Index("ix_incidents_run", incidents.c.run_id, incidents.c.id)
+sa.Index(
+    "ux_incidents_unresolved",
+    incidents.c.run_id,
+    incidents.c.rule,
+    incidents.c.kind,
+    unique=True,
+    sqlite_where=incidents.c.state != "resolved",
+    postgresql_where=incidents.c.state != "resolved",
+)
+
+# One row per (incident event, channel); ``channel`` is the apprise URL with secrets
+# masked, ``channel_key`` a hash of the full URL that the sender maps back to its config.
+incident_deliveries = sa.Table(
+    "incident_deliveries",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("incident_id", BigId, sa.ForeignKey("incidents.id"), nullable=False),
+    sa.Column("event", sa.String(20), nullable=False),  # opened, reopened
+    sa.Column("channel", sa.String(2000), nullable=False),
+    sa.Column("channel_key", sa.String(80), nullable=False),
+    sa.Column("state", sa.String(20), nullable=False),  # pending, sending, sent, failed
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_at", sa.Float, nullable=False),
+    sa.Column("lease_until", sa.Float),
+    sa.Column("last_error", sa.Text),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("sent_at", sa.Float),
+)
+sa.Index("ix_incident_deliveries_due", incident_deliveries.c.state, incident_deliveries.c.next_at)
+sa.Index("ix_incident_deliveries_incident", incident_deliveries.c.incident_id)
+
+delivery_attempts = sa.Table(
+    "delivery_attempts",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("delivery_id", BigId, sa.ForeignKey("incident_deliveries.id"), nullable=False),
+    sa.Column("attempt", sa.Integer, nullable=False),
+    sa.Column("at", sa.Float, nullable=False),
+    sa.Column("ok", sa.Boolean, nullable=False),
+    sa.Column("seconds", sa.Float, nullable=False),
+    sa.Column("error", sa.Text),
+)
+sa.Index("ix_delivery_attempts_delivery", delivery_attempts.c.delivery_id)

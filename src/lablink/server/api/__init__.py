@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from lablink.server.api import blobs, events, metrics, projects, runs, schemas
+from lablink.server.api import (
+    blobs,
+    datasets,  # issue 4
+    events,
+    incidents,  # issue 7
+    metrics,
+    projects,
+    runs,
+    schemas,
+)
 
 PREFIX = "/api/v1"
 
@@ -13,8 +22,10 @@ ROUTERS: tuple[APIRouter, ...] = (
     metrics.router,
     runs.router,
     blobs.router,
+    datasets.router,
     events.router,
     schemas.router,
+    incidents.router,
 )
 
 __all__ = ["PREFIX", "ROUTERS"]

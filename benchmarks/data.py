@@ -1,0 +1,260 @@
+"""Versioned datasets (issue 4): push and pull through servers on 127.0.0.1 beside `cp`.
+
+Prints figures and ratios against references measured in the same run; never asserts.
+
+    python benchmarks/data.py                      # 20,000 files of 4-64 KiB, one 2 GB file
+    python benchmarks/data.py --files 2000 --big-size 200MB   # a quick run
+
+What it does, all on this machine:
+
+1. hashes 256 MB with sha256 (hashlib) and blake3, one thread and several;
+2. makes a tree of ``--files`` files (4-64 KiB) and times ``cp -r`` of it;
+3. starts an origin (``lablink server``) and an edge cache
+   (``lablink server --upstream``) as child processes;
+4. times ``lablink data add`` of the tree to the origin (push), a pull through a
+   warm edge into an empty client cache, a pull of the same version into a new
+   folder from the client cache, and a re-push after 1% of the files changed;
+5. the same for one ``--big-size`` file against ``cp``;
+6. samples the resident memory of the client and server processes throughout.
+
+Every lablink step runs the real ``lablink`` command in a child process, so its time
+includes starting Python. Files are in the page cache for ``cp`` and lablink alike,
+and every timed step starts after ``sync``, so none pays for another's writes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import psutil
+
+from lablink.settings import parse_size
+
+LABLINK = [sys.executable, "-c", "from lablink.cli.main import main; main()"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Peak:
+    """Peak RSS of some processes (and their children), sampled every 20 ms."""
+
+    def __init__(self) -> None:
+        self.peaks: dict[str, int] = {}
+        self._procs: dict[str, psutil.Process] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def watch(self, name: str, pid: int) -> None:
+        self._procs[name] = psutil.Process(pid)
+
+    def forget(self, name: str) -> None:
+        self._procs.pop(name, None)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            for name, proc in list(self._procs.items()):
+                try:
+                    rss = proc.memory_info().rss
+                except psutil.Error:
+                    continue
+                self.peaks[name] = max(self.peaks.get(name, 0), rss)
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def timed_client(args: list[str], env: dict[str, str], peak: Peak) -> float:
+    """Run ``lablink ARGS`` as a child, watching its memory; returns seconds."""
+    os.sync()  # every step starts with no dirty pages waiting to be written back
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        [*LABLINK, *args],
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    peak.watch("client", proc.pid)
+    _, err = proc.communicate()
+    seconds = time.perf_counter() - started
+    peak.forget("client")
+    if proc.returncode != 0:
+        raise SystemExit(f"lablink {' '.join(args)} failed:\n{err.decode()[-2000:]}")
+    return seconds
+
+
+def timed(command: list[str]) -> float:
+    os.sync()
+    started = time.perf_counter()
+    subprocess.run(command, check=True)
+    return time.perf_counter() - started
+
+
+def start_server(args: list[str], log: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    with log.open("wb") as sink:
+        proc = subprocess.Popen(
+            [*LABLINK, "server", "--port", str(port), *args], stdout=sink, stderr=sink
+        )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            with urllib.request.urlopen(url + "/healthz", timeout=1):
+                return proc, url
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"{url} did not start: {log.read_text()[-1000:]}")
+
+
+def make_tree(root: Path, files: int, seed: int = 1) -> int:
+    rng = random.Random(seed)
+    total = 0
+    for i in range(files):
+        folder = root / f"d{i // 200:03d}"
+        if i % 200 == 0:
+            folder.mkdir(parents=True)
+        size = rng.randint(4 * 1024, 64 * 1024)
+        (folder / f"f{i:06d}.bin").write_bytes(os.urandom(size))
+        total += size
+    old = time.time() - 60  # written "a minute ago", as a real dataset would be
+    for path in root.rglob("*.bin"):
+        os.utime(path, (old, old))
+    return total
+
+
+def make_big(path: Path, size: int) -> None:
+    block = os.urandom(16 * 1024 * 1024)
+    with path.open("wb") as out:
+        left = size
+        while left:
+            out.write(block[: min(left, len(block))])
+            left -= min(left, len(block))
+            block = block[1:] + block[:1]  # distinct blocks, cheaply
+
+
+def hash_speeds() -> list[tuple[str, float]]:
+    import blake3
+
+    data = os.urandom(256 * 1024 * 1024)
+    out = []
+    for name, fn in (
+        ("sha256 (hashlib, 1 thread)", lambda: hashlib.sha256(data).digest()),
+        ("blake3 (1 thread)", lambda: blake3.blake3(data).digest()),
+        (
+            "blake3 (all cores)",
+            lambda: blake3.blake3(data, max_threads=blake3.blake3.AUTO).digest(),
+        ),
+    ):
+        started = time.perf_counter()
+        fn()
+        out.append((name, len(data) / (time.perf_counter() - started) / 1e9))
+    return out
+
+
+def row(name: str, seconds: float, ref: float | None, target: str) -> None:
+    ratio = f"{seconds / ref:5.2f}x" if ref else "      "
+    print(f"  {name:<46} {seconds:8.2f} s  {ratio}   {target}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--files", type=int, default=20_000)
+    parser.add_argument("--big-size", default="2GB")
+    parser.add_argument("--workdir", default=None, help="where to work (default: a temp dir)")
+    args = parser.parse_args()
+    big_size = parse_size(args.big_size)
+    work = Path(args.workdir or tempfile.mkdtemp(prefix="lablink-bench-data-"))
+    work.mkdir(parents=True, exist_ok=True)
+    peak = Peak()
+    servers: list[subprocess.Popen[bytes]] = []
+    try:
+        print(f"machine: {os.cpu_count()} cores; work folder {work}")
+        print("\nhash throughput (GB/s), 256 MB in memory:")
+        for name, speed in hash_speeds():
+            print(f"  {name:<30} {speed:6.2f}")
+
+        tree = work / "tree"
+        total = make_tree(tree, args.files)
+        print(f"\ntree: {args.files} files, {total / 1e6:.0f} MB")
+        cp_tree = timed(["cp", "-r", str(tree), str(work / "tree-copy")])
+
+        origin, origin_url = start_server(["--home", str(work / "origin")], work / "origin.log")
+        servers.append(origin)
+        edge, edge_url = start_server(
+            ["--home", str(work / "edge"), "--upstream", origin_url, "--cache-size", "50GB"],
+            work / "edge.log",
+        )
+        servers.append(edge)
+        peak.watch("origin", origin.pid)
+        peak.watch("edge", edge.pid)
+
+        def client(name: str) -> dict[str, str]:
+            return {
+                "LABLINK_SERVER": origin_url,
+                "LABLINK_HOME": str(work / name),
+                "LABLINK_DATA_ENDPOINTS": f"{edge_url},{origin_url}",
+            }
+
+        push = timed_client(["data", "add", str(tree), "--name", "tree"], client("a"), peak)
+        # warm the edge with another client, then pull with an empty client cache
+        timed_client(["data", "pull", "tree", "--to", str(work / "warm")], client("w"), peak)
+        pull = timed_client(["data", "pull", "tree", "--to", str(work / "pull")], client("b"), peak)
+        cached = timed_client(
+            ["data", "pull", "tree", "--to", str(work / "again")], client("b"), peak
+        )
+        rng = random.Random(2)
+        for path in rng.sample(sorted(tree.rglob("*.bin")), max(1, args.files // 100)):
+            path.write_bytes(os.urandom(path.stat().st_size))
+        repush = timed_client(["data", "add", str(tree), "--name", "tree"], client("a"), peak)
+
+        print(f"\n{args.files}-file tree (reference: cp -r {cp_tree:.2f} s)")
+        row("cp -r", cp_tree, cp_tree, "reference")
+        row("push (lablink data add)", push, cp_tree, "target <= 1.5x cp")
+        row("pull from a warm edge, empty client cache", pull, cp_tree, "target <= 1.5x cp")
+        row("pull a cached version into a new folder", cached, None, "target <= 2 s")
+        row("re-push after 1% of the files changed", repush, push, "target <= 5% of push")
+
+        big = work / "big.bin"
+        make_big(big, big_size)
+        cp_big = timed(["cp", str(big), str(work / "big-copy.bin")])
+        bigpush = timed_client(["data", "add", str(big), "--name", "big"], client("a"), peak)
+        bigpull = timed_client(
+            ["data", "pull", "big", "--to", str(work / "big-pull")], client("c"), peak
+        )
+        print(f"\none {big_size / 1e9:.2f} GB file (reference: cp {cp_big:.2f} s)")
+        row("cp", cp_big, cp_big, "reference")
+        row("push (lablink data add)", bigpush, cp_big, "target <= 3x cp")
+        row("pull from the origin, empty client cache", bigpull, cp_big, "target <= 2x cp")
+
+        print("\npeak resident memory (target <= 200 MB each):")
+        for name, rss in sorted(peak.peaks.items()):
+            print(f"  {name:<10} {rss / 1e6:7.0f} MB")
+    finally:
+        peak.stop()
+        for proc in servers:
+            proc.terminate()
+            proc.wait(10)
+        if not args.workdir:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,260 @@
+"""``lablink data``: add, list, show, pull and diff versioned datasets.
+
+Each command parses its flags, makes one SDK call (``lablink.sdk.data``) and renders
+the answer, so the commands behave the same on the embedded store and against a
+server (``--server``). Transfers draw Rich progress bars on stderr, so ``--json``
+output on stdout stays clean.
+"""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from lablink.cli import output
+from lablink.cli.data_render import (
+    BarProgress,
+    fmt_bytes,
+    print_diff,
+    print_pull,
+    print_push,
+    print_version,
+    version_table,
+)
+from lablink.cli.state import get_state
+
+app = typer.Typer(
+    help="Versioned datasets: add a folder as a version, pull it anywhere, diff versions.",
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+JSON_OPTION = typer.Option(False, "--json", help="Print JSON instead of a table.")
+
+
+@app.command("add")
+def add(
+    ctx: typer.Context,
+    path: Path = typer.Argument(..., help="A file or folder to add as a version."),
+    name: str = typer.Option(..., "--name", "-n", help="The dataset's name, e.g. cifar-mini."),
+    message: str | None = typer.Option(None, "--message", "-m", help="What changed and why."),
+    parents: list[str] = typer.Option(
+        [], "--from", help="A version this one was made from (repeatable), e.g. cifar-raw@v2."
+    ),
+    version: int | None = typer.Option(
+        None, "--version", help="Expect this version number (an error if it is taken)."
+    ),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Add a file or folder tree as the next version of a dataset (uploads only new files)."""
+    from lablink.sdk.data import add as add_version
+
+    settings = get_state(ctx).settings
+    # What was asked, rebuilt from the parsed flags (sys.argv may be a wrapper's).
+    words = ["lablink", "data", "add", str(path), "--name", name]
+    words += ["-m", message] if message else []
+    words += [w for parent in parents for w in ("--from", parent)]
+    command = shlex.join(words)
+    with BarProgress(enabled=not as_json) as progress:
+        result = add_version(
+            path,
+            name,
+            message=message,
+            parents=parents,
+            version=version,
+            source_command=command,
+            settings=settings,
+            progress=progress,
+        )
+    if as_json:
+        output.print_json({"version": result.version.to_dict(), "created": result.created})
+        return
+    print_push(output.console(), result)
+
+
+@app.command("ls")
+def ls(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
+    """List datasets with their latest version."""
+    from lablink.sdk.data import session
+
+    with session(get_state(ctx).settings) as (remote, _cache):
+        found = remote.list_datasets()
+    if as_json:
+        import dataclasses
+
+        output.print_json({"datasets": [dataclasses.asdict(d) for d in found]})
+        return
+    out = output.console()
+    if not found:
+        out.print("no datasets yet: add one with `lablink data add PATH --name NAME`")
+        return
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for column in ("name", "latest", "versions", "files", "size", "updated", "by"):
+        table.add_column(column, justify="right" if column in ("files", "size") else "left")
+    for d in found:
+        table.add_row(
+            Text(d.name, style="cyan"),
+            f"v{d.latest}",
+            str(d.versions),
+            str(d.files),
+            fmt_bytes(d.size),
+            output.fmt_ago(d.updated_at),
+            d.created_by,
+        )
+    out.print(table)
+
+
+@app.command("log")
+def log(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="The dataset's name."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """List a dataset's versions, newest first, with messages and lineage."""
+    from lablink.sdk.data import session
+
+    with session(get_state(ctx).settings) as (remote, _cache):
+        versions = remote.log(name)
+    if as_json:
+        output.print_json({"dataset": name, "versions": [v.to_dict() for v in versions]})
+        return
+    output.console().print(version_table(versions))
+
+
+@app.command("show")
+def show(
+    ctx: typer.Context,
+    ref: str = typer.Argument(..., help="A version: name, name@v3, name@latest or a digest."),
+    files: bool = typer.Option(False, "--files", "-f", help="List every file."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Show a version: size, files, digest, message, who made it and from what."""
+    from lablink.sdk.data import session
+
+    with session(get_state(ctx).settings) as (remote, cache):
+        version = remote.resolve(ref)
+        manifest = remote.read_manifest(cache, version)
+    if as_json:
+        files_out = [f.to_dict() for f in manifest.files]
+        body = {"version": version.to_dict(), "algorithm": manifest.algorithm, "files": files_out}
+        output.print_json(body)
+        return
+    print_version(output.console(), version, manifest, list_files=files)
+
+
+@app.command("pull")
+def pull(
+    ctx: typer.Context,
+    ref: str = typer.Argument(..., help="A version: name, name@v3, name@latest or a digest."),
+    to: Path | None = typer.Option(
+        None, "--to", "-o", help="Folder to put the files in (default: ./<name>)."
+    ),
+    copy: bool = typer.Option(False, "--copy", help="Copy files instead of hardlinking them."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Put a version's files in a folder: fetched into the cache, then hardlinked.
+
+    Resumable: files already cached are not fetched again.
+    """
+    from lablink.core.datasets.refs import parse_ref
+    from lablink.sdk.data import download
+
+    parsed = parse_ref(ref)
+    dest = to or Path(parsed.name or "dataset")
+    settings = get_state(ctx).settings
+    with BarProgress(enabled=not as_json) as progress:
+        result = download(ref, dest, link=not copy, settings=settings, progress=progress)
+    if as_json:
+        output.print_json(
+            {
+                "version": result.version.to_dict(),
+                "to": str(result.dest),
+                "files": result.files,
+                "fetched_blobs": result.fetch.blobs,
+                "fetched_bytes": result.fetch.bytes,
+                "linked": result.materialised.linked,
+                "copied": result.materialised.copied,
+                "unchanged": result.materialised.unchanged,
+                "corrupt": [{"endpoint": u, "digest": d} for u, d in result.fetch.corrupt],
+                "failovers": [{"endpoint": u, "reason": r} for u, r in result.fetch.failovers],
+            }
+        )
+        return
+    print_pull(output.console(), result)
+
+
+@app.command("diff")
+def diff(
+    ctx: typer.Context,
+    old: str = typer.Argument(..., help="The older version, e.g. cifar-mini@v2."),
+    new: str = typer.Argument(..., help="The newer version, e.g. cifar-mini@v3."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Files added, removed and changed between two versions."""
+    from lablink.sdk.data import session
+
+    with session(get_state(ctx).settings) as (remote, _cache):
+        changes = remote.diff(old, new)
+    if as_json:
+        output.print_json(changes)
+        return
+    print_diff(output.console(), changes)
+
+
+@app.command("used-by")
+def used_by(
+    ctx: typer.Context,
+    ref: str = typer.Argument(..., help="A version, e.g. cifar-mini@v3."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Runs that read a version, and versions made from it."""
+    from lablink.sdk.data import session
+
+    with session(get_state(ctx).settings) as (remote, _cache):
+        lineage = remote.used_by(ref)
+    if as_json:
+        output.print_json(lineage)
+        return
+    out = output.console()
+    out.print(f"[bold]{lineage['version']['ref']}[/] is used by")
+    if not lineage["runs"] and not lineage["versions"]:
+        out.print("  nothing yet")
+    for run in lineage["runs"]:
+        status = output.status_text(run["status"])
+        out.print(Text.assemble("  run ", (run["id"], "cyan"), f" {run['name']} ", status))
+    for version in lineage["versions"]:
+        out.print(Text.assemble("  version ", (version["ref"], "cyan")))
+
+
+@app.command("endpoints")
+def endpoints(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
+    """Probe the data endpoints and list them nearest first (what pulls will use)."""
+    settings = get_state(ctx).settings
+    if not settings.server:
+        output.console().print("embedded store: files are read from " + settings.blobs)
+        return
+    from lablink.sdk.endpoints import Endpoints
+    from lablink.sdk.remote_http import auth_headers
+
+    urls = settings.data_endpoints or (settings.server,)
+    eps = Endpoints(urls, settings.cache_dir / "endpoints.json", auth_headers(settings))
+    try:
+        latencies = eps.probe()
+        order = eps.ordered()
+    finally:
+        eps.close()
+    rows = [{"url": u, "latency_ms": _ms(latencies.get(u))} for u in order]
+    if as_json:
+        output.print_json({"endpoints": rows})
+        return
+    for row in rows:
+        ms = row["latency_ms"]
+        output.console().print(f"{row['url']}  " + (f"{ms} ms" if ms is not None else "down"))
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds * 1000, 1)

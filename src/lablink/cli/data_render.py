@@ -1,0 +1,170 @@
+"""Rendering for ``lablink data``: progress bars, version tables, diffs, summaries."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+from rich.table import Table
+from rich.text import Text
+
+from lablink.cli import output
+
+if TYPE_CHECKING:
+    from lablink.core.datasets.manifest import Manifest
+    from lablink.models import DatasetVersion
+    from lablink.sdk.transfer import PullResult, PushResult
+
+SHOWN_FILES = 20
+REFRESH_SECONDS = 0.2
+
+
+def fmt_bytes(size: int) -> str:
+    """``512 B``, ``3.4 kB``, ``1.2 GB`` (powers of 1000, as ``--cache-size 50GB``)."""
+    value = float(size)
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if value < 1000 or unit == "TB":
+            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{size} B"  # pragma: no cover - the loop always returns
+
+
+class BarProgress:
+    """Rich progress bars on stderr, one per stage; safe to advance from several threads."""
+
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled
+        self._bars = Progress(
+            TextColumn("{task.description:<14}"),
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TimeRemainingColumn(),
+            console=output.err_console(),
+            disable=not enabled,
+            # Redrawn from advance(), at most REFRESH_SECONDS apart: Rich's own refresh
+            # thread took the GIL often enough to slow a 2 GB pull by a third.
+            auto_refresh=False,
+        )
+        self._last = 0.0
+
+    def __enter__(self) -> BarProgress:
+        self._bars.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._bars.refresh()
+        self._bars.stop()
+
+    def stage(self, label: str, total: int) -> Callable[[int], None]:
+        """A bar of ``total`` bytes; returns the function that advances it."""
+        task = self._bars.add_task(label, total=total)
+
+        def advance(n: int) -> None:
+            self._bars.advance(task, n)
+            now = time.monotonic()
+            if now - self._last >= REFRESH_SECONDS:
+                self._last = now
+                self._bars.refresh()
+
+        return advance
+
+
+def version_table(versions: Sequence[DatasetVersion]) -> Table:
+    """Versions newest first: number, files, size, when, who, message, lineage."""
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for column in ("version", "files", "size", "created", "by", "message", "from", "digest"):
+        table.add_column(column, justify="right" if column in ("files", "size") else "left")
+    for v in versions:
+        table.add_row(
+            Text(v.ref, style="cyan"),
+            str(v.files),
+            fmt_bytes(v.size),
+            output.fmt_ago(v.created_at),
+            v.created_by,
+            v.message or "",
+            ", ".join(v.parents),
+            Text(v.digest.split(":", 1)[1][:12], style="dim"),
+        )
+    return table
+
+
+def print_version(
+    out: Console, version: DatasetVersion, manifest: Manifest, list_files: bool
+) -> None:
+    """One version in full; its files when asked (else the first few)."""
+    rows: list[tuple[str, Any]] = [
+        ("version", Text(version.ref, style="bold cyan")),
+        ("files", f"{version.files} ({fmt_bytes(version.size)})"),
+        ("digest", version.digest),
+        ("hashes", version.algorithm),
+        ("created", f"{output.fmt_time(version.created_at)} by {version.created_by}"),
+        ("message", version.message or ""),
+        ("from", ", ".join(version.parents)),
+        ("made by run", version.source_run or ""),
+        ("command", version.source_command or ""),
+    ]
+    for key, value in rows:
+        if value:
+            out.print(Text.assemble((f"{key:<12}", "bold"), value))
+    files = manifest.files if list_files else manifest.files[:SHOWN_FILES]
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    table.add_column("path")
+    table.add_column("size", justify="right")
+    for f in files:
+        table.add_row(f.path, fmt_bytes(f.size))
+    out.print(table)
+    if len(files) < len(manifest.files):
+        out.print(f"[dim]{len(files)} of {len(manifest.files)} files shown; use --files[/]")
+
+
+def print_diff(out: Console, changes: dict[str, Any]) -> None:
+    """Added (+), removed (-) and changed (~) files, then the counts."""
+    for kind, mark, style in (("added", "+", "green"), ("removed", "-", "red")):
+        for entry in changes[kind]:
+            out.print(Text(f"{mark} {entry['path']}", style=style))
+    for entry in changes["changed"]:
+        sizes = f"{fmt_bytes(entry['old']['size'])} → {fmt_bytes(entry['new']['size'])}"
+        out.print(Text.assemble(("~ " + entry["path"], "yellow"), (f"  {sizes}", "dim")))
+    counts = {k: len(changes[k]) for k in ("added", "removed", "changed")}
+    out.print(
+        f"{changes['old']} → {changes['new']}: {counts['added']} added, "
+        f"{counts['removed']} removed, {counts['changed']} changed"
+    )
+
+
+def print_push(out: Console, result: PushResult) -> None:
+    """What ``data add`` did."""
+    v = result.version
+    if not result.created:
+        out.print(f"[bold cyan]{v.ref}[/] unchanged: the files are the same as the latest version")
+        return
+    out.print(
+        f"[bold cyan]{v.ref}[/]  {v.files} files, {fmt_bytes(v.size)}; uploaded "
+        f"{result.uploaded_blobs} new blobs ({fmt_bytes(result.uploaded_bytes)}) "
+        f"in {output.fmt_duration(result.seconds)}"
+    )
+
+
+def print_pull(out: Console, result: PullResult) -> None:
+    """What ``data pull`` did, with any endpoint that failed or sent corrupt bytes."""
+    m, f = result.materialised, result.fetch
+    how = f"{m.linked} linked, {m.copied} copied, {m.unchanged} already in place"
+    out.print(
+        f"[bold cyan]{result.version.ref}[/] → {result.dest}: {result.files} files ({how}); "
+        f"fetched {f.blobs} blobs ({fmt_bytes(f.bytes)}) in {output.fmt_duration(result.seconds)}"
+    )
+    for url, digest in f.corrupt:
+        out.print(f"[yellow]warning:[/] {url} sent a corrupt copy of {digest}; refetched")
+    for url, reason in f.failovers:
+        out.print(f"[yellow]warning:[/] {url} failed ({reason}); used another endpoint")

@@ -1,0 +1,175 @@
+"""Manifests: the immutable list of a version's files, and diffs between two of them.
+
+A manifest is canonical JSON (sorted keys, no spaces, files sorted by path)::
+
+    {"algorithm":"blake3","files":[{"digest":"blake3:…","path":"sub/f0.bin","size":1000}],
+     "format":1}
+
+It is stored as a blob itself, so its digest names the version's content: two versions
+with equal files have equal digests, and a client verifies the manifest it reads like
+any other blob. Paths are relative POSIX paths; nothing may climb out of the folder a
+version is materialised into, which is checked on the server at commit and again on
+every client before it writes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import operator
+import re
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from lablink.errors import InvalidInput
+from lablink.store.blobs import ALGORITHMS, bytes_digest
+
+FORMAT = 1
+MANIFEST_ALGORITHM = "blake3"
+MAX_PATH = 4096
+
+
+@dataclasses.dataclass(frozen=True, order=True)
+class FileEntry:
+    """One file of a version: where it goes, how big it is, what it hashes to."""
+
+    path: str
+    size: int
+    digest: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"path", "size", "digest"}``."""
+        return {"path": self.path, "size": self.size, "digest": self.digest}
+
+
+@dataclasses.dataclass(frozen=True)
+class Manifest:
+    """The files of a version, sorted by path, all hashed with ``algorithm``."""
+
+    algorithm: str
+    files: tuple[FileEntry, ...]
+
+    @classmethod
+    def build(cls, algorithm: str, entries: Iterable[FileEntry]) -> Manifest:
+        """A validated manifest from entries in any order."""
+        manifest = cls(algorithm, tuple(sorted(entries, key=operator.attrgetter("path"))))
+        manifest.validate()
+        return manifest
+
+    @property
+    def size(self) -> int:
+        """Total bytes of the files."""
+        return sum(f.size for f in self.files)
+
+    def blobs(self) -> dict[str, int]:
+        """Each distinct digest once, with its size (equal files share one blob)."""
+        return {f.digest: f.size for f in self.files}
+
+    @functools.cached_property
+    def _encoded(self) -> bytes:
+        body = {
+            "algorithm": self.algorithm,
+            "files": [f.to_dict() for f in self.files],
+            "format": FORMAT,
+        }
+        return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+    def encode(self) -> bytes:
+        """Canonical JSON bytes: equal manifests encode to equal bytes."""
+        return self._encoded
+
+    def digest(self) -> str:
+        """The manifest blob's id."""
+        return bytes_digest(self.encode(), MANIFEST_ALGORITHM)
+
+    @classmethod
+    def decode(cls, data: bytes) -> Manifest:
+        """Parse and validate manifest bytes.
+
+        Raises:
+            InvalidInput: not a manifest, or a bad path, size or digest in it.
+        """
+        try:
+            body = json.loads(data)
+            files = body["files"]
+            entries = tuple(FileEntry(f["path"], f["size"], f["digest"]) for f in files)
+            manifest = cls(body["algorithm"], entries)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise InvalidInput(f"not a lablink manifest: {exc}") from exc
+        if body.get("format") != FORMAT:
+            raise InvalidInput(f"unknown manifest format {body.get('format')!r}")
+        manifest.validate()
+        return manifest
+
+    def validate(self) -> None:
+        """Check algorithm, paths, sizes and digests.
+
+        Raises:
+            InvalidInput: naming the first bad entry.
+        """
+        if self.algorithm not in ALGORITHMS:
+            raise InvalidInput(f"unknown hash algorithm {self.algorithm!r}")
+        digest = re.compile(rf"^{self.algorithm}:[0-9a-f]{{64}}$").match
+        previous = ""
+        paths = set()
+        for entry in self.files:
+            path = entry.path
+            if not isinstance(path, str) or _BAD_PATH.search(path) or not path:
+                check_path(path)  # raises, naming the problem
+            if isinstance(entry.size, bool) or not isinstance(entry.size, int) or entry.size < 0:
+                raise InvalidInput(f"{path}: size {entry.size!r} is not a byte count")
+            if not isinstance(entry.digest, str) or not digest(entry.digest):
+                raise InvalidInput(f"{path}: {entry.digest!r} is not a {self.algorithm} id")
+            if path <= previous:
+                raise InvalidInput(f"{path}: files must be unique and sorted by path")
+            previous = path
+            paths.add(path)
+        for path in paths:
+            folder = path.rpartition("/")[0]
+            while folder:
+                if folder in paths:
+                    raise InvalidInput(f"{folder!r} is both a file and a folder")
+                folder = folder.rpartition("/")[0]
+
+
+# Anything check_path would refuse: a leading or trailing "/", "//", "." or ".." parts, a
+# backslash or a control character, or a path over MAX_PATH characters.
+_BAD_PATH = re.compile(rf"^/|/$|//|(^|/)\.\.?(/|$)|[\x00-\x1f\\]|^.{{{MAX_PATH + 1},}}", re.DOTALL)
+
+
+def check_path(path: object) -> str:
+    """A relative POSIX path that stays inside its folder.
+
+    Raises:
+        InvalidInput: absolute, empty, ``.``/``..`` parts, backslashes or control characters.
+    """
+    if not isinstance(path, str) or not path or len(path) > MAX_PATH:
+        raise InvalidInput(f"invalid file path {str(path)[:80]!r}")
+    if path.startswith("/") or "\\" in path or any(ord(ch) < 32 for ch in path):
+        raise InvalidInput(f"invalid file path {path[:80]!r}", "paths are relative, with '/'")
+    if any(part in ("", ".", "..") for part in path.split("/")):
+        raise InvalidInput(f"invalid file path {path[:80]!r}", "no empty, '.' or '..' parts")
+    return path
+
+
+def diff(old: Manifest, new: Manifest) -> dict[str, list[dict[str, Any]]]:
+    """Files added, removed and changed (same path, other content) from old to new."""
+    before = {f.path: f for f in old.files}
+    after = {f.path: f for f in new.files}
+    changed = [
+        {"path": p, "old": before[p].to_dict(), "new": after[p].to_dict()}
+        for p in sorted(before.keys() & after.keys())
+        if before[p].digest != after[p].digest
+    ]
+    return {
+        "added": [after[p].to_dict() for p in sorted(after.keys() - before.keys())],
+        "removed": [before[p].to_dict() for p in sorted(before.keys() - after.keys())],
+        "changed": changed,
+    }
+
+
+def chunked(items: list[str], size: int) -> Iterator[list[str]]:
+    """``items`` in lists of at most ``size``."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

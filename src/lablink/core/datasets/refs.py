@@ -1,0 +1,97 @@
+"""Dataset names and version references, validated before anything is looked up.
+
+A reference names one version::
+
+    cifar-mini            the latest version
+    cifar-mini@latest     the same
+    cifar-mini@v3         version 3
+    cifar-mini@3fa2c1d0   the version whose manifest digest starts with these hex digits
+    blake3:3fa2c1d0...    a manifest digest (or a prefix of 8+ hex digits), any dataset
+
+Names are letters, digits, ``.``, ``_`` and ``-`` (up to 200), starting with a letter
+or digit: the same rule as project names, so a name is always safe in a URL path.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+from lablink.errors import InvalidInput
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
+_VERSION = re.compile(r"^v([1-9][0-9]{0,8})$")
+_HEX = re.compile(r"^[0-9a-f]{8,64}$")
+_DIGEST = re.compile(r"^(sha256|blake3):([0-9a-f]{8,64})$")
+REF_HINT = "write name, name@latest, name@v3, name@<8+ hex of its digest> or blake3:<hex>"
+
+
+@dataclasses.dataclass(frozen=True)
+class Ref:
+    """A parsed reference: a name with a version, a digest prefix, or neither (latest)."""
+
+    name: str | None
+    version: int | None = None
+    digest: str | None = None  # "algo:hexprefix" or a bare hex prefix
+
+    @property
+    def latest(self) -> bool:
+        """Whether the reference means the newest version of ``name``."""
+        return self.version is None and self.digest is None
+
+    def __str__(self) -> str:
+        if self.name is None:
+            return str(self.digest)
+        if self.version is not None:
+            return f"{self.name}@v{self.version}"
+        return f"{self.name}@{self.digest}" if self.digest else self.name
+
+
+def check_name(name: object) -> str:
+    """A valid dataset name, or InvalidInput naming the rule."""
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise InvalidInput(
+            f"invalid dataset name {name!r}",
+            "use letters, digits, '.', '_' or '-' (up to 200), starting with a letter "
+            "or digit, e.g. cifar-mini",
+        )
+    return name
+
+
+def check_version(number: object) -> int:
+    """A version number: a whole number from 1."""
+    if isinstance(number, bool) or not isinstance(number, int) or not 1 <= number < 10**9:
+        raise InvalidInput(f"invalid version number {number!r}", "versions count from 1: v1, v2")
+    return number
+
+
+def parse_ref(text: object) -> Ref:
+    """Parse a reference (see the module docstring).
+
+    Raises:
+        InvalidInput: the text is not a reference, naming what is wrong.
+    """
+    if not isinstance(text, str) or not text.strip():
+        raise InvalidInput("a dataset reference is empty", REF_HINT)
+    text = text.strip()
+    digest = _DIGEST.match(text)
+    if digest:
+        return Ref(None, digest=text)
+    name, sep, tail = text.partition("@")
+    check_name(name)
+    if not sep or tail == "latest":
+        return Ref(name)
+    if version := _VERSION.match(tail):
+        return Ref(name, version=int(version.group(1)))
+    if _HEX.match(tail) or _DIGEST.match(tail):
+        return Ref(name, digest=tail)
+    if tail.startswith("v"):
+        raise InvalidInput(f"invalid version {tail!r} in {text!r}", "versions look like v1, v2, v3")
+    raise InvalidInput(f"invalid dataset reference {text!r}", REF_HINT)
+
+
+def digest_matches(prefix: str, digest: str) -> bool:
+    """Whether a full manifest digest matches a reference's digest (prefix)."""
+    if ":" in prefix:
+        return digest.startswith(prefix)
+    return digest.split(":", 1)[-1].startswith(prefix)

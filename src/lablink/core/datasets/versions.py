@@ -1,0 +1,174 @@
+"""Dataset use cases: commit versions, resolve references, read manifests, lineage.
+
+``Datasets`` is what the server routes and the SDK's embedded mode both call. A commit
+names a manifest blob that is already stored; it succeeds only when every blob the
+manifest lists is stored too, and the version row is written in one transaction, so a
+version is never visible half uploaded. An interrupted push leaves blobs but no
+version; pushing again uploads what is missing and commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from lablink.core.datasets.manifest import Manifest, diff
+from lablink.core.datasets.refs import Ref, check_name, check_version, digest_matches, parse_ref
+from lablink.core.datasets.transfer import Transfers
+from lablink.errors import Conflict, InvalidInput, NotFound
+from lablink.models import DatasetSummary, DatasetVersion
+from lablink.store.base import Store
+from lablink.store.blobs import BlobStore, bytes_digest, check_digest
+from lablink.store.datasets_sql import DatasetSql
+
+MAX_MESSAGE = 10_000
+MAX_COMMAND = 10_000
+MAX_PARENTS = 100
+SHOWN_MISSING = 20
+
+
+class Datasets:
+    """Versioned datasets over one store and blob store."""
+
+    def __init__(self, store: Store, blobs: BlobStore) -> None:
+        self.sql = DatasetSql(store)
+        self.blobs = blobs
+        self.transfers = Transfers(blobs, self.sql)
+
+    def commit(
+        self,
+        actor: str,
+        name: str,
+        manifest_digest: str,
+        *,
+        message: str | None = None,
+        parents: Sequence[str] = (),
+        source_run: str | None = None,
+        source_command: str | None = None,
+        version: int | None = None,
+    ) -> tuple[DatasetVersion, bool]:
+        """Make the uploaded manifest the next version of ``name``.
+
+        Returns the version and whether it is new: committing the same files as the
+        latest version returns the latest version unchanged.
+
+        Raises:
+            InvalidInput: a bad name, message, parent reference or manifest.
+            NotFound: the manifest blob or a parent version does not exist.
+            Conflict: some files are not uploaded yet (``details["missing"]`` lists some,
+                ``details["missing_count"]`` counts them); nothing is created.
+            AlreadyExists: ``version`` is taken.
+        """
+        check_name(name)
+        check_digest(manifest_digest)
+        if version is not None:
+            check_version(version)
+        if message is not None and len(message) > MAX_MESSAGE:
+            raise InvalidInput(f"the message is {len(message)} characters long (max {MAX_MESSAGE})")
+        if source_run is not None and not (0 < len(source_run) <= 32):
+            raise InvalidInput(f"invalid run id {source_run!r}")
+        if len(parents) > MAX_PARENTS:
+            raise InvalidInput(f"at most {MAX_PARENTS} parent versions")
+        parent_ids = [self._parent_id(p) for p in parents]
+        manifest = self.read_manifest(manifest_digest)
+        missing = self.transfers.missing(list(manifest.blobs()))
+        if missing:
+            raise Conflict(
+                f"{len(missing)} of the {len(manifest.files)} files of this version are not "
+                "uploaded yet",
+                "upload them (a push does), then commit again; nothing was created",
+                missing=missing[:SHOWN_MISSING],
+                missing_count=len(missing),
+            )
+        values = {
+            "digest": manifest_digest,
+            "algorithm": manifest.algorithm,
+            "files": len(manifest.files),
+            "size": manifest.size,
+            "message": message,
+            "source_run": source_run,
+            "source_command": source_command[:MAX_COMMAND] if source_command else None,
+        }
+        return self.sql.create_version(name, actor, values, parent_ids, version)
+
+    def _parent_id(self, text: str) -> int:
+        ref = parse_ref(text)
+        found = self.resolve(ref)
+        return self.sql.version_id(found.dataset, found.version)
+
+    def resolve(self, ref: str | Ref) -> DatasetVersion:
+        """The version a reference names.
+
+        Raises:
+            InvalidInput: not a reference, or a digest prefix that matches several contents.
+            NotFound: no such dataset or version.
+        """
+        parsed = parse_ref(ref) if isinstance(ref, str) else ref
+        if parsed.digest is None:
+            assert parsed.name is not None
+            return self.sql.get(parsed.name, parsed.version)
+        prefix = parsed.digest
+        if ":" not in prefix:
+            found = [
+                v
+                for algorithm in ("blake3", "sha256")
+                for v in self.sql.by_digest(f"{algorithm}:{prefix}", parsed.name)
+            ]
+        else:
+            found = self.sql.by_digest(prefix, parsed.name)
+        found = [v for v in found if digest_matches(prefix, v.digest)]
+        if not found:
+            where = f"of {parsed.name!r} " if parsed.name else ""
+            raise NotFound(
+                f"no version {where}has a manifest digest starting {prefix}",
+                "see digests with `lablink data log NAME`",
+            )
+        if len({v.digest for v in found}) > 1:
+            raise InvalidInput(f"digest prefix {prefix} is ambiguous", "give more hex digits")
+        return found[0]  # the same content in several versions: the oldest one
+
+    def read_manifest(self, digest: str) -> Manifest:
+        """The manifest stored as ``digest``, verified against it.
+
+        Raises:
+            NotFound: no such blob.
+            InvalidInput: the blob is not a valid manifest.
+            Conflict: the stored bytes do not match the digest (corrupt).
+        """
+        try:
+            data = self.blobs.read_bytes(check_digest(digest))
+        except NotFound:
+            raise NotFound(
+                f"manifest {digest} is not uploaded", "upload the manifest blob, then commit"
+            ) from None
+        if bytes_digest(data, digest.split(":", 1)[0]) != digest:
+            raise Conflict(f"the stored manifest {digest} is corrupt")
+        return Manifest.decode(data)
+
+    def manifest(self, ref: str) -> tuple[DatasetVersion, Manifest]:
+        """A version and its files."""
+        version = self.resolve(ref)
+        return version, self.read_manifest(version.digest)
+
+    def list_datasets(self) -> list[DatasetSummary]:
+        """Every dataset with its latest version."""
+        return self.sql.summaries()
+
+    def log(self, name: str) -> list[DatasetVersion]:
+        """The versions of a dataset, newest first. Raises NotFound."""
+        return self.sql.versions(check_name(name))
+
+    def diff(self, old: str, new: str) -> dict[str, Any]:
+        """Files added, removed and changed between two versions."""
+        a, manifest_a = self.manifest(old)
+        b, manifest_b = self.manifest(new)
+        return {"old": a.ref, "new": b.ref, **diff(manifest_a, manifest_b)}
+
+    def used_by(self, ref: str) -> dict[str, Any]:
+        """Runs that read a version and versions made from it (lineage, downstream)."""
+        version = self.resolve(ref)
+        return {
+            "version": version.to_dict(),
+            "runs": self.sql.runs_using(version.ref, version.digest),
+            "versions": [v.to_dict() for v in self.sql.children(version.dataset, version.version)],
+        }

@@ -1,0 +1,187 @@
+"""The client cache: verified blobs (LRU, size limit) and read-only views of versions.
+
+Materialising a version hardlinks each file from the cache into the target folder, so
+a second pull of a version costs a few syscalls per file and no extra disk. Where a
+link is impossible (another file system, a file system without hardlinks) files are
+copied instead. Cached blobs are read-only, and so is everything linked to them: a
+write through a link would change the cache (root can still do it; every read from
+an endpoint is verified, and ``lablink data pull`` re-links a version from the cache).
+
+``lablink.dataset(ref).path`` is a *view*: ``<cache>/views/<digest>``, a hardlinked
+tree built once per version and shared by every process (built under a temporary name
+and renamed into place). Eviction removes least recently used blobs and, with them,
+views not used since, so the limit bounds what the cache keeps alive.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import errno
+import os
+import shutil
+import stat
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+from lablink.core.datasets.manifest import Manifest, check_path
+from lablink.store.blobcache import BlobCache
+from lablink.store.blobs import READ_ONLY
+
+# Errors that mean "hardlinks are impossible here", not "something is wrong".
+_NO_LINK = {errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EACCES}
+Advance = Callable[[int], None]
+
+
+@dataclasses.dataclass
+class Materialised:
+    """What materialising a version did, file by file."""
+
+    linked: int = 0
+    copied: int = 0
+    unchanged: int = 0
+
+
+class ClientCache(BlobCache):
+    """Blobs plus version views, under ``root`` (default ``<home>/cache``)."""
+
+    def _init_schema(self) -> None:
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS views (digest TEXT PRIMARY KEY, used REAL NOT NULL)"
+        )
+        (self.root / "views").mkdir(exist_ok=True)
+
+    def materialise(
+        self,
+        manifest: Manifest,
+        dest: Path,
+        *,
+        link: bool = True,
+        advance: Advance | None = None,
+    ) -> Materialised:
+        """Put every file of ``manifest`` under ``dest`` from the cache.
+
+        Files already linked to the cache are left as they are, so an interrupted
+        pull resumes where it stopped. Files in ``dest`` that the manifest does not
+        list are left alone.
+
+        Raises:
+            InvalidInput: a manifest path that would leave ``dest``.
+            FileNotFoundError: a blob is not cached (fetch first).
+        """
+        result = Materialised()
+        root = os.fspath(dest)
+        os.makedirs(root, exist_ok=True)
+        made: set[str] = {root}
+        for entry in manifest.files:
+            check_path(entry.path)
+            target = os.path.join(root, entry.path)
+            parent = os.path.dirname(target)
+            if parent not in made:
+                os.makedirs(parent, exist_ok=True)
+                made.add(parent)
+            source = self.where(entry.digest)
+            link = self._put_file(source, target, link, result)
+            if advance:
+                advance(entry.size)
+        return result
+
+    def _put_file(self, source: str, target: str, link: bool, result: Materialised) -> bool:
+        """Link (or copy) ``source`` to ``target``; returns whether links still work."""
+        if link:
+            try:
+                os.link(source, target)
+                result.linked += 1
+                return True
+            except FileExistsError:
+                if _same_file(source, target):
+                    result.unchanged += 1
+                    return True
+                tmp = f"{target}.lablink-{uuid.uuid4().hex[:8]}"
+                try:
+                    os.link(source, tmp)
+                    os.replace(tmp, target)
+                    result.linked += 1
+                    return True
+                except OSError as exc:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(tmp)
+                    if exc.errno not in _NO_LINK:
+                        raise
+            except OSError as exc:
+                if exc.errno not in _NO_LINK:
+                    raise
+        tmp = f"{target}.lablink-{uuid.uuid4().hex[:8]}"
+        try:
+            shutil.copyfile(source, tmp)
+            os.chmod(tmp, READ_ONLY)
+            os.replace(tmp, target)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+        result.copied += 1
+        return False
+
+    # -- views --------------------------------------------------------------------------
+    def view_path(self, digest: str) -> Path:
+        """Where the view of the version with manifest ``digest`` lives."""
+        return self.root / "views" / digest.replace(":", "-")
+
+    def view(self, digest: str, manifest: Manifest) -> Path:
+        """A read-only tree of the version (every blob must be cached), built once."""
+        final = self.view_path(digest)
+        if not final.is_dir():
+            tmp = final.with_name(f"{final.name}.tmp-{uuid.uuid4().hex[:8]}")
+            self.materialise(manifest, tmp)
+            _set_tree_writable(tmp, False)
+            try:
+                os.rename(tmp, final)
+            except OSError:  # another process built it first: use theirs
+                _remove_tree(tmp)
+        self.touch_view(digest, manifest)
+        return final
+
+    def touch_view(self, digest: str, manifest: Manifest) -> None:
+        """Mark a view and its blobs as used now."""
+        now = time.time()  # the same instant for the view and its blobs: see _before_evict
+        self.touch(manifest.blobs(), now)
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO views (digest, used) VALUES (?, ?) "
+                "ON CONFLICT (digest) DO UPDATE SET used = excluded.used",
+                (digest, now),
+            )
+
+    def _before_evict(self, last_used: float) -> None:
+        # A view touches its blobs whenever it is used, so any view holding the blob
+        # about to go was last used no later than it: remove those views first.
+        rows = self._db.execute("SELECT digest FROM views WHERE used <= ?", (last_used,))
+        for (digest,) in rows.fetchall():
+            _remove_tree(self.view_path(digest))
+            self._db.execute("DELETE FROM views WHERE digest = ?", (digest,))
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        sa, sb = os.stat(a), os.lstat(b)
+    except FileNotFoundError:
+        return False
+    return (sa.st_ino, sa.st_dev) == (sb.st_ino, sb.st_dev)
+
+
+def _set_tree_writable(root: Path, writable: bool) -> None:
+    """Folders of a view are read-only too, so nothing can be added or renamed in it."""
+    mode = stat.S_IRWXU | stat.S_IRGRP | stat.S_IXGRP | stat.S_IROTH | stat.S_IXOTH
+    if not writable:
+        mode &= ~stat.S_IWUSR
+    folders = [Path(d) for d, _, _ in os.walk(root)]
+    for folder in reversed(folders) if not writable else folders:
+        os.chmod(folder, mode)
+
+
+def _remove_tree(root: Path) -> None:
+    if root.exists():
+        _set_tree_writable(root, True)
+        shutil.rmtree(root, ignore_errors=True)

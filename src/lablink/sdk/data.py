@@ -1,0 +1,197 @@
+"""``lablink.dataset("name@v3")``: a dataset version from training code.
+
+::
+
+    ds = lablink.dataset("cifar-mini@v3")   # or "cifar-mini", "@latest", a digest
+    ds.files                                 # relative paths, from the manifest
+    ds.path                                  # a read-only folder with every file
+    with ds.open("train/0001.png") as fh:    # one file, fetched alone if need be
+        ...
+
+Inside a run (``lablink.init``), the version is recorded as the run's input, through
+the run's own transport, so ``lablink runs show`` and the run page list it. Files
+come through the client cache (``sdk/cache.py``) from the nearest data endpoint, each
+verified against its digest.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from lablink.errors import NotFound
+from lablink.models import DatasetVersion
+from lablink.sdk import hooks
+from lablink.settings import Settings
+
+if TYPE_CHECKING:  # `import lablink` must stay light: these load on first use
+    from lablink.core.datasets.manifest import FileEntry, Manifest
+    from lablink.sdk.cache import ClientCache
+    from lablink.sdk.remote import DataRemote
+    from lablink.sdk.transfer import Progress, PullResult, PushResult
+
+
+@contextlib.contextmanager
+def session(settings: Settings) -> Iterator[tuple[DataRemote, ClientCache]]:
+    """The remote and the client cache for ``settings``, closed afterwards."""
+    from lablink.sdk.cache import ClientCache
+    from lablink.sdk.remote import open_remote
+
+    remote = open_remote(settings)
+    try:
+        cache = ClientCache(settings.cache_dir, settings.cache_size)
+        try:
+            yield remote, cache
+        finally:
+            cache.close()
+    finally:
+        remote.close()
+
+
+class Dataset:
+    """One version of a dataset: its files, a local read-only copy, single files."""
+
+    def __init__(self, info: DatasetVersion, manifest: Manifest, settings: Settings) -> None:
+        self.info = info
+        self.manifest = manifest
+        self.settings = settings
+        self._path: Path | None = None
+        self._by_path = {f.path: f for f in manifest.files}
+
+    @property
+    def name(self) -> str:
+        """The dataset's name."""
+        return self.info.dataset
+
+    @property
+    def version(self) -> int:
+        """The version number (3 for ``name@v3``)."""
+        return self.info.version
+
+    @property
+    def ref(self) -> str:
+        """``name@vN``."""
+        return self.info.ref
+
+    @property
+    def digest(self) -> str:
+        """The manifest digest: equal for versions with equal files."""
+        return self.info.digest
+
+    @property
+    def files(self) -> list[str]:
+        """Relative paths of the files, sorted."""
+        return [f.path for f in self.manifest.files]
+
+    @property
+    def entries(self) -> Sequence[FileEntry]:
+        """Path, size and digest of each file."""
+        return self.manifest.files
+
+    @property
+    def path(self) -> Path:
+        """A read-only folder holding every file (hardlinks into the cache), built once."""
+        if self._path is None:
+            with session(self.settings) as (remote, cache):
+                remote.fetch(cache, self.manifest.blobs(), None)
+                self._path = cache.view(self.digest, self.manifest)
+        return self._path
+
+    def open(self, path: str) -> IO[bytes]:
+        """One file for reading (binary); only that file is fetched if not cached.
+
+        Raises:
+            NotFound: the version has no such file.
+        """
+        entry = self._by_path.get(path)
+        if entry is None:
+            raise NotFound(f"{self.ref} has no file {path!r}", "see ds.files")
+        if self._path is not None:
+            return open(self._path / path, "rb")
+        with session(self.settings) as (remote, cache):
+            remote.fetch(cache, {entry.digest: entry.size}, None)
+            return open(cache.path(entry.digest), "rb")
+
+    def __repr__(self) -> str:
+        return f"<Dataset {self.ref} {len(self.manifest.files)} files {self.digest[:19]}>"
+
+
+def dataset(
+    ref: str, *, settings: Settings | None = None, record: bool = True, **overrides: Any
+) -> Dataset:
+    """The dataset version ``ref`` names; inside a run, recorded as the run's input.
+
+    Args:
+        ref: ``name``, ``name@latest``, ``name@v3``, ``name@<digest prefix>`` or a digest.
+        settings: resolved settings; default: the active run's, else ``Settings.load``.
+        record: record the version as an input of the active run (if any).
+        **overrides: settings by name (``server=``, ``home=``, ``cache_dir=``, ...).
+
+    Raises:
+        InvalidInput: a malformed reference.
+        NotFound: no such dataset or version.
+    """
+    active = hooks.active()
+    run = active[-1] if active else None
+    if settings is None:
+        settings = run.settings if run is not None and not overrides else Settings.load(overrides)
+    with session(settings) as (remote, cache):
+        info = remote.resolve(ref)
+        manifest = remote.read_manifest(cache, info)
+        cache.touch([info.digest])
+    if record and run is not None:
+        run.use("dataset", info.ref, info.digest)
+    return Dataset(info, manifest, settings)
+
+
+def add(
+    path: str | Path,
+    name: str,
+    *,
+    message: str | None = None,
+    parents: Sequence[str] = (),
+    version: int | None = None,
+    source_command: str | None = None,
+    settings: Settings | None = None,
+    progress: Progress | None = None,
+) -> PushResult:
+    """Push a file or folder as the next version of ``name`` (see ``lablink data add``).
+
+    Inside a run, the run is recorded as the version's source.
+    """
+    from lablink.sdk.transfer import push
+
+    active = hooks.active()
+    run = active[-1] if active else None
+    settings = settings or (run.settings if run is not None else Settings.load())
+    with session(settings) as (remote, _cache):
+        return push(
+            remote,
+            settings.cache_dir / "hashes.db",
+            Path(path),
+            name,
+            message=message,
+            parents=parents,
+            source_run=run.id if run is not None else None,
+            source_command=source_command,
+            version=version,
+            progress=progress,
+        )
+
+
+def download(
+    ref: str,
+    dest: str | Path,
+    *,
+    link: bool = True,
+    settings: Settings | None = None,
+    progress: Progress | None = None,
+) -> PullResult:
+    """Materialise a version under ``dest`` (see ``lablink data pull``)."""
+    from lablink.sdk.transfer import pull
+
+    settings = settings or Settings.load()
+    with session(settings) as (remote, cache):
+        return pull(remote, cache, ref, Path(dest), link=link, progress=progress)

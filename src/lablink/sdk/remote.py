@@ -1,0 +1,201 @@
+"""Where dataset versions live: the embedded store, or a lablink server over HTTP.
+
+``DataRemote`` is the narrow interface ``lablink data`` and ``lablink.dataset`` use.
+``LocalRemote`` calls the ``Datasets`` use cases on the embedded store in-process;
+``HttpRemote`` (``sdk/remote_http.py``) speaks the REST API, pushes to the server and
+reads blobs from the nearest data endpoint. Both raise the same ``LablinkError``s.
+"""
+
+from __future__ import annotations
+
+import abc
+import concurrent.futures
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from lablink.core.datasets.manifest import Manifest
+from lablink.models import DatasetSummary, DatasetVersion
+from lablink.sdk.fetch import FetchReport
+from lablink.settings import Settings
+from lablink.store.blobcache import BlobCache
+
+Advance = Callable[[int], None]
+UPLOAD_WORKERS = 4
+
+
+class DataRemote(abc.ABC):
+    """Dataset metadata and blobs, embedded or on a server."""
+
+    label: str  # where it is, for messages
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release connections."""
+
+    @abc.abstractmethod
+    def resolve(self, ref: str) -> DatasetVersion:
+        """The version a reference names. Raises InvalidInput, NotFound."""
+
+    @abc.abstractmethod
+    def list_datasets(self) -> list[DatasetSummary]:
+        """Every dataset with its latest version."""
+
+    @abc.abstractmethod
+    def log(self, name: str) -> list[DatasetVersion]:
+        """A dataset's versions, newest first. Raises NotFound."""
+
+    @abc.abstractmethod
+    def diff(self, old: str, new: str) -> dict[str, Any]:
+        """Files added, removed and changed between two versions."""
+
+    @abc.abstractmethod
+    def used_by(self, ref: str) -> dict[str, Any]:
+        """Runs that read a version and versions made from it."""
+
+    @abc.abstractmethod
+    def missing(self, digests: Sequence[str]) -> list[str]:
+        """The digests the remote does not hold (one request per 100,000)."""
+
+    @abc.abstractmethod
+    def upload(
+        self, items: Mapping[str, int], sources: Mapping[str, str], advance: Advance | None
+    ) -> int:
+        """Upload blobs (digest → size) read from local files; returns bytes sent."""
+
+    @abc.abstractmethod
+    def put_manifest(self, manifest: Manifest) -> str:
+        """Store the manifest blob; returns its digest."""
+
+    @abc.abstractmethod
+    def commit(
+        self,
+        name: str,
+        manifest_digest: str,
+        message: str | None,
+        parents: Sequence[str],
+        source_run: str | None,
+        source_command: str | None,
+        version: int | None,
+    ) -> tuple[DatasetVersion, bool]:
+        """Make the manifest the next version; Conflict if blobs are missing."""
+
+    @abc.abstractmethod
+    def fetch(
+        self, cache: BlobCache, items: Mapping[str, int], advance: Advance | None
+    ) -> FetchReport:
+        """Bring blobs into the cache, each verified against its digest."""
+
+    def read_manifest(self, cache: BlobCache, version: DatasetVersion) -> Manifest:
+        """A version's manifest, through the cache (verified like any blob)."""
+        if not cache.has(version.digest):
+            self.fetch(cache, {version.digest: 0}, None)
+        return Manifest.decode(cache.path(version.digest).read_bytes())
+
+
+class LocalRemote(DataRemote):
+    """The embedded store: blobs in its blob store (a folder or S3), rows in its DB."""
+
+    def __init__(self, settings: Settings) -> None:
+        from lablink.core.lab import Lab
+
+        self.settings = settings
+        self.lab = Lab(settings)
+        self.datasets = self.lab.datasets
+        self.label = f"the embedded store at {settings.home}"
+
+    def close(self) -> None:
+        self.lab.close()
+
+    def resolve(self, ref: str) -> DatasetVersion:
+        return self.datasets.resolve(ref)
+
+    def list_datasets(self) -> list[DatasetSummary]:
+        return self.datasets.list_datasets()
+
+    def log(self, name: str) -> list[DatasetVersion]:
+        return self.datasets.log(name)
+
+    def diff(self, old: str, new: str) -> dict[str, Any]:
+        return self.datasets.diff(old, new)
+
+    def used_by(self, ref: str) -> dict[str, Any]:
+        return self.datasets.used_by(ref)
+
+    def missing(self, digests: Sequence[str]) -> list[str]:
+        return self.datasets.transfers.missing(digests)
+
+    def upload(
+        self, items: Mapping[str, int], sources: Mapping[str, str], advance: Advance | None
+    ) -> int:
+        blobs = self.lab.blobs
+
+        def put(digest: str) -> tuple[str, int]:
+            with open(sources[digest], "rb") as fh:
+                stored = blobs.put_stream(fh, expected=digest)
+            if advance:
+                advance(stored[1])
+            return stored
+
+        with concurrent.futures.ThreadPoolExecutor(4, "lablink-put") as pool:
+            stored = list(pool.map(put, items))
+        self.datasets.sql.record_blobs(stored)
+        return sum(size for _, size in stored)
+
+    def put_manifest(self, manifest: Manifest) -> str:
+        digest, _ = self.lab.blobs.put_bytes(manifest.encode(), "blake3")
+        return digest
+
+    def commit(
+        self,
+        name: str,
+        manifest_digest: str,
+        message: str | None,
+        parents: Sequence[str],
+        source_run: str | None,
+        source_command: str | None,
+        version: int | None,
+    ) -> tuple[DatasetVersion, bool]:
+        return self.datasets.commit(
+            self.settings.user,
+            name,
+            manifest_digest,
+            message=message,
+            parents=parents,
+            source_run=source_run,
+            source_command=source_command,
+            version=version,
+        )
+
+    def fetch(
+        self, cache: BlobCache, items: Mapping[str, int], advance: Advance | None
+    ) -> FetchReport:
+        report = FetchReport()
+        blobs = self.lab.blobs
+
+        def bring(digest: str) -> None:
+            local = blobs.local_path(digest)
+            if local is not None and local.exists():
+                size = cache.adopt(digest, local)  # verified, then hardlinked
+            else:
+                with blobs.open(digest) as fh:
+                    size = cache.put(digest, iter(lambda: fh.read(1 << 20), b""))
+            report.add(size)
+            if advance:
+                advance(size)
+
+        todo = [d for d in items if not cache.has(d)]
+        try:
+            with concurrent.futures.ThreadPoolExecutor(4, "lablink-fetch") as pool:
+                list(pool.map(bring, todo))
+        finally:
+            cache.flush()
+        return report
+
+
+def open_remote(settings: Settings) -> DataRemote:
+    """HTTP when a server is configured, else the embedded store."""
+    if settings.server:
+        from lablink.sdk.remote_http import HttpRemote
+
+        return HttpRemote(settings)
+    return LocalRemote(settings)

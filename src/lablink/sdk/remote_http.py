@@ -1,0 +1,216 @@
+"""``HttpRemote``: datasets on a lablink server (``LABLINK_SERVER``).
+
+Metadata and uploads go to the server. Downloads go to the nearest healthy data
+endpoint (``LABLINK_DATA_ENDPOINTS``; by default the server itself), see
+``sdk/endpoints.py`` and ``sdk/fetch.py``. Uploads run in a pool of threads: small
+files in packs of a few MB (one request each), large files one streamed ``PUT`` each,
+read from disk chunk by chunk and never held whole in memory.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+from collections.abc import Mapping, Sequence
+from typing import IO, Any
+from urllib.parse import quote
+
+import httpx
+
+from lablink import errors
+from lablink.core.datasets.manifest import Manifest, chunked
+from lablink.core.datasets.packs import write_pack
+from lablink.models import DatasetSummary, DatasetVersion
+from lablink.sdk.endpoints import Endpoints
+from lablink.sdk.fetch import PACK_BYTES, FetchReport, fetch_blobs, plan
+from lablink.sdk.remote import UPLOAD_WORKERS, Advance, DataRemote
+from lablink.settings import Settings
+from lablink.store.blobcache import BlobCache
+from lablink.store.blobs import CHUNK
+
+API = "/api/v1"
+MISSING_BATCH = 100_000
+TIMEOUT = httpx.Timeout(300.0, connect=5.0)
+_OCTETS = {"Content-Type": "application/octet-stream"}
+
+
+def auth_headers(settings: Settings) -> dict[bytes, bytes]:
+    """The user and token headers every request carries (UTF-8 bytes)."""
+    headers = {b"X-Lablink-User": settings.user.encode(), b"User-Agent": b"lablink-sdk"}
+    if settings.token:
+        headers[b"Authorization"] = f"Bearer {settings.token}".encode()
+    return headers
+
+
+class HttpRemote(DataRemote):
+    """Datasets on a server, blobs from the nearest endpoint."""
+
+    def __init__(self, settings: Settings, endpoints: Endpoints | None = None) -> None:
+        if not settings.server:
+            raise errors.InvalidInput("HttpRemote needs a server URL", "set LABLINK_SERVER")
+        self.settings = settings
+        self.label = f"the server at {settings.server}"
+        headers = auth_headers(settings)
+        self.client = httpx.Client(
+            base_url=settings.server,
+            headers=headers,
+            timeout=TIMEOUT,
+            limits=httpx.Limits(max_connections=32, max_keepalive_connections=32),
+        )
+        urls = settings.data_endpoints or (settings.server,)
+        self.endpoints = endpoints or Endpoints(
+            urls, settings.cache_dir / "endpoints.json", headers
+        )
+
+    def close(self) -> None:
+        self.client.close()
+        self.endpoints.close()
+
+    # -- plumbing -----------------------------------------------------------------------
+    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = self.client.request(method, API + path, **kwargs)
+        except httpx.TransportError as exc:
+            raise errors.ServiceUnavailable(
+                f"cannot reach the lablink server at {self.settings.server}: {exc}",
+                "is `lablink server` running there? Check LABLINK_SERVER",
+            ) from exc
+        if response.status_code >= 400:
+            raise _error(response)
+        return response
+
+    def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+        return json.loads(self._send(method, path, **kwargs).content)
+
+    # -- metadata -----------------------------------------------------------------------
+    def resolve(self, ref: str) -> DatasetVersion:
+        return DatasetVersion.from_dict(
+            self._json("GET", "/datasets/-/resolve", params={"ref": ref})
+        )
+
+    def list_datasets(self) -> list[DatasetSummary]:
+        answer = self._json("GET", "/datasets")
+        return [DatasetSummary(**d) for d in answer["datasets"]]
+
+    def log(self, name: str) -> list[DatasetVersion]:
+        answer = self._json("GET", f"/datasets/{quote(name, safe='')}")
+        return [DatasetVersion.from_dict(v) for v in answer["versions"]]
+
+    def diff(self, old: str, new: str) -> dict[str, Any]:
+        return dict(self._json("GET", "/datasets/-/diff", params={"old": old, "new": new}))
+
+    def used_by(self, ref: str) -> dict[str, Any]:
+        version = self.resolve(ref)
+        path = f"/datasets/{quote(version.dataset, safe='')}/versions/v{version.version}/used-by"
+        return dict(self._json("GET", path))
+
+    def commit(
+        self,
+        name: str,
+        manifest_digest: str,
+        message: str | None,
+        parents: Sequence[str],
+        source_run: str | None,
+        source_command: str | None,
+        version: int | None,
+    ) -> tuple[DatasetVersion, bool]:
+        body = {
+            "manifest": manifest_digest,
+            "message": message,
+            "parents": list(parents),
+            "source_run": source_run,
+            "source_command": source_command,
+            "version": version,
+        }
+        answer = self._json("POST", f"/datasets/{quote(name, safe='')}/versions", json=body)
+        return DatasetVersion.from_dict(answer["version"]), bool(answer["created"])
+
+    # -- blobs --------------------------------------------------------------------------
+    def missing(self, digests: Sequence[str]) -> list[str]:
+        out: list[str] = []
+        for batch in chunked(list(dict.fromkeys(digests)), MISSING_BATCH):
+            out += self._json("POST", "/data/missing", json={"digests": batch})["missing"]
+        return out
+
+    def put_manifest(self, manifest: Manifest) -> str:
+        digest = manifest.digest()
+        self._send("PUT", f"/blobs/{digest}", content=manifest.encode(), headers=_OCTETS)
+        return digest
+
+    def upload(
+        self, items: Mapping[str, int], sources: Mapping[str, str], advance: Advance | None
+    ) -> int:
+        def send(digests: list[str]) -> int:
+            if len(digests) == 1 and items[digests[0]] >= PACK_BYTES:
+                return self._put_one(digests[0], items[digests[0]], sources, advance)
+            return self._put_pack(digests, items, sources, advance)
+
+        with concurrent.futures.ThreadPoolExecutor(UPLOAD_WORKERS, "lablink-push") as pool:
+            return sum(pool.map(send, plan(items)))
+
+    def _put_one(
+        self, digest: str, size: int, sources: Mapping[str, str], advance: Advance | None
+    ) -> int:
+        with open(sources[digest], "rb") as fh:
+            reader = _Reader(fh, advance)
+            chunks = iter(lambda: reader.read(CHUNK), b"")
+            self._send("PUT", f"/blobs/{digest}", content=chunks, headers=_OCTETS)
+        return size
+
+    def _put_pack(
+        self,
+        digests: list[str],
+        items: Mapping[str, int],
+        sources: Mapping[str, str],
+        advance: Advance | None,
+    ) -> int:
+        def open_blob(digest: str) -> IO[bytes]:
+            return _Reader(open(sources[digest], "rb"), advance)  # type: ignore[return-value]
+
+        body = write_pack(((d, items[d]) for d in digests), open_blob)
+        try:
+            self._send("POST", "/data/packs", content=body, headers=_OCTETS)
+        except errors.PayloadTooLarge:  # a server with a small body limit: one by one
+            return sum(self._put_one(d, items[d], sources, None) for d in digests)
+        return sum(items[d] for d in digests)
+
+    def fetch(
+        self, cache: BlobCache, items: Mapping[str, int], advance: Advance | None
+    ) -> FetchReport:
+        return fetch_blobs(self.endpoints, cache, items, advance)
+
+
+class _Reader:
+    """A file that reports the bytes read from it (for progress bars)."""
+
+    def __init__(self, fh: IO[bytes], advance: Advance | None) -> None:
+        self.fh = fh
+        self.advance = advance
+
+    def read(self, n: int = -1) -> bytes:
+        chunk = self.fh.read(n)
+        if self.advance and chunk:
+            self.advance(len(chunk))
+        return chunk
+
+    def __enter__(self) -> _Reader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.fh.close()
+
+
+def _error(response: httpx.Response) -> errors.LablinkError:
+    """The typed error of an answer with lablink's JSON envelope (or a generic one)."""
+    try:
+        body = json.loads(response.content) if response.content else {}
+    except ValueError:
+        body = {}
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        return errors.from_dict(body, response.status_code)
+    message = f"server answered HTTP {response.status_code}: {response.text[:200]}"
+    if response.status_code == 413:
+        return errors.PayloadTooLarge(message)
+    if response.status_code >= 500:
+        return errors.ServiceUnavailable(message)
+    return errors.InvalidInput(message)

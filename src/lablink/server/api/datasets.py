@@ -1,0 +1,167 @@
+"""Versioned datasets: metadata under ``/datasets``, the data plane under ``/data``.
+
+Metadata: list datasets, a dataset's log, commit a version (its manifest blob and
+files uploaded first), show a version and its files, lineage, diff, resolve a reference.
+Data plane: which blobs are missing (one request for a whole manifest), packs of
+blobs in (upload) and out (download), and re-verification of a blob a client found
+corrupt. Single large blobs go through ``/blobs/{digest}`` (``api/blobs.py``).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
+from starlette.responses import StreamingResponse
+
+from lablink.core.datasets.packs import TruncatedPack
+from lablink.core.datasets.transfer import check_digests
+from lablink.errors import InvalidInput
+from lablink.server.deps import Actor, LabDep
+from lablink.server.fields import Body, Digest, InputRef, RunId, Text
+from lablink.server.jsonio import JSONResponse, reply
+
+router = APIRouter(tags=["datasets"])
+
+DatasetName = Annotated[str, Query(min_length=1, max_length=200)]
+RefText = Annotated[str, Query(min_length=1, max_length=300)]
+
+
+class CommitIn(Body):
+    """Make an uploaded manifest the next version of a dataset."""
+
+    manifest: Digest
+    message: Text | None = None
+    parents: list[InputRef] = []
+    source_run: RunId | None = None
+    source_command: Text | None = None
+    version: int | None = None
+
+
+class Digests(Body):
+    """Blob ids: the ones to check, or to download."""
+
+    digests: list[Digest]
+
+
+class VerifyIn(Body):
+    """A blob a client found corrupt: the server rehashes its copy."""
+
+    digest: Digest
+
+
+def _ref(name: str, ref: str) -> str:
+    return name if ref == "latest" else f"{name}@{ref}"
+
+
+# -- metadata -----------------------------------------------------------------------------
+@router.get("/datasets", summary="List datasets")
+def list_datasets(lab: LabDep) -> JSONResponse:
+    """Every dataset with its latest version, files and size."""
+    import dataclasses
+
+    return reply({"datasets": [dataclasses.asdict(d) for d in lab.datasets.list_datasets()]})
+
+
+@router.get("/datasets/-/resolve", summary="Resolve a reference")
+def resolve(lab: LabDep, ref: RefText) -> JSONResponse:
+    """The version ``ref`` names: ``name``, ``name@v3``, ``name@latest``, ``blake3:<hex>``."""
+    return reply(lab.datasets.resolve(ref).to_dict())
+
+
+@router.get("/datasets/-/diff", summary="Diff two versions")
+def diff_versions(lab: LabDep, old: RefText, new: RefText) -> JSONResponse:
+    """Files added, removed and changed from ``old`` to ``new``."""
+    return reply(lab.datasets.diff(old, new))
+
+
+@router.get("/datasets/{name}", summary="A dataset's versions")
+def dataset_log(name: str, lab: LabDep) -> JSONResponse:
+    """The versions of ``name``, newest first."""
+    versions = lab.datasets.log(name)
+    return reply({"dataset": name, "versions": [v.to_dict() for v in versions]})
+
+
+@router.post("/datasets/{name}/versions", status_code=201, summary="Commit a version")
+def commit(name: str, body: CommitIn, lab: LabDep, actor: Actor) -> JSONResponse:
+    """201 with the new version; 200 with the latest when the files are unchanged.
+
+    409 ``conflict`` when files are still missing (``details.missing``): nothing is
+    created until every blob has arrived.
+    """
+    version, created = lab.datasets.commit(
+        actor,
+        name,
+        body.manifest,
+        message=body.message,
+        parents=body.parents,
+        source_run=body.source_run,
+        source_command=body.source_command,
+        version=body.version,
+    )
+    return reply({"version": version.to_dict(), "created": created}, 201 if created else 200)
+
+
+@router.get("/datasets/{name}/versions/{ref}", summary="Show a version")
+def show_version(name: str, ref: str, lab: LabDep) -> JSONResponse:
+    """One version: ``ref`` is ``v3``, ``latest`` or a digest prefix."""
+    return reply(lab.datasets.resolve(_ref(name, ref)).to_dict())
+
+
+@router.get("/datasets/{name}/versions/{ref}/files", summary="A version's files")
+def version_files(name: str, ref: str, lab: LabDep) -> JSONResponse:
+    """The manifest: path, size and digest of every file."""
+    version, manifest = lab.datasets.manifest(_ref(name, ref))
+    files = [f.to_dict() for f in manifest.files]
+    return reply({"version": version.to_dict(), "algorithm": manifest.algorithm, "files": files})
+
+
+@router.get("/datasets/{name}/versions/{ref}/used-by", summary="Lineage downstream")
+def used_by(name: str, ref: str, lab: LabDep) -> JSONResponse:
+    """Runs that read the version and versions made from it."""
+    return reply(lab.datasets.used_by(_ref(name, ref)))
+
+
+# -- data plane ---------------------------------------------------------------------------
+@router.post("/data/missing", summary="Which blobs are not stored")
+def missing(body: Digests, lab: LabDep) -> JSONResponse:
+    """The subset of ``digests`` to upload; up to 100,000 per request."""
+    return reply({"missing": lab.datasets.transfers.missing(check_digests(body.digests))})
+
+
+@router.post("/data/packs", status_code=201, summary="Upload a pack of blobs")
+async def upload_pack(request: Request, lab: LabDep) -> JSONResponse:
+    """A pack body (see ``core/datasets/packs.py``); each blob is verified and stored.
+
+    The body (a few MB: clients send packs of at most 4 MB, and the request size limit
+    holds) is gathered on the event loop, then parsed and written in one worker
+    thread: one hop between threads per pack, and no worker thread blocked on a slow
+    network while holding the write lock.
+    """
+    chunks: list[bytes] = []
+    try:
+        async for chunk in request.stream():
+            chunks.append(chunk)
+    except ClientDisconnect:
+        raise InvalidInput("the client disconnected before the pack was sent") from None
+    try:
+        stored = await run_in_threadpool(lab.datasets.transfers.put_pack, chunks)
+    except TruncatedPack as exc:
+        raise InvalidInput(f"the pack is cut off: {exc}", "send it again") from None
+    size = sum(s for _, s in stored)
+    return reply({"stored": len(stored), "bytes": size}, 201)
+
+
+@router.post("/data/fetch", summary="Download a pack of blobs")
+def fetch_pack(body: Digests, lab: LabDep) -> StreamingResponse:
+    """The blobs as one pack; ones not stored come as ``missing`` frames."""
+    pack = lab.datasets.transfers.read_pack(check_digests(body.digests))
+    return StreamingResponse(pack, media_type="application/octet-stream")
+
+
+@router.post("/data/verify", summary="Re-verify a stored blob")
+def verify(body: VerifyIn, lab: LabDep) -> JSONResponse:
+    """Rehash the server's copy; a corrupt one is quarantined (``ok`` false)."""
+    return reply({"digest": body.digest, "ok": lab.datasets.transfers.verify(body.digest)})

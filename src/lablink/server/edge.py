@@ -1,0 +1,202 @@
+"""Edge cache mode: ``lablink server --upstream URL --cache-size 50GB``.
+
+An edge server sits near a group of users (another region, another office). It serves
+dataset files it holds from its own disk, fetches the ones it lacks from its upstream
+exactly once however many clients ask at the same moment (``edge_cache.py``), keeps
+its disk within the size limit by LRU eviction, and forwards every other request
+(metadata, uploads, the web UI) to the upstream unchanged. Clients list it first in
+``LABLINK_DATA_ENDPOINTS``; it holds no database and no state but its cache, so it can
+be thrown away and restarted at will.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import IO
+
+import anyio.to_thread
+import httpx
+import uvicorn
+from fastapi import FastAPI, Request
+from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import FileResponse, Response, StreamingResponse
+
+from lablink.core.datasets.packs import END, write_pack
+from lablink.core.datasets.transfer import check_digests
+from lablink.errors import NotFound, ServiceUnavailable
+from lablink.server.api.datasets import Digests, VerifyIn
+from lablink.server.edge_cache import EdgeCache
+from lablink.server.errors import install_error_handlers
+from lablink.server.jsonio import JSONResponse, reply
+from lablink.server.middleware import RequestLog, TokenAuth
+from lablink.settings import Settings, parse_size
+from lablink.store.blobs import check_digest
+
+logger = logging.getLogger(__name__)
+
+API = "/api/v1"
+FIRST_GROUP = 64  # digests made local before the first byte of a pack goes out
+GROUP = 512
+THREADS = 128  # requests waiting on an upstream fetch each hold a worker thread
+_HOP = {
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailers",
+    "transfer-encoding",
+    "upgrade",
+    "host",
+    "content-length",
+}
+
+
+def create_edge_app(edge: EdgeCache, token: str | None = None) -> FastAPI:
+    """An ASGI app serving ``edge``'s blobs and proxying the rest to its upstream."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        anyio.to_thread.current_default_thread_limiter().total_tokens = THREADS
+        async with httpx.AsyncClient(
+            base_url=edge.upstream, timeout=httpx.Timeout(300.0, connect=5.0)
+        ) as client:
+            app.state.upstream = client
+            yield
+
+    app = FastAPI(title="lablink edge cache", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.state.edge = edge
+    install_error_handlers(app)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> JSONResponse:
+        return reply({"status": "ok", "role": "edge", "upstream": edge.upstream})
+
+    @app.get(f"{API}/edge", summary="Edge cache status")
+    def status() -> JSONResponse:
+        cache = {"bytes": edge.cache.usage(), "limit": edge.cache.limit}
+        return reply({"upstream": edge.upstream, "cache": cache, "stats": dict(edge.stats)})
+
+    @app.post(f"{API}/data/fetch", summary="Download a pack of blobs")
+    async def fetch(body: Digests) -> StreamingResponse:
+        digests = list(dict.fromkeys(check_digests(body.digests)))
+        first = digests[:FIRST_GROUP]
+        # The first group is fetched before answering, so an upstream failure is a
+        # clean 503 the client fails over on, not a pack cut off after its headers.
+        await run_in_threadpool(edge.ensure, first)
+        return StreamingResponse(_pack(edge, digests), media_type="application/octet-stream")
+
+    @app.get(API + "/blobs/{digest}", summary="Download a blob")
+    async def get_blob(digest: str) -> Response:
+        check_digest(digest)
+        if digest not in await run_in_threadpool(edge.ensure, [digest]):
+            raise NotFound(f"blob {digest} is not stored upstream")
+        return FileResponse(edge.cache.path(digest), media_type="application/octet-stream")
+
+    @app.post(f"{API}/data/verify", summary="Re-verify a cached blob")
+    async def verify(body: VerifyIn, request: Request) -> Response:
+        ok = await run_in_threadpool(edge.verify, body.digest)
+        if ok is None:  # not ours: the corrupt copy came from upstream
+            return await _proxy(request)
+        return reply({"digest": body.digest, "ok": ok})
+
+    @app.api_route(
+        "/{path:path}",
+        methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+        include_in_schema=False,
+    )
+    async def forward(request: Request) -> Response:
+        return await _proxy(request)
+
+    if token:
+        app.add_middleware(TokenAuth, token=token)
+    app.add_middleware(RequestLog)
+    return app
+
+
+def _pack(edge: EdgeCache, digests: list[str]) -> Iterator[bytes]:
+    """The pack of ``digests``, made local group by group as it streams."""
+
+    def open_blob(digest: str) -> IO[bytes] | None:
+        try:
+            return open(edge.cache.where(digest), "rb")
+        except FileNotFoundError:
+            return None
+
+    with edge.pinned(digests):
+        for start in range(0, len(digests), GROUP):
+            group = digests[start : start + GROUP]
+            edge.ensure(group)
+            sizes = [(d, _size(edge, d)) for d in group]
+            yield from write_pack(sizes, open_blob, end=False)
+        yield END
+
+
+def _size(edge: EdgeCache, digest: str) -> int:
+    try:
+        return os.stat(edge.cache.where(digest)).st_size
+    except FileNotFoundError:
+        return -1
+
+
+async def _proxy(request: Request) -> Response:
+    """Forward a request to the upstream and stream its answer back unchanged."""
+    client: httpx.AsyncClient = request.app.state.upstream
+    headers = [(k, v) for k, v in request.headers.raw if k.decode("latin-1").lower() not in _HOP]
+    has_body = "content-length" in request.headers or "transfer-encoding" in request.headers
+    url = httpx.URL(path=request.url.path, query=request.url.query.encode("latin-1"))
+    upstream = client.build_request(
+        request.method, url, headers=headers, content=request.stream() if has_body else None
+    )
+    try:
+        answer = await client.send(upstream, stream=True)
+    except httpx.HTTPError as exc:
+        raise ServiceUnavailable(
+            f"the upstream {client.base_url} cannot be reached: {exc}", "try again shortly"
+        ) from exc
+    out_headers = {
+        k: v for k, v in answer.headers.items() if k.lower() not in _HOP - {"content-length"}
+    }
+    return StreamingResponse(
+        answer.aiter_raw(),
+        status_code=answer.status_code,
+        headers=out_headers,
+        background=BackgroundTask(answer.aclose),
+    )
+
+
+def edge_cache_for(settings: Settings, upstream: str, cache_size: str | int) -> EdgeCache:
+    """The ``EdgeCache`` an edge server over ``settings`` uses (under ``<home>/edge``)."""
+    limit = parse_size(cache_size) if isinstance(cache_size, str) else cache_size
+    headers = {b"User-Agent": b"lablink-edge"}
+    if settings.token:
+        headers[b"Authorization"] = f"Bearer {settings.token}".encode()
+    return EdgeCache(Path(settings.home) / "edge", limit, upstream, headers)
+
+
+def serve_edge(
+    settings: Settings, host: str, port: int, upstream: str, cache_size: str | int
+) -> None:
+    """Run an edge cache of ``upstream`` on ``host:port`` until stopped."""
+    from lablink.server.app import configure_logging
+
+    configure_logging()
+    edge = edge_cache_for(settings, upstream, cache_size)
+    try:
+        app = create_edge_app(edge, settings.token)
+        logger.info(
+            "lablink edge cache of %s on http://%s:%d (cache %s, limit %d bytes)",
+            upstream,
+            host,
+            port,
+            edge.cache.root,
+            edge.cache.limit,
+        )
+        uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
+    finally:
+        edge.close()

@@ -1,0 +1,190 @@
+"""The pull-through blob cache behind an edge server: single flight per digest.
+
+``EdgeCache.ensure(digests)`` makes blobs local: those cached are served as they are;
+for the others exactly one thread asks the upstream (in packs), however many requests
+want the same blob at the same moment. The others wait on that fetch's future. Every
+blob from upstream is verified as it is written (``BlobCache.put``), and the cache is
+kept within its size limit by LRU eviction, never evicting a blob a request is still
+serving (pinned).
+"""
+
+from __future__ import annotations
+
+import collections
+import concurrent.futures
+import contextlib
+import json
+import logging
+import threading
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import httpx
+
+from lablink.core.datasets.packs import PackReader, TruncatedPack
+from lablink.errors import CorruptBlob, InsufficientStorage, LablinkError, ServiceUnavailable
+from lablink.store.blobcache import BlobCache
+
+logger = logging.getLogger(__name__)
+
+API = "/api/v1"
+WAIT_SECONDS = 600.0
+
+
+class EdgeCache:
+    """Blobs of one upstream server, cached under ``root`` within ``limit`` bytes."""
+
+    def __init__(
+        self,
+        root: Path,
+        limit: int,
+        upstream: str,
+        headers: Mapping[bytes, bytes] | None = None,
+        timeout: httpx.Timeout | None = None,
+    ) -> None:
+        self.upstream = upstream.rstrip("/")
+        self.cache = BlobCache(root, limit)
+        self.client = httpx.Client(
+            base_url=self.upstream,
+            headers=dict(headers or {}),
+            timeout=timeout or httpx.Timeout(300.0, connect=5.0),
+        )
+        self._lock = threading.Lock()
+        self._inflight: dict[str, concurrent.futures.Future[bool]] = {}
+        self._pins: collections.Counter[str] = collections.Counter()
+        self.stats = collections.Counter[str]()
+
+    def close(self) -> None:
+        """Close the upstream connections and the cache index."""
+        self.client.close()
+        self.cache.close()
+
+    @contextlib.contextmanager
+    def pinned(self, digests: list[str]) -> Iterator[None]:
+        """Keep ``digests`` from eviction while a request serves them."""
+        with self._lock:
+            self._pins.update(digests)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._pins.subtract(digests)
+                for d in digests:
+                    if self._pins[d] <= 0:
+                        del self._pins[d]
+
+    def ensure(self, digests: list[str]) -> set[str]:
+        """Make ``digests`` local; returns those available (upstream may lack some).
+
+        Raises:
+            ServiceUnavailable: the upstream cannot be reached or broke off.
+            InsufficientStorage: this cache's disk is full.
+        """
+        mine: dict[str, concurrent.futures.Future[bool]] = {}
+        theirs: list[concurrent.futures.Future[bool]] = []
+        with self._lock:
+            for digest in dict.fromkeys(digests):
+                if self.cache.has(digest):
+                    self.stats["hits"] += 1
+                    continue
+                future = self._inflight.get(digest)
+                if future is None:
+                    future = concurrent.futures.Future()
+                    self._inflight[digest] = future
+                    mine[digest] = future
+                else:
+                    theirs.append(future)
+                self.stats["misses"] += 1
+        if mine:
+            self._fetch(mine)
+        for future in [*mine.values(), *theirs]:
+            future.result(WAIT_SECONDS)  # re-raises the leader's error
+        return {d for d in digests if self.cache.has(d)}
+
+    def _fetch(self, futures: dict[str, concurrent.futures.Future[bool]]) -> None:
+        """Fetch blobs from upstream in packs; resolve each blob's future as it lands."""
+        try:
+            self._fetch_pack(list(futures), futures)
+            for future in futures.values():
+                if not future.done():  # neither sent nor reported missing: treat as missing
+                    future.set_result(False)
+        except BaseException as exc:
+            error = _as_lablink_error(exc, self.upstream)
+            for future in futures.values():
+                if not future.done():
+                    future.set_exception(error)
+            if not isinstance(exc, Exception):
+                raise
+        finally:
+            with self._lock:
+                for digest in futures:
+                    self._inflight.pop(digest, None)
+                pins = set(self._pins)
+            self.cache.flush()
+            self.cache.evict(protect=pins | set(futures))
+
+    def _fetch_pack(
+        self, digests: list[str], futures: dict[str, concurrent.futures.Future[bool]]
+    ) -> None:
+        self.stats["upstream_requests"] += 1
+        body = json.dumps({"digests": digests}).encode()
+        headers = {"Content-Type": "application/json"}
+        with self.client.stream("POST", f"{API}/data/fetch", content=body, headers=headers) as r:
+            if r.status_code >= 400:
+                r.read()
+                raise ServiceUnavailable(f"the upstream answered HTTP {r.status_code}")
+            reader = PackReader(r.iter_bytes())
+            for digest, _size, chunks in reader:
+                future = futures.get(digest)
+                if future is None:
+                    continue  # not asked for: skipped by the reader
+                try:
+                    self.cache.put(digest, chunks)
+                except CorruptBlob:
+                    logger.warning("the upstream sent a corrupt copy of %s", digest)
+                    self.stats["upstream_corrupt"] += 1
+                    future.set_result(False)
+                    continue
+                self.stats["upstream_blobs"] += 1
+                future.set_result(True)
+            for digest in reader.missing:
+                if digest in futures and not futures[digest].done():
+                    futures[digest].set_result(False)
+
+    def verify(self, digest: str) -> bool | None:
+        """Rehash a cached copy; drop it when corrupt. None when it is not cached."""
+        if not self.cache.has(digest):
+            return None
+        try:
+            for _ in _verified(self.cache, digest):
+                pass
+        except CorruptBlob:
+            logger.warning("cached copy of %s is corrupt; dropped, refetched on demand", digest)
+            self.cache.remove(digest)
+            self.stats["corrupt"] += 1
+            return False
+        return True
+
+
+def _verified(cache: BlobCache, digest: str) -> Iterator[bytes]:
+    from lablink.store.blobs import algorithm_of, new_hasher
+
+    h = new_hasher(algorithm_of(digest))
+    for chunk in cache.open(digest):
+        h.update(chunk)
+        yield chunk
+    if f"{algorithm_of(digest)}:{h.hexdigest()}" != digest:
+        raise CorruptBlob(f"the cached copy of {digest} is corrupt")
+
+
+def _as_lablink_error(exc: BaseException, upstream: str) -> LablinkError:
+    if isinstance(exc, LablinkError):
+        return exc
+    if isinstance(exc, httpx.HTTPError | TruncatedPack):
+        return ServiceUnavailable(
+            f"the upstream {upstream} failed: {type(exc).__name__}: {exc}",
+            "try another data endpoint",
+        )
+    if isinstance(exc, OSError):
+        return InsufficientStorage(f"the edge cache cannot write: {exc}")
+    return ServiceUnavailable(f"the edge cache failed: {exc!r}")

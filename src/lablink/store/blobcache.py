@@ -1,0 +1,286 @@
+"""A local, content-addressed blob cache with a size limit and LRU eviction.
+
+Used twice: by the SDK's client cache (``sdk/cache.py``) and by an edge cache server
+(``server/edge.py``). Files live at ``<root>/blobs/<algorithm>/<2 hex>/<rest>``, are
+written to ``<root>/tmp`` first, verified against their digest, made read-only and
+renamed into place, so a reader never sees a partial or unverified blob.
+
+The file system is the truth about *what* is cached; a small SQLite index
+(``<root>/index.db``, WAL, shared safely by several processes) records sizes and last
+use for eviction. Index writes are batched: a pull of 20,000 files costs one
+transaction, not 20,000. A disk that fills up mid-write leaves no partial file and no
+index row behind, and raises ``InsufficientStorage``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import logging
+import os
+import shutil
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import IO
+
+from lablink.errors import CorruptBlob, InsufficientStorage
+from lablink.store.blobs import CHUNK, READ_ONLY, algorithm_of, check_digest, new_hasher
+
+logger = logging.getLogger(__name__)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS blobs (digest TEXT PRIMARY KEY, size INTEGER NOT NULL,
+                                  used REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS ix_blobs_used ON blobs (used);
+"""
+
+
+class BlobCache:
+    """Verified blobs under ``root``, kept within ``limit`` bytes by LRU eviction."""
+
+    def __init__(self, root: str | os.PathLike[str], limit: int) -> None:
+        self.root = Path(root)
+        self.limit = limit
+        self.tmp = self.root / "tmp"
+        self.tmp.mkdir(parents=True, exist_ok=True)
+        self._blobs = os.fspath(self.root / "blobs")
+        self._tmp = os.fspath(self.tmp)
+        (self.root / "blobs").mkdir(exist_ok=True)
+        self._lock = threading.RLock()
+        self._pending: dict[str, int] = {}  # stored since the last flush
+        self._db = sqlite3.connect(
+            self.root / "index.db", timeout=30, check_same_thread=False, isolation_level=None
+        )
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(SCHEMA)
+        self._init_schema()
+        if self._count() == 0:
+            self.reindex()
+
+    def _init_schema(self) -> None:
+        """Hook for subclasses that keep more tables in the index."""
+
+    def close(self) -> None:
+        """Write pending index rows and close the index."""
+        with self._lock:
+            self.flush()
+            self._db.close()
+
+    # -- reading ------------------------------------------------------------------------
+    def path(self, digest: str) -> Path:
+        """Where ``digest`` lives (whether or not it is cached)."""
+        return Path(self.where(digest))
+
+    def where(self, digest: str) -> str:
+        """``path`` as a string: the hot paths do thousands of these per pull."""
+        algorithm, hexd = check_digest(digest).split(":", 1)
+        return f"{self._blobs}/{algorithm}/{hexd[:2]}/{hexd[2:]}"
+
+    def has(self, digest: str) -> bool:
+        """Whether the blob is cached."""
+        return os.path.exists(self.where(digest))
+
+    def open(self, digest: str) -> Iterator[bytes]:
+        """The cached bytes in chunks (``FileNotFoundError`` if evicted meanwhile)."""
+        with open(self.path(digest), "rb") as fh:
+            while chunk := fh.read(CHUNK):
+                yield chunk
+
+    # -- writing ------------------------------------------------------------------------
+    def put(self, digest: str, chunks: Iterable[bytes]) -> int:
+        """Store bytes that must hash to ``digest``; returns the size.
+
+        Hashed on one thread: network chunks are small, and multi-threaded blake3 is
+        three times slower than one thread on 64 KiB updates.
+
+        Raises:
+            CorruptBlob: the bytes hash to something else (nothing is kept).
+            InsufficientStorage: the disk is full (nothing is kept).
+        """
+        tmp = f"{self._tmp}/{uuid.uuid4().hex}"
+        h = new_hasher(algorithm_of(digest))
+        size = 0
+        placed = False
+        try:
+            with self.open_tmp(tmp) as out:
+                for chunk in chunks:
+                    h.update(chunk)
+                    out.write(chunk)
+                    size += len(chunk)
+            got = f"{digest.split(':', 1)[0]}:{h.hexdigest()}"
+            if got != digest:
+                raise CorruptBlob(f"bytes received for {digest} hash to {got}", digest=digest)
+            self._place(tmp, digest)
+            placed = True
+        except OSError as exc:
+            raise self._storage_error(exc, size) from exc
+        finally:
+            if not placed:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp)
+        self._added(digest, size)
+        return size
+
+    def open_tmp(self, path: str) -> IO[bytes]:
+        """A new read-only file open for writing (a seam: tests aim it at /dev/full)."""
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, READ_ONLY)
+        return os.fdopen(fd, "wb")
+
+    def adopt(self, digest: str, source: Path, link: bool = True) -> int:
+        """Cache a local file (a local blob store's), verified; hardlinked when possible.
+
+        Raises:
+            CorruptBlob: the file does not hash to ``digest``.
+        """
+        with open(source, "rb") as fh:
+            h = new_hasher(algorithm_of(digest), os.fstat(fh.fileno()).st_size)
+            while chunk := fh.read(CHUNK):
+                h.update(chunk)
+        if f"{digest.split(':', 1)[0]}:{h.hexdigest()}" != digest:
+            raise CorruptBlob(f"{source} does not hash to {digest}", digest=digest)
+        size = source.stat().st_size
+        if self.has(digest):
+            self._added(digest, size)
+            return size
+        tmp = f"{self._tmp}/{uuid.uuid4().hex}"
+        try:
+            try:
+                if not link:
+                    raise OSError(errno.EXDEV, "copy requested")
+                os.link(source, tmp)
+            except OSError:
+                shutil.copyfile(source, tmp)
+            os.chmod(tmp, READ_ONLY)  # a link shares the store's inode: read-only there too
+            self._place(tmp, digest)
+        except OSError as exc:
+            raise self._storage_error(exc, size) from exc
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+        self._added(digest, size)
+        return size
+
+    def _place(self, tmp: str, digest: str) -> None:
+        final = self.where(digest)
+        try:
+            os.replace(tmp, final)
+        except FileNotFoundError:
+            os.makedirs(os.path.dirname(final), exist_ok=True)
+            os.replace(tmp, final)
+
+    def _storage_error(self, exc: OSError, size: int) -> Exception:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return InsufficientStorage(
+                f"the cache at {self.root} is out of disk space ({size} bytes into a blob)",
+                "free disk space or lower the cache size (LABLINK_CACHE_SIZE / --cache-size); "
+                "nothing half-written was kept",
+            )
+        return exc
+
+    def remove(self, digest: str) -> None:
+        """Drop a blob from the cache (a corrupt copy, say)."""
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.where(digest))
+        with self._lock:
+            self._pending.pop(digest, None)
+            self._db.execute("DELETE FROM blobs WHERE digest = ?", (digest,))
+
+    # -- the index ----------------------------------------------------------------------
+    def _added(self, digest: str, size: int) -> None:
+        with self._lock:
+            self._pending[digest] = size
+            if len(self._pending) >= 2000:
+                self.flush()
+
+    def flush(self) -> None:
+        """Write the rows of blobs stored since the last flush (one transaction)."""
+        with self._lock:
+            if not self._pending:
+                return
+            rows, self._pending = self._pending, {}
+            now = time.time()
+            with self._transaction():
+                self._db.executemany(
+                    "INSERT INTO blobs (digest, size, used) VALUES (?, ?, ?) "
+                    "ON CONFLICT (digest) DO UPDATE SET used = excluded.used",
+                    [(d, s, now) for d, s in rows.items()],
+                )
+
+    def touch(self, digests: Iterable[str], now: float | None = None) -> None:
+        """Mark blobs as used ``now`` (they become the last to be evicted)."""
+        self.flush()
+        now = time.time() if now is None else now
+        with self._lock, self._transaction():
+            self._db.executemany(
+                "UPDATE blobs SET used = ? WHERE digest = ?", [(now, d) for d in digests]
+            )
+
+    def usage(self) -> int:
+        """Bytes the index accounts for."""
+        self.flush()
+        with self._lock:
+            return int(self._db.execute("SELECT COALESCE(SUM(size), 0) FROM blobs").fetchone()[0])
+
+    def _count(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM blobs").fetchone()[0])
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def reindex(self) -> int:
+        """Rebuild the index from the files (a lost or new index); returns blobs found."""
+        rows = []
+        base = self.root / "blobs"
+        for algorithm in ("sha256", "blake3"):
+            for path in (base / algorithm).glob("*/*"):
+                st = path.stat()
+                rows.append((f"{algorithm}:{path.parent.name}{path.name}", st.st_size, st.st_mtime))
+        with self._lock, self._transaction():
+            self._db.execute("DELETE FROM blobs")
+            self._db.executemany("INSERT INTO blobs VALUES (?, ?, ?)", rows)
+        return len(rows)
+
+    def evict(self, protect: Iterable[str] = (), limit: int | None = None) -> list[str]:
+        """Remove least recently used blobs until the cache fits ``limit`` (its own).
+
+        Blobs in ``protect`` (being served or materialised now) stay.
+        """
+        limit = self.limit if limit is None else limit
+        keep = set(protect)
+        evicted: list[str] = []
+        with self._lock:
+            used = self.usage()
+            if used <= limit:
+                return evicted
+            rows = self._db.execute("SELECT digest, size, used FROM blobs ORDER BY used").fetchall()
+            for digest, size, last_used in rows:
+                if used <= limit:
+                    break
+                if digest in keep:
+                    continue
+                self._before_evict(last_used)
+                with contextlib.suppress(FileNotFoundError):
+                    self.path(digest).unlink()
+                evicted.append(digest)
+                used -= size
+            with self._transaction():
+                self._db.executemany("DELETE FROM blobs WHERE digest = ?", [(d,) for d in evicted])
+        if used > limit:
+            logger.warning("cache %s holds %d bytes, over its limit of %d", self.root, used, limit)
+        return evicted
+
+    def _before_evict(self, last_used: float) -> None:
+        """Hook: a blob last used at ``last_used`` is about to be evicted."""

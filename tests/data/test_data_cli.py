@@ -1,0 +1,201 @@
+"""``lablink data`` in-process (CliRunner), and real ``lablink server`` children."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from datatools import make_tree, tree_bytes
+from typer.testing import CliRunner, Result
+
+from helpers import free_port
+from lablink.cli.main import app
+
+
+class Cli:
+    def __init__(self, home: Path) -> None:
+        self.runner = CliRunner()
+        self.env = {"COLUMNS": "200", "LABLINK_HOME": str(home)}
+
+    def __call__(self, *args: str, code: int = 0) -> Result:
+        result = self.runner.invoke(app, list(args), catch_exceptions=False, env=self.env)
+        assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
+        return result
+
+
+@pytest.fixture
+def cli(tmp_path: Path, work: Path) -> Cli:
+    return Cli(tmp_path / "home")
+
+
+def test_add_ls_log_show_pull_diff_used_by(cli: Cli, work: Path) -> None:
+    src = make_tree(work / "src", files=12)
+    first = cli("data", "add", str(src), "--name", "cifar-mini", "-m", "first")
+    assert "cifar-mini@v1" in first.stdout and "13 new blobs" in first.stdout
+    (src / "part0" / "f0000.bin").unlink()
+    (src / "extra.txt").write_text("more")
+    second = cli("data", "add", str(src), "-n", "cifar-mini", "-m", "drop one", "--json")
+    assert json.loads(second.stdout)["version"]["ref"] == "cifar-mini@v2"
+    same = cli("data", "add", str(src), "-n", "cifar-mini")
+    assert "unchanged" in same.stdout
+    derived = cli("data", "add", str(src / "part1"), "-n", "part1", "--from", "cifar-mini@v2")
+    assert "part1@v1" in derived.stdout
+
+    listed = json.loads(cli("data", "ls", "--json").stdout)["datasets"]
+    assert [(d["name"], d["latest"]) for d in listed] == [("cifar-mini", 2), ("part1", 1)]
+    assert "cifar-mini" in cli("data", "ls").stdout
+    log = cli("data", "log", "cifar-mini")
+    assert "drop one" in log.stdout and "cifar-mini@v1" in log.stdout
+    shown = json.loads(cli("data", "show", "cifar-mini@v2", "--json").stdout)
+    assert shown["version"]["message"] == "drop one" and len(shown["files"]) == 14
+    assert shown["version"]["source_command"].startswith("lablink data add")
+    text = cli("data", "show", "part1", "--files").stdout
+    assert "cifar-mini@v2" in text and "f0001.bin" in text
+
+    diff = cli("data", "diff", "cifar-mini@v1", "cifar-mini@v2")
+    assert "+ extra.txt" in diff.stdout and "- part0/f0000.bin" in diff.stdout
+    assert "1 added, 1 removed, 0 changed" in diff.stdout
+    as_json = json.loads(cli("data", "diff", "cifar-mini@v1", "cifar-mini@v2", "--json").stdout)
+    assert [e["path"] for e in as_json["added"]] == ["extra.txt"]
+
+    pulled = json.loads(
+        cli("data", "pull", "cifar-mini@v2", "--to", str(work / "out"), "--json").stdout
+    )
+    assert pulled["files"] == 14 and pulled["linked"] == 14
+    assert tree_bytes(work / "out") == tree_bytes(src)
+    again = cli("data", "pull", "cifar-mini@v2", "--to", str(work / "out"))
+    assert "14 already in place" in again.stdout
+    os.chdir(work)
+    cli("data", "pull", "part1")  # default folder: ./<name>
+    assert (work / "part1" / "f0001.bin").is_file()
+
+    used = json.loads(cli("data", "used-by", "cifar-mini@v2", "--json").stdout)
+    assert [v["ref"] for v in used["versions"]] == ["part1@v1"]
+    assert "part1@v1" in cli("data", "used-by", "cifar-mini@v2").stdout
+    assert "embedded" in cli("data", "endpoints").stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["data", "add", "nowhere", "--name", "x"], "does not exist"),
+        (["data", "add", ".", "--name", "bad name"], "invalid dataset name"),
+        (["data", "pull", "ghost@v1"], "no dataset named 'ghost'"),
+        (["data", "show", "x@v0"], "invalid version"),
+        (["data", "log", "ghost"], "no dataset named 'ghost'"),
+        (["data", "diff", "ghost", "ghost@v2"], "no dataset named 'ghost'"),
+        (["data", "used-by", "md5:00"], "invalid dataset name"),
+    ],
+)
+def test_errors_print_a_message_and_exit_1(cli: Cli, args: list[str], message: str) -> None:
+    result = cli(*args, code=1)
+    assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_version_clash_is_a_clear_error(cli: Cli, work: Path) -> None:
+    src = make_tree(work / "src", files=2)
+    cli("data", "add", str(src), "-n", "pin", "--version", "1")
+    (src / "new").write_text("n")
+    result = cli("data", "add", str(src), "-n", "pin", "--version", "1", code=1)
+    assert "pin@v1 already exists and versions are immutable" in result.stderr
+
+
+# -- real processes ---------------------------------------------------------------------
+def lablink(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    code = "from lablink.cli.main import main; main()"
+    return subprocess.run(
+        [sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "NO_COLOR": "1", **env},
+        check=False,
+    )
+
+
+def start_server(args: list[str], log: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    code = "from lablink.cli.main import main; main()"
+    with log.open("wb") as sink:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", code, "server", "--port", str(port), *args],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(log.read_text(errors="replace")[-2000:])
+        try:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=1):
+                return proc, url
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            time.sleep(0.05)
+    proc.kill()
+    raise AssertionError(f"{url} did not start")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+
+@pytest.fixture
+def servers(tmp_path: Path) -> Iterator[tuple[str, str, subprocess.Popen[bytes]]]:
+    """``lablink server`` (origin) and ``lablink server --upstream`` (edge) children."""
+    origin, origin_url = start_server(["--home", str(tmp_path / "origin")], tmp_path / "o.log")
+    try:
+        edge, edge_url = start_server(
+            ["--home", str(tmp_path / "edge"), "--upstream", origin_url, "--cache-size", "1MB"],
+            tmp_path / "e.log",
+        )
+        try:
+            yield origin_url, edge_url, edge
+        finally:
+            stop(edge)
+    finally:
+        stop(origin)
+
+
+def test_real_origin_and_edge_processes(
+    servers: tuple[str, str, subprocess.Popen[bytes]], tmp_path: Path, work: Path
+) -> None:
+    origin_url, edge_url, edge = servers
+    src = make_tree(work / "src", files=30)
+    env = {"LABLINK_SERVER": origin_url, "LABLINK_HOME": str(tmp_path / "a")}
+    added = lablink("data", "add", str(src), "--name", "shared", "-m", "hi", env=env)
+    assert added.returncode == 0, added.stderr
+    both = f"{edge_url},{origin_url}"
+    env_b = {
+        "LABLINK_SERVER": origin_url,
+        "LABLINK_HOME": str(tmp_path / "b"),
+        "LABLINK_DATA_ENDPOINTS": both,
+    }
+    pulled = lablink("data", "pull", "shared@v1", "--to", str(work / "b"), env=env_b)
+    assert pulled.returncode == 0, pulled.stderr
+    assert tree_bytes(work / "b") == tree_bytes(src)
+    with urllib.request.urlopen(f"{edge_url}/api/v1/edge", timeout=5) as answer:
+        status = json.loads(answer.read())
+    assert status["stats"]["upstream_blobs"] == 32 and status["cache"]["limit"] == 1_000_000
+    stop(edge)  # the edge dies: the next client reads from the origin without noticing
+    env_c = {**env_b, "LABLINK_HOME": str(tmp_path / "c")}
+    pulled = lablink("data", "pull", "shared@v1", "--to", str(work / "c"), "--json", env=env_c)
+    assert pulled.returncode == 0, pulled.stderr
+    assert tree_bytes(work / "c") == tree_bytes(src)
+    endpoints = lablink("data", "endpoints", "--json", env=env_c)
+    rows = json.loads(endpoints.stdout)["endpoints"]
+    assert rows[0]["url"] == origin_url and rows[1]["latency_ms"] is None
