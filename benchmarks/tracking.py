@@ -239,7 +239,7 @@ def main() -> None:
                 "≤ 5 µs",
             )
 
-            rate, run_id = bench_ingest(args.points)
+            rate, _ = bench_ingest(args.points)
             raw = sqlite_executemany_rate(200_000)
             line(
                 "ingestion over HTTP into SQLite",

@@ -43,6 +43,7 @@ def __getattr__(name: str) -> _Any:
         return gate
     raise AttributeError(f"module 'lablink' has no attribute {name!r}")
 
+
 __all__ = [
     "AlreadyExists",
     "Client",
