@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import struct
 from collections.abc import Callable, Iterator
@@ -13,6 +12,7 @@ import pytest
 
 import lablink
 from helpers import free_port, make_settings
+from lablink.checks.batchwire import decode_batch
 from lablink.sdk.http import HttpTransport
 
 
@@ -87,8 +87,24 @@ def test_headers_token_and_nan_tokens(mock: Callable[..., HttpTransport]) -> Non
     assert request.headers["authorization"] == "Bearer t0ken"
     raw = {k.lower(): v for k, v in request.headers.raw}
     assert raw[b"x-lablink-user"] == "zoë@example.org".encode()  # UTF-8 on the wire
-    assert b"NaN" in request.content and b"-Infinity" in request.content
-    assert json.loads(request.content)["seq"] == 3
+    assert request.headers["content-type"] == "application/vnd.lablink.batch"
+    seq, metrics = decode_batch(request.content)
+    values = metrics["a"]["values"]
+    assert seq == 3 and math.isnan(values[0]) and values[1] == -math.inf
+    assert metrics["a"]["steps"].tolist() == [0, 1]
+
+
+def test_values_binary_cannot_carry_fall_back_to_json(mock: Callable[..., HttpTransport]) -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(400, json={"error": {"code": "bad_request", "message": "bad"}})
+
+    transport = mock(handler)
+    with pytest.raises(lablink.InvalidInput, match="bad"):
+        transport.log_batch("run1", 0, {"a": {"steps": [0], "times": [1.0], "values": [10**400]}})
+    assert seen[0].headers["content-type"] == "application/json"
 
 
 def test_blob_upload_is_skipped_when_the_server_has_it(

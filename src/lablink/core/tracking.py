@@ -419,6 +419,8 @@ def _check_series(key: str, series: Any) -> tuple[np.ndarray, np.ndarray, np.nda
         steps, times, values = series["steps"], series["times"], series["values"]
     except KeyError as exc:
         raise InvalidInput(f"metric {key!r}: missing {exc.args[0]!r}") from exc
+    if all(isinstance(c, np.ndarray) for c in (steps, times, values)):
+        return _check_arrays(key, steps, times, values)  # decoded from the binary format
     if not (isinstance(steps, list) and isinstance(times, list) and isinstance(values, list)):
         raise InvalidInput(f"metric {key!r}: steps, times and values must be lists")
     if not len(steps) == len(times) == len(values):
@@ -435,11 +437,22 @@ def _check_series(key: str, series: Any) -> tuple[np.ndarray, np.ndarray, np.nda
         raise InvalidInput(f"metric {key!r}: values must be numbers")
     if len(s) and (
         not np.all(np.isfinite(s)) or np.any(s != np.round(s)) or s.min() < 0 or s.max() > 2**62
-    ):
+    ):  # checked before the int64 cast, which would wrap out-of-range steps
         raise InvalidInput(f"metric {key!r}: steps must be non-negative integers")
-    if len(w) and not np.all(np.isfinite(w)):
+    return _check_arrays(key, s.astype(np.int64), w, v)
+
+
+def _check_arrays(
+    key: str, steps: np.ndarray, times: np.ndarray, values: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Shared checks once the columns are int64/float64 arrays of one length."""
+    if not len(steps) == len(times) == len(values):
+        raise InvalidInput(f"metric {key!r}: steps, times and values differ in length")
+    if len(steps) and (steps.min() < 0 or steps.max() > 2**62):
+        raise InvalidInput(f"metric {key!r}: steps must be non-negative integers")
+    if len(times) and not np.all(np.isfinite(times)):
         raise InvalidInput(f"metric {key!r}: times must be finite numbers (UNIX seconds)")
-    return s.astype(np.int64), w, v
+    return steps, times, values
 
 
 def _json_float(value: float) -> float | str:

@@ -21,6 +21,8 @@ from typing import Any
 import httpx
 
 from lablink import errors
+from lablink.checks.batchwire import CONTENT_TYPE as BATCH_CONTENT_TYPE
+from lablink.checks.batchwire import encode_batch
 from lablink.models import Artifact, History, Incident, Project, Run
 from lablink.sdk.transport import Transport
 from lablink.settings import Settings
@@ -169,8 +171,16 @@ class HttpTransport(Transport):
         return dict(self._json("POST", f"/runs/{_seg(run_id)}/heartbeat", body) or {})
 
     def log_batch(self, run_id: str, seq: int, metrics: Mapping[str, Any]) -> dict[str, Any]:
-        body = {"seq": seq, "metrics": metrics}
-        return dict(self._json("POST", f"/runs/{_seg(run_id)}/batches", body))
+        path = f"/runs/{_seg(run_id)}/batches"
+        try:  # packed floats: several times cheaper than JSON for both sides
+            packed = encode_batch(seq, metrics)
+        except (TypeError, ValueError, OverflowError, KeyError):
+            # odd values: let the server's JSON checks name the problem
+            return dict(self._json("POST", path, {"seq": seq, "metrics": metrics}))
+        response = self._send(
+            "POST", path, content=packed, headers={"Content-Type": BATCH_CONTENT_TYPE}
+        )
+        return dict(json.loads(response.content))
 
     def set_summary(self, run_id: str, summary: Mapping[str, Any]) -> None:
         self._json("POST", f"/runs/{_seg(run_id)}/summary", dict(summary))

@@ -11,6 +11,8 @@ from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from lablink.checks.batchwire import CONTENT_TYPE as BATCH_CONTENT_TYPE
+from lablink.checks.batchwire import decode_batch
 from lablink.core.lab import Lab
 from lablink.core.tracking import check_metric_key
 from lablink.errors import InvalidInput
@@ -73,12 +75,17 @@ async def ingest_batch(run_id: str, request: Request, lab: LabDep) -> JSONRespon
     checks them as numpy arrays. Parsing and storing run in the threadpool.
     """
     body = await request.body()
-    result = await run_in_threadpool(_ingest, lab, run_id, body)
+    binary = request.headers.get("content-type", "").startswith(BATCH_CONTENT_TYPE)
+    result = await run_in_threadpool(_ingest, lab, run_id, body, binary)
     return reply(result)
 
 
-def _ingest(lab: Lab, run_id: str, body: bytes) -> dict[str, Any]:
-    data = loads_body(body, "batch")
+def _ingest(lab: Lab, run_id: str, body: bytes, binary: bool = False) -> dict[str, Any]:
+    if binary:
+        seq, packed = decode_batch(body)
+        data: Any = {"seq": seq, "metrics": packed}
+    else:
+        data = loads_body(body, "batch")
     if not isinstance(data, dict):
         raise InvalidInput("a batch must be a JSON object {seq, metrics}")
     unknown = sorted(set(data) - {"seq", "metrics"})
