@@ -16,6 +16,7 @@ from typer.core import TyperGroup
 
 from lablink.cli import db, demo, projects, runs, server
 from lablink.cli.data import app as data_app
+from lablink.cli.eval import eval_command
 from lablink.cli.gate import app as gate_app
 from lablink.cli.incidents import app as incidents_app
 from lablink.cli.schema import app as schema_app
@@ -74,6 +75,7 @@ app.command("projects")(projects.projects)
 app.command("server")(server.server)
 app.command("demo")(demo.demo)
 app.add_typer(gate_app, name="gate")
+app.command("eval")(eval_command)
 app.add_typer(schema_app, name="schema")
 app.command("validate")(validate_command)
 app.add_typer(incidents_app, name="incidents")
