@@ -57,6 +57,7 @@ class Endpoints:
         self.headers = dict(headers or {})
         self.timeout = timeout
         self._lock = threading.Lock()
+        self._probing = threading.Lock()
         self._clients: dict[str, httpx.Client] = {}
         self._state: dict[str, dict[str, Any]] = self._load()
 
@@ -84,11 +85,12 @@ class Endpoints:
         """Endpoints to try in order: healthy ones by latency, then the rest."""
         if len(self.urls) == 1:
             return list(self.urls)
-        now = time.time()
-        with self._lock:
-            stale = [u for u in self.urls if now - self._info(u).get("checked", 0) > PROBE_TTL]
-        if stale:
-            self.probe(stale)
+        with self._probing:  # threads asking at once share one probe
+            now = time.time()
+            with self._lock:
+                stale = [u for u in self.urls if now - self._info(u).get("checked", 0) > PROBE_TTL]
+            if stale:
+                self.probe(stale)
         with self._lock:
 
             def key(url: str) -> tuple[int, float]:
