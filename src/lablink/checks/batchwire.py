@@ -29,7 +29,7 @@ _LENGTH = struct.Struct("<I")
 
 def encode_batch(seq: int, metrics: Mapping[str, Mapping[str, Any]]) -> bytes:
     """Pack ``{key: {steps, times, values}}``; raises TypeError/OverflowError on odd values."""
-    keys = [[key, len(series["steps"])] for key, series in metrics.items()]
+    keys = [(key, len(series["steps"])) for key, series in metrics.items()]
     header = json.dumps({"seq": seq, "keys": keys}, separators=(",", ":")).encode()
     parts = [MAGIC, _LENGTH.pack(len(header)), header]
     for key, count in keys:

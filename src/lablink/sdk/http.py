@@ -348,14 +348,17 @@ def _decode_history(response: httpx.Response, run_id: str, key: str) -> History:
     """
     n = int(response.headers["x-lablink-points"])
     body = response.content
-    parts = []
-    for i, code in enumerate(("q", "d", "d")):
-        values = array.array(code)
-        values.frombytes(body[i * 8 * n : (i + 1) * 8 * n])
+
+    def column(i: int, code: str) -> array.array[Any]:
+        packed = array.array(code)
+        packed.frombytes(body[i * 8 * n : (i + 1) * 8 * n])
         if sys.byteorder == "big":
-            values.byteswap()
-        parts.append(values.tolist())
-    steps, times, values_ = parts
+            packed.byteswap()
+        return packed
+
+    steps: list[int] = column(0, "q").tolist()
+    times: list[float] = column(1, "d").tolist()
+    values_: list[float] = column(2, "d").tolist()
     return History(
         run_id=response.headers.get("x-lablink-run", run_id),
         key=key,
