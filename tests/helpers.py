@@ -30,6 +30,7 @@ class LoopbackServer:
 
     def __init__(self, lab: Lab) -> None:
         import uvicorn
+
         from lablink.server.app import create_app
 
         self.lab = lab

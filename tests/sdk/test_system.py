@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import types
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -71,3 +72,23 @@ def test_no_driver_means_no_gpu_keys_and_no_error(monkeypatch: pytest.MonkeyPatc
     assert not any(key.startswith("sys/gpu") for key in sample)
     assert "sys/cpu_percent" in sample
     assert capture.gpu_names() == []
+
+
+def test_without_a_driver_the_bindings_are_not_even_imported(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(system, "NVIDIA_PROC", str(tmp_path / "no-driver"))
+    monkeypatch.delitem(sys.modules, "pynvml", raising=False)
+    assert system.open_nvml() is None
+    assert "pynvml" not in sys.modules
+
+
+def test_installed_packages_match_importlib_metadata() -> None:
+    import importlib.metadata
+
+    def norm(name: str) -> str:
+        return name.lower().replace("-", "_").replace(".", "_")
+
+    expected = {norm(d.metadata["Name"]): d.version for d in importlib.metadata.distributions()}
+    found = {norm(k): v for k, v in capture.installed_packages().items()}
+    assert found["lablink"] == expected["lablink"] and found == expected

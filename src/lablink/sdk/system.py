@@ -9,6 +9,8 @@ GPUs this run uses (``sdk/gpu.py``). Without a driver the GPU keys are silently 
 from __future__ import annotations
 
 import logging
+import os
+import sys
 from types import ModuleType
 
 from lablink.sdk.gpu import GpuSampler, NvmlSource, PynvmlSource
@@ -16,6 +18,8 @@ from lablink.sdk.gpu import GpuSampler, NvmlSource, PynvmlSource
 logger = logging.getLogger(__name__)
 
 GB = 1024**3
+# Present whenever the NVIDIA kernel driver is loaded (also inside GPU containers).
+NVIDIA_PROC = "/proc/driver/nvidia/version"
 
 
 def open_nvml() -> ModuleType | None:
@@ -23,6 +27,9 @@ def open_nvml() -> ModuleType | None:
 
     The caller calls ``nvmlShutdown()`` when done (NVML counts its initialisations).
     """
+    no_driver = sys.platform.startswith("linux") and not os.path.exists(NVIDIA_PROC)
+    if no_driver and "pynvml" not in sys.modules:
+        return None  # skip importing the bindings (about 2 MB a training process keeps)
     try:
         import pynvml
     except ImportError:
