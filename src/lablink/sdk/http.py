@@ -101,7 +101,7 @@ class HttpTransport(Transport):
                 "is `lablink server` running there? Check LABLINK_SERVER",
             ) from exc
         if response.status_code >= 400:
-            raise _error(response)
+            raise error_from_response(response)
         return response
 
     def _json(self, method: str, path: str, body: Any = None, params: Any = None) -> Any:
@@ -258,7 +258,7 @@ class HttpTransport(Transport):
             with self.client.stream("GET", f"{API}/blobs/{digest}") as response:
                 if response.status_code >= 400:
                     response.read()
-                    raise _error(response)
+                    raise error_from_response(response)
                 with open(tmp, "wb") as out:
                     for chunk in response.iter_bytes(CHUNK):
                         h.update(chunk)
@@ -312,7 +312,8 @@ def _record(cls: Any, data: Mapping[str, Any]) -> Any:
     return cls(**{k: v for k, v in data.items() if k in names})
 
 
-def _error(response: httpx.Response) -> errors.LablinkError:
+def error_from_response(response: httpx.Response) -> errors.LablinkError:
+    """The typed error of an answer with lablink's JSON envelope (else one by status)."""
     try:
         body = json.loads(response.content) if response.content else {}
     except ValueError:
@@ -324,8 +325,7 @@ def _error(response: httpx.Response) -> errors.LablinkError:
     message = f"server answered HTTP {status}" + (f": {text}" if text else "")
     if status >= 500:
         return errors.ServiceUnavailable(message)
-    err = _BY_STATUS.get(status, errors.InvalidInput)(message)
-    return err
+    return _BY_STATUS.get(status, errors.InvalidInput)(message)
 
 
 def _chunks(fh: Any) -> Iterator[bytes]:

@@ -23,6 +23,7 @@ from lablink.core.datasets.packs import write_pack
 from lablink.models import DatasetSummary, DatasetVersion
 from lablink.sdk.endpoints import Endpoints
 from lablink.sdk.fetch import PACK_BYTES, FetchReport, fetch_blobs, plan
+from lablink.sdk.http import error_from_response
 from lablink.sdk.remote import UPLOAD_WORKERS, Advance, DataRemote
 from lablink.settings import Settings
 from lablink.store.blobcache import BlobCache
@@ -76,7 +77,7 @@ class HttpRemote(DataRemote):
                 "is `lablink server` running there? Check LABLINK_SERVER",
             ) from exc
         if response.status_code >= 400:
-            raise _error(response)
+            raise error_from_response(response)
         return response
 
     def _json(self, method: str, path: str, **kwargs: Any) -> Any:
@@ -198,19 +199,3 @@ class _Reader:
 
     def __exit__(self, *exc: object) -> None:
         self.fh.close()
-
-
-def _error(response: httpx.Response) -> errors.LablinkError:
-    """The typed error of an answer with lablink's JSON envelope (or a generic one)."""
-    try:
-        body = json.loads(response.content) if response.content else {}
-    except ValueError:
-        body = {}
-    if isinstance(body, dict) and isinstance(body.get("error"), dict):
-        return errors.from_dict(body, response.status_code)
-    message = f"server answered HTTP {response.status_code}: {response.text[:200]}"
-    if response.status_code == 413:
-        return errors.PayloadTooLarge(message)
-    if response.status_code >= 500:
-        return errors.ServiceUnavailable(message)
-    return errors.InvalidInput(message)
