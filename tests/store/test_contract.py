@@ -230,3 +230,12 @@ def test_concurrent_writers_lose_nothing(lab: Lab) -> None:
     assert errors == []
     assert len(lab.tracking.history(run.id, "m")) == 80
     assert lab.store.metric_summaries(run.id)["m"].count == 80
+
+
+def test_bad_heartbeat_metrics_change_nothing(lab: Lab) -> None:
+    run = lab.tracking.create_run(USER, "p", "r")
+    before = lab.tracking.get_run(run.id).heartbeat_at
+    with pytest.raises(InvalidInput, match="empty"):
+        lab.tracking.heartbeat(run.id, {"": 1.0}, seq=0)
+    assert lab.tracking.get_run(run.id).heartbeat_at == before
+    assert lab.store.metric_summaries(run.id) == {}

@@ -247,6 +247,8 @@ class Tracking:
         A heartbeat from a run marked crashed revives it: it was frozen or out of
         reach, not dead (issue 7).
         """
+        for key in system or {}:
+            check_metric_key(key)  # before anything is written: all or nothing
         run = self.get_run(run_id)
         if run.status == "crashed":
             self.store.update_run(
