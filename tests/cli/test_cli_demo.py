@@ -39,6 +39,14 @@ def test_demo_makes_real_runs_once(
 
     failed = next(r for r in runs if r["status"] == "failed")
     assert "FloatingPointError" in failed["status_reason"]
+    # its infinite loss was logged and opened a watchdog incident on that batch
+    incidents = json.loads(cli("--home", home, "incidents", "ls", "--json").stdout)
+    rows = incidents["incidents"] if isinstance(incidents, dict) else incidents
+    assert [(i["kind"], i["run_id"]) for i in rows] == [("nan", failed["id"])]
+    # every run read the Iris data as dataset iris@v1
+    assert all(
+        [(i["kind"], i["ref"]) for i in r["inputs"]] == [("dataset", "iris@v1")] for r in runs
+    )
     negative = [r for r in runs if r["outcome"] == "negative"]
     assert len(negative) == 1 and negative[0]["notes"][0]["outcome"] == "negative"
 

@@ -9,7 +9,10 @@ learning rate is so high that the loss diverges and the training code raises.
 from __future__ import annotations
 
 import dataclasses
+import shutil
 from collections.abc import Callable
+from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from lablink.demo.train import Split, load_iris, split, train
@@ -21,6 +24,9 @@ LEARNING_RATES = (0.05, 0.2, 0.8)
 BASELINE_LR = 0.2
 EPOCHS = 60
 VAL_FRACTION = 0.3
+DATASET = "iris@v1"
+# The demo's watchdog policy: a NaN or infinite loss opens an incident on its batch.
+WATCH = {"rules": {"loss": {"metric": "train/loss", "nan": True}}}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,9 +84,10 @@ def _tracked_training(
 
     optimizer = config["optimizer"]
     with lablink.init(
-        project=PROJECT, name=name, config=config, tags=tags, settings=settings
+        project=PROJECT, name=name, config=config, tags=tags, settings=settings, watch=WATCH
     ) as run:
         run_id = run.id
+        lablink.dataset(DATASET, settings=settings)  # recorded as this run's input
         if started is not None:
             started.append(run_id)
         final = train(
@@ -100,7 +107,7 @@ def _tracked_training(
 
 def populate(settings: Settings, report: Reporter | None = None) -> list[DemoRun]:
     """Train the demo runs and return what was made, reporting each as it finishes."""
-    x, y = load_iris()
+    x, y = load_iris(_iris_version(settings) / "iris.csv")
     made: list[DemoRun] = []
 
     def done(item: DemoRun) -> None:
@@ -121,6 +128,18 @@ def populate(settings: Settings, report: Reporter | None = None) -> list[DemoRun
     done(_negative_result(settings, split(x, y, 0, VAL_FRACTION), baseline_acc))
     done(_diverging_run(settings, split(x, y, 0, VAL_FRACTION, standardize=False)))
     return made
+
+
+def _iris_version(settings: Settings) -> Path:
+    """The bundled Iris CSV as version 1 of the dataset ``iris``; its local copy."""
+    from lablink.sdk.data import add, dataset
+
+    with resources.as_file(resources.files("lablink.demo").joinpath("iris.csv")) as csv_path:
+        folder = Path(settings.home) / "demo-data"
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(csv_path, folder / "iris.csv")
+    add(folder, "iris", message="Fisher's Iris: 150 rows, 4 features, 3 species", settings=settings)
+    return Path(dataset(DATASET, settings=settings, record=False).path)
 
 
 def _negative_result(settings: Settings, data: Split, baseline_acc: float) -> DemoRun:

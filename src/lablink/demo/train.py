@@ -11,6 +11,7 @@ import csv
 import dataclasses
 from collections.abc import Callable
 from importlib import resources
+from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
@@ -31,9 +32,10 @@ class Split:
     y_val: NDArray[np.int64]
 
 
-def load_iris() -> tuple[Array, NDArray[np.int64]]:
-    """The bundled Iris CSV as a (150, 4) float matrix and a label vector."""
-    text = resources.files("lablink.demo").joinpath("iris.csv").read_text(encoding="utf-8")
+def load_iris(path: Path | None = None) -> tuple[Array, NDArray[np.int64]]:
+    """The Iris CSV (default: the bundled copy) as a (150, 4) float matrix and labels."""
+    source = path if path is not None else resources.files("lablink.demo").joinpath("iris.csv")
+    text = source.read_text(encoding="utf-8")
     rows = list(csv.DictReader(text.splitlines()))
     x = np.array([[float(row[f]) for f in FEATURES] for row in rows], dtype=np.float64)
     y = np.array([SPECIES.index(row["species"]) for row in rows], dtype=np.int64)
@@ -64,11 +66,11 @@ def softmax(logits: Array) -> Array:
 def evaluate(w: Array, b: Array, x: Array, y: NDArray[np.int64]) -> tuple[float, float]:
     """Cross-entropy loss and accuracy of the model ``x @ w + b``.
 
-    Raises:
-        FloatingPointError: a probability underflowed to zero (the model diverged).
+    A probability that underflowed to zero gives an infinite (or NaN) loss: the model
+    diverged. ``train`` logs that value, then stops.
     """
     probs = softmax(x @ w + b)
-    with np.errstate(divide="raise", invalid="raise"):
+    with np.errstate(divide="ignore", invalid="ignore"):
         loss = float(-np.log(probs[np.arange(len(y)), y]).mean())
     acc = float((probs.argmax(axis=1) == y).mean())
     return loss, acc
@@ -119,4 +121,6 @@ def train(
         }
         if on_epoch is not None:
             on_epoch(epoch, metrics)
+        if not np.isfinite(train_loss):  # logged first, so the watchdog sees it too
+            raise FloatingPointError(f"train/loss is {train_loss} at epoch {epoch}")
     return metrics
