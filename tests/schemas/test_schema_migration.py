@@ -3,24 +3,19 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
 
 from lablink.core.schemas import Schemas
 from lablink.settings import Settings
 from lablink.store import open_store
-from lablink.store.migrate import HEAD, MIGRATIONS, current_revision
+from lablink.store.migrate import HEAD, current_revision, upgrade
 
 
 def test_a_0001_database_upgrades_to_head(settings: Settings) -> None:
     db_url = settings.db
     engine = sa.create_engine(db_url)
     try:
+        upgrade(engine, "0001")
         with engine.begin() as conn:
-            config = Config()
-            config.set_main_option("script_location", str(MIGRATIONS))
-            config.attributes["connection"] = conn
-            command.upgrade(config, "0001")
             conn.execute(sa.text("INSERT INTO projects (name, created_at) VALUES ('old', 1.0)"))
         assert current_revision(engine) == "0001"
         assert not sa.inspect(engine).has_table("schema_versions")

@@ -7,9 +7,7 @@ from collections.abc import Callable
 
 import httpx
 import sqlalchemy as sa
-from alembic import command
 from alembic.autogenerate import compare_metadata
-from alembic.config import Config
 from alembic.migration import MigrationContext
 
 from helpers import LoopbackServer
@@ -17,7 +15,7 @@ from lablink.core.lab import Lab
 from lablink.settings import Settings
 from lablink.store import open_store
 from lablink.store import schema as t
-from lablink.store.migrate import HEAD, MIGRATIONS, current_revision
+from lablink.store.migrate import HEAD, current_revision, upgrade
 
 TOML = '[watch.rules.loss]\nmetric = "train/loss"\n'
 
@@ -58,11 +56,8 @@ def test_a_0003_database_upgrades_to_0004_keeping_its_rows(settings: Settings) -
     db_url = settings.db
     engine = sa.create_engine(db_url)
     try:
+        upgrade(engine, "0003")
         with engine.begin() as conn:
-            config = Config()
-            config.set_main_option("script_location", str(MIGRATIONS))
-            config.attributes["connection"] = conn
-            command.upgrade(config, "0003")
             conn.execute(sa.text("INSERT INTO projects (name, created_at) VALUES ('old', 1.0)"))
         assert current_revision(engine) == "0003"
         assert not sa.inspect(engine).has_table("incidents")

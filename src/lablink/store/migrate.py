@@ -24,8 +24,11 @@ def current_revision(engine: sa.Engine) -> str | None:
         return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
 
 
-def upgrade(engine: sa.Engine) -> None:
-    """Apply every migration up to HEAD, serialised across processes."""
+def upgrade(engine: sa.Engine, target: str = "head") -> None:
+    """Apply the migrations up to ``target`` (HEAD by default), serialised across processes.
+
+    Tests pass an older revision to build a database as an earlier lablink left it.
+    """
     from alembic import command
     from alembic.config import Config
 
@@ -33,7 +36,7 @@ def upgrade(engine: sa.Engine) -> None:
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
         config.attributes["connection"] = conn
-        command.upgrade(config, "head")
+        command.upgrade(config, target)
 
 
 def ensure_schema(engine: sa.Engine, auto_upgrade: bool = True) -> None:
