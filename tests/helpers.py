@@ -7,9 +7,9 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from lablink.core.lab import Lab
 from lablink.settings import Settings
@@ -25,25 +25,23 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-class LoopbackServer:
-    """uvicorn serving ``create_app(lab)`` in a thread on 127.0.0.1."""
+class AppServer:
+    """uvicorn serving any ASGI app in a thread on 127.0.0.1 (a given port, or a free one)."""
 
-    def __init__(self, lab: Lab) -> None:
+    def __init__(self, app: Any, port: int | None = None) -> None:
         import uvicorn
 
-        from lablink.server.app import create_app
-
-        self.lab = lab
-        self.port = free_port()
+        self.app = app
+        self.port = port if port is not None else free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(
-            create_app(lab), host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
+            app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
         )
         self.server = uvicorn.Server(config)
         self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
-    def start(self) -> LoopbackServer:
+    def start(self) -> Self:
         self.thread.start()
         deadline = time.monotonic() + 20
         while not self.server.started:
@@ -55,6 +53,28 @@ class LoopbackServer:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
+
+
+class LoopbackServer(AppServer):
+    """A real lablink server, ``create_app(lab)``, on loopback."""
+
+    def __init__(self, lab: Lab, port: int | None = None) -> None:
+        from lablink.server.app import create_app
+
+        self.lab = lab
+        super().__init__(create_app(lab), port)
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
+    """Poll ``predicate`` until it returns something truthy; fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.02)
 
 
 @contextlib.contextmanager

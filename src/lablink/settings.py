@@ -58,6 +58,16 @@ def parse_list(raw: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in raw.split(",") if part.strip())
 
 
+def format_size(size: int) -> str:
+    """``512 B``, ``3.4 kB``, ``1.2 GB``: powers of 1000, as ``parse_size`` reads them."""
+    value = float(size)
+    for unit in ("B", "kB", "MB", "GB"):
+        if value < 1000:
+            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{value:.1f} TB"
+
+
 @dataclasses.dataclass(frozen=True)
 class Key:
     """One setting: its name, parser, default and help text."""

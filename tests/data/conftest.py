@@ -10,8 +10,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from datatools import AppServer, Counting
+from datatools import Counting
 
+from helpers import AppServer
 from lablink.core.lab import Lab
 from lablink.server.app import create_app
 from lablink.server.edge import create_edge_app

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import collections
-import dataclasses
 import os
 import random
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
-from helpers import free_port, make_settings
+from helpers import make_settings
 from lablink.settings import Settings
 
 
@@ -80,38 +78,6 @@ def _throttled(receive: Any, seconds: float) -> Any:
         return await receive()
 
     return slow_receive
-
-
-@dataclasses.dataclass
-class AppServer:
-    """uvicorn serving any ASGI app in a thread on 127.0.0.1."""
-
-    app: Any
-    port: int = dataclasses.field(default_factory=free_port)
-
-    def __post_init__(self) -> None:
-        import uvicorn
-
-        self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(
-            self.app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
-        )
-        self.server = uvicorn.Server(config)
-        self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def start(self) -> AppServer:
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("loopback server did not start")
-            time.sleep(0.02)
-        return self
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
 
 
 def corrupt_file(path: Path) -> None:

@@ -15,9 +15,9 @@ from typing import Any
 
 import httpx
 import pytest
-from datatools import AppServer, Counting, client_settings, corrupt_file, make_tree, tree_bytes
+from datatools import Counting, client_settings, corrupt_file, make_tree, tree_bytes
 
-from helpers import free_port
+from helpers import AppServer, free_port
 from lablink.core.lab import Lab
 from lablink.sdk.data import add, download, session
 from lablink.sdk.endpoints import Endpoints

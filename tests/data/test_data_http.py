@@ -11,9 +11,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from datatools import AppServer, Counting, client_settings, make_tree, tree_bytes
+from datatools import Counting, client_settings, make_tree, tree_bytes
 
 import lablink
+from helpers import AppServer
 from lablink.core.lab import Lab
 from lablink.errors import Conflict, InvalidInput, NotFound
 from lablink.sdk.data import add, download, session

@@ -12,9 +12,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from datatools import AppServer, client_settings, make_tree, tree_bytes
+from datatools import client_settings, make_tree, tree_bytes
 
-from helpers import make_settings
+from helpers import AppServer, make_settings
 from lablink.core.lab import Lab
 from lablink.sdk.data import add, download
 from lablink.server.app import create_app

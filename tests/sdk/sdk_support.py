@@ -7,12 +7,12 @@ import dataclasses
 import os
 import sys
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import lablink
+from helpers import wait_for
 from lablink.core.lab import Lab
 from lablink.errors import ServiceUnavailable
 from lablink.sdk.transport import Transport, make_transport
@@ -20,18 +20,6 @@ from lablink.settings import Settings
 
 # Fast cadences so tests see flushes and heartbeats within a fraction of a second.
 FAST = {"flush_interval": 0.05, "heartbeat_interval": 0.2}
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
-    """Poll ``predicate`` until it returns something truthy; fail after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.02)
 
 
 @dataclasses.dataclass

@@ -8,10 +8,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sdk_support import FAST, Flaky, PortServer, Sdk, wait_for
+from sdk_support import FAST, Flaky, PortServer, Sdk
 
 import lablink
-from helpers import free_port
+from helpers import free_port, wait_for
 from lablink.core.lab import Lab
 from lablink.sdk.spool import replay_all
 from lablink.settings import Settings

@@ -9,7 +9,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from sdk_support import Sdk, wait_for
+from sdk_support import Sdk
+
+from helpers import wait_for
 
 LOOP = """
 import sys, time, lablink

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sdk_support import Sdk, wait_for
+from sdk_support import Sdk
 
 import lablink
+from helpers import wait_for
 
 
 def test_round_trip_of_config_tags_summary_points_and_status(sdk: Sdk, tmp_path: Path) -> None:

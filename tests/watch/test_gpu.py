@@ -11,9 +11,9 @@ import threading
 from collections.abc import Callable, Iterator
 
 import pytest
-from watch_support import FakeNvml, wait_for
+from watch_support import FakeNvml
 
-from helpers import LoopbackServer
+from helpers import LoopbackServer, wait_for
 from lablink.core.gpu_watch import gpus_in_use
 from lablink.core.lab import Lab
 from lablink.sdk.gpu import GpuSampler

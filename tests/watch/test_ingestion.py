@@ -10,10 +10,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from watch_support import wait_for
 
 import lablink
-from helpers import LoopbackServer
+from helpers import LoopbackServer, wait_for
 from lablink.core.lab import Lab
 from lablink.sdk.transport import Transport, make_transport
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from watch_support import Receiver, wait_for
+from watch_support import Receiver
 
+from helpers import wait_for
 from lablink.checks.watch_rules import Finding
 from lablink.core.lab import Lab
 

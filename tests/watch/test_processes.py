@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from watch_support import child_env, project_folder, reap, spawn, wait_for
+from watch_support import child_env, project_folder, reap, spawn
 
-from helpers import LoopbackServer, free_port
+from helpers import LoopbackServer, free_port, wait_for
 from lablink.core.lab import Lab
 
 TIMEOUT = 2.5  # heartbeat_timeout in the children's lablink.toml (heartbeats every 0.2 s)

@@ -10,9 +10,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from watch_support import wait_for
 
 import lablink
+from helpers import wait_for
 from lablink.core.lab import Lab
 
 

@@ -18,7 +18,6 @@ from rich.text import Text
 from lablink.cli import output
 from lablink.cli.data_render import (
     BarProgress,
-    fmt_bytes,
     print_diff,
     print_pull,
     print_push,
@@ -26,6 +25,7 @@ from lablink.cli.data_render import (
     version_table,
 )
 from lablink.cli.state import get_state
+from lablink.settings import format_size
 
 app = typer.Typer(
     help="Versioned datasets: add a folder as a version, pull it anywhere, diff versions.",
@@ -101,7 +101,7 @@ def ls(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
             f"v{d.latest}",
             str(d.versions),
             str(d.files),
-            fmt_bytes(d.size),
+            format_size(d.size),
             output.fmt_ago(d.updated_at),
             d.created_by,
         )

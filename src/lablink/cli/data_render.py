@@ -19,6 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from lablink.cli import output
+from lablink.settings import format_size
 
 if TYPE_CHECKING:
     from lablink.core.datasets.manifest import Manifest
@@ -27,16 +28,6 @@ if TYPE_CHECKING:
 
 SHOWN_FILES = 20
 REFRESH_SECONDS = 0.2
-
-
-def fmt_bytes(size: int) -> str:
-    """``512 B``, ``3.4 kB``, ``1.2 GB`` (powers of 1000, as ``--cache-size 50GB``)."""
-    value = float(size)
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if value < 1000 or unit == "TB":
-            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{size} B"  # pragma: no cover - the loop always returns
 
 
 class BarProgress:
@@ -89,7 +80,7 @@ def version_table(versions: Sequence[DatasetVersion]) -> Table:
         table.add_row(
             Text(v.ref, style="cyan"),
             str(v.files),
-            fmt_bytes(v.size),
+            format_size(v.size),
             output.fmt_ago(v.created_at),
             v.created_by,
             v.message or "",
@@ -105,7 +96,7 @@ def print_version(
     """One version in full; its files when asked (else the first few)."""
     rows: list[tuple[str, Any]] = [
         ("version", Text(version.ref, style="bold cyan")),
-        ("files", f"{version.files} ({fmt_bytes(version.size)})"),
+        ("files", f"{version.files} ({format_size(version.size)})"),
         ("digest", version.digest),
         ("hashes", version.algorithm),
         ("created", f"{output.fmt_time(version.created_at)} by {version.created_by}"),
@@ -122,7 +113,7 @@ def print_version(
     table.add_column("path")
     table.add_column("size", justify="right")
     for f in files:
-        table.add_row(f.path, fmt_bytes(f.size))
+        table.add_row(f.path, format_size(f.size))
     out.print(table)
     if len(files) < len(manifest.files):
         out.print(f"[dim]{len(files)} of {len(manifest.files)} files shown; use --files[/]")
@@ -134,7 +125,7 @@ def print_diff(out: Console, changes: dict[str, Any]) -> None:
         for entry in changes[kind]:
             out.print(Text(f"{mark} {entry['path']}", style=style))
     for entry in changes["changed"]:
-        sizes = f"{fmt_bytes(entry['old']['size'])} → {fmt_bytes(entry['new']['size'])}"
+        sizes = f"{format_size(entry['old']['size'])} → {format_size(entry['new']['size'])}"
         out.print(Text.assemble(("~ " + entry["path"], "yellow"), (f"  {sizes}", "dim")))
     counts = {k: len(changes[k]) for k in ("added", "removed", "changed")}
     out.print(
@@ -150,8 +141,8 @@ def print_push(out: Console, result: PushResult) -> None:
         out.print(f"[bold cyan]{v.ref}[/] unchanged: the files are the same as the latest version")
         return
     out.print(
-        f"[bold cyan]{v.ref}[/]  {v.files} files, {fmt_bytes(v.size)}; uploaded "
-        f"{result.uploaded_blobs} new blobs ({fmt_bytes(result.uploaded_bytes)}) "
+        f"[bold cyan]{v.ref}[/]  {v.files} files, {format_size(v.size)}; uploaded "
+        f"{result.uploaded_blobs} new blobs ({format_size(result.uploaded_bytes)}) "
         f"in {output.fmt_duration(result.seconds)}"
     )
 
@@ -162,7 +153,7 @@ def print_pull(out: Console, result: PullResult) -> None:
     how = f"{m.linked} linked, {m.copied} copied, {m.unchanged} already in place"
     out.print(
         f"[bold cyan]{result.version.ref}[/] → {result.dest}: {result.files} files ({how}); "
-        f"fetched {f.blobs} blobs ({fmt_bytes(f.bytes)}) in {output.fmt_duration(result.seconds)}"
+        f"fetched {f.blobs} blobs ({format_size(f.bytes)}) in {output.fmt_duration(result.seconds)}"
     )
     for url, digest in f.corrupt:
         out.print(f"[yellow]warning:[/] {url} sent a corrupt copy of {digest}; refetched")

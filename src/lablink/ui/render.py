@@ -18,6 +18,7 @@ import jinja2
 from starlette.responses import HTMLResponse
 
 from lablink.errors import LablinkError
+from lablink.settings import format_size
 from lablink.ui.assets import Assets
 
 STATUS_LABELS = {
@@ -109,15 +110,8 @@ def fmt_iso(ts: float | None) -> str:
 
 
 def fmt_bytes(size: int | None) -> str:
-    """``1.2 MB``."""
-    if size is None:
-        return "—"
-    value = float(size)
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if value < 1000 or unit == "TB":
-            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{size} B"  # pragma: no cover - the loop always returns
+    """``1.2 MB``; a dash when unknown."""
+    return "—" if size is None else format_size(size)
 
 
 class Renderer:
