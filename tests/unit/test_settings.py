@@ -69,3 +69,13 @@ def test_sizes() -> None:
     assert parse_size("50GB") == 50 * 1000**3
     assert parse_size("512MiB") == 512 * 1024**2
     assert parse_size("1000") == 1000
+
+
+def test_format_size_uses_the_units_parse_size_reads() -> None:
+    from lablink.settings import format_size
+
+    assert format_size(512) == "512 B"
+    assert format_size(3_400) == "3.4 kB"
+    assert format_size(50 * 1000**3) == "50.0 GB"
+    assert format_size(2 * 1000**4) == "2.0 TB"
+    assert parse_size(format_size(50 * 1000**3).replace(" ", "")) == 50 * 1000**3
