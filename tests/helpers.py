@@ -54,6 +54,12 @@ class AppServer:
         self.server.should_exit = True
         self.thread.join(timeout=10)
 
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
 
 class LoopbackServer(AppServer):
     """A real lablink server, ``create_app(lab)``, on loopback."""

@@ -23,6 +23,7 @@ PUBLIC = [
     "SchemaOutOfDate",
     "ServiceUnavailable",
     "Unauthorized",
+    "ValidationFailed",
     "dataset",
     "init",
     "validate",

@@ -28,6 +28,7 @@ from lablink.errors import (
     SchemaOutOfDate,
     ServiceUnavailable,
     Unauthorized,
+    ValidationFailed,
 )
 from lablink.sdk.client import Client
 from lablink.sdk.data import dataset
@@ -59,6 +60,7 @@ __all__ = [
     "SchemaOutOfDate",
     "ServiceUnavailable",
     "Unauthorized",
+    "ValidationFailed",
     "dataset",
     "init",
     "validate",

@@ -2,7 +2,8 @@
 
     LablinkError                 base; never raised itself
     ├── InvalidInput             400 bad_request: malformed values, keys, names
-    │   └── FilterSyntaxError    400 bad_filter: a run filter that does not parse
+    │   ├── FilterSyntaxError    400 bad_filter: a run filter that does not parse
+    │   └── ValidationFailed     422 validation_failed: data that breaks its schema
     ├── Unauthorized             401 unauthorized
     ├── NotFound                 404 not_found: unknown run, project, artifact
     ├── AlreadyExists            409 already_exists
@@ -75,6 +76,26 @@ class FilterSyntaxError(InvalidInput):
             position=position,
             pointer=expression + "\n" + " " * position + "^",
         )
+
+
+class ValidationFailed(InvalidInput):
+    """Data breaks its schema; ``details["report"]`` is the validation report as JSON.
+
+    Raised locally, ``report`` is the ``ValidationReport`` itself.
+    """
+
+    code = "validation_failed"
+    status = 422
+
+    def __init__(
+        self, message: str, hint: str | None = None, report: Any = None, **details: Any
+    ) -> None:
+        self.report = report
+        if report is not None and hasattr(report, "to_dict"):
+            details["report"] = report.to_dict()
+        elif report is not None:
+            details["report"] = report
+        super().__init__(message, hint, **details)
 
 
 class Unauthorized(LablinkError):
@@ -151,6 +172,7 @@ ERRORS_BY_CODE: dict[str, type[LablinkError]] = {
         LablinkError,
         InvalidInput,
         FilterSyntaxError,
+        ValidationFailed,
         Unauthorized,
         NotFound,
         AlreadyExists,

@@ -48,9 +48,24 @@ def add(
     version: int | None = typer.Option(
         None, "--version", help="Expect this version number (an error if it is taken)."
     ),
+    schema: str | None = typer.Option(
+        None,
+        "--schema",
+        "-s",
+        help="Validate every table file against this registered schema first (events, "
+        "events@v2); a failing version is refused with the report.",
+    ),
+    profile: bool = typer.Option(
+        True, "--profile/--no-profile", help="Store a profile of the table files (for drift)."
+    ),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Add a file or folder tree as the next version of a dataset (uploads only new files)."""
+    """Add a file or folder tree as the next version of a dataset (uploads only new files).
+
+    Table files (.parquet, .csv, .jsonl) are profiled and the profile is stored with the
+    version, so `lablink data drift` compares versions without reading their data.
+    """
+    from lablink.errors import ValidationFailed
     from lablink.sdk.data import add as add_version
 
     settings = get_state(ctx).settings
@@ -58,22 +73,107 @@ def add(
     words = ["lablink", "data", "add", str(path), "--name", name]
     words += ["-m", message] if message else []
     words += [w for parent in parents for w in ("--from", parent)]
+    words += ["--schema", schema] if schema else []
     command = shlex.join(words)
-    with BarProgress(enabled=not as_json) as progress:
-        result = add_version(
-            path,
-            name,
-            message=message,
-            parents=parents,
-            version=version,
-            source_command=command,
-            settings=settings,
-            progress=progress,
-        )
+    try:
+        with BarProgress(enabled=not as_json) as progress:
+            result = add_version(
+                path,
+                name,
+                message=message,
+                parents=parents,
+                version=version,
+                source_command=command,
+                schema=schema,
+                profile=profile,
+                settings=settings,
+                progress=progress,
+            )
+    except ValidationFailed as failed:
+        if as_json:
+            output.print_json({"error": failed.to_dict()["error"]})
+            raise typer.Exit(1) from None
+        from lablink.cli.schema import print_report
+
+        print_report(failed.report)
+        raise
     if as_json:
-        output.print_json({"version": result.version.to_dict(), "created": result.created})
+        body = {"version": result.version.to_dict(), "created": result.created}
+        if result.tables is not None and result.tables.report is not None:
+            body["validation"] = result.tables.report.to_dict()
+        output.print_json(body)
         return
     print_push(output.console(), result)
+
+
+@app.command("profile")
+def profile_command(
+    ctx: typer.Context,
+    ref: str = typer.Argument(..., help="A version: name, name@v3, name@latest or a digest."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Per-column statistics of a version's tables, stored when it was added."""
+    from lablink.cli.profile_render import print_profile
+    from lablink.sdk.data import profile
+
+    version, found = profile(ref, settings=get_state(ctx).settings)
+    if as_json:
+        output.print_json({"version": version.to_dict(), "profile": found})
+        return
+    print_profile(output.console(), version, found)
+
+
+@app.command("drift")
+def drift_command(
+    ctx: typer.Context,
+    old: str = typer.Argument(..., help="The baseline version, e.g. events-clean@v2."),
+    new: str = typer.Argument(..., help="The version to compare, e.g. events-clean@v3."),
+    threshold_from: Path | None = typer.Option(
+        None,
+        "--threshold-from",
+        help="A TOML file whose [drift] table sets the thresholds "
+        "(default: the [drift] table of the project's lablink.toml).",
+    ),
+    check: bool = typer.Option(False, "--check", help="Exit 1 when any column drifted."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Which columns drifted between two versions, from their stored profiles.
+
+    KS and PSI for numbers, chi-square and Jensen-Shannon for categories.
+    """
+    from lablink.checks.drift import DriftThresholds
+    from lablink.cli.profile_render import print_drift
+    from lablink.sdk.data import drift
+
+    settings = get_state(ctx).settings
+    table = (
+        _drift_table(threshold_from)
+        if threshold_from is not None
+        else settings.project_config.get("drift")
+    )
+    a, b, report = drift(old, new, thresholds=DriftThresholds.from_config(table), settings=settings)
+    body = report.to_dict()
+    if as_json:
+        output.print_json({"old": a.ref, "new": b.ref, **body})
+    else:
+        print_drift(output.console(), a, b, body)
+    if check and report.drifted:
+        raise typer.Exit(1)
+
+
+def _drift_table(path: Path) -> dict[str, object] | None:
+    import tomllib
+
+    from lablink.errors import InvalidInput
+
+    try:
+        with open(path, "rb") as fh:
+            table = tomllib.load(fh).get("drift")
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise InvalidInput(f"cannot read thresholds from {path}: {exc}") from None
+    if table is not None and not isinstance(table, dict):
+        raise InvalidInput(f"{path}: [drift] must be a table")
+    return table
 
 
 @app.command("ls")

@@ -104,6 +104,8 @@ def print_version(
         ("from", ", ".join(version.parents)),
         ("made by run", version.source_run or ""),
         ("command", version.source_command or ""),
+        ("schema", f"tables passed {version.schema_ref}" if version.schema_ref else ""),
+        ("profile", f"lablink data profile {version.ref}" if version.profile else ""),
     ]
     for key, value in rows:
         if value:
@@ -145,6 +147,13 @@ def print_push(out: Console, result: PushResult) -> None:
         f"{result.uploaded_blobs} new blobs ({format_size(result.uploaded_bytes)}) "
         f"in {output.fmt_duration(result.seconds)}"
     )
+    tables = result.tables
+    if tables is not None and tables.tables:
+        passed = f"; passed {tables.schema_ref}" if tables.schema_ref else ""
+        stored = "; profile stored" if v.profile else ""
+        out.print(f"{len(tables.tables)} table files{passed}{stored}")
+    if tables is not None and tables.warning:
+        out.print(f"[yellow]warning:[/] {tables.warning}")
 
 
 def print_pull(out: Console, result: PullResult) -> None:

@@ -304,12 +304,13 @@ def validate_command(
     if as_json:
         output.print_json(found.to_dict())
     else:
-        _print_report(found)
+        print_report(found)
     if not found.ok:
         raise typer.Exit(1)
 
 
-def _print_report(found: Any) -> None:
+def print_report(found: Any) -> None:
+    """A validation report: the verdict, then each failed rule with example rows."""
     out = output.console()
     out.print(("[green]" if found.ok else "[bold red]") + escape(found.summary()) + "[/]")
     if found.extra_columns:

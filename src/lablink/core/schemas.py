@@ -273,7 +273,7 @@ def validate(
     from lablink.checks.tablefiles import DEFAULT_BATCH_ROWS
     from lablink.checks.validate import validate_files, validate_frame
 
-    parsed, ref = _resolve(schema, settings)
+    parsed, ref = resolve_schema(schema, settings)
     if isinstance(data, str | Path) or (
         isinstance(data, list | tuple) and data and all(isinstance(p, str | Path) for p in data)
     ):
@@ -282,7 +282,15 @@ def validate(
     return validate_frame(data, parsed, ref)
 
 
-def _resolve(schema: Schema | str | Path, settings: Any) -> tuple[Schema, str | None]:
+def resolve_schema(schema: Schema | str | Path, settings: Any) -> tuple[Schema, str | None]:
+    """A schema and its reference (``events@v2``, or the file's path) from what a user gave.
+
+    Registered references are read from the embedded store, or from the server that
+    ``settings.server`` names.
+
+    Raises:
+        InvalidInput: an unreadable or malformed schema file. NotFound: unknown reference.
+    """
     if isinstance(schema, Schema):
         return schema, schema.name
     text = str(schema)

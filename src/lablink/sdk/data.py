@@ -7,6 +7,8 @@
     ds.path                                  # a read-only folder with every file
     with ds.open("train/0001.png") as fh:    # one file, fetched alone if need be
         ...
+    ds = lablink.dataset("events@v2", validate=True)   # tables re-checked at load
+    ds.profile                               # per-column statistics stored at add
 
 Inside a run (``lablink.init``), the version is recorded as the run's input, through
 the run's own transport, so ``lablink runs show`` and the run page list it. Files
@@ -21,12 +23,14 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from lablink.errors import NotFound
+from lablink.errors import InvalidInput, NotFound
 from lablink.models import DatasetVersion
 from lablink.sdk import hooks
 from lablink.settings import Settings
 
 if TYPE_CHECKING:  # `import lablink` must stay light: these load on first use
+    from lablink.checks.drift import DriftReport, DriftThresholds
+    from lablink.checks.validation_report import ValidationReport
     from lablink.core.datasets.manifest import FileEntry, Manifest
     from lablink.sdk.cache import ClientCache
     from lablink.sdk.remote import DataRemote
@@ -59,6 +63,7 @@ class Dataset:
         self.settings = settings
         self._path: Path | None = None
         self._by_path = {f.path: f for f in manifest.files}
+        self.validation: ValidationReport | None = None  # set by validate()
 
     @property
     def name(self) -> str:
@@ -114,24 +119,66 @@ class Dataset:
             remote.fetch(cache, {entry.digest: entry.size}, None)
             return open(cache.path(entry.digest), "rb")
 
+    @property
+    def profile(self) -> dict[str, Any]:
+        """Per-column statistics of the version's tables, stored when it was added.
+
+        Raises:
+            NotFound: the version has no table files (or was added with --no-profile).
+        """
+        with session(self.settings) as (remote, cache):
+            return remote.read_profile(cache, self.info)
+
+    @property
+    def schema(self) -> str | None:
+        """The registered schema the tables passed at ``data add`` (``events@v2``), if any."""
+        return self.info.schema_ref
+
+    def validate(self, schema: str | None = None) -> ValidationReport:
+        """Check the version's tables against ``schema`` (default: the one it was added with).
+
+        Fetches the files first. Raises ValidationFailed with the report when rows break
+        the schema; InvalidInput when there is no schema to check against or no table.
+        """
+        from lablink.sdk.data_tables import table_files, validate_tables
+
+        schema = schema or self.schema
+        if schema is None:
+            raise InvalidInput(
+                f"{self.ref} was added without a schema",
+                'name one: lablink.dataset(ref, validate="events@v2")',
+            )
+        root = self.path
+        self.validation = validate_tables(table_files(root), schema, self.settings, where=self.ref)
+        return self.validation
+
     def __repr__(self) -> str:
         return f"<Dataset {self.ref} {len(self.manifest.files)} files {self.digest[:19]}>"
 
 
 def dataset(
-    ref: str, *, settings: Settings | None = None, record: bool = True, **overrides: Any
+    ref: str,
+    *,
+    validate: bool | str = False,
+    settings: Settings | None = None,
+    record: bool = True,
+    **overrides: Any,
 ) -> Dataset:
     """The dataset version ``ref`` names; inside a run, recorded as the run's input.
 
     Args:
         ref: ``name``, ``name@latest``, ``name@v3``, ``name@<digest prefix>`` or a digest.
+        validate: check the tables at load (fetching every file): True against the
+            schema the version was added with, or a registered schema (``"events@v3"``).
         settings: resolved settings; default: the active run's, else ``Settings.load``.
         record: record the version as an input of the active run (if any).
         **overrides: settings by name (``server=``, ``home=``, ``cache_dir=``, ...).
 
     Raises:
-        InvalidInput: a malformed reference.
+        InvalidInput: a malformed reference; ``validate=True`` on a version without schema.
         NotFound: no such dataset or version.
+        ValidationFailed: ``validate`` and rows break the schema (``.report``); the
+            version is not recorded as the run's input.
     """
     active = hooks.active()
     run = active[-1] if active else None
@@ -141,9 +188,12 @@ def dataset(
         info = remote.resolve(ref)
         manifest = remote.read_manifest(cache, info)
         cache.touch([info.digest])
+    found = Dataset(info, manifest, settings)
+    if validate:
+        found.validate(validate if isinstance(validate, str) else None)
     if record and run is not None:
         run.use("dataset", info.ref, info.digest)
-    return Dataset(info, manifest, settings)
+    return found
 
 
 def add(
@@ -154,20 +204,28 @@ def add(
     parents: Sequence[str] = (),
     version: int | None = None,
     source_command: str | None = None,
+    schema: str | None = None,
+    profile: bool = True,
     settings: Settings | None = None,
     progress: Progress | None = None,
 ) -> PushResult:
     """Push a file or folder as the next version of ``name`` (see ``lablink data add``).
 
-    Inside a run, the run is recorded as the version's source.
+    Its tables (Parquet, CSV, JSON Lines) are first validated against ``schema`` (a
+    registered one, ``events`` or ``events@v2``), which refuses a failing version with
+    ``ValidationFailed`` before anything is uploaded, then profiled (unless ``profile``
+    is False) so the profile is stored with the version. Inside a run, the run is
+    recorded as the version's source.
     """
+    from lablink.sdk.data_tables import check_tables
     from lablink.sdk.transfer import push
 
     active = hooks.active()
     run = active[-1] if active else None
     settings = settings or (run.settings if run is not None else Settings.load())
+    tables = check_tables(Path(path), schema, settings, profile=profile)
     with session(settings) as (remote, _cache):
-        return push(
+        result = push(
             remote,
             settings.cache_dir / "hashes.db",
             Path(path),
@@ -178,7 +236,46 @@ def add(
             source_command=source_command,
             version=version,
             progress=progress,
+            profile=tables.profile,
+            schema_ref=tables.schema_ref,
         )
+    result.tables = tables
+    return result
+
+
+def profile(ref: str, *, settings: Settings | None = None) -> tuple[DatasetVersion, dict[str, Any]]:
+    """A version and the profile of its tables (see ``lablink data profile``).
+
+    Raises:
+        NotFound: no such version, or it has no table files.
+    """
+    with session(settings or Settings.load()) as (remote, cache):
+        version = remote.resolve(ref)
+        return version, remote.read_profile(cache, version)
+
+
+def drift(
+    old: str,
+    new: str,
+    *,
+    thresholds: DriftThresholds | None = None,
+    settings: Settings | None = None,
+) -> tuple[DatasetVersion, DatasetVersion, DriftReport]:
+    """Which columns drifted from version ``old`` to ``new``, from their stored profiles.
+
+    ``thresholds`` default to the ``[drift]`` table of ``lablink.toml``.
+    """
+    from lablink.checks.drift import DriftThresholds, compare_profiles
+
+    settings = settings or Settings.load()
+    if thresholds is None:
+        thresholds = DriftThresholds.from_config(settings.project_config.get("drift"))
+    with session(settings) as (remote, cache):
+        a, b = remote.resolve(old), remote.resolve(new)
+        report = compare_profiles(
+            remote.read_profile(cache, a), remote.read_profile(cache, b), thresholds
+        )
+    return a, b, report
 
 
 def download(

@@ -63,8 +63,12 @@ class DataRemote(abc.ABC):
         """Upload blobs (digest → size) read from local files; returns bytes sent."""
 
     @abc.abstractmethod
+    def put_blob(self, data: bytes) -> str:
+        """Store a small blob (a manifest, a profile) hashed with blake3; returns its digest."""
+
     def put_manifest(self, manifest: Manifest) -> str:
         """Store the manifest blob; returns its digest."""
+        return self.put_blob(manifest.encode())
 
     @abc.abstractmethod
     def commit(
@@ -76,8 +80,15 @@ class DataRemote(abc.ABC):
         source_run: str | None,
         source_command: str | None,
         version: int | None,
+        *,
+        profile: str | None = None,
+        schema_ref: str | None = None,
     ) -> tuple[DatasetVersion, bool]:
-        """Make the manifest the next version; Conflict if blobs are missing."""
+        """Make the manifest the next version; Conflict if blobs are missing.
+
+        ``profile`` is the digest of an uploaded table profile (``put_blob``);
+        ``schema_ref`` the registered schema the version's tables passed.
+        """
 
     @abc.abstractmethod
     def fetch(
@@ -90,6 +101,16 @@ class DataRemote(abc.ABC):
         if not cache.has(version.digest):
             self.fetch(cache, {version.digest: 0}, None)
         return Manifest.decode(cache.path(version.digest).read_bytes())
+
+    def read_profile(self, cache: BlobCache, version: DatasetVersion) -> dict[str, Any]:
+        """A version's table profile, through the cache. Raises NotFound if it has none."""
+        from lablink.core.datasets.profiles import decode_profile, no_profile
+
+        if version.profile is None:
+            raise no_profile(version)
+        if not cache.has(version.profile):
+            self.fetch(cache, {version.profile: 0}, None)
+        return decode_profile(cache.path(version.profile).read_bytes())
 
 
 class LocalRemote(DataRemote):
@@ -141,8 +162,8 @@ class LocalRemote(DataRemote):
         self.datasets.sql.record_blobs(stored)
         return sum(size for _, size in stored)
 
-    def put_manifest(self, manifest: Manifest) -> str:
-        digest, _ = self.lab.blobs.put_bytes(manifest.encode(), "blake3")
+    def put_blob(self, data: bytes) -> str:
+        digest, _ = self.lab.blobs.put_bytes(data, "blake3")
         return digest
 
     def commit(
@@ -154,6 +175,9 @@ class LocalRemote(DataRemote):
         source_run: str | None,
         source_command: str | None,
         version: int | None,
+        *,
+        profile: str | None = None,
+        schema_ref: str | None = None,
     ) -> tuple[DatasetVersion, bool]:
         return self.datasets.commit(
             self.settings.user,
@@ -164,6 +188,8 @@ class LocalRemote(DataRemote):
             source_run=source_run,
             source_command=source_command,
             version=version,
+            profile=profile,
+            schema_ref=schema_ref,
         )
 
     def fetch(

@@ -18,7 +18,7 @@ from urllib.parse import quote
 import httpx
 
 from lablink import errors
-from lablink.core.datasets.manifest import Manifest, chunked
+from lablink.core.datasets.manifest import chunked
 from lablink.core.datasets.packs import write_pack
 from lablink.models import DatasetSummary, DatasetVersion
 from lablink.sdk.endpoints import Endpoints
@@ -27,7 +27,7 @@ from lablink.sdk.http import error_from_response
 from lablink.sdk.remote import UPLOAD_WORKERS, Advance, DataRemote
 from lablink.settings import Settings
 from lablink.store.blobcache import BlobCache
-from lablink.store.blobs import CHUNK
+from lablink.store.blobs import CHUNK, bytes_digest
 
 API = "/api/v1"
 MISSING_BATCH = 100_000
@@ -114,6 +114,9 @@ class HttpRemote(DataRemote):
         source_run: str | None,
         source_command: str | None,
         version: int | None,
+        *,
+        profile: str | None = None,
+        schema_ref: str | None = None,
     ) -> tuple[DatasetVersion, bool]:
         body = {
             "manifest": manifest_digest,
@@ -122,6 +125,8 @@ class HttpRemote(DataRemote):
             "source_run": source_run,
             "source_command": source_command,
             "version": version,
+            "profile": profile,
+            "schema_ref": schema_ref,
         }
         answer = self._json("POST", f"/datasets/{quote(name, safe='')}/versions", json=body)
         return DatasetVersion.from_dict(answer["version"]), bool(answer["created"])
@@ -133,9 +138,9 @@ class HttpRemote(DataRemote):
             out += self._json("POST", "/data/missing", json={"digests": batch})["missing"]
         return out
 
-    def put_manifest(self, manifest: Manifest) -> str:
-        digest = manifest.digest()
-        self._send("PUT", f"/blobs/{digest}", content=manifest.encode(), headers=_OCTETS)
+    def put_blob(self, data: bytes) -> str:
+        digest = bytes_digest(data, "blake3")
+        self._send("PUT", f"/blobs/{digest}", content=data, headers=_OCTETS)
         return digest
 
     def upload(

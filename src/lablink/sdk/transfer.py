@@ -17,14 +17,17 @@ import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
+from lablink.core.datasets.profiles import encode_profile
 from lablink.core.datasets.refs import check_name, parse_ref
 from lablink.models import DatasetVersion
 from lablink.sdk.cache import ClientCache, Materialised
+from lablink.sdk.data_tables import TableCheck
 from lablink.sdk.fetch import FetchReport
 from lablink.sdk.remote import DataRemote
 from lablink.sdk.scan import HashCache, list_files, scan
+from lablink.store.blobs import bytes_digest
 
 Advance = Callable[[int], None]
 
@@ -52,6 +55,7 @@ class PushResult:
     uploaded_blobs: int
     uploaded_bytes: int
     seconds: float
+    tables: TableCheck | None = None  # set by ``lablink.sdk.data.add``
 
 
 @dataclasses.dataclass
@@ -78,8 +82,13 @@ def push(
     source_command: str | None = None,
     version: int | None = None,
     progress: Progress | None = None,
+    profile: dict[str, Any] | None = None,
+    schema_ref: str | None = None,
 ) -> PushResult:
     """Make the file or folder at ``path`` the next version of ``name``.
+
+    ``profile`` (of the tables, ``sdk/data_tables.py``) is stored beside the version;
+    ``schema_ref`` records the registered schema its tables passed.
 
     Raises:
         InvalidInput: a bad name, parent reference or path (checked before any upload).
@@ -100,13 +109,27 @@ def push(
         hashes.close()
     blobs = manifest.blobs()
     manifest_digest = manifest.digest()
-    missing: set[str] = set(remote.missing([*blobs, manifest_digest]))
+    small = {manifest_digest: manifest.encode()}
+    if profile is not None:
+        profile_bytes = encode_profile(profile)
+        profile_digest = bytes_digest(profile_bytes, "blake3")
+        small[profile_digest] = profile_bytes
+    missing: set[str] = set(remote.missing([*blobs, *small]))
     todo = {d: size for d, size in blobs.items() if d in missing}
     sent = remote.upload(todo, sources, progress.stage("uploading", sum(todo.values())))
-    if manifest_digest in missing:
-        remote.put_manifest(manifest)
+    for digest, data in small.items():
+        if digest in missing:
+            remote.put_blob(data)
     made, created = remote.commit(
-        name, manifest_digest, message, parents, source_run, source_command, version
+        name,
+        manifest_digest,
+        message,
+        parents,
+        source_run,
+        source_command,
+        version,
+        profile=profile_digest if profile is not None else None,
+        schema_ref=schema_ref,
     )
     return PushResult(
         made, created, len(manifest.files), hashed, len(todo), sent, time.perf_counter() - started

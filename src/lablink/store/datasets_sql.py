@@ -39,7 +39,7 @@ class DatasetSql:
         """Insert the next version of ``name`` (creating the dataset on first use).
 
         ``values`` are ``dataset_versions`` columns (digest, algorithm, files, size,
-        message, source_run, source_command). When the latest version has the same
+        message, source_run, source_command, profile, schema_ref). When the latest version has the same
         manifest digest and no explicit ``number`` or parents are asked for, that
         version is returned with False (nothing changed).
 
@@ -263,6 +263,8 @@ class DatasetSql:
                 parents=tuple(parents.get(int(row.id), ())),
                 source_run=row.source_run,
                 source_command=row.source_command,
+                profile=row.profile,
+                schema_ref=row.schema_ref,
             )
             for row in rows
         ]

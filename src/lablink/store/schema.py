@@ -243,6 +243,10 @@ dataset_versions = sa.Table(
     # and/or the command line.
     sa.Column("source_run", sa.String(32)),
     sa.Column("source_command", sa.Text),
+    # Tabular versions: the profile blob (per-column statistics, so drift between
+    # versions never re-reads their data) and the schema the files passed, "events@v2".
+    sa.Column("profile", sa.String(80)),
+    sa.Column("schema_ref", sa.String(220)),
     sa.UniqueConstraint("dataset_id", "version", name="uq_dataset_versions_number"),
 )
 sa.Index("ix_dataset_versions_digest", dataset_versions.c.digest)

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from lablink.core.datasets.manifest import Manifest, diff
+from lablink.core.datasets.profiles import decode_profile, no_profile
 from lablink.core.datasets.refs import Ref, check_name, check_version, digest_matches, parse_ref
 from lablink.core.datasets.transfer import Transfers
 from lablink.errors import Conflict, InvalidInput, NotFound
@@ -46,11 +47,16 @@ class Datasets:
         source_run: str | None = None,
         source_command: str | None = None,
         version: int | None = None,
+        profile: str | None = None,
+        schema_ref: str | None = None,
     ) -> tuple[DatasetVersion, bool]:
         """Make the uploaded manifest the next version of ``name``.
 
         Returns the version and whether it is new: committing the same files as the
         latest version returns the latest version unchanged.
+
+        ``profile`` is the digest of an uploaded profile of the version's tables
+        (``checks/profile.py``); ``schema_ref`` a registered schema its files passed.
 
         Raises:
             InvalidInput: a bad name, message, parent reference or manifest.
@@ -70,7 +76,13 @@ class Datasets:
         if len(parents) > MAX_PARENTS:
             raise InvalidInput(f"at most {MAX_PARENTS} parent versions")
         parent_ids = [self._parent_id(p) for p in parents]
+        if schema_ref is not None:
+            from lablink.core.schemas import Schemas
+
+            schema_ref = Schemas(self.sql.store).get(schema_ref).ref
         manifest = self.read_manifest(manifest_digest)
+        if profile is not None:
+            self.read_profile(profile)
         missing = self.transfers.missing(list(manifest.blobs()))
         if missing:
             raise Conflict(
@@ -88,6 +100,8 @@ class Datasets:
             "message": message,
             "source_run": source_run,
             "source_command": source_command[:MAX_COMMAND] if source_command else None,
+            "profile": profile,
+            "schema_ref": schema_ref,
         }
         return self.sql.create_version(name, actor, values, parent_ids, version)
 
@@ -135,15 +149,39 @@ class Datasets:
             InvalidInput: the blob is not a valid manifest.
             Conflict: the stored bytes do not match the digest (corrupt).
         """
+        return Manifest.decode(self._read_verified(digest, "manifest"))
+
+    def read_profile(self, digest: str) -> dict[str, Any]:
+        """The table profile stored as ``digest``, verified against it.
+
+        Raises:
+            NotFound: no such blob.
+            InvalidInput: the blob is not a profile.
+            Conflict: the stored bytes do not match the digest (corrupt).
+        """
+        return decode_profile(self._read_verified(digest, "profile"))
+
+    def _read_verified(self, digest: str, what: str) -> bytes:
         try:
             data = self.blobs.read_bytes(check_digest(digest))
         except NotFound:
             raise NotFound(
-                f"manifest {digest} is not uploaded", "upload the manifest blob, then commit"
+                f"{what} {digest} is not uploaded", f"upload the {what} blob, then commit"
             ) from None
         if bytes_digest(data, digest.split(":", 1)[0]) != digest:
-            raise Conflict(f"the stored manifest {digest} is corrupt")
-        return Manifest.decode(data)
+            raise Conflict(f"the stored {what} {digest} is corrupt")
+        return data
+
+    def profile(self, ref: str) -> tuple[DatasetVersion, dict[str, Any]]:
+        """A version and the profile of its tables.
+
+        Raises:
+            NotFound: no such version, or it has no profile (no table files).
+        """
+        version = self.resolve(ref)
+        if version.profile is None:
+            raise no_profile(version)
+        return version, self.read_profile(version.profile)
 
     def manifest(self, ref: str) -> tuple[DatasetVersion, Manifest]:
         """A version and its files."""

@@ -20,7 +20,7 @@ from lablink.core.datasets.packs import TruncatedPack
 from lablink.core.datasets.transfer import check_digests
 from lablink.errors import InvalidInput
 from lablink.server.deps import Actor, LabDep
-from lablink.server.fields import Body, Digest, InputRef, RunId, Text
+from lablink.server.fields import Body, Digest, InputRef, RunId, SchemaRef, Text
 from lablink.server.jsonio import JSONResponse, reply
 
 router = APIRouter(tags=["datasets"])
@@ -38,6 +38,8 @@ class CommitIn(Body):
     source_run: RunId | None = None
     source_command: Text | None = None
     version: int | None = None
+    profile: Digest | None = None
+    schema_ref: SchemaRef | None = None
 
 
 class Digests(Body):
@@ -100,6 +102,8 @@ def commit(name: str, body: CommitIn, lab: LabDep, actor: Actor) -> JSONResponse
         source_run=body.source_run,
         source_command=body.source_command,
         version=body.version,
+        profile=body.profile,
+        schema_ref=body.schema_ref,
     )
     return reply({"version": version.to_dict(), "created": created}, 201 if created else 200)
 
@@ -116,6 +120,16 @@ def version_files(name: str, ref: str, lab: LabDep) -> JSONResponse:
     version, manifest = lab.datasets.manifest(_ref(name, ref))
     files = [f.to_dict() for f in manifest.files]
     return reply({"version": version.to_dict(), "algorithm": manifest.algorithm, "files": files})
+
+
+@router.get("/datasets/{name}/versions/{ref}/profile", summary="A version's table profile")
+def version_profile(name: str, ref: str, lab: LabDep) -> JSONResponse:
+    """Per-column statistics of the version's tables, stored when it was added.
+
+    404 when the version holds no table files (or was added with ``--no-profile``).
+    """
+    version, profile = lab.datasets.profile(_ref(name, ref))
+    return reply({"version": version.to_dict(), "profile": profile})
 
 
 @router.get("/datasets/{name}/versions/{ref}/used-by", summary="Lineage downstream")

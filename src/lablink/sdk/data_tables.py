@@ -1,0 +1,112 @@
+"""The table files of a dataset version: validated and profiled at ``data add``.
+
+``check_tables`` runs before anything is uploaded: with a schema, every Parquet, CSV
+and JSON Lines file of the tree is validated (streamed) and a failing version is
+refused with the report; then the tables are profiled (per-column statistics) so the
+profile can be stored beside the version and drift between versions never re-reads
+their data. ``validate_tables`` checks a materialised version again at load.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lablink.errors import InvalidInput, ValidationFailed
+
+if TYPE_CHECKING:
+    from lablink.checks.validation_report import ValidationReport
+
+
+@dataclasses.dataclass
+class TableCheck:
+    """What ``check_tables`` found: the tables, their profile, the schema they passed."""
+
+    tables: list[Path]
+    profile: dict[str, Any] | None = None
+    schema_ref: str | None = None
+    report: ValidationReport | None = None
+    warning: str | None = None  # why no profile was made, when that was not asked for
+
+
+def table_files(root: Path) -> list[Path]:
+    """The Parquet, CSV and JSON Lines files at or under ``root``, sorted."""
+    from lablink.checks.tablefiles import table_format
+
+    if root.is_file():
+        return [root] if table_format(root) else []
+    return sorted(p for p in root.rglob("*") if p.is_file() and table_format(p))
+
+
+def check_tables(
+    root: Path,
+    schema: str | None,
+    settings: Any,
+    *,
+    profile: bool = True,
+    batch_rows: int | None = None,
+) -> TableCheck:
+    """Validate (when ``schema`` names a registered schema) and profile ``root``'s tables.
+
+    Raises:
+        ValidationFailed: a table breaks the schema (``.report`` says where).
+        InvalidInput: ``schema`` is given but there are no table files, or it is a
+            file rather than a registered schema; a table does not parse.
+        NotFound: no such schema.
+    """
+    tables = table_files(root)
+    found = TableCheck(tables)
+    if schema is not None:
+        found.report = validate_tables(tables, schema, settings, batch_rows, root)
+        found.schema_ref = found.report.schema
+    if profile and tables:
+        from lablink.checks.profile import profile_files
+        from lablink.checks.tablefiles import DEFAULT_BATCH_ROWS
+
+        try:
+            found.profile = profile_files(tables, batch_rows or DEFAULT_BATCH_ROWS)
+        except InvalidInput as exc:
+            if schema is not None:
+                raise
+            found.warning = f"no profile stored: {exc.message}"
+    return found
+
+
+def validate_tables(
+    tables: list[Path],
+    schema: str,
+    settings: Any,
+    batch_rows: int | None = None,
+    where: Path | str = "the data",
+) -> ValidationReport:
+    """Validate table files against a registered schema; refuse them if they fail.
+
+    Raises:
+        ValidationFailed: some rows break the schema. InvalidInput: no tables, a
+            schema file instead of a registered reference. NotFound: no such schema.
+    """
+    from lablink.checks.tablefiles import DEFAULT_BATCH_ROWS
+    from lablink.checks.validate import validate_files
+    from lablink.core.schemas import resolve_schema
+
+    if Path(schema).suffix.lower() in (".yaml", ".yml", ".json"):
+        raise InvalidInput(
+            f"{schema} is a schema file; datasets are checked against registered schemas",
+            f"register it first: lablink schema register NAME {schema}",
+        )
+    if not tables:
+        raise InvalidInput(
+            f"{where} holds no table files to check against {schema}",
+            "schemas check .parquet, .csv, .tsv, .jsonl and .ndjson files",
+        )
+    parsed, ref = resolve_schema(schema, settings)
+    report = validate_files(tables, parsed, ref, batch_rows or DEFAULT_BATCH_ROWS)
+    if not report.ok:
+        raise ValidationFailed(
+            f"{where} breaks {ref}: {len(report.failures)} rule(s) failed "
+            f"on {report.rows:,} rows; nothing was stored",
+            "fix the rows the report lists, or register a schema version that allows them",
+            report=report,
+        )
+    return report
