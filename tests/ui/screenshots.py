@@ -1,7 +1,7 @@
 """Make the screenshots in docs/img/ from a small demo lab: ``python tests/ui/screenshots.py``.
 
 Not a test (pytest does not collect it). It fills a temporary store with runs the way
-the SDK would, serves it on loopback and photographs the four main pages in Debian's
+the SDK would, serves it on loopback and photographs the main pages in Debian's
 Chromium at 1280 px.
 """
 
@@ -117,12 +117,42 @@ def fill(lab: Lab) -> dict[str, str]:
     return ids
 
 
+def fill_datasets(lab: Lab, folder: Path) -> str:
+    """Two versions of a tabular dataset, the second with a drifted column."""
+    import polars as pl
+
+    from lablink.sdk.data import add
+
+    rng = random.Random(11)
+    for version, shift in ((1, 0.0), (2, 0.6)):
+        tables = folder / f"events-v{version}"
+        tables.mkdir()
+        n = 5000
+        pl.DataFrame(
+            {
+                "user_id": list(range(n)),
+                "amount": [rng.lognormvariate(3 + shift, 0.5) for _ in range(n)],
+                "latency_ms": [rng.gauss(120, 30) for _ in range(n)],
+                "country": [rng.choice(["DE", "FR", "US", "JP"]) for _ in range(n)],
+            }
+        ).write_parquet(tables / "part-0.parquet")
+        (tables / "README.md").write_text("one row per checkout event\n")
+        add(
+            tables,
+            "checkout-events",
+            message="first export" if version == 1 else "EU prices in cents",
+            settings=lab.settings,
+        )
+    return "checkout-events"
+
+
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
         with Lab(make_settings(home, db=f"sqlite:///{home / 'lablink.db'}", user=USER)) as lab:
             ids = fill(lab)
+            dataset = fill_datasets(lab, home)
             server = LoopbackServer(lab).start()
             try:
                 with sync_playwright() as pw:
@@ -139,6 +169,7 @@ def main() -> None:
                             f"/compare?run={ids['run0']}&run={ids['run1']}&run={ids['run4']}",
                             True,
                         ),
+                        ("dataset", f"/datasets/{dataset}", True),
                     ]
                     for name, path, full in shots:
                         page.goto(path)

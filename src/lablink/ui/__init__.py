@@ -6,6 +6,8 @@ Pages (all state in the query string, so any view is a link to paste in chat):
     /p/{project}          runs table: filter, sort, columns, pages, live status, compare
     /r/{run_id}           run page: config, git and diff, environment, artifacts, charts
     /compare?run=a&run=b  overlaid charts and a params table that highlights differences
+    /incidents            watchdog incidents, their evidence and notification attempts
+    /datasets             datasets; /datasets/{name}?v=3: versions, lineage, profile, drift
 
 Scripts get chart data from ``/ui-data/history`` (downsampled on the server) and live
 updates from the API's SSE stream ``/api/v1/events``. Static files, plotly.js included,
@@ -26,6 +28,7 @@ def mount_ui(app: FastAPI, lab: Lab) -> None:
     """Add the UI's HTML routes, its chart-data endpoint and ``/static`` to ``app``."""
     from lablink.ui.assets import Assets, static_router
     from lablink.ui.charts import data_router
+    from lablink.ui.datasets import datasets_router
     from lablink.ui.incidents import incidents_router
     from lablink.ui.pages import pages_router
     from lablink.ui.render import Renderer
@@ -38,6 +41,7 @@ def mount_ui(app: FastAPI, lab: Lab) -> None:
     app.include_router(pages_router(lab, renderer))
     app.include_router(run_router(lab, renderer))
     app.include_router(incidents_router(lab, renderer))  # issue 7
+    app.include_router(datasets_router(lab, renderer))  # issues 4 and 5
 
 
 __all__ = ["mount_ui"]
