@@ -10,8 +10,9 @@ from schema_strategies import EVENTS
 
 from lablink.checks.schema_format import dump_schema, parse_schema
 from lablink.core.lab import Lab
-from lablink.core.schemas import Schemas, parse_ref, validate
+from lablink.core.schemas import Schemas, parse_ref
 from lablink.errors import AlreadyExists, Conflict, InvalidInput, NotFound
+from lablink.sdk.tables import validate
 from lablink.store import schema as tables
 
 WIDER = EVENTS.replace("maximum: 100", "maximum: 1000")

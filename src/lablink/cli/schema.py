@@ -69,49 +69,32 @@ class _Remote:
     """The registry on a lablink server."""
 
     def __init__(self, settings: Any) -> None:
-        import httpx
+        from lablink.sdk.api import ApiClient
 
-        headers = {"X-Lablink-User": settings.user}
-        if settings.token:
-            headers["Authorization"] = f"Bearer {settings.token}"
-        self.http = httpx.Client(base_url=f"{settings.server}/api/v1", headers=headers, timeout=60)
+        self.api = ApiClient(settings)
 
     def call(self, op: str, **kw: Any) -> Any:
         from lablink.core.schemas import parse_ref
 
+        api = self.api
         if op in ("register", "check"):
             body = {"text": kw["text"], "compat": kw["compat"]}
             if op == "register":
                 body.update(description=kw["description"], version=kw["version"])
             path = "versions" if op == "register" else "check"
-            return self._send("POST", f"/schemas/{kw['subject']}/{path}", json=body)
+            return api.json("POST", f"/schemas/{kw['subject']}/{path}", json=body)
         if op == "ls":
-            return self._send("GET", "/schemas")
+            return api.json("GET", "/schemas")
         if op == "subject":
-            return self._send("GET", f"/schemas/{kw['subject']}")
+            return api.json("GET", f"/schemas/{kw['subject']}")
         if op == "get":
             subject, version = parse_ref(kw["ref"])
-            return self._send("GET", f"/schemas/{subject}/versions/{version or 'latest'}")
+            return api.json("GET", f"/schemas/{subject}/versions/{version or 'latest'}")
         subject, _ = parse_ref(kw["a"])
-        return self._send(
-            "GET", f"/schemas/{subject}/diff", params={"from": kw["a"], "to": kw["b"]}
-        )
-
-    def _send(self, method: str, url: str, **kw: Any) -> Any:
-        import httpx
-
-        from lablink.errors import ServiceUnavailable, from_dict
-
-        try:
-            response = self.http.request(method, url, **kw)
-        except httpx.HTTPError as exc:
-            raise ServiceUnavailable(f"cannot reach the lablink server: {exc}") from None
-        if response.status_code >= 400:
-            raise from_dict(response.json(), response.status_code)
-        return response.json()
+        return api.json("GET", f"/schemas/{subject}/diff", params={"from": kw["a"], "to": kw["b"]})
 
     def close(self) -> None:
-        self.http.close()
+        self.api.close()
 
 
 @contextlib.contextmanager
@@ -294,7 +277,7 @@ def validate_command(
     batch_rows: int = typer.Option(1_000_000, "--batch-rows", min=1, help="Rows per batch read."),
 ) -> None:
     """Validate files against a schema, streaming; exits 1 on any violation."""
-    from lablink.core.schemas import validate
+    from lablink.sdk.tables import validate
 
     found = validate(
         [str(f) for f in files], schema, settings=get_state(ctx).settings, batch_rows=batch_rows

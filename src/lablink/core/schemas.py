@@ -4,8 +4,8 @@ A subject (``events``) holds immutable versions ``events@v1``, ``events@v2``... 
 version is checked against the earlier ones with the subject's compatibility mode
 (``checks/compat.py``) inside the write transaction, so a break is refused with every
 reason named and nothing stored. The server routes, the CLI and ``lablink.validate``
-all call ``Schemas``; datasets (issue 4) call ``Schemas.validate_files`` at
-``data add`` and ``lablink.checks.profile.profile_files`` for the stored profile.
+all call ``Schemas``; ``lablink.validate`` and ``lablink data add --schema`` reach it
+through ``lablink.sdk.tables``, embedded or over HTTP.
 """
 
 from __future__ import annotations
@@ -243,106 +243,6 @@ class Schemas:
     @staticmethod
     def _parse(version: SchemaVersion) -> Schema:
         return schema_from_dict(version.body, version.ref)
-
-
-def validate(
-    data: Any,
-    schema: Schema | str | Path,
-    *,
-    settings: Any = None,
-    batch_rows: int | None = None,
-) -> ValidationReport:
-    """Validate a table or files against a schema: ``lablink.validate(df, "events@v2")``.
-
-    Args:
-        data: a pandas, polars or pyarrow table; or a path, or a list of paths, to
-            Parquet, CSV or JSON Lines files or folders (streamed in batches).
-        schema: a ``Schema``; a registered reference (``events@v2``, ``events``); or
-            the path of a ``.yaml``/``.yml``/``.json`` schema file.
-        settings: where registered schemas live; default ``Settings.load()`` (the
-            embedded store, or the server in ``LABLINK_SERVER``).
-        batch_rows: rows per batch when reading files.
-
-    Returns:
-        The report: ``report.ok``, ``report.failures`` (rule, column, count, share,
-        examples with row numbers), ``report.to_markdown()``.
-
-    Raises:
-        InvalidInput: bad schema or data. NotFound: unknown schema reference.
-    """
-    from lablink.checks.tablefiles import DEFAULT_BATCH_ROWS
-    from lablink.checks.validate import validate_files, validate_frame
-
-    parsed, ref = resolve_schema(schema, settings)
-    if isinstance(data, str | Path) or (
-        isinstance(data, list | tuple) and data and all(isinstance(p, str | Path) for p in data)
-    ):
-        paths = [data] if isinstance(data, str | Path) else list(data)
-        return validate_files(paths, parsed, ref, batch_rows or DEFAULT_BATCH_ROWS)
-    return validate_frame(data, parsed, ref)
-
-
-def resolve_schema(schema: Schema | str | Path, settings: Any) -> tuple[Schema, str | None]:
-    """A schema and its reference (``events@v2``, or the file's path) from what a user gave.
-
-    Registered references are read from the embedded store, or from the server that
-    ``settings.server`` names.
-
-    Raises:
-        InvalidInput: an unreadable or malformed schema file. NotFound: unknown reference.
-    """
-    if isinstance(schema, Schema):
-        return schema, schema.name
-    text = str(schema)
-    path = Path(text)
-    if isinstance(schema, Path) or path.suffix.lower() in (".yaml", ".yml", ".json"):
-        try:
-            return parse_schema(path.read_text(encoding="utf-8"), str(path)), str(path)
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InvalidInput(f"cannot read schema file {path}: {exc}") from None
-    if settings is None:
-        from lablink.settings import Settings
-
-        settings = Settings.load()
-    if settings.server:
-        version = _fetch_remote(settings, text)
-    else:
-        from lablink.store import open_store
-
-        store = open_store(settings.db)
-        try:
-            version = Schemas(store).get(text)
-        finally:
-            store.close()
-    return schema_from_dict(version.body, version.ref), version.ref
-
-
-def _fetch_remote(settings: Any, ref: str) -> SchemaVersion:
-    """A stored version from a lablink server (``GET /api/v1/schemas/{subject}/versions/{v}``)."""
-    import httpx
-
-    from lablink.errors import ServiceUnavailable, from_dict
-
-    subject, version = parse_ref(ref)
-    url = f"{settings.server}/api/v1/schemas/{subject}/versions/{version or 'latest'}"
-    headers = {"Authorization": f"Bearer {settings.token}"} if settings.token else {}
-    try:
-        response = httpx.get(url, headers=headers, timeout=30)
-    except httpx.HTTPError as exc:
-        raise ServiceUnavailable(f"cannot reach {settings.server}: {exc}") from None
-    body = response.json()
-    if response.status_code >= 400:
-        raise from_dict(body, response.status_code)
-    return SchemaVersion(
-        subject=body["subject"],
-        version=int(body["version"]),
-        body=body["schema"],
-        fingerprint=body["fingerprint"],
-        compat=body["compat"],
-        created_by=body["created_by"],
-        created_at=float(body["created_at"]),
-        description=body.get("description"),
-    )
 
 
 def version_to_dict(version: SchemaVersion) -> dict[str, Any]:

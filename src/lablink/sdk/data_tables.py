@@ -88,7 +88,7 @@ def validate_tables(
     """
     from lablink.checks.tablefiles import DEFAULT_BATCH_ROWS
     from lablink.checks.validate import validate_files
-    from lablink.core.schemas import resolve_schema
+    from lablink.sdk.tables import resolve_schema
 
     if Path(schema).suffix.lower() in (".yaml", ".yml", ".json"):
         raise InvalidInput(
