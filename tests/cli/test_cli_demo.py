@@ -47,6 +47,14 @@ def test_demo_makes_real_runs_once(
     assert all(
         [(i["kind"], i["ref"]) for i in r["inputs"]] == [("dataset", "iris@v1")] for r in runs
     )
+    # iris@v1 passed the schema inferred from it; iris@v2 (millimetres) drifted from it
+    log = json.loads(cli("--home", home, "data", "log", "iris", "--json").stdout)
+    assert [(v["ref"], v["schema_ref"], v["parents"]) for v in log["versions"]] == [
+        ("iris@v2", None, ["iris@v1"]),
+        ("iris@v1", "iris@v1", []),
+    ]
+    drift = json.loads(cli("--home", home, "data", "drift", "iris@v1", "iris@v2", "--json").stdout)
+    assert drift["drifted"] == ["petal_length", "petal_width", "sepal_length", "sepal_width"]
     negative = [r for r in runs if r["outcome"] == "negative"]
     assert len(negative) == 1 and negative[0]["notes"][0]["outcome"] == "negative"
 
@@ -68,3 +76,5 @@ def test_demo_makes_real_runs_once(
     assert json.loads(cli("--home", home, "projects", "--json").stdout)[0]["run_count"] == 11
     cli("demo", "--home", home, "--no-serve", "--force")
     assert json.loads(cli("--home", home, "projects", "--json").stdout)[0]["run_count"] == 22
+    log = json.loads(cli("--home", home, "data", "log", "iris", "--json").stdout)
+    assert len(log["versions"]) == 2  # the data is added once

@@ -131,15 +131,55 @@ def populate(settings: Settings, report: Reporter | None = None) -> list[DemoRun
 
 
 def _iris_version(settings: Settings) -> Path:
-    """The bundled Iris CSV as version 1 of the dataset ``iris``; its local copy."""
-    from lablink.sdk.data import add, dataset
+    """The bundled Iris CSV as ``iris@v1`` (checked by schema ``iris``); its local copy.
 
-    with resources.as_file(resources.files("lablink.demo").joinpath("iris.csv")) as csv_path:
-        folder = Path(settings.home) / "demo-data"
-        folder.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(csv_path, folder / "iris.csv")
-    add(folder, "iris", message="Fisher's Iris: 150 rows, 4 features, 3 species", settings=settings)
+    Also ``iris@v2``, made from it: the same flowers re-exported in millimetres, whose
+    dataset page shows four drifted columns. Nothing is added when ``iris`` exists.
+    """
+    from lablink.errors import NotFound
+    from lablink.sdk.data import add, dataset, session
+
+    with session(settings) as (remote, _):
+        try:
+            remote.log("iris")
+        except NotFound:
+            folder = Path(settings.home) / "demo-data"
+            cm, mm = folder / "iris-v1", folder / "iris-v2"
+            cm.mkdir(parents=True, exist_ok=True)
+            mm.mkdir(parents=True, exist_ok=True)
+            with resources.as_file(resources.files("lablink.demo").joinpath("iris.csv")) as csv:
+                shutil.copyfile(csv, cm / "iris.csv")
+            _register_schema(settings, cm / "iris.csv")
+            message = "Fisher's Iris: 150 rows, 4 features, 3 species"
+            add(cm, "iris", message=message, schema="iris", settings=settings)
+            _in_millimetres(cm / "iris.csv", mm / "iris.csv")
+            message = "re-export from the lab sheet: lengths in mm, not cm"
+            add(mm, "iris", message=message, parents=[DATASET], settings=settings)
     return Path(dataset(DATASET, settings=settings, record=False).path)
+
+
+def _register_schema(settings: Settings, csv: Path) -> None:
+    """Schema ``iris``, inferred from the data as `lablink schema infer` does."""
+    from lablink.checks.infer import infer_schema
+    from lablink.checks.profile import profile_files
+    from lablink.core.schemas import Schemas
+    from lablink.store import open_store
+
+    store = open_store(settings.db)
+    try:
+        schema = infer_schema(profile_files([csv]), "iris")
+        Schemas(store).register("iris", schema, settings.user, description="inferred from iris@v1")
+    finally:
+        store.close()
+
+
+def _in_millimetres(source: Path, dest: Path) -> None:
+    lines = source.read_text(encoding="utf-8").splitlines()
+    out = [lines[0]]
+    for line in lines[1:]:
+        *numbers, species = line.split(",")
+        out.append(",".join([*(f"{float(n) * 10:g}" for n in numbers), species]))
+    dest.write_text("\n".join(out) + "\n", encoding="utf-8")
 
 
 def _negative_result(settings: Settings, data: Split, baseline_acc: float) -> DemoRun:
