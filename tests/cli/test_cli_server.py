@@ -55,7 +55,7 @@ def test_runs_ls_against_a_real_server(server_process: str, seeded: Seeded) -> N
     assert "remote" in tagged.stdout
 
 
-def test_server_port_in_use_exits_non_zero(seeded: Seeded) -> None:
+def test_server_port_in_use_is_a_clear_error(seeded: Seeded) -> None:
     import socket
 
     with socket.socket() as taken:
@@ -63,5 +63,7 @@ def test_server_port_in_use_exits_non_zero(seeded: Seeded) -> None:
         taken.listen()
         port = taken.getsockname()[1]
         result = run_lablink("server", "--port", str(port), "--home", str(seeded.home))
-    assert result.returncode != 0
+    assert result.returncode == 1
     assert "Traceback" not in result.stderr
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert "pick another port with --port" in result.stderr

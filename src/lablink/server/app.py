@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 
 from lablink.core.lab import Lab
+from lablink.errors import Conflict
 from lablink.server.api import PREFIX, ROUTERS
 from lablink.server.api.blobs import upload_path
 from lablink.server.api.projects import health_router, version
@@ -108,9 +109,34 @@ def serve(settings: Settings, host: str, port: int) -> None:
             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         )
         server = _uvicorn_server(config, hub=app.state.live)
+        sock = listen_socket(host, port)
         store = make_url(settings.db).render_as_string(hide_password=True)
         logger.info("lablink %s serving %s on http://%s:%d", version(), store, host, port)
-        server.run()
+        server.run(sockets=[sock])
+
+
+def listen_socket(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port`` for uvicorn to serve on.
+
+    Raises:
+        Conflict: the address is taken (another server runs there) or cannot be used.
+    """
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+    except socket.gaierror as exc:
+        raise Conflict(f"cannot listen on {host}:{port}: {exc}", "check --host") from None
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise Conflict(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}",
+            "is another server running there? Stop it, or pick another port with --port",
+        ) from None
+    sock.set_inheritable(True)
+    return sock
 
 
 def _uvicorn_server(config: uvicorn.Config, hub: EventHub) -> uvicorn.Server:
