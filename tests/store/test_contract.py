@@ -61,6 +61,23 @@ def test_non_finite_values_are_stored_bit_for_bit(lab: Lab) -> None:
     assert got[3:] == values[3:] and math.copysign(1, got[5]) == -1
 
 
+def test_a_nan_last_value_reads_back_and_sorts_like_postgres(lab: Lab) -> None:
+    diverged = lab.tracking.create_run(USER, "nanp", "diverged")
+    lab.tracking.log_batch(diverged.id, 0, {"loss": series([0, 1], [0.9, math.nan])})
+    fine = lab.tracking.create_run(USER, "nanp", "fine")
+    lab.tracking.log_batch(fine.id, 0, {"loss": series([0, 1], [0.9, 0.4])})
+    summary = lab.store.metric_summaries(diverged.id)["loss"]
+    assert math.isnan(summary.last_value)  # type: ignore[arg-type]
+    assert (summary.min_value, summary.max_value) == (0.9, 0.9)
+    lab.tracking.set_summary(diverged.id, {"score": math.nan})  # a summary value too
+    assert math.isnan(lab.tracking.get_run(diverged.id).summary["score"])
+    # NaN is above every number on both dialects, in filters and in sorting
+    above, _ = lab.tracking.search_runs("nanp", "metrics.loss > 0.5")
+    assert [r.name for r in above] == ["diverged"]
+    ordered, _ = lab.tracking.search_runs("nanp", None, "metrics.loss", False)
+    assert [r.name for r in ordered] == ["fine", "diverged"]
+
+
 def test_out_of_order_batches_read_back_in_step_order(lab: Lab) -> None:
     run = lab.tracking.create_run(USER, "p", "r")
     lab.tracking.log_batch(run.id, 1, {"m": series([10, 11], [10.0, 11.0])})

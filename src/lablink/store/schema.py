@@ -14,6 +14,9 @@ filters and tables never touch the chunks.
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite
 
@@ -21,6 +24,33 @@ metadata = sa.MetaData()
 
 # An auto-increment 64-bit key that SQLite also treats as its rowid alias.
 BigId = sa.BigInteger().with_variant(sqlite.INTEGER(), "sqlite")
+
+
+class NanFloat(sa.TypeDecorator[float]):
+    """A float column that keeps NaN on SQLite, which stores a bound NaN as NULL.
+
+    SQLite keeps the text ``'NaN'`` in a REAL column as text; it sorts and compares
+    above every number there, as NaN does in PostgreSQL, so filters and sorting
+    agree on both. PostgreSQL stores NaN natively.
+    """
+
+    impl = sa.Float
+    cache_ok = True
+
+    def bind_processor(self, dialect: sa.Dialect) -> Any:
+        if dialect.name != "sqlite":
+            return super().bind_processor(dialect)
+
+        # Replaces, rather than precedes, Float's own processor, which would turn the
+        # text back into a float (and SQLite then into NULL).
+        def keep_nan(value: Any) -> Any:
+            return "NaN" if isinstance(value, float) and math.isnan(value) else value
+
+        return keep_nan
+
+    def process_result_value(self, value: Any, dialect: sa.Dialect) -> float | None:
+        return float(value) if value is not None else None
+
 
 projects = sa.Table(
     "projects",
@@ -88,11 +118,11 @@ run_metrics = sa.Table(
     sa.Column("key", sa.String(250), primary_key=True),
     sa.Column("count", sa.BigInteger, nullable=False, default=0),
     sa.Column("last_step", sa.BigInteger),
-    sa.Column("last_value", sa.Float),
+    sa.Column("last_value", NanFloat),
     sa.Column("last_time", sa.Float),
     sa.Column("min_value", sa.Float),
     sa.Column("max_value", sa.Float),
-    sa.Column("summary_value", sa.Float),
+    sa.Column("summary_value", NanFloat),
 )
 sa.Index("ix_run_metrics_key", run_metrics.c.key, run_metrics.c.run_id)
 
