@@ -121,6 +121,13 @@ def test_a_server_with_a_token_requires_it_on_the_api(token_server: str) -> None
         good = {"Authorization": "Bearer s3cret", "X-Lablink-User": "ana@lab.org"}
         created = client.post(f"{API}/runs", json={"project": "p"}, headers=good)
         assert created.status_code == 201 and created.json()["user"] == "ana@lab.org"
+        # the web UI's copy of the event stream follows the pages' rule, not the API's
+        with client.stream("GET", "/ui-data/events", params={"cursor": 0}) as live:
+            assert live.status_code == 200
+            assert live.headers["content-type"].startswith("text/event-stream")
+            first = next(line for line in live.iter_lines() if line.startswith("event:"))
+            assert first == "event: run_created"
+        assert_envelope(client.get(f"{API}/events"), 401, "unauthorized")
         del good["X-Lablink-User"]
         assert client.post(f"{API}/runs", json={"project": "p"}, headers=good).json()["user"] == (
             "server@lab.org"

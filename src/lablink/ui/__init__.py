@@ -10,7 +10,8 @@ Pages (all state in the query string, so any view is a link to paste in chat):
     /datasets             datasets; /datasets/{name}?v=3: versions, lineage, profile, drift
 
 Scripts get chart data from ``/ui-data/history`` (downsampled on the server) and live
-updates from the API's SSE stream ``/api/v1/events``. Static files, plotly.js included,
+updates from ``/ui-data/events``, the API's SSE stream served beside the pages (so an
+API token, which guards ``/api/``, does not cut the pages' live updates). Static files, plotly.js included,
 come from ``/static`` pre-compressed and cached.
 """
 
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 
 def mount_ui(app: FastAPI, lab: Lab) -> None:
     """Add the UI's HTML routes, its chart-data endpoint and ``/static`` to ``app``."""
+    from lablink.server.api.events import ui_events_router
     from lablink.ui.assets import Assets, static_router
     from lablink.ui.charts import data_router
     from lablink.ui.datasets import datasets_router
@@ -38,6 +40,7 @@ def mount_ui(app: FastAPI, lab: Lab) -> None:
     renderer = Renderer(assets)
     app.include_router(static_router(assets))
     app.include_router(data_router(lab))
+    app.include_router(ui_events_router())
     app.include_router(pages_router(lab, renderer))
     app.include_router(run_router(lab, renderer))
     app.include_router(incidents_router(lab, renderer))  # issue 7

@@ -169,3 +169,15 @@ async def project_events(
 ) -> EventStream:
     """Events of every run in one project."""
     return await _stream(request, lab, project, None, _cursor(cursor, last_event_id))
+
+
+def ui_events_router() -> APIRouter:
+    """``/ui-data/events``: the same stream for the web UI's pages.
+
+    It sits beside the pages, outside ``/api/``, so it follows their access rule: an
+    API token guards ``/api/`` (a browser's ``EventSource`` cannot send one), while the
+    pages, and now their live updates, are readable by whoever can reach the server.
+    """
+    ui = APIRouter(include_in_schema=False)
+    ui.add_api_route("/ui-data/events", events, methods=["GET"])
+    return ui

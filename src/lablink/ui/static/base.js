@@ -92,7 +92,7 @@
     let stopped = false;
     const open = () => {
       const q = new URLSearchParams({ ...params, cursor: String(cursor) });
-      source = new EventSource("/api/v1/events?" + q.toString());
+      source = new EventSource("/ui-data/events?" + q.toString());
       for (const [kind, handle] of Object.entries(handlers)) {
         source.addEventListener(kind, (e) => {
           const msg = parseEvent(e.data);
