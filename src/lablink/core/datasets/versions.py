@@ -16,6 +16,7 @@ from lablink.core.datasets.manifest import Manifest, diff
 from lablink.core.datasets.profiles import decode_profile, no_profile
 from lablink.core.datasets.refs import Ref, check_name, check_version, digest_matches, parse_ref
 from lablink.core.datasets.transfer import Transfers
+from lablink.core.schemas import Schemas
 from lablink.errors import Conflict, InvalidInput, NotFound
 from lablink.models import DatasetSummary, DatasetVersion
 from lablink.store.base import Store
@@ -77,8 +78,6 @@ class Datasets:
             raise InvalidInput(f"at most {MAX_PARENTS} parent versions")
         parent_ids = [self._parent_id(p) for p in parents]
         if schema_ref is not None:
-            from lablink.core.schemas import Schemas
-
             schema_ref = Schemas(self.sql.store).get(schema_ref).ref
         manifest = self.read_manifest(manifest_digest)
         if profile is not None:
