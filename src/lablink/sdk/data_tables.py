@@ -10,6 +10,7 @@ their data. ``validate_tables`` checks a materialised version again at load.
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,12 +32,22 @@ class TableCheck:
 
 
 def table_files(root: Path) -> list[Path]:
-    """The Parquet, CSV and JSON Lines files at or under ``root``, sorted."""
+    """The Parquet, CSV and JSON Lines files at or under ``root``, sorted.
+
+    Names are matched before anything is stat'ed: a tree of 20,000 images costs one
+    directory walk, not 20,000 stat calls.
+    """
     from lablink.checks.tablefiles import table_format
 
     if root.is_file():
         return [root] if table_format(root) else []
-    return sorted(p for p in root.rglob("*") if p.is_file() and table_format(p))
+    found = [
+        Path(folder, name)
+        for folder, _dirs, names in os.walk(root)
+        for name in names
+        if table_format(Path(name))
+    ]
+    return sorted(found)
 
 
 def check_tables(

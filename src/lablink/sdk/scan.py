@@ -15,7 +15,7 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from lablink.core.datasets.manifest import FileEntry, Manifest
@@ -26,6 +26,8 @@ logger = logging.getLogger("lablink.sdk.data")
 
 ALGORITHM = "blake3"
 WORKERS = 4
+BATCH_FILES = 64  # files per task: handing each small file to a thread costs more than hashing it
+BATCH_BYTES = 16 * 1024 * 1024
 RACY_NS = 1_000_000_000
 _Stat = tuple[int, int, int]  # size, mtime_ns, inode
 
@@ -132,18 +134,20 @@ def scan(
         else:
             todo.append((path, st))
 
-    def hash_one(item: tuple[str, _Stat]) -> tuple[str, _Stat, str, int]:
-        path, st = item
-        started = time.time_ns()
-        digest, size = file_digest(path, ALGORITHM)
-        if size != st[0]:
-            raise InvalidInput(f"{path} changed while it was being hashed", "add it again")
+    def hash_batch(batch: list[tuple[str, _Stat]]) -> list[tuple[str, _Stat, str, int]]:
+        out = []
+        for path, st in batch:
+            started = time.time_ns()
+            digest, size = file_digest(path, ALGORITHM)
+            if size != st[0]:
+                raise InvalidInput(f"{path} changed while it was being hashed", "add it again")
+            out.append((path, st, digest, started))
         if advance:
-            advance(size)
-        return path, st, digest, started
+            advance(sum(st[0] for _, st in batch))
+        return out
 
     with concurrent.futures.ThreadPoolExecutor(workers, "lablink-hash") as pool:
-        fresh = list(pool.map(hash_one, todo))
+        fresh = [row for rows in pool.map(hash_batch, _batches(todo)) for row in rows]
     for path, _st, digest, _ in fresh:
         digests[path] = digest
     if hashes:
@@ -151,3 +155,17 @@ def scan(
     entries = [FileEntry(rel, st[0], digests[path]) for rel, path, st in files]
     sources = {digests[path]: path for _rel, path, _st in files}
     return Manifest.build(ALGORITHM, entries), sources, len(fresh)
+
+
+def _batches(todo: list[tuple[str, _Stat]]) -> Iterator[list[tuple[str, _Stat]]]:
+    """Files in groups of up to ``BATCH_FILES`` files or about ``BATCH_BYTES`` bytes."""
+    batch: list[tuple[str, _Stat]] = []
+    size = 0
+    for item in todo:
+        batch.append(item)
+        size += item[1][0]
+        if len(batch) >= BATCH_FILES or size >= BATCH_BYTES:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch

@@ -48,7 +48,7 @@ class BlobCache:
         self.tmp = self.root / "tmp"
         self.tmp.mkdir(parents=True, exist_ok=True)
         self._blobs = os.fspath(self.root / "blobs")
-        self._tmp = os.fspath(self.tmp)
+        self.tmp_dir = os.fspath(self.tmp)
         (self.root / "blobs").mkdir(exist_ok=True)
         self._lock = threading.RLock()
         self._pending: dict[str, int] = {}  # stored since the last flush
@@ -95,36 +95,22 @@ class BlobCache:
     def put(self, digest: str, chunks: Iterable[bytes]) -> int:
         """Store bytes that must hash to ``digest``; returns the size.
 
-        Hashed on one thread: network chunks are small, and multi-threaded blake3 is
-        three times slower than one thread on 64 KiB updates.
-
         Raises:
             CorruptBlob: the bytes hash to something else (nothing is kept).
             InsufficientStorage: the disk is full (nothing is kept).
         """
-        tmp = f"{self._tmp}/{uuid.uuid4().hex}"
-        h = new_hasher(algorithm_of(digest))
-        size = 0
-        placed = False
-        try:
-            with self.open_tmp(tmp) as out:
-                for chunk in chunks:
-                    h.update(chunk)
-                    out.write(chunk)
-                    size += len(chunk)
-            got = f"{digest.split(':', 1)[0]}:{h.hexdigest()}"
-            if got != digest:
-                raise CorruptBlob(f"bytes received for {digest} hash to {got}", digest=digest)
-            self._place(tmp, digest)
-            placed = True
-        except OSError as exc:
-            raise self._storage_error(exc, size) from exc
-        finally:
-            if not placed:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(tmp)
-        self._added(digest, size)
-        return size
+        with self.incoming(digest) as blob:
+            for chunk in chunks:
+                blob.write(chunk)
+            return blob.commit()
+
+    def incoming(self, digest: str) -> Incoming:
+        """A blob being written chunk by chunk (for callers that forward the bytes too).
+
+        Use it as a context manager and call ``commit`` at the end: a blob left
+        without a commit (an error, a cut-off stream) leaves nothing behind.
+        """
+        return Incoming(self, digest)
 
     def open_tmp(self, path: str) -> IO[bytes]:
         """A new read-only file open for writing (a seam: tests aim it at /dev/full)."""
@@ -145,9 +131,9 @@ class BlobCache:
             raise CorruptBlob(f"{source} does not hash to {digest}", digest=digest)
         size = source.stat().st_size
         if self.has(digest):
-            self._added(digest, size)
+            self.added(digest, size)
             return size
-        tmp = f"{self._tmp}/{uuid.uuid4().hex}"
+        tmp = f"{self.tmp_dir}/{uuid.uuid4().hex}"
         try:
             try:
                 if not link:
@@ -156,16 +142,17 @@ class BlobCache:
             except OSError:
                 shutil.copyfile(source, tmp)
             os.chmod(tmp, READ_ONLY)  # a link shares the store's inode: read-only there too
-            self._place(tmp, digest)
+            self.place(tmp, digest)
         except OSError as exc:
-            raise self._storage_error(exc, size) from exc
+            raise self.storage_error(exc, size) from exc
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
-        self._added(digest, size)
+        self.added(digest, size)
         return size
 
-    def _place(self, tmp: str, digest: str) -> None:
+    def place(self, tmp: str, digest: str) -> None:
+        """Rename a verified temporary file to where ``digest`` lives."""
         final = self.where(digest)
         try:
             os.replace(tmp, final)
@@ -173,7 +160,7 @@ class BlobCache:
             os.makedirs(os.path.dirname(final), exist_ok=True)
             os.replace(tmp, final)
 
-    def _storage_error(self, exc: OSError, size: int) -> Exception:
+    def storage_error(self, exc: OSError, size: int) -> Exception:
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):
             return InsufficientStorage(
                 f"the cache at {self.root} is out of disk space ({size} bytes into a blob)",
@@ -191,7 +178,8 @@ class BlobCache:
             self._db.execute("DELETE FROM blobs WHERE digest = ?", (digest,))
 
     # -- the index ----------------------------------------------------------------------
-    def _added(self, digest: str, size: int) -> None:
+    def added(self, digest: str, size: int) -> None:
+        """Record a blob just stored (written to the index on the next flush)."""
         with self._lock:
             self._pending[digest] = size
             if len(self._pending) >= 2000:
@@ -284,3 +272,72 @@ class BlobCache:
 
     def _before_evict(self, last_used: float) -> None:
         """Hook: a blob last used at ``last_used`` is about to be evicted."""
+
+
+class Incoming:
+    """One blob being written to a cache: hashed as it is written, kept on ``commit``.
+
+    Hashed on one thread: network chunks are small, and multi-threaded blake3 is three
+    times slower than one thread on 64 KiB updates.
+    """
+
+    def __init__(self, cache: BlobCache, digest: str) -> None:
+        self.cache = cache
+        self.digest = digest
+        self.size = 0
+        self._hash = new_hasher(algorithm_of(digest))
+        self._tmp = f"{cache.tmp_dir}/{uuid.uuid4().hex}"
+        self._out: IO[bytes] | None = None
+        self._placed = False
+
+    def __enter__(self) -> Incoming:
+        try:
+            self._out = self.cache.open_tmp(self._tmp)
+        except OSError as exc:
+            raise self.cache.storage_error(exc, 0) from exc
+        return self
+
+    def write(self, chunk: bytes) -> None:
+        """Hash and write the next bytes.
+
+        Raises:
+            InsufficientStorage: the disk is full.
+        """
+        assert self._out is not None, "use Incoming as a context manager"
+        self._hash.update(chunk)
+        try:
+            self._out.write(chunk)
+        except OSError as exc:
+            raise self.cache.storage_error(exc, self.size) from exc
+        self.size += len(chunk)
+
+    def commit(self) -> int:
+        """Verify the bytes against the digest and put the blob in place; returns its size.
+
+        Raises:
+            CorruptBlob: the bytes hash to something else (nothing is kept).
+            InsufficientStorage: the disk is full.
+        """
+        assert self._out is not None, "use Incoming as a context manager"
+        try:
+            self._out.close()
+        except OSError as exc:
+            raise self.cache.storage_error(exc, self.size) from exc
+        got = f"{self.digest.split(':', 1)[0]}:{self._hash.hexdigest()}"
+        if got != self.digest:
+            raise CorruptBlob(f"bytes received for {self.digest} hash to {got}", digest=self.digest)
+        try:
+            self.cache.place(self._tmp, self.digest)
+        except OSError as exc:
+            raise self.cache.storage_error(exc, self.size) from exc
+        self._placed = True
+        self.cache.added(self.digest, self.size)
+        return self.size
+
+    def __exit__(self, *exc: object) -> None:
+        if self._out is not None:
+            with contextlib.suppress(OSError):
+                self._out.close()
+        if not self._placed:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self._tmp)

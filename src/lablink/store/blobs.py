@@ -21,8 +21,6 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any, Protocol
 
-import fsspec
-
 from lablink.errors import InvalidInput, NotFound
 
 CHUNK = 1024 * 1024
@@ -93,6 +91,8 @@ class BlobStore:
     """Content-addressed storage under one fsspec root."""
 
     def __init__(self, root: str) -> None:
+        import fsspec  # here, not at the top: clients import this module and never need it
+
         self.fs, self.root = fsspec.core.url_to_fs(root)
         self.fs.makedirs(self.root, exist_ok=True)
         protocol = self.fs.protocol

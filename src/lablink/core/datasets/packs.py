@@ -54,13 +54,13 @@ def write_pack(
         InvalidInput: a blob is shorter or longer than its size (a file that changed
             after it was hashed).
     """
-    buf = bytearray()
+    out = _Gather()
     for digest, size in items:
         fh = open_blob(digest)
         if fh is None:
-            buf += missing_frame(digest)
+            out.add(missing_frame(digest))
             continue
-        buf += blob_header(digest, size)
+        out.add(blob_header(digest, size))
         with fh:
             left = size
             while left:
@@ -68,16 +68,43 @@ def write_pack(
                 if not chunk:
                     raise InvalidInput(f"{digest} is shorter than {size} bytes: it changed")
                 left -= len(chunk)
-                buf += chunk
-                if len(buf) >= YIELD_BYTES:
-                    yield bytes(buf)
-                    buf.clear()
+                out.add(chunk)
+                if out.size >= YIELD_BYTES:
+                    yield out.take()
             if fh.read(1):
                 raise InvalidInput(f"{digest} is longer than {size} bytes: it changed")
     if end:
-        buf += END
-    if buf:
-        yield bytes(buf)
+        out.add(END)
+    if out.size:
+        yield out.take()
+
+
+def coalesce(pieces: Iterable[bytes], size: int = YIELD_BYTES) -> Iterator[bytes]:
+    """The same bytes in buffers of about ``size`` (fewer, larger writes and hops)."""
+    out = _Gather()
+    for piece in pieces:
+        out.add(piece)
+        if out.size >= size:
+            yield out.take()
+    if out.size:
+        yield out.take()
+
+
+class _Gather:
+    """Pieces joined in one copy when taken (a single large piece is not copied)."""
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+        self.size = 0
+
+    def add(self, piece: bytes) -> None:
+        self.parts.append(piece)
+        self.size += len(piece)
+
+    def take(self) -> bytes:
+        joined = b"".join(self.parts)
+        self.parts, self.size = [], 0
+        return joined
 
 
 class PackReader:
@@ -126,13 +153,23 @@ class PackReader:
 
     def _body(self) -> Iterator[bytes]:
         while self._left:
-            if not self._buf and not self._fill():
-                raise TruncatedPack(f"the pack ends {self._left} bytes short of a blob")
-            take = min(self._left, len(self._buf))
-            piece = bytes(self._buf[:take])
-            del self._buf[:take]
-            self._left -= take
+            if self._buf:
+                piece = bytes(self._buf[: self._left])
+                del self._buf[: len(piece)]
+            else:  # straight from the stream: a large blob's chunks are not copied
+                piece = self._next_chunk()
+                if len(piece) > self._left:
+                    self._buf += piece[self._left :]
+                    piece = piece[: self._left]
+            self._left -= len(piece)
             yield piece
+
+    def _next_chunk(self) -> bytes:
+        for chunk in self._chunks:
+            if chunk:
+                return chunk
+        self._eof = True
+        raise TruncatedPack(f"the pack ends {self._left} bytes short of a blob")
 
     def __iter__(self) -> Iterator[tuple[str, int, Iterator[bytes]]]:
         while True:

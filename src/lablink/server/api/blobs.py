@@ -25,6 +25,7 @@ from lablink.store.blobs import CHUNK, check_digest
 router = APIRouter(tags=["blobs"])
 
 MAX_MISSING = 10_000
+BATCH = CHUNK  # upload bytes handed to the writing thread at a time
 
 
 class Missing(Body):
@@ -61,18 +62,25 @@ async def put_blob(digest: str, request: Request, lab: LabDep) -> JSONResponse:
     stream = request.stream()
     size = 0
 
-    async def next_chunk() -> bytes | None:
-        try:
-            return await stream.__anext__()
-        except StopAsyncIteration:
-            return None
+    async def next_batch() -> bytes | None:
+        # Network chunks are ~64 KiB: gather a MB on the event loop per thread hop.
+        parts: list[bytes] = []
+        gathered = 0
+        while gathered < BATCH:
+            try:
+                chunk = await stream.__anext__()
+            except StopAsyncIteration:
+                break
+            parts.append(chunk)
+            gathered += len(chunk)
+        return b"".join(parts) if gathered else None
 
     def chunks() -> Iterator[bytes]:
-        # Runs in a worker thread: each chunk is pulled from the event loop on demand.
+        # Runs in a worker thread: each batch is pulled from the event loop on demand.
         nonlocal size
-        while (chunk := anyio.from_thread.run(next_chunk)) is not None:
-            size += len(chunk)
-            yield chunk
+        while (batch := anyio.from_thread.run(next_batch)) is not None:
+            size += len(batch)
+            yield batch
 
     stored = await run_in_threadpool(lab.tracking.put_blob, chunks(), digest)
     return reply({"digest": stored, "size": size}, 201)
