@@ -63,7 +63,17 @@ def test_server_port_in_use_is_a_clear_error(seeded: Seeded) -> None:
         taken.listen()
         port = taken.getsockname()[1]
         result = run_lablink("server", "--port", str(port), "--home", str(seeded.home))
+        edge = run_lablink(
+            "server",
+            "--port",
+            str(port),
+            "--upstream",
+            "http://127.0.0.1:9",
+            "--home",
+            str(seeded.home),
+        )
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
     assert "pick another port with --port" in result.stderr
+    assert edge.returncode == 1 and f"cannot listen on 127.0.0.1:{port}" in edge.stderr

@@ -337,8 +337,8 @@ def endpoints(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
     if not settings.server:
         output.console().print("embedded store: files are read from " + settings.blobs)
         return
+    from lablink.sdk.api import auth_headers
     from lablink.sdk.endpoints import Endpoints
-    from lablink.sdk.remote_http import auth_headers
 
     urls = settings.data_endpoints or (settings.server,)
     eps = Endpoints(urls, settings.cache_dir / "endpoints.json", auth_headers(settings))

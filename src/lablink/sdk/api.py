@@ -32,7 +32,10 @@ class ApiClient:
     """Requests to ``settings.server``'s REST API; errors come back typed."""
 
     def __init__(
-        self, settings: Settings, timeout: float = 60.0, limits: httpx.Limits | None = None
+        self,
+        settings: Settings,
+        timeout: float | httpx.Timeout = 60.0,
+        limits: httpx.Limits | None = None,
     ) -> None:
         if not settings.server:
             raise errors.InvalidInput("no lablink server is configured", "set LABLINK_SERVER")

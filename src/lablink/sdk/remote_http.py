@@ -10,7 +10,6 @@ read from disk chunk by chunk and never held whole in memory.
 from __future__ import annotations
 
 import concurrent.futures
-import json
 from collections.abc import Mapping, Sequence
 from typing import IO, Any
 from urllib.parse import quote
@@ -21,26 +20,17 @@ from lablink import errors
 from lablink.core.datasets.manifest import chunked
 from lablink.core.datasets.packs import write_pack
 from lablink.models import DatasetSummary, DatasetVersion
+from lablink.sdk.api import ApiClient, auth_headers
 from lablink.sdk.endpoints import Endpoints
 from lablink.sdk.fetch import PACK_BYTES, FetchReport, fetch_blobs, plan
-from lablink.sdk.http import error_from_response
 from lablink.sdk.remote import UPLOAD_WORKERS, Advance, DataRemote
 from lablink.settings import Settings
 from lablink.store.blobcache import BlobCache
 from lablink.store.blobs import CHUNK, bytes_digest
 
-API = "/api/v1"
 MISSING_BATCH = 100_000
 TIMEOUT = httpx.Timeout(300.0, connect=5.0)
 _OCTETS = {"Content-Type": "application/octet-stream"}
-
-
-def auth_headers(settings: Settings) -> dict[bytes, bytes]:
-    """The user and token headers every request carries (UTF-8 bytes)."""
-    headers = {b"X-Lablink-User": settings.user.encode(), b"User-Agent": b"lablink-sdk"}
-    if settings.token:
-        headers[b"Authorization"] = f"Bearer {settings.token}".encode()
-    return headers
 
 
 class HttpRemote(DataRemote):
@@ -51,37 +41,23 @@ class HttpRemote(DataRemote):
             raise errors.InvalidInput("HttpRemote needs a server URL", "set LABLINK_SERVER")
         self.settings = settings
         self.label = f"the server at {settings.server}"
-        headers = auth_headers(settings)
-        self.client = httpx.Client(
-            base_url=settings.server,
-            headers=headers,
-            timeout=TIMEOUT,
-            limits=httpx.Limits(max_connections=32, max_keepalive_connections=32),
-        )
+        limits = httpx.Limits(max_connections=32, max_keepalive_connections=32)
+        self.api = ApiClient(settings, TIMEOUT, limits)
         urls = settings.data_endpoints or (settings.server,)
         self.endpoints = endpoints or Endpoints(
-            urls, settings.cache_dir / "endpoints.json", headers
+            urls, settings.cache_dir / "endpoints.json", auth_headers(settings)
         )
 
     def close(self) -> None:
-        self.client.close()
+        self.api.close()
         self.endpoints.close()
 
     # -- plumbing -----------------------------------------------------------------------
     def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        try:
-            response = self.client.request(method, API + path, **kwargs)
-        except httpx.TransportError as exc:
-            raise errors.ServiceUnavailable(
-                f"cannot reach the lablink server at {self.settings.server}: {exc}",
-                "is `lablink server` running there? Check LABLINK_SERVER",
-            ) from exc
-        if response.status_code >= 400:
-            raise error_from_response(response)
-        return response
+        return self.api.send(method, path, **kwargs)
 
     def _json(self, method: str, path: str, **kwargs: Any) -> Any:
-        return json.loads(self._send(method, path, **kwargs).content)
+        return self.api.json(method, path, **kwargs)
 
     # -- metadata -----------------------------------------------------------------------
     def resolve(self, ref: str) -> DatasetVersion:
