@@ -109,14 +109,18 @@ def serve(settings: Settings, host: str, port: int) -> None:
             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         )
         server = _uvicorn_server(config, hub=app.state.live)
-        sock = listen_socket(host, port)
+        check_address(host, port)
         store = make_url(settings.db).render_as_string(hide_password=True)
         logger.info("lablink %s serving %s on http://%s:%d", version(), store, host, port)
-        server.run(sockets=[sock])
+        server.run()
 
 
-def listen_socket(host: str, port: int) -> socket.socket:
-    """A socket bound to ``host:port`` for uvicorn to serve on.
+def check_address(host: str, port: int) -> None:
+    """Fail early, with a clear message, when ``host:port`` cannot be listened on.
+
+    A probe binds the address the way uvicorn will, then lets it go; uvicorn binds it
+    itself (handing it a socket of our own halved ingestion throughput). Should the
+    port be taken in between, uvicorn's own error remains.
 
     Raises:
         Conflict: the address is taken (another server runs there) or cannot be used.
@@ -125,18 +129,15 @@ def listen_socket(host: str, port: int) -> socket.socket:
         family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
     except socket.gaierror as exc:
         raise Conflict(f"cannot listen on {host}:{port}: {exc}", "check --host") from None
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise Conflict(
-            f"cannot listen on {host}:{port}: {exc.strerror or exc}",
-            "is another server running there? Stop it, or pick another port with --port",
-        ) from None
-    sock.set_inheritable(True)
-    return sock
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise Conflict(
+                f"cannot listen on {host}:{port}: {exc.strerror or exc}",
+                "is another server running there? Stop it, or pick another port with --port",
+            ) from None
 
 
 def _uvicorn_server(config: uvicorn.Config, hub: EventHub) -> uvicorn.Server:

@@ -165,10 +165,10 @@ def serve_edge(
     settings: Settings, host: str, port: int, upstream: str, cache_size: str | int
 ) -> None:
     """Run an edge cache of ``upstream`` on ``host:port`` until stopped."""
-    from lablink.server.app import configure_logging, listen_socket
+    from lablink.server.app import check_address, configure_logging
 
     configure_logging()
-    sock = listen_socket(host, port)  # a taken port is a clear error before anything else
+    check_address(host, port)  # a taken port is a clear error before anything else
     edge = edge_cache_for(settings, upstream, cache_size)
     try:
         app = create_edge_app(edge, settings.token)
@@ -180,7 +180,6 @@ def serve_edge(
             edge.cache.root,
             edge.cache.limit,
         )
-        config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False)
-        uvicorn.Server(config).run(sockets=[sock])
+        uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
     finally:
         edge.close()
