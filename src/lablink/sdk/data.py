@@ -64,6 +64,7 @@ class Dataset:
         self._path: Path | None = None
         self._by_path = {f.path: f for f in manifest.files}
         self.validation: ValidationReport | None = None  # set by validate()
+        self._profile: dict[str, Any] | None = None
 
     @property
     def name(self) -> str:
@@ -126,8 +127,10 @@ class Dataset:
         Raises:
             NotFound: the version has no table files (or was added with --no-profile).
         """
-        with session(self.settings) as (remote, cache):
-            return remote.read_profile(cache, self.info)
+        if self._profile is None:
+            with session(self.settings) as (remote, cache):
+                self._profile = remote.read_profile(cache, self.info)
+        return self._profile
 
     @property
     def schema(self) -> str | None:
