@@ -1,41 +1,87 @@
-"""HttpTransport details the loopback suite does not reach: error mapping, headers, tokens."""
+"""HttpTransport details the loopback suite does not reach: error mapping, headers, tokens.
+
+Each test serves its own answers from a real HTTP server on 127.0.0.1 that records
+every request it gets.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
 import struct
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
-import httpx
 import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 import lablink
-from helpers import free_port, make_settings
+from helpers import AppServer, free_port, make_settings
 from lablink.checks.batchwire import decode_batch
 from lablink.sdk.http import HttpTransport
 
 
-@pytest.fixture
-def mock(tmp_path: Path) -> Iterator[Callable[..., HttpTransport]]:
-    opened: list[HttpTransport] = []
+@dataclasses.dataclass
+class Seen:
+    """One request the fake server received."""
 
-    def make(handler: Callable[[httpx.Request], httpx.Response], **settings: str) -> HttpTransport:
+    method: str
+    path: str
+    query: list[tuple[str, str]]
+    headers: dict[bytes, bytes]
+    body: bytes
+
+
+Handler = Callable[[Seen], Response]
+
+
+def answer(status: int, body: Any = None, content: bytes = b"", **headers: str) -> Response:
+    """A response: JSON when ``body`` is given, else raw ``content``."""
+    if body is not None:
+        content = json.dumps(body).encode()
+    return Response(content, status_code=status, headers=headers)
+
+
+@pytest.fixture
+def fake(tmp_path: Path) -> Iterator[Callable[..., tuple[HttpTransport, list[Seen]]]]:
+    """A transport aimed at a loopback server that answers with ``handler``."""
+    opened: list[tuple[HttpTransport, AppServer]] = []
+
+    def make(handler: Handler, **settings: str) -> tuple[HttpTransport, list[Seen]]:
+        seen: list[Seen] = []
+
+        async def endpoint(request: Request) -> Response:
+            body = await request.body()
+            raw = {k.lower(): v for k, v in request.headers.raw}
+            got = Seen(
+                request.method, request.url.path, request.query_params.multi_items(), raw, body
+            )
+            seen.append(got)
+            return handler(got)
+
+        routes = [Route("/{path:path}", endpoint, methods=["GET", "HEAD", "POST", "PUT"])]
+        server = AppServer(Starlette(routes=routes)).start()
         found = make_settings(
-            tmp_path, **{"server": "http://lablink.test", "user": "ana@example.org", **settings}
+            tmp_path, **{"server": server.url, "user": "ana@example.org", **settings}
         )
-        transport = HttpTransport(found, http_transport=httpx.MockTransport(handler))
-        opened.append(transport)
-        return transport
+        transport = HttpTransport(found)
+        opened.append((transport, server))
+        return transport, seen
 
     yield make
-    for transport in opened:
+    for transport, server in opened:
         transport.close()
+        server.stop()
 
 
-def test_error_envelope_becomes_the_typed_error(mock: Callable[..., HttpTransport]) -> None:
+def test_error_envelope_becomes_the_typed_error(fake: Callable[..., Any]) -> None:
     body = {"error": {"code": "not_found", "message": "no run abc1", "hint": "check the id"}}
-    transport = mock(lambda request: httpx.Response(404, json=body))
+    transport, _ = fake(lambda request: answer(404, body))
     with pytest.raises(lablink.NotFound, match="no run abc1") as caught:
         transport.get_run("abc1")
     assert caught.value.hint == "check the id"
@@ -53,9 +99,9 @@ def test_error_envelope_becomes_the_typed_error(mock: Callable[..., HttpTranspor
     ],
 )
 def test_answers_without_envelope_map_by_status(
-    mock: Callable[..., HttpTransport], status: int, error: type[Exception]
+    fake: Callable[..., Any], status: int, error: type[Exception]
 ) -> None:
-    transport = mock(lambda request: httpx.Response(status, text="<html>proxy says no</html>"))
+    transport, _ = fake(lambda request: answer(status, content=b"<html>proxy says no</html>"))
     with pytest.raises(error, match=f"HTTP {status}"):
         transport.list_projects()
 
@@ -70,63 +116,65 @@ def test_unreachable_server_is_service_unavailable(tmp_path: Path) -> None:
         transport.close()
 
 
-def test_headers_token_and_nan_tokens(mock: Callable[..., HttpTransport]) -> None:
-    seen: list[httpx.Request] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return httpx.Response(200, content=b'{"ingested": true, "points": 2, "x": NaN}')
-
-    transport = mock(handler, token="t0ken", user="zoë@example.org")
-    answer = transport.log_batch(
+def test_headers_token_and_nan_tokens(fake: Callable[..., Any]) -> None:
+    transport, seen = fake(
+        lambda request: answer(200, content=b'{"ingested": true, "points": 2, "x": NaN}'),
+        token="t0ken",
+        user="zoë@example.org",
+    )
+    answer_ = transport.log_batch(
         "run1", 3, {"a": {"steps": [0, 1], "times": [1.0, 2.0], "values": [math.nan, -math.inf]}}
     )
-    assert answer["ingested"] is True and math.isnan(answer["x"])
+    assert answer_["ingested"] is True and math.isnan(answer_["x"])
     (request,) = seen
-    assert request.url.path == "/api/v1/runs/run1/batches"
-    assert request.headers["authorization"] == "Bearer t0ken"
-    raw = {k.lower(): v for k, v in request.headers.raw}
-    assert raw[b"x-lablink-user"] == "zoë@example.org".encode()  # UTF-8 on the wire
-    assert request.headers["content-type"] == "application/vnd.lablink.batch"
-    seq, metrics = decode_batch(request.content)
+    assert request.path == "/api/v1/runs/run1/batches"
+    assert request.headers[b"authorization"] == b"Bearer t0ken"
+    assert request.headers[b"x-lablink-user"] == "zoë@example.org".encode()  # UTF-8 on the wire
+    assert request.headers[b"content-type"] == b"application/vnd.lablink.batch"
+    seq, metrics = decode_batch(request.body)
     values = metrics["a"]["values"]
     assert seq == 3 and math.isnan(values[0]) and values[1] == -math.inf
     assert metrics["a"]["steps"].tolist() == [0, 1]
 
 
-def test_values_binary_cannot_carry_fall_back_to_json(mock: Callable[..., HttpTransport]) -> None:
-    seen: list[httpx.Request] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return httpx.Response(400, json={"error": {"code": "bad_request", "message": "bad"}})
-
-    transport = mock(handler)
+def test_values_binary_cannot_carry_fall_back_to_json(fake: Callable[..., Any]) -> None:
+    transport, seen = fake(
+        lambda request: answer(400, {"error": {"code": "bad_request", "message": "bad"}})
+    )
     with pytest.raises(lablink.InvalidInput, match="bad"):
         transport.log_batch("run1", 0, {"a": {"steps": [0], "times": [1.0], "values": [10**400]}})
-    assert seen[0].headers["content-type"] == "application/json"
+    assert seen[0].headers[b"content-type"] == b"application/json"
 
 
-def test_blob_upload_is_skipped_when_the_server_has_it(
-    mock: Callable[..., HttpTransport],
-) -> None:
-    methods: list[str] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        methods.append(request.method)
-        return httpx.Response(200 if request.method == "HEAD" else 500)
-
-    digest = mock(handler).put_blob(b"diff")
+def test_blob_upload_is_skipped_when_the_server_has_it(fake: Callable[..., Any]) -> None:
+    transport, seen = fake(lambda request: answer(200 if request.method == "HEAD" else 500))
+    digest = transport.put_blob(b"diff")
     assert digest.startswith("sha256:")
-    assert methods == ["HEAD"]
+    assert [r.method for r in seen] == ["HEAD"]
 
 
-def test_history_and_compare_query_parameters(mock: Callable[..., HttpTransport]) -> None:
-    urls: list[httpx.URL] = []
+def test_a_blob_is_streamed_to_disk_and_checked(fake: Callable[..., Any], tmp_path: Path) -> None:
+    import hashlib
 
-    def handler(request: httpx.Request) -> httpx.Response:
-        urls.append(request.url)
-        if request.url.path.endswith("/history"):
+    data = bytes(range(256)) * 20_000  # 5 MB: many pieces
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    transport, _ = fake(lambda request: answer(200, content=data))
+    assert transport.download_blob(digest, tmp_path / "out" / "blob").read_bytes() == data
+    wrong = "sha256:" + "0" * 64
+    with pytest.raises(lablink.Conflict, match="do not match"):
+        transport.download_blob(wrong, tmp_path / "out" / "wrong")
+    assert not (tmp_path / "out" / "wrong").exists()
+    assert not (tmp_path / "out" / "wrong.part").exists()
+    missing, _ = fake(
+        lambda request: answer(404, {"error": {"code": "not_found", "message": "gone"}})
+    )
+    with pytest.raises(lablink.NotFound, match="gone"):
+        missing.download_blob(digest, tmp_path / "out" / "gone")
+
+
+def test_history_and_compare_query_parameters(fake: Callable[..., Any]) -> None:
+    def handler(request: Seen) -> Response:
+        if request.path.endswith("/history"):
             body = struct.pack("<qdd", 1, 3.0, math.nan)
             headers = {
                 "x-lablink-points": "1",
@@ -134,19 +182,19 @@ def test_history_and_compare_query_parameters(mock: Callable[..., HttpTransport]
                 "x-lablink-downsampled": "true",
                 "x-lablink-run": "r1full",
             }
-            return httpx.Response(200, content=body, headers=headers)
-        return httpx.Response(200, json={"runs": []})
+            return answer(200, content=body, **headers)
+        return answer(200, {"runs": []})
 
-    transport = mock(handler)
+    transport, seen = fake(handler)
     history = transport.history("r1", "a/b", 100, None, 7)
     transport.compare(["r1", "r2"])
     assert (history.run_id, history.steps, history.times) == ("r1full", [1], [3.0])
     assert math.isnan(history.values[0])
     assert (history.total, history.downsampled) == (9, True)
-    assert dict(urls[0].params) == {
+    assert dict(seen[0].query) == {
         "key": "a/b",
         "format": "binary",
         "max_points": "100",
         "step_max": "7",
     }
-    assert urls[1].params.get_list("run") == ["r1", "r2"]
+    assert [v for k, v in seen[1].query if k == "run"] == ["r1", "r2"]

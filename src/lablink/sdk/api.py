@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from lablink import errors
-from lablink.sdk.http import error_from_response
+from lablink.sdk.wire import error_from_answer
 from lablink.settings import Settings
 
 API = "/api/v1"
@@ -62,7 +62,7 @@ class ApiClient:
                 "is `lablink server` running there? Check LABLINK_SERVER",
             ) from exc
         if response.status_code >= 400:
-            raise error_from_response(response)
+            raise error_from_answer(response.status_code, response.content)
         return response
 
     def json(self, method: str, path: str, **kwargs: Any) -> Any:

@@ -5,6 +5,7 @@ which the server's decoder accepts) and answers are decoded with ``json.loads`` 
 same reason. An error answer carries ``{"error": {"code", "message", "hint"}}``; the
 typed ``LablinkError`` is rebuilt from it, so callers catch the same class as with the
 direct transport. A server that cannot be reached raises ``ServiceUnavailable``.
+Requests go over ``sdk/wire.py`` (``httpcore``), which keeps the SDK light.
 """
 
 from __future__ import annotations
@@ -18,60 +19,42 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from lablink import errors
 from lablink.checks.batchwire import CONTENT_TYPE as BATCH_CONTENT_TYPE
 from lablink.checks.batchwire import encode_batch
 from lablink.models import Artifact, History, Incident, Project, Run
 from lablink.sdk.transport import Transport
+from lablink.sdk.wire import Answer, Params, Wire, error_from_answer
 from lablink.settings import Settings
 
 CHUNK = 1024 * 1024
 API = "/api/v1"
-# Connecting fails fast when the server is down; a slow answer gets longer (big batches).
-TIMEOUT = httpx.Timeout(60.0, connect=5.0)
-# Statuses a proxy may answer without our JSON envelope, mapped to the same classes.
-_BY_STATUS: dict[int, type[errors.LablinkError]] = {
-    400: errors.InvalidInput,
-    401: errors.Unauthorized,
-    403: errors.Unauthorized,
-    404: errors.NotFound,
-    409: errors.Conflict,
-    413: errors.PayloadTooLarge,
-}
 
 
 class HttpTransport(Transport):
-    """Speaks lablink's REST API with an ``httpx.Client``.
+    """Speaks lablink's REST API.
 
     Args:
         settings: ``server`` is the base URL; ``token`` (a bearer token) and ``user``
             (sent as ``X-Lablink-User``) go with every request.
-        http_transport: an httpx transport to use instead of the network (tests aim
-            it at an ASGI app or a mock).
     """
 
-    def __init__(
-        self, settings: Settings, http_transport: httpx.BaseTransport | None = None
-    ) -> None:
+    def __init__(self, settings: Settings) -> None:
         if not settings.server:
             raise errors.InvalidInput("HttpTransport needs a server URL", "set LABLINK_SERVER")
         self.settings = settings
         self.user = settings.user
-        # UTF-8 bytes: httpx would refuse a non-ASCII str (the server decodes UTF-8)
+        # UTF-8 bytes: header values must be bytes on the wire (the server decodes UTF-8)
         headers: dict[bytes, bytes] = {
             b"X-Lablink-User": settings.user.encode(),
             b"User-Agent": b"lablink-sdk",
         }
         if settings.token:
             headers[b"Authorization"] = f"Bearer {settings.token}".encode()
-        self.client = httpx.Client(
-            base_url=settings.server, headers=headers, timeout=TIMEOUT, transport=http_transport
-        )
+        self.wire = Wire(settings.server + API, headers)
 
     def close(self) -> None:
-        self.client.close()
+        self.wire.close()
 
     # -- plumbing -----------------------------------------------------------------------
     def _send(
@@ -79,10 +62,10 @@ class HttpTransport(Transport):
         method: str,
         path: str,
         body: Any = None,
-        params: Any = None,
+        params: Params | None = None,
         content: Any = None,
         headers: Mapping[str, str] | None = None,
-    ) -> httpx.Response:
+    ) -> Answer:
         if body is not None:
             try:
                 content = json.dumps(body, separators=(",", ":")).encode()
@@ -91,18 +74,10 @@ class HttpTransport(Transport):
                     f"cannot send {path}: {exc}", "use numbers, text, booleans, lists and dicts"
                 ) from exc
             headers = {"Content-Type": "application/json", **(headers or {})}
-        try:
-            response = self.client.request(
-                method, API + path, params=params, content=content, headers=headers
-            )
-        except httpx.TransportError as exc:
-            raise errors.ServiceUnavailable(
-                f"cannot reach the lablink server at {self.settings.server}: {exc}",
-                "is `lablink server` running there? Check LABLINK_SERVER",
-            ) from exc
-        if response.status_code >= 400:
-            raise error_from_response(response)
-        return response
+        answer = self.wire.request(method, path, params=params, content=content, headers=headers)
+        if answer.status >= 400:
+            raise error_from_answer(answer.status, answer.content)
+        return answer
 
     def _json(self, method: str, path: str, body: Any = None, params: Any = None) -> Any:
         response = self._send(method, path, body, params)
@@ -255,19 +230,16 @@ class HttpTransport(Transport):
         tmp = dest.with_name(dest.name + ".part")
         h = hashlib.sha256()
         try:
-            with self.client.stream("GET", f"{API}/blobs/{digest}") as response:
-                if response.status_code >= 400:
-                    response.read()
-                    raise error_from_response(response)
+            with self.wire.stream("GET", f"/blobs/{digest}") as (answer, pieces):
+                if answer.status >= 400:
+                    raise error_from_answer(answer.status, b"".join(pieces))
                 with open(tmp, "wb") as out:
-                    for chunk in response.iter_bytes(CHUNK):
+                    for chunk in pieces:
                         h.update(chunk)
                         out.write(chunk)
-        except httpx.TransportError as exc:
+        except BaseException:
             tmp.unlink(missing_ok=True)
-            raise errors.ServiceUnavailable(
-                f"cannot reach the lablink server at {self.settings.server}: {exc}"
-            ) from exc
+            raise
         if "sha256:" + h.hexdigest() != digest:
             tmp.unlink(missing_ok=True)
             raise errors.Conflict(f"downloaded bytes do not match {digest}", "download again")
@@ -312,22 +284,6 @@ def _record(cls: Any, data: Mapping[str, Any]) -> Any:
     return cls(**{k: v for k, v in data.items() if k in names})
 
 
-def error_from_response(response: httpx.Response) -> errors.LablinkError:
-    """The typed error of an answer with lablink's JSON envelope (else one by status)."""
-    try:
-        body = json.loads(response.content) if response.content else {}
-    except ValueError:
-        body = {}
-    status = response.status_code
-    if isinstance(body, dict) and isinstance(body.get("error"), dict):
-        return errors.from_dict(body, status)
-    text = response.text[:200].strip() if response.content else ""
-    message = f"server answered HTTP {status}" + (f": {text}" if text else "")
-    if status >= 500:
-        return errors.ServiceUnavailable(message)
-    return _BY_STATUS.get(status, errors.InvalidInput)(message)
-
-
 def _chunks(fh: Any) -> Iterator[bytes]:
     while chunk := fh.read(CHUNK):
         yield chunk
@@ -341,7 +297,7 @@ def _file_digest(path: Path) -> str:
     return "sha256:" + h.hexdigest()
 
 
-def _decode_history(response: httpx.Response, run_id: str, key: str) -> History:
+def _decode_history(response: Answer, run_id: str, key: str) -> History:
     """Read the binary history: int64 steps, then float64 times and values, little-endian.
 
     JSON would spend seconds encoding a million floats; this keeps NaN and ±inf exact.

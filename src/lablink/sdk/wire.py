@@ -1,0 +1,157 @@
+"""The SDK's HTTP client: requests over one ``httpcore`` connection pool.
+
+Training code pays for every module the SDK imports. ``httpx`` costs about 20 MB of
+resident memory here, mostly its command-line module, which loads click, rich and
+pygments whenever they are installed (lablink's CLI needs them); ``httpcore``, the
+connection layer under it, costs half that. The SDK's transport needs no more than
+this: keep-alive connections, timeouts, streamed bodies both ways, and errors that
+say which server could not be reached.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
+from urllib.parse import urlencode
+
+import httpcore
+
+from lablink import errors
+
+# Connecting fails fast when the server is down; a slow answer gets longer (big batches).
+TIMEOUTS = {"connect": 5.0, "read": 60.0, "write": 60.0, "pool": 60.0}
+Params = Mapping[str, Any] | Sequence[tuple[str, Any]]
+# Statuses a proxy may answer without our JSON envelope, mapped to the same classes.
+_BY_STATUS: dict[int, type[errors.LablinkError]] = {
+    400: errors.InvalidInput,
+    401: errors.Unauthorized,
+    403: errors.Unauthorized,
+    404: errors.NotFound,
+    409: errors.Conflict,
+    413: errors.PayloadTooLarge,
+}
+TRANSPORT_ERRORS = (
+    httpcore.NetworkError,
+    httpcore.TimeoutException,
+    httpcore.ProtocolError,
+    httpcore.UnsupportedProtocol,
+)
+
+
+@dataclasses.dataclass
+class Answer:
+    """A response: its status, headers (names in lower case) and body."""
+
+    status: int
+    headers: dict[str, str]
+    content: bytes = b""
+
+    @property
+    def text(self) -> str:
+        """The body as text (UTF-8, undecodable bytes replaced)."""
+        return self.content.decode("utf-8", "replace")
+
+
+class Wire:
+    """Requests to one server, ``base_url`` + path, with headers sent on every request."""
+
+    def __init__(self, base_url: str, headers: Mapping[bytes, bytes]) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.headers = list(headers.items())
+        self.pool = httpcore.ConnectionPool(max_connections=8)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Params | None = None,
+        content: bytes | Iterator[bytes] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Answer:
+        """Send one request and read the whole answer.
+
+        Raises:
+            ServiceUnavailable: the server cannot be reached, or broke the connection.
+        """
+        with self._errors():
+            response = self.pool.request(
+                method,
+                self.url(path, params),
+                headers=self._headers(headers),
+                content=content,
+                extensions={"timeout": TIMEOUTS},
+            )
+        return Answer(response.status, _lower(response.headers), response.content)
+
+    @contextlib.contextmanager
+    def stream(self, method: str, path: str) -> Iterator[tuple[Answer, Iterator[bytes]]]:
+        """An answer whose body is read piece by piece (large downloads).
+
+        Raises:
+            ServiceUnavailable: the server cannot be reached, or broke the connection.
+        """
+        with (
+            self._errors(),
+            self.pool.stream(
+                method,
+                self.url(path),
+                headers=self._headers(None),
+                extensions={"timeout": TIMEOUTS},
+            ) as response,
+        ):
+            answer = Answer(response.status, _lower(response.headers))
+            yield answer, self._pieces(response.iter_stream())
+
+    def url(self, path: str, params: Params | None = None) -> str:
+        """The full URL of ``path`` with ``params`` (None values left out)."""
+        if not params:
+            return self.base_url + path
+        items = params.items() if isinstance(params, Mapping) else params
+        query = urlencode([(k, v) for k, v in items if v is not None], doseq=True)
+        return f"{self.base_url}{path}?{query}"
+
+    def close(self) -> None:
+        """Close every connection."""
+        self.pool.close()
+
+    def _headers(self, extra: Mapping[str, str] | None) -> list[tuple[bytes, bytes]]:
+        if not extra:
+            return self.headers
+        return self.headers + [(k.encode(), v.encode()) for k, v in extra.items()]
+
+    def _pieces(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
+        with self._errors():
+            yield from chunks
+
+    @contextlib.contextmanager
+    def _errors(self) -> Iterator[None]:
+        try:
+            yield
+        except TRANSPORT_ERRORS as exc:
+            raise errors.ServiceUnavailable(
+                f"cannot reach the lablink server at {self.base_url}: {exc or type(exc).__name__}",
+                "is `lablink server` running there? Check LABLINK_SERVER",
+            ) from exc
+
+
+def _lower(headers: Sequence[tuple[bytes, bytes]]) -> dict[str, str]:
+    return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in headers}
+
+
+def error_from_answer(status: int, content: bytes) -> errors.LablinkError:
+    """The typed error of an answer with lablink's JSON envelope (else one by status)."""
+    try:
+        body = json.loads(content) if content else {}
+    except ValueError:
+        body = {}
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        return errors.from_dict(body, status)
+    text = content[:200].decode("utf-8", "replace").strip() if content else ""
+    message = f"server answered HTTP {status}" + (f": {text}" if text else "")
+    if status >= 500:
+        return errors.ServiceUnavailable(message)
+    return _BY_STATUS.get(status, errors.InvalidInput)(message)
