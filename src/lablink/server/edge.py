@@ -12,10 +12,11 @@ be thrown away and restarted at will.
 from __future__ import annotations
 
 import contextlib
-import itertools
 import logging
+import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import IO
 
 import anyio.to_thread
 import httpx
@@ -25,7 +26,7 @@ from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import FileResponse, Response, StreamingResponse
 
-from lablink.core.datasets.packs import END
+from lablink.core.datasets.packs import END, write_pack
 from lablink.core.datasets.transfer import check_digests
 from lablink.errors import NotFound, ServiceUnavailable
 from lablink.server.api.datasets import Digests, VerifyIn
@@ -39,6 +40,7 @@ from lablink.store.blobs import check_digest
 logger = logging.getLogger(__name__)
 
 API = "/api/v1"
+FIRST_GROUP = 64  # digests made local before the first byte of a pack goes out
 GROUP = 512
 THREADS = 128  # requests waiting on an upstream fetch each hold a worker thread
 _HOP = {
@@ -83,12 +85,11 @@ def create_edge_app(edge: EdgeCache, token: str | None = None) -> FastAPI:
     @app.post(f"{API}/data/fetch", summary="Download a pack of blobs")
     async def fetch(body: Digests) -> StreamingResponse:
         digests = list(dict.fromkeys(check_digests(body.digests)))
-        frames = _pack(edge, digests)
-        # The first piece is made before answering, so an upstream failure or a full
-        # disk is a clean error status the client fails over on, not a cut-off pack.
-        first = await run_in_threadpool(next, frames)
-        pack = itertools.chain([first], frames)
-        return StreamingResponse(pack, media_type="application/octet-stream")
+        first = digests[:FIRST_GROUP]
+        # The first group is fetched before answering, so an upstream failure is a
+        # clean 503 the client fails over on, not a pack cut off after its headers.
+        await run_in_threadpool(edge.ensure, first)
+        return StreamingResponse(_pack(edge, digests), media_type="application/octet-stream")
 
     @app.get(API + "/blobs/{digest}", summary="Download a blob")
     async def get_blob(digest: str) -> Response:
@@ -119,11 +120,28 @@ def create_edge_app(edge: EdgeCache, token: str | None = None) -> FastAPI:
 
 
 def _pack(edge: EdgeCache, digests: list[str]) -> Iterator[bytes]:
-    """The pack of ``digests``, group by group, relaying what the edge lacks."""
+    """The pack of ``digests``, made local group by group as it streams."""
+
+    def open_blob(digest: str) -> IO[bytes] | None:
+        try:
+            return open(edge.cache.where(digest), "rb")
+        except FileNotFoundError:
+            return None
+
     with edge.pinned(digests):
         for start in range(0, len(digests), GROUP):
-            yield from edge.stream(digests[start : start + GROUP])
+            group = digests[start : start + GROUP]
+            edge.ensure(group)
+            sizes = [(d, _size(edge, d)) for d in group]
+            yield from write_pack(sizes, open_blob, end=False)
         yield END
+
+
+def _size(edge: EdgeCache, digest: str) -> int:
+    try:
+        return os.stat(edge.cache.where(digest)).st_size
+    except FileNotFoundError:
+        return -1
 
 
 async def _proxy(request: Request) -> Response:

@@ -2,12 +2,10 @@
 
 ``EdgeCache.ensure(digests)`` makes blobs local: those cached are served as they are;
 for the others exactly one thread asks the upstream (in packs), however many requests
-want the same blob at the same moment. The others wait on that fetch's future.
-``EdgeCache.stream(digests)`` does the same for a pack request, but forwards what it
-fetches to that request while writing it, so a client never waits for the edge to
-hold a whole large blob first. Every blob from upstream is verified as it is written
-(``BlobCache.incoming``), and the cache is kept within its size limit by LRU
-eviction, never evicting a blob a request is still serving (pinned).
+want the same blob at the same moment. The others wait on that fetch's future. Every
+blob from upstream is verified as it is written (``BlobCache.put``), and the cache is
+kept within its size limit by LRU eviction, never evicting a blob a request is still
+serving (pinned).
 """
 
 from __future__ import annotations
@@ -17,22 +15,13 @@ import concurrent.futures
 import contextlib
 import json
 import logging
-import os
 import threading
-from collections.abc import Generator, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import IO
 
 import httpx
 
-from lablink.core.datasets.packs import (
-    PackReader,
-    TruncatedPack,
-    blob_header,
-    coalesce,
-    missing_frame,
-    write_pack,
-)
+from lablink.core.datasets.packs import PackReader, TruncatedPack
 from lablink.errors import CorruptBlob, InsufficientStorage, LablinkError, ServiceUnavailable
 from lablink.store.blobcache import BlobCache
 
@@ -40,12 +29,6 @@ logger = logging.getLogger(__name__)
 
 API = "/api/v1"
 WAIT_SECONDS = 600.0
-ATTEMPTS = 3  # claims of a blob whose fetching request went away
-_Futures = dict[str, "concurrent.futures.Future[bool]"]
-
-
-class _Abandoned(Exception):
-    """The request fetching a blob went away before it landed: claim it again."""
 
 
 class EdgeCache:
@@ -97,48 +80,8 @@ class EdgeCache:
             ServiceUnavailable: the upstream cannot be reached or broke off.
             InsufficientStorage: this cache's disk is full.
         """
-        for _ in range(ATTEMPTS):
-            mine, theirs = self._claim(digests)
-            for _frame in self.relay(mine):
-                pass
-            if self._wait(theirs):
-                break
-        return {d for d in digests if self.cache.has(d)}
-
-    def stream(self, digests: list[str]) -> Iterator[bytes]:
-        """The pack frames of ``digests`` (no ``end`` frame), for a request to forward.
-
-        Cached blobs are read from disk. Blobs no one is fetching yet are fetched from
-        upstream and forwarded as they arrive, a MB at a time, each piece written to
-        the cache before it goes out: the first client of a large blob does not wait
-        for the edge to hold all of it, and a small blob that cannot be written is an
-        error before any of it is sent. Blobs another request is fetching are sent
-        once they land. The client verifies every blob too: a corrupt one is not
-        cached here, and the client reports it and fetches it elsewhere.
-
-        Raises:
-            ServiceUnavailable, InsufficientStorage: as ``ensure``.
-        """
-        mine, theirs = self._claim(digests)
-        relayed = self.relay(mine)
-        try:
-            pieces = coalesce(relayed)
-            first = next(pieces, b"")  # the upstream answered (or failed) before we send
-            cached = [d for d in digests if d not in mine and d not in theirs]
-            yield from write_pack(self._sizes(cached), self._open, end=False)
-            if first:
-                yield first
-            yield from pieces
-        finally:
-            relayed.close()
-        if theirs:
-            self.ensure(list(theirs))
-            yield from write_pack(self._sizes(list(theirs)), self._open, end=False)
-
-    def _claim(self, digests: list[str]) -> tuple[_Futures, _Futures]:
-        """Split the digests not cached into those this caller fetches and those it awaits."""
-        mine: _Futures = {}
-        theirs: _Futures = {}
+        mine: dict[str, concurrent.futures.Future[bool]] = {}
+        theirs: list[concurrent.futures.Future[bool]] = []
         with self._lock:
             for digest in dict.fromkeys(digests):
                 if self.cache.has(digest):
@@ -146,50 +89,38 @@ class EdgeCache:
                     continue
                 future = self._inflight.get(digest)
                 if future is None:
-                    future = self._inflight[digest] = concurrent.futures.Future()
+                    future = concurrent.futures.Future()
+                    self._inflight[digest] = future
                     mine[digest] = future
                 else:
-                    theirs[digest] = future
+                    theirs.append(future)
                 self.stats["misses"] += 1
-        return mine, theirs
-
-    def _wait(self, futures: _Futures) -> bool:
-        """Wait for other requests' fetches; False when one gave up (claim them again)."""
-        done = True
-        for future in futures.values():
+        if mine:
+            self._fetch(mine)
+        for future in [*mine.values(), *theirs]:
             try:
                 future.result(WAIT_SECONDS)  # re-raises the leader's error
-            except _Abandoned:
-                done = False
-        return done
+            except TimeoutError:
+                raise ServiceUnavailable(
+                    f"the upstream {self.upstream} took over {WAIT_SECONDS:.0f} s to send a blob",
+                    "try again, or read from another endpoint",
+                ) from None
+        return {d for d in digests if self.cache.has(d)}
 
-    def relay(self, futures: _Futures) -> Generator[bytes, None, None]:
-        """Fetch claimed blobs from upstream in one pack; yield its frames as they land.
-
-        Each blob is written to the cache as it streams and its future resolved once
-        it is verified. A caller that stops early abandons the rest: whoever awaits
-        those blobs claims them again.
-        """
-        if not futures:
-            return
+    def _fetch(self, futures: dict[str, concurrent.futures.Future[bool]]) -> None:
+        """Fetch blobs from upstream in packs; resolve each blob's future as it lands."""
         try:
-            yield from self._relay_pack(futures)
+            self._fetch_pack(list(futures), futures)
             for future in futures.values():
                 if not future.done():  # neither sent nor reported missing: treat as missing
                     future.set_result(False)
-        except GeneratorExit:
-            for future in futures.values():
-                if not future.done():
-                    future.set_exception(_Abandoned())
-            raise
         except BaseException as exc:
             error = _as_lablink_error(exc, self.upstream)
             for future in futures.values():
                 if not future.done():
                     future.set_exception(error)
-            if isinstance(exc, Exception) and error is not exc:
-                raise error from exc
-            raise
+            if not isinstance(exc, Exception):
+                raise
         finally:
             with self._lock:
                 for digest in futures:
@@ -198,21 +129,23 @@ class EdgeCache:
             self.cache.flush()
             self.cache.evict(protect=pins | set(futures))
 
-    def _relay_pack(self, futures: _Futures) -> Iterator[bytes]:
+    def _fetch_pack(
+        self, digests: list[str], futures: dict[str, concurrent.futures.Future[bool]]
+    ) -> None:
         self.stats["upstream_requests"] += 1
-        body = json.dumps({"digests": list(futures)}).encode()
+        body = json.dumps({"digests": digests}).encode()
         headers = {"Content-Type": "application/json"}
         with self.client.stream("POST", f"{API}/data/fetch", content=body, headers=headers) as r:
             if r.status_code >= 400:
                 r.read()
                 raise ServiceUnavailable(f"the upstream answered HTTP {r.status_code}")
             reader = PackReader(r.iter_bytes())
-            for digest, size, chunks in reader:
+            for digest, _size, chunks in reader:
                 future = futures.get(digest)
-                if future is None or future.done():
+                if future is None:
                     continue  # not asked for: skipped by the reader
                 try:
-                    yield from self._relay_blob(digest, size, chunks)
+                    self.cache.put(digest, chunks)
                 except CorruptBlob:
                     logger.warning("the upstream sent a corrupt copy of %s", digest)
                     self.stats["upstream_corrupt"] += 1
@@ -223,25 +156,6 @@ class EdgeCache:
             for digest in reader.missing:
                 if digest in futures and not futures[digest].done():
                     futures[digest].set_result(False)
-                    yield missing_frame(digest)
-
-    def _relay_blob(self, digest: str, size: int, chunks: Iterator[bytes]) -> Iterator[bytes]:
-        """One blob's frame, each chunk written to the cache before it goes out."""
-        yield blob_header(digest, size)
-        with self.cache.incoming(digest) as blob:
-            for chunk in chunks:
-                blob.write(chunk)
-                yield chunk
-            blob.commit()
-
-    def _sizes(self, digests: list[str]) -> list[tuple[str, int]]:
-        return [(d, _size(self.cache.where(d))) for d in digests]
-
-    def _open(self, digest: str) -> IO[bytes] | None:
-        try:
-            return open(self.cache.where(digest), "rb")
-        except FileNotFoundError:
-            return None
 
     def verify(self, digest: str) -> bool | None:
         """Rehash a cached copy; drop it when corrupt. None when it is not cached."""
@@ -256,13 +170,6 @@ class EdgeCache:
             self.stats["corrupt"] += 1
             return False
         return True
-
-
-def _size(path: str) -> int:
-    try:
-        return os.stat(path).st_size
-    except FileNotFoundError:
-        return -1
 
 
 def _verified(cache: BlobCache, digest: str) -> Iterator[bytes]:

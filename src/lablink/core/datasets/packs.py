@@ -79,17 +79,6 @@ def write_pack(
         yield out.take()
 
 
-def coalesce(pieces: Iterable[bytes], size: int = YIELD_BYTES) -> Iterator[bytes]:
-    """The same bytes in buffers of about ``size`` (fewer, larger writes and hops)."""
-    out = _Gather()
-    for piece in pieces:
-        out.add(piece)
-        if out.size >= size:
-            yield out.take()
-    if out.size:
-        yield out.take()
-
-
 class _Gather:
     """Pieces joined in one copy when taken (a single large piece is not copied)."""
 
