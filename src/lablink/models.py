@@ -185,7 +185,7 @@ class DatasetVersion:
     parents: tuple[str, ...] = ()  # "name@vN" this version was made from
     source_run: str | None = None
     source_command: str | None = None
-    profile: str | None = None  # digest of the tables' profile blob, if any
+    profile_digest: str | None = None  # of the tables' profile blob, if any
     schema_ref: str | None = None  # "events@v2": the schema every table file passed
 
     @property

@@ -19,11 +19,11 @@ from datatools import Counting, client_settings, corrupt_file, make_tree, tree_b
 
 from helpers import AppServer, free_port
 from lablink.core.lab import Lab
-from lablink.sdk.api import auth_headers
 from lablink.sdk.data import add, download, session
 from lablink.sdk.endpoints import Endpoints
 from lablink.sdk.remote_http import HttpRemote
 from lablink.sdk.transfer import pull
+from lablink.sdk.wire import auth_headers
 from lablink.server.edge_cache import EdgeCache
 
 API = "/api/v1"

@@ -83,7 +83,8 @@ def test_add_with_schema_stores_profile_and_refuses_bad_versions(
         first = add(tables / "good", "events-clean", schema="events", settings=settings)
         version = first.version
         assert version.ref == "events-clean@v1" and version.schema_ref == "events@v1"
-        assert version.profile is not None and version.profile.startswith("blake3:")
+        assert version.profile_digest is not None
+        assert version.profile_digest.startswith("blake3:")
         assert first.tables is not None and len(first.tables.tables) == 2
         assert first.tables.report is not None and first.tables.report.rows == 300
 
@@ -102,7 +103,7 @@ def test_add_with_schema_stores_profile_and_refuses_bad_versions(
             assert remote.missing([file_digest(bad_parquet, "blake3")[0]]) != []
 
         second = add(tables / "shifted", "events-clean", message="shift", settings=settings)
-        assert second.version.schema_ref is None and second.version.profile is not None
+        assert second.version.schema_ref is None and second.version.profile_digest is not None
         found_version, found = profile("events-clean@v1", settings=settings)
         assert found_version.ref == "events-clean@v1" and found["rows"] == 300
         assert found["columns"]["amount"]["kind"] == "numeric"
@@ -119,7 +120,7 @@ def test_add_with_schema_stores_profile_and_refuses_bad_versions(
         )
 
         plain = add(tables / "bins", "bins", settings=settings)
-        assert plain.version.profile is None and plain.tables.tables == []  # type: ignore[union-attr]
+        assert plain.version.profile_digest is None and plain.tables.tables == []  # type: ignore[union-attr]
         with pytest.raises(NotFound, match="has no profile"):
             profile("bins", settings=settings)
         with pytest.raises(InvalidInput, match="no table files"):
@@ -163,11 +164,23 @@ def test_commit_rejects_bad_profiles_and_unknown_schemas(lab: Lab, tables: Path)
         junk_digest = bytes_digest(junk, "blake3")
         assert http.put(f"/blobs/{junk_digest}", content=junk).status_code in (200, 201)
         body = {"manifest": first.digest, "version": 2}
-        bad = http.post("/datasets/bins/versions", json={**body, "profile": junk_digest})
+        bad = http.post("/datasets/bins/versions", json={**body, "profile_digest": junk_digest})
         assert bad.status_code == 400 and "not JSON" in bad.json()["error"]["message"]
         absent = "blake3:" + "0" * 64
-        gone = http.post("/datasets/bins/versions", json={**body, "profile": absent})
+        gone = http.post("/datasets/bins/versions", json={**body, "profile_digest": absent})
         assert gone.status_code == 404 and "not uploaded" in gone.json()["error"]["message"]
+        # JSON, but not a profile: refused by column, never shown on a page
+        for fake, problem in (
+            (b'{"rows": 1, "columns": {"a": 1}}', "column 'a' is not an object"),
+            (b'{"rows": 1, "columns": {"a": {"kind": "numeric", "min": "x"}}}', "min"),
+            (b'{"rows": -1, "columns": {}}', "not a table profile"),
+        ):
+            fake_digest = bytes_digest(fake, "blake3")
+            http.put(f"/blobs/{fake_digest}", content=fake)
+            refused = http.post(
+                "/datasets/bins/versions", json={**body, "profile_digest": fake_digest}
+            )
+            assert refused.status_code == 400 and problem in refused.json()["error"]["message"]
         unknown = http.post("/datasets/bins/versions", json={**body, "schema_ref": "nosuch@v1"})
         assert unknown.status_code == 404
         assert [v["version"] for v in http.get("/datasets/bins").json()["versions"]] == [1]
@@ -222,6 +235,25 @@ def test_cli_add_schema_profile_and_drift(tables: Path, tmp_path: Path) -> None:
     assert "tables passed events@v1" in run_cli(home, "data", "show", "ev@v1").stdout
 
 
+def test_unchanged_files_add_nothing_unless_a_new_schema_passed(
+    lab: Lab, tables: Path, tmp_path: Path
+) -> None:
+    register(lab)
+    settings = lab.settings
+    first = add(tables / "good", "ev", settings=settings)
+    again = add(tables / "good", "ev", settings=settings)
+    assert not again.created and again.version.ref == "ev@v1"
+    assert again.tables is not None and again.tables.profile is None  # not profiled again
+    checked = add(tables / "good", "ev", schema="events", settings=settings)
+    assert checked.created and checked.version.ref == "ev@v2"
+    assert checked.version.schema_ref == "events@v1"
+    assert checked.version.profile_digest == first.version.profile_digest  # same tables
+    same = add(tables / "good", "ev", schema="events@v1", settings=settings)
+    assert not same.created and same.version.ref == "ev@v2"
+    with pytest.raises(InvalidInput, match="does not exist"):
+        add(tables / "nowhere", "ev", schema="events", settings=settings)
+
+
 def test_unparseable_table_without_schema_is_stored_without_profile(
     tmp_path: Path, lab: Lab
 ) -> None:
@@ -229,7 +261,7 @@ def test_unparseable_table_without_schema_is_stored_without_profile(
     folder.mkdir()
     (folder / "a.parquet").write_bytes(b"PAR1 this is not parquet")
     result = add(folder, "broken", settings=lab.settings)
-    assert result.created and result.version.profile is None
+    assert result.created and result.version.profile_digest is None
     assert result.tables is not None and "no profile stored" in (result.tables.warning or "")
 
 
@@ -264,6 +296,6 @@ def test_a_0004_database_upgrades_keeping_its_dataset_versions(settings: Setting
         from lablink.store.datasets_sql import DatasetSql
 
         old = DatasetSql(store).get("old", 1)
-        assert (old.files, old.profile, old.schema_ref) == (3, None, None)
+        assert (old.files, old.profile_digest, old.schema_ref) == (3, None, None)
     finally:
         store.close()

@@ -138,3 +138,21 @@ def test_inferred_schema_accepts_its_own_data(tmp_path: Path) -> None:
     assert schema.field("id").unique and schema.field("x").required  # type: ignore[union-attr]
     assert schema.field("t").type == "datetime"  # type: ignore[union-attr]
     assert validate_files([path], schema).ok and validate_frame(data, schema).ok
+
+
+def test_thresholds_must_be_a_table_and_name_their_file() -> None:
+    with pytest.raises(InvalidInput, match=r"team\.toml: \[drift\] must be a table, not int"):
+        DriftThresholds.from_config(3, "team.toml")
+    with pytest.raises(InvalidInput, match=r"lablink\.toml \[drift\]: unknown key 'kss'"):
+        DriftThresholds.from_config({"kss": 1})
+    assert DriftThresholds.from_config({"ks": 0.3}).ks == 0.3
+
+
+def test_profile_rows_show_dates_and_survive_impossible_ones() -> None:
+    from lablink.checks.profile_summary import number
+
+    day = 19_723 * 86_400 * 1_000_000  # 2024-01-01 in epoch microseconds
+    assert number(day, "date") == "2024-01-01"
+    assert number(day + 3_600_000_000, "datetime") == "2024-01-01 01:00:00"
+    assert number(1e30, "datetime") == "1e+30 µs"
+    assert number(0.123456) == "0.1235"

@@ -198,3 +198,41 @@ def test_history_and_compare_query_parameters(fake: Callable[..., Any]) -> None:
         "step_max": "7",
     }
     assert [v for k, v in seen[1].query if k == "run"] == ["r1", "r2"]
+
+
+def test_requests_go_through_the_proxy_the_environment_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    targets: list[bytes] = []
+
+    async def proxy(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """A forward proxy that answers itself: it records the absolute request target."""
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        targets.append(scope["raw_path"])
+        body = json.dumps({"projects": []}).encode()
+        headers = [(b"content-type", b"application/json")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    server = "http://lablink.invalid:8500"
+    with AppServer(proxy).start() as forward:
+        monkeypatch.setenv("HTTP_PROXY", forward.url)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        behind = HttpTransport(make_settings(tmp_path / "b", server=server))
+        try:
+            assert behind.list_projects() == []
+        finally:
+            behind.close()
+        assert targets == [b"http://lablink.invalid:8500/api/v1/projects"]
+        monkeypatch.setenv("NO_PROXY", "lablink.invalid")
+        direct = HttpTransport(make_settings(tmp_path / "c", server=server))
+        try:
+            with pytest.raises(lablink.ServiceUnavailable, match="cannot reach"):
+                direct.list_projects()  # not proxied: the name does not resolve
+        finally:
+            direct.close()
+        assert len(targets) == 1

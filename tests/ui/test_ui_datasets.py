@@ -98,6 +98,21 @@ def test_dataset_page_errors_are_pages_not_500s(
     assert no_profile.status_code == 200
 
 
+def test_drift_against_a_version_without_a_profile_says_so(
+    ui_lab: Lab, http: httpx.Client, lineage: dict[str, str], tmp_path: Path
+) -> None:
+    clean = lineage["clean"]
+    (tmp_path / "bins").mkdir()
+    (tmp_path / "bins" / "b.bin").write_bytes(b"\x00" * 10)
+    add(tmp_path / "bins", clean, settings=ui_lab.settings)  # clean@v3: no tables
+    page = http.get(f"/datasets/{clean}", params={"v": 2, "against": 3})
+    assert page.status_code == 200 and f"{clean}@v3 has no profile to compare with" in page.text
+    gone = http.get(f"/datasets/{clean}", params={"v": 2, "against": 9})
+    assert gone.status_code == 404 and f"{clean}@v9 does not exist" in gone.text
+    latest = http.get(f"/datasets/{clean}").text  # v3: nothing to profile, no drift section
+    assert "No profile: this version holds no table files" in latest and "Drift from" not in latest
+
+
 def test_run_page_links_its_dataset_inputs(http: httpx.Client, lineage: dict[str, str]) -> None:
     run_page = http.get(f"/r/{lineage['run']}").text
     clean = lineage["clean"]

@@ -37,23 +37,28 @@ class DriftThresholds:
     null_share: float = 0.05  # absolute change in the share of empty cells
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any] | None) -> DriftThresholds:
+    def from_config(cls, config: Any, source: str = "lablink.toml") -> DriftThresholds:
         """Thresholds from a ``[drift]`` table (``Settings.project_config.get("drift")``).
 
+        ``source`` names the file in error messages.
+
         Raises:
-            InvalidInput: an unknown key or a value that is not a number >= 0.
+            InvalidInput: not a table, an unknown key or a value that is not a number >= 0.
         """
+        if config is not None and not isinstance(config, Mapping):
+            raise InvalidInput(
+                f"{source}: [drift] must be a table, not {type(config).__name__}",
+                "write it as [drift] with keys such as ks = 0.1",
+            )
         values: dict[str, float] = {}
         names = [f.name for f in dataclasses.fields(cls)]
         for key, value in (config or {}).items():
             if key not in names:
                 raise InvalidInput(
-                    f"lablink.toml [drift]: unknown key {key!r}", f"keys: {', '.join(names)}"
+                    f"{source} [drift]: unknown key {key!r}", f"keys: {', '.join(names)}"
                 )
             if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-                raise InvalidInput(
-                    f"lablink.toml [drift]: {key} must be a number >= 0, got {value!r}"
-                )
+                raise InvalidInput(f"{source} [drift]: {key} must be a number >= 0, got {value!r}")
             values[key] = float(value)
         return cls(**values)
 

@@ -19,7 +19,10 @@ def number(value: Any, temporal: str | None = None) -> str:
     if value is None:
         return ""
     if temporal in ("date", "datetime") and isinstance(value, int | float):
-        moment = datetime.datetime.fromtimestamp(value / 1e6, datetime.UTC)
+        try:
+            moment = datetime.datetime.fromtimestamp(value / 1e6, datetime.UTC)
+        except (OverflowError, OSError, ValueError):  # beyond Python's years 1-9999
+            return f"{value:.4g} µs"
         return moment.date().isoformat() if temporal == "date" else moment.isoformat(" ")[:19]
     if isinstance(value, float):
         return f"{value:.4g}"

@@ -146,12 +146,12 @@ def drift_command(
     from lablink.sdk.data import drift
 
     settings = get_state(ctx).settings
-    table = (
-        _drift_table(threshold_from)
+    thresholds = (
+        DriftThresholds.from_config(_drift_table(threshold_from), str(threshold_from))
         if threshold_from is not None
-        else settings.project_config.get("drift")
+        else None  # the project's lablink.toml
     )
-    a, b, report = drift(old, new, thresholds=DriftThresholds.from_config(table), settings=settings)
+    a, b, report = drift(old, new, thresholds=thresholds, settings=settings)
     body = report.to_dict()
     if as_json:
         output.print_json({"old": a.ref, "new": b.ref, **body})
@@ -161,19 +161,16 @@ def drift_command(
         raise typer.Exit(1)
 
 
-def _drift_table(path: Path) -> dict[str, object] | None:
+def _drift_table(path: Path) -> object:
     import tomllib
 
     from lablink.errors import InvalidInput
 
     try:
         with open(path, "rb") as fh:
-            table = tomllib.load(fh).get("drift")
+            return tomllib.load(fh).get("drift")
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise InvalidInput(f"cannot read thresholds from {path}: {exc}") from None
-    if table is not None and not isinstance(table, dict):
-        raise InvalidInput(f"{path}: [drift] must be a table")
-    return table
 
 
 @app.command("ls")
@@ -337,8 +334,8 @@ def endpoints(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
     if not settings.server:
         output.console().print("embedded store: files are read from " + settings.blobs)
         return
-    from lablink.sdk.api import auth_headers
     from lablink.sdk.endpoints import Endpoints
+    from lablink.sdk.wire import auth_headers
 
     urls = settings.data_endpoints or (settings.server,)
     eps = Endpoints(urls, settings.cache_dir / "endpoints.json", auth_headers(settings))

@@ -105,7 +105,7 @@ def print_version(
         ("made by run", version.source_run or ""),
         ("command", version.source_command or ""),
         ("schema", f"tables passed {version.schema_ref}" if version.schema_ref else ""),
-        ("profile", f"lablink data profile {version.ref}" if version.profile else ""),
+        ("profile", f"lablink data profile {version.ref}" if version.profile_digest else ""),
     ]
     for key, value in rows:
         if value:
@@ -150,7 +150,7 @@ def print_push(out: Console, result: PushResult) -> None:
     tables = result.tables
     if tables is not None and tables.tables:
         passed = f"; passed {tables.schema_ref}" if tables.schema_ref else ""
-        stored = "; profile stored" if v.profile else ""
+        stored = "; profile stored" if v.profile_digest else ""
         out.print(f"{len(tables.tables)} table files{passed}{stored}")
     if tables is not None and tables.warning:
         out.print(f"[yellow]warning:[/] {tables.warning}")

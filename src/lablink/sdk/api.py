@@ -1,9 +1,8 @@
-"""A small JSON client for lablink's REST API: its headers, its errors, its messages.
+"""An httpx client for lablink's REST API: the schema registry and dataset calls.
 
-Clients that talk to ``/api/v1`` (the schema registry from the CLI and the SDK, the
-dataset metadata calls) share this, so every one of them sends the same user and
-token headers, turns the server's error envelope back into the same typed
-``LablinkError``, and says the same thing when the server cannot be reached.
+It sends the same headers, maps the same error envelope and says the same thing
+about an unreachable server as the tracking transport (``sdk/wire.py``, on httpcore),
+from the same functions; httpx loads only where these calls are made.
 """
 
 from __future__ import annotations
@@ -14,18 +13,10 @@ from typing import Any
 import httpx
 
 from lablink import errors
-from lablink.sdk.wire import error_from_answer
+from lablink.sdk.wire import auth_headers, error_from_answer, unreachable
 from lablink.settings import Settings
 
 API = "/api/v1"
-
-
-def auth_headers(settings: Settings) -> dict[bytes, bytes]:
-    """The user and token headers every request carries (UTF-8 bytes)."""
-    headers = {b"X-Lablink-User": settings.user.encode(), b"User-Agent": b"lablink-sdk"}
-    if settings.token:
-        headers[b"Authorization"] = f"Bearer {settings.token}".encode()
-    return headers
 
 
 class ApiClient:
@@ -57,10 +48,7 @@ class ApiClient:
         try:
             response = self.http.request(method, API + path, **kwargs)
         except httpx.TransportError as exc:
-            raise errors.ServiceUnavailable(
-                f"cannot reach the lablink server at {self.server}: {exc}",
-                "is `lablink server` running there? Check LABLINK_SERVER",
-            ) from exc
+            raise unreachable(self.server, exc) from exc
         if response.status_code >= 400:
             raise error_from_answer(response.status_code, response.content)
         return response

@@ -220,15 +220,20 @@ def add(
     is False) so the profile is stored with the version. Inside a run, the run is
     recorded as the version's source.
     """
-    from lablink.sdk.data_tables import check_tables
+    from lablink.sdk.data_tables import TableCheck, check_tables
     from lablink.sdk.transfer import push
 
     active = hooks.active()
     run = active[-1] if active else None
     settings = settings or (run.settings if run is not None else Settings.load())
-    tables = check_tables(Path(path), schema, settings, profile=profile)
+
+    def check(tables: list[Path], unchanged: bool) -> TableCheck:
+        # The same files as the latest version and no schema to check: nothing to add.
+        wanted = profile and not (unchanged and schema is None)
+        return check_tables(tables, schema, settings, profile=wanted, where=Path(path))
+
     with session(settings) as (remote, _cache):
-        result = push(
+        return push(
             remote,
             settings.cache_dir / "hashes.db",
             Path(path),
@@ -239,11 +244,8 @@ def add(
             source_command=source_command,
             version=version,
             progress=progress,
-            profile=tables.profile,
-            schema_ref=tables.schema_ref,
+            check_tables=check,
         )
-    result.tables = tables
-    return result
 
 
 def profile(ref: str, *, settings: Settings | None = None) -> tuple[DatasetVersion, dict[str, Any]]:

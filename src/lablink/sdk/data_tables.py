@@ -1,7 +1,7 @@
 """The table files of a dataset version: validated and profiled at ``data add``.
 
-``check_tables`` runs before anything is uploaded: with a schema, every Parquet, CSV
-and JSON Lines file of the tree is validated (streamed) and a failing version is
+``check_tables`` runs once a push has hashed the files and before it uploads any:
+with a schema, every Parquet, CSV and JSON Lines file of the tree is validated (streamed) and a failing version is
 refused with the report; then the tables are profiled (per-column statistics) so the
 profile can be stored beside the version and drift between versions never re-reads
 their data. ``validate_tables`` checks a materialised version again at load.
@@ -36,9 +36,14 @@ def table_files(root: Path) -> list[Path]:
 
     Names are matched before anything is stat'ed: a tree of 20,000 images costs one
     directory walk, not 20,000 stat calls.
+
+    Raises:
+        InvalidInput: ``root`` does not exist.
     """
     from lablink.checks.tablefiles import table_format
 
+    if not root.exists():
+        raise InvalidInput(f"{root} does not exist")
     if root.is_file():
         return [root] if table_format(root) else []
     found = [
@@ -51,25 +56,26 @@ def table_files(root: Path) -> list[Path]:
 
 
 def check_tables(
-    root: Path,
+    tables: list[Path],
     schema: str | None,
     settings: Any,
     *,
     profile: bool = True,
+    where: Path | str = "the data",
     batch_rows: int | None = None,
 ) -> TableCheck:
-    """Validate (when ``schema`` names a registered schema) and profile ``root``'s tables.
+    """Validate ``tables`` against ``schema`` (a registered one, if given), then profile them.
 
     Raises:
-        ValidationFailed: a table breaks the schema (``.report`` says where).
+        ValidationFailed: a table breaks the schema (``.report`` says where); nothing
+            was stored.
         InvalidInput: ``schema`` is given but there are no table files, or it is a
             file rather than a registered schema; a table does not parse.
         NotFound: no such schema.
     """
-    tables = table_files(root)
     found = TableCheck(tables)
     if schema is not None:
-        found.report = validate_tables(tables, schema, settings, batch_rows, root)
+        found.report = validate_tables(tables, schema, settings, batch_rows, where, storing=True)
         found.schema_ref = found.report.schema
     if profile and tables:
         from lablink.checks.profile import profile_files
@@ -90,6 +96,8 @@ def validate_tables(
     settings: Any,
     batch_rows: int | None = None,
     where: Path | str = "the data",
+    *,
+    storing: bool = False,
 ) -> ValidationReport:
     """Validate table files against a registered schema; refuse them if they fail.
 
@@ -99,9 +107,9 @@ def validate_tables(
     """
     from lablink.checks.tablefiles import DEFAULT_BATCH_ROWS
     from lablink.checks.validate import validate_files
-    from lablink.sdk.tables import resolve_schema
+    from lablink.sdk.tables import SCHEMA_SUFFIXES, resolve_schema
 
-    if Path(schema).suffix.lower() in (".yaml", ".yml", ".json"):
+    if Path(schema).suffix.lower() in SCHEMA_SUFFIXES:
         raise InvalidInput(
             f"{schema} is a schema file; datasets are checked against registered schemas",
             f"register it first: lablink schema register NAME {schema}",
@@ -115,8 +123,8 @@ def validate_tables(
     report = validate_files(tables, parsed, ref, batch_rows or DEFAULT_BATCH_ROWS)
     if not report.ok:
         raise ValidationFailed(
-            f"{where} breaks {ref}: {len(report.failures)} rule(s) failed "
-            f"on {report.rows:,} rows; nothing was stored",
+            f"{where} breaks {ref}: {len(report.failures)} rule(s) failed on "
+            f"{report.rows:,} rows" + ("; nothing was stored" if storing else ""),
             "fix the rows the report lists, or register a schema version that allows them",
             report=report,
         )

@@ -24,7 +24,7 @@ from lablink.checks.batchwire import CONTENT_TYPE as BATCH_CONTENT_TYPE
 from lablink.checks.batchwire import encode_batch
 from lablink.models import Artifact, History, Incident, Project, Run
 from lablink.sdk.transport import Transport
-from lablink.sdk.wire import Answer, Params, Wire, error_from_answer
+from lablink.sdk.wire import Answer, Params, Wire, auth_headers, error_from_answer
 from lablink.settings import Settings
 
 CHUNK = 1024 * 1024
@@ -44,14 +44,7 @@ class HttpTransport(Transport):
             raise errors.InvalidInput("HttpTransport needs a server URL", "set LABLINK_SERVER")
         self.settings = settings
         self.user = settings.user
-        # UTF-8 bytes: header values must be bytes on the wire (the server decodes UTF-8)
-        headers: dict[bytes, bytes] = {
-            b"X-Lablink-User": settings.user.encode(),
-            b"User-Agent": b"lablink-sdk",
-        }
-        if settings.token:
-            headers[b"Authorization"] = f"Bearer {settings.token}".encode()
-        self.wire = Wire(settings.server + API, headers)
+        self.wire = Wire(settings.server, API, auth_headers(settings))
 
     def close(self) -> None:
         self.wire.close()

@@ -81,12 +81,12 @@ class DataRemote(abc.ABC):
         source_command: str | None,
         version: int | None,
         *,
-        profile: str | None = None,
+        profile_digest: str | None = None,
         schema_ref: str | None = None,
     ) -> tuple[DatasetVersion, bool]:
         """Make the manifest the next version; Conflict if blobs are missing.
 
-        ``profile`` is the digest of an uploaded table profile (``put_blob``);
+        ``profile_digest`` names an uploaded table profile (``put_blob``);
         ``schema_ref`` the registered schema the version's tables passed.
         """
 
@@ -106,11 +106,11 @@ class DataRemote(abc.ABC):
         """A version's table profile, through the cache. Raises NotFound if it has none."""
         from lablink.core.datasets.profiles import decode_profile, no_profile
 
-        if version.profile is None:
+        if version.profile_digest is None:
             raise no_profile(version)
-        if not cache.has(version.profile):
-            self.fetch(cache, {version.profile: 0}, None)
-        return decode_profile(cache.path(version.profile).read_bytes())
+        if not cache.has(version.profile_digest):
+            self.fetch(cache, {version.profile_digest: 0}, None)
+        return decode_profile(cache.path(version.profile_digest).read_bytes())
 
 
 class LocalRemote(DataRemote):
@@ -176,7 +176,7 @@ class LocalRemote(DataRemote):
         source_command: str | None,
         version: int | None,
         *,
-        profile: str | None = None,
+        profile_digest: str | None = None,
         schema_ref: str | None = None,
     ) -> tuple[DatasetVersion, bool]:
         return self.datasets.commit(
@@ -188,7 +188,7 @@ class LocalRemote(DataRemote):
             source_run=source_run,
             source_command=source_command,
             version=version,
-            profile=profile,
+            profile_digest=profile_digest,
             schema_ref=schema_ref,
         )
 

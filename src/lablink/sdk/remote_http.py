@@ -20,10 +20,11 @@ from lablink import errors
 from lablink.core.datasets.manifest import chunked
 from lablink.core.datasets.packs import write_pack
 from lablink.models import DatasetSummary, DatasetVersion
-from lablink.sdk.api import ApiClient, auth_headers
+from lablink.sdk.api import ApiClient
 from lablink.sdk.endpoints import Endpoints
 from lablink.sdk.fetch import PACK_BYTES, FetchReport, fetch_blobs, plan
 from lablink.sdk.remote import UPLOAD_WORKERS, Advance, DataRemote
+from lablink.sdk.wire import auth_headers
 from lablink.settings import Settings
 from lablink.store.blobcache import BlobCache
 from lablink.store.blobs import CHUNK, bytes_digest
@@ -91,19 +92,22 @@ class HttpRemote(DataRemote):
         source_command: str | None,
         version: int | None,
         *,
-        profile: str | None = None,
+        profile_digest: str | None = None,
         schema_ref: str | None = None,
     ) -> tuple[DatasetVersion, bool]:
-        body = {
+        fields = {
             "manifest": manifest_digest,
             "message": message,
             "parents": list(parents),
             "source_run": source_run,
             "source_command": source_command,
             "version": version,
-            "profile": profile,
+            "profile_digest": profile_digest,
             "schema_ref": schema_ref,
         }
+        # Unset fields are left out, so an older server (which refuses fields it does
+        # not know) still takes a commit that does not use them.
+        body = {k: v for k, v in fields.items() if v is not None}
         answer = self._json("POST", f"/datasets/{quote(name, safe='')}/versions", json=body)
         return DatasetVersion.from_dict(answer["version"]), bool(answer["created"])
 

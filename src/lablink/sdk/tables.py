@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from lablink.errors import InvalidInput
 
+SCHEMA_SUFFIXES = (".yaml", ".yml", ".json")  # schema files, as opposed to "events@v2"
+
 if TYPE_CHECKING:
     from lablink.checks.schema_model import Schema
     from lablink.checks.validation_report import ValidationReport
@@ -68,7 +70,7 @@ def resolve_schema(schema: Schema | str | Path, settings: Any) -> tuple[Schema, 
         return schema, schema.name
     text = str(schema)
     path = Path(text)
-    if isinstance(schema, Path) or path.suffix.lower() in (".yaml", ".yml", ".json"):
+    if isinstance(schema, Path) or path.suffix.lower() in SCHEMA_SUFFIXES:
         try:
             return parse_schema(path.read_text(encoding="utf-8"), str(path)), str(path)
         except (OSError, UnicodeDecodeError) as exc:

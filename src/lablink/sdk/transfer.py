@@ -17,10 +17,12 @@ import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
+from lablink.checks.tablefiles import table_format
 from lablink.core.datasets.profiles import encode_profile
 from lablink.core.datasets.refs import check_name, parse_ref
+from lablink.errors import NotFound
 from lablink.models import DatasetVersion
 from lablink.sdk.cache import ClientCache, Materialised
 from lablink.sdk.data_tables import TableCheck
@@ -55,7 +57,7 @@ class PushResult:
     uploaded_blobs: int
     uploaded_bytes: int
     seconds: float
-    tables: TableCheck | None = None  # set by ``lablink.sdk.data.add``
+    tables: TableCheck | None = None  # what ``check_tables`` found, when it ran
 
 
 @dataclasses.dataclass
@@ -70,6 +72,9 @@ class PullResult:
     seconds: float
 
 
+TableHook = Callable[[list[Path], bool], TableCheck]
+
+
 def push(
     remote: DataRemote,
     hash_cache: Path,
@@ -82,13 +87,14 @@ def push(
     source_command: str | None = None,
     version: int | None = None,
     progress: Progress | None = None,
-    profile: dict[str, Any] | None = None,
-    schema_ref: str | None = None,
+    check_tables: TableHook | None = None,
 ) -> PushResult:
     """Make the file or folder at ``path`` the next version of ``name``.
 
-    ``profile`` (of the tables, ``sdk/data_tables.py``) is stored beside the version;
-    ``schema_ref`` records the registered schema its tables passed.
+    ``check_tables(tables, unchanged)`` runs once the files are hashed and before any
+    upload, with the version's table files and whether they are exactly the latest
+    version's: it may refuse the version (``ValidationFailed``), and the profile and
+    schema it returns are stored with the version (``sdk/data_tables.py``).
 
     Raises:
         InvalidInput: a bad name, parent reference or path (checked before any upload).
@@ -110,10 +116,16 @@ def push(
     blobs = manifest.blobs()
     manifest_digest = manifest.digest()
     small = {manifest_digest: manifest.encode()}
-    if profile is not None:
-        profile_bytes = encode_profile(profile)
-        profile_digest = bytes_digest(profile_bytes, "blake3")
-        small[profile_digest] = profile_bytes
+    tables = None
+    profile_digest = None
+    if check_tables is not None:
+        found = [path / rel if path.is_dir() else path for rel, _, _ in files]
+        unchanged = _latest_digest(remote, name) == manifest_digest
+        tables = check_tables([p for p in found if table_format(p)], unchanged)
+        if tables.profile is not None:
+            profile_bytes = encode_profile(tables.profile)
+            profile_digest = bytes_digest(profile_bytes, "blake3")
+            small[profile_digest] = profile_bytes
     missing: set[str] = set(remote.missing([*blobs, *small]))
     todo = {d: size for d, size in blobs.items() if d in missing}
     sent = remote.upload(todo, sources, progress.stage("uploading", sum(todo.values())))
@@ -128,12 +140,18 @@ def push(
         source_run,
         source_command,
         version,
-        profile=profile_digest if profile is not None else None,
-        schema_ref=schema_ref,
+        profile_digest=profile_digest,
+        schema_ref=tables.schema_ref if tables is not None else None,
     )
-    return PushResult(
-        made, created, len(manifest.files), hashed, len(todo), sent, time.perf_counter() - started
-    )
+    seconds = time.perf_counter() - started
+    return PushResult(made, created, len(manifest.files), hashed, len(todo), sent, seconds, tables)
+
+
+def _latest_digest(remote: DataRemote, name: str) -> str | None:
+    try:
+        return remote.resolve(name).digest
+    except NotFound:
+        return None
 
 
 def pull(

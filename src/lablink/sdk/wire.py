@@ -1,4 +1,4 @@
-"""The SDK's HTTP client: requests over one ``httpcore`` connection pool.
+"""The tracking transport's HTTP client: requests over one ``httpcore`` connection pool.
 
 Training code pays for every module the SDK imports. ``httpx`` costs about 20 MB of
 resident memory here, mostly its command-line module, which loads click, rich and
@@ -41,6 +41,22 @@ TRANSPORT_ERRORS = (
 )
 
 
+def auth_headers(settings: Any) -> dict[bytes, bytes]:
+    """The user and token headers every request carries (UTF-8 bytes on the wire)."""
+    headers = {b"X-Lablink-User": settings.user.encode(), b"User-Agent": b"lablink-sdk"}
+    if settings.token:
+        headers[b"Authorization"] = f"Bearer {settings.token}".encode()
+    return headers
+
+
+def unreachable(server: str, exc: BaseException) -> errors.ServiceUnavailable:
+    """The error for a server that cannot be reached or broke the connection."""
+    return errors.ServiceUnavailable(
+        f"cannot reach the lablink server at {server}: {exc or type(exc).__name__}",
+        "is `lablink server` running there? Check LABLINK_SERVER",
+    )
+
+
 @dataclasses.dataclass
 class Answer:
     """A response: its status, headers (names in lower case) and body."""
@@ -56,12 +72,13 @@ class Answer:
 
 
 class Wire:
-    """Requests to one server, ``base_url`` + path, with headers sent on every request."""
+    """Requests to ``server`` + ``prefix`` + path, with ``headers`` on every request."""
 
-    def __init__(self, base_url: str, headers: Mapping[bytes, bytes]) -> None:
-        self.base_url = base_url.rstrip("/")
+    def __init__(self, server: str, prefix: str, headers: Mapping[bytes, bytes]) -> None:
+        self.server = server.rstrip("/")
+        self.base_url = self.server + prefix
         self.headers = list(headers.items())
-        self.pool = httpcore.ConnectionPool(max_connections=8)
+        self.pool = connection_pool(self.server)
 
     def request(
         self,
@@ -132,10 +149,7 @@ class Wire:
         try:
             yield
         except TRANSPORT_ERRORS as exc:
-            raise errors.ServiceUnavailable(
-                f"cannot reach the lablink server at {self.base_url}: {exc or type(exc).__name__}",
-                "is `lablink server` running there? Check LABLINK_SERVER",
-            ) from exc
+            raise unreachable(self.server, exc) from exc
 
 
 def _lower(headers: Sequence[tuple[bytes, bytes]]) -> dict[str, str]:
@@ -155,3 +169,19 @@ def error_from_answer(status: int, content: bytes) -> errors.LablinkError:
     if status >= 500:
         return errors.ServiceUnavailable(message)
     return _BY_STATUS.get(status, errors.InvalidInput)(message)
+
+
+def connection_pool(server: str) -> httpcore.ConnectionPool | httpcore.HTTPProxy:
+    """Connections to ``server``, through the proxy the environment names for it.
+
+    ``HTTP_PROXY``/``HTTPS_PROXY`` and ``NO_PROXY`` are honoured as httpx (and curl)
+    honour them, so training code behind a proxy reaches the server like the CLI does.
+    """
+    from urllib.parse import urlsplit
+    from urllib.request import getproxies, proxy_bypass
+
+    url = urlsplit(server)
+    proxy = getproxies().get(url.scheme)
+    if proxy and not proxy_bypass(url.hostname or ""):
+        return httpcore.HTTPProxy(proxy_url=proxy, max_connections=8)
+    return httpcore.ConnectionPool(max_connections=8)

@@ -97,6 +97,7 @@ def configure_logging(level: int = logging.INFO) -> None:
 def serve(settings: Settings, host: str, port: int) -> None:
     """Open the store for ``settings`` and serve it on ``host:port`` until stopped."""
     configure_logging()
+    check_address(host, port)  # before the store is opened (and perhaps migrated)
     with Lab(settings) as lab:
         app = create_app(lab)
         config = uvicorn.Config(
@@ -109,7 +110,6 @@ def serve(settings: Settings, host: str, port: int) -> None:
             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         )
         server = _uvicorn_server(config, hub=app.state.live)
-        check_address(host, port)
         store = make_url(settings.db).render_as_string(hide_password=True)
         logger.info("lablink %s serving %s on http://%s:%d", version(), store, host, port)
         server.run()
@@ -118,9 +118,9 @@ def serve(settings: Settings, host: str, port: int) -> None:
 def check_address(host: str, port: int) -> None:
     """Fail early, with a clear message, when ``host:port`` cannot be listened on.
 
-    A probe binds the address the way uvicorn will, then lets it go; uvicorn binds it
-    itself (handing it a socket of our own halved ingestion throughput). Should the
-    port be taken in between, uvicorn's own error remains.
+    A probe binds the first address ``host`` resolves to, then lets it go; uvicorn
+    binds every address itself (handing it a socket of our own halved ingestion
+    throughput). Should the port be taken in between, uvicorn's own error remains.
 
     Raises:
         Conflict: the address is taken (another server runs there) or cannot be used.

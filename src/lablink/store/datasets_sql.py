@@ -39,9 +39,11 @@ class DatasetSql:
         """Insert the next version of ``name`` (creating the dataset on first use).
 
         ``values`` are ``dataset_versions`` columns (digest, algorithm, files, size,
-        message, source_run, source_command, profile, schema_ref). When the latest version has the same
-        manifest digest and no explicit ``number`` or parents are asked for, that
-        version is returned with False (nothing changed).
+        message, source_run, source_command, profile_digest, schema_ref). When the latest version has the same
+        manifest digest (and whatever schema and profile come with it) and no explicit
+        ``number`` or parents are asked for, that version is returned with False
+        (nothing changed). The same files checked against a new schema make a new
+        version: a version records what its tables passed.
 
         Raises:
             AlreadyExists: ``number`` is given and already taken (versions are immutable).
@@ -79,8 +81,7 @@ class DatasetSql:
                     f"{name}@v{number} cannot be created: the next version is v{next_number}",
                     "versions are numbered 1, 2, 3... without gaps",
                 )
-            unchanged = latest is not None and latest.digest == values["digest"]
-            if unchanged and number is None and not parent_ids:
+            if number is None and not parent_ids and _same(latest, values):
                 return self._versions(conn, name, [latest])[0], False
             row = {
                 **values,
@@ -263,8 +264,17 @@ class DatasetSql:
                 parents=tuple(parents.get(int(row.id), ())),
                 source_run=row.source_run,
                 source_command=row.source_command,
-                profile=row.profile,
+                profile_digest=row.profile_digest,
                 schema_ref=row.schema_ref,
             )
             for row in rows
         ]
+
+
+def _same(latest: Any, values: Mapping[str, Any]) -> bool:
+    """Whether ``values`` would add nothing to the latest version (same files, checks)."""
+    if latest is None or latest.digest != values["digest"]:
+        return False
+    return all(
+        values.get(key) in (None, getattr(latest, key)) for key in ("schema_ref", "profile_digest")
+    )

@@ -275,7 +275,7 @@ dataset_versions = sa.Table(
     sa.Column("source_command", sa.Text),
     # Tabular versions: the profile blob (per-column statistics, so drift between
     # versions never re-reads their data) and the schema the files passed, "events@v2".
-    sa.Column("profile", sa.String(80)),
+    sa.Column("profile_digest", sa.String(80)),
     sa.Column("schema_ref", sa.String(220)),
     sa.UniqueConstraint("dataset_id", "version", name="uq_dataset_versions_number"),
 )

@@ -111,16 +111,16 @@ def _version_context(
         "drift_error": None,
         "baseline": None,
     }
-    if chosen.profile is None:
+    if chosen.profile_digest is None:
         return context
-    profile = use.read_profile(chosen.profile)
+    profile = use.read_profile(chosen.profile_digest)
     bars = {name: histogram_bars(col) for name, col in profile["columns"].items()}
     context["profile"] = profile
     context["columns"] = [{**row, "bars": bars[row["column"]]} for row in profile_rows(profile)]
-    older = [v for v in versions if v.version < chosen.version and v.profile]
+    older = [v for v in versions if v.version < chosen.version and v.profile_digest]
     if against is not None:
         baseline = _pick(versions, against, chosen.dataset)
-        if baseline.profile is None:
+        if baseline.profile_digest is None:
             context["drift_error"] = f"{baseline.ref} has no profile to compare with"
             return context
     elif older:
@@ -134,8 +134,10 @@ def _version_context(
     except InvalidInput as exc:
         context["drift_error"] = str(exc)
         return context
-    assert baseline.profile is not None
-    report = compare_profiles(use.read_profile(baseline.profile), profile, thresholds).to_dict()
+    assert baseline.profile_digest is not None
+    report = compare_profiles(
+        use.read_profile(baseline.profile_digest), profile, thresholds
+    ).to_dict()
     context["baseline"] = baseline
     context["drift"] = {**report, "rows_detail": drift_rows(report)}
     return context

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from lablink.core.datasets.manifest import Manifest, diff
-from lablink.core.datasets.profiles import decode_profile, no_profile
+from lablink.core.datasets.profiles import MAX_PROFILE_BYTES, decode_profile, no_profile
 from lablink.core.datasets.refs import Ref, check_name, check_version, digest_matches, parse_ref
 from lablink.core.datasets.transfer import Transfers
 from lablink.core.schemas import Schemas
@@ -48,7 +48,7 @@ class Datasets:
         source_run: str | None = None,
         source_command: str | None = None,
         version: int | None = None,
-        profile: str | None = None,
+        profile_digest: str | None = None,
         schema_ref: str | None = None,
     ) -> tuple[DatasetVersion, bool]:
         """Make the uploaded manifest the next version of ``name``.
@@ -56,7 +56,7 @@ class Datasets:
         Returns the version and whether it is new: committing the same files as the
         latest version returns the latest version unchanged.
 
-        ``profile`` is the digest of an uploaded profile of the version's tables
+        ``profile_digest`` names an uploaded profile of the version's tables
         (``checks/profile.py``); ``schema_ref`` a registered schema its files passed.
 
         Raises:
@@ -80,8 +80,8 @@ class Datasets:
         if schema_ref is not None:
             schema_ref = Schemas(self.sql.store).get(schema_ref).ref
         manifest = self.read_manifest(manifest_digest)
-        if profile is not None:
-            self.read_profile(profile)
+        if profile_digest is not None:
+            self.read_profile(profile_digest)
         missing = self.transfers.missing(list(manifest.blobs()))
         if missing:
             raise Conflict(
@@ -99,7 +99,7 @@ class Datasets:
             "message": message,
             "source_run": source_run,
             "source_command": source_command[:MAX_COMMAND] if source_command else None,
-            "profile": profile,
+            "profile_digest": profile_digest,
             "schema_ref": schema_ref,
         }
         return self.sql.create_version(name, actor, values, parent_ids, version)
@@ -158,10 +158,12 @@ class Datasets:
             InvalidInput: the blob is not a profile.
             Conflict: the stored bytes do not match the digest (corrupt).
         """
-        return decode_profile(self._read_verified(digest, "profile"))
+        return decode_profile(self._read_verified(digest, "profile", MAX_PROFILE_BYTES))
 
-    def _read_verified(self, digest: str, what: str) -> bytes:
+    def _read_verified(self, digest: str, what: str, max_bytes: int | None = None) -> bytes:
         try:
+            if max_bytes is not None and self.blobs.size(check_digest(digest)) > max_bytes:
+                raise InvalidInput(f"the {what} {digest} is over {max_bytes} bytes")
             data = self.blobs.read_bytes(check_digest(digest))
         except NotFound:
             raise NotFound(
@@ -178,9 +180,9 @@ class Datasets:
             NotFound: no such version, or it has no profile (no table files).
         """
         version = self.resolve(ref)
-        if version.profile is None:
+        if version.profile_digest is None:
             raise no_profile(version)
-        return version, self.read_profile(version.profile)
+        return version, self.read_profile(version.profile_digest)
 
     def manifest(self, ref: str) -> tuple[DatasetVersion, Manifest]:
         """A version and its files."""

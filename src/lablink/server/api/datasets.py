@@ -38,7 +38,7 @@ class CommitIn(Body):
     source_run: RunId | None = None
     source_command: Text | None = None
     version: int | None = None
-    profile: Digest | None = None
+    profile_digest: Digest | None = None
     schema_ref: SchemaRef | None = None
 
 
@@ -102,7 +102,7 @@ def commit(name: str, body: CommitIn, lab: LabDep, actor: Actor) -> JSONResponse
         source_run=body.source_run,
         source_command=body.source_command,
         version=body.version,
-        profile=body.profile,
+        profile_digest=body.profile_digest,
         schema_ref=body.schema_ref,
     )
     return reply({"version": version.to_dict(), "created": created}, 201 if created else 200)

@@ -15,11 +15,11 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table("dataset_versions") as batch:
-        batch.add_column(sa.Column("profile", sa.String(length=80), nullable=True))
+        batch.add_column(sa.Column("profile_digest", sa.String(length=80), nullable=True))
         batch.add_column(sa.Column("schema_ref", sa.String(length=220), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("dataset_versions") as batch:
         batch.drop_column("schema_ref")
-        batch.drop_column("profile")
+        batch.drop_column("profile_digest")
