@@ -119,7 +119,8 @@ def push(
     tables = None
     profile_digest = None
     if check_tables is not None:
-        found = [path / rel if path.is_dir() else path for rel, _, _ in files]
+        folder = path.is_dir()
+        found = [path / rel if folder else path for rel, _, _ in files]
         unchanged = _latest_digest(remote, name) == manifest_digest
         tables = check_tables([p for p in found if table_format(p)], unchanged)
         if tables.profile is not None:
