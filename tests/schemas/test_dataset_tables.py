@@ -233,6 +233,8 @@ def test_cli_add_schema_profile_and_drift(tables: Path, tmp_path: Path) -> None:
     wrong = run_cli(home, "data", "drift", "ev@v1", "ev2@v1", "--threshold-from", str(typo), code=1)
     assert "unknown key 'kss'" in wrong.stderr
     assert "tables passed events@v1" in run_cli(home, "data", "show", "ev@v1").stdout
+    log = run_cli(home, "data", "log", "ev").stdout
+    assert "schema" in log.splitlines()[0] and "events@v1" in log
 
 
 def test_unchanged_files_add_nothing_unless_a_new_schema_passed(

@@ -72,9 +72,10 @@ class BarProgress:
 
 
 def version_table(versions: Sequence[DatasetVersion]) -> Table:
-    """Versions newest first: number, files, size, when, who, message, lineage."""
+    """Versions newest first: number, files, size, when, who, message, lineage, schema."""
     table = Table(box=None, header_style="bold", pad_edge=False)
-    for column in ("version", "files", "size", "created", "by", "message", "from", "digest"):
+    columns = ("version", "files", "size", "created", "by", "message", "from", "schema", "digest")
+    for column in columns:
         table.add_column(column, justify="right" if column in ("files", "size") else "left")
     for v in versions:
         table.add_row(
@@ -85,6 +86,7 @@ def version_table(versions: Sequence[DatasetVersion]) -> Table:
             v.created_by,
             v.message or "",
             ", ".join(v.parents),
+            v.schema_ref or "",
             Text(v.digest.split(":", 1)[1][:12], style="dim"),
         )
     return table
