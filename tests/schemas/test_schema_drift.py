@@ -156,3 +156,18 @@ def test_profile_rows_show_dates_and_survive_impossible_ones() -> None:
     assert number(day + 3_600_000_000, "datetime") == "2024-01-01 01:00:00"
     assert number(1e30, "datetime") == "1e+30 µs"
     assert number(0.123456) == "0.1235"
+
+
+def test_profile_rows_leave_uncounted_kinds_blank() -> None:
+    from lablink.checks.profile_summary import profile_rows
+
+    profile = {
+        "rows": 2,
+        "columns": {
+            "nested": {"kind": "other", "dtype": "Struct"},
+            "x": {"kind": "numeric", "dtype": "Float64", "count": 1, "nulls": 1, "min": 2.5},
+        },
+    }
+    nested, x = profile_rows(profile)
+    assert (nested["count"], nested["empty"], nested["min"]) == ("", "", "")
+    assert (x["count"], x["empty"], x["min"], x["mean"]) == ("1", "50.0%", "2.5", "")

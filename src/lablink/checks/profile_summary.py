@@ -39,7 +39,7 @@ def profile_rows(profile: Mapping[str, Any]) -> list[dict[str, str]]:
             "column": name,
             "dtype": str(col.get("dtype", "")),
             "kind": str(col.get("kind", "")),
-            "count": f"{count:,}",
+            "count": f"{count:,}" if "count" in col else "",  # "other" kinds: not counted
             "empty": f"{nulls / total:.1%}" if total else "",
             "min": "",
             "max": "",
