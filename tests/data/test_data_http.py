@@ -99,7 +99,7 @@ def test_an_interrupted_push_leaves_no_version_and_a_retry_completes(
         remote.upload(half, sources, None)  # the push dies here
         with pytest.raises(NotFound, match="is not uploaded"):
             remote.commit("half", manifest.digest(), None, (), None, None, None)
-        remote.put_manifest(manifest)
+        assert remote.put_blob(manifest.encode()) == manifest.digest()
         with pytest.raises(Conflict, match="not uploaded yet"):
             remote.commit("half", manifest.digest(), None, (), None, None, None)
         with pytest.raises(NotFound, match="no dataset named 'half'"):

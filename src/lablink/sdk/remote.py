@@ -66,10 +66,6 @@ class DataRemote(abc.ABC):
     def put_blob(self, data: bytes) -> str:
         """Store a small blob (a manifest, a profile) hashed with blake3; returns its digest."""
 
-    def put_manifest(self, manifest: Manifest) -> str:
-        """Store the manifest blob; returns its digest."""
-        return self.put_blob(manifest.encode())
-
     @abc.abstractmethod
     def commit(
         self,
