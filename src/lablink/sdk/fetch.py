@@ -29,7 +29,7 @@ logger = logging.getLogger("lablink.sdk.data")
 
 PACK_BYTES = 4 * 1024 * 1024  # small enough to gather in memory on the server
 PACK_FILES = 2000
-WORKERS = 4  # parallel packs: enough to overlap the network and the disk
+WORKERS = 2  # parallel packs: overlap the network and the disk without a GIL convoy
 ROUNDS = 2  # passes over the endpoints: an edge that quarantined a copy refetches it
 API = "/api/v1"
 
@@ -125,8 +125,12 @@ def _fetch_pack(
     reasons: list[str] = []
     for _ in range(ROUNDS):
         for url in endpoints.ordered():
+            received: set[str] = set()
+            corrupt: list[str] = []
             try:
-                corrupt = _receive(endpoints.client(url), remaining, cache, report, advance)
+                _receive(
+                    endpoints.client(url), remaining, cache, report, advance, received, corrupt
+                )
             except InsufficientStorage:
                 raise
             except (httpx.HTTPError, TruncatedPack, ServiceUnavailable, OSError) as exc:
@@ -134,10 +138,11 @@ def _fetch_pack(
                 reasons.append(f"{url}: {reason}")
                 report.failovers.append((url, reason))
                 endpoints.failed(url, reason)
-                corrupt = []
             for digest in corrupt:
                 _report_corrupt(endpoints, url, digest, report)
-            remaining = [d for d in remaining if not cache.has(d)]
+            # What arrived is known; only the rest is looked for on disk (another
+            # process may have cached it meanwhile).
+            remaining = [d for d in remaining if d not in received and not cache.has(d)]
             if not remaining:
                 return
     raise ServiceUnavailable(
@@ -154,9 +159,11 @@ def _receive(
     cache: BlobCache,
     report: FetchReport,
     advance: Callable[[int], None] | None,
-) -> list[str]:
-    """Stream one pack into the cache; returns the digests that arrived corrupt."""
-    corrupt: list[str] = []
+    received: set[str],
+    corrupt: list[str],
+) -> None:
+    """Stream one pack into the cache, adding to ``received`` and ``corrupt`` as it goes
+    (so a pack cut off half way still counts what arrived)."""
     body = json.dumps({"digests": digests}).encode()
     headers = {"Content-Type": "application/json"}
     with client.stream("POST", f"{API}/data/fetch", content=body, headers=headers) as response:
@@ -164,15 +171,18 @@ def _receive(
             response.read()
             raise ServiceUnavailable(f"HTTP {response.status_code}: {response.text[:200]}")
         meter = _Meter(advance)
-        for digest, size, chunks in PackReader(_raw(response)):
+        stream = _raw(response)
+        for digest, size, chunks in PackReader(stream):
             try:
                 cache.put(digest, meter.count(chunks))
             except CorruptBlob:
                 corrupt.append(digest)
                 continue
+            received.add(digest)
             report.add(size)
         meter.flush()
-    return corrupt
+        for _ in stream:  # the body's last empty chunk: the connection is then reused
+            pass
 
 
 class _Meter:

@@ -20,7 +20,7 @@ from lablink.settings import Settings
 from lablink.store.blobcache import BlobCache
 
 Advance = Callable[[int], None]
-UPLOAD_WORKERS = 4
+UPLOAD_WORKERS = 2
 
 
 class DataRemote(abc.ABC):

@@ -25,7 +25,7 @@ from lablink.store.blobs import file_digest
 logger = logging.getLogger("lablink.sdk.data")
 
 ALGORITHM = "blake3"
-WORKERS = 4
+WORKERS = 2
 BATCH_FILES = 64  # files per task: handing each small file to a thread costs more than hashing it
 BATCH_BYTES = 16 * 1024 * 1024
 RACY_NS = 1_000_000_000

@@ -139,7 +139,8 @@ class EdgeCache:
             if r.status_code >= 400:
                 r.read()
                 raise ServiceUnavailable(f"the upstream answered HTTP {r.status_code}")
-            reader = PackReader(r.iter_bytes())
+            stream = r.iter_bytes()
+            reader = PackReader(stream)
             for digest, _size, chunks in reader:
                 future = futures.get(digest)
                 if future is None:
@@ -156,6 +157,8 @@ class EdgeCache:
             for digest in reader.missing:
                 if digest in futures and not futures[digest].done():
                     futures[digest].set_result(False)
+            for _ in stream:  # the body's last empty chunk: the connection is then reused
+                pass
 
     def verify(self, digest: str) -> bool | None:
         """Rehash a cached copy; drop it when corrupt. None when it is not cached."""

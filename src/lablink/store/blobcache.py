@@ -22,13 +22,20 @@ import shutil
 import sqlite3
 import threading
 import time
-import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO
 
 from lablink.errors import CorruptBlob, InsufficientStorage
-from lablink.store.blobs import CHUNK, READ_ONLY, algorithm_of, check_digest, new_hasher
+from lablink.store.blobs import (
+    CHUNK,
+    READ_ONLY,
+    algorithm_of,
+    check_digest,
+    create_read_only,
+    new_hasher,
+    temp_name,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -114,8 +121,7 @@ class BlobCache:
 
     def open_tmp(self, path: str) -> IO[bytes]:
         """A new read-only file open for writing (a seam: tests aim it at /dev/full)."""
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, READ_ONLY)
-        return os.fdopen(fd, "wb")
+        return create_read_only(path)
 
     def adopt(self, digest: str, source: Path, link: bool = True) -> int:
         """Cache a local file (a local blob store's), verified; hardlinked when possible.
@@ -133,7 +139,7 @@ class BlobCache:
         if self.has(digest):
             self.added(digest, size)
             return size
-        tmp = f"{self.tmp_dir}/{uuid.uuid4().hex}"
+        tmp = temp_name(self.tmp_dir)
         try:
             try:
                 if not link:
@@ -286,7 +292,7 @@ class Incoming:
         self.digest = digest
         self.size = 0
         self._hash = new_hasher(algorithm_of(digest))
-        self._tmp = f"{cache.tmp_dir}/{uuid.uuid4().hex}"
+        self._tmp = temp_name(cache.tmp_dir)
         self._out: IO[bytes] | None = None
         self._placed = False
 
