@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
+import pytest
 from apitools import API, assert_envelope
 
+from lablink.core.datasets.packs import write_pack
 from lablink.core.lab import Lab
+from lablink.store.blobs import bytes_digest
 
 
 def digest_of(data: bytes) -> str:
@@ -75,3 +79,29 @@ def test_artifacts_attach_and_list(
     assert [(a["name"], a["kind"], a["digest"]) for a in listed] == [
         ("ckpt/model.pt", "model", digest)
     ]
+
+
+def test_a_full_disk_is_a_507_and_keeps_nothing(
+    api: httpx.Client, lab: Lab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = os.urandom(300 * 1024)
+    digest = digest_of(data)
+    small = b"a small file"
+    small_digest = bytes_digest(small, "blake3")
+    pack = b"".join(write_pack([(small_digest, len(small))], lambda d: io.BytesIO(small)))
+    # Every blob file the store opens is /dev/full: each write fails with ENOSPC.
+    full = lambda tmp: open("/dev/full", "wb", buffering=0)  # noqa: E731, SIM115
+    monkeypatch.setattr(lab.blobs, "_open_tmp", full)
+
+    refused = api.put(f"{API}/blobs/{digest}", content=data)
+    error = assert_envelope(refused, 507, "insufficient_storage")
+    assert "out of disk space" in error["message"] and "free disk space" in error["hint"]
+    refused = api.post(f"{API}/data/packs", content=pack)
+    assert_envelope(refused, 507, "insufficient_storage")
+    assert api.head(f"{API}/blobs/{digest}").status_code == 404
+    assert api.head(f"{API}/blobs/{small_digest}").status_code == 404
+
+    monkeypatch.undo()  # room again: the same uploads are stored
+    assert api.put(f"{API}/blobs/{digest}", content=data).status_code == 201
+    assert api.post(f"{API}/data/packs", content=pack).status_code == 201
+    assert lab.blobs.read_bytes(small_digest) == small

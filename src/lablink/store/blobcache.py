@@ -26,7 +26,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO
 
-from lablink.errors import CorruptBlob, InsufficientStorage
+from lablink.errors import CorruptBlob
 from lablink.store.blobs import (
     CHUNK,
     READ_ONLY,
@@ -34,6 +34,7 @@ from lablink.store.blobs import (
     check_digest,
     create_read_only,
     new_hasher,
+    storage_error,
     temp_name,
 )
 
@@ -167,13 +168,13 @@ class BlobCache:
             os.replace(tmp, final)
 
     def storage_error(self, exc: OSError, size: int) -> Exception:
-        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-            return InsufficientStorage(
-                f"the cache at {self.root} is out of disk space ({size} bytes into a blob)",
-                "free disk space or lower the cache size (LABLINK_CACHE_SIZE / --cache-size); "
-                "nothing half-written was kept",
-            )
-        return exc
+        """``InsufficientStorage`` for a full disk, naming this cache; else ``exc``."""
+        return storage_error(
+            exc,
+            f"the cache at {self.root} ({size} bytes into a blob)",
+            "free disk space or lower the cache size (LABLINK_CACHE_SIZE / --cache-size); "
+            "nothing half-written was kept",
+        )
 
     def remove(self, digest: str) -> None:
         """Drop a blob from the cache (a corrupt copy, say)."""

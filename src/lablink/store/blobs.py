@@ -12,6 +12,7 @@ and a write through a link must not change what the store holds.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import itertools
 import os
@@ -22,7 +23,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any, Protocol
 
-from lablink.errors import InvalidInput, NotFound
+from lablink.errors import InsufficientStorage, InvalidInput, NotFound
 
 CHUNK = 1024 * 1024
 ALGORITHMS = ("sha256", "blake3")
@@ -69,6 +70,13 @@ def create_read_only(path: str) -> IO[bytes]:
     """
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, READ_ONLY)
     return os.fdopen(fd, "wb", buffering=0)
+
+
+def storage_error(exc: OSError, where: str, hint: str) -> Exception:
+    """``InsufficientStorage`` for a full disk or quota, else ``exc`` itself."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return InsufficientStorage(f"{where} is out of disk space", hint)
+    return exc
 
 
 def check_digest(digest: str) -> str:
@@ -208,6 +216,10 @@ class BlobStore:
                 )
             self._commit(tmp, digest)
             return digest, size
+        except OSError as exc:
+            self._discard(tmp)
+            hint = "free disk space on the server, then send it again; nothing was kept"
+            raise storage_error(exc, f"the blob store at {self.root}", hint) from exc
         except BaseException:
             self._discard(tmp)
             raise
