@@ -32,7 +32,8 @@ from lablink.errors import (
 )
 from lablink.sdk.client import Client
 from lablink.sdk.data import dataset
-from lablink.sdk.run import Run, RunStopped, init
+from lablink.sdk.run import Run, RunStopped
+from lablink.sdk.start import init
 from lablink.sdk.tables import validate
 
 

@@ -15,7 +15,6 @@ Only SIGKILL (or a power cut) leaves it running, for the watchdog to mark crashe
 from __future__ import annotations
 
 import collections
-import json
 import logging
 import os
 import queue
@@ -23,25 +22,23 @@ import signal
 import threading
 import time
 import traceback
-import uuid
-from collections.abc import Iterator, Mapping, MutableMapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from lablink.errors import LablinkError
 from lablink.sdk import hooks
-from lablink.sdk.spool import Outbox, blob_op, is_transient, replay_in_background, target_of
-from lablink.sdk.transport import Transport, make_transport
-from lablink.settings import SETTINGS, Settings
+from lablink.sdk.spool import Outbox, is_transient
+from lablink.sdk.summary import Summary, WarnOnce, metric_key_problem
+from lablink.sdk.transport import Transport
+from lablink.settings import Settings
 
 logger = logging.getLogger("lablink.sdk")
 
 MAX_BATCH_POINTS = 50_000  # per request: a few MB of JSON, far under the server's limit
 MAX_STEP = 2**62
-MAX_KEY_LENGTH = 250  # as core.tracking.check_metric_key, without importing numpy here
 MAX_REASON_CHARS = 20_000
-_SETTING_NAMES = frozenset(key.name for key in SETTINGS)
 _time = time.time
 
 
@@ -50,80 +47,6 @@ class RunStopped(LablinkError):
 
     code = "run_stopped"
     status = 409
-
-
-def metric_key_problem(key: Any) -> str | None:
-    """Why ``key`` is not a valid metric key, or None when it is."""
-    if not isinstance(key, str) or not key.strip():
-        return "metric keys must be non-empty text"
-    if len(key) > MAX_KEY_LENGTH:
-        return f"metric keys must be at most {MAX_KEY_LENGTH} characters"
-    if any(ord(ch) < 32 for ch in key):
-        return "metric keys must not contain control characters"
-    return None
-
-
-class _WarnOnce:
-    """Logs each distinct problem once; a training loop would repeat it a million times."""
-
-    def __init__(self) -> None:
-        self._seen: set[str] = set()
-
-    def __call__(self, what: str, message: str, *args: Any) -> None:
-        if what not in self._seen:
-            self._seen.add(what)
-            logger.warning("lablink: " + message, *args)
-
-
-class Summary(MutableMapping[str, Any]):
-    """``run.summary``: a dict whose writes reach the server with the next flush."""
-
-    def __init__(self, warn: _WarnOnce, wake: threading.Event) -> None:
-        self._data: dict[str, Any] = {}
-        self._pending: dict[str, Any] = {}
-        self._lock = threading.Lock()
-        self._warn = warn
-        self._wake = wake
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        problem = metric_key_problem(key)
-        if problem:
-            self._warn(f"summary-key:{key!r}", "summary key %r ignored: %s", key, problem)
-            return
-        if getattr(value, "ndim", None) == 0 and hasattr(value, "item"):
-            value = value.item()  # numpy scalars, 0-d arrays and tensors
-        elif hasattr(value, "tolist"):
-            value = value.tolist()  # arrays
-        try:
-            json.dumps(value)
-        except (TypeError, ValueError) as exc:
-            self._warn(f"summary-value:{key}", "summary value for %r ignored: %s", key, exc)
-            return
-        with self._lock:
-            self._data[key] = value
-            self._pending[key] = value
-        self._wake.set()
-
-    def __getitem__(self, key: str) -> Any:
-        return self._data[key]
-
-    def __delitem__(self, key: str) -> None:
-        raise TypeError("summary values cannot be deleted; set a new value instead")
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(dict(self._data))
-
-    def __len__(self) -> int:
-        return len(self._data)
-
-    def __repr__(self) -> str:
-        return f"Summary({self._data!r})"
-
-    def take(self) -> dict[str, Any]:
-        """The values set since the last call (for the background thread)."""
-        with self._lock:
-            pending, self._pending = self._pending, {}
-        return pending
 
 
 class Run:
@@ -165,7 +88,7 @@ class Run:
         self._wake = threading.Event()
         self._deadline = 0.0
         self._next_guard = 0.0  # when run.log next checks the background threads
-        self._warn = _WarnOnce()
+        self._warn = WarnOnce()
         self._good_keys: set[str] = set()
         self.summary = Summary(self._warn, self._wake)
         # a few batches in flight between the threads: bounded memory, overlap of work
@@ -552,94 +475,3 @@ def exit_status(
     if isinstance(exc, SystemExit) and exc.code in (0, None):
         return "finished", None
     return "failed", "".join(traceback.format_exception(exc_type, exc, tb))
-
-
-def new_run_id() -> str:
-    """12 hex characters, as the server makes them."""
-    return uuid.uuid4().hex[:12]
-
-
-def init(
-    project: str,
-    name: str | None = None,
-    config: Mapping[str, Any] | None = None,
-    tags: Sequence[str] = (),
-    notes: str | None = None,
-    *,
-    watch: Mapping[str, Any] | None = None,
-    settings: Settings | None = None,
-    transport: Transport | None = None,
-    finish_timeout: float = 30.0,
-    **overrides: Any,
-) -> Run:
-    """Start a tracked run; use the result as a context manager or call ``finish()``.
-
-    Captures git state (with the dirty diff), the command, host, user, Python,
-    installed packages and GPUs without being asked.
-
-    Args:
-        project: the project's name (letters, digits, ``. _ -``).
-        name: a readable name; default: the run id.
-        config: hyperparameters, nested dicts allowed (flattened for filters).
-        tags: tags to start with.
-        notes: a first note on the run.
-        watch: watchdog policy for this run, over the ``[watch]`` table of the
-            repository's lablink.toml (see docs/watchdog.md).
-        settings: resolved settings; default: ``Settings.load(overrides)``.
-        transport: talk through this transport (default: from the settings).
-        finish_timeout: seconds ``finish()`` waits for a server that is away.
-        **overrides: any setting by name (``server=``, ``home=``, ``db=``,
-            ``heartbeat_interval=``, ...), above environment and config files.
-
-    Raises:
-        InvalidInput: a bad project name, tag or config (nothing is recorded).
-    """
-    unknown = set(overrides) - _SETTING_NAMES
-    if unknown:
-        raise TypeError(f"init() got unexpected keyword arguments: {', '.join(sorted(unknown))}")
-    settings = settings or Settings.load(overrides)
-    owns = transport is None
-    transport = transport if transport is not None else make_transport(settings)
-    try:
-        run = _create(transport, settings, project, name, config or {}, tags, watch, owns)
-    except BaseException:
-        if owns:
-            transport.close()
-        raise
-    run._finish_timeout = finish_timeout
-    hooks.register(run)
-    run._start()
-    run._replayer = replay_in_background(transport)
-    if notes:
-        run.note(notes)
-    return run
-
-
-def _create(
-    transport: Transport,
-    settings: Settings,
-    project: str,
-    name: str | None,
-    config: Mapping[str, Any],
-    tags: Sequence[str],
-    watch: Mapping[str, Any] | None,
-    owns_transport: bool,
-) -> Run:
-    from lablink.checks.watch_policy import merge, parse_policy
-    from lablink.sdk.capture import capture
-
-    # The repository's [watch] table with this run's overrides over it (issue 7); the
-    # server puts its own [watch] under both. Checked here so a typo fails at init.
-    policy = merge(settings.project_config.get("watch") or {}, watch or {})
-    if policy:
-        parse_policy(policy)
-    captured = capture()
-    if policy:
-        captured.fields["watch"] = policy
-    outbox = Outbox(transport, new_run_id(), Path(settings.spool_dir), target_of(transport))
-    op: dict[str, Any] = {"op": "create", "run_id": outbox.run_id, "project": project}
-    op.update(name=name, config=dict(config), tags=list(tags), capture=captured.fields)
-    outbox.deliver(op)  # raises for bad input; spools if the server is away
-    if captured.diff is not None:
-        outbox.deliver(blob_op(outbox.run_id, captured.diff))
-    return Run(transport, settings, outbox, project, name or outbox.run_id, config, owns_transport)
