@@ -162,8 +162,11 @@ def _receive(
     received: set[str],
     corrupt: list[str],
 ) -> None:
-    """Stream one pack into the cache, adding to ``received`` and ``corrupt`` as it goes
-    (so a pack cut off half way still counts what arrived)."""
+    """Stream one pack into the cache.
+
+    Adds to ``received`` and ``corrupt`` as blobs arrive, so a pack cut off half way
+    still counts what it delivered.
+    """
     body = json.dumps({"digests": digests}).encode()
     headers = {"Content-Type": "application/json"}
     with client.stream("POST", f"{API}/data/fetch", content=body, headers=headers) as response:

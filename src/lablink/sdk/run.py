@@ -1,4 +1,4 @@
-"""``lablink.init`` and ``Run``: tracking from inside training code.
+"""``Run``: tracking from inside training code (``lablink.init`` makes one: sdk/start.py).
 
 ``run.log`` only appends ``(step, time, dict)`` to an in-memory deque. A background
 thread turns the deque into batches every ``flush_interval`` and heartbeats every

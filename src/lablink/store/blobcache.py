@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, NoReturn
 
 from lablink.errors import CorruptBlob
 from lablink.store.blobs import (
@@ -34,7 +34,7 @@ from lablink.store.blobs import (
     check_digest,
     create_read_only,
     new_hasher,
-    storage_error,
+    raise_storage_error,
     temp_name,
 )
 
@@ -151,7 +151,7 @@ class BlobCache:
             os.chmod(tmp, READ_ONLY)  # a link shares the store's inode: read-only there too
             self.place(tmp, digest)
         except OSError as exc:
-            raise self.storage_error(exc, size) from exc
+            self.raise_storage_error(exc, size)
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
@@ -167,9 +167,9 @@ class BlobCache:
             os.makedirs(os.path.dirname(final), exist_ok=True)
             os.replace(tmp, final)
 
-    def storage_error(self, exc: OSError, size: int) -> Exception:
-        """``InsufficientStorage`` for a full disk, naming this cache; else ``exc``."""
-        return storage_error(
+    def raise_storage_error(self, exc: OSError, size: int) -> NoReturn:
+        """Raise ``InsufficientStorage`` for a full disk, naming this cache; else ``exc``."""
+        raise_storage_error(
             exc,
             f"the cache at {self.root} ({size} bytes into a blob)",
             "free disk space or lower the cache size (LABLINK_CACHE_SIZE / --cache-size); "
@@ -301,7 +301,7 @@ class Incoming:
         try:
             self._out = self.cache.open_tmp(self._tmp)
         except OSError as exc:
-            raise self.cache.storage_error(exc, 0) from exc
+            self.cache.raise_storage_error(exc, 0)
         return self
 
     def write(self, chunk: bytes) -> None:
@@ -315,7 +315,7 @@ class Incoming:
         try:
             self._out.write(chunk)
         except OSError as exc:
-            raise self.cache.storage_error(exc, self.size) from exc
+            self.cache.raise_storage_error(exc, self.size)
         self.size += len(chunk)
 
     def commit(self) -> int:
@@ -329,14 +329,14 @@ class Incoming:
         try:
             self._out.close()
         except OSError as exc:
-            raise self.cache.storage_error(exc, self.size) from exc
+            self.cache.raise_storage_error(exc, self.size)
         got = f"{self.digest.split(':', 1)[0]}:{self._hash.hexdigest()}"
         if got != self.digest:
             raise CorruptBlob(f"bytes received for {self.digest} hash to {got}", digest=self.digest)
         try:
             self.cache.place(self._tmp, self.digest)
         except OSError as exc:
-            raise self.cache.storage_error(exc, self.size) from exc
+            self.cache.raise_storage_error(exc, self.size)
         self._placed = True
         self.cache.added(self.digest, self.size)
         return self.size

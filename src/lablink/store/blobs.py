@@ -21,7 +21,7 @@ import stat
 import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, Any, NoReturn, Protocol
 
 from lablink.errors import InsufficientStorage, InvalidInput, NotFound
 
@@ -43,8 +43,8 @@ class Hasher(Protocol):
 def temp_name(folder: str) -> str:
     """A fresh name in ``folder`` for a file being written (unique across processes).
 
-    A random prefix per process and a counter: no ``getrandom`` call per file, which
-    costs as much as the rest of naming 20,000 blobs.
+    A random prefix per process and a counter, so naming a file costs no ``getrandom``
+    system call (uuid4 per blob did, 20,000 times per pull).
     """
     return f"{folder}/{_names.prefix}-{next(_names.counter)}"
 
@@ -72,11 +72,11 @@ def create_read_only(path: str) -> IO[bytes]:
     return os.fdopen(fd, "wb", buffering=0)
 
 
-def storage_error(exc: OSError, where: str, hint: str) -> Exception:
-    """``InsufficientStorage`` for a full disk or quota, else ``exc`` itself."""
+def raise_storage_error(exc: OSError, where: str, hint: str) -> NoReturn:
+    """Raise ``InsufficientStorage`` for a full disk or quota, else ``exc`` itself."""
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return InsufficientStorage(f"{where} is out of disk space", hint)
-    return exc
+        raise InsufficientStorage(f"{where} is out of disk space", hint) from exc
+    raise exc
 
 
 def check_digest(digest: str) -> str:
@@ -219,7 +219,7 @@ class BlobStore:
         except OSError as exc:
             self._discard(tmp)
             hint = "free disk space on the server, then send it again; nothing was kept"
-            raise storage_error(exc, f"the blob store at {self.root}", hint) from exc
+            raise_storage_error(exc, f"the blob store at {self.root}", hint)
         except BaseException:
             self._discard(tmp)
             raise
