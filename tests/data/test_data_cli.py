@@ -108,6 +108,33 @@ def test_a_version_clash_is_a_clear_error(cli: Cli, work: Path) -> None:
     assert "pin@v1 already exists and versions are immutable" in result.stderr
 
 
+def test_a_pull_that_would_overwrite_the_wrong_kind_of_thing_is_a_clear_error(
+    cli: Cli, work: Path
+) -> None:
+    cli("data", "add", str(make_tree(work / "src", files=3)), "-n", "t")
+    a_file = work / "a-file"
+    a_file.write_text("mine")
+    refused = cli("data", "pull", "t", "--to", str(a_file), code=1)
+    assert "is a file" in refused.stderr and "Traceback" not in refused.stderr
+    assert a_file.read_text() == "mine"
+
+    file_for_folder = work / "dest1"
+    file_for_folder.mkdir()
+    (file_for_folder / "part0").write_text("in the way")  # the version has a folder part0/
+    refused = cli("data", "pull", "t", "--to", str(file_for_folder), code=1)
+    assert f"{file_for_folder / 'part0'} is a file" in refused.stderr
+    assert (file_for_folder / "part0").read_text() == "in the way"
+
+    folder_for_file = work / "dest2"
+    (folder_for_file / "same-a.txt").mkdir(parents=True)  # the version has a file there
+    refused = cli("data", "pull", "t", "--to", str(folder_for_file), code=1)
+    assert "is a folder where the version has a file" in refused.stderr
+
+    pulled = cli("data", "pull", "t", "--to", str(work / "fine"))  # the cache kept the blobs
+    assert tree_bytes(work / "fine") == tree_bytes(work / "src")
+    assert "Traceback" not in pulled.stderr
+
+
 # -- real processes ---------------------------------------------------------------------
 def lablink(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     code = "from lablink.cli.main import main; main()"

@@ -27,8 +27,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from lablink.core.datasets.manifest import Manifest, check_path
+from lablink.errors import InvalidInput
 from lablink.store.blobcache import BlobCache
-from lablink.store.blobs import READ_ONLY
+from lablink.store.blobs import READ_ONLY, raise_storage_error
 
 # Errors that mean "hardlinks are impossible here", not "something is wrong".
 _NO_LINK = {errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EACCES}
@@ -68,22 +69,29 @@ class ClientCache(BlobCache):
         list are left alone.
 
         Raises:
-            InvalidInput: a manifest path that would leave ``dest``.
+            InvalidInput: a manifest path that would leave ``dest``; a file where the
+                version has a folder, or a folder where it has a file.
             FileNotFoundError: a blob is not cached (fetch first).
         """
         result = Materialised()
         root = os.fspath(dest)
-        os.makedirs(root, exist_ok=True)
+        make_folder(root)
         made: set[str] = {root}
         for entry in manifest.files:
             check_path(entry.path)
             target = os.path.join(root, entry.path)
             parent = os.path.dirname(target)
             if parent not in made:
-                os.makedirs(parent, exist_ok=True)
+                make_folder(parent)
                 made.add(parent)
             source = self.where(entry.digest)
-            link = self._put_file(source, target, link, result)
+            try:
+                link = self._put_file(source, target, link, result)
+            except IsADirectoryError:
+                raise InvalidInput(
+                    f"{target} is a folder where the version has a file",
+                    "pull into a new folder, or move that folder away",
+                ) from None
             if advance:
                 advance(entry.size)
         return result
@@ -161,6 +169,30 @@ class ClientCache(BlobCache):
         for (digest,) in rows.fetchall():
             _remove_tree(self.view_path(digest))
             self._db.execute("DELETE FROM views WHERE digest = ?", (digest,))
+
+
+def make_folder(path: str | os.PathLike[str]) -> None:
+    """Create a folder (and its parents) a version is materialised into.
+
+    Raises:
+        InvalidInput: a file is in the way, or the folder cannot be created.
+    """
+    try:
+        os.makedirs(path, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise InvalidInput(
+            f"{os.fspath(path)} is a file (or lies under one); versions are pulled into folders",
+            "give --to a new or existing folder, or move the file away",
+        ) from None
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise InvalidInput(
+                f"cannot create the folder {os.fspath(path)}: {exc.strerror or exc}",
+                "give --to a folder you can write to",
+            ) from None
+        raise_storage_error(
+            exc, f"the disk of {os.fspath(path)}", "free disk space, then pull again"
+        )
 
 
 def _same_file(a: str, b: str) -> bool:

@@ -24,7 +24,7 @@ from lablink.core.datasets.profiles import encode_profile
 from lablink.core.datasets.refs import check_name, parse_ref
 from lablink.errors import NotFound
 from lablink.models import DatasetVersion
-from lablink.sdk.cache import ClientCache, Materialised
+from lablink.sdk.cache import ClientCache, Materialised, make_folder
 from lablink.sdk.data_tables import TableCheck
 from lablink.sdk.fetch import FetchReport
 from lablink.sdk.remote import DataRemote
@@ -167,7 +167,7 @@ def pull(
     """Materialise version ``ref`` under ``dest`` (hardlinks from the cache).
 
     Raises:
-        InvalidInput: a bad reference.
+        InvalidInput: a bad reference; ``dest`` is a file or cannot be created.
         NotFound: no such dataset or version.
         ServiceUnavailable: no endpoint could deliver some files (the rest is cached).
         InsufficientStorage: the cache's disk is full.
@@ -175,6 +175,7 @@ def pull(
     started = time.perf_counter()
     progress = progress or _Silent()
     version = remote.resolve(ref)
+    make_folder(dest)  # before downloading: a bad target fails at once
     report = remote.fetch(cache, {version.digest: 0}, None)  # the manifest, verified
     manifest = remote.read_manifest(cache, version)
     blobs = manifest.blobs()
