@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 from cli_support import Seeded, lablink_command, run_lablink, stop, wait_for_healthz
 
+import lablink
 from helpers import free_port
 
 
@@ -77,3 +78,13 @@ def test_server_port_in_use_is_a_clear_error(seeded: Seeded) -> None:
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
     assert "pick another port with --port" in result.stderr
     assert edge.returncode == 1 and f"cannot listen on 127.0.0.1:{port}" in edge.stderr
+
+
+def test_a_port_out_of_range_is_a_usage_error(seeded: Seeded) -> None:
+    from lablink.server.app import check_address
+
+    result = run_lablink("server", "--port", "99999", "--home", str(seeded.home))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "--port" in result.stderr and "65535" in result.stderr
+    with pytest.raises(lablink.InvalidInput, match="port 70000 is not a TCP port"):
+        check_address("127.0.0.1", 70000)  # what the API callers of serve() get

@@ -17,7 +17,7 @@ def demo(
         None, "--home", help="Folder of the embedded store (env LABLINK_HOME)."
     ),
     host: str = typer.Option("127.0.0.1", "--host", help="Interface the server listens on."),
-    port: int = typer.Option(8500, "--port", help="Port the server listens on."),
+    port: int = typer.Option(8500, "--port", min=1, max=65535, help="Port the server listens on."),
     serve: bool = typer.Option(
         True, "--serve/--no-serve", help="Start the server once the runs are made."
     ),

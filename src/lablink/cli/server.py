@@ -10,7 +10,7 @@ from lablink.cli.state import get_state
 def server(
     ctx: typer.Context,
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
-    port: int = typer.Option(8500, "--port", help="TCP port to listen on."),
+    port: int = typer.Option(8500, "--port", min=1, max=65535, help="TCP port to listen on."),
     db: str | None = typer.Option(None, "--db", help="Database URL (env LABLINK_DB)."),
     home: str | None = typer.Option(
         None, "--home", help="Folder of the embedded store (env LABLINK_HOME)."

@@ -18,7 +18,7 @@ from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 
 from lablink.core.lab import Lab
-from lablink.errors import Conflict
+from lablink.errors import Conflict, InvalidInput
 from lablink.server.api import PREFIX, ROUTERS
 from lablink.server.api.blobs import upload_path
 from lablink.server.api.projects import health_router, version
@@ -123,8 +123,11 @@ def check_address(host: str, port: int) -> None:
     throughput). Should the port be taken in between, uvicorn's own error remains.
 
     Raises:
+        InvalidInput: the port is not a TCP port number.
         Conflict: the address is taken (another server runs there) or cannot be used.
     """
+    if not 0 < port < 65536:
+        raise InvalidInput(f"port {port} is not a TCP port", "give --port between 1 and 65535")
     try:
         family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
     except socket.gaierror as exc:
