@@ -154,6 +154,16 @@ def test_inferred_schema_accepts_its_own_data(tmp_path: Path) -> None:
     assert validate_files([path], schema).ok and validate_frame(data, schema).ok
 
 
+def test_tables_with_columns_but_no_rows_keep_their_columns(tmp_path: Path) -> None:
+    (tmp_path / "header.csv").write_text("x,y\n")
+    pl.DataFrame({"n": pl.Series([], dtype=pl.Int64)}).write_parquet(tmp_path / "empty.parquet")
+    csv = profile_files([tmp_path / "header.csv"])
+    assert csv["rows"] == 0 and list(csv["columns"]) == ["x", "y"]
+    parquet = infer_schema(profile_files([tmp_path / "empty.parquet"]))
+    assert [(f.name, f.type, f.required) for f in parquet.fields] == [("n", "integer", False)]
+    assert validate_files([tmp_path / "empty.parquet"], parquet).ok
+
+
 def test_thresholds_must_be_a_table_and_name_their_file() -> None:
     with pytest.raises(InvalidInput, match=r"team\.toml: \[drift\] must be a table, not int"):
         DriftThresholds.from_config(3, "team.toml")

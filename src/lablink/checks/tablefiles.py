@@ -119,6 +119,10 @@ def iter_chunks(
 
 
 def _batches(path: Path, fmt: str | None, schema: Schema | None, batch_rows: int) -> Iterator[Any]:
+    """Record batches of one file; a file with columns but no rows gives one empty batch
+    (so its columns are still profiled, inferred and checked)."""
+    import pyarrow as pa
+
     if fmt == "parquet":
         import pyarrow.parquet as pq
 
@@ -127,18 +131,31 @@ def _batches(path: Path, fmt: str | None, schema: Schema | None, batch_rows: int
         with pq.ParquetFile(path, pre_buffer=False) as pf:
             available = set(pf.schema_arrow.names)
             columns = None if schema is None else [n for n in schema.names if n in available]
-            yield from pf.iter_batches(batch_size=batch_rows, columns=columns)
+            empty = True
+            for batch in pf.iter_batches(batch_size=batch_rows, columns=columns):
+                empty = False
+                yield batch
+            if empty:
+                arrow = pf.schema_arrow
+                fields = [arrow.field(n) for n in (columns or arrow.names)]
+                yield pa.RecordBatch.from_pylist([], schema=pa.schema(fields))
         return
-    if fmt == "csv":
-        yield from _csv_batches(path, schema)
-        return
+    reader = _csv_reader(path, schema) if fmt == "csv" else _json_reader(path)
+    empty = True
+    for batch in reader:
+        empty = False
+        yield batch
+    if empty:
+        yield pa.RecordBatch.from_pylist([], schema=reader.schema)
+
+
+def _json_reader(path: Path) -> Any:
     import pyarrow.json as pj
 
-    reader = pj.open_json(path, read_options=pj.ReadOptions(block_size=_BLOCK_BYTES))
-    yield from reader
+    return pj.open_json(path, read_options=pj.ReadOptions(block_size=_BLOCK_BYTES))
 
 
-def _csv_batches(path: Path, schema: Schema | None) -> Iterator[Any]:
+def _csv_reader(path: Path, schema: Schema | None) -> Any:
     import pyarrow as pa
     import pyarrow.csv as pc
 
@@ -154,13 +171,12 @@ def _csv_batches(path: Path, schema: Schema | None) -> Iterator[Any]:
         quoted_strings_can_be_null=False,
     )
     parse = pc.ParseOptions(delimiter="\t" if path.suffix.lower() == ".tsv" else ",")
-    reader = pc.open_csv(
+    return pc.open_csv(
         path,
         read_options=pc.ReadOptions(block_size=_BLOCK_BYTES),
         parse_options=parse,
         convert_options=convert,
     )
-    yield from reader
 
 
 def _read_error(path: Path, kind: str | None, exc: BaseException) -> InvalidInput:
