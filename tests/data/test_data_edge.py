@@ -264,7 +264,11 @@ def test_a_full_disk_on_an_edge_is_a_clear_error_and_the_client_moves_on(
     settings = client_settings(
         tmp_path / "c", server.url, data_endpoints=(edge_server.url, server.url)
     )
-    result = download("full", work / "out", settings=settings)
+    with session(settings) as (remote, cache):
+        assert isinstance(remote, HttpRemote)
+        remote.endpoints.probe()
+        remote.endpoints._state[server.url]["latency"] = 1.0  # the edge is nearer
+        result = pull(remote, cache, "full", work / "out")
     assert tree_bytes(work / "out") == tree_bytes(src)
     assert any(
         "insufficient" in reason.lower() or "507" in reason for _, reason in result.fetch.failovers

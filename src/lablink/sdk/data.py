@@ -23,6 +23,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from lablink.core.datasets.refs import parse_ref
 from lablink.errors import InvalidInput, NotFound
 from lablink.models import DatasetVersion
 from lablink.sdk import hooks
@@ -183,6 +184,7 @@ def dataset(
         ValidationFailed: ``validate`` and rows break the schema (``.report``); the
             version is not recorded as the run's input.
     """
+    parse_ref(ref)  # a malformed reference fails here, before any store or server is opened
     active = hooks.active()
     run = active[-1] if active else None
     if settings is None:

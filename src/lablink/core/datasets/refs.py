@@ -71,7 +71,9 @@ def parse_ref(text: object) -> Ref:
     Raises:
         InvalidInput: the text is not a reference, naming what is wrong.
     """
-    if not isinstance(text, str) or not text.strip():
+    if not isinstance(text, str):
+        raise InvalidInput(f"a dataset reference is text, not {type(text).__name__}", REF_HINT)
+    if not text.strip():
         raise InvalidInput("a dataset reference is empty", REF_HINT)
     text = text.strip()
     digest = _DIGEST.match(text)
