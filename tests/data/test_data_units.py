@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -10,6 +13,7 @@ from lablink.core.datasets.manifest import FileEntry, Manifest, check_path, diff
 from lablink.core.datasets.packs import PackReader, TruncatedPack, write_pack
 from lablink.core.datasets.refs import Ref, check_name, check_version, parse_ref
 from lablink.errors import InvalidInput
+from lablink.sdk.endpoints import Endpoints
 from lablink.store.blobs import bytes_digest, check_digest
 
 D1 = bytes_digest(b"one", "blake3")
@@ -158,3 +162,21 @@ def test_a_file_that_changed_size_is_refused_while_packing() -> None:
         list(write_pack([(digest, 10)], lambda d: io.BytesIO(b"abc")))
     with pytest.raises(InvalidInput, match="changed"):
         list(write_pack([(digest, 2)], lambda d: io.BytesIO(b"abc")))
+
+
+def test_equally_near_endpoints_keep_the_order_they_were_listed_in(tmp_path: Path) -> None:
+    a, b, c, d = (f"http://{host}.invalid:8500" for host in "abcd")
+    endpoints = Endpoints([a, b, c, d], tmp_path / "endpoints.json")
+    now = time.time()
+
+    def measured(**latency: float | None) -> list[str]:
+        for host, value in latency.items():
+            endpoints._state[f"http://{host}.invalid:8500"] = {"latency": value, "checked": now}
+        return endpoints.ordered()
+
+    # a is listed first and within 25% + 2 ms of b: jitter does not reorder them
+    assert measured(a=0.0031, b=0.0020, c=0.050, d=None) == [a, b, c, d]
+    assert measured(a=0.0100) == [b, a, c, d]  # a is now clearly farther
+    assert measured(a=0.200, b=0.300, c=0.210) == [a, c, b, d]  # 25% of 200 ms is near
+    endpoints.failed(a, "test")
+    assert endpoints.ordered() == [c, b, a, d]  # a failed: after every healthy one

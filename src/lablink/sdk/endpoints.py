@@ -4,7 +4,8 @@ A client may know several servers holding the same blobs: the origin and edge ca
 near it (``LABLINK_DATA_ENDPOINTS=http://a:8500,http://b:8500`` or ``[data]
 endpoints`` in ``lablink.toml``). ``Endpoints`` probes each one's ``/healthz``
 concurrently, keeps the round-trip times in ``<cache>/endpoints.json`` for a few
-minutes, and orders them nearest first. An endpoint that fails (refused, timed out,
+minutes, and orders them nearest first; endpoints within 25% + 2 ms of the nearest
+keep the order they were listed in. An endpoint that fails (refused, timed out,
 an error status, a cut-off or corrupt answer) goes to the back of the line for a
 minute; the caller moves on to the next one (``sdk/fetch.py``).
 """
@@ -29,6 +30,7 @@ logger = logging.getLogger("lablink.sdk.data")
 PROBE_TTL = 300.0  # seconds a measured latency is trusted
 PROBE_TIMEOUT = 2.0
 FAIL_PENALTY = 60.0  # seconds a failed endpoint stays at the back of the line
+NEAR_FACTOR, NEAR_SECONDS = 1.25, 0.002  # within 25% + 2 ms of the nearest: as near
 # Connecting fails fast; a read may wait for an edge cache fetching from its upstream.
 DEFAULT_TIMEOUT = httpx.Timeout(120.0, connect=3.0)
 
@@ -82,7 +84,11 @@ class Endpoints:
 
     # -- choosing -----------------------------------------------------------------------
     def ordered(self) -> list[str]:
-        """Endpoints to try in order: healthy ones by latency, then the rest."""
+        """Endpoints to try in order: healthy ones by latency, then the rest.
+
+        Healthy endpoints within 25% + 2 ms of the nearest count as equally near and
+        keep the order they were listed in.
+        """
         if len(self.urls) == 1:
             return list(self.urls)
         with self._probing:  # threads asking at once share one probe
@@ -91,15 +97,25 @@ class Endpoints:
                 stale = [u for u in self.urls if now - self._info(u).get("checked", 0) > PROBE_TTL]
             if stale:
                 self.probe(stale)
+        measured: dict[str, float] = {}  # healthy endpoints, in the order they were listed
+        down: list[tuple[float, str]] = []
         with self._lock:
-
-            def key(url: str) -> tuple[int, float]:
+            for url in self.urls:
                 info = self._info(url)
                 latency = info.get("latency")
-                down = latency is None or info.get("failed_until", 0) > now
-                return (1 if down else 0, latency if latency is not None else float("inf"))
-
-            return sorted(self.urls, key=key)
+                if latency is not None and info.get("failed_until", 0) <= now:
+                    measured[url] = float(latency)
+                else:
+                    down.append((float("inf") if latency is None else float(latency), url))
+        last = [url for _, url in sorted(down, key=lambda item: item[0])]
+        if not measured:
+            return last
+        # Endpoints about as near as the nearest keep the order they were listed in: a
+        # millisecond of jitter must not send a client to a cold cache beside a warm one.
+        near_enough = min(measured.values()) * NEAR_FACTOR + NEAR_SECONDS
+        near = [url for url, latency in measured.items() if latency <= near_enough]
+        far = sorted((url for url in measured if url not in near), key=measured.__getitem__)
+        return near + far + last
 
     def latency(self, url: str) -> float | None:
         """The last measured round trip to ``url`` in seconds (None: unreachable)."""
