@@ -135,6 +135,23 @@ def test_a_pull_that_would_overwrite_the_wrong_kind_of_thing_is_a_clear_error(
     assert "Traceback" not in pulled.stderr
 
 
+def test_pull_include_fetches_and_places_only_the_matching_files(cli: Cli, work: Path) -> None:
+    src = make_tree(work / "src", files=9)
+    cli("data", "add", str(src), "-n", "t")
+    args = ["data", "pull", "t", "--to", str(work / "some"), "-i", "part1/", "-i", "*-a.txt"]
+    pulled = json.loads(cli(*args, "--json").stdout)
+    wanted = {
+        p: b for p, b in tree_bytes(src).items() if p.startswith("part1/") or p == "same-a.txt"
+    }
+    assert tree_bytes(work / "some") == wanted and pulled["files"] == len(wanted) == 4
+    assert pulled["fetched_blobs"] == 1 + 4  # the manifest and the chosen files only
+    refused = cli("data", "pull", "t", "--to", str(work / "none"), "-i", "part9/", code=1)
+    assert "no file matches 'part9/'" in refused.stderr and "Traceback" not in refused.stderr
+    everything = json.loads(cli("data", "pull", "t", "--to", str(work / "all"), "--json").stdout)
+    assert tree_bytes(work / "all") == tree_bytes(src)
+    assert everything["fetched_blobs"] == 9 + 1 - 4  # 10 distinct blobs, 4 cached before
+
+
 # -- real processes ---------------------------------------------------------------------
 def lablink(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     code = "from lablink.cli.main import main; main()"

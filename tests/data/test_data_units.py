@@ -180,3 +180,23 @@ def test_equally_near_endpoints_keep_the_order_they_were_listed_in(tmp_path: Pat
     assert measured(a=0.200, b=0.300, c=0.210) == [a, c, b, d]  # 25% of 200 ms is near
     endpoints.failed(a, "test")
     assert endpoints.ordered() == [c, b, a, d]  # a failed: after every healthy one
+
+
+def test_select_takes_globs_on_the_path_and_folders() -> None:
+    def entry(path: str) -> FileEntry:
+        return FileEntry(path, 1, bytes_digest(path.encode(), "blake3"))
+
+    paths = ["README.md", "train/a.png", "train/deep/b.png", "train/c.txt", "val/d.png"]
+    manifest = Manifest.build("blake3", [entry(p) for p in paths])
+
+    def picked(*patterns: str) -> list[str]:
+        return [f.path for f in manifest.select(patterns).files]
+
+    assert picked("train/") == picked("train") == ["train/a.png", "train/c.txt", "train/deep/b.png"]
+    assert picked("*.png") == ["train/a.png", "train/deep/b.png", "val/d.png"]  # * crosses /
+    assert picked("train/*.png", "README.md") == ["README.md", "train/a.png", "train/deep/b.png"]
+    assert picked("val/d.png", "val/") == ["val/d.png"]  # a file picked twice is placed once
+    with pytest.raises(InvalidInput, match="no file matches 'test/'"):
+        manifest.select(["train/", "test/"])
+    with pytest.raises(InvalidInput, match="no file matches 'tra'"):
+        manifest.select(["tra"])  # a folder is a whole path part, not a prefix of a name

@@ -251,11 +251,19 @@ def pull(
         None, "--to", "-o", help="Folder to put the files in (default: ./<name>)."
     ),
     copy: bool = typer.Option(False, "--copy", help="Copy files instead of hardlinking them."),
+    include: list[str] = typer.Option(
+        [],
+        "--include",
+        "-i",
+        help="Only files matching this glob on the path (train/*.png, *.csv) or under this "
+        "folder (train/); repeatable.",
+    ),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Put a version's files in a folder: fetched into the cache, then hardlinked.
 
-    Resumable: files already cached are not fetched again.
+    Resumable: files already cached are not fetched again. With --include, only the
+    matching files are fetched and placed.
     """
     from lablink.core.datasets.refs import parse_ref
     from lablink.sdk.data import download
@@ -264,7 +272,9 @@ def pull(
     dest = to or Path(parsed.name or "dataset")
     settings = get_state(ctx).settings
     with BarProgress(enabled=not as_json) as progress:
-        result = download(ref, dest, link=not copy, settings=settings, progress=progress)
+        result = download(
+            ref, dest, link=not copy, include=include, settings=settings, progress=progress
+        )
     if as_json:
         output.print_json(
             {

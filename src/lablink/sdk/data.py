@@ -290,12 +290,16 @@ def download(
     dest: str | Path,
     *,
     link: bool = True,
+    include: Sequence[str] = (),
     settings: Settings | None = None,
     progress: Progress | None = None,
 ) -> PullResult:
-    """Materialise a version under ``dest`` (see ``lablink data pull``)."""
+    """Materialise a version under ``dest`` (see ``lablink data pull``).
+
+    ``include``: only the files matching these globs or folders (``train/``, ``*.csv``).
+    """
     from lablink.sdk.transfer import pull
 
     settings = settings or Settings.load()
     with session(settings) as (remote, cache):
-        return pull(remote, cache, ref, Path(dest), link=link, progress=progress)
+        return pull(remote, cache, ref, Path(dest), link=link, include=include, progress=progress)

@@ -162,12 +162,17 @@ def pull(
     dest: Path,
     *,
     link: bool = True,
+    include: Sequence[str] = (),
     progress: Progress | None = None,
 ) -> PullResult:
     """Materialise version ``ref`` under ``dest`` (hardlinks from the cache).
 
+    With ``include`` (globs on the relative path, or folders), only the files that
+    match are fetched and placed (``Manifest.select``).
+
     Raises:
-        InvalidInput: a bad reference; ``dest`` is a file or cannot be created.
+        InvalidInput: a bad reference; ``dest`` is a file or cannot be created; an
+            ``include`` pattern that matches no file.
         NotFound: no such dataset or version.
         ServiceUnavailable: no endpoint could deliver some files (the rest is cached).
         InsufficientStorage: the cache's disk is full.
@@ -178,6 +183,8 @@ def pull(
     make_folder(dest)  # before downloading: a bad target fails at once
     report = remote.fetch(cache, {version.digest: 0}, None)  # the manifest, verified
     manifest = remote.read_manifest(cache, version)
+    if include:
+        manifest = manifest.select(include)
     blobs = manifest.blobs()
     todo = {d: s for d, s in blobs.items() if not cache.has(d)}
     advance = progress.stage("downloading", sum(todo.values()))

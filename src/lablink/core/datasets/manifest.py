@@ -15,11 +15,12 @@ every client before it writes.
 from __future__ import annotations
 
 import dataclasses
+import fnmatch
 import functools
 import json
 import operator
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from lablink.errors import InvalidInput
@@ -65,6 +66,34 @@ class Manifest:
     def blobs(self) -> dict[str, int]:
         """Each distinct digest once, with its size (equal files share one blob)."""
         return {f.digest: f.size for f in self.files}
+
+    def select(self, patterns: Sequence[str]) -> Manifest:
+        """The files whose path matches one of ``patterns``.
+
+        A pattern is a glob on the whole relative path (``*`` also crosses ``/``, as in
+        ``fnmatch``: ``train/*.png``, ``*.csv``) or a folder (``train`` or ``train/``),
+        which takes everything under it.
+
+        Raises:
+            InvalidInput: a pattern matches no file (naming it), or there is none.
+        """
+        if not patterns:
+            raise InvalidInput("no pattern to select files with", "give one, e.g. 'train/*.png'")
+        chosen: list[FileEntry] = []
+        used: set[str] = set()
+        for entry in self.files:
+            hits = [p for p in patterns if _path_matches(entry.path, p)]
+            if hits:
+                chosen.append(entry)
+                used.update(hits)
+        unused = [p for p in patterns if p not in used]
+        if unused:
+            raise InvalidInput(
+                f"no file matches {unused[0]!r}",
+                "patterns are globs on the whole path (train/*.png, *.csv) or folders "
+                "(train/); list the files with `lablink data show REF --files`",
+            )
+        return Manifest(self.algorithm, tuple(chosen))
 
     @functools.cached_property
     def _encoded(self) -> bytes:
@@ -173,3 +202,8 @@ def chunked(items: list[str], size: int) -> Iterator[list[str]]:
     """``items`` in lists of at most ``size``."""
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def _path_matches(path: str, pattern: str) -> bool:
+    folder = pattern.rstrip("/")
+    return fnmatch.fnmatchcase(path, pattern) or (bool(folder) and path.startswith(folder + "/"))
