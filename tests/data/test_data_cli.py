@@ -152,6 +152,30 @@ def test_pull_include_fetches_and_places_only_the_matching_files(cli: Cli, work:
     assert everything["fetched_blobs"] == 9 + 1 - 4  # 10 distinct blobs, 4 cached before
 
 
+def test_cache_shows_prunes_and_clears_without_breaking_pulled_folders(
+    cli: Cli, work: Path
+) -> None:
+    src = make_tree(work / "src", files=6, size=(10_000, 10_000))
+    cli("data", "add", str(src), "-n", "t")
+    cli("data", "pull", "t", "--to", str(work / "out"))
+    shown = json.loads(cli("data", "cache", "--json").stdout)
+    assert shown["blobs"] == 8 and shown["bytes"] > 60_000  # 6 files, 1 shared, the manifest
+    assert shown["evicted_blobs"] == 0 and "blobs" in cli("data", "cache").stdout
+
+    pruned = json.loads(cli("data", "cache", "--prune", "30000", "--json").stdout)
+    assert pruned["bytes"] <= 30_000 and pruned["evicted_blobs"] > 0
+    assert pruned["freed_bytes"] == shown["bytes"] - pruned["bytes"]
+    cleared = json.loads(cli("data", "cache", "--clear", "--json").stdout)
+    assert cleared["bytes"] == 0 and cleared["blobs"] == 0
+    assert tree_bytes(work / "out") == tree_bytes(src)  # hardlinks keep the pulled files
+
+    again = json.loads(cli("data", "pull", "t", "--to", str(work / "again"), "--json").stdout)
+    assert again["fetched_blobs"] == 8 and tree_bytes(work / "again") == tree_bytes(src)
+    refused = cli("data", "cache", "--prune", "lots", code=1)
+    assert "'lots' is not a size" in refused.stderr
+    assert "not both" in cli("data", "cache", "--prune", "1GB", "--clear", code=1).stderr
+
+
 # -- real processes ---------------------------------------------------------------------
 def lablink(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     code = "from lablink.cli.main import main; main()"

@@ -25,6 +25,7 @@ from lablink.cli.data_render import (
     version_table,
 )
 from lablink.cli.state import get_state
+from lablink.errors import InvalidInput
 from lablink.settings import format_size
 
 app = typer.Typer(
@@ -361,6 +362,62 @@ def endpoints(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
     for row in rows:
         ms = row["latency_ms"]
         output.console().print(f"{row['url']}  " + (f"{ms} ms" if ms is not None else "down"))
+
+
+@app.command("cache")
+def cache(
+    ctx: typer.Context,
+    prune: str | None = typer.Option(
+        None, "--prune", help="Evict least recently used blobs down to this size, e.g. 5GB."
+    ),
+    clear: bool = typer.Option(False, "--clear", help="Evict every blob (same as --prune 0)."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Show the client cache (where, how full); prune or clear it.
+
+    Pulled folders keep their files: they are hardlinks, so evicting a blob frees its
+    disk only once no pulled copy links to it. The next pull fetches what it needs again.
+    """
+    from lablink.sdk.cache import ClientCache
+    from lablink.settings import parse_size
+
+    settings = get_state(ctx).settings
+    if clear and prune is not None:
+        raise InvalidInput("give --prune SIZE or --clear, not both")
+    limit = 0 if clear else None
+    if prune is not None:
+        try:
+            limit = parse_size(prune)
+        except ValueError:
+            raise InvalidInput(
+                f"{prune!r} is not a size", "sizes look like 5GB, 512MiB or 0"
+            ) from None
+    store = ClientCache(settings.cache_dir, settings.cache_size)
+    try:
+        before = store.usage()
+        evicted = store.evict(limit=limit) if limit is not None else []
+        used, blobs = store.usage(), store.count()
+    finally:
+        store.close()
+    if as_json:
+        output.print_json(
+            {
+                "path": str(settings.cache_dir),
+                "bytes": used,
+                "blobs": blobs,
+                "limit": settings.cache_size,
+                "evicted_blobs": len(evicted),
+                "freed_bytes": before - used,
+            }
+        )
+        return
+    out = output.console()
+    out.print(
+        f"{settings.cache_dir}: {format_size(used)} in {blobs} blobs "
+        f"(limit {format_size(settings.cache_size)})"
+    )
+    if limit is not None:
+        out.print(f"evicted {len(evicted)} blobs ({format_size(before - used)})")
 
 
 def _ms(seconds: float | None) -> float | None:

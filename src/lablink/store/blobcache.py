@@ -67,7 +67,7 @@ class BlobCache:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
         self._init_schema()
-        if self._count() == 0:
+        if self.count() == 0:
             self.reindex()
 
     def _init_schema(self) -> None:
@@ -221,7 +221,9 @@ class BlobCache:
         with self._lock:
             return int(self._db.execute("SELECT COALESCE(SUM(size), 0) FROM blobs").fetchone()[0])
 
-    def _count(self) -> int:
+    def count(self) -> int:
+        """Blobs the index accounts for."""
+        self.flush()
         with self._lock:
             return int(self._db.execute("SELECT COUNT(*) FROM blobs").fetchone()[0])
 
