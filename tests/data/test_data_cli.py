@@ -267,3 +267,21 @@ def test_real_origin_and_edge_processes(
     endpoints = lablink("data", "endpoints", "--json", env=env_c)
     rows = json.loads(endpoints.stdout)["endpoints"]
     assert rows[0]["url"] == origin_url and rows[1]["latency_ms"] is None
+
+
+def test_progress_draws_no_bar_for_a_stage_with_nothing_to_do(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import io
+
+    from rich.console import Console
+
+    from lablink.cli import data_render, output
+
+    sink = io.StringIO()
+    terminal = Console(file=sink, force_terminal=True, width=100)
+    monkeypatch.setattr(output, "err_console", lambda: terminal)
+    with data_render.BarProgress() as bars:
+        bars.stage("uploading", 0)(0)
+        bars.stage("downloading", 10)(10)
+    assert "downloading" in sink.getvalue() and "uploading" not in sink.getvalue()

@@ -58,7 +58,12 @@ class BarProgress:
         self._bars.stop()
 
     def stage(self, label: str, total: int) -> Callable[[int], None]:
-        """A bar of ``total`` bytes; returns the function that advances it."""
+        """A bar of ``total`` bytes; returns the function that advances it.
+
+        A stage with nothing to do (no bytes to upload or download) draws no bar.
+        """
+        if total <= 0:
+            return lambda n: None
         task = self._bars.add_task(label, total=total)
 
         def advance(n: int) -> None:
