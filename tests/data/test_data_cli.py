@@ -176,6 +176,34 @@ def test_cache_shows_prunes_and_clears_without_breaking_pulled_folders(
     assert "not both" in cli("data", "cache", "--prune", "1GB", "--clear", code=1).stderr
 
 
+def test_diff_against_a_local_folder_shows_what_adding_it_would_change(
+    cli: Cli, work: Path
+) -> None:
+    src = make_tree(work / "src", files=6)
+    cli("data", "add", str(src), "-n", "t")
+    same = json.loads(cli("data", "diff", "t", str(src), "--json").stdout)
+    assert same["old"] == "t@v1" and same["added"] == same["removed"] == same["changed"] == []
+
+    (src / "part0" / "f0000.bin").unlink()
+    (src / "part1" / "f0001.bin").write_bytes(b"new bytes")
+    (src / "notes.txt").write_text("added")
+    changes = json.loads(cli("data", "diff", "t@v1", str(src), "--json").stdout)
+    assert [e["path"] for e in changes["added"]] == ["notes.txt"]
+    assert [e["path"] for e in changes["removed"]] == ["part0/f0000.bin"]
+    assert [e["path"] for e in changes["changed"]] == ["part1/f0001.bin"]
+    assert changes["changed"][0]["new"]["size"] == len(b"new bytes")
+    text = cli("data", "diff", "t@v1", str(src)).stdout
+    assert "+ notes.txt" in text and "1 added, 1 removed, 1 changed" in text
+    missing = cli("data", "diff", "t", str(work / "nowhere"), code=1)
+    assert "does not exist" in missing.stderr
+
+    cli("data", "add", str(src), "-n", "t")  # the diff matched what a push then records
+    pushed = json.loads(cli("data", "diff", "t@v1", "t@v2", "--json").stdout)
+    assert {k: pushed[k] for k in ("added", "removed", "changed")} == {
+        k: changes[k] for k in ("added", "removed", "changed")
+    }
+
+
 # -- real processes ---------------------------------------------------------------------
 def lablink(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     code = "from lablink.cli.main import main; main()"

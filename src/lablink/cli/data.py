@@ -299,14 +299,25 @@ def pull(
 def diff(
     ctx: typer.Context,
     old: str = typer.Argument(..., help="The older version, e.g. cifar-mini@v2."),
-    new: str = typer.Argument(..., help="The newer version, e.g. cifar-mini@v3."),
+    new: str = typer.Argument(
+        ..., help="The newer version, e.g. cifar-mini@v3, or a local folder (./data/cifar-mini)."
+    ),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Files added, removed and changed between two versions."""
-    from lablink.sdk.data import session
+    """Files added, removed and changed between two versions, or since a version in a
+    local folder (what adding it would change).
 
-    with session(get_state(ctx).settings) as (remote, _cache):
-        changes = remote.diff(old, new)
+    NEW is a local folder when it contains a / (dataset names never do), e.g.
+    ./cifar-mini; only files changed since they were last hashed are read.
+    """
+    from lablink.sdk.data import diff_folder, session
+
+    settings = get_state(ctx).settings
+    if "/" in new or "\\" in new:
+        changes = diff_folder(old, Path(new), settings=settings)
+    else:
+        with session(settings) as (remote, _cache):
+            changes = remote.diff(old, new)
     if as_json:
         output.print_json(changes)
         return

@@ -285,6 +285,36 @@ def drift(
     return a, b, report
 
 
+def diff_folder(
+    ref: str, folder: str | Path, *, settings: Settings | None = None
+) -> dict[str, Any]:
+    """Files added, removed and changed in a local folder since version ``ref``.
+
+    What ``lablink data add`` of the folder would change. Files are hashed through the
+    hash cache, so only those changed since they were last hashed are read.
+
+    Raises:
+        InvalidInput: a malformed reference; the folder does not exist or is empty.
+        NotFound: no such dataset or version.
+    """
+    from lablink.core.datasets.manifest import diff
+    from lablink.sdk.scan import HashCache, list_files, scan
+
+    settings = settings or Settings.load()
+    path = Path(folder)
+    parse_ref(ref)
+    files = list_files(path)
+    with session(settings) as (remote, cache):
+        version = remote.resolve(ref)
+        manifest = remote.read_manifest(cache, version)
+    hashes = HashCache(settings.cache_dir / "hashes.db")
+    try:
+        local, _sources, _hashed = scan(path, files, hashes)
+    finally:
+        hashes.close()
+    return {"old": version.ref, "new": str(path), **diff(manifest, local)}
+
+
 def download(
     ref: str,
     dest: str | Path,
