@@ -204,6 +204,28 @@ def test_diff_against_a_local_folder_shows_what_adding_it_would_change(
     }
 
 
+def test_add_exclude_leaves_files_out_and_diff_agrees(cli: Cli, work: Path) -> None:
+    src = make_tree(work / "src", files=4)
+    (src / ".git").mkdir()
+    (src / ".git" / "HEAD").write_text("ref: main")
+    (src / "part0" / "scratch.tmp").write_text("junk")
+    args = ["data", "add", str(src), "-n", "t", "-x", ".git/", "-x", "*.tmp", "--json"]
+    added = json.loads(cli(*args).stdout)["version"]
+    shown = json.loads(cli("data", "show", "t", "--json").stdout)
+    paths = {f["path"] for f in shown["files"]}
+    assert ".git/HEAD" not in paths and "part0/scratch.tmp" not in paths
+    assert added["files"] == len(paths) == 6  # 4 files and the two equal ones
+    assert "--exclude .git/" in shown["version"]["source_command"]
+    same = json.loads(
+        cli("data", "diff", "t", str(src), "-x", ".git/", "-x", "*.tmp", "--json").stdout
+    )
+    assert same["added"] == same["removed"] == same["changed"] == []
+    unfiltered = json.loads(cli("data", "diff", "t", str(src), "--json").stdout)
+    assert [e["path"] for e in unfiltered["added"]] == [".git/HEAD", "part0/scratch.tmp"]
+    refused = cli("data", "add", str(src), "-n", "t", "-x", "*", code=1)
+    assert "every file of" in refused.stderr and "is excluded" in refused.stderr
+
+
 # -- real processes ---------------------------------------------------------------------
 def lablink(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     code = "from lablink.cli.main import main; main()"

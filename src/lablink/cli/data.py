@@ -59,6 +59,13 @@ def add(
     profile: bool = typer.Option(
         True, "--profile/--no-profile", help="Store a profile of the table files (for drift)."
     ),
+    exclude: list[str] = typer.Option(
+        [],
+        "--exclude",
+        "-x",
+        help="Leave out files matching this glob on the path (*.tmp) or under this folder "
+        "(.git/); repeatable.",
+    ),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Add a file or folder tree as the next version of a dataset (uploads only new files).
@@ -75,6 +82,7 @@ def add(
     words += ["-m", message] if message else []
     words += [w for parent in parents for w in ("--from", parent)]
     words += ["--schema", schema] if schema else []
+    words += [w for pattern in exclude for w in ("--exclude", pattern)]
     command = shlex.join(words)
     try:
         with BarProgress(enabled=not as_json) as progress:
@@ -87,6 +95,7 @@ def add(
                 source_command=command,
                 schema=schema,
                 profile=profile,
+                exclude=exclude,
                 settings=settings,
                 progress=progress,
             )
@@ -302,6 +311,9 @@ def diff(
     new: str = typer.Argument(
         ..., help="The newer version, e.g. cifar-mini@v3, or a local folder (./data/cifar-mini)."
     ),
+    exclude: list[str] = typer.Option(
+        [], "--exclude", "-x", help="With a folder: leave out files as `data add --exclude` does."
+    ),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Files added, removed and changed between two versions, or since a version in a
@@ -314,7 +326,7 @@ def diff(
 
     settings = get_state(ctx).settings
     if "/" in new or "\\" in new:
-        changes = diff_folder(old, Path(new), settings=settings)
+        changes = diff_folder(old, Path(new), exclude=exclude, settings=settings)
     else:
         with session(settings) as (remote, _cache):
             changes = remote.diff(old, new)

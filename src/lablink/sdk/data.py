@@ -211,6 +211,7 @@ def add(
     source_command: str | None = None,
     schema: str | None = None,
     profile: bool = True,
+    exclude: Sequence[str] = (),
     settings: Settings | None = None,
     progress: Progress | None = None,
 ) -> PushResult:
@@ -220,7 +221,8 @@ def add(
     registered one, ``events`` or ``events@v2``), which refuses a failing version with
     ``ValidationFailed`` before anything is uploaded, then profiled (unless ``profile``
     is False) so the profile is stored with the version. Inside a run, the run is
-    recorded as the version's source.
+    recorded as the version's source. ``exclude`` leaves out files matching its globs
+    or folders (``.git/``, ``*.tmp``).
     """
     from lablink.sdk.data_tables import TableCheck, check_tables
     from lablink.sdk.transfer import push
@@ -247,6 +249,7 @@ def add(
             version=version,
             progress=progress,
             check_tables=check,
+            exclude=exclude,
         )
 
 
@@ -286,24 +289,29 @@ def drift(
 
 
 def diff_folder(
-    ref: str, folder: str | Path, *, settings: Settings | None = None
+    ref: str,
+    folder: str | Path,
+    *,
+    exclude: Sequence[str] = (),
+    settings: Settings | None = None,
 ) -> dict[str, Any]:
     """Files added, removed and changed in a local folder since version ``ref``.
 
-    What ``lablink data add`` of the folder would change. Files are hashed through the
-    hash cache, so only those changed since they were last hashed are read.
+    What ``lablink data add`` of the folder (with the same ``exclude``) would change.
+    Files are hashed through the hash cache, so only those changed since they were last
+    hashed are read.
 
     Raises:
         InvalidInput: a malformed reference; the folder does not exist or is empty.
         NotFound: no such dataset or version.
     """
     from lablink.core.datasets.manifest import diff
-    from lablink.sdk.scan import HashCache, list_files, scan
+    from lablink.sdk.scan import HashCache, exclude_files, list_files, scan
 
     settings = settings or Settings.load()
     path = Path(folder)
     parse_ref(ref)
-    files = list_files(path)
+    files = exclude_files(list_files(path), exclude, path)
     with session(settings) as (remote, cache):
         version = remote.resolve(ref)
         manifest = remote.read_manifest(cache, version)

@@ -15,10 +15,10 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from lablink.core.datasets.manifest import FileEntry, Manifest
+from lablink.core.datasets.manifest import FileEntry, Manifest, path_matches
 from lablink.errors import InvalidInput
 from lablink.store.blobs import file_digest
 
@@ -107,6 +107,22 @@ def list_files(root: Path) -> list[tuple[str, str, _Stat]]:
     if not found:
         raise InvalidInput(f"{root} holds no files", "a dataset version needs at least one file")
     return found
+
+
+def exclude_files(
+    files: list[tuple[str, str, _Stat]], patterns: Sequence[str], root: Path
+) -> list[tuple[str, str, _Stat]]:
+    """``files`` without those matching a pattern (``Manifest.select``'s globs and folders).
+
+    Raises:
+        InvalidInput: every file is excluded.
+    """
+    if not patterns:
+        return files
+    kept = [f for f in files if not any(path_matches(f[0], p) for p in patterns)]
+    if not kept:
+        raise InvalidInput(f"every file of {root} is excluded", "check the --exclude patterns")
+    return kept
 
 
 def scan(

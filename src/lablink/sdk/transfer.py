@@ -28,7 +28,7 @@ from lablink.sdk.cache import ClientCache, Materialised, make_folder
 from lablink.sdk.data_tables import TableCheck
 from lablink.sdk.fetch import FetchReport
 from lablink.sdk.remote import DataRemote
-from lablink.sdk.scan import HashCache, list_files, scan
+from lablink.sdk.scan import HashCache, exclude_files, list_files, scan
 from lablink.store.blobs import bytes_digest
 
 Advance = Callable[[int], None]
@@ -88,6 +88,7 @@ def push(
     version: int | None = None,
     progress: Progress | None = None,
     check_tables: TableHook | None = None,
+    exclude: Sequence[str] = (),
 ) -> PushResult:
     """Make the file or folder at ``path`` the next version of ``name``.
 
@@ -95,6 +96,9 @@ def push(
     upload, with the version's table files and whether they are exactly the latest
     version's: it may refuse the version (``ValidationFailed``), and the profile and
     schema it returns are stored with the version (``sdk/data_tables.py``).
+
+    ``exclude`` leaves out the files matching its globs or folders (``.git/``,
+    ``*.tmp``), as if they were not there.
 
     Raises:
         InvalidInput: a bad name, parent reference or path (checked before any upload).
@@ -106,7 +110,7 @@ def push(
     check_name(name)
     for parent in parents:
         remote.resolve(str(parse_ref(parent)))
-    files = list_files(path)
+    files = exclude_files(list_files(path), exclude, path)
     hashes = HashCache(hash_cache)
     try:
         total = sum(st[0] for _, _, st in files)

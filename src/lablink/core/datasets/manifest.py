@@ -82,7 +82,7 @@ class Manifest:
         chosen: list[FileEntry] = []
         used: set[str] = set()
         for entry in self.files:
-            hits = [p for p in patterns if _path_matches(entry.path, p)]
+            hits = [p for p in patterns if path_matches(entry.path, p)]
             if hits:
                 chosen.append(entry)
                 used.update(hits)
@@ -204,6 +204,8 @@ def chunked(items: list[str], size: int) -> Iterator[list[str]]:
         yield items[start : start + size]
 
 
-def _path_matches(path: str, pattern: str) -> bool:
+def path_matches(path: str, pattern: str) -> bool:
+    """Whether a relative path matches a glob on the whole path (``*`` crosses ``/``)
+    or lies under a folder (``train`` or ``train/``)."""
     folder = pattern.rstrip("/")
     return fnmatch.fnmatchcase(path, pattern) or (bool(folder) and path.startswith(folder + "/"))
