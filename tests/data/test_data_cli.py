@@ -147,6 +147,7 @@ def test_pull_include_fetches_and_places_only_the_matching_files(cli: Cli, work:
     assert pulled["fetched_blobs"] == 1 + 4  # the manifest and the chosen files only
     refused = cli("data", "pull", "t", "--to", str(work / "none"), "-i", "part9/", code=1)
     assert "no file matches 'part9/'" in refused.stderr and "Traceback" not in refused.stderr
+    assert not (work / "none").exists()  # refused before anything was made
     everything = json.loads(cli("data", "pull", "t", "--to", str(work / "all"), "--json").stdout)
     assert tree_bytes(work / "all") == tree_bytes(src)
     assert everything["fetched_blobs"] == 9 + 1 - 4  # 10 distinct blobs, 4 cached before

@@ -184,11 +184,11 @@ def pull(
     started = time.perf_counter()
     progress = progress or _Silent()
     version = remote.resolve(ref)
-    make_folder(dest)  # before downloading: a bad target fails at once
     report = remote.fetch(cache, {version.digest: 0}, None)  # the manifest, verified
     manifest = remote.read_manifest(cache, version)
     if include:
         manifest = manifest.select(include)
+    make_folder(dest)  # before downloading the files: a bad target fails at once
     blobs = manifest.blobs()
     todo = {d: s for d, s in blobs.items() if not cache.has(d)}
     advance = progress.stage("downloading", sum(todo.values()))
