@@ -88,3 +88,18 @@ def test_a_port_out_of_range_is_a_usage_error(seeded: Seeded) -> None:
     assert "--port" in result.stderr and "65535" in result.stderr
     with pytest.raises(lablink.InvalidInput, match="port 70000 is not a TCP port"):
         check_address("127.0.0.1", 70000)  # what the API callers of serve() get
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--upstream", "origin:8500"], "--upstream 'origin:8500' is not a server URL"),
+        (["--upstream", "ftp://origin"], "is not a server URL"),
+        (["--upstream", "http://127.0.0.1:9", "--cache-size", "lots"], "'lots' is not a size"),
+        (["--upstream", "http://127.0.0.1:9", "--cache-size", "0"], "'0' is not a size"),
+    ],
+)
+def test_a_bad_edge_setting_is_a_clear_error(seeded: Seeded, args: list[str], message: str) -> None:
+    result = run_lablink("server", "--port", str(free_port()), "--home", str(seeded.home), *args)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert message in result.stderr

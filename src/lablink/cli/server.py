@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from lablink.cli.state import get_state
+from lablink.errors import InvalidInput
 
 
 def server(
@@ -35,9 +36,43 @@ def server(
     if upstream:
         from lablink.server.edge import serve_edge
 
-        serve_edge(settings, host, port, upstream, cache_size)
+        serve_edge(settings, host, port, check_upstream(upstream), edge_cache_size(cache_size))
         return
     # Imported here, not at the top: `lablink --help` and the SDK must not load FastAPI.
     from lablink.server.app import serve
 
     serve(settings, host, port)
+
+
+def check_upstream(url: str) -> str:
+    """An upstream server URL: http(s), with a host.
+
+    Raises:
+        InvalidInput: anything else, named.
+    """
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidInput(
+            f"--upstream {url!r} is not a server URL",
+            "give the origin's URL, e.g. http://origin:8500",
+        )
+    return url
+
+
+def edge_cache_size(text: str) -> int:
+    """``--cache-size`` in bytes.
+
+    Raises:
+        InvalidInput: not a size.
+    """
+    from lablink.settings import parse_size
+
+    try:
+        size = parse_size(text)
+    except ValueError:
+        size = -1
+    if size <= 0:
+        raise InvalidInput(f"--cache-size {text!r} is not a size", "sizes look like 50GB or 512MiB")
+    return size
