@@ -316,11 +316,11 @@ def diff(
     ),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Files added, removed and changed between two versions, or since a version in a
-    local folder (what adding it would change).
+    """Files added, removed and changed between two versions, or in a local folder.
 
     NEW is a local folder when it contains a / (dataset names never do), e.g.
-    ./cifar-mini; only files changed since they were last hashed are read.
+    ./cifar-mini: the diff says what adding it would change, and only files changed
+    since they were last hashed are read.
     """
     from lablink.sdk.data import diff_folder, session
 
