@@ -40,6 +40,7 @@ def test_add_ls_log_show_pull_diff_used_by(cli: Cli, work: Path) -> None:
     src = make_tree(work / "src", files=12)
     first = cli("data", "add", str(src), "--name", "cifar-mini", "-m", "first")
     assert "cifar-mini@v1" in first.stdout and "13 new blobs" in first.stdout
+    assert "lablink data pull cifar-mini@v1" in first.stdout  # what to tell a colleague
     (src / "part0" / "f0000.bin").unlink()
     (src / "extra.txt").write_text("more")
     second = cli("data", "add", str(src), "-n", "cifar-mini", "-m", "drop one", "--json")

@@ -161,6 +161,7 @@ def print_push(out: Console, result: PushResult) -> None:
         out.print(f"{len(tables.tables)} table files{passed}{stored}")
     if tables is not None and tables.warning:
         out.print(f"[yellow]warning:[/] {tables.warning}")
+    out.print(f"[dim]anyone can now run: lablink data pull {v.ref}[/]")
 
 
 def print_pull(out: Console, result: PullResult) -> None:
