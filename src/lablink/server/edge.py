@@ -34,7 +34,7 @@ from lablink.server.edge_cache import EdgeCache
 from lablink.server.errors import install_error_handlers
 from lablink.server.jsonio import JSONResponse, reply
 from lablink.server.middleware import RequestLog, TokenAuth
-from lablink.settings import Settings, parse_size
+from lablink.settings import Settings
 from lablink.store.blobs import check_digest
 
 logger = logging.getLogger(__name__)
@@ -170,18 +170,16 @@ async def _proxy(request: Request) -> Response:
     )
 
 
-def edge_cache_for(settings: Settings, upstream: str, cache_size: str | int) -> EdgeCache:
-    """The ``EdgeCache`` an edge server over ``settings`` uses (under ``<home>/edge``)."""
-    limit = parse_size(cache_size) if isinstance(cache_size, str) else cache_size
+def edge_cache_for(settings: Settings, upstream: str, cache_size: int) -> EdgeCache:
+    """The ``EdgeCache`` of ``cache_size`` bytes an edge server over ``settings`` uses
+    (under ``<home>/edge``)."""
     headers = {b"User-Agent": b"lablink-edge"}
     if settings.token:
         headers[b"Authorization"] = f"Bearer {settings.token}".encode()
-    return EdgeCache(Path(settings.home) / "edge", limit, upstream, headers)
+    return EdgeCache(Path(settings.home) / "edge", cache_size, upstream, headers)
 
 
-def serve_edge(
-    settings: Settings, host: str, port: int, upstream: str, cache_size: str | int
-) -> None:
+def serve_edge(settings: Settings, host: str, port: int, upstream: str, cache_size: int) -> None:
     """Run an edge cache of ``upstream`` on ``host:port`` until stopped."""
     from lablink.server.app import check_address, configure_logging
 
