@@ -47,12 +47,20 @@ def test_min_metrics_are_oriented() -> None:
     assert down.p_better == pytest.approx(up.p_better)
 
 
-def test_mann_whitney_matches_scipy_and_its_interval_inverts_the_test() -> None:
+def _permutation_p(x: np.ndarray, y: np.ndarray, alternative: str) -> float:
+    def u(a: np.ndarray, b: np.ndarray, axis: int) -> np.ndarray:
+        return np.asarray(sps.mannwhitneyu(a, b, axis=axis).statistic)
+
+    res = sps.permutation_test((x, y), u, n_resamples=np.inf, alternative=alternative, axis=-1)
+    return float(res.pvalue)
+
+
+def test_mann_whitney_is_the_exact_permutation_test_and_its_interval_inverts_it() -> None:
+    # BASE has a tie (90.0 twice), where scipy's default would approximate
     c = stats.compare_samples(BASE, CAND, margin=0.5, test="mwu")
-    assert c.p_drop == pytest.approx(sps.mannwhitneyu(CAND, BASE, alternative="less").pvalue)
-    assert c.p_noninferior == pytest.approx(
-        sps.mannwhitneyu(CAND + 0.5, BASE, alternative="greater").pvalue
-    )
+    assert c.p_method == "exact"
+    assert c.p_drop == pytest.approx(_permutation_p(CAND, BASE, "less"), rel=1e-9)
+    assert c.p_noninferior == pytest.approx(_permutation_p(CAND + 0.5, BASE, "greater"), rel=1e-9)
     diffs = (CAND[:, None] - BASE[None, :]).ravel()
     assert c.diff == pytest.approx(np.median(diffs))
     low, high = c.diff_ci

@@ -17,9 +17,10 @@ significant drop            WARN                          FAIL
 no significant drop         PASS                          INCONCLUSIVE
 ==========================  ============================  ==========================
 
-scipy does the tests (Welch's t, Mann-Whitney U, the exact binomial behind McNemar,
-the bootstrap, the noncentral t behind the power calculation); this module only
-orients the data, handles zero variance and gathers the figures the report shows.
+scipy does most tests (Welch's t, the exact binomial behind McNemar, the bootstrap,
+the noncentral t behind the power calculation); Mann-Whitney U is ``ranksum.py``,
+exact with ties where scipy would approximate. This module only orients the data,
+handles zero variance and gathers the figures the report shows.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 from scipy import stats as sps
+
+from lablink.checks.ranksum import rank_sum_test
 
 TESTS = ("welch", "mwu")
 BOOTSTRAP_SEED = 20210301  # fixed, so the same data always gives the same report
@@ -51,7 +54,10 @@ class Verdict(enum.StrEnum):
 class Comparison:
     """Baseline vs candidate for one metric. Differences are candidate - baseline, in
     the metric's own units; ``effect_size`` and ``p_better`` are oriented (> 0 and > 0.5
-    mean the candidate is better)."""
+    mean the candidate is better). ``p_min`` is the smallest ``p_drop`` the test could
+    give with these sample sizes (and, for rank tests, these ties): at or above alpha,
+    no data of this shape can show a drop. ``p_method`` says how ``p_drop`` was
+    computed: ``exact``, ``asymptotic``, ``t`` or ``bootstrap``."""
 
     test: str
     n_base: int
@@ -69,6 +75,8 @@ class Comparison:
     p_better_ci: tuple[float, float] | None
     sd_base: float
     confidence: float
+    p_min: float = 0.0
+    p_method: str = "t"
 
 
 def decide(p_drop: float, p_noninferior: float, alpha: float) -> Verdict:
@@ -129,11 +137,9 @@ def welch_pvalues(
 
 
 def mwu_p(base: np.ndarray, cand: np.ndarray, shift: float, alternative: str) -> float:
-    """One-sided Mann-Whitney U p-value that ``cand + shift`` is ``less``/``greater``."""
-    if _constant(np.concatenate([base, cand + shift])):
-        return 1.0
-    with _quiet():
-        return float(sps.mannwhitneyu(cand + shift, base, alternative=alternative).pvalue)
+    """One-sided Mann-Whitney U p-value that ``cand + shift`` is ``less``/``greater``
+    (exact with ties for small samples, see ``ranksum.py``)."""
+    return rank_sum_test(cand + shift, base, alternative).pvalue
 
 
 def _invert(p_of: Callable[[float], float], diffs: np.ndarray, alpha: float, lower: bool) -> float:
@@ -260,13 +266,15 @@ def compare_samples(
     if not (np.all(np.isfinite(base)) and np.all(np.isfinite(cand))):
         raise ValueError("values must be finite")
     confidence = 1 - 2 * alpha
+    p_min, p_method = 0.0, "t"
     if test == "welch":
         p_drop = welch_p(base, cand, 0.0, "less")
         p_ni = welch_p(base, cand, margin, "greater")
         diff = float(np.mean(cand) - np.mean(base))
         low, high = welch_diff_ci(base, cand, confidence)
     else:
-        p_drop = mwu_p(base, cand, 0.0, "less")
+        drop = rank_sum_test(cand, base, "less")
+        p_drop, p_min, p_method = drop.pvalue, drop.p_min, drop.method
         p_ni = mwu_p(base, cand, margin, "greater")
         diff, (low, high) = hodges_lehmann_ci(base, cand, alpha)
     p_better, p_better_ci = prob_outperform(base, cand, confidence)
@@ -287,6 +295,8 @@ def compare_samples(
         p_better_ci=p_better_ci,
         sd_base=float(np.std(base, ddof=1)),
         confidence=confidence,
+        p_min=p_min,
+        p_method=p_method,
     )
 
 
@@ -414,8 +424,11 @@ def compare_paired(
             base if sign > 0 else 1 - base, cand if sign > 0 else 1 - cand
         )
         counts = (cand_only, base_only)
+        # the exact binomial bottoms out when every discordant example favours the baseline
+        p_min, p_method = 0.5 ** (cand_only + base_only), "exact"
     else:
         p_drop = float((np.sum(boot >= 0) + 1) / (len(boot) + 1))
+        p_min, p_method = 1 / (len(boot) + 1), "bootstrap"
     sd = float(np.std(diffs, ddof=1))
     mean_d = float(np.mean(diffs))
     comparison = Comparison(
@@ -437,5 +450,7 @@ def compare_paired(
         p_better_ci=None,
         sd_base=float(np.std(base, ddof=1)),
         confidence=confidence,
+        p_min=p_min,
+        p_method=p_method,
     )
     return comparison, counts

@@ -32,6 +32,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from lablink.checks.ranksum import fewest_seeds
 from lablink.checks.stats import (
     TESTS,
     Comparison,
@@ -95,6 +96,7 @@ class MetricResult:
     seeds: SeedPlan | None = None
     discordant: tuple[int, int] | None = None
     notes: tuple[str, ...] = ()
+    can_fail: bool = True  # False: no data of this shape could give p_drop < alpha
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (non-finite numbers become None)."""
@@ -104,6 +106,7 @@ class MetricResult:
                 "direction": self.spec.direction,
                 "margin": self.spec.margin,
                 "verdict": str(self.verdict),
+                "can_fail": self.can_fail,
                 "explanation": self.explanation,
                 "baseline": [dataclasses.asdict(v) for v in self.baseline],
                 "candidate": [dataclasses.asdict(v) for v in self.candidate],
@@ -285,17 +288,50 @@ def compare(
     ):
         sigma = float(np.std([v.value for v in base], ddof=1)) if len(base) >= 2 else math.nan
         plan = seeds_needed(sigma, len(base), spec.margin, alpha, power)
+        if test == "mwu":
+            plan = _reachable(plan, alpha, len(base))
         if comparison is None or p_adj is None:
             verdict = Verdict.INCONCLUSIVE
         else:
             verdict = decide(p_adj, comparison.p_noninferior, alpha)
-        text = explain(spec, verdict, comparison, p_adj, len(base), len(cand), plan, len(specs))
+        text = explain(
+            spec, verdict, comparison, p_adj, len(base), len(cand), plan, len(specs), alpha
+        )
+        can_fail = comparison is not None and comparison.p_min < alpha
         out.append(
             MetricResult(
-                spec, base, cand, comparison, p_adj, verdict, text, plan, None, tuple(notes)
+                spec,
+                base,
+                cand,
+                comparison,
+                p_adj,
+                verdict,
+                text,
+                plan,
+                None,
+                tuple(notes),
+                can_fail,
             )
         )
     return GateResult(tuple(out), alpha, test)
+
+
+def _reachable(plan: SeedPlan | None, alpha: float, n_base: int) -> SeedPlan | None:
+    # The power calculation is Welch's; the rank test also has a floor below which no
+    # p-value exists (3 vs 3 seeds cannot give p < 0.05), so never suggest fewer seeds.
+    if plan is None:
+        return None
+    candidate, per_side = plan.candidate, plan.per_side
+    if candidate is not None:
+        floor = fewest_seeds(alpha, n_base)
+        if floor is None:  # no candidate count reaches alpha against so few baseline seeds
+            candidate, per_side = None, candidate
+        else:
+            candidate = max(candidate, floor)
+    if per_side is not None:
+        floor = fewest_seeds(alpha)
+        per_side = None if floor is None else max(per_side, floor)
+    return dataclasses.replace(plan, candidate=candidate, per_side=per_side)
 
 
 def _holm_where(comparisons: Sequence[Comparison | None]) -> list[float | None]:
@@ -404,11 +440,14 @@ def _per_example(
     out = []
     for (spec, comparison, counts), p_adj in zip(rows, adjusted, strict=True):
         verdict = decide(p_adj, comparison.p_noninferior, options.alpha)
-        text = explain(spec, verdict, comparison, p_adj, 1, 1, None, len(rows))
+        text = explain(spec, verdict, comparison, p_adj, 1, 1, None, len(rows), options.alpha)
         b_seed = (SeedValue(base[0].id, base[0].name, comparison.mean_base),)
         c_seed = (SeedValue(cand[0].id, cand[0].name, comparison.mean_cand),)
+        can_fail = comparison.p_min < options.alpha
         out.append(
-            MetricResult(spec, b_seed, c_seed, comparison, p_adj, verdict, text, None, counts)
+            MetricResult(
+                spec, b_seed, c_seed, comparison, p_adj, verdict, text, None, counts, (), can_fail
+            )
         )
     notes = () if dataset else ("neither side recorded its dataset version",)
     return GateResult(

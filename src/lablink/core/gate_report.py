@@ -12,6 +12,7 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from lablink.checks.ranksum import SEED_LIMIT, fewest_seeds, smallest_p
 from lablink.checks.stats import Comparison, SeedPlan, Verdict
 
 if TYPE_CHECKING:
@@ -77,6 +78,44 @@ def _seeds_text(plan: SeedPlan | None, n_cand: int, n_base: int) -> str:
     )
 
 
+def too_small_text(c: Comparison, alpha: float) -> str:
+    """Why no p-value below ``alpha`` can come out of this comparison ("" if one can).
+
+    The exact tests have a floor: with 3 vs 3 seeds the smallest one-sided
+    Mann-Whitney p-value is 1/20, so at alpha = 0.05 the gate could never fail (or
+    pass) whatever the seeds scored. The verdict should say so, not just "no drop".
+    """
+    if c.p_min < alpha:
+        return ""
+    floor = f"{ALPHA} = {alpha:g} (the smallest p it can give is {fmt_p(c.p_min)})"
+    if c.test == "mwu" and smallest_p(c.n_cand, c.n_base) >= alpha:
+        per_side, cand = fewest_seeds(alpha), fewest_seeds(alpha, c.n_base)
+        need = (
+            f"more than {SEED_LIMIT} seeds per side"
+            if per_side is None
+            else f"at least {per_side} seeds per side"
+        )
+        if cand is not None and cand != per_side:
+            need += f" (or {cand} candidate seeds against these {c.n_base} baseline seeds)"
+        return (
+            f"The sample is too small to ever reach {ALPHA}: with {c.n_base} baseline and "
+            f"{c.n_cand} candidate seeds the Mann-Whitney test can never go below {floor}, "
+            f"so this comparison can neither fail nor pass. It takes {need} to reach "
+            f"{ALPHA} = {alpha:g} at all; the Welch test (--test welch) has no such floor."
+        )
+    if c.test == "mwu":
+        return (
+            f"These values tie so much that the Mann-Whitney test cannot go below {floor}: "
+            "no drop can be shown from them."
+        )
+    if c.test == "mcnemar":
+        return (
+            f"Too few examples differ between the checkpoints: McNemar's exact test cannot "
+            f"go below {floor}, so no drop can be shown from them."
+        )
+    return f"The {TEST_NAMES.get(c.test, c.test)} cannot go below {floor} here."
+
+
 def explain(
     spec: MetricSpec,
     verdict: Verdict,
@@ -86,8 +125,27 @@ def explain(
     n_cand: int,
     plan: SeedPlan | None,
     n_metrics: int,
+    alpha: float = 0.05,
 ) -> str:
     """One paragraph saying what the verdict means for this metric, in plain words."""
+    text = _explain(spec, verdict, c, p_adj, n_base, n_cand, plan, n_metrics)
+    floor = too_small_text(c, alpha) if c is not None else ""
+    if not floor:
+        return text
+    # an open question is open because of the floor: say that first
+    return f"{floor} {text}" if verdict is Verdict.INCONCLUSIVE else f"{text} {floor}"
+
+
+def _explain(
+    spec: MetricSpec,
+    verdict: Verdict,
+    c: Comparison | None,
+    p_adj: float | None,
+    n_base: int,
+    n_cand: int,
+    plan: SeedPlan | None,
+    n_metrics: int,
+) -> str:
     if c is None:
         return (
             f"Too few runs to compare: {n_base} baseline and {n_cand} candidate run(s) "
@@ -198,7 +256,12 @@ def _metric_section(m: MetricResult, per_example: bool) -> list[str]:
         f"| {diff_name}, candidate - baseline [{level}] | {fmt(c.diff)} "
         f"[{fmt(c.diff_ci[0])}, {fmt(c.diff_ci[1])}] |"
     )
-    lines.append(f"| one-sided p, drop ({TEST_NAMES.get(c.test, c.test)}) | {fmt_p(c.p_drop)} |")
+    lines.append(
+        f"| one-sided p, drop ({TEST_NAMES.get(c.test, c.test)}, {c.p_method}) "
+        f"| {fmt_p(c.p_drop)} |"
+    )
+    if c.p_min > 0:
+        lines.append(f"| smallest p this test can give here | {fmt_p(c.p_min)} |")
     if m.p_drop_adjusted is not None and m.p_drop_adjusted != c.p_drop:
         lines.append(f"| … after Holm-Bonferroni | {fmt_p(m.p_drop_adjusted)} |")
     lines.append(f"| one-sided p, within margin {fmt(m.spec.margin)} | {fmt_p(c.p_noninferior)} |")
