@@ -6,6 +6,12 @@ points, 5 baseline seeds, 3/5/10 candidate seeds, true drops of 0, 0.5, 1 and 2 
 that is the false-alarm rate, otherwise the power. The gate's figures come from the
 same functions ``lablink gate`` uses (``lablink.checks.stats``), vectorised.
 
+A second table (issue 14) measures the Mann-Whitney test on *tied* seed values, as
+accuracy on a fixed validation set gives: false alarms of scipy's default (the normal
+approximation as soon as values tie: the gate before) and of the exact test with
+midranks (``lablink.checks.ranksum``: the gate now), how many decisions differ, and
+the time per test of each.
+
 Run with ``python benchmarks/gate.py [--reps 20000]``. Prints tables, never asserts;
 the tables in ``docs/gate.md`` come from this script.
 """
@@ -15,11 +21,12 @@ from __future__ import annotations
 import argparse
 import time
 import warnings
+from collections.abc import Callable
 
 import numpy as np
 from scipy import stats as sps
 
-from lablink.checks import stats
+from lablink.checks import ranksum, stats
 
 SIGMA = 0.5
 N_BASE = 5
@@ -75,6 +82,63 @@ def bootstrap_false_alarms(n_cand: int, reps: int, rng: np.random.Generator) -> 
     return float(np.mean(res.confidence_interval.high < 0))
 
 
+# How seed values tie in practice: the same model, scored on a small fixed set
+TIED: dict[str, Callable[[np.random.Generator, tuple[int, ...]], np.ndarray]] = {
+    "acc, 50 examples": lambda rng, size: rng.binomial(50, 0.9, size) / 50,
+    "acc, 200 examples": lambda rng, size: rng.binomial(200, 0.9, size) / 200,
+    "loss to 1 decimal": lambda rng, size: np.round(rng.normal(1.0, 0.1, size), 1),
+}
+
+
+def tied_false_alarms(kind: str, n: int, reps: int, rng: np.random.Generator) -> dict[str, float]:
+    """Unchanged models with tied values: how often each Mann-Whitney p says "drop"."""
+    base, cand = TIED[kind](rng, (reps, n)), TIED[kind](rng, (reps, n))
+    before, after, seconds = np.empty(reps), np.empty(reps), [0.0, 0.0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-equal rows: scipy's 0/0
+        started = time.perf_counter()
+        for i in range(reps):  # one call per comparison, as the gate made them
+            before[i] = sps.mannwhitneyu(cand[i], base[i], alternative="less").pvalue
+        seconds[0] = time.perf_counter() - started
+    ranksum.null_counts.cache_clear()  # time the exact test without a warm cache
+    started = time.perf_counter()
+    for i in range(reps):
+        after[i] = ranksum.rank_sum_test(cand[i], base[i], "less").pvalue
+    seconds[1] = time.perf_counter() - started
+    before = np.nan_to_num(before, nan=1.0)
+    tied = np.mean([len(np.unique(np.r_[b, c])) < 2 * n for b, c in zip(base, cand, strict=True)])
+    return {
+        "tied": float(tied),
+        "before": float(np.mean(before < ALPHA)),
+        "after": float(np.mean(after < ALPHA)),
+        "flips": float(np.mean((before < ALPHA) != (after < ALPHA))),
+        "max_diff": float(np.max(np.abs(before - after))),
+        "us_before": 1e6 * seconds[0] / reps,
+        "us_after": 1e6 * seconds[1] / reps,
+    }
+
+
+def print_tied(reps: int, rng: np.random.Generator) -> None:
+    """The issue-14 table: false alarms on tied values, before (scipy) and after (exact)."""
+    print(f"\nMann-Whitney on tied values, no true change, {reps} simulated PRs per row, in %")
+    print("before: scipy's default (normal approximation once values tie); after: exact")
+    print(
+        f"{'values':>18} {'seeds':>6} {'rows w/ ties':>12} | {'false alarms before':>19} "
+        f"{'after':>6} | {'decisions differ':>16} {'max |dp|':>8} | "
+        f"{'µs/test before':>14} {'after':>6} {'ratio':>6}"
+    )
+    for kind in TIED:
+        for n in (3, 4, 5, 6, 8):
+            r = tied_false_alarms(kind, n, reps, rng)
+            print(
+                f"{kind:>18} {f'{n} v {n}':>6} {100 * r['tied']:>12.0f} | "
+                f"{100 * r['before']:>19.1f} {100 * r['after']:>6.1f} | "
+                f"{100 * r['flips']:>16.1f} {r['max_diff']:>8.3f} | "
+                f"{r['us_before']:>14.0f} {r['us_after']:>6.0f} "
+                f"{r['us_after'] / r['us_before']:>6.2f}"
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=20_000, help="simulated PRs per cell")
@@ -124,6 +188,7 @@ def main() -> None:
                 cells.append(f"{plan.per_side} each side")
         label = f"{margin_sigmas:g}{S} ({margin_sigmas * SIGMA:.2f})"
         print(f"{label:>12} {cells[0]:>14} {cells[1]:>14} {cells[2]:>14}")
+    print_tied(min(args.reps, 4000), rng)
     print(f"\n({time.perf_counter() - started:.1f} s)")
 
 
