@@ -101,19 +101,28 @@ def sketch_of_sorted(ordered: np.ndarray) -> np.ndarray:
     return linear_quantiles(lambda rank: np.asarray(ordered[rank], dtype=float), len(ordered), GRID)
 
 
+Steps = tuple[np.ndarray, np.ndarray, np.ndarray, float]  # knots, first, last, grid step
+
+
+def sketch_steps(sketch: Sequence[float] | np.ndarray) -> Steps:
+    """A sketch's distinct knots with the first and last grid index each holds."""
+    knots = np.asarray(sketch, dtype=float)
+    unique, first = np.unique(knots, return_index=True)
+    last = np.searchsorted(knots, unique, side="right") - 1
+    return unique, first, last, 1.0 / (len(knots) - 1)
+
+
 def sketch_cdf(
-    sketch: Sequence[float] | np.ndarray, x: np.ndarray, left: bool = False
+    sketch: Sequence[float] | np.ndarray | Steps, x: np.ndarray, left: bool = False
 ) -> np.ndarray:
     """The distribution function a quantile sketch describes, at points ``x``.
 
     Linear between neighbouring knots; a value repeated over several knots holds their
     share of probability as a step, as a discrete value does. Right-continuous; with
-    ``left`` the limit from the left (the share strictly below ``x``).
+    ``left`` the limit from the left (the share strictly below ``x``). ``sketch`` may
+    be its ``sketch_steps``, computed once for many calls.
     """
-    knots = np.asarray(sketch, dtype=float)
-    unique, first = np.unique(knots, return_index=True)
-    last = np.searchsorted(knots, unique, side="right") - 1
-    step = 1.0 / (len(knots) - 1)
+    unique, first, last, step = sketch if isinstance(sketch, tuple) else sketch_steps(sketch)
     x = np.asarray(x, dtype=float)
     j = np.searchsorted(unique, x, side="left" if left else "right") - 1
     inner = np.clip(j, 0, max(len(unique) - 2, 0))
