@@ -147,8 +147,14 @@ def merge_sketches(sketches: Sequence[tuple[int, np.ndarray]]) -> np.ndarray:
         return np.asarray(sketches[0][1], dtype=float)
     xs = np.unique(np.concatenate([np.asarray(s, dtype=float) for _, s in sketches]))
     total = float(sum(n for n, _ in sketches))
-    below = sum(n * sketch_cdf(s, xs, left=True) for n, s in sketches) / total
-    upto = sum(n * sketch_cdf(s, xs) for n, s in sketches) / total
+    upto, below = np.zeros_like(xs), np.zeros_like(xs)
+    for n, s in sketches:
+        st = sketch_steps(s)
+        right = sketch_cdf(st, xs)
+        upto += n * right
+        # Without repeated knots the function is continuous: left limits are the values
+        below += n * (sketch_cdf(st, xs, left=True) if len(st[0]) < len(s) else right)
+    upto, below = upto / total, below / total
     shares = np.maximum.accumulate(np.stack((below, upto), axis=1).ravel())
     points = np.repeat(xs, 2)
     # The generalised inverse, inf{x: share(x) >= g}: the first point reaching g, and
