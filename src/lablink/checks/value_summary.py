@@ -107,7 +107,8 @@ Steps = tuple[np.ndarray, np.ndarray, np.ndarray, float]  # knots, first, last, 
 def sketch_steps(sketch: Sequence[float] | np.ndarray) -> Steps:
     """A sketch's distinct knots with the first and last grid index each holds."""
     knots = np.asarray(sketch, dtype=float)
-    unique, first = np.unique(knots, return_index=True)
+    unique = np.unique(knots)  # knots are sorted: both ends of a run by binary search
+    first = np.searchsorted(knots, unique, side="left")
     last = np.searchsorted(knots, unique, side="right") - 1
     return unique, first, last, 1.0 / (len(knots) - 1)
 
