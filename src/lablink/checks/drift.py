@@ -1,8 +1,9 @@
 """Drift between two stored profiles: which columns moved, and by how much.
 
-Numbers: the Kolmogorov-Smirnov statistic and its p-value, from the distribution
-functions the profiles' quantile sketches describe, and the population stability index
-(PSI) over the baseline's deciles. Categories: a chi-square test of homogeneity with
+Numbers: the Kolmogorov-Smirnov statistic and its p-value, from the profiles' exact
+value counts where both have them (the same D and p as ``scipy.stats.ks_2samp`` on the
+raw values) and from their quantile sketches otherwise (``distribution.py``), and the
+population stability index (PSI) over the baseline's deciles. Categories: a chi-square test of homogeneity with
 Cramér's V, and the Jensen-Shannon distance (base 2, between 0 and 1). Both: the change
 in the share of empty cells. A column drifts when an effect size crosses its threshold
 (with a significant p-value where there is one); thresholds come from ``[drift]`` in
@@ -19,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from lablink.checks.profile import GRID, sketch_cdf
+from lablink.checks.distribution import Distribution, ks_two_sample, of_column
 from lablink.errors import InvalidInput
 
 _EPS = 1e-4  # share given to an empty PSI bin, so the log stays finite
@@ -162,17 +163,11 @@ def _numeric(
     stats: dict[str, float | None],
     reasons: list[str],
 ) -> None:
-    from scipy.special import kolmogorov
-
-    if not a.get("sketch") or not b.get("sketch"):
+    da, db = of_column(a), of_column(b)
+    if da is None or db is None:
         return
-    sa, sb = np.asarray(a["sketch"], float), np.asarray(b["sketch"], float)
-    xs = np.unique(np.concatenate((sa, sb)))
-    d = float(np.max(np.abs(sketch_cdf(sa, xs) - sketch_cdf(sb, xs))))
-    n, m = a.get("finite", a["count"]), b.get("finite", b["count"])
-    en = math.sqrt(n * m / (n + m))
-    p = float(kolmogorov((en + 0.12 + 0.11 / en) * d))  # Stephens' small-sample correction
-    psi = population_stability(sa, sb)
+    d, p = ks_two_sample(da, db)
+    psi = population_stability(da, db)
     stats.update(ks=d, ks_p_value=p, psi=psi, mean_change=b.get("mean", 0) - a.get("mean", 0))
     if d >= t.ks and p < t.p_value:
         reasons.append(f"KS D={d:.3f} ≥ {t.ks} (p={p:.2g})")
@@ -180,13 +175,14 @@ def _numeric(
         reasons.append(f"PSI={psi:.3f} ≥ {t.psi}")
 
 
-def population_stability(
-    baseline_sketch: np.ndarray, current_sketch: np.ndarray, bins: int = 10
-) -> float:
-    """PSI over the baseline's quantile bins (deciles by default), from two sketches."""
-    edges = np.unique(np.interp(np.linspace(0, 1, bins + 1)[1:-1], GRID, baseline_sketch))
-    expected = np.diff(np.concatenate(([0.0], sketch_cdf(baseline_sketch, edges), [1.0])))
-    actual = np.diff(np.concatenate(([0.0], sketch_cdf(current_sketch, edges), [1.0])))
+def population_stability(baseline: Distribution, current: Distribution, bins: int = 10) -> float:
+    """PSI over the baseline's quantile bins (deciles by default).
+
+    Bins hold their right edge, so a whole-number value sits in one bin on both sides.
+    """
+    edges = np.unique(baseline.quantiles(np.linspace(0, 1, bins + 1)[1:-1]))
+    expected = np.diff(np.concatenate(([0.0], baseline.cdf(edges), [1.0])))
+    actual = np.diff(np.concatenate(([0.0], current.cdf(edges), [1.0])))
     expected, actual = np.maximum(expected, _EPS), np.maximum(actual, _EPS)
     return float(np.sum((actual - expected) * np.log(actual / expected)))
 

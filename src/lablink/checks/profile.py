@@ -6,13 +6,16 @@ cells), ``nulls``, and:
 
 - numbers, dates and times (``kind: numeric``; temporal values as epoch microseconds):
   ``min``, ``max``, ``mean``, ``std``, ``quantiles`` (1, 5, 25, 50, 75, 95, 99 %), a
-  20-bin ``histogram`` and ``sketch``: the values at 1001 evenly spaced quantiles, from
-  which drift rebuilds the distribution function (KS and PSI) to within 0.1 %;
+  20-bin ``histogram``, ``sketch``: the values at 1001 evenly spaced quantiles, and
+  ``exact`` (``values`` and their ``counts``) while the column has at most 2000
+  distinct values or the table at most 10,000 (``value_summary.py``); drift compares
+  exact counts exactly and sketches to within the bound ``docs/schemas.md`` gives;
 - text, categories and booleans (``kind: categorical``): ``distinct``, ``top`` (the 20
   most frequent values) and ``counts`` for up to 1000 values, the rest in ``other``.
 
-Batches are merged exactly for counts, extremes, mean and variance (Chan's parallel
-update), and through the quantile sketches for the distribution.
+Batches are merged exactly for counts, extremes, mean, variance (Chan's parallel
+update) and exact value counts, and through the quantile sketches otherwise. Version 2
+added ``exact``; version 1 profiles (sketches only) still compare.
 """
 
 from __future__ import annotations
@@ -27,10 +30,37 @@ import polars as pl
 
 from lablink.checks.rules import family
 from lablink.checks.tablefiles import DEFAULT_BATCH_ROWS, iter_chunks
+from lablink.checks.value_summary import (
+    EXACT_ROWS,
+    EXACT_VALUES,
+    GRID,
+    KNOTS,
+    Counts,
+    counts_json,
+    counts_of_sorted,
+    distinct_at_least,
+    histogram_of_counts,
+    keeps_exact,
+    merge_counts,
+    merge_sketches,
+    quantiles_of_counts,
+    sketch_cdf,
+    sketch_of_sorted,
+)
 
-PROFILE_VERSION = 1
-KNOTS = 1001
-GRID = np.linspace(0.0, 1.0, KNOTS)
+__all__ = [
+    "GRID",
+    "KNOTS",
+    "PROFILE_VERSION",
+    "Profiler",
+    "merge_sketches",
+    "profile_files",
+    "profile_frame",
+    "sketch_cdf",
+    "sketch_of_sorted",
+]
+
+PROFILE_VERSION = 2  # 2 added exact value counts; version 1 profiles still compare
 QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
 HISTOGRAM_BINS = 20
 MAX_CATEGORIES = 1000
@@ -45,6 +75,7 @@ class _Numeric:
         self.count = self.nulls = self.non_finite = 0
         self.mean = self.m2 = 0.0
         self.low, self.high = math.inf, -math.inf
+        self.exact: Counts | None = (np.empty(0), np.empty(0, dtype=np.int64))
         self.sketches: list[tuple[int, np.ndarray]] = []
 
     def feed(self, series: pl.Series) -> None:
@@ -65,7 +96,22 @@ class _Numeric:
         self.m2 += m2 + delta * delta * self.count * n / total
         self.mean += delta * n / total
         self.count = total
-        self.sketches.append((n, sketch_of_sorted(ordered)))
+        self._summarise(ordered)
+
+    def _summarise(self, ordered: np.ndarray) -> None:
+        """Exact counts while the column is small or has few values, sketches after."""
+        if self.exact is not None:
+            if self.count <= EXACT_ROWS or not distinct_at_least(ordered, EXACT_VALUES):
+                merged = merge_counts(self.exact, counts_of_sorted(ordered))
+                if keeps_exact(len(merged[0]), self.count):
+                    self.exact = merged
+                    return
+            # Past both limits: what was counted so far becomes one sketch
+            before = self.count - len(ordered)
+            if before:
+                self.sketches.append((before, quantiles_of_counts(self.exact, GRID)))
+            self.exact = None
+        self.sketches.append((len(ordered), sketch_of_sorted(ordered)))
         if len(self.sketches) > _MAX_SKETCHES:
             self.sketches = [(sum(k for k, _ in self.sketches), merge_sketches(self.sketches))]
 
@@ -81,21 +127,29 @@ class _Numeric:
             out["non_finite"] = self.non_finite
         if not self.count:
             return out
-        sketch = merge_sketches(self.sketches)
         std = math.sqrt(self.m2 / (self.count - 1)) if self.count > 1 else 0.0
         edges = np.linspace(self.low, self.high, HISTOGRAM_BINS + 1)
-        cdf = sketch_cdf(sketch, edges)
-        counts = np.diff(np.concatenate(([0.0], cdf[1:-1], [1.0]))) * self.count
+        if self.exact is not None:
+            sketch = quantiles_of_counts(self.exact, GRID)
+            quantiles = quantiles_of_counts(self.exact, QUANTILES)
+            counts = histogram_of_counts(self.exact, edges)
+        else:
+            sketch = merge_sketches(self.sketches)
+            quantiles = np.interp(QUANTILES, GRID, sketch)
+            cdf = sketch_cdf(sketch, edges)
+            counts = np.rint(np.diff(np.concatenate(([0.0], cdf[1:-1], [1.0]))) * self.count)
         out.update(
             min=self.low,
             max=self.high,
             mean=self.mean,
             std=std,
-            quantiles={str(q): float(np.interp(q, GRID, sketch)) for q in QUANTILES},
-            histogram={"edges": edges.tolist(), "counts": np.round(counts).astype(int).tolist()},
+            quantiles={str(q): float(v) for q, v in zip(QUANTILES, quantiles, strict=True)},
+            histogram={"edges": edges.tolist(), "counts": counts.astype(int).tolist()},
             sketch=sketch.tolist(),
             finite=self.count,
         )
+        if self.exact is not None:
+            out["exact"] = counts_json(self.exact)
         return out
 
 
@@ -107,7 +161,9 @@ class _Categorical:
     def feed(self, series: pl.Series) -> None:
         self.nulls += series.null_count()
         self.count += len(series) - series.null_count()
-        vc = series.drop_nulls().cast(pl.String).value_counts(name="n")
+        # Renamed first: value_counts names its columns after the series and "n", so a
+        # column called "n" would clash with its own counts
+        vc = series.drop_nulls().cast(pl.String).alias("value").value_counts(name="n")
         for value, n in vc.iter_rows():
             self.counts[value] = self.counts.get(value, 0) + int(n)
         if len(self.counts) > _TRACKED_CATEGORIES:
@@ -173,40 +229,6 @@ def _column_profiler(dtype: pl.DataType) -> _Numeric | _Categorical | None:
     if kind in ("string", "boolean"):
         return _Categorical()
     return None
-
-
-def sketch_of_sorted(ordered: np.ndarray) -> np.ndarray:
-    """The values at the ``KNOTS`` evenly spaced quantiles of sorted, non-empty values.
-
-    What ``np.quantile(values, GRID)`` gives (its linear method), from one sort: numpy
-    sorts floats with SIMD instructions, and on a million values sort and interpolation
-    took 5 ms where ``np.quantile`` with 1001 cut points took 49 ms.
-    """
-    position = GRID * (len(ordered) - 1)
-    low = position.astype(np.int64)  # floor: positions are not negative
-    high = np.minimum(low + 1, len(ordered) - 1)
-    return np.asarray(ordered[low] + (ordered[high] - ordered[low]) * (position - low))
-
-
-def merge_sketches(sketches: Sequence[tuple[int, np.ndarray]]) -> np.ndarray:
-    """One quantile sketch from several, weighting each by its number of values."""
-    if len(sketches) == 1:
-        return np.asarray(sketches[0][1], dtype=float)
-    xs = np.unique(np.concatenate([s for _, s in sketches]))
-    total = sum(n for n, _ in sketches)
-    cdf = sum(n * sketch_cdf(s, xs) for n, s in sketches) / total
-    return np.asarray(np.interp(GRID, cdf, xs), dtype=float)
-
-
-def sketch_cdf(sketch: Sequence[float] | np.ndarray, x: np.ndarray) -> np.ndarray:
-    """The distribution function a quantile sketch describes, at points ``x``.
-
-    Right-continuous at repeated knots, so a discrete value's mass counts at the value.
-    """
-    knots = np.asarray(sketch, dtype=float)
-    unique = np.unique(knots)
-    probs = (np.searchsorted(knots, unique, side="right") - 1) / (len(knots) - 1)
-    return np.asarray(np.interp(x, unique, probs, left=0.0, right=1.0), dtype=float)
 
 
 def profile_frame(data: Any) -> dict[str, Any]:

@@ -7,7 +7,9 @@ between two versions reads two profiles instead of both versions' data.
 
 from __future__ import annotations
 
+import itertools
 import json
+import math
 from typing import Any
 
 from lablink.errors import InvalidInput, NotFound
@@ -74,6 +76,8 @@ def column_problem(col: Any) -> str | None:
         isinstance(col["quantiles"], dict) and _numbers(list(col["quantiles"].values()))
     ):
         return "has quantiles that are not numbers"
+    if "exact" in col and not _exact_counts(col["exact"], col.get("finite")):
+        return "has exact counts that are not sorted distinct values with a count each"
     histogram = col.get("histogram")
     if histogram is not None and not (
         isinstance(histogram, dict)
@@ -94,6 +98,24 @@ def column_problem(col: Any) -> str | None:
 
 
 KINDS = frozenset({"numeric", "categorical", "other"})
+
+
+def _exact_counts(exact: Any, finite: Any) -> bool:
+    """Distinct finite values, increasing, each with a count >= 1, adding up to ``finite``."""
+    if not isinstance(exact, dict):
+        return False
+    values, counts = exact.get("values"), exact.get("counts")
+    if not isinstance(values, list) or not isinstance(counts, list):
+        return False
+    if not _numbers(values) or len(values) != len(counts):
+        return False
+    if not all(_count(n) and n > 0 for n in counts):
+        return False
+    if not all(math.isfinite(v) for v in values) or any(
+        b <= a for a, b in itertools.pairwise(values)
+    ):
+        return False
+    return finite is None or sum(counts) == finite
 
 
 def _count(value: Any) -> bool:
