@@ -123,14 +123,23 @@ def _parse_text(field: Field, text: pl.Expr) -> pl.Expr | None:
 
 
 def compile_rules(
-    field: Field, value_column: str, dtype: pl.DataType, required: bool
+    field: Field,
+    value_column: str,
+    dtype: pl.DataType,
+    required: bool,
+    source: str | None = None,
 ) -> list[Rule]:
-    """The row rules of one field, whose prepared values are in ``value_column`` of ``dtype``."""
+    """The row rules of one field, whose prepared values are in ``value_column`` of ``dtype``.
+
+    ``source`` names the column the values were parsed from, if any: its empty cells
+    are the field's empty cells (one that did not parse is a ``type`` violation).
+    """
     name = field.name
     shown = pl.col(name)
     value = pl.col(value_column)
     is_float = dtype.is_float()
-    empty = value.is_null() | value.is_nan() if is_float else value.is_null()
+    present = value if source is None else pl.col(source)
+    empty = present.is_null() | value.is_nan() if is_float else present.is_null()
     # Comparisons give null on an empty cell, and null never counts; only NaN, which
     # polars orders above every number, needs excluding by hand.
     not_nan = value.is_not_nan()
@@ -144,7 +153,7 @@ def compile_rules(
 
     if required:
         # null_count() reads the column's metadata; only NaN needs a pass over the values.
-        nulls = value.null_count()
+        nulls = present.null_count()
         add(
             "required",
             empty,

@@ -294,6 +294,8 @@ def validate_command(
 
 def print_report(found: Any) -> None:
     """A validation report: the verdict, then each failed rule with example rows."""
+    from lablink.checks.validation_report import location
+
     out = output.console()
     out.print(("[green]" if found.ok else "[bold red]") + escape(found.summary()) + "[/]")
     if found.extra_columns:
@@ -304,12 +306,5 @@ def print_report(found: Any) -> None:
             f"  [red]{f.rule}[/] {escape(f.column or 'table')}: {f.count:,} rows{share}: {escape(f.message)}"
         )
         for ex in f.examples:
-            where = (
-                f" {ex['file']}" + (f":{ex['line']}" if ex.get("line") else "")
-                if ex.get("file")
-                else ""
-            )
-            extra = f" repeats row {ex['repeats_row']}" if "repeats_row" in ex else ""
-            out.print(
-                f"      row {ex['row']}{escape(where)}: {escape(repr(ex.get('value')))}{extra}"
-            )
+            extra = f" repeats {location(ex['repeats'])}" if "repeats" in ex else ""
+            out.print(f"      {escape(location(ex))}: {escape(repr(ex.get('value')) + extra)}")
