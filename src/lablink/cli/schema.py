@@ -123,13 +123,12 @@ def infer(
     fmt: str = typer.Option("yaml", "--format", help="yaml or json."),
 ) -> None:
     """Infer a schema (types, nullability, ranges, categories) for a person to edit."""
-    from lablink.checks.infer import infer_schema
-    from lablink.checks.profile import profile_files
+    from lablink.checks.infer import infer_files
     from lablink.checks.schema_format import dump_schema
 
     if fmt not in ("yaml", "json"):
         raise InvalidInput(f"unknown format {fmt!r}", "use --format yaml or --format json")
-    sys.stdout.write(dump_schema(infer_schema(profile_files(files), name), fmt))
+    sys.stdout.write(dump_schema(infer_files(files, name), fmt))
 
 
 @app.command("register")
