@@ -11,6 +11,7 @@ never needs its hashes. ``validate_frame`` and ``validate_files`` are the entry 
 from __future__ import annotations
 
 import bisect
+import contextlib
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -107,7 +108,9 @@ def _plan_for(schema: Schema, dtypes: pl.Schema) -> _Plan:
         return _Plan(schema, dtypes)
     if plan is None:
         if len(_PLANS) >= _MAX_PLANS:
-            _PLANS.pop(next(iter(_PLANS)))
+            # Threads of a server may evict at once: the oldest may already be gone.
+            with contextlib.suppress(StopIteration, RuntimeError):
+                _PLANS.pop(next(iter(_PLANS)), None)
         plan = _PLANS[key] = _Plan(schema, dtypes)
     return plan
 
