@@ -336,3 +336,14 @@ def test_a_missing_required_column_fails_every_row_once(tmp_path: Path) -> None:
     path.write_text("id,country\n1,DE\n2,XX\n3,FR\n")
     report = validate_files([path], parse_schema(EVENTS_TEXT))
     assert report.violations == 4 and report.failed_rows == 3
+
+
+def test_a_schema_with_a_list_default_validates_twice() -> None:
+    # compiled rules are remembered per schema; an unhashable default is compiled each time
+    schema = parse_schema(
+        "fields:\n  - {name: n, type: integer, constraints: {minimum: 0}}\n"
+        "  - {name: tags, type: array, default: [a, b]}\n"
+    )
+    for _ in range(2):
+        report = validate_frame(pl.DataFrame({"n": [1, -1]}), schema)
+        assert [(f.rule, f.count) for f in report.failures] == [("minimum", 1)]
