@@ -160,6 +160,8 @@ class _Text:
 
     def kind(self) -> tuple[str, str | None, _Range]:
         """The type (and date format) every value parses as, with its range."""
+        if not self.count:  # null spellings only, which are text where not empty
+            return "string", None, _Range()
         alive = [c for c in _CANDIDATES if c in self.alive]
         if set(alive) >= _AMBIGUOUS:
             alive = [c for c in alive if c not in _AMBIGUOUS]
