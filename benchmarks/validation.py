@@ -9,6 +9,8 @@ columns break a rule, so the reports carry failures and examples. Printed:
 - lablink on a polars frame and on an Arrow table, full failure report;
 - lablink on the pandas frame (conversion to polars included);
 - pandera on pandas (same checks) and a hand-written polars expression set (the floor);
+- lablink on the table as a CSV file (every cell parsed from text), beside polars reading
+  that file (the floor for text);
 - memory: a Parquet file of ``--big-rows`` rows validated streamed, peak RSS in a subprocess;
 - drift between two stored dataset versions (``lablink data drift``: store, profile
   blobs, tests), beside scipy's KS on the raw 1M-value columns.
@@ -180,6 +182,23 @@ def bench_validation(rows: int) -> None:
     )
 
 
+def bench_csv(rows: int) -> None:
+    """Validate the table written as CSV: every typed column is parsed from text."""
+    from lablink.checks.schema_format import parse_schema
+    from lablink.checks.validate import validate_files
+
+    schema = parse_schema(SCHEMA, "bench")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "events.csv"
+        make_table(rows).write_csv(path)
+        report = validate_files([path], schema)
+        t_lab = best_of(lambda: validate_files([path], schema), 2)
+        t_read = best_of(lambda: pl.read_csv(path, try_parse_dates=True), 2)
+    print(f"csv: {report.summary()}")
+    print(f"  lablink on CSV             {rate(rows, t_lab)}")
+    print(f"  polars read_csv (floor)    {rate(rows, t_read)}  ratio {t_lab / t_read:.2f}x")
+
+
 def bench_memory(rows: int) -> None:
     """Write a big Parquet file in row groups, then validate it streamed in a subprocess."""
     import pyarrow.parquet as pq
@@ -259,11 +278,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--big-rows", type=int, default=30_000_000)
-    parser.add_argument("--skip", nargs="*", default=[], choices=["validation", "memory", "drift"])
+    parser.add_argument(
+        "--skip", nargs="*", default=[], choices=["validation", "csv", "memory", "drift"]
+    )
     args = parser.parse_args()
     print(f"polars {pl.__version__}, {os.cpu_count()} CPUs")
     if "validation" not in args.skip:
         bench_validation(args.rows)
+    if "csv" not in args.skip:
+        bench_csv(args.rows)
     if "drift" not in args.skip:
         bench_drift(args.rows)
     if "memory" not in args.skip:

@@ -137,3 +137,25 @@ def test_the_same_commands_over_a_server(lab: Lab, home: Path) -> None:
         assert refused.exit_code == 1 and "already exists" in refused.stderr
     finally:
         server.stop()
+
+
+def test_validate_counts_each_violation_once_with_the_file_line(home: Path) -> None:
+    (home / "six.csv").write_text(
+        "id,amount,country\n1,5.0,DE\n2,abc,FR\n3,7.5,US\n4,500.0,XX\n5,1.0,DE\n6,2.0,FR\n"
+    )
+    (home / "strict.yaml").write_text(
+        EVENTS.replace("{minimum: 0, maximum: 100}", "{required: true, minimum: 0, maximum: 100}")
+    )
+    text = run("validate", "six.csv", "--schema", "strict.yaml")
+    assert text.exit_code == 1
+    assert "3 violation(s) of 3 rule(s) in 2 rows; 6 rows checked" in text.stdout
+    assert "six.csv:3: 'abc'" in text.stdout and "six.csv:5: '500.0'" in text.stdout
+    assert "required" not in text.stdout and "row " not in text.stdout
+    body = json.loads(run("validate", "six.csv", "--schema", "strict.yaml", "--json").stdout)
+    assert (body["violations"], body["failed_rows"], body["rows"]) == (3, 2, 6)
+    assert sorted((f["rule"], f["count"]) for f in body["failures"]) == [
+        ("enum", 1),
+        ("maximum", 1),
+        ("type", 1),
+    ]
+    assert body["failures"][0]["examples"][0].keys() == {"file", "line", "value"}

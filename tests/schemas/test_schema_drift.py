@@ -1,4 +1,4 @@
-"""Profiles, drift between stored profiles, and schema inference from profiles."""
+"""Profiles and drift between stored profiles."""
 
 from __future__ import annotations
 
@@ -12,9 +12,7 @@ import pytest
 from scipy import stats
 
 from lablink.checks.drift import DriftThresholds, compare_profiles, jensen_shannon
-from lablink.checks.infer import infer_schema
 from lablink.checks.profile import GRID, profile_files, profile_frame, sketch_of_sorted
-from lablink.checks.validate import validate_files, validate_frame
 from lablink.errors import InvalidInput
 
 
@@ -143,25 +141,11 @@ def test_thresholds_come_from_the_drift_table() -> None:
         DriftThresholds.from_config({"ks": "high"})
 
 
-def test_inferred_schema_accepts_its_own_data(tmp_path: Path) -> None:
-    data = table(9).with_columns(pl.Series("id", [f"u{i}" for i in range(20_000)]))
-    path = tmp_path / "t.parquet"
-    data.write_parquet(path)
-    schema = infer_schema(profile_files([path]), "events")
-    assert schema.field("device").enum == ("android", "ios")  # type: ignore[union-attr]
-    assert schema.field("id").unique and schema.field("x").required  # type: ignore[union-attr]
-    assert schema.field("t").type == "datetime"  # type: ignore[union-attr]
-    assert validate_files([path], schema).ok and validate_frame(data, schema).ok
-
-
 def test_tables_with_columns_but_no_rows_keep_their_columns(tmp_path: Path) -> None:
     (tmp_path / "header.csv").write_text("x,y\n")
     pl.DataFrame({"n": pl.Series([], dtype=pl.Int64)}).write_parquet(tmp_path / "empty.parquet")
     csv = profile_files([tmp_path / "header.csv"])
     assert csv["rows"] == 0 and list(csv["columns"]) == ["x", "y"]
-    parquet = infer_schema(profile_files([tmp_path / "empty.parquet"]))
-    assert [(f.name, f.type, f.required) for f in parquet.fields] == [("n", "integer", False)]
-    assert validate_files([tmp_path / "empty.parquet"], parquet).ok
 
 
 def test_thresholds_must_be_a_table_and_name_their_file() -> None:

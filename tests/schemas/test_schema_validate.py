@@ -42,7 +42,7 @@ def test_every_rule_reports_count_share_and_example_rows(events: Schema) -> None
     assert not report.ok and report.rows == 5 and report.schema == "events@v1"
     assert found[("minimum", "id")].count == 1
     assert found[("minimum", "id")].examples == [{"row": 4, "value": -1}]
-    assert found[("unique", "id")].examples == [{"row": 3, "value": 2, "repeats_row": 2}]
+    assert found[("unique", "id")].examples == [{"row": 3, "value": 2, "repeats": {"row": 2}}]
     assert found[("maximum", "amount")].examples == [{"row": 2, "value": 150.0}]
     assert found[("enum", "country")].share == pytest.approx(0.2)
     assert [e["row"] for e in found[("pattern", "code")].examples] == [1, 2]
@@ -106,7 +106,7 @@ def test_table_rules_rows_primary_key_and_duplicate_rows() -> None:
     data = pl.DataFrame({"a": [1, 1, 1, None], "b": ["x", "y", "x", "z"]})
     found = by_rule(validate_frame(data, schema))
     assert found[("primaryKey", None)].examples[0]["row"] == 2
-    assert found[("primaryKey", None)].examples[0]["repeats_row"] == 0
+    assert found[("primaryKey", None)].examples[0]["repeats"] == {"row": 0}
     assert found[("required", "a")].examples[0]["row"] == 3
     assert found[("uniqueRows", None)].count == 1
     assert "at least 10" in found[("rows", None)].message
@@ -135,9 +135,9 @@ def test_files_of_each_format_give_the_same_counts(
     assert {(f.rule, f.column, f.count) for f in report.failures} == expected
     assert report.files == [str(path)]
     example = by_rule(report)[("minimum", "id")].examples[0]
-    assert example["row"] == 4 and example["file"] == str(path)
-    if fmt != "parquet":
-        assert example["line"] == (6 if fmt == "csv" else 5)
+    # one number per example: the text line for CSV and JSON Lines, the row for Parquet
+    where = {"parquet": {"row": 4}, "csv": {"line": 6}, "jsonl": {"line": 5}}[fmt]
+    assert example == {"file": str(path), **where, "value": -1 if fmt != "csv" else "-1"}
 
 
 def test_csv_cells_that_do_not_parse_are_type_violations_with_their_line(tmp_path: Path) -> None:
@@ -147,7 +147,7 @@ def test_csv_cells_that_do_not_parse_are_type_violations_with_their_line(tmp_pat
         "fields:\n  - {name: n, type: integer}\n  - {name: d, type: date}\n  - {name: b, type: boolean}\n"
     )
     found = by_rule(validate_files([path], schema))
-    assert found[("type", "n")].examples == [{"row": 1, "value": "x", "file": str(path), "line": 3}]
+    assert found[("type", "n")].examples == [{"value": "x", "file": str(path), "line": 3}]
     assert found[("type", "d")].examples[0]["value"] == "2024-13-01"
     assert found[("type", "b")].count == 1
 
@@ -170,7 +170,10 @@ def test_a_file_read_in_many_batches_matches_one_batch(tmp_path: Path) -> None:
         (f.rule, f.count) for f in whole.failures
     ]
     unique = by_rule(streamed)[("unique", "id")]
-    assert [(e["row"], e["repeats_row"]) for e in unique.examples] == [(4000, 17), (9000, 8500)]
+    assert [(e["row"], e["repeats"]["row"]) for e in unique.examples] == [
+        (4000, 17),
+        (9000, 8500),
+    ]
     over = by_rule(streamed)[("maximum", "x")]
     assert over.examples == by_rule(whole)[("maximum", "x")].examples[:5] or all(
         e["row"] < n for e in over.examples
@@ -186,11 +189,10 @@ def test_uniqueness_spans_files_and_formats(tmp_path: Path) -> None:
     schema = parse_schema("fields:\n  - {name: id, type: integer, constraints: {unique: true}}\n")
     report = validate_files([tmp_path], schema)
     (failure,) = report.failures
-    assert failure.count == 1 and failure.examples[0]["row"] == 4
-    assert (
-        failure.examples[0]["file"].endswith("b.parquet")
-        and failure.examples[0]["repeats_row"] == 1
-    )
+    (example,) = failure.examples
+    assert failure.count == 1 and report.failed_rows == 1
+    assert example["file"].endswith("b.parquet") and example["row"] == 1
+    assert example["repeats"] == {"file": str(tmp_path / "a.csv"), "line": 3}
 
 
 def test_duplicate_tracker_spills_to_disk_and_agrees() -> None:
@@ -204,6 +206,7 @@ def test_duplicate_tracker_spills_to_disk_and_agrees() -> None:
         )
     assert tracker._spill is not None
     assert tracker.finish() == (2, [(30_000, 10), (49_999, 20_000)])
+    assert tracker._spill is None  # finish cleans up
 
 
 def test_files_that_do_not_parse_or_are_not_utf8(tmp_path: Path) -> None:
@@ -253,3 +256,94 @@ def test_temporal_bounds_and_time_zones() -> None:
     )
     report = validate_frame(pa.table({"t": utc}), schema)
     assert [(f.rule, f.examples[0]["row"]) for f in report.failures] == [("minimum", 0)]
+
+
+SIX_ROWS = """id,amount,country
+1,5.0,DE
+2,abc,FR
+3,7.5,US
+4,500.0,XX
+5,1.0,DE
+6,2.0,FR
+"""
+EVENTS_TEXT = (
+    "fields:\n"
+    "  - {name: id, type: integer, constraints: {required: true, unique: true}}\n"
+    "  - {name: amount, type: number, constraints: {required: true, maximum: 100}}\n"
+    "  - {name: country, type: string, constraints: {enum: [DE, FR, US]}}\n"
+)
+
+
+def test_a_cell_that_does_not_parse_is_one_type_violation_and_rows_count_once(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "six.csv"
+    path.write_text(SIX_ROWS)
+    report = validate_files([path], parse_schema(EVENTS_TEXT), "events@v1")
+    found = by_rule(report)
+    # 'abc' is not a number: a type violation, not also an empty required cell
+    assert set(found) == {("type", "amount"), ("maximum", "amount"), ("enum", "country")}
+    assert [found[k].count for k in sorted(found)] == [1, 1, 1]
+    assert report.violations == 3 and report.failed_rows == 2 and report.rows == 6
+    assert report.summary() == (
+        "3 violation(s) of 3 rule(s) in 2 rows; 6 rows checked against events@v1"
+    )
+    assert found[("type", "amount")].examples == [{"file": str(path), "line": 3, "value": "abc"}]
+    assert found[("enum", "country")].examples == [{"file": str(path), "line": 5, "value": "XX"}]
+    assert report.to_dict()["failed_rows"] == 2 and report.to_dict()["violations"] == 3
+    assert f"| {path}:5 | 'XX' |" in report.to_markdown()
+
+
+def test_empty_cells_and_nan_text_stay_required_violations(tmp_path: Path) -> None:
+    path = tmp_path / "gaps.csv"
+    path.write_text("id,amount,country\n1,,DE\n2,NaN,FR\n3,x,US\n")
+    found = by_rule(validate_files([path], parse_schema(EVENTS_TEXT)))
+    assert {k: f.count for k, f in found.items()} == {
+        ("required", "amount"): 2,
+        ("type", "amount"): 1,
+    }
+
+
+@pytest.mark.parametrize("batch_rows", [7, 50, 1000])
+def test_failing_rows_count_once_across_rules_batches_and_duplicates(
+    tmp_path: Path, batch_rows: int
+) -> None:
+    rng = np.random.default_rng(5)
+    n = 400
+    ids = np.arange(n)
+    ids[rng.choice(n, 40, replace=False)] = rng.integers(0, n, 40)  # repeats
+    amount = rng.uniform(0, 120, n)  # about a sixth above 100: dense in some batches
+    country = rng.choice(np.array(["DE", "FR", "US", "XX"]), n, p=[0.3, 0.3, 0.3, 0.1])
+    data = pl.DataFrame({"id": ids, "amount": amount, "country": country})
+    data.write_parquet(tmp_path / "t.parquet", row_group_size=batch_rows)
+    report = validate_files(
+        [tmp_path / "t.parquet"], parse_schema(EVENTS_TEXT), batch_rows=batch_rows
+    )
+    # independently: a row fails when any rule fails on it
+    seen: set[int] = set()
+    repeat = np.zeros(n, dtype=bool)
+    for i, v in enumerate(ids.tolist()):
+        repeat[i] = v in seen
+        seen.add(v)
+    bad = repeat | (amount > 100) | (country == "XX")
+    assert report.failed_rows == int(bad.sum())
+    assert report.violations == int(repeat.sum() + (amount > 100).sum() + (country == "XX").sum())
+    assert validate_frame(data, parse_schema(EVENTS_TEXT)).failed_rows == int(bad.sum())
+
+
+def test_a_missing_required_column_fails_every_row_once(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text("id,country\n1,DE\n2,XX\n3,FR\n")
+    report = validate_files([path], parse_schema(EVENTS_TEXT))
+    assert report.violations == 4 and report.failed_rows == 3
+
+
+def test_a_schema_with_a_list_default_validates_twice() -> None:
+    # compiled rules are remembered per schema; an unhashable default is compiled each time
+    schema = parse_schema(
+        "fields:\n  - {name: n, type: integer, constraints: {minimum: 0}}\n"
+        "  - {name: tags, type: array, default: [a, b]}\n"
+    )
+    for _ in range(2):
+        report = validate_frame(pl.DataFrame({"n": [1, -1]}), schema)
+        assert [(f.rule, f.count) for f in report.failures] == [("minimum", 1)]

@@ -105,32 +105,89 @@ def prepare(field: Field, dtype: pl.DataType) -> Prepared:
 
 
 def _parse_text(field: Field, text: pl.Expr) -> pl.Expr | None:
-    fmt = field.format if field.format and "%" in field.format else None
-    if field.type in ("integer", "year"):
+    return parse_text(field.type, field.format, text)
+
+
+def parse_text(ftype: str, fmt: str | None, text: pl.Expr) -> pl.Expr | None:
+    """Text cells (already stripped) read as ``ftype``: null where a cell does not parse.
+
+    The one parser of text cells: validation checks with it and inference decides types
+    with it, so a schema inferred from a file always accepts that file. None when the
+    type is not read from text (``string``, ``object``...).
+    """
+    fmt = fmt if fmt and "%" in fmt else None
+    if ftype in ("integer", "year"):
         return text.cast(pl.Int64, strict=False)
-    if field.type == "number":
+    if ftype == "number":
         return text.cast(pl.Float64, strict=False)
-    if field.type == "boolean":
+    if ftype == "boolean":
         mapping = {**dict.fromkeys(TRUE_VALUES, True), **dict.fromkeys(FALSE_VALUES, False)}
         return text.replace_strict(mapping, default=None, return_dtype=pl.Boolean)
-    if field.type == "date":
+    if ftype == "date":
         return text.str.to_date(fmt or "%Y-%m-%d", strict=False)
-    if field.type == "datetime":
-        return text.str.to_datetime(fmt, strict=False, time_unit="us")
-    if field.type == "time":
+    if ftype == "datetime":
+        formats = (fmt,) if fmt else DATETIME_FORMATS
+        return text.map_batches(
+            lambda s: _datetimes(s, formats), return_dtype=pl.Datetime("us"), is_elementwise=True
+        )
+    if ftype == "time":
         return text.str.to_time(fmt or "%H:%M:%S", strict=False)
     return None
 
 
+# ISO 8601 forms a text datetime may take; each cell matches at most one. An offset
+# (``Z``, ``+02:00``, ``+0200``) is converted to UTC; a datetime without one is read as UTC.
+DATETIME_FORMATS = (
+    "%Y-%m-%dT%H:%M:%S%.f",
+    "%Y-%m-%dT%H:%M:%S%.f%#z",
+    "%Y-%m-%d %H:%M:%S%.f",
+    "%Y-%m-%d %H:%M:%S%.f%#z",
+    "%Y-%m-%dT%H:%M",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%d",
+)
+
+
+def _datetimes(text: pl.Series, formats: tuple[str, ...]) -> pl.Series:
+    """Parse with the format of the first cell, then only the cells left with the others:
+    a column in one form (the usual case) is parsed once."""
+    first = text.drop_nulls().head(1)
+    order = sorted(formats, key=lambda f: _one(first, f).null_count() if len(first) else 0)
+    out = _one(text, order[0])
+    left = out.is_null() & text.is_not_null()
+    if len(order) > 1 and left.any():
+        where = left.arg_true()
+        rest = text.gather(where)
+        parsed = pl.select(pl.coalesce(_one(rest, f) for f in order[1:])).to_series()
+        out = out.scatter(where, parsed)
+    return out
+
+
+def _one(text: pl.Series, fmt: str) -> pl.Series:
+    parsed = text.str.to_datetime(fmt, strict=False, time_unit="us")
+    if isinstance(parsed.dtype, pl.Datetime) and parsed.dtype.time_zone is not None:
+        parsed = parsed.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
+    return parsed
+
+
 def compile_rules(
-    field: Field, value_column: str, dtype: pl.DataType, required: bool
+    field: Field,
+    value_column: str,
+    dtype: pl.DataType,
+    required: bool,
+    source: str | None = None,
 ) -> list[Rule]:
-    """The row rules of one field, whose prepared values are in ``value_column`` of ``dtype``."""
+    """The row rules of one field, whose prepared values are in ``value_column`` of ``dtype``.
+
+    ``source`` names the column the values were parsed from, if any: its empty cells
+    are the field's empty cells (one that did not parse is a ``type`` violation).
+    """
     name = field.name
     shown = pl.col(name)
     value = pl.col(value_column)
     is_float = dtype.is_float()
-    empty = value.is_null() | value.is_nan() if is_float else value.is_null()
+    present = value if source is None else pl.col(source)
+    empty = present.is_null() | value.is_nan() if is_float else present.is_null()
     # Comparisons give null on an empty cell, and null never counts; only NaN, which
     # polars orders above every number, needs excluding by hand.
     not_nan = value.is_not_nan()
@@ -144,7 +201,7 @@ def compile_rules(
 
     if required:
         # null_count() reads the column's metadata; only NaN needs a pass over the values.
-        nulls = value.null_count()
+        nulls = present.null_count()
         add(
             "required",
             empty,

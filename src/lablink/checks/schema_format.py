@@ -232,6 +232,16 @@ def _constraint(r: _Reader, name: str, ftype: str, key: str, value: Any, path: P
             re.compile(value)
         except re.error as exc:
             r.fail(path, f"pattern {value!r} is not a regular expression: {exc}", None, name)
+        unsupported = _unsupported_regex(value)
+        if unsupported:
+            r.fail(
+                path,
+                f"pattern {value!r} cannot be checked: {unsupported}",
+                "validation matches with polars' regular expressions, which have no "
+                "look-around ((?=...), (?!...), (?<=...)) or backreferences (\\1): "
+                "rewrite it without them",
+                name,
+            )
         return value
     if key == "enum":
         if not isinstance(value, list) or not value:
@@ -278,6 +288,19 @@ def _value(r: _Reader, name: str, ftype: str, value: Any, path: Path_) -> Any:
     if ftype in ("date", "datetime", "time"):
         return _temporal(r, name, ftype, value, path)
     return value
+
+
+def _unsupported_regex(pattern: str) -> str | None:
+    """Why the validator's regex engine (polars, Rust ``regex``) refuses ``pattern``, or None."""
+    import polars as pl
+
+    try:
+        pl.select(pl.lit("").str.contains(pattern))
+    except pl.exceptions.PolarsError as exc:
+        lines = [line.strip() for line in str(exc).splitlines()]
+        found = [line.removeprefix("error: ") for line in lines if line.startswith("error:")]
+        return found[0] if found else (lines[0] if lines else "unsupported")
+    return None
 
 
 def _temporal(r: _Reader, name: str, ftype: str, value: Any, path: Path_) -> Any:

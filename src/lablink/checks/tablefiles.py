@@ -92,10 +92,13 @@ def iter_chunks(
     schema: Schema | None = None,
     batch_rows: int = DEFAULT_BATCH_ROWS,
     fmt: str | None = None,
+    text: bool = False,
 ) -> Iterator[Chunk]:
     """Chunks of at most ``batch_rows`` rows from every file in turn.
 
     ``fmt`` (``parquet``, ``csv`` or ``jsonl``) overrides the format the suffix says.
+    ``text`` reads every CSV column as text, only empty cells as null (for inference,
+    which parses the cells itself).
 
     Raises:
         InvalidInput: a file does not parse or is not UTF-8; the message names the file.
@@ -109,7 +112,7 @@ def iter_chunks(
         kind = fmt or table_format(path)
         row = 0
         try:
-            for batch in _batches(path, kind, schema, batch_rows):
+            for batch in _batches(path, kind, schema, batch_rows, text):
                 frame = pl.from_arrow(batch)
                 assert isinstance(frame, pl.DataFrame)
                 yield Chunk(frame, str(path), row, kind)
@@ -118,7 +121,9 @@ def iter_chunks(
             raise _read_error(path, kind, exc) from None
 
 
-def _batches(path: Path, fmt: str | None, schema: Schema | None, batch_rows: int) -> Iterator[Any]:
+def _batches(
+    path: Path, fmt: str | None, schema: Schema | None, batch_rows: int, text: bool = False
+) -> Iterator[Any]:
     """Record batches of one file; a file with columns but no rows gives one empty batch
     (so its columns are still profiled, inferred and checked)."""
     import pyarrow as pa
@@ -140,7 +145,7 @@ def _batches(path: Path, fmt: str | None, schema: Schema | None, batch_rows: int
                 fields = [arrow.field(n) for n in (columns or arrow.names)]
                 yield pa.RecordBatch.from_pylist([], schema=pa.schema(fields))
         return
-    reader = _csv_reader(path, schema) if fmt == "csv" else _json_reader(path)
+    reader = _csv_reader(path, schema, text) if fmt == "csv" else _json_reader(path)
     empty = True
     for batch in reader:
         empty = False
@@ -155,28 +160,39 @@ def _json_reader(path: Path) -> Any:
     return pj.open_json(path, read_options=pj.ReadOptions(block_size=_BLOCK_BYTES))
 
 
-def _csv_reader(path: Path, schema: Schema | None) -> Any:
+def _csv_reader(path: Path, schema: Schema | None, text: bool = False) -> Any:
     import pyarrow as pa
     import pyarrow.csv as pc
 
     missing = list(schema.missing_values) if schema is not None else [""]
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
     text_columns: dict[str, Any] = {}
     if schema is not None:
         # Read declared columns as text: the validator parses them and reports each bad cell.
         text_columns = {f.name: pa.string() for f in schema.fields}
+    elif text:
+        text_columns = dict.fromkeys(_header(path, delimiter), pa.string())
     convert = pc.ConvertOptions(
         column_types=text_columns,
         null_values=missing,
         strings_can_be_null=True,
         quoted_strings_can_be_null=False,
     )
-    parse = pc.ParseOptions(delimiter="\t" if path.suffix.lower() == ".tsv" else ",")
+    parse = pc.ParseOptions(delimiter=delimiter)
     return pc.open_csv(
         path,
         read_options=pc.ReadOptions(block_size=_BLOCK_BYTES),
         parse_options=parse,
         convert_options=convert,
     )
+
+
+def _header(path: Path, delimiter: str) -> list[str]:
+    """A CSV file's column names (its first record)."""
+    import csv
+
+    with open(path, encoding="utf-8-sig", newline="") as handle:
+        return next(csv.reader(handle, delimiter=delimiter), [])
 
 
 def _read_error(path: Path, kind: str | None, exc: BaseException) -> InvalidInput:

@@ -19,6 +19,7 @@ import numpy as np
 
 _BUCKETS = 256
 _SHIFT = np.uint64(56)
+_NONE = np.empty(0, np.int64)
 
 
 class DuplicateTracker:
@@ -48,6 +49,11 @@ class DuplicateTracker:
         A row is a duplicate when an earlier row has the same key; the earliest such
         rows come back with the row they repeat.
         """
+        count, examples, _rows = self.finish_rows()
+        return count, examples
+
+    def finish_rows(self) -> tuple[int, list[tuple[int, int]], np.ndarray]:
+        """What ``finish`` gives, and every duplicate row's number (unsorted)."""
         try:
             if self._spill is None:
                 h, r = self._take()
@@ -55,17 +61,19 @@ class DuplicateTracker:
             self._flush()
             total = 0
             examples: list[tuple[int, int]] = []
+            rows: list[np.ndarray] = []
             folder = Path(self._spill.name)
             for b in range(_BUCKETS):
                 hpath, rpath = folder / f"{b}.h", folder / f"{b}.r"
                 if not hpath.exists():
                     continue
-                count, found = _duplicates(
+                count, found, dup = _duplicates(
                     np.fromfile(hpath, np.uint64), np.fromfile(rpath, np.int64), self.max_examples
                 )
                 total += count
+                rows.append(dup)
                 examples = heapq.nsmallest(self.max_examples, examples + found)
-            return total, examples
+            return total, examples, np.concatenate(rows) if rows else _NONE
         finally:
             self.close()
 
@@ -104,17 +112,19 @@ class DuplicateTracker:
                 r[lo:hi].tofile(fr)
 
 
-def _duplicates(h: np.ndarray, r: np.ndarray, limit: int) -> tuple[int, list[tuple[int, int]]]:
+def _duplicates(
+    h: np.ndarray, r: np.ndarray, limit: int
+) -> tuple[int, list[tuple[int, int]], np.ndarray]:
     if len(h) < 2:
-        return 0, []
+        return 0, [], _NONE
     order = np.lexsort((r, h))
     hs, rs = h[order], r[order]
     repeat = np.flatnonzero(hs[1:] == hs[:-1]) + 1
     if not len(repeat):
-        return 0, []
+        return 0, [], _NONE
     # The first row of each run of equal hashes is the original the others repeat.
     starts = np.flatnonzero(np.concatenate(([True], hs[1:] != hs[:-1])))
     first = rs[starts[np.searchsorted(starts, repeat, side="right") - 1]]
     rows = rs[repeat]
     pick = np.argsort(rows, kind="stable")[:limit]
-    return len(repeat), [(int(rows[i]), int(first[i])) for i in pick]
+    return len(repeat), [(int(rows[i]), int(first[i])) for i in pick], rows

@@ -2,7 +2,8 @@
 
 ``Validator.feed`` takes one batch (a polars frame, or a ``Chunk`` of a file) and checks
 every row rule with a single parallel ``select``; only rules that fail are looked at
-again, for their first example rows. Uniqueness (``unique``, ``primaryKey``,
+again, for their rows: the first few are the examples, and their union counts each
+failing row once however many rules it breaks (``badrows.py``). Uniqueness (``unique``, ``primaryKey``,
 ``uniqueRows``) spans batches through ``DuplicateTracker``; a single in-memory frame
 never needs its hashes. ``validate_frame`` and ``validate_files`` are the entry points.
 """
@@ -10,13 +11,16 @@ never needs its hashes. ``validate_frame`` and ``validate_files`` are the entry 
 from __future__ import annotations
 
 import bisect
+import contextlib
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 
+from lablink.checks.badrows import BadRows
 from lablink.checks.rules import Rule, compile_rules, hash_key, prepare
 from lablink.checks.schema_model import Schema
 from lablink.checks.tablefiles import DEFAULT_BATCH_ROWS, Chunk, iter_chunks, line_of
@@ -56,6 +60,61 @@ class _Key:
             self.tracker.add(sub["h"].to_numpy(), rows.to_numpy())
 
 
+class _Plan:
+    """How to check batches of one column layout: compiled once, reused for every batch."""
+
+    def __init__(self, schema: Schema, dtypes: pl.Schema) -> None:
+        self.whole: list[tuple[str, str, str]] = []  # rules every row of a batch breaks
+        self.parsed: dict[str, pl.Expr] = {}
+        self.value_of: dict[str, str] = {}
+        self.type_rules: list[Rule] = []
+        self.rules: list[Rule] | None = None  # compiled on the first batch, once parsed
+        for i, field in enumerate(schema.fields):
+            required = field.required or field.name in schema.primary_key
+            if field.name not in dtypes:
+                if required and not field.has_default:
+                    self.whole.append(("required", field.name, "column is missing"))
+                continue
+            prepared = prepare(field, dtypes[field.name])
+            if prepared.value is None:
+                self.whole.append(("type", field.name, prepared.problem or "wrong type"))
+                continue
+            self.value_of[field.name] = field.name
+            if prepared.parse_failed is not None:
+                self.value_of[field.name] = f"\x00{i}"
+                self.parsed[f"\x00{i}"] = prepared.value
+                self.type_rules.append(
+                    Rule(
+                        "type",
+                        field.name,
+                        prepared.parse_failed,
+                        f"cells that are not {field.type}",
+                        pl.col(field.name),
+                    )
+                )
+
+
+_PLANS: dict[tuple[Schema, tuple[tuple[str, pl.DataType], ...]], _Plan] = {}
+_MAX_PLANS = 64
+
+
+def _plan_for(schema: Schema, dtypes: pl.Schema) -> _Plan:
+    """The plan for a schema and a batch layout; remembered, since a stream of batches (or a
+    training loop validating each batch) repeats the same pair."""
+    try:
+        key = (schema, tuple(dtypes.items()))
+        plan = _PLANS.get(key)
+    except TypeError:  # an unhashable default value: compile every time
+        return _Plan(schema, dtypes)
+    if plan is None:
+        if len(_PLANS) >= _MAX_PLANS:
+            # Threads of a server may evict at once: the oldest may already be gone.
+            with contextlib.suppress(StopIteration, RuntimeError):
+                _PLANS.pop(next(iter(_PLANS)), None)
+        plan = _PLANS[key] = _Plan(schema, dtypes)
+    return plan
+
+
 class Validator:
     """Accumulates a validation report over batches fed in row order."""
 
@@ -68,6 +127,9 @@ class Validator:
         self._file_start: dict[str, int] = {}
         self._extra: dict[str, None] = {}
         self._keys = self._make_keys()
+        self._bad = BadRows(keep=bool(self._keys))
+        self._whole = False  # this batch fails as a whole (a missing or mistyped column)
+        self._duplicate_rows: list[np.ndarray] = []
         self._t0 = time.perf_counter()
 
     def _make_keys(self) -> list[_Key]:
@@ -88,6 +150,7 @@ class Validator:
         self._starts.append((offset, chunk.file or "", chunk.format or ""))
         self.rows += frame.height
         self._extra.update(dict.fromkeys(c for c in frame.columns if c not in self.schema.names))
+        self._whole = False
         rules, frame, value_of = self._rules(frame, chunk)
         keys = [k for k in self._keys if all(c in value_of for c in k.columns)]
         exprs = [
@@ -100,8 +163,8 @@ class Validator:
         except pl.exceptions.PolarsError as exc:
             raise InvalidInput(f"cannot check {chunk.file or 'the table'}: {exc}") from exc
         failing = [(rule, int(counts[f"r{i}"])) for i, rule in enumerate(rules) if counts[f"r{i}"]]
-        if failing:
-            self._record(failing, frame, chunk, offset)
+        rows = self._record(failing, frame, chunk, offset) if failing else []
+        self._bad.add_batch(offset, frame.height, rows, self._whole)
         for i, key in enumerate(keys):
             # Keys are tracked on parsed values, so "7" in a CSV and 7 in Parquet are equal.
             sub = frame.select(pl.col(value_of[c]).alias(c) for c in key.columns)
@@ -111,44 +174,27 @@ class Validator:
         self, frame: pl.DataFrame, chunk: Chunk
     ) -> tuple[list[Rule], pl.DataFrame, dict[str, str]]:
         """The row rules for this batch, the batch with parsed columns, and where each is."""
-        rules: list[Rule] = []
-        parsed: dict[str, pl.Expr] = {}
-        value_of: dict[str, str] = {}
-        for i, field in enumerate(self.schema.fields):
-            required = field.required or field.name in self.schema.primary_key
-            if field.name not in frame.columns:
-                if required and not field.has_default:
-                    where = f" in {chunk.file}" if chunk.file else ""
-                    failure = self._failure("required", field.name, f"column is missing{where}")
-                    failure.count += frame.height
-                continue
-            prepared = prepare(field, frame.schema[field.name])
-            if prepared.value is None:
-                failure = self._failure("type", field.name, prepared.problem or "wrong type")
-                failure.count += frame.height
-                continue
-            value_of[field.name] = field.name
-            if prepared.parse_failed is not None:
-                value_of[field.name] = f"\x00{i}"
-                parsed[f"\x00{i}"] = prepared.value
-                mask = prepared.parse_failed
-                rules.append(
-                    Rule(
-                        "type",
-                        field.name,
-                        mask,
-                        f"cells that are not {field.type}",
-                        pl.col(field.name),
+        plan = _plan_for(self.schema, frame.schema)
+        for rule, column, message in plan.whole:
+            if rule == "required" and chunk.file:
+                message += f" in {chunk.file}"
+            self._failure(rule, column, message).count += frame.height
+            self._whole = True
+        if plan.parsed:
+            frame = frame.with_columns(**plan.parsed)
+        if plan.rules is None:
+            plan.rules = list(plan.type_rules)
+            for field in self.schema.fields:
+                if field.name in plan.value_of:
+                    column = plan.value_of[field.name]
+                    required = field.required or field.name in self.schema.primary_key
+                    # A parsed column's empty cells are the source's: a cell that did not
+                    # parse is a type violation, not also an empty one.
+                    source = field.name if column != field.name else None
+                    plan.rules += compile_rules(
+                        field, column, frame.schema[column], required, source
                     )
-                )
-        if parsed:
-            frame = frame.with_columns(**parsed)
-        for field in self.schema.fields:
-            if field.name in value_of:
-                column = value_of[field.name]
-                required = field.required or field.name in self.schema.primary_key
-                rules += compile_rules(field, column, frame.schema[column], required)
-        return rules, frame, value_of
+        return plan.rules, frame, plan.value_of
 
     def _failure(self, rule: str, column: str | None, message: str) -> Failure:
         key = (rule, column)
@@ -158,38 +204,30 @@ class Validator:
 
     def _record(
         self, failing: list[tuple[Rule, int]], frame: pl.DataFrame, chunk: Chunk, offset: int
-    ) -> None:
-        """Add counts, then find example rows in growing slices: frequent failures stop early."""
-        wanted: dict[int, int] = {}
-        for i, (rule, count) in enumerate(failing):
+    ) -> list[np.ndarray]:
+        """Add counts and example rows; the failing rows of each rule, for the union."""
+        found = frame.select(
+            rule.mask.arg_true().implode().alias(str(i)) for i, (rule, _) in enumerate(failing)
+        )
+        rows = [found[:, i][0].to_numpy() for i in range(len(failing))]
+        picks: dict[int, list[int]] = {}
+        for i, ((rule, count), where) in enumerate(zip(failing, rows, strict=True)):
             failure = self._failure(rule.rule, rule.column, rule.message)
             failure.count += count
             need = min(MAX_EXAMPLES - len(failure.examples), count)
             if need > 0:
-                wanted[i] = need
-        start, size = 0, 1 << 16
-        while wanted and start < frame.height:
-            part = frame.slice(start, size)
-            found = part.select(
-                failing[i][0].mask.arg_true().head(need).implode().alias(str(i))
-                for i, need in wanted.items()
+                picks[i] = where[:need].tolist()
+        if picks:
+            values = frame.select(
+                failing[i][0].value.gather(picked).implode().alias(str(i))
+                for i, picked in picks.items()
             ).row(0, named=True)
-            for i in list(wanted):
+            for i, picked in picks.items():
                 rule = failing[i][0]
-                rows = found[str(i)]
-                if not rows:
-                    continue
-                values = part.select(rule.value.gather(rows)).to_series().to_list()
                 failure = self._failure(rule.rule, rule.column, rule.message)
-                for row, value in zip(rows, values, strict=True):
-                    failure.examples.append(
-                        _example(offset + start + row, value, chunk, start + row)
-                    )
-                wanted[i] -= len(rows)
-                if wanted[i] <= 0:
-                    del wanted[i]
-            # A first small slice finds frequent failures cheaply; rare ones need the rest.
-            start, size = start + size, frame.height
+                for row, value in zip(picked, values[str(i)], strict=True):
+                    failure.examples.append({**_place(offset + row, chunk, row), "value": value})
+        return rows
 
     def _track(self, key: _Key, frame: pl.DataFrame, offset: int, duplicates: int) -> None:
         key.batches += 1
@@ -204,6 +242,7 @@ class Validator:
 
     def finish(self) -> ValidationReport:
         """The report over everything fed so far."""
+        self._duplicate_rows = []
         for key in self._keys:
             self._finish_key(key)
         s = self.schema
@@ -216,6 +255,9 @@ class Validator:
                 "rows", None, f"{self.rows} rows, the schema allows at most {s.max_rows}"
             ).count = 1
         failures = [f for f in self._failures.values() if f.count]
+        failed_rows = self._bad.total(
+            np.concatenate(self._duplicate_rows) if self._duplicate_rows else None
+        )
         for f in failures:
             f.share = f.count / self.rows if self.rows and f.rule != "rows" else None
         return ValidationReport(
@@ -225,6 +267,7 @@ class Validator:
             files=self._files,
             extra_columns=list(self._extra),
             seconds=time.perf_counter() - self._t0,
+            failed_rows=failed_rows,
         )
 
     def _finish_key(self, key: _Key) -> None:
@@ -235,9 +278,10 @@ class Validator:
         if key.pending is not None:
             key.add_hashes(*key.pending)
             values, base = key.pending
-        count, examples = key.tracker.finish()
+        count, examples, rows = key.tracker.finish_rows()
         if not count:
             return
+        self._duplicate_rows.append(rows)
         what = {"unique": "repeated values", "primaryKey": "repeated primary keys"}
         failure = self._failure(key.rule, key.column, what.get(key.rule, "duplicate rows"))
         failure.count += count
@@ -245,27 +289,29 @@ class Validator:
             value = values.row(row - base, named=True) if values is not None else None
             if value is not None and key.column is not None:
                 value = value[key.column]
-            example = self._where(row)
-            failure.examples.append({"row": row, "value": value, "repeats_row": first, **example})
+            failure.examples.append(
+                {**self._where(row), "value": value, "repeats": self._where(first)}
+            )
 
     def _where(self, row: int) -> dict[str, Any]:
-        """The file and text line of a global row number."""
+        """Where a global row number is: its file and line or row, or its row in the frame."""
         i = bisect.bisect_right(self._starts, (row, "\uffff", "")) - 1
         _start, file, fmt = self._starts[i]
         if not file:
-            return {}
-        line = line_of(fmt, row - self._file_start[file])
-        return {"file": file, **({"line": line} if line is not None else {})}
+            return {"row": row}
+        return _where_in_file(file, fmt, row - self._file_start[file])
 
 
-def _example(row: int, value: Any, chunk: Chunk, row_in_chunk: int) -> dict[str, Any]:
-    out: dict[str, Any] = {"row": row, "value": value}
-    if chunk.file is not None:
-        out["file"] = chunk.file
-        line = line_of(chunk.format, chunk.file_row + row_in_chunk)
-        if line is not None:
-            out["line"] = line
-    return out
+def _place(row: int, chunk: Chunk, row_in_chunk: int) -> dict[str, Any]:
+    """Where a row of a batch is, as ``Validator._where`` says it."""
+    if chunk.file is None:
+        return {"row": row}
+    return _where_in_file(chunk.file, chunk.format or "", chunk.file_row + row_in_chunk)
+
+
+def _where_in_file(file: str, fmt: str, file_row: int) -> dict[str, Any]:
+    line = line_of(fmt, file_row)
+    return {"file": file, "line": line} if line is not None else {"file": file, "row": file_row}
 
 
 def to_polars(data: Any) -> pl.DataFrame:

@@ -1,7 +1,10 @@
 """What a validation found: per rule and column, how many rows, what share, which rows.
 
-Row numbers count from 0 over the whole input, like a DataFrame index; examples from
-files also carry the file and, for CSV and JSON Lines, the 1-based text line.
+Each violation is one finding: a cell breaks one rule once (a text cell that does not
+parse is a ``type`` violation only, not also an empty one). An example names its row
+once, in the numbering a person looks up: the file and its 1-based text line for CSV
+and JSON Lines (the header is line 1), the file and the 0-based row for Parquet, the
+0-based row for an in-memory table.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ class ValidationReport:
     files: list[str] = dataclasses.field(default_factory=list)
     extra_columns: list[str] = dataclasses.field(default_factory=list)
     seconds: float = 0.0
+    failed_rows: int = 0  # distinct rows that break at least one rule
 
     @property
     def ok(self) -> bool:
@@ -58,12 +62,21 @@ class ValidationReport:
         """Rows-times-rules broken, summed over failures."""
         return sum(f.count for f in self.failures)
 
+    def tally(self) -> str:
+        """``N violation(s) of K rule(s) in R rows``."""
+        return (
+            f"{self.violations:,} violation(s) of {len(self.failures)} rule(s) "
+            f"in {self.failed_rows:,} rows"
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON, as the CLI's ``--json`` and the HTTP API return it."""
         return {
             "ok": self.ok,
             "schema": self.schema,
             "rows": self.rows,
+            "failed_rows": self.failed_rows,
+            "violations": self.violations,
             "files": self.files,
             "extra_columns": self.extra_columns,
             "seconds": round(self.seconds, 4),
@@ -71,17 +84,18 @@ class ValidationReport:
         }
 
     def summary(self) -> str:
-        """One line: ok, or how many rules failed."""
+        """One line: ok, or how many violations of how many rules in how many rows."""
         target = f" against {self.schema}" if self.schema else ""
         if self.ok:
             return f"ok: {self.rows:,} rows valid{target}"
-        return f"{len(self.failures)} rule(s) failed on {self.rows:,} rows{target}"
+        return f"{self.tally()}; {self.rows:,} rows checked{target}"
 
     def to_markdown(self) -> str:
         """A Markdown report for a pull request or a dataset page."""
         lines = [f"# Validation report{f': {self.schema}' if self.schema else ''}", ""]
         status = "passed" if self.ok else "**failed**"
-        lines.append(f"{status}: {self.rows:,} rows in {len(self.files) or 1} input(s).")
+        found = "" if self.ok else f"{self.tally()}; "
+        lines.append(f"{status}: {found}{self.rows:,} rows in {len(self.files) or 1} input(s).")
         if self.extra_columns:
             lines.append(f"Columns not in the schema (ignored): {', '.join(self.extra_columns)}.")
         if self.ok:
@@ -95,16 +109,23 @@ class ValidationReport:
         for f in self.failures:
             if not f.examples:
                 continue
-            lines += ["", f"## {f.rule} · {f.column or 'table'}", "", "| row | where | value |"]
-            lines.append("|---:|---|---|")
+            lines += ["", f"## {f.rule} · {f.column or 'table'}", "", "| where | value |"]
+            lines.append("|---|---|")
             for ex in f.examples:
-                where = ex.get("file") or ""
-                if ex.get("line") is not None:
-                    where += f":{ex['line']}"
-                lines.append(
-                    f"| {ex.get('row')} | {_md(where)} | {_md(repr(jsonable(ex.get('value'))))} |"
-                )
+                where = location(ex)
+                if "repeats" in ex:
+                    where += f" (repeats {location(ex['repeats'])})"
+                lines.append(f"| {_md(where)} | {_md(repr(jsonable(ex.get('value'))))} |")
         return "\n".join(lines) + "\n"
+
+
+def location(where: dict[str, Any]) -> str:
+    """An example's place as a person reads it: ``a.csv:7``, ``b.parquet row 3``, ``row 3``."""
+    file = where.get("file")
+    if where.get("line") is not None:
+        return f"{file}:{where['line']}" if file else f"line {where['line']}"
+    row = f"row {where.get('row')}"
+    return f"{file} {row}" if file else row
 
 
 def jsonable(value: Any) -> Any:

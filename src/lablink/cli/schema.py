@@ -123,13 +123,12 @@ def infer(
     fmt: str = typer.Option("yaml", "--format", help="yaml or json."),
 ) -> None:
     """Infer a schema (types, nullability, ranges, categories) for a person to edit."""
-    from lablink.checks.infer import infer_schema
-    from lablink.checks.profile import profile_files
+    from lablink.checks.infer import infer_files
     from lablink.checks.schema_format import dump_schema
 
     if fmt not in ("yaml", "json"):
         raise InvalidInput(f"unknown format {fmt!r}", "use --format yaml or --format json")
-    sys.stdout.write(dump_schema(infer_schema(profile_files(files), name), fmt))
+    sys.stdout.write(dump_schema(infer_files(files, name), fmt))
 
 
 @app.command("register")
@@ -294,6 +293,8 @@ def validate_command(
 
 def print_report(found: Any) -> None:
     """A validation report: the verdict, then each failed rule with example rows."""
+    from lablink.checks.validation_report import location
+
     out = output.console()
     out.print(("[green]" if found.ok else "[bold red]") + escape(found.summary()) + "[/]")
     if found.extra_columns:
@@ -304,12 +305,5 @@ def print_report(found: Any) -> None:
             f"  [red]{f.rule}[/] {escape(f.column or 'table')}: {f.count:,} rows{share}: {escape(f.message)}"
         )
         for ex in f.examples:
-            where = (
-                f" {ex['file']}" + (f":{ex['line']}" if ex.get("line") else "")
-                if ex.get("file")
-                else ""
-            )
-            extra = f" repeats row {ex['repeats_row']}" if "repeats_row" in ex else ""
-            out.print(
-                f"      row {ex['row']}{escape(where)}: {escape(repr(ex.get('value')))}{extra}"
-            )
+            extra = f" repeats {location(ex['repeats'])}" if "repeats" in ex else ""
+            out.print(f"      {escape(location(ex))}: {escape(repr(ex.get('value')) + extra)}")

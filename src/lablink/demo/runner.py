@@ -160,14 +160,13 @@ def _iris_version(settings: Settings) -> Path:
 
 def _register_schema(settings: Settings, csv: Path) -> None:
     """Schema ``iris``, inferred from the data as `lablink schema infer` does."""
-    from lablink.checks.infer import infer_schema
-    from lablink.checks.profile import profile_files
+    from lablink.checks.infer import infer_files
     from lablink.core.schemas import Schemas
     from lablink.store import open_store
 
     store = open_store(settings.db)
     try:
-        schema = infer_schema(profile_files([csv]), "iris")
+        schema = infer_files([csv], "iris")
         Schemas(store).register("iris", schema, settings.user, description="inferred from iris@v1")
     finally:
         store.close()

@@ -123,8 +123,8 @@ def validate_tables(
     report = validate_files(tables, parsed, ref, batch_rows or DEFAULT_BATCH_ROWS)
     if not report.ok:
         raise ValidationFailed(
-            f"{where} breaks {ref}: {len(report.failures)} rule(s) failed on "
-            f"{report.rows:,} rows" + ("; nothing was stored" if storing else ""),
+            f"{where} breaks {ref}: {report.tally()} of {report.rows:,}"
+            + ("; nothing was stored" if storing else ""),
             "fix the rows the report lists, or register a schema version that allows them",
             report=report,
         )
