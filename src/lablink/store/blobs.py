@@ -27,7 +27,7 @@ from lablink.errors import InsufficientStorage, InvalidInput, NotFound
 
 CHUNK = 1024 * 1024
 ALGORITHMS = ("sha256", "blake3")
-_DIGEST = re.compile(r"^(sha256|blake3):[0-9a-f]{64}$")
+_DIGEST = re.compile(r"(sha256|blake3):[0-9a-f]{64}")
 READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
 LIST_THRESHOLD = 2000  # digests above which ``existing`` lists folders instead of stat-ing
 
@@ -81,7 +81,7 @@ def raise_storage_error(exc: OSError, where: str, hint: str) -> NoReturn:
 
 def check_digest(digest: str) -> str:
     """Return ``digest`` if it is a well-formed blob id, else raise InvalidInput."""
-    if not isinstance(digest, str) or not _DIGEST.match(digest):
+    if not isinstance(digest, str) or not _DIGEST.fullmatch(digest):
         raise InvalidInput(
             f"{digest!r} is not a blob id", "blob ids look like sha256:<64 hex> or blake3:<64 hex>"
         )

@@ -139,7 +139,7 @@ class Manifest:
         """
         if self.algorithm not in ALGORITHMS:
             raise InvalidInput(f"unknown hash algorithm {self.algorithm!r}")
-        digest = re.compile(rf"^{self.algorithm}:[0-9a-f]{{64}}$").match
+        digest = re.compile(rf"{self.algorithm}:[0-9a-f]{{64}}").fullmatch
         previous = ""
         paths = set()
         for entry in self.files:
