@@ -27,7 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from lablink.core.datasets.manifest import Manifest, check_path
-from lablink.errors import InvalidInput
+from lablink.errors import Conflict, InvalidInput
 from lablink.store.blobcache import BlobCache
 from lablink.store.blobs import READ_ONLY, raise_storage_error
 
@@ -71,6 +71,7 @@ class ClientCache(BlobCache):
         Raises:
             InvalidInput: a manifest path that would leave ``dest``; a file where the
                 version has a folder, or a folder where it has a file.
+            Conflict: a file's size in the manifest is not its blob's.
             FileNotFoundError: a blob is not cached (fetch first).
         """
         result = Materialised()
@@ -85,6 +86,7 @@ class ClientCache(BlobCache):
                 make_folder(parent)
                 made.add(parent)
             source = self.where(entry.digest)
+            _check_size(source, entry.path, entry.size)
             try:
                 link = self._put_file(source, target, link, result)
             except IsADirectoryError:
@@ -192,6 +194,21 @@ def make_folder(path: str | os.PathLike[str]) -> None:
             ) from None
         raise_storage_error(
             exc, f"the disk of {os.fspath(path)}", "free disk space, then pull again"
+        )
+
+
+def _check_size(source: str, path: str, size: int) -> None:
+    """Refuse to place a file whose blob is not the size the manifest lists.
+
+    The blob matches its digest, so the manifest is what is wrong (a server that did
+    not check sizes at commit accepted it): placing the file would write other bytes
+    than ``data show`` promised, silently.
+    """
+    held = os.stat(source).st_size
+    if held != size:
+        raise Conflict(
+            f"{path}: the version lists {size} bytes, but its blob holds {held} bytes",
+            "the version's manifest is wrong; add the folder again to make a correct version",
         )
 
 
