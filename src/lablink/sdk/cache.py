@@ -69,20 +69,23 @@ class ClientCache(BlobCache):
         list are left alone.
 
         Raises:
-            InvalidInput: a manifest path that would leave ``dest``; a file where the
-                version has a folder, or a folder where it has a file.
+            InvalidInput: a manifest path that would leave ``dest``, or a folder in
+                ``dest`` that is a symlink out of it (nothing is written through it); a
+                file where the version has a folder, or a folder where it has a file.
             Conflict: a file's size in the manifest is not its blob's.
             FileNotFoundError: a blob is not cached (fetch first).
         """
         result = Materialised()
         root = os.fspath(dest)
         make_folder(root)
+        inside = os.path.realpath(root)
         made: set[str] = {root}
         for entry in manifest.files:
             check_path(entry.path)
             target = os.path.join(root, entry.path)
             parent = os.path.dirname(target)
             if parent not in made:
+                check_inside(parent, inside, root)
                 make_folder(parent)
                 made.add(parent)
             source = self.where(entry.digest)
@@ -195,6 +198,33 @@ def make_folder(path: str | os.PathLike[str]) -> None:
         raise_storage_error(
             exc, f"the disk of {os.fspath(path)}", "free disk space, then pull again"
         )
+
+
+def check_inside(folder: str, inside: str, root: str) -> None:
+    """Refuse a folder that resolves outside ``inside`` (the real path of ``root``).
+
+    A symlinked folder in the target (``sub -> /elsewhere``) would make a pull write
+    files where the user never asked: a link to a file is replaced instead, since
+    ``os.replace`` swaps the link itself, never what it points to.
+    """
+    real = os.path.realpath(folder)
+    if real != inside and not real.startswith(inside + os.sep):
+        link = _first_link(folder, root)
+        raise InvalidInput(
+            f"{link} is a symlink to {os.path.realpath(link)}, outside {root}; a pull "
+            "never writes through a link out of its target folder",
+            "remove the link, or pull into another folder",
+        )
+
+
+def _first_link(folder: str, root: str) -> str:
+    """The first component of ``folder`` below ``root`` that is a symlink."""
+    path = root
+    for part in os.path.relpath(folder, root).split(os.sep):
+        path = os.path.join(path, part)
+        if os.path.islink(path):
+            return path
+    return folder
 
 
 def _check_size(source: str, path: str, size: int) -> None:
