@@ -88,10 +88,14 @@ class ClientCache(BlobCache):
                 check_inside(parent, inside, root)
                 make_folder(parent)
                 made.add(parent)
-            source = self.where(entry.digest)
-            _check_size(source, entry.path, entry.size)
+            if entry.link is None:
+                source = self.where(entry.digest)
+                _check_size(source, entry.path, entry.size)
             try:
-                link = self._put_file(source, target, link, result)
+                if entry.link is not None:
+                    _put_link(entry.link, target, result)
+                else:
+                    link = self._put_file(source, target, link, result)
             except IsADirectoryError:
                 raise InvalidInput(
                     f"{target} is a folder where the version has a file",
@@ -198,6 +202,25 @@ def make_folder(path: str | os.PathLike[str]) -> None:
         raise_storage_error(
             exc, f"the disk of {os.fspath(path)}", "free disk space, then pull again"
         )
+
+
+def _put_link(link: str, target: str, result: Materialised) -> None:
+    """Make ``target`` a symlink to ``link`` (a version's file stored as a link)."""
+    with contextlib.suppress(OSError):
+        if os.readlink(target) == link:
+            result.unchanged += 1
+            return
+    if os.path.isdir(target) and not os.path.islink(target):
+        raise IsADirectoryError(target)
+    tmp = f"{target}.lablink-{uuid.uuid4().hex[:8]}"
+    os.symlink(link, tmp)
+    try:
+        os.replace(tmp, target)  # replaces a file or a link, never writes through one
+    except OSError:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    result.linked += 1
 
 
 def check_inside(folder: str, inside: str, root: str) -> None:
