@@ -77,3 +77,13 @@ def test_a_server_with_blobs_on_s3(bucket: str, db_url: str, tmp_path: Path, wor
             assert not again.created and again.uploaded_blobs == 0
         finally:
             server.stop()
+
+
+def test_blob_sizes_on_s3_list_folders(bucket: str) -> None:
+    from lablink.store.blobs import LIST_THRESHOLD, BlobStore, bytes_digest
+
+    blobs = BlobStore(bucket)
+    stored = {blobs.put_bytes(str(i).encode(), "blake3")[0]: len(str(i)) for i in range(5)}
+    absent = [bytes_digest(f"absent {i}".encode(), "blake3") for i in range(LIST_THRESHOLD)]
+    assert blobs.sizes([*absent, *stored]) == stored  # one listing per folder
+    assert blobs.sizes(list(stored)[:2]) == dict(list(stored.items())[:2])  # one call each

@@ -66,6 +66,12 @@ def add(
         help="Leave out files matching this glob on the path (*.tmp) or under this folder "
         "(.git/); repeatable.",
     ),
+    follow_symlinks: bool = typer.Option(
+        True,
+        "--follow-symlinks/--no-follow-symlinks",
+        help="Add what symlinks point to (the default, warning about links out of the "
+        "folder), or store them as links that a pull recreates.",
+    ),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Add a file or folder tree as the next version of a dataset (uploads only new files).
@@ -83,6 +89,7 @@ def add(
     words += [w for parent in parents for w in ("--from", parent)]
     words += ["--schema", schema] if schema else []
     words += [w for pattern in exclude for w in ("--exclude", pattern)]
+    words += [] if follow_symlinks else ["--no-follow-symlinks"]
     command = shlex.join(words)
     try:
         with BarProgress(enabled=not as_json) as progress:
@@ -96,6 +103,7 @@ def add(
                 schema=schema,
                 profile=profile,
                 exclude=exclude,
+                follow_symlinks=follow_symlinks,
                 settings=settings,
                 progress=progress,
             )
@@ -109,6 +117,9 @@ def add(
         raise
     if as_json:
         body = {"version": result.version.to_dict(), "created": result.created}
+        body["outside_symlinks"] = [
+            {"path": rel, "target": real} for rel, real in result.outside_symlinks
+        ]
         if result.tables is not None and result.tables.report is not None:
             body["validation"] = result.tables.report.to_dict()
         output.print_json(body)

@@ -122,7 +122,7 @@ def print_version(
     table.add_column("path")
     table.add_column("size", justify="right")
     for f in files:
-        table.add_row(f.path, format_size(f.size))
+        table.add_row(f.path, f"-> {f.link}" if f.link is not None else format_size(f.size))
     out.print(table)
     if len(files) < len(manifest.files):
         out.print(f"[dim]{len(files)} of {len(manifest.files)} files shown; use --files[/]")
@@ -146,6 +146,11 @@ def print_diff(out: Console, changes: dict[str, Any]) -> None:
 def print_push(out: Console, result: PushResult) -> None:
     """What ``data add`` did."""
     v = result.version
+    for rel, real in result.outside_symlinks:
+        out.print(
+            f"[yellow]warning:[/] {rel} is a symlink to {real}, outside the folder: its "
+            "content was added (--no-follow-symlinks stores links as links)"
+        )
     if not result.created:
         out.print(f"[bold cyan]{v.ref}[/] unchanged: the files are the same as the latest version")
         return

@@ -19,7 +19,7 @@ from lablink.checks.watch_rules import Finding, check_gpu
 from lablink.store.base import Store
 from lablink.store.watch_sql import WatchSql
 
-_KEY = re.compile(r"^sys/gpu(\d+)/(util|run_procs)$")
+_KEY = re.compile(r"sys/gpu([0-9]+)/(util|run_procs)")
 MAX_EVERY = 5.0
 MIN_EVERY = 1.0
 
@@ -30,7 +30,7 @@ def gpus_in_use(keys: dict[str, tuple[float, float]], since: float) -> dict[int,
     held: set[int] = set()
     reports_held = False
     for key, (value, at) in keys.items():
-        match = _KEY.match(key)
+        match = _KEY.fullmatch(key)
         if match is None:
             continue
         gpu = int(match.group(1))

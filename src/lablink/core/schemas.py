@@ -24,8 +24,8 @@ from lablink.errors import Conflict, InvalidInput
 from lablink.store.base import Store
 from lablink.store.schemas_sql import SchemaSql, SchemaSubject, SchemaVersion
 
-_SUBJECT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
-_REF = re.compile(r"^(?P<subject>[^@]+?)(?:@(?:v?(?P<version>\d+)|(?P<latest>latest)))?$")
+_SUBJECT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
+_REF = re.compile(r"(?P<subject>[^@]+?)(?:@(?:v?(?P<version>[0-9]+)|(?P<latest>latest)))?")
 
 __all__ = [
     "CheckResult",
@@ -39,7 +39,7 @@ __all__ = [
 
 def check_subject(name: str) -> str:
     """Subject names: letters, digits, ``. _ -``, up to 200 characters."""
-    if not isinstance(name, str) or not _SUBJECT.match(name):
+    if not isinstance(name, str) or not _SUBJECT.fullmatch(name):
         raise InvalidInput(
             f"invalid schema subject {name!r}",
             "use letters, digits, '.', '_' or '-' (up to 200), e.g. events",
@@ -53,7 +53,7 @@ def parse_ref(ref: str) -> tuple[str, int | None]:
     Raises:
         InvalidInput: not a subject reference.
     """
-    match = _REF.match(ref.strip()) if isinstance(ref, str) else None
+    match = _REF.fullmatch(ref.strip(" ")) if isinstance(ref, str) else None
     if match is None:
         raise InvalidInput(
             f"invalid schema reference {ref!r}", "write SUBJECT or SUBJECT@vN, e.g. events@v2"

@@ -30,7 +30,7 @@ MAX_NAME_LENGTH = 500
 MAX_TAG_LENGTH = 200
 MAX_HISTORY_POINTS = 100_000
 LIVE_EVENT_POINTS = 2_000  # batches up to this size ride along in the SSE event itself
-_PROJECT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
+_PROJECT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
 RUN_FIELDS = (
     "git_commit",
     "git_branch",
@@ -47,7 +47,7 @@ RUN_FIELDS = (
 
 def check_project(name: str) -> str:
     """Project names: letters, digits, ``. _ -``, up to 200 characters."""
-    if not isinstance(name, str) or not _PROJECT.match(name):
+    if not isinstance(name, str) or not _PROJECT.fullmatch(name):
         raise InvalidInput(
             f"invalid project name {name!r}",
             "use letters, digits, '.', '_' or '-' (up to 200), e.g. vision",

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from lablink.core.datasets.manifest import Manifest, check_path
-from lablink.errors import InvalidInput
+from lablink.errors import Conflict, InvalidInput
 from lablink.store.blobcache import BlobCache
 from lablink.store.blobs import READ_ONLY, raise_storage_error
 
@@ -69,24 +69,33 @@ class ClientCache(BlobCache):
         list are left alone.
 
         Raises:
-            InvalidInput: a manifest path that would leave ``dest``; a file where the
-                version has a folder, or a folder where it has a file.
+            InvalidInput: a manifest path that would leave ``dest``, or a folder in
+                ``dest`` that is a symlink out of it (nothing is written through it); a
+                file where the version has a folder, or a folder where it has a file.
+            Conflict: a file's size in the manifest is not its blob's.
             FileNotFoundError: a blob is not cached (fetch first).
         """
         result = Materialised()
         root = os.fspath(dest)
         make_folder(root)
+        inside = os.path.realpath(root)
         made: set[str] = {root}
         for entry in manifest.files:
             check_path(entry.path)
             target = os.path.join(root, entry.path)
             parent = os.path.dirname(target)
             if parent not in made:
+                check_inside(parent, inside, root)
                 make_folder(parent)
                 made.add(parent)
-            source = self.where(entry.digest)
+            if entry.link is None:
+                source = self.where(entry.digest)
+                _check_size(source, entry.path, entry.size)
             try:
-                link = self._put_file(source, target, link, result)
+                if entry.link is not None:
+                    _put_link(entry.link, target, result)
+                else:
+                    link = self._put_file(source, target, link, result)
             except IsADirectoryError:
                 raise InvalidInput(
                     f"{target} is a folder where the version has a file",
@@ -192,6 +201,67 @@ def make_folder(path: str | os.PathLike[str]) -> None:
             ) from None
         raise_storage_error(
             exc, f"the disk of {os.fspath(path)}", "free disk space, then pull again"
+        )
+
+
+def _put_link(link: str, target: str, result: Materialised) -> None:
+    """Make ``target`` a symlink to ``link`` (a version's file stored as a link)."""
+    with contextlib.suppress(OSError):
+        if os.readlink(target) == link:
+            result.unchanged += 1
+            return
+    if os.path.isdir(target) and not os.path.islink(target):
+        raise IsADirectoryError(target)
+    tmp = f"{target}.lablink-{uuid.uuid4().hex[:8]}"
+    os.symlink(link, tmp)
+    try:
+        os.replace(tmp, target)  # replaces a file or a link, never writes through one
+    except OSError:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    result.linked += 1
+
+
+def check_inside(folder: str, inside: str, root: str) -> None:
+    """Refuse a folder that resolves outside ``inside`` (the real path of ``root``).
+
+    A symlinked folder in the target (``sub -> /elsewhere``) would make a pull write
+    files where the user never asked: a link to a file is replaced instead, since
+    ``os.replace`` swaps the link itself, never what it points to.
+    """
+    real = os.path.realpath(folder)
+    if real != inside and not real.startswith(inside + os.sep):
+        link = _first_link(folder, root)
+        raise InvalidInput(
+            f"{link} is a symlink to {os.path.realpath(link)}, outside {root}; a pull "
+            "never writes through a link out of its target folder",
+            "remove the link, or pull into another folder",
+        )
+
+
+def _first_link(folder: str, root: str) -> str:
+    """The first component of ``folder`` below ``root`` that is a symlink."""
+    path = root
+    for part in os.path.relpath(folder, root).split(os.sep):
+        path = os.path.join(path, part)
+        if os.path.islink(path):
+            return path
+    return folder
+
+
+def _check_size(source: str, path: str, size: int) -> None:
+    """Refuse to place a file whose blob is not the size the manifest lists.
+
+    The blob matches its digest, so the manifest is what is wrong (a server that did
+    not check sizes at commit accepted it): placing the file would write other bytes
+    than ``data show`` promised, silently.
+    """
+    held = os.stat(source).st_size
+    if held != size:
+        raise Conflict(
+            f"{path}: the version lists {size} bytes, but its blob holds {held} bytes",
+            "the version's manifest is wrong; add the folder again to make a correct version",
         )
 
 

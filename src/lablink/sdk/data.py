@@ -115,6 +115,11 @@ class Dataset:
         entry = self._by_path.get(path)
         if entry is None:
             raise NotFound(f"{self.ref} has no file {path!r}", "see ds.files")
+        if entry.link is not None:
+            raise InvalidInput(
+                f"{path!r} in {self.ref} is a symlink to {entry.link!r}, stored as a link",
+                "open the file it points to, or read it under ds.path",
+            )
         if self._path is not None:
             return open(self._path / path, "rb")
         with session(self.settings) as (remote, cache):
@@ -212,6 +217,7 @@ def add(
     schema: str | None = None,
     profile: bool = True,
     exclude: Sequence[str] = (),
+    follow_symlinks: bool = True,
     settings: Settings | None = None,
     progress: Progress | None = None,
 ) -> PushResult:
@@ -222,7 +228,9 @@ def add(
     ``ValidationFailed`` before anything is uploaded, then profiled (unless ``profile``
     is False) so the profile is stored with the version. Inside a run, the run is
     recorded as the version's source. ``exclude`` leaves out files matching its globs
-    or folders (``.git/``, ``*.tmp``).
+    or folders (``.git/``, ``*.tmp``). Symlinks are followed (those leading out of the
+    folder are warned about and listed in ``outside_symlinks``) unless
+    ``follow_symlinks`` is False: then they are stored as links, recreated by a pull.
     """
     from lablink.sdk.data_tables import TableCheck, check_tables
     from lablink.sdk.transfer import push
@@ -250,6 +258,7 @@ def add(
             progress=progress,
             check_tables=check,
             exclude=exclude,
+            follow_symlinks=follow_symlinks,
         )
 
 

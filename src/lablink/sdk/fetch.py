@@ -6,7 +6,9 @@ against its digest as it is written (``BlobCache.put``). When an endpoint fails 
 the middle of a pack, the blobs that already arrived are kept and the rest is asked
 of the next endpoint. A corrupt blob is reported to the endpoint that sent it (which
 rehashes and quarantines its copy: an edge cache then refetches it from upstream) and
-fetched again elsewhere; the report lists it.
+fetched again elsewhere; the report lists it. An edge whose upstream sent it a corrupt
+copy says so (a ``corrupt`` frame, already reported upstream); when no endpoint has a
+good copy the fetch fails with ``CorruptBlob``, which says a push heals it.
 """
 
 from __future__ import annotations
@@ -91,6 +93,8 @@ def fetch_blobs(
     """Bring every blob of ``items`` (digest → size) into ``cache``.
 
     Raises:
+        CorruptBlob: some blobs are corrupt wherever they are stored (the corrupt copies
+            were reported and quarantined: a push of the version heals them).
         ServiceUnavailable: no endpoint could deliver some blobs (the others are kept).
         InsufficientStorage: the cache's disk is full.
     """
@@ -123,13 +127,21 @@ def _fetch_pack(
 ) -> None:
     remaining = list(digests)
     reasons: list[str] = []
+    seen_corrupt: dict[str, str] = {}  # digest → the endpoint that found it corrupt
     for _ in range(ROUNDS):
         for url in endpoints.ordered():
             received: set[str] = set()
             corrupt: list[str] = []
+            upstream_corrupt: list[str] = []
             try:
                 _receive(
-                    endpoints.client(url), remaining, cache, report, advance, received, corrupt
+                    endpoints.client(url),
+                    remaining,
+                    cache,
+                    report,
+                    advance,
+                    received,
+                    (corrupt, upstream_corrupt),
                 )
             except InsufficientStorage:
                 raise
@@ -140,11 +152,22 @@ def _fetch_pack(
                 endpoints.failed(url, reason)
             for digest in corrupt:
                 _report_corrupt(endpoints, url, digest, report)
+            seen_corrupt.update(dict.fromkeys([*corrupt, *upstream_corrupt], url))
             # What arrived is known; only the rest is looked for on disk (another
             # process may have cached it meanwhile).
             remaining = [d for d in remaining if d not in received and not cache.has(d)]
             if not remaining:
                 return
+    bad = [d for d in remaining if d in seen_corrupt]
+    if bad:
+        where = sorted({seen_corrupt[d] for d in bad})
+        raise CorruptBlob(
+            f"{len(bad)} blobs are corrupt where they are stored (found by "
+            f"{', '.join(where)}); the corrupt copies were reported and quarantined",
+            "push the version again (lablink data add of the same folder) to upload good "
+            "copies, then pull again",
+            corrupt=bad[:20],
+        )
     raise ServiceUnavailable(
         f"{len(remaining)} blobs could not be fetched from any data endpoint",
         "check LABLINK_DATA_ENDPOINTS / LABLINK_SERVER; "
@@ -160,11 +183,12 @@ def _receive(
     report: FetchReport,
     advance: Callable[[int], None] | None,
     received: set[str],
-    corrupt: list[str],
+    corrupt: tuple[list[str], list[str]],
 ) -> None:
     """Stream one pack into the cache.
 
-    Adds to ``received`` and ``corrupt`` as blobs arrive, so a pack cut off half way
+    Adds to ``received`` and ``corrupt`` (the blobs that arrived corrupt, and those the
+    endpoint's upstream sent it corrupt) as blobs arrive, so a pack cut off half way
     still counts what it delivered.
     """
     body = json.dumps({"digests": digests}).encode()
@@ -175,14 +199,16 @@ def _receive(
             raise ServiceUnavailable(f"HTTP {response.status_code}: {response.text[:200]}")
         meter = _Meter(advance)
         stream = _raw(response)
-        for digest, size, chunks in PackReader(stream):
+        reader = PackReader(stream)
+        for digest, size, chunks in reader:
             try:
                 cache.put(digest, meter.count(chunks))
             except CorruptBlob:
-                corrupt.append(digest)
+                corrupt[0].append(digest)
                 continue
             received.add(digest)
             report.add(size)
+        corrupt[1].extend(reader.corrupt)
         meter.flush()
         for _ in stream:  # the body's last empty chunk: the connection is then reused
             pass

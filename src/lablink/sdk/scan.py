@@ -11,11 +11,12 @@ the same clock tick as the hash is never missed (git's "racy clean" problem).
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
 import logging
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 from lablink.core.datasets.manifest import FileEntry, Manifest, path_matches
@@ -69,14 +70,30 @@ class HashCache:
         self._db.execute("COMMIT")
 
 
-def list_files(root: Path) -> list[tuple[str, str, _Stat]]:
+@dataclasses.dataclass
+class Links:
+    """Symlinks met while listing a folder."""
+
+    # followed links whose file lies outside the folder: (relative path, real path)
+    outside: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+    # with follow_symlinks=False, every link: relative path → its target, as written
+    kept: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+def list_files(
+    root: Path, *, follow_symlinks: bool = True, links: Links | None = None
+) -> list[tuple[str, str, _Stat]]:
     """(relative path, absolute path, stat) of every file under ``root`` (or ``root``).
 
-    Symlinks to files are followed; symlinked folders are skipped with a warning.
+    Symlinks to files are followed (their content is what is added; ``links.outside``
+    lists those leading out of ``root``); symlinked folders are skipped with a warning.
+    With ``follow_symlinks=False`` no link is followed: each one (to a file, a folder or
+    nothing) goes to ``links.kept``, to be stored as a link.
 
     Raises:
         InvalidInput: the path does not exist, is empty, or holds a broken symlink.
     """
+    links = links if links is not None else Links()
     if not root.exists():
         raise InvalidInput(f"{root} does not exist", "give a file or a folder to add")
     if root.is_file():
@@ -93,6 +110,9 @@ def list_files(root: Path) -> list[tuple[str, str, _Stat]]:
                 if entry.is_dir(follow_symlinks=False):
                     stack.append(entry.path)
                     continue
+                if not follow_symlinks and entry.is_symlink():
+                    links.kept[entry.path[cut:]] = os.readlink(entry.path)
+                    continue
                 try:
                     st = entry.stat()
                 except FileNotFoundError:
@@ -103,8 +123,12 @@ def list_files(root: Path) -> list[tuple[str, str, _Stat]]:
                 if not entry.is_file():
                     continue  # sockets, FIFOs, devices
                 rel = entry.path[cut:]
+                if entry.is_symlink():
+                    real = os.path.realpath(entry.path)
+                    if not real.startswith(base + os.sep):
+                        links.outside.append((rel, real))
                 found.append((rel, entry.path, (st.st_size, st.st_mtime_ns, st.st_ino)))
-    if not found:
+    if not found and not links.kept:
         raise InvalidInput(f"{root} holds no files", "a dataset version needs at least one file")
     return found
 
@@ -131,8 +155,11 @@ def scan(
     hashes: HashCache | None = None,
     advance: Callable[[int], None] | None = None,
     workers: int = WORKERS,
+    links: Mapping[str, str] | None = None,
 ) -> tuple[Manifest, dict[str, str], int]:
     """The manifest of ``files`` (from ``list_files(root)``), with their sources.
+
+    ``links`` (relative path → target) become link entries, stored as links.
 
     Returns:
         The manifest, digest → absolute path of one file with that content, and how
@@ -169,6 +196,7 @@ def scan(
     if hashes:
         hashes.store(fresh)
     entries = [FileEntry(rel, st[0], digests[path]) for rel, path, st in files]
+    entries += [FileEntry.symlink(rel, target) for rel, target in (links or {}).items()]
     sources = {digests[path]: path for _rel, path, _st in files}
     return Manifest.build(ALGORITHM, entries), sources, len(fresh)
 

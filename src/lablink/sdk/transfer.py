@@ -14,24 +14,27 @@ every verified blob, so running it again fetches only the rest.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol
 
 from lablink.checks.tablefiles import table_format
+from lablink.core.datasets.manifest import path_matches
 from lablink.core.datasets.profiles import encode_profile
 from lablink.core.datasets.refs import check_name, parse_ref
-from lablink.errors import NotFound
+from lablink.errors import InvalidInput, NotFound
 from lablink.models import DatasetVersion
 from lablink.sdk.cache import ClientCache, Materialised, make_folder
 from lablink.sdk.data_tables import TableCheck
 from lablink.sdk.fetch import FetchReport
 from lablink.sdk.remote import DataRemote
-from lablink.sdk.scan import HashCache, exclude_files, list_files, scan
+from lablink.sdk.scan import HashCache, Links, exclude_files, list_files, scan
 from lablink.store.blobs import bytes_digest
 
 Advance = Callable[[int], None]
+logger = logging.getLogger("lablink.sdk.data")
 
 
 class Progress(Protocol):
@@ -58,6 +61,8 @@ class PushResult:
     uploaded_bytes: int
     seconds: float
     tables: TableCheck | None = None  # what ``check_tables`` found, when it ran
+    # followed symlinks whose content lies outside the folder: (relative path, real path)
+    outside_symlinks: list[tuple[str, str]] = dataclasses.field(default_factory=list)
 
 
 @dataclasses.dataclass
@@ -89,6 +94,7 @@ def push(
     progress: Progress | None = None,
     check_tables: TableHook | None = None,
     exclude: Sequence[str] = (),
+    follow_symlinks: bool = True,
 ) -> PushResult:
     """Make the file or folder at ``path`` the next version of ``name``.
 
@@ -100,6 +106,11 @@ def push(
     ``exclude`` leaves out the files matching its globs or folders (``.git/``,
     ``*.tmp``), as if they were not there.
 
+    Symlinks are followed: the files they point to are uploaded, even from outside
+    ``path`` (each such link is logged as a warning and listed in
+    ``outside_symlinks``). With ``follow_symlinks=False`` links are stored as links
+    (their target text, no content) and a pull recreates them.
+
     Raises:
         InvalidInput: a bad name, parent reference or path (checked before any upload).
         NotFound: a parent version does not exist.
@@ -110,11 +121,23 @@ def push(
     check_name(name)
     for parent in parents:
         remote.resolve(str(parse_ref(parent)))
-    files = exclude_files(list_files(path), exclude, path)
+    links = Links()
+    listed = list_files(path, follow_symlinks=follow_symlinks, links=links)
+    kept = {r: t for r, t in links.kept.items() if not any(path_matches(r, p) for p in exclude)}
+    files = exclude_files(listed, exclude, path) if listed or not kept else []
+    if not files and not kept:
+        raise InvalidInput(f"every file of {path} is excluded", "check the --exclude patterns")
+    chosen = {f[0] for f in files}
+    outside = [(r, real) for r, real in links.outside if r in chosen]
+    for rel, real in outside:
+        logger.warning(
+            "lablink: %s is a symlink to %s, outside %s; adding its content", rel, real, path
+        )
     hashes = HashCache(hash_cache)
     try:
         total = sum(st[0] for _, _, st in files)
-        manifest, sources, hashed = scan(path, files, hashes, progress.stage("hashing", total))
+        stage = progress.stage("hashing", total)
+        manifest, sources, hashed = scan(path, files, hashes, stage, links=kept)
     finally:
         hashes.close()
     blobs = manifest.blobs()
@@ -149,7 +172,9 @@ def push(
         schema_ref=tables.schema_ref if tables is not None else None,
     )
     seconds = time.perf_counter() - started
-    return PushResult(made, created, len(manifest.files), hashed, len(todo), sent, seconds, tables)
+    return PushResult(
+        made, created, len(manifest.files), hashed, len(todo), sent, seconds, tables, outside
+    )
 
 
 def _latest_digest(remote: DataRemote, name: str) -> str | None:

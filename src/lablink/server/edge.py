@@ -26,10 +26,10 @@ from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import FileResponse, Response, StreamingResponse
 
-from lablink.core.datasets.packs import END, write_pack
+from lablink.core.datasets.packs import END, corrupt_frame, write_pack
 from lablink.core.datasets.transfer import check_digests
-from lablink.errors import NotFound, ServiceUnavailable
-from lablink.server.api.datasets import Digests, VerifyIn
+from lablink.errors import CorruptBlob, NotFound, ServiceUnavailable
+from lablink.server.api.datasets import Digests, VerifyIn, verify_answer
 from lablink.server.edge_cache import EdgeCache
 from lablink.server.errors import install_error_handlers
 from lablink.server.jsonio import JSONResponse, reply
@@ -95,12 +95,17 @@ def create_edge_app(edge: EdgeCache, token: str | None = None) -> FastAPI:
     async def get_blob(digest: str) -> Response:
         check_digest(digest)
         if digest not in await run_in_threadpool(edge.ensure, [digest]):
+            if edge.is_corrupt_upstream(digest):
+                raise _corrupt(edge, digest)
             raise NotFound(f"blob {digest} is not stored upstream")
         return FileResponse(edge.cache.path(digest), media_type="application/octet-stream")
 
     @app.post(f"{API}/data/verify", summary="Re-verify a cached blob")
     async def verify(body: VerifyIn, request: Request) -> Response:
-        ok = await run_in_threadpool(edge.verify, body.digest)
+        if body.digests is not None:
+            return await _verify_many(edge, check_digests(body.digests), request)
+        assert body.digest is not None
+        ok = await run_in_threadpool(edge.verify, check_digest(body.digest))
         if ok is None:  # not ours: the corrupt copy came from upstream
             return await _proxy(request)
         return reply({"digest": body.digest, "ok": ok})
@@ -133,8 +138,49 @@ def _pack(edge: EdgeCache, digests: list[str]) -> Iterator[bytes]:
             group = digests[start : start + GROUP]
             edge.ensure(group)
             sizes = [(d, _size(edge, d)) for d in group]
-            yield from write_pack(sizes, open_blob, end=False)
+            # the upstream's only copy was corrupt (and is reported): say so, not "missing"
+            bad = {d for d, size in sizes if size < 0 and edge.is_corrupt_upstream(d)}
+            if bad:
+                yield b"".join(corrupt_frame(d) for d in bad)
+            yield from write_pack([s for s in sizes if s[0] not in bad], open_blob, end=False)
         yield END
+
+
+def _corrupt(edge: EdgeCache, digest: str) -> CorruptBlob:
+    return CorruptBlob(
+        f"the upstream {edge.upstream} holds a corrupt copy of {digest}; it was reported "
+        "and quarantined there",
+        "push the version again (lablink data add of the same folder) to upload a good "
+        "copy, then pull again",
+        digest=digest,
+    )
+
+
+async def _verify_many(edge: EdgeCache, digests: list[str], request: Request) -> Response:
+    """Rehash the copies this edge holds; ask the upstream about the others."""
+    results: dict[str, bool | None] = {}
+    for digest in dict.fromkeys(digests):
+        results[digest] = await run_in_threadpool(edge.verify, digest)
+    theirs = [d for d, ok in results.items() if ok is None]
+    if theirs:
+        client: httpx.AsyncClient = request.app.state.upstream
+        try:
+            answer = await client.post(
+                f"{API}/data/verify", json={"digests": theirs}, headers=_auth(request)
+            )
+            found = answer.json() if answer.status_code == 200 else {}
+        except (httpx.HTTPError, ValueError):
+            found = {}
+        for digest in found.get("ok", []):
+            results[digest] = True
+        for digest in found.get("corrupt", []):
+            results[digest] = False
+    return reply(verify_answer(results))
+
+
+def _auth(request: Request) -> dict[str, str]:
+    value = request.headers.get("authorization")
+    return {"Authorization": value} if value else {}
 
 
 def _size(edge: EdgeCache, digest: str) -> int:

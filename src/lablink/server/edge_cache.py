@@ -6,6 +6,11 @@ want the same blob at the same moment. The others wait on that fetch's future. E
 blob from upstream is verified as it is written (``BlobCache.put``), and the cache is
 kept within its size limit by LRU eviction, never evicting a blob a request is still
 serving (pinned).
+
+A blob the upstream sends corrupt is not kept: the edge reports it to the upstream
+(``POST /api/v1/data/verify``), which rehashes and quarantines its copy so the next
+push uploads a good one, and remembers it (``corrupt_upstream``) so clients are told
+"corrupt", not "missing", until a good copy arrives.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ logger = logging.getLogger(__name__)
 
 API = "/api/v1"
 WAIT_SECONDS = 600.0
+MAX_REMEMBERED = 10_000  # digests remembered as corrupt upstream (oldest forgotten first)
 
 
 class EdgeCache:
@@ -53,6 +59,8 @@ class EdgeCache:
         self._inflight: dict[str, concurrent.futures.Future[bool]] = {}
         self._pins: collections.Counter[str] = collections.Counter()
         self.stats = collections.Counter[str]()
+        # digests whose upstream copy was corrupt when last fetched; insertion ordered
+        self.corrupt_upstream: dict[str, None] = {}
 
     def close(self) -> None:
         """Close the upstream connections and the cache index."""
@@ -133,6 +141,7 @@ class EdgeCache:
         self, digests: list[str], futures: dict[str, concurrent.futures.Future[bool]]
     ) -> None:
         self.stats["upstream_requests"] += 1
+        corrupt: list[str] = []
         body = json.dumps({"digests": digests}).encode()
         headers = {"Content-Type": "application/json"}
         with self.client.stream("POST", f"{API}/data/fetch", content=body, headers=headers) as r:
@@ -150,15 +159,61 @@ class EdgeCache:
                 except CorruptBlob:
                     logger.warning("the upstream sent a corrupt copy of %s", digest)
                     self.stats["upstream_corrupt"] += 1
+                    corrupt.append(digest)
                     future.set_result(False)
                     continue
                 self.stats["upstream_blobs"] += 1
+                self._remember(digest, corrupt=False)
                 future.set_result(True)
-            for digest in reader.missing:
+            corrupt += [d for d in reader.corrupt if d in futures]  # a chained edge's upstream
+            for digest in [*reader.missing, *reader.corrupt]:
                 if digest in futures and not futures[digest].done():
                     futures[digest].set_result(False)
             for _ in stream:  # the body's last empty chunk: the connection is then reused
                 pass
+        for digest in corrupt:
+            self._remember(digest, corrupt=True)
+        if corrupt:
+            self._report(corrupt)
+
+    def _remember(self, digest: str, *, corrupt: bool) -> None:
+        with self._lock:
+            self.corrupt_upstream.pop(digest, None)
+            if corrupt:
+                self.corrupt_upstream[digest] = None
+                if len(self.corrupt_upstream) > MAX_REMEMBERED:
+                    del self.corrupt_upstream[next(iter(self.corrupt_upstream))]
+
+    def is_corrupt_upstream(self, digest: str) -> bool:
+        """Whether the upstream's copy of ``digest`` was corrupt when last fetched."""
+        with self._lock:
+            return digest in self.corrupt_upstream
+
+    def _report(self, digests: list[str]) -> None:
+        """Tell the upstream its copies are corrupt: it rehashes and quarantines them.
+
+        Best effort: a failed report is logged; the next fetch finds and reports it again.
+        """
+        try:
+            answer = self.client.post(f"{API}/data/verify", json={"digests": digests})
+        except httpx.HTTPError as exc:
+            logger.warning("could not report corrupt blobs to %s: %s", self.upstream, exc)
+            return
+        if answer.status_code != 200:
+            logger.warning(
+                "the upstream %s answered HTTP %d to a corruption report",
+                self.upstream,
+                answer.status_code,
+            )
+            return
+        self.stats["reported_corrupt"] += len(digests)
+        quarantined = answer.json().get("corrupt", [])
+        logger.warning(
+            "reported %d corrupt blobs to %s; it quarantined %d",
+            len(digests),
+            self.upstream,
+            len(quarantined),
+        )
 
     def verify(self, digest: str) -> bool | None:
         """Rehash a cached copy; drop it when corrupt. None when it is not cached."""

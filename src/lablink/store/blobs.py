@@ -27,7 +27,7 @@ from lablink.errors import InsufficientStorage, InvalidInput, NotFound
 
 CHUNK = 1024 * 1024
 ALGORITHMS = ("sha256", "blake3")
-_DIGEST = re.compile(r"^(sha256|blake3):[0-9a-f]{64}$")
+_DIGEST = re.compile(r"(sha256|blake3):[0-9a-f]{64}")
 READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
 LIST_THRESHOLD = 2000  # digests above which ``existing`` lists folders instead of stat-ing
 
@@ -81,7 +81,7 @@ def raise_storage_error(exc: OSError, where: str, hint: str) -> NoReturn:
 
 def check_digest(digest: str) -> str:
     """Return ``digest`` if it is a well-formed blob id, else raise InvalidInput."""
-    if not isinstance(digest, str) or not _DIGEST.match(digest):
+    if not isinstance(digest, str) or not _DIGEST.fullmatch(digest):
         raise InvalidInput(
             f"{digest!r} is not a blob id", "blob ids look like sha256:<64 hex> or blake3:<64 hex>"
         )
@@ -173,6 +173,50 @@ class BlobStore:
                 continue
             found.update(digest for digest, rest in items if rest in names)
         return found
+
+    def sizes(self, digests: Iterable[str]) -> dict[str, int]:
+        """The size in bytes of each of ``digests`` that is stored; the others are left out.
+
+        On a local folder with many digests, each ``<algorithm>/<2 hex>`` folder is
+        scanned once and only its entries that are wanted are stat-ed (``existing``
+        does the same without the sizes); elsewhere each folder is listed with details.
+        """
+        wanted = list(dict.fromkeys(check_digest(d) for d in digests))
+        if len(wanted) < LIST_THRESHOLD:
+            found: dict[str, int] = {}
+            for digest in wanted:
+                with contextlib.suppress(NotFound):
+                    found[digest] = self.size(digest)
+            return found
+        folders: dict[str, dict[str, str]] = {}
+        for digest in wanted:
+            algorithm, hexd = digest.split(":", 1)
+            folders.setdefault(f"{self.root}/{algorithm}/{hexd[:2]}", {})[hexd[2:]] = digest
+        return {
+            digest: size
+            for folder, items in folders.items()
+            for digest, size in self._folder_sizes(folder, items)
+        }
+
+    def _folder_sizes(self, folder: str, items: dict[str, str]) -> Iterator[tuple[str, int]]:
+        """(digest, size) of the blobs of ``items`` (file name → digest) in ``folder``."""
+        if self.is_local:
+            try:
+                with os.scandir(folder) as entries:
+                    for entry in entries:
+                        if entry.name in items:
+                            yield items[entry.name], entry.stat().st_size
+            except FileNotFoundError:
+                return
+            return
+        try:
+            listing = self.fs.ls(folder, detail=True)
+        except FileNotFoundError:
+            return
+        for info in listing:
+            name = str(info["name"]).rsplit("/", 1)[-1]
+            if name in items:
+                yield items[name], int(info["size"])
 
     def size(self, digest: str) -> int:
         """The blob's size in bytes. Raises NotFound."""

@@ -5,6 +5,10 @@ A manifest is canonical JSON (sorted keys, no spaces, files sorted by path)::
     {"algorithm":"blake3","files":[{"digest":"blake3:…","path":"sub/f0.bin","size":1000}],
      "format":1}
 
+A symlink added with ``--no-follow-symlinks`` is stored as a link, as DVC does:
+``{"link": "../shared/x.csv", "path": "sub/x.csv"}``, with no size, digest or blob; a
+pull recreates it. Manifests without links encode exactly as before.
+
 It is stored as a blob itself, so its digest names the version's content: two versions
 with equal files have equal digests, and a client verifies the manifest it reads like
 any other blob. Paths are relative POSIX paths; nothing may climb out of the folder a
@@ -33,14 +37,26 @@ MAX_PATH = 4096
 
 @dataclasses.dataclass(frozen=True, order=True)
 class FileEntry:
-    """One file of a version: where it goes, how big it is, what it hashes to."""
+    """One file of a version: where it goes, how big it is, what it hashes to.
+
+    A symlink stored as a link has ``link`` (its target, as ``readlink`` gave it), size
+    0 and no digest.
+    """
 
     path: str
     size: int
     digest: str
+    link: str | None = None
+
+    @classmethod
+    def symlink(cls, path: str, target: str) -> FileEntry:
+        """An entry for a symlink stored as a link."""
+        return cls(path, 0, "", target)
 
     def to_dict(self) -> dict[str, Any]:
-        """``{"path", "size", "digest"}``."""
+        """``{"path", "size", "digest"}``, or ``{"path", "link"}`` for a link."""
+        if self.link is not None:
+            return {"path": self.path, "link": self.link}
         return {"path": self.path, "size": self.size, "digest": self.digest}
 
 
@@ -64,8 +80,9 @@ class Manifest:
         return sum(f.size for f in self.files)
 
     def blobs(self) -> dict[str, int]:
-        """Each distinct digest once, with its size (equal files share one blob)."""
-        return {f.digest: f.size for f in self.files}
+        """Each distinct digest once, with its size (equal files share one blob; links
+        have none)."""
+        return {f.digest: f.size for f in self.files if f.link is None}
 
     def select(self, patterns: Sequence[str]) -> Manifest:
         """The files whose path matches one of ``patterns``.
@@ -122,7 +139,7 @@ class Manifest:
         try:
             body = json.loads(data)
             files = body["files"]
-            entries = tuple(FileEntry(f["path"], f["size"], f["digest"]) for f in files)
+            entries = tuple(_entry(f) for f in files)
             manifest = cls(body["algorithm"], entries)
         except (ValueError, KeyError, TypeError) as exc:
             raise InvalidInput(f"not a lablink manifest: {exc}") from exc
@@ -139,16 +156,18 @@ class Manifest:
         """
         if self.algorithm not in ALGORITHMS:
             raise InvalidInput(f"unknown hash algorithm {self.algorithm!r}")
-        digest = re.compile(rf"^{self.algorithm}:[0-9a-f]{{64}}$").match
+        digest = re.compile(rf"{self.algorithm}:[0-9a-f]{{64}}").fullmatch
         previous = ""
         paths = set()
         for entry in self.files:
             path = entry.path
             if not isinstance(path, str) or _BAD_PATH.search(path) or not path:
                 check_path(path)  # raises, naming the problem
-            if isinstance(entry.size, bool) or not isinstance(entry.size, int) or entry.size < 0:
+            if entry.link is not None:
+                _check_link(path, entry.link)
+            elif isinstance(entry.size, bool) or not isinstance(entry.size, int) or entry.size < 0:
                 raise InvalidInput(f"{path}: size {entry.size!r} is not a byte count")
-            if not isinstance(entry.digest, str) or not digest(entry.digest):
+            elif not isinstance(entry.digest, str) or not digest(entry.digest):
                 raise InvalidInput(f"{path}: {entry.digest!r} is not a {self.algorithm} id")
             if path <= previous:
                 raise InvalidInput(f"{path}: files must be unique and sorted by path")
@@ -165,6 +184,25 @@ class Manifest:
 # Anything check_path would refuse: a leading or trailing "/", "//", "." or ".." parts, a
 # backslash or a control character, or a path over MAX_PATH characters.
 _BAD_PATH = re.compile(rf"^/|/$|//|(^|/)\.\.?(/|$)|[\x00-\x1f\\]|^.{{{MAX_PATH + 1},}}", re.DOTALL)
+
+
+def _entry(item: dict[str, Any]) -> FileEntry:
+    if "link" in item:
+        if set(item) != {"path", "link"}:
+            raise ValueError(f"a link entry has a path and a link only: {sorted(item)}")
+        return FileEntry.symlink(item["path"], item["link"])
+    return FileEntry(item["path"], item["size"], item["digest"])
+
+
+def _check_link(path: str, target: object) -> None:
+    """A symlink's target: text a file system accepts (no NUL or control characters)."""
+    if (
+        not isinstance(target, str)
+        or not target
+        or len(target) > MAX_PATH
+        or any(ord(ch) < 32 for ch in target)
+    ):
+        raise InvalidInput(f"{path}: {str(target)[:80]!r} is not a symlink target")
 
 
 def check_path(path: object) -> str:
@@ -189,7 +227,7 @@ def diff(old: Manifest, new: Manifest) -> dict[str, list[dict[str, Any]]]:
     changed = [
         {"path": p, "old": before[p].to_dict(), "new": after[p].to_dict()}
         for p in sorted(before.keys() & after.keys())
-        if before[p].digest != after[p].digest
+        if (before[p].digest, before[p].link) != (after[p].digest, after[p].link)
     ]
     return {
         "added": [after[p].to_dict() for p in sorted(after.keys() - before.keys())],

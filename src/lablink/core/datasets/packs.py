@@ -4,6 +4,7 @@ A pack is a stream of frames::
 
     blob <digest> <size>\\n<size bytes>
     missing <digest>\\n            (a server that does not hold it: ask elsewhere)
+    corrupt <digest>\\n            (its upstream's copy is corrupt: reported, quarantined)
     end\\n
 
 Both directions use it: a client uploads small files in packs and downloads versions
@@ -38,6 +39,11 @@ def blob_header(digest: str, size: int) -> bytes:
 def missing_frame(digest: str) -> bytes:
     """A frame saying the sender does not hold ``digest``."""
     return f"missing {digest}\n".encode()
+
+
+def corrupt_frame(digest: str) -> bytes:
+    """A frame saying the sender's upstream held only a corrupt copy of ``digest``."""
+    return f"corrupt {digest}\n".encode()
 
 
 def write_pack(
@@ -101,7 +107,8 @@ class PackReader:
 
     ``for digest, size, body in reader`` yields each blob with an iterator of its
     bytes; a body left unread is skipped. ``missing`` collects the digests the sender
-    lacks and ``complete`` is set by the ``end`` frame.
+    lacks, ``corrupt`` those it found corrupt upstream, and ``complete`` is set by the
+    ``end`` frame.
 
     Raises:
         TruncatedPack: the stream ends inside a frame or before ``end``.
@@ -114,6 +121,7 @@ class PackReader:
         self._eof = False
         self._left = 0  # body bytes of the current frame not read yet
         self.missing: list[str] = []
+        self.corrupt: list[str] = []
         self.complete = False
 
     def _fill(self) -> bool:
@@ -173,6 +181,9 @@ class PackReader:
             kind, _, rest = line.decode("ascii", "replace").partition(" ")
             if kind == "missing":
                 self.missing.append(check_digest(rest))
+                continue
+            if kind == "corrupt":
+                self.corrupt.append(check_digest(rest))
                 continue
             digest, _, size_text = rest.partition(" ")
             if kind != "blob" or not size_text.isdigit():

@@ -19,10 +19,10 @@ import re
 
 from lablink.errors import InvalidInput
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
-_VERSION = re.compile(r"^v([1-9][0-9]{0,8})$")
-_HEX = re.compile(r"^[0-9a-f]{8,64}$")
-_DIGEST = re.compile(r"^(sha256|blake3):([0-9a-f]{8,64})$")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
+_VERSION = re.compile(r"v([1-9][0-9]{0,8})")
+_HEX = re.compile(r"[0-9a-f]{8,64}")
+_DIGEST = re.compile(r"(sha256|blake3):([0-9a-f]{8,64})")
 REF_HINT = "write name, name@latest, name@v3, name@<8+ hex of its digest> or blake3:<hex>"
 
 
@@ -49,7 +49,7 @@ class Ref:
 
 def check_name(name: object) -> str:
     """A valid dataset name, or InvalidInput naming the rule."""
-    if not isinstance(name, str) or not _NAME.match(name):
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise InvalidInput(
             f"invalid dataset name {name!r}",
             "use letters, digits, '.', '_' or '-' (up to 200), starting with a letter "
@@ -75,17 +75,18 @@ def parse_ref(text: object) -> Ref:
         raise InvalidInput(f"a dataset reference is text, not {type(text).__name__}", REF_HINT)
     if not text.strip():
         raise InvalidInput("a dataset reference is empty", REF_HINT)
-    text = text.strip()
-    digest = _DIGEST.match(text)
+    # Only spaces are forgiven: a newline or tab from the wire is a malformed reference.
+    text = text.strip(" ")
+    digest = _DIGEST.fullmatch(text)
     if digest:
         return Ref(None, digest=text)
     name, sep, tail = text.partition("@")
     check_name(name)
     if not sep or tail == "latest":
         return Ref(name)
-    if version := _VERSION.match(tail):
+    if version := _VERSION.fullmatch(tail):
         return Ref(name, version=int(version.group(1)))
-    if _HEX.match(tail) or _DIGEST.match(tail):
+    if _HEX.fullmatch(tail) or _DIGEST.fullmatch(tail):
         return Ref(name, digest=tail)
     if tail.startswith("v"):
         raise InvalidInput(f"invalid version {tail!r} in {text!r}", "versions look like v1, v2, v3")

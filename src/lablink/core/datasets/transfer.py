@@ -80,6 +80,16 @@ class Transfers:
 
         return write_pack(((d, sizes[d]) for d in dict.fromkeys(digests)), open_blob)
 
+    def verify_many(self, digests: Iterable[str]) -> dict[str, bool | None]:
+        """``verify`` each digest: True when sound, False when quarantined, None if absent."""
+        results: dict[str, bool | None] = {}
+        for digest in dict.fromkeys(digests):
+            try:
+                results[digest] = self.verify(digest)
+            except NotFound:
+                results[digest] = None
+        return results
+
     def verify(self, digest: str) -> bool:
         """Rehash a stored blob; a corrupt copy is quarantined so it can be replaced.
 

@@ -63,7 +63,9 @@ class Datasets:
             InvalidInput: a bad name, message, parent reference or manifest.
             NotFound: the manifest blob or a parent version does not exist.
             Conflict: some files are not uploaded yet (``details["missing"]`` lists some,
-                ``details["missing_count"]`` counts them); nothing is created.
+                ``details["missing_count"]`` counts them), or a file's size in the
+                manifest is not its stored blob's (``details["mismatched"]``); nothing
+                is created.
             AlreadyExists: ``version`` is taken.
         """
         check_name(name)
@@ -82,7 +84,8 @@ class Datasets:
         manifest = self.read_manifest(manifest_digest)
         if profile_digest is not None:
             self.read_profile(profile_digest)
-        missing = self.transfers.missing(list(manifest.blobs()))
+        stored = self.blobs.sizes(manifest.blobs())
+        missing = [d for d in manifest.blobs() if d not in stored]
         if missing:
             raise Conflict(
                 f"{len(missing)} of the {len(manifest.files)} files of this version are not "
@@ -91,6 +94,7 @@ class Datasets:
                 missing=missing[:SHOWN_MISSING],
                 missing_count=len(missing),
             )
+        check_sizes(manifest, stored)
         values = {
             "digest": manifest_digest,
             "algorithm": manifest.algorithm,
@@ -211,3 +215,29 @@ class Datasets:
             "runs": self.sql.runs_using(version.ref, version.digest),
             "versions": [v.to_dict() for v in self.sql.children(version.dataset, version.version)],
         }
+
+
+def check_sizes(manifest: Manifest, stored: dict[str, int]) -> None:
+    """Refuse a manifest whose sizes are not those of the stored blobs.
+
+    A size is what ``data show`` reports and what a pull expects to write: a manifest
+    that lies about it would commit, then every pull would write other sizes silently.
+
+    Raises:
+        Conflict: naming the first files whose size does not match.
+    """
+    wrong = [f for f in manifest.files if stored.get(f.digest, f.size) != f.size]
+    if not wrong:
+        return
+    first = wrong[0]
+    raise Conflict(
+        f"{first.path}: the manifest says {first.size} bytes, but its blob {first.digest} "
+        f"holds {stored[first.digest]} bytes"
+        + (f" ({len(wrong) - 1} more files differ)" if len(wrong) > 1 else ""),
+        "the manifest does not describe the uploaded files; hash the folder again "
+        "(lablink data add does) and commit that manifest; nothing was created",
+        mismatched=[
+            {"path": f.path, "size": f.size, "stored": stored[f.digest]}
+            for f in wrong[:SHOWN_MISSING]
+        ],
+    )

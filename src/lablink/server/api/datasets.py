@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
+from pydantic import model_validator
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 from starlette.responses import StreamingResponse
@@ -22,11 +23,13 @@ from lablink.errors import InvalidInput
 from lablink.server.deps import Actor, LabDep
 from lablink.server.fields import Body, Digest, InputRef, RunId, SchemaRef, Text
 from lablink.server.jsonio import JSONResponse, reply
+from lablink.store.blobs import check_digest
 
 router = APIRouter(tags=["datasets"])
 
 DatasetName = Annotated[str, Query(min_length=1, max_length=200)]
 RefText = Annotated[str, Query(min_length=1, max_length=300)]
+MAX_VERIFY = 1000  # rehashing is the server's work: bounded per request
 
 
 class CommitIn(Body):
@@ -49,9 +52,31 @@ class Digests(Body):
 
 
 class VerifyIn(Body):
-    """A blob a client found corrupt: the server rehashes its copy."""
+    """Blobs a client or an edge cache found corrupt: the server rehashes its copies.
 
-    digest: Digest
+    ``digest`` names one blob (the answer is ``{digest, ok}``); ``digests`` names up to
+    1,000 (the answer lists them under ``ok``, ``corrupt`` and ``missing``).
+    """
+
+    digest: Digest | None = None
+    digests: list[Digest] | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> VerifyIn:
+        if (self.digest is None) == (self.digests is None):
+            raise ValueError("give either digest or digests")
+        if self.digests is not None and not 0 < len(self.digests) <= MAX_VERIFY:
+            raise ValueError(f"give 1 to {MAX_VERIFY} digests")
+        return self
+
+
+def verify_answer(results: dict[str, bool | None]) -> dict[str, list[str]]:
+    """The ``digests`` form's answer: which were sound, corrupt (quarantined), absent."""
+    return {
+        "ok": [d for d, ok in results.items() if ok],
+        "corrupt": [d for d, ok in results.items() if ok is False],
+        "missing": [d for d, ok in results.items() if ok is None],
+    }
 
 
 def _ref(name: str, ref: str) -> str:
@@ -175,7 +200,15 @@ def fetch_pack(body: Digests, lab: LabDep) -> StreamingResponse:
     return StreamingResponse(pack, media_type="application/octet-stream")
 
 
-@router.post("/data/verify", summary="Re-verify a stored blob")
+@router.post("/data/verify", summary="Re-verify stored blobs")
 def verify(body: VerifyIn, lab: LabDep) -> JSONResponse:
-    """Rehash the server's copy; a corrupt one is quarantined (``ok`` false)."""
-    return reply({"digest": body.digest, "ok": lab.datasets.transfers.verify(body.digest)})
+    """Rehash the server's copies; corrupt ones are quarantined, so a push replaces them.
+
+    ``{digest}`` answers ``{digest, ok}`` (404 when not stored); ``{digests}`` (an
+    edge cache reporting what its upstream sent) answers ``{ok, corrupt, missing}``.
+    """
+    transfers = lab.datasets.transfers
+    if body.digests is not None:
+        return reply(verify_answer(transfers.verify_many(check_digests(body.digests))))
+    assert body.digest is not None
+    return reply({"digest": body.digest, "ok": transfers.verify(check_digest(body.digest))})
