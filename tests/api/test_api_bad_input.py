@@ -37,7 +37,7 @@ class Case:
     json: Any = None
     content: bytes | str | None = None
     params: Any = None
-    headers: dict[str, str] | None = None
+    headers: dict[str, Any] | None = None
     contains: str | None = None  # a word the message must hold
 
 
@@ -97,6 +97,8 @@ def cases(run: str, ended: str, blob: str) -> list[Case]:
         Case("batch: no seq", "POST", f"{r}/batches", 400, content='{"metrics": {}}', contains="seq"),
         Case("batch: seq text", "POST", f"{r}/batches", 400, content=batch({"k": OK_SERIES}, seq="5"), contains="seq"),
         Case("batch: seq negative", "POST", f"{r}/batches", 400, content=batch({"k": OK_SERIES}, seq=-1), contains="seq"),
+        Case("batch: seq 2**63", "POST", f"{r}/batches", 400, content=batch({"k": OK_SERIES}, seq=2**63), contains="seq"),
+        Case("batch: seq 2**62 + 1", "POST", f"{r}/batches", 400, content=batch({"k": OK_SERIES}, seq=2**62 + 1), contains="seq"),
         Case("batch: seq a bool", "POST", f"{r}/batches", 400, content=batch({"k": OK_SERIES}, seq=True), contains="seq"),
         Case("batch: unknown field", "POST", f"{r}/batches", 400, content=batch({}, run="x"), contains="run"),
         Case("batch: metrics a list", "POST", f"{r}/batches", 400, content=batch([1]), contains="metrics"),
@@ -123,6 +125,7 @@ def cases(run: str, ended: str, blob: str) -> list[Case]:
         Case("heartbeat: empty system key", "POST", f"{r}/heartbeat", 400, json={"system": {"": 1.0}, "seq": 9}, contains="empty"),
         Case("heartbeat: system text value", "POST", f"{r}/heartbeat", 400, json={"system": {"cpu": "high"}, "seq": 9}, contains="system"),
         Case("heartbeat: negative seq", "POST", f"{r}/heartbeat", 400, json={"system": {"cpu": 1.0}, "seq": -2}, contains="seq"),
+        Case("heartbeat: seq 2**63", "POST", f"{r}/heartbeat", 400, json={"system": {"cpu": 1.0}, "seq": 2**63}, contains="seq"),
         Case("heartbeat: unknown run", "POST", f"{nope}/heartbeat", 404, "not_found", json={}),
         Case("finish: unknown status", "POST", f"{r}/finish", 400, json={"status": "done"}, contains="done"),
         Case("finish: status a number", "POST", f"{r}/finish", 400, json={"status": 1}, contains="status"),
@@ -176,7 +179,20 @@ def cases(run: str, ended: str, blob: str) -> list[Case]:
         Case("events: negative cursor", "GET", f"{API}/events", 400, params={"cursor": -1}, contains="cursor"),
         Case("events: bad project", "GET", f"{API}/events", 400, params={"project": "a b"}, contains="project"),
         Case("events: bad Last-Event-ID", "GET", f"{API}/events", 400, headers={"Last-Event-ID": "abc"}, contains="Last-Event-ID"),
+        Case("events: Unicode digit Last-Event-ID", "GET", f"{API}/events", 400, headers={"Last-Event-ID": "³".encode("latin-1")}, contains="Last-Event-ID"),
+        Case("events: Last-Event-ID over 2**62", "GET", f"{API}/events", 400, headers={"Last-Event-ID": str(2**63)}, contains="Last-Event-ID"),
+        Case("ui events: Unicode digit Last-Event-ID", "GET", "/ui-data/events", 400, headers={"Last-Event-ID": "³".encode("latin-1")}, contains="Last-Event-ID"),
+        Case("events: cursor over 2**62", "GET", f"{API}/events", 400, params={"cursor": 2**63}, contains="cursor"),
         Case("run events: unknown run", "GET", f"{nope}/events", 404, "not_found"),
+        # -- schemas and incidents ---------------------------------------------------
+        Case("schema version: Unicode digit", "GET", f"{API}/schemas/s/versions/%C2%B3", 400, contains="version"),
+        Case("schema version: 2**63", "GET", f"{API}/schemas/s/versions/{2**63}", 400, contains="version"),
+        Case("schema version: signed", "GET", f"{API}/schemas/s/versions/+1", 400, contains="version"),
+        Case("schema diff: Unicode digit", "GET", f"{API}/schemas/s/diff", 400, params={"from": "³", "to": "1"}, contains="version"),
+        Case("schema register: version 2**63", "POST", f"{API}/schemas/s/versions", 400, json={"schema": {"fields": [{"name": "a", "type": "integer"}]}, "version": 2**63}, contains="version"),
+        Case("incident: id 2**63", "GET", f"{API}/incidents/{2**63}", 400, contains="incident_id"),
+        Case("incident: Unicode digit id", "GET", f"{API}/incidents/%C2%B3", 400, contains="incident_id"),
+        Case("incidents: limit 2**63", "GET", f"{API}/incidents", 400, params={"limit": 2**63}, contains="limit"),
         # -- routing ----------------------------------------------------------------
         Case("unknown route", "GET", f"{API}/nothing/here", 404, "not_found", contains="/api/v1/nothing/here"),
         Case("wrong method", "DELETE", f"{API}/runs", 405, "method_not_allowed", contains="DELETE"),

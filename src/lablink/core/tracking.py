@@ -18,6 +18,7 @@ import numpy as np
 
 from lablink.checks.downsample import minmax_indices
 from lablink.checks.filters import parse_filter
+from lablink.checks.wire_numbers import MAX_WIRE_INT, check_wire_int
 from lablink.errors import AlreadyExists, InvalidInput, NotFound, RunNotActive
 from lablink.models import ENDED_STATUSES, OUTCOMES, RUN_STATUSES, Artifact, History, Project, Run
 from lablink.store.base import Store
@@ -313,8 +314,7 @@ class Tracking:
             RunNotActive: the run has ended (a crashed run still takes points: a spool
                 replayed after an outage must not lose them, issue 7).
         """
-        if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
-            raise InvalidInput(f"seq must be a non-negative integer, not {seq!r}")
+        check_wire_int(seq, "seq")
         if not isinstance(metrics, Mapping):
             raise InvalidInput("metrics must be an object of key -> {steps, times, values}")
         batch: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
@@ -438,7 +438,10 @@ def _check_series(key: str, series: Any) -> tuple[np.ndarray, np.ndarray, np.nda
     if any(isinstance(x, bool | str) for x in values[:1]):
         raise InvalidInput(f"metric {key!r}: values must be numbers")
     if len(s) and (
-        not np.all(np.isfinite(s)) or np.any(s != np.round(s)) or s.min() < 0 or s.max() > 2**62
+        not np.all(np.isfinite(s))
+        or np.any(s != np.round(s))
+        or s.min() < 0
+        or s.max() > MAX_WIRE_INT
     ):  # checked before the int64 cast, which would wrap out-of-range steps
         raise InvalidInput(f"metric {key!r}: steps must be non-negative integers")
     return _check_arrays(key, s.astype(np.int64), w, v)
@@ -450,7 +453,7 @@ def _check_arrays(
     """Shared checks once the columns are int64/float64 arrays of one length."""
     if not len(steps) == len(times) == len(values):
         raise InvalidInput(f"metric {key!r}: steps, times and values differ in length")
-    if len(steps) and (steps.min() < 0 or steps.max() > 2**62):
+    if len(steps) and (steps.min() < 0 or steps.max() > MAX_WIRE_INT):
         raise InvalidInput(f"metric {key!r}: steps must be non-negative integers")
     if len(times) and not np.all(np.isfinite(times)):
         raise InvalidInput(f"metric {key!r}: times must be finite numbers (UNIX seconds)")

@@ -27,6 +27,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from lablink.checks.wire_numbers import MAX_WIRE_INT
 from lablink.errors import LablinkError
 from lablink.sdk import hooks
 from lablink.sdk.spool import Outbox, is_transient
@@ -37,7 +38,7 @@ from lablink.settings import Settings
 logger = logging.getLogger("lablink.sdk")
 
 MAX_BATCH_POINTS = 50_000  # per request: a few MB of JSON, far under the server's limit
-MAX_STEP = 2**62
+MAX_STEP = MAX_WIRE_INT
 MAX_REASON_CHARS = 20_000
 _time = time.time
 

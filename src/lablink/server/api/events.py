@@ -24,9 +24,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
+from lablink.checks.wire_numbers import MAX_WIRE_INT, parse_wire_int
 from lablink.core.lab import Lab
 from lablink.core.tracking import check_project
-from lablink.errors import InvalidInput
 from lablink.models import Event
 from lablink.server.deps import LabDep
 from lablink.server.jsonio import dumps
@@ -113,9 +113,7 @@ async def _frames(
 
 def _cursor(query: int | None, last_event_id: str | None) -> int | None:
     if last_event_id is not None and last_event_id.strip():
-        if not last_event_id.strip().isdigit():
-            raise InvalidInput(f"Last-Event-ID {last_event_id[:40]!r} is not an event id")
-        return int(last_event_id)
+        return parse_wire_int(last_event_id, "Last-Event-ID")
     return query
 
 
@@ -130,7 +128,9 @@ async def _stream(
     return EventStream(_frames(lab, hub, sub, cursor), lambda: hub.unsubscribe(sub))
 
 
-CursorQuery = Annotated[int | None, Query(ge=0, le=2**62, description="replay events after it")]
+CursorQuery = Annotated[
+    int | None, Query(ge=0, le=MAX_WIRE_INT, description="replay events after it")
+]
 LastEventId = Annotated[str | None, Header(alias="Last-Event-ID", max_length=30)]
 
 

@@ -13,6 +13,7 @@ from starlette.responses import Response
 
 from lablink.checks.batchwire import CONTENT_TYPE as BATCH_CONTENT_TYPE
 from lablink.checks.batchwire import decode_batch
+from lablink.checks.wire_numbers import MAX_WIRE_INT
 from lablink.core.lab import Lab
 from lablink.core.tracking import check_metric_key
 from lablink.errors import InvalidInput
@@ -28,7 +29,7 @@ _FORMAT_HELP = (
     "json (default), or binary: the steps as int64, then the times and the values as "
     "float64, little-endian, with X-Lablink-Points, -Total and -Downsampled headers"
 )
-MAX_STEP = 2**62
+MAX_STEP = MAX_WIRE_INT
 _SERIES = {
     "type": "object",
     "required": ["steps", "times", "values"],
@@ -61,7 +62,7 @@ class Heartbeat(Body):
     """Liveness, optionally with sampled system metrics logged as a batch ``seq``."""
 
     system: dict[MetricKey, float] | None = None
-    seq: Annotated[int, Field(ge=0)] | None = None
+    seq: Annotated[int, Field(ge=0, le=MAX_WIRE_INT)] | None = None
 
 
 @router.post(
