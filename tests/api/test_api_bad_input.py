@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import struct
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,9 +20,11 @@ import pytest
 from apitools import API, JSON, assert_envelope, post_batch, series
 
 from helpers import LoopbackServer, make_settings
+from lablink.checks.batchwire import CONTENT_TYPE
 from lablink.core.lab import Lab
 
 ZERO = "sha256:" + "0" * 64
+BINARY = {"Content-Type": CONTENT_TYPE}
 OK_SERIES = series([0], [1.0])
 
 
@@ -43,6 +46,17 @@ class Case:
 
 def batch(metrics: Any, seq: Any = 5, **extra: Any) -> str:
     return json.dumps({"seq": seq, "metrics": metrics, **extra})
+
+
+def binary(header: str, payload: bytes = b"") -> bytes:
+    """A binary batch with a hand-written header (see checks/batchwire.py)."""
+    raw = header.encode()
+    return b"LLB1" + struct.pack("<I", len(raw)) + raw + payload
+
+
+def row(*values: float) -> bytes:
+    """One point (step 0, time 0, value) of a binary batch."""
+    return struct.pack("<qdd", 0, 0.0, *values)
 
 
 def cases(run: str, ended: str, blob: str) -> list[Case]:
@@ -117,6 +131,29 @@ def cases(run: str, ended: str, blob: str) -> list[Case]:
         Case("batch: fractional step", "POST", f"{r}/batches", 400, content=batch({"k": {"steps": [0.5], "times": [0], "values": [1]}}), contains="steps"),
         Case("batch: negative step", "POST", f"{r}/batches", 400, content=batch({"k": {"steps": [-1], "times": [0], "values": [1]}}), contains="steps"),
         Case("batch: step too large", "POST", f"{r}/batches", 400, content=batch({"k": {"steps": [2**63], "times": [0], "values": [1]}}), contains="steps"),
+        Case("batch: text step after a number", "POST", f"{r}/batches", 400, content=batch({"k": {"steps": [7, "8"], "times": [0, 0], "values": [1, 2]}}), contains="steps"),
+        Case("batch: bool step after a number", "POST", f"{r}/batches", 400, content=batch({"k": {"steps": [7, True], "times": [0, 0], "values": [1, 2]}}), contains="steps"),
+        Case("batch: text time after a number", "POST", f"{r}/batches", 400, content=batch({"k": {"steps": [7, 8], "times": [0, "1"], "values": [1, 2]}}), contains="times"),
+        Case("batch: text value after a number", "POST", f"{r}/batches", 400, content=batch({"k": {"steps": [7, 8], "times": [0, 0], "values": [1, "2"]}}), contains="values"),
+        Case("batch: bool value after a number", "POST", f"{r}/batches", 400, content=batch({"k": {"steps": [7, 8], "times": [0, 0], "values": [1, False]}}), contains="values"),
+        Case("batch: step 2**63 among floats", "POST", f"{r}/batches", 400, content=batch({"k": {"steps": [1.0, 2**63], "times": [0, 0], "values": [1, 2]}}), contains="steps"),
+        Case("batch: key with DEL", "POST", f"{r}/batches", 400, content=batch({"a\x7fb": OK_SERIES}), contains="control"),
+        Case("batch: key with U+2028", "POST", f"{r}/batches", 400, content=batch({"a\u2028b": OK_SERIES}), contains="control"),
+        Case("batch: key with U+2029", "POST", f"{r}/batches", 400, content=batch({"a\u2029b": OK_SERIES}), contains="control"),
+        Case("batch: key with C1 control", "POST", f"{r}/batches", 400, content=batch({"a\x85b": OK_SERIES}), contains="control"),
+        Case("batch: too many metrics", "POST", f"{r}/batches", 400, content=batch({f"k{i}": OK_SERIES for i in range(10_001)}), contains="10000"),
+        Case("binary: Infinity count", "POST", f"{r}/batches", 400, content=binary('{"seq":5,"keys":[["k",Infinity]]}', row(1.0)), headers=BINARY, contains="Infinity"),
+        Case("binary: NaN seq", "POST", f"{r}/batches", 400, content=binary('{"seq":NaN,"keys":[["k",1]]}', row(1.0)), headers=BINARY, contains="NaN"),
+        Case("binary: float count", "POST", f"{r}/batches", 400, content=binary('{"seq":5,"keys":[["k",1.0]]}', row(1.0)), headers=BINARY, contains="count"),
+        Case("binary: bool count", "POST", f"{r}/batches", 400, content=binary('{"seq":5,"keys":[["k",true]]}', row(1.0)), headers=BINARY, contains="count"),
+        Case("binary: huge count", "POST", f"{r}/batches", 400, content=binary('{"seq":5,"keys":[["k",' + str(2**64) + ']]}', row(1.0)), headers=BINARY, contains="count"),
+        Case("binary: number key", "POST", f"{r}/batches", 400, content=binary('{"seq":5,"keys":[[5,1]]}', row(1.0)), headers=BINARY, contains="text key"),
+        Case("binary: key with DEL", "POST", f"{r}/batches", 400, content=binary('{"seq":5,"keys":[["a\\u007f",1]]}', row(1.0)), headers=BINARY, contains="control"),
+        Case("binary: seq text", "POST", f"{r}/batches", 400, content=binary('{"seq":"5","keys":[["k",1]]}', row(1.0)), headers=BINARY, contains="seq"),
+        Case("binary: seq 2**63", "POST", f"{r}/batches", 400, content=binary('{"seq":' + str(2**63) + ',"keys":[["k",1]]}', row(1.0)), headers=BINARY, contains="seq"),
+        Case("binary: header not an object", "POST", f"{r}/batches", 400, content=binary('[5]', row(1.0)), headers=BINARY, contains="header"),
+        Case("binary: header longer than body", "POST", f"{r}/batches", 400, content=b"LLB1" + struct.pack("<I", 10**6) + b"{}", headers=BINARY, contains="header"),
+        Case("binary: header not UTF-8", "POST", f"{r}/batches", 400, content=binary("x") + b"\xff", headers=BINARY),
         Case("batch: NaN time", "POST", f"{r}/batches", 400, content='{"seq": 5, "metrics": {"k": {"steps": [0], "times": [NaN], "values": [1]}}}', contains="times"),
         Case("batch: unknown run", "POST", f"{nope}/batches", 404, "not_found", content=batch({"k": OK_SERIES})),
         Case("batch: finished run", "POST", f"{f}/batches", 409, "run_not_active", content=batch({"k": OK_SERIES}), contains="finished"),
@@ -135,6 +172,8 @@ def cases(run: str, ended: str, blob: str) -> list[Case]:
         Case("summary: empty key", "POST", f"{r}/summary", 400, json={"": 1}, contains="empty"),
         Case("summary: key too long", "POST", f"{r}/summary", 400, json={"k" * 300: 1}, contains="300"),
         Case("summary: NUL in value", "POST", f"{r}/summary", 400, json={"k": "a\x00"}, contains="NUL"),
+        Case("summary: key with DEL", "POST", f"{r}/summary", 400, json={"a\x7f": 1}, contains="control"),
+        Case("heartbeat: system key with U+2028", "POST", f"{r}/heartbeat", 400, json={"system": {"a\u2028": 1.0}, "seq": 9}, contains="control"),
         Case("summary: unknown run", "POST", f"{nope}/summary", 404, "not_found", json={"k": 1}),
         Case("tags: add a string", "POST", f"{r}/tags", 400, json={"add": "x"}, contains="add"),
         Case("tags: empty tag", "POST", f"{r}/tags", 400, json={"add": [""]}, contains="add"),

@@ -18,7 +18,10 @@ import numpy as np
 
 from lablink.checks.downsample import minmax_indices
 from lablink.checks.filters import parse_filter
-from lablink.checks.wire_numbers import MAX_WIRE_INT, check_wire_int
+from lablink.checks.keys import check_metric_key
+from lablink.checks.limits import MAX_BATCH_METRICS
+from lablink.checks.series import check_series
+from lablink.checks.wire_numbers import check_wire_int
 from lablink.errors import AlreadyExists, InvalidInput, NotFound, RunNotActive
 from lablink.models import ENDED_STATUSES, OUTCOMES, RUN_STATUSES, Artifact, History, Project, Run
 from lablink.store.base import Store
@@ -26,7 +29,6 @@ from lablink.store.blobs import BlobStore, check_digest
 
 logger = logging.getLogger(__name__)
 
-MAX_KEY_LENGTH = 250
 MAX_NAME_LENGTH = 500
 MAX_TAG_LENGTH = 200
 MAX_HISTORY_POINTS = 100_000
@@ -54,20 +56,6 @@ def check_project(name: str) -> str:
             "use letters, digits, '.', '_' or '-' (up to 200), e.g. vision",
         )
     return name
-
-
-def check_metric_key(key: Any) -> str:
-    """Metric keys: non-empty text up to 250 characters, no control characters."""
-    if not isinstance(key, str) or not key.strip():
-        raise InvalidInput("a metric key is empty", "name metrics like train/loss")
-    if len(key) > MAX_KEY_LENGTH:
-        raise InvalidInput(
-            f"metric key {key[:40]!r}... is {len(key)} characters long",
-            f"keep metric keys under {MAX_KEY_LENGTH} characters",
-        )
-    if any(ord(ch) < 32 for ch in key):
-        raise InvalidInput(f"metric key {key!r} contains a control character")
-    return key
 
 
 def check_tag(tag: Any) -> str:
@@ -317,10 +305,15 @@ class Tracking:
         check_wire_int(seq, "seq")
         if not isinstance(metrics, Mapping):
             raise InvalidInput("metrics must be an object of key -> {steps, times, values}")
+        if len(metrics) > MAX_BATCH_METRICS:
+            raise InvalidInput(
+                f"a batch holds {len(metrics)} metrics; at most {MAX_BATCH_METRICS}",
+                "send the metrics in several batches",
+            )
         batch: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         for key, series in metrics.items():
             check_metric_key(key)
-            batch[key] = _check_series(key, series)
+            batch[key] = check_series(key, series)
         run = self.store.get_run(self.store.resolve_run_id(run_id))
         if run.status not in OPEN_STATUSES:
             raise RunNotActive(
@@ -412,52 +405,6 @@ class Tracking:
 
     def list_artifacts(self, run_id: str) -> list[Artifact]:
         return self.store.list_artifacts(self.store.resolve_run_id(run_id))
-
-
-def _check_series(key: str, series: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    if not isinstance(series, Mapping):
-        raise InvalidInput(f"metric {key!r}: expected an object with steps, times and values")
-    try:
-        steps, times, values = series["steps"], series["times"], series["values"]
-    except KeyError as exc:
-        raise InvalidInput(f"metric {key!r}: missing {exc.args[0]!r}") from exc
-    if all(isinstance(c, np.ndarray) for c in (steps, times, values)):
-        return _check_arrays(key, steps, times, values)  # decoded from the binary format
-    if not (isinstance(steps, list) and isinstance(times, list) and isinstance(values, list)):
-        raise InvalidInput(f"metric {key!r}: steps, times and values must be lists")
-    if not len(steps) == len(times) == len(values):
-        raise InvalidInput(f"metric {key!r}: steps, times and values differ in length")
-    try:
-        s = np.asarray(steps, dtype=np.float64)
-        w = np.asarray(times, dtype=np.float64)
-        v = np.asarray([math.nan if x is None else x for x in values], dtype=np.float64)
-    except (TypeError, ValueError, OverflowError) as exc:
-        raise InvalidInput(f"metric {key!r}: every step, time and value must be a number") from exc
-    if s.ndim != 1 or w.ndim != 1 or v.ndim != 1:  # nested lists would corrupt the chunk
-        raise InvalidInput(f"metric {key!r}: steps, times and values must be flat lists of numbers")
-    if any(isinstance(x, bool | str) for x in values[:1]):
-        raise InvalidInput(f"metric {key!r}: values must be numbers")
-    if len(s) and (
-        not np.all(np.isfinite(s))
-        or np.any(s != np.round(s))
-        or s.min() < 0
-        or s.max() > MAX_WIRE_INT
-    ):  # checked before the int64 cast, which would wrap out-of-range steps
-        raise InvalidInput(f"metric {key!r}: steps must be non-negative integers")
-    return _check_arrays(key, s.astype(np.int64), w, v)
-
-
-def _check_arrays(
-    key: str, steps: np.ndarray, times: np.ndarray, values: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Shared checks once the columns are int64/float64 arrays of one length."""
-    if not len(steps) == len(times) == len(values):
-        raise InvalidInput(f"metric {key!r}: steps, times and values differ in length")
-    if len(steps) and (steps.min() < 0 or steps.max() > MAX_WIRE_INT):
-        raise InvalidInput(f"metric {key!r}: steps must be non-negative integers")
-    if len(times) and not np.all(np.isfinite(times)):
-        raise InvalidInput(f"metric {key!r}: times must be finite numbers (UNIX seconds)")
-    return steps, times, values
 
 
 def _json_float(value: float) -> float | str:

@@ -27,11 +27,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from lablink.checks.keys import metric_key_problem
 from lablink.checks.wire_numbers import MAX_WIRE_INT
 from lablink.errors import LablinkError
 from lablink.sdk import hooks
 from lablink.sdk.spool import Outbox, is_transient
-from lablink.sdk.summary import Summary, WarnOnce, metric_key_problem
+from lablink.sdk.summary import Summary, WarnOnce
 from lablink.sdk.transport import Transport
 from lablink.settings import Settings
 
