@@ -232,6 +232,16 @@ def cases(run: str, ended: str, blob: str) -> list[Case]:
         Case("incident: id 2**63", "GET", f"{API}/incidents/{2**63}", 400, contains="incident_id"),
         Case("incident: Unicode digit id", "GET", f"{API}/incidents/%C2%B3", 400, contains="incident_id"),
         Case("incidents: limit 2**63", "GET", f"{API}/incidents", 400, params={"limit": 2**63}, contains="limit"),
+        # -- cross-site writes: simple-request content types are refused -------------
+        Case("csrf: batch as text/plain", "POST", f"{r}/batches", 415, "unsupported_media_type", content=batch({"k": OK_SERIES}, seq=77), headers={"Content-Type": "text/plain"}, contains="text/plain"),
+        Case("csrf: run as a form", "POST", f"{API}/runs", 415, "unsupported_media_type", content="project=x", headers={"Content-Type": "application/x-www-form-urlencoded"}, contains="Content-Type"),
+        Case("csrf: run as multipart", "POST", f"{API}/runs", 415, "unsupported_media_type", content="--b--", headers={"Content-Type": "multipart/form-data; boundary=b"}),
+        Case("csrf: schema as text/plain", "POST", f"{API}/schemas/s/versions", 415, "unsupported_media_type", content='{"text": "fields: []"}', headers={"Content-Type": "text/plain"}),
+        Case("csrf: incident ack without a type", "POST", f"{API}/incidents/1/ack", 415, "unsupported_media_type", content=b"", headers={"X-Nothing": "1"}, contains="no Content-Type"),
+        Case("csrf: incident resolve as text/plain", "POST", f"{API}/incidents/1/resolve", 415, "unsupported_media_type", content="{}", headers={"Content-Type": "text/plain"}),
+        Case("csrf: data pack as text/plain", "POST", f"{API}/data/packs", 415, "unsupported_media_type", content="x", headers={"Content-Type": "text/plain"}),
+        Case("csrf: blob put as a form", "PUT", f"{API}/blobs/{ZERO}", 415, "unsupported_media_type", content="x", headers={"Content-Type": "application/x-www-form-urlencoded"}),
+        Case("csrf: heartbeat without a type", "POST", f"{r}/heartbeat", 415, "unsupported_media_type", content=b"", headers={"X-Nothing": "1"}),
         # -- routing ----------------------------------------------------------------
         Case("unknown route", "GET", f"{API}/nothing/here", 404, "not_found", contains="/api/v1/nothing/here"),
         Case("wrong method", "DELETE", f"{API}/runs", 405, "method_not_allowed", contains="DELETE"),
@@ -264,7 +274,8 @@ def test_bad_input_to_every_route_is_a_4xx_envelope_and_changes_nothing(
             json=case.json,
             content=case.content,
             params=case.params,
-            headers=case.headers,
+            # Raw bodies are JSON unless a case says otherwise: the type is checked first.
+            headers=case.headers or (JSON if case.content is not None else None),
         )
         try:
             error = assert_envelope(response, case.status, case.code)
