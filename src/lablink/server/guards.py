@@ -36,40 +36,11 @@ SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
 _DOCS_CSP = b"object-src 'none'; base-uri 'self'; frame-ancestors 'none'"
 
 
-class WriteContentType:
-    """Refuse API writes a browser could send cross-site without a preflight (415)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] == "http"
-            and scope["method"] in WRITE_METHODS
-            and scope["path"].startswith("/api/")
-        ):
-            given = Headers(scope=scope).get("content-type", "")
-            media = given.split(";", 1)[0].strip().lower()
-            # A browser preflights every PUT, PATCH and DELETE, so those need only stay
-            # off the simple types (a bare `curl -T` upload has no type); a POST must
-            # name one of ours, even with an empty body.
-            refused = (
-                media in SIMPLE_TYPES if scope["method"] != "POST" else media not in WRITE_TYPES
-            )
-            if refused:
-                shown = f"Content-Type {given[:60]!r}" if given else "no Content-Type"
-                err = UnsupportedMediaType(
-                    f"{scope['method']} {scope['path']} was sent with {shown}",
-                    "send Content-Type: application/json (an empty body is {}), or "
-                    "application/vnd.lablink.batch / application/octet-stream for bulk data",
-                )
-                await error_response(err)(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
-
-
-class SecurityHeaders:
-    """Add the security headers to every HTTP response."""
+class BrowserGuard:
+    """Refuse API writes a browser could send cross-site without a preflight (415), and
+    add the security headers to every HTTP response. One layer, as it wraps the
+    ingestion hot path.
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -78,16 +49,40 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        docs = scope["path"] in ("/docs", "/docs/oauth2-redirect")
+        method = scope["method"]
+        if method in WRITE_METHODS and scope["path"].startswith("/api/"):
+            given = Headers(scope=scope).get("content-type", "")
+            media = given.split(";", 1)[0].strip().lower()
+            # A browser preflights every PUT, PATCH and DELETE, so those need only stay
+            # off the simple types (a bare `curl -T` upload has no type); a POST must
+            # name one of ours, even with an empty body.
+            refused = media in SIMPLE_TYPES if method != "POST" else media not in WRITE_TYPES
+            if refused:
+                shown = f"Content-Type {given[:60]!r}" if given else "no Content-Type"
+                err = UnsupportedMediaType(
+                    f"{method} {scope['path']} was sent with {shown}",
+                    "send Content-Type: application/json (an empty body is {}), or "
+                    "application/vnd.lablink.batch / application/octet-stream for bulk data",
+                )
+                await error_response(err)(scope, receive, self._sender(scope, send))
+                return
+        await self.app(scope, receive, self._sender(scope, send))
+
+    @staticmethod
+    def _sender(scope: Scope, send: Send) -> Send:
+        extra = _DOCS_HEADERS if scope["path"] in _DOCS_PATHS else _HEADERS
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                for name, value in SECURITY_HEADERS:
-                    if docs and name == b"content-security-policy":
-                        value = _DOCS_CSP
-                    headers.append((name, value))
-                message = {**message, "headers": headers}
+                message["headers"] = [*message.get("headers", ()), *extra]
             await send(message)
 
-        await self.app(scope, receive, with_headers)
+        return with_headers
+
+
+_DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect"})
+_HEADERS = list(SECURITY_HEADERS)
+_DOCS_HEADERS = [
+    (name, _DOCS_CSP if name == b"content-security-policy" else value)
+    for name, value in SECURITY_HEADERS
+]
