@@ -145,7 +145,10 @@ def json_response(request: Request, body: Any, status: int = 200) -> Response:
 def _int_param(name: str, raw: str | None) -> int:
     text = str(raw)
     negative = text.startswith("-")
-    value = parse_wire_int(text.removeprefix("-"), name)
+    try:
+        value = parse_wire_int(text.removeprefix("-"), name)
+    except InvalidInput:
+        raise InvalidInput(f"{name} must be an integer up to 2**62, not {text[:40]!r}") from None
     return -value if negative else value
 
 
