@@ -88,6 +88,9 @@ def cases(run: str, ended: str, blob: str) -> list[Case]:
         Case("create: nested too deep", "POST", f"{API}/runs", 400, json={"project": "x", "config": deep}, contains="deeper"),
         Case("create: name too long", "POST", f"{API}/runs", 400, json={"project": "x", "name": "n" * 501}, contains="name"),
         Case("create: bad id", "POST", f"{API}/runs", 400, json={"project": "x", "id": "a/b"}, contains="id"),
+        Case("create: config over 256 KiB", "POST", f"{API}/runs", 400, json={"project": "x", "config": {"x": [1] * 200_000}}, contains="config"),
+        Case("create: config over 5000 params", "POST", f"{API}/runs", 400, json={"project": "x", "config": {f"p{i}": i for i in range(5001)}}, contains="params"),
+        Case("create: 101 tags", "POST", f"{API}/runs", 400, json={"project": "x", "tags": [f"t{i}" for i in range(101)]}, contains="tags"),
         Case("create: existing id", "POST", f"{API}/runs", 409, "already_exists", json={"project": "x", "id": run}),
         Case("create: capture not an object", "POST", f"{API}/runs", 400, json={"project": "x", "capture": "gpu"}, contains="capture"),
         # -- search and show --------------------------------------------------------

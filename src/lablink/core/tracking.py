@@ -19,7 +19,7 @@ import numpy as np
 from lablink.checks.downsample import minmax_indices
 from lablink.checks.filters import parse_filter
 from lablink.checks.keys import check_metric_key
-from lablink.checks.limits import MAX_BATCH_METRICS
+from lablink.checks.limits import MAX_BATCH_METRICS, MAX_CONFIG_BYTES, MAX_PARAMS, MAX_TAGS
 from lablink.checks.series import check_series
 from lablink.checks.wire_numbers import check_wire_int
 from lablink.errors import AlreadyExists, InvalidInput, NotFound, RunNotActive
@@ -134,6 +134,10 @@ class Tracking:
         check_project(project)
         config = dict(config or {})
         _check_json_object(config, "config")
+        params = flatten(config)
+        _check_config_size(config, params)
+        if len(tags) > MAX_TAGS:
+            raise InvalidInput(f"a run takes at most {MAX_TAGS} tags, not {len(tags)}")
         tags = [check_tag(tag) for tag in tags]
         chosen, run_id = run_id, run_id or new_run_id()
         if not re.fullmatch(r"[A-Za-z0-9_-]{4,32}", run_id):
@@ -167,7 +171,7 @@ class Tracking:
             "git_dirty": False,
             **extra,
         }
-        self.store.create_run(values, flatten(config), tags)
+        self.store.create_run(values, params, tags)
         run = self.store.get_run(run_id)
         if self.observer is not None:
             self.observer.run_created(run, capture or {})
@@ -423,6 +427,22 @@ def _check_json_object(value: Any, what: str) -> None:
             f"{what} is not JSON-serialisable: {exc}",
             "use numbers, text, booleans, lists and dicts",
         ) from exc
+
+
+def _check_config_size(config: Mapping[str, Any], params: Mapping[str, Any]) -> None:
+    import json
+
+    size = len(json.dumps(config, allow_nan=True, separators=(",", ":")))
+    if size > MAX_CONFIG_BYTES:
+        raise InvalidInput(
+            f"config is {size} bytes as JSON; at most {MAX_CONFIG_BYTES}",
+            "log large values as artifacts, not config",
+        )
+    if len(params) > MAX_PARAMS:
+        raise InvalidInput(
+            f"config flattens to {len(params)} params; at most {MAX_PARAMS}",
+            "log large values as artifacts, not config",
+        )
 
 
 def _metric_cell(run: Run, key: str) -> dict[str, Any] | None:
