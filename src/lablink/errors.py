@@ -11,6 +11,8 @@
     │   ├── RunNotActive         409 run_not_active: points sent to an ended run
     │   └── CorruptBlob          409 corrupt: bytes that do not match their digest
     ├── PayloadTooLarge          413 too_large
+    ├── UnsupportedMediaType     415 unsupported_media_type: a write without a JSON body
+    ├── TooManyStreams           429 too_many_streams: live streams per client
     ├── InsufficientStorage      507 insufficient_storage: a disk (cache) is full
     ├── SchemaOutOfDate          503 schema_out_of_date: run `lablink db migrate`
     └── ServiceUnavailable       503 unavailable: the server cannot be reached
@@ -145,6 +147,20 @@ class PayloadTooLarge(LablinkError):
     status = 413
 
 
+class UnsupportedMediaType(LablinkError):
+    """A write whose Content-Type is not JSON or a lablink binary type (CSRF guard)."""
+
+    code = "unsupported_media_type"
+    status = 415
+
+
+class TooManyStreams(LablinkError):
+    """A client holds as many live-event streams as the server allows it."""
+
+    code = "too_many_streams"
+    status = 429
+
+
 class InsufficientStorage(LablinkError):
     """A disk ran out of space (a cache, a blob store); nothing half-written is kept."""
 
@@ -180,6 +196,8 @@ ERRORS_BY_CODE: dict[str, type[LablinkError]] = {
         RunNotActive,
         CorruptBlob,
         PayloadTooLarge,
+        UnsupportedMediaType,
+        TooManyStreams,
         InsufficientStorage,
         SchemaOutOfDate,
         ServiceUnavailable,

@@ -160,3 +160,15 @@ def test_every_tracking_route_is_in_docs_api_md(tmp_path: Path) -> None:
     ]
     undocumented = [p for p in ours if re.sub(r"\{[^}]*\}", "{}", p.removeprefix(API)) not in text]
     assert len(ours) > 15 and not undocumented
+
+
+def test_every_response_carries_the_security_headers(api: httpx.Client) -> None:
+    for path in ("/healthz", "/api/v1/projects", "/api/v1/nothing", "/", "/docs"):
+        response = api.get(path)
+        assert response.headers["x-content-type-options"] == "nosniff", path
+        assert response.headers["x-frame-options"] == "DENY", path
+        assert "referrer-policy" in response.headers, path
+        csp = response.headers["content-security-policy"]
+        assert "frame-ancestors 'none'" in csp and "object-src 'none'" in csp, path
+        if path != "/docs":  # Swagger's page still bootstraps with an inline script
+            assert "script-src 'self'" in csp, path

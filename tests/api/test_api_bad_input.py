@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import struct
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,9 +20,11 @@ import pytest
 from apitools import API, JSON, assert_envelope, post_batch, series
 
 from helpers import LoopbackServer, make_settings
+from lablink.checks.batchwire import CONTENT_TYPE
 from lablink.core.lab import Lab
 
 ZERO = "sha256:" + "0" * 64
+BINARY = {"Content-Type": CONTENT_TYPE}
 OK_SERIES = series([0], [1.0])
 
 
@@ -37,12 +40,23 @@ class Case:
     json: Any = None
     content: bytes | str | None = None
     params: Any = None
-    headers: dict[str, str] | None = None
+    headers: dict[str, Any] | None = None
     contains: str | None = None  # a word the message must hold
 
 
 def batch(metrics: Any, seq: Any = 5, **extra: Any) -> str:
     return json.dumps({"seq": seq, "metrics": metrics, **extra})
+
+
+def binary(header: str, payload: bytes = b"") -> bytes:
+    """A binary batch with a hand-written header (see checks/batchwire.py)."""
+    raw = header.encode()
+    return b"LLB1" + struct.pack("<I", len(raw)) + raw + payload
+
+
+def row(*values: float) -> bytes:
+    """One point (step 0, time 0, value) of a binary batch."""
+    return struct.pack("<qdd", 0, 0.0, *values)
 
 
 def cases(run: str, ended: str, blob: str) -> list[Case]:
@@ -74,6 +88,9 @@ def cases(run: str, ended: str, blob: str) -> list[Case]:
         Case("create: nested too deep", "POST", f"{API}/runs", 400, json={"project": "x", "config": deep}, contains="deeper"),
         Case("create: name too long", "POST", f"{API}/runs", 400, json={"project": "x", "name": "n" * 501}, contains="name"),
         Case("create: bad id", "POST", f"{API}/runs", 400, json={"project": "x", "id": "a/b"}, contains="id"),
+        Case("create: config over 256 KiB", "POST", f"{API}/runs", 400, json={"project": "x", "config": {"x": [1] * 200_000}}, contains="config"),
+        Case("create: config over 5000 params", "POST", f"{API}/runs", 400, json={"project": "x", "config": {f"p{i}": i for i in range(5001)}}, contains="params"),
+        Case("create: 101 tags", "POST", f"{API}/runs", 400, json={"project": "x", "tags": [f"t{i}" for i in range(101)]}, contains="tags"),
         Case("create: existing id", "POST", f"{API}/runs", 409, "already_exists", json={"project": "x", "id": run}),
         Case("create: capture not an object", "POST", f"{API}/runs", 400, json={"project": "x", "capture": "gpu"}, contains="capture"),
         # -- search and show --------------------------------------------------------
@@ -97,6 +114,8 @@ def cases(run: str, ended: str, blob: str) -> list[Case]:
         Case("batch: no seq", "POST", f"{r}/batches", 400, content='{"metrics": {}}', contains="seq"),
         Case("batch: seq text", "POST", f"{r}/batches", 400, content=batch({"k": OK_SERIES}, seq="5"), contains="seq"),
         Case("batch: seq negative", "POST", f"{r}/batches", 400, content=batch({"k": OK_SERIES}, seq=-1), contains="seq"),
+        Case("batch: seq 2**63", "POST", f"{r}/batches", 400, content=batch({"k": OK_SERIES}, seq=2**63), contains="seq"),
+        Case("batch: seq 2**62 + 1", "POST", f"{r}/batches", 400, content=batch({"k": OK_SERIES}, seq=2**62 + 1), contains="seq"),
         Case("batch: seq a bool", "POST", f"{r}/batches", 400, content=batch({"k": OK_SERIES}, seq=True), contains="seq"),
         Case("batch: unknown field", "POST", f"{r}/batches", 400, content=batch({}, run="x"), contains="run"),
         Case("batch: metrics a list", "POST", f"{r}/batches", 400, content=batch([1]), contains="metrics"),
@@ -115,6 +134,29 @@ def cases(run: str, ended: str, blob: str) -> list[Case]:
         Case("batch: fractional step", "POST", f"{r}/batches", 400, content=batch({"k": {"steps": [0.5], "times": [0], "values": [1]}}), contains="steps"),
         Case("batch: negative step", "POST", f"{r}/batches", 400, content=batch({"k": {"steps": [-1], "times": [0], "values": [1]}}), contains="steps"),
         Case("batch: step too large", "POST", f"{r}/batches", 400, content=batch({"k": {"steps": [2**63], "times": [0], "values": [1]}}), contains="steps"),
+        Case("batch: text step after a number", "POST", f"{r}/batches", 400, content=batch({"k": {"steps": [7, "8"], "times": [0, 0], "values": [1, 2]}}), contains="steps"),
+        Case("batch: bool step after a number", "POST", f"{r}/batches", 400, content=batch({"k": {"steps": [7, True], "times": [0, 0], "values": [1, 2]}}), contains="steps"),
+        Case("batch: text time after a number", "POST", f"{r}/batches", 400, content=batch({"k": {"steps": [7, 8], "times": [0, "1"], "values": [1, 2]}}), contains="times"),
+        Case("batch: text value after a number", "POST", f"{r}/batches", 400, content=batch({"k": {"steps": [7, 8], "times": [0, 0], "values": [1, "2"]}}), contains="values"),
+        Case("batch: bool value after a number", "POST", f"{r}/batches", 400, content=batch({"k": {"steps": [7, 8], "times": [0, 0], "values": [1, False]}}), contains="values"),
+        Case("batch: step 2**63 among floats", "POST", f"{r}/batches", 400, content=batch({"k": {"steps": [1.0, 2**63], "times": [0, 0], "values": [1, 2]}}), contains="steps"),
+        Case("batch: key with DEL", "POST", f"{r}/batches", 400, content=batch({"a\x7fb": OK_SERIES}), contains="control"),
+        Case("batch: key with U+2028", "POST", f"{r}/batches", 400, content=batch({"a\u2028b": OK_SERIES}), contains="control"),
+        Case("batch: key with U+2029", "POST", f"{r}/batches", 400, content=batch({"a\u2029b": OK_SERIES}), contains="control"),
+        Case("batch: key with C1 control", "POST", f"{r}/batches", 400, content=batch({"a\x85b": OK_SERIES}), contains="control"),
+        Case("batch: too many metrics", "POST", f"{r}/batches", 400, content=batch({f"k{i}": OK_SERIES for i in range(10_001)}), contains="10000"),
+        Case("binary: Infinity count", "POST", f"{r}/batches", 400, content=binary('{"seq":5,"keys":[["k",Infinity]]}', row(1.0)), headers=BINARY, contains="Infinity"),
+        Case("binary: NaN seq", "POST", f"{r}/batches", 400, content=binary('{"seq":NaN,"keys":[["k",1]]}', row(1.0)), headers=BINARY, contains="NaN"),
+        Case("binary: float count", "POST", f"{r}/batches", 400, content=binary('{"seq":5,"keys":[["k",1.0]]}', row(1.0)), headers=BINARY, contains="count"),
+        Case("binary: bool count", "POST", f"{r}/batches", 400, content=binary('{"seq":5,"keys":[["k",true]]}', row(1.0)), headers=BINARY, contains="count"),
+        Case("binary: huge count", "POST", f"{r}/batches", 400, content=binary('{"seq":5,"keys":[["k",' + str(2**64) + ']]}', row(1.0)), headers=BINARY, contains="count"),
+        Case("binary: number key", "POST", f"{r}/batches", 400, content=binary('{"seq":5,"keys":[[5,1]]}', row(1.0)), headers=BINARY, contains="text key"),
+        Case("binary: key with DEL", "POST", f"{r}/batches", 400, content=binary('{"seq":5,"keys":[["a\\u007f",1]]}', row(1.0)), headers=BINARY, contains="control"),
+        Case("binary: seq text", "POST", f"{r}/batches", 400, content=binary('{"seq":"5","keys":[["k",1]]}', row(1.0)), headers=BINARY, contains="seq"),
+        Case("binary: seq 2**63", "POST", f"{r}/batches", 400, content=binary('{"seq":' + str(2**63) + ',"keys":[["k",1]]}', row(1.0)), headers=BINARY, contains="seq"),
+        Case("binary: header not an object", "POST", f"{r}/batches", 400, content=binary('[5]', row(1.0)), headers=BINARY, contains="header"),
+        Case("binary: header longer than body", "POST", f"{r}/batches", 400, content=b"LLB1" + struct.pack("<I", 10**6) + b"{}", headers=BINARY, contains="header"),
+        Case("binary: header not UTF-8", "POST", f"{r}/batches", 400, content=binary("x") + b"\xff", headers=BINARY),
         Case("batch: NaN time", "POST", f"{r}/batches", 400, content='{"seq": 5, "metrics": {"k": {"steps": [0], "times": [NaN], "values": [1]}}}', contains="times"),
         Case("batch: unknown run", "POST", f"{nope}/batches", 404, "not_found", content=batch({"k": OK_SERIES})),
         Case("batch: finished run", "POST", f"{f}/batches", 409, "run_not_active", content=batch({"k": OK_SERIES}), contains="finished"),
@@ -123,6 +165,7 @@ def cases(run: str, ended: str, blob: str) -> list[Case]:
         Case("heartbeat: empty system key", "POST", f"{r}/heartbeat", 400, json={"system": {"": 1.0}, "seq": 9}, contains="empty"),
         Case("heartbeat: system text value", "POST", f"{r}/heartbeat", 400, json={"system": {"cpu": "high"}, "seq": 9}, contains="system"),
         Case("heartbeat: negative seq", "POST", f"{r}/heartbeat", 400, json={"system": {"cpu": 1.0}, "seq": -2}, contains="seq"),
+        Case("heartbeat: seq 2**63", "POST", f"{r}/heartbeat", 400, json={"system": {"cpu": 1.0}, "seq": 2**63}, contains="seq"),
         Case("heartbeat: unknown run", "POST", f"{nope}/heartbeat", 404, "not_found", json={}),
         Case("finish: unknown status", "POST", f"{r}/finish", 400, json={"status": "done"}, contains="done"),
         Case("finish: status a number", "POST", f"{r}/finish", 400, json={"status": 1}, contains="status"),
@@ -132,6 +175,8 @@ def cases(run: str, ended: str, blob: str) -> list[Case]:
         Case("summary: empty key", "POST", f"{r}/summary", 400, json={"": 1}, contains="empty"),
         Case("summary: key too long", "POST", f"{r}/summary", 400, json={"k" * 300: 1}, contains="300"),
         Case("summary: NUL in value", "POST", f"{r}/summary", 400, json={"k": "a\x00"}, contains="NUL"),
+        Case("summary: key with DEL", "POST", f"{r}/summary", 400, json={"a\x7f": 1}, contains="control"),
+        Case("heartbeat: system key with U+2028", "POST", f"{r}/heartbeat", 400, json={"system": {"a\u2028": 1.0}, "seq": 9}, contains="control"),
         Case("summary: unknown run", "POST", f"{nope}/summary", 404, "not_found", json={"k": 1}),
         Case("tags: add a string", "POST", f"{r}/tags", 400, json={"add": "x"}, contains="add"),
         Case("tags: empty tag", "POST", f"{r}/tags", 400, json={"add": [""]}, contains="add"),
@@ -176,7 +221,30 @@ def cases(run: str, ended: str, blob: str) -> list[Case]:
         Case("events: negative cursor", "GET", f"{API}/events", 400, params={"cursor": -1}, contains="cursor"),
         Case("events: bad project", "GET", f"{API}/events", 400, params={"project": "a b"}, contains="project"),
         Case("events: bad Last-Event-ID", "GET", f"{API}/events", 400, headers={"Last-Event-ID": "abc"}, contains="Last-Event-ID"),
+        Case("events: Unicode digit Last-Event-ID", "GET", f"{API}/events", 400, headers={"Last-Event-ID": "³".encode("latin-1")}, contains="Last-Event-ID"),
+        Case("events: Last-Event-ID over 2**62", "GET", f"{API}/events", 400, headers={"Last-Event-ID": str(2**63)}, contains="Last-Event-ID"),
+        Case("ui events: Unicode digit Last-Event-ID", "GET", "/ui-data/events", 400, headers={"Last-Event-ID": "³".encode("latin-1")}, contains="Last-Event-ID"),
+        Case("events: cursor over 2**62", "GET", f"{API}/events", 400, params={"cursor": 2**63}, contains="cursor"),
         Case("run events: unknown run", "GET", f"{nope}/events", 404, "not_found"),
+        # -- schemas and incidents ---------------------------------------------------
+        Case("schema version: Unicode digit", "GET", f"{API}/schemas/s/versions/%C2%B3", 400, contains="version"),
+        Case("schema version: 2**63", "GET", f"{API}/schemas/s/versions/{2**63}", 400, contains="version"),
+        Case("schema version: signed", "GET", f"{API}/schemas/s/versions/+1", 400, contains="version"),
+        Case("schema diff: Unicode digit", "GET", f"{API}/schemas/s/diff", 400, params={"from": "³", "to": "1"}, contains="version"),
+        Case("schema register: version 2**63", "POST", f"{API}/schemas/s/versions", 400, json={"schema": {"fields": [{"name": "a", "type": "integer"}]}, "version": 2**63}, contains="version"),
+        Case("incident: id 2**63", "GET", f"{API}/incidents/{2**63}", 400, contains="incident_id"),
+        Case("incident: Unicode digit id", "GET", f"{API}/incidents/%C2%B3", 400, contains="incident_id"),
+        Case("incidents: limit 2**63", "GET", f"{API}/incidents", 400, params={"limit": 2**63}, contains="limit"),
+        # -- cross-site writes: simple-request content types are refused -------------
+        Case("csrf: batch as text/plain", "POST", f"{r}/batches", 415, "unsupported_media_type", content=batch({"k": OK_SERIES}, seq=77), headers={"Content-Type": "text/plain"}, contains="text/plain"),
+        Case("csrf: run as a form", "POST", f"{API}/runs", 415, "unsupported_media_type", content="project=x", headers={"Content-Type": "application/x-www-form-urlencoded"}, contains="Content-Type"),
+        Case("csrf: run as multipart", "POST", f"{API}/runs", 415, "unsupported_media_type", content="--b--", headers={"Content-Type": "multipart/form-data; boundary=b"}),
+        Case("csrf: schema as text/plain", "POST", f"{API}/schemas/s/versions", 415, "unsupported_media_type", content='{"text": "fields: []"}', headers={"Content-Type": "text/plain"}),
+        Case("csrf: incident ack without a type", "POST", f"{API}/incidents/1/ack", 415, "unsupported_media_type", content=b"", headers={"X-Nothing": "1"}, contains="no Content-Type"),
+        Case("csrf: incident resolve as text/plain", "POST", f"{API}/incidents/1/resolve", 415, "unsupported_media_type", content="{}", headers={"Content-Type": "text/plain"}),
+        Case("csrf: data pack as text/plain", "POST", f"{API}/data/packs", 415, "unsupported_media_type", content="x", headers={"Content-Type": "text/plain"}),
+        Case("csrf: blob put as a form", "PUT", f"{API}/blobs/{ZERO}", 415, "unsupported_media_type", content="x", headers={"Content-Type": "application/x-www-form-urlencoded"}),
+        Case("csrf: heartbeat without a type", "POST", f"{r}/heartbeat", 415, "unsupported_media_type", content=b"", headers={"X-Nothing": "1"}),
         # -- routing ----------------------------------------------------------------
         Case("unknown route", "GET", f"{API}/nothing/here", 404, "not_found", contains="/api/v1/nothing/here"),
         Case("wrong method", "DELETE", f"{API}/runs", 405, "method_not_allowed", contains="DELETE"),
@@ -209,7 +277,8 @@ def test_bad_input_to_every_route_is_a_4xx_envelope_and_changes_nothing(
             json=case.json,
             content=case.content,
             params=case.params,
-            headers=case.headers,
+            # Raw bodies are JSON unless a case says otherwise: the type is checked first.
+            headers=case.headers or (JSON if case.content is not None else None),
         )
         try:
             error = assert_envelope(response, case.status, case.code)

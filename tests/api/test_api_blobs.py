@@ -16,6 +16,8 @@ from lablink.core.datasets.packs import write_pack
 from lablink.core.lab import Lab
 from lablink.store.blobs import bytes_digest
 
+OCTETS = {"Content-Type": "application/octet-stream"}
+
 
 def digest_of(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
@@ -96,12 +98,12 @@ def test_a_full_disk_is_a_507_and_keeps_nothing(
     refused = api.put(f"{API}/blobs/{digest}", content=data)
     error = assert_envelope(refused, 507, "insufficient_storage")
     assert "out of disk space" in error["message"] and "free disk space" in error["hint"]
-    refused = api.post(f"{API}/data/packs", content=pack)
+    refused = api.post(f"{API}/data/packs", content=pack, headers=OCTETS)
     assert_envelope(refused, 507, "insufficient_storage")
     assert api.head(f"{API}/blobs/{digest}").status_code == 404
     assert api.head(f"{API}/blobs/{small_digest}").status_code == 404
 
     monkeypatch.undo()  # room again: the same uploads are stored
     assert api.put(f"{API}/blobs/{digest}", content=data).status_code == 201
-    assert api.post(f"{API}/data/packs", content=pack).status_code == 201
+    assert api.post(f"{API}/data/packs", content=pack, headers=OCTETS).status_code == 201
     assert lab.blobs.read_bytes(small_digest) == small

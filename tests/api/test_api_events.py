@@ -8,6 +8,7 @@ client's read timeout.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -208,3 +209,25 @@ def test_subscription_filters_by_project_and_run() -> None:
     assert not sub.matches(_event(2, "r2"))
     assert not live.Subscription("audio", None, horizon=0).matches(_event(3))
     assert os.environ.get("LABLINK_USER") == "tester@example.org"  # clean_environ applies
+
+
+def test_live_streams_are_capped_per_client_with_429_and_retry_after(
+    server: LoopbackServer,
+) -> None:
+    from lablink.server.api.events import MAX_STREAMS_PER_CLIENT
+
+    with httpx.Client(base_url=server.url, timeout=10) as client, contextlib.ExitStack() as open_:
+        for _ in range(MAX_STREAMS_PER_CLIENT):
+            stream = open_.enter_context(client.stream("GET", f"{API}/events"))
+            assert stream.status_code == 200
+        refused = client.get(f"{API}/events")
+        assert refused.status_code == 429
+        assert refused.json()["error"]["code"] == "too_many_streams"
+        assert refused.headers["retry-after"] == "3"
+    with httpx.Client(base_url=server.url, timeout=10) as client:
+        for _ in range(100):  # closed streams are freed once the server sees them go
+            with client.stream("GET", f"{API}/events") as again:
+                if again.status_code == 200:
+                    break
+            time.sleep(0.1)
+        assert again.status_code == 200

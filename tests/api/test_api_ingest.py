@@ -105,3 +105,13 @@ def test_points_to_a_finished_run_are_refused(
     error = assert_envelope(refused, 409, "run_not_active")
     assert rid in error["message"]
     assert snapshot() == before
+
+
+def test_integer_steps_up_to_2_62_are_stored_exactly(
+    api: httpx.Client, new_run: Callable[..., dict[str, Any]]
+) -> None:
+    rid = new_run()["id"]
+    steps = [2**53 + 1, 2**62 - 1, 2**62]  # float64 would round each of these
+    assert post_batch(api, rid, 0, {"k": series(steps, [1.0, 2.0, 3.0], t0=0)}).status_code == 200
+    history = api.get(f"{API}/runs/{rid}/history", params={"key": "k"}).json()
+    assert history["steps"] == steps

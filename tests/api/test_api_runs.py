@@ -115,7 +115,11 @@ def test_heartbeat_without_body_and_after_finish(
     api: httpx.Client, new_run: Callable[..., dict[str, Any]]
 ) -> None:
     rid = new_run()["id"]
-    assert api.post(f"{API}/runs/{rid}/heartbeat").json() == {"status": "running", "stop": None}
+    empty = {"Content-Type": "application/json"}  # a bodyless POST still names JSON
+    assert api.post(f"{API}/runs/{rid}/heartbeat", headers=empty).json() == {
+        "status": "running",
+        "stop": None,
+    }
     api.post(f"{API}/runs/{rid}/finish", json={"status": "killed"})
     beat = api.post(f"{API}/runs/{rid}/heartbeat", json={"system": None, "seq": None}).json()
     assert beat["status"] == "killed" and beat["stop"]

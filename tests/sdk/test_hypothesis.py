@@ -28,9 +28,9 @@ VALUES = st.lists(
     max_size=40,
 )
 # Text the store takes as a key: not blank, no control characters, at most 250.
-KEYS = st.text(st.characters(min_codepoint=32, exclude_categories=("Cs",)), max_size=250).filter(
-    str.strip
-)
+KEYS = st.text(
+    st.characters(min_codepoint=32, exclude_categories=("Cs", "Cc", "Zl", "Zp")), max_size=250
+).filter(str.strip)
 # Tags: no whitespace at all, at most 200.
 TAGS = st.lists(
     st.text(

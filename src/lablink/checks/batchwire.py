@@ -20,6 +20,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
+from lablink.checks.wire_numbers import check_wire_int
 from lablink.errors import InvalidInput
 
 CONTENT_TYPE = "application/vnd.lablink.batch"
@@ -59,14 +60,11 @@ def decode_batch(body: bytes) -> tuple[Any, dict[str, dict[str, Any]]]:
         )
     (length,) = _LENGTH.unpack_from(body, 4)
     end = 8 + length
-    try:
-        header = json.loads(body[8:end])
-        seq, keys = header["seq"], header["keys"]
-        pairs = [(str(key), int(count)) for key, count in keys]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise InvalidInput(f"binary batch header is malformed: {exc}") from None
+    if end > len(body):
+        raise InvalidInput(f"binary batch header claims {length} bytes; the body is shorter")
+    seq, pairs = _read_header(body[8:end])
     needed = end + sum(24 * count for _, count in pairs)
-    if any(count < 0 for _, count in pairs) or needed != len(body):
+    if needed != len(body):
         raise InvalidInput(f"binary batch is {len(body)} bytes; its header describes {needed}")
     metrics: dict[str, dict[str, Any]] = {}
     offset = end
@@ -79,3 +77,34 @@ def decode_batch(body: bytes) -> tuple[Any, dict[str, dict[str, Any]]]:
             offset += 8 * count
         metrics[key] = columns
     return seq, metrics
+
+
+def _refuse_constant(name: str) -> Any:
+    raise InvalidInput(f"binary batch header holds {name}: seq and each count are whole numbers")
+
+
+def _read_header(raw: bytes) -> tuple[int, list[tuple[str, int]]]:
+    """The header, held to the same rules as a JSON batch: ``seq`` and each count are
+    JSON integers (not NaN, Infinity, 2.0 or true), each key is text.
+
+    Raises:
+        InvalidInput: naming what is wrong.
+    """
+    try:
+        header = json.loads(raw, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError and bad UTF-8 included
+        raise InvalidInput(f"binary batch header is malformed: not JSON ({exc})") from None
+    if not isinstance(header, dict) or set(header) != {"seq", "keys"}:
+        raise InvalidInput('binary batch header must be {"seq": n, "keys": [[key, count], ...]}')
+    seq, keys = header["seq"], header["keys"]
+    check_wire_int(seq, "seq")
+    if not isinstance(keys, list):
+        raise InvalidInput("binary batch header: keys must be a list of [key, count]")
+    pairs: list[tuple[str, int]] = []
+    for item in keys:
+        if not (isinstance(item, list) and len(item) == 2 and isinstance(item[0], str)):
+            raise InvalidInput(
+                f"binary batch header: {str(item)[:60]} is not [key, count] with a text key"
+            )
+        pairs.append((item[0], check_wire_int(item[1], f"count of metric {item[0][:40]!r}")))
+    return seq, pairs

@@ -18,6 +18,10 @@ import numpy as np
 
 from lablink.checks.downsample import minmax_indices
 from lablink.checks.filters import parse_filter
+from lablink.checks.keys import check_metric_key
+from lablink.checks.limits import MAX_BATCH_METRICS, MAX_CONFIG_BYTES, MAX_PARAMS, MAX_TAGS
+from lablink.checks.series import check_series
+from lablink.checks.wire_numbers import check_wire_int
 from lablink.errors import AlreadyExists, InvalidInput, NotFound, RunNotActive
 from lablink.models import ENDED_STATUSES, OUTCOMES, RUN_STATUSES, Artifact, History, Project, Run
 from lablink.store.base import Store
@@ -25,7 +29,6 @@ from lablink.store.blobs import BlobStore, check_digest
 
 logger = logging.getLogger(__name__)
 
-MAX_KEY_LENGTH = 250
 MAX_NAME_LENGTH = 500
 MAX_TAG_LENGTH = 200
 MAX_HISTORY_POINTS = 100_000
@@ -53,20 +56,6 @@ def check_project(name: str) -> str:
             "use letters, digits, '.', '_' or '-' (up to 200), e.g. vision",
         )
     return name
-
-
-def check_metric_key(key: Any) -> str:
-    """Metric keys: non-empty text up to 250 characters, no control characters."""
-    if not isinstance(key, str) or not key.strip():
-        raise InvalidInput("a metric key is empty", "name metrics like train/loss")
-    if len(key) > MAX_KEY_LENGTH:
-        raise InvalidInput(
-            f"metric key {key[:40]!r}... is {len(key)} characters long",
-            f"keep metric keys under {MAX_KEY_LENGTH} characters",
-        )
-    if any(ord(ch) < 32 for ch in key):
-        raise InvalidInput(f"metric key {key!r} contains a control character")
-    return key
 
 
 def check_tag(tag: Any) -> str:
@@ -145,6 +134,10 @@ class Tracking:
         check_project(project)
         config = dict(config or {})
         _check_json_object(config, "config")
+        params = flatten(config)
+        _check_config_size(config, params)
+        if len(tags) > MAX_TAGS:
+            raise InvalidInput(f"a run takes at most {MAX_TAGS} tags, not {len(tags)}")
         tags = [check_tag(tag) for tag in tags]
         chosen, run_id = run_id, run_id or new_run_id()
         if not re.fullmatch(r"[A-Za-z0-9_-]{4,32}", run_id):
@@ -178,7 +171,7 @@ class Tracking:
             "git_dirty": False,
             **extra,
         }
-        self.store.create_run(values, flatten(config), tags)
+        self.store.create_run(values, params, tags)
         run = self.store.get_run(run_id)
         if self.observer is not None:
             self.observer.run_created(run, capture or {})
@@ -313,14 +306,18 @@ class Tracking:
             RunNotActive: the run has ended (a crashed run still takes points: a spool
                 replayed after an outage must not lose them, issue 7).
         """
-        if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
-            raise InvalidInput(f"seq must be a non-negative integer, not {seq!r}")
+        check_wire_int(seq, "seq")
         if not isinstance(metrics, Mapping):
             raise InvalidInput("metrics must be an object of key -> {steps, times, values}")
+        if len(metrics) > MAX_BATCH_METRICS:
+            raise InvalidInput(
+                f"a batch holds {len(metrics)} metrics; at most {MAX_BATCH_METRICS}",
+                "send the metrics in several batches",
+            )
         batch: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         for key, series in metrics.items():
             check_metric_key(key)
-            batch[key] = _check_series(key, series)
+            batch[key] = check_series(key, series)
         run = self.store.get_run(self.store.resolve_run_id(run_id))
         if run.status not in OPEN_STATUSES:
             raise RunNotActive(
@@ -414,49 +411,6 @@ class Tracking:
         return self.store.list_artifacts(self.store.resolve_run_id(run_id))
 
 
-def _check_series(key: str, series: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    if not isinstance(series, Mapping):
-        raise InvalidInput(f"metric {key!r}: expected an object with steps, times and values")
-    try:
-        steps, times, values = series["steps"], series["times"], series["values"]
-    except KeyError as exc:
-        raise InvalidInput(f"metric {key!r}: missing {exc.args[0]!r}") from exc
-    if all(isinstance(c, np.ndarray) for c in (steps, times, values)):
-        return _check_arrays(key, steps, times, values)  # decoded from the binary format
-    if not (isinstance(steps, list) and isinstance(times, list) and isinstance(values, list)):
-        raise InvalidInput(f"metric {key!r}: steps, times and values must be lists")
-    if not len(steps) == len(times) == len(values):
-        raise InvalidInput(f"metric {key!r}: steps, times and values differ in length")
-    try:
-        s = np.asarray(steps, dtype=np.float64)
-        w = np.asarray(times, dtype=np.float64)
-        v = np.asarray([math.nan if x is None else x for x in values], dtype=np.float64)
-    except (TypeError, ValueError, OverflowError) as exc:
-        raise InvalidInput(f"metric {key!r}: every step, time and value must be a number") from exc
-    if s.ndim != 1 or w.ndim != 1 or v.ndim != 1:  # nested lists would corrupt the chunk
-        raise InvalidInput(f"metric {key!r}: steps, times and values must be flat lists of numbers")
-    if any(isinstance(x, bool | str) for x in values[:1]):
-        raise InvalidInput(f"metric {key!r}: values must be numbers")
-    if len(s) and (
-        not np.all(np.isfinite(s)) or np.any(s != np.round(s)) or s.min() < 0 or s.max() > 2**62
-    ):  # checked before the int64 cast, which would wrap out-of-range steps
-        raise InvalidInput(f"metric {key!r}: steps must be non-negative integers")
-    return _check_arrays(key, s.astype(np.int64), w, v)
-
-
-def _check_arrays(
-    key: str, steps: np.ndarray, times: np.ndarray, values: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Shared checks once the columns are int64/float64 arrays of one length."""
-    if not len(steps) == len(times) == len(values):
-        raise InvalidInput(f"metric {key!r}: steps, times and values differ in length")
-    if len(steps) and (steps.min() < 0 or steps.max() > 2**62):
-        raise InvalidInput(f"metric {key!r}: steps must be non-negative integers")
-    if len(times) and not np.all(np.isfinite(times)):
-        raise InvalidInput(f"metric {key!r}: times must be finite numbers (UNIX seconds)")
-    return steps, times, values
-
-
 def _json_float(value: float) -> float | str:
     return value if math.isfinite(value) else str(value)
 
@@ -473,6 +427,22 @@ def _check_json_object(value: Any, what: str) -> None:
             f"{what} is not JSON-serialisable: {exc}",
             "use numbers, text, booleans, lists and dicts",
         ) from exc
+
+
+def _check_config_size(config: Mapping[str, Any], params: Mapping[str, Any]) -> None:
+    import json
+
+    size = len(json.dumps(config, allow_nan=True, separators=(",", ":")))
+    if size > MAX_CONFIG_BYTES:
+        raise InvalidInput(
+            f"config is {size} bytes as JSON; at most {MAX_CONFIG_BYTES}",
+            "log large values as artifacts, not config",
+        )
+    if len(params) > MAX_PARAMS:
+        raise InvalidInput(
+            f"config flattens to {len(params)} params; at most {MAX_PARAMS}",
+            "log large values as artifacts, not config",
+        )
 
 
 def _metric_cell(run: Run, key: str) -> dict[str, Any] | None:

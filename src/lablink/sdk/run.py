@@ -27,17 +27,19 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from lablink.checks.keys import metric_key_problem
+from lablink.checks.wire_numbers import MAX_WIRE_INT
 from lablink.errors import LablinkError
 from lablink.sdk import hooks
 from lablink.sdk.spool import Outbox, is_transient
-from lablink.sdk.summary import Summary, WarnOnce, metric_key_problem
+from lablink.sdk.summary import Summary, WarnOnce
 from lablink.sdk.transport import Transport
 from lablink.settings import Settings
 
 logger = logging.getLogger("lablink.sdk")
 
 MAX_BATCH_POINTS = 50_000  # per request: a few MB of JSON, far under the server's limit
-MAX_STEP = 2**62
+MAX_STEP = MAX_WIRE_INT
 MAX_REASON_CHARS = 20_000
 _time = time.time
 

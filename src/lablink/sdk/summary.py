@@ -8,20 +8,9 @@ import threading
 from collections.abc import Iterator, MutableMapping
 from typing import Any
 
+from lablink.checks.keys import metric_key_problem
+
 logger = logging.getLogger("lablink.sdk")
-
-MAX_KEY_LENGTH = 250  # as core.tracking.check_metric_key, without importing numpy here
-
-
-def metric_key_problem(key: Any) -> str | None:
-    """Why ``key`` is not a valid metric key, or None when it is."""
-    if not isinstance(key, str) or not key.strip():
-        return "metric keys must be non-empty text"
-    if len(key) > MAX_KEY_LENGTH:
-        return f"metric keys must be at most {MAX_KEY_LENGTH} characters"
-    if any(ord(ch) < 32 for ch in key):
-        return "metric keys must not contain control characters"
-    return None
 
 
 class WarnOnce:

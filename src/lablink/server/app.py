@@ -23,6 +23,7 @@ from lablink.server.api import PREFIX, ROUTERS
 from lablink.server.api.blobs import upload_path
 from lablink.server.api.projects import health_router, version
 from lablink.server.errors import install_error_handlers
+from lablink.server.guards import BrowserGuard
 from lablink.server.jsonio import JSONResponse
 from lablink.server.live import EventHub
 from lablink.server.middleware import RequestGuard, RequestLog, TokenAuth
@@ -84,6 +85,7 @@ def create_app(lab: Lab, *, keepalive_seconds: float = 15.0, ui: bool = True) ->
         max_bytes=lab.settings.max_request_bytes,
         unlimited=lambda scope: scope["method"] == "PUT" and upload_path(scope["path"]),
     )
+    app.add_middleware(BrowserGuard)
     app.add_middleware(RequestLog)
     return app
 

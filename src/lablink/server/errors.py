@@ -98,7 +98,8 @@ def describe_validation(errors: Sequence[Any]) -> tuple[str, list[dict[str, str]
 
 async def _lablink_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, LablinkError)
-    return error_response(exc)
+    retry = exc.details.get("retry_after")
+    return error_response(exc, {"Retry-After": str(retry)} if retry is not None else None)
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:

@@ -14,10 +14,8 @@ from typing import Any
 
 from starlette.responses import JSONResponse as _StarletteJSONResponse
 
+from lablink.checks.limits import MAX_DEPTH
 from lablink.errors import InvalidInput
-
-# Python's json decoder recurses per nesting level; deeper input is refused up front.
-MAX_DEPTH = 64
 
 
 def dumps(content: Any) -> str:

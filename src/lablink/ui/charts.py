@@ -19,6 +19,7 @@ from typing import Any
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
+from lablink.checks.wire_numbers import parse_wire_int
 from lablink.core.lab import Lab
 from lablink.errors import InvalidInput, LablinkError, NotFound
 from lablink.models import Run
@@ -142,10 +143,13 @@ def json_response(request: Request, body: Any, status: int = 200) -> Response:
 
 
 def _int_param(name: str, raw: str | None) -> int:
+    text = str(raw)
+    negative = text.startswith("-")
     try:
-        return int(str(raw))
-    except ValueError:
-        raise InvalidInput(f"{name} must be an integer, not {raw!r}") from None
+        value = parse_wire_int(text.removeprefix("-"), name)
+    except InvalidInput:
+        raise InvalidInput(f"{name} must be an integer up to 2**62, not {text[:40]!r}") from None
+    return -value if negative else value
 
 
 def data_router(lab: Lab) -> APIRouter:

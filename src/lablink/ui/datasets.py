@@ -18,6 +18,7 @@ from fastapi import APIRouter, Query
 from starlette.responses import HTMLResponse
 
 from lablink.checks.profile_summary import drift_rows, profile_rows
+from lablink.checks.wire_numbers import MAX_VERSION
 from lablink.core.datasets.refs import parse_ref
 from lablink.core.lab import Lab
 from lablink.errors import InvalidInput, LablinkError, NotFound
@@ -70,8 +71,8 @@ def datasets_router(lab: Lab, renderer: Renderer) -> APIRouter:
     @router.get("/datasets/{name}", response_class=HTMLResponse)
     def dataset_page(
         name: str,
-        v: int | None = Query(None, ge=1),
-        against: int | None = Query(None, ge=1),
+        v: int | None = Query(None, ge=1, le=MAX_VERSION),
+        against: int | None = Query(None, ge=1, le=MAX_VERSION),
     ) -> HTMLResponse:
         try:
             versions = use.log(name)

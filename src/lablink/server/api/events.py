@@ -24,9 +24,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
+from lablink.checks.wire_numbers import MAX_WIRE_INT, parse_wire_int
 from lablink.core.lab import Lab
 from lablink.core.tracking import check_project
-from lablink.errors import InvalidInput
+from lablink.errors import ServiceUnavailable, TooManyStreams
 from lablink.models import Event
 from lablink.server.deps import LabDep
 from lablink.server.jsonio import dumps
@@ -35,6 +36,49 @@ from lablink.server.live import PAGE, EventHub, Subscription
 router = APIRouter(tags=["events"])
 
 RETRY_MILLISECONDS = 3000
+# Open live streams: per client address (a browser tab holds one or two) and in all.
+MAX_STREAMS_PER_CLIENT = 20
+MAX_STREAMS = 500
+
+
+class StreamLimits:
+    """Counts open streams per client address; refuses one over either cap."""
+
+    def __init__(self) -> None:
+        self.by_client: dict[str, int] = {}
+        self.total = 0
+
+    def open(self, client: str) -> Callable[[], None]:
+        """Count a new stream from ``client``; returns what closes it.
+
+        Raises:
+            TooManyStreams: the client holds ``MAX_STREAMS_PER_CLIENT`` (429).
+            ServiceUnavailable: the server holds ``MAX_STREAMS`` (503).
+        """
+        held = self.by_client.get(client, 0)
+        if held >= MAX_STREAMS_PER_CLIENT:
+            raise TooManyStreams(
+                f"this client already holds {held} live streams (at most {MAX_STREAMS_PER_CLIENT})",
+                "close other tabs or streams, then retry",
+                retry_after=RETRY_MILLISECONDS // 1000,
+            )
+        if self.total >= MAX_STREAMS:
+            raise ServiceUnavailable(
+                f"the server holds {self.total} live streams (at most {MAX_STREAMS})",
+                "retry in a few seconds",
+            )
+        self.by_client[client] = held + 1
+        self.total += 1
+
+        def close() -> None:
+            self.total -= 1
+            left = self.by_client.get(client, 1) - 1
+            if left:
+                self.by_client[client] = left
+            else:
+                self.by_client.pop(client, None)
+
+        return close
 
 
 def frame(event: Event) -> bytes:
@@ -113,9 +157,7 @@ async def _frames(
 
 def _cursor(query: int | None, last_event_id: str | None) -> int | None:
     if last_event_id is not None and last_event_id.strip():
-        if not last_event_id.strip().isdigit():
-            raise InvalidInput(f"Last-Event-ID {last_event_id[:40]!r} is not an event id")
-        return int(last_event_id)
+        return parse_wire_int(last_event_id, "Last-Event-ID")
     return query
 
 
@@ -126,11 +168,26 @@ async def _stream(
         check_project(project)
     run_id = (await run_in_threadpool(lab.tracking.get_run, run)).id if run else None
     hub: EventHub = request.app.state.live
-    sub = await hub.subscribe(project, run_id)
-    return EventStream(_frames(lab, hub, sub, cursor), lambda: hub.unsubscribe(sub))
+    limits = getattr(request.app.state, "stream_limits", None)
+    if limits is None:
+        limits = request.app.state.stream_limits = StreamLimits()
+    release = limits.open(request.client.host if request.client else "-")
+    try:
+        sub = await hub.subscribe(project, run_id)
+    except BaseException:
+        release()
+        raise
+
+    def close() -> None:
+        hub.unsubscribe(sub)
+        release()
+
+    return EventStream(_frames(lab, hub, sub, cursor), close)
 
 
-CursorQuery = Annotated[int | None, Query(ge=0, le=2**62, description="replay events after it")]
+CursorQuery = Annotated[
+    int | None, Query(ge=0, le=MAX_WIRE_INT, description="replay events after it")
+]
 LastEventId = Annotated[str | None, Header(alias="Last-Event-ID", max_length=30)]
 
 

@@ -15,12 +15,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
+from lablink.checks.wire_numbers import MAX_WIRE_INT
 from lablink.server.deps import Actor, LabDep
 from lablink.server.fields import Body, Text
 from lablink.server.jsonio import JSONResponse, reply
 
 router = APIRouter(prefix="/incidents", tags=["incidents"])
-IncidentId = Annotated[int, Path(ge=1, le=2**62, description="the incident's number")]
+IncidentId = Annotated[int, Path(ge=1, le=MAX_WIRE_INT, description="the incident's number")]
 
 
 class Resolve(Body):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 import numpy as np
@@ -13,13 +12,14 @@ from starlette.responses import Response
 
 from lablink.checks.batchwire import CONTENT_TYPE as BATCH_CONTENT_TYPE
 from lablink.checks.batchwire import decode_batch
+from lablink.checks.keys import check_metric_key
+from lablink.checks.wire_numbers import MAX_WIRE_INT
 from lablink.core.lab import Lab
-from lablink.core.tracking import check_metric_key
 from lablink.errors import InvalidInput
 from lablink.models import History
 from lablink.server.deps import LabDep
 from lablink.server.fields import Body, MetricKey
-from lablink.server.jsonio import JSONResponse, check_text, loads_body, reply
+from lablink.server.jsonio import JSONResponse, loads_body, reply
 
 router = APIRouter(tags=["metrics"])
 
@@ -28,7 +28,7 @@ _FORMAT_HELP = (
     "json (default), or binary: the steps as int64, then the times and the values as "
     "float64, little-endian, with X-Lablink-Points, -Total and -Downsampled headers"
 )
-MAX_STEP = 2**62
+MAX_STEP = MAX_WIRE_INT
 _SERIES = {
     "type": "object",
     "required": ["steps", "times", "values"],
@@ -61,7 +61,7 @@ class Heartbeat(Body):
     """Liveness, optionally with sampled system metrics logged as a batch ``seq``."""
 
     system: dict[MetricKey, float] | None = None
-    seq: Annotated[int, Field(ge=0)] | None = None
+    seq: Annotated[int, Field(ge=0, le=MAX_WIRE_INT)] | None = None
 
 
 @router.post(
@@ -93,15 +93,7 @@ def _ingest(lab: Lab, run_id: str, body: bytes, binary: bool = False) -> dict[st
         raise InvalidInput(f"unknown field(s) in batch: {', '.join(unknown)}")
     if "seq" not in data or "metrics" not in data:
         raise InvalidInput("a batch needs seq and metrics", "send {seq, metrics: {key: {...}}}")
-    metrics = data["metrics"]
-    if isinstance(metrics, Mapping):
-        for key in metrics:
-            check_metric_key(key)
-            try:
-                check_text(key)
-            except ValueError as exc:
-                raise InvalidInput(f"metric key {key!r}: {exc}") from None
-    return lab.tracking.log_batch(run_id, data["seq"], metrics)
+    return lab.tracking.log_batch(run_id, data["seq"], data["metrics"])
 
 
 @router.post("/runs/{run_id}/heartbeat", summary="Report liveness")

@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi import Body as BodyParam
 
+from lablink.checks.wire_numbers import MAX_WIRE_INT
 from lablink.server.deps import Actor, LabDep
 from lablink.server.fields import (
     Body,
@@ -96,7 +97,7 @@ def search_runs(
     sort: Annotated[str | None, Query(max_length=300)] = None,
     desc: bool = True,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
-    offset: Annotated[int, Query(ge=0, le=2**62)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_WIRE_INT)] = 0,
 ) -> JSONResponse:
     """Runs matching a filter such as ``metrics.val/acc > 0.9 and tags.baseline``."""
     runs, total = lab.tracking.search_runs(project, filter, sort, desc, limit, offset)

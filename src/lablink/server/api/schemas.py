@@ -19,6 +19,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
+from lablink.checks.wire_numbers import MAX_VERSION, check_wire_int, parse_wire_int
 from lablink.core.schemas import Schemas, parse_ref, version_to_dict
 from lablink.errors import InvalidInput
 from lablink.server.deps import Actor, LabDep
@@ -31,10 +32,13 @@ _BODY_KEYS = ("schema", "text", "compat", "description", "version")
 def _version_number(raw: str) -> int | None:
     if raw == "latest":
         return None
-    text = raw.removeprefix("v")
-    if not text.isdigit() or int(text) < 1:
-        raise InvalidInput(f"invalid schema version {raw!r}", "use a number from 1, or latest")
-    return int(text)
+    try:
+        return parse_wire_int(raw.removeprefix("v"), "schema version", low=1, high=MAX_VERSION)
+    except InvalidInput:
+        raise InvalidInput(
+            f"invalid schema version {raw[:40]!r}",
+            f"use a number from 1 to {MAX_VERSION}, or latest",
+        ) from None
 
 
 async def _body(request: Request) -> dict[str, Any]:
@@ -53,10 +57,8 @@ async def _body(request: Request) -> dict[str, Any]:
         if body.get(key) is not None and not isinstance(body[key], str):
             raise InvalidInput(f"'{key}' must be a string")
     version = body.get("version")
-    if version is not None and (
-        isinstance(version, bool) or not isinstance(version, int) or version < 1
-    ):
-        raise InvalidInput("'version' must be a whole number from 1")
+    if version is not None:
+        check_wire_int(version, "'version'", low=1, high=MAX_VERSION)
     return body
 
 
