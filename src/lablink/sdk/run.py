@@ -29,7 +29,7 @@ from typing import Any
 
 from lablink.errors import LablinkError
 from lablink.sdk import hooks
-from lablink.sdk.spool import Outbox, is_transient
+from lablink.sdk.spool import OUTAGE, REFUSAL, Outbox, classify
 from lablink.sdk.summary import Summary, WarnOnce, metric_key_problem
 from lablink.sdk.transport import Transport
 from lablink.settings import Settings
@@ -193,11 +193,9 @@ class Run:
             try:
                 self.transport.upload_artifact(self.id, path, op["name"], kind)
                 return
-            except LablinkError as exc:
-                if exc.status < 500:
+            except Exception as exc:
+                if classify(exc) == REFUSAL:
                     raise
-                logger.warning("lablink: artifact %s spooled: %s", path, exc)
-            except OSError as exc:
                 logger.warning("lablink: artifact %s spooled: %s", path, exc)
         self._enqueue(op)
 
@@ -426,8 +424,8 @@ class Run:
         try:
             answer = self.transport.heartbeat(self.id, system or None, seq)
         except Exception as exc:
-            if not is_transient(exc):
-                logger.warning("lablink: heartbeat of run %s refused: %s", self.id, exc)
+            if classify(exc) != OUTAGE:  # a heartbeat is not retried: the next one follows
+                logger.warning("lablink: heartbeat of run %s failed: %s", self.id, exc)
                 return
             self._outbox.go_offline(exc)
             if system:  # the sys/* points ride in the spool instead
