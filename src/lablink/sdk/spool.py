@@ -439,11 +439,15 @@ def _parse(line: bytes, path: Path) -> dict[str, Any] | None:
 
 @dataclasses.dataclass
 class ReplayReport:
-    """What ``replay_all`` did: spools fully replayed, ops sent, spools still left."""
+    """What ``replay_all`` did: spools fully replayed, ops sent, spools still left.
+
+    ``other`` holds spools written for another server or database, left alone.
+    """
 
     replayed: list[str] = dataclasses.field(default_factory=list)
     ops: int = 0
     left: list[str] = dataclasses.field(default_factory=list)
+    other: list[str] = dataclasses.field(default_factory=list)
 
 
 def target_of(transport: Transport) -> str:
@@ -484,7 +488,10 @@ def replay_all(
             if fh is None:
                 continue
             done = _replay_file(transport, path, fh, target, report)
-            (report.replayed if done else report.left).append(path.name)
+            if done is None:
+                report.other.append(path.name)
+            else:
+                (report.replayed if done else report.left).append(path.name)
     return report
 
 
@@ -501,12 +508,14 @@ def _locked(path: Path) -> Iterator[IO[bytes] | None]:
 
 def _replay_file(
     transport: Transport, path: Path, fh: IO[bytes], target: str, report: ReplayReport
-) -> bool:
+) -> bool | None:
+    """Replay one locked spool: True when all went, False when some is left, None when
+    it is not a spool for ``target``."""
     log = OpLog(path.parent)
     lines = fh.readlines()
     header = _parse(lines[0], path) if lines else None
     if header is None or header.get("op") != "run" or header.get("target") != target:
-        return False
+        return None
     for i, line in enumerate(lines[1:], start=1):
         op = _parse(line, path) if line.endswith(b"\n") else None
         if op is None:
