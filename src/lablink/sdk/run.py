@@ -8,7 +8,8 @@ the server is away.
 
 Every way a run can end sets its status: ``finish()`` or leaving ``with`` normally →
 finished; an uncaught exception (in ``with`` or at top level) → failed with the
-traceback; SIGTERM/SIGINT → killed; leaving the interpreter with the run open → finished.
+traceback; SIGTERM/SIGINT that end the process → killed (an ignored signal changes
+nothing); leaving the interpreter with the run open → finished.
 Only SIGKILL (or a power cut) leaves it running, for the watchdog to mark crashed.
 """
 
@@ -83,6 +84,7 @@ class Run:
         self._halt: str | None = None  # None while logging is open; "stop" or "finished"
         self._stop_reason: str | None = None
         self._final: tuple[str, str | None] = ("finished", None)
+        self._signal: str | None = None  # a signal whose handler is raising right now
         self._finish_once = threading.Lock()
         self._closing = threading.Event()
         self._wake = threading.Event()
@@ -249,15 +251,37 @@ class Run:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.finish(*exit_status(exc_type, exc, tb))
+        self.finish(*self._exit_status(exc_type, exc, tb))
 
     def _on_signal(self, name: str) -> None:
+        """The process is about to end on signal ``name``."""
         self.finish("killed", self._stop_reason or f"received {name}")
+
+    def _signalled(self, name: str | None) -> None:
+        """Signal ``name`` is being handled (None: its handler returned; the run goes on)."""
+        self._signal = name
 
     def _on_exception(
         self, exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None
     ) -> None:
-        self.finish(*exit_status(exc_type, exc, tb))
+        self.finish(*self._exit_status(exc_type, exc, tb))
+
+    def _on_exit(self) -> None:
+        """The interpreter exits with the run still open."""
+        if self._signal is not None:
+            self.finish("killed", f"received {self._signal}")
+        else:
+            self.finish()
+
+    def _exit_status(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> tuple[str, str | None]:
+        if self._signal is not None and isinstance(exc, KeyboardInterrupt | SystemExit):
+            return "killed", f"received {self._signal}"  # raised by the signal's handler
+        return exit_status(exc_type, exc, tb)
 
     def __repr__(self) -> str:
         return f"<lablink.Run {self.id} {self.project}/{self.name}>"
