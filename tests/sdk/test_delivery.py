@@ -145,3 +145,24 @@ def test_database_errors_are_told_apart() -> None:
         503,
         500,
     ]
+
+
+def test_direct_download_checks_the_digest_and_leaves_no_part_file(
+    settings: Any, tmp_path: Path
+) -> None:
+    from lablink.sdk.transport import DirectTransport
+
+    transport = DirectTransport(settings)
+    try:
+        digest = transport.put_blob(b"the real bytes")
+        dest = tmp_path / "out" / "file.bin"
+        assert transport.download_blob(digest, dest).read_bytes() == b"the real bytes"
+        Path(transport.lab.blobs.path(digest)).write_bytes(b"damaged on disk")
+        broken = tmp_path / "out" / "broken.bin"
+        with pytest.raises(errors.CorruptBlob, match="do not match"):
+            transport.download_blob(digest, broken)
+        with pytest.raises(errors.NotFound, match="not stored"):
+            transport.download_blob("sha256:" + "0" * 64, tmp_path / "out" / "missing.bin")
+    finally:
+        transport.close()
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["file.bin"]
