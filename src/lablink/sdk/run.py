@@ -16,6 +16,7 @@ Only SIGKILL (or a power cut) leaves it running, for the watchdog to mark crashe
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 import os
 import queue
@@ -33,6 +34,7 @@ from lablink.sdk import hooks
 from lablink.sdk.spool import OUTAGE, REFUSAL, Outbox, classify
 from lablink.sdk.summary import Summary, WarnOnce, metric_key_problem
 from lablink.sdk.transport import Transport
+from lablink.sdk.wakeup import Flag, Wakeup
 from lablink.settings import Settings
 
 logger = logging.getLogger("lablink.sdk")
@@ -40,6 +42,7 @@ logger = logging.getLogger("lablink.sdk")
 MAX_BATCH_POINTS = 50_000  # per request: a few MB of JSON, far under the server's limit
 MAX_STEP = 2**62
 MAX_REASON_CHARS = 20_000
+FINISH_GRACE = 5.0  # seconds past finish's deadline for a request still in flight
 _time = time.time
 
 
@@ -77,7 +80,13 @@ class Run:
         self._finish_timeout = 30.0
         self._replayer: threading.Thread | None = None
         self._buffer: collections.deque[tuple[Any, float, dict[str, Any]]] = collections.deque()
-        self._max_entries = max(1, settings.buffer_points)
+        # Points buffered = logged - drained; each counter has one writer (the training
+        # loop, the builder thread), so neither needs a lock.
+        self._max_points = max(1, settings.buffer_points)
+        self._logged = 0
+        self._drained = 0
+        self._full = False  # the training loop waits for room
+        self._room: queue.SimpleQueue[None] = queue.SimpleQueue()
         self._ops: collections.deque[dict[str, Any]] = collections.deque()
         self._step = 0
         self._seq = 0
@@ -86,8 +95,8 @@ class Run:
         self._final: tuple[str, str | None] = ("finished", None)
         self._signal: str | None = None  # a signal whose handler is raising right now
         self._finish_once = threading.Lock()
-        self._closing = threading.Event()
-        self._wake = threading.Event()
+        self._closing = Flag()
+        self._wake = Wakeup()
         self._deadline = 0.0
         self._next_guard = 0.0  # when run.log next checks the background threads
         self._warn = WarnOnce()
@@ -124,7 +133,8 @@ class Run:
             return None
         now = _time()
         self._buffer.append((step, now, values))
-        if len(self._buffer) >= self._max_entries:
+        self._logged += len(values)
+        if self._logged - self._drained >= self._max_points:
             self._wait_for_room()
         if now >= self._next_guard:
             self._guard_threads(now)
@@ -162,9 +172,17 @@ class Run:
     def _wait_for_room(self) -> None:
         # The buffer is full (settings.buffer_points): wait for the background thread
         # rather than drop points. It drains to the server or, offline, to the spool.
-        self._wake.set()
-        while len(self._buffer) >= self._max_entries // 2 and self._thread.is_alive():
-            time.sleep(0.001)
+        # The builder puts a token in _room after each batch it takes while _full is set.
+        self._full = True
+        try:
+            while self._logged - self._drained >= self._max_points // 2:
+                if not self._thread.is_alive():
+                    break
+                self._wake.set()
+                with contextlib.suppress(queue.Empty):
+                    self._room.get(timeout=self.settings.flush_interval)
+        finally:
+            self._full = False
 
     def tag(self, *tags: str, remove: Sequence[str] = ()) -> None:
         """Add tags (and remove others); sent with the next flush."""
@@ -231,11 +249,14 @@ class Run:
         self._deadline = time.monotonic() + self._finish_timeout
         self._closing.set()
         self._wake.set()
+        # One time limit for the whole ending: the sender stops retrying at the deadline,
+        # and FINISH_GRACE covers the request it may have in flight then.
+        end = self._deadline + FINISH_GRACE
         for thread in (self._thread, self._sender):  # the builder ends first, then the sender
             if thread.is_alive() and thread is not threading.current_thread():
-                thread.join(self._finish_timeout + 60)
+                thread.join(max(0.0, end - time.monotonic()))
         if self._replayer is not None:  # leftover spools of earlier runs, same transport
-            self._replayer.join(max(1.0, self._deadline - time.monotonic()))
+            self._replayer.join(max(0.0, end - time.monotonic()))
         hooks.unregister(self)
         threads = (self._thread, self._sender, self._replayer)
         busy = any(t is not None and t.is_alive() for t in threads)
@@ -381,6 +402,7 @@ class Run:
         while taken < entries and points < MAX_BATCH_POINTS:
             step, now, data = buf.popleft()
             taken += 1
+            self._drained += len(data)
             if type(step) is not int or not 0 <= step <= MAX_STEP:
                 step = self._check_step(step)
                 if step is None:
@@ -405,6 +427,8 @@ class Run:
         metrics = {
             k: {"steps": s, "times": t, "values": v} for k, (s, t, v) in columns.items() if s
         }
+        if self._full:
+            self._room.put(None)  # the training loop waits for room: never blocks here
         if metrics:
             self._queue(
                 {"op": "batch", "run_id": self.id, "seq": self._next_seq()} | {"metrics": metrics}
