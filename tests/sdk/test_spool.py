@@ -145,3 +145,21 @@ def test_what_counts_as_an_outage(error: Exception, verdict: str) -> None:
 def test_unknown_op_is_an_error() -> None:
     with pytest.raises(ValueError, match="unknown spooled op"):
         apply(Recorder(), {"op": "teleport", "run_id": "r"})  # type: ignore[arg-type]
+
+
+def test_a_spool_replaced_after_it_was_opened_is_not_replayed(tmp_path: Path) -> None:
+    from lablink.sdk.spool import _locked
+
+    header = {"op": "run", "run_id": "r", "target": "t", "v": 1}
+    path = tmp_path / "r.jsonl"
+    path.write_text(json.dumps(header) + "\n" + json.dumps(batch(0)) + "\n")
+    with _locked(path) as fh:
+        assert fh is not None  # the file at the path, locked
+    with open(path, "rb") as old:
+        newer = tmp_path / "r.new"
+        newer.write_text(json.dumps(header) + "\n")
+        newer.replace(path)  # a rewrite lands between another replayer's open and lock
+        from lablink.sdk.spool import _lock, _still_at
+
+        assert _lock(old, blocking=False)
+        assert not _still_at(path, old)

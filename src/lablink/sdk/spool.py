@@ -503,7 +503,20 @@ def _locked(path: Path) -> Iterator[IO[bytes] | None]:
         yield None
         return
     with fh:
-        yield fh if _lock(fh, blocking=False) else None
+        yield fh if _lock(fh, blocking=False) and _still_at(path, fh) else None
+
+
+def _still_at(path: Path, fh: IO[bytes]) -> bool:
+    """Whether the locked file is still the one at ``path``.
+
+    Between our open and our lock, another replay may have rewritten the spool
+    (``os.replace``) or a new run renamed its own into place: the file we hold is then
+    an orphan, and replaying it would resend ops (notes are not idempotent).
+    """
+    try:
+        return os.stat(path).st_ino == os.fstat(fh.fileno()).st_ino
+    except FileNotFoundError:
+        return False
 
 
 def _replay_file(
