@@ -132,7 +132,8 @@ class EdgeCache:
     def _fetch_pack(
         self, digests: list[str], futures: dict[str, concurrent.futures.Future[bool]]
     ) -> None:
-        self.stats["upstream_requests"] += 1
+        with self._lock:  # request threads count at the same time
+            self.stats["upstream_requests"] += 1
         body = json.dumps({"digests": digests}).encode()
         headers = {"Content-Type": "application/json"}
         with self.client.stream("POST", f"{API}/data/fetch", content=body, headers=headers) as r:
@@ -152,7 +153,8 @@ class EdgeCache:
                     self.stats["upstream_corrupt"] += 1
                     future.set_result(False)
                     continue
-                self.stats["upstream_blobs"] += 1
+                with self._lock:
+                    self.stats["upstream_blobs"] += 1
                 future.set_result(True)
             for digest in reader.missing:
                 if digest in futures and not futures[digest].done():
