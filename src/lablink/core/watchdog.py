@@ -115,9 +115,19 @@ class Watchdog:
             with self._lock:
                 self._policies[run.id] = policy
 
-    def batch_ingested(self, run: Run, batch: Batch) -> None:
-        """Check the watched metrics of a stored batch."""
-        policy = self.policy_for(run.id)
+    def before_batch(self, run_id: str, batch: Batch) -> dict[str, float | None]:
+        """The minimum so far of each metric a divergence rule watches in ``batch``."""
+        policy = self.policy_for(run_id)
+        watched = [r.metric for r in policy.metric_rules if r.diverge_factor is not None]
+        if not any(metric in batch for metric in watched):
+            return {}  # the common case: no read at all
+        summaries = self.store.metric_summaries(run_id)
+        return {m: (s.min_value if (s := summaries.get(m)) else None) for m in watched}
+
+    def batch_ingested(self, run_id: str, batch: Batch, before: Any) -> None:
+        """Check the watched metrics of a stored batch (``before``: ``before_batch``)."""
+        policy = self.policy_for(run_id)
+        minimums: dict[str, float | None] = before or {}
         for rule in policy.metric_rules:
             series = batch.get(rule.metric)
             if series is None or not len(series[0]):
@@ -128,13 +138,12 @@ class Watchdog:
                 steps, values = steps[order], values[order]
             finding = check_nan(rule, steps, values)
             if finding is None and rule.diverge_factor is not None:
-                summary = run.metrics.get(rule.metric)
-                prior = summary.min_value if summary else None
+                prior = minimums.get(rule.metric)
                 threshold = divergence_threshold(rule, prior, values)
                 if threshold is not None:
-                    finding = self._divergence(run.id, rule, steps, values, threshold)
+                    finding = self._divergence(run_id, rule, steps, values, threshold)
             if finding is not None:
-                self.act(run.id, finding)
+                self.act(run_id, finding)
 
     def _divergence(
         self, run_id: str, rule: Any, steps: np.ndarray, values: np.ndarray, threshold: float
