@@ -213,4 +213,11 @@ def from_dict(body: dict[str, Any], status: int) -> LablinkError:
     code = err.get("code", "error")
     message = err.get("message", f"server answered HTTP {status}")
     cls = ERRORS_BY_CODE.get(code, LablinkError)
-    return cls(message, err.get("hint"), **(err.get("details") or {}))
+    error = cls(message, err.get("hint"), **(err.get("details") or {}))
+    if cls is LablinkError:
+        # A code this client does not know (``internal``, ``method_not_allowed``, or one
+        # from a newer server): keep what the server said, so a 500 stays a 500 and a
+        # 405 stays a 4xx, and callers can tell a server bug from an outage.
+        error.code = str(code)
+        error.status = status
+    return error

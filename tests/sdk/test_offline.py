@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
+import os
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sdk_support import FAST, Flaky, PortServer, Sdk
+from typer.testing import CliRunner
 
 import lablink
 from helpers import free_port, wait_for
+from lablink.cli.main import app
 from lablink.core.lab import Lab
 from lablink.sdk.spool import replay_all
 from lablink.settings import Settings
@@ -191,3 +198,56 @@ def test_a_refused_batch_is_dropped_not_retried(sdk: Sdk, caplog: pytest.LogCapt
     assert sdk.client.run(run.id).status == "finished"
     assert any("dropped" in r.getMessage() for r in caplog.records)
     assert not (Path(sdk.settings.spool_dir) / f"{run.id}.jsonl").exists()
+
+
+EXIT_WHILE_AWAY = """
+import lablink
+run = lablink.init(project="away")
+for step in range(100):
+    run.log({"x": float(step)})
+print(run.id, flush=True)
+"""
+
+
+def test_a_script_ends_promptly_when_the_server_is_down_and_lablink_sync_sends_it_later(
+    lab: Lab,
+    http_settings: Settings,
+    servers: list[PortServer],
+    tmp_path: Path,
+) -> None:
+    script = tmp_path / "train_away.py"
+    script.write_text(EXIT_WHILE_AWAY)
+    env = dict(os.environ)
+    env.update(
+        LABLINK_HOME=str(http_settings.home),
+        LABLINK_SERVER=str(http_settings.server),  # nothing listens there
+        LABLINK_SPOOL_DIR=str(http_settings.spool_dir),
+        PYTHONPATH=os.pathsep.join(p for p in sys.path if p),
+    )
+    started = time.monotonic()
+    child = subprocess.run(
+        [sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    took = time.monotonic() - started
+    assert child.returncode == 0, child.stderr
+    # Before, the exit waited out a 30 s finish timeout; a generous bound well under it.
+    assert took < 20, f"the script took {took:.1f} s to end"
+    assert child.stderr.count("lablink sync") == 1, child.stderr
+    run_id = child.stdout.strip()
+    assert (Path(http_settings.spool_dir) / f"{run_id}.jsonl").exists()
+
+    start(lab, http_settings, servers)
+    result = CliRunner().invoke(app, ["sync", "--json"], env=env, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["replayed"] == [f"{run_id}.jsonl"]
+    assert lab.tracking.get_run(run_id).status == "finished"
+    assert lab.tracking.history(run_id, "x").steps == list(range(100))
+    again = CliRunner().invoke(app, ["sync"], env=env, catch_exceptions=False)
+    assert "nothing to send" in again.output
+
+
+@pytest.mark.parametrize("url", ["127.0.0.1:8500", "localhost:8500", "http://", "ftp://host"])
+def test_a_server_url_without_scheme_is_refused_at_init(settings: Settings, url: str) -> None:
+    with pytest.raises(lablink.InvalidInput, match="not an http") as caught:
+        lablink.init(project="p", settings=dataclasses.replace(settings, server=url))
+    assert caught.value.hint and "http://" in caught.value.hint

@@ -162,3 +162,53 @@ def test_stop_request_ends_the_child_as_killed(sdk: Sdk, tmp_path: Path, mode: s
     assert "loss is NaN" in stored.status_reason
     steps = sdk.points(run_id, "x")
     assert steps == list(range(len(steps)))
+
+
+def test_sigint_to_a_background_job_that_ignores_it_changes_nothing(
+    sdk: Sdk, tmp_path: Path
+) -> None:
+    # A job started with `&` runs with SIGINT ignored; lablink must not undo that.
+    stop = tmp_path / "stop"
+    source = f"""
+import os, time, lablink
+run = lablink.init(project="child", name="background")
+print(run.id, flush=True)
+step = 0
+while not os.path.exists({str(stop)!r}):
+    run.log({{"x": float(step)}})
+    step += 1
+    time.sleep(0.002)
+for _ in range(10):  # logged after the SIGINT: kept too
+    run.log({{"x": float(step)}})
+    step += 1
+print(step, flush=True)
+"""
+    script = tmp_path / "train_background.py"
+    script.write_text(textwrap.dedent(source))
+    child = subprocess.Popen(
+        [sys.executable, str(script)],
+        cwd=tmp_path,
+        env=sdk.env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    try:
+        assert child.stdout is not None
+        run_id = child.stdout.readline().strip()
+        wait_for(lambda: sdk.points(run_id, "x"), 60, "points from the child")
+        child.send_signal(signal.SIGINT)
+        seen = len(sdk.points(run_id, "x"))
+        wait_for(lambda: len(sdk.points(run_id, "x")) > seen + 20, 60, "points after SIGINT")
+        assert child.poll() is None
+        assert sdk.client.run(run_id).status == "running"
+        stop.touch()
+        out, err = child.communicate(timeout=60)
+    finally:
+        child.kill()
+        child.communicate()
+    assert child.returncode == 0, err
+    steps = int(out.split()[-1])
+    assert sdk.client.run(run_id).status == "finished"
+    assert sdk.points(run_id, "x") == list(range(steps))

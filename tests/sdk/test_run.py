@@ -258,3 +258,16 @@ def test_bad_project_raises_at_init(sdk: Sdk) -> None:
 def test_unknown_init_keyword_is_a_type_error(sdk: Sdk) -> None:
     with pytest.raises(TypeError, match="colour"):
         sdk.init(colour="red")
+
+
+def test_buffer_counts_points_not_log_calls(sdk: Sdk) -> None:
+    import dataclasses
+
+    settings = dataclasses.replace(sdk.settings, buffer_points=100)
+    with lablink.init(project="sdk", settings=settings) as run:
+        run.log({f"k{i}": float(i) for i in range(30)})
+        assert run._logged == 30  # one call, thirty points
+        for _ in range(1, 50):
+            run.log({f"k{i}": float(i) for i in range(30)})
+            assert run._logged - run._drained < 100 + 30  # never far past the limit
+    assert sdk.points(run.id, "k29") == list(range(50))

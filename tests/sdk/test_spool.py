@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 from pathlib import Path
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 import pytest
 
 from lablink.errors import InvalidInput, NotFound, ServiceUnavailable
-from lablink.sdk.spool import Outbox, apply, is_transient, replay_all
+from lablink.sdk.spool import FAILURE, OUTAGE, REFUSAL, Outbox, apply, classify, replay_all
 
 
 class Recorder:
@@ -119,25 +120,46 @@ def test_refusals_are_reported_a_few_times_not_per_batch(
     outbox = Outbox(remote, "run1", tmp_path, "t")  # type: ignore[arg-type]
     for seq in range(10):
         outbox.deliver(batch(seq))
-    assert outbox.online and outbox.drops.count == 10
+    assert outbox.online and outbox.log.count == 10
     warnings = [r for r in caplog.records if r.levelname == "WARNING"]
     assert len(warnings) == 3 and "(3 so far)" in warnings[-1].getMessage()
 
 
 @pytest.mark.parametrize(
-    ("error", "transient"),
+    ("error", "verdict"),
     [
-        (ServiceUnavailable("x"), True),
-        (ConnectionRefusedError(), True),
-        (InvalidInput("x"), False),
-        (NotFound("x"), False),
-        (TypeError("x"), False),
+        (ServiceUnavailable("x"), OUTAGE),
+        (ConnectionRefusedError(), OUTAGE),
+        (OSError(errno.ENOSPC, "disk full"), OUTAGE),
+        (InvalidInput("x"), REFUSAL),
+        (NotFound("x"), REFUSAL),
+        (FileNotFoundError("artifact gone"), REFUSAL),
+        (TypeError("x"), FAILURE),
+        (OSError(errno.EIO, "i/o error"), FAILURE),
     ],
 )
-def test_what_counts_as_an_outage(error: Exception, transient: bool) -> None:
-    assert is_transient(error) is transient
+def test_what_counts_as_an_outage(error: Exception, verdict: str) -> None:
+    assert classify(error) == verdict
 
 
 def test_unknown_op_is_an_error() -> None:
     with pytest.raises(ValueError, match="unknown spooled op"):
         apply(Recorder(), {"op": "teleport", "run_id": "r"})  # type: ignore[arg-type]
+
+
+def test_a_spool_replaced_after_it_was_opened_is_not_replayed(tmp_path: Path) -> None:
+    from lablink.sdk.spool import _locked
+
+    header = {"op": "run", "run_id": "r", "target": "t", "v": 1}
+    path = tmp_path / "r.jsonl"
+    path.write_text(json.dumps(header) + "\n" + json.dumps(batch(0)) + "\n")
+    with _locked(path) as fh:
+        assert fh is not None  # the file at the path, locked
+    with open(path, "rb") as old:
+        newer = tmp_path / "r.new"
+        newer.write_text(json.dumps(header) + "\n")
+        newer.replace(path)  # a rewrite lands between another replayer's open and lock
+        from lablink.sdk.spool import _lock, _still_at
+
+        assert _lock(old, blocking=False)
+        assert not _still_at(path, old)

@@ -256,3 +256,25 @@ def test_bad_heartbeat_metrics_change_nothing(lab: Lab) -> None:
         lab.tracking.heartbeat(run.id, {"": 1.0}, seq=0)
     assert lab.tracking.get_run(run.id).heartbeat_at == before
     assert lab.store.metric_summaries(run.id) == {}
+
+
+def test_the_hot_path_reads_the_run_state_not_the_whole_run(
+    lab: Lab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = lab.tracking.create_run("ana", "hot", run_id="hotpath1")
+    assert lab.store.run_status(run.id) == ("running", None, None)
+
+    def whole_run(*args: object) -> object:
+        raise AssertionError("the hot path loaded the whole run")
+
+    monkeypatch.setattr(lab.store, "get_run", whole_run)
+    now = 1.0e9
+    lab.tracking.log_batch("hotp", 0, {"x": {"steps": [0], "times": [now], "values": [1.0]}})
+    assert lab.tracking.heartbeat(run.id, {"sys/cpu": 5.0}, 1) == {
+        "status": "running",
+        "stop": None,
+    }
+    monkeypatch.undo()
+    assert lab.tracking.history(run.id, "x").steps == [0]
+    with pytest.raises(NotFound, match="no run"):
+        lab.store.run_status("nothere")

@@ -14,7 +14,7 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from lablink.cli import db, demo, projects, runs, server
+from lablink.cli import db, demo, projects, runs, server, sync
 from lablink.cli.data import app as data_app
 from lablink.cli.eval import eval_command
 from lablink.cli.gate import app as gate_app
@@ -74,6 +74,7 @@ app.add_typer(db.app, name="db")
 app.command("projects")(projects.projects)
 app.command("server")(server.server)
 app.command("demo")(demo.demo)
+app.command("sync")(sync.sync)
 app.add_typer(gate_app, name="gate")
 app.command("eval")(eval_command)
 app.add_typer(schema_app, name="schema")

@@ -101,8 +101,11 @@ class TrackingObserver(Protocol):
     def run_created(self, run: Run, capture: Mapping[str, Any]) -> None:
         """A run was stored."""
 
-    def batch_ingested(self, run: Run, batch: Batch) -> None:
-        """A new batch of ``run`` was stored (``run`` as loaded before the batch)."""
+    def before_batch(self, run_id: str, batch: Batch) -> Any:
+        """Read what ``batch_ingested`` needs from before the batch (None: nothing)."""
+
+    def batch_ingested(self, run_id: str, batch: Batch, before: Any) -> None:
+        """A new batch of the run was stored; ``before`` is what ``before_batch`` read."""
 
     def run_revived(self, run: Run) -> None:
         """A crashed run sent a heartbeat and is running again."""
@@ -179,10 +182,18 @@ class Tracking:
 
     def _exists(self, run_id: str) -> bool:
         try:
-            self.store.get_run(run_id)
+            self.store.run_status(run_id)
         except NotFound:
             return False
         return True
+
+    def _status(self, ref: str) -> tuple[str, tuple[str, str | None, str | None]]:
+        """A run's full id with its status and reason: one query for a full id."""
+        try:
+            return ref, self.store.run_status(ref)
+        except NotFound:
+            rid = self.store.resolve_run_id(ref)  # a prefix, or a run that is not there
+            return rid, self.store.run_status(rid)
 
     def get_run(self, ref: str) -> Run:
         """A run by id or unique id prefix."""
@@ -242,26 +253,26 @@ class Tracking:
         """
         for key in system or {}:
             check_metric_key(key)  # before anything is written: all or nothing
-        run = self.get_run(run_id)
-        if run.status == "crashed":
+        rid, (status, reason, stop) = self._status(run_id)
+        if status == "crashed":
             self.store.update_run(
-                run.id, {"status": "running", "status_reason": None, "ended_at": None}
+                rid, {"status": "running", "status_reason": None, "ended_at": None}
             )
-            run = self.store.get_run(run.id)
+            status, reason = "running", None
             if self.observer is not None:
-                self.observer.run_revived(run)
-        if run.status != "running":
-            return {"status": run.status, "stop": run.status_reason or run.status}
-        self.store.update_run(run.id, {"heartbeat_at": time.time()})
+                self.observer.run_revived(self.store.get_run(rid))
+        if status != "running":
+            return {"status": status, "stop": reason or status}
+        self.store.update_run(rid, {"heartbeat_at": time.time()})
         if system and seq is not None:
             now = time.time()
             step = int(now)
             self.log_batch(
-                run.id,
+                rid,
                 seq,
                 {k: {"steps": [step], "times": [now], "values": [v]} for k, v in system.items()},
             )
-        return {"status": run.status, "stop": run.stop_requested}
+        return {"status": status, "stop": stop}
 
     def request_stop(self, actor: str, run_id: str, reason: str) -> None:
         """Ask a running run to stop; its SDK learns it from the next heartbeat."""
@@ -318,10 +329,10 @@ class Tracking:
         for key, series in metrics.items():
             check_metric_key(key)
             batch[key] = check_series(key, series)
-        run = self.store.get_run(self.store.resolve_run_id(run_id))
-        if run.status not in OPEN_STATUSES:
+        rid, (status, _, _) = self._status(run_id)
+        if status not in OPEN_STATUSES:
             raise RunNotActive(
-                f"run {run.id} is {run.status}; it accepts no more points",
+                f"run {rid} is {status}; it accepts no more points",
                 "start a new run, or log before finish()",
             )
         total = sum(len(s[0]) for s in batch.values())
@@ -333,12 +344,18 @@ class Tracking:
             }
         else:
             payload["keys"] = sorted(batch)
-        fresh = self.store.ingest(run.id, seq, batch, payload)
+        before = None
+        if self.observer is not None:
+            try:
+                before = self.observer.before_batch(rid, batch)
+            except Exception:  # a watchdog bug must not refuse points
+                logger.exception("watchdog: reading before batch %d of run %s failed", seq, rid)
+        fresh = self.store.ingest(rid, seq, batch, payload)
         if fresh and self.observer is not None:
             try:
-                self.observer.batch_ingested(run, batch)
+                self.observer.batch_ingested(rid, batch, before)
             except Exception:  # the points are stored; a watchdog bug must not refuse them
-                logger.exception("watchdog: checking batch %d of run %s failed", seq, run.id)
+                logger.exception("watchdog: checking batch %d of run %s failed", seq, rid)
         return {"ingested": fresh, "points": total if fresh else 0}
 
     def history(

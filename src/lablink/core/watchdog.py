@@ -68,6 +68,9 @@ class Watchdog:
         self.store = store
         self.gpu = GpuWatch(store, self.sql)
         self.tick_seconds = tick_seconds
+        # Written by request threads (batches, new runs) and the timer thread: every
+        # read-modify-write of these two goes under _lock.
+        self._lock = threading.Lock()
         self._policies: dict[str, Policy] = {}
         self._recent: dict[tuple[str, str, str], float] = {}
         self._grace_from = time.time()
@@ -82,7 +85,8 @@ class Watchdog:
 
     def policy_for(self, run_id: str) -> Policy:
         """A run's policy, cached (policies never change after the run starts)."""
-        policy = self._policies.get(run_id)
+        with self._lock:
+            policy = self._policies.get(run_id)
         if policy is None:
             own = self.sql.policies([run_id]).get(run_id)
             try:
@@ -92,7 +96,8 @@ class Watchdog:
                     "watchdog: run %s has an unreadable policy; using defaults", run_id
                 )
                 policy = self.default
-            self._policies[run_id] = policy
+            with self._lock:
+                policy = self._policies.setdefault(run_id, policy)
         return policy
 
     # -- the tracking observer ------------------------------------------------------------
@@ -106,11 +111,23 @@ class Watchdog:
         own = capture.get("watch")
         if own:
             self.sql.put_policy(run.id, own, time.time())
-            self._policies[run.id] = self.resolve(own)
+            policy = self.resolve(own)
+            with self._lock:
+                self._policies[run.id] = policy
 
-    def batch_ingested(self, run: Run, batch: Batch) -> None:
-        """Check the watched metrics of a stored batch."""
-        policy = self.policy_for(run.id)
+    def before_batch(self, run_id: str, batch: Batch) -> dict[str, float | None]:
+        """The minimum so far of each metric a divergence rule watches in ``batch``."""
+        policy = self.policy_for(run_id)
+        watched = [r.metric for r in policy.metric_rules if r.diverge_factor is not None]
+        if not any(metric in batch for metric in watched):
+            return {}  # the common case: no read at all
+        summaries = self.store.metric_summaries(run_id)
+        return {m: (s.min_value if (s := summaries.get(m)) else None) for m in watched}
+
+    def batch_ingested(self, run_id: str, batch: Batch, before: Any) -> None:
+        """Check the watched metrics of a stored batch (``before``: ``before_batch``)."""
+        policy = self.policy_for(run_id)
+        minimums: dict[str, float | None] = before or {}
         for rule in policy.metric_rules:
             series = batch.get(rule.metric)
             if series is None or not len(series[0]):
@@ -121,13 +138,12 @@ class Watchdog:
                 steps, values = steps[order], values[order]
             finding = check_nan(rule, steps, values)
             if finding is None and rule.diverge_factor is not None:
-                summary = run.metrics.get(rule.metric)
-                prior = summary.min_value if summary else None
+                prior = minimums.get(rule.metric)
                 threshold = divergence_threshold(rule, prior, values)
                 if threshold is not None:
-                    finding = self._divergence(run.id, rule, steps, values, threshold)
+                    finding = self._divergence(run_id, rule, steps, values, threshold)
             if finding is not None:
-                self.act(run.id, finding)
+                self.act(run_id, finding)
 
     def _divergence(
         self, run_id: str, rule: Any, steps: np.ndarray, values: np.ndarray, threshold: float
@@ -168,9 +184,10 @@ class Watchdog:
         """Raise the incident and take the finding's action."""
         now = time.time() if now is None else now
         key = (run_id, finding.rule, finding.kind)
-        if now - self._recent.get(key, -REPEAT_QUIET) < REPEAT_QUIET:
-            return  # folded into the incident seconds ago; spare the store a write
-        self._recent[key] = now
+        with self._lock:  # check and claim at once: two threads never both act
+            if now - self._recent.get(key, -REPEAT_QUIET) < REPEAT_QUIET:
+                return  # folded into the incident seconds ago; spare the store a write
+            self._recent[key] = now
         raised = self.incidents.raise_finding(run_id, finding, now=now)
         if raised.outcome != "repeat":
             logger.info("watchdog: incident %d %s on run %s: %s", raised.incident.id,
@@ -191,8 +208,10 @@ class Watchdog:
         self._load_policies(runs)
         stale: list[tuple[ActiveRun, Policy]] = []
         stalling: list[tuple[ActiveRun, Policy]] = []
+        with self._lock:
+            policies = {r.id: self._policies.get(r.id, self.default) for r in runs}
         for run in runs:
-            policy = self._policies.get(run.id, self.default)
+            policy = policies[run.id]
             timeout = policy.heartbeat_timeout
             seen = max(run.heartbeat_at or run.created_at, self._grace_from)
             if timeout is not None and now - seen > timeout:
@@ -216,23 +235,24 @@ class Watchdog:
                 finding = check_stall(policy, now, since)
                 if finding is not None:
                     self.act(run.id, finding, now)
-        watched = [
-            (r.id, p) for r in runs if (p := self._policies.get(r.id, self.default)).gpu_rules
-        ]
+        watched = [(r.id, p) for r in runs if (p := policies[r.id]).gpu_rules]
         for run_id, finding in self.gpu.check(watched, now):
             self.act(run_id, finding, now)
         self._forget([r.id for r in runs])
         return len(runs)
 
     def _load_policies(self, runs: list[ActiveRun]) -> None:
-        missing = [r.id for r in runs if r.has_policy and r.id not in self._policies]
+        with self._lock:
+            missing = [r.id for r in runs if r.has_policy and r.id not in self._policies]
         if missing:
             for run_id, own in self.sql.policies(missing).items():
                 try:
-                    self._policies[run_id] = self.resolve(own)
+                    policy = self.resolve(own)
                 except Exception:
                     logger.exception("watchdog: run %s has an unreadable policy", run_id)
-                    self._policies[run_id] = self.default
+                    policy = self.default
+                with self._lock:
+                    self._policies.setdefault(run_id, policy)
 
     def _crash(self, stale: list[tuple[ActiveRun, Policy]], now: float) -> None:
         # A run that still sends batches is alive, whatever its heartbeats say (they wait
@@ -265,10 +285,11 @@ class Watchdog:
 
     def _forget(self, active: list[str]) -> None:
         keep = set(active)
-        if len(self._policies) > 2 * len(keep) + 1000:
-            self._policies = {k: v for k, v in self._policies.items() if k in keep}
-        if len(self._recent) > 10_000:
-            self._recent = {k: v for k, v in self._recent.items() if k[0] in keep}
+        with self._lock:
+            if len(self._policies) > 2 * len(keep) + 1000:
+                self._policies = {k: v for k, v in self._policies.items() if k in keep}
+            if len(self._recent) > 10_000:
+                self._recent = {k: v for k, v in self._recent.items() if k[0] in keep}
 
     # -- the loop -------------------------------------------------------------------------
     def start(self) -> None:

@@ -3,8 +3,12 @@
 Installed when the first run opens, removed when the last one ends:
 
 - SIGTERM and SIGINT (only when ``init`` runs in the main thread, where Python allows
-  handlers) end open runs as killed, then hand over to the handler that was there
-  before: SIGINT still raises KeyboardInterrupt, SIGTERM still ends the process.
+  handlers, and only when the signal is not ignored: a job started with ``&`` ignores
+  SIGINT, and so must lablink). A signal whose default action ends the process ends
+  open runs as killed first. A signal with a Python handler (SIGINT's raises
+  KeyboardInterrupt) goes to that handler; the run is marked killed only if the
+  exception it raises ends the program, when ``with`` or the hooks below end the run.
+  So the handler never waits on anything the interrupted code may hold.
 - ``sys.excepthook`` ends open runs as failed with the traceback of an uncaught
   exception (runs inside ``with`` have already ended in ``__exit__``).
 - ``atexit`` ends runs still open when the interpreter exits as finished.
@@ -76,8 +80,10 @@ def _install() -> None:
         return
     for signum in SIGNALS:
         previous = signal.getsignal(signum)
-        # None: a handler installed outside Python, which we could not chain to
-        if previous is None or previous is _on_signal:
+        # None: a handler installed outside Python, which we could not chain to.
+        # SIG_IGN: the process was told to ignore the signal (a background job ignores
+        # SIGINT); a handler of ours would end the run while training goes on.
+        if previous is None or previous is _on_signal or previous == signal.SIG_IGN:
             continue
         _previous_signals[signum] = previous
         signal.signal(signum, _on_signal)
@@ -97,15 +103,24 @@ def _uninstall() -> None:
 def _on_signal(signum: int, frame: FrameType | None) -> None:
     previous = _previous_signals.get(signum, signal.SIG_DFL)
     name = signal.Signals(signum).name
-    for run in active():
-        run._on_signal(name)
+    runs = list(_active)  # no lock: the interrupted code may hold it
     if callable(previous):
+        for run in runs:
+            run._signalled(name)
+        # SIGINT's default handler raises KeyboardInterrupt: the run ends (killed, with
+        # this signal as the reason) when that exception ends the program
         previous(signum, frame)
-    elif previous != signal.SIG_IGN:
-        # the default action: put it back and deliver the signal again, so the process
-        # ends the way it would have without lablink (exit status -SIGTERM)
-        signal.signal(signum, signal.SIG_DFL)
-        os.kill(os.getpid(), signum)
+        for run in runs:  # the handler returned: the program goes on, and so do the runs
+            run._signalled(None)
+        return
+    if previous == signal.SIG_IGN:  # set by someone after lablink's handler
+        return
+    # the default action ends the process: end the runs, then put it back and deliver
+    # the signal again, so the process ends as it would have without lablink
+    for run in runs:
+        run._on_signal(name)
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
 
 
 def _excepthook(
@@ -119,4 +134,4 @@ def _excepthook(
 
 def _at_exit() -> None:
     for run in active():
-        run.finish()
+        run._on_exit()

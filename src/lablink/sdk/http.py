@@ -24,7 +24,14 @@ from lablink.checks.batchwire import CONTENT_TYPE as BATCH_CONTENT_TYPE
 from lablink.checks.batchwire import encode_batch
 from lablink.models import Artifact, History, Incident, Project, Run
 from lablink.sdk.transport import Transport
-from lablink.sdk.wire import Answer, Params, Wire, auth_headers, error_from_answer
+from lablink.sdk.wire import (
+    Answer,
+    Params,
+    Wire,
+    auth_headers,
+    check_server_url,
+    error_from_answer,
+)
 from lablink.settings import Settings
 
 CHUNK = 1024 * 1024
@@ -42,6 +49,7 @@ class HttpTransport(Transport):
     def __init__(self, settings: Settings) -> None:
         if not settings.server:
             raise errors.InvalidInput("HttpTransport needs a server URL", "set LABLINK_SERVER")
+        check_server_url(settings.server)
         self.settings = settings
         self.user = settings.user
         self.wire = Wire(settings.server, API, auth_headers(settings))

@@ -8,13 +8,15 @@ the server is away.
 
 Every way a run can end sets its status: ``finish()`` or leaving ``with`` normally →
 finished; an uncaught exception (in ``with`` or at top level) → failed with the
-traceback; SIGTERM/SIGINT → killed; leaving the interpreter with the run open → finished.
+traceback; SIGTERM/SIGINT that end the process → killed (an ignored signal changes
+nothing); leaving the interpreter with the run open → finished.
 Only SIGKILL (or a power cut) leaves it running, for the watchdog to mark crashed.
 """
 
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 import os
 import queue
@@ -31,9 +33,10 @@ from lablink.checks.keys import metric_key_problem
 from lablink.checks.wire_numbers import MAX_WIRE_INT
 from lablink.errors import LablinkError
 from lablink.sdk import hooks
-from lablink.sdk.spool import Outbox, is_transient
+from lablink.sdk.spool import OUTAGE, REFUSAL, Outbox, classify
 from lablink.sdk.summary import Summary, WarnOnce
 from lablink.sdk.transport import Transport
+from lablink.sdk.wakeup import Flag, Wakeup
 from lablink.settings import Settings
 
 logger = logging.getLogger("lablink.sdk")
@@ -41,6 +44,7 @@ logger = logging.getLogger("lablink.sdk")
 MAX_BATCH_POINTS = 50_000  # per request: a few MB of JSON, far under the server's limit
 MAX_STEP = MAX_WIRE_INT
 MAX_REASON_CHARS = 20_000
+FINISH_GRACE = 5.0  # seconds past finish's deadline for a request still in flight
 _time = time.time
 
 
@@ -78,16 +82,23 @@ class Run:
         self._finish_timeout = 30.0
         self._replayer: threading.Thread | None = None
         self._buffer: collections.deque[tuple[Any, float, dict[str, Any]]] = collections.deque()
-        self._max_entries = max(1, settings.buffer_points)
+        # Points buffered = logged - drained; each counter has one writer (the training
+        # loop, the builder thread), so neither needs a lock.
+        self._max_points = max(1, settings.buffer_points)
+        self._logged = 0
+        self._drained = 0
+        self._full = False  # the training loop waits for room
+        self._room: queue.SimpleQueue[None] = queue.SimpleQueue()
         self._ops: collections.deque[dict[str, Any]] = collections.deque()
         self._step = 0
         self._seq = 0
         self._halt: str | None = None  # None while logging is open; "stop" or "finished"
         self._stop_reason: str | None = None
         self._final: tuple[str, str | None] = ("finished", None)
+        self._signal: str | None = None  # a signal whose handler is raising right now
         self._finish_once = threading.Lock()
-        self._closing = threading.Event()
-        self._wake = threading.Event()
+        self._closing = Flag()
+        self._wake = Wakeup()
         self._deadline = 0.0
         self._next_guard = 0.0  # when run.log next checks the background threads
         self._warn = WarnOnce()
@@ -124,7 +135,8 @@ class Run:
             return None
         now = _time()
         self._buffer.append((step, now, values))
-        if len(self._buffer) >= self._max_entries:
+        self._logged += len(values)
+        if self._logged - self._drained >= self._max_points:
             self._wait_for_room()
         if now >= self._next_guard:
             self._guard_threads(now)
@@ -162,9 +174,17 @@ class Run:
     def _wait_for_room(self) -> None:
         # The buffer is full (settings.buffer_points): wait for the background thread
         # rather than drop points. It drains to the server or, offline, to the spool.
-        self._wake.set()
-        while len(self._buffer) >= self._max_entries // 2 and self._thread.is_alive():
-            time.sleep(0.001)
+        # The builder puts a token in _room after each batch it takes while _full is set.
+        self._full = True
+        try:
+            while self._logged - self._drained >= self._max_points // 2:
+                if not self._thread.is_alive():
+                    break
+                self._wake.set()
+                with contextlib.suppress(queue.Empty):
+                    self._room.get(timeout=self.settings.flush_interval)
+        finally:
+            self._full = False
 
     def tag(self, *tags: str, remove: Sequence[str] = ()) -> None:
         """Add tags (and remove others); sent with the next flush."""
@@ -195,11 +215,9 @@ class Run:
             try:
                 self.transport.upload_artifact(self.id, path, op["name"], kind)
                 return
-            except LablinkError as exc:
-                if exc.status < 500:
+            except Exception as exc:
+                if classify(exc) == REFUSAL:
                     raise
-                logger.warning("lablink: artifact %s spooled: %s", path, exc)
-            except OSError as exc:
                 logger.warning("lablink: artifact %s spooled: %s", path, exc)
         self._enqueue(op)
 
@@ -233,11 +251,14 @@ class Run:
         self._deadline = time.monotonic() + self._finish_timeout
         self._closing.set()
         self._wake.set()
+        # One time limit for the whole ending: the sender stops retrying at the deadline,
+        # and FINISH_GRACE covers the request it may have in flight then.
+        end = self._deadline + FINISH_GRACE
         for thread in (self._thread, self._sender):  # the builder ends first, then the sender
             if thread.is_alive() and thread is not threading.current_thread():
-                thread.join(self._finish_timeout + 60)
+                thread.join(max(0.0, end - time.monotonic()))
         if self._replayer is not None:  # leftover spools of earlier runs, same transport
-            self._replayer.join(max(1.0, self._deadline - time.monotonic()))
+            self._replayer.join(max(0.0, end - time.monotonic()))
         hooks.unregister(self)
         threads = (self._thread, self._sender, self._replayer)
         busy = any(t is not None and t.is_alive() for t in threads)
@@ -253,15 +274,37 @@ class Run:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.finish(*exit_status(exc_type, exc, tb))
+        self.finish(*self._exit_status(exc_type, exc, tb))
 
     def _on_signal(self, name: str) -> None:
+        """The process is about to end on signal ``name``."""
         self.finish("killed", self._stop_reason or f"received {name}")
+
+    def _signalled(self, name: str | None) -> None:
+        """Signal ``name`` is being handled (None: its handler returned; the run goes on)."""
+        self._signal = name
 
     def _on_exception(
         self, exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None
     ) -> None:
-        self.finish(*exit_status(exc_type, exc, tb))
+        self.finish(*self._exit_status(exc_type, exc, tb))
+
+    def _on_exit(self) -> None:
+        """The interpreter exits with the run still open."""
+        if self._signal is not None:
+            self.finish("killed", f"received {self._signal}")
+        else:
+            self.finish()
+
+    def _exit_status(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> tuple[str, str | None]:
+        if self._signal is not None and isinstance(exc, KeyboardInterrupt | SystemExit):
+            return "killed", f"received {self._signal}"  # raised by the signal's handler
+        return exit_status(exc_type, exc, tb)
 
     def __repr__(self) -> str:
         return f"<lablink.Run {self.id} {self.project}/{self.name}>"
@@ -361,6 +404,7 @@ class Run:
         while taken < entries and points < MAX_BATCH_POINTS:
             step, now, data = buf.popleft()
             taken += 1
+            self._drained += len(data)
             if type(step) is not int or not 0 <= step <= MAX_STEP:
                 step = self._check_step(step)
                 if step is None:
@@ -385,6 +429,8 @@ class Run:
         metrics = {
             k: {"steps": s, "times": t, "values": v} for k, (s, t, v) in columns.items() if s
         }
+        if self._full:
+            self._room.put(None)  # the training loop waits for room: never blocks here
         if metrics:
             self._queue(
                 {"op": "batch", "run_id": self.id, "seq": self._next_seq()} | {"metrics": metrics}
@@ -428,8 +474,8 @@ class Run:
         try:
             answer = self.transport.heartbeat(self.id, system or None, seq)
         except Exception as exc:
-            if not is_transient(exc):
-                logger.warning("lablink: heartbeat of run %s refused: %s", self.id, exc)
+            if classify(exc) != OUTAGE:  # a heartbeat is not retried: the next one follows
+                logger.warning("lablink: heartbeat of run %s failed: %s", self.id, exc)
                 return
             self._outbox.go_offline(exc)
             if system:  # the sys/* points ride in the spool instead

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
+import queue
 from collections.abc import Iterator, MutableMapping
 from typing import Any
 
 from lablink.checks.keys import metric_key_problem
+from lablink.sdk.wakeup import Wakeup
 
 logger = logging.getLogger("lablink.sdk")
 
@@ -28,10 +29,12 @@ class WarnOnce:
 class Summary(MutableMapping[str, Any]):
     """``run.summary``: a dict whose writes reach the server with the next flush."""
 
-    def __init__(self, warn: WarnOnce, wake: threading.Event) -> None:
+    def __init__(self, warn: WarnOnce, wake: Wakeup) -> None:
         self._data: dict[str, Any] = {}
-        self._pending: dict[str, Any] = {}
-        self._lock = threading.Lock()
+        # Writes travel to the background thread through a queue, not under a lock: a
+        # signal handler that ends the run while the training loop is inside
+        # ``__setitem__`` must not wait on a lock that loop holds.
+        self._pending: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
         self._warn = warn
         self._wake = wake
 
@@ -49,9 +52,8 @@ class Summary(MutableMapping[str, Any]):
         except (TypeError, ValueError) as exc:
             self._warn(f"summary-value:{key}", "summary value for %r ignored: %s", key, exc)
             return
-        with self._lock:
-            self._data[key] = value
-            self._pending[key] = value
+        self._data[key] = value
+        self._pending.put((key, value))
         self._wake.set()
 
     def __getitem__(self, key: str) -> Any:
@@ -71,6 +73,10 @@ class Summary(MutableMapping[str, Any]):
 
     def take(self) -> dict[str, Any]:
         """The values set since the last call (for the background thread)."""
-        with self._lock:
-            pending, self._pending = self._pending, {}
-        return pending
+        pending: dict[str, Any] = {}
+        while True:
+            try:
+                key, value = self._pending.get_nowait()
+            except queue.Empty:
+                return pending
+            pending[key] = value  # the last write of a key wins

@@ -227,11 +227,26 @@ class DirectTransport(Transport):
         return self.tracking.list_artifacts(run_id)
 
     def download_blob(self, digest: str, dest: Path) -> Path:
+        import hashlib
+
+        from lablink.errors import CorruptBlob
+
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = dest.with_name(dest.name + ".part")
-        with self.lab.blobs.open(digest) as src, open(tmp, "wb") as out:
-            while chunk := src.read(1024 * 1024):
-                out.write(chunk)
+        h = hashlib.sha256()
+        try:
+            with self.lab.blobs.open(digest) as src, open(tmp, "wb") as out:
+                while chunk := src.read(1024 * 1024):
+                    h.update(chunk)
+                    out.write(chunk)
+            if "sha256:" + h.hexdigest() != digest:
+                raise CorruptBlob(
+                    f"the stored bytes of {digest} do not match their digest",
+                    "the blob store is damaged; upload the file again",
+                )
+        except BaseException:
+            tmp.unlink(missing_ok=True)  # never leave a half or wrong file behind
+            raise
         os.replace(tmp, dest)
         return dest
 

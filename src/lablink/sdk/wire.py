@@ -49,6 +49,29 @@ def auth_headers(settings: Any) -> dict[bytes, bytes]:
     return headers
 
 
+def check_server_url(url: str) -> str:
+    """``url`` if it names a server: ``http(s)://host[:port]``.
+
+    Raises:
+        InvalidInput: anything else, named, with the value to write instead. Without
+            this a missing scheme reads as an outage that could never end.
+    """
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:  # a port that is not a number, an unbalanced [
+        parts, host = urlsplit(""), None
+    if parts.scheme in ("http", "https") and host:
+        return url
+    bare = url.split("://", 1)[-1]
+    raise errors.InvalidInput(
+        f"the server URL {url!r} is not an http:// or https:// URL with a host",
+        f"set LABLINK_SERVER (or --server, or server in lablink.toml) to e.g. http://{bare}",
+    )
+
+
 def unreachable(server: str, exc: BaseException) -> errors.ServiceUnavailable:
     """The error for a server that cannot be reached or broke the connection."""
     return errors.ServiceUnavailable(

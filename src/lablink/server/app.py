@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 import uvicorn
 from fastapi import FastAPI
 from sqlalchemy.engine import make_url
+from starlette.concurrency import run_in_threadpool
 
 from lablink.core.lab import Lab
 from lablink.errors import Conflict, InvalidInput
@@ -52,7 +53,9 @@ def create_app(lab: Lab, *, keepalive_seconds: float = 15.0, ui: bool = True) ->
         try:
             yield
         finally:
-            lab.watchdog.stop()
+            # joins the watchdog's threads (seconds): not on the loop, which still
+            # serves the streams being closed
+            await run_in_threadpool(lab.watchdog.stop)
             await hub.stop()
 
     app = FastAPI(

@@ -24,7 +24,7 @@ import uvicorn
 from fastapi import FastAPI, Request
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
-from starlette.responses import FileResponse, Response, StreamingResponse
+from starlette.responses import Response, StreamingResponse
 
 from lablink.core.datasets.packs import END, corrupt_frame, write_pack
 from lablink.core.datasets.transfer import check_digests
@@ -38,6 +38,7 @@ from lablink.settings import Settings
 from lablink.store.blobs import check_digest
 
 logger = logging.getLogger(__name__)
+CHUNK = 1024 * 1024
 
 API = "/api/v1"
 FIRST_GROUP = 64  # digests made local before the first byte of a pack goes out
@@ -94,11 +95,21 @@ def create_edge_app(edge: EdgeCache, token: str | None = None) -> FastAPI:
     @app.get(API + "/blobs/{digest}", summary="Download a blob")
     async def get_blob(digest: str) -> Response:
         check_digest(digest)
-        if digest not in await run_in_threadpool(edge.ensure, [digest]):
-            if edge.is_corrupt_upstream(digest):
-                raise _corrupt(edge, digest)
-            raise NotFound(f"blob {digest} is not stored upstream")
-        return FileResponse(edge.cache.path(digest), media_type="application/octet-stream")
+        # Pinned until the file is open: another request's eviction may delete it
+        # after that, and the open file still reads whole until the response is sent.
+        with edge.pinned([digest]):
+            if digest not in await run_in_threadpool(edge.ensure, [digest]):
+                if edge.is_corrupt_upstream(digest):
+                    raise _corrupt(edge, digest)
+                raise NotFound(f"blob {digest} is not stored upstream")
+            fh = await run_in_threadpool(open, edge.cache.path(digest), "rb")
+        size = os.fstat(fh.fileno()).st_size
+        return StreamingResponse(
+            _read_all(fh),
+            media_type="application/octet-stream",
+            headers={"Content-Length": str(size)},
+            background=BackgroundTask(fh.close),
+        )
 
     @app.post(f"{API}/data/verify", summary="Re-verify a cached blob")
     async def verify(body: VerifyIn, request: Request) -> Response:
@@ -122,6 +133,13 @@ def create_edge_app(edge: EdgeCache, token: str | None = None) -> FastAPI:
         app.add_middleware(TokenAuth, token=token)
     app.add_middleware(RequestLog)
     return app
+
+
+def _read_all(fh: IO[bytes]) -> Iterator[bytes]:
+    """An open file in chunks, closed at the end (or when the client goes away)."""
+    with fh:
+        while chunk := fh.read(CHUNK):
+            yield chunk
 
 
 def _pack(edge: EdgeCache, digests: list[str]) -> Iterator[bytes]:

@@ -140,7 +140,8 @@ class EdgeCache:
     def _fetch_pack(
         self, digests: list[str], futures: dict[str, concurrent.futures.Future[bool]]
     ) -> None:
-        self.stats["upstream_requests"] += 1
+        with self._lock:  # request threads count at the same time
+            self.stats["upstream_requests"] += 1
         corrupt: list[str] = []
         body = json.dumps({"digests": digests}).encode()
         headers = {"Content-Type": "application/json"}
@@ -158,11 +159,13 @@ class EdgeCache:
                     self.cache.put(digest, chunks)
                 except CorruptBlob:
                     logger.warning("the upstream sent a corrupt copy of %s", digest)
-                    self.stats["upstream_corrupt"] += 1
+                    with self._lock:
+                        self.stats["upstream_corrupt"] += 1
                     corrupt.append(digest)
                     future.set_result(False)
                     continue
-                self.stats["upstream_blobs"] += 1
+                with self._lock:
+                    self.stats["upstream_blobs"] += 1
                 self._remember(digest, corrupt=False)
                 future.set_result(True)
             corrupt += [d for d in reader.corrupt if d in futures]  # a chained edge's upstream
@@ -206,7 +209,8 @@ class EdgeCache:
                 answer.status_code,
             )
             return
-        self.stats["reported_corrupt"] += len(digests)
+        with self._lock:
+            self.stats["reported_corrupt"] += len(digests)
         quarantined = answer.json().get("corrupt", [])
         logger.warning(
             "reported %d corrupt blobs to %s; it quarantined %d",

@@ -125,16 +125,31 @@ async def _http_exception(request: Request, exc: Exception) -> Response:
     return error_response(err, dict(exc.headers) if exc.headers else None)
 
 
+def database_error(exc: sqlalchemy.exc.DBAPIError) -> LablinkError:
+    """The error a client sees for a database exception.
+
+    Clients act on the status: a 4xx is never retried, a 503 is retried until the
+    database is back, and a 500 (a bug) is retried a few times and then set aside. So
+    only a database that is away or locked may answer 503.
+    """
+    if isinstance(exc, sqlalchemy.exc.IntegrityError):
+        return Conflict("the request clashes with stored data (a concurrent write?)")
+    if isinstance(exc, sqlalchemy.exc.DataError):
+        first = str(exc.orig).splitlines()[0] if exc.orig else "invalid value"
+        return InvalidInput(f"the database refused a value: {first}")
+    if isinstance(exc, sqlalchemy.exc.OperationalError | sqlalchemy.exc.InterfaceError):
+        return ServiceUnavailable("the database is unavailable", "try again shortly")
+    err = LablinkError("the database failed on this request", "the server log has the error")
+    err.code = "internal"
+    return err
+
+
 async def _database_error(request: Request, exc: Exception) -> Response:
     # A safety net: values are checked before writes, but the database has the last word.
-    if isinstance(exc, sqlalchemy.exc.IntegrityError):
-        err: LablinkError = Conflict("the request clashes with stored data (a concurrent write?)")
-    elif isinstance(exc, sqlalchemy.exc.DataError):
-        first = str(exc.orig).splitlines()[0] if exc.orig else "invalid value"
-        err = InvalidInput(f"the database refused a value: {first}")
-    else:
+    assert isinstance(exc, sqlalchemy.exc.DBAPIError)
+    err = database_error(exc)
+    if err.status >= 500:
         logger.warning("database error on %s %s: %s", request.method, request.url.path, exc)
-        err = ServiceUnavailable("the database is unavailable", "try again shortly")
     return error_response(err)
 
 
@@ -146,7 +161,10 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     err = LablinkError("internal server error", "this is a lablink bug; the server log has it")
     err.code = "internal"
-    return error_response(err)
+    # Starlette re-raises the exception after this answer and uvicorn then drops the
+    # connection: say so, or a client reusing it would see its next request cut off
+    # and take a server bug for an outage.
+    return error_response(err, {"Connection": "close"})
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -56,6 +56,15 @@ class Store(abc.ABC):
         """
 
     @abc.abstractmethod
+    def run_status(self, run_id: str) -> tuple[str, str | None, str | None]:
+        """A run's status, status reason and pending stop request: one narrow read for
+        the ingestion and heartbeat paths.
+
+        Raises:
+            NotFound: no run has exactly that id.
+        """
+
+    @abc.abstractmethod
     def resolve_run_id(self, ref: str) -> str:
         """The full id for an id or a unique id prefix (at least 4 characters).
 

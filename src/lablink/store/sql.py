@@ -153,6 +153,15 @@ class SqlStore(Store):
             raise NotFound(f"no run with id {run_id!r}", "list runs with `lablink runs ls`")
         return runs[0]
 
+    def run_status(self, run_id: str) -> tuple[str, str | None, str | None]:
+        c = t.runs.c
+        query = sa.select(c.status, c.status_reason, c.stop_requested).where(c.id == run_id)
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            raise NotFound(f"no run with id {run_id!r}", "list runs with `lablink runs ls`")
+        return str(row.status), row.status_reason, row.stop_requested
+
     def resolve_run_id(self, ref: str) -> str:
         ref = ref.strip()
         if not ref:

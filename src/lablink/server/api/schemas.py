@@ -18,6 +18,7 @@ import dataclasses
 from typing import Any
 
 from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
 
 from lablink.checks.wire_numbers import MAX_VERSION, check_wire_int, parse_wire_int
 from lablink.core.schemas import Schemas, parse_ref, version_to_dict
@@ -94,23 +95,33 @@ def get_version(subject: str, version: str, lab: LabDep) -> JSONResponse:
 async def register(subject: str, request: Request, lab: LabDep, actor: Actor) -> JSONResponse:
     """Register the next version; 201 when new, 200 when equal to the latest."""
     body = await _body(request)
-    version, created = Schemas(lab.store).register(
-        subject,
-        _schema_arg(body),
-        actor,
-        compat_mode=body.get("compat"),
-        description=body.get("description"),
-        version=body.get("version"),
-    )
-    return reply({**version_to_dict(version), "created": created}, 201 if created else 200)
+
+    def work() -> JSONResponse:
+        version, created = Schemas(lab.store).register(
+            subject,
+            _schema_arg(body),
+            actor,
+            compat_mode=body.get("compat"),
+            description=body.get("description"),
+            version=body.get("version"),
+        )
+        return reply({**version_to_dict(version), "created": created}, 201 if created else 200)
+
+    # parsing and a write transaction (seconds under a busy SQLite): off the event loop,
+    # which serves every live stream
+    return await run_in_threadpool(work)
 
 
 @router.post("/schemas/{subject}/check", summary="Check compatibility")
 async def check(subject: str, request: Request, lab: LabDep) -> JSONResponse:
     """Whether the schema would register under the subject's (or the given) mode."""
     body = await _body(request)
-    result = Schemas(lab.store).check(subject, _schema_arg(body), body.get("compat"))
-    return reply(result.to_dict())
+
+    def work() -> JSONResponse:
+        result = Schemas(lab.store).check(subject, _schema_arg(body), body.get("compat"))
+        return reply(result.to_dict())
+
+    return await run_in_threadpool(work)  # parsing and queries: off the event loop
 
 
 @router.get("/schemas/{subject}/diff", summary="Diff two versions")
