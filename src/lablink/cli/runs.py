@@ -214,7 +214,7 @@ def history(
     max_points: int | None = typer.Option(
         None,
         "--max-points",
-        help="Downsample on the server to at most N points (keeps extremes); default: all.",
+        help="Downsample on the server to N points (at least 2; keeps the ends and extremes); all of them when there are N or fewer. Default: all.",
     ),
     step_min: int | None = typer.Option(None, "--step-min", help="First step to read."),
     step_max: int | None = typer.Option(None, "--step-max", help="Last step to read."),
