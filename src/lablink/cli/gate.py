@@ -90,7 +90,11 @@ def gate_command(
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     project: str | None = typer.Option(
-        None, "--project", "-p", help="Only runs of this project (gate.project)."
+        None,
+        "--project",
+        "-p",
+        help="Only runs of this project (gate.project). Default: the only project; needed "
+        "when the runs span projects.",
     ),
     per_example: bool = typer.Option(
         False,
