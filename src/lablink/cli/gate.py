@@ -37,6 +37,8 @@ VERDICT_STYLES = {
 app = typer.Typer(
     help="Compare candidate runs with baseline runs and fail only on a significant regression.",
     invoke_without_command=True,
+    # the gate runs by itself; log-predictions is an extra, so the usage line says so
+    subcommand_metavar="[log-predictions ...]",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
