@@ -15,6 +15,7 @@ from rich.text import Text
 
 from lablink.cli import output
 from lablink.cli.render_run import render_run
+from lablink.cli.run_artifacts import artifacts, download
 from lablink.cli.state import get_state
 
 app = typer.Typer(
@@ -33,6 +34,9 @@ class Outcome(enum.StrEnum):
 
 
 JSON_OPTION = typer.Option(False, "--json", help="Print JSON instead of a table.")
+
+app.command("artifacts")(artifacts)
+app.command("download")(download)
 
 
 @app.command("ls")
