@@ -77,14 +77,17 @@ def test_history_downsampling_keeps_ends_and_extremes(
         h = api.get(
             f"{API}/runs/{rid}/history", params={"key": "loss", "max_points": max_points}
         ).json()
-        assert len(h["steps"]) <= max_points, max_points
+        assert len(h["steps"]) == max_points, max_points
         assert h["total"] == n and h["downsampled"] is True
         assert h["steps"] == sorted(set(h["steps"]))
         assert h["steps"][0] == 0 and h["steps"][-1] == n - 1
         assert 4321 in h["steps"] and 777 in h["steps"], max_points
 
-    too_few = api.get(f"{API}/runs/{rid}/history", params={"key": "loss", "max_points": 3})
+    ends = api.get(f"{API}/runs/{rid}/history", params={"key": "loss", "max_points": 2}).json()
+    assert ends["steps"] == [0, n - 1]
+    too_few = api.get(f"{API}/runs/{rid}/history", params={"key": "loss", "max_points": 1})
     assert_envelope(too_few, 400, "bad_request")
+    assert "at least 2" in too_few.json()["error"]["hint"]
     full = api.get(f"{API}/runs/{rid}/history", params={"key": "loss"}).json()
     assert full["steps"] == list(range(n)) and full["downsampled"] is False
     window = api.get(

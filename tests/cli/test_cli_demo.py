@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
 from pathlib import Path
 
@@ -30,6 +31,17 @@ def test_demo_makes_real_runs_once(
     home = str(tmp_path / "demo-home")
     out = cli("demo", "--home", home, "--no-serve").stdout
     assert "made 11 runs" in out
+    flat = " ".join(out.split())
+    assert "runs: 11 in project demo: a sweep of 9, 1 negative result, 1 that diverged" in flat
+    assert "datasets: iris@v1 (checked by schema iris) and iris@v2" in flat
+    assert "incident: the watchdog's NaN alert" in flat
+    nxt = next(line for line in out.splitlines() if line.startswith("next, in another shell: "))
+    words = shlex.split(nxt.split(": ", 1)[1])
+    assert words[words.index("--home") + 1] == home
+    # the command printed works as printed
+    ran = subprocess.run(words, capture_output=True, text=True, timeout=120, check=False)
+    assert ran.returncode == 0, ran.stderr
+    assert "softmax-lr" in ran.stdout
 
     data = json.loads(cli("--home", home, "runs", "ls", "-p", "demo", "--json").stdout)
     runs = data["runs"]

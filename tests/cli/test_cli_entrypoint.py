@@ -75,3 +75,71 @@ def test_cli_module_import_stays_light() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+@pytest.mark.parametrize("flag", ["--version", "-V"])
+def test_version(flag: str) -> None:
+    from importlib.metadata import version
+
+    result = run_lablink(flag)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"lablink {version('lablink')}"
+
+
+@pytest.mark.parametrize(
+    ("words", "message", "command"),
+    [
+        (
+            ["runs", "note", "abc", "text", "--outcome", "great"],
+            "Invalid value for '--outcome' / '-o': 'great' is not one of 'positive'",
+            "lablink runs note",
+        ),
+        (["runs", "show"], "Missing argument 'run'", "lablink runs show"),
+        (["runs", "lss"], "No such command 'lss'", "lablink runs"),
+        (["runs", "ls", "--nope"], "No such option: --nope", "lablink runs ls"),
+    ],
+)
+def test_usage_errors_use_the_error_and_hint_style(
+    seeded: Seeded, words: list[str], message: str, command: str
+) -> None:
+    result = run_lablink(*words, env={"LABLINK_HOME": str(seeded.home)})
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert lines[0].startswith("error: ") and message in lines[0], result.stderr
+    assert lines[-1] == f"hint: see `{command} --help`"
+    assert "╭" not in result.stderr and "Traceback" not in result.stderr  # no Typer box
+
+
+def test_help_is_reflowed_markdown_without_rst() -> None:
+    from typer.testing import CliRunner
+
+    result = CliRunner().invoke(
+        app, ["data", "add", "--help"], catch_exceptions=False, env={"COLUMNS": "200"}
+    )
+    text = " ".join(result.stdout.split())
+    # one paragraph of the docstring, not cut where the source line ends
+    assert "stored with the version, so lablink data drift compares" in text
+    for name, command in iter_commands(typer.main.get_command(app)):
+        assert "``" not in (command.help or ""), name
+
+
+def test_gate_help_does_not_ask_for_a_subcommand() -> None:
+    from typer.testing import CliRunner
+
+    result = CliRunner().invoke(app, ["gate", "--help"], catch_exceptions=False)
+    usage = next(line for line in result.stdout.splitlines() if "Usage:" in line)
+    assert "COMMAND" not in usage and "[log-predictions ...]" in usage
+
+
+def test_python_dash_m_lablink_cli() -> None:
+    import subprocess
+
+    done = subprocess.run(
+        [sys.executable, "-m", "lablink.cli", "--version"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("lablink ")

@@ -144,7 +144,7 @@ def test_history_json_and_downsampling(cli: Cli, seeded: Seeded) -> None:
     small = json.loads(
         cli("runs", "history", rid, "train/loss", "--max-points", "20", "--json").stdout
     )
-    assert len(small["steps"]) <= 20 and small["total"] == 500 and small["downsampled"]
+    assert len(small["steps"]) == 20 and small["total"] == 500 and small["downsampled"]
     assert small["values"][0] == 0.0 and small["values"][-1] == 499.0
     ranged = json.loads(
         cli(
@@ -154,6 +154,31 @@ def test_history_json_and_downsampling(cli: Cli, seeded: Seeded) -> None:
     assert ranged["steps"] == [10, 11, 12]
     table = cli("runs", "history", rid, "train/loss", "--max-points", "10").stdout
     assert "downsampled from 500" in table
+
+
+@pytest.mark.parametrize(
+    ("max_points", "expected"), [(2, 2), (3, 3), (5, 5), (500, 500), (900, 500)]
+)
+def test_history_max_points_returns_that_many_or_all(
+    cli: Cli, seeded: Seeded, max_points: int, expected: int
+) -> None:
+    # a straight line: every bucket's min and max fall on its ends, which once gave 3 of 5
+    out = cli(
+        "runs",
+        "history",
+        seeded.ids["other"],
+        "train/loss",
+        "--max-points",
+        str(max_points),
+        "--json",
+    ).stdout
+    assert len(json.loads(out)["steps"]) == expected
+
+
+def test_history_max_points_below_two_is_refused(cli: Cli, seeded: Seeded) -> None:
+    result = cli("runs", "history", seeded.ids["other"], "train/loss", "--max-points", "1", code=1)
+    assert "error: max_points must be between 2 and" in result.stderr
+    assert "hint: ask for at least 2 points" in result.stderr
 
 
 def test_history_json_keeps_nan(cli: Cli, seeded: Seeded) -> None:

@@ -46,7 +46,15 @@ def test_add_ls_log_show_pull_diff_used_by(cli: Cli, work: Path) -> None:
     second = cli("data", "add", str(src), "-n", "cifar-mini", "-m", "drop one", "--json")
     assert json.loads(second.stdout)["version"]["ref"] == "cifar-mini@v2"
     same = cli("data", "add", str(src), "-n", "cifar-mini")
-    assert "unchanged" in same.stdout
+    assert "cifar-mini@v2 unchanged" in same.stdout and "not recorded" not in same.stdout
+    for flags in (["-m", "again"], ["--from", "cifar-mini@v1"], ["--version", "3"]):
+        again = cli("data", "add", str(src), "-n", "cifar-mini", *flags)
+        assert "cifar-mini@v2 unchanged" in again.stdout, flags
+        assert f"{flags[0]} not recorded" in again.stdout, flags
+    as_json = json.loads(
+        cli("data", "add", str(src), "-n", "cifar-mini", "-m", "x", "--json").stdout
+    )
+    assert as_json["created"] is False and as_json["version"]["ref"] == "cifar-mini@v2"
     derived = cli("data", "add", str(src / "part1"), "-n", "part1", "--from", "cifar-mini@v2")
     assert "part1@v1" in derived.stdout
 

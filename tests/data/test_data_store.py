@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from lablink.core.datasets.manifest import FileEntry, Manifest
 from lablink.core.lab import Lab
+from lablink.core.schemas import Schemas
 from lablink.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 
 
@@ -39,6 +42,29 @@ def test_versions_are_numbered_immutable_and_deduplicated(lab: Lab) -> None:
     assert ds.resolve("faces@" + v2.digest.split(":")[1][:10]) == v2
     [summary] = ds.list_datasets()
     assert (summary.name, summary.latest, summary.versions, summary.files) == ("faces", 2, 2, 2)
+
+
+@pytest.mark.parametrize(
+    "asked",
+    [
+        {"message": "again"},
+        {"parents": ["toy@v1"]},
+        {"version": 1},
+        {"version": 2},
+        {"version": 9},
+        {"source_command": "lablink data add . -n toy"},
+        {"schema_ref": "events"},
+        {"message": "all", "parents": ["toy@v1"], "version": 2},
+    ],
+)
+def test_identical_content_is_always_the_latest_version(lab: Lab, asked: dict[str, Any]) -> None:
+    Schemas(lab.store).register("events", {"fields": [{"name": "id", "type": "integer"}]}, "ana")
+    ds = lab.datasets
+    digest = upload(lab, {"a.txt": b"one"})
+    v1, _ = ds.commit("ana", "toy", digest, message="first")
+    again, created = ds.commit("ben", "toy", digest, **asked)
+    assert not created and again == v1  # nothing recorded: not the message, not the parents
+    assert [v.ref for v in ds.log("toy")] == ["toy@v1"]
 
 
 def test_a_version_is_never_visible_before_its_blobs(lab: Lab) -> None:

@@ -94,6 +94,36 @@ def test_defaults_come_from_lablink_toml(seeded: Home, tmp_path: Path) -> None:
     assert worse.exit_code == 1
 
 
+def test_the_gate_reads_one_project(seeded: Home, tmp_path: Path) -> None:
+    # the same tags in another project: a filter alone matches both projects
+    seeded.runs("main", [v - 5 for v in BASE], project="nlp")
+    stray = seeded.runs("pr-7", BASE, project="nlp")[0]
+    mixed = lablink(*GATE, "--candidate", "tags.same")
+    assert mixed.exit_code == 2, mixed.output
+    message = flat(mixed.stderr)
+    assert "the baseline runs come from 2 projects: gate (10 runs), nlp (10 runs)" in message
+    assert "hint: pass --project NAME" in message
+    scoped = lablink(*GATE, "--candidate", "tags.same", "--project", "gate", "--json")
+    assert scoped.exit_code == 0, scoped.output
+    assert len(json.loads(scoped.stdout)["metrics"][0]["baseline"]) == 10
+    (tmp_path / "lablink.toml").write_text('[gate]\nproject = "gate"\n')
+    from_file = lablink(*GATE, "--candidate", "tags.same")
+    assert from_file.exit_code == 0, from_file.output
+    # a run id of another project is refused, not compared across projects
+    elsewhere = lablink(*GATE, "--candidate", stray)
+    assert elsewhere.exit_code == 2
+    assert f"{stray} (nlp) belong to another project" in flat(elsewhere.stderr)
+
+
+def test_sides_from_two_projects_are_refused(seeded: Home) -> None:
+    seeded.runs("pr-8", BASE, project="nlp")
+    result = lablink(*GATE, "--candidate", "tags.pr-8")
+    assert result.exit_code == 2
+    message = flat(result.stderr)
+    assert "the baseline runs come from project gate and the candidate runs come from" in message
+    assert "project nlp" in message
+
+
 def test_a_bad_gate_table_exits_2(seeded: Home, tmp_path: Path) -> None:
     (tmp_path / "lablink.toml").write_text('[gate]\nbaseline = "tags.main"\nalpha = "x"\n')
     result = lablink("gate", "--candidate", "tags.same", "-m", "val/acc:max")

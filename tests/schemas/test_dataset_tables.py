@@ -237,21 +237,22 @@ def test_cli_add_schema_profile_and_drift(tables: Path, tmp_path: Path) -> None:
     assert "schema" in log.splitlines()[0] and "events@v1" in log
 
 
-def test_unchanged_files_add_nothing_unless_a_new_schema_passed(
+def test_unchanged_files_add_nothing_whatever_schema_or_profile(
     lab: Lab, tables: Path, tmp_path: Path
 ) -> None:
     register(lab)
     settings = lab.settings
-    first = add(tables / "good", "ev", settings=settings)
-    again = add(tables / "good", "ev", settings=settings)
+    first = add(tables / "good", "ev", profile=False, settings=settings)
+    assert first.version.profile_digest is None
+    again = add(tables / "good", "ev", settings=settings)  # now with a profile
     assert not again.created and again.version.ref == "ev@v1"
     assert again.tables is not None and again.tables.profile is None  # not profiled again
     checked = add(tables / "good", "ev", schema="events", settings=settings)
-    assert checked.created and checked.version.ref == "ev@v2"
-    assert checked.version.schema_ref == "events@v1"
-    assert checked.version.profile_digest == first.version.profile_digest  # same tables
-    same = add(tables / "good", "ev", schema="events@v1", settings=settings)
-    assert not same.created and same.version.ref == "ev@v2"
+    assert not checked.created and checked.version == first.version
+    assert checked.tables is not None and checked.tables.report is not None  # still checked
+    assert checked.tables.report.ok
+    with session(settings) as (remote, _):
+        assert [v.ref for v in remote.log("ev")] == ["ev@v1"]
     with pytest.raises(InvalidInput, match="does not exist"):
         add(tables / "nowhere", "ev", schema="events", settings=settings)
 

@@ -124,7 +124,8 @@ def add(
             body["validation"] = result.tables.report.to_dict()
         output.print_json(body)
         return
-    print_push(output.console(), result)
+    flags = {"-m": message, "--from": parents, "--version": version, "--schema": schema}
+    print_push(output.console(), result, [flag for flag, value in flags.items() if value])
 
 
 @app.command("profile")

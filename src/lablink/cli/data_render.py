@@ -143,8 +143,8 @@ def print_diff(out: Console, changes: dict[str, Any]) -> None:
     )
 
 
-def print_push(out: Console, result: PushResult) -> None:
-    """What ``data add`` did."""
+def print_push(out: Console, result: PushResult, asked: Sequence[str] = ()) -> None:
+    """What ``data add`` did; ``asked`` names the flags given (not recorded when unchanged)."""
     v = result.version
     for rel, real in result.outside_symlinks:
         out.print(
@@ -152,7 +152,15 @@ def print_push(out: Console, result: PushResult) -> None:
             "content was added (--no-follow-symlinks stores links as links)"
         )
     if not result.created:
-        out.print(f"[bold cyan]{v.ref}[/] unchanged: the files are the same as the latest version")
+        out.print(
+            f"[bold cyan]{v.ref}[/] unchanged: the files are the same as the latest version, "
+            "so nothing was added"
+        )
+        if asked:
+            out.print(
+                f"[dim]{', '.join(asked)} not recorded: versions never change; "
+                "change a file to make a new version[/]"
+            )
         return
     out.print(
         f"[bold cyan]{v.ref}[/]  {v.files} files, {format_size(v.size)}; uploaded "

@@ -10,6 +10,7 @@ import typer
 from lablink.cli import output
 from lablink.cli.state import get_state
 from lablink.errors import InvalidInput
+from lablink.homedir import make_dirs
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -33,7 +34,7 @@ def _engine(url: str) -> sa.Engine:
 
         path = _sqlite_path(url)
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            make_dirs(path.parent)
         return make_sqlite_engine(url)
     if url.startswith("postgresql"):
         from lablink.store.postgres import make_postgres_engine

@@ -37,6 +37,8 @@ VERDICT_STYLES = {
 app = typer.Typer(
     help="Compare candidate runs with baseline runs and fail only on a significant regression.",
     invoke_without_command=True,
+    # the gate runs by itself; log-predictions is an extra, so the usage line says so
+    subcommand_metavar="[log-predictions ...]",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -90,7 +92,11 @@ def gate_command(
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     project: str | None = typer.Option(
-        None, "--project", "-p", help="Only runs of this project (gate.project)."
+        None,
+        "--project",
+        "-p",
+        help="Only runs of this project (gate.project). Default: the only project; needed "
+        "when the runs span projects.",
     ),
     per_example: bool = typer.Option(
         False,

@@ -4,7 +4,9 @@ Global flags (``--home``, ``--db``, ``--server``, ``--token``) become overrides;
 ``Settings`` are resolved once, on first use, from those overrides, ``LABLINK_*``,
 ``lablink.toml`` and the user's config, then passed down. Every ``LablinkError`` a
 command raises is printed as a message and a hint, in red, and exits 1 with no
-traceback. Imports stay light here so ``lablink server`` starts fast.
+traceback; a usage error exits 2 in the same style (``cli/usage.py``). Help text is
+Markdown: docstring paragraphs are reflowed to the terminal. Imports stay light here
+so ``lablink server`` starts fast.
 """
 
 from __future__ import annotations
@@ -22,11 +24,12 @@ from lablink.cli.incidents import app as incidents_app
 from lablink.cli.schema import app as schema_app
 from lablink.cli.schema import validate_command
 from lablink.cli.state import State
+from lablink.cli.usage import EXIT_ERROR, run_main
 from lablink.errors import LablinkError
 
 
 class LablinkGroup(TyperGroup):
-    """The root group: turns lablink's own errors into a message and exit status 1."""
+    """The root group: lablink's errors exit 1, usage errors 2, both as ``error:``/``hint:``."""
 
     def invoke(self, ctx: Any) -> Any:  # click.Context; typer vendors its own click
         try:
@@ -35,7 +38,26 @@ class LablinkGroup(TyperGroup):
             from lablink.cli.output import print_error
 
             print_error(error)
-            raise typer.Exit(1) from None
+            raise typer.Exit(EXIT_ERROR) from None
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        return run_main(super().main, standalone_mode, *args, **kwargs)
+
+
+def lablink_version() -> str:
+    """The installed lablink's version."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("lablink")
+    except PackageNotFoundError:  # run from a source tree without installing
+        return "unknown (not installed)"
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"lablink {lablink_version()}")
+        raise typer.Exit()
 
 
 app = typer.Typer(
@@ -44,6 +66,7 @@ app = typer.Typer(
     help="lablink: the shared lab for ML teams. Track runs, query them, serve the web UI.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode="markdown",
     add_completion=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -63,6 +86,14 @@ def root(
     ),
     token: str | None = typer.Option(
         None, "--token", help="API token for the server (env LABLINK_TOKEN)."
+    ),
+    version: bool = typer.Option(
+        False,
+        "--version",
+        "-V",
+        callback=_print_version,
+        is_eager=True,
+        help="Print lablink's version and exit.",
     ),
 ) -> None:
     """lablink: the shared lab for ML teams spread over time zones."""

@@ -15,6 +15,7 @@ from rich.text import Text
 
 from lablink.cli import output
 from lablink.cli.render_run import render_run
+from lablink.cli.run_artifacts import artifacts, download
 from lablink.cli.state import get_state
 
 app = typer.Typer(
@@ -33,6 +34,9 @@ class Outcome(enum.StrEnum):
 
 
 JSON_OPTION = typer.Option(False, "--json", help="Print JSON instead of a table.")
+
+app.command("artifacts")(artifacts)
+app.command("download")(download)
 
 
 @app.command("ls")
@@ -214,7 +218,7 @@ def history(
     max_points: int | None = typer.Option(
         None,
         "--max-points",
-        help="Downsample on the server to at most N points (keeps extremes); default: all.",
+        help="Downsample on the server to N points (at least 2; keeps the ends and extremes); all of them when there are N or fewer. Default: all.",
     ),
     step_min: int | None = typer.Option(None, "--step-min", help="First step to read."),
     step_max: int | None = typer.Option(None, "--step-max", help="Last step to read."),

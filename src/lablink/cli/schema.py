@@ -215,7 +215,7 @@ def show(
     ref: str = typer.Argument(..., help="events@v2, or events for the latest version."),
     as_json: bool = JSON_FLAG,
 ) -> None:
-    """Show a version as YAML (``--json``: the stored record)."""
+    """Show a version as YAML (`--json`: the stored record)."""
     from lablink.checks.schema_format import dump_schema, schema_from_dict
 
     with _registry(ctx) as registry:

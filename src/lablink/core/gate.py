@@ -52,6 +52,7 @@ from lablink.core.gate_predictions import (
     read_predictions,
 )
 from lablink.core.gate_report import explain
+from lablink.core.gate_scope import ProjectSource, check_one_project, current_project
 from lablink.errors import InvalidInput, NotFound
 from lablink.models import Run
 
@@ -59,7 +60,7 @@ _RUN_ID = re.compile(r"[A-Za-z0-9_-]{4,32}")
 PAGE = 1000
 
 
-class RunSource(ArtifactSource, Protocol):
+class RunSource(ArtifactSource, ProjectSource, Protocol):
     """What the gate reads runs through: a ``Transport`` (``lablink.Client().transport``)."""
 
     def search_runs(
@@ -353,21 +354,24 @@ def run_gate(source: RunSource, options: GateOptions) -> GateResult:
     """Select the runs ``options`` name and gate them (seed or per-example mode).
 
     Raises:
-        InvalidInput: no runs match, the selectors overlap, a metric is missing, or
-            (per-example) the two sides are not comparable.
+        InvalidInput: no runs match, the runs span projects (``core/gate_scope.py``),
+            the selectors overlap, a metric is missing, or (per-example) the two sides
+            are not comparable.
     """
-    base_all = select_runs(source, options.baseline, options.project)
-    cand_all = select_runs(source, options.candidate, options.project)
+    project = current_project(source, options.project)
+    base_all = select_runs(source, options.baseline, project)
+    cand_all = select_runs(source, options.candidate, project)
     for side, runs, selector in (
         ("baseline", base_all, options.baseline),
         ("candidate", cand_all, options.candidate),
     ):
         if not runs:
-            where = f" in project {options.project}" if options.project else ""
+            where = f" in project {project}" if project else ""
             raise InvalidInput(
                 f"no {side} runs match {selector!r}{where}",
                 "check the filter with `lablink runs ls --filter ...`",
             )
+    check_one_project(project, [("baseline", base_all), ("candidate", cand_all)])
     shared = {r.id for r in base_all} & {r.id for r in cand_all}
     if shared:
         raise InvalidInput(

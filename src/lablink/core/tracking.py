@@ -16,7 +16,7 @@ from typing import IO, Any, Protocol
 
 import numpy as np
 
-from lablink.checks.downsample import minmax_indices
+from lablink.checks.downsample import MIN_POINTS, minmax_indices
 from lablink.checks.filters import parse_filter
 from lablink.checks.keys import check_metric_key
 from lablink.checks.limits import MAX_BATCH_METRICS, MAX_CONFIG_BYTES, MAX_PARAMS, MAX_TAGS
@@ -368,8 +368,13 @@ class Tracking:
     ) -> History:
         """A metric's points in step order, downsampled (min/max per bucket) if asked."""
         rid = self.store.resolve_run_id(run_id)
-        if max_points is not None and not 4 <= max_points <= MAX_HISTORY_POINTS:
-            raise InvalidInput(f"max_points must be between 4 and {MAX_HISTORY_POINTS}")
+        if max_points is not None and not MIN_POINTS <= max_points <= MAX_HISTORY_POINTS:
+            raise InvalidInput(
+                f"max_points must be between {MIN_POINTS} and {MAX_HISTORY_POINTS}, "
+                f"not {max_points}",
+                f"ask for at least {MIN_POINTS} points (the first and last), or leave it out "
+                "for all of them",
+            )
         steps, times, values = self.store.read_series(rid, key, step_min, step_max)
         if not len(steps) and key not in self.store.metric_summaries(rid):
             raise NotFound(

@@ -16,7 +16,7 @@ import platform
 import socket
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -36,8 +36,12 @@ class Capture:
     diff: bytes | None = None
 
 
-def capture(cwd: Path | None = None) -> Capture:
-    """Gather git state, argv, host, Python, packages and GPU names; never raises."""
+def capture(cwd: Path | None = None, own: Sequence[Path] = ()) -> Capture:
+    """Gather git state, argv, host, Python, packages and GPU names; never raises.
+
+    ``own`` are lablink's own paths (home, spool, cache, database): they never make the
+    working tree dirty nor appear in its diff.
+    """
     cwd = Path.cwd() if cwd is None else cwd
     fields: dict[str, Any] = {}
     diff: bytes | None = None
@@ -54,7 +58,7 @@ def capture(cwd: Path | None = None) -> Capture:
         except Exception as exc:
             logger.warning("lablink: could not capture %s: %s", name, exc)
     try:
-        git, diff = git_state(cwd)
+        git, diff = git_state(cwd, own)
         fields.update(git)
     except Exception as exc:
         logger.warning("lablink: could not capture the git state: %s", exc)
@@ -69,11 +73,12 @@ def _git(cwd: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
     )
 
 
-def git_state(cwd: Path) -> tuple[dict[str, Any], bytes | None]:
+def git_state(cwd: Path, own: Sequence[Path] = ()) -> tuple[dict[str, Any], bytes | None]:
     """Commit, branch, remote and dirty flag of the repository at ``cwd``, and its diff.
 
     The diff is ``git diff HEAD`` followed by the names of untracked files; it is
-    None for a clean tree or outside a repository.
+    None for a clean tree or outside a repository. Paths in ``own`` (lablink's files)
+    are left out of both the dirty flag and the diff.
     """
     head = _git(cwd, "rev-parse", "--show-toplevel", "HEAD", "--abbrev-ref", "HEAD")
     if head.returncode != 0:
@@ -94,18 +99,35 @@ def git_state(cwd: Path) -> tuple[dict[str, Any], bytes | None]:
     remote = _git(root, "config", "--get", "remote.origin.url")
     if remote.returncode == 0 and remote.stdout.strip():
         fields["git_remote"] = strip_credentials(remote.stdout.decode().strip())
-    status = _git(root, "status", "--porcelain=v1", "-z", "--untracked-files=all")
+    spec = pathspec(root, own)
+    status = _git(root, "status", "--porcelain=v1", "-z", "--untracked-files=all", *spec)
     entries = [e for e in status.stdout.decode(errors="replace").split("\0") if e]
     fields["git_dirty"] = bool(entries)
     if not entries:
         return fields, None
-    diff = _git(root, "diff", "HEAD", "--no-color", "--no-ext-diff").stdout if lines[1] else b""
+    diff = (
+        _git(root, "diff", "HEAD", "--no-color", "--no-ext-diff", *spec).stdout if lines[1] else b""
+    )
     untracked = [e[3:] for e in entries if e.startswith("?? ")]
     if untracked:
         diff += b"\n# untracked files:\n" + "".join(f"# {u}\n" for u in untracked).encode()
     if len(diff) > MAX_DIFF_BYTES:
         diff = diff[:MAX_DIFF_BYTES] + b"\n# ... diff cut at %d bytes\n" % MAX_DIFF_BYTES
     return fields, diff
+
+
+def pathspec(root: Path, own: Sequence[Path]) -> list[str]:
+    """Git pathspec arguments for the whole tree except ``own`` paths inside ``root``."""
+    root = root.resolve()
+    excluded = []
+    for path in own:
+        try:
+            rel = path.resolve().relative_to(root)
+        except ValueError:
+            continue  # outside the repository: git never sees it
+        if rel.parts:  # the root itself would exclude everything
+            excluded.append(f":(exclude,literal){rel.as_posix()}")
+    return ["--", ".", *excluded] if excluded else []
 
 
 def strip_credentials(url: str) -> str:

@@ -240,8 +240,9 @@ def add(
     settings = settings or (run.settings if run is not None else Settings.load())
 
     def check(tables: list[Path], unchanged: bool) -> TableCheck:
-        # The same files as the latest version and no schema to check: nothing to add.
-        wanted = profile and not (unchanged and schema is None)
+        # The same files as the latest version are that version again: nothing to
+        # profile (a schema, when given, is still checked and reported).
+        wanted = profile and not unchanged
         return check_tables(tables, schema, settings, profile=wanted, where=Path(path))
 
     with session(settings) as (remote, _cache):

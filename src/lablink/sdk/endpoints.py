@@ -25,6 +25,8 @@ from typing import Any
 
 import httpx
 
+from lablink.homedir import make_dirs
+
 logger = logging.getLogger("lablink.sdk.data")
 
 PROBE_TTL = 300.0  # seconds a measured latency is trusted
@@ -173,7 +175,7 @@ class Endpoints:
         if self.state_file is None:
             return
         with contextlib.suppress(OSError):
-            self.state_file.parent.mkdir(parents=True, exist_ok=True)
+            make_dirs(self.state_file.parent)
             tmp = self.state_file.with_name(f".{self.state_file.name}.{os.getpid()}")
             tmp.write_text(json.dumps(self._state, indent=1))
             os.replace(tmp, self.state_file)

@@ -38,6 +38,17 @@ CHUNK = 1024 * 1024
 API = "/api/v1"
 
 
+def has_api_suffix(server: str) -> bool:
+    """Whether a server URL already ends with the API prefix the transport adds."""
+    return server.rstrip("/").endswith(API)
+
+
+def suffix_hint(server: str) -> str:
+    """What to do when the server URL ends with ``/api/v1``: drop the suffix."""
+    base = server.rstrip("/")[: -len(API)]
+    return f"the server URL ends with {API}, which lablink adds itself: use {base} instead"
+
+
 class HttpTransport(Transport):
     """Speaks lablink's REST API.
 
@@ -77,7 +88,10 @@ class HttpTransport(Transport):
             headers = {"Content-Type": "application/json", **(headers or {})}
         answer = self.wire.request(method, path, params=params, content=content, headers=headers)
         if answer.status >= 400:
-            raise error_from_answer(answer.status, answer.content)
+            error = error_from_answer(answer.status, answer.content)
+            if answer.status == 404 and has_api_suffix(self.settings.server or ""):
+                error.hint = suffix_hint(self.settings.server or "")
+            raise error
         return answer
 
     def _json(self, method: str, path: str, body: Any = None, params: Any = None) -> Any:

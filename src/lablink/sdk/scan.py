@@ -21,6 +21,7 @@ from pathlib import Path
 
 from lablink.core.datasets.manifest import FileEntry, Manifest, path_matches
 from lablink.errors import InvalidInput
+from lablink.homedir import make_dirs
 from lablink.store.blobs import file_digest
 
 logger = logging.getLogger("lablink.sdk.data")
@@ -37,7 +38,7 @@ class HashCache:
     """Digests of local files by (path, size, mtime, inode), in SQLite."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_dirs(path.parent)
         self._db = sqlite3.connect(path, timeout=30, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(

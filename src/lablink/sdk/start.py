@@ -88,6 +88,7 @@ def _create(
     owns_transport: bool,
 ) -> Run:
     from lablink.checks.watch_policy import merge, parse_policy
+    from lablink.homedir import make_home_above, own_paths
     from lablink.sdk.capture import capture
 
     # The repository's [watch] table with this run's overrides over it (issue 7); the
@@ -95,7 +96,12 @@ def _create(
     policy = merge(settings.project_config.get("watch") or {}, watch or {})
     if policy:
         parse_policy(policy)
-    captured = capture()
+    # lablink's own files must never count as the user's uncommitted changes
+    own = own_paths(
+        settings.home, settings.spool_dir, settings.cache_dir, settings.blobs, settings.db
+    )
+    make_home_above(settings.spool_dir)  # the spool only knows mkdir
+    captured = capture(own=own)
     if policy:
         captured.fields["watch"] = policy
     outbox = Outbox(transport, new_run_id(), Path(settings.spool_dir), target_of(transport))

@@ -115,9 +115,14 @@ async def _http_exception(request: Request, exc: Exception) -> Response:
         return error_response(exc.error)
     err: LablinkError
     if exc.status_code == 404 and exc.detail == "Not Found":
-        err = NotFound(
-            f"no route {request.method} {request.url.path}", "the API lives under /api/v1"
-        )
+        hint = "the API lives under /api/v1"
+        if request.url.path.startswith("/api/v1/api/v1"):
+            # a client configured with the API prefix in its server URL adds it twice
+            hint = (
+                "the server URL ends with /api/v1, which lablink adds itself: drop that "
+                "suffix (e.g. LABLINK_SERVER=http://host:8500)"
+            )
+        err = NotFound(f"no route {request.method} {request.url.path}", hint)
     elif exc.status_code == 405:
         err = http_error(405, f"{request.method} is not allowed on {request.url.path}")
     else:

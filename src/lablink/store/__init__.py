@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from lablink.errors import InvalidInput
+from lablink.homedir import make_dirs
 from lablink.store.base import Store
 
 
@@ -17,7 +18,7 @@ def open_store(url: str, auto_upgrade: bool = True) -> Store:
 
         path = url.split(":///", 1)[1] if ":///" in url else ""
         if path and path != ":memory:":
-            Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            make_dirs(Path(path).expanduser().parent)
         engine = make_sqlite_engine(url)
         ensure_schema(engine, auto_upgrade)
         return SqliteStore(engine)

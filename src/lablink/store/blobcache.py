@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import IO, NoReturn
 
 from lablink.errors import CorruptBlob
+from lablink.homedir import make_dirs
 from lablink.store.blobs import (
     CHUNK,
     READ_ONLY,
@@ -54,7 +55,7 @@ class BlobCache:
         self.root = Path(root)
         self.limit = limit
         self.tmp = self.root / "tmp"
-        self.tmp.mkdir(parents=True, exist_ok=True)
+        make_dirs(self.tmp)
         self._blobs = os.fspath(self.root / "blobs")
         self.tmp_dir = os.fspath(self.tmp)
         (self.root / "blobs").mkdir(exist_ok=True)

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import IO, Any, NoReturn, Protocol
 
 from lablink.errors import InsufficientStorage, InvalidInput, NotFound
+from lablink.homedir import make_dirs
 
 CHUNK = 1024 * 1024
 ALGORITHMS = ("sha256", "blake3")
@@ -135,9 +136,12 @@ class BlobStore:
         import fsspec  # here, not at the top: clients import this module and never need it
 
         self.fs, self.root = fsspec.core.url_to_fs(root)
-        self.fs.makedirs(self.root, exist_ok=True)
         protocol = self.fs.protocol
         self.is_local = "file" in (protocol if isinstance(protocol, tuple) else (protocol,))
+        if self.is_local:
+            make_dirs(self.root)  # a new .lablink/ home gets its .gitignore
+        else:
+            self.fs.makedirs(self.root, exist_ok=True)
         self._dirs: set[str] = set()
 
     def path(self, digest: str) -> str:

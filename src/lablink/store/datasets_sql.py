@@ -39,11 +39,11 @@ class DatasetSql:
         """Insert the next version of ``name`` (creating the dataset on first use).
 
         ``values`` are ``dataset_versions`` columns (digest, algorithm, files, size,
-        message, source_run, source_command, profile_digest, schema_ref). When the latest version has the same
-        manifest digest (and whatever schema and profile come with it) and no explicit
-        ``number`` or parents are asked for, that version is returned with False
-        (nothing changed). The same files checked against a new schema make a new
-        version: a version records what its tables passed.
+        message, source_run, source_command, profile_digest, schema_ref). When the
+        latest version has the same manifest digest, that version is returned with
+        False: the same files are never a new version, whatever message, parents,
+        ``number``, schema or profile come with them (versions are immutable, so those
+        are not recorded either).
 
         Raises:
             AlreadyExists: ``number`` is given and already taken (versions are immutable).
@@ -70,6 +70,8 @@ class DatasetSql:
                 .order_by(v.c.version.desc())
                 .limit(1)
             ).first()
+            if latest is not None and latest.digest == values["digest"]:
+                return self._versions(conn, name, [latest])[0], False
             next_number = (int(latest.version) if latest else 0) + 1
             if number is not None and number < next_number:
                 raise AlreadyExists(
@@ -81,8 +83,6 @@ class DatasetSql:
                     f"{name}@v{number} cannot be created: the next version is v{next_number}",
                     "versions are numbered 1, 2, 3... without gaps",
                 )
-            if number is None and not parent_ids and _same(latest, values):
-                return self._versions(conn, name, [latest])[0], False
             row = {
                 **values,
                 "dataset_id": dataset_id,
@@ -269,12 +269,3 @@ class DatasetSql:
             )
             for row in rows
         ]
-
-
-def _same(latest: Any, values: Mapping[str, Any]) -> bool:
-    """Whether ``values`` would add nothing to the latest version (same files, checks)."""
-    if latest is None or latest.digest != values["digest"]:
-        return False
-    return all(
-        values.get(key) in (None, getattr(latest, key)) for key in ("schema_ref", "profile_digest")
-    )
