@@ -10,48 +10,15 @@ import re
 import statistics
 import threading
 import time
-from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 from uiseed import USER, XSS, curve, log, make_run, project_name
 
-from helpers import LoopbackServer
 from lablink.core.lab import Lab
 
 pytestmark = pytest.mark.browser
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 LIVE_WAIT_MS = 15_000
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser: Browser, ui_server: LoopbackServer) -> Iterator[Page]:
-    """A 1280 px wide page; any dialog or uncaught script error fails the test."""
-    context = browser.new_context(base_url=ui_server.url, viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    problems: list[str] = []
-    page.on("dialog", lambda d: (problems.append(f"dialog: {d.message}"), d.dismiss()))
-    page.on("pageerror", lambda exc: problems.append(f"script error: {exc}"))
-    yield page
-    context.close()
-    assert problems == []
 
 
 def chart(page: Page, key: str) -> str:
@@ -271,3 +238,16 @@ def test_keyboard_reaches_a_run(ui_lab: Lab, page: Page) -> None:
             break
     page.keyboard.press("Enter")
     expect(page).to_have_url(re.compile(f"/r/{run.id}$"))
+
+
+def test_charts_draw_on_a_run_page_with_an_incident(ui_lab: Lab, page: Page) -> None:
+    # A NaN in train/loss opens a watchdog incident, whose window figure sits on the page.
+    watch = {"rules": {"loss": {"metric": "train/loss", "nan": True}}}
+    run = make_run(ui_lab, project_name(), "diverged", status=None, capture={"watch": watch})
+    log(ui_lab, run.id, {"train/loss": ([50, 51], [2.0, float("nan")])})
+    assert ui_lab.watchdog.incidents.list(run=run.id), "the NaN should have opened an incident"
+    page.goto(f"/r/{run.id}")
+    expect(page.locator("figure.incident-window")).to_have_count(1)
+    expect(page.locator(chart(page, "train/loss"))).to_have_attribute("data-points", "52")
+    expect(page.locator(chart(page, "val/acc"))).to_have_attribute("data-points", "50")
+    expect(page.locator(f"{chart(page, 'val/acc')} .plot .main-svg").first).to_be_visible()

@@ -112,11 +112,17 @@ class Assets:
 
 
 def static_router(assets: Assets) -> APIRouter:
-    """``GET /static/{name}`` over ``assets``."""
+    """``GET /static/{name}`` over ``assets``, and ``/favicon.ico``."""
     router = APIRouter(include_in_schema=False)
 
     @router.api_route("/static/{name}", methods=["GET", "HEAD"])
     def static_file(request: Request, name: str) -> Response:
         return assets.response(request, name)
+
+    # Browsers ask for /favicon.ico on any page that links none (the API docs, JSON
+    # answers opened in a tab); the SVG icon answers it rather than a 404.
+    @router.api_route("/favicon.ico", methods=["GET", "HEAD"])
+    def favicon(request: Request) -> Response:
+        return assets.response(request, "favicon.svg")
 
     return router

@@ -290,7 +290,10 @@
     data = L.pageData();
     opts = { ...data.options };
     controls();
-    for (const fig of document.querySelectorAll("figure.chart")) {
+    // Only figures with a plot are charts: an incident's window is a figure.chart too,
+    // drawn on the server as an SVG, and touching its missing plot would stop every chart.
+    for (const fig of document.querySelectorAll("figure.chart[data-key]")) {
+      if (!fig.querySelector(".plot")) continue;
       const chart = register(fig);
       chart.el.textContent = "Loading…";
       load(chart);
