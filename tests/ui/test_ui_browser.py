@@ -251,3 +251,33 @@ def test_charts_draw_on_a_run_page_with_an_incident(ui_lab: Lab, page: Page) -> 
     expect(page.locator(chart(page, "train/loss"))).to_have_attribute("data-points", "52")
     expect(page.locator(chart(page, "val/acc"))).to_have_attribute("data-points", "50")
     expect(page.locator(f"{chart(page, 'val/acc')} .plot .main-svg").first).to_be_visible()
+
+
+def test_the_run_page_opens_with_last_best_and_summary_per_metric(ui_lab: Lab, page: Page) -> None:
+    project = project_name()
+    run = make_run(ui_lab, project, "summed", status=None)
+    # val/acc peaks at 0.9 at step 1 and ends at 0.5; the script reports 0.95 as its summary.
+    log(ui_lab, run.id, {"val/acc": ([50, 51], [0.9, 0.5])})
+    ui_lab.tracking.set_summary(run.id, {"val/acc": 0.95, "note": "ema weights"})
+    ui_lab.tracking.finish_run(USER, run.id, "finished")
+    page.goto(f"/r/{run.id}")
+    table = page.locator('table[data-role="summary"]')
+    # The summary comes before the charts.
+    assert page.evaluate(
+        """() => document.querySelector('table[data-role="summary"]')
+                   .compareDocumentPosition(document.querySelector('figure.chart'))
+                 === Node.DOCUMENT_POSITION_FOLLOWING"""
+    )
+    acc = table.locator('tr[data-key="val/acc"]')
+    expect(acc.locator('[data-col="last"]')).to_have_text("0.5")
+    expect(acc.locator('[data-col="best"]')).to_have_text("0.9 (max)")
+    expect(acc.locator('[data-col="summary"]')).to_have_text("0.95")
+    loss = table.locator('tr[data-key="train/loss"]')
+    expect(loss.locator('[data-col="best"]')).to_contain_text("(min)")
+    expect(page.locator("main")).to_contain_text("ema weights")
+    # The runs table says which value it shows, and that "best" is the best logged.
+    page.goto(f"/p/{project}?col=metrics.val/acc")
+    cell = page.locator(f'tr[data-run="{run.id}"] td[data-col="metrics.val/acc"]')
+    expect(cell.locator('[data-role="value"]')).to_have_attribute("data-kind", "summary")
+    expect(cell.locator('[data-role="best"]')).to_have_text("best 0.9")
+    expect(cell.locator('[data-role="best"]')).to_have_attribute("title", "best value logged (max)")
