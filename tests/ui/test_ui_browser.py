@@ -281,3 +281,15 @@ def test_the_run_page_opens_with_last_best_and_summary_per_metric(ui_lab: Lab, p
     expect(cell.locator('[data-role="value"]')).to_have_attribute("data-kind", "summary")
     expect(cell.locator('[data-role="best"]')).to_have_text("best 0.9")
     expect(cell.locator('[data-role="best"]')).to_have_attribute("title", "best value logged (max)")
+
+
+def test_a_running_run_shows_its_time_since_start(ui_lab: Lab, page: Page) -> None:
+    project = project_name()
+    run = make_run(ui_lab, project, "two-hours-in", status=None)
+    started = time.time() - 2 * 3600 - 5 * 60
+    ui_lab.store.update_run(run.id, {"created_at": started, "heartbeat_at": started})
+    page.goto(f"/p/{project}")
+    expect(page.locator(f'tr[data-run="{run.id}"] [data-role="duration"]')).to_have_text("2h 05m")
+    page.goto(f"/r/{run.id}")
+    expect(page.locator('[data-role="duration"]')).to_have_text("2h 05m")
+    expect(page.locator("main")).to_contain_text("running for 2h 05m")

@@ -230,6 +230,8 @@
       box.append(pre);
     }
     if (status !== "running") {
+      const duration = document.querySelector('[data-role="duration"]');
+      if (duration) delete duration.dataset.started; // stops ticking at about its end
       document.querySelector('[data-role="heartbeat"]')?.parentElement.remove();
       stream.stop();
       charts.forEach((chart) => scheduleReload(chart, 200)); // exact final curves
