@@ -293,3 +293,32 @@ def test_a_running_run_shows_its_time_since_start(ui_lab: Lab, page: Page) -> No
     page.goto(f"/r/{run.id}")
     expect(page.locator('[data-role="duration"]')).to_have_text("2h 05m")
     expect(page.locator("main")).to_contain_text("running for 2h 05m")
+
+
+def test_system_metrics_are_drawn_against_time_since_start(ui_lab: Lab, page: Page) -> None:
+    run = make_run(ui_lab, project_name(), "sys", status=None)
+    started = time.time() - 600
+    ui_lab.store.update_run(run.id, {"created_at": started})
+    # The SDK's system sampler logs by the clock: its steps are epoch seconds.
+    times = [started + 10 * i for i in range(61)]
+    ui_lab.tracking.log_batch(
+        run.id,
+        10_000,
+        {"sys/gpu_util": {"steps": [int(t) for t in times], "times": times, "values": [80.0] * 61}},
+    )
+    page.goto(f"/r/{run.id}")
+    gpu = page.locator(chart(page, "sys/gpu_util"))
+    expect(gpu).to_have_attribute("data-points", "61")
+    axis, xs = page.evaluate(
+        """() => { const el = document.querySelector('figure[data-key="sys/gpu_util"] .plot');
+                   return [el.layout.xaxis, el.data[0].x]; }"""
+    )
+    assert axis["title"]["text"] == "time since start (min)"
+    assert axis["type"] == "linear"
+    assert xs[0] == pytest.approx(0, abs=0.01) and xs[-1] == pytest.approx(10, abs=0.01)
+    # Training metrics keep their step axis.
+    loss_axis = page.evaluate(
+        """() => document.querySelector('figure[data-key="train/loss"] .plot')
+                   .layout.xaxis.title.text"""
+    )
+    assert loss_axis == "step"

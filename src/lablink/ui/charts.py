@@ -88,6 +88,7 @@ def page_data(runs: Sequence[Run], options: ChartOptions, live: bool) -> dict[st
                 "name": r.name,
                 "status": r.status,
                 "project": r.project,
+                "start": r.created_at,
                 "color": PALETTE[i % len(PALETTE)],
             }
             for i, r in enumerate(runs)

@@ -85,12 +85,43 @@
   // Plotly reads a small HTML subset in trace names; run names are user text.
   const escapeHtml = (s) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 
-  function traces(chart) {
+  // System metrics (sys/*) are sampled by the clock, not by training steps: with the
+  // step axis chosen they are drawn against the time since each run started, in a unit
+  // that suits the span, as W&B's "relative time" does.
+  const isSystem = (chart) => chart.key.startsWith("sys/");
+  const byRelativeTime = (chart) => opts.x === "step" && isSystem(chart);
+  const UNITS = [[120, 1, "s"], [7200, 60, "min"], [Infinity, 3600, "h"]];
+
+  function timeUnit(chart) {
+    let span = 0;
+    for (const run of data.runs) {
+      const s = chart.series.get(run.id);
+      if (s && s.times.length) span = Math.max(span, s.times[s.times.length - 1] - run.start);
+    }
+    const [, size, name] = UNITS.find(([limit]) => span < limit);
+    return { size, name };
+  }
+
+  function xValues(chart, run, s, unit) {
+    if (opts.x === "time") return s.times.map((t) => new Date(t * 1000));
+    if (byRelativeTime(chart)) return s.times.map((t) => (t - run.start) / unit.size);
+    return s.steps;
+  }
+
+  function xAxis(chart, unit) {
+    if (opts.x === "time") return { type: "date", automargin: true, title: { text: "" } };
+    if (byRelativeTime(chart)) {
+      return { type: "linear", automargin: true, title: { text: `time since start (${unit.name})` } };
+    }
+    return { type: "linear", automargin: true, title: { text: "step" } };
+  }
+
+  function traces(chart, unit) {
     const out = [];
     for (const run of data.runs) {
       const s = chart.series.get(run.id);
       if (!s || !s.steps.length) continue;
-      const x = opts.x === "time" ? s.times.map((t) => new Date(t * 1000)) : s.steps;
+      const x = xValues(chart, run, s, unit);
       const name = escapeHtml(run.name);
       const mode = s.steps.length === 1 ? "markers" : "lines";
       const base = { x, type: "scatter", mode, name, line: { color: run.color, width: 1.6 }, marker: { color: run.color } };
@@ -105,20 +136,21 @@
   }
 
   function draw(chart) {
+    const unit = timeUnit(chart);
     const layout = {
       height: 250,
       margin: { l: 56, r: 12, t: 8, b: 36 },
       showlegend: false,
       hovermode: data.runs.length > 1 ? "x unified" : "closest",
-      xaxis: { type: opts.x === "time" ? "date" : "linear", automargin: true, title: { text: opts.x === "time" ? "" : "step" } },
+      xaxis: xAxis(chart, unit),
       yaxis: { type: opts.log ? "log" : "linear", automargin: true },
       font: { family: "system-ui, sans-serif", size: 12, color: "#1f2328" },
       // A user's zoom survives live redraws until an option changes the axes.
-      uirevision: `${opts.x}-${opts.log}`,
+      uirevision: `${opts.x}-${opts.log}-${unit.name}`,
     };
     const config = { responsive: true, displaylogo: false, modeBarButtonsToRemove: ["lasso2d", "select2d"] };
     if (!chart.plotted) chart.el.replaceChildren();
-    Plotly.react(chart.el, traces(chart), layout, config);
+    Plotly.react(chart.el, traces(chart, unit), layout, config);
     if (!chart.plotted) {
       chart.plotted = true;
       chart.el.on("plotly_relayout", (ev) => zoomed(chart, ev));
@@ -141,7 +173,7 @@
 
   // Zooming in on a downsampled series fetches that step range at full detail.
   function zoomed(chart, ev) {
-    if (opts.x !== "step") return;
+    if (opts.x !== "step" || byRelativeTime(chart)) return; // the range is not in steps
     // A drag-zoom reports "xaxis.range[0]" and "[1]"; Plotly.relayout may send "xaxis.range".
     const range = ev["xaxis.range"] || [ev["xaxis.range[0]"], ev["xaxis.range[1]"]];
     if (range[0] !== undefined && range[1] !== undefined) {
@@ -169,7 +201,7 @@
       s.times.push(now); // wall times are not in events; a reload brings the real ones
     }
     if (s.steps.length > 3 * data.maxPoints) scheduleReload(chart, 500);
-    else if (opts.x === "time") scheduleReload(chart, 2000);
+    else if (opts.x === "time" || byRelativeTime(chart)) scheduleReload(chart, 2000);
   }
 
   function addChart(key) {
