@@ -322,3 +322,25 @@ def test_system_metrics_are_drawn_against_time_since_start(ui_lab: Lab, page: Pa
                    .layout.xaxis.title.text"""
     )
     assert loss_axis == "step"
+
+
+def test_an_incident_window_shows_points_axes_and_its_inf_trigger(
+    ui_lab: Lab, page: Page
+) -> None:
+    watch = {"rules": {"loss": {"metric": "train/loss", "nan": True}}}
+    run = make_run(ui_lab, project_name(), "blows-up", status=None, capture={"watch": watch})
+    log(ui_lab, run.id, {"train/loss": ([50, 51, 52, 53], [0.5, 0.7, 2.0, float("inf")])})
+    page.goto(f"/r/{run.id}")
+    window = page.locator("figure.incident-window")
+    expect(window).to_have_count(1)
+    expect(window.locator("circle.point")).to_have_count(3)
+    mark = window.locator("g.mark")
+    expect(mark).to_have_attribute("data-word", "+inf")
+    expect(mark).to_have_class(re.compile("trigger"))
+    expect(window.locator("figcaption")).to_contain_text("trigger: step 53: +inf")
+    expect(window.locator('[data-role="y-max"]')).to_have_text("2")
+    expect(window.locator('[data-role="y-min"]')).to_have_text("0.5")
+    expect(window.locator('[data-role="x-min"]')).to_have_text("50")
+    expect(window.locator('[data-role="x-max"]')).to_have_text("53 step")
+    assert "nan" not in (window.text_content() or "").lower()
+    expect(page.locator(chart(page, "train/loss"))).to_have_attribute("data-points", "54")
