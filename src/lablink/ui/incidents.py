@@ -21,6 +21,7 @@ from lablink.models import Incident
 from lablink.ui.render import Renderer
 from lablink.ui.sparkline import sparkline
 
+
 def charts(incident: Incident) -> list[dict[str, Any]]:
     """The windows an incident's evidence holds: one per metric or GPU."""
     ev = incident.evidence
