@@ -12,7 +12,7 @@ import threading
 import time
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 from uiseed import USER, XSS, curve, log, make_run, project_name
 
 from lablink.core.lab import Lab
@@ -324,9 +324,7 @@ def test_system_metrics_are_drawn_against_time_since_start(ui_lab: Lab, page: Pa
     assert loss_axis == "step"
 
 
-def test_an_incident_window_shows_points_axes_and_its_inf_trigger(
-    ui_lab: Lab, page: Page
-) -> None:
+def test_an_incident_window_shows_points_axes_and_its_inf_trigger(ui_lab: Lab, page: Page) -> None:
     watch = {"rules": {"loss": {"metric": "train/loss", "nan": True}}}
     run = make_run(ui_lab, project_name(), "blows-up", status=None, capture={"watch": watch})
     log(ui_lab, run.id, {"train/loss": ([50, 51, 52, 53], [0.5, 0.7, 2.0, float("inf")])})
@@ -344,3 +342,30 @@ def test_an_incident_window_shows_points_axes_and_its_inf_trigger(
     expect(window.locator('[data-role="x-max"]')).to_have_text("53 step")
     assert "nan" not in (window.text_content() or "").lower()
     expect(page.locator(chart(page, "train/loss"))).to_have_attribute("data-points", "54")
+
+
+def test_api_docs_load_with_no_network_and_no_inline_script(page: Page) -> None:
+    # Anything not served by the loopback server is refused, as on an offline machine.
+    outside: list[str] = []
+
+    def only_loopback(route: Route) -> None:
+        if route.request.url.startswith("http://127.0.0.1"):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_loopback)
+
+    # A strict policy: a page that needs an inline script or a CDN would not start.
+    def strict(route: Route) -> None:
+        answer = route.fetch()
+        csp = {"content-security-policy": "script-src 'self'; style-src 'self'"}
+        route.fulfill(response=answer, headers={**answer.headers, **csp})
+
+    page.route("**/docs", strict)
+    page.goto("/docs")
+    expect(page.locator(".swagger-ui .information-container")).to_contain_text("lablink")
+    expect(page.locator(".opblock").first).to_be_visible()
+    assert outside == []
+    assert page.request.get("/favicon.ico").status == 200

@@ -144,6 +144,8 @@ def test_every_ui_route_is_in_docs_ui_md(tmp_path: Path) -> None:
         """Stands in for the app: keeps the routers mount_ui adds."""
 
         routers: list[APIRouter] = []
+        title = "lablink"
+        openapi_url = "/openapi.json"
 
         def include_router(self, router: APIRouter) -> None:
             self.routers.append(router)

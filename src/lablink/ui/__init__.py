@@ -8,6 +8,7 @@ Pages (all state in the query string, so any view is a link to paste in chat):
     /compare?run=a&run=b  overlaid charts and a params table that highlights differences
     /incidents            watchdog incidents, their evidence and notification attempts
     /datasets             datasets; /datasets/{name}?v=3: versions, lineage, profile, drift
+    /docs                 the API's Swagger UI, from /static (works offline)
 
 Scripts get chart data from ``/ui-data/history`` (downsampled on the server) and live
 updates from ``/ui-data/events``, the API's SSE stream served beside the pages (so an
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 def mount_ui(app: FastAPI, lab: Lab) -> None:
     """Add the UI's HTML routes, its chart-data endpoint and ``/static`` to ``app``."""
     from lablink.server.api.events import ui_events_router
+    from lablink.ui.apidocs import api_docs_router
     from lablink.ui.assets import Assets, static_router
     from lablink.ui.charts import data_router
     from lablink.ui.datasets import datasets_router
@@ -39,6 +41,7 @@ def mount_ui(app: FastAPI, lab: Lab) -> None:
     assets = Assets()
     renderer = Renderer(assets)
     app.include_router(static_router(assets))
+    app.include_router(api_docs_router(renderer, app.title, app.openapi_url or "/openapi.json"))
     app.include_router(data_router(lab))
     app.include_router(ui_events_router())
     app.include_router(pages_router(lab, renderer))

@@ -42,9 +42,7 @@ def charts(incident: Incident) -> list[dict[str, Any]]:
         times = [t - (w.get("times") or [0])[0] for t in w.get("times") or []]
         line = sparkline(times, w.get("values") or [], x_name="second")
         if line:
-            out.append(
-                {"label": f"gpu{gpu} utilisation %", "line": line, "x_name": "seconds"}
-            )
+            out.append({"label": f"gpu{gpu} utilisation %", "line": line, "x_name": "seconds"})
     return out
 
 
