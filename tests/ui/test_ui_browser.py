@@ -369,3 +369,34 @@ def test_api_docs_load_with_no_network_and_no_inline_script(page: Page) -> None:
     expect(page.locator(".opblock").first).to_be_visible()
     assert outside == []
     assert page.request.get("/favicon.ico").status == 200
+
+
+@pytest.mark.parametrize("width", [1280, 1440])
+def test_the_runs_table_fits_a_laptop_with_its_name_in_view(
+    ui_lab: Lab, page: Page, width: int
+) -> None:
+    project = project_name()
+    config = {f"a_long_param_name_{i}": f"value-{i}-" * 3 for i in range(14)}
+    run = make_run(ui_lab, project, "a-rather-long-run-name-for-the-table", config=config)
+    page.set_viewport_size({"width": width, "height": 900})
+    cols = "&".join(f"col=params.a_long_param_name_{i}" for i in range(14))
+    page.goto(f"/p/{project}?{cols}&col=metrics.val/acc&col=metrics.train/loss")
+    row = page.locator(f'tr[data-run="{run.id}"]')
+    # The chosen metrics come first, right after the name, and are on screen.
+    headers = page.locator("table.runs thead th").all_inner_texts()
+    assert [h.replace("\n", "") for h in headers[3:5]] == ["metrics.val/acc", "metrics.train/loss"]
+    for col in ("metrics.val/acc", "metrics.train/loss"):
+        box = row.locator(f'td[data-col="{col}"]').bounding_box()
+        assert box is not None and box["x"] + box["width"] <= width
+    # The table uses the window's width, not a centred column.
+    wrap = page.locator(".table-wrap").bounding_box()
+    assert wrap is not None and wrap["width"] >= width - 60
+    # The user column shows the name, the address on hover.
+    user = row.locator("td.user")
+    expect(user).to_have_text("tester")
+    expect(user).to_have_attribute("title", USER)
+    # Scrolled sideways (many params overflow), the run's name stays at the left edge.
+    assert page.evaluate("document.querySelector('.table-wrap').scrollLeft = 10000") > 0
+    assert page.evaluate("document.querySelector('.table-wrap').scrollLeft") > 0
+    name = row.locator("td.name").bounding_box()
+    assert name is not None and abs(name["x"] - wrap["x"]) <= 2

@@ -21,6 +21,7 @@ from lablink.ui import charts
 from lablink.ui.render import Renderer
 from lablink.ui.table import (
     FIXED_COLUMNS,
+    LEAD_COLUMNS,
     PAGE_SIZES,
     TRAILING_COLUMNS,
     TableState,
@@ -28,6 +29,7 @@ from lablink.ui.table import (
     available_columns,
     cell,
     pages,
+    short_user,
 )
 
 MAX_COMPARE = 20
@@ -78,7 +80,10 @@ def pages_router(lab: Lab, renderer: Renderer) -> APIRouter:
             return renderer.error(exc, "No such project")
         except InvalidInput as exc:
             error = filter_error(exc)
-        columns = state.columns or auto_columns(runs)
+        # Metrics before params, each in the order chosen: what runs are compared on first.
+        columns = tuple(
+            sorted(state.columns or auto_columns(runs), key=lambda c: not c.startswith("metrics."))
+        )
         context = {
             "project": project,
             "state": state,
@@ -94,12 +99,14 @@ def pages_router(lab: Lab, renderer: Renderer) -> APIRouter:
             "auto": not state.columns,
             "offpage": [s for s in state.selected if s not in {r.id for r in runs}],
             "available": available_columns(runs, columns),
+            "lead": LEAD_COLUMNS,
             "fixed": FIXED_COLUMNS,
             "trailing": TRAILING_COLUMNS,
             "page": pages(total, state.limit, state.offset),
             "page_sizes": PAGE_SIZES,
             "error": error,
             "cursor": cursor,
+            "short_user": short_user,
             "now": time.time(),
         }
         return renderer.page("runs.html", context)

@@ -22,9 +22,10 @@ DEFAULT_LIMIT = 50
 AUTO_PARAMS = 4
 AUTO_METRICS = 4
 # Fixed columns: (sort key, header). ``None`` means the column cannot be sorted.
+# The chosen params and metrics come right after the name, so at laptop width (1280 px)
+# what a person picked is on screen; who and when follow them.
+LEAD_COLUMNS: tuple[tuple[str | None, str], ...] = (("status", "Status"), ("name", "Name"))
 FIXED_COLUMNS: tuple[tuple[str | None, str], ...] = (
-    ("status", "Status"),
-    ("name", "Name"),
     ("user", "User"),
     ("created_at", "Start"),
     ("duration", "Duration"),
@@ -38,6 +39,12 @@ def _int(raw: str | None, default: int, low: int, high: int) -> int:
     except ValueError:
         value = default
     return min(max(value, low), high)
+
+
+def short_user(user: str) -> str:
+    """The name part of an e-mail address (``ana`` for ``ana@lab.org``); else as is."""
+    name, at, _ = user.partition("@")
+    return name if at and name else user
 
 
 def best_value(m: MetricSummary) -> float | None:
@@ -123,7 +130,8 @@ def auto_columns(runs: Sequence[Run]) -> tuple[str, ...]:
         return order.get(head, 4), key
 
     metrics = sorted((k for k in metric_keys if not k.startswith("sys/")), key=rank)
-    return tuple([f"params.{k}" for k in params] + [f"metrics.{k}" for k in metrics[:AUTO_METRICS]])
+    # Metrics first: they are what a table of runs is read for.
+    return tuple([f"metrics.{k}" for k in metrics[:AUTO_METRICS]] + [f"params.{k}" for k in params])
 
 
 def available_columns(runs: Sequence[Run], chosen: Sequence[str]) -> list[str]:
@@ -168,6 +176,7 @@ def pages(total: int, limit: int, offset: int) -> dict[str, Any]:
 
 __all__ = [
     "FIXED_COLUMNS",
+    "LEAD_COLUMNS",
     "PAGE_SIZES",
     "TRAILING_COLUMNS",
     "TableState",
@@ -177,4 +186,5 @@ __all__ = [
     "cell",
     "lower_is_better",
     "pages",
+    "short_user",
 ]
