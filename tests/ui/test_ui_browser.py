@@ -400,3 +400,31 @@ def test_the_runs_table_fits_a_laptop_with_its_name_in_view(
     assert page.evaluate("document.querySelector('.table-wrap').scrollLeft") > 0
     name = row.locator("td.name").bounding_box()
     assert name is not None and abs(name["x"] - wrap["x"]) <= 2
+
+
+def test_charts_fill_the_width_and_follow_a_resize(ui_lab: Lab, page: Page) -> None:
+    run = make_run(ui_lab, project_name(), "wide")
+    page.goto(f"/r/{run.id}")
+    loss = page.locator(chart(page, "train/loss"))
+    expect(loss).to_have_attribute("data-points", "50")
+    svg = loss.locator(".main-svg").first
+    two = loss.bounding_box()
+    assert two is not None and two["width"] > 560  # two per row across a 1280 px window
+    page.get_by_label("Per row").select_option("1")
+    expect(page).to_have_url(re.compile(r"per_row=1"))
+    page.wait_for_function(
+        """() => document.querySelector('figure[data-key="train/loss"] .main-svg')
+                   .getBoundingClientRect().width > 1100"""
+    )
+    # Dragging the corner makes the plot box taller; the drawing follows it.
+    page.evaluate(
+        """() => { document.querySelector('figure[data-key="train/loss"] .plot')
+                     .style.height = '520px'; }"""
+    )
+    page.wait_for_function(
+        """() => document.querySelector('figure[data-key="train/loss"] .main-svg')
+                   .getBoundingClientRect().height === 520"""
+    )
+    assert svg.bounding_box() is not None
+    page.reload()
+    expect(page.get_by_label("Per row")).to_have_value("1")

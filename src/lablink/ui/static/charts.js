@@ -138,7 +138,7 @@
   function draw(chart) {
     const unit = timeUnit(chart);
     const layout = {
-      height: 250,
+      height: Math.max(160, chart.el.clientHeight || 300),
       margin: { l: 56, r: 12, t: 8, b: 36 },
       showlegend: false,
       hovermode: data.runs.length > 1 ? "x unified" : "closest",
@@ -302,6 +302,11 @@
       unzoom();
       redraw();
     });
+    form.elements.per_row.addEventListener("change", () => {
+      opts.per_row = Number(form.elements.per_row.value);
+      document.getElementById("chart-groups").style.setProperty("--per-row", String(opts.per_row));
+      L.setQuery({ per_row: opts.per_row === 2 ? null : String(opts.per_row) });
+    });
     form.elements.x.addEventListener("change", () => {
       opts.x = form.elements.x.value;
       L.setQuery({ x: opts.x === "time" ? "time" : null });
@@ -310,6 +315,18 @@
     });
   }
 
+  // A chart's box changes with "per row", the window, or a drag on its corner: the
+  // plot is redrawn to the new size (Plotly's own "responsive" follows the window only).
+  const resized = new ResizeObserver((entries) => {
+    for (const entry of entries) {
+      const chart = charts.get(entry.target.closest("figure").dataset.key);
+      if (!chart || !chart.plotted) continue;
+      const height = Math.max(160, chart.el.clientHeight);
+      if (chart.el.layout && chart.el.layout.height !== height) Plotly.relayout(chart.el, { height });
+      Plotly.Plots.resize(chart.el);
+    }
+  });
+
   function register(fig) {
     const chart = {
       key: fig.dataset.key, fig, el: fig.querySelector(".plot"), series: new Map(),
@@ -317,6 +334,7 @@
       drawQueued: false, reloadTimer: null,
     };
     charts.set(chart.key, chart);
+    resized.observe(chart.el);
     return chart;
   }
 
