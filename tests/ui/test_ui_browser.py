@@ -428,3 +428,17 @@ def test_charts_fill_the_width_and_follow_a_resize(ui_lab: Lab, page: Page) -> N
     assert svg.bounding_box() is not None
     page.reload()
     expect(page.get_by_label("Per row")).to_have_value("1")
+
+
+def test_compare_charts_have_a_legend_naming_each_run(ui_lab: Lab, page: Page) -> None:
+    project = project_name()
+    a = make_run(ui_lab, project, "alpha")
+    b = make_run(ui_lab, project, "beta", scale=2.0)
+    page.goto(f"/compare?run={a.id}&run={b.id}&smooth=0.5")
+    loss = page.locator(chart(page, "train/loss"))
+    expect(loss).to_have_attribute("data-points", "100")
+    expect(loss.locator(".legend .legendtext")).to_have_text(["alpha", "beta"])
+    # A single run's page needs no legend.
+    page.goto(f"/r/{a.id}")
+    expect(page.locator(chart(page, "train/loss"))).to_have_attribute("data-points", "50")
+    expect(page.locator(f"{chart(page, 'train/loss')} .legend .legendtext")).to_have_count(0)

@@ -124,9 +124,10 @@
       const x = xValues(chart, run, s, unit);
       const name = escapeHtml(run.name);
       const mode = s.steps.length === 1 ? "markers" : "lines";
-      const base = { x, type: "scatter", mode, name, line: { color: run.color, width: 1.6 }, marker: { color: run.color } };
+      // One legend entry per run; clicking it hides the run's raw and smoothed lines together.
+      const base = { x, type: "scatter", mode, name, legendgroup: run.id, line: { color: run.color, width: 1.6 }, marker: { color: run.color } };
       if (opts.smooth > 0) {
-        out.push({ ...base, y: s.values, opacity: 0.25, line: { color: run.color, width: 1 }, hoverinfo: "skip" });
+        out.push({ ...base, y: s.values, opacity: 0.25, line: { color: run.color, width: 1 }, hoverinfo: "skip", showlegend: false });
         out.push({ ...base, y: ema(s.values, opts.smooth), hovertemplate: `${name}: %{y:.4g}<extra></extra>` });
       } else {
         out.push({ ...base, y: s.values, hovertemplate: `${name}: %{y:.4g}<extra></extra>` });
@@ -140,7 +141,9 @@
     const layout = {
       height: Math.max(160, chart.el.clientHeight || 300),
       margin: { l: 56, r: 12, t: 8, b: 36 },
-      showlegend: false,
+      // Compare views name each line in a legend under the chart; one run needs none.
+      showlegend: data.runs.length > 1,
+      legend: { orientation: "h", x: 0, y: -0.25, yanchor: "top", font: { size: 11 } },
       hovermode: data.runs.length > 1 ? "x unified" : "closest",
       xaxis: xAxis(chart, unit),
       yaxis: { type: opts.log ? "log" : "linear", automargin: true },
