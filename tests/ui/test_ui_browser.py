@@ -442,3 +442,34 @@ def test_compare_charts_have_a_legend_naming_each_run(ui_lab: Lab, page: Page) -
     page.goto(f"/r/{a.id}")
     expect(page.locator(chart(page, "train/loss"))).to_have_attribute("data-points", "50")
     expect(page.locator(f"{chart(page, 'train/loss')} .legend .legendtext")).to_have_count(0)
+
+
+def test_compare_groups_seeds_into_bands_and_a_table(ui_lab: Lab, page: Page) -> None:
+    project = project_name()
+    runs = [
+        make_run(ui_lab, project, f"lr{lr}-s{seed}", config={"lr": lr, "seed": seed}, scale=s)
+        for lr, seed, s in [(0.1, 1, 1.0), (0.1, 2, 1.2), (0.2, 1, 2.0), (0.2, 2, 2.4)]
+    ]
+    query = "&".join(f"run={r.id}" for r in runs)
+    page.goto(f"/compare?{query}")
+    page.get_by_label("Group runs by").select_option("seed")
+    page.get_by_role("button", name="Group").click()
+    expect(page).to_have_url(re.compile(r"group=seed"))
+    loss = page.locator(chart(page, "train/loss"))
+    expect(loss).to_have_attribute("data-points", "200")
+    expect(loss.locator(".legend .legendtext")).to_have_text(
+        ["lr=0.1 (2 runs)", "lr=0.2 (2 runs)"]
+    )
+    fills = page.evaluate(
+        """() => document.querySelector('figure[data-key="train/loss"] .plot').data
+                   .filter(t => t.fill === "tonexty").length"""
+    )
+    assert fills == 2  # one band per group
+    # At step 0 the group lr=0.1 has losses 1.0 and 1.2: mean 1.1, std 0.1.
+    table = page.locator('table[data-role="group-table"]')
+    expect(table.locator('tr[data-key="train/loss"] td').first).to_contain_text("±")
+    page.get_by_label("Band").select_option("minmax")
+    page.get_by_role("button", name="Group").click()
+    expect(page).to_have_url(re.compile(r"band=minmax"))
+    expect(table.locator('tr[data-key="train/loss"] td').first).to_contain_text("–")
+    expect(loss).to_have_attribute("data-points", "200")

@@ -18,6 +18,7 @@ from lablink.core.lab import Lab
 from lablink.errors import FilterSyntaxError, InvalidInput, LablinkError, NotFound
 from lablink.models import Run
 from lablink.ui import charts
+from lablink.ui import grouping as grouping_mod
 from lablink.ui.render import Renderer
 from lablink.ui.table import (
     FIXED_COLUMNS,
@@ -130,14 +131,30 @@ def pages_router(lab: Lab, renderer: Renderer) -> APIRouter:
         except LablinkError as exc:
             return renderer.error(exc, "Cannot compare")
         options = charts.ChartOptions.from_query(request.query_params)
+        grouping = request.query_params.get("group", "")
+        grouping = grouping if grouping in grouping_mod.GROUPINGS else ""
+        band = request.query_params.get("band", "std")
+        band = band if band in grouping_mod.BANDS else "std"
+        run_groups = grouping_mod.group_runs(runs, charts.PALETTE) if grouping else []
+        data = charts.page_data(runs, options, live=False)
+        if run_groups:
+            data["groups"] = run_groups
+            data["band"] = band
+        keys = metric_union(runs)
         return renderer.page(
             "compare.html",
             {
                 "runs": runs,
                 "table": table,
-                "groups": charts.group_keys(metric_union(runs)),
+                "groups": charts.group_keys(keys),
                 "options": options,
-                "page_data": charts.page_data(runs, options, live=False),
+                "page_data": data,
+                "grouping": grouping,
+                "band": band,
+                "groupings": grouping_mod.GROUPINGS,
+                "bands": grouping_mod.BANDS,
+                "run_groups": run_groups,
+                "group_rows": grouping_mod.group_table(runs, run_groups, keys, band),
                 "now": time.time(),
             },
         )

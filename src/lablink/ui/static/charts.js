@@ -116,7 +116,56 @@
     return { type: "linear", automargin: true, title: { text: "step" } };
   }
 
+  // y of a series at x, linearly between its points (null outside it or across a gap).
+  function interp(xs, ys, x) {
+    if (!xs.length || x < xs[0] || x > xs[xs.length - 1]) return null;
+    let lo = 0;
+    let hi = xs.length - 1;
+    while (hi - lo > 1) { const mid = (lo + hi) >> 1; if (xs[mid] <= x) lo = mid; else hi = mid; }
+    if (xs[lo] === x) return ys[lo];
+    if (ys[lo] === null || ys[hi] === null) return null;
+    return ys[lo] + (ys[hi] - ys[lo]) * (x - xs[lo]) / (xs[hi] - xs[lo]);
+  }
+
+  // Runs grouped on the server (same config but the seed): one mean line per group with
+  // a mean ± std or min-max band, on the x values of the group's longest series.
+  function groupTraces(chart, unit) {
+    const out = [];
+    for (const group of data.groups) {
+      const members = [];
+      for (const run of data.runs) {
+        const s = chart.series.get(run.id);
+        if (!group.runs.includes(run.id) || !s || !s.steps.length) continue;
+        const y = opts.smooth > 0 ? ema(s.values, opts.smooth) : s.values;
+        members.push({ x: xValues(chart, run, s, unit), y });
+      }
+      if (!members.length) continue;
+      const grid = members.reduce((a, b) => (b.x.length > a.x.length ? b : a)).x;
+      const num = (x) => (x instanceof Date ? x.getTime() : x);
+      const mean = [], lo = [], hi = [];
+      for (const x of grid) {
+        const ys = members.map((m) => interp(m.x.map(num), m.y, num(x))).filter((v) => v !== null);
+        if (!ys.length) { mean.push(null); lo.push(null); hi.push(null); continue; }
+        const m = ys.reduce((a, b) => a + b, 0) / ys.length;
+        mean.push(m);
+        if (data.band === "minmax") { lo.push(Math.min(...ys)); hi.push(Math.max(...ys)); }
+        else {
+          const sd = Math.sqrt(ys.reduce((a, b) => a + (b - m) * (b - m), 0) / ys.length);
+          lo.push(m - sd); hi.push(m + sd);
+        }
+      }
+      const name = escapeHtml(group.name);
+      const common = { x: grid, type: "scatter", mode: "lines", legendgroup: name, hoverinfo: "skip", showlegend: false };
+      out.push({ ...common, y: lo, line: { width: 0, color: group.color } });
+      out.push({ ...common, y: hi, line: { width: 0, color: group.color }, fill: "tonexty", fillcolor: group.color + "33" });
+      out.push({ x: grid, y: mean, type: "scatter", mode: "lines", name, legendgroup: name,
+                 line: { color: group.color, width: 1.8 }, hovertemplate: `${name}: %{y:.4g}<extra></extra>` });
+    }
+    return out;
+  }
+
   function traces(chart, unit) {
+    if (data.groups) return groupTraces(chart, unit);
     const out = [];
     for (const run of data.runs) {
       const s = chart.series.get(run.id);
