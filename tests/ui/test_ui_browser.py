@@ -457,9 +457,7 @@ def test_compare_groups_seeds_into_bands_and_a_table(ui_lab: Lab, page: Page) ->
     expect(page).to_have_url(re.compile(r"group=seed"))
     loss = page.locator(chart(page, "train/loss"))
     expect(loss).to_have_attribute("data-points", "200")
-    expect(loss.locator(".legend .legendtext")).to_have_text(
-        ["lr=0.1 (2 runs)", "lr=0.2 (2 runs)"]
-    )
+    expect(loss.locator(".legend .legendtext")).to_have_text(["lr=0.1 (2 runs)", "lr=0.2 (2 runs)"])
     fills = page.evaluate(
         """() => document.querySelector('figure[data-key="train/loss"] .plot').data
                    .filter(t => t.fill === "tonexty").length"""
@@ -471,5 +469,5 @@ def test_compare_groups_seeds_into_bands_and_a_table(ui_lab: Lab, page: Page) ->
     page.get_by_label("Band").select_option("minmax")
     page.get_by_role("button", name="Group").click()
     expect(page).to_have_url(re.compile(r"band=minmax"))
-    expect(table.locator('tr[data-key="train/loss"] td').first).to_contain_text("–")
+    expect(table.locator('tr[data-key="train/loss"] td').first).to_contain_text("\u2013")
     expect(loss).to_have_attribute("data-points", "200")

@@ -163,6 +163,11 @@ def test_every_ui_route_is_in_docs_ui_md(tmp_path: Path) -> None:
 def test_spread_gives_mean_std_or_min_max_of_finite_values() -> None:
     from lablink.ui.grouping import spread
 
-    assert spread([1.0, 3.0, float("nan")], "std") == {"mean": 2.0, "lo": 1.0, "hi": 3.0, "std": 1.0}
+    assert spread([1.0, 3.0, float("nan")], "std") == {
+        "mean": 2.0,
+        "lo": 1.0,
+        "hi": 3.0,
+        "std": 1.0,
+    }
     assert spread([1.0, 3.0, float("inf")], "minmax") == {"mean": 2.0, "lo": 1.0, "hi": 3.0}
     assert spread([float("nan")], "std") is None

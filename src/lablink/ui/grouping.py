@@ -17,7 +17,7 @@ from typing import Any
 from lablink.models import Run
 
 GROUPINGS = {"": "no grouping", "seed": "config without the seed"}
-BANDS = {"std": "mean ± std", "minmax": "min–max"}
+BANDS = {"std": "mean ± std", "minmax": "min to max"}
 
 
 def config_key(run: Run) -> str:
