@@ -471,3 +471,24 @@ def test_compare_groups_seeds_into_bands_and_a_table(ui_lab: Lab, page: Page) ->
     expect(page).to_have_url(re.compile(r"band=minmax"))
     expect(table.locator('tr[data-key="train/loss"] td').first).to_contain_text("\u2013")
     expect(loss).to_have_attribute("data-points", "200")
+
+
+def test_params_against_a_metric_over_a_project(ui_lab: Lab, page: Page) -> None:
+    project = project_name()
+    for i, (lr, opt) in enumerate([(0.1, "sgd"), (0.01, "adam"), (0.001, "adam")]):
+        make_run(ui_lab, project, f"r{i}", config={"lr": lr, "opt": opt, "seed": 1}, scale=1 + i)
+    page.goto(f"/p/{project}")
+    page.get_by_role("link", name="Params vs metric").click()
+    expect(page).to_have_url(re.compile(f"/p/{project}/params$"))
+    expect(page.get_by_label("Metric")).to_have_value("val/acc")
+    expect(page.locator("#parcoords .main-svg").first).to_be_visible()
+    dims = page.evaluate(
+        "() => document.getElementById('parcoords').data[0].dimensions.map(d => d.label)"
+    )
+    assert dims == ["lr", "opt", "val/acc"]  # seed is the same everywhere: no axis
+    page.get_by_label(re.compile("Scatter of")).select_option("opt")
+    page.wait_for_function(
+        "() => document.getElementById('scatter').layout.xaxis.title.text === 'opt'"
+    )
+    xs = page.evaluate("() => document.getElementById('scatter').data[0].x")
+    assert sorted(xs) == ["adam", "adam", "sgd"]

@@ -5,6 +5,7 @@ Pages (all state in the query string, so any view is a link to paste in chat):
     /                     projects: run counts, active runs, last activity
     /p/{project}          runs table: filter, sort, columns, pages, live status, compare
     /r/{run_id}           run page: config, git and diff, environment, artifacts, charts
+    /p/{project}/params   params against a metric: parallel coordinates and a scatter
     /compare?run=a&run=b  overlaid charts and a params table that highlights differences
     /incidents            watchdog incidents, their evidence and notification attempts
     /datasets             datasets; /datasets/{name}?v=3: versions, lineage, profile, drift
@@ -35,6 +36,7 @@ def mount_ui(app: FastAPI, lab: Lab) -> None:
     from lablink.ui.datasets import datasets_router
     from lablink.ui.incidents import incidents_router
     from lablink.ui.pages import pages_router
+    from lablink.ui.params_view import params_router
     from lablink.ui.render import Renderer
     from lablink.ui.runpage import run_router
 
@@ -46,6 +48,7 @@ def mount_ui(app: FastAPI, lab: Lab) -> None:
     app.include_router(ui_events_router())
     app.include_router(pages_router(lab, renderer))
     app.include_router(run_router(lab, renderer))
+    app.include_router(params_router(lab, renderer))
     app.include_router(incidents_router(lab, renderer))  # issue 7
     app.include_router(datasets_router(lab, renderer))  # issues 4 and 5
 
