@@ -221,7 +221,7 @@ def test_an_html_run_name_is_shown_as_text(ui_lab: Lab, page: Page) -> None:
     expect(page.locator("h1")).to_have_text(XSS)
     expect(page.locator(chart(page, "train/loss"))).to_have_attribute("data-points", "50")
     page.goto(f"/compare?run={run.id}&run={other.id}")
-    expect(page.locator(".legend")).to_contain_text(XSS)
+    expect(page.locator("ul.run-legend")).to_contain_text(XSS)
     expect(page.locator(chart(page, "train/loss"))).to_have_attribute("data-points", "100")
     # The page fixture fails the test on any dialog; no inline script was injected either.
     assert page.locator("script:not([src]):not([type])").count() == 0
