@@ -92,11 +92,14 @@
   const byRelativeTime = (chart) => opts.x === "step" && isSystem(chart);
   const UNITS = [[120, 1, "s"], [7200, 60, "min"], [Infinity, 3600, "h"]];
 
+  // A run's start, or its first point if that came earlier (a clock set back, an import).
+  const origin = (run, s) => Math.min(run.start, s.times.length ? s.times[0] : run.start);
+
   function timeUnit(chart) {
     let span = 0;
     for (const run of data.runs) {
       const s = chart.series.get(run.id);
-      if (s && s.times.length) span = Math.max(span, s.times[s.times.length - 1] - run.start);
+      if (s && s.times.length) span = Math.max(span, s.times[s.times.length - 1] - origin(run, s));
     }
     const [, size, name] = UNITS.find(([limit]) => span < limit);
     return { size, name };
@@ -104,7 +107,7 @@
 
   function xValues(chart, run, s, unit) {
     if (opts.x === "time") return s.times.map((t) => new Date(t * 1000));
-    if (byRelativeTime(chart)) return s.times.map((t) => (t - run.start) / unit.size);
+    if (byRelativeTime(chart)) return s.times.map((t) => (t - origin(run, s)) / unit.size);
     return s.steps;
   }
 
@@ -256,6 +259,12 @@
     else if (opts.x === "time" || byRelativeTime(chart)) scheduleReload(chart, 2000);
   }
 
+  // A group of fewer charts than "per row" spreads them over the whole width.
+  function columns(section) {
+    const n = section.querySelectorAll("figure.chart").length;
+    section.style.setProperty("--cols", String(Math.max(1, Math.min(n, opts.per_row))));
+  }
+
   function addChart(key) {
     const group = key.includes("/") ? key.split("/")[0] : "other";
     let section = document.querySelector(`section.group[data-group="${CSS.escape(group)}"]`);
@@ -281,7 +290,7 @@
     fig.append(cap, plot);
     const grid = section.querySelector(".charts");
     grid.append(fig);
-    section.style.setProperty("--n", String(Math.min(3, grid.children.length)));
+    columns(section);
     const chart = register(fig);
     chart.loaded = true; // a key new since the page rendered: every point comes as an event
     return chart;
@@ -357,6 +366,7 @@
     form.elements.per_row.addEventListener("change", () => {
       opts.per_row = Number(form.elements.per_row.value);
       document.getElementById("chart-groups").style.setProperty("--per-row", String(opts.per_row));
+      for (const section of document.querySelectorAll("section.group")) columns(section);
       L.setQuery({ per_row: opts.per_row === 2 ? null : String(opts.per_row) });
     });
     form.elements.x.addEventListener("change", () => {
