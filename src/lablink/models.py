@@ -98,6 +98,16 @@ class Run:
         end = self.ended_at or self.heartbeat_at
         return None if end is None else max(0.0, end - self.created_at)
 
+    def elapsed(self, now: float) -> float | None:
+        """Seconds the run has taken: to ``now`` while it runs, else its ``duration``.
+
+        A running run's heartbeat may not have moved yet (or its clock is behind), so
+        its duration alone reads ``0.0s``; what a person wants is the time since start.
+        """
+        if self.status == "running":
+            return max(0.0, now - self.created_at)
+        return self.duration
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict; NaN and inf stay floats (the JSON layer encodes them)."""
         out = dataclasses.asdict(self)

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from pathlib import Path
 
 import pytest
 from cli_support import Cli, Seeded
+
+from helpers import make_settings
+from lablink.core.lab import Lab
 
 
 def test_ls_table_shows_runs_with_status_and_metrics(cli: Cli, seeded: Seeded) -> None:
@@ -212,3 +216,14 @@ def test_invalid_environment_setting_is_a_clear_error(
     monkeypatch.setenv("LABLINK_SYSTEM_METRICS", "maybe")
     result = cli("runs", "ls", code=1)
     assert "LABLINK_SYSTEM_METRICS='maybe' is not valid" in result.stderr
+
+
+def test_ls_and_show_give_a_running_run_its_time_since_start(cli: Cli, seeded: Seeded) -> None:
+    # A run started 2 h ago whose heartbeat has not moved: its duration alone reads 0.0s.
+    with Lab(make_settings(seeded.home, user="ana@example.org")) as lab:
+        run = lab.tracking.create_run("ana@example.org", "longrun", "still-going", {})
+        started = time.time() - 2 * 3600 - 5 * 60
+        lab.store.update_run(run.id, {"created_at": started, "heartbeat_at": started})
+    out = cli("runs", "ls", "--project", "longrun").stdout
+    assert "2h 05m" in out and "0.0s" not in out
+    assert "2h 05m" in cli("runs", "show", run.id).stdout

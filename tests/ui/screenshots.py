@@ -17,8 +17,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]
 
+import chromium  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
-from test_ui_browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from uiseed import USER  # noqa: E402
 
 from helpers import LoopbackServer, make_settings  # noqa: E402
@@ -156,7 +156,7 @@ def main() -> None:
             server = LoopbackServer(lab).start()
             try:
                 with sync_playwright() as pw:
-                    browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                    browser = chromium.launch(pw)
                     page = browser.new_page(
                         base_url=server.url, viewport={"width": 1280, "height": 800}
                     )

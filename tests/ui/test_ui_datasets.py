@@ -8,18 +8,15 @@ in Debian's headless Chromium.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import polars as pl
 import pytest
-from playwright.sync_api import Browser, expect, sync_playwright
-from test_ui_browser import CHROMIUM, CHROMIUM_ARGS
+from playwright.sync_api import Page, expect
 from uiseed import XSS, project_name
 
 import lablink
-from helpers import LoopbackServer
 from lablink.core.lab import Lab
 from lablink.sdk.data import add
 
@@ -119,39 +116,20 @@ def test_run_page_links_its_dataset_inputs(http: httpx.Client, lineage: dict[str
     assert f'<a href="/datasets/{clean}?v=2">{clean}@v2</a>' in run_page
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
 @pytest.mark.browser
-def test_from_the_run_page_to_a_dataset_and_its_parent(
-    browser: Browser, ui_server: LoopbackServer, lineage: dict[str, str]
-) -> None:
-    context = browser.new_context(base_url=ui_server.url, viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
+def test_from_the_run_page_to_a_dataset_and_its_parent(page: Page, lineage: dict[str, str]) -> None:
     clean, raw = lineage["clean"], lineage["raw"]
-    try:
-        page.goto(f"/r/{lineage['run']}")
-        page.get_by_role("link", name=f"{clean}@v2").click()
-        expect(page).to_have_url(re.compile(f"/datasets/{clean}\\?v=2$"))
-        expect(page.get_by_role("heading", name="Drift from")).to_contain_text(f"{clean}@v1")
-        expect(page.locator("tr.drifted")).to_have_count(1)
-        expect(page.locator("tr.drifted")).to_contain_text("amount")
-        versions = page.locator("table.versions")
-        versions.get_by_role("link", name="v1", exact=True).click()
-        expect(page).to_have_url(re.compile(f"/datasets/{clean}\\?v=1$"))
-        page.get_by_role("link", name=f"{raw}@v1").first.click()
-        expect(page.get_by_role("heading", name="Profile")).to_be_visible()
-        expect(page.locator("main")).to_contain_text("No profile")
-        page.get_by_role("navigation", name="Sections").get_by_role("link", name="datasets").click()
-        expect(page).to_have_url(re.compile("/datasets$"))
-    finally:
-        context.close()
-    assert errors == []
+    page.goto(f"/r/{lineage['run']}")
+    page.get_by_role("link", name=f"{clean}@v2").click()
+    expect(page).to_have_url(re.compile(f"/datasets/{clean}\\?v=2$"))
+    expect(page.get_by_role("heading", name="Drift from")).to_contain_text(f"{clean}@v1")
+    expect(page.locator("tr.drifted")).to_have_count(1)
+    expect(page.locator("tr.drifted")).to_contain_text("amount")
+    versions = page.locator("table.versions")
+    versions.get_by_role("link", name="v1", exact=True).click()
+    expect(page).to_have_url(re.compile(f"/datasets/{clean}\\?v=1$"))
+    page.get_by_role("link", name=f"{raw}@v1").first.click()
+    expect(page.get_by_role("heading", name="Profile")).to_be_visible()
+    expect(page.locator("main")).to_contain_text("No profile")
+    page.get_by_role("navigation", name="Sections").get_by_role("link", name="datasets").click()
+    expect(page).to_have_url(re.compile("/datasets$"))

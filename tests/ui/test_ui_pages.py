@@ -86,8 +86,9 @@ def test_chosen_columns_and_selection_live_in_the_url(ui_lab: Lab, http: httpx.C
         f"/p/{project}", params=[("col", "params.opt"), ("col", "metrics.val/acc"), ("sel", a.id)]
     ).text
     headers = re.findall(r'<th scope="col"[^>]*>\s*<a href="[^"]*" title="Sort by ([^"]+)"', html)
-    assert headers == ["status", "name", "user", "created_at", "duration", "params.opt",
-                       "metrics.val/acc", "outcome"]  # fmt: skip
+    # Chosen metrics first, right after the name; then params; then who and when.
+    assert headers == ["status", "name", "metrics.val/acc", "params.opt", "user",
+                       "created_at", "duration", "outcome"]  # fmt: skip
     assert f'value="{a.id}" form="compare" aria-label="Select a" checked' in html
     assert "sel=" + a.id in html  # paging and sorting links keep the selection
 

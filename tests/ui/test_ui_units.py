@@ -144,6 +144,8 @@ def test_every_ui_route_is_in_docs_ui_md(tmp_path: Path) -> None:
         """Stands in for the app: keeps the routers mount_ui adds."""
 
         routers: list[APIRouter] = []
+        title = "lablink"
+        openapi_url = "/openapi.json"
 
         def include_router(self, router: APIRouter) -> None:
             self.routers.append(router)
@@ -156,3 +158,16 @@ def test_every_ui_route_is_in_docs_ui_md(tmp_path: Path) -> None:
     text = re.sub(r"\{[^}]*\}", "{}", docs.read_text())
     undocumented = [p for p in paths if re.sub(r"\{[^}]*\}", "{}", p) not in text]
     assert len(paths) >= 8 and undocumented == []
+
+
+def test_spread_gives_mean_std_or_min_max_of_finite_values() -> None:
+    from lablink.ui.grouping import spread
+
+    assert spread([1.0, 3.0, float("nan")], "std") == {
+        "mean": 2.0,
+        "lo": 1.0,
+        "hi": 3.0,
+        "std": 1.0,
+    }
+    assert spread([1.0, 3.0, float("inf")], "minmax") == {"mean": 2.0, "lo": 1.0, "hi": 3.0}
+    assert spread([float("nan")], "std") is None

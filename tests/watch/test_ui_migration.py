@@ -37,7 +37,7 @@ def test_incidents_page_and_run_page(
         assert (
             "train/loss is NaN at step 40" in html
             and "<polyline" in html
-            and "<title>NaN or inf" in html
+            and "<title>step 40: NaN</title>" in html
         )
         assert "resnet &lt;b&gt;7&lt;/b&gt;" in html  # run names are escaped
         assert "lablink incidents ack" in html

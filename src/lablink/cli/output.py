@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
 
+from lablink.checks import metric_goal
 from lablink.errors import LablinkError
 
 STATUS_STYLES = {
@@ -29,9 +30,6 @@ STATUS_STYLES = {
 }
 OUTCOME_STYLES = {"negative": "bold magenta", "positive": "green", "inconclusive": "yellow"}
 # Metric keys whose best value is the smallest; everything else is best when largest.
-_LOWER_IS_BETTER = ("loss", "err", "perplexity", "ppl", "mse", "mae", "rmse", "time", "latency")
-
-
 # Piped output is read by people in pagers and logs: don't squeeze tables into 80 columns.
 PIPE_WIDTH = 160
 
@@ -136,8 +134,7 @@ def fmt_duration(seconds: float | None) -> str:
 
 def lower_is_better(key: str) -> bool:
     """Whether a metric is better small (losses, errors, times) or large (accuracies)."""
-    name = key.lower()
-    return any(part in name for part in _LOWER_IS_BETTER)
+    return metric_goal.lower_is_better(key)
 
 
 def best_of(key: str, cell: Mapping[str, Any]) -> Any:

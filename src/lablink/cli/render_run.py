@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -66,7 +67,7 @@ def _facts(run: Run) -> Table:
         ("user", escape(run.user)),
         ("started", f"{output.fmt_time(run.created_at)} ({output.fmt_ago(run.created_at)})"),
         ("ended", output.fmt_time(run.ended_at) or "-"),
-        ("duration", output.fmt_duration(run.duration)),
+        ("duration", output.fmt_duration(run.elapsed(time.time()))),
         ("tags", escape(" ".join(run.tags)) or "-"),
         ("git", code),
         ("remote", escape(git.remote or "")),

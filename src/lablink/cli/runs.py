@@ -7,6 +7,7 @@ the commands behave the same embedded and against a server (``--server``).
 from __future__ import annotations
 
 import enum
+import time
 from typing import Any
 
 import typer
@@ -75,6 +76,7 @@ def ls(
         out.print("no runs match" if filter else "no runs yet")
         return
     keys = output.pick_metric_keys(found, metric)
+    now = time.time()
     table = Table(box=None, header_style="bold", pad_edge=False)
     for column in ("id", "name", "status", "user", "started", "duration", "tags"):
         table.add_column(column, no_wrap=column in ("id", "status", "started", "duration"))
@@ -87,7 +89,7 @@ def ls(
             output.status_text(run.status),
             run.user,
             output.fmt_ago(run.created_at),
-            output.fmt_duration(run.duration),
+            output.fmt_duration(run.elapsed(now)),
             " ".join(run.tags),
         ]
         for key in keys:

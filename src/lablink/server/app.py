@@ -66,7 +66,7 @@ def create_app(lab: Lab, *, keepalive_seconds: float = 15.0, ui: bool = True) ->
         '`{"error": {"code", "message", "hint"}}`. See docs/api.md.',
         lifespan=lifespan,
         default_response_class=JSONResponse,
-        docs_url="/docs",
+        docs_url=None if ui else "/docs",  # the UI serves its own, offline (ui/apidocs.py)
         redoc_url=None,
     )
     app.state.lab = lab

@@ -5,9 +5,11 @@ Pages (all state in the query string, so any view is a link to paste in chat):
     /                     projects: run counts, active runs, last activity
     /p/{project}          runs table: filter, sort, columns, pages, live status, compare
     /r/{run_id}           run page: config, git and diff, environment, artifacts, charts
+    /p/{project}/params   params against a metric: parallel coordinates and a scatter
     /compare?run=a&run=b  overlaid charts and a params table that highlights differences
     /incidents            watchdog incidents, their evidence and notification attempts
     /datasets             datasets; /datasets/{name}?v=3: versions, lineage, profile, drift
+    /docs                 the API's Swagger UI, from /static (works offline)
 
 Scripts get chart data from ``/ui-data/history`` (downsampled on the server) and live
 updates from ``/ui-data/events``, the API's SSE stream served beside the pages (so an
@@ -28,21 +30,25 @@ if TYPE_CHECKING:
 def mount_ui(app: FastAPI, lab: Lab) -> None:
     """Add the UI's HTML routes, its chart-data endpoint and ``/static`` to ``app``."""
     from lablink.server.api.events import ui_events_router
+    from lablink.ui.apidocs import api_docs_router
     from lablink.ui.assets import Assets, static_router
     from lablink.ui.charts import data_router
     from lablink.ui.datasets import datasets_router
     from lablink.ui.incidents import incidents_router
     from lablink.ui.pages import pages_router
+    from lablink.ui.params_view import params_router
     from lablink.ui.render import Renderer
     from lablink.ui.runpage import run_router
 
     assets = Assets()
     renderer = Renderer(assets)
     app.include_router(static_router(assets))
+    app.include_router(api_docs_router(renderer, app.title, app.openapi_url or "/openapi.json"))
     app.include_router(data_router(lab))
     app.include_router(ui_events_router())
     app.include_router(pages_router(lab, renderer))
     app.include_router(run_router(lab, renderer))
+    app.include_router(params_router(lab, renderer))
     app.include_router(incidents_router(lab, renderer))  # issue 7
     app.include_router(datasets_router(lab, renderer))  # issues 4 and 5
 

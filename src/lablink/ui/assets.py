@@ -1,4 +1,5 @@
-"""Static files of the web UI: our hand-written CSS and JS, and plotly.js from ``plotly``.
+"""Static files of the web UI: our hand-written CSS and JS, plotly.js from ``plotly`` and
+Swagger UI (for ``/docs``) from ``swagger-ui-bundle``.
 
 The chart library is the ``plotly.min.js`` bundle shipped inside the ``plotly`` Python
 package, so there is no npm step and no CDN. It is ~4.8 MB, so every file is served
@@ -33,6 +34,14 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "public, max-age=0, must-revalidate"
 
 
+def swagger_ui_files() -> dict[str, Path]:
+    """The Swagger UI script and stylesheet of the ``swagger-ui-bundle`` package."""
+    import swagger_ui_bundle
+
+    folder = Path(swagger_ui_bundle.swagger_ui_path)
+    return {name: folder / name for name in ("swagger-ui-bundle.js", "swagger-ui.css")}
+
+
 def plotly_bundle() -> Path:
     """The plotly.js bundle inside the installed ``plotly`` package (not imported)."""
     spec = importlib.util.find_spec("plotly")
@@ -60,6 +69,7 @@ class Assets:
     def __init__(self) -> None:
         self._paths = {p.name: p for p in STATIC.iterdir() if p.is_file()}
         self._paths["plotly.min.js"] = plotly_bundle()
+        self._paths.update(swagger_ui_files())  # /docs works with no network
         self._cache: dict[str, Asset] = {}
         self._lock = threading.Lock()
 
@@ -112,11 +122,17 @@ class Assets:
 
 
 def static_router(assets: Assets) -> APIRouter:
-    """``GET /static/{name}`` over ``assets``."""
+    """``GET /static/{name}`` over ``assets``, and ``/favicon.ico``."""
     router = APIRouter(include_in_schema=False)
 
     @router.api_route("/static/{name}", methods=["GET", "HEAD"])
     def static_file(request: Request, name: str) -> Response:
         return assets.response(request, name)
+
+    # Browsers ask for /favicon.ico on any page that links none (the API docs, JSON
+    # answers opened in a tab); the SVG icon answers it rather than a 404.
+    @router.api_route("/favicon.ico", methods=["GET", "HEAD"])
+    def favicon(request: Request) -> Response:
+        return assets.response(request, "favicon.svg")
 
     return router

@@ -43,15 +43,16 @@ PALETTE = (
 
 @dataclasses.dataclass(frozen=True)
 class ChartOptions:
-    """Smoothing (EMA weight 0-0.99), log y axis, x axis by step or wall time."""
+    """Smoothing (EMA weight 0-0.99), log y axis, x by step or wall time, charts per row."""
 
     smooth: float = 0.0
     log: bool = False
     x: str = "step"
+    per_row: int = 2
 
     @classmethod
     def from_query(cls, query: Mapping[str, str]) -> ChartOptions:
-        """Read ``smooth``, ``log`` and ``x``; anything unreadable falls back to defaults."""
+        """Read ``smooth``, ``log``, ``x`` and ``per_row``; unreadable values fall back."""
         try:
             smooth = float(query.get("smooth", "0"))
         except ValueError:
@@ -62,6 +63,7 @@ class ChartOptions:
             smooth=min(max(smooth, 0.0), 0.99),
             log=query.get("log", "") in ("1", "true", "on"),
             x="time" if query.get("x") == "time" else "step",
+            per_row=int(query["per_row"]) if query.get("per_row") in ("1", "2", "3") else 2,
         )
 
 
@@ -89,6 +91,7 @@ def page_data(runs: Sequence[Run], options: ChartOptions, live: bool) -> dict[st
                 "name": r.name,
                 "status": r.status,
                 "project": r.project,
+                "start": r.created_at,
                 "color": PALETTE[i % len(PALETTE)],
             }
             for i, r in enumerate(runs)

@@ -9,9 +9,7 @@ registered here. Both read the same ``Incidents`` use case as the JSON API.
 
 from __future__ import annotations
 
-import math
 import time
-from collections.abc import Sequence
 from typing import Any
 
 from fastapi import APIRouter, Query
@@ -21,57 +19,30 @@ from lablink.core.lab import Lab
 from lablink.errors import LablinkError
 from lablink.models import Incident
 from lablink.ui.render import Renderer
-
-WIDTH, HEIGHT, PAD = 360.0, 90.0, 4.0
-
-
-def sparkline(xs: Sequence[Any], ys: Sequence[Any]) -> dict[str, Any] | None:
-    """SVG polyline points for a window; non-finite values become marks at the top."""
-    pairs = [(float(x), _num(y)) for x, y in zip(xs, ys, strict=False)]
-    if len(pairs) < 2:
-        return None
-    finite = [y for _, y in pairs if y is not None]
-    lo, hi = (min(finite), max(finite)) if finite else (0.0, 1.0)
-    if hi == lo:
-        lo, hi = lo - 1.0, hi + 1.0
-    x0, x1 = pairs[0][0], pairs[-1][0]
-    span = (x1 - x0) or 1.0
-
-    def px(x: float) -> float:
-        return round(PAD + (x - x0) / span * (WIDTH - 2 * PAD), 1)
-
-    def py(y: float) -> float:
-        return round(HEIGHT - PAD - (y - lo) / (hi - lo) * (HEIGHT - 2 * PAD), 1)
-
-    points = " ".join(f"{px(x)},{py(y)}" for x, y in pairs if y is not None)
-    marks = [px(x) for x, y in pairs if y is None]
-    return {"points": points, "marks": marks, "lo": lo, "hi": hi, "x0": x0, "x1": x1,
-            "width": WIDTH, "height": HEIGHT}  # fmt: skip
-
-
-def _num(value: Any) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None  # "nan", "inf" as the evidence stores them
-    return number if math.isfinite(number) else None
+from lablink.ui.sparkline import sparkline
 
 
 def charts(incident: Incident) -> list[dict[str, Any]]:
     """The windows an incident's evidence holds: one per metric or GPU."""
     ev = incident.evidence
-    out = []
+    out: list[dict[str, Any]] = []
     window = ev.get("window")
     if isinstance(window, dict):
-        line = sparkline(window.get("steps") or [], window.get("values") or [])
+        step = ev.get("step")
+        line = sparkline(
+            window.get("steps") or [],
+            window.get("values") or [],
+            trigger_x=float(step) if isinstance(step, int | float) else None,
+        )
         if line:
-            out.append({"label": f"{ev.get('metric', 'metric')} by step", **line})
+            metric = ev.get("metric", "metric")
+            out.append({"label": f"{metric} by step", "line": line, "x_name": "step"})
     for gpu, info in (ev.get("gpus") or {}).items():
         w = info.get("window") or {}
         times = [t - (w.get("times") or [0])[0] for t in w.get("times") or []]
-        line = sparkline(times, w.get("values") or [])
+        line = sparkline(times, w.get("values") or [], x_name="second")
         if line:
-            out.append({"label": f"gpu{gpu} utilisation % by second", **line})
+            out.append({"label": f"gpu{gpu} utilisation %", "line": line, "x_name": "seconds"})
     return out
 
 

@@ -18,9 +18,11 @@ from lablink.core.lab import Lab
 from lablink.errors import FilterSyntaxError, InvalidInput, LablinkError, NotFound
 from lablink.models import Run
 from lablink.ui import charts
+from lablink.ui import grouping as grouping_mod
 from lablink.ui.render import Renderer
 from lablink.ui.table import (
     FIXED_COLUMNS,
+    LEAD_COLUMNS,
     PAGE_SIZES,
     TRAILING_COLUMNS,
     TableState,
@@ -28,6 +30,7 @@ from lablink.ui.table import (
     available_columns,
     cell,
     pages,
+    short_user,
 )
 
 MAX_COMPARE = 20
@@ -78,7 +81,10 @@ def pages_router(lab: Lab, renderer: Renderer) -> APIRouter:
             return renderer.error(exc, "No such project")
         except InvalidInput as exc:
             error = filter_error(exc)
-        columns = state.columns or auto_columns(runs)
+        # Metrics before params, each in the order chosen: what runs are compared on first.
+        columns = tuple(
+            sorted(state.columns or auto_columns(runs), key=lambda c: not c.startswith("metrics."))
+        )
         context = {
             "project": project,
             "state": state,
@@ -94,12 +100,14 @@ def pages_router(lab: Lab, renderer: Renderer) -> APIRouter:
             "auto": not state.columns,
             "offpage": [s for s in state.selected if s not in {r.id for r in runs}],
             "available": available_columns(runs, columns),
+            "lead": LEAD_COLUMNS,
             "fixed": FIXED_COLUMNS,
             "trailing": TRAILING_COLUMNS,
             "page": pages(total, state.limit, state.offset),
             "page_sizes": PAGE_SIZES,
             "error": error,
             "cursor": cursor,
+            "short_user": short_user,
             "now": time.time(),
         }
         return renderer.page("runs.html", context)
@@ -123,14 +131,30 @@ def pages_router(lab: Lab, renderer: Renderer) -> APIRouter:
         except LablinkError as exc:
             return renderer.error(exc, "Cannot compare")
         options = charts.ChartOptions.from_query(request.query_params)
+        grouping = request.query_params.get("group", "")
+        grouping = grouping if grouping in grouping_mod.GROUPINGS else ""
+        band = request.query_params.get("band", "std")
+        band = band if band in grouping_mod.BANDS else "std"
+        run_groups = grouping_mod.group_runs(runs, charts.PALETTE) if grouping else []
+        data = charts.page_data(runs, options, live=False)
+        if run_groups:
+            data["groups"] = run_groups
+            data["band"] = band
+        keys = metric_union(runs)
         return renderer.page(
             "compare.html",
             {
                 "runs": runs,
                 "table": table,
-                "groups": charts.group_keys(metric_union(runs)),
+                "groups": charts.group_keys(keys),
                 "options": options,
-                "page_data": charts.page_data(runs, options, live=False),
+                "page_data": data,
+                "grouping": grouping,
+                "band": band,
+                "groupings": grouping_mod.GROUPINGS,
+                "bands": grouping_mod.BANDS,
+                "run_groups": run_groups,
+                "group_rows": grouping_mod.group_table(runs, run_groups, keys, band),
                 "now": time.time(),
             },
         )

@@ -14,7 +14,7 @@ from starlette.responses import HTMLResponse, Response, StreamingResponse
 from lablink.core.lab import Lab
 from lablink.errors import LablinkError, NotFound
 from lablink.models import Run
-from lablink.ui import charts
+from lablink.ui import charts, summary
 from lablink.ui.render import Renderer
 
 DIFF_INLINE_BYTES = 512 * 1024
@@ -67,10 +67,10 @@ def run_context(lab: Lab, run: Run, request: Request, cursor: int) -> dict[str, 
     """Everything run.html shows."""
     options = charts.ChartOptions.from_query(request.query_params)
     diff = read_diff(lab, run.git.diff_digest) if run.git.diff_digest else None
-    summary = {k: v for k, v in run.summary.items() if k not in run.metrics}
     return {
         "run": run,
-        "groups": charts.group_keys(list(run.metrics)),
+        "groups": charts.group_keys(summary.chart_keys(run)),
+        "metric_rows": summary.metric_rows(run),
         "options": options,
         "page_data": {
             **charts.page_data([run], options, live=run.status == "running"),
@@ -78,7 +78,7 @@ def run_context(lab: Lab, run: Run, request: Request, cursor: int) -> dict[str, 
         },
         "command": shlex.join(run.command) if run.command else "",
         "diff": diff,
-        "summary": summary,
+        "summary": summary.other_summary(run),
         "artifacts": lab.tracking.list_artifacts(run.id),
         "packages": sorted(run.packages.items(), key=lambda kv: kv[0].lower()),
         "now": time.time(),

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
+from lablink.checks.metric_goal import best_of, goal, lower_is_better
 from lablink.models import MetricSummary, Run
 
 PAGE_SIZES = (25, 50, 100, 200)
@@ -21,15 +22,15 @@ DEFAULT_LIMIT = 50
 AUTO_PARAMS = 4
 AUTO_METRICS = 4
 # Fixed columns: (sort key, header). ``None`` means the column cannot be sorted.
+# The chosen params and metrics come right after the name, so at laptop width (1280 px)
+# what a person picked is on screen; who and when follow them.
+LEAD_COLUMNS: tuple[tuple[str | None, str], ...] = (("status", "Status"), ("name", "Name"))
 FIXED_COLUMNS: tuple[tuple[str | None, str], ...] = (
-    ("status", "Status"),
-    ("name", "Name"),
     ("user", "User"),
     ("created_at", "Start"),
     ("duration", "Duration"),
 )
 TRAILING_COLUMNS: tuple[tuple[str | None, str], ...] = ((None, "Tags"), ("outcome", "Outcome"))
-_LOWER_IS_BETTER = ("loss", "err", "perplexity", "ppl", "mse", "mae", "rmse", "wer", "cer")
 
 
 def _int(raw: str | None, default: int, low: int, high: int) -> int:
@@ -40,15 +41,15 @@ def _int(raw: str | None, default: int, low: int, high: int) -> int:
     return min(max(value, low), high)
 
 
-def lower_is_better(key: str) -> bool:
-    """Whether the best value of a metric is its minimum (losses, errors)."""
-    name = key.lower()
-    return any(word in name for word in _LOWER_IS_BETTER)
+def short_user(user: str) -> str:
+    """The name part of an e-mail address (``ana`` for ``ana@lab.org``); else as is."""
+    name, at, _ = user.partition("@")
+    return name if at and name else user
 
 
 def best_value(m: MetricSummary) -> float | None:
-    """The best value seen: the minimum for losses and errors, else the maximum."""
-    return m.min_value if lower_is_better(m.key) else m.max_value
+    """The best value logged: the minimum for losses and errors, else the maximum."""
+    return best_of(m.key, m.min_value, m.max_value)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -129,7 +130,8 @@ def auto_columns(runs: Sequence[Run]) -> tuple[str, ...]:
         return order.get(head, 4), key
 
     metrics = sorted((k for k in metric_keys if not k.startswith("sys/")), key=rank)
-    return tuple([f"params.{k}" for k in params] + [f"metrics.{k}" for k in metrics[:AUTO_METRICS]])
+    # Metrics first: they are what a table of runs is read for.
+    return tuple([f"metrics.{k}" for k in metrics[:AUTO_METRICS]] + [f"params.{k}" for k in params])
 
 
 def available_columns(runs: Sequence[Run], chosen: Sequence[str]) -> list[str]:
@@ -140,14 +142,24 @@ def available_columns(runs: Sequence[Run], chosen: Sequence[str]) -> list[str]:
 
 
 def cell(run: Run, column: str) -> dict[str, Any]:
-    """What one params.X or metrics.X cell shows: a value, and for metrics the best."""
+    """What one params.X or metrics.X cell shows: a value, and for metrics the best logged."""
     head, _, key = column.partition(".")
     if head == "params":
         return {"value": run.params.get(key), "present": key in run.params}
     m = run.metrics.get(key)
     if m is None:
         return {"value": None, "present": False}
-    return {"value": m.value, "best": best_value(m), "present": True, "count": m.count}
+    # The value is what filters and sorting use: the summary if the script set one, else
+    # the last logged. "best" is only ever the best *logged* value, labelled as such.
+    return {
+        "value": m.value,
+        "kind": "summary" if m.summary_value is not None else "last",
+        "last_step": m.last_step,
+        "best": best_value(m) if m.count else None,
+        "goal": goal(key),
+        "present": True,
+        "count": m.count,
+    }
 
 
 def pages(total: int, limit: int, offset: int) -> dict[str, Any]:
@@ -160,3 +172,19 @@ def pages(total: int, limit: int, offset: int) -> dict[str, Any]:
         "next": offset + limit if offset + limit < total else None,
         "last_offset": max(0, (total - 1) // limit * limit),
     }
+
+
+__all__ = [
+    "FIXED_COLUMNS",
+    "LEAD_COLUMNS",
+    "PAGE_SIZES",
+    "TRAILING_COLUMNS",
+    "TableState",
+    "auto_columns",
+    "available_columns",
+    "best_value",
+    "cell",
+    "lower_is_better",
+    "pages",
+    "short_user",
+]

@@ -44,9 +44,24 @@
     return el ? JSON.parse(el.textContent) : {};
   }
 
+  // Mirrors ui/render.py fmt_duration.
+  function fmtDuration(seconds) {
+    if (seconds < 60) return seconds.toFixed(1) + "s";
+    const s = Math.floor(seconds);
+    const pad = (n) => String(n).padStart(2, "0");
+    const [d, h, m] = [Math.floor(s / 86400), Math.floor(s / 3600) % 24, Math.floor(s / 60) % 60];
+    if (d) return `${d}d ${pad(h)}h`;
+    if (h) return `${h}h ${pad(m)}m`;
+    return `${m}m ${pad(s % 60)}s`;
+  }
+
+  // Ages ("12s ago") and the running time of running runs tick once a second.
   function tickAges() {
     for (const el of document.querySelectorAll("[data-since]")) {
       el.textContent = fmtAge(Number(el.dataset.since));
+    }
+    for (const el of document.querySelectorAll("[data-started]")) {
+      el.textContent = fmtDuration(Math.max(0, Date.now() / 1000 - Number(el.dataset.started)));
     }
   }
 
@@ -111,7 +126,7 @@
     return { stop() { stopped = true; close(); } };
   }
 
-  window.lablink = { fmtAge, fmtNum, toNumber, parseEvent, pageData, setQuery, badge, tickAges, follow };
+  window.lablink = { fmtAge, fmtDuration, fmtNum, toNumber, parseEvent, pageData, setQuery, badge, tickAges, follow };
   document.addEventListener("DOMContentLoaded", () => {
     localTimes();
     tickAges();

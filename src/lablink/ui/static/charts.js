@@ -85,17 +85,101 @@
   // Plotly reads a small HTML subset in trace names; run names are user text.
   const escapeHtml = (s) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 
-  function traces(chart) {
+  // System metrics (sys/*) are sampled by the clock, not by training steps: with the
+  // step axis chosen they are drawn against the time since each run started, in a unit
+  // that suits the span, as W&B's "relative time" does.
+  const isSystem = (chart) => chart.key.startsWith("sys/");
+  const byRelativeTime = (chart) => opts.x === "step" && isSystem(chart);
+  const UNITS = [[120, 1, "s"], [7200, 60, "min"], [Infinity, 3600, "h"]];
+
+  // A run's start, or its first point if that came earlier (a clock set back, an import).
+  const origin = (run, s) => Math.min(run.start, s.times.length ? s.times[0] : run.start);
+
+  function timeUnit(chart) {
+    let span = 0;
+    for (const run of data.runs) {
+      const s = chart.series.get(run.id);
+      if (s && s.times.length) span = Math.max(span, s.times[s.times.length - 1] - origin(run, s));
+    }
+    const [, size, name] = UNITS.find(([limit]) => span < limit);
+    return { size, name };
+  }
+
+  function xValues(chart, run, s, unit) {
+    if (opts.x === "time") return s.times.map((t) => new Date(t * 1000));
+    if (byRelativeTime(chart)) return s.times.map((t) => (t - origin(run, s)) / unit.size);
+    return s.steps;
+  }
+
+  function xAxis(chart, unit) {
+    if (opts.x === "time") return { type: "date", automargin: true, title: { text: "" } };
+    if (byRelativeTime(chart)) {
+      return { type: "linear", automargin: true, title: { text: `time since start (${unit.name})` } };
+    }
+    return { type: "linear", automargin: true, title: { text: "step" } };
+  }
+
+  // y of a series at x, linearly between its points (null outside it or across a gap).
+  function interp(xs, ys, x) {
+    if (!xs.length || x < xs[0] || x > xs[xs.length - 1]) return null;
+    let lo = 0;
+    let hi = xs.length - 1;
+    while (hi - lo > 1) { const mid = (lo + hi) >> 1; if (xs[mid] <= x) lo = mid; else hi = mid; }
+    if (xs[lo] === x) return ys[lo];
+    if (ys[lo] === null || ys[hi] === null) return null;
+    return ys[lo] + (ys[hi] - ys[lo]) * (x - xs[lo]) / (xs[hi] - xs[lo]);
+  }
+
+  // Runs grouped on the server (same config but the seed): one mean line per group with
+  // a mean ± std or min-max band, on the x values of the group's longest series.
+  function groupTraces(chart, unit) {
+    const out = [];
+    for (const group of data.groups) {
+      const members = [];
+      for (const run of data.runs) {
+        const s = chart.series.get(run.id);
+        if (!group.runs.includes(run.id) || !s || !s.steps.length) continue;
+        const y = opts.smooth > 0 ? ema(s.values, opts.smooth) : s.values;
+        members.push({ x: xValues(chart, run, s, unit), y });
+      }
+      if (!members.length) continue;
+      const grid = members.reduce((a, b) => (b.x.length > a.x.length ? b : a)).x;
+      const num = (x) => (x instanceof Date ? x.getTime() : x);
+      const mean = [], lo = [], hi = [];
+      for (const x of grid) {
+        const ys = members.map((m) => interp(m.x.map(num), m.y, num(x))).filter((v) => v !== null);
+        if (!ys.length) { mean.push(null); lo.push(null); hi.push(null); continue; }
+        const m = ys.reduce((a, b) => a + b, 0) / ys.length;
+        mean.push(m);
+        if (data.band === "minmax") { lo.push(Math.min(...ys)); hi.push(Math.max(...ys)); }
+        else {
+          const sd = Math.sqrt(ys.reduce((a, b) => a + (b - m) * (b - m), 0) / ys.length);
+          lo.push(m - sd); hi.push(m + sd);
+        }
+      }
+      const name = escapeHtml(group.name);
+      const common = { x: grid, type: "scatter", mode: "lines", legendgroup: name, hoverinfo: "skip", showlegend: false };
+      out.push({ ...common, y: lo, line: { width: 0, color: group.color } });
+      out.push({ ...common, y: hi, line: { width: 0, color: group.color }, fill: "tonexty", fillcolor: group.color + "33" });
+      out.push({ x: grid, y: mean, type: "scatter", mode: "lines", name, legendgroup: name,
+                 line: { color: group.color, width: 1.8 }, hovertemplate: `${name}: %{y:.4g}<extra></extra>` });
+    }
+    return out;
+  }
+
+  function traces(chart, unit) {
+    if (data.groups) return groupTraces(chart, unit);
     const out = [];
     for (const run of data.runs) {
       const s = chart.series.get(run.id);
       if (!s || !s.steps.length) continue;
-      const x = opts.x === "time" ? s.times.map((t) => new Date(t * 1000)) : s.steps;
+      const x = xValues(chart, run, s, unit);
       const name = escapeHtml(run.name);
       const mode = s.steps.length === 1 ? "markers" : "lines";
-      const base = { x, type: "scatter", mode, name, line: { color: run.color, width: 1.6 }, marker: { color: run.color } };
+      // One legend entry per run; clicking it hides the run's raw and smoothed lines together.
+      const base = { x, type: "scatter", mode, name, legendgroup: run.id, line: { color: run.color, width: 1.6 }, marker: { color: run.color } };
       if (opts.smooth > 0) {
-        out.push({ ...base, y: s.values, opacity: 0.25, line: { color: run.color, width: 1 }, hoverinfo: "skip" });
+        out.push({ ...base, y: s.values, opacity: 0.25, line: { color: run.color, width: 1 }, hoverinfo: "skip", showlegend: false });
         out.push({ ...base, y: ema(s.values, opts.smooth), hovertemplate: `${name}: %{y:.4g}<extra></extra>` });
       } else {
         out.push({ ...base, y: s.values, hovertemplate: `${name}: %{y:.4g}<extra></extra>` });
@@ -105,20 +189,23 @@
   }
 
   function draw(chart) {
+    const unit = timeUnit(chart);
     const layout = {
-      height: 250,
+      height: Math.max(160, chart.el.clientHeight || 300),
       margin: { l: 56, r: 12, t: 8, b: 36 },
-      showlegend: false,
+      // Compare views name each line in a legend under the chart; one run needs none.
+      showlegend: data.runs.length > 1,
+      legend: { orientation: "h", x: 0, y: -0.25, yanchor: "top", font: { size: 11 } },
       hovermode: data.runs.length > 1 ? "x unified" : "closest",
-      xaxis: { type: opts.x === "time" ? "date" : "linear", automargin: true, title: { text: opts.x === "time" ? "" : "step" } },
+      xaxis: xAxis(chart, unit),
       yaxis: { type: opts.log ? "log" : "linear", automargin: true },
       font: { family: "system-ui, sans-serif", size: 12, color: "#1f2328" },
       // A user's zoom survives live redraws until an option changes the axes.
-      uirevision: `${opts.x}-${opts.log}`,
+      uirevision: `${opts.x}-${opts.log}-${unit.name}`,
     };
     const config = { responsive: true, displaylogo: false, modeBarButtonsToRemove: ["lasso2d", "select2d"] };
     if (!chart.plotted) chart.el.replaceChildren();
-    Plotly.react(chart.el, traces(chart), layout, config);
+    Plotly.react(chart.el, traces(chart, unit), layout, config);
     if (!chart.plotted) {
       chart.plotted = true;
       chart.el.on("plotly_relayout", (ev) => zoomed(chart, ev));
@@ -141,7 +228,7 @@
 
   // Zooming in on a downsampled series fetches that step range at full detail.
   function zoomed(chart, ev) {
-    if (opts.x !== "step") return;
+    if (opts.x !== "step" || byRelativeTime(chart)) return; // the range is not in steps
     // A drag-zoom reports "xaxis.range[0]" and "[1]"; Plotly.relayout may send "xaxis.range".
     const range = ev["xaxis.range"] || [ev["xaxis.range[0]"], ev["xaxis.range[1]"]];
     if (range[0] !== undefined && range[1] !== undefined) {
@@ -169,7 +256,13 @@
       s.times.push(now); // wall times are not in events; a reload brings the real ones
     }
     if (s.steps.length > 3 * data.maxPoints) scheduleReload(chart, 500);
-    else if (opts.x === "time") scheduleReload(chart, 2000);
+    else if (opts.x === "time" || byRelativeTime(chart)) scheduleReload(chart, 2000);
+  }
+
+  // A group of fewer charts than "per row" spreads them over the whole width.
+  function columns(section) {
+    const n = section.querySelectorAll("figure.chart").length;
+    section.style.setProperty("--cols", String(Math.max(1, Math.min(n, opts.per_row))));
   }
 
   function addChart(key) {
@@ -197,7 +290,7 @@
     fig.append(cap, plot);
     const grid = section.querySelector(".charts");
     grid.append(fig);
-    section.style.setProperty("--n", String(Math.min(3, grid.children.length)));
+    columns(section);
     const chart = register(fig);
     chart.loaded = true; // a key new since the page rendered: every point comes as an event
     return chart;
@@ -230,6 +323,8 @@
       box.append(pre);
     }
     if (status !== "running") {
+      const duration = document.querySelector('[data-role="duration"]');
+      if (duration) delete duration.dataset.started; // stops ticking at about its end
       document.querySelector('[data-role="heartbeat"]')?.parentElement.remove();
       stream.stop();
       charts.forEach((chart) => scheduleReload(chart, 200)); // exact final curves
@@ -268,6 +363,12 @@
       unzoom();
       redraw();
     });
+    form.elements.per_row.addEventListener("change", () => {
+      opts.per_row = Number(form.elements.per_row.value);
+      document.getElementById("chart-groups").style.setProperty("--per-row", String(opts.per_row));
+      for (const section of document.querySelectorAll("section.group")) columns(section);
+      L.setQuery({ per_row: opts.per_row === 2 ? null : String(opts.per_row) });
+    });
     form.elements.x.addEventListener("change", () => {
       opts.x = form.elements.x.value;
       L.setQuery({ x: opts.x === "time" ? "time" : null });
@@ -276,6 +377,18 @@
     });
   }
 
+  // A chart's box changes with "per row", the window, or a drag on its corner: the
+  // plot is redrawn to the new size (Plotly's own "responsive" follows the window only).
+  const resized = new ResizeObserver((entries) => {
+    for (const entry of entries) {
+      const chart = charts.get(entry.target.closest("figure").dataset.key);
+      if (!chart || !chart.plotted) continue;
+      const height = Math.max(160, chart.el.clientHeight);
+      if (chart.el.layout && chart.el.layout.height !== height) Plotly.relayout(chart.el, { height });
+      Plotly.Plots.resize(chart.el);
+    }
+  });
+
   function register(fig) {
     const chart = {
       key: fig.dataset.key, fig, el: fig.querySelector(".plot"), series: new Map(),
@@ -283,6 +396,7 @@
       drawQueued: false, reloadTimer: null,
     };
     charts.set(chart.key, chart);
+    resized.observe(chart.el);
     return chart;
   }
 
@@ -290,7 +404,10 @@
     data = L.pageData();
     opts = { ...data.options };
     controls();
-    for (const fig of document.querySelectorAll("figure.chart")) {
+    // Only figures with a plot are charts: an incident's window is a figure.chart too,
+    // drawn on the server as an SVG, and touching its missing plot would stop every chart.
+    for (const fig of document.querySelectorAll("figure.chart[data-key]")) {
+      if (!fig.querySelector(".plot")) continue;
       const chart = register(fig);
       chart.el.textContent = "Loading…";
       load(chart);

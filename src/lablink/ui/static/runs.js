@@ -32,6 +32,7 @@
 
   function setStatus(row, status, reason) {
     row.dataset.status = status;
+    if (status !== "running") delete row.querySelector('[data-role="duration"]').dataset.started;
     const cell = row.querySelector("td.status");
     cell.replaceChildren(L.badge(status));
     if (reason) cell.title = reason;
