@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import subprocess
 from pathlib import Path
@@ -39,7 +40,8 @@ def test_demo_makes_real_runs_once(
     words = shlex.split(nxt.split(": ", 1)[1])
     assert words[words.index("--home") + 1] == home
     # the command printed works as printed
-    ran = subprocess.run(words, capture_output=True, text=True, timeout=120, check=False)
+    wide = {**os.environ, "COLUMNS": "200"}  # names are not cut short
+    ran = subprocess.run(words, capture_output=True, text=True, timeout=120, check=False, env=wide)
     assert ran.returncode == 0, ran.stderr
     assert "softmax-lr" in ran.stdout
 

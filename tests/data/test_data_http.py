@@ -217,7 +217,9 @@ def test_bad_requests_get_a_4xx_json_envelope(
     server, _ = origin
     with httpx.Client(base_url=server.url + API, timeout=10) as client:
         if isinstance(body, bytes):
-            answer = client.request(method, path, content=body)
+            answer = client.request(
+                method, path, content=body, headers={"Content-Type": "application/octet-stream"}
+            )
         else:
             answer = client.request(method, path, json=body)
     assert answer.status_code == status, answer.text

@@ -116,7 +116,7 @@ def test_points_to_a_finished_run_are_refused_and_nothing_changes(lab: Lab) -> N
         ({"": series([0], [1.0])}, "empty"),
         ({"k" * 300: series([0], [1.0])}, "characters long"),
         ({"m": {"steps": [0, 1], "times": [1.0], "values": [1.0]}}, "differ in length"),
-        ({"m": {"steps": [-1], "times": [1.0], "values": [1.0]}}, "non-negative"),
+        ({"m": {"steps": [-1], "times": [1.0], "values": [1.0]}}, "from 0 to"),
         ({"m": {"steps": [0], "times": [1.0], "values": ["x"]}}, "number"),
         ({"m": [1, 2, 3]}, "expected an object"),
     ],

@@ -35,7 +35,7 @@ def test_rest_api_lifecycle(
         assert api.get(API, params={"run": other.id}).json() == {"incidents": []}
         shown = api.get(f"{API}/{incident_id}").json()
         assert shown["title"] == NAN.message and shown["deliveries"] == []
-        acked = api.post(f"{API}/{incident_id}/ack")
+        acked = api.post(f"{API}/{incident_id}/ack", json={})
         assert acked.status_code == 200 and acked.json()["acknowledged_by"] == "bo@example.org"
         done = api.post(f"{API}/{incident_id}/resolve", json={"note": "lr 3e-4 → 1e-4"})
         assert (

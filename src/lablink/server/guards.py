@@ -31,8 +31,8 @@ SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"x-frame-options", b"DENY"),
     (b"referrer-policy", b"same-origin"),
 )
-# The Swagger page at /docs loads its script from a CDN with an inline bootstrap; it
-# keeps every header but a script policy until it is served from /static.
+# A server without the UI has FastAPI's own /docs page, which loads its script from a
+# CDN with an inline bootstrap; that page keeps every header but a script policy.
 _DOCS_CSP = b"object-src 'none'; base-uri 'self'; frame-ancestors 'none'"
 
 
