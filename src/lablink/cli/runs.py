@@ -25,6 +25,8 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
+NAME_MIN_WIDTH = 16
+
 
 class Outcome(enum.StrEnum):
     """What a note says about the run's result."""
@@ -79,7 +81,12 @@ def ls(
     now = time.time()
     table = Table(box=None, header_style="bold", pad_edge=False)
     for column in ("id", "name", "status", "user", "started", "duration", "tags"):
-        table.add_column(column, no_wrap=column in ("id", "status", "started", "duration"))
+        table.add_column(
+            column,
+            no_wrap=column in ("id", "status", "started", "duration"),
+            # a run is found by its name: keep it readable in an 80-column terminal
+            min_width=NAME_MIN_WIDTH if column == "name" else None,
+        )
     for key in keys:
         table.add_column(key, justify="right")
     for run in found:
