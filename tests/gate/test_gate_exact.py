@@ -24,7 +24,7 @@ from lablink.cli.main import app
 from lablink.core import gate
 from lablink.core.gate_report import render_markdown
 from lablink.models import Run
-from lablink.sdk.transport import DirectTransport
+from lablink.sdk.direct import DirectTransport
 
 MAX_SIDE = 6
 

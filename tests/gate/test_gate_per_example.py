@@ -12,7 +12,7 @@ from conftest import Home
 from lablink.core import gate
 from lablink.core.gate_predictions import read_table
 from lablink.errors import InvalidInput, NotFound
-from lablink.sdk.transport import DirectTransport
+from lablink.sdk.direct import DirectTransport
 
 N = 2000
 

@@ -42,7 +42,7 @@ if TYPE_CHECKING:  # `import lablink` must stay light: these load on first use
 def session(settings: Settings) -> Iterator[tuple[DataRemote, ClientCache]]:
     """The remote and the client cache for ``settings``, closed afterwards."""
     from lablink.sdk.cache import ClientCache
-    from lablink.sdk.remote import open_remote
+    from lablink.sdk.connect import open_remote
 
     remote = open_remote(settings)
     try:

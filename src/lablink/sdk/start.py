@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from lablink.sdk import hooks
+from lablink.sdk.connect import make_transport
 from lablink.sdk.run import Run
 from lablink.sdk.spool import Outbox, blob_op, replay_in_background, target_of
-from lablink.sdk.transport import Transport, make_transport
+from lablink.sdk.transport import Transport
 from lablink.settings import SETTINGS, Settings
 
 _SETTING_NAMES = frozenset(key.name for key in SETTINGS)
