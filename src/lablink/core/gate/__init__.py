@@ -9,8 +9,8 @@ Markdown ``report.py``, the options ``options.py``, the one-project rule ``scope
 
 Only finished runs count; others are listed in the result's notes. Use the Python API
 as ``from lablink.core import gate`` then ``gate.compare(base_runs, cand_runs,
-metrics={"val/acc": "max"}, margin=0.5)``. The names below load on first use, so
-``from lablink.core.gate.report import fmt`` loads neither numpy nor the statistics.
+metrics={"val/acc": "max"}, margin=0.5)``. The names below load their module on
+first use: importing the package alone loads neither numpy nor SciPy.
 """
 
 from __future__ import annotations
