@@ -17,10 +17,12 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from lablink.checks.compat import MODES
 from lablink.checks.wire_numbers import MAX_VERSION, MAX_WIRE_INT
 from lablink.core import tracking
 from lablink.core.datasets import refs
 from lablink.core.schemas import _SUBJECT
+from lablink.models import RUN_STATUSES
 from lablink.store.blobs import _DIGEST
 
 Spec = dict[str, Any]
@@ -104,7 +106,7 @@ def _fix_parameters(path: str, op: Spec) -> None:
                 if name == "ref" and path.startswith(_DATASET_VERSION_PATH):
                     schema = {"type": "string", "pattern": _VERSION_REF}
                 param["schema"] = {**param["schema"], **schema}
-        elif where == "query":
+        elif where in {"query", "header"}:
             _fix_query(path, param)
 
 
@@ -112,7 +114,7 @@ def _fix_query(path: str, param: Spec) -> None:
     name, schema = param["name"], param["schema"]
     strings = [s for s in schema.get("anyOf", [schema]) if s.get("type") == "string"]
     for text in strings:
-        if name == "project":
+        if name == "project" and not path.endswith("/incidents"):
             text.update(pattern=_NAME, minLength=1)
         elif name == "run" and path.endswith("/events"):
             text.update(pattern=_RUN_REF, minLength=1)
@@ -120,6 +122,9 @@ def _fix_query(path: str, param: Spec) -> None:
             text.update(pattern=_RUN_REF)
         elif name in {"ref", "old", "new"} and "/datasets/" in path:
             text.update(pattern=_DATASET_REF)
+    if name == "Last-Event-ID":
+        # ASCII digits up to 2**62; 18 of them always fit. Blank means none.
+        param["schema"] = {"type": "string", "pattern": r"^[ \t]*[0-9]{0,18}[ \t]*$"}
     if name == "run" and path.endswith("/compare"):
         param["required"] = True
         param["schema"] = {
@@ -140,7 +145,7 @@ _SCHEMA_BODY: Spec = {
     "properties": {
         "schema": {"type": "object", "description": "Frictionless JSON; or give text"},
         "text": {"type": "string", "description": "the schema as YAML or JSON"},
-        "compat": {"type": "string"},
+        "compat": {"enum": list(MODES)},
         "description": {"type": "string"},
         "version": {"type": "integer", "minimum": 1, "maximum": MAX_VERSION},
     },
@@ -184,6 +189,8 @@ def _fix_body(method: str, path: str, op: Spec) -> None:
     if manual is not None:
         op["requestBody"] = copy.deepcopy(manual)
     body = op.get("requestBody")
+    if path.endswith("/summary") and body is not None:
+        body["content"]["application/json"]["schema"]["propertyNames"] = _METRIC_KEY
     if body is not None and method == "post":
         # Optional bodies are not optional on the wire: a POST without a content type
         # is refused (415), so clients are told to send one ({} is enough).
@@ -219,12 +226,63 @@ def _fix_answers(method: str, path: str, op: Spec) -> None:
         }
 
 
+_CONTROL = "\\x00-\\x1f\\x7f-\\x9f\\u2028\\u2029"
+_METRIC_KEY: Spec = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": 250,
+    # printable, not blank (checks/keys.py)
+    "pattern": f"^[^{_CONTROL}]*[^\\s{_CONTROL}][^{_CONTROL}]*$",
+}
+_DIGEST_FIELDS = {"digest", "manifest", "profile_digest"}
+_FIELD_RULES: dict[tuple[str, str], Spec] = {
+    ("Finish", "status"): {"enum": [s for s in RUN_STATUSES if s != "running"]},
+    ("NoteIn", "text"): {"minLength": 1, "pattern": "\\S"},
+}
+
+
+def _bound_integers(node: Any) -> None:
+    """Every integer the API takes is 0..2**62 unless the route says otherwise."""
+    if isinstance(node, dict):
+        if node.get("type") == "integer":
+            node.setdefault("minimum", 0)
+            node.setdefault("maximum", MAX_WIRE_INT)
+        for value in node.values():
+            _bound_integers(value)
+    elif isinstance(node, list):
+        for value in node:
+            _bound_integers(value)
+
+
+def _fix_component(name: str, schema: Spec) -> None:
+    for field, prop in schema.get("properties", {}).items():
+        options = prop.get("anyOf", [prop])
+        for option in options:
+            if field in _DIGEST_FIELDS and option.get("type") == "string":
+                option["pattern"] = _DIGEST_PATTERN
+            if field == "digests" and option.get("type") == "array":
+                option["items"] = {**option["items"], "pattern": _DIGEST_PATTERN}
+            if option.get("type") == "string":
+                option.update(_FIELD_RULES.get((name, field), {}))
+        if (name, field) == ("Heartbeat", "system"):
+            for option in options:
+                if option.get("type") == "object":
+                    option["propertyNames"] = _METRIC_KEY
+    if name == "VerifyIn":
+        schema["oneOf"] = [
+            {"required": ["digest"], "properties": {"digests": {"type": "null"}}},
+            {"required": ["digests"], "properties": {"digest": {"type": "null"}}},
+        ]
+
+
 def describe(spec: Spec) -> Spec:
     """A copy of FastAPI's ``spec`` that matches the server's answers and checks."""
     out = copy.deepcopy(spec)
     schemas = out.setdefault("components", {}).setdefault("schemas", {})
     schemas.pop("HTTPValidationError", None)
     schemas.pop("ValidationError", None)
+    for name, schema in schemas.items():
+        _fix_component(name, schema)
     schemas["Error"] = _ERROR_SCHEMA
     for path, item in out.get("paths", {}).items():
         for method, op in item.items():
@@ -234,6 +292,8 @@ def describe(spec: Spec) -> Spec:
             _fix_parameters(path, op)
             _fix_body(method, path, op)
             _fix_answers(method, path, op)
+    _bound_integers(out.get("paths"))
+    _bound_integers(schemas)
     return out
 
 
