@@ -30,6 +30,7 @@ from lablink.server.guards import BrowserGuard
 from lablink.server.jsonio import JSONResponse
 from lablink.server.live import EventHub
 from lablink.server.middleware import RequestGuard, RequestLog, TokenAuth
+from lablink.server.openapi import install_openapi
 from lablink.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -74,6 +75,7 @@ def create_app(lab: Lab, *, keepalive_seconds: float = 15.0, ui: bool = True) ->
     app.state.lab = lab
     app.state.live = hub
     install_error_handlers(app)
+    install_openapi(app)
     app.include_router(health_router)
     for router in ROUTERS:
         app.include_router(router, prefix=PREFIX)
@@ -92,7 +94,7 @@ def create_app(lab: Lab, *, keepalive_seconds: float = 15.0, ui: bool = True) ->
         small_bytes=MAX_SMALL_BODY_BYTES,
         bulk=lambda scope: bulk_path(scope["path"]),
     )
-    app.add_middleware(BrowserGuard)
+    app.add_middleware(BrowserGuard, routes=app.router.routes)
     app.add_middleware(RequestLog)
     return app
 
