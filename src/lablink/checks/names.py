@@ -15,7 +15,9 @@ from typing import Any
 from lablink.checks import widths
 from lablink.errors import InvalidInput
 
-_NAME = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._-]{{0,{widths.NAME - 1}}}")
+# Public for the OpenAPI spec, which states the same rule as JSON Schema patterns.
+NAME_PATTERN = rf"[A-Za-z0-9][A-Za-z0-9._-]{{0,{widths.NAME - 1}}}"
+_NAME = re.compile(NAME_PATTERN)
 _RUN_ID = re.compile(rf"[A-Za-z0-9_-]{{4,{widths.RUN_ID}}}")
 NAME_RULE = (
     f"use letters, digits, '.', '_' or '-' (up to {widths.NAME}), starting with a letter or digit"
