@@ -9,7 +9,7 @@ import pytest
 
 from lablink.checks.json_value import check_json_value
 from lablink.checks.limits import MAX_DEPTH
-from lablink.core.tracking import flatten
+from lablink.checks.run_fields import flatten
 from lablink.errors import InvalidInput
 from lablink.store.jsoncol import json_dumps, json_loads
 from lablink.ui.render import CELL_CHARS, fmt_cell

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from lablink.checks.names import new_run_id
+from lablink.checks.run_fields import check_new_run
 from lablink.sdk import hooks
 from lablink.sdk.run import Run
 from lablink.sdk.spool import Outbox, blob_op, replay_in_background, target_of
@@ -14,11 +15,6 @@ from lablink.sdk.transport import Transport, make_transport
 from lablink.settings import SETTINGS, Settings
 
 _SETTING_NAMES = frozenset(key.name for key in SETTINGS)
-
-
-def new_run_id() -> str:
-    """12 hex characters, as the server makes them."""
-    return uuid.uuid4().hex[:12]
 
 
 def init(
@@ -91,6 +87,9 @@ def _create(
     from lablink.homedir import make_home_above, own_paths
     from lablink.sdk.capture import capture
 
+    run_id = new_run_id()
+    # The server's own checks, here: a run it would refuse must not wait in the spool.
+    check_new_run(project, name, config, tags, run_id)
     # The repository's [watch] table with this run's overrides over it (issue 7); the
     # server puts its own [watch] under both. Checked here so a typo fails at init.
     policy = merge(settings.project_config.get("watch") or {}, watch or {})
@@ -104,7 +103,7 @@ def _create(
     captured = capture(own=own)
     if policy:
         captured.fields["watch"] = policy
-    outbox = Outbox(transport, new_run_id(), Path(settings.spool_dir), target_of(transport))
+    outbox = Outbox(transport, run_id, Path(settings.spool_dir), target_of(transport))
     op: dict[str, Any] = {"op": "create", "run_id": outbox.run_id, "project": project}
     op.update(name=name, config=dict(config), tags=list(tags), capture=captured.fields)
     outbox.deliver(op)  # raises for bad input; spools if the server is away

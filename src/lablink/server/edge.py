@@ -26,6 +26,7 @@ from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 
+from lablink.checks.routes import API_PREFIX
 from lablink.core.datasets.packs import END, corrupt_frame, write_pack
 from lablink.core.datasets.transfer import check_digests
 from lablink.errors import CorruptBlob, NotFound, ServiceUnavailable
@@ -40,7 +41,7 @@ from lablink.store.blobs import check_digest
 logger = logging.getLogger(__name__)
 CHUNK = 1024 * 1024
 
-API = "/api/v1"
+API = API_PREFIX
 FIRST_GROUP = 64  # digests made local before the first byte of a pack goes out
 GROUP = 512
 THREADS = 128  # requests waiting on an upstream fetch each hold a worker thread

@@ -14,7 +14,6 @@ from typing import Any
 
 from starlette.responses import JSONResponse as _StarletteJSONResponse
 
-from lablink.checks.json_value import check_json_value, check_text
 from lablink.errors import InvalidInput
 
 
@@ -57,6 +56,3 @@ def loads_body(body: bytes, what: str = "request body") -> Any:
     except (RecursionError, ValueError) as exc:
         # ValueError: integers over Python's 4300-digit conversion limit.
         raise InvalidInput(f"{what} cannot be read as JSON: {exc}") from exc
-
-
-__all__ = ["JSONResponse", "check_json_value", "check_text", "dumps", "loads_body", "reply"]
