@@ -21,7 +21,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 REDACTED = "[redacted]"
-# Plugins that find things which are not credentials, or that fire on hashes.
+# Pattern plugins that find things which are not credentials (the entropy plugins are
+# not pattern plugins, so they are never loaded).
 _SKIPPED = frozenset({"IPPublicDetector"})
 # A matched group at least this long is the secret; a shorter one is a prefix
 # (``ghp`` of a GitHub token), and then the whole match is.
@@ -42,14 +43,15 @@ _TOKEN_TAIL = re.compile(r"[A-Za-z0-9_\-.+/=]*")
 class _Detector:
     """One detect-secrets pattern plugin, its patterns made to work on many lines."""
 
-    def __init__(self, plugin: Any, base: type) -> None:
+    def __init__(self, plugin: Any, base: Any) -> None:
         self.plugin = plugin
         self.kind: str = plugin.secret_type
         self.patterns = [re.compile(p.pattern, p.flags | re.MULTILINE) for p in plugin.denylist]
         # a plugin with its own analyze_string checks what its patterns find (JWT's format)
-        self.checks = type(plugin).analyze_string is not base.analyze_string  # type: ignore[attr-defined]
+        self.checks = type(plugin).analyze_string is not base.analyze_string
 
     def spans(self, text: str) -> Iterator[tuple[int, int]]:
+        """Spans of the secrets this plugin finds in ``text``."""
         for pattern in self.patterns:
             for match in pattern.finditer(text):
                 if self.checks and not any(True for _ in self.plugin.analyze_string(match.group())):
