@@ -85,7 +85,7 @@ def _create(
 ) -> Run:
     from lablink.checks.watch_policy import merge, parse_policy
     from lablink.homedir import make_home_above, own_paths
-    from lablink.sdk.capture import capture
+    from lablink.sdk.capture import REDACTED_TAG, capture
 
     run_id = new_run_id()
     # The server's own checks, here: a run it would refuse must not wait in the spool.
@@ -100,7 +100,10 @@ def _create(
         settings.home, settings.spool_dir, settings.cache_dir, settings.blobs, settings.db
     )
     make_home_above(settings.spool_dir)  # the spool only knows mkdir
-    captured = capture(own=own)
+    # secrets in argv, the diff and the config are redacted here, before anything leaves
+    captured = capture(own=own, exclude=settings.capture_exclude, config=config)
+    config = captured.config
+    tags = [*tags, REDACTED_TAG] if captured.redacted else list(tags)
     if policy:
         captured.fields["watch"] = policy
     outbox = Outbox(transport, run_id, Path(settings.spool_dir), target_of(transport))
@@ -109,4 +112,8 @@ def _create(
     outbox.deliver(op)  # raises for bad input; spools if the server is away
     if captured.diff is not None:
         outbox.deliver(blob_op(outbox.run_id, captured.diff))
-    return Run(transport, settings, outbox, project, name or outbox.run_id, config, owns_transport)
+    run = Run(transport, settings, outbox, project, name or outbox.run_id, config, owns_transport)
+    note = captured.redaction_note()
+    if note:
+        run.note(note)
+    return run

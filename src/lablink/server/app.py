@@ -28,6 +28,7 @@ from lablink.server.api.projects import health_router, version
 from lablink.server.errors import install_error_handlers
 from lablink.server.guards import BrowserGuard
 from lablink.server.jsonio import JSONResponse
+from lablink.server.listen import Tls
 from lablink.server.live import EventHub
 from lablink.server.middleware import RequestGuard, RequestLog, TokenAuth
 from lablink.server.openapi import install_openapi
@@ -115,8 +116,11 @@ def configure_logging(level: int = logging.INFO) -> None:
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # start-up noise
 
 
-def serve(settings: Settings, host: str, port: int) -> None:
-    """Open the store for ``settings`` and serve it on ``host:port`` until stopped."""
+def serve(settings: Settings, host: str, port: int, tls: Tls | None = None) -> None:
+    """Open the store for ``settings`` and serve it on ``host:port`` until stopped.
+
+    With ``tls`` (``server/listen.py``) it serves HTTPS, through uvicorn's own TLS.
+    """
     configure_logging()
     check_address(host, port)  # before the store is opened (and perhaps migrated)
     with Lab(settings) as lab:
@@ -129,10 +133,13 @@ def serve(settings: Settings, host: str, port: int) -> None:
             access_log=False,  # RequestLog writes the one line per request
             lifespan="on",
             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+            ssl_certfile=tls.cert if tls else None,
+            ssl_keyfile=tls.key if tls else None,
         )
         server = _uvicorn_server(config, hub=app.state.live)
         store = make_url(settings.db).render_as_string(hide_password=True)
-        logger.info("lablink %s serving %s on http://%s:%d", version(), store, host, port)
+        scheme = "https" if tls else "http"
+        logger.info("lablink %s serving %s on %s://%s:%d", version(), store, scheme, host, port)
         server.run()
 
 
