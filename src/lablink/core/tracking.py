@@ -6,20 +6,30 @@ the two transports behave the same by construction. Every write takes the acting
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import re
 import time
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import IO, Any, Protocol
 
 import numpy as np
 
 from lablink.checks.downsample import MIN_POINTS, minmax_indices
 from lablink.checks.filters import parse_filter
+from lablink.checks.json_value import check_json_value
 from lablink.checks.keys import check_metric_key
-from lablink.checks.limits import MAX_BATCH_METRICS, MAX_CONFIG_BYTES, MAX_PARAMS, MAX_TAGS
+from lablink.checks.limits import (
+    MAX_BATCH_METRICS,
+    MAX_CONFIG_BYTES,
+    MAX_DEPTH,
+    MAX_NOTE_CHARS,
+    MAX_PARAMS,
+    MAX_SUMMARY_BYTES,
+    MAX_TAGS,
+)
 from lablink.checks.series import check_series
 from lablink.checks.wire_numbers import check_wire_int
 from lablink.errors import AlreadyExists, InvalidInput, NotFound, RunNotActive
@@ -68,15 +78,32 @@ def check_tag(tag: Any) -> str:
     return tag
 
 
-def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """``{"model": {"depth": 50}}`` → ``{"model.depth": 50}``; lists stay values."""
+def flatten(config: Mapping[str, Any]) -> dict[str, Any]:
+    """``{"model": {"depth": 50}}`` → ``{"model.depth": 50}``; lists stay values.
+
+    Iterative, depth first in the config's order, each name built once: linear in the
+    config's size at any depth.
+
+    Raises:
+        InvalidInput: nesting deeper than ``MAX_DEPTH`` levels.
+    """
     flat: dict[str, Any] = {}
-    for key, value in config.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping) and value:
-            flat.update(flatten(value, name + "."))
-        else:
+    stack: list[tuple[str, Iterator[tuple[Any, Any]]]] = [("", iter(config.items()))]
+    while stack:
+        prefix, items = stack[-1]
+        for key, value in items:
+            name = f"{prefix}{key}"
+            if isinstance(value, Mapping) and value:
+                if len(stack) >= MAX_DEPTH:
+                    raise InvalidInput(
+                        f"config is nested deeper than {MAX_DEPTH} levels (at {name[:200]!r})",
+                        "flatten it, or log large values as artifacts",
+                    )
+                stack.append((name + ".", iter(value.items())))
+                break
             flat[name] = value
+        else:
+            stack.pop()
     return flat
 
 
@@ -136,9 +163,13 @@ class Tracking:
         """Start a run. ``capture`` holds git/host/env fields gathered by the SDK."""
         check_project(project)
         config = dict(config or {})
-        _check_json_object(config, "config")
+        _check_json_object(config, "config", MAX_CONFIG_BYTES)
         params = flatten(config)
-        _check_config_size(config, params)
+        if len(params) > MAX_PARAMS:
+            raise InvalidInput(
+                f"config flattens to {len(params)} params; at most {MAX_PARAMS}",
+                "log large values as artifacts, not config",
+            )
         if len(tags) > MAX_TAGS:
             raise InvalidInput(f"a run takes at most {MAX_TAGS} tags, not {len(tags)}")
         tags = [check_tag(tag) for tag in tags]
@@ -280,17 +311,32 @@ class Tracking:
         self.store.update_run(run.id, {"stop_requested": f"{reason} (by {actor})"})
 
     def set_summary(self, run_id: str, summary: Mapping[str, Any]) -> None:
-        _check_json_object(summary, "summary")
+        """Merge ``summary`` into the run's; the merged summary is bounded too.
+
+        Raises:
+            InvalidInput: a bad key or value, or a summary over ``MAX_SUMMARY_BYTES``.
+        """
+        _check_json_object(summary, "summary", MAX_SUMMARY_BYTES)
         for key in summary:
             check_metric_key(key)
-        self.store.set_summary(self.store.resolve_run_id(run_id), summary)
+        rid = self.store.resolve_run_id(run_id)
+        merged = {**self.store.get_run(rid).summary, **summary}
+        _check_size(merged, "the run's summary with these values", MAX_SUMMARY_BYTES)
+        self.store.set_summary(rid, summary)
 
     def tag(
         self, actor: str, run_id: str, add: Sequence[str] = (), remove: Sequence[str] = ()
     ) -> Run:
         rid = self.store.resolve_run_id(run_id)
+        add = [check_tag(t) for t in add]
         if add:
-            self.store.add_tags(rid, [check_tag(t) for t in add])
+            total = len((set(self.store.get_run(rid).tags) | set(add)) - set(remove))
+            if total > MAX_TAGS:
+                raise InvalidInput(
+                    f"a run takes at most {MAX_TAGS} tags; these would make {total}",
+                    "remove tags first, or record the information in config or notes",
+                )
+            self.store.add_tags(rid, add)
         if remove:
             self.store.remove_tags(rid, list(remove))
         return self.store.get_run(rid)
@@ -299,6 +345,11 @@ class Tracking:
         """Add a note; ``outcome`` (positive/negative/inconclusive) marks the result."""
         if not isinstance(text, str) or not text.strip():
             raise InvalidInput("a note is empty")
+        if len(text) > MAX_NOTE_CHARS:
+            raise InvalidInput(
+                f"a note is {len(text)} characters long; at most {MAX_NOTE_CHARS}",
+                "attach long text as an artifact",
+            )
         if outcome is not None and outcome not in OUTCOMES:
             raise InvalidInput(f"unknown outcome {outcome!r}", "use " + ", ".join(OUTCOMES))
         rid = self.store.resolve_run_id(run_id)
@@ -437,33 +488,27 @@ def _json_float(value: float) -> float | str:
     return value if math.isfinite(value) else str(value)
 
 
-def _check_json_object(value: Any, what: str) -> None:
+def _check_json_object(value: Any, what: str, max_bytes: int) -> None:
+    """A config or summary: JSON values a database can store, at most ``max_bytes``.
+
+    Walked without recursion and measured once: the cost is linear in its size.
+    """
     if not isinstance(value, Mapping):
         raise InvalidInput(f"{what} must be an object (a dict)")
     try:
-        import json
+        check_json_value(value, what)
+    except ValueError as exc:
+        raise InvalidInput(str(exc), "use numbers, text, booleans, lists and dicts") from None
+    _check_size(value, what, max_bytes)
 
-        json.dumps(value, allow_nan=True)
-    except (TypeError, ValueError) as exc:
+
+def _check_size(value: Mapping[str, Any], what: str, max_bytes: int) -> None:
+    size = len(json.dumps(value, allow_nan=True, separators=(",", ":")))
+    if size > max_bytes:
         raise InvalidInput(
-            f"{what} is not JSON-serialisable: {exc}",
-            "use numbers, text, booleans, lists and dicts",
-        ) from exc
-
-
-def _check_config_size(config: Mapping[str, Any], params: Mapping[str, Any]) -> None:
-    import json
-
-    size = len(json.dumps(config, allow_nan=True, separators=(",", ":")))
-    if size > MAX_CONFIG_BYTES:
-        raise InvalidInput(
-            f"config is {size} bytes as JSON; at most {MAX_CONFIG_BYTES}",
-            "log large values as artifacts, not config",
-        )
-    if len(params) > MAX_PARAMS:
-        raise InvalidInput(
-            f"config flattens to {len(params)} params; at most {MAX_PARAMS}",
-            "log large values as artifacts, not config",
+            f"{what} is {size} bytes as JSON; at most {max_bytes}",
+            "log large values (lists, tables) as artifacts",
+            limit=max_bytes,
         )
 
 

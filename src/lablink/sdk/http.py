@@ -136,8 +136,10 @@ class HttpTransport(Transport):
         limit: int,
         offset: int,
     ) -> tuple[list[Run], int]:
+        # config=true: the server leaves configs out of lists unless asked, and a Run
+        # from the SDK carries its config and params on both transports
         params: dict[str, Any] = {"desc": str(descending).lower(), "limit": limit}
-        params["offset"] = offset
+        params.update(offset=offset, config="true")
         for name, value in (("project", project), ("filter", filter), ("sort", sort)):
             if value is not None:
                 params[name] = value

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import socket
 from collections.abc import AsyncIterator
 
@@ -18,6 +19,7 @@ from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 from starlette.concurrency import run_in_threadpool
 
+from lablink.checks.limits import MAX_SMALL_BODY_BYTES
 from lablink.core.lab import Lab
 from lablink.errors import Conflict, InvalidInput
 from lablink.server.api import PREFIX, ROUTERS
@@ -28,6 +30,7 @@ from lablink.server.guards import BrowserGuard
 from lablink.server.jsonio import JSONResponse
 from lablink.server.live import EventHub
 from lablink.server.middleware import RequestGuard, RequestLog, TokenAuth
+from lablink.server.openapi import install_openapi
 from lablink.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -72,6 +75,7 @@ def create_app(lab: Lab, *, keepalive_seconds: float = 15.0, ui: bool = True) ->
     app.state.lab = lab
     app.state.live = hub
     install_error_handlers(app)
+    install_openapi(app)
     app.include_router(health_router)
     for router in ROUTERS:
         app.include_router(router, prefix=PREFIX)
@@ -87,10 +91,22 @@ def create_app(lab: Lab, *, keepalive_seconds: float = 15.0, ui: bool = True) ->
         RequestGuard,
         max_bytes=lab.settings.max_request_bytes,
         unlimited=lambda scope: scope["method"] == "PUT" and upload_path(scope["path"]),
+        small_bytes=MAX_SMALL_BODY_BYTES,
+        bulk=lambda scope: bulk_path(scope["path"]),
     )
-    app.add_middleware(BrowserGuard)
+    app.add_middleware(BrowserGuard, routes=app.router.routes)
     app.add_middleware(RequestLog)
     return app
+
+
+# Writes that carry bulk data and may use the whole LABLINK_MAX_REQUEST_BYTES: metric
+# batches, blob and pack transfers, dataset manifests, schemas.
+_BULK = re.compile(r"/api/v1/(runs/[^/]+/batches|blobs/|data/|datasets/|schemas/)")
+
+
+def bulk_path(path: str) -> bool:
+    """Whether ``path`` takes bulk bodies (the others are held to 1 MiB)."""
+    return _BULK.match(path) is not None
 
 
 def configure_logging(level: int = logging.INFO) -> None:

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, model_validator
 
-from lablink.server.jsonio import check_json_value, check_text
+from lablink.server.jsonio import check_text
 
 
 class Body(BaseModel):
@@ -22,15 +22,12 @@ class Body(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
 
 
-def _json_object(value: dict[str, Any]) -> dict[str, Any]:
-    check_json_value(value, "object")
-    return value
-
-
 _Safe = AfterValidator(check_text)
 
-# A free-form JSON object (config, summary): safe text, 64-bit integers, 64 levels.
-JsonObject = Annotated[dict[str, Any], AfterValidator(_json_object)]
+# A free-form JSON object (config, summary). Only its top level is checked here, as
+# request models are validated on the event loop; the core walks the rest (safe text,
+# 64-bit integers, 64 levels, size) in a worker thread.
+JsonObject = dict[str, Any]
 ProjectName = Annotated[str, StringConstraints(min_length=1, max_length=200), _Safe]
 RunName = Annotated[str, StringConstraints(max_length=500), _Safe]
 RunId = Annotated[str, StringConstraints(min_length=1, max_length=32), _Safe]

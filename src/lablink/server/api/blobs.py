@@ -20,9 +20,10 @@ from lablink.errors import InvalidInput, NotFound
 from lablink.server.deps import LabDep
 from lablink.server.fields import ArtifactName, Body, Digest, Kind
 from lablink.server.jsonio import JSONResponse, reply
+from lablink.server.offloop import OffLoopRoute
 from lablink.store.blobs import CHUNK, check_digest
 
-router = APIRouter(tags=["blobs"])
+router = APIRouter(tags=["blobs"], route_class=OffLoopRoute)
 
 MAX_MISSING = 10_000
 BATCH = CHUNK  # upload bytes handed to the writing thread at a time

@@ -20,8 +20,9 @@ from lablink.models import History
 from lablink.server.deps import LabDep
 from lablink.server.fields import Body, MetricKey
 from lablink.server.jsonio import JSONResponse, loads_body, reply
+from lablink.server.offloop import OffLoopRoute
 
-router = APIRouter(tags=["metrics"])
+router = APIRouter(tags=["metrics"], route_class=OffLoopRoute)
 
 MAX_COMPARE = 50
 _FORMAT_HELP = (
