@@ -22,8 +22,8 @@ from lablink.checks.schema_format import parse_schema, schema_from_dict, to_json
 from lablink.checks.schema_model import Schema
 from lablink.checks.validation_report import ValidationReport
 from lablink.errors import Conflict, InvalidInput
-from lablink.store.base import Store
 from lablink.store.schemas_sql import SchemaSql, SchemaSubject, SchemaVersion
+from lablink.store.sql import SqlStore
 
 _REF = re.compile(r"(?P<subject>[^@]+?)(?:@(?:v?(?P<version>[0-9]+)|(?P<latest>latest)))?")
 
@@ -108,7 +108,7 @@ def _break_error(subject: str, mode: str, breaks: list[compat.Break]) -> Conflic
 class Schemas:
     """The schema registry over a store."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: SqlStore) -> None:
         self.sql = SchemaSql(store)
 
     def register(

@@ -37,7 +37,7 @@ class PostgresStore(SqlStore):
         self._generation = 0
         self._closed = False
 
-    def _insert(self, table: sa.Table) -> Any:
+    def insert(self, table: sa.Table) -> Any:
         return pg_insert(table)
 
     def _notify(self, conn: sa.Connection, event_id: int) -> None:

@@ -51,10 +51,10 @@ class SqliteStore(SqlStore):
         super().__init__(engine)
         self._writer = engine.execution_options(lablink_write=True)
 
-    def _write(self) -> Any:
+    def write(self) -> Any:
         return self._writer.begin()
 
-    def _insert(self, table: sa.Table) -> Any:
+    def insert(self, table: sa.Table) -> Any:
         return sqlite_insert(table)
 
     def wait_for_events(self, cursor: int, timeout: float) -> None:
