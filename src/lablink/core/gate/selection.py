@@ -13,16 +13,15 @@ single run, but the same rule on both sides keeps the comparison fair.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Protocol
 
+from lablink.checks.names import is_run_id
 from lablink.core.gate.predictions import ArtifactSource
 from lablink.core.gate.scope import ProjectSource
 from lablink.errors import InvalidInput, NotFound
 from lablink.models import Run
 
-_RUN_ID = re.compile(r"[A-Za-z0-9_-]{4,32}")
 PAGE = 1000
 
 
@@ -55,7 +54,7 @@ def run_value(run: Run, key: str, direction: str) -> float | None:
 
 def select_runs(source: RunSource, selector: str, project: str | None) -> list[Run]:
     """All runs a selector names: a run id, or a filter such as ``tags.main``."""
-    if _RUN_ID.fullmatch(selector):
+    if is_run_id(selector):
         try:
             return [source.get_run(selector)]
         except NotFound:
