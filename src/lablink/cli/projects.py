@@ -15,7 +15,7 @@ from lablink.cli.people import grant
 from lablink.cli.state import get_state
 
 app = typer.Typer(
-    help="List projects; grant people roles in them.",
+    help="List projects with their runs and last activity; `grant` gives people roles in them.",
     invoke_without_command=True,
     subcommand_metavar="[grant ...]",
     context_settings={"help_option_names": ["-h", "--help"]},
