@@ -78,6 +78,16 @@ def test_sign_in_records_successes_and_failures(people: People) -> None:
     assert [(e.actor, e.ip) for e in ok] == [("ana", "10.0.0.8")]
 
 
+def test_a_failed_sign_in_as_nobody_keeps_no_trace_of_what_was_typed(
+    lab: Lab, people: People
+) -> None:
+    with pytest.raises(Unauthorized, match="wrong user name or password"):
+        people.sign_in("hunter2-typed-in-the-name-field", "anything at all")
+    [entry] = people.audit_log()
+    assert (entry.actor, entry.action, entry.target) == ("anonymous", "signin.failed", None)
+    assert "hunter2" not in repr([tuple(r) for r in rows(lab, t.audit_log)])
+
+
 def test_a_token_is_shown_once_stored_hashed_and_authenticates(
     lab: Lab, people: People, clock: Clock
 ) -> None:

@@ -161,17 +161,17 @@ class People:
         return Identity(user.name, user.kind, user.is_admin)
 
     def sign_in(self, name: str, password: str, ip: str | None = None) -> Identity:
-        """``verify_password``, with the sign-in or the failed attempt in the audit log."""
+        """``verify_password``, with the sign-in or the failed attempt in the audit log.
+
+        A failed attempt names the account only when it exists: people type passwords
+        into the name field, and the log must not keep them.
+        """
         try:
             identity = self.verify_password(name, password)
         except Unauthorized as error:
-            self.audit(
-                str(name)[:200],
-                "signin.failed",
-                f"user:{name}"[:500],
-                {"reason": error.message},
-                ip,
-            )
+            known = isinstance(name, str) and self.sql.credentials(name) is not None
+            actor, target = (name, f"user:{name}") if known else ("anonymous", None)
+            self.audit(actor, "signin.failed", target, {"reason": error.message}, ip)
             raise
         self.audit(identity.user, "signin", f"user:{identity.user}", {"method": "password"}, ip)
         return identity
