@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import math
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -25,21 +23,6 @@ from lablink.store import schema as t
 from lablink.store.base import PointBatch, Series, Store
 from lablink.store.filter_sql import compile_filter, order_by_clause
 from lablink.store.rows import as_number, metric_summary, param_columns, param_value, to_run
-
-
-def json_dumps(value: Any) -> str:
-    """JSON for JSON columns: non-finite floats become null (PostgreSQL rejects NaN)."""
-    return json.dumps(_finite(value), separators=(",", ":"))
-
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {str(k): _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    return value
 
 
 class SqlStore(Store):

@@ -8,7 +8,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from lablink.store.sql import SqlStore, json_dumps
+from lablink.store.jsoncol import json_dumps, json_loads
+from lablink.store.sql import SqlStore
 
 POLL_INTERVAL = 0.1
 
@@ -16,7 +17,10 @@ POLL_INTERVAL = 0.1
 def make_sqlite_engine(url: str) -> sa.Engine:
     """An engine on a WAL database whose write transactions take the lock up front."""
     engine = sa.create_engine(
-        url, json_serializer=json_dumps, connect_args={"check_same_thread": False, "timeout": 30}
+        url,
+        json_serializer=json_dumps,
+        json_deserializer=json_loads,
+        connect_args={"check_same_thread": False, "timeout": 30},
     )
 
     @sa.event.listens_for(engine, "connect")
