@@ -64,7 +64,7 @@ def build(ctx: typer.Context, project: list[str] = PROJECT_OPTION, out: str = OU
 def check(ctx: typer.Context, project: list[str] = PROJECT_OPTION, out: str = OUT_OPTION) -> None:
     """Exit 1 when the lab docs are stale against the store, naming the stale pages.
 
-    Without ``--project`` it checks the projects the last build covered.
+    Without `--project` it checks the projects the last build covered.
     """
     folder = _out(out)
     projects = project or site.built_projects(folder) or []
