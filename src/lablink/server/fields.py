@@ -11,7 +11,14 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    StringConstraints,
+    model_validator,
+)
 
 from lablink.server.jsonio import check_json_value, check_text
 
@@ -28,6 +35,17 @@ def _json_object(value: dict[str, Any]) -> dict[str, Any]:
 
 
 _Safe = AfterValidator(check_text)
+
+
+def _integral(value: Any) -> Any:
+    # JSON Schema counts 5.0 as an integer (the spec says "integer"); strict mode would not.
+    if type(value) is float and value.is_integer():
+        return int(value)
+    return value
+
+
+# An integer field of a JSON body: 5 or 5.0, never "5", 5.5 or true.
+JsonInt = Annotated[int, BeforeValidator(_integral)]
 
 # A free-form JSON object (config, summary): safe text, 64-bit integers, 64 levels.
 JsonObject = Annotated[dict[str, Any], AfterValidator(_json_object)]
