@@ -356,6 +356,30 @@ def test_every_operation_in_the_spec_has_a_bad_input_row() -> None:
     assert not missing, "no bad-input row for: " + ", ".join(missing)
 
 
+def test_a_json_integer_may_be_written_5_0(
+    api: httpx.Client, new_run: Callable[..., dict[str, Any]]
+) -> None:
+    """JSON Schema counts 5.0 as an integer, and the spec says integer: the server agrees."""
+    run = new_run()["id"]
+    assert api.post(f"{API}/runs/{run}/heartbeat", json={"seq": 5.0}).status_code == 200
+    answer = post_batch(api, run, 0, {"loss": series([0], [1.0])})
+    assert answer.status_code == 200, answer.text
+    body = json.dumps({"seq": 7.0, "metrics": {"loss": series([1], [0.5])}})
+    answer = api.post(f"{API}/runs/{run}/batches", content=body, headers=JSON)
+    assert answer.status_code == 200, answer.text
+    schema = {"schema": {"fields": [{"name": "a", "type": "integer"}]}, "version": 1.0}
+    answer = api.post(f"{API}/schemas/s/versions", json=schema)
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["version"] == 1
+
+
+def test_405_allow_names_every_method_the_path_takes(api: httpx.Client) -> None:
+    """The API's routes sit in nested routers: ``Allow`` must still see all of them."""
+    assert api.delete(f"{API}/runs").headers["allow"] == "GET, POST"
+    assert api.request("OPTIONS", f"{API}/runs/x/artifacts").headers["allow"] == "GET, POST"
+    assert api.patch(f"{API}/blobs/{ZERO}").headers["allow"] == "GET, HEAD, PUT"
+
+
 def test_head_of_a_missing_blob_is_404(api: httpx.Client) -> None:
     assert api.head(f"{API}/blobs/{ZERO}").status_code == 404
     assert api.head(f"{API}/blobs/nonsense").status_code == 400

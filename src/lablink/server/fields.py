@@ -44,8 +44,9 @@ def _integral(value: Any) -> Any:
     return value
 
 
-# An integer field of a JSON body: 5 or 5.0, never "5", 5.5 or true.
-JsonInt = Annotated[int, BeforeValidator(_integral)]
+# Put after the Field(ge, le) of an int in a JSON body: 5 or 5.0, never "5", 5.5 or true.
+# (After it, not before: pydantic would put the bounds in the spec as ge/le, not minimum.)
+Integral = BeforeValidator(_integral)
 
 # A free-form JSON object (config, summary): safe text, 64-bit integers, 64 levels.
 JsonObject = Annotated[dict[str, Any], AfterValidator(_json_object)]

@@ -23,6 +23,7 @@ from lablink.core import tracking
 from lablink.core.datasets import refs
 from lablink.core.schemas import _SUBJECT
 from lablink.models import RUN_STATUSES
+from lablink.server.api.datasets import MAX_VERIFY
 from lablink.store.blobs import _DIGEST
 
 Spec = dict[str, Any]
@@ -117,7 +118,8 @@ def _fix_query(path: str, param: Spec) -> None:
         if name == "project" and not path.endswith("/incidents"):
             text.update(pattern=_NAME, minLength=1)
         elif name == "run" and path.endswith("/events"):
-            text.update(pattern=_RUN_REF, minLength=1)
+            # empty is taken as no run filter, like leaving it out
+            text.update(pattern="^[A-Za-z0-9_-]{0,32}$", description="a run id; empty: every run")
         elif name == "run":
             text.update(pattern=_RUN_REF)
         elif name in {"ref", "old", "new"} and "/datasets/" in path:
@@ -269,6 +271,9 @@ def _fix_component(name: str, schema: Spec) -> None:
                 if option.get("type") == "object":
                     option["propertyNames"] = _METRIC_KEY
     if name == "VerifyIn":
+        for option in schema["properties"]["digests"]["anyOf"]:
+            if option.get("type") == "array":
+                option.update(minItems=1, maxItems=MAX_VERIFY)
         schema["oneOf"] = [
             {"required": ["digest"], "properties": {"digests": {"type": "null"}}},
             {"required": ["digests"], "properties": {"digest": {"type": "null"}}},

@@ -22,7 +22,7 @@ from lablink.core.datasets.packs import TruncatedPack
 from lablink.core.datasets.transfer import check_digests
 from lablink.errors import InvalidInput
 from lablink.server.deps import Actor, LabDep
-from lablink.server.fields import Body, Digest, InputRef, JsonInt, RunId, SchemaRef, Text
+from lablink.server.fields import Body, Digest, InputRef, Integral, RunId, SchemaRef, Text
 from lablink.server.jsonio import JSONResponse, reply
 from lablink.store.blobs import check_digest
 
@@ -41,7 +41,7 @@ class CommitIn(Body):
     parents: list[InputRef] = []
     source_run: RunId | None = None
     source_command: Text | None = None
-    version: Annotated[JsonInt, Field(ge=1, le=MAX_VERSION)] | None = None
+    version: Annotated[int, Field(ge=1, le=MAX_VERSION), Integral] | None = None
     profile_digest: Digest | None = None
     schema_ref: SchemaRef | None = None
 

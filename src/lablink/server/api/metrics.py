@@ -18,7 +18,7 @@ from lablink.core.lab import Lab
 from lablink.errors import InvalidInput
 from lablink.models import History
 from lablink.server.deps import LabDep
-from lablink.server.fields import Body, JsonInt, MetricKey
+from lablink.server.fields import Body, Integral, MetricKey
 from lablink.server.jsonio import JSONResponse, loads_body, reply
 
 router = APIRouter(tags=["metrics"])
@@ -61,7 +61,7 @@ class Heartbeat(Body):
     """Liveness, optionally with sampled system metrics logged as a batch ``seq``."""
 
     system: dict[MetricKey, float] | None = None
-    seq: Annotated[JsonInt, Field(ge=0, le=MAX_WIRE_INT)] | None = None
+    seq: Annotated[int, Field(ge=0, le=MAX_WIRE_INT), Integral] | None = None
 
 
 @router.post(
