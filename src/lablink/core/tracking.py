@@ -34,6 +34,7 @@ MAX_TAG_LENGTH = 200
 MAX_HISTORY_POINTS = 100_000
 LIVE_EVENT_POINTS = 2_000  # batches up to this size ride along in the SSE event itself
 _PROJECT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
+_RUN_ID = re.compile(r"[A-Za-z0-9_-]{4,32}")  # a new run's id, chosen or generated
 RUN_FIELDS = (
     "git_commit",
     "git_branch",
@@ -143,7 +144,7 @@ class Tracking:
             raise InvalidInput(f"a run takes at most {MAX_TAGS} tags, not {len(tags)}")
         tags = [check_tag(tag) for tag in tags]
         chosen, run_id = run_id, run_id or new_run_id()
-        if not re.fullmatch(r"[A-Za-z0-9_-]{4,32}", run_id):
+        if not _RUN_ID.fullmatch(run_id):
             raise InvalidInput(f"invalid run id {run_id!r}", "ids are 4-32 letters, digits, - or _")
         name = (name or run_id).strip() or run_id
         if len(name) > MAX_NAME_LENGTH:

@@ -237,7 +237,10 @@ _METRIC_KEY: Spec = {
     "pattern": f"^[^{_CONTROL}]*[^\\s{_CONTROL}][^{_CONTROL}]*$",
 }
 _DIGEST_FIELDS = {"digest", "manifest", "profile_digest"}
+_SCHEMA_REF = _anchored(rf"{_SUBJECT.pattern}(?:@(?:latest|v?0{{0,9}}[1-9][0-9]{{0,8}}))?")
 _FIELD_RULES: dict[tuple[str, str], Spec] = {
+    ("CreateRun", "id"): {"pattern": _anchored(tracking._RUN_ID.pattern)},
+    ("CommitIn", "schema_ref"): {"pattern": _SCHEMA_REF},
     ("Finish", "status"): {"enum": [s for s in RUN_STATUSES if s != "running"]},
     ("NoteIn", "text"): {"minLength": 1, "pattern": "\\S"},
 }
