@@ -32,7 +32,7 @@ def messages(caplog: pytest.LogCaptureFixture, text: str) -> list[str]:
 def test_a_server_bug_on_one_op_sets_it_aside_and_the_rest_flow(
     sdk: Sdk, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(spool, "MIN_BACKOFF", 0.01)  # five tries within the test
+    monkeypatch.setattr(spool.outbox, "MIN_BACKOFF", 0.01)  # five tries within the test
     transport = sdk.transport()
     # the code that answers the request: in the server for HTTP, in-process for direct
     tracking = sdk.lab.tracking if sdk.kind == "http" else transport.tracking  # type: ignore[attr-defined]

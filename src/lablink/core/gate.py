@@ -26,12 +26,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 import numpy as np
 
+from lablink.checks.names import is_run_id
 from lablink.checks.ranksum import fewest_seeds
 from lablink.checks.stats import (
     TESTS,
@@ -56,7 +56,6 @@ from lablink.core.gate_scope import ProjectSource, check_one_project, current_pr
 from lablink.errors import InvalidInput, NotFound
 from lablink.models import Run
 
-_RUN_ID = re.compile(r"[A-Za-z0-9_-]{4,32}")
 PAGE = 1000
 
 
@@ -189,7 +188,7 @@ def run_value(run: Run, key: str, direction: str) -> float | None:
 
 def select_runs(source: RunSource, selector: str, project: str | None) -> list[Run]:
     """All runs a selector names: a run id, or a filter such as ``tags.main``."""
-    if _RUN_ID.fullmatch(selector):
+    if is_run_id(selector):
         try:
             return [source.get_run(selector)]
         except NotFound:

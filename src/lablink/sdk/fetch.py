@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator, Mapping
 
 import httpx
 
+from lablink.checks.routes import API_PREFIX
 from lablink.core.datasets.packs import PackReader, TruncatedPack
 from lablink.errors import CorruptBlob, InsufficientStorage, ServiceUnavailable
 from lablink.sdk.endpoints import Endpoints
@@ -33,7 +34,7 @@ PACK_BYTES = 4 * 1024 * 1024  # small enough to gather in memory on the server
 PACK_FILES = 2000
 WORKERS = 2  # parallel packs: overlap the network and the disk without a GIL convoy
 ROUNDS = 2  # passes over the endpoints: an edge that quarantined a copy refetches it
-API = "/api/v1"
+API = API_PREFIX
 
 
 @dataclasses.dataclass

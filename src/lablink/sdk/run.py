@@ -30,7 +30,7 @@ from types import TracebackType
 from typing import Any
 
 from lablink.checks.keys import metric_key_problem
-from lablink.checks.wire_numbers import MAX_WIRE_INT
+from lablink.checks.wire_numbers import MAX_WIRE_INT, STEPS_RULE
 from lablink.errors import LablinkError
 from lablink.sdk import hooks
 from lablink.sdk.spool import OUTAGE, REFUSAL, Outbox, classify
@@ -42,7 +42,6 @@ from lablink.settings import Settings
 logger = logging.getLogger("lablink.sdk")
 
 MAX_BATCH_POINTS = 50_000  # per request: a few MB of JSON, far under the server's limit
-MAX_STEP = MAX_WIRE_INT
 MAX_REASON_CHARS = 20_000
 FINISH_GRACE = 5.0  # seconds past finish's deadline for a request still in flight
 _time = time.time
@@ -405,7 +404,7 @@ class Run:
             step, now, data = buf.popleft()
             taken += 1
             self._drained += len(data)
-            if type(step) is not int or not 0 <= step <= MAX_STEP:
+            if type(step) is not int or not 0 <= step <= MAX_WIRE_INT:
                 step = self._check_step(step)
                 if step is None:
                     continue
@@ -444,11 +443,11 @@ class Run:
     def _check_step(self, step: Any) -> int | None:
         try:
             value = int(step)
-            if value == step and 0 <= value <= MAX_STEP:
+            if value == step and 0 <= value <= MAX_WIRE_INT:
                 return value
         except (TypeError, ValueError, OverflowError):
             pass
-        self._warn("step", "points at step %r skipped: steps are integers from 0 to 2**62", step)
+        self._warn("step", "points at step %r skipped: %s", step, STEPS_RULE)
         return None
 
     def _check_key(self, key: Any) -> bool:

@@ -26,13 +26,14 @@ from pathlib import Path
 
 import httpx
 
+from lablink.checks.routes import API_PREFIX
 from lablink.core.datasets.packs import PackReader, TruncatedPack
 from lablink.errors import CorruptBlob, InsufficientStorage, LablinkError, ServiceUnavailable
 from lablink.store.blobcache import BlobCache
 
 logger = logging.getLogger(__name__)
 
-API = "/api/v1"
+API = API_PREFIX
 WAIT_SECONDS = 600.0
 MAX_REMEMBERED = 10_000  # digests remembered as corrupt upstream (oldest forgotten first)
 

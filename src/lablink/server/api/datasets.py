@@ -24,9 +24,10 @@ from lablink.errors import InvalidInput
 from lablink.server.deps import Actor, LabDep
 from lablink.server.fields import Body, Digest, InputRef, Integral, RunId, SchemaRef, Text
 from lablink.server.jsonio import JSONResponse, reply
+from lablink.server.offloop import OffLoopRoute
 from lablink.store.blobs import check_digest
 
-router = APIRouter(tags=["datasets"])
+router = APIRouter(tags=["datasets"], route_class=OffLoopRoute)
 
 DatasetName = Annotated[str, Query(min_length=1, max_length=200)]
 RefText = Annotated[str, Query(min_length=1, max_length=300)]
