@@ -150,7 +150,7 @@ def test_database_errors_are_told_apart() -> None:
 def test_direct_download_checks_the_digest_and_leaves_no_part_file(
     settings: Any, tmp_path: Path
 ) -> None:
-    from lablink.sdk.transport import DirectTransport
+    from lablink.sdk.direct import DirectTransport
 
     transport = DirectTransport(settings)
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from lablink.core.datasets.versions import Datasets
+from lablink.core.people import People
 from lablink.core.tracking import Tracking
 from lablink.core.watchdog import Watchdog
 from lablink.settings import Settings
@@ -22,6 +23,7 @@ class Lab:
         self.watchdog = Watchdog(self.store, settings)  # its loop runs in `lablink server`
         self.tracking.observer = self.watchdog
         self.datasets = Datasets(self.store, self.blobs)
+        self.people = People(self.store)
 
     def close(self) -> None:
         self.watchdog.stop()

@@ -275,7 +275,7 @@ def _name_version(folder: Path) -> tuple[str | None, str | None]:
 
 def gpu_names() -> list[str]:
     """Names of the NVIDIA GPUs, through nvidia-ml-py; empty without a GPU or driver."""
-    from lablink.sdk.system import open_nvml
+    from lablink.sdk.gpu import open_nvml
 
     nvml = open_nvml()
     if nvml is None:

@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from lablink.models import Artifact, History, Project, Run
-from lablink.sdk.transport import Transport, make_transport
+from lablink.sdk.connect import make_transport
+from lablink.sdk.transport import Transport
 from lablink.settings import Settings
 
 

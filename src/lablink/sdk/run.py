@@ -94,7 +94,6 @@ class Run:
         self._halt: str | None = None  # None while logging is open; "stop" or "finished"
         self._stop_reason: str | None = None
         self._final: tuple[str, str | None] = ("finished", None)
-        self._signal: str | None = None  # a signal whose handler is raising right now
         self._finish_once = threading.Lock()
         self._closing = Flag()
         self._wake = Wakeup()
@@ -275,34 +274,15 @@ class Run:
     ) -> None:
         self.finish(*self._exit_status(exc_type, exc, tb))
 
-    def _on_signal(self, name: str) -> None:
-        """The process is about to end on signal ``name``."""
-        self.finish("killed", self._stop_reason or f"received {name}")
-
-    def _signalled(self, name: str | None) -> None:
-        """Signal ``name`` is being handled (None: its handler returned; the run goes on)."""
-        self._signal = name
-
-    def _on_exception(
-        self, exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None
-    ) -> None:
-        self.finish(*self._exit_status(exc_type, exc, tb))
-
-    def _on_exit(self) -> None:
-        """The interpreter exits with the run still open."""
-        if self._signal is not None:
-            self.finish("killed", f"received {self._signal}")
-        else:
-            self.finish()
-
     def _exit_status(
         self,
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> tuple[str, str | None]:
-        if self._signal is not None and isinstance(exc, KeyboardInterrupt | SystemExit):
-            return "killed", f"received {self._signal}"  # raised by the signal's handler
+        signalled = hooks.signal_raised(self)
+        if signalled is not None and isinstance(exc, KeyboardInterrupt | SystemExit):
+            return "killed", f"received {signalled}"  # raised by the signal's handler
         return exit_status(exc_type, exc, tb)
 
     def __repr__(self) -> str:
@@ -496,6 +476,14 @@ class Run:
             logger.warning("lablink: no SIGTERM handler of ours; run.log raises RunStopped")
         if self._halt is None:
             self._halt = "stop"
+
+
+def current() -> Run | None:
+    """The run opened last that is still open (None: none is)."""
+    for run in reversed(hooks.active()):
+        if isinstance(run, Run):
+            return run
+    return None
 
 
 def _system_batch(system: Mapping[str, float]) -> dict[str, Any]:

@@ -9,9 +9,10 @@ from typing import Any
 from lablink.checks.names import new_run_id
 from lablink.checks.run_fields import check_new_run
 from lablink.sdk import hooks
+from lablink.sdk.connect import make_transport
 from lablink.sdk.run import Run
 from lablink.sdk.spool import Outbox, blob_op, replay_in_background, target_of
-from lablink.sdk.transport import Transport, make_transport
+from lablink.sdk.transport import Transport
 from lablink.settings import SETTINGS, Settings
 
 _SETTING_NAMES = frozenset(key.name for key in SETTINGS)

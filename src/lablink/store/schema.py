@@ -379,3 +379,69 @@ delivery_attempts = sa.Table(
     sa.Column("error", sa.Text),
 )
 sa.Index("ix_delivery_attempts_delivery", delivery_attempts.c.delivery_id)
+
+# -- people, tokens, project grants and the audit log ---------------------------------
+# ``kind`` tells people from service accounts (CI). ``password_hash`` is an argon2 hash
+# (pwdlib) or NULL for accounts that only use tokens; it never leaves the store layer.
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(100), nullable=False, unique=True),
+    sa.Column("kind", sa.String(20), nullable=False),  # user, service
+    sa.Column("email", sa.String(320)),
+    sa.Column("display_name", sa.String(200)),
+    sa.Column("password_hash", sa.String(200)),
+    sa.Column("is_admin", sa.Boolean, nullable=False),
+    sa.Column("disabled", sa.Boolean, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+
+# Only a hash of a token's secret is stored: the secret is 256 random bits, so a plain
+# sha256 cannot be brute-forced and keeps verification cheap on every request. ``prefix``
+# is the public part of ``ll_<prefix>_<secret>`` that finds the row.
+tokens = sa.Table(
+    "tokens",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("user_id", BigId, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("prefix", sa.String(16), nullable=False, unique=True),
+    sa.Column("secret_hash", sa.String(80), nullable=False),  # "sha256:<hex>"
+    sa.Column("project_id", BigId, sa.ForeignKey("projects.id")),  # NULL: every project
+    sa.Column("role", sa.String(20), nullable=False),  # the most this token may do
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("expires_at", sa.Float),
+    sa.Column("revoked_at", sa.Float),
+    sa.Column("last_used_at", sa.Float),
+)
+sa.Index("ix_tokens_user", tokens.c.user_id)
+
+project_grants = sa.Table(
+    "project_grants",
+    metadata,
+    sa.Column("project_id", BigId, sa.ForeignKey("projects.id"), primary_key=True),
+    sa.Column("user_id", BigId, sa.ForeignKey("users.id"), primary_key=True),
+    sa.Column("role", sa.String(20), nullable=False),  # viewer, member, admin
+    sa.Column("granted_by", sa.String(200), nullable=False),
+    sa.Column("granted_at", sa.Float, nullable=False),
+)
+sa.Index("ix_project_grants_user", project_grants.c.user_id)
+
+# Append-only: migration 0006 adds triggers that refuse UPDATE and DELETE on both
+# dialects, so not even a bug in lablink can rewrite history. ``actor`` and ``target``
+# are names, not foreign keys, so entries outlive what they name.
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.Float, nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("action", sa.String(50), nullable=False),
+    sa.Column("target", sa.String(500)),
+    sa.Column("detail", sa.JSON, nullable=False),
+    sa.Column("ip", sa.String(64)),
+)
+sa.Index("ix_audit_log_at", audit_log.c.at)
+sa.Index("ix_audit_log_actor", audit_log.c.actor, audit_log.c.id)
+sa.Index("ix_audit_log_action", audit_log.c.action, audit_log.c.id)
