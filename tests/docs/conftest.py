@@ -39,6 +39,6 @@ def lab_repo(git_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     maybe = add_run("wd-1e-4", {"lr": 0.1, "wd": 1e-4}, 0.82, tags=("ablation",))
     with lablink.Client() as client:
         client.note(negative, "removing batchnorm collapses training", outcome="negative")
-        client.note(maybe, "weight decay may help at longer schedules", outcome="inconclusive")
+        client.note(maybe, "weight decay may help\nat longer schedules", outcome="inconclusive")
     (git_repo / "model.bin").unlink()
     return LabRepo(root=git_repo, home=home, negative=negative)

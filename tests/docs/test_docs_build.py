@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from doctools import Cli, LabRepo, add_run
 
+from helpers import LoopbackServer, make_settings
+from lablink.core.lab import Lab
 from lablink.docs.keep import merge
 
 
@@ -42,7 +44,7 @@ def test_build_writes_every_page_from_the_store(lab_repo: LabRepo) -> None:
 
     history = (lab_repo.docs / "HISTORY.md").read_text()
     assert "collapses training" in history.split("## Dead ends")[1]
-    assert "longer schedules" in history.split("## Open hypotheses")[1]
+    assert "may help\n  at longer schedules" in history.split("## Open hypotheses")[1]
 
     index = (lab_repo.docs / "index.md").read_text()
     assert "(experiments/vision.md)" in index and "(datasets/tiny.md)" in index
@@ -140,3 +142,13 @@ def test_bad_input_is_a_clear_error(
     outside.mkdir()
     monkeypatch.chdir(outside)
     assert "not inside a git repository" in Cli()("docs", "build", code=1).stderr
+
+
+def test_a_server_gives_the_same_docs_as_the_embedded_store(lab_repo: LabRepo) -> None:
+    Cli()("docs", "build")
+    with Lab(make_settings(lab_repo.home)) as lab:
+        server = LoopbackServer(lab).start()
+        try:
+            assert "up to date" in Cli()("--server", server.url, "docs", "check").stdout
+        finally:
+            server.stop()

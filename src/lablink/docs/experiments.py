@@ -101,12 +101,13 @@ def negative_results(runs: Sequence[Run], base: Mapping[str, Any]) -> str:
     lines = []
     for run in runs:
         for note in run.notes:
-            if note.outcome == "negative":
-                lines.append(
-                    f"- **{cell(run.name)}** (`{run.id[:8]}`, {date(note.created_at)}): "
-                    f"{note.text.strip()}  \n  tried: {config_diff(settings(run), base)}; "
-                    f"result: {metric_spread([run])}"
-                )
+            if note.outcome != "negative":
+                continue
+            text = note.text.strip().replace("\n", "\n  ")  # continuation lines stay in the item
+            lines.append(
+                f"- **{cell(run.name)}** (`{run.id[:8]}`, {date(note.created_at)}): {text}  \n"
+                f"  tried: {config_diff(settings(run), base)}; result: {metric_spread([run])}"
+            )
     return (
         "\n".join(lines) or "_None recorded yet: `lablink runs note RUN TEXT --outcome negative`._"
     )

@@ -33,7 +33,7 @@ def _decisions(decisions: Sequence[Decision]) -> str:
 def _notes(facts: LabFacts, outcome: str, empty: str) -> str:
     lines = [
         f"- {date(note.created_at)} · {run.project} · **{run.name}** `{run.id[:8]}`: "
-        f"{note.text.strip()}"
+        + note.text.strip().replace("\n", "\n  ")  # continuation lines stay in the item
         for run in facts.runs
         for note in run.notes
         if note.outcome == outcome
