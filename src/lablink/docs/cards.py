@@ -115,7 +115,8 @@ def datasheet(name: str, versions: Sequence[DatasetVersion], facts: LabFacts) ->
         ],
     )
     refs = {v.ref for v in versions}
-    users = [run for run in facts.runs if refs & set(run_data(run))]
+    readers = {run.id: run for ref in sorted(refs) for run in facts.readers.get(ref, ())}
+    users = sorted(readers.values(), key=lambda run: (run.created_at, run.id))
     uses = (
         "\n".join(
             f"- {run.project}: {run.name} `{run.id[:8]}` read "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Mapping, Sequence
 
 from lablink.models import Artifact, DatasetVersion, Run
@@ -43,6 +44,19 @@ class LabFacts:
             for artifact in self.artifacts.get(run.id, ())
             if artifact.kind == "model"
         ]
+
+    @functools.cached_property
+    def readers(self) -> dict[str, list[Run]]:
+        """Dataset version (``name@vN``) -> the runs that read it, oldest first.
+
+        Built once: the datasheets and the lineage would otherwise scan every run for
+        every dataset.
+        """
+        found: dict[str, list[Run]] = {}
+        for run in self.runs:
+            for ref in run_data(run):
+                found.setdefault(ref, []).append(run)
+        return found
 
     def datasets(self) -> dict[str, list[DatasetVersion]]:
         """Dataset name -> its versions, oldest first."""
