@@ -54,7 +54,7 @@ from lablink.core.gate_predictions import (
 from lablink.core.gate_report import explain
 from lablink.core.gate_scope import ProjectSource, check_one_project, current_project
 from lablink.errors import InvalidInput, NotFound
-from lablink.models import Run
+from lablink.models import RunRecord
 
 _RUN_ID = re.compile(r"[A-Za-z0-9_-]{4,32}")
 PAGE = 1000
@@ -71,7 +71,7 @@ class RunSource(ArtifactSource, ProjectSource, Protocol):
         descending: bool,
         limit: int,
         offset: int,
-    ) -> tuple[list[Run], int]: ...
+    ) -> tuple[list[RunRecord], int]: ...
 
 
 @dataclasses.dataclass(frozen=True)
@@ -174,7 +174,7 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def run_value(run: Run, key: str, direction: str) -> float | None:
+def run_value(run: RunRecord, key: str, direction: str) -> float | None:
     """The value a run contributes for a metric (see the module docstring)."""
     m = run.metrics.get(key)
     if m is not None:
@@ -187,14 +187,14 @@ def run_value(run: Run, key: str, direction: str) -> float | None:
     return float(raw) if isinstance(raw, int | float) and not isinstance(raw, bool) else None
 
 
-def select_runs(source: RunSource, selector: str, project: str | None) -> list[Run]:
+def select_runs(source: RunSource, selector: str, project: str | None) -> list[RunRecord]:
     """All runs a selector names: a run id, or a filter such as ``tags.main``."""
     if _RUN_ID.fullmatch(selector):
         try:
             return [source.get_run(selector)]
         except NotFound:
             pass
-    runs: list[Run] = []
+    runs: list[RunRecord] = []
     while True:
         page, total = source.search_runs(project, selector, "created_at", False, PAGE, len(runs))
         runs += page
@@ -203,7 +203,7 @@ def select_runs(source: RunSource, selector: str, project: str | None) -> list[R
 
 
 def _values(
-    runs: Sequence[Run], spec: MetricSpec, side: str, notes: list[str]
+    runs: Sequence[RunRecord], spec: MetricSpec, side: str, notes: list[str]
 ) -> tuple[SeedValue, ...]:
     found, missing, bad = [], [], []
     for run in runs:
@@ -233,8 +233,8 @@ def _values(
 
 
 def compare(
-    baseline_runs: Sequence[Run],
-    candidate_runs: Sequence[Run],
+    baseline_runs: Sequence[RunRecord],
+    candidate_runs: Sequence[RunRecord],
     metrics: Mapping[str, str] | Sequence[MetricSpec],
     margin: float | Mapping[str, float] = 0.0,
     alpha: float = 0.05,
@@ -396,7 +396,7 @@ def run_gate(source: RunSource, options: GateOptions) -> GateResult:
     )
 
 
-def _finished(runs: Sequence[Run], side: str, notes: list[str]) -> list[Run]:
+def _finished(runs: Sequence[RunRecord], side: str, notes: list[str]) -> list[RunRecord]:
     done = [r for r in runs if r.status == "finished"]
     others = [r for r in runs if r.status != "finished"]
     if others:
@@ -413,7 +413,10 @@ def _finished(runs: Sequence[Run], side: str, notes: list[str]) -> list[Run]:
 
 
 def _per_example(
-    source: ArtifactSource, base: Sequence[Run], cand: Sequence[Run], options: GateOptions
+    source: ArtifactSource,
+    base: Sequence[RunRecord],
+    cand: Sequence[RunRecord],
+    options: GateOptions,
 ) -> GateResult:
     for side, runs in (("baseline", base), ("candidate", cand)):
         if len(runs) != 1:

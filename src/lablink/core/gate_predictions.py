@@ -30,7 +30,7 @@ import numpy as np
 
 from lablink.core.tracking import check_metric_key
 from lablink.errors import InvalidInput, NotFound
-from lablink.models import Artifact, Run
+from lablink.models import Artifact, RunRecord
 
 PREFIX = "predictions/"
 KIND = "predictions"
@@ -39,7 +39,7 @@ KIND = "predictions"
 class ArtifactSource(Protocol):
     """The transport methods predictions need (``lablink.sdk.transport.Transport`` has them)."""
 
-    def get_run(self, ref: str) -> Run: ...
+    def get_run(self, ref: str) -> RunRecord: ...
     def list_artifacts(self, run_id: str) -> list[Artifact]: ...
     def download_blob(self, digest: str, dest: Path) -> Path: ...
     def upload_artifact(self, run_id: str, path: Path, name: str, kind: str) -> Artifact: ...

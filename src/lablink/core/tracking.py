@@ -23,7 +23,15 @@ from lablink.checks.limits import MAX_BATCH_METRICS, MAX_CONFIG_BYTES, MAX_PARAM
 from lablink.checks.series import check_series
 from lablink.checks.wire_numbers import check_wire_int
 from lablink.errors import AlreadyExists, InvalidInput, NotFound, RunNotActive
-from lablink.models import ENDED_STATUSES, OUTCOMES, RUN_STATUSES, Artifact, History, Project, Run
+from lablink.models import (
+    ENDED_STATUSES,
+    OUTCOMES,
+    RUN_STATUSES,
+    Artifact,
+    History,
+    Project,
+    RunRecord,
+)
 from lablink.store.base import Store
 from lablink.store.blobs import BlobStore, check_digest
 
@@ -98,7 +106,7 @@ class TrackingObserver(Protocol):
     def check_capture(self, capture: Mapping[str, Any]) -> None:
         """Refuse a run's captured fields (its watch policy) before anything is stored."""
 
-    def run_created(self, run: Run, capture: Mapping[str, Any]) -> None:
+    def run_created(self, run: RunRecord, capture: Mapping[str, Any]) -> None:
         """A run was stored."""
 
     def before_batch(self, run_id: str, batch: Batch) -> Any:
@@ -107,10 +115,12 @@ class TrackingObserver(Protocol):
     def batch_ingested(self, run_id: str, batch: Batch, before: Any) -> None:
         """A new batch of the run was stored; ``before`` is what ``before_batch`` read."""
 
-    def run_revived(self, run: Run) -> None:
+    def run_revived(self, run: RunRecord) -> None:
         """A crashed run sent a heartbeat and is running again."""
 
-    def final_status(self, run: Run, status: str, reason: str | None) -> tuple[str, str | None]:
+    def final_status(
+        self, run: RunRecord, status: str, reason: str | None
+    ) -> tuple[str, str | None]:
         """The status and reason a run ends with (a watchdog stop makes ``timed_out``)."""
 
 
@@ -132,7 +142,7 @@ class Tracking:
         tags: Sequence[str] = (),
         run_id: str | None = None,
         capture: Mapping[str, Any] | None = None,
-    ) -> Run:
+    ) -> RunRecord:
         """Start a run. ``capture`` holds git/host/env fields gathered by the SDK."""
         check_project(project)
         config = dict(config or {})
@@ -195,7 +205,7 @@ class Tracking:
             rid = self.store.resolve_run_id(ref)  # a prefix, or a run that is not there
             return rid, self.store.run_status(rid)
 
-    def get_run(self, ref: str) -> Run:
+    def get_run(self, ref: str) -> RunRecord:
         """A run by id or unique id prefix."""
         return self.store.get_run(self.store.resolve_run_id(ref))
 
@@ -207,7 +217,7 @@ class Tracking:
         descending: bool = True,
         limit: int = 100,
         offset: int = 0,
-    ) -> tuple[list[Run], int]:
+    ) -> tuple[list[RunRecord], int]:
         """Runs matching a filter expression (see ``checks/filters.py`` for the grammar)."""
         if not 1 <= limit <= 10_000:
             raise InvalidInput(f"limit must be between 1 and 10000, not {limit}")
@@ -222,7 +232,7 @@ class Tracking:
 
     def finish_run(
         self, actor: str, run_id: str, status: str = "finished", reason: str | None = None
-    ) -> Run:
+    ) -> RunRecord:
         """End a run with a final status. Ending an ended run again is a no-op.
 
         A run the watchdog marked crashed still takes its final status: its SDK was
@@ -287,7 +297,7 @@ class Tracking:
 
     def tag(
         self, actor: str, run_id: str, add: Sequence[str] = (), remove: Sequence[str] = ()
-    ) -> Run:
+    ) -> RunRecord:
         rid = self.store.resolve_run_id(run_id)
         if add:
             self.store.add_tags(rid, [check_tag(t) for t in add])
@@ -295,7 +305,7 @@ class Tracking:
             self.store.remove_tags(rid, list(remove))
         return self.store.get_run(rid)
 
-    def note(self, actor: str, run_id: str, text: str, outcome: str | None = None) -> Run:
+    def note(self, actor: str, run_id: str, text: str, outcome: str | None = None) -> RunRecord:
         """Add a note; ``outcome`` (positive/negative/inconclusive) marks the result."""
         if not isinstance(text, str) or not text.strip():
             raise InvalidInput("a note is empty")
@@ -467,7 +477,7 @@ def _check_config_size(config: Mapping[str, Any], params: Mapping[str, Any]) -> 
         )
 
 
-def _metric_cell(run: Run, key: str) -> dict[str, Any] | None:
+def _metric_cell(run: RunRecord, key: str) -> dict[str, Any] | None:
     m = run.metrics.get(key)
     if m is None:
         return None

@@ -41,7 +41,7 @@ from lablink.core.gpu_watch import GpuWatch
 from lablink.core.incidents import Incidents
 from lablink.core.notify import Notifier
 from lablink.core.tracking import Batch
-from lablink.models import Run
+from lablink.models import RunRecord
 from lablink.settings import Settings
 from lablink.store.base import Store
 from lablink.store.watch_sql import ActiveRun, WatchSql
@@ -106,7 +106,7 @@ class Watchdog:
         if capture.get("watch"):
             self.resolve(capture["watch"])
 
-    def run_created(self, run: Run, capture: Mapping[str, Any]) -> None:
+    def run_created(self, run: RunRecord, capture: Mapping[str, Any]) -> None:
         """Keep the run's own policy."""
         own = capture.get("watch")
         if own:
@@ -163,13 +163,15 @@ class Watchdog:
         minimum = threshold / rule.diverge_factor
         return check_divergence(rule, steps, values, threshold, since, minimum)
 
-    def run_revived(self, run: Run) -> None:
+    def run_revived(self, run: RunRecord) -> None:
         """A crashed run sent a heartbeat: close its lost-heartbeat incident."""
         self.incidents.resolve_kind(
             run.id, "lost_heartbeat", "heartbeats resumed: the run is running again"
         )
 
-    def final_status(self, run: Run, status: str, reason: str | None) -> tuple[str, str | None]:
+    def final_status(
+        self, run: RunRecord, status: str, reason: str | None
+    ) -> tuple[str, str | None]:
         """A run the watchdog asked to stop ends as the rule said (killed or timed_out)."""
         if run.status == "crashed":
             self.incidents.resolve_kind(run.id, "lost_heartbeat", f"the run reported {status}")

@@ -190,10 +190,9 @@ def dataset(
             version is not recorded as the run's input.
     """
     parse_ref(ref)  # a malformed reference fails here, before any store or server is opened
-    active = hooks.active()
-    run = active[-1] if active else None
+    run = hooks.current()
     if settings is None:
-        settings = run.settings if run is not None and not overrides else Settings.load(overrides)
+        settings = run._settings if run is not None and not overrides else Settings.load(overrides)
     with session(settings) as (remote, cache):
         info = remote.resolve(ref)
         manifest = remote.read_manifest(cache, info)
@@ -235,9 +234,8 @@ def add(
     from lablink.sdk.data_tables import TableCheck, check_tables
     from lablink.sdk.transfer import push
 
-    active = hooks.active()
-    run = active[-1] if active else None
-    settings = settings or (run.settings if run is not None else Settings.load())
+    run = hooks.current()
+    settings = settings or (run._settings if run is not None else Settings.load())
 
     def check(tables: list[Path], unchanged: bool) -> TableCheck:
         # The same files as the latest version are that version again: nothing to

@@ -59,6 +59,12 @@ def active() -> list[Run]:
         return list(_active)
 
 
+def current() -> Run | None:
+    """The run opened last and still open: ``lablink.run``."""
+    with _lock:
+        return _active[-1] if _active else None
+
+
 def handles(signum: int) -> bool:
     """Whether lablink's handler for ``signum`` is installed (it ends open runs)."""
     return signum in _previous_signals and signal.getsignal(signum) is _on_signal

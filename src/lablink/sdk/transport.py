@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from lablink.models import Artifact, History, Incident, Project, Run
+from lablink.models import Artifact, History, Incident, Project, RunRecord
 from lablink.settings import Settings
 
 
@@ -35,11 +35,11 @@ class Transport(abc.ABC):
         tags: Sequence[str],
         run_id: str | None,
         capture: Mapping[str, Any],
-    ) -> Run:
+    ) -> RunRecord:
         """Start a run owned by ``self.user``."""
 
     @abc.abstractmethod
-    def get_run(self, ref: str) -> Run:
+    def get_run(self, ref: str) -> RunRecord:
         """A run by id or unique id prefix. Raises NotFound."""
 
     @abc.abstractmethod
@@ -51,7 +51,7 @@ class Transport(abc.ABC):
         descending: bool,
         limit: int,
         offset: int,
-    ) -> tuple[list[Run], int]:
+    ) -> tuple[list[RunRecord], int]:
         """Runs matching a filter, and the total number that match."""
 
     @abc.abstractmethod
@@ -59,7 +59,7 @@ class Transport(abc.ABC):
         """Projects with counts."""
 
     @abc.abstractmethod
-    def finish_run(self, run_id: str, status: str, reason: str | None) -> Run:
+    def finish_run(self, run_id: str, status: str, reason: str | None) -> RunRecord:
         """End a run with a final status."""
 
     @abc.abstractmethod
@@ -77,11 +77,11 @@ class Transport(abc.ABC):
         """Merge values into the run's summary."""
 
     @abc.abstractmethod
-    def tag(self, run_id: str, add: Sequence[str], remove: Sequence[str]) -> Run:
+    def tag(self, run_id: str, add: Sequence[str], remove: Sequence[str]) -> RunRecord:
         """Add and remove tags."""
 
     @abc.abstractmethod
-    def note(self, run_id: str, text: str, outcome: str | None) -> Run:
+    def note(self, run_id: str, text: str, outcome: str | None) -> RunRecord:
         """Add a note (optionally with an outcome such as ``negative``)."""
 
     @abc.abstractmethod
@@ -159,10 +159,10 @@ class DirectTransport(Transport):
         tags: Sequence[str],
         run_id: str | None,
         capture: Mapping[str, Any],
-    ) -> Run:
+    ) -> RunRecord:
         return self.tracking.create_run(self.user, project, name, config, tags, run_id, capture)
 
-    def get_run(self, ref: str) -> Run:
+    def get_run(self, ref: str) -> RunRecord:
         return self.tracking.get_run(ref)
 
     def search_runs(
@@ -173,13 +173,13 @@ class DirectTransport(Transport):
         descending: bool,
         limit: int,
         offset: int,
-    ) -> tuple[list[Run], int]:
+    ) -> tuple[list[RunRecord], int]:
         return self.tracking.search_runs(project, filter, sort, descending, limit, offset)
 
     def list_projects(self) -> list[Project]:
         return self.tracking.list_projects()
 
-    def finish_run(self, run_id: str, status: str, reason: str | None) -> Run:
+    def finish_run(self, run_id: str, status: str, reason: str | None) -> RunRecord:
         return self.tracking.finish_run(self.user, run_id, status, reason)
 
     def heartbeat(
@@ -193,10 +193,10 @@ class DirectTransport(Transport):
     def set_summary(self, run_id: str, summary: Mapping[str, Any]) -> None:
         self.tracking.set_summary(run_id, summary)
 
-    def tag(self, run_id: str, add: Sequence[str], remove: Sequence[str]) -> Run:
+    def tag(self, run_id: str, add: Sequence[str], remove: Sequence[str]) -> RunRecord:
         return self.tracking.tag(self.user, run_id, add, remove)
 
-    def note(self, run_id: str, text: str, outcome: str | None) -> Run:
+    def note(self, run_id: str, text: str, outcome: str | None) -> RunRecord:
         return self.tracking.note(self.user, run_id, text, outcome)
 
     def add_input(self, run_id: str, kind: str, ref: str, digest: str | None) -> None:

@@ -19,7 +19,7 @@ from lablink.models import (
     MetricSummary,
     Note,
     Project,
-    Run,
+    RunRecord,
 )
 from lablink.store import schema as t
 from lablink.store.base import PointBatch, Series, Store
@@ -147,7 +147,7 @@ class SqlStore(Store):
                 {"status": values["status"], "name": values["name"]},
             )
 
-    def get_run(self, run_id: str) -> Run:
+    def get_run(self, run_id: str) -> RunRecord:
         runs = self._load_runs([run_id])
         if not runs:
             raise NotFound(f"no run with id {run_id!r}", "list runs with `lablink runs ls`")
@@ -194,7 +194,7 @@ class SqlStore(Store):
         descending: bool,
         limit: int,
         offset: int,
-    ) -> tuple[list[Run], int]:
+    ) -> tuple[list[RunRecord], int]:
         r = t.runs
         with self.engine.connect() as conn:
             conds: list[Any] = []
@@ -321,7 +321,7 @@ class SqlStore(Store):
             raise NotFound(f"no run with id {run_id!r}", "list runs with `lablink runs ls`")
         return row
 
-    def _load_runs(self, ids: Sequence[str]) -> list[Run]:
+    def _load_runs(self, ids: Sequence[str]) -> list[RunRecord]:
         """Hydrate runs in one query per table, keeping the order of ``ids``."""
         if not ids:
             return []
@@ -435,7 +435,7 @@ class SqlStore(Store):
         with self.engine.connect() as conn:
             return int(conn.execute(sa.select(sa.func.max(t.events.c.id))).scalar() or 0)
 
-    def iter_stale_runs(self, heartbeat_before: float) -> Iterator[Run]:
+    def iter_stale_runs(self, heartbeat_before: float) -> Iterator[RunRecord]:
         r = t.runs
         with self.engine.connect() as conn:
             ids = (

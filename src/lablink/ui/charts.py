@@ -22,7 +22,7 @@ from starlette.responses import Response
 from lablink.checks.wire_numbers import parse_wire_int
 from lablink.core.lab import Lab
 from lablink.errors import InvalidInput, LablinkError, NotFound
-from lablink.models import Run
+from lablink.models import RunRecord
 
 DEFAULT_POINTS = 1000
 MAX_POINTS = 5000
@@ -82,7 +82,7 @@ def group_keys(keys: Sequence[str]) -> list[tuple[str, list[str]]]:
     return [(name, groups[name]) for name in sorted(groups, key=rank)]
 
 
-def page_data(runs: Sequence[Run], options: ChartOptions, live: bool) -> dict[str, Any]:
+def page_data(runs: Sequence[RunRecord], options: ChartOptions, live: bool) -> dict[str, Any]:
     """What the chart script needs, embedded in the page as JSON (no NaN in here)."""
     return {
         "runs": [

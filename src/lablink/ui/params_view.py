@@ -18,7 +18,7 @@ from starlette.responses import HTMLResponse
 from lablink.checks.metric_goal import goal
 from lablink.core.lab import Lab
 from lablink.errors import LablinkError
-from lablink.models import Run
+from lablink.models import RunRecord
 from lablink.ui.render import Renderer
 
 MAX_RUNS = 1000
@@ -31,7 +31,7 @@ def _number(value: Any) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
-def dimensions(runs: list[Run], metric: str) -> dict[str, Any]:
+def dimensions(runs: list[RunRecord], metric: str) -> dict[str, Any]:
     """Axes for the chart: params that vary (numbers, or text as categories), then metric."""
     kept = [r for r in runs if (m := r.metrics.get(metric)) and _number(m.value) is not None]
     keys = list(dict.fromkeys(k for r in kept for k in r.params))
