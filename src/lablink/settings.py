@@ -133,8 +133,6 @@ SETTINGS: tuple[Key, ...] = (
     Key("cache_size", parse_size, 20 * 1000**3, "Size limit of the client cache (LRU), e.g. 50GB."),
 )
 
-_KEYS = {key.name: key for key in SETTINGS}
-
 
 @dataclasses.dataclass(frozen=True)
 class Settings:

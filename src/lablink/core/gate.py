@@ -17,8 +17,8 @@ metric's direction (``max_value`` for ``:max``, ``min_value`` for ``:min``), els
 last one. The best value is what early stopping would keep; it is optimistic for a
 single run, but the same rule on both sides keeps the comparison fair.
 
-Only finished runs count; others are listed in the result's notes. Use the Python API
-as ``from lablink.core import gate`` then ``gate.compare(base_runs, cand_runs,
+Only finished runs count; others are listed in the result's notes. The Python API is
+``lablink.gate`` (``src/lablink/gate.py``): ``lablink.gate.compare(base_runs, cand_runs,
 metrics={"val/acc": "max"}, margin=0.5)``.
 """
 
@@ -61,7 +61,7 @@ PAGE = 1000
 
 
 class RunSource(ArtifactSource, ProjectSource, Protocol):
-    """What the gate reads runs through: a ``Transport`` (``lablink.Client().transport``)."""
+    """What the gate reads runs through: a ``Transport`` (``lablink.gate`` passes a ``Client``'s)."""
 
     def search_runs(
         self,

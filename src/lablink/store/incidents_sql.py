@@ -21,8 +21,6 @@ from lablink.store import schema as t
 from lablink.store.base import Store
 from lablink.store.sql import SqlStore
 
-STATES = ("open", "acknowledged", "resolved")
-
 
 @dataclasses.dataclass(frozen=True)
 class Raised:
