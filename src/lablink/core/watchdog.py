@@ -51,6 +51,10 @@ logger = logging.getLogger(__name__)
 TICK_SECONDS = 1.0
 REPEAT_QUIET = 5.0  # a finding repeated within this many seconds is not written again
 LAG_GRACE = 5.0  # a tick later than this: this process was frozen, give runs a new grace
+# Caches of ended runs are pruned only past these sizes, so a tick rarely rebuilds them.
+SPARE_POLICIES = 1000  # parsed policies kept beyond twice the active runs
+MAX_RECENT = 10_000  # recent findings remembered to quiet repeats
+STOP_WAIT = 10.0  # seconds ``stop`` waits for a tick in progress to end
 
 
 class Watchdog:
@@ -288,9 +292,9 @@ class Watchdog:
     def _forget(self, active: list[str]) -> None:
         keep = set(active)
         with self._lock:
-            if len(self._policies) > 2 * len(keep) + 1000:
+            if len(self._policies) > 2 * len(keep) + SPARE_POLICIES:
                 self._policies = {k: v for k, v in self._policies.items() if k in keep}
-            if len(self._recent) > 10_000:
+            if len(self._recent) > MAX_RECENT:
                 self._recent = {k: v for k, v in self._recent.items() if k[0] in keep}
 
     # -- the loop -------------------------------------------------------------------------
@@ -309,7 +313,7 @@ class Watchdog:
         self._stopping.set()
         thread, self._thread = self._thread, None
         if thread is not None:
-            thread.join(10)
+            thread.join(STOP_WAIT)
         self.notifier.stop()
 
     def _loop(self) -> None:

@@ -20,7 +20,12 @@ from lablink.settings import Settings
 from lablink.store.blobcache import BlobCache
 
 Advance = Callable[[int], None]
+# Requests in flight to a server during a push: each carries a pack of up to PACK_BYTES,
+# so two keep the link busy without holding many packs in memory.
 UPLOAD_WORKERS = 2
+# Threads copying blobs between local disks (the embedded store, the cache): hashing
+# and copying overlap I/O, and a few suffice to keep a disk busy.
+LOCAL_WORKERS = 4
 
 
 class DataRemote(abc.ABC):
@@ -153,7 +158,7 @@ class LocalRemote(DataRemote):
                 advance(stored[1])
             return stored
 
-        with concurrent.futures.ThreadPoolExecutor(4, "lablink-put") as pool:
+        with concurrent.futures.ThreadPoolExecutor(LOCAL_WORKERS, "lablink-put") as pool:
             stored = list(pool.map(put, items))
         self.datasets.sql.record_blobs(stored)
         return sum(size for _, size in stored)
@@ -207,7 +212,7 @@ class LocalRemote(DataRemote):
 
         todo = [d for d in items if not cache.has(d)]
         try:
-            with concurrent.futures.ThreadPoolExecutor(4, "lablink-fetch") as pool:
+            with concurrent.futures.ThreadPoolExecutor(LOCAL_WORKERS, "lablink-fetch") as pool:
                 list(pool.map(bring, todo))
         finally:
             cache.flush()
