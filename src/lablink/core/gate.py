@@ -32,6 +32,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from lablink.checks.nonfinite import scrub
 from lablink.checks.ranksum import fewest_seeds
 from lablink.checks.stats import (
     TESTS,
@@ -101,7 +102,7 @@ class MetricResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (non-finite numbers become None)."""
-        data: dict[str, Any] = _clean(
+        data: dict[str, Any] = scrub(
             {
                 "metric": self.spec.key,
                 "direction": self.spec.direction,
@@ -162,16 +163,6 @@ class GateResult:
             "notes": list(self.notes),
             "metrics": [m.to_dict() for m in self.metrics],
         }
-
-
-def _clean(value: Any) -> Any:
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    return value
 
 
 def run_value(run: RunRecord, key: str, direction: str) -> float | None:

@@ -7,7 +7,6 @@ the two transports behave the same by construction. Every write takes the acting
 from __future__ import annotations
 
 import logging
-import math
 import re
 import time
 import uuid
@@ -20,6 +19,7 @@ from lablink.checks.downsample import MIN_POINTS, minmax_indices
 from lablink.checks.filters import parse_filter
 from lablink.checks.keys import check_metric_key
 from lablink.checks.limits import MAX_BATCH_METRICS, MAX_CONFIG_BYTES, MAX_PARAMS, MAX_TAGS
+from lablink.checks.nonfinite import json_float
 from lablink.checks.series import check_series
 from lablink.checks.wire_numbers import check_wire_int
 from lablink.errors import AlreadyExists, InvalidInput, NotFound, RunNotActive
@@ -349,7 +349,7 @@ class Tracking:
         payload: dict[str, Any] = {"points": total}
         if total <= LIVE_EVENT_POINTS:
             payload["metrics"] = {
-                k: {"steps": s.tolist(), "values": [_json_float(v) for v in vals.tolist()]}
+                k: {"steps": s.tolist(), "values": [json_float(v, "text") for v in vals.tolist()]}
                 for k, (s, _, vals) in batch.items()
             }
         else:
@@ -441,10 +441,6 @@ class Tracking:
 
     def list_artifacts(self, run_id: str) -> list[Artifact]:
         return self.store.list_artifacts(self.store.resolve_run_id(run_id))
-
-
-def _json_float(value: float) -> float | str:
-    return value if math.isfinite(value) else str(value)
 
 
 def _check_json_object(value: Any, what: str) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -12,6 +11,7 @@ import numpy as np
 import sqlalchemy as sa
 
 from lablink.checks.filters import Expr
+from lablink.checks.nonfinite import scrub
 from lablink.errors import AlreadyExists, InvalidInput, NotFound
 from lablink.models import (
     Artifact,
@@ -29,17 +29,7 @@ from lablink.store.rows import as_number, metric_summary, param_columns, param_v
 
 def json_dumps(value: Any) -> str:
     """JSON for JSON columns: non-finite floats become null (PostgreSQL rejects NaN)."""
-    return json.dumps(_finite(value), separators=(",", ":"))
-
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {str(k): _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    return value
+    return json.dumps(scrub(value), separators=(",", ":"))
 
 
 class SqlStore(Store):

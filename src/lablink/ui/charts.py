@@ -19,6 +19,7 @@ from typing import Any
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
+from lablink.checks.nonfinite import json_float
 from lablink.checks.wire_numbers import parse_wire_int
 from lablink.core.lab import Lab
 from lablink.errors import InvalidInput, LablinkError, NotFound
@@ -102,10 +103,6 @@ def page_data(runs: Sequence[RunRecord], options: ChartOptions, live: bool) -> d
     }
 
 
-def _finite(values: Sequence[float]) -> list[float | None]:
-    return [v if math.isfinite(v) else None for v in values]
-
-
 def series_json(
     lab: Lab, run_id: str, key: str, max_points: int, lo: int | None, hi: int | None
 ) -> dict[str, Any]:
@@ -128,7 +125,7 @@ def series_json(
         "run": h.run_id,
         "key": key,
         "steps": h.steps,
-        "values": _finite(h.values),
+        "values": [json_float(v) for v in h.values],
         "times": [round(t, 3) for t in h.times],
         "total": h.total,
         "downsampled": h.downsampled,
