@@ -182,7 +182,7 @@ class Event:
     created_at: float
 
 
-# -- versioned datasets (issue 4) -------------------------------------------------------
+# -- versioned datasets ----------------------------------------------------------------
 @dataclasses.dataclass(frozen=True)
 class DatasetVersion:
     """One immutable version of a dataset; its files are listed by its manifest blob."""
@@ -239,7 +239,7 @@ class DatasetSummary:
 
 @dataclasses.dataclass(frozen=True)
 class Incident:
-    """One watchdog rule firing on one run: open → acknowledged → resolved (issue 7)."""
+    """One watchdog rule firing on one run: open → acknowledged → resolved."""
 
     id: int
     run_id: str

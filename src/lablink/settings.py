@@ -120,7 +120,7 @@ SETTINGS: tuple[Key, ...] = (
         "training loop: 'exception' (raise RunStopped in run.log) or 'sigterm'.",
     ),
     Key("public_url", str, None, "Base URL of the server's web UI, used in links in alerts."),
-    # Versioned datasets (issue 4).
+    # Versioned datasets.
     Key(
         "data_endpoints",
         parse_list,

@@ -1,4 +1,4 @@
-"""Statistics for the regression gate (issue 6): pure functions over numbers, no I/O.
+"""Statistics for the regression gate: pure functions over numbers, no I/O.
 
 Everything is oriented so that *larger is better*: callers pass ``higher_is_better``
 and min-metrics are negated inside, so a drop is always a negative difference. Two

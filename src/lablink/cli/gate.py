@@ -1,4 +1,4 @@
-"""``lablink gate``: the statistical regression gate for CI (issue 6).
+"""``lablink gate``: the statistical regression gate for CI.
 
 ``lablink gate --baseline tags.main --candidate tags.pr-42 --metric val/acc:max``
 compares the runs' per-seed values and exits 0 (PASS or WARN), 1 (FAIL: a

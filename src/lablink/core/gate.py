@@ -1,4 +1,4 @@
-"""The statistical regression gate (issue 6): is the candidate significantly worse?
+"""The statistical regression gate: is the candidate significantly worse?
 
 ``run_gate`` selects baseline and candidate runs by filter, reads one value per run and
 metric, compares the two samples (``checks/stats.py``), adjusts for several metrics

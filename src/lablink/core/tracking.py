@@ -96,12 +96,13 @@ def new_run_id() -> str:
 # A batch as the core checked it: key -> (steps, times, values) numpy arrays.
 Batch = Mapping[str, tuple[np.ndarray, np.ndarray, np.ndarray]]
 # Statuses that accept points and a final status: "crashed" is the watchdog's verdict on
-# a run it stopped hearing from, and the run may prove it wrong (issue 7).
+# a run it stopped hearing from, and the run may prove it wrong (it was only out of
+# reach: its spool still delivers).
 OPEN_STATUSES = frozenset({"running", "crashed"})
 
 
 class TrackingObserver(Protocol):
-    """Told about runs as they start, ingest and end (the watchdog, issue 7)."""
+    """Told about runs as they start, ingest and end (the watchdog)."""
 
     def check_capture(self, capture: Mapping[str, Any]) -> None:
         """Refuse a run's captured fields (its watch policy) before anything is stored."""
@@ -236,7 +237,7 @@ class Tracking:
         """End a run with a final status. Ending an ended run again is a no-op.
 
         A run the watchdog marked crashed still takes its final status: its SDK was
-        only out of reach, and "finished" is the truth (issue 7).
+        only out of reach, and "finished" is the truth.
         """
         if status not in ENDED_STATUSES:
             raise InvalidInput(
@@ -259,7 +260,7 @@ class Tracking:
         """Record liveness (and sys/* metrics); the answer tells the SDK whether to stop.
 
         A heartbeat from a run marked crashed revives it: it was frozen or out of
-        reach, not dead (issue 7).
+        reach, not dead.
         """
         for key in system or {}:
             check_metric_key(key)  # before anything is written: all or nothing
@@ -325,7 +326,7 @@ class Tracking:
         Raises:
             InvalidInput: bad keys, lengths or values (nothing is stored).
             RunNotActive: the run has ended (a crashed run still takes points: a spool
-                replayed after an outage must not lose them, issue 7).
+                replayed after an outage must not lose them).
         """
         check_wire_int(seq, "seq")
         if not isinstance(metrics, Mapping):

@@ -261,7 +261,7 @@ class HttpTransport(Transport):
         os.replace(tmp, dest)
         return dest
 
-    # -- incidents (issue 7) ------------------------------------------------------------
+    # -- incidents ----------------------------------------------------------------------
     def list_incidents(self, open_only: bool, run: str | None, limit: int) -> list[Incident]:
         params: dict[str, Any] = {"open": str(open_only).lower(), "limit": limit}
         if run is not None:

@@ -150,7 +150,7 @@ class Run:
         return None
 
     def _guard_threads(self, now: float) -> None:
-        """Restart a background thread that died (issue 7), loudly.
+        """Restart a background thread that died, loudly.
 
         The builder sends heartbeats: if it died, the server would mark a live run
         crashed. Checked from ``run.log`` at most once a second (one float compare per
@@ -351,7 +351,8 @@ class Run:
             self._queue({"op": "finish", "run_id": self.id, "status": status, "reason": reason})
             ended = True
         except BaseException:  # even SystemExit, which threading would swallow silently
-            # Not silent (issue 7): _guard_threads restarts the thread from run.log.
+            # Not silent: a dead thread means no heartbeats, and the server would mark a live
+            # run crashed; _guard_threads restarts it from run.log.
             logger.critical("lablink: the background thread of run %s died", self.id, exc_info=True)
         finally:
             if ended or self._closing.is_set():

@@ -91,7 +91,7 @@ def _create(
     from lablink.homedir import make_home_above, own_paths
     from lablink.sdk.capture import capture
 
-    # The repository's [watch] table with this run's overrides over it (issue 7); the
+    # The repository's [watch] table with this run's overrides over it; the
     # server puts its own [watch] under both. Checked here so a typo fails at init.
     policy = merge(settings.project_config.get("watch") or {}, watch or {})
     if policy:

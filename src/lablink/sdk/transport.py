@@ -119,7 +119,7 @@ class Transport(abc.ABC):
     def download_blob(self, digest: str, dest: Path) -> Path:
         """Write a blob's bytes to ``dest`` (verified against its digest)."""
 
-    # -- incidents (issue 7) ------------------------------------------------------------
+    # -- incidents ----------------------------------------------------------------------
     @abc.abstractmethod
     def list_incidents(self, open_only: bool, run: str | None, limit: int) -> list[Incident]:
         """Incidents newest first; ``open_only`` keeps open and acknowledged ones."""

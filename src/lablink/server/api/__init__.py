@@ -6,9 +6,9 @@ from fastapi import APIRouter
 
 from lablink.server.api import (
     blobs,
-    datasets,  # issue 4
+    datasets,
     events,
-    incidents,  # issue 7
+    incidents,
     metrics,
     projects,
     runs,
