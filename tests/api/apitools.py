@@ -112,3 +112,15 @@ class SseReader:
                 continue  # a comment (ready, keepalive) or a retry hint
             return SseEvent(int(fields["id"]), fields["event"], json.loads(fields["data"]))
         raise AssertionError(f"no event in {limit} messages")
+
+
+def served_spec() -> dict[str, Any]:
+    """The app's ``/openapi.json``, built over a throwaway SQLite store (no server)."""
+    import tempfile
+    from pathlib import Path
+
+    from helpers import make_settings
+    from lablink.server.app import create_app
+
+    with tempfile.TemporaryDirectory() as tmp, Lab(make_settings(Path(tmp))) as lab:
+        return dict(create_app(lab).openapi())

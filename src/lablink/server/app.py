@@ -28,6 +28,7 @@ from lablink.server.guards import BrowserGuard
 from lablink.server.jsonio import JSONResponse
 from lablink.server.live import EventHub
 from lablink.server.middleware import RequestGuard, RequestLog, TokenAuth
+from lablink.server.openapi import install_openapi
 from lablink.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -72,6 +73,7 @@ def create_app(lab: Lab, *, keepalive_seconds: float = 15.0, ui: bool = True) ->
     app.state.lab = lab
     app.state.live = hub
     install_error_handlers(app)
+    install_openapi(app)
     app.include_router(health_router)
     for router in ROUTERS:
         app.include_router(router, prefix=PREFIX)
@@ -88,7 +90,7 @@ def create_app(lab: Lab, *, keepalive_seconds: float = 15.0, ui: bool = True) ->
         max_bytes=lab.settings.max_request_bytes,
         unlimited=lambda scope: scope["method"] == "PUT" and upload_path(scope["path"]),
     )
-    app.add_middleware(BrowserGuard)
+    app.add_middleware(BrowserGuard, routes=app.router.routes)
     app.add_middleware(RequestLog)
     return app
 

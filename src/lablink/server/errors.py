@@ -16,6 +16,7 @@ from typing import Any
 import sqlalchemy.exc
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
@@ -125,9 +126,21 @@ async def _http_exception(request: Request, exc: Exception) -> Response:
         err = NotFound(f"no route {request.method} {request.url.path}", hint)
     elif exc.status_code == 405:
         err = http_error(405, f"{request.method} is not allowed on {request.url.path}")
+        allowed = _allowed_methods(request)
+        if allowed:
+            return error_response(err, {"Allow": ", ".join(allowed)})
     else:
         err = http_error(exc.status_code, str(exc.detail))
     return error_response(err, dict(exc.headers) if exc.headers else None)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route takes on this path (Starlette names only the first route's)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, APIRoute) and route.path_regex.fullmatch(request.url.path):
+            methods |= route.methods or set()
+    return sorted(methods)
 
 
 def database_error(exc: sqlalchemy.exc.DBAPIError) -> LablinkError:

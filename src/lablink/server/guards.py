@@ -10,6 +10,7 @@ framed, sniffed or made to run script from elsewhere.
 from __future__ import annotations
 
 from starlette.datastructures import Headers
+from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lablink.errors import UnsupportedMediaType
@@ -42,8 +43,9 @@ class BrowserGuard:
     ingestion hot path.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, routes: list[BaseRoute] | None = None) -> None:
         self.app = app
+        self.routes = routes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -57,7 +59,7 @@ class BrowserGuard:
             # off the simple types (a bare `curl -T` upload has no type); a POST must
             # name one of ours, even with an empty body.
             refused = media in SIMPLE_TYPES if method != "POST" else media not in WRITE_TYPES
-            if refused:
+            if refused and self._routed(scope):
                 shown = f"Content-Type {given[:60]!r}" if given else "no Content-Type"
                 err = UnsupportedMediaType(
                     f"{method} {scope['path']} was sent with {shown}",
@@ -67,6 +69,13 @@ class BrowserGuard:
                 await error_response(err)(scope, receive, self._sender(scope, send))
                 return
         await self.app(scope, receive, self._sender(scope, send))
+
+    def _routed(self, scope: Scope) -> bool:
+        """Whether a route takes this method and path: if none does, nothing would run,
+        so the router's own 404 or 405 is the more useful answer."""
+        if self.routes is None:
+            return True
+        return any(route.matches(scope)[0] == Match.FULL for route in self.routes)
 
     @staticmethod
     def _sender(scope: Scope, send: Send) -> Send:

@@ -52,6 +52,8 @@ async def _body(request: Request) -> dict[str, Any]:
     has_schema, has_text = body.get("schema") is not None, body.get("text") is not None
     if has_schema == has_text:
         raise InvalidInput("send the schema either as 'schema' (JSON) or as 'text' (YAML/JSON)")
+    if has_schema and not isinstance(body["schema"], dict):
+        raise InvalidInput("'schema' must be a JSON object (Frictionless fields)")
     if has_text and not isinstance(body["text"], str):
         raise InvalidInput("'text' must be a string holding YAML or JSON")
     for key in ("compat", "description"):

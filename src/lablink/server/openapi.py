@@ -1,0 +1,310 @@
+"""The OpenAPI document, made to describe what the server does.
+
+FastAPI's generated spec says less than the server checks and more than it answers:
+it promises 422 (the app answers 400 with the error envelope), leaves out the digest,
+name and version patterns the routes enforce, and misses bodies a route reads by hand.
+``describe`` post-processes it once, so generated clients send requests the server
+takes and expect the answers it gives. The patterns come from the modules that check
+them, so the spec cannot drift from the code. ``tests/api/test_api_schemathesis.py``
+holds the server to it.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import FastAPI
+
+from lablink.checks.compat import MODES
+from lablink.checks.wire_numbers import MAX_VERSION, MAX_WIRE_INT
+from lablink.core import tracking
+from lablink.core.datasets import refs
+from lablink.core.schemas import _SUBJECT
+from lablink.models import RUN_STATUSES
+from lablink.store.blobs import _DIGEST
+
+Spec = dict[str, Any]
+
+ERROR = "#/components/schemas/Error"
+_ERROR_SCHEMA: Spec = {
+    "type": "object",
+    "required": ["error"],
+    "additionalProperties": False,
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "additionalProperties": False,
+            "properties": {
+                "code": {"type": "string", "description": "stable, e.g. bad_request, not_found"},
+                "message": {"type": "string"},
+                "hint": {"type": "string"},
+                "details": {"type": "object"},
+            },
+        }
+    },
+    "description": "Every 4xx and 5xx answer; the status follows the code.",
+}
+_WHY = {
+    "400": "Bad input: malformed JSON, a wrong type, a value out of range (code bad_request).",
+    "401": "A token is configured and the request lacks it.",
+    "404": "No such run, project, blob, dataset, schema or incident.",
+    "409": "The request clashes with stored data.",
+    "413": "The body is over the server's size limit.",
+    "415": "A write without a lablink content type (cross-site request guard).",
+    "429": "This client holds too many live streams (Retry-After).",
+    "503": "The database is unavailable, or the server holds too many streams.",
+}
+
+
+def _anchored(pattern: str) -> str:
+    return f"^(?:{pattern})$"
+
+
+# What the routes check, as JSON Schema: path and query parameters by name.
+_NAME = _anchored(tracking._PROJECT.pattern)
+_RUN_REF = "^[A-Za-z0-9_-]{1,32}$"
+_DIGEST_PATTERN = _anchored(_DIGEST.pattern)
+_VERSION_REF = _anchored(
+    rf"latest|{refs._VERSION.pattern}|{refs._HEX.pattern}|{refs._DIGEST.pattern}"
+)
+_DATASET_REF = _anchored(
+    rf"{refs._NAME.pattern}(?:@(?:latest|{refs._VERSION.pattern}|{refs._HEX.pattern}))?"
+    rf"|{refs._DIGEST.pattern}"
+)
+_SCHEMA_VERSION = _anchored(r"latest|v?0{0,9}[1-9][0-9]{0,8}")
+_PATH_PARAMS: dict[str, Spec] = {
+    "run_id": {"type": "string", "pattern": _RUN_REF},
+    "ref": {"type": "string", "pattern": _RUN_REF},
+    "digest": {"type": "string", "pattern": _DIGEST_PATTERN},
+    "name": {"type": "string", "pattern": _NAME},
+    "project": {"type": "string", "pattern": _NAME},
+    "subject": {"type": "string", "pattern": _anchored(_SUBJECT.pattern)},
+    "version": {"type": "string", "pattern": _SCHEMA_VERSION},
+}
+_DATASET_VERSION_PATH = "/api/v1/datasets/{name}/versions/{ref}"
+
+
+def _security_responses(method: str, path: str) -> list[str]:
+    """The error statuses an operation can answer besides 400, 401 and 503."""
+    codes = ["404"] if path != "/api/v1/projects" else []
+    if method in {"post", "put", "patch", "delete"}:
+        codes += ["409", "413", "415"]
+    if path.endswith("/events"):
+        codes.append("429")
+    return codes
+
+
+def _fix_parameters(path: str, op: Spec) -> None:
+    for param in op.get("parameters", ()):
+        name, where = param["name"], param["in"]
+        if where == "path":
+            if param["schema"].get("type") == "string":
+                schema = _PATH_PARAMS.get(name, {"type": "string", "minLength": 1})
+                if name == "ref" and path.startswith(_DATASET_VERSION_PATH):
+                    schema = {"type": "string", "pattern": _VERSION_REF}
+                param["schema"] = {**param["schema"], **schema}
+        elif where in {"query", "header"}:
+            _fix_query(path, param)
+
+
+def _fix_query(path: str, param: Spec) -> None:
+    name, schema = param["name"], param["schema"]
+    strings = [s for s in schema.get("anyOf", [schema]) if s.get("type") == "string"]
+    for text in strings:
+        if name == "project" and not path.endswith("/incidents"):
+            text.update(pattern=_NAME, minLength=1)
+        elif name == "run" and path.endswith("/events"):
+            text.update(pattern=_RUN_REF, minLength=1)
+        elif name == "run":
+            text.update(pattern=_RUN_REF)
+        elif name in {"ref", "old", "new"} and "/datasets/" in path:
+            text.update(pattern=_DATASET_REF)
+    if name == "Last-Event-ID":
+        # ASCII digits up to 2**62; 18 of them always fit. Blank means none.
+        param["schema"] = {"type": "string", "pattern": r"^[ \t]*[0-9]{0,18}[ \t]*$"}
+    if name == "run" and path.endswith("/compare"):
+        param["required"] = True
+        param["schema"] = {
+            "type": "array",
+            "minItems": 2,
+            "items": {"type": "string", "pattern": _RUN_REF},
+        }
+
+
+def _body(schema: Spec, media: str = "application/json") -> Spec:
+    return {"required": True, "content": {media: {"schema": schema}}}
+
+
+# Bodies FastAPI cannot see: routes that read the request themselves.
+_SCHEMA_BODY: Spec = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "schema": {"type": "object", "description": "Frictionless JSON; or give text"},
+        "text": {"type": "string", "description": "the schema as YAML or JSON"},
+        "compat": {"enum": list(MODES)},
+        "description": {"type": "string"},
+        "version": {"type": "integer", "minimum": 1, "maximum": MAX_VERSION},
+    },
+    "oneOf": [{"required": ["schema"]}, {"required": ["text"]}],
+}
+_MANUAL_BODIES: dict[tuple[str, str], Spec] = {
+    ("put", "/api/v1/blobs/{digest}"): _body(
+        {"type": "string", "format": "binary"}, "application/octet-stream"
+    ),
+    ("post", "/api/v1/data/packs"): _body(
+        {"type": "string", "format": "binary"}, "application/octet-stream"
+    ),
+    ("post", "/api/v1/schemas/{subject}/versions"): _body(_SCHEMA_BODY),
+    ("post", "/api/v1/schemas/{subject}/check"): _body(_SCHEMA_BODY),
+    # The server reads no body here, but a POST needs a lablink content type: send {}.
+    ("post", "/api/v1/incidents/{incident_id}/ack"): _body({"description": "ignored; send {}"}),
+}
+_EXTRA_QUERY: dict[tuple[str, str], list[Spec]] = {
+    ("get", "/api/v1/schemas/{subject}/diff"): [
+        {
+            "name": key,
+            "in": "query",
+            "required": True,
+            "schema": {"type": "string", "pattern": _SCHEMA_VERSION},
+            "description": "a version number or latest",
+        }
+        for key in ("from", "to")
+    ],
+}
+_BINARY_ANSWERS = {
+    ("get", "/api/v1/blobs/{digest}"): "application/octet-stream",
+    ("post", "/api/v1/data/fetch"): "application/octet-stream",
+    ("get", "/api/v1/events"): "text/event-stream",
+    ("get", "/api/v1/runs/{run_id}/events"): "text/event-stream",
+    ("get", "/api/v1/projects/{project}/events"): "text/event-stream",
+}
+
+
+def _fix_body(method: str, path: str, op: Spec) -> None:
+    manual = _MANUAL_BODIES.get((method, path))
+    if manual is not None:
+        op["requestBody"] = copy.deepcopy(manual)
+    body = op.get("requestBody")
+    if path.endswith("/summary") and body is not None:
+        body["content"]["application/json"]["schema"]["propertyNames"] = _METRIC_KEY
+    if body is not None and method == "post":
+        # Optional bodies are not optional on the wire: a POST without a content type
+        # is refused (415), so clients are told to send one ({} is enough).
+        body["required"] = True
+        for media in body.get("content", {}).values():
+            schema = media.get("schema", {})
+            options = schema.get("anyOf")
+            if options and {"type": "null"} in options:
+                media["schema"] = next(o for o in options if o != {"type": "null"})
+
+
+def _fix_answers(method: str, path: str, op: Spec) -> None:
+    answers: Spec = op.setdefault("responses", {})
+    answers.pop("422", None)
+    media = _BINARY_ANSWERS.get((method, path))
+    if media is not None:
+        for code, answer in answers.items():
+            if code.startswith("2"):
+                answer["content"] = {media: {"schema": {"type": "string", "format": "binary"}}}
+    if path == "/api/v1/runs/{run_id}/history":
+        ok = answers["200"].setdefault("content", {})
+        ok["application/octet-stream"] = {"schema": {"type": "string", "format": "binary"}}
+    if (method, path) in {
+        ("post", "/api/v1/schemas/{subject}/versions"),
+    }:
+        answers.setdefault("201", {"description": "registered as a new version"})
+    if path == "/healthz":
+        return
+    for code in ["400", "401", *_security_responses(method, path), "503"]:
+        answers[code] = {
+            "description": _WHY[code],
+            "content": {"application/json": {"schema": {"$ref": ERROR}}},
+        }
+
+
+_CONTROL = "\\x00-\\x1f\\x7f-\\x9f\\u2028\\u2029"
+_METRIC_KEY: Spec = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": 250,
+    # printable, not blank (checks/keys.py)
+    "pattern": f"^[^{_CONTROL}]*[^\\s{_CONTROL}][^{_CONTROL}]*$",
+}
+_DIGEST_FIELDS = {"digest", "manifest", "profile_digest"}
+_FIELD_RULES: dict[tuple[str, str], Spec] = {
+    ("Finish", "status"): {"enum": [s for s in RUN_STATUSES if s != "running"]},
+    ("NoteIn", "text"): {"minLength": 1, "pattern": "\\S"},
+}
+
+
+def _bound_integers(node: Any) -> None:
+    """Every integer the API takes is 0..2**62 unless the route says otherwise."""
+    if isinstance(node, dict):
+        if node.get("type") == "integer":
+            node.setdefault("minimum", 0)
+            node.setdefault("maximum", MAX_WIRE_INT)
+        for value in node.values():
+            _bound_integers(value)
+    elif isinstance(node, list):
+        for value in node:
+            _bound_integers(value)
+
+
+def _fix_component(name: str, schema: Spec) -> None:
+    for field, prop in schema.get("properties", {}).items():
+        options = prop.get("anyOf", [prop])
+        for option in options:
+            if field in _DIGEST_FIELDS and option.get("type") == "string":
+                option["pattern"] = _DIGEST_PATTERN
+            if field == "digests" and option.get("type") == "array":
+                option["items"] = {**option["items"], "pattern": _DIGEST_PATTERN}
+            if option.get("type") == "string":
+                option.update(_FIELD_RULES.get((name, field), {}))
+        if (name, field) == ("Heartbeat", "system"):
+            for option in options:
+                if option.get("type") == "object":
+                    option["propertyNames"] = _METRIC_KEY
+    if name == "VerifyIn":
+        schema["oneOf"] = [
+            {"required": ["digest"], "properties": {"digests": {"type": "null"}}},
+            {"required": ["digests"], "properties": {"digest": {"type": "null"}}},
+        ]
+
+
+def describe(spec: Spec) -> Spec:
+    """A copy of FastAPI's ``spec`` that matches the server's answers and checks."""
+    out = copy.deepcopy(spec)
+    schemas = out.setdefault("components", {}).setdefault("schemas", {})
+    schemas.pop("HTTPValidationError", None)
+    schemas.pop("ValidationError", None)
+    for name, schema in schemas.items():
+        _fix_component(name, schema)
+    schemas["Error"] = _ERROR_SCHEMA
+    for path, item in out.get("paths", {}).items():
+        for method, op in item.items():
+            op.setdefault("parameters", []).extend(
+                copy.deepcopy(_EXTRA_QUERY.get((method, path), []))
+            )
+            _fix_parameters(path, op)
+            _fix_body(method, path, op)
+            _fix_answers(method, path, op)
+    _bound_integers(out.get("paths"))
+    _bound_integers(schemas)
+    return out
+
+
+def install_openapi(app: FastAPI) -> None:
+    """Serve ``describe(app's own spec)`` at ``/openapi.json`` (built once, on first use)."""
+    generate: Callable[[], Spec] = app.openapi
+
+    def openapi() -> Spec:
+        if getattr(app.state, "openapi", None) is None:
+            app.state.openapi = describe(generate())
+        spec: Spec = app.state.openapi
+        return spec
+
+    app.openapi = openapi  # type: ignore[method-assign]
