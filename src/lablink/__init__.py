@@ -47,7 +47,7 @@ _DEPRECATED = {"RunNotActive": ("lablink.errors", "RunNotActive")}
 
 def __getattr__(name: str) -> _Any:
     if name == "run":  # like ``wandb.run``: the open run, or None
-        from lablink.sdk.hooks import current
+        from lablink.sdk.run import current
 
         return current()
     if name == "gate":  # loaded on first use: it brings numpy and scipy

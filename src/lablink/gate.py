@@ -29,12 +29,13 @@ from typing import Any
 
 from lablink.checks.stats import Verdict
 from lablink.core import evaluate as _evaluate
-from lablink.core import gate as _gate
-from lablink.core import gate_predictions as _predictions
 from lablink.core.evaluate import EvalResult
-from lablink.core.gate import GateResult, compare
-from lablink.core.gate_options import GateOptions, MetricSpec
-from lablink.core.gate_report import render_markdown
+from lablink.core.gate import predictions as _predictions
+from lablink.core.gate import run as _run
+from lablink.core.gate.options import GateOptions, MetricSpec
+from lablink.core.gate.report import render_markdown
+from lablink.core.gate.results import GateResult
+from lablink.core.gate.verdicts import compare
 from lablink.deprecation import warn
 from lablink.models import Artifact
 from lablink.sdk.client import Client
@@ -65,7 +66,7 @@ def run_gate(source: Client | Any, options: GateOptions) -> GateResult:
         InvalidInput: no runs match, the runs span projects, the selectors overlap, a
             metric is missing, or (per-example) the two sides are not comparable.
     """
-    return _gate.run_gate(_source(source), options)
+    return _run.run_gate(_source(source), options)
 
 
 def log_predictions(

@@ -131,6 +131,13 @@ SETTINGS: tuple[Key, ...] = (
     ),
     Key("cache_dir", str, None, "Client cache of dataset files. Default: <home>/cache."),
     Key("cache_size", parse_size, 20 * 1000**3, "Size limit of the client cache (LRU), e.g. 50GB."),
+    Key(
+        "capture_exclude",
+        parse_list,
+        (),
+        "Comma-separated git path patterns left out of the dirty diff init captures, "
+        "e.g. `secrets/*, *.env` (also `[capture] exclude = [...]` in lablink.toml).",
+    ),
 )
 
 
@@ -155,6 +162,7 @@ class Settings:
     data_endpoints: tuple[str, ...] = ()
     cache_dir: Path = Path(".lablink/cache")
     cache_size: int = 20 * 1000**3
+    capture_exclude: tuple[str, ...] = ()
     project_config: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
     @classmethod
@@ -210,6 +218,7 @@ class Settings:
             if values["cache_dir"]
             else home / "cache",
             cache_size=values["cache_size"],
+            capture_exclude=_capture_exclude(values["capture_exclude"], project_config),
             project_config=project_config,
         )
 
@@ -245,6 +254,21 @@ def _endpoints(value: Any, project_config: Mapping[str, Any]) -> tuple[str, ...]
             "data endpoints must be a list of URLs", "e.g. endpoints = ['http://a:8500']"
         )
     return tuple(v.rstrip("/") for v in value)
+
+
+def _capture_exclude(value: Any, project_config: Mapping[str, Any]) -> tuple[str, ...]:
+    """Patterns from the setting, else the project file's ``[capture] exclude``."""
+    if not value:
+        table = project_config.get("capture", {})
+        value = table.get("exclude", ()) if isinstance(table, Mapping) else ()
+    if isinstance(value, str):
+        value = parse_list(value)
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+        raise InvalidInput(
+            "[capture] exclude must be a list of path patterns",
+            "e.g. exclude = ['secrets/*', '*.env']",
+        )
+    return tuple(v for v in value if v.strip())
 
 
 def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> str:

@@ -8,7 +8,7 @@ from pathlib import Path
 from cli_support import Cli, Seeded
 
 from helpers import make_settings
-from lablink.sdk.transport import DirectTransport
+from lablink.sdk.direct import DirectTransport
 
 
 def attach(seeded: Seeded, tmp_path: Path, files: dict[str, bytes]) -> str:

@@ -13,11 +13,11 @@ import httpx
 import pytest
 
 from helpers import AppServer
+from lablink.checks.names import check_project
 from lablink.core.datasets.manifest import FileEntry, Manifest
 from lablink.core.datasets.refs import check_name, parse_ref
 from lablink.core.schemas import check_subject
 from lablink.core.schemas import parse_ref as parse_schema_ref
-from lablink.core.tracking import check_project
 from lablink.errors import InvalidInput
 from lablink.server.edge_cache import EdgeCache
 from lablink.store.blobs import check_digest

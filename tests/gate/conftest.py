@@ -10,7 +10,7 @@ import pytest
 
 from helpers import make_settings
 from lablink.core.lab import Lab
-from lablink.sdk.transport import DirectTransport
+from lablink.sdk.direct import DirectTransport
 from lablink.settings import Settings
 
 BASE = [90.1, 89.6, 90.4, 89.9, 90.0, 90.3, 89.7, 90.2, 89.8, 90.0]  # sd 0.26

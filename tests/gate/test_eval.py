@@ -15,9 +15,9 @@ from typer.testing import CliRunner, Result
 from conftest import Home
 from lablink.cli.main import app
 from lablink.core import evaluate as ev
-from lablink.core.gate_predictions import read_predictions
+from lablink.core.gate.predictions import read_predictions
 from lablink.sdk.data import dataset
-from lablink.sdk.transport import DirectTransport
+from lablink.sdk.direct import DirectTransport
 
 PREDICT = '''
 import json

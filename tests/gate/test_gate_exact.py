@@ -22,9 +22,9 @@ from lablink.checks.ranksum import rank_sum_test
 from lablink.checks.stats import Verdict
 from lablink.cli.main import app
 from lablink.core import gate
-from lablink.core.gate_report import render_markdown
+from lablink.core.gate.report import render_markdown
 from lablink.models import RunRecord
-from lablink.sdk.transport import DirectTransport
+from lablink.sdk.direct import DirectTransport
 
 MAX_SIDE = 6
 

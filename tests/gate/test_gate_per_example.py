@@ -10,9 +10,9 @@ import pytest
 
 from conftest import Home
 from lablink.core import gate
-from lablink.core.gate_predictions import read_table
+from lablink.core.gate.predictions import read_table
 from lablink.errors import InvalidInput, NotFound
-from lablink.sdk.transport import DirectTransport
+from lablink.sdk.direct import DirectTransport
 
 N = 2000
 

@@ -11,10 +11,11 @@ from scipy import stats as sps
 from conftest import BASE, Home
 from helpers import LoopbackServer, make_settings
 from lablink.core import gate
-from lablink.core.gate_report import render_markdown
+from lablink.core.gate.report import render_markdown
 from lablink.core.lab import Lab
 from lablink.errors import InvalidInput, NotFound
-from lablink.sdk.transport import DirectTransport, Transport
+from lablink.sdk.direct import DirectTransport
+from lablink.sdk.transport import Transport
 
 
 def options(candidate: str, *metrics: str, **kwargs: object) -> gate.GateOptions:

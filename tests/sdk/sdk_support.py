@@ -15,7 +15,8 @@ import lablink
 from helpers import wait_for
 from lablink.core.lab import Lab
 from lablink.errors import ServiceUnavailable
-from lablink.sdk.transport import Transport, make_transport
+from lablink.sdk.connect import make_transport
+from lablink.sdk.transport import Transport
 from lablink.settings import Settings
 
 # Fast cadences so tests see flushes and heartbeats within a fraction of a second.

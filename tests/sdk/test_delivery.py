@@ -32,7 +32,7 @@ def messages(caplog: pytest.LogCaptureFixture, text: str) -> list[str]:
 def test_a_server_bug_on_one_op_sets_it_aside_and_the_rest_flow(
     sdk: Sdk, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(spool, "MIN_BACKOFF", 0.01)  # five tries within the test
+    monkeypatch.setattr(spool.outbox, "MIN_BACKOFF", 0.01)  # five tries within the test
     transport = sdk.transport()
     # the code that answers the request: in the server for HTTP, in-process for direct
     tracking = sdk.lab.tracking if sdk.kind == "http" else transport.tracking  # type: ignore[attr-defined]
@@ -150,7 +150,7 @@ def test_database_errors_are_told_apart() -> None:
 def test_direct_download_checks_the_digest_and_leaves_no_part_file(
     settings: Any, tmp_path: Path
 ) -> None:
-    from lablink.sdk.transport import DirectTransport
+    from lablink.sdk.direct import DirectTransport
 
     transport = DirectTransport(settings)
     try:

@@ -155,6 +155,19 @@ def test_keyboard_interrupt_marks_killed_and_sys_exit_0_finished(sdk: Sdk) -> No
     assert sdk.client.run(failed.id).status == "failed"
 
 
+def test_current_is_the_run_opened_last_that_is_still_open(sdk: Sdk) -> None:
+    from lablink.sdk.run import current
+
+    assert current() is None
+    first = sdk.init()
+    second = sdk.init()
+    assert current() is second
+    second.finish()
+    assert current() is first
+    first.finish()
+    assert current() is None
+
+
 def test_finish_with_status_and_log_after_finish_is_ignored(sdk: Sdk) -> None:
     run = sdk.init()
     run.log({"x": 1.0})

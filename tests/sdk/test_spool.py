@@ -159,7 +159,7 @@ def test_unknown_op_is_an_error() -> None:
 
 
 def test_a_spool_replaced_after_it_was_opened_is_not_replayed(tmp_path: Path) -> None:
-    from lablink.sdk.spool import _locked
+    from lablink.sdk.spool.replay import _locked
 
     header = {"op": "run", "run_id": "r", "target": "t", "v": 1}
     path = tmp_path / "r.jsonl"
@@ -170,7 +170,8 @@ def test_a_spool_replaced_after_it_was_opened_is_not_replayed(tmp_path: Path) ->
         newer = tmp_path / "r.new"
         newer.write_text(json.dumps(header) + "\n")
         newer.replace(path)  # a rewrite lands between another replayer's open and lock
-        from lablink.sdk.spool import _lock, _still_at
+        from lablink.sdk.spool.ops import lock_file
+        from lablink.sdk.spool.replay import _still_at
 
-        assert _lock(old, blocking=False)
+        assert lock_file(old, blocking=False)
         assert not _still_at(path, old)

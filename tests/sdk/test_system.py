@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from lablink.sdk import capture, system
+from lablink.sdk import capture, gpu, system
 
 
 def fake_nvml(gpus: list[str], fail_init: bool = False) -> types.ModuleType:
@@ -77,9 +77,9 @@ def test_no_driver_means_no_gpu_keys_and_no_error(monkeypatch: pytest.MonkeyPatc
 def test_without_a_driver_the_bindings_are_not_even_imported(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(system, "NVIDIA_PROC", str(tmp_path / "no-driver"))
+    monkeypatch.setattr(gpu, "NVIDIA_PROC", str(tmp_path / "no-driver"))
     monkeypatch.delitem(sys.modules, "pynvml", raising=False)
-    assert system.open_nvml() is None
+    assert gpu.open_nvml() is None
     assert "pynvml" not in sys.modules
 
 

@@ -16,11 +16,11 @@ from watch_support import FakeNvml
 from helpers import LoopbackServer, wait_for
 from lablink.core.gpu_watch import gpus_in_use
 from lablink.core.lab import Lab
-from lablink.sdk.gpu import GpuSampler
+from lablink.sdk.connect import make_transport
+from lablink.sdk.gpu import GB, GpuSampler
 from lablink.sdk.system import SystemSampler
-from lablink.sdk.transport import Transport, make_transport
+from lablink.sdk.transport import Transport
 
-GB = 1024**3
 RULE = {"rules": {"gpu": {"gpu_util_below": 10, "for": "2s"}}}
 
 

@@ -14,7 +14,8 @@ import pytest
 import lablink
 from helpers import LoopbackServer, wait_for
 from lablink.core.lab import Lab
-from lablink.sdk.transport import Transport, make_transport
+from lablink.sdk.connect import make_transport
+from lablink.sdk.transport import Transport
 
 LOSS = """
 [watch.rules.loss]

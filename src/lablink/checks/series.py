@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from lablink.checks.wire_numbers import MAX_WIRE_INT
+from lablink.checks.wire_numbers import MAX_WIRE_INT, STEPS_RULE
 from lablink.errors import InvalidInput
 
 Columns = tuple[np.ndarray, np.ndarray, np.ndarray]
@@ -68,7 +68,7 @@ def _check_types(key: str, name: str, column: list[Any], allowed: frozenset[type
 
 def _steps(key: str, steps: list[Any]) -> np.ndarray:
     """Steps as int64, exact: integers go straight to int64, never through float64."""
-    refused = InvalidInput(f"metric {key!r}: steps must be integers from 0 to 2**62")
+    refused = InvalidInput(f"metric {key!r}: {STEPS_RULE}")
     if set(map(type, steps)) <= _INT:
         try:
             return np.asarray(steps, dtype=np.int64)
@@ -90,7 +90,7 @@ def check_arrays(key: str, steps: np.ndarray, times: np.ndarray, values: np.ndar
     if not len(steps) == len(times) == len(values):
         raise InvalidInput(f"metric {key!r}: steps, times and values differ in length")
     if len(steps) and (steps.min() < 0 or steps.max() > MAX_WIRE_INT):
-        raise InvalidInput(f"metric {key!r}: steps must be integers from 0 to 2**62")
+        raise InvalidInput(f"metric {key!r}: {STEPS_RULE}")
     if len(times) and not np.all(np.isfinite(times)):
         raise InvalidInput(f"metric {key!r}: times must be finite numbers (UNIX seconds)")
     return steps, times, values

@@ -17,6 +17,8 @@ from lablink.errors import InvalidInput
 # The largest step, seq, id, cursor or offset the API takes: well inside a signed 64-bit
 # column on every backend, and exact in the int64 arrays the batches travel in.
 MAX_WIRE_INT = 2**62
+MAX_WIRE_INT_TEXT = "2**62"  # how messages name it
+STEPS_RULE = f"steps are integers from 0 to {MAX_WIRE_INT_TEXT}"
 # Schema versions are small numbers people type.
 MAX_VERSION = 999_999_999
 

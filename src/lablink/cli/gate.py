@@ -132,7 +132,7 @@ def gate_command(
             _write(report, _misuse_markdown(error))
         raise typer.Exit(EXIT_MISUSE) from None
     if report is not None:
-        from lablink.core.gate_report import render_markdown
+        from lablink.core.gate.report import render_markdown
 
         _write(report, render_markdown(result))
     if as_json:
@@ -157,7 +157,7 @@ def _misuse_markdown(error: LablinkError) -> str:
 
 
 def _print_summary(result: GateResult) -> None:
-    from lablink.core.gate_report import fmt, fmt_p
+    from lablink.core.gate.report import fmt, fmt_p
 
     out = output.console()
     table = Table(box=None, header_style="bold", pad_edge=False)
@@ -201,7 +201,7 @@ def log_predictions_command(
 ) -> None:
     """Attach per-example results (0/1 correct, or a score) to a run as
     predictions/METRIC.jsonl, for `lablink gate --per-example`."""
-    from lablink.core.gate_predictions import log_predictions, read_table
+    from lablink.core.gate.predictions import log_predictions, read_table
 
     header, ids, values = read_table(file)
     with get_state(ctx).client() as client:

@@ -21,6 +21,7 @@ from lablink.cli.data import app as data_app
 from lablink.cli.eval import eval_command
 from lablink.cli.gate import app as gate_app
 from lablink.cli.incidents import app as incidents_app
+from lablink.cli.people import audit, tokens_app, users_app
 from lablink.cli.schema import app as schema_app
 from lablink.cli.schema import validate_command
 from lablink.cli.state import State
@@ -102,7 +103,7 @@ def root(
 
 app.add_typer(runs.app, name="runs")
 app.add_typer(db.app, name="db")
-app.command("projects")(projects.projects)
+app.add_typer(projects.app, name="projects")
 app.command("server")(server.server)
 app.command("demo")(demo.demo)
 app.command("sync")(sync.sync)
@@ -112,6 +113,9 @@ app.add_typer(schema_app, name="schema")
 app.command("validate")(validate_command)
 app.add_typer(incidents_app, name="incidents")
 app.add_typer(data_app, name="data")
+app.add_typer(users_app, name="users")
+app.add_typer(tokens_app, name="tokens")
+app.command("audit")(audit)
 
 
 def main() -> None:

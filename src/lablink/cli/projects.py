@@ -1,4 +1,7 @@
-"""``lablink projects``: every project with its run counts and last activity."""
+"""``lablink projects``: every project with its run counts and last activity.
+
+``lablink projects grant`` (people's roles in a project) lives in ``cli/people.py``.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +11,26 @@ import typer
 from rich.table import Table
 
 from lablink.cli import output
+from lablink.cli.people import grant
 from lablink.cli.state import get_state
 
+app = typer.Typer(
+    help="List projects with their runs and last activity; `grant` gives people roles in them.",
+    invoke_without_command=True,
+    subcommand_metavar="[grant ...]",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.command("grant")(grant)
 
+
+@app.callback(invoke_without_command=True)
 def projects(
     ctx: typer.Context,
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """List projects with their number of runs, active runs and last activity."""
+    if ctx.invoked_subcommand is not None:
+        return
     with get_state(ctx).client() as client:
         found = client.projects()
     if as_json:

@@ -24,24 +24,52 @@ def server(
     cache_size: str = typer.Option(
         "50GB", "--cache-size", help="Disk an edge cache may use, e.g. 50GB (with --upstream)."
     ),
+    tls_cert: str | None = typer.Option(
+        None, "--tls-cert", help="Serve HTTPS with this PEM certificate (chain) file."
+    ),
+    tls_key: str | None = typer.Option(
+        None, "--tls-key", help="The PEM private key of --tls-cert (unencrypted)."
+    ),
 ) -> None:
     """Serve the REST API (/api/v1, OpenAPI docs at /docs) and the web UI.
 
     With --upstream URL it is an edge cache instead: it serves the dataset files it
     holds, fetches the others from URL once, and forwards everything else there.
+    With --tls-cert and --tls-key it serves HTTPS (or put it behind a reverse proxy:
+    docs/server.md). Listening beyond this machine without an API token (LABLINK_TOKEN)
+    prints a warning.
     """
+    from lablink.server.listen import check_tls, exposure_warning
+
     state = get_state(ctx)
     state.override(db=db, home=home)
     settings = state.settings
+    tls = check_tls(tls_cert, tls_key)
+    warning = exposure_warning(host, port, auth=bool(settings.token))
+    if warning:
+        print_warning(warning)
     if upstream:
         from lablink.server.edge import serve_edge
 
-        serve_edge(settings, host, port, check_upstream(upstream), edge_cache_size(cache_size))
+        size = edge_cache_size(cache_size)
+        serve_edge(settings, host, port, check_upstream(upstream), size, tls)
         return
     # Imported here, not at the top: `lablink --help` and the SDK must not load FastAPI.
     from lablink.server.app import serve
 
-    serve(settings, host, port)
+    serve(settings, host, port, tls)
+
+
+def print_warning(text: str) -> None:
+    """A warning that stands out in a terminal and in a service's log: red, on stderr."""
+    from rich.markup import escape
+
+    from lablink.cli.output import err_console
+
+    out = err_console()
+    out.rule("[bold red]WARNING[/]", style="red")
+    out.print(f"[bold red]{escape(text)}[/]")
+    out.rule(style="red")
 
 
 def check_upstream(url: str) -> str:

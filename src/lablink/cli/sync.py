@@ -15,8 +15,8 @@ def sync(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of text."),
 ) -> None:
     """Replay spooled updates of ended runs to the server now (lablink.init does it too)."""
+    from lablink.sdk.connect import make_transport
     from lablink.sdk.spool import FAILED_DIR, replay_all, target_of
-    from lablink.sdk.transport import make_transport
 
     settings = get_state(ctx).settings
     transport = make_transport(settings)

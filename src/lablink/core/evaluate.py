@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from lablink.core.gate_predictions import ArtifactSource, log_predictions
+from lablink.core.gate.predictions import ArtifactSource, log_predictions
 from lablink.errors import InvalidInput, LablinkError, NotFound
 from lablink.models import Artifact
 

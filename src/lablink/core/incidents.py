@@ -17,9 +17,9 @@ from lablink.checks.watch_rules import Finding
 from lablink.core.notify import Notifier
 from lablink.errors import Conflict, InvalidInput
 from lablink.models import Incident
-from lablink.store.base import Store
 from lablink.store.deliveries_sql import DeliverySql
 from lablink.store.incidents_sql import IncidentSql, Raised
+from lablink.store.sql import SqlStore
 
 MAX_LIST = 1000
 MAX_NOTE = 10_000
@@ -29,7 +29,7 @@ WATCHDOG = "watchdog"
 class Incidents:
     """Incidents over one store, with the notifier that alerts people."""
 
-    def __init__(self, store: Store, notifier: Notifier) -> None:
+    def __init__(self, store: SqlStore, notifier: Notifier) -> None:
         self.store = store
         self.sql = IncidentSql(store)
         self.deliveries = DeliverySql(store)

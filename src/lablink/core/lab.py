@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from lablink.core.datasets.versions import Datasets
+from lablink.core.people import People
 from lablink.core.tracking import Tracking
 from lablink.core.watchdog import Watchdog
 from lablink.settings import Settings
-from lablink.store import Store, open_store
+from lablink.store import open_store
 from lablink.store.blobs import BlobStore
+from lablink.store.sql import SqlStore
 
 
 class Lab:
     """The embedded lablink: a store, a blob store and the use cases over them."""
 
-    def __init__(self, settings: Settings, store: Store | None = None) -> None:
+    def __init__(self, settings: Settings, store: SqlStore | None = None) -> None:
         self.settings = settings
         self.store = store if store is not None else open_store(settings.db)
         self.blobs = BlobStore(settings.blobs)
@@ -21,6 +23,7 @@ class Lab:
         self.watchdog = Watchdog(self.store, settings)  # its loop runs in `lablink server`
         self.tracking.observer = self.watchdog
         self.datasets = Datasets(self.store, self.blobs)
+        self.people = People(self.store)
 
     def close(self) -> None:
         self.watchdog.stop()

@@ -28,9 +28,9 @@ from typing import Any
 from lablink.checks.watch_policy import parse_duration
 from lablink.errors import InvalidInput
 from lablink.models import Incident
-from lablink.store.base import Store
 from lablink.store.deliveries_sql import Delivery, DeliverySql
 from lablink.store.incidents_sql import IncidentSql
+from lablink.store.sql import SqlStore
 
 logger = logging.getLogger(__name__)
 
@@ -130,7 +130,7 @@ class Notifier:
 
     def __init__(
         self,
-        store: Store,
+        store: SqlStore,
         config: Mapping[str, Any],
         public_url: str | None,
         sender: Sender = apprise_send,

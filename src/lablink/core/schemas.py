@@ -17,14 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from lablink.checks import compat
+from lablink.checks.names import check_name
 from lablink.checks.schema_format import parse_schema, schema_from_dict, to_json_dict
 from lablink.checks.schema_model import Schema
 from lablink.checks.validation_report import ValidationReport
 from lablink.errors import Conflict, InvalidInput
-from lablink.store.base import Store
 from lablink.store.schemas_sql import SchemaSql, SchemaSubject, SchemaVersion
+from lablink.store.sql import SqlStore
 
-_SUBJECT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
 _REF = re.compile(r"(?P<subject>[^@]+?)(?:@(?:v?(?P<version>[0-9]+)|(?P<latest>latest)))?")
 
 __all__ = [
@@ -38,13 +38,8 @@ __all__ = [
 
 
 def check_subject(name: str) -> str:
-    """Subject names: letters, digits, ``. _ -``, up to 200 characters."""
-    if not isinstance(name, str) or not _SUBJECT.fullmatch(name):
-        raise InvalidInput(
-            f"invalid schema subject {name!r}",
-            "use letters, digits, '.', '_' or '-' (up to 200), e.g. events",
-        )
-    return name
+    """Subject names follow the name rule of ``checks/names.py``."""
+    return check_name(name, "schema subject", "events")
 
 
 def parse_ref(ref: str) -> tuple[str, int | None]:
@@ -113,7 +108,7 @@ def _break_error(subject: str, mode: str, breaks: list[compat.Break]) -> Conflic
 class Schemas:
     """The schema registry over a store."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: SqlStore) -> None:
         self.sql = SchemaSql(store)
 
     def register(

@@ -7,9 +7,7 @@ the two transports behave the same by construction. Every write takes the acting
 from __future__ import annotations
 
 import logging
-import re
 import time
-import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from typing import IO, Any, Protocol
 
@@ -18,79 +16,30 @@ import numpy as np
 from lablink.checks.downsample import MIN_POINTS, minmax_indices
 from lablink.checks.filters import parse_filter
 from lablink.checks.keys import check_metric_key
-from lablink.checks.limits import MAX_BATCH_METRICS, MAX_CONFIG_BYTES, MAX_PARAMS, MAX_TAGS
+from lablink.checks.limits import MAX_BATCH_METRICS, MAX_SUMMARY_BYTES, MAX_TAGS
+from lablink.checks.names import new_run_id
 from lablink.checks.nonfinite import json_float
+from lablink.checks.run_fields import (
+    RUN_FIELDS,
+    check_artifact_name,
+    check_final_status,
+    check_json_object,
+    check_new_run,
+    check_note,
+    check_size,
+    check_tag,
+)
 from lablink.checks.series import check_series
 from lablink.checks.wire_numbers import check_wire_int
 from lablink.errors import AlreadyExists, InvalidInput, NotFound, RunNotActive
-from lablink.models import (
-    ENDED_STATUSES,
-    OUTCOMES,
-    RUN_STATUSES,
-    Artifact,
-    History,
-    Project,
-    RunRecord,
-)
+from lablink.models import RUN_STATUSES, Artifact, History, Project, RunRecord
 from lablink.store.base import Store
 from lablink.store.blobs import BlobStore, check_digest
 
 logger = logging.getLogger(__name__)
 
-MAX_NAME_LENGTH = 500
-MAX_TAG_LENGTH = 200
 MAX_HISTORY_POINTS = 100_000
 LIVE_EVENT_POINTS = 2_000  # batches up to this size ride along in the SSE event itself
-_PROJECT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
-RUN_FIELDS = (
-    "git_commit",
-    "git_branch",
-    "git_remote",
-    "git_dirty",
-    "git_diff_digest",
-    "command",
-    "host",
-    "python_version",
-    "packages",
-    "gpus",
-)
-
-
-def check_project(name: str) -> str:
-    """Project names: letters, digits, ``. _ -``, up to 200 characters."""
-    if not isinstance(name, str) or not _PROJECT.fullmatch(name):
-        raise InvalidInput(
-            f"invalid project name {name!r}",
-            "use letters, digits, '.', '_' or '-' (up to 200), e.g. vision",
-        )
-    return name
-
-
-def check_tag(tag: Any) -> str:
-    if not isinstance(tag, str) or not tag.strip() or len(tag) > MAX_TAG_LENGTH:
-        raise InvalidInput(
-            f"invalid tag {tag!r}", f"tags are non-empty text up to {MAX_TAG_LENGTH}"
-        )
-    if any(ch.isspace() for ch in tag):
-        raise InvalidInput(f"tag {tag!r} contains whitespace", "use '-' or '_' instead of spaces")
-    return tag
-
-
-def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """``{"model": {"depth": 50}}`` → ``{"model.depth": 50}``; lists stay values."""
-    flat: dict[str, Any] = {}
-    for key, value in config.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping) and value:
-            flat.update(flatten(value, name + "."))
-        else:
-            flat[name] = value
-    return flat
-
-
-def new_run_id() -> str:
-    """12 hex characters: short enough to type, 48 random bits."""
-    return uuid.uuid4().hex[:12]
 
 
 # A batch as the core checked it: key -> (steps, times, values) numpy arrays.
@@ -145,23 +94,9 @@ class Tracking:
         capture: Mapping[str, Any] | None = None,
     ) -> RunRecord:
         """Start a run. ``capture`` holds git/host/env fields gathered by the SDK."""
-        check_project(project)
-        config = dict(config or {})
-        _check_json_object(config, "config")
-        params = flatten(config)
-        _check_config_size(config, params)
-        if len(tags) > MAX_TAGS:
-            raise InvalidInput(f"a run takes at most {MAX_TAGS} tags, not {len(tags)}")
-        tags = [check_tag(tag) for tag in tags]
         chosen, run_id = run_id, run_id or new_run_id()
-        if not re.fullmatch(r"[A-Za-z0-9_-]{4,32}", run_id):
-            raise InvalidInput(f"invalid run id {run_id!r}", "ids are 4-32 letters, digits, - or _")
-        name = (name or run_id).strip() or run_id
-        if len(name) > MAX_NAME_LENGTH:
-            raise InvalidInput(
-                f"run name is {len(name)} characters long",
-                f"keep run names under {MAX_NAME_LENGTH} characters",
-            )
+        params, tags, name = check_new_run(project, name, config or {}, tags, run_id)
+        config = dict(config or {})
         extra = {k: v for k, v in (capture or {}).items() if k in RUN_FIELDS}
         if chosen and self._exists(run_id):  # before ensure_project: refuse without a trace
             raise AlreadyExists(f"run {run_id} already exists", "choose another id, or omit it")
@@ -239,11 +174,7 @@ class Tracking:
         A run the watchdog marked crashed still takes its final status: its SDK was
         only out of reach, and "finished" is the truth.
         """
-        if status not in ENDED_STATUSES:
-            raise InvalidInput(
-                f"cannot finish a run as {status!r}",
-                "use one of " + ", ".join(sorted(ENDED_STATUSES)),
-            )
+        check_final_status(status)
         run = self.get_run(run_id)
         if run.status not in OPEN_STATUSES:
             return run
@@ -291,27 +222,39 @@ class Tracking:
         self.store.update_run(run.id, {"stop_requested": f"{reason} (by {actor})"})
 
     def set_summary(self, run_id: str, summary: Mapping[str, Any]) -> None:
-        _check_json_object(summary, "summary")
+        """Merge ``summary`` into the run's; the merged summary is bounded too.
+
+        Raises:
+            InvalidInput: a bad key or value, or a summary over ``MAX_SUMMARY_BYTES``.
+        """
+        check_json_object(summary, "summary", MAX_SUMMARY_BYTES)
         for key in summary:
             check_metric_key(key)
-        self.store.set_summary(self.store.resolve_run_id(run_id), summary)
+        rid = self.store.resolve_run_id(run_id)
+        merged = {**self.store.get_run(rid).summary, **summary}
+        check_size(merged, "the run's summary with these values", MAX_SUMMARY_BYTES)
+        self.store.set_summary(rid, summary)
 
     def tag(
         self, actor: str, run_id: str, add: Sequence[str] = (), remove: Sequence[str] = ()
     ) -> RunRecord:
         rid = self.store.resolve_run_id(run_id)
+        add = [check_tag(t) for t in add]
         if add:
-            self.store.add_tags(rid, [check_tag(t) for t in add])
+            total = len((set(self.store.get_run(rid).tags) | set(add)) - set(remove))
+            if total > MAX_TAGS:
+                raise InvalidInput(
+                    f"a run takes at most {MAX_TAGS} tags; these would make {total}",
+                    "remove tags first, or record the information in config or notes",
+                )
+            self.store.add_tags(rid, add)
         if remove:
             self.store.remove_tags(rid, list(remove))
         return self.store.get_run(rid)
 
     def note(self, actor: str, run_id: str, text: str, outcome: str | None = None) -> RunRecord:
         """Add a note; ``outcome`` (positive/negative/inconclusive) marks the result."""
-        if not isinstance(text, str) or not text.strip():
-            raise InvalidInput("a note is empty")
-        if outcome is not None and outcome not in OUTCOMES:
-            raise InvalidInput(f"unknown outcome {outcome!r}", "use " + ", ".join(OUTCOMES))
+        check_note(text, outcome)
         rid = self.store.resolve_run_id(run_id)
         self.store.add_note(rid, actor, text, outcome)
         return self.store.get_run(rid)
@@ -428,8 +371,7 @@ class Tracking:
 
     def add_artifact(self, run_id: str, name: str, kind: str, digest: str) -> Artifact:
         """Attach an already stored blob to a run under ``name``."""
-        if not name or len(name) > 1000 or name.startswith("/") or ".." in name.split("/"):
-            raise InvalidInput(f"invalid artifact name {name!r}", "use a relative path")
+        check_artifact_name(name)
         check_digest(digest)
         if not self.blobs.exists(digest):
             raise NotFound(f"blob {digest} was not uploaded", "upload it before attaching it")
@@ -444,36 +386,6 @@ class Tracking:
         return self.store.list_artifacts(self.store.resolve_run_id(run_id))
 
 
-def _check_json_object(value: Any, what: str) -> None:
-    if not isinstance(value, Mapping):
-        raise InvalidInput(f"{what} must be an object (a dict)")
-    try:
-        import json
-
-        json.dumps(value, allow_nan=True)
-    except (TypeError, ValueError) as exc:
-        raise InvalidInput(
-            f"{what} is not JSON-serialisable: {exc}",
-            "use numbers, text, booleans, lists and dicts",
-        ) from exc
-
-
-def _check_config_size(config: Mapping[str, Any], params: Mapping[str, Any]) -> None:
-    import json
-
-    size = len(json.dumps(config, allow_nan=True, separators=(",", ":")))
-    if size > MAX_CONFIG_BYTES:
-        raise InvalidInput(
-            f"config is {size} bytes as JSON; at most {MAX_CONFIG_BYTES}",
-            "log large values as artifacts, not config",
-        )
-    if len(params) > MAX_PARAMS:
-        raise InvalidInput(
-            f"config flattens to {len(params)} params; at most {MAX_PARAMS}",
-            "log large values as artifacts, not config",
-        )
-
-
 def _metric_cell(run: RunRecord, key: str) -> dict[str, Any] | None:
     m = run.metrics.get(key)
     if m is None:
@@ -481,4 +393,4 @@ def _metric_cell(run: RunRecord, key: str) -> dict[str, Any] | None:
     return {"final": m.value, "min": m.min_value, "max": m.max_value, "count": m.count}
 
 
-__all__ = ["RUN_STATUSES", "Tracking", "check_metric_key", "check_project", "flatten"]
+__all__ = ["RUN_STATUSES", "Tracking"]

@@ -43,7 +43,7 @@ from lablink.core.notify import Notifier
 from lablink.core.tracking import Batch
 from lablink.models import RunRecord
 from lablink.settings import Settings
-from lablink.store.base import Store
+from lablink.store.sql import SqlStore
 from lablink.store.watch_sql import ActiveRun, WatchSql
 
 logger = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ class Watchdog:
     """Evaluates watch rules for one store and acts on what fires."""
 
     def __init__(
-        self, store: Store, settings: Settings, tick_seconds: float = TICK_SECONDS
+        self, store: SqlStore, settings: Settings, tick_seconds: float = TICK_SECONDS
     ) -> None:
         config = settings.project_config
         self.base: Mapping[str, Any] = config.get("watch") or {}

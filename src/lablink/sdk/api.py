@@ -13,10 +13,11 @@ from typing import Any
 import httpx
 
 from lablink import errors
+from lablink.checks.routes import API_PREFIX
 from lablink.sdk.wire import auth_headers, error_from_answer, unreachable
 from lablink.settings import Settings
 
-API = "/api/v1"
+API = API_PREFIX
 
 
 class ApiClient:

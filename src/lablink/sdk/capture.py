@@ -1,7 +1,10 @@
 """What ``lablink.init`` records without being asked: code, command, machine, packages.
 
 Every part is best effort: a part that fails is logged at WARNING and left out, so
-capture never fails a run. All of it together takes a few tens of milliseconds (the
+capture never fails a run. Secrets in the command line, the dirty diff and the config
+are replaced by ``[redacted]`` (sdk/redact.py, through detect-secrets); a part that
+cannot be scanned is left out rather than stored as it is. Paths matched by the
+project's ``[capture] exclude`` patterns are left out of the diff. All of it together takes a few tens of milliseconds (the
 git calls dominate); packages are read from the names of ``*.dist-info`` folders, not
 from each package's metadata file, which would cost far more with a large environment.
 """
@@ -16,7 +19,7 @@ import platform
 import socket
 import subprocess
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -28,25 +31,69 @@ GIT_TIMEOUT = 5.0
 MAX_DIFF_BYTES = 8 * 1024 * 1024
 
 
+REDACTED_TAG = "lablink.redacted"
+
+
 @dataclasses.dataclass
 class Capture:
-    """Run fields for ``Transport.create_run`` and the dirty diff to store as a blob."""
+    """Run fields for ``Transport.create_run`` and the dirty diff to store as a blob.
+
+    ``config`` is the run's config with secrets redacted; ``redacted`` names, for each
+    part that had secrets (``command``, ``git diff``, ``config``), the kinds found.
+    """
 
     fields: dict[str, Any]
     diff: bytes | None = None
+    config: dict[str, Any] = dataclasses.field(default_factory=dict)
+    redacted: dict[str, list[str]] = dataclasses.field(default_factory=dict)
+
+    def redaction_note(self) -> str | None:
+        """A note saying what kinds of secrets were redacted where (never the values)."""
+        if not self.redacted:
+            return None
+        parts = [f"{', '.join(kinds)} in the {part}" for part, kinds in self.redacted.items()]
+        return (
+            "lablink redacted secrets before storing this run: "
+            + "; ".join(parts)
+            + ". They were replaced by [redacted]."
+        )
 
 
-def capture(cwd: Path | None = None, own: Sequence[Path] = ()) -> Capture:
+def capture(
+    cwd: Path | None = None,
+    own: Sequence[Path] = (),
+    exclude: Sequence[str] = (),
+    config: Mapping[str, Any] | None = None,
+) -> Capture:
     """Gather git state, argv, host, Python, packages and GPU names; never raises.
 
-    ``own`` are lablink's own paths (home, spool, cache, database): they never make the
-    working tree dirty nor appear in its diff.
+    Args:
+        cwd: where the training code runs (default: the current directory).
+        own: lablink's own paths (home, spool, cache, database): they never make the
+            working tree dirty nor appear in its diff.
+        exclude: git pathspec patterns (``secrets/*``, ``*.env``) left out of the diff.
+        config: the run's config, returned redacted as ``Capture.config``.
     """
+    from lablink.sdk import redact
+
     cwd = Path.cwd() if cwd is None else cwd
     fields: dict[str, Any] = {}
     diff: bytes | None = None
+    redacted: dict[str, list[str]] = {}
+
+    def scrub(part: str, scan: Callable[[Any], tuple[Any, set[str]]], value: Any) -> Any:
+        clean, kinds = scan(value)
+        if kinds:
+            redacted[part] = sorted(kinds)
+        return clean
+
     parts: list[tuple[str, Callable[[], Any]]] = [
-        ("command", lambda: list(getattr(sys, "orig_argv", None) or sys.argv)),
+        (
+            "command",
+            lambda: scrub(
+                "command", redact.redact_argv, getattr(sys, "orig_argv", None) or sys.argv
+            ),
+        ),
         ("host", socket.gethostname),
         ("python_version", platform.python_version),
         ("packages", installed_packages),
@@ -58,13 +105,25 @@ def capture(cwd: Path | None = None, own: Sequence[Path] = ()) -> Capture:
         except Exception as exc:
             logger.warning("lablink: could not capture %s: %s", name, exc)
     try:
-        git, diff = git_state(cwd, own)
+        git, diff = git_state(cwd, own, exclude)
         fields.update(git)
     except Exception as exc:
         logger.warning("lablink: could not capture the git state: %s", exc)
     if diff is not None:
+        try:
+            diff = scrub("git diff", redact.redact_diff, diff)
+        except Exception as exc:  # never store a diff that could not be scanned
+            logger.warning("lablink: could not scan the git diff, leaving it out: %s", exc)
+            diff = None
+    if diff is not None:
         fields["git_diff_digest"] = "sha256:" + hashlib.sha256(diff).hexdigest()
-    return Capture(fields, diff)
+    clean = dict(config or {})
+    if clean:
+        try:
+            clean = scrub("config", redact.redact_config, clean)
+        except Exception as exc:  # the config is the run's own data: kept, unscanned
+            logger.warning("lablink: could not scan the config for secrets: %s", exc)
+    return Capture(fields, diff, clean, redacted)
 
 
 def _git(cwd: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
@@ -73,12 +132,16 @@ def _git(cwd: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
     )
 
 
-def git_state(cwd: Path, own: Sequence[Path] = ()) -> tuple[dict[str, Any], bytes | None]:
+def git_state(
+    cwd: Path, own: Sequence[Path] = (), exclude: Sequence[str] = ()
+) -> tuple[dict[str, Any], bytes | None]:
     """Commit, branch, remote and dirty flag of the repository at ``cwd``, and its diff.
 
     The diff is ``git diff HEAD`` followed by the names of untracked files; it is
     None for a clean tree or outside a repository. Paths in ``own`` (lablink's files)
-    are left out of both the dirty flag and the diff.
+    are left out of both the dirty flag and the diff. Paths matching ``exclude``
+    (git pathspec patterns from the repository's root) still make the tree dirty, but
+    only their names are listed, after the diff.
     """
     head = _git(cwd, "rev-parse", "--show-toplevel", "HEAD", "--abbrev-ref", "HEAD")
     if head.returncode != 0:
@@ -100,24 +163,47 @@ def git_state(cwd: Path, own: Sequence[Path] = ()) -> tuple[dict[str, Any], byte
     if remote.returncode == 0 and remote.stdout.strip():
         fields["git_remote"] = strip_credentials(remote.stdout.decode().strip())
     spec = pathspec(root, own)
-    status = _git(root, "status", "--porcelain=v1", "-z", "--untracked-files=all", *spec)
-    entries = [e for e in status.stdout.decode(errors="replace").split("\0") if e]
+    entries = _status(root, spec)
     fields["git_dirty"] = bool(entries)
     if not entries:
         return fields, None
+    left_out: list[str] = []
+    if exclude:
+        spec = pathspec(root, own, exclude)
+        kept = set(_status(root, spec))
+        left_out = [_status_path(e) for e in entries if e not in kept]
+        entries = [e for e in entries if e in kept]
     diff = (
         _git(root, "diff", "HEAD", "--no-color", "--no-ext-diff", *spec).stdout if lines[1] else b""
     )
     untracked = [e[3:] for e in entries if e.startswith("?? ")]
     if untracked:
         diff += b"\n# untracked files:\n" + "".join(f"# {u}\n" for u in untracked).encode()
+    if left_out:
+        diff += b"\n# changed, left out by [capture] exclude:\n"
+        diff += "".join(f"# {p}\n" for p in left_out).encode()
     if len(diff) > MAX_DIFF_BYTES:
         diff = diff[:MAX_DIFF_BYTES] + b"\n# ... diff cut at %d bytes\n" % MAX_DIFF_BYTES
     return fields, diff
 
 
-def pathspec(root: Path, own: Sequence[Path]) -> list[str]:
-    """Git pathspec arguments for the whole tree except ``own`` paths inside ``root``."""
+def _status(root: Path, spec: Sequence[str]) -> list[str]:
+    """``git status --porcelain`` entries (``XY path``) of the tree within ``spec``."""
+    status = _git(root, "status", "--porcelain=v1", "-z", "--untracked-files=all", *spec)
+    return [e for e in status.stdout.decode(errors="replace").split("\0") if e]
+
+
+def _status_path(entry: str) -> str:
+    return entry[3:]
+
+
+def pathspec(root: Path, own: Sequence[Path], exclude: Sequence[str] = ()) -> list[str]:
+    """Git pathspec arguments for the whole tree except ``own`` paths inside ``root``.
+
+    ``exclude`` patterns are git's wildcards from the root, where ``*`` also matches
+    ``/`` (``*.env`` leaves out ``conf/prod.env``), and a folder's name leaves out
+    everything in it.
+    """
     root = root.resolve()
     excluded = []
     for path in own:
@@ -127,6 +213,8 @@ def pathspec(root: Path, own: Sequence[Path]) -> list[str]:
             continue  # outside the repository: git never sees it
         if rel.parts:  # the root itself would exclude everything
             excluded.append(f":(exclude,literal){rel.as_posix()}")
+    # top: patterns count from the root, wherever in the tree the run starts
+    excluded += [f":(exclude,top){pattern}" for pattern in exclude if pattern.strip()]
     return ["--", ".", *excluded] if excluded else []
 
 
@@ -187,7 +275,7 @@ def _name_version(folder: Path) -> tuple[str | None, str | None]:
 
 def gpu_names() -> list[str]:
     """Names of the NVIDIA GPUs, through nvidia-ml-py; empty without a GPU or driver."""
-    from lablink.sdk.system import open_nvml
+    from lablink.sdk.gpu import open_nvml
 
     nvml = open_nvml()
     if nvml is None:

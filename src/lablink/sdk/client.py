@@ -8,7 +8,8 @@ from typing import Any
 
 from lablink.deprecation import deprecated_property
 from lablink.models import Artifact, History, Project, RunRecord
-from lablink.sdk.transport import Transport, make_transport
+from lablink.sdk.connect import make_transport
+from lablink.sdk.transport import Transport
 from lablink.settings import Settings
 
 # The most runs one request asks for; ``Client.runs`` pages through larger answers.

@@ -26,7 +26,7 @@ from typing import IO, TYPE_CHECKING, Any
 from lablink.core.datasets.refs import parse_ref
 from lablink.errors import InvalidInput, NotFound
 from lablink.models import DatasetVersion
-from lablink.sdk import hooks
+from lablink.sdk.run import current
 from lablink.settings import Settings
 
 if TYPE_CHECKING:  # `import lablink` must stay light: these load on first use
@@ -42,7 +42,7 @@ if TYPE_CHECKING:  # `import lablink` must stay light: these load on first use
 def session(settings: Settings) -> Iterator[tuple[DataRemote, ClientCache]]:
     """The remote and the client cache for ``settings``, closed afterwards."""
     from lablink.sdk.cache import ClientCache
-    from lablink.sdk.remote import open_remote
+    from lablink.sdk.connect import open_remote
 
     remote = open_remote(settings)
     try:
@@ -190,7 +190,7 @@ def dataset(
             version is not recorded as the run's input.
     """
     parse_ref(ref)  # a malformed reference fails here, before any store or server is opened
-    run = hooks.current()
+    run = current()
     if settings is None:
         settings = run._settings if run is not None and not overrides else Settings.load(overrides)
     with session(settings) as (remote, cache):
@@ -234,7 +234,7 @@ def add(
     from lablink.sdk.data_tables import TableCheck, check_tables
     from lablink.sdk.transfer import push
 
-    run = hooks.current()
+    run = current()
     settings = settings or (run._settings if run is not None else Settings.load())
 
     def check(tables: list[Path], unchanged: bool) -> TableCheck:

@@ -22,21 +22,37 @@ import signal
 import sys
 import threading
 from types import FrameType, TracebackType
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from lablink.sdk.run import Run
+from typing import Any, Protocol
 
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
+
+class OpenRun(Protocol):
+    """What the hooks need of an open run (``lablink.sdk.run.Run``): two ways to end it."""
+
+    def finish(self, status: str, reason: str | None) -> None:
+        """End the run with ``status`` and ``reason``; later calls do nothing."""
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """End the run as leaving ``with`` on ``exc`` would."""
+
+
 _lock = threading.RLock()  # re-entrant: a signal handler may run while it is held
-_active: list[Run] = []
+_active: list[OpenRun] = []
+# id(run) → a signal whose Python handler was running while the run was open and has
+# not returned (it raised): the run's end is then the signal's doing.
+_signalled: dict[int, str] = {}
 _previous_signals: dict[int, Any] = {}
 _previous_excepthook: Any = None
 _atexit_registered = False
 
 
-def register(run: Run) -> None:
+def register(run: OpenRun) -> None:
     """Track ``run`` so that every exit path ends it."""
     with _lock:
         _active.append(run)
@@ -44,25 +60,28 @@ def register(run: Run) -> None:
             _install()
 
 
-def unregister(run: Run) -> None:
+def unregister(run: OpenRun) -> None:
     """Stop tracking ``run``; the last one out removes the hooks."""
     with _lock:
         if run in _active:
             _active.remove(run)
+        _signalled.pop(id(run), None)
         if not _active:
             _uninstall()
 
 
-def active() -> list[Run]:
+def active() -> list[OpenRun]:
     """The runs still open, oldest first."""
     with _lock:
         return list(_active)
 
 
-def current() -> Run | None:
-    """The run opened last and still open: ``lablink.run``."""
-    with _lock:
-        return _active[-1] if _active else None
+def signal_raised(run: OpenRun) -> str | None:
+    """The signal whose handler raised while ``run`` was open (None: no such signal).
+
+    An exception that handler raised (SIGINT's KeyboardInterrupt) ends the run as killed.
+    """
+    return _signalled.get(id(run))
 
 
 def handles(signum: int) -> bool:
@@ -112,19 +131,19 @@ def _on_signal(signum: int, frame: FrameType | None) -> None:
     runs = list(_active)  # no lock: the interrupted code may hold it
     if callable(previous):
         for run in runs:
-            run._signalled(name)
+            _signalled[id(run)] = name
         # SIGINT's default handler raises KeyboardInterrupt: the run ends (killed, with
         # this signal as the reason) when that exception ends the program
         previous(signum, frame)
         for run in runs:  # the handler returned: the program goes on, and so do the runs
-            run._signalled(None)
+            _signalled.pop(id(run), None)
         return
     if previous == signal.SIG_IGN:  # set by someone after lablink's handler
         return
     # the default action ends the process: end the runs, then put it back and deliver
     # the signal again, so the process ends as it would have without lablink
     for run in runs:
-        run._on_signal(name)
+        run.finish("killed", f"received {name}")  # a stop the server asked for wins
     signal.signal(signum, signal.SIG_DFL)
     os.kill(os.getpid(), signum)
 
@@ -134,10 +153,14 @@ def _excepthook(
 ) -> None:
     previous = _previous_excepthook or sys.__excepthook__
     for run in active():
-        run._on_exception(exc_type, exc, tb)
+        run.__exit__(exc_type, exc, tb)
     previous(exc_type, exc, tb)
 
 
 def _at_exit() -> None:
-    for run in active():
-        run._on_exit()
+    for run in active():  # the interpreter exits with the run still open
+        name = signal_raised(run)
+        if name is not None:
+            run.finish("killed", f"received {name}")
+        else:
+            run.finish("finished", None)

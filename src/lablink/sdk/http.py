@@ -22,6 +22,7 @@ from typing import Any
 from lablink import errors
 from lablink.checks.batchwire import CONTENT_TYPE as BATCH_CONTENT_TYPE
 from lablink.checks.batchwire import encode_batch
+from lablink.checks.routes import API_PREFIX
 from lablink.models import Artifact, History, Incident, Project, RunRecord
 from lablink.sdk.transport import Transport
 from lablink.sdk.wire import (
@@ -35,7 +36,7 @@ from lablink.sdk.wire import (
 from lablink.settings import Settings
 
 CHUNK = 1024 * 1024
-API = "/api/v1"
+API = API_PREFIX
 
 
 def has_api_suffix(server: str) -> bool:
@@ -136,8 +137,10 @@ class HttpTransport(Transport):
         limit: int,
         offset: int,
     ) -> tuple[list[RunRecord], int]:
+        # config=true: the server leaves configs out of lists unless asked, and a RunRecord
+        # from the SDK carries its config and params on both transports
         params: dict[str, Any] = {"desc": str(descending).lower(), "limit": limit}
-        params["offset"] = offset
+        params.update(offset=offset, config="true")
         for name, value in (("project", project), ("filter", filter), ("sort", sort)):
             if value is not None:
                 params[name] = value

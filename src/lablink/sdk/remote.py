@@ -1,22 +1,21 @@
 """Where dataset versions live: the embedded store, or a lablink server over HTTP.
 
 ``DataRemote`` is the narrow interface ``lablink data`` and ``lablink.dataset`` use.
-``LocalRemote`` calls the ``Datasets`` use cases on the embedded store in-process;
-``HttpRemote`` (``sdk/remote_http.py``) speaks the REST API, pushes to the server and
-reads blobs from the nearest data endpoint. Both raise the same ``LablinkError``s.
+``LocalRemote`` (``sdk/remote_local.py``) calls the ``Datasets`` use cases on the
+embedded store in-process; ``HttpRemote`` (``sdk/remote_http.py``) speaks the REST API,
+pushes to the server and reads blobs from the nearest data endpoint. Both raise the
+same ``LablinkError``s. ``sdk/connect.py`` picks one.
 """
 
 from __future__ import annotations
 
 import abc
-import concurrent.futures
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from lablink.core.datasets.manifest import Manifest
 from lablink.models import DatasetSummary, DatasetVersion
 from lablink.sdk.fetch import FetchReport
-from lablink.settings import Settings
 from lablink.store.blobcache import BlobCache
 
 Advance = Callable[[int], None]
@@ -112,117 +111,3 @@ class DataRemote(abc.ABC):
         if not cache.has(version.profile_digest):
             self.fetch(cache, {version.profile_digest: 0}, None)
         return decode_profile(cache.path(version.profile_digest).read_bytes())
-
-
-class LocalRemote(DataRemote):
-    """The embedded store: blobs in its blob store (a folder or S3), rows in its DB."""
-
-    def __init__(self, settings: Settings) -> None:
-        from lablink.core.lab import Lab
-
-        self.settings = settings
-        self.lab = Lab(settings)
-        self.datasets = self.lab.datasets
-        self.label = f"the embedded store at {settings.home}"
-
-    def close(self) -> None:
-        self.lab.close()
-
-    def resolve(self, ref: str) -> DatasetVersion:
-        return self.datasets.resolve(ref)
-
-    def list_datasets(self) -> list[DatasetSummary]:
-        return self.datasets.list_datasets()
-
-    def log(self, name: str) -> list[DatasetVersion]:
-        return self.datasets.log(name)
-
-    def diff(self, old: str, new: str) -> dict[str, Any]:
-        return self.datasets.diff(old, new)
-
-    def used_by(self, ref: str) -> dict[str, Any]:
-        return self.datasets.used_by(ref)
-
-    def missing(self, digests: Sequence[str]) -> list[str]:
-        return self.datasets.transfers.missing(digests)
-
-    def upload(
-        self, items: Mapping[str, int], sources: Mapping[str, str], advance: Advance | None
-    ) -> int:
-        blobs = self.lab.blobs
-
-        def put(digest: str) -> tuple[str, int]:
-            with open(sources[digest], "rb") as fh:
-                stored = blobs.put_stream(fh, expected=digest)
-            if advance:
-                advance(stored[1])
-            return stored
-
-        with concurrent.futures.ThreadPoolExecutor(LOCAL_WORKERS, "lablink-put") as pool:
-            stored = list(pool.map(put, items))
-        self.datasets.sql.record_blobs(stored)
-        return sum(size for _, size in stored)
-
-    def put_blob(self, data: bytes) -> str:
-        digest, _ = self.lab.blobs.put_bytes(data, "blake3")
-        return digest
-
-    def commit(
-        self,
-        name: str,
-        manifest_digest: str,
-        message: str | None,
-        parents: Sequence[str],
-        source_run: str | None,
-        source_command: str | None,
-        version: int | None,
-        *,
-        profile_digest: str | None = None,
-        schema_ref: str | None = None,
-    ) -> tuple[DatasetVersion, bool]:
-        return self.datasets.commit(
-            self.settings.user,
-            name,
-            manifest_digest,
-            message=message,
-            parents=parents,
-            source_run=source_run,
-            source_command=source_command,
-            version=version,
-            profile_digest=profile_digest,
-            schema_ref=schema_ref,
-        )
-
-    def fetch(
-        self, cache: BlobCache, items: Mapping[str, int], advance: Advance | None
-    ) -> FetchReport:
-        report = FetchReport()
-        blobs = self.lab.blobs
-
-        def bring(digest: str) -> None:
-            local = blobs.local_path(digest)
-            if local is not None and local.exists():
-                size = cache.adopt(digest, local)  # verified, then hardlinked
-            else:
-                with blobs.open(digest) as fh:
-                    size = cache.put(digest, iter(lambda: fh.read(1 << 20), b""))
-            report.add(size)
-            if advance:
-                advance(size)
-
-        todo = [d for d in items if not cache.has(d)]
-        try:
-            with concurrent.futures.ThreadPoolExecutor(LOCAL_WORKERS, "lablink-fetch") as pool:
-                list(pool.map(bring, todo))
-        finally:
-            cache.flush()
-        return report
-
-
-def open_remote(settings: Settings) -> DataRemote:
-    """HTTP when a server is configured, else the embedded store."""
-    if settings.server:
-        from lablink.sdk.remote_http import HttpRemote
-
-        return HttpRemote(settings)
-    return LocalRemote(settings)

@@ -30,7 +30,7 @@ from types import TracebackType
 from typing import Any
 
 from lablink.checks.keys import metric_key_problem
-from lablink.checks.wire_numbers import MAX_WIRE_INT
+from lablink.checks.wire_numbers import MAX_WIRE_INT, STEPS_RULE
 from lablink.deprecation import deprecated_property
 from lablink.errors import Conflict
 from lablink.sdk import hooks
@@ -43,7 +43,6 @@ from lablink.settings import Settings
 logger = logging.getLogger("lablink.sdk")
 
 MAX_BATCH_POINTS = 50_000  # per request: a few MB of JSON, far under the server's limit
-MAX_STEP = MAX_WIRE_INT
 MAX_REASON_CHARS = 20_000
 FINISH_GRACE = 5.0  # seconds past finish's deadline for a request still in flight
 _time = time.time
@@ -102,7 +101,6 @@ class Run:
         self._halt: str | None = None  # None while logging is open; "stop" or "finished"
         self._stop_reason: str | None = None
         self._final: tuple[str, str | None] = ("finished", None)
-        self._signal: str | None = None  # a signal whose handler is raising right now
         self._finish_once = threading.Lock()
         self._closing = Flag()
         self._wake = Wakeup()
@@ -283,34 +281,15 @@ class Run:
     ) -> None:
         self.finish(*self._exit_status(exc_type, exc, tb))
 
-    def _on_signal(self, name: str) -> None:
-        """The process is about to end on signal ``name``."""
-        self.finish("killed", self._stop_reason or f"received {name}")
-
-    def _signalled(self, name: str | None) -> None:
-        """Signal ``name`` is being handled (None: its handler returned; the run goes on)."""
-        self._signal = name
-
-    def _on_exception(
-        self, exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None
-    ) -> None:
-        self.finish(*self._exit_status(exc_type, exc, tb))
-
-    def _on_exit(self) -> None:
-        """The interpreter exits with the run still open."""
-        if self._signal is not None:
-            self.finish("killed", f"received {self._signal}")
-        else:
-            self.finish()
-
     def _exit_status(
         self,
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> tuple[str, str | None]:
-        if self._signal is not None and isinstance(exc, KeyboardInterrupt | SystemExit):
-            return "killed", f"received {self._signal}"  # raised by the signal's handler
+        signalled = hooks.signal_raised(self)
+        if signalled is not None and isinstance(exc, KeyboardInterrupt | SystemExit):
+            return "killed", f"received {signalled}"  # raised by the signal's handler
         return exit_status(exc_type, exc, tb)
 
     def __repr__(self) -> str:
@@ -413,7 +392,7 @@ class Run:
             step, now, data = buf.popleft()
             taken += 1
             self._drained += len(data)
-            if type(step) is not int or not 0 <= step <= MAX_STEP:
+            if type(step) is not int or not 0 <= step <= MAX_WIRE_INT:
                 step = self._check_step(step)
                 if step is None:
                     continue
@@ -452,11 +431,11 @@ class Run:
     def _check_step(self, step: Any) -> int | None:
         try:
             value = int(step)
-            if value == step and 0 <= value <= MAX_STEP:
+            if value == step and 0 <= value <= MAX_WIRE_INT:
                 return value
         except (TypeError, ValueError, OverflowError):
             pass
-        self._warn("step", "points at step %r skipped: steps are integers from 0 to 2**62", step)
+        self._warn("step", "points at step %r skipped: %s", step, STEPS_RULE)
         return None
 
     def _check_key(self, key: Any) -> bool:
@@ -505,6 +484,14 @@ class Run:
             logger.warning("lablink: no SIGTERM handler of ours; run.log raises RunStopped")
         if self._halt is None:
             self._halt = "stop"
+
+
+def current() -> Run | None:
+    """The run opened last that is still open (None: none is)."""
+    for run in reversed(hooks.active()):
+        if isinstance(run, Run):
+            return run
+    return None
 
 
 def _system_batch(system: Mapping[str, float]) -> dict[str, Any]:

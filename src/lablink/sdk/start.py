@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from lablink.checks.names import new_run_id
+from lablink.checks.run_fields import check_new_run
 from lablink.sdk import hooks
+from lablink.sdk.connect import make_transport
 from lablink.sdk.run import Run
 from lablink.sdk.spool import Outbox, blob_op, replay_in_background, target_of
-from lablink.sdk.transport import Transport, make_transport
+from lablink.sdk.transport import Transport
 from lablink.settings import SETTINGS, Settings
 
 _SETTING_NAMES = frozenset(key.name for key in SETTINGS)
-
-
-def new_run_id() -> str:
-    """12 hex characters, as the server makes them."""
-    return uuid.uuid4().hex[:12]
 
 
 def init(
@@ -89,8 +86,11 @@ def _create(
 ) -> Run:
     from lablink.checks.watch_policy import merge, parse_policy
     from lablink.homedir import make_home_above, own_paths
-    from lablink.sdk.capture import capture
+    from lablink.sdk.capture import REDACTED_TAG, capture
 
+    run_id = new_run_id()
+    # The server's own checks, here: a run it would refuse must not wait in the spool.
+    check_new_run(project, name, config, tags, run_id)
     # The repository's [watch] table with this run's overrides over it; the
     # server puts its own [watch] under both. Checked here so a typo fails at init.
     policy = merge(settings.project_config.get("watch") or {}, watch or {})
@@ -101,13 +101,20 @@ def _create(
         settings.home, settings.spool_dir, settings.cache_dir, settings.blobs, settings.db
     )
     make_home_above(settings.spool_dir)  # the spool only knows mkdir
-    captured = capture(own=own)
+    # secrets in argv, the diff and the config are redacted here, before anything leaves
+    captured = capture(own=own, exclude=settings.capture_exclude, config=config)
+    config = captured.config
+    tags = [*tags, REDACTED_TAG] if captured.redacted else list(tags)
     if policy:
         captured.fields["watch"] = policy
-    outbox = Outbox(transport, new_run_id(), Path(settings.spool_dir), target_of(transport))
+    outbox = Outbox(transport, run_id, Path(settings.spool_dir), target_of(transport))
     op: dict[str, Any] = {"op": "create", "run_id": outbox.run_id, "project": project}
     op.update(name=name, config=dict(config), tags=list(tags), capture=captured.fields)
     outbox.deliver(op)  # raises for bad input; spools if the server is away
     if captured.diff is not None:
         outbox.deliver(blob_op(outbox.run_id, captured.diff))
-    return Run(transport, settings, outbox, project, name or outbox.run_id, config, owns_transport)
+    run = Run(transport, settings, outbox, project, name or outbox.run_id, config, owns_transport)
+    note = captured.redaction_note()
+    if note:
+        run.note(note)
+    return run

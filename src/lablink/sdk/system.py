@@ -9,36 +9,10 @@ GPUs this run uses (``sdk/gpu.py``). Without a driver the GPU keys are silently 
 from __future__ import annotations
 
 import logging
-import os
-import sys
-from types import ModuleType
 
-from lablink.sdk.gpu import GpuSampler, NvmlSource, PynvmlSource
+from lablink.sdk.gpu import GB, GpuSampler, NvmlSource, PynvmlSource
 
 logger = logging.getLogger(__name__)
-
-GB = 1024**3
-# Present whenever the NVIDIA kernel driver is loaded (also inside GPU containers).
-NVIDIA_PROC = "/proc/driver/nvidia/version"
-
-
-def open_nvml() -> ModuleType | None:
-    """``pynvml``, initialised, or None when the package or the driver is missing.
-
-    The caller calls ``nvmlShutdown()`` when done (NVML counts its initialisations).
-    """
-    no_driver = sys.platform.startswith("linux") and not os.path.exists(NVIDIA_PROC)
-    if no_driver and "pynvml" not in sys.modules:
-        return None  # skip importing the bindings (about 2 MB a training process keeps)
-    try:
-        import pynvml
-    except ImportError:
-        return None
-    try:
-        pynvml.nvmlInit()
-    except Exception:  # NVMLError_LibraryNotFound, DriverNotLoaded, ...: no GPU here
-        return None
-    return pynvml  # type: ignore[no-any-return]
 
 
 class SystemSampler:

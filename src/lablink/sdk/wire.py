@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import ssl
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode
@@ -204,7 +205,34 @@ def connection_pool(server: str) -> httpcore.ConnectionPool | httpcore.HTTPProxy
     from urllib.request import getproxies, proxy_bypass
 
     url = urlsplit(server)
+    context = ssl_context() if url.scheme == "https" else None
     proxy = getproxies().get(url.scheme)
     if proxy and not proxy_bypass(url.hostname or ""):
-        return httpcore.HTTPProxy(proxy_url=proxy, max_connections=8)
-    return httpcore.ConnectionPool(max_connections=8)
+        return httpcore.HTTPProxy(proxy_url=proxy, max_connections=8, ssl_context=context)
+    return httpcore.ConnectionPool(max_connections=8, ssl_context=context)
+
+
+def ssl_context() -> ssl.SSLContext:
+    """Certificates an https server may show: the system's, certifi's, and the ones in
+    ``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` (a server with a self-signed or private CA).
+
+    The two variables are OpenSSL's, and httpx (the CLI's client) honours them too;
+    they are read here, not left to OpenSSL, so every platform's Python honours them.
+    """
+    import os
+
+    import certifi
+
+    context = ssl.create_default_context()
+    context.load_verify_locations(certifi.where())
+    cafile, capath = os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR")
+    if cafile or capath:
+        try:
+            context.load_verify_locations(cafile=cafile or None, capath=capath or None)
+        except (OSError, ssl.SSLError) as exc:
+            raise errors.InvalidInput(
+                f"cannot load the certificates in SSL_CERT_FILE={cafile!r} / "
+                f"SSL_CERT_DIR={capath!r}: {exc}",
+                "point SSL_CERT_FILE at a PEM file of the server's certificate (or its CA)",
+            ) from None
+    return context

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import socket
 from collections.abc import AsyncIterator
 
@@ -18,6 +19,7 @@ from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 from starlette.concurrency import run_in_threadpool
 
+from lablink.checks.limits import MAX_SMALL_BODY_BYTES
 from lablink.core.lab import Lab
 from lablink.errors import Conflict, InvalidInput
 from lablink.server.api import PREFIX, ROUTERS
@@ -26,6 +28,7 @@ from lablink.server.api.projects import health_router, version
 from lablink.server.errors import install_error_handlers
 from lablink.server.guards import BrowserGuard
 from lablink.server.jsonio import JSONResponse
+from lablink.server.listen import Tls
 from lablink.server.live import EventHub
 from lablink.server.middleware import RequestGuard, RequestLog, TokenAuth
 from lablink.server.openapi import install_openapi
@@ -89,10 +92,22 @@ def create_app(lab: Lab, *, keepalive_seconds: float = 15.0, ui: bool = True) ->
         RequestGuard,
         max_bytes=lab.settings.max_request_bytes,
         unlimited=lambda scope: scope["method"] == "PUT" and upload_path(scope["path"]),
+        small_bytes=MAX_SMALL_BODY_BYTES,
+        bulk=lambda scope: bulk_path(scope["path"]),
     )
     app.add_middleware(BrowserGuard, routes=app.router.routes)
     app.add_middleware(RequestLog)
     return app
+
+
+# Writes that carry bulk data and may use the whole LABLINK_MAX_REQUEST_BYTES: metric
+# batches, blob and pack transfers, dataset manifests, schemas.
+_BULK = re.compile(r"/api/v1/(runs/[^/]+/batches|blobs/|data/|datasets/|schemas/)")
+
+
+def bulk_path(path: str) -> bool:
+    """Whether ``path`` takes bulk bodies (the others are held to 1 MiB)."""
+    return _BULK.match(path) is not None
 
 
 def configure_logging(level: int = logging.INFO) -> None:
@@ -101,8 +116,11 @@ def configure_logging(level: int = logging.INFO) -> None:
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # start-up noise
 
 
-def serve(settings: Settings, host: str, port: int) -> None:
-    """Open the store for ``settings`` and serve it on ``host:port`` until stopped."""
+def serve(settings: Settings, host: str, port: int, tls: Tls | None = None) -> None:
+    """Open the store for ``settings`` and serve it on ``host:port`` until stopped.
+
+    With ``tls`` (``server/listen.py``) it serves HTTPS, through uvicorn's own TLS.
+    """
     configure_logging()
     check_address(host, port)  # before the store is opened (and perhaps migrated)
     with Lab(settings) as lab:
@@ -115,10 +133,13 @@ def serve(settings: Settings, host: str, port: int) -> None:
             access_log=False,  # RequestLog writes the one line per request
             lifespan="on",
             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+            ssl_certfile=tls.cert if tls else None,
+            ssl_keyfile=tls.key if tls else None,
         )
         server = _uvicorn_server(config, hub=app.state.live)
         store = make_url(settings.db).render_as_string(hide_password=True)
-        logger.info("lablink %s serving %s on http://%s:%d", version(), store, host, port)
+        scheme = "https" if tls else "http"
+        logger.info("lablink %s serving %s on %s://%s:%d", version(), store, scheme, host, port)
         server.run()
 
 

@@ -26,6 +26,7 @@ from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 
+from lablink.checks.routes import API_PREFIX
 from lablink.core.datasets.packs import END, corrupt_frame, write_pack
 from lablink.core.datasets.transfer import check_digests
 from lablink.errors import CorruptBlob, NotFound, ServiceUnavailable
@@ -33,6 +34,7 @@ from lablink.server.api.datasets import Digests, VerifyIn, verify_answer
 from lablink.server.edge_cache import EdgeCache
 from lablink.server.errors import install_error_handlers
 from lablink.server.jsonio import JSONResponse, reply
+from lablink.server.listen import Tls
 from lablink.server.middleware import RequestLog, TokenAuth
 from lablink.settings import Settings
 from lablink.store.blobs import check_digest
@@ -40,7 +42,7 @@ from lablink.store.blobs import check_digest
 logger = logging.getLogger(__name__)
 CHUNK = 1024 * 1024
 
-API = "/api/v1"
+API = API_PREFIX
 FIRST_GROUP = 64  # digests made local before the first byte of a pack goes out
 GROUP = 512
 THREADS = 128  # requests waiting on an upstream fetch each hold a worker thread
@@ -243,8 +245,15 @@ def edge_cache_for(settings: Settings, upstream: str, cache_size: int) -> EdgeCa
     return EdgeCache(Path(settings.home) / "edge", cache_size, upstream, headers)
 
 
-def serve_edge(settings: Settings, host: str, port: int, upstream: str, cache_size: int) -> None:
-    """Run an edge cache of ``upstream`` on ``host:port`` until stopped."""
+def serve_edge(
+    settings: Settings,
+    host: str,
+    port: int,
+    upstream: str,
+    cache_size: int,
+    tls: Tls | None = None,
+) -> None:
+    """Run an edge cache of ``upstream`` on ``host:port`` until stopped (TLS as in ``serve``)."""
     from lablink.server.app import check_address, configure_logging
 
     configure_logging()
@@ -253,13 +262,22 @@ def serve_edge(settings: Settings, host: str, port: int, upstream: str, cache_si
     try:
         app = create_edge_app(edge, settings.token)
         logger.info(
-            "lablink edge cache of %s on http://%s:%d (cache %s, limit %d bytes)",
+            "lablink edge cache of %s on %s://%s:%d (cache %s, limit %d bytes)",
             upstream,
+            "https" if tls else "http",
             host,
             port,
             edge.cache.root,
             edge.cache.limit,
         )
-        uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
+        uvicorn.run(
+            app,
+            host=host,
+            port=port,
+            log_config=None,
+            access_log=False,
+            ssl_certfile=tls.cert if tls else None,
+            ssl_keyfile=tls.key if tls else None,
+        )
     finally:
         edge.close()

@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
+from lablink.checks.routes import API_PREFIX
 from lablink.errors import (
     Conflict,
     InvalidInput,
@@ -116,11 +117,11 @@ async def _http_exception(request: Request, exc: Exception) -> Response:
         return error_response(exc.error)
     err: LablinkError
     if exc.status_code == 404 and exc.detail == "Not Found":
-        hint = "the API lives under /api/v1"
-        if request.url.path.startswith("/api/v1/api/v1"):
+        hint = f"the API lives under {API_PREFIX}"
+        if request.url.path.startswith(API_PREFIX * 2):
             # a client configured with the API prefix in its server URL adds it twice
             hint = (
-                "the server URL ends with /api/v1, which lablink adds itself: drop that "
+                f"the server URL ends with {API_PREFIX}, which lablink adds itself: drop that "
                 "suffix (e.g. LABLINK_SERVER=http://host:8500)"
             )
         err = NotFound(f"no route {request.method} {request.url.path}", hint)

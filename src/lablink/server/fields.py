@@ -13,7 +13,9 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, model_validator
 
-from lablink.server.jsonio import check_json_value, check_text
+from lablink.checks import widths
+from lablink.checks.json_value import check_text
+from lablink.checks.limits import MAX_NOTE_CHARS
 
 
 class Body(BaseModel):
@@ -22,40 +24,28 @@ class Body(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
 
 
-def _json_object(value: dict[str, Any]) -> dict[str, Any]:
-    check_json_value(value, "object")
-    return value
-
-
 _Safe = AfterValidator(check_text)
 
-# A free-form JSON object (config, summary): safe text, 64-bit integers, 64 levels.
-JsonObject = Annotated[dict[str, Any], AfterValidator(_json_object)]
-ProjectName = Annotated[str, StringConstraints(min_length=1, max_length=200), _Safe]
-RunName = Annotated[str, StringConstraints(max_length=500), _Safe]
-RunId = Annotated[str, StringConstraints(min_length=1, max_length=32), _Safe]
-Tag = Annotated[str, StringConstraints(min_length=1, max_length=200), _Safe]
-Digest = Annotated[str, StringConstraints(min_length=1, max_length=80), _Safe]
+# A free-form JSON object (config, summary). Only its top level is checked here, as
+# request models are validated on the event loop; the core walks the rest (safe text,
+# 64-bit integers, 64 levels, size) in a worker thread.
+JsonObject = dict[str, Any]
+ProjectName = Annotated[str, StringConstraints(min_length=1, max_length=widths.NAME), _Safe]
+RunName = Annotated[str, StringConstraints(max_length=widths.RUN_NAME), _Safe]
+RunId = Annotated[str, StringConstraints(min_length=1, max_length=widths.RUN_ID), _Safe]
+Tag = Annotated[str, StringConstraints(min_length=1, max_length=widths.TAG), _Safe]
+Digest = Annotated[str, StringConstraints(min_length=1, max_length=widths.DIGEST), _Safe]
 SchemaRef = Annotated[str, StringConstraints(min_length=1, max_length=220), _Safe]
-ArtifactName = Annotated[str, StringConstraints(min_length=1, max_length=1000), _Safe]
-Kind = Annotated[str, StringConstraints(max_length=100), _Safe]
-InputKind = Annotated[str, StringConstraints(min_length=1, max_length=50), _Safe]
-InputRef = Annotated[str, StringConstraints(min_length=1, max_length=500), _Safe]
-Status = Annotated[str, StringConstraints(min_length=1, max_length=20), _Safe]
-Outcome = Annotated[str, StringConstraints(min_length=1, max_length=20), _Safe]
-Text = Annotated[str, StringConstraints(max_length=100_000), _Safe]
-MetricKey = Annotated[str, StringConstraints(max_length=250), _Safe]
-
-# Column widths of the captured fields (store/schema.py); longer values are cut.
-_CAPTURE_WIDTHS = {
-    "git_commit": 64,
-    "git_branch": 500,
-    "git_remote": 2000,
-    "git_diff_digest": 80,
-    "host": 500,
-    "python_version": 100,
-}
-
+ArtifactName = Annotated[
+    str, StringConstraints(min_length=1, max_length=widths.ARTIFACT_NAME), _Safe
+]
+Kind = Annotated[str, StringConstraints(max_length=widths.ARTIFACT_KIND), _Safe]
+InputKind = Annotated[str, StringConstraints(min_length=1, max_length=widths.INPUT_KIND), _Safe]
+InputRef = Annotated[str, StringConstraints(min_length=1, max_length=widths.INPUT_REF), _Safe]
+Status = Annotated[str, StringConstraints(min_length=1, max_length=widths.STATUS), _Safe]
+Outcome = Annotated[str, StringConstraints(min_length=1, max_length=widths.OUTCOME), _Safe]
+Text = Annotated[str, StringConstraints(max_length=MAX_NOTE_CHARS), _Safe]
+MetricKey = Annotated[str, StringConstraints(max_length=widths.METRIC_KEY), _Safe]
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -95,7 +85,7 @@ class Capture(BaseModel):
         if not isinstance(data, dict):
             return data
         out = dict(data)
-        for key, width in _CAPTURE_WIDTHS.items():
+        for key, width in widths.CAPTURED.items():  # longer values are cut
             if out.get(key) is not None:
                 out[key] = clean(str(out[key]), width)
         if out.get("git_dirty") is not None:

@@ -53,26 +53,44 @@ class RequestLog:
 
 
 class RequestGuard:
-    """Refuse NUL characters in the URL and bodies over ``max_bytes`` (413).
+    """Refuse NUL characters in the URL and bodies over the size limit (413).
 
-    The declared ``Content-Length`` is checked before the app runs; chunked bodies are
-    counted as they stream and cut off once over the limit. Requests for which
-    ``unlimited(scope)`` is true (streamed blob uploads, never held in memory) are not
-    size-limited.
+    Bulk writes (``bulk(scope)``: metric batches, packs, manifests, schemas) may send up
+    to ``max_bytes``; every other request, whose body a route decodes and checks as a
+    whole (a run's config, a summary, a note), up to ``small_bytes``: such bodies are
+    cheap to send and dear to store. The declared ``Content-Length`` is checked before
+    the app runs; chunked bodies are counted as they stream and cut off once over the
+    limit. Requests for which ``unlimited(scope)`` is true (streamed blob uploads, never
+    held in memory) are not size-limited.
     """
 
     def __init__(
-        self, app: ASGIApp, max_bytes: int, unlimited: Callable[[Scope], bool] | None = None
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        unlimited: Callable[[Scope], bool] | None = None,
+        small_bytes: int | None = None,
+        bulk: Callable[[Scope], bool] | None = None,
     ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.small_bytes = min(max_bytes, small_bytes if small_bytes is not None else max_bytes)
         self.unlimited = unlimited or (lambda scope: False)
+        self.bulk = bulk or (lambda scope: True)
 
-    def _too_large(self) -> PayloadTooLarge:
+    def _too_large(self, scope: Scope, limit: int) -> PayloadTooLarge:
+        if limit < self.max_bytes:
+            return PayloadTooLarge(
+                f"request body is over the limit of {limit} bytes for "
+                f"{scope['method']} {scope['path']}",
+                "this request holds a run's config, summary, note or tags: log large values "
+                "(lists, tables, files) as artifacts instead",
+                limit=limit,
+            )
         return PayloadTooLarge(
-            f"request body is over the server's limit of {self.max_bytes} bytes",
+            f"request body is over the server's limit of {limit} bytes",
             "send smaller batches, or raise LABLINK_MAX_REQUEST_BYTES on the server",
-            limit=self.max_bytes,
+            limit=limit,
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -86,14 +104,15 @@ class RequestGuard:
         if self.unlimited(scope):
             await self.app(scope, receive, send)
             return
+        limit = self.max_bytes if self.bulk(scope) else self.small_bytes
         declared = Headers(scope=scope).get("content-length")
         if (
             declared is not None
             and declared.isascii()
             and declared.isdigit()
-            and int(declared) > self.max_bytes
+            and int(declared) > limit
         ):
-            await _respond(self._too_large(), scope, receive, send)
+            await _respond(self._too_large(scope, limit), scope, receive, send)
             return
         received = 0
 
@@ -102,8 +121,8 @@ class RequestGuard:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise CarriedError(self._too_large())
+                if received > limit:
+                    raise CarriedError(self._too_large(scope, limit))
             return message
 
         await self.app(scope, counted, send)

@@ -17,11 +17,13 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from lablink.checks import widths
 from lablink.checks.compat import MODES
+from lablink.checks.keys import MAX_KEY_LENGTH
+from lablink.checks.names import NAME_PATTERN
+from lablink.checks.routes import API_PREFIX
 from lablink.checks.wire_numbers import MAX_VERSION, MAX_WIRE_INT
-from lablink.core import tracking
 from lablink.core.datasets import refs
-from lablink.core.schemas import _SUBJECT
 from lablink.models import RUN_STATUSES
 from lablink.store.blobs import _DIGEST
 
@@ -64,14 +66,14 @@ def _anchored(pattern: str) -> str:
 
 
 # What the routes check, as JSON Schema: path and query parameters by name.
-_NAME = _anchored(tracking._PROJECT.pattern)
-_RUN_REF = "^[A-Za-z0-9_-]{1,32}$"
+_NAME = _anchored(NAME_PATTERN)
+_RUN_REF = f"^[A-Za-z0-9_-]{{1,{widths.RUN_ID}}}$"  # a full id or a prefix of one
 _DIGEST_PATTERN = _anchored(_DIGEST.pattern)
 _VERSION_REF = _anchored(
     rf"latest|{refs._VERSION.pattern}|{refs._HEX.pattern}|{refs._DIGEST.pattern}"
 )
 _DATASET_REF = _anchored(
-    rf"{refs._NAME.pattern}(?:@(?:latest|{refs._VERSION.pattern}|{refs._HEX.pattern}))?"
+    rf"{NAME_PATTERN}(?:@(?:latest|{refs._VERSION.pattern}|{refs._HEX.pattern}))?"
     rf"|{refs._DIGEST.pattern}"
 )
 _SCHEMA_VERSION = _anchored(r"latest|v?0{0,9}[1-9][0-9]{0,8}")
@@ -81,15 +83,15 @@ _PATH_PARAMS: dict[str, Spec] = {
     "digest": {"type": "string", "pattern": _DIGEST_PATTERN},
     "name": {"type": "string", "pattern": _NAME},
     "project": {"type": "string", "pattern": _NAME},
-    "subject": {"type": "string", "pattern": _anchored(_SUBJECT.pattern)},
+    "subject": {"type": "string", "pattern": _NAME},
     "version": {"type": "string", "pattern": _SCHEMA_VERSION},
 }
-_DATASET_VERSION_PATH = "/api/v1/datasets/{name}/versions/{ref}"
+_DATASET_VERSION_PATH = API_PREFIX + "/datasets/{name}/versions/{ref}"
 
 
 def _security_responses(method: str, path: str) -> list[str]:
     """The error statuses an operation can answer besides 400, 401 and 503."""
-    codes = ["404"] if path != "/api/v1/projects" else []
+    codes = ["404"] if path != f"{API_PREFIX}/projects" else []
     if method in {"post", "put", "patch", "delete"}:
         codes += ["409", "413", "415"]
     if path.endswith("/events"):
@@ -152,19 +154,21 @@ _SCHEMA_BODY: Spec = {
     "oneOf": [{"required": ["schema"]}, {"required": ["text"]}],
 }
 _MANUAL_BODIES: dict[tuple[str, str], Spec] = {
-    ("put", "/api/v1/blobs/{digest}"): _body(
+    ("put", API_PREFIX + "/blobs/{digest}"): _body(
         {"type": "string", "format": "binary"}, "application/octet-stream"
     ),
-    ("post", "/api/v1/data/packs"): _body(
+    ("post", API_PREFIX + "/data/packs"): _body(
         {"type": "string", "format": "binary"}, "application/octet-stream"
     ),
-    ("post", "/api/v1/schemas/{subject}/versions"): _body(_SCHEMA_BODY),
-    ("post", "/api/v1/schemas/{subject}/check"): _body(_SCHEMA_BODY),
+    ("post", API_PREFIX + "/schemas/{subject}/versions"): _body(_SCHEMA_BODY),
+    ("post", API_PREFIX + "/schemas/{subject}/check"): _body(_SCHEMA_BODY),
     # The server reads no body here, but a POST needs a lablink content type: send {}.
-    ("post", "/api/v1/incidents/{incident_id}/ack"): _body({"description": "ignored; send {}"}),
+    ("post", API_PREFIX + "/incidents/{incident_id}/ack"): _body(
+        {"description": "ignored; send {}"}
+    ),
 }
 _EXTRA_QUERY: dict[tuple[str, str], list[Spec]] = {
-    ("get", "/api/v1/schemas/{subject}/diff"): [
+    ("get", API_PREFIX + "/schemas/{subject}/diff"): [
         {
             "name": key,
             "in": "query",
@@ -176,11 +180,11 @@ _EXTRA_QUERY: dict[tuple[str, str], list[Spec]] = {
     ],
 }
 _BINARY_ANSWERS = {
-    ("get", "/api/v1/blobs/{digest}"): "application/octet-stream",
-    ("post", "/api/v1/data/fetch"): "application/octet-stream",
-    ("get", "/api/v1/events"): "text/event-stream",
-    ("get", "/api/v1/runs/{run_id}/events"): "text/event-stream",
-    ("get", "/api/v1/projects/{project}/events"): "text/event-stream",
+    ("get", API_PREFIX + "/blobs/{digest}"): "application/octet-stream",
+    ("post", API_PREFIX + "/data/fetch"): "application/octet-stream",
+    ("get", API_PREFIX + "/events"): "text/event-stream",
+    ("get", API_PREFIX + "/runs/{run_id}/events"): "text/event-stream",
+    ("get", API_PREFIX + "/projects/{project}/events"): "text/event-stream",
 }
 
 
@@ -210,11 +214,11 @@ def _fix_answers(method: str, path: str, op: Spec) -> None:
         for code, answer in answers.items():
             if code.startswith("2"):
                 answer["content"] = {media: {"schema": {"type": "string", "format": "binary"}}}
-    if path == "/api/v1/runs/{run_id}/history":
+    if path == API_PREFIX + "/runs/{run_id}/history":
         ok = answers["200"].setdefault("content", {})
         ok["application/octet-stream"] = {"schema": {"type": "string", "format": "binary"}}
     if (method, path) in {
-        ("post", "/api/v1/schemas/{subject}/versions"),
+        ("post", API_PREFIX + "/schemas/{subject}/versions"),
     }:
         answers.setdefault("201", {"description": "registered as a new version"})
     if path == "/healthz":
@@ -230,7 +234,7 @@ _CONTROL = "\\x00-\\x1f\\x7f-\\x9f\\u2028\\u2029"
 _METRIC_KEY: Spec = {
     "type": "string",
     "minLength": 1,
-    "maxLength": 250,
+    "maxLength": MAX_KEY_LENGTH,
     # printable, not blank (checks/keys.py)
     "pattern": f"^[^{_CONTROL}]*[^\\s{_CONTROL}][^{_CONTROL}]*$",
 }

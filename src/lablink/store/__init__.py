@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lablink.errors import InvalidInput
 from lablink.homedir import make_dirs
 from lablink.store.base import Store
 
+if TYPE_CHECKING:  # importing the SQL modules loads numpy and SQLAlchemy: only on open
+    from lablink.store.sql import SqlStore
 
-def open_store(url: str, auto_upgrade: bool = True) -> Store:
+
+def open_store(url: str, auto_upgrade: bool = True) -> SqlStore:
     """Open (and if needed create and migrate) the store at a SQLAlchemy URL."""
     from lablink.store.migrate import ensure_schema
 

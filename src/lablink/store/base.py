@@ -1,13 +1,15 @@
 """The Store contract: every method abstract, every raised error named.
 
-``SqlStore`` (``store/sql.py``) writes each query once; ``SqliteStore`` and
-``PostgresStore`` hold only dialect specifics. Both pass ``tests/store/contract.py``.
+``SqlStore`` (``store/sql.py``, its SQL split by subject into ``*_sql.py``) writes each
+query once; ``SqliteStore`` and ``PostgresStore`` hold only dialect specifics. Both pass
+``tests/store/test_contract.py``. Events are appended inside the write that causes them
+(``SqlStore.add_event``), so the contract has no separate append method.
 """
 
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from lablink.checks.filters import Expr
@@ -113,12 +115,6 @@ class Store(abc.ABC):
     def add_input(self, run_id: str, kind: str, ref: str, digest: str | None) -> None:
         """Record that the run read ``ref`` (a dataset version, say)."""
 
-    @abc.abstractmethod
-    def add_event(
-        self, project_id: int, run_id: str | None, kind: str, payload: Mapping[str, Any]
-    ) -> int:
-        """Append to the event log and wake live watchers; returns the event id."""
-
     # -- metrics ------------------------------------------------------------------------
     @abc.abstractmethod
     def ingest(
@@ -171,7 +167,3 @@ class Store(abc.ABC):
         SQLite polls the monotonic id; PostgreSQL waits on LISTEN/NOTIFY, so writes made
         by any server process on the same database wake every watcher.
         """
-
-    @abc.abstractmethod
-    def iter_stale_runs(self, heartbeat_before: float) -> Iterator[RunRecord]:
-        """Running runs whose last heartbeat is older than ``heartbeat_before``."""

@@ -1,6 +1,6 @@
 """Dataset persistence: datasets, immutable numbered versions and their lineage.
 
-``DatasetSql`` wraps a ``SqlStore`` and uses its engine, its one write path (``_write``:
+``DatasetSql`` wraps a ``SqlStore`` and uses its engine, its one write path (``write``:
 ``BEGIN IMMEDIATE`` on SQLite) and its dialect INSERT, so the same SQL runs on SQLite
 and PostgreSQL. Versions are only ever inserted: there is no update or delete.
 """
@@ -16,16 +16,13 @@ import sqlalchemy as sa
 from lablink.errors import AlreadyExists, Conflict, NotFound
 from lablink.models import DatasetSummary, DatasetVersion
 from lablink.store import schema as t
-from lablink.store.base import Store
 from lablink.store.sql import SqlStore
 
 
 class DatasetSql:
     """Queries for the dataset tables over one SQL store."""
 
-    def __init__(self, store: Store) -> None:
-        if not isinstance(store, SqlStore):
-            raise TypeError(f"datasets need a SQL store, not {type(store).__name__}")
+    def __init__(self, store: SqlStore) -> None:
         self.store = store
 
     def create_version(
@@ -51,9 +48,9 @@ class DatasetSql:
         """
         now = time.time()
         d, v = t.datasets, t.dataset_versions
-        with self.store._write() as conn:
+        with self.store.write() as conn:
             conn.execute(
-                self.store._insert(d)
+                self.store.insert(d)
                 .values(name=name, created_by=actor, created_at=now, updated_at=now)
                 .on_conflict_do_nothing(index_elements=["name"])
             )
@@ -208,8 +205,8 @@ class DatasetSql:
         rows = [{"digest": d, "size": s, "created_at": now} for d, s in blobs]
         if not rows:
             return
-        statement = self.store._insert(t.blobs).on_conflict_do_nothing()
-        with self.store._write() as conn:
+        statement = self.store.insert(t.blobs).on_conflict_do_nothing()
+        with self.store.write() as conn:
             conn.execute(statement, rows)  # executemany: compiled once
 
     # -- helpers ------------------------------------------------------------------------

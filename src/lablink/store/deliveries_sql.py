@@ -15,7 +15,6 @@ from typing import Any
 import sqlalchemy as sa
 
 from lablink.store import schema as t
-from lablink.store.base import Store
 from lablink.store.sql import SqlStore
 
 LEASE_SECONDS = 120.0  # a sender that died mid-send gives its rows back after this
@@ -61,9 +60,7 @@ class Attempt:
 class DeliverySql:
     """Queries for ``incident_deliveries`` and ``delivery_attempts``."""
 
-    def __init__(self, store: Store) -> None:
-        if not isinstance(store, SqlStore):
-            raise TypeError(f"deliveries need a SQL store, not {type(store).__name__}")
+    def __init__(self, store: SqlStore) -> None:
         self.store = store
 
     def enqueue(
@@ -85,7 +82,7 @@ class DeliverySql:
             }
             for label, key in channels
         ]
-        with self.store._write() as conn:
+        with self.store.write() as conn:
             conn.execute(t.incident_deliveries.insert(), rows)
 
     def claim_due(self, now: float, limit: int = 20) -> list[Delivery]:
@@ -100,7 +97,7 @@ class DeliverySql:
             candidates = [int(x) for x in ids.scalars()]
         claimed: list[Delivery] = []
         for delivery_id in candidates:
-            with self.store._write() as conn:
+            with self.store.write() as conn:
                 done = conn.execute(
                     d.update()
                     .where(d.c.id == delivery_id, due)
@@ -129,7 +126,7 @@ class DeliverySql:
             values = {"state": "pending", "next_at": retry_at, "last_error": error}
         else:
             values = {"state": "failed", "last_error": error}
-        with self.store._write() as conn:
+        with self.store.write() as conn:
             conn.execute(
                 t.delivery_attempts.insert().values(
                     delivery_id=delivery.id,

@@ -18,7 +18,6 @@ import sqlalchemy as sa
 from lablink.errors import Conflict, NotFound
 from lablink.models import Incident
 from lablink.store import schema as t
-from lablink.store.base import Store
 from lablink.store.sql import SqlStore
 
 
@@ -33,9 +32,7 @@ class Raised:
 class IncidentSql:
     """Queries for the incidents table over one SQL store."""
 
-    def __init__(self, store: Store) -> None:
-        if not isinstance(store, SqlStore):
-            raise TypeError(f"incidents need a SQL store, not {type(store).__name__}")
+    def __init__(self, store: SqlStore) -> None:
         self.store = store
 
     def raise_(
@@ -50,7 +47,7 @@ class IncidentSql:
         Raises:
             NotFound: no such run.
         """
-        with self.store._write() as conn:
+        with self.store.write() as conn:
             return self.raise_in(conn, run_id, values, reopen, actor, now)
 
     def raise_in(
@@ -71,7 +68,7 @@ class IncidentSql:
             "evidence": dict(values["evidence"]),
             "last_seen_at": now,
         }
-        run = self.store._require_run(conn, run_id)
+        run = self.store.require_run(conn, run_id)
         live = conn.execute(sa.select(i.c.id).where(*key, i.c.state != "resolved")).scalar()
         if live is None and reopen:
             latest = conn.execute(
@@ -95,7 +92,7 @@ class IncidentSql:
                 )
                 if done.rowcount == 1:
                     return self._raised(conn, int(latest), "reopened")
-        stmt = self.store._insert(i).values(
+        stmt = self.store.insert(i).values(
             run_id=run_id,
             project_id=run.project_id,
             kind=values["kind"],
@@ -148,7 +145,7 @@ class IncidentSql:
             Conflict: it is already resolved.
         """
         i = t.incidents
-        with self.store._write() as conn:
+        with self.store.write() as conn:
             current = self._get(conn, incident_id)
             if current.state == "resolved":
                 raise Conflict(
@@ -184,7 +181,7 @@ class IncidentSql:
             sa.select(i.c.project_id).where(i.c.id == incident.id)
         ).scalar_one()
         payload = {"id": incident.id, "event": what, "kind": incident.kind, "state": incident.state}
-        self.store._add_event(conn, int(project_id), incident.run_id, "incident", payload)
+        self.store.add_event(conn, int(project_id), incident.run_id, "incident", payload)
         return incident
 
     def _select(self) -> sa.Select[Any]:

@@ -9,15 +9,21 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from lablink.store.sql import SqlStore, json_dumps
+from lablink.store.jsoncol import json_dumps, json_loads
+from lablink.store.sql import SqlStore
 
 CHANNEL = "lablink_events"
 
 
 def make_postgres_engine(url: str) -> sa.Engine:
-    """A pooled engine; JSON is written with NaN/inf as null (PostgreSQL rejects them)."""
+    """A pooled engine; JSON keeps NaN/inf as markers (PostgreSQL rejects the tokens)."""
     return sa.create_engine(
-        url, json_serializer=json_dumps, pool_pre_ping=True, pool_size=10, max_overflow=20
+        url,
+        json_serializer=json_dumps,
+        json_deserializer=json_loads,
+        pool_pre_ping=True,
+        pool_size=10,
+        max_overflow=20,
     )
 
 
@@ -31,7 +37,7 @@ class PostgresStore(SqlStore):
         self._generation = 0
         self._closed = False
 
-    def _insert(self, table: sa.Table) -> Any:
+    def insert(self, table: sa.Table) -> Any:
         return pg_insert(table)
 
     def _notify(self, conn: sa.Connection, event_id: int) -> None:

@@ -20,6 +20,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite
 
+from lablink.checks import widths as width
+
 metadata = sa.MetaData()
 
 # An auto-increment 64-bit key that SQLite also treats as its rowid alias.
@@ -56,35 +58,35 @@ projects = sa.Table(
     "projects",
     metadata,
     sa.Column("id", BigId, primary_key=True, autoincrement=True),
-    sa.Column("name", sa.String(200), nullable=False, unique=True),
+    sa.Column("name", sa.String(width.PROJECT_NAME), nullable=False, unique=True),
     sa.Column("created_at", sa.Float, nullable=False),
 )
 
 runs = sa.Table(
     "runs",
     metadata,
-    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("id", sa.String(width.RUN_ID), primary_key=True),
     sa.Column("project_id", BigId, sa.ForeignKey("projects.id"), nullable=False),
-    sa.Column("name", sa.String(500), nullable=False),
-    sa.Column("user", sa.String(200), nullable=False),
-    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("name", sa.String(width.RUN_NAME), nullable=False),
+    sa.Column("user", sa.String(width.USER), nullable=False),
+    sa.Column("status", sa.String(width.STATUS), nullable=False),
     sa.Column("status_reason", sa.Text),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("ended_at", sa.Float),
     sa.Column("heartbeat_at", sa.Float),
-    sa.Column("git_commit", sa.String(64)),
-    sa.Column("git_branch", sa.String(500)),
-    sa.Column("git_remote", sa.String(2000)),
+    sa.Column("git_commit", sa.String(width.GIT_COMMIT)),
+    sa.Column("git_branch", sa.String(width.GIT_BRANCH)),
+    sa.Column("git_remote", sa.String(width.GIT_REMOTE)),
     sa.Column("git_dirty", sa.Boolean, nullable=False, default=False),
-    sa.Column("git_diff_digest", sa.String(80)),
+    sa.Column("git_diff_digest", sa.String(width.GIT_DIFF_DIGEST)),
     sa.Column("command", sa.JSON, nullable=False),
-    sa.Column("host", sa.String(500)),
-    sa.Column("python_version", sa.String(100)),
+    sa.Column("host", sa.String(width.HOST)),
+    sa.Column("python_version", sa.String(width.PYTHON_VERSION)),
     sa.Column("packages", sa.JSON, nullable=False),
     sa.Column("gpus", sa.JSON, nullable=False),
     sa.Column("config", sa.JSON, nullable=False),
     sa.Column("summary", sa.JSON, nullable=False),
-    sa.Column("outcome", sa.String(20)),
+    sa.Column("outcome", sa.String(width.OUTCOME)),
     # Stop request from a watchdog rule or a user: the SDK reads it from heartbeats.
     sa.Column("stop_requested", sa.Text),
     sa.Column("updated_at", sa.Float, nullable=False),
@@ -95,8 +97,8 @@ sa.Index("ix_runs_status", runs.c.status)
 run_tags = sa.Table(
     "run_tags",
     metadata,
-    sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.id"), primary_key=True),
-    sa.Column("tag", sa.String(200), primary_key=True),
+    sa.Column("run_id", sa.String(width.RUN_ID), sa.ForeignKey("runs.id"), primary_key=True),
+    sa.Column("tag", sa.String(width.TAG), primary_key=True),
 )
 sa.Index("ix_run_tags_tag", run_tags.c.tag, run_tags.c.run_id)
 
@@ -104,8 +106,8 @@ sa.Index("ix_run_tags_tag", run_tags.c.tag, run_tags.c.run_id)
 run_params = sa.Table(
     "run_params",
     metadata,
-    sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.id"), primary_key=True),
-    sa.Column("key", sa.String(500), primary_key=True),
+    sa.Column("run_id", sa.String(width.RUN_ID), sa.ForeignKey("runs.id"), primary_key=True),
+    sa.Column("key", sa.String(width.PARAM_KEY), primary_key=True),
     sa.Column("value_num", sa.Float),
     sa.Column("value_text", sa.Text),
 )
@@ -114,8 +116,8 @@ sa.Index("ix_run_params_key", run_params.c.key, run_params.c.value_num)
 run_metrics = sa.Table(
     "run_metrics",
     metadata,
-    sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.id"), primary_key=True),
-    sa.Column("key", sa.String(250), primary_key=True),
+    sa.Column("run_id", sa.String(width.RUN_ID), sa.ForeignKey("runs.id"), primary_key=True),
+    sa.Column("key", sa.String(width.METRIC_KEY), primary_key=True),
     sa.Column("count", sa.BigInteger, nullable=False, default=0),
     sa.Column("last_step", sa.BigInteger),
     sa.Column("last_value", NanFloat),
@@ -130,8 +132,8 @@ metric_chunks = sa.Table(
     "metric_chunks",
     metadata,
     sa.Column("id", BigId, primary_key=True, autoincrement=True),
-    sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.id"), nullable=False),
-    sa.Column("key", sa.String(250), nullable=False),
+    sa.Column("run_id", sa.String(width.RUN_ID), sa.ForeignKey("runs.id"), nullable=False),
+    sa.Column("key", sa.String(width.METRIC_KEY), nullable=False),
     sa.Column("n", sa.Integer, nullable=False),
     sa.Column("step_min", sa.BigInteger, nullable=False),
     sa.Column("step_max", sa.BigInteger, nullable=False),
@@ -150,7 +152,7 @@ sa.Index(
 ingested_batches = sa.Table(
     "ingested_batches",
     metadata,
-    sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.id"), primary_key=True),
+    sa.Column("run_id", sa.String(width.RUN_ID), sa.ForeignKey("runs.id"), primary_key=True),
     sa.Column("seq", sa.BigInteger, primary_key=True),
     sa.Column("points", sa.Integer, nullable=False),
     sa.Column("received_at", sa.Float, nullable=False),
@@ -160,10 +162,10 @@ notes = sa.Table(
     "notes",
     metadata,
     sa.Column("id", BigId, primary_key=True, autoincrement=True),
-    sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.id"), nullable=False),
-    sa.Column("author", sa.String(200), nullable=False),
+    sa.Column("run_id", sa.String(width.RUN_ID), sa.ForeignKey("runs.id"), nullable=False),
+    sa.Column("author", sa.String(width.USER), nullable=False),
     sa.Column("text", sa.Text, nullable=False),
-    sa.Column("outcome", sa.String(20)),
+    sa.Column("outcome", sa.String(width.OUTCOME)),
     sa.Column("created_at", sa.Float, nullable=False),
 )
 sa.Index("ix_notes_run", notes.c.run_id)
@@ -171,7 +173,7 @@ sa.Index("ix_notes_run", notes.c.run_id)
 blobs = sa.Table(
     "blobs",
     metadata,
-    sa.Column("digest", sa.String(80), primary_key=True),  # "sha256:<hex>"
+    sa.Column("digest", sa.String(width.DIGEST), primary_key=True),  # "sha256:<hex>"
     sa.Column("size", sa.BigInteger, nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
 )
@@ -179,10 +181,10 @@ blobs = sa.Table(
 artifacts = sa.Table(
     "artifacts",
     metadata,
-    sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.id"), primary_key=True),
-    sa.Column("name", sa.String(1000), primary_key=True),
-    sa.Column("kind", sa.String(100), nullable=False),
-    sa.Column("digest", sa.String(80), sa.ForeignKey("blobs.digest"), nullable=False),
+    sa.Column("run_id", sa.String(width.RUN_ID), sa.ForeignKey("runs.id"), primary_key=True),
+    sa.Column("name", sa.String(width.ARTIFACT_NAME), primary_key=True),
+    sa.Column("kind", sa.String(width.ARTIFACT_KIND), nullable=False),
+    sa.Column("digest", sa.String(width.DIGEST), sa.ForeignKey("blobs.digest"), nullable=False),
     sa.Column("size", sa.BigInteger, nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
 )
@@ -191,10 +193,10 @@ artifacts = sa.Table(
 run_inputs = sa.Table(
     "run_inputs",
     metadata,
-    sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.id"), primary_key=True),
-    sa.Column("kind", sa.String(50), primary_key=True),
-    sa.Column("ref", sa.String(500), primary_key=True),
-    sa.Column("digest", sa.String(80)),
+    sa.Column("run_id", sa.String(width.RUN_ID), sa.ForeignKey("runs.id"), primary_key=True),
+    sa.Column("kind", sa.String(width.INPUT_KIND), primary_key=True),
+    sa.Column("ref", sa.String(width.INPUT_REF), primary_key=True),
+    sa.Column("digest", sa.String(width.DIGEST)),
     sa.Column("created_at", sa.Float, nullable=False),
 )
 
@@ -204,7 +206,7 @@ events = sa.Table(
     metadata,
     sa.Column("id", BigId, primary_key=True, autoincrement=True),
     sa.Column("project_id", BigId, nullable=False),
-    sa.Column("run_id", sa.String(32)),
+    sa.Column("run_id", sa.String(width.RUN_ID)),
     sa.Column("kind", sa.String(50), nullable=False),
     sa.Column("payload", sa.JSON, nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
@@ -220,7 +222,7 @@ schema_subjects = sa.Table(
     "schema_subjects",
     metadata,
     sa.Column("id", BigId, primary_key=True, autoincrement=True),
-    sa.Column("name", sa.String(200), nullable=False, unique=True),
+    sa.Column("name", sa.String(width.NAME), nullable=False, unique=True),
     sa.Column("compat", sa.String(30), nullable=False),
     sa.Column("created_by", sa.String(200), nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
@@ -250,7 +252,7 @@ datasets = sa.Table(
     "datasets",
     metadata,
     sa.Column("id", BigId, primary_key=True, autoincrement=True),
-    sa.Column("name", sa.String(200), nullable=False, unique=True),
+    sa.Column("name", sa.String(width.NAME), nullable=False, unique=True),
     sa.Column("created_by", sa.String(200), nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("updated_at", sa.Float, nullable=False),
@@ -271,7 +273,7 @@ dataset_versions = sa.Table(
     sa.Column("created_at", sa.Float, nullable=False),
     # What made it: a run id (no foreign key: the run may still sit in an SDK spool)
     # and/or the command line.
-    sa.Column("source_run", sa.String(32)),
+    sa.Column("source_run", sa.String(width.RUN_ID)),
     sa.Column("source_command", sa.Text),
     # Tabular versions: the profile blob (per-column statistics, so drift between
     # versions never re-reads their data) and the schema the files passed, "events@v2".
@@ -297,7 +299,7 @@ sa.Index("ix_dataset_parents_parent", dataset_parents.c.parent_id)
 run_watch = sa.Table(
     "run_watch",
     metadata,
-    sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.id"), primary_key=True),
+    sa.Column("run_id", sa.String(width.RUN_ID), sa.ForeignKey("runs.id"), primary_key=True),
     sa.Column("policy", sa.JSON, nullable=False),
     sa.Column("stop_status", sa.String(20)),
     sa.Column("stop_reason", sa.Text),
@@ -312,7 +314,7 @@ incidents = sa.Table(
     "incidents",
     metadata,
     sa.Column("id", BigId, primary_key=True, autoincrement=True),
-    sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.id"), nullable=False),
+    sa.Column("run_id", sa.String(width.RUN_ID), sa.ForeignKey("runs.id"), nullable=False),
     sa.Column("project_id", BigId, nullable=False),
     sa.Column("kind", sa.String(30), nullable=False),
     sa.Column("rule", sa.String(200), nullable=False),
@@ -377,3 +379,69 @@ delivery_attempts = sa.Table(
     sa.Column("error", sa.Text),
 )
 sa.Index("ix_delivery_attempts_delivery", delivery_attempts.c.delivery_id)
+
+# -- people, tokens, project grants and the audit log ---------------------------------
+# ``kind`` tells people from service accounts (CI). ``password_hash`` is an argon2 hash
+# (pwdlib) or NULL for accounts that only use tokens; it never leaves the store layer.
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(100), nullable=False, unique=True),
+    sa.Column("kind", sa.String(20), nullable=False),  # user, service
+    sa.Column("email", sa.String(320)),
+    sa.Column("display_name", sa.String(200)),
+    sa.Column("password_hash", sa.String(200)),
+    sa.Column("is_admin", sa.Boolean, nullable=False),
+    sa.Column("disabled", sa.Boolean, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+
+# Only a hash of a token's secret is stored: the secret is 256 random bits, so a plain
+# sha256 cannot be brute-forced and keeps verification cheap on every request. ``prefix``
+# is the public part of ``ll_<prefix>_<secret>`` that finds the row.
+tokens = sa.Table(
+    "tokens",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("user_id", BigId, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("prefix", sa.String(16), nullable=False, unique=True),
+    sa.Column("secret_hash", sa.String(80), nullable=False),  # "sha256:<hex>"
+    sa.Column("project_id", BigId, sa.ForeignKey("projects.id")),  # NULL: every project
+    sa.Column("role", sa.String(20), nullable=False),  # the most this token may do
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("expires_at", sa.Float),
+    sa.Column("revoked_at", sa.Float),
+    sa.Column("last_used_at", sa.Float),
+)
+sa.Index("ix_tokens_user", tokens.c.user_id)
+
+project_grants = sa.Table(
+    "project_grants",
+    metadata,
+    sa.Column("project_id", BigId, sa.ForeignKey("projects.id"), primary_key=True),
+    sa.Column("user_id", BigId, sa.ForeignKey("users.id"), primary_key=True),
+    sa.Column("role", sa.String(20), nullable=False),  # viewer, member, admin
+    sa.Column("granted_by", sa.String(200), nullable=False),
+    sa.Column("granted_at", sa.Float, nullable=False),
+)
+sa.Index("ix_project_grants_user", project_grants.c.user_id)
+
+# Append-only: migration 0006 adds triggers that refuse UPDATE and DELETE on both
+# dialects, so not even a bug in lablink can rewrite history. ``actor`` and ``target``
+# are names, not foreign keys, so entries outlive what they name.
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.Float, nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("action", sa.String(50), nullable=False),
+    sa.Column("target", sa.String(500)),
+    sa.Column("detail", sa.JSON, nullable=False),
+    sa.Column("ip", sa.String(64)),
+)
+sa.Index("ix_audit_log_at", audit_log.c.at)
+sa.Index("ix_audit_log_actor", audit_log.c.actor, audit_log.c.id)
+sa.Index("ix_audit_log_action", audit_log.c.action, audit_log.c.id)

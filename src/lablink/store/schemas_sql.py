@@ -1,6 +1,6 @@
 """Schema registry persistence: subjects and immutable versions, SQL written once.
 
-``SchemaSql`` wraps a ``SqlStore`` and uses its engine, its one write path (``_write``:
+``SchemaSql`` wraps a ``SqlStore`` and uses its engine, its one write path (``write``:
 ``BEGIN IMMEDIATE`` on SQLite) and its dialect INSERT, so it works unchanged on SQLite
 and PostgreSQL. Versions are only ever inserted: there is no update or delete.
 """
@@ -16,7 +16,6 @@ import sqlalchemy as sa
 
 from lablink.errors import AlreadyExists, Conflict, NotFound
 from lablink.store import schema as t
-from lablink.store.base import Store
 from lablink.store.sql import SqlStore
 
 
@@ -61,9 +60,7 @@ Checker = Callable[[list[SchemaVersion], str], None]
 class SchemaSql:
     """Queries for the schema registry tables over one SQL store."""
 
-    def __init__(self, store: Store) -> None:
-        if not isinstance(store, SqlStore):
-            raise TypeError(f"the schema registry needs a SQL store, not {type(store).__name__}")
+    def __init__(self, store: SqlStore) -> None:
         self.store = store
 
     def register(
@@ -91,9 +88,9 @@ class SchemaSql:
         """
         now = time.time()
         s, v = t.schema_subjects, t.schema_versions
-        with self.store._write() as conn:
+        with self.store.write() as conn:
             conn.execute(
-                self.store._insert(s)
+                self.store.insert(s)
                 .values(
                     name=subject,
                     compat=compat or DEFAULT_COMPAT,

@@ -8,7 +8,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from lablink.store.sql import SqlStore, json_dumps
+from lablink.store.jsoncol import json_dumps, json_loads
+from lablink.store.sql import SqlStore
 
 POLL_INTERVAL = 0.1
 
@@ -16,7 +17,10 @@ POLL_INTERVAL = 0.1
 def make_sqlite_engine(url: str) -> sa.Engine:
     """An engine on a WAL database whose write transactions take the lock up front."""
     engine = sa.create_engine(
-        url, json_serializer=json_dumps, connect_args={"check_same_thread": False, "timeout": 30}
+        url,
+        json_serializer=json_dumps,
+        json_deserializer=json_loads,
+        connect_args={"check_same_thread": False, "timeout": 30},
     )
 
     @sa.event.listens_for(engine, "connect")
@@ -47,10 +51,10 @@ class SqliteStore(SqlStore):
         super().__init__(engine)
         self._writer = engine.execution_options(lablink_write=True)
 
-    def _write(self) -> Any:
+    def write(self) -> Any:
         return self._writer.begin()
 
-    def _insert(self, table: sa.Table) -> Any:
+    def insert(self, table: sa.Table) -> Any:
         return sqlite_insert(table)
 
     def wait_for_events(self, cursor: int, timeout: float) -> None:

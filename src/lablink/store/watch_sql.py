@@ -14,7 +14,6 @@ from typing import Any
 import sqlalchemy as sa
 
 from lablink.store import schema as t
-from lablink.store.base import Store
 from lablink.store.sql import SqlStore
 
 CHUNK = 900  # ids per IN (...) list: under SQLite's parameter limit on any build
@@ -42,17 +41,15 @@ def _chunks(ids: Sequence[str]) -> Iterator[list[str]]:
 class WatchSql:
     """Queries for ``run_watch`` and the watchdog's view of ``runs``."""
 
-    def __init__(self, store: Store) -> None:
-        if not isinstance(store, SqlStore):
-            raise TypeError(f"the watchdog needs a SQL store, not {type(store).__name__}")
+    def __init__(self, store: SqlStore) -> None:
         self.store = store
 
     def put_policy(self, run_id: str, policy: Mapping[str, Any], now: float) -> None:
         """Keep a run's own watch policy (replacing an earlier one)."""
         w = t.run_watch
-        with self.store._write() as conn:
+        with self.store.write() as conn:
             conn.execute(
-                self.store._insert(w)
+                self.store.insert(w)
                 .values(run_id=run_id, policy=dict(policy), updated_at=now)
                 .on_conflict_do_update(
                     index_elements=["run_id"], set_={"policy": dict(policy), "updated_at": now}
@@ -154,7 +151,7 @@ class WatchSql:
 
     def _end(self, run_id: str, status: str, reason: str, now: float, cond: Any, then: Then) -> Any:
         r = t.runs
-        with self.store._write() as conn:
+        with self.store.write() as conn:
             done = conn.execute(
                 r.update()
                 .where(r.c.id == run_id, r.c.status == "running", cond)
@@ -163,7 +160,7 @@ class WatchSql:
             if done.rowcount != 1:
                 return None
             project_id = conn.execute(sa.select(r.c.project_id).where(r.c.id == run_id)).scalar()
-            self.store._add_event(
+            self.store.add_event(
                 conn, int(project_id), run_id, "status", {"status": status, "reason": reason}
             )
             return then(conn)
@@ -171,7 +168,7 @@ class WatchSql:
     def request_stop(self, run_id: str, status: str, reason: str, now: float) -> bool:
         """Ask a running run to stop, to end as ``status``; False if already asked."""
         r, w = t.runs, t.run_watch
-        with self.store._write() as conn:
+        with self.store.write() as conn:
             done = conn.execute(
                 r.update()
                 .where(r.c.id == run_id, r.c.status == "running", r.c.stop_requested.is_(None))
@@ -181,7 +178,7 @@ class WatchSql:
                 return False
             stop = {"stop_status": status, "stop_reason": reason, "stop_at": now}
             conn.execute(
-                self.store._insert(w)
+                self.store.insert(w)
                 .values(run_id=run_id, policy={}, updated_at=now, **stop)
                 .on_conflict_do_update(index_elements=["run_id"], set_=stop)
             )

@@ -20,7 +20,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from lablink.checks.nonfinite import json_float
-from lablink.checks.wire_numbers import parse_wire_int
+from lablink.checks.wire_numbers import MAX_WIRE_INT_TEXT, parse_wire_int
 from lablink.core.lab import Lab
 from lablink.errors import InvalidInput, LablinkError, NotFound
 from lablink.models import RunRecord
@@ -148,7 +148,9 @@ def _int_param(name: str, raw: str | None) -> int:
     try:
         value = parse_wire_int(text.removeprefix("-"), name)
     except InvalidInput:
-        raise InvalidInput(f"{name} must be an integer up to 2**62, not {text[:40]!r}") from None
+        raise InvalidInput(
+            f"{name} must be an integer up to {MAX_WIRE_INT_TEXT}, not {text[:40]!r}"
+        ) from None
     return -value if negative else value
 
 

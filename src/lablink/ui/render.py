@@ -65,6 +65,19 @@ def fmt_value(value: Any) -> str:
     return str(value)
 
 
+CELL_CHARS = 200
+
+
+def fmt_cell(value: Any, width: int = CELL_CHARS) -> str:
+    """A value in a table or compare cell: ``fmt_value`` cut to ``width`` characters.
+
+    A config may hold a long list; the run's own page shows it whole, while a page of
+    many runs shows the start of each, so its size stays bounded.
+    """
+    text = fmt_value(value)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def fmt_duration(seconds: float | None) -> str:
     """``3h 05m``, ``4m 12s``, ``9.2s``."""
     if seconds is None:
@@ -129,6 +142,7 @@ class Renderer:
         self.env.filters.update(
             num=fmt_num,
             value=fmt_value,
+            cell=fmt_cell,
             duration=fmt_duration,
             age=fmt_age,
             time=fmt_time,

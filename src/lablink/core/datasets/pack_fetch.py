@@ -14,11 +14,12 @@ from collections.abc import Callable, Collection, Iterator
 
 import httpx
 
+from lablink.checks.routes import API_PREFIX
 from lablink.core.datasets.packs import PackReader
 from lablink.errors import CorruptBlob, ServiceUnavailable
 from lablink.store.blobcache import BlobCache
 
-API = "/api/v1"
+API = API_PREFIX
 # How many characters of an error answer's body go into the exception message.
 ERROR_TEXT = 200
 

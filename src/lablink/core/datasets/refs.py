@@ -17,9 +17,9 @@ from __future__ import annotations
 import dataclasses
 import re
 
+from lablink.checks import names
 from lablink.errors import InvalidInput
 
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
 _VERSION = re.compile(r"v([1-9][0-9]{0,8})")
 _HEX = re.compile(r"[0-9a-f]{8,64}")
 _DIGEST = re.compile(r"(sha256|blake3):([0-9a-f]{8,64})")
@@ -48,14 +48,8 @@ class Ref:
 
 
 def check_name(name: object) -> str:
-    """A valid dataset name, or InvalidInput naming the rule."""
-    if not isinstance(name, str) or not _NAME.fullmatch(name):
-        raise InvalidInput(
-            f"invalid dataset name {name!r}",
-            "use letters, digits, '.', '_' or '-' (up to 200), starting with a letter "
-            "or digit, e.g. cifar-mini",
-        )
-    return name
+    """A valid dataset name (the rule of ``checks/names.py``), or InvalidInput naming it."""
+    return names.check_name(name, "dataset name", "cifar-mini")
 
 
 def check_version(number: object) -> int:

@@ -19,9 +19,9 @@ from lablink.core.datasets.transfer import Transfers
 from lablink.core.schemas import Schemas
 from lablink.errors import Conflict, InvalidInput, NotFound
 from lablink.models import DatasetSummary, DatasetVersion
-from lablink.store.base import Store
 from lablink.store.blobs import BlobStore, bytes_digest, check_digest
 from lablink.store.datasets_sql import DatasetSql
+from lablink.store.sql import SqlStore
 
 MAX_MESSAGE = 10_000
 MAX_COMMAND = 10_000
@@ -32,7 +32,7 @@ SHOWN_MISSING = 20
 class Datasets:
     """Versioned datasets over one store and blob store."""
 
-    def __init__(self, store: Store, blobs: BlobStore) -> None:
+    def __init__(self, store: SqlStore, blobs: BlobStore) -> None:
         self.sql = DatasetSql(store)
         self.blobs = blobs
         self.transfers = Transfers(blobs, self.sql)

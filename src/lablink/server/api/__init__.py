@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from lablink.checks.routes import API_PREFIX
 from lablink.server.api import (
     blobs,
     datasets,
@@ -15,7 +16,7 @@ from lablink.server.api import (
     schemas,
 )
 
-PREFIX = "/api/v1"
+PREFIX = API_PREFIX
 
 ROUTERS: tuple[APIRouter, ...] = (
     projects.router,

@@ -15,14 +15,16 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 
+from lablink.checks.routes import API_PREFIX
 from lablink.core.lab import Lab
 from lablink.errors import InvalidInput, NotFound
 from lablink.server.deps import LabDep
 from lablink.server.fields import ArtifactName, Body, Digest, Kind
 from lablink.server.jsonio import JSONResponse, reply
+from lablink.server.offloop import OffLoopRoute
 from lablink.store.blobs import CHUNK, check_digest
 
-router = APIRouter(tags=["blobs"])
+router = APIRouter(tags=["blobs"], route_class=OffLoopRoute)
 
 MAX_MISSING = 10_000
 BATCH = CHUNK  # upload bytes handed to the writing thread at a time
@@ -44,7 +46,7 @@ class ArtifactIn(Body):
 
 def upload_path(path: str) -> bool:
     """Whether a path is a blob upload (exempt from the body size limit)."""
-    return path.startswith("/api/v1/blobs/") and path != "/api/v1/blobs/missing"
+    return path.startswith(f"{API_PREFIX}/blobs/") and path != f"{API_PREFIX}/blobs/missing"
 
 
 def _blob_size(lab: Lab, digest: str) -> int:

@@ -23,9 +23,10 @@ from lablink.errors import InvalidInput
 from lablink.server.deps import Actor, LabDep
 from lablink.server.fields import Body, Digest, InputRef, RunId, SchemaRef, Text
 from lablink.server.jsonio import JSONResponse, reply
+from lablink.server.offloop import OffLoopRoute
 from lablink.store.blobs import check_digest
 
-router = APIRouter(tags=["datasets"])
+router = APIRouter(tags=["datasets"], route_class=OffLoopRoute)
 
 RefText = Annotated[str, Query(min_length=1, max_length=300)]
 MAX_VERIFY = 1000  # rehashing is the server's work: bounded per request

@@ -24,9 +24,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
+from lablink.checks.names import check_project
 from lablink.checks.wire_numbers import MAX_WIRE_INT, parse_wire_int
 from lablink.core.lab import Lab
-from lablink.core.tracking import check_project
 from lablink.errors import ServiceUnavailable, TooManyStreams
 from lablink.models import Event
 from lablink.server.deps import LabDep

@@ -19,8 +19,9 @@ from lablink.checks.wire_numbers import MAX_WIRE_INT
 from lablink.server.deps import Actor, LabDep
 from lablink.server.fields import Body, Text
 from lablink.server.jsonio import JSONResponse, reply
+from lablink.server.offloop import OffLoopRoute
 
-router = APIRouter(prefix="/incidents", tags=["incidents"])
+router = APIRouter(prefix="/incidents", tags=["incidents"], route_class=OffLoopRoute)
 IncidentId = Annotated[int, Path(ge=1, le=MAX_WIRE_INT, description="the incident's number")]
 
 

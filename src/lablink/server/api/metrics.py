@@ -12,7 +12,7 @@ from starlette.responses import Response
 
 from lablink.checks.batchwire import CONTENT_TYPE as BATCH_CONTENT_TYPE
 from lablink.checks.batchwire import decode_batch
-from lablink.checks.keys import check_metric_key
+from lablink.checks.keys import MAX_KEY_LENGTH, check_metric_key
 from lablink.checks.wire_numbers import MAX_WIRE_INT
 from lablink.core.lab import Lab
 from lablink.errors import InvalidInput
@@ -20,15 +20,15 @@ from lablink.models import History
 from lablink.server.deps import LabDep
 from lablink.server.fields import Body, MetricKey
 from lablink.server.jsonio import JSONResponse, loads_body, reply
+from lablink.server.offloop import OffLoopRoute
 
-router = APIRouter(tags=["metrics"])
+router = APIRouter(tags=["metrics"], route_class=OffLoopRoute)
 
 MAX_COMPARE = 50
 _FORMAT_HELP = (
     "json (default), or binary: the steps as int64, then the times and the values as "
     "float64, little-endian, with X-Lablink-Points, -Total and -Downsampled headers"
 )
-MAX_STEP = MAX_WIRE_INT
 _SERIES = {
     "type": "object",
     "required": ["steps", "times", "values"],
@@ -109,10 +109,10 @@ def heartbeat(run_id: str, lab: LabDep, body: Heartbeat | None = None) -> JSONRe
 def history(
     run_id: str,
     lab: LabDep,
-    key: Annotated[str, Query(min_length=1, max_length=250)],
+    key: Annotated[str, Query(min_length=1, max_length=MAX_KEY_LENGTH)],
     max_points: int | None = None,
-    step_min: Annotated[int | None, Query(ge=-MAX_STEP, le=MAX_STEP)] = None,
-    step_max: Annotated[int | None, Query(ge=-MAX_STEP, le=MAX_STEP)] = None,
+    step_min: Annotated[int | None, Query(ge=-MAX_WIRE_INT, le=MAX_WIRE_INT)] = None,
+    step_max: Annotated[int | None, Query(ge=-MAX_WIRE_INT, le=MAX_WIRE_INT)] = None,
     fmt: Annotated[
         Literal["json", "binary"], Query(alias="format", description=_FORMAT_HELP)
     ] = "json",

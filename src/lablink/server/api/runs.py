@@ -6,12 +6,14 @@ Plain ``def`` routes run in FastAPI's threadpool, so store calls never block the
 
 from __future__ import annotations
 
-from typing import Annotated
+import dataclasses
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi import Body as BodyParam
 
 from lablink.checks.wire_numbers import MAX_WIRE_INT
+from lablink.models import RunRecord
 from lablink.server.deps import Actor, LabDep
 from lablink.server.fields import (
     Body,
@@ -29,8 +31,9 @@ from lablink.server.fields import (
     Text,
 )
 from lablink.server.jsonio import JSONResponse, reply
+from lablink.server.offloop import OffLoopRoute
 
-router = APIRouter(prefix="/runs", tags=["runs"])
+router = APIRouter(prefix="/runs", tags=["runs"], route_class=OffLoopRoute)
 
 
 class CreateRun(Body):
@@ -98,10 +101,25 @@ def search_runs(
     desc: bool = True,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
     offset: Annotated[int, Query(ge=0, le=MAX_WIRE_INT)] = 0,
+    config: Annotated[bool, Query(description=_CONFIG_HELP)] = False,
 ) -> JSONResponse:
     """Runs matching a filter such as ``metrics.val/acc > 0.9 and tags.baseline``."""
     runs, total = lab.tracking.search_runs(project, filter, sort, desc, limit, offset)
-    return reply({"runs": [run.to_dict() for run in runs], "total": total})
+    listed = [run.to_dict() if config else _listed(run) for run in runs]
+    return reply({"runs": listed, "total": total})
+
+
+_CONFIG_HELP = (
+    "also send each run's config and params (left out by default: a page of runs "
+    "needs neither, and they are the bulk of a run)"
+)
+
+
+def _listed(run: RunRecord) -> dict[str, Any]:
+    """A run as listed: everything but its config and params, which are not copied."""
+    out = dataclasses.replace(run, config={}, params={}).to_dict()
+    del out["config"], out["params"]
+    return out
 
 
 @router.get("/{ref}", summary="Show a run")

@@ -25,8 +25,9 @@ from lablink.core.schemas import Schemas, parse_ref, version_to_dict
 from lablink.errors import InvalidInput
 from lablink.server.deps import Actor, LabDep
 from lablink.server.jsonio import JSONResponse, loads_body, reply
+from lablink.server.offloop import OffLoopRoute
 
-router = APIRouter(tags=["schemas"])
+router = APIRouter(tags=["schemas"], route_class=OffLoopRoute)
 _BODY_KEYS = ("schema", "text", "compat", "description", "version")
 
 

@@ -28,7 +28,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from lablink.core.tracking import check_metric_key
+from lablink.checks.keys import check_metric_key
 from lablink.errors import InvalidInput, NotFound
 from lablink.models import Artifact, RunRecord
 

@@ -16,8 +16,8 @@ from lablink.checks.ranksum import SEED_LIMIT, fewest_seeds, smallest_p
 from lablink.checks.stats import Comparison, SeedPlan, Verdict
 
 if TYPE_CHECKING:
-    from lablink.core.gate import GateResult, MetricResult
-    from lablink.core.gate_options import MetricSpec
+    from lablink.core.gate.options import MetricSpec
+    from lablink.core.gate.results import GateResult, MetricResult
 
 SIGMA = "\N{GREEK SMALL LETTER SIGMA}"
 ALPHA = "\N{GREEK SMALL LETTER ALPHA}"

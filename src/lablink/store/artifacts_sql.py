@@ -1,0 +1,50 @@
+"""Blobs the blob store holds, and the named artifacts that attach them to runs."""
+
+from __future__ import annotations
+
+import time
+
+import sqlalchemy as sa
+
+from lablink.models import Artifact
+from lablink.store import schema as t
+from lablink.store.base_sql import SqlBase
+
+
+class ArtifactsSql(SqlBase):
+    """Blob rows (idempotent) and per-run artifact names (replaced on re-upload)."""
+
+    def record_blob(self, digest: str, size: int) -> None:
+        with self.write() as conn:
+            conn.execute(
+                self.insert(t.blobs)
+                .values(digest=digest, size=size, created_at=time.time())
+                .on_conflict_do_nothing()
+            )
+
+    def add_artifact(self, artifact: Artifact) -> None:
+        with self.write() as conn:
+            self.require_run(conn, artifact.run_id)
+            values = {
+                "kind": artifact.kind,
+                "digest": artifact.digest,
+                "size": artifact.size,
+                "created_at": artifact.created_at,
+            }
+            conn.execute(
+                self.insert(t.artifacts)
+                .values(run_id=artifact.run_id, name=artifact.name, **values)
+                .on_conflict_do_update(index_elements=["run_id", "name"], set_=values)
+            )
+
+    def list_artifacts(self, run_id: str) -> list[Artifact]:
+        with self.engine.connect() as conn:
+            self.require_run(conn, run_id)
+            rows = conn.execute(
+                sa.select(t.artifacts)
+                .where(t.artifacts.c.run_id == run_id)
+                .order_by(t.artifacts.c.name)
+            )
+            return [
+                Artifact(r.run_id, r.name, r.kind, r.digest, r.size, r.created_at) for r in rows
+            ]

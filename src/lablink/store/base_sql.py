@@ -1,0 +1,52 @@
+"""SqlBase: the engine, the one write path and the dialect hooks every SQL module shares.
+
+Repositories (``datasets_sql.py``, ``incidents_sql.py``, ...) take a ``SqlStore`` and
+use only the public names here: ``engine``, ``write()``, ``insert()``, ``require_run()``
+and ``add_event()`` (from ``events_sql.py``), so their SQL joins the store's
+transactions on both dialects.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from lablink.errors import NotFound
+from lablink.store import schema as t
+
+
+class SqlBase:
+    """An engine plus the hooks that ``SqliteStore`` and ``PostgresStore`` override."""
+
+    engine: sa.Engine
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+
+    def write(self) -> Any:
+        """A connection context for one short write transaction."""
+        return self.engine.begin()
+
+    def insert(self, table: sa.Table) -> Any:
+        """The dialect's INSERT construct, which supports ON CONFLICT."""
+        raise NotImplementedError  # pragma: no cover - every dialect overrides it
+
+    def _notify(self, conn: sa.Connection, event_id: int) -> None:
+        """Wake watchers in other processes (PostgreSQL NOTIFY); SQLite polls instead."""
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def require_run(self, conn: sa.Connection, run_id: str) -> Any:
+        """The run's ``project_id`` and ``status`` row.
+
+        Raises:
+            NotFound: no run has exactly that id.
+        """
+        row = conn.execute(
+            sa.select(t.runs.c.project_id, t.runs.c.status).where(t.runs.c.id == run_id)
+        ).first()
+        if row is None:
+            raise NotFound(f"no run with id {run_id!r}", "list runs with `lablink runs ls`")
+        return row

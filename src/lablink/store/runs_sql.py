@@ -1,0 +1,332 @@
+"""Projects and runs: create, read, search, update; tags, notes, inputs and summaries."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from lablink.checks.filters import Expr
+from lablink.errors import AlreadyExists, InvalidInput, NotFound
+from lablink.models import MetricSummary, Note, Project, RunRecord
+from lablink.store import schema as t
+from lablink.store.events_sql import EventsSql
+from lablink.store.filter_sql import compile_filter, order_by_clause
+from lablink.store.rows import as_number, metric_summary, param_columns, param_value, to_run
+
+
+class RunsSql(EventsSql):
+    """Run rows and what hangs off them; status changes append to the event log."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        super().__init__(engine)
+        self._project_ids: dict[str, int] = {}
+
+    # -- projects -----------------------------------------------------------------------
+    def ensure_project(self, name: str) -> int:
+        if name in self._project_ids:
+            return self._project_ids[name]
+        with self.write() as conn:
+            conn.execute(
+                self.insert(t.projects)
+                .values(name=name, created_at=time.time())
+                .on_conflict_do_nothing(index_elements=["name"])
+            )
+            pid = conn.execute(
+                sa.select(t.projects.c.id).where(t.projects.c.name == name)
+            ).scalar_one()
+        self._project_ids[name] = int(pid)
+        return int(pid)
+
+    def _project_id(self, conn: sa.Connection, name: str) -> int:
+        pid = conn.execute(sa.select(t.projects.c.id).where(t.projects.c.name == name)).scalar()
+        if pid is None:
+            raise NotFound(f"no project named {name!r}", "list projects with `lablink projects`")
+        return int(pid)
+
+    def list_projects(self) -> list[Project]:
+        r = t.runs
+        counts = (
+            sa.select(
+                r.c.project_id,
+                sa.func.count().label("n"),
+                sa.func.sum(sa.case((r.c.status == "running", 1), else_=0)).label("active"),
+                sa.func.max(sa.func.coalesce(r.c.updated_at, r.c.created_at)).label("last"),
+            )
+            .group_by(r.c.project_id)
+            .subquery()
+        )
+        query = (
+            sa.select(
+                t.projects.c.name,
+                t.projects.c.created_at,
+                counts.c.n,
+                counts.c.active,
+                counts.c.last,
+            )
+            .select_from(t.projects.outerjoin(counts, counts.c.project_id == t.projects.c.id))
+            .order_by(sa.desc(sa.func.coalesce(counts.c.last, t.projects.c.created_at)))
+        )
+        with self.engine.connect() as conn:
+            return [
+                Project(row.name, row.created_at, int(row.n or 0), int(row.active or 0), row.last)
+                for row in conn.execute(query)
+            ]
+
+    # -- runs -------------------------------------------------------------------------
+    def create_run(
+        self, values: Mapping[str, Any], params: Mapping[str, Any], tags: Sequence[str]
+    ) -> None:
+        with self.write() as conn:
+            exists = conn.execute(sa.select(t.runs.c.id).where(t.runs.c.id == values["id"])).first()
+            if exists:
+                raise AlreadyExists(f"run {values['id']} already exists")
+            conn.execute(t.runs.insert().values(**values))
+            if params:
+                conn.execute(
+                    t.run_params.insert(),
+                    [
+                        {"run_id": values["id"], "key": k, **param_columns(v)}
+                        for k, v in params.items()
+                    ],
+                )
+            if tags:
+                conn.execute(
+                    t.run_tags.insert(),
+                    [{"run_id": values["id"], "tag": tag} for tag in dict.fromkeys(tags)],
+                )
+            self.add_event(
+                conn,
+                values["project_id"],
+                values["id"],
+                "run_created",
+                {"status": values["status"], "name": values["name"]},
+            )
+
+    def get_run(self, run_id: str) -> RunRecord:
+        runs = self._load_runs([run_id])
+        if not runs:
+            raise NotFound(f"no run with id {run_id!r}", "list runs with `lablink runs ls`")
+        return runs[0]
+
+    def run_status(self, run_id: str) -> tuple[str, str | None, str | None]:
+        c = t.runs.c
+        query = sa.select(c.status, c.status_reason, c.stop_requested).where(c.id == run_id)
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            raise NotFound(f"no run with id {run_id!r}", "list runs with `lablink runs ls`")
+        return str(row.status), row.status_reason, row.stop_requested
+
+    def resolve_run_id(self, ref: str) -> str:
+        ref = ref.strip()
+        if not ref:
+            raise InvalidInput("a run id is empty")
+        with self.engine.connect() as conn:
+            exact = conn.execute(sa.select(t.runs.c.id).where(t.runs.c.id == ref)).scalar()
+            if exact:
+                return str(exact)
+            if len(ref) < 4:
+                raise NotFound(f"no run with id {ref!r}", "give at least 4 characters of an id")
+            like = ref.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            found = (
+                conn.execute(
+                    sa.select(t.runs.c.id).where(t.runs.c.id.like(like, escape="\\")).limit(2)
+                )
+                .scalars()
+                .all()
+            )
+        if not found:
+            raise NotFound(f"no run with id {ref!r}", "list runs with `lablink runs ls`")
+        if len(found) > 1:
+            raise InvalidInput(f"run id prefix {ref!r} is ambiguous", "give more characters")
+        return str(found[0])
+
+    def search_runs(
+        self,
+        project: str | None,
+        where: Expr | None,
+        order_by: str | None,
+        descending: bool,
+        limit: int,
+        offset: int,
+    ) -> tuple[list[RunRecord], int]:
+        r = t.runs
+        with self.engine.connect() as conn:
+            conds: list[Any] = []
+            if project is not None:
+                conds.append(r.c.project_id == self._project_id(conn, project))
+            if where is not None:
+                conds.append(compile_filter(where))
+            base = sa.select(r.c.id).where(*conds)
+            total = conn.execute(
+                sa.select(sa.func.count()).select_from(base.subquery())
+            ).scalar_one()
+            order = order_by_clause(order_by)
+            direction = sa.desc if descending else sa.asc
+            sort = [
+                direction(o).nulls_last() for o in (order if isinstance(order, list) else [order])
+            ]
+            ids = (
+                conn.execute(
+                    base.order_by(*sort, sa.desc(r.c.created_at), r.c.id)
+                    .limit(limit)
+                    .offset(offset)
+                )
+                .scalars()
+                .all()
+            )
+        return self._load_runs(list(ids)), int(total)
+
+    def update_run(self, run_id: str, values: Mapping[str, Any]) -> None:
+        with self.write() as conn:
+            row = conn.execute(
+                sa.select(t.runs.c.project_id, t.runs.c.status).where(t.runs.c.id == run_id)
+            ).first()
+            if row is None:
+                raise NotFound(f"no run with id {run_id!r}")
+            conn.execute(
+                t.runs.update()
+                .where(t.runs.c.id == run_id)
+                .values(updated_at=time.time(), **values)
+            )
+            if "status" in values and values["status"] != row.status:
+                self.add_event(
+                    conn,
+                    row.project_id,
+                    run_id,
+                    "status",
+                    {"status": values["status"], "reason": values.get("status_reason")},
+                )
+
+    def set_summary(self, run_id: str, summary: Mapping[str, Any]) -> None:
+        with self.write() as conn:
+            current = conn.execute(sa.select(t.runs.c.summary).where(t.runs.c.id == run_id)).first()
+            if current is None:
+                raise NotFound(f"no run with id {run_id!r}")
+            merged = {**(current.summary or {}), **summary}
+            conn.execute(
+                t.runs.update()
+                .where(t.runs.c.id == run_id)
+                .values(summary=merged, updated_at=time.time())
+            )
+            for key, value in summary.items():
+                number = as_number(value)
+                stmt = self.insert(t.run_metrics).values(
+                    run_id=run_id, key=key, count=0, summary_value=number
+                )
+                conn.execute(
+                    stmt.on_conflict_do_update(
+                        index_elements=["run_id", "key"], set_={"summary_value": number}
+                    )
+                )
+
+    def add_tags(self, run_id: str, tags: Sequence[str]) -> None:
+        with self.write() as conn:
+            self.require_run(conn, run_id)
+            for tag in dict.fromkeys(tags):
+                conn.execute(
+                    self.insert(t.run_tags).values(run_id=run_id, tag=tag).on_conflict_do_nothing()
+                )
+            conn.execute(
+                t.runs.update().where(t.runs.c.id == run_id).values(updated_at=time.time())
+            )
+
+    def remove_tags(self, run_id: str, tags: Sequence[str]) -> None:
+        with self.write() as conn:
+            self.require_run(conn, run_id)
+            conn.execute(
+                t.run_tags.delete().where(
+                    t.run_tags.c.run_id == run_id, t.run_tags.c.tag.in_(list(tags))
+                )
+            )
+
+    def add_note(self, run_id: str, author: str, text: str, outcome: str | None) -> None:
+        with self.write() as conn:
+            self.require_run(conn, run_id)
+            conn.execute(
+                t.notes.insert().values(
+                    run_id=run_id, author=author, text=text, outcome=outcome, created_at=time.time()
+                )
+            )
+            values: dict[str, Any] = {"updated_at": time.time()}
+            if outcome:
+                values["outcome"] = outcome
+            conn.execute(t.runs.update().where(t.runs.c.id == run_id).values(**values))
+
+    def add_input(self, run_id: str, kind: str, ref: str, digest: str | None) -> None:
+        with self.write() as conn:
+            self.require_run(conn, run_id)
+            conn.execute(
+                self.insert(t.run_inputs)
+                .values(
+                    run_id=run_id,
+                    kind=kind,
+                    ref=ref,
+                    digest=digest,
+                    created_at=time.time(),
+                )
+                .on_conflict_do_nothing()
+            )
+
+    def _load_runs(self, ids: Sequence[str]) -> list[RunRecord]:
+        """Hydrate runs in one query per table, keeping the order of ``ids``."""
+        if not ids:
+            return []
+        ids = list(ids)
+        with self.engine.connect() as conn:
+            rows = {
+                row.id: row
+                for row in conn.execute(
+                    sa.select(t.runs, t.projects.c.name.label("project_name"))
+                    .join(t.projects, t.projects.c.id == t.runs.c.project_id)
+                    .where(t.runs.c.id.in_(ids))
+                )
+            }
+            tags: dict[str, list[str]] = {}
+            for run_id, tag in conn.execute(
+                sa.select(t.run_tags.c.run_id, t.run_tags.c.tag)
+                .where(t.run_tags.c.run_id.in_(ids))
+                .order_by(t.run_tags.c.tag)
+            ):
+                tags.setdefault(run_id, []).append(tag)
+            params: dict[str, dict[str, Any]] = {}
+            for row in conn.execute(sa.select(t.run_params).where(t.run_params.c.run_id.in_(ids))):
+                params.setdefault(row.run_id, {})[row.key] = param_value(row)
+            metrics: dict[str, dict[str, MetricSummary]] = {}
+            for row in conn.execute(
+                sa.select(t.run_metrics)
+                .where(t.run_metrics.c.run_id.in_(ids))
+                .order_by(t.run_metrics.c.key)
+            ):
+                metrics.setdefault(row.run_id, {})[row.key] = metric_summary(row)
+            notes: dict[str, list[Note]] = {}
+            for row in conn.execute(
+                sa.select(t.notes).where(t.notes.c.run_id.in_(ids)).order_by(t.notes.c.id)
+            ):
+                notes.setdefault(row.run_id, []).append(
+                    Note(row.text, row.author, row.created_at, row.outcome)
+                )
+            inputs: dict[str, list[dict[str, Any]]] = {}
+            for row in conn.execute(
+                sa.select(t.run_inputs)
+                .where(t.run_inputs.c.run_id.in_(ids))
+                .order_by(t.run_inputs.c.created_at)
+            ):
+                inputs.setdefault(row.run_id, []).append(
+                    {"kind": row.kind, "ref": row.ref, "digest": row.digest}
+                )
+        return [
+            to_run(
+                rows[i],
+                tags.get(i, []),
+                params.get(i, {}),
+                metrics.get(i, {}),
+                notes.get(i, []),
+                inputs.get(i, []),
+            )
+            for i in ids
+            if i in rows
+        ]
