@@ -22,6 +22,7 @@ LAYERS = {
     "models": 0,
     "settings": 0,
     "homedir": 0,
+    "identity": 0,  # who is calling, roles, token format: no I/O
     # pure checks and statistics: no I/O
     "checks": 1,
     "store": 2,

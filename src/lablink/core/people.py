@@ -33,8 +33,8 @@ from lablink.identity import (
     parse_token,
     secret_matches,
 )
-from lablink.store.base import Store
 from lablink.store.people_sql import PeopleSql
+from lablink.store.sql import SqlStore
 
 MAX_AUDIT = 10_000
 # last_used_at is a hint for people, not a counter: writing it at most once a minute
@@ -60,7 +60,7 @@ def _dummy_hash() -> str:
 class People:
     """Identities, credentials and permissions over one store."""
 
-    def __init__(self, store: Store, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, store: SqlStore, clock: Callable[[], float] = time.time) -> None:
         self.sql = PeopleSql(store)
         self.clock = clock
 

@@ -16,7 +16,6 @@ import sqlalchemy as sa
 from lablink.errors import AlreadyExists, Conflict, NotFound
 from lablink.identity import AuditEntry, Grant, Token, User
 from lablink.store import schema as t
-from lablink.store.base import Store
 from lablink.store.sql import SqlStore
 
 # An audit entry before it is stored: at, actor, action, target, detail, ip.
@@ -26,9 +25,7 @@ Audit = Mapping[str, Any]
 class PeopleSql:
     """Queries for the people tables over one SQL store."""
 
-    def __init__(self, store: Store) -> None:
-        if not isinstance(store, SqlStore):
-            raise TypeError(f"people need a SQL store, not {type(store).__name__}")
+    def __init__(self, store: SqlStore) -> None:
         self.store = store
 
     # -- users ------------------------------------------------------------------------
@@ -39,9 +36,9 @@ class PeopleSql:
             AlreadyExists: the name is taken.
         """
         u = t.users
-        with self.store._write() as conn:
+        with self.store.write() as conn:
             inserted = conn.execute(
-                self.store._insert(u)
+                self.store.insert(u)
                 .values(**values)
                 .on_conflict_do_nothing(index_elements=["name"])
                 .returning(u.c.id)
@@ -78,7 +75,7 @@ class PeopleSql:
             NotFound: no such user.
         """
         u = t.users
-        with self.store._write() as conn:
+        with self.store.write() as conn:
             user_id = _user_row(conn, name).id
             conn.execute(u.update().where(u.c.id == user_id).values(**values))
             self._audit(conn, audit)
@@ -97,7 +94,7 @@ class PeopleSql:
             NotFound: no such user or project.
         """
         k = t.tokens
-        with self.store._write() as conn:
+        with self.store.write() as conn:
             user_id = _user_row(conn, user).id
             project_id = _project_id(conn, project) if project is not None else None
             token_id = conn.execute(
@@ -125,7 +122,7 @@ class PeopleSql:
     def touch_token(self, token_id: int, now: float) -> None:
         """Record a use of the token."""
         k = t.tokens
-        with self.store._write() as conn:
+        with self.store.write() as conn:
             conn.execute(k.update().where(k.c.id == token_id).values(last_used_at=now))
 
     def list_tokens(self, user: str | None = None) -> list[Token]:
@@ -144,7 +141,7 @@ class PeopleSql:
             Conflict: it is already revoked.
         """
         k = t.tokens
-        with self.store._write() as conn:
+        with self.store.write() as conn:
             done = conn.execute(
                 k.update()
                 .where(k.c.id == token_id, k.c.revoked_at.is_(None))
@@ -188,18 +185,18 @@ class PeopleSql:
             NotFound: no such user, or no such project without ``create``.
         """
         g = t.project_grants
-        with self.store._write() as conn:
+        with self.store.write() as conn:
             user_id = _user_row(conn, user).id
             if create:
                 conn.execute(
-                    self.store._insert(t.projects)
+                    self.store.insert(t.projects)
                     .values(name=project, created_at=values["granted_at"])
                     .on_conflict_do_nothing(index_elements=["name"])
                 )
             project_id = _project_id(conn, project)
             row = {"project_id": project_id, "user_id": user_id, "role": role, **values}
             conn.execute(
-                self.store._insert(g)
+                self.store.insert(g)
                 .values(**row)
                 .on_conflict_do_update(
                     index_elements=["project_id", "user_id"],
@@ -244,7 +241,7 @@ class PeopleSql:
     # -- audit ------------------------------------------------------------------------
     def append_audit(self, audit: Audit) -> int:
         """Append one entry on its own (for events that change nothing else)."""
-        with self.store._write() as conn:
+        with self.store.write() as conn:
             return self._audit(conn, audit)
 
     def audit(
