@@ -95,7 +95,7 @@ class Capture(BaseModel):
     python_version: str | None = None
     packages: dict[str, str] | None = None
     gpus: list[str] | None = None
-    # The run's watch policy (issue 7): checked by the watchdog, which refuses a bad one.
+    # The run's watch policy: checked by the watchdog, which refuses a bad one.
     watch: dict[str, Any] | None = None
 
     @model_validator(mode="before")

@@ -29,7 +29,6 @@ from lablink.store.blobs import check_digest
 
 router = APIRouter(tags=["datasets"], route_class=OffLoopRoute)
 
-DatasetName = Annotated[str, Query(min_length=1, max_length=200)]
 RefText = Annotated[str, Query(min_length=1, max_length=300)]
 MAX_VERIFY = 1000  # rehashing is the server's work: bounded per request
 
