@@ -11,11 +11,11 @@ from collections.abc import Sequence
 from lablink.docs.experiments import metric_values, settings
 from lablink.docs.facts import LabFacts, run_data
 from lablink.docs.markdown import date, fmt_value, keep, page, slug, spread, table
-from lablink.models import Artifact, DatasetVersion, Run
+from lablink.models import Artifact, DatasetVersion, RunRecord
 from lablink.settings import format_size
 
 
-def model_path(run: Run, artifact: Artifact) -> str:
+def model_path(run: RunRecord, artifact: Artifact) -> str:
     """Where a model's card goes, relative to the docs folder."""
     return f"models/{slug(run.project)}/{slug(run.name)}-{run.id[:8]}-{slug(artifact.name)}.md"
 
@@ -25,7 +25,7 @@ def datasheet_path(dataset: str) -> str:
     return f"datasets/{slug(dataset)}.md"
 
 
-def _seed_metrics(run: Run, runs: Sequence[Run]) -> str:
+def _seed_metrics(run: RunRecord, runs: Sequence[RunRecord]) -> str:
     """This run's metrics beside their spread over the seeds of the same settings."""
     mine = settings(run)
     seeds = [other for other in runs if other.project == run.project and settings(other) == mine]
@@ -39,7 +39,7 @@ def _seed_metrics(run: Run, runs: Sequence[Run]) -> str:
     return table(["metric", "this model", "over seeds (mean ± sd)"], rows)
 
 
-def _subgroups(run: Run) -> str:
+def _subgroups(run: RunRecord) -> str:
     """Metrics logged per group (``val/acc/<group>``: three or more parts)."""
     rows = [[key, fmt_value(value)] for key, value in sorted(metric_values(run).items())]
     rows = [row for row in rows if row[0].count("/") >= 2]
@@ -48,14 +48,14 @@ def _subgroups(run: Run) -> str:
     return table(["metric", "value"], rows)
 
 
-def _data_links(run: Run) -> str:
+def _data_links(run: RunRecord) -> str:
     refs = run_data(run)
     if not refs:
         return "_The run recorded no dataset (`lablink.dataset(...)` records one)._"
     return "\n".join(f"- [{ref}](../../{datasheet_path(ref.split('@')[0])})" for ref in refs)
 
 
-def model_card(run: Run, artifact: Artifact, facts: LabFacts) -> str:
+def model_card(run: RunRecord, artifact: Artifact, facts: LabFacts) -> str:
     """A model card for one ``model`` artifact."""
     config = run.params or run.config
     details = table(

@@ -8,18 +8,18 @@ from typing import Any
 
 from lablink.docs.facts import run_data
 from lablink.docs.markdown import cell, date, fmt_value, keep, page, spread, table
-from lablink.models import Run
+from lablink.models import RunRecord
 
 SEED_KEYS = frozenset({"seed", "random_seed", "rng_seed"})
 
 
-def settings(run: Run) -> dict[str, Any]:
+def settings(run: RunRecord) -> dict[str, Any]:
     """A run's flattened config without its seed: what makes runs repeats of each other."""
     params = run.params or run.config
     return {k: v for k, v in params.items() if k.split(".")[-1] not in SEED_KEYS}
 
 
-def baseline(runs: Sequence[Run]) -> Run | None:
+def baseline(runs: Sequence[RunRecord]) -> RunRecord | None:
     """The first run tagged ``baseline``, else the first run."""
     tagged = [run for run in runs if "baseline" in run.tags]
     candidates = tagged or list(runs)
@@ -39,7 +39,7 @@ def config_diff(config: Mapping[str, Any], base: Mapping[str, Any]) -> str:
     return ", ".join(changes) or "(baseline)"
 
 
-def metric_values(run: Run) -> dict[str, float]:
+def metric_values(run: RunRecord) -> dict[str, float]:
     """Key metrics of a run: its summary value, else its last value (``sys/*`` left out)."""
     found = {}
     for key, summary in run.metrics.items():
@@ -51,7 +51,7 @@ def metric_values(run: Run) -> dict[str, float]:
     return found
 
 
-def metric_spread(runs: Sequence[Run]) -> str:
+def metric_spread(runs: Sequence[RunRecord]) -> str:
     """Each key metric as mean ± sd over the runs (the seeds of one setting)."""
     values: dict[str, list[float]] = {}
     for run in runs:
@@ -60,21 +60,21 @@ def metric_spread(runs: Sequence[Run]) -> str:
     return "; ".join(f"{key} {spread(values[key])}" for key in sorted(values)) or "-"
 
 
-def question(run: Run) -> str:
+def question(run: RunRecord) -> str:
     """The question a run answers: its first tag, alphabetically."""
     return sorted(run.tags)[0] if run.tags else "untagged"
 
 
-def _repeats(runs: Sequence[Run]) -> list[list[Run]]:
+def _repeats(runs: Sequence[RunRecord]) -> list[list[RunRecord]]:
     """Runs grouped by their settings (seeds of one setting together), in first-seen order."""
-    groups: dict[str, list[Run]] = {}
+    groups: dict[str, list[RunRecord]] = {}
     for run in runs:
         key = repr(sorted(settings(run).items()))
         groups.setdefault(key, []).append(run)
     return list(groups.values())
 
 
-def _notes(runs: Sequence[Run]) -> str:
+def _notes(runs: Sequence[RunRecord]) -> str:
     texts = [
         f"{note.text} ({note.outcome})" if note.outcome else note.text
         for run in runs
@@ -83,7 +83,7 @@ def _notes(runs: Sequence[Run]) -> str:
     return "; ".join(texts) or ""
 
 
-def _row(runs: Sequence[Run], base: Mapping[str, Any]) -> list[str]:
+def _row(runs: Sequence[RunRecord], base: Mapping[str, Any]) -> list[str]:
     data = sorted({ref for run in runs for ref in run_data(run)})
     commits = sorted({(run.git.commit or "")[:8] for run in runs} - {""})
     return [
@@ -96,7 +96,7 @@ def _row(runs: Sequence[Run], base: Mapping[str, Any]) -> list[str]:
     ]
 
 
-def negative_results(runs: Sequence[Run], base: Mapping[str, Any]) -> str:
+def negative_results(runs: Sequence[RunRecord], base: Mapping[str, Any]) -> str:
     """Each negative result: what was tried (its difference from baseline) and why it failed."""
     lines = []
     for run in runs:
@@ -113,14 +113,14 @@ def negative_results(runs: Sequence[Run], base: Mapping[str, Any]) -> str:
     )
 
 
-def experiment_log(project: str, runs: Sequence[Run]) -> str:
+def experiment_log(project: str, runs: Sequence[RunRecord]) -> str:
     """The experiment log page of one project."""
     base_run = baseline(runs)
     base = settings(base_run) if base_run else {}
     intro = f"{len(runs)} runs. Baseline: " + (
         f"{base_run.name} `{base_run.id[:8]}`." if base_run else "none yet."
     )
-    questions: dict[str, list[Run]] = {}
+    questions: dict[str, list[RunRecord]] = {}
     for run in runs:
         questions.setdefault(question(run), []).append(run)
     header = ["runs", "config vs baseline", "metrics (mean ± sd over seeds)", "data", "commit"]

@@ -6,7 +6,7 @@ import dataclasses
 import functools
 from collections.abc import Mapping, Sequence
 
-from lablink.models import Artifact, DatasetVersion, Run
+from lablink.models import Artifact, DatasetVersion, RunRecord
 
 
 @dataclasses.dataclass(frozen=True)
@@ -27,16 +27,16 @@ class LabFacts:
     """Everything the documents are made from, in a stable order."""
 
     projects: tuple[str, ...]
-    runs: Sequence[Run]  # oldest first, then by id
+    runs: Sequence[RunRecord]  # oldest first, then by id
     artifacts: Mapping[str, Sequence[Artifact]]  # run id -> its artifacts
     versions: Sequence[DatasetVersion]  # by dataset, then version
     decisions: Sequence[Decision] = ()
 
-    def project_runs(self, project: str) -> list[Run]:
+    def project_runs(self, project: str) -> list[RunRecord]:
         """The runs of one project, oldest first."""
         return [run for run in self.runs if run.project == project]
 
-    def models(self) -> list[tuple[Run, Artifact]]:
+    def models(self) -> list[tuple[RunRecord, Artifact]]:
         """Every artifact of kind ``model`` with the run that logged it."""
         return [
             (run, artifact)
@@ -46,13 +46,13 @@ class LabFacts:
         ]
 
     @functools.cached_property
-    def readers(self) -> dict[str, list[Run]]:
+    def readers(self) -> dict[str, list[RunRecord]]:
         """Dataset version (``name@vN``) -> the runs that read it, oldest first.
 
         Built once: the datasheets and the lineage would otherwise scan every run for
         every dataset.
         """
-        found: dict[str, list[Run]] = {}
+        found: dict[str, list[RunRecord]] = {}
         for run in self.runs:
             for ref in run_data(run):
                 found.setdefault(ref, []).append(run)
@@ -66,7 +66,7 @@ class LabFacts:
         return found
 
 
-def run_data(run: Run) -> list[str]:
+def run_data(run: RunRecord) -> list[str]:
     """The dataset versions a run read (``name@vN``), in the order it read them."""
     refs = [str(i.get("ref")) for i in run.inputs if i.get("kind", "dataset") == "dataset"]
     return list(dict.fromkeys(r for r in refs if r and r != "None"))

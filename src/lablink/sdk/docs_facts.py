@@ -12,7 +12,7 @@ from pathlib import Path
 from lablink.docs.decisions import read_decisions
 from lablink.docs.facts import LabFacts
 from lablink.errors import NotFound
-from lablink.models import Run
+from lablink.models import RunRecord
 from lablink.sdk.client import Client
 from lablink.sdk.connect import open_remote
 from lablink.settings import Settings
@@ -20,8 +20,8 @@ from lablink.settings import Settings
 PAGE = 500
 
 
-def _all_runs(client: Client, project: str) -> list[Run]:
-    runs: list[Run] = []
+def _all_runs(client: Client, project: str) -> list[RunRecord]:
+    runs: list[RunRecord] = []
     while True:
         found, total = client.search(
             project, sort="created_at", descending=False, limit=PAGE, offset=len(runs)
