@@ -28,6 +28,8 @@ LAYERS = {
     "checks": 1,
     "store": 2,
     "core": 3,
+    # renders and writes the repository's lab docs from plain facts; beside core
+    "docs": 3,
     "sdk": 4,
     "server": 4,
     # ``import lablink`` (the package itself) and the public gate API sit beside the SDK

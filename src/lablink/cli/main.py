@@ -18,6 +18,8 @@ from typer.core import TyperGroup
 
 from lablink.cli import db, demo, projects, runs, server, sync
 from lablink.cli.data import app as data_app
+from lablink.cli.docs import app as docs_app
+from lablink.cli.docs import decision_app, init
 from lablink.cli.eval import eval_command
 from lablink.cli.gate import app as gate_app
 from lablink.cli.incidents import app as incidents_app
@@ -116,6 +118,9 @@ app.add_typer(data_app, name="data")
 app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
 app.command("audit")(audit)
+app.add_typer(docs_app, name="docs")
+app.add_typer(decision_app, name="decision")
+app.command("init")(init)
 
 
 def main() -> None:

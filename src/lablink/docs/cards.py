@@ -1,0 +1,149 @@
+"""Model cards (Mitchell et al. 2019) and datasheets (Gebru et al. 2021).
+
+What the store knows is filled in; what only a person can say (intended use, ethical
+considerations, motivation) sits in kept blocks that survive every rebuild.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from lablink.docs.experiments import metric_values, settings
+from lablink.docs.facts import LabFacts, run_data
+from lablink.docs.markdown import date, fmt_value, keep, page, slug, spread, table
+from lablink.models import Artifact, DatasetVersion, RunRecord
+from lablink.settings import format_size
+
+
+def model_path(run: RunRecord, artifact: Artifact) -> str:
+    """Where a model's card goes, relative to the docs folder."""
+    return f"models/{slug(run.project)}/{slug(run.name)}-{run.id[:8]}-{slug(artifact.name)}.md"
+
+
+def datasheet_path(dataset: str) -> str:
+    """Where a dataset's datasheet goes, relative to the docs folder."""
+    return f"datasets/{slug(dataset)}.md"
+
+
+def _seed_metrics(run: RunRecord, runs: Sequence[RunRecord]) -> str:
+    """This run's metrics beside their spread over the seeds of the same settings."""
+    mine = settings(run)
+    seeds = [other for other in runs if other.project == run.project and settings(other) == mine]
+    own = metric_values(run)
+    rows = []
+    for key in sorted(own):
+        values = [metric_values(other)[key] for other in seeds if key in metric_values(other)]
+        rows.append([key, fmt_value(own[key]), spread(values)])
+    if not rows:
+        return "_No metrics logged._"
+    return table(["metric", "this model", "over seeds (mean ± sd)"], rows)
+
+
+def _subgroups(run: RunRecord) -> str:
+    """Metrics logged per group (``val/acc/<group>``: three or more parts)."""
+    rows = [[key, fmt_value(value)] for key, value in sorted(metric_values(run).items())]
+    rows = [row for row in rows if row[0].count("/") >= 2]
+    if not rows:
+        return "_No per-group metrics logged (log e.g. `val/acc/<group>` to fill this in)._"
+    return table(["metric", "value"], rows)
+
+
+def _data_links(run: RunRecord) -> str:
+    refs = run_data(run)
+    if not refs:
+        return "_The run recorded no dataset (`lablink.dataset(...)` records one)._"
+    return "\n".join(f"- [{ref}](../../{datasheet_path(ref.split('@')[0])})" for ref in refs)
+
+
+def model_card(run: RunRecord, artifact: Artifact, facts: LabFacts) -> str:
+    """A model card for one ``model`` artifact."""
+    config = run.params or run.config
+    details = table(
+        ["field", "value"],
+        [
+            ["artifact", artifact.name],
+            ["run", f"{run.name} `{run.id}`"],
+            ["project", run.project],
+            ["trained by", run.user],
+            ["date", date(run.created_at)],
+            ["commit", run.git.commit or "-"],
+            ["digest", artifact.digest],
+            ["size", format_size(artifact.size)],
+            *[[f"config `{k}`", fmt_value(config[k])] for k in sorted(config)],
+        ],
+    )
+    return page(
+        f"Model card: {artifact.name} ({run.name})",
+        "## Model details",
+        details,
+        "## Intended use",
+        keep("intended-use", "Primary uses and users; uses that are out of scope."),
+        "## Factors",
+        keep("factors", "Groups, instruments and environments the performance depends on."),
+        "## Metrics",
+        _seed_metrics(run, facts.project_runs(run.project)),
+        "## Evaluation and training data",
+        _data_links(run),
+        "## Quantitative analyses (subgroups)",
+        _subgroups(run),
+        "## Ethical considerations",
+        keep("ethical-considerations", "Risks, sensitive data, harms and their mitigations."),
+        "## Caveats and recommendations",
+        keep("caveats", "Known limits and what a user should do about them."),
+    )
+
+
+def datasheet(name: str, versions: Sequence[DatasetVersion], facts: LabFacts) -> str:
+    """A datasheet for one dataset, over all its versions."""
+    latest = versions[-1]
+    composition = table(
+        ["version", "files", "size", "schema", "digest"],
+        [[v.ref, v.files, format_size(v.size), v.schema_ref or "-", v.digest] for v in versions],
+    )
+    collection = table(
+        ["version", "made from", "by", "created", "source run", "message"],
+        [
+            [
+                v.ref,
+                ", ".join(v.parents) or "raw",
+                v.created_by,
+                date(v.created_at),
+                v.source_run or "-",
+                v.message or "",
+            ]
+            for v in versions
+        ],
+    )
+    refs = {v.ref for v in versions}
+    readers = {run.id: run for ref in sorted(refs) for run in facts.readers.get(ref, ())}
+    users = sorted(readers.values(), key=lambda run: (run.created_at, run.id))
+    uses = (
+        "\n".join(
+            f"- {run.project}: {run.name} `{run.id[:8]}` read "
+            + ", ".join(r for r in run_data(run) if r in refs)
+            for run in users
+        )
+        or "_No run has read this dataset yet._"
+    )
+    return page(
+        f"Datasheet: {name}",
+        f"Latest version {latest.ref}: {latest.files} files, {format_size(latest.size)}.",
+        "## Motivation",
+        keep("motivation", "Why the dataset was created, by whom, for which task."),
+        "## Composition",
+        composition,
+        keep("composition", "What an instance is, labels, missing data, sensitive content."),
+        "## Collection process",
+        collection,
+        keep("collection", "How the data was acquired and sampled, over what time frame."),
+        "## Preprocessing, cleaning, labeling",
+        keep("preprocessing", "What was done to the raw data; where the raw data is kept."),
+        "## Uses",
+        uses,
+        keep("uses", "Tasks the dataset should and should not be used for."),
+        "## Distribution",
+        keep("distribution", "Who may get it, under which license."),
+        "## Maintenance",
+        f"{len(versions)} version(s); the newest is {latest.ref} ({date(latest.created_at)}).",
+        keep("maintenance", "Who maintains it, how errata and new versions are announced."),
+    )

@@ -1,0 +1,68 @@
+"""Gather what ``lablink docs build`` renders, through the SDK's transports.
+
+Going through ``Client`` and the data remote (not the store) means the docs build the
+same from the embedded store and from a server (``--server``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from lablink.docs.decisions import read_decisions
+from lablink.docs.facts import LabFacts
+from lablink.errors import NotFound
+from lablink.models import RunRecord
+from lablink.sdk.client import Client
+from lablink.sdk.connect import open_remote
+from lablink.settings import Settings
+
+PAGE = 500
+
+
+def _all_runs(client: Client, project: str) -> list[RunRecord]:
+    runs: list[RunRecord] = []
+    while True:
+        found, total = client.search(
+            project, sort="created_at", descending=False, limit=PAGE, offset=len(runs)
+        )
+        runs.extend(found)
+        if not found or len(runs) >= total:
+            return runs
+
+
+def gather(settings: Settings, projects: Sequence[str] | None, docs: Path) -> LabFacts:
+    """The facts for ``projects`` (every project when None) and the decisions under ``docs``.
+
+    Raises:
+        NotFound: a project that has no runs in the store.
+    """
+    with Client(settings=settings) as client:
+        known = sorted(p.name for p in client.projects())
+        if projects:
+            unknown = [p for p in projects if p not in known]
+            if unknown:
+                raise NotFound(
+                    f"no project {', '.join(unknown)}", f"known: {', '.join(known) or 'none yet'}"
+                )
+        chosen = tuple(sorted(set(projects or known)))
+        runs = sorted(
+            (run for project in chosen for run in _all_runs(client, project)),
+            key=lambda run: (run.created_at, run.id),
+        )
+        artifacts = {run.id: client.artifacts(run.id) for run in runs}
+    remote = open_remote(settings)
+    try:
+        versions = [v for d in remote.list_datasets() for v in remote.log(d.name)]
+    finally:
+        remote.close()
+    versions.sort(key=lambda v: (v.dataset, v.version))
+    return LabFacts(
+        projects=chosen,
+        runs=runs,
+        artifacts={
+            rid: sorted(a, key=lambda a: (a.name, a.digest)) for rid, a in artifacts.items()
+        },
+        versions=versions,
+        decisions=read_decisions(docs),
+    )
