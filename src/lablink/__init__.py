@@ -30,6 +30,7 @@ from lablink.errors import (
     Unauthorized,
     ValidationFailed,
 )
+from lablink.sdk import checkpoint
 from lablink.sdk.client import Client
 from lablink.sdk.data import dataset
 from lablink.sdk.run import Run, RunStopped
@@ -62,6 +63,7 @@ __all__ = [
     "ServiceUnavailable",
     "Unauthorized",
     "ValidationFailed",
+    "checkpoint",
     "dataset",
     "init",
     "validate",

@@ -6,8 +6,17 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
-RunStatus = Literal["running", "finished", "failed", "crashed", "killed", "timed_out"]
-RUN_STATUSES: tuple[str, ...] = ("running", "finished", "failed", "crashed", "killed", "timed_out")
+RunStatus = Literal["running", "finished", "failed", "crashed", "killed", "timed_out", "preempted"]
+# preempted: SIGTERMed from outside (a scheduler taking the machine back); restartable
+RUN_STATUSES: tuple[str, ...] = (
+    "running",
+    "finished",
+    "failed",
+    "crashed",
+    "killed",
+    "timed_out",
+    "preempted",
+)
 ENDED_STATUSES = frozenset(RUN_STATUSES) - {"running"}
 OUTCOMES: tuple[str, ...] = ("positive", "negative", "inconclusive")
 

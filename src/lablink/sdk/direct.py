@@ -57,6 +57,10 @@ class DirectTransport(Transport):
     def finish_run(self, run_id: str, status: str, reason: str | None) -> Run:
         return self.tracking.finish_run(self.user, run_id, status, reason)
 
+    def request_stop(self, run_id: str, reason: str) -> Run:
+        self.tracking.request_stop(self.user, run_id, reason)
+        return self.tracking.get_run(run_id)
+
     def heartbeat(
         self, run_id: str, system: Mapping[str, float] | None, seq: int | None
     ) -> dict[str, Any]:

@@ -157,6 +157,10 @@ class HttpTransport(Transport):
         )
         return self._run_answer(answer, run_id)
 
+    def request_stop(self, run_id: str, reason: str) -> Run:
+        answer = self._json("POST", f"/runs/{_seg(run_id)}/stop", {"reason": reason})
+        return self._run_answer(answer, run_id)
+
     def heartbeat(
         self, run_id: str, system: Mapping[str, float] | None, seq: int | None
     ) -> dict[str, Any]:

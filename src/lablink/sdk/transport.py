@@ -62,6 +62,10 @@ class Transport(abc.ABC):
         """End a run with a final status."""
 
     @abc.abstractmethod
+    def request_stop(self, run_id: str, reason: str) -> Run:
+        """Ask a running run to stop; it learns so from its next heartbeat."""
+
+    @abc.abstractmethod
     def heartbeat(
         self, run_id: str, system: Mapping[str, float] | None, seq: int | None
     ) -> dict[str, Any]:

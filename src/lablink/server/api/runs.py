@@ -48,7 +48,7 @@ class CreateRun(Body):
 
 
 class Finish(Body):
-    """End a run: ``finished``, ``failed``, ``crashed``, ``killed`` or ``timed_out``."""
+    """End a run: ``finished``, ``failed``, ``crashed``, ``killed``, ``timed_out`` or ``preempted``."""
 
     status: Status = "finished"
     reason: Text | None = None
