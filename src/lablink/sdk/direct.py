@@ -57,6 +57,9 @@ class DirectTransport(Transport):
     def finish_run(self, run_id: str, status: str, reason: str | None) -> Run:
         return self.tracking.finish_run(self.user, run_id, status, reason)
 
+    def merge_config(self, run_id: str, config: Mapping[str, Any]) -> Run:
+        return self.tracking.merge_config(run_id, config)
+
     def request_stop(self, run_id: str, reason: str) -> Run:
         self.tracking.request_stop(self.user, run_id, reason)
         return self.tracking.get_run(run_id)

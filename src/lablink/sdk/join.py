@@ -52,14 +52,23 @@ def join(
     tags: Sequence[str],
     owns_transport: bool,
 ) -> Run:
-    """A ``Run`` attached to the launched run ``run_id`` (its tags merged in)."""
+    """A ``Run`` attached to the launched run ``run_id`` (its config and tags merged in)."""
     record = transport.get_run(run_id)
     if tags:
         transport.tag(record.id, list(tags), [])
+    if config:
+        from lablink.sdk.redact import redact_config
+
+        record = transport.merge_config(record.id, redact_config(config)[0])
     outbox = Outbox(transport, record.id, Path(settings.spool_dir), target_of(transport))
-    merged = {**dict(record.config), **dict(config)}
     run = Run(
-        transport, settings, outbox, record.project, name or record.name, merged, owns_transport
+        transport,
+        settings,
+        outbox,
+        record.project,
+        name or record.name,
+        record.config,
+        owns_transport,
     )
     attempt = attempt_number()
     run._joined = True

@@ -62,6 +62,10 @@ class Transport(abc.ABC):
         """End a run with a final status."""
 
     @abc.abstractmethod
+    def merge_config(self, run_id: str, config: Mapping[str, Any]) -> Run:
+        """Merge ``config`` over a running run's config."""
+
+    @abc.abstractmethod
     def request_stop(self, run_id: str, reason: str) -> Run:
         """Ask a running run to stop; it learns so from its next heartbeat."""
 

@@ -162,6 +162,18 @@ def set_summary(
     return reply({})
 
 
+class ConfigIn(Body):
+    """Config values merged over the run's own (nested dicts allowed)."""
+
+    config: JsonObject
+
+
+@router.post("/{run_id}/config", summary="Merge values into a running run's config")
+def merge_config(run_id: str, body: ConfigIn, lab: LabDep, actor: Actor) -> JSONResponse:
+    """Merge the config over the run's; answers the run."""
+    return reply(lab.tracking.merge_config(run_id, body.config).to_dict())
+
+
 @router.post("/{run_id}/stop", summary="Ask a run to stop")
 def stop_run(run_id: str, body: Stop, lab: LabDep, actor: Actor) -> JSONResponse:
     """Set the run's stop request; answers the run."""
