@@ -272,3 +272,14 @@ def test_plain_command_over_a_server_output_and_stop(
         run = client.transport.get_run(run_id)
     assert run.status == "killed"
     assert time.time() - run.created_at < LIMIT
+
+
+def test_launch_defaults_come_from_lablink_toml(git_repo: Path) -> None:
+    (git_repo / "lablink.toml").write_text(
+        '[launch]\nproject = "team"\ntimeout = "1s"\ngrace = "1s"\n'
+    )
+    home = git_repo / ".lablink"
+    done = lablink(git_repo, _env(LABLINK_HOME=str(home)), "launch", "--", "sleep", "30")
+    assert done.returncode == 1
+    (run,) = _runs(home, "team")
+    assert run.status == "timed_out"

@@ -124,9 +124,11 @@ class LocalJob:
                 self.transport.note(self.run_id, _attempt_note(attempt), None)
                 self._record(started)
                 status, reason = attempt.status, attempt.reason
-                code = attempt.exit_code if attempt.exit_code not in (None, 0) else 0
+                # the command's own exit status when it failed; 1 when it was ended otherwise
+                code = 0 if status == "finished" else 1
+                if status == "failed" and attempt.exit_code is not None and attempt.exit_code > 0:
+                    code = attempt.exit_code
                 if status == "finished":
-                    code = 0
                     break
                 if status not in ("failed", "preempted") or self._outside is not None:
                     break
@@ -134,8 +136,6 @@ class LocalJob:
                     break
                 if self._pause(self.options.backoff_for(number), deadline):
                     break
-            if status != "finished" and code == 0:
-                code = 1
             if self._outside is not None and status == "failed":
                 status = "preempted" if self._outside == "SIGTERM" else "killed"
         finally:
