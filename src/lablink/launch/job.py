@@ -156,11 +156,11 @@ class LocalJob:
         ):
             attempt.ended_at, attempt.status = time.time(), "failed"
             attempt.reason = f"cannot execute {self.command[0]!r}: not found or not executable"
-            sink.line("err", f"lablink: {attempt.reason}\n".encode())
+            sink.lines("err", [f"lablink: {attempt.reason}".encode()])
             status_file.unlink(missing_ok=True)
             return attempt
         try:
-            group = Group(self.command, env, sink.line, self.echo)
+            group = Group(self.command, env, sink.lines, self.echo)
         except OSError as exc:
             attempt.ended_at, attempt.status = time.time(), "failed"
             attempt.reason = f"cannot execute {self.command[0]!r}: {exc.strerror or exc}"

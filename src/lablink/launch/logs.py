@@ -40,13 +40,18 @@ class LogSink:
         self._thread = threading.Thread(target=self._loop, name="lablink-logs", daemon=True)
         self._thread.start()
 
-    def line(self, stream: str, raw: bytes) -> None:
-        """Record one line of ``stream`` (``out``/``err``) as it arrives."""
-        text = raw.decode("utf-8", "replace").rstrip("\r\n")[:MAX_LINE_CHARS]
-        entry = json.dumps({"t": round(time.time(), 6), "s": stream, "a": self.attempt, "l": text})
+    def lines(self, stream: str, raw: list[bytes]) -> None:
+        """Record lines of ``stream`` (``out``/``err``) as they arrive, with one timestamp."""
+        head = f'{{"t": {time.time():.6f}, "s": "{stream}", "a": {self.attempt}, "l": '
+        dumps = json.dumps
+        entries = [
+            head + dumps(r.decode("utf-8", "replace").rstrip("\r")[:MAX_LINE_CHARS]) + "}"
+            for r in raw
+        ]
+        size = sum(map(len, entries)) + len(entries)
         with self._lock:
-            self._lines.append(entry)
-            self._size += len(entry) + 1
+            self._lines.extend(entries)
+            self._size += size
             full = self._size >= CHUNK_BYTES
         if full:
             self._flush()

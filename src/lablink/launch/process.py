@@ -18,7 +18,8 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import IO
 
-LineFn = Callable[[str, bytes], None]
+# (stream, lines without their newline), called from the reader threads
+LinesFn = Callable[[str, list[bytes]], None]
 
 
 @dataclasses.dataclass
@@ -40,7 +41,7 @@ class Group:
     """A started command: its process, its readers, and how to end its group."""
 
     def __init__(
-        self, command: Sequence[str], env: Mapping[str, str], on_line: LineFn, echo: bool
+        self, command: Sequence[str], env: Mapping[str, str], on_lines: LinesFn, echo: bool
     ) -> None:
         self.proc = subprocess.Popen(
             list(command),
@@ -53,7 +54,7 @@ class Group:
         assert self.proc.stdout is not None and self.proc.stderr is not None
         self._readers = [
             threading.Thread(
-                target=_read, args=(pipe, name, on_line, sink if echo else None), daemon=True
+                target=_read, args=(pipe, name, on_lines, sink if echo else None), daemon=True
             )
             for pipe, name, sink in (
                 (self.proc.stdout, "out", sys.stdout),
@@ -95,14 +96,24 @@ def _group_alive(pgid: int) -> bool:
         return False
 
 
-def _read(pipe: IO[bytes], name: str, on_line: LineFn, echo: IO[str] | None) -> None:
+def _read(pipe: IO[bytes], name: str, on_lines: LinesFn, echo: IO[str] | None) -> None:
+    """Read in large chunks and hand over whole lines: per-line work would slow the job."""
     out = echo.buffer if echo is not None and hasattr(echo, "buffer") else None
-    for raw in iter(pipe.readline, b""):
+    fd, rest = pipe.fileno(), b""
+    while True:
+        data = os.read(fd, 1 << 16)
+        if not data:
+            break
         if out is not None:
             try:
-                out.write(raw)
+                out.write(data)
                 out.flush()
             except (OSError, ValueError):
                 out = None
-        on_line(name, raw)
+        lines = (rest + data).split(b"\n")
+        rest = lines.pop()
+        if lines:
+            on_lines(name, lines)
+    if rest:
+        on_lines(name, [rest])
     pipe.close()
