@@ -29,7 +29,7 @@ def git(repo: Path, *args: str) -> str:
 def stored_diff(sdk: Sdk, run_id: str, dest: Path) -> str:
     digest = sdk.client.run(run_id).git.diff_digest
     assert digest is not None
-    return sdk.client.transport.download_blob(digest, dest).read_text()
+    return sdk.client._transport.download_blob(digest, dest).read_text()
 
 
 def test_secrets_in_the_diff_argv_and_config_are_redacted(

@@ -53,7 +53,7 @@ def create_app(lab: Lab, *, keepalive_seconds: float = 15.0, ui: bool = True) ->
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await hub.start()
-        lab.watchdog.start()  # timer rules and alert delivery (issue 7)
+        lab.watchdog.start()  # timer rules and alert delivery
         try:
             yield
         finally:

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query
 from fastapi import Body as BodyParam
 
 from lablink.checks.wire_numbers import MAX_WIRE_INT
-from lablink.models import Run
+from lablink.models import RunRecord
 from lablink.server.deps import Actor, LabDep
 from lablink.server.fields import (
     Body,
@@ -115,7 +115,7 @@ _CONFIG_HELP = (
 )
 
 
-def _listed(run: Run) -> dict[str, Any]:
+def _listed(run: RunRecord) -> dict[str, Any]:
     """A run as listed: everything but its config and params, which are not copied."""
     out = dataclasses.replace(run, config={}, params={}).to_dict()
     del out["config"], out["params"]
