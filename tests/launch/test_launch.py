@@ -52,7 +52,7 @@ def _gone(pid: int) -> bool:
 
 def _runs(home: Path, project: str) -> list[Any]:
     with Client(home=str(home)) as client:
-        found, _ = client.transport.search_runs(project, None, None, False, 100, 0)
+        found, _ = client._transport.search_runs(project, None, None, False, 100, 0)
     return found
 
 
@@ -269,7 +269,7 @@ def test_plain_command_over_a_server_output_and_stop(
     finally:
         proc.kill()
     with Client(server=server.url) as client:
-        run = client.transport.get_run(run_id)
+        run = client._transport.get_run(run_id)
     assert run.status == "killed"
     assert time.time() - run.created_at < LIMIT
 

@@ -46,10 +46,10 @@ def launch(
     project = project or str(table.get("project") or "default")
     with state.client() as client:
         job = LocalJob(
-            settings, client.transport, project, command, options, name=name, echo=not detach
+            settings, client._transport, project, command, options, name=name, echo=not detach
         )
         code = job.run()
-        run = client.transport.get_run(job.run_id)
+        run = client._transport.get_run(job.run_id)
     why = f" ({run.status_reason})" if run.status_reason else ""
     typer.echo(f"lablink: job {run.id} {run.status}{why}", err=True)
     raise typer.Exit(code)
@@ -58,8 +58,8 @@ def launch(
 def _job(client: Any, ref: str) -> tuple[Any, dict[str, Any]]:
     from lablink.launch.jobs import job_record
 
-    run = client.transport.get_run(ref)
-    return run, job_record(client.transport, run.id)
+    run = client._transport.get_run(ref)
+    return run, job_record(client._transport, run.id)
 
 
 @app.command("ls")
@@ -73,7 +73,7 @@ def ls(
     from lablink.launch.job import JOB_TAG
 
     with get_state(ctx).client() as client:
-        found, _ = client.transport.search_runs(
+        found, _ = client._transport.search_runs(
             project, f"tags.{JOB_TAG}", "created_at", True, limit, 0
         )
     if as_json:
@@ -126,18 +126,18 @@ def logs(
     from lablink.launch.logs import read_lines
 
     with get_state(ctx).client() as client:
-        run_id = client.transport.get_run(job).id
+        run_id = client._transport.get_run(job).id
         seen = 0
         while True:
-            for number, line in read_lines(client.transport, run_id, seen):
+            for number, line in read_lines(client._transport, run_id, seen):
                 seen = max(seen, number)
                 typer.echo(
                     json.dumps(line) if as_json else line["l"],
                     err=line["s"] == "err" and not as_json,
                 )
-            if not follow or client.transport.get_run(run_id).status != "running":
+            if not follow or client._transport.get_run(run_id).status != "running":
                 if follow:  # the last chunk is stored as the run ends
-                    for number, line in read_lines(client.transport, run_id, seen):
+                    for number, line in read_lines(client._transport, run_id, seen):
                         seen = max(seen, number)
                         typer.echo(json.dumps(line) if as_json else line["l"])
                 return
@@ -152,5 +152,5 @@ def stop(
 ) -> None:
     """Ask a running job to stop: its launcher ends its process group (status killed)."""
     with get_state(ctx).client() as client:
-        run = client.transport.request_stop(job, reason)
+        run = client._transport.request_stop(job, reason)
     output.console().print(f"asked job {run.id} to stop")

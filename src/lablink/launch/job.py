@@ -27,7 +27,7 @@ from lablink.errors import InvalidInput
 from lablink.launch.logs import LogSink
 from lablink.launch.options import LaunchOptions
 from lablink.launch.process import Attempt, Group
-from lablink.sdk.join import ATTEMPT_ENV, RUN_ENV, STATUS_ENV
+from lablink.sdk.launched import ATTEMPT_ENV, RUN_ENV, STATUS_ENV
 from lablink.sdk.transport import Transport
 from lablink.settings import Settings
 

@@ -8,21 +8,17 @@ file (``LABLINK_LAUNCH_STATUS``), so a traceback becomes the attempt's reason.
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from lablink.sdk.launched import ATTEMPT_ENV, RUN_ENV
 from lablink.sdk.run import Run
 from lablink.sdk.spool import Outbox, target_of
 from lablink.sdk.transport import Transport
 from lablink.settings import Settings
 
-RUN_ENV = "LABLINK_RUN_ID"
-ATTEMPT_ENV = "LABLINK_ATTEMPT"
-STATUS_ENV = "LABLINK_LAUNCH_STATUS"
 # Each attempt numbers its batches from its own base: a batch is idempotent by seq, so
 # attempt 2 must never reuse the seqs attempt 1 already stored.
 SEQ_SPAN = 1 << 40
@@ -79,12 +75,3 @@ def join(
             key: m.last_step for key, m in record.metrics.items() if m.last_step is not None
         }
     return run
-
-
-def report_status(status: str, reason: str | None) -> None:
-    """Tell the launcher how the code ended its run (best effort)."""
-    path = os.environ.get(STATUS_ENV)
-    if not path:
-        return
-    with contextlib.suppress(OSError):
-        Path(path).write_text(json.dumps({"status": status, "reason": reason}))

@@ -340,7 +340,7 @@ class Run:
             # after finish(): everything is queued; the status goes last
             status, reason = self._final
             if self._joined:
-                from lablink.sdk.join import report_status
+                from lablink.sdk.launched import report_status
 
                 report_status(status, reason)
             else:
