@@ -34,6 +34,7 @@ from lablink.errors import (
     Unauthorized,
     ValidationFailed,
 )
+from lablink.sdk import checkpoint
 from lablink.sdk.client import Client
 from lablink.sdk.data import dataset
 from lablink.sdk.run import Run, RunStopped
@@ -76,6 +77,7 @@ __all__ = [
     "ServiceUnavailable",
     "Unauthorized",
     "ValidationFailed",
+    "checkpoint",
     "dataset",
     "init",
     "validate",

@@ -8,7 +8,16 @@ from typing import Any
 
 from lablink.deprecation import deprecated_attribute
 
-RUN_STATUSES: tuple[str, ...] = ("running", "finished", "failed", "crashed", "killed", "timed_out")
+# preempted: SIGTERMed from outside (a scheduler taking the machine back); restartable
+RUN_STATUSES: tuple[str, ...] = (
+    "running",
+    "finished",
+    "failed",
+    "crashed",
+    "killed",
+    "timed_out",
+    "preempted",
+)
 ENDED_STATUSES = frozenset(RUN_STATUSES) - {"running"}
 OUTCOMES: tuple[str, ...] = ("positive", "negative", "inconclusive")
 

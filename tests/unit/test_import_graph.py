@@ -35,6 +35,7 @@ LAYERS = {
     # ``import lablink`` (the package itself) and the public gate API sit beside the SDK
     "__init__": 4,
     "gate": 4,
+    "launch": 5,  # ``lablink launch``: runs jobs through the SDK's transports
     "cli": 5,
     "ui": 5,
     "demo": 5,  # a training script run by ``lablink demo``: it imports ``lablink``

@@ -23,6 +23,8 @@ from lablink.cli.docs import decision_app, init
 from lablink.cli.eval import eval_command
 from lablink.cli.gate import app as gate_app
 from lablink.cli.incidents import app as incidents_app
+from lablink.cli.launch import app as jobs_app
+from lablink.cli.launch import launch
 from lablink.cli.people import audit, tokens_app, users_app
 from lablink.cli.schema import app as schema_app
 from lablink.cli.schema import validate_command
@@ -121,6 +123,8 @@ app.command("audit")(audit)
 app.add_typer(docs_app, name="docs")
 app.add_typer(decision_app, name="decision")
 app.command("init")(init)
+app.command("launch")(launch)
+app.add_typer(jobs_app, name="jobs")
 
 
 def main() -> None:

@@ -27,6 +27,7 @@ STATUS_STYLES = {
     "crashed": "bold red",
     "killed": "yellow",
     "timed_out": "yellow",
+    "preempted": "yellow",
 }
 OUTCOME_STYLES = {"negative": "bold magenta", "positive": "green", "inconclusive": "yellow"}
 # Metric keys whose best value is the smallest; everything else is best when largest.

@@ -22,6 +22,7 @@ from lablink.checks.nonfinite import json_float
 from lablink.checks.run_fields import (
     RUN_FIELDS,
     check_artifact_name,
+    check_config,
     check_final_status,
     check_json_object,
     check_new_run,
@@ -215,6 +216,20 @@ class Tracking:
                 {k: {"steps": [step], "times": [now], "values": [v]} for k, v in system.items()},
             )
         return {"status": status, "stop": stop}
+
+    def merge_config(self, run_id: str, config: Mapping[str, Any]) -> RunRecord:
+        """Merge ``config`` over the run's config (a launched job's code adds its own).
+
+        Raises:
+            InvalidInput: a bad config (nothing is changed).
+            RunNotActive: the run has ended.
+        """
+        run = self.get_run(run_id)
+        if run.status not in OPEN_STATUSES:
+            raise RunNotActive(f"run {run.id} is {run.status}; its config is final")
+        merged = {**dict(run.config), **dict(config)}
+        self.store.set_config(run.id, merged, check_config(merged))
+        return self.store.get_run(run.id)
 
     def request_stop(self, actor: str, run_id: str, reason: str) -> None:
         """Ask a running run to stop; its SDK learns it from the next heartbeat."""

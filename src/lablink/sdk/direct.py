@@ -57,6 +57,13 @@ class DirectTransport(Transport):
     def finish_run(self, run_id: str, status: str, reason: str | None) -> RunRecord:
         return self.tracking.finish_run(self.user, run_id, status, reason)
 
+    def merge_config(self, run_id: str, config: Mapping[str, Any]) -> RunRecord:
+        return self.tracking.merge_config(run_id, config)
+
+    def request_stop(self, run_id: str, reason: str) -> RunRecord:
+        self.tracking.request_stop(self.user, run_id, reason)
+        return self.tracking.get_run(run_id)
+
     def heartbeat(
         self, run_id: str, system: Mapping[str, float] | None, seq: int | None
     ) -> dict[str, Any]:

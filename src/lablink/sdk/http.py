@@ -157,6 +157,14 @@ class HttpTransport(Transport):
         )
         return self._run_answer(answer, run_id)
 
+    def merge_config(self, run_id: str, config: Mapping[str, Any]) -> RunRecord:
+        answer = self._json("POST", f"/runs/{_seg(run_id)}/config", {"config": dict(config)})
+        return self._run_answer(answer, run_id)
+
+    def request_stop(self, run_id: str, reason: str) -> RunRecord:
+        answer = self._json("POST", f"/runs/{_seg(run_id)}/stop", {"reason": reason})
+        return self._run_answer(answer, run_id)
+
     def heartbeat(
         self, run_id: str, system: Mapping[str, float] | None, seq: int | None
     ) -> dict[str, Any]:

@@ -98,6 +98,9 @@ class Run:
         self._ops: collections.deque[dict[str, Any]] = collections.deque()
         self._step = 0
         self._seq = 0
+        # joined: a launched job's run, ended by its launcher (sdk/join.py)
+        self._joined = False
+        self._floors: dict[str, int] = {}  # per key: steps at or below are stored already
         self._halt: str | None = None  # None while logging is open; "stop" or "finished"
         self._stop_reason: str | None = None
         self._final: tuple[str, str | None] = ("finished", None)
@@ -138,6 +141,8 @@ class Run:
                 "log-call", "run.log(%r, step=%r) ignored: it takes a dict and an int", data, step
             )
             return None
+        if self._floors:
+            values = {k: v for k, v in values.items() if step > self._floors.get(k, -1)}
         now = _time()
         self._buffer.append((step, now, values))
         self._logged += len(values)
@@ -225,6 +230,13 @@ class Run:
                     raise
                 logger.warning("lablink: artifact %s spooled: %s", path, exc)
         self._enqueue(op)
+
+    def sync(self, timeout: float = 30.0) -> bool:
+        """Deliver (or spool) everything logged so far; False if ``timeout`` ran out."""
+        done = threading.Event()
+        # ops go out after the buffered points, and the sender keeps their order
+        self._enqueue({"op": "sync", "done": done})
+        return done.wait(timeout)
 
     def _enqueue(self, op: dict[str, Any]) -> None:
         if self._finish_once.locked():
@@ -327,7 +339,12 @@ class Run:
                 self._wake.wait(wait)
             # after finish(): everything is queued; the status goes last
             status, reason = self._final
-            self._queue({"op": "finish", "run_id": self.id, "status": status, "reason": reason})
+            if self._joined:
+                from lablink.sdk.launched import report_status
+
+                report_status(status, reason)
+            else:
+                self._queue({"op": "finish", "run_id": self.id, "status": status, "reason": reason})
             ended = True
         except BaseException:  # even SystemExit, which threading would swallow silently
             # Not silent: a dead thread means no heartbeats, and the server would mark a live
@@ -353,6 +370,8 @@ class Run:
                     return
                 if op.get("op") == "heartbeat":
                     self._heartbeat(op)
+                elif op.get("op") == "sync":
+                    op["done"].set()
                 elif op:
                     outbox.deliver(op)
                 outbox.tick()

@@ -50,6 +50,9 @@ def init(
         **overrides: any setting by name (``server=``, ``home=``, ``db=``,
             ``heartbeat_interval=``, ...), above environment and config files.
 
+    Inside a job started by ``lablink launch`` (``LABLINK_RUN_ID`` is set), this joins
+    the launch's run instead of creating one; the launcher then sets its final status.
+
     Raises:
         InvalidInput: a bad project name, tag or config (nothing is recorded).
     """
@@ -59,8 +62,14 @@ def init(
     settings = settings or Settings.load(overrides)
     owns = transport is None
     transport = transport if transport is not None else make_transport(settings)
+    from lablink.sdk.join import join, launched_run_id
+
+    joined = launched_run_id()
     try:
-        run = _create(transport, settings, project, name, config or {}, tags, watch, owns)
+        if joined:  # inside `lablink launch`: the launcher made the run already
+            run = join(transport, settings, joined, name, config or {}, tags, owns)
+        else:
+            run = _create(transport, settings, project, name, config or {}, tags, watch, owns)
     except BaseException:
         if owns:
             transport.close()

@@ -62,6 +62,14 @@ class Transport(abc.ABC):
         """End a run with a final status."""
 
     @abc.abstractmethod
+    def merge_config(self, run_id: str, config: Mapping[str, Any]) -> RunRecord:
+        """Merge ``config`` over a running run's config."""
+
+    @abc.abstractmethod
+    def request_stop(self, run_id: str, reason: str) -> RunRecord:
+        """Ask a running run to stop; it learns so from its next heartbeat."""
+
+    @abc.abstractmethod
     def heartbeat(
         self, run_id: str, system: Mapping[str, float] | None, seq: int | None
     ) -> dict[str, Any]:

@@ -96,6 +96,10 @@ class Store(abc.ABC):
         """Set ``runs`` columns. Raises ``NotFound``."""
 
     @abc.abstractmethod
+    def set_config(self, run_id: str, config: Mapping[str, Any], params: Mapping[str, Any]) -> None:
+        """Replace the run's config and its flattened params. Raises ``NotFound``."""
+
+    @abc.abstractmethod
     def set_summary(self, run_id: str, summary: Mapping[str, Any]) -> None:
         """Merge ``summary`` into the run's summary; numbers also become filterable."""
 

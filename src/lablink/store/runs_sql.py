@@ -201,6 +201,21 @@ class RunsSql(EventsSql):
                     {"status": values["status"], "reason": values.get("status_reason")},
                 )
 
+    def set_config(self, run_id: str, config: Mapping[str, Any], params: Mapping[str, Any]) -> None:
+        with self.write() as conn:
+            self.require_run(conn, run_id)
+            conn.execute(
+                t.runs.update()
+                .where(t.runs.c.id == run_id)
+                .values(config=dict(config), updated_at=time.time())
+            )
+            conn.execute(t.run_params.delete().where(t.run_params.c.run_id == run_id))
+            if params:
+                conn.execute(
+                    t.run_params.insert(),
+                    [{"run_id": run_id, "key": k, **param_columns(v)} for k, v in params.items()],
+                )
+
     def set_summary(self, run_id: str, summary: Mapping[str, Any]) -> None:
         with self.write() as conn:
             current = conn.execute(sa.select(t.runs.c.summary).where(t.runs.c.id == run_id)).first()

@@ -28,6 +28,7 @@ STATUS_LABELS = {
     "crashed": "crashed",
     "killed": "killed",
     "timed_out": "timed out",
+    "preempted": "preempted",
 }
 
 

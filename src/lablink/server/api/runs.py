@@ -48,7 +48,7 @@ class CreateRun(Body):
 
 
 class Finish(Body):
-    """End a run: ``finished``, ``failed``, ``crashed``, ``killed`` or ``timed_out``."""
+    """End a run: ``finished``, ``failed``, ``crashed``, ``killed``, ``timed_out`` or ``preempted``."""
 
     status: Status = "finished"
     reason: Text | None = None
@@ -160,6 +160,18 @@ def set_summary(
     """Merge ``{key: value}`` into the run's summary (numbers become filterable)."""
     lab.tracking.set_summary(run_id, summary)
     return reply({})
+
+
+class ConfigIn(Body):
+    """Config values merged over the run's own (nested dicts allowed)."""
+
+    config: JsonObject
+
+
+@router.post("/{run_id}/config", summary="Merge values into a running run's config")
+def merge_config(run_id: str, body: ConfigIn, lab: LabDep, actor: Actor) -> JSONResponse:
+    """Merge the config over the run's; answers the run."""
+    return reply(lab.tracking.merge_config(run_id, body.config).to_dict())
 
 
 @router.post("/{run_id}/stop", summary="Ask a run to stop")

@@ -1,0 +1,156 @@
+"""``lablink launch`` and ``lablink jobs``: run a command as a tracked job, and follow it."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import typer
+
+from lablink.cli import output
+from lablink.cli.state import get_state
+
+app = typer.Typer(
+    help="Launched jobs: list, show, follow their output, stop them.",
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def launch(
+    ctx: typer.Context,
+    command: list[str] = typer.Argument(None, help="The command, after `--`."),
+    name: str | None = typer.Option(None, "--name", help="The run's name."),
+    project: str | None = typer.Option(None, "--project", "-p", help="Project of the run."),
+    timeout: str | None = typer.Option(None, "--timeout", help="Hard limit, e.g. 12h, 90s."),
+    grace: str | None = typer.Option(None, "--grace", help="SIGTERM to SIGKILL, e.g. 30s."),
+    restarts: int | None = typer.Option(None, "--restarts", help="Restarts on failure."),
+    detach: bool = typer.Option(False, "--detach", "-d", help="Don't echo the output."),
+) -> None:
+    """Run CMD as a tracked job: one run, its output stored, a hard timeout, restarts.
+
+    Defaults come from the `[launch]` table of lablink.toml (timeout, grace, restarts,
+    backoff). Inside the job, `lablink.init()` joins the job's run.
+    """
+    from lablink.errors import InvalidInput
+    from lablink.launch.job import LocalJob
+    from lablink.launch.options import resolve
+
+    if not command:
+        raise InvalidInput("no command to launch", "put it after --: lablink launch -- CMD ...")
+    state = get_state(ctx)
+    settings = state.settings
+    table = settings.project_config.get("launch") or {}
+    options = resolve(table, timeout=timeout, grace=grace, restarts=restarts)
+    project = project or str(table.get("project") or "default")
+    with state.client() as client:
+        job = LocalJob(
+            settings, client._transport, project, command, options, name=name, echo=not detach
+        )
+        code = job.run()
+        run = client._transport.get_run(job.run_id)
+    why = f" ({run.status_reason})" if run.status_reason else ""
+    typer.echo(f"lablink: job {run.id} {run.status}{why}", err=True)
+    raise typer.Exit(code)
+
+
+def _job(client: Any, ref: str) -> tuple[Any, dict[str, Any]]:
+    from lablink.launch.jobs import job_record
+
+    run = client._transport.get_run(ref)
+    return run, job_record(client._transport, run.id)
+
+
+@app.command("ls")
+def ls(
+    ctx: typer.Context,
+    project: str | None = typer.Option(None, "--project", "-p", help="Only this project."),
+    limit: int = typer.Option(50, "--limit", "-n", help="Show at most this many."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """List launched jobs, newest first."""
+    from lablink.launch.job import JOB_TAG
+
+    with get_state(ctx).client() as client:
+        found, _ = client._transport.search_runs(
+            project, f"tags.{JOB_TAG}", "created_at", True, limit, 0
+        )
+    if as_json:
+        output.print_json({"jobs": [r.to_dict() for r in found]})
+        return
+    out = output.console()
+    if not found:
+        out.print("no jobs")
+        return
+    for r in found:
+        reason = f"  {r.status_reason}" if r.status_reason else ""
+        out.print(f"{r.id}  {r.project}/{r.name}  {r.status}{reason}  {' '.join(r.command)}")
+
+
+@app.command("show")
+def show(
+    ctx: typer.Context,
+    job: str = typer.Argument(..., help="The job's run id (or a unique prefix)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """A job's run, command, limits and attempts."""
+    with get_state(ctx).client() as client:
+        run, record = _job(client, job)
+    if as_json:
+        output.print_json({"run": run.to_dict(), "job": record})
+        return
+    out = output.console()
+    out.print(f"{run.id}  {run.project}/{run.name}  {run.status}  {run.status_reason or ''}")
+    out.print(f"command: {' '.join(run.command)}")
+    if record:
+        out.print(
+            f"backend: {record.get('backend')} on {record.get('host')}  options: {record.get('options')}"
+        )
+        for a in record.get("attempts", []):
+            took = (a.get("ended_at") or a["started_at"]) - a["started_at"]
+            out.print(
+                f"  attempt {a['number']}: {a['status']} exit {a.get('exit_code')} "
+                f"after {took:.1f}s {a.get('reason') or ''}"
+            )
+
+
+@app.command("logs")
+def logs(
+    ctx: typer.Context,
+    job: str = typer.Argument(..., help="The job's run id (or a unique prefix)."),
+    follow: bool = typer.Option(False, "--follow", "-f", help="Follow until the job ends."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per line."),
+) -> None:
+    """A job's stdout and stderr, in order (`-f` follows it live)."""
+    from lablink.launch.logs import read_lines
+
+    with get_state(ctx).client() as client:
+        run_id = client._transport.get_run(job).id
+        seen = 0
+        while True:
+            for number, line in read_lines(client._transport, run_id, seen):
+                seen = max(seen, number)
+                typer.echo(
+                    json.dumps(line) if as_json else line["l"],
+                    err=line["s"] == "err" and not as_json,
+                )
+            if not follow or client._transport.get_run(run_id).status != "running":
+                if follow:  # the last chunk is stored as the run ends
+                    for number, line in read_lines(client._transport, run_id, seen):
+                        seen = max(seen, number)
+                        typer.echo(json.dumps(line) if as_json else line["l"])
+                return
+            time.sleep(1.0)
+
+
+@app.command("stop")
+def stop(
+    ctx: typer.Context,
+    job: str = typer.Argument(..., help="The job's run id (or a unique prefix)."),
+    reason: str = typer.Option("stopped from the command line", "--reason", help="Why."),
+) -> None:
+    """Ask a running job to stop: its launcher ends its process group (status killed)."""
+    with get_state(ctx).client() as client:
+        run = client._transport.request_stop(job, reason)
+    output.console().print(f"asked job {run.id} to stop")

@@ -1,0 +1,1 @@
+"""``lablink launch``: run any command as a tracked, bounded, restartable job (local)."""

@@ -1,0 +1,273 @@
+"""A launched job on this machine: one run, its attempts, its output and its limits.
+
+The run is created before the command starts, and the command learns it from
+``LABLINK_RUN_ID`` (``lablink.init`` inside joins it). The launcher alone ends the
+run: ``finished`` on exit 0; ``timed_out`` at the deadline; ``killed`` on
+``jobs stop``; ``preempted`` when SIGTERM comes from outside; otherwise ``failed``,
+restarted up to ``restarts`` times with backoff, every attempt in the same run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from lablink.errors import InvalidInput
+from lablink.launch.logs import LogSink
+from lablink.launch.options import LaunchOptions
+from lablink.launch.process import Attempt, Group
+from lablink.sdk.launched import ATTEMPT_ENV, RUN_ENV, STATUS_ENV
+from lablink.sdk.transport import Transport
+from lablink.settings import Settings
+
+JOB_ARTIFACT = "launch/job.json"
+JOB_TAG = "launched"
+BEAT_SECONDS = 2.0  # how soon `jobs stop` is noticed
+
+
+class LocalJob:
+    """Runs ``command`` as a job of ``project`` under ``options``."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        transport: Transport,
+        project: str,
+        command: Sequence[str],
+        options: LaunchOptions,
+        *,
+        name: str | None = None,
+        tags: Sequence[str] = (),
+        echo: bool = True,
+    ) -> None:
+        if not command:
+            raise InvalidInput("no command to launch", "put it after --: lablink launch -- CMD ...")
+        self.settings = settings
+        self.transport = transport
+        self.project = project
+        self.command = list(command)
+        self.options = options
+        self.name = name
+        self.tags = [*tags, JOB_TAG]
+        self.echo = echo
+        self.attempts: list[Attempt] = []
+        self.run_id = ""
+        self._outside: str | None = None  # a signal the launcher itself received
+        self._wake = threading.Event()
+
+    # -- the run ------------------------------------------------------------------------
+    def create(self) -> str:
+        """Create the job's run (git state, host, the command line); returns its id."""
+        from lablink.checks.names import new_run_id
+        from lablink.homedir import own_paths
+        from lablink.sdk import redact
+        from lablink.sdk.capture import capture
+
+        s = self.settings
+        own = own_paths(s.home, s.spool_dir, s.cache_dir, s.blobs, s.db)
+        captured = capture(own=own, exclude=s.capture_exclude, config={})
+        captured.fields["command"] = redact.redact_argv(self.command)[0]
+        if captured.diff is not None:
+            self.transport.put_blob(captured.diff)
+        run = self.transport.create_run(
+            self.project, self.name, {}, self.tags, new_run_id(), captured.fields
+        )
+        self.run_id = run.id
+        return run.id
+
+    def _record(self, started: float) -> None:
+        data = {
+            "backend": "local",
+            "host": os.uname().nodename,
+            "launcher_pid": os.getpid(),
+            "command": self.command,
+            "started_at": started,
+            "options": {
+                "timeout": self.options.timeout,
+                "grace": self.options.grace,
+                "restarts": self.options.restarts,
+                "backoff": self.options.backoff,
+            },
+            "attempts": [a.to_dict() for a in self.attempts],
+        }
+        with tempfile.TemporaryDirectory(prefix="lablink-job-") as tmp:
+            path = Path(tmp) / "job.json"
+            path.write_text(json.dumps(data, indent=1))
+            self.transport.upload_artifact(self.run_id, path, JOB_ARTIFACT, "launch")
+
+    # -- the attempts -------------------------------------------------------------------
+    def run(self) -> int:
+        """Create the run, run the attempts, end the run; returns the exit status to use."""
+        self.create()
+        started = time.time()
+        deadline = None if self.options.timeout is None else time.monotonic() + self.options.timeout
+        sink = LogSink(self.transport, self.run_id)
+        old = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+        status, reason, code = "failed", None, 1
+        try:
+            self._record(started)
+            for number in range(1, self.options.restarts + 2):
+                sink.attempt = number
+                attempt = self._attempt(number, deadline, sink)
+                self.attempts.append(attempt)
+                self.transport.note(self.run_id, _attempt_note(attempt), None)
+                self._record(started)
+                status, reason = attempt.status, attempt.reason
+                # the command's own exit status when it failed; 1 when it was ended otherwise
+                code = 0 if status == "finished" else 1
+                if status == "failed" and attempt.exit_code is not None and attempt.exit_code > 0:
+                    code = attempt.exit_code
+                if status == "finished":
+                    break
+                if status not in ("failed", "preempted") or self._outside is not None:
+                    break
+                if number > self.options.restarts:
+                    break
+                if self._pause(self.options.backoff_for(number), deadline):
+                    break
+            if self._outside is not None and status == "failed":
+                status = "preempted" if self._outside == "SIGTERM" else "killed"
+        finally:
+            for sig, handler in old.items():
+                signal.signal(sig, handler)
+            sink.close()
+            if len(self.attempts) > 1:
+                reason = f"{reason or status} (attempt {len(self.attempts)})"
+            self.transport.finish_run(self.run_id, status, reason)
+        return code
+
+    def _attempt(self, number: int, deadline: float | None, sink: LogSink) -> Attempt:
+        attempt = Attempt(number, time.time())
+        status_file = Path(tempfile.mkstemp(prefix="lablink-status-")[1])
+        env = self._env(number, status_file)
+        if shutil.which(self.command[0], path=env.get("PATH")) is None and not os.access(
+            self.command[0], os.X_OK
+        ):
+            attempt.ended_at, attempt.status = time.time(), "failed"
+            attempt.reason = f"cannot execute {self.command[0]!r}: not found or not executable"
+            sink.lines("err", [f"lablink: {attempt.reason}".encode()])
+            status_file.unlink(missing_ok=True)
+            return attempt
+        try:
+            group = Group(self.command, env, sink.lines, self.echo)
+        except OSError as exc:
+            attempt.ended_at, attempt.status = time.time(), "failed"
+            attempt.reason = f"cannot execute {self.command[0]!r}: {exc.strerror or exc}"
+            status_file.unlink(missing_ok=True)
+            return attempt
+        ended_by: tuple[str, str] | None = None
+        next_beat = time.monotonic() + BEAT_SECONDS
+        while True:
+            try:
+                group.proc.wait(0.1)
+                break
+            except subprocess.TimeoutExpired:
+                pass
+            now = time.monotonic()
+            if self._outside is not None:
+                status = "preempted" if self._outside == "SIGTERM" else "killed"
+                ended_by = (status, f"the launcher received {self._outside}")
+            elif deadline is not None and now >= deadline:
+                limit = _fmt_seconds(self.options.timeout or 0)
+                ended_by = ("timed_out", f"timeout of {limit} reached; the process group was ended")
+            elif now >= next_beat:
+                next_beat = now + BEAT_SECONDS
+                stop = self._beat()
+                if stop:
+                    ended_by = ("killed", f"stopped: {stop}")
+            if ended_by is not None:
+                group.end(self.options.grace)
+                break
+        if _leftovers(group):  # children the leader left behind go with it
+            group.end(0)
+        group.finish_output()
+        attempt.ended_at = time.time()
+        attempt.exit_code = group.proc.returncode
+        if ended_by is not None:
+            attempt.status, attempt.reason = ended_by
+        else:
+            attempt.status, attempt.reason = _exit_verdict(group.proc.returncode, status_file)
+        status_file.unlink(missing_ok=True)
+        return attempt
+
+    def _env(self, attempt: int, status_file: Path) -> dict[str, str]:
+        env = dict(os.environ)
+        env[RUN_ENV], env[ATTEMPT_ENV] = self.run_id, str(attempt)
+        env[STATUS_ENV] = str(status_file)
+        env["LABLINK_HOME"] = str(self.settings.home)
+        env["LABLINK_DB"] = self.settings.db
+        for key, value in (
+            ("LABLINK_SERVER", self.settings.server),
+            ("LABLINK_TOKEN", self.settings.token),
+        ):
+            if value:
+                env[key] = value
+        return env
+
+    def _beat(self) -> str | None:
+        try:
+            answer = self.transport.heartbeat(self.run_id, None, None)
+        except Exception:  # the server away must not end the job
+            return None
+        stop = answer.get("stop")
+        return str(stop) if stop else None
+
+    def _pause(self, seconds: float, deadline: float | None) -> bool:
+        """Wait out the backoff; True when the job must end instead (signal, deadline)."""
+        if deadline is not None and time.monotonic() + seconds >= deadline:
+            return True
+        self._wake.wait(seconds)
+        return self._outside is not None
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        self._outside = signal.Signals(signum).name
+        self._wake.set()
+
+
+def _leftovers(group: Group) -> bool:
+    """Whether children of an ended leader are still in its process group."""
+    try:
+        os.killpg(group.proc.pid, 0)
+        return True
+    except (ProcessLookupError, PermissionError):
+        return False
+
+
+def _exit_verdict(code: int, status_file: Path) -> tuple[str, str | None]:
+    if code == 0:
+        return "finished", None
+    if code == -signal.SIGTERM:  # SIGTERMed from outside: a scheduler took the machine back
+        return "preempted", "the process received SIGTERM"
+    reported: Mapping[str, Any] = {}
+    with contextlib.suppress(OSError, ValueError):
+        reported = json.loads(status_file.read_text() or "{}")
+    if code < 0:
+        return "failed", f"killed by {signal.Signals(-code).name}"
+    detail = reported.get("reason") if reported.get("status") == "failed" else None
+    reason = f"exit status {code}"
+    return "failed", f"{reason}: {detail}" if detail else reason
+
+
+def _attempt_note(a: Attempt) -> str:
+    took = _fmt_seconds((a.ended_at or a.started_at) - a.started_at)
+    why = f": {a.reason}" if a.reason else ""
+    return f"attempt {a.number} {a.status} after {took} (exit {a.exit_code}){why}"
+
+
+def _fmt_seconds(seconds: float) -> str:
+    if seconds >= 3600:
+        return f"{seconds / 3600:.1f}h"
+    if seconds >= 60:
+        return f"{seconds / 60:.1f}m"
+    return f"{seconds:.1f}s"

@@ -1,0 +1,77 @@
+"""Joining the run that ``lablink launch`` made for this process (``LABLINK_RUN_ID``).
+
+The launcher owns the run's status: a joined ``Run`` flushes on ``finish()`` but
+leaves ending the run to the launcher, which knows the exit status, the timeout and
+the attempts. It tells the launcher how the code meant to end through a small JSON
+file (``LABLINK_LAUNCH_STATUS``), so a traceback becomes the attempt's reason.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from lablink.sdk.launched import ATTEMPT_ENV, RUN_ENV
+from lablink.sdk.run import Run
+from lablink.sdk.spool import Outbox, target_of
+from lablink.sdk.transport import Transport
+from lablink.settings import Settings
+
+# Each attempt numbers its batches from its own base: a batch is idempotent by seq, so
+# attempt 2 must never reuse the seqs attempt 1 already stored.
+SEQ_SPAN = 1 << 40
+
+
+def launched_run_id(environ: Mapping[str, str] | None = None) -> str | None:
+    """The run a launcher made for this process, if any."""
+    env = os.environ if environ is None else environ
+    return env.get(RUN_ENV) or None
+
+
+def attempt_number(environ: Mapping[str, str] | None = None) -> int:
+    """Which attempt of a launched job this process is (1 when not launched)."""
+    env = os.environ if environ is None else environ
+    try:
+        return max(1, int(env.get(ATTEMPT_ENV, "1")))
+    except ValueError:
+        return 1
+
+
+def join(
+    transport: Transport,
+    settings: Settings,
+    run_id: str,
+    name: str | None,
+    config: Mapping[str, Any],
+    tags: Sequence[str],
+    owns_transport: bool,
+) -> Run:
+    """A ``Run`` attached to the launched run ``run_id`` (its config and tags merged in)."""
+    record = transport.get_run(run_id)
+    if tags:
+        transport.tag(record.id, list(tags), [])
+    if config:
+        from lablink.sdk.redact import redact_config
+
+        record = transport.merge_config(record.id, redact_config(config)[0])
+    outbox = Outbox(transport, record.id, Path(settings.spool_dir), target_of(transport))
+    run = Run(
+        transport,
+        settings,
+        outbox,
+        record.project,
+        name or record.name,
+        record.config,
+        owns_transport,
+    )
+    attempt = attempt_number()
+    run._joined = True
+    run._seq = (attempt - 1) * SEQ_SPAN
+    if attempt > 1:
+        # a resumed attempt logs again the steps after its checkpoint: keep what is stored
+        run._floors = {
+            key: m.last_step for key, m in record.metrics.items() if m.last_step is not None
+        }
+    return run
