@@ -122,19 +122,34 @@ def authorize(request: Request) -> Access | None:
     method, path, params = request.method, route.path, request.path_params
     needed = VIEWER if method in ("GET", "HEAD") or path in READ_POSTS else MEMBER
     lab: Lab = request.app.state.lab
-    if "project" in params:
+    kind = rule(method, path, set(params))
+    if kind == "project":
         access.check(params["project"], needed)
-    elif "run_id" in params or (path == API_PREFIX + "/runs/{ref}"):
+    elif kind == "run":
         ref = str(params.get("run_id", params.get("ref")))
         access.check(run_project(request, ref), needed, f"run {ref!r}")
-    elif "incident_id" in params:
+    elif kind == "incident":
         incident = lab.watchdog.incidents.get(params["incident_id"])
         access.check(incident.project, needed, f"incident {incident.id}")
-    elif path.startswith(SHARED):
+    elif kind == "shared":
         access.anywhere(needed)
-    elif (method, path) not in SELF_CHECKED:
+    elif kind is None:
         raise Forbidden(f"{method} {path} has no access rule", "this is a lablink bug: report it")
     return access
+
+
+def rule(method: str, path: str, params: set[str]) -> str | None:
+    """Which check a route gets: ``project``, ``run``, ``incident``, ``shared``,
+    ``self`` (it filters or checks itself), or None (no rule: refused)."""
+    if "project" in params:
+        return "project"
+    if "run_id" in params or path == API_PREFIX + "/runs/{ref}":
+        return "run"
+    if "incident_id" in params:
+        return "incident"
+    if path.startswith(SHARED):
+        return "shared"
+    return "self" if (method, path) in SELF_CHECKED else None
 
 
 def run_project(request: Request, ref: str) -> str:

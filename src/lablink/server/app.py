@@ -30,7 +30,7 @@ from lablink.server.auth import AuthConfig, Authenticate, default_mode
 from lablink.server.errors import install_error_handlers
 from lablink.server.guards import BrowserGuard
 from lablink.server.jsonio import JSONResponse
-from lablink.server.listen import Tls, is_loopback
+from lablink.server.listen import Tls
 from lablink.server.live import EventHub
 from lablink.server.middleware import RequestGuard, RequestLog, TokenAuth
 from lablink.server.openapi import install_openapi
@@ -133,14 +133,14 @@ def serve(
     """Open the store for ``settings`` and serve it on ``host:port`` until stopped.
 
     With ``tls`` (``server/listen.py``) it serves HTTPS, through uvicorn's own TLS.
-    ``auth`` None picks the default: off on loopback while nobody has been added,
-    else required (``server/auth.py``).
+    ``auth`` None picks the default: off while nobody has been added, else required
+    (``server/auth.py``).
     """
     configure_logging()
     check_address(host, port)  # before the store is opened (and perhaps migrated)
     with Lab(settings) as lab:
         if auth is None:
-            mode = default_mode(is_loopback(host), bool(lab.people.list_users()))
+            mode = default_mode(bool(lab.people.list_users()))
             auth = AuthConfig(mode)
         check_auth(lab, auth)
         app = create_app(lab, auth=auth)

@@ -77,9 +77,13 @@ def _network(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
         ) from None
 
 
-def default_mode(loopback: bool, has_users: bool) -> str:
-    """``off`` for the one-laptop case (loopback, nobody added yet), else ``required``."""
-    return "off" if loopback and not has_users else "required"
+def default_mode(has_users: bool) -> str:
+    """``required`` once anyone has been added; ``off`` before, when nobody could sign in.
+
+    A server bound beyond loopback with auth off prints the exposure warning
+    (``server/listen.py``), as it always has; a shared ``LABLINK_TOKEN`` keeps working.
+    """
+    return "required" if has_users else "off"
 
 
 class Authenticate:
