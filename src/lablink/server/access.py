@@ -26,17 +26,17 @@ from lablink.errors import Forbidden, NotFound
 from lablink.identity import Identity, allows
 
 VIEWER, MEMBER = "viewer", "member"
+# Route paths below are written without the API prefix, as routers declare them.
 # Shared resources, guarded by the caller's best role in any project.
-SHARED = tuple(API_PREFIX + p for p in ("/datasets", "/data/", "/schemas", "/blobs/"))
+SHARED = ("/datasets", "/data/", "/schemas", "/blobs/")
 # POSTs that only read (a question in a body, not a change).
 READ_POSTS = frozenset(
-    API_PREFIX + p
-    for p in ("/blobs/missing", "/data/missing", "/data/fetch", "/schemas/{subject}/check")
+    ("/blobs/missing", "/data/missing", "/data/fetch", "/schemas/{subject}/check")
 )
 # Routes that answer only what the caller may read, or check a project named in the body.
 SELF_CHECKED = frozenset(
-    ("GET", API_PREFIX + p) for p in ("/projects", "/runs", "/incidents", "/events", "/compare")
-) | {("POST", API_PREFIX + "/runs")}
+    ("GET", p) for p in ("/projects", "/runs", "/incidents", "/events", "/compare")
+) | {("POST", "/runs")}
 RUN_CACHE = 10_000  # run id → project; a run never changes project
 
 
@@ -119,10 +119,10 @@ def authorize(request: Request) -> Access | None:
     if access is None:
         return None
     route = request.scope["route"]
-    method, path, params = request.method, route.path, request.path_params
+    method, path, params = request.method, bare(route.path), request.path_params
     needed = VIEWER if method in ("GET", "HEAD") or path in READ_POSTS else MEMBER
     lab: Lab = request.app.state.lab
-    kind = rule(method, path, set(params))
+    kind = rule(method, path, set(params))  # path: bare
     if kind == "project":
         access.check(params["project"], needed)
     elif kind == "run":
@@ -141,15 +141,21 @@ def authorize(request: Request) -> Access | None:
 def rule(method: str, path: str, params: set[str]) -> str | None:
     """Which check a route gets: ``project``, ``run``, ``incident``, ``shared``,
     ``self`` (it filters or checks itself), or None (no rule: refused)."""
+    path = bare(path)
     if "project" in params:
         return "project"
-    if "run_id" in params or path == API_PREFIX + "/runs/{ref}":
+    if "run_id" in params or path == "/runs/{ref}":
         return "run"
     if "incident_id" in params:
         return "incident"
     if path.startswith(SHARED):
         return "shared"
     return "self" if (method, path) in SELF_CHECKED else None
+
+
+def bare(path: str) -> str:
+    """A route's path without the API prefix (routes see it with or without)."""
+    return path[len(API_PREFIX) :] if path.startswith(API_PREFIX + "/") else path
 
 
 def run_project(request: Request, ref: str) -> str:
