@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
@@ -20,6 +21,7 @@ from lablink.core.lab import Lab
 from lablink.server.access import rule
 from lablink.server.app import create_app
 from lablink.server.auth import AuthConfig
+from lablink.settings import Settings
 
 
 class Clock:
@@ -271,3 +273,36 @@ def test_auth_off_keeps_the_shared_token_and_the_user_header(lab: Lab, team: Tea
                 headers={"X-Lablink-User": "someone"},
             )
             assert answer.json()["notes"][-1]["author"] == "someone"
+
+
+def test_login_keeps_a_private_token_that_the_sdk_then_writes_with(
+    server: AppServer, team: Team, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from lablink.cli.main import app
+    from lablink.sdk.http import HttpTransport
+
+    config = tmp_path / "user" / "config.toml"
+    config.parent.mkdir()
+    config.write_text('user = "someone"\n\n[data]\nendpoints = ["http://edge:8500"]\n')
+    env = {"LABLINK_CONFIG": str(config), "COLUMNS": "200"}
+    runner = CliRunner()
+    bad = runner.invoke(
+        app, ["login", "--server", server.url, "--token", "ll_abcdefgh_" + "x" * 43], env=env
+    )
+    assert bad.exit_code == 1 and "unknown token" in bad.stderr
+    token = team.tokens["mia"]
+    done = runner.invoke(
+        app, ["login", "--server", server.url, "--token", "-"], input=token + "\n", env=env
+    )
+    assert done.exit_code == 0, done.stderr
+    assert config.stat().st_mode & 0o777 == 0o600
+    settings = Settings.load(environ={"LABLINK_CONFIG": str(config)}, cwd=tmp_path)
+    assert (settings.server, settings.token, settings.user) == (server.url, token, "someone")
+    transport = HttpTransport(settings)
+    try:
+        run = transport.create_run("vision", "from the sdk", {}, (), None, {})
+        assert run.user == "mia"
+    finally:
+        transport.close()

@@ -21,6 +21,7 @@ from lablink.cli.data import app as data_app
 from lablink.cli.eval import eval_command
 from lablink.cli.gate import app as gate_app
 from lablink.cli.incidents import app as incidents_app
+from lablink.cli.login import login
 from lablink.cli.people import audit, tokens_app, users_app
 from lablink.cli.schema import app as schema_app
 from lablink.cli.schema import validate_command
@@ -116,6 +117,7 @@ app.add_typer(data_app, name="data")
 app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
 app.command("audit")(audit)
+app.command("login")(login)
 
 
 def main() -> None:
