@@ -10,6 +10,9 @@ Training code needs only this module::
         run.summary["val/acc"] = 0.91
         ds = lablink.dataset("cifar-mini@v3")  # recorded as the run's input
 
+``lablink.run`` is the open run (``None`` outside one); ``lablink.Client().runs()``
+returns ``lablink.models.RunRecord`` records; ``lablink.gate`` is the regression gate.
+
 Importing it stays light: the server, the UI, the database layer and numpy load only
 when something needs them (a test checks ``sys.modules``).
 """
@@ -19,12 +22,13 @@ from typing import Any as _Any
 from lablink.errors import (
     AlreadyExists,
     Conflict,
+    CorruptBlob,
     FilterSyntaxError,
+    InsufficientStorage,
     InvalidInput,
     LablinkError,
     NotFound,
     PayloadTooLarge,
-    RunNotActive,
     SchemaOutOfDate,
     ServiceUnavailable,
     Unauthorized,
@@ -36,27 +40,37 @@ from lablink.sdk.run import Run, RunStopped
 from lablink.sdk.start import init
 from lablink.sdk.tables import validate
 
+# Public until 0.2, then dropped: the SDK never raises RunNotActive (its outbox keeps
+# points a server refuses), so catching it here guarded against nothing.
+_DEPRECATED = {"RunNotActive": ("lablink.errors", "RunNotActive")}
+
 
 def __getattr__(name: str) -> _Any:
-    # ``lablink.gate.compare(...)`` without loading scipy on ``import lablink``.
-    if name == "gate":
-        import lablink.core.gate as gate
+    if name == "run":  # like ``wandb.run``: the open run, or None
+        from lablink.sdk.run import current
+
+        return current()
+    if name == "gate":  # loaded on first use: it brings numpy and scipy
+        import lablink.gate as gate
 
         return gate
-    raise AttributeError(f"module 'lablink' has no attribute {name!r}")
+    from lablink.deprecation import deprecated_attribute
+
+    return deprecated_attribute(__name__, name, _DEPRECATED)
 
 
 __all__ = [
     "AlreadyExists",
     "Client",
     "Conflict",
+    "CorruptBlob",
     "FilterSyntaxError",
+    "InsufficientStorage",
     "InvalidInput",
     "LablinkError",
     "NotFound",
     "PayloadTooLarge",
     "Run",
-    "RunNotActive",
     "RunStopped",
     "SchemaOutOfDate",
     "ServiceUnavailable",

@@ -10,6 +10,8 @@
     ├── AlreadyExists            409 already_exists
     ├── Conflict                 409 conflict: the request clashes with stored state
     │   ├── RunNotActive         409 run_not_active: points sent to an ended run
+    │   ├── RunStopped           409 run_stopped: raised by run.log once the server asked
+    │   │                        the run to stop (defined in lablink.sdk.run)
     │   └── CorruptBlob          409 corrupt: bytes that do not match their digest
     ├── PayloadTooLarge          413 too_large
     ├── UnsupportedMediaType     415 unsupported_media_type: a write without a JSON body

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Any
 
-RunStatus = Literal["running", "finished", "failed", "crashed", "killed", "timed_out"]
+from lablink.deprecation import deprecated_attribute
+
 RUN_STATUSES: tuple[str, ...] = ("running", "finished", "failed", "crashed", "killed", "timed_out")
 ENDED_STATUSES = frozenset(RUN_STATUSES) - {"running"}
 OUTCOMES: tuple[str, ...] = ("positive", "negative", "inconclusive")
@@ -64,8 +65,11 @@ class Artifact:
 
 
 @dataclasses.dataclass(frozen=True)
-class Run:
-    """Everything recorded about one run."""
+class RunRecord:
+    """Everything recorded about one run: what ``Client.runs()`` and ``Client.run()`` return.
+
+    Named apart from ``lablink.Run``, the live handle ``lablink.init()`` returns.
+    """
 
     id: str
     project: str
@@ -120,8 +124,8 @@ class Run:
         return out
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Run:
-        """Rebuild a Run from ``to_dict`` output (what the HTTP API returns)."""
+    def from_dict(cls, data: Mapping[str, Any]) -> RunRecord:
+        """Rebuild a RunRecord from ``to_dict`` output (what the HTTP API returns)."""
         fields = {f.name for f in dataclasses.fields(cls)}
         values = {k: v for k, v in data.items() if k in fields}
         values["git"] = GitInfo(**data.get("git", {}))
@@ -178,7 +182,7 @@ class Event:
     created_at: float
 
 
-# -- versioned datasets (issue 4) -------------------------------------------------------
+# -- versioned datasets ----------------------------------------------------------------
 @dataclasses.dataclass(frozen=True)
 class DatasetVersion:
     """One immutable version of a dataset; its files are listed by its manifest blob."""
@@ -235,7 +239,7 @@ class DatasetSummary:
 
 @dataclasses.dataclass(frozen=True)
 class Incident:
-    """One watchdog rule firing on one run: open → acknowledged → resolved (issue 7)."""
+    """One watchdog rule firing on one run: open → acknowledged → resolved."""
 
     id: int
     run_id: str
@@ -270,3 +274,11 @@ class Incident:
         """Rebuild from ``to_dict`` output (what the HTTP API returns)."""
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in names})
+
+
+# Renamed in 0.2: ``Run`` was both this record and the live SDK handle.
+_RENAMED = {"Run": ("lablink.models", "RunRecord")}
+
+
+def __getattr__(name: str) -> Any:
+    return deprecated_attribute(__name__, name, _RENAMED)

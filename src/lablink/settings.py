@@ -120,7 +120,7 @@ SETTINGS: tuple[Key, ...] = (
         "training loop: 'exception' (raise RunStopped in run.log) or 'sigterm'.",
     ),
     Key("public_url", str, None, "Base URL of the server's web UI, used in links in alerts."),
-    # Versioned datasets (issue 4).
+    # Versioned datasets.
     Key(
         "data_endpoints",
         parse_list,
@@ -139,8 +139,6 @@ SETTINGS: tuple[Key, ...] = (
         "e.g. `secrets/*, *.env` (also `[capture] exclude = [...]` in lablink.toml).",
     ),
 )
-
-_KEYS = {key.name: key for key in SETTINGS}
 
 
 @dataclasses.dataclass(frozen=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
 import struct
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
-from apitools import API, JSON, assert_envelope, post_batch, series
+from apitools import API, JSON, assert_envelope, post_batch, series, served_spec
 
 from helpers import LoopbackServer, make_settings
 from lablink.checks.batchwire import CONTENT_TYPE
@@ -206,6 +207,7 @@ def cases(run: str, ended: str, blob: str) -> list[Case]:
         Case("blob put: bad digest", "PUT", f"{API}/blobs/md5:abc", 400, content=b"x", contains="blob id"),
         Case("blob put: wrong digest", "PUT", f"{API}/blobs/{ZERO}", 400, content=b"hello", contains="hashes to"),
         Case("blob get: bad digest", "GET", f"{API}/blobs/abc", 400, contains="blob id"),
+        Case("blob head: bad digest", "HEAD", f"{API}/blobs/abc", 400, code=None),
         Case("blob get: not stored", "GET", f"{API}/blobs/{ZERO}", 404, "not_found"),
         Case("missing: bad digest", "POST", f"{API}/blobs/missing", 400, json={"digests": ["abc"]}, contains="blob id"),
         Case("missing: not a list", "POST", f"{API}/blobs/missing", 400, json={"digests": "abc"}, contains="digests"),
@@ -226,11 +228,37 @@ def cases(run: str, ended: str, blob: str) -> list[Case]:
         Case("ui events: Unicode digit Last-Event-ID", "GET", "/ui-data/events", 400, headers={"Last-Event-ID": "³".encode("latin-1")}, contains="Last-Event-ID"),
         Case("events: cursor over 2**62", "GET", f"{API}/events", 400, params={"cursor": 2**63}, contains="cursor"),
         Case("run events: unknown run", "GET", f"{nope}/events", 404, "not_found"),
+        Case("project events: bad project", "GET", f"{API}/projects/a%20b/events", 400, contains="project"),
+        # -- datasets and data transfer ----------------------------------------------
+        Case("dataset resolve: no ref", "GET", f"{API}/datasets/-/resolve", 400, contains="ref"),
+        Case("dataset resolve: bad ref", "GET", f"{API}/datasets/-/resolve", 400, params={"ref": "a b@vx"}),
+        Case("dataset diff: no new", "GET", f"{API}/datasets/-/diff", 400, params={"old": "d@v1"}, contains="new"),
+        Case("dataset log: bad name", "GET", f"{API}/datasets/a%20b", 400, contains="name"),
+        Case("dataset log: unknown", "GET", f"{API}/datasets/nosuch", 404, "not_found"),
+        Case("dataset commit: bad manifest", "POST", f"{API}/datasets/d/versions", 400, json={"manifest": "abc"}, contains="blob id"),
+        Case("dataset commit: version 0", "POST", f"{API}/datasets/d/versions", 400, json={"manifest": ZERO, "version": 0}, contains="version"),
+        Case("dataset commit: version 1.5", "POST", f"{API}/datasets/d/versions", 400, json={"manifest": ZERO, "version": 1.5}, contains="version"),
+        Case("dataset version: bad ref", "GET", f"{API}/datasets/d/versions/vx", 400),
+        Case("dataset files: unknown", "GET", f"{API}/datasets/nosuch/versions/v1/files", 404, "not_found"),
+        Case("dataset profile: unknown", "GET", f"{API}/datasets/nosuch/versions/v1/profile", 404, "not_found"),
+        Case("dataset used-by: unknown", "GET", f"{API}/datasets/nosuch/versions/v1/used-by", 404, "not_found"),
+        Case("data missing: bad digest", "POST", f"{API}/data/missing", 400, json={"digests": ["abc"]}, contains="blob id"),
+        Case("data fetch: digests a string", "POST", f"{API}/data/fetch", 400, json={"digests": ZERO}, contains="digests"),
+        Case("data verify: both forms", "POST", f"{API}/data/verify", 400, json={"digest": ZERO, "digests": [ZERO]}),
+        Case("data verify: neither form", "POST", f"{API}/data/verify", 400, json={}),
         # -- schemas and incidents ---------------------------------------------------
+        Case("schema subject: bad name", "GET", f"{API}/schemas/a%20b", 400, contains="subject"),
+        Case("schema subject: unknown", "GET", f"{API}/schemas/nosuch", 404, "not_found"),
+        Case("schema check: schema a list", "POST", f"{API}/schemas/s/check", 400, json={"schema": [None, None]}, contains="schema"),
         Case("schema version: Unicode digit", "GET", f"{API}/schemas/s/versions/%C2%B3", 400, contains="version"),
         Case("schema version: 2**63", "GET", f"{API}/schemas/s/versions/{2**63}", 400, contains="version"),
         Case("schema version: signed", "GET", f"{API}/schemas/s/versions/+1", 400, contains="version"),
+        Case("schema diff: ref version 10**23", "GET", f"{API}/schemas/s/diff", 400, params={"from": "s@v" + "9" * 23, "to": "1"}, contains="version"),
+        Case("schema diff: ref version 5000 digits", "GET", f"{API}/schemas/s/diff", 400, params={"from": "s@v" + "9" * 5000, "to": "1"}, contains="version"),
+        Case("dataset commit: schema_ref version 10**23", "POST", f"{API}/datasets/d/versions", 400, json={"manifest": ZERO, "schema_ref": "s@v" + "9" * 23}, contains="version"),
         Case("schema diff: Unicode digit", "GET", f"{API}/schemas/s/diff", 400, params={"from": "³", "to": "1"}, contains="version"),
+        Case("schema register: schema a list of nulls", "POST", f"{API}/schemas/s/versions", 400, json={"schema": [None, None]}, contains="schema"),
+        Case("schema register: version 5.5", "POST", f"{API}/schemas/s/versions", 400, json={"schema": {"fields": []}, "version": 5.5}, contains="version"),
         Case("schema register: version 2**63", "POST", f"{API}/schemas/s/versions", 400, json={"schema": {"fields": [{"name": "a", "type": "integer"}]}, "version": 2**63}, contains="version"),
         Case("incident: id 2**63", "GET", f"{API}/incidents/{2**63}", 400, contains="incident_id"),
         Case("incident: Unicode digit id", "GET", f"{API}/incidents/%C2%B3", 400, contains="incident_id"),
@@ -248,6 +276,10 @@ def cases(run: str, ended: str, blob: str) -> list[Case]:
         # -- routing ----------------------------------------------------------------
         Case("unknown route", "GET", f"{API}/nothing/here", 404, "not_found", contains="/api/v1/nothing/here"),
         Case("wrong method", "DELETE", f"{API}/runs", 405, "method_not_allowed", contains="DELETE"),
+        Case("POST to no route", "POST", f"{API}/nothing/here", 404, "not_found", json={}),
+        Case("POST to no route, no type", "POST", f"{API}/nothing/here", 404, "not_found", content=b"", headers={"X-Nothing": "1"}),
+        Case("POST to a GET route", "POST", f"{API}/projects", 405, "method_not_allowed", json={}, contains="POST"),
+        Case("PUT to a POST route", "PUT", f"{API}/runs", 405, "method_not_allowed", json={}, contains="PUT"),
     ]
     # fmt: on
 
@@ -281,6 +313,9 @@ def test_bad_input_to_every_route_is_a_4xx_envelope_and_changes_nothing(
             headers=case.headers or (JSON if case.content is not None else None),
         )
         try:
+            if case.method == "HEAD":  # an answer without a body: the status is all
+                assert response.status_code == case.status, response.status_code
+                continue
             error = assert_envelope(response, case.status, case.code)
             if case.contains:
                 assert case.contains in error["message"], error
@@ -291,6 +326,61 @@ def test_bad_input_to_every_route_is_a_4xx_envelope_and_changes_nothing(
             failures.append(f"{case.name}: the store changed")
             before = snapshot()
     assert not failures, "\n".join(failures)
+
+
+# Operations that read no input a client could get wrong: nothing to put in the table.
+NO_INPUT = {
+    ("GET", "/healthz"),
+    ("GET", "/api/v1/projects"),
+    ("GET", "/api/v1/datasets"),
+    ("GET", "/api/v1/schemas"),
+}
+
+
+def _route_pattern(template: str) -> re.Pattern[str]:
+    """A spec path such as ``/runs/{run_id}/tags`` as a regex over concrete paths."""
+    return re.compile(re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)) + "$")
+
+
+def test_every_operation_in_the_spec_has_a_bad_input_row() -> None:
+    """A new route gets hostile-input rows too: the table must name every operation."""
+    table = {(c.method, c.path) for c in cases("r1", "r2", ZERO)}
+    missing = []
+    for template, item in served_spec()["paths"].items():
+        pattern = _route_pattern(template)
+        for method in item:
+            op = (method.upper(), template)
+            if op in NO_INPUT:
+                continue
+            # A literal route (/blobs/missing) must not count for its templated sibling.
+            rows = [p for m, p in table if m == op[0] and pattern.match(p)]
+            if not rows:
+                missing.append(f"{op[0]} {template}")
+    assert not missing, "no bad-input row for: " + ", ".join(missing)
+
+
+def test_a_json_integer_may_be_written_5_0(
+    api: httpx.Client, new_run: Callable[..., dict[str, Any]]
+) -> None:
+    """JSON Schema counts 5.0 as an integer, and the spec says integer: the server agrees."""
+    run = new_run()["id"]
+    assert api.post(f"{API}/runs/{run}/heartbeat", json={"seq": 5.0}).status_code == 200
+    answer = post_batch(api, run, 0, {"loss": series([0], [1.0])})
+    assert answer.status_code == 200, answer.text
+    body = json.dumps({"seq": 7.0, "metrics": {"loss": series([1], [0.5])}})
+    answer = api.post(f"{API}/runs/{run}/batches", content=body, headers=JSON)
+    assert answer.status_code == 200, answer.text
+    schema = {"schema": {"fields": [{"name": "a", "type": "integer"}]}, "version": 1.0}
+    answer = api.post(f"{API}/schemas/s/versions", json=schema)
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["version"] == 1
+
+
+def test_405_allow_names_every_method_the_path_takes(api: httpx.Client) -> None:
+    """The API's routes sit in nested routers: ``Allow`` must still see all of them."""
+    assert api.delete(f"{API}/runs").headers["allow"] == "GET, POST"
+    assert api.request("OPTIONS", f"{API}/runs/x/artifacts").headers["allow"] == "GET, POST"
+    assert api.patch(f"{API}/blobs/{ZERO}").headers["allow"] == "GET, HEAD, PUT"
 
 
 def test_head_of_a_missing_blob_is_404(api: httpx.Client) -> None:

@@ -194,7 +194,7 @@ def test_run_inputs_and_lineage_over_http(origin: Origin, tmp_path: Path, work: 
             "/datasets/x/versions",
             {"manifest": "blake3:" + "0" * 64, "version": 0},
             400,
-            "invalid version number",
+            "body.version",  # bounded in the request model, so in the spec too
         ),
         (
             "POST",

@@ -23,7 +23,7 @@ from lablink.checks.stats import Verdict
 from lablink.cli.main import app
 from lablink.core import gate
 from lablink.core.gate.report import render_markdown
-from lablink.models import Run
+from lablink.models import RunRecord
 from lablink.sdk.direct import DirectTransport
 
 MAX_SIDE = 6
@@ -168,7 +168,7 @@ def test_false_alarms_on_tied_data_stay_within_alpha() -> None:
 
 
 # -- the gate's verdict -------------------------------------------------------------------
-def _runs(home: Home, transport: DirectTransport, tag: str, values: list[float]) -> list[Run]:
+def _runs(home: Home, transport: DirectTransport, tag: str, values: list[float]) -> list[RunRecord]:
     home.runs(tag, values)
     return transport.search_runs(None, f"tags.{tag}", None, False, 100, 0)[0]
 

@@ -43,7 +43,7 @@ def test_dirty_repository_stores_the_diff_as_a_blob(
     stored = sdk.client.run(run.id).git
     assert stored.dirty is True
     assert stored.commit == git(git_repo, "rev-parse", "HEAD")
-    diff = sdk.client.transport.download_blob(stored.diff_digest, tmp_path / "diff").read_text()
+    diff = sdk.client._transport.download_blob(stored.diff_digest, tmp_path / "diff").read_text()
     assert "+lr = 0.3  # tried at night" in diff
     assert "scratch.py" in diff
 

@@ -69,7 +69,7 @@ def test_an_artifact_deleted_before_upload_is_not_an_outage(
     sdk: Sdk, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     transport = sdk.transport()
-    run = sdk.client.transport.create_run("art", None, {}, [], None, {})
+    run = sdk.client._transport.create_run("art", None, {}, [], None, {})
     outbox = Outbox(transport, run.id, Path(sdk.settings.spool_dir), "t")
     gone = tmp_path / "model.pt"
     op = {"op": "artifact", "run_id": run.id, "path": str(gone), "name": "model", "kind": "file"}
@@ -87,7 +87,7 @@ def test_a_spool_with_a_failing_op_is_replayed_past_it_after_five_tries(
     sdk: Sdk, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     transport = sdk.transport()
-    run = sdk.client.transport.create_run("leftover", None, {}, [], None, {})
+    run = sdk.client._transport.create_run("leftover", None, {}, [], None, {})
     spool_dir = tmp_path / "leftover-spool"
     header = {"op": "run", "run_id": run.id, "target": "t", "v": 1}
     ops = [

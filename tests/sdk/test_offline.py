@@ -147,7 +147,7 @@ def test_replay_all_sends_leftover_spools(
     run.summary["best"] = 1.5
     run.finish("failed", "boom", timeout=0.1)
     start(lab, http_settings, servers)
-    transport = lablink.Client(settings=http_settings).transport
+    transport = lablink.Client(settings=http_settings)._transport
     try:
         report = replay_all(transport)
         again = replay_all(transport)

@@ -112,6 +112,17 @@ def test_damaged_lines_and_refused_ops_are_skipped(tmp_path: Path) -> None:
     assert remote.batches == [0]
 
 
+def test_a_spool_from_a_newer_format_is_left_alone(tmp_path: Path) -> None:
+    for name, version in (("old.jsonl", None), ("newer.jsonl", 2)):
+        header = {"op": "run", "run_id": name, "target": "t"}
+        if version is not None:
+            header["v"] = version
+        (tmp_path / name).write_text(json.dumps(header) + "\n" + json.dumps(batch(0)) + "\n")
+    report = replay_all(Recorder(), tmp_path, "t")  # type: ignore[arg-type]
+    assert report.replayed == ["old.jsonl"]
+    assert (tmp_path / "newer.jsonl").exists()
+
+
 def test_refusals_are_reported_a_few_times_not_per_batch(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from lablink.core.lab import Lab
-from lablink.models import Run
+from lablink.models import RunRecord
 
 USER = "tester@example.org"
 XSS = "<script>alert('pwn')</script>"
@@ -51,7 +51,7 @@ def make_run(
     scale: float = 1.0,
     status: str | None = "finished",
     capture: Mapping[str, Any] | None = None,
-) -> Run:
+) -> RunRecord:
     """A run with ``train/loss`` and ``val/acc`` curves, ended with ``status`` unless None."""
     run = lab.tracking.create_run(USER, project, name, config or {}, tags, capture=capture)
     if points:

@@ -23,6 +23,7 @@ LAYERS = {
     "settings": 0,
     "homedir": 0,
     "identity": 0,  # who is calling, roles, token format: no I/O
+    "deprecation": 0,  # warning aliases for renamed public names: imports no lablink
     # pure checks and statistics: no I/O
     "checks": 1,
     "store": 2,

@@ -51,7 +51,6 @@ NAMESPACES = {
     "config": "param",
     "tags": "tag",
 }
-OPERATORS = ("==", "!=", "<=", ">=", "=", "<", ">", "~")
 Literal = float | str | bool
 
 

@@ -245,7 +245,7 @@ def profile_files(
 ) -> dict[str, Any]:
     """Profile Parquet, CSV and JSON Lines files, streaming in batches.
 
-    This is what a dataset version stores (issue 4). ``fmt`` reads every file in that
+    This is what a dataset version stores, so its page and drift checks need no rescan. ``fmt`` reads every file in that
     format whatever its suffix (cached blobs have none).
 
     Raises:

@@ -30,7 +30,7 @@ import numpy as np
 from scipy import stats as sps
 
 EXACT_MAX_SEEDS = 100  # values on both sides together up to which p-values are exact
-SEED_LIMIT = 1000  # fewest_seeds looks no further than this many seeds per side
+SEED_LIMIT = 1000  # fewest_seeds and stats.seeds_needed look no further, per side
 ALTERNATIVES = ("two-sided", "less", "greater")
 
 

@@ -9,7 +9,6 @@ errors, so a typo never silently turns a rule off.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
 import difflib
 import json
@@ -354,8 +353,3 @@ def dump_schema(schema: Schema, fmt: str = "yaml") -> str:
     if fmt == "json":
         return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
     return str(yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100))
-
-
-def replace_fields(schema: Schema, fields: list[Field]) -> Schema:
-    """A copy of ``schema`` with other fields (used by inference and tests)."""
-    return dataclasses.replace(schema, fields=tuple(fields))

@@ -68,7 +68,6 @@ TABLE_KEYS: tuple[str, ...] = (
     "$schema",
 )
 ORDERED_TYPES = frozenset({"number", "integer", "date", "datetime", "time", "duration", "year"})
-_NO_DEFAULT = object()
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Statistics for the regression gate (issue 6): pure functions over numbers, no I/O.
+"""Statistics for the regression gate: pure functions over numbers, no I/O.
 
 Everything is oriented so that *larger is better*: callers pass ``higher_is_better``
 and min-metrics are negated inside, so a drop is always a negative difference. Two
@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterator, Sequence
 import numpy as np
 from scipy import stats as sps
 
-from lablink.checks.ranksum import rank_sum_test
+from lablink.checks.ranksum import SEED_LIMIT, rank_sum_test
 
 TESTS = ("welch", "mwu")
 BOOTSTRAP_SEED = 20210301  # fixed, so the same data always gives the same report
@@ -336,10 +336,17 @@ def welch_power(
 
 
 def seeds_needed(
-    sigma: float, n_base: int, margin: float, alpha: float, power: float = 0.8, limit: int = 1000
+    sigma: float,
+    n_base: int,
+    margin: float,
+    alpha: float,
+    power: float = 0.8,
+    limit: int = SEED_LIMIT,
 ) -> SeedPlan | None:
     """Seeds for ``power`` to show non-inferiority if nothing changed, which is also the
     power to detect a drop of one full margin. None when the margin is zero.
+
+    Searches up to ``limit`` seeds; a plan with neither count means more would be needed.
     """
     if margin <= 0 or not math.isfinite(sigma):
         return None

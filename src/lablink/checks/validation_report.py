@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import math
 from typing import Any
+
+from lablink.checks.nonfinite import json_float
 
 MAX_EXAMPLES = 5
 
@@ -130,8 +131,8 @@ def location(where: dict[str, Any]) -> str:
 
 def jsonable(value: Any) -> Any:
     """A JSON-safe form of a cell value (dates as ISO text, NaN as None)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None if math.isnan(value) else str(value)
+    if isinstance(value, float):
+        return json_float(value, "nan_null")
     if isinstance(value, datetime.date | datetime.time):
         return value.isoformat()
     if isinstance(value, datetime.timedelta):

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from lablink.checks.nonfinite import json_float
 from lablink.checks.watch_policy import GpuRule, MetricRule, Policy
 
 
@@ -39,12 +40,8 @@ def _window(steps: np.ndarray, values: np.ndarray, upto: int) -> dict[str, list[
     lo = max(0, upto + 1 - WINDOW_POINTS)
     return {
         "steps": [int(s) for s in steps[lo : upto + 1]],
-        "values": [_jsonable(float(v)) for v in values[lo : upto + 1]],
+        "values": [json_float(float(v), "text") for v in values[lo : upto + 1]],
     }
-
-
-def _jsonable(value: float) -> float | str:
-    return value if math.isfinite(value) else str(value)
 
 
 def check_nan(rule: MetricRule, steps: np.ndarray, values: np.ndarray) -> Finding | None:
@@ -124,7 +121,7 @@ def check_divergence(
         {
             "metric": rule.metric,
             "step": last,
-            "value": _jsonable(float(values[-1])),
+            "value": json_float(float(values[-1]), "text"),
             "minimum": minimum,
             "threshold": threshold,
             "since_step": since_step,

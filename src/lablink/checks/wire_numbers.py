@@ -50,3 +50,17 @@ def check_wire_int(value: Any, what: str, *, low: int = 0, high: int = MAX_WIRE_
         shown = repr(value)[:40]
         raise InvalidInput(f"{what} must be a whole number from {low} to {high}, not {shown}")
     return value
+
+
+def json_int(value: Any, what: str, *, low: int = 0, high: int = MAX_WIRE_INT) -> int:
+    """``check_wire_int``, also taking an integral float such as ``5.0``.
+
+    JSON Schema counts ``5.0`` as an integer, and the OpenAPI spec says ``integer``, so
+    a JSON body field takes it; ``5.5``, ``NaN`` and ``true`` are still refused.
+
+    Raises:
+        InvalidInput: naming ``what``.
+    """
+    if type(value) is float and value.is_integer():
+        value = int(value)
+    return check_wire_int(value, what, low=low, high=high)

@@ -97,7 +97,7 @@ def eval_command(
     version = dataset(data, settings=state.settings, record=False)
     with state.client() as client:
         result = evaluate(
-            client.transport,
+            client._transport,
             run,
             model,
             version,

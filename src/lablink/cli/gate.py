@@ -1,4 +1,4 @@
-"""``lablink gate``: the statistical regression gate for CI (issue 6).
+"""``lablink gate``: the statistical regression gate for CI.
 
 ``lablink gate --baseline tags.main --candidate tags.pr-42 --metric val/acc:max``
 compares the runs' per-seed values and exits 0 (PASS or WARN), 1 (FAIL: a
@@ -125,7 +125,7 @@ def gate_command(
             per_example=per_example,
         )
         with state.client() as client:
-            result = gate.run_gate(client.transport, options)
+            result = gate.run_gate(client._transport, options)
     except LablinkError as error:
         output.print_error(error)
         if report is not None:
@@ -206,7 +206,7 @@ def log_predictions_command(
     header, ids, values = read_table(file)
     with get_state(ctx).client() as client:
         artifact = log_predictions(
-            client.transport,
+            client._transport,
             run,
             ids,
             values,

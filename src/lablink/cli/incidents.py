@@ -38,7 +38,7 @@ def ls(
 ) -> None:
     """List incidents, newest first."""
     with get_state(ctx).client() as client:
-        found = client.transport.list_incidents(open_only, run, limit)
+        found = client._transport.list_incidents(open_only, run, limit)
     if as_json:
         output.print_json({"incidents": [i.to_dict() for i in found]})
         return
@@ -73,7 +73,7 @@ def show(
 ) -> None:
     """Show an incident: evidence, lifecycle, and every notification attempt."""
     with get_state(ctx).client() as client:
-        found = client.transport.get_incident(incident_id)
+        found = client._transport.get_incident(incident_id)
     if as_json:
         output.print_json(found)
         return
@@ -115,7 +115,7 @@ def ack(
 ) -> None:
     """Acknowledge an incident: you are on it."""
     with get_state(ctx).client() as client:
-        found = client.transport.ack_incident(incident_id)
+        found = client._transport.ack_incident(incident_id)
     output.console().print(f"incident {found.id} acknowledged by {found.acknowledged_by}")
 
 
@@ -127,5 +127,5 @@ def resolve(
 ) -> None:
     """Resolve an incident, with a note on what was done."""
     with get_state(ctx).client() as client:
-        found = client.transport.resolve_incident(incident_id, note)
+        found = client._transport.resolve_incident(incident_id, note)
     output.console().print(f"incident {found.id} resolved by {found.resolved_by}")

@@ -12,10 +12,10 @@ from rich.table import Table
 from rich.text import Text
 
 from lablink.cli import output
-from lablink.models import Run
+from lablink.models import RunRecord
 
 
-def render_run(out: Console, run: Run) -> None:
+def render_run(out: Console, run: RunRecord) -> None:
     """Print a run: header, code version, config, summary, metrics, notes, failure."""
     title = Text.assemble(
         (run.id, "bold cyan"), "  ", (run.name, "bold"), "  ", output.status_text(run.status)
@@ -52,7 +52,7 @@ def _section(name: str) -> Text:
     return Text("\n" + name, style="bold underline")
 
 
-def _facts(run: Run) -> Table:
+def _facts(run: RunRecord) -> Table:
     table = Table.grid(padding=(0, 2))
     table.add_column(style="dim")
     table.add_column()
@@ -93,7 +93,7 @@ def _pairs(values: Mapping[str, Any]) -> Table:
     return table
 
 
-def _metrics(run: Run) -> Table:
+def _metrics(run: RunRecord) -> Table:
     table = Table(box=None, header_style="bold", pad_edge=False)
     for column in ("key", "summary", "last", "min", "max", "points", "last step"):
         table.add_column(column, justify="left" if column == "key" else "right")

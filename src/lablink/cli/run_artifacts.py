@@ -72,7 +72,7 @@ def download(
             if ".." in Path(artifact.name).parts or Path(artifact.name).is_absolute():
                 raise InvalidInput(f"artifact name {artifact.name!r} is not a relative path")
             dest.parent.mkdir(parents=True, exist_ok=True)
-            written.append(client.transport.download_blob(artifact.digest, dest))
+            written.append(client._transport.download_blob(artifact.digest, dest))
     out = output.console()
     for path, artifact in zip(written, found, strict=True):
         out.print(f"{escape(str(path))}  {format_size(artifact.size)}")

@@ -297,7 +297,7 @@ def evaluate(
     """Score run ``run``'s model artifact ``model`` on ``data``; log per-example values.
 
     Args:
-        source: a transport (``lablink.Client().transport``).
+        source: a transport (``lablink.gate`` passes a ``Client``'s).
         run: the run id (or unique prefix) whose artifact is the model.
         model: the artifact's name, e.g. ``model.pt``.
         data: the resolved dataset version (``lablink.dataset("val-set@v3",

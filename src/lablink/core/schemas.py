@@ -21,6 +21,7 @@ from lablink.checks.names import check_name
 from lablink.checks.schema_format import parse_schema, schema_from_dict, to_json_dict
 from lablink.checks.schema_model import Schema
 from lablink.checks.validation_report import ValidationReport
+from lablink.checks.wire_numbers import MAX_VERSION
 from lablink.errors import Conflict, InvalidInput
 from lablink.store.schemas_sql import SchemaSql, SchemaSubject, SchemaVersion
 from lablink.store.sql import SqlStore
@@ -54,8 +55,11 @@ def parse_ref(ref: str) -> tuple[str, int | None]:
             f"invalid schema reference {ref!r}", "write SUBJECT or SUBJECT@vN, e.g. events@v2"
         )
     version = match.group("version")
-    if version is not None and int(version) < 1:
-        raise InvalidInput(f"invalid schema version in {ref!r}", "versions start at v1")
+    # Length first: int() of thousands of digits raises, and SQLite cannot hold 2**64.
+    if version is not None and (len(version) > 18 or not 1 <= int(version) <= MAX_VERSION):
+        raise InvalidInput(
+            f"invalid schema version in {ref[:60]!r}", f"versions run from v1 to v{MAX_VERSION}"
+        )
     return check_subject(match.group("subject")), int(version) if version else None
 
 

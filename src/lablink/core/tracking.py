@@ -7,7 +7,6 @@ the two transports behave the same by construction. Every write takes the acting
 from __future__ import annotations
 
 import logging
-import math
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import IO, Any, Protocol
@@ -19,6 +18,7 @@ from lablink.checks.filters import parse_filter
 from lablink.checks.keys import check_metric_key
 from lablink.checks.limits import MAX_BATCH_METRICS, MAX_SUMMARY_BYTES, MAX_TAGS
 from lablink.checks.names import new_run_id
+from lablink.checks.nonfinite import json_float
 from lablink.checks.run_fields import (
     RUN_FIELDS,
     check_artifact_name,
@@ -32,7 +32,7 @@ from lablink.checks.run_fields import (
 from lablink.checks.series import check_series
 from lablink.checks.wire_numbers import check_wire_int
 from lablink.errors import AlreadyExists, InvalidInput, NotFound, RunNotActive
-from lablink.models import RUN_STATUSES, Artifact, History, Project, Run
+from lablink.models import RUN_STATUSES, Artifact, History, Project, RunRecord
 from lablink.store.base import Store
 from lablink.store.blobs import BlobStore, check_digest
 
@@ -45,17 +45,18 @@ LIVE_EVENT_POINTS = 2_000  # batches up to this size ride along in the SSE event
 # A batch as the core checked it: key -> (steps, times, values) numpy arrays.
 Batch = Mapping[str, tuple[np.ndarray, np.ndarray, np.ndarray]]
 # Statuses that accept points and a final status: "crashed" is the watchdog's verdict on
-# a run it stopped hearing from, and the run may prove it wrong (issue 7).
+# a run it stopped hearing from, and the run may prove it wrong (it was only out of
+# reach: its spool still delivers).
 OPEN_STATUSES = frozenset({"running", "crashed"})
 
 
 class TrackingObserver(Protocol):
-    """Told about runs as they start, ingest and end (the watchdog, issue 7)."""
+    """Told about runs as they start, ingest and end (the watchdog)."""
 
     def check_capture(self, capture: Mapping[str, Any]) -> None:
         """Refuse a run's captured fields (its watch policy) before anything is stored."""
 
-    def run_created(self, run: Run, capture: Mapping[str, Any]) -> None:
+    def run_created(self, run: RunRecord, capture: Mapping[str, Any]) -> None:
         """A run was stored."""
 
     def before_batch(self, run_id: str, batch: Batch) -> Any:
@@ -64,10 +65,12 @@ class TrackingObserver(Protocol):
     def batch_ingested(self, run_id: str, batch: Batch, before: Any) -> None:
         """A new batch of the run was stored; ``before`` is what ``before_batch`` read."""
 
-    def run_revived(self, run: Run) -> None:
+    def run_revived(self, run: RunRecord) -> None:
         """A crashed run sent a heartbeat and is running again."""
 
-    def final_status(self, run: Run, status: str, reason: str | None) -> tuple[str, str | None]:
+    def final_status(
+        self, run: RunRecord, status: str, reason: str | None
+    ) -> tuple[str, str | None]:
         """The status and reason a run ends with (a watchdog stop makes ``timed_out``)."""
 
 
@@ -89,7 +92,7 @@ class Tracking:
         tags: Sequence[str] = (),
         run_id: str | None = None,
         capture: Mapping[str, Any] | None = None,
-    ) -> Run:
+    ) -> RunRecord:
         """Start a run. ``capture`` holds git/host/env fields gathered by the SDK."""
         chosen, run_id = run_id, run_id or new_run_id()
         params, tags, name = check_new_run(project, name, config or {}, tags, run_id)
@@ -138,7 +141,7 @@ class Tracking:
             rid = self.store.resolve_run_id(ref)  # a prefix, or a run that is not there
             return rid, self.store.run_status(rid)
 
-    def get_run(self, ref: str) -> Run:
+    def get_run(self, ref: str) -> RunRecord:
         """A run by id or unique id prefix."""
         return self.store.get_run(self.store.resolve_run_id(ref))
 
@@ -150,7 +153,7 @@ class Tracking:
         descending: bool = True,
         limit: int = 100,
         offset: int = 0,
-    ) -> tuple[list[Run], int]:
+    ) -> tuple[list[RunRecord], int]:
         """Runs matching a filter expression (see ``checks/filters.py`` for the grammar)."""
         if not 1 <= limit <= 10_000:
             raise InvalidInput(f"limit must be between 1 and 10000, not {limit}")
@@ -165,11 +168,11 @@ class Tracking:
 
     def finish_run(
         self, actor: str, run_id: str, status: str = "finished", reason: str | None = None
-    ) -> Run:
+    ) -> RunRecord:
         """End a run with a final status. Ending an ended run again is a no-op.
 
         A run the watchdog marked crashed still takes its final status: its SDK was
-        only out of reach, and "finished" is the truth (issue 7).
+        only out of reach, and "finished" is the truth.
         """
         check_final_status(status)
         run = self.get_run(run_id)
@@ -188,7 +191,7 @@ class Tracking:
         """Record liveness (and sys/* metrics); the answer tells the SDK whether to stop.
 
         A heartbeat from a run marked crashed revives it: it was frozen or out of
-        reach, not dead (issue 7).
+        reach, not dead.
         """
         for key in system or {}:
             check_metric_key(key)  # before anything is written: all or nothing
@@ -234,7 +237,7 @@ class Tracking:
 
     def tag(
         self, actor: str, run_id: str, add: Sequence[str] = (), remove: Sequence[str] = ()
-    ) -> Run:
+    ) -> RunRecord:
         rid = self.store.resolve_run_id(run_id)
         add = [check_tag(t) for t in add]
         if add:
@@ -249,7 +252,7 @@ class Tracking:
             self.store.remove_tags(rid, list(remove))
         return self.store.get_run(rid)
 
-    def note(self, actor: str, run_id: str, text: str, outcome: str | None = None) -> Run:
+    def note(self, actor: str, run_id: str, text: str, outcome: str | None = None) -> RunRecord:
         """Add a note; ``outcome`` (positive/negative/inconclusive) marks the result."""
         check_note(text, outcome)
         rid = self.store.resolve_run_id(run_id)
@@ -266,7 +269,7 @@ class Tracking:
         Raises:
             InvalidInput: bad keys, lengths or values (nothing is stored).
             RunNotActive: the run has ended (a crashed run still takes points: a spool
-                replayed after an outage must not lose them, issue 7).
+                replayed after an outage must not lose them).
         """
         check_wire_int(seq, "seq")
         if not isinstance(metrics, Mapping):
@@ -290,7 +293,7 @@ class Tracking:
         payload: dict[str, Any] = {"points": total}
         if total <= LIVE_EVENT_POINTS:
             payload["metrics"] = {
-                k: {"steps": s.tolist(), "values": [_json_float(v) for v in vals.tolist()]}
+                k: {"steps": s.tolist(), "values": [json_float(v, "text") for v in vals.tolist()]}
                 for k, (s, _, vals) in batch.items()
             }
         else:
@@ -383,11 +386,7 @@ class Tracking:
         return self.store.list_artifacts(self.store.resolve_run_id(run_id))
 
 
-def _json_float(value: float) -> float | str:
-    return value if math.isfinite(value) else str(value)
-
-
-def _metric_cell(run: Run, key: str) -> dict[str, Any] | None:
+def _metric_cell(run: RunRecord, key: str) -> dict[str, Any] | None:
     m = run.metrics.get(key)
     if m is None:
         return None

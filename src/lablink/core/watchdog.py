@@ -41,7 +41,7 @@ from lablink.core.gpu_watch import GpuWatch
 from lablink.core.incidents import Incidents
 from lablink.core.notify import Notifier
 from lablink.core.tracking import Batch
-from lablink.models import Run
+from lablink.models import RunRecord
 from lablink.settings import Settings
 from lablink.store.sql import SqlStore
 from lablink.store.watch_sql import ActiveRun, WatchSql
@@ -51,6 +51,10 @@ logger = logging.getLogger(__name__)
 TICK_SECONDS = 1.0
 REPEAT_QUIET = 5.0  # a finding repeated within this many seconds is not written again
 LAG_GRACE = 5.0  # a tick later than this: this process was frozen, give runs a new grace
+# Caches of ended runs are pruned only past these sizes, so a tick rarely rebuilds them.
+SPARE_POLICIES = 1000  # parsed policies kept beyond twice the active runs
+MAX_RECENT = 10_000  # recent findings remembered to quiet repeats
+STOP_WAIT = 10.0  # seconds ``stop`` waits for a tick in progress to end
 
 
 class Watchdog:
@@ -106,7 +110,7 @@ class Watchdog:
         if capture.get("watch"):
             self.resolve(capture["watch"])
 
-    def run_created(self, run: Run, capture: Mapping[str, Any]) -> None:
+    def run_created(self, run: RunRecord, capture: Mapping[str, Any]) -> None:
         """Keep the run's own policy."""
         own = capture.get("watch")
         if own:
@@ -163,13 +167,15 @@ class Watchdog:
         minimum = threshold / rule.diverge_factor
         return check_divergence(rule, steps, values, threshold, since, minimum)
 
-    def run_revived(self, run: Run) -> None:
+    def run_revived(self, run: RunRecord) -> None:
         """A crashed run sent a heartbeat: close its lost-heartbeat incident."""
         self.incidents.resolve_kind(
             run.id, "lost_heartbeat", "heartbeats resumed: the run is running again"
         )
 
-    def final_status(self, run: Run, status: str, reason: str | None) -> tuple[str, str | None]:
+    def final_status(
+        self, run: RunRecord, status: str, reason: str | None
+    ) -> tuple[str, str | None]:
         """A run the watchdog asked to stop ends as the rule said (killed or timed_out)."""
         if run.status == "crashed":
             self.incidents.resolve_kind(run.id, "lost_heartbeat", f"the run reported {status}")
@@ -286,9 +292,9 @@ class Watchdog:
     def _forget(self, active: list[str]) -> None:
         keep = set(active)
         with self._lock:
-            if len(self._policies) > 2 * len(keep) + 1000:
+            if len(self._policies) > 2 * len(keep) + SPARE_POLICIES:
                 self._policies = {k: v for k, v in self._policies.items() if k in keep}
-            if len(self._recent) > 10_000:
+            if len(self._recent) > MAX_RECENT:
                 self._recent = {k: v for k, v in self._recent.items() if k[0] in keep}
 
     # -- the loop -------------------------------------------------------------------------
@@ -307,7 +313,7 @@ class Watchdog:
         self._stopping.set()
         thread, self._thread = self._thread, None
         if thread is not None:
-            thread.join(10)
+            thread.join(STOP_WAIT)
         self.notifier.stop()
 
     def _loop(self) -> None:

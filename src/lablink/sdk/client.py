@@ -6,10 +6,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from lablink.models import Artifact, History, Project, Run
+from lablink.deprecation import deprecated_property
+from lablink.models import Artifact, History, Project, RunRecord
 from lablink.sdk.connect import make_transport
 from lablink.sdk.transport import Transport
 from lablink.settings import Settings
+
+# The most runs one request asks for; ``Client.runs`` pages through larger answers.
+PAGE_SIZE = 1000
 
 
 class Client:
@@ -38,11 +42,13 @@ class Client:
                 {"server": server, "home": home, "db": db, "token": token}
             )
             transport = make_transport(settings)
-        self.transport = transport
+        self._transport = transport
+
+    transport = deprecated_property("transport", "_transport")
 
     def close(self) -> None:
         """Release connections."""
-        self.transport.close()
+        self._transport.close()
 
     def __enter__(self) -> Client:
         return self
@@ -52,7 +58,7 @@ class Client:
 
     def projects(self) -> list[Project]:
         """All projects with run counts and last activity."""
-        return self.transport.list_projects()
+        return self._transport.list_projects()
 
     def runs(
         self,
@@ -61,13 +67,28 @@ class Client:
         *,
         sort: str | None = None,
         descending: bool = True,
-        limit: int = 1000,
+        limit: int | None = None,
         offset: int = 0,
-    ) -> list[Run]:
-        """Runs of a project (or all) matching a filter, newest first by default."""
-        return self.search(
-            project, filter, sort=sort, descending=descending, limit=limit, offset=offset
-        )[0]
+    ) -> list[RunRecord]:
+        """Runs of a project (or all) matching a filter, newest first by default.
+
+        Returns every match (fetched ``PAGE_SIZE`` at a time), or at most ``limit``.
+        """
+        found: list[RunRecord] = []
+        while limit is None or len(found) < limit:
+            want = PAGE_SIZE if limit is None else min(PAGE_SIZE, limit - len(found))
+            page, total = self.search(
+                project,
+                filter,
+                sort=sort,
+                descending=descending,
+                limit=want,
+                offset=offset + len(found),
+            )
+            found.extend(page)
+            if not page or offset + len(found) >= total:
+                break
+        return found
 
     def search(
         self,
@@ -78,13 +99,13 @@ class Client:
         descending: bool = True,
         limit: int = 100,
         offset: int = 0,
-    ) -> tuple[list[Run], int]:
+    ) -> tuple[list[RunRecord], int]:
         """Like ``runs`` but also returns how many runs match in all (for paging)."""
-        return self.transport.search_runs(project, filter, sort, descending, limit, offset)
+        return self._transport.search_runs(project, filter, sort, descending, limit, offset)
 
-    def run(self, ref: str) -> Run:
+    def run(self, ref: str) -> RunRecord:
         """One run by id or unique id prefix."""
-        return self.transport.get_run(ref)
+        return self._transport.get_run(ref)
 
     def history(
         self,
@@ -96,33 +117,33 @@ class Client:
         step_max: int | None = None,
     ) -> History:
         """A metric's steps, values and times; downsampled on the server if ``max_points``."""
-        return self.transport.history(run_id, key, max_points, step_min, step_max)
+        return self._transport.history(run_id, key, max_points, step_min, step_max)
 
     def compare(self, *run_ids: str) -> dict[str, Any]:
         """Params that differ, and final and best metrics side by side."""
-        return self.transport.compare(list(run_ids))
+        return self._transport.compare(list(run_ids))
 
-    def tag(self, run_id: str, *tags: str, remove: tuple[str, ...] = ()) -> Run:
+    def tag(self, run_id: str, *tags: str, remove: tuple[str, ...] = ()) -> RunRecord:
         """Add (and remove) tags."""
-        return self.transport.tag(run_id, list(tags), list(remove))
+        return self._transport.tag(run_id, list(tags), list(remove))
 
-    def note(self, run_id: str, text: str, outcome: str | None = None) -> Run:
+    def note(self, run_id: str, text: str, outcome: str | None = None) -> RunRecord:
         """Add a note; ``outcome="negative"`` records a negative result."""
-        return self.transport.note(run_id, text, outcome)
+        return self._transport.note(run_id, text, outcome)
 
     def set_summary(self, run_id: str, summary: Mapping[str, Any]) -> None:
         """Merge values into a run's summary."""
-        self.transport.set_summary(run_id, summary)
+        self._transport.set_summary(run_id, summary)
 
     def artifacts(self, run_id: str) -> list[Artifact]:
         """A run's artifacts."""
-        return self.transport.list_artifacts(run_id)
+        return self._transport.list_artifacts(run_id)
 
     def download_artifact(self, run_id: str, name: str, dest: str | Path) -> Path:
         """Download one artifact to ``dest`` (a file path)."""
         for artifact in self.artifacts(run_id):
             if artifact.name == name:
-                return self.transport.download_blob(artifact.digest, Path(dest))
+                return self._transport.download_blob(artifact.digest, Path(dest))
         from lablink.errors import NotFound
 
         raise NotFound(f"run {run_id} has no artifact {name!r}")

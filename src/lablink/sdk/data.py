@@ -192,7 +192,7 @@ def dataset(
     parse_ref(ref)  # a malformed reference fails here, before any store or server is opened
     run = current()
     if settings is None:
-        settings = run.settings if run is not None and not overrides else Settings.load(overrides)
+        settings = run._settings if run is not None and not overrides else Settings.load(overrides)
     with session(settings) as (remote, cache):
         info = remote.resolve(ref)
         manifest = remote.read_manifest(cache, info)
@@ -235,7 +235,7 @@ def add(
     from lablink.sdk.transfer import push
 
     run = current()
-    settings = settings or (run.settings if run is not None else Settings.load())
+    settings = settings or (run._settings if run is not None else Settings.load())
 
     def check(tables: list[Path], unchanged: bool) -> TableCheck:
         # The same files as the latest version are that version again: nothing to

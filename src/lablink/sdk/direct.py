@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from lablink.models import Artifact, History, Incident, Project, Run
+from lablink.models import Artifact, History, Incident, Project, RunRecord
 from lablink.sdk.transport import Transport
 from lablink.settings import Settings
 
@@ -34,10 +34,10 @@ class DirectTransport(Transport):
         tags: Sequence[str],
         run_id: str | None,
         capture: Mapping[str, Any],
-    ) -> Run:
+    ) -> RunRecord:
         return self.tracking.create_run(self.user, project, name, config, tags, run_id, capture)
 
-    def get_run(self, ref: str) -> Run:
+    def get_run(self, ref: str) -> RunRecord:
         return self.tracking.get_run(ref)
 
     def search_runs(
@@ -48,13 +48,13 @@ class DirectTransport(Transport):
         descending: bool,
         limit: int,
         offset: int,
-    ) -> tuple[list[Run], int]:
+    ) -> tuple[list[RunRecord], int]:
         return self.tracking.search_runs(project, filter, sort, descending, limit, offset)
 
     def list_projects(self) -> list[Project]:
         return self.tracking.list_projects()
 
-    def finish_run(self, run_id: str, status: str, reason: str | None) -> Run:
+    def finish_run(self, run_id: str, status: str, reason: str | None) -> RunRecord:
         return self.tracking.finish_run(self.user, run_id, status, reason)
 
     def heartbeat(
@@ -68,10 +68,10 @@ class DirectTransport(Transport):
     def set_summary(self, run_id: str, summary: Mapping[str, Any]) -> None:
         self.tracking.set_summary(run_id, summary)
 
-    def tag(self, run_id: str, add: Sequence[str], remove: Sequence[str]) -> Run:
+    def tag(self, run_id: str, add: Sequence[str], remove: Sequence[str]) -> RunRecord:
         return self.tracking.tag(self.user, run_id, add, remove)
 
-    def note(self, run_id: str, text: str, outcome: str | None) -> Run:
+    def note(self, run_id: str, text: str, outcome: str | None) -> RunRecord:
         return self.tracking.note(self.user, run_id, text, outcome)
 
     def add_input(self, run_id: str, kind: str, ref: str, digest: str | None) -> None:

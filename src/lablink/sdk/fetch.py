@@ -15,15 +15,14 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
-import json
 import logging
 import threading
 from collections.abc import Callable, Iterator, Mapping
 
 import httpx
 
-from lablink.checks.routes import API_PREFIX
-from lablink.core.datasets.packs import PackReader, TruncatedPack
+from lablink.core.datasets.pack_fetch import API, PackResult, fetch_pack
+from lablink.core.datasets.packs import TruncatedPack
 from lablink.errors import CorruptBlob, InsufficientStorage, ServiceUnavailable
 from lablink.sdk.endpoints import Endpoints
 from lablink.store.blobcache import BlobCache
@@ -34,7 +33,6 @@ PACK_BYTES = 4 * 1024 * 1024  # small enough to gather in memory on the server
 PACK_FILES = 2000
 WORKERS = 2  # parallel packs: overlap the network and the disk without a GIL convoy
 ROUNDS = 2  # passes over the endpoints: an edge that quarantined a copy refetches it
-API = API_PREFIX
 
 
 @dataclasses.dataclass
@@ -131,19 +129,9 @@ def _fetch_pack(
     seen_corrupt: dict[str, str] = {}  # digest → the endpoint that found it corrupt
     for _ in range(ROUNDS):
         for url in endpoints.ordered():
-            received: set[str] = set()
-            corrupt: list[str] = []
-            upstream_corrupt: list[str] = []
+            result = PackResult()
             try:
-                _receive(
-                    endpoints.client(url),
-                    remaining,
-                    cache,
-                    report,
-                    advance,
-                    received,
-                    (corrupt, upstream_corrupt),
-                )
+                _receive(endpoints.client(url), remaining, cache, report, advance, result)
             except InsufficientStorage:
                 raise
             except (httpx.HTTPError, TruncatedPack, ServiceUnavailable, OSError) as exc:
@@ -151,11 +139,12 @@ def _fetch_pack(
                 reasons.append(f"{url}: {reason}")
                 report.failovers.append((url, reason))
                 endpoints.failed(url, reason)
-            for digest in corrupt:
+            for digest in result.corrupt:
                 _report_corrupt(endpoints, url, digest, report)
-            seen_corrupt.update(dict.fromkeys([*corrupt, *upstream_corrupt], url))
+            seen_corrupt.update(dict.fromkeys([*result.corrupt, *result.upstream_corrupt], url))
             # What arrived is known; only the rest is looked for on disk (another
             # process may have cached it meanwhile).
+            received = set(result.received)
             remaining = [d for d in remaining if d not in received and not cache.has(d)]
             if not remaining:
                 return
@@ -183,36 +172,17 @@ def _receive(
     cache: BlobCache,
     report: FetchReport,
     advance: Callable[[int], None] | None,
-    received: set[str],
-    corrupt: tuple[list[str], list[str]],
+    result: PackResult,
 ) -> None:
-    """Stream one pack into the cache.
+    """Stream one pack into the cache, counting each blob in ``report`` as it lands."""
+    meter = _Meter(advance)
 
-    Adds to ``received`` and ``corrupt`` (the blobs that arrived corrupt, and those the
-    endpoint's upstream sent it corrupt) as blobs arrive, so a pack cut off half way
-    still counts what it delivered.
-    """
-    body = json.dumps({"digests": digests}).encode()
-    headers = {"Content-Type": "application/json"}
-    with client.stream("POST", f"{API}/data/fetch", content=body, headers=headers) as response:
-        if response.status_code >= 400:
-            response.read()
-            raise ServiceUnavailable(f"HTTP {response.status_code}: {response.text[:200]}")
-        meter = _Meter(advance)
-        stream = _raw(response)
-        reader = PackReader(stream)
-        for digest, size, chunks in reader:
-            try:
-                cache.put(digest, meter.count(chunks))
-            except CorruptBlob:
-                corrupt[0].append(digest)
-                continue
-            received.add(digest)
+    def landed(digest: str, size: int, stored: bool) -> None:
+        if stored:
             report.add(size)
-        corrupt[1].extend(reader.corrupt)
-        meter.flush()
-        for _ in stream:  # the body's last empty chunk: the connection is then reused
-            pass
+
+    fetch_pack(client, digests, cache, result, landed, meter.count)
+    meter.flush()
 
 
 class _Meter:
@@ -235,10 +205,6 @@ class _Meter:
         if self.advance and self.pending:
             self.advance(self.pending)
         self.pending = 0
-
-
-def _raw(response: httpx.Response) -> Iterator[bytes]:
-    yield from response.iter_bytes()  # network-sized chunks, not re-buffered
 
 
 def _report_corrupt(endpoints: Endpoints, url: str, digest: str, report: FetchReport) -> None:

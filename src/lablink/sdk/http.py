@@ -23,7 +23,7 @@ from lablink import errors
 from lablink.checks.batchwire import CONTENT_TYPE as BATCH_CONTENT_TYPE
 from lablink.checks.batchwire import encode_batch
 from lablink.checks.routes import API_PREFIX
-from lablink.models import Artifact, History, Incident, Project, Run
+from lablink.models import Artifact, History, Incident, Project, RunRecord
 from lablink.sdk.transport import Transport
 from lablink.sdk.wire import (
     Answer,
@@ -99,10 +99,10 @@ class HttpTransport(Transport):
         response = self._send(method, path, body, params)
         return json.loads(response.content) if response.content else None
 
-    def _run_answer(self, answer: Any, run_id: str) -> Run:
+    def _run_answer(self, answer: Any, run_id: str) -> RunRecord:
         """The run from an answer that holds one, else fetched (answers may be shorter)."""
         if isinstance(answer, Mapping) and "id" in answer and "project" in answer:
-            return Run.from_dict(answer)
+            return RunRecord.from_dict(answer)
         return self.get_run(run_id)
 
     # -- runs -------------------------------------------------------------------------
@@ -114,7 +114,7 @@ class HttpTransport(Transport):
         tags: Sequence[str],
         run_id: str | None,
         capture: Mapping[str, Any],
-    ) -> Run:
+    ) -> RunRecord:
         body = {
             "project": project,
             "name": name,
@@ -123,10 +123,10 @@ class HttpTransport(Transport):
             "id": run_id,
             "capture": dict(capture),
         }
-        return Run.from_dict(self._json("POST", "/runs", body))
+        return RunRecord.from_dict(self._json("POST", "/runs", body))
 
-    def get_run(self, ref: str) -> Run:
-        return Run.from_dict(self._json("GET", f"/runs/{_seg(ref)}"))
+    def get_run(self, ref: str) -> RunRecord:
+        return RunRecord.from_dict(self._json("GET", f"/runs/{_seg(ref)}"))
 
     def search_runs(
         self,
@@ -136,8 +136,8 @@ class HttpTransport(Transport):
         descending: bool,
         limit: int,
         offset: int,
-    ) -> tuple[list[Run], int]:
-        # config=true: the server leaves configs out of lists unless asked, and a Run
+    ) -> tuple[list[RunRecord], int]:
+        # config=true: the server leaves configs out of lists unless asked, and a RunRecord
         # from the SDK carries its config and params on both transports
         params: dict[str, Any] = {"desc": str(descending).lower(), "limit": limit}
         params.update(offset=offset, config="true")
@@ -145,13 +145,13 @@ class HttpTransport(Transport):
             if value is not None:
                 params[name] = value
         answer = self._json("GET", "/runs", params=params)
-        return [Run.from_dict(r) for r in answer["runs"]], int(answer["total"])
+        return [RunRecord.from_dict(r) for r in answer["runs"]], int(answer["total"])
 
     def list_projects(self) -> list[Project]:
         answer = self._json("GET", "/projects")
         return [_record(Project, p) for p in answer["projects"]]
 
-    def finish_run(self, run_id: str, status: str, reason: str | None) -> Run:
+    def finish_run(self, run_id: str, status: str, reason: str | None) -> RunRecord:
         answer = self._json(
             "POST", f"/runs/{_seg(run_id)}/finish", {"status": status, "reason": reason}
         )
@@ -178,11 +178,11 @@ class HttpTransport(Transport):
     def set_summary(self, run_id: str, summary: Mapping[str, Any]) -> None:
         self._json("POST", f"/runs/{_seg(run_id)}/summary", dict(summary))
 
-    def tag(self, run_id: str, add: Sequence[str], remove: Sequence[str]) -> Run:
+    def tag(self, run_id: str, add: Sequence[str], remove: Sequence[str]) -> RunRecord:
         body = {"add": list(add), "remove": list(remove)}
         return self._run_answer(self._json("POST", f"/runs/{_seg(run_id)}/tags", body), run_id)
 
-    def note(self, run_id: str, text: str, outcome: str | None) -> Run:
+    def note(self, run_id: str, text: str, outcome: str | None) -> RunRecord:
         body = {"text": text, "outcome": outcome}
         return self._run_answer(self._json("POST", f"/runs/{_seg(run_id)}/notes", body), run_id)
 
@@ -264,7 +264,7 @@ class HttpTransport(Transport):
         os.replace(tmp, dest)
         return dest
 
-    # -- incidents (issue 7) ------------------------------------------------------------
+    # -- incidents ----------------------------------------------------------------------
     def list_incidents(self, open_only: bool, run: str | None, limit: int) -> list[Incident]:
         params: dict[str, Any] = {"open": str(open_only).lower(), "limit": limit}
         if run is not None:

@@ -19,7 +19,12 @@ from lablink.sdk.fetch import FetchReport
 from lablink.store.blobcache import BlobCache
 
 Advance = Callable[[int], None]
+# Requests in flight to a server during a push: each carries a pack of up to PACK_BYTES,
+# so two keep the link busy without holding many packs in memory.
 UPLOAD_WORKERS = 2
+# Threads copying blobs between local disks (the embedded store, the cache): hashing
+# and copying overlap I/O, and a few suffice to keep a disk busy.
+LOCAL_WORKERS = 4
 
 
 class DataRemote(abc.ABC):

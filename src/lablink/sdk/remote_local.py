@@ -8,7 +8,7 @@ from typing import Any
 
 from lablink.models import DatasetSummary, DatasetVersion
 from lablink.sdk.fetch import FetchReport
-from lablink.sdk.remote import Advance, DataRemote
+from lablink.sdk.remote import LOCAL_WORKERS, Advance, DataRemote
 from lablink.settings import Settings
 from lablink.store.blobcache import BlobCache
 
@@ -57,7 +57,7 @@ class LocalRemote(DataRemote):
                 advance(stored[1])
             return stored
 
-        with concurrent.futures.ThreadPoolExecutor(4, "lablink-put") as pool:
+        with concurrent.futures.ThreadPoolExecutor(LOCAL_WORKERS, "lablink-put") as pool:
             stored = list(pool.map(put, items))
         self.datasets.sql.record_blobs(stored)
         return sum(size for _, size in stored)
@@ -111,7 +111,7 @@ class LocalRemote(DataRemote):
 
         todo = [d for d in items if not cache.has(d)]
         try:
-            with concurrent.futures.ThreadPoolExecutor(4, "lablink-fetch") as pool:
+            with concurrent.futures.ThreadPoolExecutor(LOCAL_WORKERS, "lablink-fetch") as pool:
                 list(pool.map(bring, todo))
         finally:
             cache.flush()

@@ -31,7 +31,8 @@ from typing import Any
 
 from lablink.checks.keys import metric_key_problem
 from lablink.checks.wire_numbers import MAX_WIRE_INT, STEPS_RULE
-from lablink.errors import LablinkError
+from lablink.deprecation import deprecated_property
+from lablink.errors import Conflict
 from lablink.sdk import hooks
 from lablink.sdk.spool import OUTAGE, REFUSAL, Outbox, classify
 from lablink.sdk.summary import Summary, WarnOnce
@@ -47,15 +48,21 @@ FINISH_GRACE = 5.0  # seconds past finish's deadline for a request still in flig
 _time = time.time
 
 
-class RunStopped(LablinkError):
+class RunStopped(Conflict):
     """Raised by ``run.log`` after the server asked the run to stop (watchdog, a user)."""
 
     code = "run_stopped"
-    status = 409
 
 
 class Run:
-    """A run in progress. Create it with ``lablink.init``; use it as a context manager."""
+    """A run in progress. Create it with ``lablink.init``; use it as a context manager.
+
+    ``lablink.run`` is the run opened last and still open (``None`` when there is none).
+    """
+
+    # Internals until 0.2; kept one release for code that reached into them.
+    settings = deprecated_property("settings", "_settings")
+    transport = deprecated_property("transport", "_transport")
 
     def __init__(
         self,
@@ -71,8 +78,8 @@ class Run:
         self.project = project
         self.name = name
         self.config = dict(config)
-        self.settings = settings
-        self.transport = transport
+        self._settings = settings
+        self._transport = transport
         base = settings.public_url or settings.server
         # the web UI's page of the run (None for the embedded store: no server to link)
         self.url: str | None = f"{base.rstrip('/')}/r/{self.id}" if base else None
@@ -141,7 +148,7 @@ class Run:
         return None
 
     def _guard_threads(self, now: float) -> None:
-        """Restart a background thread that died (issue 7), loudly.
+        """Restart a background thread that died, loudly.
 
         The builder sends heartbeats: if it died, the server would mark a live run
         crashed. Checked from ``run.log`` at most once a second (one float compare per
@@ -180,7 +187,7 @@ class Run:
                     break
                 self._wake.set()
                 with contextlib.suppress(queue.Empty):
-                    self._room.get(timeout=self.settings.flush_interval)
+                    self._room.get(timeout=self._settings.flush_interval)
         finally:
             self._full = False
 
@@ -211,7 +218,7 @@ class Run:
         op["kind"] = kind
         if self._outbox.online:
             try:
-                self.transport.upload_artifact(self.id, path, op["name"], kind)
+                self._transport.upload_artifact(self.id, path, op["name"], kind)
                 return
             except Exception as exc:
                 if classify(exc) == REFUSAL:
@@ -261,7 +268,7 @@ class Run:
         threads = (self._thread, self._sender, self._replayer)
         busy = any(t is not None and t.is_alive() for t in threads)
         if self._owns_transport and not busy:
-            self.transport.close()
+            self._transport.close()
 
     def __enter__(self) -> Run:
         return self
@@ -299,7 +306,7 @@ class Run:
 
     def _work(self) -> None:
         sampler = None
-        interval = self.settings.heartbeat_interval
+        interval = self._settings.heartbeat_interval
         next_beat = time.monotonic() + interval
         ended = False
         try:
@@ -316,14 +323,15 @@ class Run:
                     logger.exception("lablink: error in the background thread of run %s", self.id)
                 if closing:
                     break
-                wait = min(self.settings.flush_interval, max(0.0, next_beat - time.monotonic()))
+                wait = min(self._settings.flush_interval, max(0.0, next_beat - time.monotonic()))
                 self._wake.wait(wait)
             # after finish(): everything is queued; the status goes last
             status, reason = self._final
             self._queue({"op": "finish", "run_id": self.id, "status": status, "reason": reason})
             ended = True
         except BaseException:  # even SystemExit, which threading would swallow silently
-            # Not silent (issue 7): _guard_threads restarts the thread from run.log.
+            # Not silent: a dead thread means no heartbeats, and the server would mark a live
+            # run crashed; _guard_threads restarts it from run.log.
             logger.critical("lablink: the background thread of run %s died", self.id, exc_info=True)
         finally:
             if ended or self._closing.is_set():
@@ -335,7 +343,7 @@ class Run:
         outbox = self._outbox
         while True:
             try:
-                op = self._outq.get(timeout=self.settings.flush_interval)
+                op = self._outq.get(timeout=self._settings.flush_interval)
             except queue.Empty:
                 op = {}
             try:
@@ -355,7 +363,7 @@ class Run:
         self._outq.put(op)  # blocks while the sender is behind: back-pressure, not loss
 
     def _open_sampler(self) -> Any:
-        if not self.settings.system_metrics:
+        if not self._settings.system_metrics:
             return None
         try:
             from lablink.sdk.system import SystemSampler
@@ -451,7 +459,7 @@ class Run:
                 self._outbox.deliver(spooled | {"metrics": _system_batch(system)})
             return
         try:
-            answer = self.transport.heartbeat(self.id, system or None, seq)
+            answer = self._transport.heartbeat(self.id, system or None, seq)
         except Exception as exc:
             if classify(exc) != OUTAGE:  # a heartbeat is not retried: the next one follows
                 logger.warning("lablink: heartbeat of run %s failed: %s", self.id, exc)
@@ -469,10 +477,10 @@ class Run:
             return
         self._stop_reason = reason
         logger.warning("lablink: run %s was asked to stop: %s", self.id, reason)
-        if self.settings.stop_signal == "sigterm" and hooks.handles(signal.SIGTERM):
+        if self._settings.stop_signal == "sigterm" and hooks.handles(signal.SIGTERM):
             os.kill(os.getpid(), signal.SIGTERM)  # our handler ends the run as killed
             return
-        if self.settings.stop_signal == "sigterm":  # init ran outside the main thread
+        if self._settings.stop_signal == "sigterm":  # init ran outside the main thread
             logger.warning("lablink: no SIGTERM handler of ours; run.log raises RunStopped")
         if self._halt is None:
             self._halt = "stop"

@@ -91,7 +91,7 @@ def _create(
     run_id = new_run_id()
     # The server's own checks, here: a run it would refuse must not wait in the spool.
     check_new_run(project, name, config, tags, run_id)
-    # The repository's [watch] table with this run's overrides over it (issue 7); the
+    # The repository's [watch] table with this run's overrides over it; the
     # server puts its own [watch] under both. Checked here so a typo fails at init.
     policy = merge(settings.project_config.get("watch") or {}, watch or {})
     if policy:

@@ -42,7 +42,7 @@ class SystemSampler:
         except Exception as exc:  # a sandbox without /proc, say
             logger.debug("lablink: cannot sample CPU/RAM: %s", exc)
         if self._gpu is not None:
-            out.update(self._gpu.sample())  # per GPU, marking the run's own (issue 7)
+            out.update(self._gpu.sample())  # per GPU, marking the run's own
         return out
 
     def close(self) -> None:

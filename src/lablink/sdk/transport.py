@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from lablink.models import Artifact, History, Incident, Project, Run
+from lablink.models import Artifact, History, Incident, Project, RunRecord
 
 
 class Transport(abc.ABC):
@@ -34,11 +34,11 @@ class Transport(abc.ABC):
         tags: Sequence[str],
         run_id: str | None,
         capture: Mapping[str, Any],
-    ) -> Run:
+    ) -> RunRecord:
         """Start a run owned by ``self.user``."""
 
     @abc.abstractmethod
-    def get_run(self, ref: str) -> Run:
+    def get_run(self, ref: str) -> RunRecord:
         """A run by id or unique id prefix. Raises NotFound."""
 
     @abc.abstractmethod
@@ -50,7 +50,7 @@ class Transport(abc.ABC):
         descending: bool,
         limit: int,
         offset: int,
-    ) -> tuple[list[Run], int]:
+    ) -> tuple[list[RunRecord], int]:
         """Runs matching a filter, and the total number that match."""
 
     @abc.abstractmethod
@@ -58,7 +58,7 @@ class Transport(abc.ABC):
         """Projects with counts."""
 
     @abc.abstractmethod
-    def finish_run(self, run_id: str, status: str, reason: str | None) -> Run:
+    def finish_run(self, run_id: str, status: str, reason: str | None) -> RunRecord:
         """End a run with a final status."""
 
     @abc.abstractmethod
@@ -76,11 +76,11 @@ class Transport(abc.ABC):
         """Merge values into the run's summary."""
 
     @abc.abstractmethod
-    def tag(self, run_id: str, add: Sequence[str], remove: Sequence[str]) -> Run:
+    def tag(self, run_id: str, add: Sequence[str], remove: Sequence[str]) -> RunRecord:
         """Add and remove tags."""
 
     @abc.abstractmethod
-    def note(self, run_id: str, text: str, outcome: str | None) -> Run:
+    def note(self, run_id: str, text: str, outcome: str | None) -> RunRecord:
         """Add a note (optionally with an outcome such as ``negative``)."""
 
     @abc.abstractmethod
@@ -118,7 +118,7 @@ class Transport(abc.ABC):
     def download_blob(self, digest: str, dest: Path) -> Path:
         """Write a blob's bytes to ``dest`` (verified against its digest)."""
 
-    # -- incidents (issue 7) ------------------------------------------------------------
+    # -- incidents ----------------------------------------------------------------------
     @abc.abstractmethod
     def list_incidents(self, open_only: bool, run: str | None, limit: int) -> list[Incident]:
         """Incidents newest first; ``open_only`` keeps open and acknowledged ones."""

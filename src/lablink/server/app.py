@@ -60,7 +60,7 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await hub.start()
-        lab.watchdog.start()  # timer rules and alert delivery (issue 7)
+        lab.watchdog.start()  # timer rules and alert delivery
         try:
             yield
         finally:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import collections
 import concurrent.futures
 import contextlib
-import json
 import logging
 import threading
 from collections.abc import Iterator, Mapping
@@ -26,14 +25,13 @@ from pathlib import Path
 
 import httpx
 
-from lablink.checks.routes import API_PREFIX
-from lablink.core.datasets.packs import PackReader, TruncatedPack
+from lablink.core.datasets.pack_fetch import API, PackResult, fetch_pack
+from lablink.core.datasets.packs import TruncatedPack
 from lablink.errors import CorruptBlob, InsufficientStorage, LablinkError, ServiceUnavailable
 from lablink.store.blobcache import BlobCache
 
 logger = logging.getLogger(__name__)
 
-API = API_PREFIX
 WAIT_SECONDS = 600.0
 MAX_REMEMBERED = 10_000  # digests remembered as corrupt upstream (oldest forgotten first)
 
@@ -143,38 +141,24 @@ class EdgeCache:
     ) -> None:
         with self._lock:  # request threads count at the same time
             self.stats["upstream_requests"] += 1
-        corrupt: list[str] = []
-        body = json.dumps({"digests": digests}).encode()
-        headers = {"Content-Type": "application/json"}
-        with self.client.stream("POST", f"{API}/data/fetch", content=body, headers=headers) as r:
-            if r.status_code >= 400:
-                r.read()
-                raise ServiceUnavailable(f"the upstream answered HTTP {r.status_code}")
-            stream = r.iter_bytes()
-            reader = PackReader(stream)
-            for digest, _size, chunks in reader:
-                future = futures.get(digest)
-                if future is None:
-                    continue  # not asked for: skipped by the reader
-                try:
-                    self.cache.put(digest, chunks)
-                except CorruptBlob:
-                    logger.warning("the upstream sent a corrupt copy of %s", digest)
-                    with self._lock:
-                        self.stats["upstream_corrupt"] += 1
-                    corrupt.append(digest)
-                    future.set_result(False)
-                    continue
+
+        def landed(digest: str, size: int, stored: bool) -> None:
+            if stored:
                 with self._lock:
                     self.stats["upstream_blobs"] += 1
                 self._remember(digest, corrupt=False)
-                future.set_result(True)
-            corrupt += [d for d in reader.corrupt if d in futures]  # a chained edge's upstream
-            for digest in [*reader.missing, *reader.corrupt]:
-                if digest in futures and not futures[digest].done():
-                    futures[digest].set_result(False)
-            for _ in stream:  # the body's last empty chunk: the connection is then reused
-                pass
+            else:
+                logger.warning("the upstream sent a corrupt copy of %s", digest)
+                with self._lock:
+                    self.stats["upstream_corrupt"] += 1
+            futures[digest].set_result(stored)
+
+        result = PackResult()
+        fetch_pack(self.client, digests, self.cache, result, landed)
+        for digest in [*result.missing, *result.upstream_corrupt]:
+            if not futures[digest].done():
+                futures[digest].set_result(False)
+        corrupt = [*result.corrupt, *result.upstream_corrupt]  # a chained edge's upstream
         for digest in corrupt:
             self._remember(digest, corrupt=True)
         if corrupt:

@@ -16,10 +16,10 @@ from typing import Any
 import sqlalchemy.exc
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
-from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
+from starlette.routing import Match
 
 from lablink.checks.routes import API_PREFIX
 from lablink.errors import (
@@ -135,13 +135,23 @@ async def _http_exception(request: Request, exc: Exception) -> Response:
     return error_response(err, dict(exc.headers) if exc.headers else None)
 
 
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
 def _allowed_methods(request: Request) -> list[str]:
-    """Every method some route takes on this path (Starlette names only the first route's)."""
-    methods: set[str] = set()
-    for route in request.app.router.routes:
-        if isinstance(route, APIRoute) and route.path_regex.fullmatch(request.url.path):
-            methods |= route.methods or set()
-    return sorted(methods)
+    """Every method some route takes on this path (Starlette names only the first route's).
+
+    Asks the router itself, method by method: FastAPI nests included routers, so a walk
+    over ``app.router.routes`` would not see the API's routes.
+    """
+    routes = request.app.router.routes
+    return [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] == Match.FULL for route in routes
+        )
+    ]
 
 
 def database_error(exc: sqlalchemy.exc.DBAPIError) -> LablinkError:

@@ -11,7 +11,14 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    StringConstraints,
+    model_validator,
+)
 
 from lablink.checks import widths
 from lablink.checks.json_value import check_text
@@ -25,6 +32,18 @@ class Body(BaseModel):
 
 
 _Safe = AfterValidator(check_text)
+
+
+def _integral(value: Any) -> Any:
+    # JSON Schema counts 5.0 as an integer (the spec says "integer"); strict mode would not.
+    if type(value) is float and value.is_integer():
+        return int(value)
+    return value
+
+
+# Put after the Field(ge, le) of an int in a JSON body: 5 or 5.0, never "5", 5.5 or true.
+# (After it, not before: pydantic would put the bounds in the spec as ge/le, not minimum.)
+Integral = BeforeValidator(_integral)
 
 # A free-form JSON object (config, summary). Only its top level is checked here, as
 # request models are validated on the event loop; the core walks the rest (safe text,
@@ -76,7 +95,7 @@ class Capture(BaseModel):
     python_version: str | None = None
     packages: dict[str, str] | None = None
     gpus: list[str] | None = None
-    # The run's watch policy (issue 7): checked by the watchdog, which refuses a bad one.
+    # The run's watch policy: checked by the watchdog, which refuses a bad one.
     watch: dict[str, Any] | None = None
 
     @model_validator(mode="before")

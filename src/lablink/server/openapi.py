@@ -17,14 +17,17 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from lablink.checks import widths
+from lablink.checks import names, widths
 from lablink.checks.compat import MODES
 from lablink.checks.keys import MAX_KEY_LENGTH
+from lablink.checks.limits import MAX_TAGS
 from lablink.checks.names import NAME_PATTERN
 from lablink.checks.routes import API_PREFIX
 from lablink.checks.wire_numbers import MAX_VERSION, MAX_WIRE_INT
 from lablink.core.datasets import refs
+from lablink.core.datasets.versions import MAX_PARENTS
 from lablink.models import RUN_STATUSES
+from lablink.server.api.datasets import MAX_VERIFY
 from lablink.store.blobs import _DIGEST
 
 Spec = dict[str, Any]
@@ -120,7 +123,8 @@ def _fix_query(path: str, param: Spec) -> None:
         if name == "project" and not path.endswith("/incidents"):
             text.update(pattern=_NAME, minLength=1)
         elif name == "run" and path.endswith("/events"):
-            text.update(pattern=_RUN_REF, minLength=1)
+            # empty is taken as no run filter, like leaving it out
+            text.update(pattern="^[A-Za-z0-9_-]{0,32}$", description="a run id; empty: every run")
         elif name == "run":
             text.update(pattern=_RUN_REF)
         elif name in {"ref", "old", "new"} and "/datasets/" in path:
@@ -240,7 +244,13 @@ _METRIC_KEY: Spec = {
     "pattern": f"^[^{_CONTROL}]*[^\\s{_CONTROL}][^{_CONTROL}]*$",
 }
 _DIGEST_FIELDS = {"digest", "manifest", "profile_digest"}
+_SCHEMA_REF = _anchored(rf"{NAME_PATTERN}(?:@(?:latest|v?0{{0,9}}[1-9][0-9]{{0,8}}))?")
+_TAG: Spec = {"pattern": r"^[^\s\x00]+$"}  # tracking.check_tag: no whitespace
+_NO_NUL = r"^[^\x00]*$"  # PostgreSQL's text cannot hold NUL, so no backend takes it
 _FIELD_RULES: dict[tuple[str, str], Spec] = {
+    ("CreateRun", "project"): {"pattern": _NAME},
+    ("CreateRun", "id"): {"pattern": _anchored(names._RUN_ID.pattern)},
+    ("CommitIn", "schema_ref"): {"pattern": _SCHEMA_REF},
     ("Finish", "status"): {"enum": [s for s in RUN_STATUSES if s != "running"]},
     ("NoteIn", "text"): {"minLength": 1, "pattern": "\\S"},
 }
@@ -252,11 +262,28 @@ def _bound_integers(node: Any) -> None:
         if node.get("type") == "integer":
             node.setdefault("minimum", 0)
             node.setdefault("maximum", MAX_WIRE_INT)
+            for bound in ("minimum", "maximum"):
+                # pydantic writes a validated int's bounds as floats (4.611686018427388e+18):
+                # exact here, but not to a client that adds 1 to find the first bad value
+                if isinstance(node[bound], float) and node[bound].is_integer():
+                    node[bound] = int(node[bound])
         for value in node.values():
             _bound_integers(value)
     elif isinstance(node, list):
         for value in node:
             _bound_integers(value)
+
+
+def _forbid_nul(node: Any) -> None:
+    """Every string without a pattern of its own gets one that leaves out NUL."""
+    if isinstance(node, dict):
+        if node.get("type") == "string" and "pattern" not in node and "format" not in node:
+            node["pattern"] = _NO_NUL
+        for value in node.values():
+            _forbid_nul(value)
+    elif isinstance(node, list):
+        for value in node:
+            _forbid_nul(value)
 
 
 def _fix_component(name: str, schema: Spec) -> None:
@@ -273,7 +300,28 @@ def _fix_component(name: str, schema: Spec) -> None:
             for option in options:
                 if option.get("type") == "object":
                     option["propertyNames"] = _METRIC_KEY
+    for field in ("tags", "add", "remove"):
+        for option in schema.get("properties", {}).get(field, {}).get("anyOf", []) or [
+            schema.get("properties", {}).get(field, {})
+        ]:
+            if option.get("type") == "array":
+                option["items"] = {**option["items"], **_TAG}
+                if field == "tags":
+                    option["maxItems"] = MAX_TAGS
+    _forbid_nul(schema)
+    if name == "CommitIn":
+        parents = schema["properties"]["parents"]
+        parents["items"] = {**parents["items"], "pattern": _DATASET_REF}
+        parents["maxItems"] = MAX_PARENTS
+    if name == "Capture":
+        # Gathered from the environment, so repaired (made text, cut) and never refused.
+        for field, prop in schema["properties"].items():
+            if field != "watch":
+                schema["properties"][field] = {"title": prop.get("title", field)}
     if name == "VerifyIn":
+        for option in schema["properties"]["digests"]["anyOf"]:
+            if option.get("type") == "array":
+                option.update(minItems=1, maxItems=MAX_VERIFY)
         schema["oneOf"] = [
             {"required": ["digest"], "properties": {"digests": {"type": "null"}}},
             {"required": ["digests"], "properties": {"digest": {"type": "null"}}},

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from lablink.checks.filters import Expr
-from lablink.models import Artifact, Event, MetricSummary, Project, Run
+from lablink.models import Artifact, Event, MetricSummary, Project, RunRecord
 
 # key -> (steps, wall times, values), parallel sequences of one batch
 # (numpy arrays or plain sequences: the store packs them with numpy either way)
@@ -50,7 +50,7 @@ class Store(abc.ABC):
         """
 
     @abc.abstractmethod
-    def get_run(self, run_id: str) -> Run:
+    def get_run(self, run_id: str) -> RunRecord:
         """One run with tags, params, metric summaries, notes and inputs.
 
         Raises:
@@ -84,7 +84,7 @@ class Store(abc.ABC):
         descending: bool,
         limit: int,
         offset: int,
-    ) -> tuple[list[Run], int]:
+    ) -> tuple[list[RunRecord], int]:
         """Runs matching a parsed filter, and how many match in all.
 
         ``order_by`` is a column (``created_at``, ``name``, ``status``, ...), or

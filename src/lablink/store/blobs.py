@@ -1,8 +1,8 @@
 """Content-addressed blobs over fsspec: a local folder by default, any fsspec URL else.
 
 A blob's id is ``<algorithm>:<hex>``: ``sha256:`` for artifacts and diffs (what the
-tracking core has always written), ``blake3:`` for dataset files and manifests (issue
-4: blake3 hashes 3-5x faster than sha256 on one core; ``benchmarks/data.py`` measures
+tracking core has always written), ``blake3:`` for dataset files and manifests
+(blake3 hashes 3-5x faster than sha256 on one core; ``benchmarks/data.py`` measures
 both). A blob lives at ``<root>/<algorithm>/<2 hex>/<rest>``. Equal bytes are stored
 once. Writes go to a temporary name and are renamed into place, so a reader never
 sees half a blob. On a local folder, blobs are made read-only: caches hardlink them,

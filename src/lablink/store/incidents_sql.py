@@ -20,8 +20,6 @@ from lablink.models import Incident
 from lablink.store import schema as t
 from lablink.store.sql import SqlStore
 
-STATES = ("open", "acknowledged", "resolved")
-
 
 @dataclasses.dataclass(frozen=True)
 class Raised:

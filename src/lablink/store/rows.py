@@ -1,4 +1,4 @@
-"""Rows to records: how ``runs`` and its side tables become ``models.Run``."""
+"""Rows to records: how ``runs`` and its side tables become ``models.RunRecord``."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 import math
 from typing import Any
 
-from lablink.models import GitInfo, MetricSummary, Note, Run
+from lablink.models import GitInfo, MetricSummary, Note, RunRecord
 
 
 def _nan_to_none(value: float) -> float | None:
@@ -59,12 +59,12 @@ def to_run(
     metrics: dict[str, MetricSummary],
     notes: list[Note],
     inputs: list[dict[str, Any]],
-) -> Run:
+) -> RunRecord:
     summary = dict(row.summary or {})
     for key, m in metrics.items():  # numeric summaries keep NaN/inf, which JSON columns cannot
         if m.summary_value is not None:
             summary[key] = m.summary_value
-    return Run(
+    return RunRecord(
         id=row.id,
         project=row.project_name,
         name=row.name,

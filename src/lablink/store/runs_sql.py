@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from lablink.checks.filters import Expr
 from lablink.errors import AlreadyExists, InvalidInput, NotFound
-from lablink.models import MetricSummary, Note, Project, Run
+from lablink.models import MetricSummary, Note, Project, RunRecord
 from lablink.store import schema as t
 from lablink.store.events_sql import EventsSql
 from lablink.store.filter_sql import compile_filter, order_by_clause
@@ -105,7 +105,7 @@ class RunsSql(EventsSql):
                 {"status": values["status"], "name": values["name"]},
             )
 
-    def get_run(self, run_id: str) -> Run:
+    def get_run(self, run_id: str) -> RunRecord:
         runs = self._load_runs([run_id])
         if not runs:
             raise NotFound(f"no run with id {run_id!r}", "list runs with `lablink runs ls`")
@@ -152,7 +152,7 @@ class RunsSql(EventsSql):
         descending: bool,
         limit: int,
         offset: int,
-    ) -> tuple[list[Run], int]:
+    ) -> tuple[list[RunRecord], int]:
         r = t.runs
         with self.engine.connect() as conn:
             conds: list[Any] = []
@@ -271,7 +271,7 @@ class RunsSql(EventsSql):
                 .on_conflict_do_nothing()
             )
 
-    def _load_runs(self, ids: Sequence[str]) -> list[Run]:
+    def _load_runs(self, ids: Sequence[str]) -> list[RunRecord]:
         """Hydrate runs in one query per table, keeping the order of ``ids``."""
         if not ids:
             return []

@@ -214,7 +214,7 @@ events = sa.Table(
 sa.Index("ix_events_run", events.c.run_id, events.c.id)
 sa.Index("ix_events_project", events.c.project_id, events.c.id)
 
-# -- schema registry (issue 5) -------------------------------------------------------
+# -- schema registry -----------------------------------------------------------------
 # A subject ("events") has immutable, numbered versions. ``compat`` on the subject is the
 # mode new versions are checked with; each version row keeps the mode it was checked
 # under, so loosening a subject's mode later is visible in its history.
@@ -243,7 +243,7 @@ schema_versions = sa.Table(
 )
 sa.Index("ix_schema_versions_fingerprint", schema_versions.c.fingerprint)
 
-# -- versioned datasets (issue 4) ----------------------------------------------------
+# -- versioned datasets --------------------------------------------------------------
 # A version's content is its manifest: a content-addressed blob (canonical JSON of
 # path, size, digest per file, and the hash algorithm) whose digest is ``digest``.
 # A version row is inserted only after every blob of its manifest is stored, in the
@@ -292,7 +292,7 @@ dataset_parents = sa.Table(
 )
 sa.Index("ix_dataset_parents_parent", dataset_parents.c.parent_id)
 
-# -- watchdog and incidents (issue 7) ------------------------------------------------
+# -- watchdog and incidents ----------------------------------------------------------
 # ``run_watch`` holds a run's own watch policy (what its SDK sent: the repository's
 # [watch] table with ``lablink.init(watch=...)`` over it) and, once a rule asked the
 # run to stop, the final status that stop ends in (``killed`` or ``timed_out``).

@@ -49,8 +49,8 @@ def mount_ui(app: FastAPI, lab: Lab) -> None:
     app.include_router(pages_router(lab, renderer))
     app.include_router(run_router(lab, renderer))
     app.include_router(params_router(lab, renderer))
-    app.include_router(incidents_router(lab, renderer))  # issue 7
-    app.include_router(datasets_router(lab, renderer))  # issues 4 and 5
+    app.include_router(incidents_router(lab, renderer))
+    app.include_router(datasets_router(lab, renderer))  # with their schemas
 
 
 __all__ = ["mount_ui"]

@@ -19,10 +19,11 @@ from typing import Any
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
+from lablink.checks.nonfinite import json_float
 from lablink.checks.wire_numbers import MAX_WIRE_INT_TEXT, parse_wire_int
 from lablink.core.lab import Lab
 from lablink.errors import InvalidInput, LablinkError, NotFound
-from lablink.models import Run
+from lablink.models import RunRecord
 
 DEFAULT_POINTS = 1000
 MAX_POINTS = 5000
@@ -82,7 +83,7 @@ def group_keys(keys: Sequence[str]) -> list[tuple[str, list[str]]]:
     return [(name, groups[name]) for name in sorted(groups, key=rank)]
 
 
-def page_data(runs: Sequence[Run], options: ChartOptions, live: bool) -> dict[str, Any]:
+def page_data(runs: Sequence[RunRecord], options: ChartOptions, live: bool) -> dict[str, Any]:
     """What the chart script needs, embedded in the page as JSON (no NaN in here)."""
     return {
         "runs": [
@@ -100,10 +101,6 @@ def page_data(runs: Sequence[Run], options: ChartOptions, live: bool) -> dict[st
         "maxPoints": DEFAULT_POINTS,
         "live": live,
     }
-
-
-def _finite(values: Sequence[float]) -> list[float | None]:
-    return [v if math.isfinite(v) else None for v in values]
 
 
 def series_json(
@@ -128,7 +125,7 @@ def series_json(
         "run": h.run_id,
         "key": key,
         "steps": h.steps,
-        "values": _finite(h.values),
+        "values": [json_float(v) for v in h.values],
         "times": [round(t, 3) for t in h.times],
         "total": h.total,
         "downsampled": h.downsampled,

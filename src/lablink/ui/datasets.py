@@ -1,4 +1,4 @@
-"""The datasets pages (issues 4 and 5): every dataset, and one dataset's versions.
+"""The datasets pages: every dataset, and one dataset's versions.
 
 ``/datasets`` lists datasets with their latest version. ``/datasets/{name}`` shows the
 versions, then one of them (``?v=3``, the latest by default): its lineage both ways

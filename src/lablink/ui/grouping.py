@@ -14,21 +14,21 @@ import statistics
 from collections.abc import Sequence
 from typing import Any
 
-from lablink.models import Run
+from lablink.models import RunRecord
 
 GROUPINGS = {"": "no grouping", "seed": "config without the seed"}
 BANDS = {"std": "mean ± std", "minmax": "min to max"}
 
 
-def config_key(run: Run) -> str:
+def config_key(run: RunRecord) -> str:
     """The run's params without its seeds, as a stable string."""
     kept = {k: v for k, v in run.params.items() if "seed" not in k.lower()}
     return json.dumps(kept, sort_keys=True, default=str)
 
 
-def group_runs(runs: Sequence[Run], palette: Sequence[str]) -> list[dict[str, Any]]:
+def group_runs(runs: Sequence[RunRecord], palette: Sequence[str]) -> list[dict[str, Any]]:
     """Runs with equal ``config_key``, in first-seen order, named by what differs."""
-    found: dict[str, list[Run]] = {}
+    found: dict[str, list[RunRecord]] = {}
     for run in runs:
         found.setdefault(config_key(run), []).append(run)
     varying = sorted(
@@ -66,7 +66,7 @@ def spread(values: Sequence[float], band: str) -> dict[str, float] | None:
 
 
 def group_table(
-    runs: Sequence[Run], groups: Sequence[dict[str, Any]], keys: Sequence[str], band: str
+    runs: Sequence[RunRecord], groups: Sequence[dict[str, Any]], keys: Sequence[str], band: str
 ) -> list[tuple[str, list[dict[str, float] | None]]]:
     """Per metric, the spread of the final values (summary or last) in each group."""
     by_id = {r.id: r for r in runs}

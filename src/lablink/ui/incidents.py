@@ -1,4 +1,4 @@
-"""The incidents page and the incidents box of the run page (issue 7).
+"""The incidents page and the incidents box of the run page.
 
 ``/incidents`` lists incidents (``?open=1`` for unresolved ones, ``?run=ID`` for one
 run), each with the metric window that triggered it drawn as an inline SVG (no script

@@ -16,7 +16,7 @@ from starlette.responses import HTMLResponse
 
 from lablink.core.lab import Lab
 from lablink.errors import FilterSyntaxError, InvalidInput, LablinkError, NotFound
-from lablink.models import Run
+from lablink.models import RunRecord
 from lablink.ui import charts
 from lablink.ui import grouping as grouping_mod
 from lablink.ui.render import Renderer
@@ -65,7 +65,7 @@ def pages_router(lab: Lab, renderer: Renderer) -> APIRouter:
         # The cursor is read before the runs, so the live stream replays anything
         # that happens between this render and the browser connecting to it.
         cursor = lab.store.last_event_id()
-        runs: list[Run] = []
+        runs: list[RunRecord] = []
         total = 0
         error = None
         try:
@@ -162,6 +162,6 @@ def pages_router(lab: Lab, renderer: Renderer) -> APIRouter:
     return router
 
 
-def metric_union(runs: Sequence[Run]) -> list[str]:
+def metric_union(runs: Sequence[RunRecord]) -> list[str]:
     """Every metric key any of ``runs`` has, in first-seen order."""
     return list(dict.fromkeys(k for r in runs for k in r.metrics))

@@ -8,7 +8,6 @@ latest ``MAX_RUNS`` (optionally filtered with the runs table's filter language).
 
 from __future__ import annotations
 
-import math
 import time
 from typing import Any
 
@@ -16,31 +15,26 @@ from fastapi import APIRouter, Request
 from starlette.responses import HTMLResponse
 
 from lablink.checks.metric_goal import goal
+from lablink.checks.nonfinite import finite_or_none
 from lablink.core.lab import Lab
 from lablink.errors import LablinkError
-from lablink.models import Run
+from lablink.models import RunRecord
 from lablink.ui.render import Renderer
 
 MAX_RUNS = 1000
 MAX_AXES = 12
 
 
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value) if math.isfinite(value) else None
-
-
-def dimensions(runs: list[Run], metric: str) -> dict[str, Any]:
+def dimensions(runs: list[RunRecord], metric: str) -> dict[str, Any]:
     """Axes for the chart: params that vary (numbers, or text as categories), then metric."""
-    kept = [r for r in runs if (m := r.metrics.get(metric)) and _number(m.value) is not None]
+    kept = [r for r in runs if (m := r.metrics.get(metric)) and finite_or_none(m.value) is not None]
     keys = list(dict.fromkeys(k for r in kept for k in r.params))
     axes = []
     for key in keys:
         values = [r.params.get(key) for r in kept]
         if len({repr(v) for v in values}) < 2:
             continue  # a param every run shares says nothing about the metric
-        numbers = [_number(v) for v in values]
+        numbers = [finite_or_none(v) for v in values]
         if all(n is not None for n in numbers):
             axes.append({"label": key, "values": numbers})
         else:
@@ -53,7 +47,7 @@ def dimensions(runs: list[Run], metric: str) -> dict[str, Any]:
                     "tickvals": list(range(len(labels))),
                 }
             )
-    metric_values = [_number(r.metrics[metric].value) for r in kept]
+    metric_values = [finite_or_none(r.metrics[metric].value) for r in kept]
     return {
         "axes": axes[:MAX_AXES],
         "metric": {"label": metric, "values": metric_values, "goal": goal(metric)},

@@ -13,7 +13,7 @@ from starlette.responses import HTMLResponse, Response, StreamingResponse
 
 from lablink.core.lab import Lab
 from lablink.errors import LablinkError, NotFound
-from lablink.models import Run
+from lablink.models import RunRecord
 from lablink.ui import charts, summary
 from lablink.ui.render import Renderer
 
@@ -63,7 +63,7 @@ def read_diff(lab: Lab, digest: str) -> dict[str, Any]:
     }
 
 
-def run_context(lab: Lab, run: Run, request: Request, cursor: int) -> dict[str, Any]:
+def run_context(lab: Lab, run: RunRecord, request: Request, cursor: int) -> dict[str, Any]:
     """Everything run.html shows."""
     options = charts.ChartOptions.from_query(request.query_params)
     diff = read_diff(lab, run.git.diff_digest) if run.git.diff_digest else None

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from lablink.checks.metric_goal import best_of, goal
-from lablink.models import Run
+from lablink.models import RunRecord
 from lablink.ui.charts import group_keys
 
 
@@ -33,7 +33,7 @@ class MetricRow:
     summary: float | None
 
 
-def metric_rows(run: Run) -> list[MetricRow]:
+def metric_rows(run: RunRecord) -> list[MetricRow]:
     """The run's metrics in chart order (train/, val/, ..., sys/ last)."""
     rows = []
     for _, keys in group_keys(list(run.metrics)):
@@ -55,18 +55,18 @@ def metric_rows(run: Run) -> list[MetricRow]:
     return rows
 
 
-def other_summary(run: Run) -> dict[str, Any]:
+def other_summary(run: RunRecord) -> dict[str, Any]:
     """Summary values the metric rows do not show: strings, lists, dicts."""
     return {k: v for k, v in run.summary.items() if not _numeric(run, k)}
 
 
-def _numeric(run: Run, key: str) -> bool:
+def _numeric(run: RunRecord, key: str) -> bool:
     # The store keeps a metrics row for every summary key, a string one included, with
     # no points and no number: such a key belongs with the other summary values.
     m = run.metrics.get(key)
     return m is not None and (m.count > 0 or m.summary_value is not None)
 
 
-def chart_keys(run: Run) -> Sequence[str]:
+def chart_keys(run: RunRecord) -> Sequence[str]:
     """Metric keys with logged points; a summary-only key has nothing to plot."""
     return [k for k, m in run.metrics.items() if m.count]

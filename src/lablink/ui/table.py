@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from lablink.checks.metric_goal import best_of, goal, lower_is_better
-from lablink.models import MetricSummary, Run
+from lablink.models import MetricSummary, RunRecord
 
 PAGE_SIZES = (25, 50, 100, 200)
 DEFAULT_LIMIT = 50
@@ -117,7 +117,7 @@ class TableState:
         return self.url(project, sort=key, descending=descending, offset=0)
 
 
-def auto_columns(runs: Sequence[Run]) -> tuple[str, ...]:
+def auto_columns(runs: Sequence[RunRecord]) -> tuple[str, ...]:
     """Columns when the URL names none: params that vary, then the main metrics."""
     param_keys = list(dict.fromkeys(k for r in runs for k in r.params))
     varying = [k for k in param_keys if len({repr(r.params.get(k)) for r in runs}) > 1]
@@ -134,14 +134,14 @@ def auto_columns(runs: Sequence[Run]) -> tuple[str, ...]:
     return tuple([f"metrics.{k}" for k in metrics[:AUTO_METRICS]] + [f"params.{k}" for k in params])
 
 
-def available_columns(runs: Sequence[Run], chosen: Sequence[str]) -> list[str]:
+def available_columns(runs: Sequence[RunRecord], chosen: Sequence[str]) -> list[str]:
     """Every params.X and metrics.X seen on this page, plus the chosen ones."""
     keys = [f"params.{k}" for r in runs for k in r.params]
     keys += [f"metrics.{k}" for r in runs for k in r.metrics]
     return sorted(dict.fromkeys([*chosen, *keys]), key=lambda c: (not c.startswith("params"), c))
 
 
-def cell(run: Run, column: str) -> dict[str, Any]:
+def cell(run: RunRecord, column: str) -> dict[str, Any]:
     """What one params.X or metrics.X cell shows: a value, and for metrics the best logged."""
     head, _, key = column.partition(".")
     if head == "params":

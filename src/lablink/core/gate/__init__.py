@@ -1,4 +1,4 @@
-"""The statistical regression gate (issue 6): is the candidate significantly worse?
+"""The statistical regression gate: is the candidate significantly worse?
 
 ``run_gate`` selects baseline and candidate runs by filter (``selection.py``), reads
 one value per run and metric, compares the two samples and gives each metric one of
@@ -7,9 +7,9 @@ compares one checkpoint per side on stored predictions (``predictions.py``). The
 orchestration is ``run.py``, the answer's records ``results.py``, its words and
 Markdown ``report.py``, the options ``options.py``, the one-project rule ``scope.py``.
 
-Only finished runs count; others are listed in the result's notes. Use the Python API
-as ``from lablink.core import gate`` then ``gate.compare(base_runs, cand_runs,
-metrics={"val/acc": "max"}, margin=0.5)``. The names below load their module on
+Only finished runs count; others are listed in the result's notes. The public Python
+API is ``lablink.gate`` (``src/lablink/gate.py``): ``lablink.gate.compare(base_runs,
+cand_runs, metrics={"val/acc": "max"}, margin=0.5)``. The names below load their module on
 first use: importing the package alone loads neither numpy nor SciPy.
 """
 

@@ -14,7 +14,7 @@ and ``values`` and a JSON ``header`` string is read too. The dataset reference i
 recorded among the run's inputs, so lineage shows which data a checkpoint was scored on.
 
 Nothing here imports the SDK: ``source`` is anything with the transport methods used
-(a ``Transport``, or a ``Client``'s ``.transport``).
+(a ``Transport``; ``lablink.gate`` passes a ``Client``'s).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import numpy as np
 
 from lablink.checks.keys import check_metric_key
 from lablink.errors import InvalidInput, NotFound
-from lablink.models import Artifact, Run
+from lablink.models import Artifact, RunRecord
 
 PREFIX = "predictions/"
 KIND = "predictions"
@@ -39,7 +39,7 @@ KIND = "predictions"
 class ArtifactSource(Protocol):
     """The transport methods predictions need (``lablink.sdk.transport.Transport`` has them)."""
 
-    def get_run(self, ref: str) -> Run: ...
+    def get_run(self, ref: str) -> RunRecord: ...
     def list_artifacts(self, run_id: str) -> list[Artifact]: ...
     def download_blob(self, digest: str, dest: Path) -> Path: ...
     def upload_artifact(self, run_id: str, path: Path, name: str, kind: str) -> Artifact: ...
@@ -99,7 +99,7 @@ def log_predictions(
     """Attach per-example values to a run as ``predictions/<metric>.jsonl``.
 
     Args:
-        source: a transport (``lablink.Client().transport``).
+        source: a transport (``lablink.gate`` passes a ``Client``'s).
         run: the run id (or unique prefix).
         ids: example ids, unique; the gate compares only identical id sets.
         values: 0/1 correctness or a score per example.

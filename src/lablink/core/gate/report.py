@@ -74,7 +74,8 @@ def _seeds_text(plan: SeedPlan | None, n_cand: int, n_base: int) -> str:
             f"seeds on each side would decide it with {plan.power:.0%} power."
         )
     return (
-        f" With {sigma}, even 1000 seeds would not decide it: the margin is tiny next to {SIGMA}."
+        f" With {sigma}, even {SEED_LIMIT} seeds would not decide it: "
+        f"the margin is tiny next to {SIGMA}."
     )
 
 

@@ -7,9 +7,9 @@ and Markdown, ``verdicts.py`` and ``run.py`` make them.
 from __future__ import annotations
 
 import dataclasses
-import math
 from typing import Any
 
+from lablink.checks.nonfinite import scrub
 from lablink.checks.stats import Comparison, SeedPlan, Verdict
 from lablink.core.gate.options import MetricSpec
 
@@ -41,7 +41,7 @@ class MetricResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (non-finite numbers become None)."""
-        data: dict[str, Any] = clean(
+        data: dict[str, Any] = scrub(
             {
                 "metric": self.spec.key,
                 "direction": self.spec.direction,
@@ -102,14 +102,3 @@ class GateResult:
             "notes": list(self.notes),
             "metrics": [m.to_dict() for m in self.metrics],
         }
-
-
-def clean(value: Any) -> Any:
-    """``value`` with non-finite floats (in dicts, lists, tuples) replaced by None."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [clean(v) for v in value]
-    return value

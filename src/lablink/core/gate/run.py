@@ -18,7 +18,7 @@ from lablink.core.gate.scope import check_one_project, current_project
 from lablink.core.gate.selection import RunSource, finished_runs, select_runs
 from lablink.core.gate.verdicts import check_args, compare
 from lablink.errors import InvalidInput
-from lablink.models import Run
+from lablink.models import RunRecord
 
 
 def run_gate(source: RunSource, options: GateOptions) -> GateResult:
@@ -68,7 +68,10 @@ def run_gate(source: RunSource, options: GateOptions) -> GateResult:
 
 
 def _per_example(
-    source: ArtifactSource, base: Sequence[Run], cand: Sequence[Run], options: GateOptions
+    source: ArtifactSource,
+    base: Sequence[RunRecord],
+    cand: Sequence[RunRecord],
+    options: GateOptions,
 ) -> GateResult:
     for side, runs in (("baseline", base), ("candidate", cand)):
         if len(runs) != 1:

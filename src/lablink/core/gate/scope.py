@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from lablink.errors import InvalidInput
-from lablink.models import Project, Run
+from lablink.models import Project, RunRecord
 
 SHOWN_PROJECTS = 5
 
@@ -33,7 +33,9 @@ def current_project(source: ProjectSource, project: str | None) -> str | None:
     return names[0] if len(names) == 1 else None
 
 
-def check_one_project(project: str | None, sides: Sequence[tuple[str, Sequence[Run]]]) -> None:
+def check_one_project(
+    project: str | None, sides: Sequence[tuple[str, Sequence[RunRecord]]]
+) -> None:
     """Refuse runs from another project than ``project``, or from several when it is None.
 
     ``sides`` are ``(name, runs)`` pairs such as ``("baseline", [...])``.

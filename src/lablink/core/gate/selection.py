@@ -20,13 +20,13 @@ from lablink.checks.names import is_run_id
 from lablink.core.gate.predictions import ArtifactSource
 from lablink.core.gate.scope import ProjectSource
 from lablink.errors import InvalidInput, NotFound
-from lablink.models import Run
+from lablink.models import RunRecord
 
 PAGE = 1000
 
 
 class RunSource(ArtifactSource, ProjectSource, Protocol):
-    """What the gate reads runs through: a ``Transport`` (``lablink.Client().transport``)."""
+    """What the gate reads runs through: a ``Transport`` (``lablink.gate`` passes a ``Client``'s)."""
 
     def search_runs(
         self,
@@ -36,10 +36,10 @@ class RunSource(ArtifactSource, ProjectSource, Protocol):
         descending: bool,
         limit: int,
         offset: int,
-    ) -> tuple[list[Run], int]: ...
+    ) -> tuple[list[RunRecord], int]: ...
 
 
-def run_value(run: Run, key: str, direction: str) -> float | None:
+def run_value(run: RunRecord, key: str, direction: str) -> float | None:
     """The value a run contributes for a metric (see the module docstring)."""
     m = run.metrics.get(key)
     if m is not None:
@@ -52,14 +52,14 @@ def run_value(run: Run, key: str, direction: str) -> float | None:
     return float(raw) if isinstance(raw, int | float) and not isinstance(raw, bool) else None
 
 
-def select_runs(source: RunSource, selector: str, project: str | None) -> list[Run]:
+def select_runs(source: RunSource, selector: str, project: str | None) -> list[RunRecord]:
     """All runs a selector names: a run id, or a filter such as ``tags.main``."""
     if is_run_id(selector):
         try:
             return [source.get_run(selector)]
         except NotFound:
             pass
-    runs: list[Run] = []
+    runs: list[RunRecord] = []
     while True:
         page, total = source.search_runs(project, selector, "created_at", False, PAGE, len(runs))
         runs += page
@@ -67,7 +67,7 @@ def select_runs(source: RunSource, selector: str, project: str | None) -> list[R
             return runs
 
 
-def finished_runs(runs: Sequence[Run], side: str, notes: list[str]) -> list[Run]:
+def finished_runs(runs: Sequence[RunRecord], side: str, notes: list[str]) -> list[RunRecord]:
     """The finished runs; the others are named in ``notes``. Raises InvalidInput if none."""
     done = [r for r in runs if r.status == "finished"]
     others = [r for r in runs if r.status != "finished"]

@@ -35,11 +35,11 @@ from lablink.core.gate.report import explain
 from lablink.core.gate.results import GateResult, MetricResult, SeedValue
 from lablink.core.gate.selection import run_value
 from lablink.errors import InvalidInput
-from lablink.models import Run
+from lablink.models import RunRecord
 
 
 def _values(
-    runs: Sequence[Run], spec: MetricSpec, side: str, notes: list[str]
+    runs: Sequence[RunRecord], spec: MetricSpec, side: str, notes: list[str]
 ) -> tuple[SeedValue, ...]:
     found, missing, bad = [], [], []
     for run in runs:
@@ -69,8 +69,8 @@ def _values(
 
 
 def compare(
-    baseline_runs: Sequence[Run],
-    candidate_runs: Sequence[Run],
+    baseline_runs: Sequence[RunRecord],
+    candidate_runs: Sequence[RunRecord],
     metrics: Mapping[str, str] | Sequence[MetricSpec],
     margin: float | Mapping[str, float] = 0.0,
     alpha: float = 0.05,

@@ -12,7 +12,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-from lablink.sdk.spool.ops import FAILURE, OpLog, attempt, lock_file, parse_line
+from lablink.sdk.spool.ops import (
+    FAILURE,
+    SPOOL_VERSION,
+    OpLog,
+    attempt,
+    lock_file,
+    parse_line,
+)
 from lablink.sdk.transport import Transport
 
 logger = logging.getLogger("lablink.sdk.spool")
@@ -109,6 +116,9 @@ def _replay_file(
     lines = fh.readlines()
     header = parse_line(lines[0], path) if lines else None
     if header is None or header.get("op") != "run" or header.get("target") != target:
+        return None
+    if not isinstance(header.get("v", 1), int) or header.get("v", 1) > SPOOL_VERSION:
+        # written by a newer lablink whose ops this one may misread: leave it for that one
         return None
     for i, line in enumerate(lines[1:], start=1):
         op = parse_line(line, path) if line.endswith(b"\n") else None

@@ -7,9 +7,9 @@ from fastapi import APIRouter
 from lablink.checks.routes import API_PREFIX
 from lablink.server.api import (
     blobs,
-    datasets,  # issue 4
+    datasets,
     events,
-    incidents,  # issue 7
+    incidents,
     metrics,
     projects,
     runs,

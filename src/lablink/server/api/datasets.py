@@ -12,23 +12,23 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from pydantic import model_validator
+from pydantic import Field, model_validator
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 from starlette.responses import StreamingResponse
 
+from lablink.checks.wire_numbers import MAX_VERSION
 from lablink.core.datasets.packs import TruncatedPack
 from lablink.core.datasets.transfer import check_digests
 from lablink.errors import InvalidInput
 from lablink.server.deps import Actor, LabDep
-from lablink.server.fields import Body, Digest, InputRef, RunId, SchemaRef, Text
+from lablink.server.fields import Body, Digest, InputRef, Integral, RunId, SchemaRef, Text
 from lablink.server.jsonio import JSONResponse, reply
 from lablink.server.offloop import OffLoopRoute
 from lablink.store.blobs import check_digest
 
 router = APIRouter(tags=["datasets"], route_class=OffLoopRoute)
 
-DatasetName = Annotated[str, Query(min_length=1, max_length=200)]
 RefText = Annotated[str, Query(min_length=1, max_length=300)]
 MAX_VERIFY = 1000  # rehashing is the server's work: bounded per request
 
@@ -41,7 +41,7 @@ class CommitIn(Body):
     parents: list[InputRef] = []
     source_run: RunId | None = None
     source_command: Text | None = None
-    version: int | None = None
+    version: Annotated[int, Field(ge=1, le=MAX_VERSION), Integral] | None = None
     profile_digest: Digest | None = None
     schema_ref: SchemaRef | None = None
 

@@ -13,13 +13,13 @@ from starlette.responses import Response
 from lablink.checks.batchwire import CONTENT_TYPE as BATCH_CONTENT_TYPE
 from lablink.checks.batchwire import decode_batch
 from lablink.checks.keys import MAX_KEY_LENGTH, check_metric_key
-from lablink.checks.wire_numbers import MAX_WIRE_INT
+from lablink.checks.wire_numbers import MAX_WIRE_INT, json_int
 from lablink.core.lab import Lab
 from lablink.errors import InvalidInput
 from lablink.models import History
 from lablink.server.access import Authorized, run_project
 from lablink.server.deps import LabDep
-from lablink.server.fields import Body, MetricKey
+from lablink.server.fields import Body, Integral, MetricKey
 from lablink.server.jsonio import JSONResponse, loads_body, reply
 from lablink.server.offloop import OffLoopRoute
 
@@ -62,7 +62,7 @@ class Heartbeat(Body):
     """Liveness, optionally with sampled system metrics logged as a batch ``seq``."""
 
     system: dict[MetricKey, float] | None = None
-    seq: Annotated[int, Field(ge=0, le=MAX_WIRE_INT)] | None = None
+    seq: Annotated[int, Field(ge=0, le=MAX_WIRE_INT), Integral] | None = None
 
 
 @router.post(
@@ -94,7 +94,8 @@ def _ingest(lab: Lab, run_id: str, body: bytes, binary: bool = False) -> dict[st
         raise InvalidInput(f"unknown field(s) in batch: {', '.join(unknown)}")
     if "seq" not in data or "metrics" not in data:
         raise InvalidInput("a batch needs seq and metrics", "send {seq, metrics: {key: {...}}}")
-    return lab.tracking.log_batch(run_id, data["seq"], data["metrics"])
+    seq = data["seq"] if binary else json_int(data["seq"], "seq")
+    return lab.tracking.log_batch(run_id, seq, data["metrics"])
 
 
 @router.post("/runs/{run_id}/heartbeat", summary="Report liveness")

@@ -15,7 +15,7 @@ from fastapi import Body as BodyParam
 from lablink.checks.wire_numbers import MAX_WIRE_INT
 from lablink.core.lab import Lab
 from lablink.errors import InvalidInput
-from lablink.models import Run
+from lablink.models import RunRecord
 from lablink.server.access import Access, Authorized
 from lablink.server.deps import Actor, LabDep
 from lablink.server.fields import (
@@ -148,7 +148,7 @@ _CONFIG_HELP = (
 )
 
 
-def _listed(run: Run) -> dict[str, Any]:
+def _listed(run: RunRecord) -> dict[str, Any]:
     """A run as listed: everything but its config and params, which are not copied."""
     out = dataclasses.replace(run, config={}, params={}).to_dict()
     del out["config"], out["params"]

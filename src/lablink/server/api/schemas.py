@@ -20,7 +20,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
-from lablink.checks.wire_numbers import MAX_VERSION, check_wire_int, parse_wire_int
+from lablink.checks.wire_numbers import MAX_VERSION, json_int, parse_wire_int
 from lablink.core.schemas import Schemas, parse_ref, version_to_dict
 from lablink.errors import InvalidInput
 from lablink.server.deps import Actor, LabDep
@@ -62,7 +62,7 @@ async def _body(request: Request) -> dict[str, Any]:
             raise InvalidInput(f"'{key}' must be a string")
     version = body.get("version")
     if version is not None:
-        check_wire_int(version, "'version'", low=1, high=MAX_VERSION)
+        body["version"] = json_int(version, "'version'", low=1, high=MAX_VERSION)
     return body
 
 

@@ -1,4 +1,4 @@
-"""schema registry: subjects and immutable versions (issue 5)
+"""schema registry: subjects and immutable versions
 
 Revision ID: 0002
 Revises: 0001

@@ -1,4 +1,4 @@
-"""versioned datasets: datasets, immutable versions, lineage between versions (issue 4)
+"""versioned datasets: datasets, immutable versions, lineage between versions
 
 Revision ID: 0003
 Revises: 0002

@@ -1,4 +1,4 @@
-"""watchdog and incidents: per-run watch policy, incidents, notification deliveries (issue 7)
+"""watchdog and incidents: per-run watch policy, incidents, notification deliveries
 
 Revision ID: 0004
 Revises: 0003
