@@ -4,7 +4,8 @@
     ├── InvalidInput             400 bad_request: malformed values, keys, names
     │   ├── FilterSyntaxError    400 bad_filter: a run filter that does not parse
     │   └── ValidationFailed     422 validation_failed: data that breaks its schema
-    ├── Unauthorized             401 unauthorized
+    ├── Unauthorized             401 unauthorized: no, or no valid, credential
+    ├── Forbidden                403 forbidden: a valid credential without the role
     ├── NotFound                 404 not_found: unknown run, project, artifact
     ├── AlreadyExists            409 already_exists
     ├── Conflict                 409 conflict: the request clashes with stored state
@@ -109,6 +110,13 @@ class Unauthorized(LablinkError):
     status = 401
 
 
+class Forbidden(LablinkError):
+    """The caller is known but their role does not allow this."""
+
+    code = "forbidden"
+    status = 403
+
+
 class NotFound(LablinkError):
     """A run, project or artifact that does not exist."""
 
@@ -192,6 +200,7 @@ ERRORS_BY_CODE: dict[str, type[LablinkError]] = {
         FilterSyntaxError,
         ValidationFailed,
         Unauthorized,
+        Forbidden,
         NotFound,
         AlreadyExists,
         Conflict,

@@ -25,6 +25,7 @@ from lablink.cli.gate import app as gate_app
 from lablink.cli.incidents import app as incidents_app
 from lablink.cli.launch import app as jobs_app
 from lablink.cli.launch import launch
+from lablink.cli.login import login
 from lablink.cli.people import audit, tokens_app, users_app
 from lablink.cli.schema import app as schema_app
 from lablink.cli.schema import validate_command
@@ -125,6 +126,7 @@ app.add_typer(decision_app, name="decision")
 app.command("init")(init)
 app.command("launch")(launch)
 app.add_typer(jobs_app, name="jobs")
+app.command("login")(login)
 
 
 def main() -> None:

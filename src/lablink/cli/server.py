@@ -30,22 +30,41 @@ def server(
     tls_key: str | None = typer.Option(
         None, "--tls-key", help="The PEM private key of --tls-cert (unencrypted)."
     ),
+    auth: str | None = typer.Option(
+        None,
+        "--auth",
+        help="off, required (a personal or service token on every API call) or proxy "
+        "(a trusted reverse proxy names the user). Default: off on 127.0.0.1 while no "
+        "users exist, else required.",
+    ),
+    auth_header: str = typer.Option(
+        "X-Forwarded-User", "--auth-header", help="The header a proxy names the user in."
+    ),
+    trusted_proxy: list[str] = typer.Option(
+        [], "--trusted-proxy", help="A proxy address or network whose header is believed."
+    ),
 ) -> None:
     """Serve the REST API (/api/v1, OpenAPI docs at /docs) and the web UI.
 
     With --upstream URL it is an edge cache instead: it serves the dataset files it
     holds, fetches the others from URL once, and forwards everything else there.
     With --tls-cert and --tls-key it serves HTTPS (or put it behind a reverse proxy:
-    docs/server.md). Listening beyond this machine without an API token (LABLINK_TOKEN)
-    prints a warning.
+    docs/server.md). With --auth required every API call needs a token of a lablink
+    user (docs/people.md). Listening beyond this machine without auth or an API token
+    (LABLINK_TOKEN) prints a warning.
     """
+    from lablink.server.auth import AuthConfig
     from lablink.server.listen import check_tls, exposure_warning
 
     state = get_state(ctx)
     state.override(db=db, home=home)
     settings = state.settings
     tls = check_tls(tls_cert, tls_key)
-    warning = exposure_warning(host, port, auth=bool(settings.token))
+    config = None
+    if auth is not None:
+        config = AuthConfig(auth.strip().lower(), auth_header, tuple(trusted_proxy))
+    guarded = bool(settings.token) or (config is not None and config.on)
+    warning = exposure_warning(host, port, auth=guarded)
     if warning:
         print_warning(warning)
     if upstream:
@@ -57,7 +76,7 @@ def server(
     # Imported here, not at the top: `lablink --help` and the SDK must not load FastAPI.
     from lablink.server.app import serve
 
-    serve(settings, host, port, tls)
+    serve(settings, host, port, tls, config)
 
 
 def print_warning(text: str) -> None:

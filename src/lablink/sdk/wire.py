@@ -43,8 +43,15 @@ TRANSPORT_ERRORS = (
 
 
 def auth_headers(settings: Any) -> dict[bytes, bytes]:
-    """The user and token headers every request carries (UTF-8 bytes on the wire)."""
-    headers = {b"X-Lablink-User": settings.user.encode(), b"User-Agent": b"lablink-sdk"}
+    """The user and token headers every request carries (UTF-8 bytes on the wire).
+
+    A personal or service token (``ll_...``) says who the caller is, and a server with
+    auth on refuses a self-declared user beside it; only a shared token (or none) goes
+    with ``X-Lablink-User``.
+    """
+    headers = {b"User-Agent": b"lablink-sdk"}
+    if not (settings.token or "").startswith("ll_"):
+        headers[b"X-Lablink-User"] = settings.user.encode()
     if settings.token:
         headers[b"Authorization"] = f"Bearer {settings.token}".encode()
     return headers

@@ -15,16 +15,18 @@ import socket
 from collections.abc import AsyncIterator
 
 import uvicorn
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from sqlalchemy.engine import make_url
 from starlette.concurrency import run_in_threadpool
 
 from lablink.checks.limits import MAX_SMALL_BODY_BYTES
 from lablink.core.lab import Lab
 from lablink.errors import Conflict, InvalidInput
+from lablink.server.access import authorize
 from lablink.server.api import PREFIX, ROUTERS
 from lablink.server.api.blobs import upload_path
 from lablink.server.api.projects import health_router, version
+from lablink.server.auth import AuthConfig, Authenticate, default_mode
 from lablink.server.errors import install_error_handlers
 from lablink.server.guards import BrowserGuard
 from lablink.server.jsonio import JSONResponse
@@ -40,14 +42,19 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 GRACEFUL_SHUTDOWN_SECONDS = 10
 
 
-def create_app(lab: Lab, *, keepalive_seconds: float = 15.0, ui: bool = True) -> FastAPI:
+def create_app(
+    lab: Lab, *, keepalive_seconds: float = 15.0, ui: bool = True, auth: AuthConfig | None = None
+) -> FastAPI:
     """The lablink ASGI app over ``lab``: REST API, live events and (optionally) the UI.
 
     Args:
         lab: the store, blob store and use cases to serve.
         keepalive_seconds: interval of SSE keepalive comments.
         ui: also serve the web UI.
+        auth: how API calls are authenticated (``server/auth.py``); None is ``off``,
+            where ``LABLINK_TOKEN``, when set, guards ``/api/`` as one shared token.
     """
+    auth = auth or AuthConfig()
     hub = EventHub(lab.store, keepalive_seconds)
 
     @contextlib.asynccontextmanager
@@ -75,18 +82,22 @@ def create_app(lab: Lab, *, keepalive_seconds: float = 15.0, ui: bool = True) ->
     )
     app.state.lab = lab
     app.state.live = hub
+    app.state.auth = auth
+    app.state.run_projects = {}
     install_error_handlers(app)
     install_openapi(app)
     app.include_router(health_router)
     for router in ROUTERS:
-        app.include_router(router, prefix=PREFIX)
+        app.include_router(router, prefix=PREFIX, dependencies=[Depends(authorize)])
     if ui:
         from lablink.ui import mount_ui
 
         mount_ui(app, lab)
     # Added innermost first: the request log sees every answer, the guard and the token
     # check run before any route.
-    if lab.settings.token:
+    if auth.on:
+        app.add_middleware(Authenticate, people=lab.people, config=auth)
+    elif lab.settings.token:
         app.add_middleware(TokenAuth, token=lab.settings.token)
     app.add_middleware(
         RequestGuard,
@@ -116,15 +127,23 @@ def configure_logging(level: int = logging.INFO) -> None:
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # start-up noise
 
 
-def serve(settings: Settings, host: str, port: int, tls: Tls | None = None) -> None:
+def serve(
+    settings: Settings, host: str, port: int, tls: Tls | None = None, auth: AuthConfig | None = None
+) -> None:
     """Open the store for ``settings`` and serve it on ``host:port`` until stopped.
 
     With ``tls`` (``server/listen.py``) it serves HTTPS, through uvicorn's own TLS.
+    ``auth`` None picks the default: off while nobody has been added, else required
+    (``server/auth.py``).
     """
     configure_logging()
     check_address(host, port)  # before the store is opened (and perhaps migrated)
     with Lab(settings) as lab:
-        app = create_app(lab)
+        if auth is None:
+            mode = default_mode(bool(lab.people.list_users()))
+            auth = AuthConfig(mode)
+        check_auth(lab, auth)
+        app = create_app(lab, auth=auth)
         config = uvicorn.Config(
             app,
             host=host,
@@ -140,7 +159,24 @@ def serve(settings: Settings, host: str, port: int, tls: Tls | None = None) -> N
         store = make_url(settings.db).render_as_string(hide_password=True)
         scheme = "https" if tls else "http"
         logger.info("lablink %s serving %s on %s://%s:%d", version(), store, scheme, host, port)
+        logger.info("API authentication: %s", auth.mode)
+        if auth.on:
+            logger.warning("the web UI does not ask for a sign-in yet (docs/people.md)")
         server.run()
+
+
+def check_auth(lab: Lab, auth: AuthConfig) -> None:
+    """Refuse to start with auth on and nobody who could sign in.
+
+    Raises:
+        Conflict: no user exists yet.
+    """
+    if auth.on and not lab.people.list_users():
+        raise Conflict(
+            f"--auth {auth.mode} but this store has no users: nobody could sign in",
+            "add one first: lablink users add ana --email ana@lab.org --role admin "
+            "(or serve with --auth off)",
+        )
 
 
 def check_address(host: str, port: int) -> None:

@@ -21,12 +21,16 @@ async def get_lab(request: Request) -> Lab:
 async def get_actor(request: Request) -> str:
     """Who is making this request: ``X-Lablink-User``, else the server's user.
 
-    When the server requires a token, the middleware has already checked it; the name
-    is taken from the header (keep it simple: one shared token per team).
+    With auth on (``server/auth.py``) it is the authenticated user, and the header is
+    refused before any route runs. With auth off and a shared ``LABLINK_TOKEN``, the
+    name is taken from the header.
 
     Raises:
         InvalidInput: the header is empty, too long or holds control characters.
     """
+    identity = request.scope.get("state", {}).get("identity")
+    if identity is not None:
+        return str(identity.user)
     raw = request.headers.get("x-lablink-user")
     if raw is None:
         return str(request.app.state.lab.settings.user)

@@ -54,7 +54,8 @@ _ERROR_SCHEMA: Spec = {
 }
 _WHY = {
     "400": "Bad input: malformed JSON, a wrong type, a value out of range (code bad_request).",
-    "401": "A token is configured and the request lacks it.",
+    "401": "The server requires a credential and the request lacks a valid one.",
+    "403": "The caller's role in the project does not allow this write.",
     "404": "No such run, project, blob, dataset, schema or incident.",
     "409": "The request clashes with stored data.",
     "413": "The body is over the server's size limit.",
@@ -227,7 +228,7 @@ def _fix_answers(method: str, path: str, op: Spec) -> None:
         answers.setdefault("201", {"description": "registered as a new version"})
     if path == "/healthz":
         return
-    for code in ["400", "401", *_security_responses(method, path), "503"]:
+    for code in ["400", "401", "403", *_security_responses(method, path), "503"]:
         answers[code] = {
             "description": _WHY[code],
             "content": {"application/json": {"schema": {"$ref": ERROR}}},

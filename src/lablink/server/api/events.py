@@ -29,6 +29,7 @@ from lablink.checks.wire_numbers import MAX_WIRE_INT, parse_wire_int
 from lablink.core.lab import Lab
 from lablink.errors import ServiceUnavailable, TooManyStreams
 from lablink.models import Event
+from lablink.server.access import Access, Authorized, run_project
 from lablink.server.deps import LabDep
 from lablink.server.jsonio import dumps
 from lablink.server.live import PAGE, EventHub, Subscription
@@ -127,8 +128,24 @@ class EventStream(StreamingResponse):
             self.on_close()
 
 
+class Readable:
+    """Whether the caller may read an event's project, asked of the store once per
+    project (off the loop) and remembered for the stream's life."""
+
+    def __init__(self, readable: Callable[[str], bool] | None) -> None:
+        self.readable = readable
+        self.known: dict[str, bool] = {}
+
+    async def __call__(self, event: Event) -> bool:
+        if self.readable is None:
+            return True
+        if event.project not in self.known:
+            self.known[event.project] = await run_in_threadpool(self.readable, event.project)
+        return self.known[event.project]
+
+
 async def _frames(
-    lab: Lab, hub: EventHub, sub: Subscription, cursor: int | None
+    lab: Lab, hub: EventHub, sub: Subscription, cursor: int | None, readable: Readable
 ) -> AsyncIterator[bytes]:
     yield f"retry: {RETRY_MILLISECONDS}\n: ready\n\n".encode()
     replayed: set[int] = set()
@@ -139,7 +156,8 @@ async def _frames(
         for event in page:
             if event.id > sub.horizon:  # the hub may deliver it too: skip it then
                 replayed.add(event.id)
-            yield frame(event)
+            if await readable(event):
+                yield frame(event)
         cursor = page[-1].id if len(page) == PAGE else None
     while True:
         try:
@@ -152,7 +170,8 @@ async def _frames(
         if latest.id in replayed:
             replayed.discard(latest.id)
             continue
-        yield frame(latest)
+        if await readable(latest):
+            yield frame(latest)
 
 
 def _cursor(query: int | None, last_event_id: str | None) -> int | None:
@@ -162,11 +181,23 @@ def _cursor(query: int | None, last_event_id: str | None) -> int | None:
 
 
 async def _stream(
-    request: Request, lab: Lab, project: str | None, run: str | None, cursor: int | None
+    request: Request,
+    lab: Lab,
+    project: str | None,
+    run: str | None,
+    cursor: int | None,
+    access: Access | None = None,
 ) -> EventStream:
     if project is not None:
         check_project(project)
     run_id = (await run_in_threadpool(lab.tracking.get_run, run)).id if run else None
+    if access is not None:
+        if project is not None:
+            await run_in_threadpool(access.check, project, "viewer")
+        if run is not None:
+            owner = await run_in_threadpool(run_project, request, run)
+            await run_in_threadpool(access.check, owner, "viewer", f"run {run!r}")
+    readable = Readable(access.readable() if access is not None else None)
     hub: EventHub = request.app.state.live
     limits = getattr(request.app.state, "stream_limits", None)
     if limits is None:
@@ -182,7 +213,7 @@ async def _stream(
         hub.unsubscribe(sub)
         release()
 
-    return EventStream(_frames(lab, hub, sub, cursor), close)
+    return EventStream(_frames(lab, hub, sub, cursor, readable), close)
 
 
 CursorQuery = Annotated[
@@ -195,13 +226,15 @@ LastEventId = Annotated[str | None, Header(alias="Last-Event-ID", max_length=30)
 async def events(
     request: Request,
     lab: LabDep,
+    access: Authorized,
     project: Annotated[str | None, Query(max_length=200)] = None,
     run: Annotated[str | None, Query(max_length=32)] = None,
     cursor: CursorQuery = None,
     last_event_id: LastEventId = None,
 ) -> EventStream:
-    """A ``text/event-stream`` of events, optionally for one project and/or run."""
-    return await _stream(request, lab, project, run, _cursor(cursor, last_event_id))
+    """A ``text/event-stream`` of events, optionally for one project and/or run; with
+    auth on, only of the projects the caller may read."""
+    return await _stream(request, lab, project, run, _cursor(cursor, last_event_id), access)
 
 
 @router.get("/runs/{run_id}/events", summary="A run's live events (SSE)")
@@ -209,11 +242,12 @@ async def run_events(
     run_id: str,
     request: Request,
     lab: LabDep,
+    access: Authorized,
     cursor: CursorQuery = None,
     last_event_id: LastEventId = None,
 ) -> EventStream:
     """Events of one run: its points and status changes."""
-    return await _stream(request, lab, None, run_id, _cursor(cursor, last_event_id))
+    return await _stream(request, lab, None, run_id, _cursor(cursor, last_event_id), access)
 
 
 @router.get("/projects/{project}/events", summary="A project's live events (SSE)")
@@ -221,11 +255,12 @@ async def project_events(
     project: str,
     request: Request,
     lab: LabDep,
+    access: Authorized,
     cursor: CursorQuery = None,
     last_event_id: LastEventId = None,
 ) -> EventStream:
     """Events of every run in one project."""
-    return await _stream(request, lab, project, None, _cursor(cursor, last_event_id))
+    return await _stream(request, lab, project, None, _cursor(cursor, last_event_id), access)
 
 
 def ui_events_router() -> APIRouter:

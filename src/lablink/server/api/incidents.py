@@ -16,6 +16,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from lablink.checks.wire_numbers import MAX_WIRE_INT
+from lablink.server.access import Authorized
 from lablink.server.deps import Actor, LabDep
 from lablink.server.fields import Body, Text
 from lablink.server.jsonio import JSONResponse, reply
@@ -34,6 +35,7 @@ class Resolve(Body):
 @router.get("", summary="List incidents")
 def list_incidents(
     lab: LabDep,
+    access: Authorized,
     open: bool = False,
     run: Annotated[str | None, Query(min_length=1, max_length=32)] = None,
     project: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
@@ -41,6 +43,9 @@ def list_incidents(
 ) -> JSONResponse:
     """Incidents newest first; ``open=true`` keeps the open and acknowledged ones."""
     found = lab.watchdog.incidents.list(open, run, project, limit)
+    if access is not None:  # the caller's projects only (a page may come back short)
+        readable = access.readable()
+        found = [i for i in found if readable(i.project)]
     return reply({"incidents": [i.to_dict() for i in found]})
 
 

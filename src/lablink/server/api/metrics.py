@@ -17,6 +17,7 @@ from lablink.checks.wire_numbers import MAX_WIRE_INT, json_int
 from lablink.core.lab import Lab
 from lablink.errors import InvalidInput
 from lablink.models import History
+from lablink.server.access import Authorized, run_project
 from lablink.server.deps import LabDep
 from lablink.server.fields import Body, Integral, MetricKey
 from lablink.server.jsonio import JSONResponse, loads_body, reply
@@ -162,10 +163,16 @@ def _binary_history(h: History) -> Response:
 
 @router.get("/compare", summary="Compare runs")
 def compare(
-    lab: LabDep, run: Annotated[list[str] | None, Query(description="a run id; repeat it")] = None
+    request: Request,
+    lab: LabDep,
+    access: Authorized,
+    run: Annotated[list[str] | None, Query(description="a run id; repeat it")] = None,
 ) -> JSONResponse:
     """Params that differ, and final and best metrics side by side."""
     run = run or []
     if len(run) > MAX_COMPARE:
         raise InvalidInput(f"compare takes at most {MAX_COMPARE} runs, not {len(run)}")
+    if access is not None:
+        for ref in run:
+            access.check(run_project(request, ref), "viewer", f"run {ref!r}")
     return reply(lab.tracking.compare(run))

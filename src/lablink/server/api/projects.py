@@ -7,6 +7,7 @@ import functools
 
 from fastapi import APIRouter
 
+from lablink.server.access import Authorized
 from lablink.server.deps import LabDep
 from lablink.server.jsonio import JSONResponse, reply
 
@@ -27,9 +28,13 @@ def version() -> str:
 
 
 @router.get("/projects", summary="List projects")
-def list_projects(lab: LabDep) -> JSONResponse:
-    """All projects with run counts, active runs and last activity."""
+def list_projects(lab: LabDep, access: Authorized) -> JSONResponse:
+    """All projects (that the caller may read) with run counts, active runs and last
+    activity."""
     projects = lab.tracking.list_projects()
+    if access is not None:
+        readable = access.readable()
+        projects = [p for p in projects if readable(p.name)]
     return reply({"projects": [dataclasses.asdict(p) for p in projects]})
 
 

@@ -13,7 +13,10 @@ from fastapi import APIRouter, Query
 from fastapi import Body as BodyParam
 
 from lablink.checks.wire_numbers import MAX_WIRE_INT
+from lablink.core.lab import Lab
+from lablink.errors import InvalidInput
 from lablink.models import RunRecord
+from lablink.server.access import Access, Authorized
 from lablink.server.deps import Actor, LabDep
 from lablink.server.fields import (
     Body,
@@ -83,8 +86,10 @@ class Stop(Body):
 
 
 @router.post("", status_code=201, summary="Create a run")
-def create_run(body: CreateRun, lab: LabDep, actor: Actor) -> JSONResponse:
+def create_run(body: CreateRun, lab: LabDep, actor: Actor, access: Authorized) -> JSONResponse:
     """Start a run owned by the acting user; answers the run (201)."""
+    if access is not None:
+        access.check(body.project, "member")
     capture = body.capture.model_dump(exclude_none=True) if body.capture else None
     run = lab.tracking.create_run(
         actor, body.project, body.name, body.config, body.tags or (), body.id, capture
@@ -95,6 +100,7 @@ def create_run(body: CreateRun, lab: LabDep, actor: Actor) -> JSONResponse:
 @router.get("", summary="Search runs")
 def search_runs(
     lab: LabDep,
+    access: Authorized,
     project: Annotated[str | None, Query(max_length=200)] = None,
     filter: Annotated[str | None, Query(max_length=10_000)] = None,
     sort: Annotated[str | None, Query(max_length=300)] = None,
@@ -103,10 +109,37 @@ def search_runs(
     offset: Annotated[int, Query(ge=0, le=MAX_WIRE_INT)] = 0,
     config: Annotated[bool, Query(description=_CONFIG_HELP)] = False,
 ) -> JSONResponse:
-    """Runs matching a filter such as ``metrics.val/acc > 0.9 and tags.baseline``."""
+    """Runs matching a filter such as ``metrics.val/acc > 0.9 and tags.baseline``.
+
+    With auth on, a caller who may not read every project names one.
+    """
+    if access is not None:
+        project = searched_project(lab, access, project)
     runs, total = lab.tracking.search_runs(project, filter, sort, desc, limit, offset)
     listed = [run.to_dict() if config else _listed(run) for run in runs]
     return reply({"runs": listed, "total": total})
+
+
+def searched_project(lab: Lab, access: Access, project: str | None) -> str | None:
+    """The project a search may cover: ``project`` when readable (else 404), None
+    (every project) only for a caller who may read them all.
+
+    Raises:
+        NotFound: the caller may not read ``project``.
+        InvalidInput: no project given by a caller who may not read every one.
+    """
+    project = project or access.identity.project  # a project's token searches it
+    if project is not None:
+        access.check(project, "viewer")
+        return project
+    readable = access.readable()
+    names = [p.name for p in lab.tracking.list_projects()]
+    if all(readable(name) for name in names):
+        return None
+    raise InvalidInput(
+        "name a project to search: you may not read every project",
+        "pass ?project=NAME (lablink runs ls --project NAME)",
+    )
 
 
 _CONFIG_HELP = (

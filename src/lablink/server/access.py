@@ -1,0 +1,174 @@
+"""Per-project roles on every API route: viewer reads, member writes, admin administers.
+
+``authorize`` is a dependency of every API router. It finds the project a route is
+about from its path (``{project}``, a run, an incident) and checks the caller's role
+there: a read the caller may not make answers 404, as if the run or project did not
+exist, and a write they may not make 403 (404 when they cannot even read it).
+
+Datasets, schemas and blobs are shared by the whole server, not owned by a project:
+reading them needs viewer in at least one project, writing them member in at least
+one. Routes that list across projects (projects, run search, incidents, the event
+stream) check nothing here and filter their answer with ``Access.readable``. A route
+that fits none of these rules is refused (403) rather than left open, and the route
+matrix in the tests keeps that from happening unnoticed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from lablink.checks.routes import API_PREFIX
+from lablink.core.lab import Lab
+from lablink.errors import Forbidden, NotFound
+from lablink.identity import Identity, allows
+
+VIEWER, MEMBER = "viewer", "member"
+# Route paths below are written without the API prefix, as routers declare them.
+# Shared resources, guarded by the caller's best role in any project.
+SHARED = ("/datasets", "/data/", "/schemas", "/blobs/")
+# POSTs that only read (a question in a body, not a change).
+READ_POSTS = frozenset(
+    ("/blobs/missing", "/data/missing", "/data/fetch", "/schemas/{subject}/check")
+)
+# Routes that answer only what the caller may read, or check a project named in the body.
+SELF_CHECKED = frozenset(
+    ("GET", p) for p in ("/projects", "/runs", "/incidents", "/events", "/compare")
+) | {("POST", "/runs")}
+RUN_CACHE = 10_000  # run id → project; a run never changes project
+
+
+class Access:
+    """What one authenticated caller may do; every method is a blocking store read."""
+
+    def __init__(self, lab: Lab, identity: Identity) -> None:
+        self.lab = lab
+        self.identity = identity
+        self._roles: dict[str, str | None] = {}
+
+    def role(self, project: str) -> str | None:
+        """The caller's role in ``project`` (None: not even viewer)."""
+        if project not in self._roles:
+            self._roles[project] = self.lab.people.role_of(self.identity, project)
+        return self._roles[project]
+
+    def can(self, project: str, needed: str) -> bool:
+        """Whether the caller holds at least ``needed`` in ``project``."""
+        return self.identity.is_admin or allows(self.role(project), needed)
+
+    def check(self, project: str, needed: str, what: str | None = None) -> None:
+        """Require ``needed`` in ``project``.
+
+        Raises:
+            NotFound: the caller may not read it (``what`` names what is hidden).
+            Forbidden: they may read but not do this.
+        """
+        if self.can(project, needed):
+            return
+        if needed != VIEWER and self.can(project, VIEWER):
+            raise Forbidden(
+                f"{self.identity.user} is not a {needed} of project {project}",
+                f"a project admin grants it: lablink projects grant {project} "
+                f"{self.identity.user} {needed}",
+            )
+        raise NotFound(f"{what or 'project ' + repr(project)} not found")
+
+    def readable(self) -> Callable[[str], bool]:
+        """A test of "may the caller read this project?", remembering its answers."""
+        return lambda project: self.can(project, VIEWER)
+
+    def anywhere(self, needed: str) -> None:
+        """Require ``needed`` in at least one project (for shared resources).
+
+        Raises:
+            Forbidden: the caller holds no such role anywhere.
+        """
+        if self.identity.is_admin:
+            return
+        scope = self.identity.project
+        projects = (
+            [scope]
+            if scope
+            else [g.project for g in self.lab.people.grants(user=self.identity.user)]
+        )
+        if not any(self.can(p, needed) for p in projects):
+            raise Forbidden(
+                f"{self.identity.user} is not a {needed} of any project",
+                "datasets, schemas and blobs are shared: any project's role grants them",
+            )
+
+
+def access_of(request: Request) -> Access | None:
+    """The caller's ``Access``, or None when the server runs without auth."""
+    identity = request.scope.get("state", {}).get("identity")
+    if identity is None:
+        return None
+    return Access(request.app.state.lab, identity)
+
+
+def authorize(request: Request) -> Access | None:
+    """Check the caller's role for this route (sync: FastAPI runs it off the loop).
+
+    Raises:
+        NotFound: a read of something the caller may not see.
+        Forbidden: a write the caller's role does not allow, or a route with no rule.
+    """
+    access = access_of(request)
+    if access is None:
+        return None
+    route = request.scope["route"]
+    method, path, params = request.method, bare(route.path), request.path_params
+    needed = VIEWER if method in ("GET", "HEAD") or path in READ_POSTS else MEMBER
+    lab: Lab = request.app.state.lab
+    kind = rule(method, path, set(params))  # path: bare
+    if kind == "project":
+        access.check(params["project"], needed)
+    elif kind == "run":
+        ref = str(params.get("run_id", params.get("ref")))
+        access.check(run_project(request, ref), needed, f"run {ref!r}")
+    elif kind == "incident":
+        incident = lab.watchdog.incidents.get(params["incident_id"])
+        access.check(incident.project, needed, f"incident {incident.id}")
+    elif kind == "shared":
+        access.anywhere(needed)
+    elif kind is None:
+        raise Forbidden(f"{method} {path} has no access rule", "this is a lablink bug: report it")
+    return access
+
+
+def rule(method: str, path: str, params: set[str]) -> str | None:
+    """Which check a route gets: ``project``, ``run``, ``incident``, ``shared``,
+    ``self`` (it filters or checks itself), or None (no rule: refused)."""
+    path = bare(path)
+    if "project" in params:
+        return "project"
+    if "run_id" in params or path == "/runs/{ref}":
+        return "run"
+    if "incident_id" in params:
+        return "incident"
+    if path.startswith(SHARED):
+        return "shared"
+    return "self" if (method, path) in SELF_CHECKED else None
+
+
+def bare(path: str) -> str:
+    """A route's path without the API prefix (routes see it with or without)."""
+    return path[len(API_PREFIX) :] if path.startswith(API_PREFIX + "/") else path
+
+
+def run_project(request: Request, ref: str) -> str:
+    """The project of run ``ref`` (an id or a prefix). Raises ``NotFound``."""
+    lab: Lab = request.app.state.lab
+    cache: dict[str, str] = request.app.state.run_projects
+    found = cache.get(ref)
+    if found is None:
+        run = lab.tracking.get_run(ref)
+        if len(cache) >= RUN_CACHE:
+            cache.clear()
+        cache[run.id] = found = run.project
+    return found
+
+
+Authorized = Annotated[Access | None, Depends(authorize)]
