@@ -60,6 +60,13 @@ def row(*values: float) -> bytes:
     return struct.pack("<qdd", 0, 0.0, *values)
 
 
+def _deep(levels: int) -> dict[str, Any]:
+    value: dict[str, Any] = {"x": 1}
+    for _ in range(levels):
+        value = {"a": value}
+    return value
+
+
 def cases(run: str, ended: str, blob: str) -> list[Case]:
     """Every route with malformed JSON, wrong types, unknown ids and bad values."""
     r, f = f"{API}/runs/{run}", f"{API}/runs/{ended}"
@@ -183,6 +190,10 @@ def cases(run: str, ended: str, blob: str) -> list[Case]:
         Case("tags: empty tag", "POST", f"{r}/tags", 400, json={"add": [""]}, contains="add"),
         Case("tags: tag with space", "POST", f"{r}/tags", 400, json={"add": ["a b"]}, contains="whitespace"),
         Case("tags: unknown run", "POST", f"{nope}/tags", 404, "not_found", json={"add": ["x"]}),
+        Case("config: not an object", "POST", f"{r}/config", 400, json={"config": [1]}, contains="config"),
+        Case("config: no config", "POST", f"{r}/config", 400, json={}, contains="config"),
+        Case("config: too deep", "POST", f"{r}/config", 400, json={"config": _deep(70)}, contains="deeper"),
+        Case("config: unknown run", "POST", f"{nope}/config", 404, "not_found", json={"config": {"a": 1}}),
         Case("notes: empty text", "POST", f"{r}/notes", 400, json={"text": " "}, contains="empty"),
         Case("notes: no text", "POST", f"{r}/notes", 400, json={}, contains="text"),
         Case("notes: unknown outcome", "POST", f"{r}/notes", 400, json={"text": "x", "outcome": "meh"}, contains="meh"),
