@@ -73,7 +73,7 @@ def test_an_admin_session_from_adding_people_to_reading_the_audit_log(
     assert (ci.user, ci.project, ci.role) == ("ci", "vision", "member")
     assert people.role_of(ci, "vision") is None  # a token only narrows: ci has no grant yet
     listed = cli("tokens", "ls", "--user", "ci", "--json").stdout
-    assert secret not in listed and secret.split("_")[2] not in listed
+    assert secret not in listed and secret.split("_", 2)[2] not in listed
     tokens = json.loads(listed)["tokens"]
     assert [(k["name"], k["project"], k["state"]) for k in tokens] == [
         ("ci", "vision", "active"),
