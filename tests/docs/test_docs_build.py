@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from doctools import Cli, LabRepo, add_run
 
-from helpers import LoopbackServer, make_settings
 import lablink
+from helpers import LoopbackServer, make_settings
 from lablink.core.lab import Lab
 from lablink.docs.keep import merge
 
