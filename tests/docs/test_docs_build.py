@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from doctools import Cli, LabRepo, add_run
 
+import lablink
 from helpers import LoopbackServer, make_settings
 from lablink.core.lab import Lab
 from lablink.docs.keep import merge
@@ -152,3 +153,50 @@ def test_a_server_gives_the_same_docs_as_the_embedded_store(lab_repo: LabRepo) -
             assert "up to date" in Cli()("--server", server.url, "docs", "check").stdout
         finally:
             server.stop()
+
+
+def test_model_cards_give_the_interval_over_seeds_and_the_gates_passed(
+    lab_repo: LabRepo,
+) -> None:
+    import numpy as np
+    import scipy.stats as sps
+
+    # the three baseline seeds against a second config with three seeds of its own
+    for seed in range(3):
+        config = {"lr": 0.1, "width": 2, "seed": seed}
+        with lablink.init(project="vision", name=f"wide-s{seed}", config=config) as run:
+            run.log({"val/acc": 0.83 + 0.002 * seed}, step=0)
+            (lab_repo.root / "model.bin").write_text(f"wide weights {seed}")
+            run.log_artifact(str(lab_repo.root / "model.bin"), kind="model")
+    gate = Cli()(
+        "gate",
+        "--baseline",
+        "tags.baseline",
+        "--candidate",
+        "params.width = 2",
+        "--metric",
+        "val/acc:max",
+        "--margin",
+        "0.05",
+        "--record",
+    )
+    assert "PASS" in gate.stdout
+    Cli()("docs", "build", "--project", "vision")
+
+    card = _page(lab_repo, "models/vision/base-s0")
+    seeds = np.array([0.820, 0.821, 0.822])  # val/acc at the last step of base-s0..2
+    low, high = sps.t.interval(0.95, 2, loc=seeds.mean(), scale=sps.sem(seeds))
+    row = next(line for line in card.splitlines() if line.startswith("| val/acc |"))
+    assert f"[{low:.4g}, {high:.4g}]" in row
+    assert "_No gate verdict recorded" in card  # the baseline was not a candidate
+
+    with lablink.Client() as client:
+        [wide] = [r for r in client.runs("vision") if r.name == "wide-s0"]
+        # a gate record is no metric: it adds no column to the run's metrics
+        assert "gate/val/acc" not in wide.metrics
+        assert wide.summary["gate/val/acc"]["verdict"] == "PASS"
+        assert wide.summary["gate/val/acc"]["baseline"] == "tags.baseline"
+    card = _page(lab_repo, "models/vision/wide-s0")
+    gates = card.split("## Gate verdicts")[1].split("##")[0]
+    assert re.search(r"\| val/acc \| PASS \| tags\.baseline \| 0\.0\d+ \[", gates)
+    assert "3 vs 3" in gates

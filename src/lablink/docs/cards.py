@@ -26,17 +26,58 @@ def datasheet_path(dataset: str) -> str:
 
 
 def _seed_metrics(run: RunRecord, runs: Sequence[RunRecord]) -> str:
-    """This run's metrics beside their spread over the seeds of the same settings."""
+    """This run's metrics beside their spread and the 95 % interval of their mean over
+    the seeds of the same settings (the gate's Student-t interval)."""
     mine = settings(run)
     seeds = [other for other in runs if other.project == run.project and settings(other) == mine]
     own = metric_values(run)
     rows = []
     for key in sorted(own):
         values = [metric_values(other)[key] for other in seeds if key in metric_values(other)]
-        rows.append([key, fmt_value(own[key]), spread(values)])
+        rows.append([key, fmt_value(own[key]), spread(values), interval(values)])
     if not rows:
         return "_No metrics logged._"
-    return table(["metric", "this model", "over seeds (mean ± sd)"], rows)
+    return table(["metric", "this model", "over seeds (mean ± sd)", "95 % CI of the mean"], rows)
+
+
+def interval(values: Sequence[float]) -> str:
+    """The 95 % Student-t interval of the mean, or ``-`` below two seeds."""
+    if len(values) < 2:
+        return "-"
+    import numpy as np
+
+    from lablink.checks.stats import mean_ci
+
+    low, high = mean_ci(np.asarray(values, dtype=float), 0.95)
+    return f"[{fmt_value(low)}, {fmt_value(high)}]"
+
+
+def _gates(run: RunRecord) -> str:
+    """The gate verdicts kept on the run by ``lablink gate --record``."""
+    rows = []
+    for key in sorted(k for k in run.summary if k.startswith("gate/")):
+        entry = run.summary[key]
+        if not isinstance(entry, dict):
+            continue
+        ci = entry.get("diff_ci")
+        diff = fmt_value(entry.get("diff"))
+        if isinstance(ci, list) and len(ci) == 2:
+            diff += f" [{fmt_value(ci[0])}, {fmt_value(ci[1])}]"
+        rows.append(
+            [
+                key.removeprefix("gate/"),
+                str(entry.get("verdict", "-")),
+                str(entry.get("baseline", "-")),
+                diff,
+                fmt_value(entry.get("p_drop")),
+                f"{entry.get('n_cand', '-')} vs {entry.get('n_base', '-')}",
+                date(entry.get("at") if isinstance(entry.get("at"), float) else None),
+            ]
+        )
+    if not rows:
+        return "_No gate verdict recorded (`lablink gate --record` keeps them on the runs)._"
+    header = ["metric", "verdict", "baseline", "difference [CI]", "p (drop)", "seeds", "when"]
+    return table(header, rows)
 
 
 def _subgroups(run: RunRecord) -> str:
@@ -82,6 +123,8 @@ def model_card(run: RunRecord, artifact: Artifact, facts: LabFacts) -> str:
         keep("factors", "Groups, instruments and environments the performance depends on."),
         "## Metrics",
         _seed_metrics(run, facts.project_runs(run.project)),
+        "## Gate verdicts",
+        _gates(run),
         "## Evaluation and training data",
         _data_links(run),
         "## Quantitative analyses (subgroups)",
