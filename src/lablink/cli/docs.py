@@ -42,9 +42,11 @@ def _out(out: str) -> Path:
 
 
 def _pages(ctx: typer.Context, out: Path, projects: list[str]) -> dict[str, str]:
+    from lablink.docs.templating import OVERRIDES, Templates
     from lablink.sdk.docs_facts import gather
 
-    return site.render(gather(get_state(ctx).settings, projects or None, out))
+    facts = gather(get_state(ctx).settings, projects or None, out)
+    return site.render(facts, Templates(out / OVERRIDES))
 
 
 @app.command("build")

@@ -7,10 +7,11 @@ considerations, motivation) sits in kept blocks that survive every rebuild.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from lablink.docs.experiments import metric_values, settings
 from lablink.docs.facts import LabFacts, run_data
-from lablink.docs.markdown import date, fmt_value, keep, page, slug, spread, table
+from lablink.docs.markdown import date, fmt_value, slug, spread, table
 from lablink.models import Artifact, DatasetVersion, RunRecord
 from lablink.settings import format_size
 
@@ -96,8 +97,8 @@ def _data_links(run: RunRecord) -> str:
     return "\n".join(f"- [{ref}](../../{datasheet_path(ref.split('@')[0])})" for ref in refs)
 
 
-def model_card(run: RunRecord, artifact: Artifact, facts: LabFacts) -> str:
-    """A model card for one ``model`` artifact."""
+def model_card(run: RunRecord, artifact: Artifact, facts: LabFacts) -> dict[str, Any]:
+    """The context of ``model_card.md.j2`` for one ``model`` artifact."""
     config = run.params or run.config
     details = table(
         ["field", "value"],
@@ -113,31 +114,19 @@ def model_card(run: RunRecord, artifact: Artifact, facts: LabFacts) -> str:
             *[[f"config `{k}`", fmt_value(config[k])] for k in sorted(config)],
         ],
     )
-    return page(
-        f"Model card: {artifact.name} ({run.name})",
-        "## Model details",
-        details,
-        "## Intended use",
-        keep("intended-use", "Primary uses and users; uses that are out of scope."),
-        "## Factors",
-        keep("factors", "Groups, instruments and environments the performance depends on."),
-        "## Metrics",
-        _seed_metrics(run, facts.project_runs(run.project)),
-        "## Gate verdicts",
-        _gates(run),
-        "## Evaluation and training data",
-        _data_links(run),
-        "## Quantitative analyses (subgroups)",
-        _subgroups(run),
-        "## Ethical considerations",
-        keep("ethical-considerations", "Risks, sensitive data, harms and their mitigations."),
-        "## Caveats and recommendations",
-        keep("caveats", "Known limits and what a user should do about them."),
-    )
+    return {
+        "run": run,
+        "artifact": artifact,
+        "details": details,
+        "metrics": _seed_metrics(run, facts.project_runs(run.project)),
+        "gates": _gates(run),
+        "data": _data_links(run),
+        "subgroups": _subgroups(run),
+    }
 
 
-def datasheet(name: str, versions: Sequence[DatasetVersion], facts: LabFacts) -> str:
-    """A datasheet for one dataset, over all its versions."""
+def datasheet(name: str, versions: Sequence[DatasetVersion], facts: LabFacts) -> dict[str, Any]:
+    """The context of ``datasheet.md.j2`` for one dataset, over all its versions."""
     latest = versions[-1]
     composition = table(
         ["version", "files", "size", "schema", "digest"],
@@ -168,25 +157,11 @@ def datasheet(name: str, versions: Sequence[DatasetVersion], facts: LabFacts) ->
         )
         or "_No run has read this dataset yet._"
     )
-    return page(
-        f"Datasheet: {name}",
-        f"Latest version {latest.ref}: {latest.files} files, {format_size(latest.size)}.",
-        "## Motivation",
-        keep("motivation", "Why the dataset was created, by whom, for which task."),
-        "## Composition",
-        composition,
-        keep("composition", "What an instance is, labels, missing data, sensitive content."),
-        "## Collection process",
-        collection,
-        keep("collection", "How the data was acquired and sampled, over what time frame."),
-        "## Preprocessing, cleaning, labeling",
-        keep("preprocessing", "What was done to the raw data; where the raw data is kept."),
-        "## Uses",
-        uses,
-        keep("uses", "Tasks the dataset should and should not be used for."),
-        "## Distribution",
-        keep("distribution", "Who may get it, under which license."),
-        "## Maintenance",
-        f"{len(versions)} version(s); the newest is {latest.ref} ({date(latest.created_at)}).",
-        keep("maintenance", "Who maintains it, how errata and new versions are announced."),
-    )
+    return {
+        "name": name,
+        "versions": list(versions),
+        "latest": latest,
+        "composition": composition,
+        "collection": collection,
+        "uses": uses,
+    }
