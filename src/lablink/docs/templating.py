@@ -15,9 +15,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import jinja2
-from jinja2.sandbox import SandboxedEnvironment
-
 from lablink.docs.markdown import HEADER, date, fmt_value, keep, table
 from lablink.errors import InvalidInput
 from lablink.settings import format_size
@@ -29,6 +26,9 @@ class Templates:
     """Renders the docs' pages, a repository's own templates first."""
 
     def __init__(self, override: Path | None = None) -> None:
+        import jinja2  # here, not above: every CLI command imports this module's callers
+        from jinja2.sandbox import SandboxedEnvironment
+
         loaders: list[jinja2.BaseLoader] = []
         if override is not None and override.is_dir():
             loaders.append(jinja2.FileSystemLoader(override))
@@ -51,6 +51,8 @@ class Templates:
             InvalidInput: the template does not parse or fails while rendering; the
                 message names its file and line.
         """
+        import jinja2
+
         try:
             body = self.env.get_template(name).render(context)
         except jinja2.TemplateSyntaxError as err:
