@@ -122,7 +122,7 @@ def main() -> None:
         pages = sum(1 for line in out.splitlines() if line.startswith("wrote "))
         again, _ = timed([*lablink, "docs", "build"], repo, env)
         check, _ = timed([*lablink, "docs", "check"], repo, env)
-        print(f"{'what':<40}{'seconds':>10}{'× reference':>14}")
+        print(f"{'what':<40}{'seconds':>10}{'ratio':>14}")
         rows = [
             ("reference: read the facts, no rendering", ref),
             (f"docs build, empty folder ({pages} pages)", build),
