@@ -229,6 +229,8 @@ def cases(run: str, ended: str, blob: str) -> list[Case]:
         Case("artifact: kind too long", "POST", f"{r}/artifacts", 400, json={"name": "m.pt", "kind": "k" * 101, "digest": blob}, contains="kind"),
         Case("artifact: unknown run", "POST", f"{nope}/artifacts", 404, "not_found", json={"name": "m.pt", "digest": blob}),
         Case("artifacts: unknown run", "GET", f"{nope}/artifacts", 404, "not_found"),
+        Case("project artifacts: bad project", "GET", f"{API}/projects/a%20b/artifacts", 400, contains="project"),
+        Case("project artifacts: kind too long", "GET", f"{API}/projects/p/artifacts?kind={'k' * 101}", 400, contains="kind"),
         # -- events -----------------------------------------------------------------
         Case("events: unknown run", "GET", f"{API}/events", 404, "not_found", params={"run": "nosuchrun"}),
         Case("events: negative cursor", "GET", f"{API}/events", 400, params={"cursor": -1}, contains="cursor"),

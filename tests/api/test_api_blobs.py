@@ -83,6 +83,32 @@ def test_artifacts_attach_and_list(
     ]
 
 
+def test_a_projects_artifacts_in_one_call(
+    api: httpx.Client, new_run: Callable[..., dict[str, Any]]
+) -> None:
+    a, b, other = new_run()["id"], new_run()["id"], new_run("audio")["id"]
+    data = b"weights"
+    digest = digest_of(data)
+    api.put(f"{API}/blobs/{digest}", content=data)
+    for rid, name, kind in (
+        (a, "model.pt", "model"),
+        (a, "log.txt", "file"),
+        (b, "best.pt", "model"),
+        (other, "model.pt", "model"),
+    ):
+        body = {"name": name, "kind": kind, "digest": digest}
+        assert api.post(f"{API}/runs/{rid}/artifacts", json=body).status_code == 201
+    every = api.get(f"{API}/projects/vision/artifacts").json()["artifacts"]
+    assert sorted((x["run_id"], x["name"]) for x in every) == sorted(
+        [(a, "model.pt"), (a, "log.txt"), (b, "best.pt")]
+    )
+    models = api.get(f"{API}/projects/vision/artifacts", params={"kind": "model"}).json()
+    assert sorted((x["run_id"], x["name"]) for x in models["artifacts"]) == sorted(
+        [(a, "model.pt"), (b, "best.pt")]
+    )
+    assert api.get(f"{API}/projects/empty/artifacts").json() == {"artifacts": []}
+
+
 def test_a_full_disk_is_a_507_and_keeps_nothing(
     api: httpx.Client, lab: Lab, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -17,6 +17,7 @@ from lablink.checks.downsample import MIN_POINTS, minmax_indices
 from lablink.checks.filters import parse_filter
 from lablink.checks.keys import check_metric_key
 from lablink.checks.limits import MAX_BATCH_METRICS, MAX_SUMMARY_BYTES, MAX_TAGS
+from lablink.checks.names import check_project
 from lablink.checks.names import new_run_id
 from lablink.checks.nonfinite import json_float
 from lablink.checks.run_fields import (
@@ -399,6 +400,14 @@ class Tracking:
 
     def list_artifacts(self, run_id: str) -> list[Artifact]:
         return self.store.list_artifacts(self.store.resolve_run_id(run_id))
+
+    def project_artifacts(self, project: str, kind: str | None = None) -> list[Artifact]:
+        """Every artifact of ``project``'s runs, of one ``kind`` when given.
+
+        Raises:
+            InvalidInput: a malformed project name.
+        """
+        return self.store.project_artifacts(check_project(project), kind)
 
 
 def _metric_cell(run: RunRecord, key: str) -> dict[str, Any] | None:

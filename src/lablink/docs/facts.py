@@ -34,7 +34,15 @@ class LabFacts:
 
     def project_runs(self, project: str) -> list[RunRecord]:
         """The runs of one project, oldest first."""
-        return [run for run in self.runs if run.project == project]
+        return list(self._by_project.get(project, ()))
+
+    @functools.cached_property
+    def _by_project(self) -> dict[str, list[RunRecord]]:
+        # every model card asks for its project's runs: group them once
+        found: dict[str, list[RunRecord]] = {}
+        for run in self.runs:
+            found.setdefault(run.project, []).append(run)
+        return found
 
     def models(self) -> list[tuple[RunRecord, Artifact]]:
         """Every artifact of kind ``model`` with the run that logged it."""

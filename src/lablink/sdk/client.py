@@ -139,6 +139,11 @@ class Client:
         """A run's artifacts."""
         return self._transport.list_artifacts(run_id)
 
+    def project_artifacts(self, project: str, kind: str | None = None) -> list[Artifact]:
+        """The artifacts of every run of ``project`` in one call, ``kind="model"`` for
+        only models."""
+        return self._transport.project_artifacts(project, kind)
+
     def download_artifact(self, run_id: str, name: str, dest: str | Path) -> Path:
         """Download one artifact to ``dest`` (a file path)."""
         for artifact in self.artifacts(run_id):

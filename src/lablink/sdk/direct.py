@@ -108,6 +108,9 @@ class DirectTransport(Transport):
     def list_artifacts(self, run_id: str) -> list[Artifact]:
         return self.tracking.list_artifacts(run_id)
 
+    def project_artifacts(self, project: str, kind: str | None = None) -> list[Artifact]:
+        return self.tracking.project_artifacts(project, kind)
+
     def download_blob(self, digest: str, dest: Path) -> Path:
         import hashlib
 

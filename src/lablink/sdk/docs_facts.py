@@ -12,6 +12,7 @@ from pathlib import Path
 from lablink.docs.decisions import read_decisions
 from lablink.docs.facts import LabFacts
 from lablink.errors import NotFound
+from lablink.models import Artifact
 from lablink.sdk.client import Client
 from lablink.sdk.connect import open_remote
 from lablink.settings import Settings
@@ -36,7 +37,11 @@ def gather(settings: Settings, projects: Sequence[str] | None, docs: Path) -> La
             (run for project in chosen for run in client.runs(project)),
             key=lambda run: (run.created_at, run.id),
         )
-        artifacts = {run.id: client.artifacts(run.id) for run in runs}
+        # only models become pages; one listing per project, not one per run
+        artifacts: dict[str, list[Artifact]] = {}
+        for project in chosen:
+            for artifact in client.project_artifacts(project, "model"):
+                artifacts.setdefault(artifact.run_id, []).append(artifact)
     remote = open_remote(settings)
     try:
         versions = [v for d in remote.list_datasets() for v in remote.log(d.name)]

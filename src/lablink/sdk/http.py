@@ -247,6 +247,11 @@ class HttpTransport(Transport):
         )
         return artifact
 
+    def project_artifacts(self, project: str, kind: str | None = None) -> list[Artifact]:
+        params = {"kind": kind} if kind is not None else None
+        answer = self._json("GET", f"/projects/{_seg(project)}/artifacts", params=params)
+        return [_record(Artifact, a) for a in answer["artifacts"]]
+
     def list_artifacts(self, run_id: str) -> list[Artifact]:
         answer = self._json("GET", f"/runs/{_seg(run_id)}/artifacts")
         return [_record(Artifact, a) for a in answer["artifacts"]]

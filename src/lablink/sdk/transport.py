@@ -123,6 +123,10 @@ class Transport(abc.ABC):
         """A run's artifacts."""
 
     @abc.abstractmethod
+    def project_artifacts(self, project: str, kind: str | None = None) -> list[Artifact]:
+        """The artifacts of every run of ``project`` (of one ``kind``)."""
+
+    @abc.abstractmethod
     def download_blob(self, digest: str, dest: Path) -> Path:
         """Write a blob's bytes to ``dest`` (verified against its digest)."""
 

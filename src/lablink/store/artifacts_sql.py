@@ -37,6 +37,21 @@ class ArtifactsSql(SqlBase):
                 .on_conflict_do_update(index_elements=["run_id", "name"], set_=values)
             )
 
+    def project_artifacts(self, project: str, kind: str | None = None) -> list[Artifact]:
+        runs = (
+            sa.select(t.runs.c.id)
+            .join(t.projects, t.projects.c.id == t.runs.c.project_id)
+            .where(t.projects.c.name == project)
+        )
+        query = sa.select(t.artifacts).where(t.artifacts.c.run_id.in_(runs))
+        if kind is not None:
+            query = query.where(t.artifacts.c.kind == kind)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query.order_by(t.artifacts.c.run_id, t.artifacts.c.name))
+            return [
+                Artifact(r.run_id, r.name, r.kind, r.digest, r.size, r.created_at) for r in rows
+            ]
+
     def list_artifacts(self, run_id: str) -> list[Artifact]:
         with self.engine.connect() as conn:
             self.require_run(conn, run_id)

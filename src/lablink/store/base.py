@@ -153,6 +153,10 @@ class Store(abc.ABC):
     def list_artifacts(self, run_id: str) -> list[Artifact]:
         """A run's artifacts by name."""
 
+    @abc.abstractmethod
+    def project_artifacts(self, project: str, kind: str | None = None) -> list[Artifact]:
+        """The artifacts of every run of ``project`` (of one ``kind``), by run and name."""
+
     # -- events -------------------------------------------------------------------------
     @abc.abstractmethod
     def events_since(

@@ -11,10 +11,11 @@ import dataclasses
 from collections.abc import AsyncIterator, Iterator
 
 import anyio.from_thread
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 
+from lablink.checks import widths
 from lablink.checks.routes import API_PREFIX
 from lablink.core.lab import Lab
 from lablink.errors import InvalidInput, NotFound
@@ -127,6 +128,18 @@ def add_artifact(run_id: str, body: ArtifactIn, lab: LabDep) -> JSONResponse:
     """Attach an uploaded blob to the run under ``name`` (replacing that name)."""
     artifact = lab.tracking.add_artifact(run_id, body.name, body.kind, body.digest)
     return reply(dataclasses.asdict(artifact), 201)
+
+
+@router.get("/projects/{project}/artifacts", summary="List a project's artifacts")
+def project_artifacts(
+    project: str,
+    lab: LabDep,
+    kind: str | None = Query(None, max_length=widths.ARTIFACT_KIND, description="Only this kind."),
+) -> JSONResponse:
+    """The artifacts of every run of the project (of one kind), by run and name: one call
+    where a run-by-run listing would take one per run."""
+    artifacts = lab.tracking.project_artifacts(project, kind)
+    return reply({"artifacts": [dataclasses.asdict(a) for a in artifacts]})
 
 
 @router.get("/runs/{run_id}/artifacts", summary="List artifacts")
