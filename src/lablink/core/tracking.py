@@ -17,8 +17,7 @@ from lablink.checks.downsample import MIN_POINTS, minmax_indices
 from lablink.checks.filters import parse_filter
 from lablink.checks.keys import check_metric_key
 from lablink.checks.limits import MAX_BATCH_METRICS, MAX_SUMMARY_BYTES, MAX_TAGS
-from lablink.checks.names import check_project
-from lablink.checks.names import new_run_id
+from lablink.checks.names import check_project, new_run_id
 from lablink.checks.nonfinite import json_float
 from lablink.checks.run_fields import (
     RUN_FIELDS,
