@@ -82,7 +82,7 @@ def resumable(
 
     Raises:
         NotFound: ``resume`` names no sweep.
-        InvalidInput: the file's space, method or metric differs from the sweep's.
+        InvalidInput: the file's space, method, metric or seed differs from the sweep's.
         Conflict: a trial of the sweep is still running.
     """
     if resume:
@@ -100,7 +100,7 @@ def resumable(
         return None
     stored = view.spec
     mine = spec.to_json()
-    for key in ("space", "method", "metric"):
+    for key in ("space", "method", "metric", "seed"):  # the seed orders a grid
         if stored.get(key) != mine.get(key):
             raise InvalidInput(
                 f"the file's {key} differs from sweep {view.id}'s",
