@@ -12,6 +12,8 @@ import csv
 import io
 import json
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -252,3 +254,51 @@ def test_admin_routes_need_auth_on(lab: Lab) -> None:
             assert_envelope(refused, 403, "forbidden")
             assert "--auth required" in refused.json()["error"]["hint"]
     assert lab.people.list_users() == []
+
+
+def test_the_cli_admin_commands_work_against_a_live_server(
+    server: AppServer, team: Team, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from lablink.cli.main import app
+
+    runner = CliRunner()
+
+    def cli(token: str, *args: str, code: int = 0) -> Any:
+        env = {"LABLINK_SERVER": server.url, "LABLINK_TOKEN": token, "COLUMNS": "200"}
+        result = runner.invoke(app, list(args), env=env, catch_exceptions=False)
+        assert result.exit_code == code, (result.stdout, result.stderr)
+        return result
+
+    ana, mia = team.tokens["ana"], team.tokens["mia"]
+    added = cli(ana, "users", "add", "zoe", "--email", "zoe@lab.org")
+    assert "added user zoe" in added.stdout and "ll_" in added.stdout
+    users = json.loads(cli(ana, "users", "ls", "--json").stdout)["users"]
+    assert "zoe" in {u["name"] for u in users}
+    assert "is member in vision" in cli(ana, "projects", "grant", "vision", "zoe", "member").stdout
+    grants = json.loads(cli(ana, "projects", "grants", "vision", "--json").stdout)["grants"]
+    assert ("zoe", "member") in {(g["user"], g["role"]) for g in grants}
+    assert "no longer member" in cli(ana, "projects", "revoke", "vision", "zoe").stdout
+    cli(ana, "users", "disable", "zoe")
+    assert team.lab.people.get_user("zoe").disabled
+    # refusals keep the CLI's exit codes: a refusal 1, a usage mistake 2
+    ghost = cli(ana, "projects", "grant", "vision", "ghost", "viewer", code=1)
+    assert "no user 'ghost'" in ghost.stderr
+    cli(ana, "tokens", "create", "--user", "zoe", "--name", "ci", "--expires", "soon", code=2)
+    assert "not a server admin" in cli(mia, "users", "ls", code=1).stderr
+    # a member manages their own tokens through the same commands
+    made = cli(mia, "tokens", "create", "--user", "mia", "--name", "laptop2", "--role", "viewer")
+    mine = json.loads(cli(mia, "tokens", "ls", "--json").stdout)["tokens"]
+    assert {k["user"] for k in mine} == {"mia"} and mine[0]["name"] == "laptop2"
+    assert "revoked token" in cli(mia, "tokens", "revoke", str(mine[0]["id"])).stdout
+    assert "ll_" in made.stdout
+    # the audit log, as a table, JSON, and exports
+    assert "user.disable" in cli(ana, "audit", "--user", "zoe").stdout
+    lines = cli(ana, "audit", "--format", "jsonl", "--action", "grant.").stdout.splitlines()
+    assert {json.loads(line)["action"] for line in lines} >= {"grant.set", "grant.revoke"}
+    target = tmp_path / "audit.csv"
+    cli(ana, "audit", "--format", "csv", "--export", str(target))
+    rows = list(csv.DictReader(io.StringIO(target.read_text())))
+    assert {"user.add", "token.revoke", "grant.refused"} <= {r["action"] for r in rows}
+    assert "not a server admin" in cli(mia, "audit", "--format", "csv", code=1).stderr
