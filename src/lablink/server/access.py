@@ -45,7 +45,7 @@ READ_POSTS = frozenset(
 # Routes that answer only what the caller may read, or check a project named in the body.
 SELF_CHECKED = frozenset(
     ("GET", p) for p in ("/projects", "/runs", "/incidents", "/events", "/compare")
-) | {("POST", "/runs")}
+) | {("POST", "/runs"), ("GET", "/ui-data/events")}  # the UI's copy of /events
 RUN_CACHE = 10_000  # run id → project; a run never changes project
 
 

@@ -21,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 
 from lablink.checks.limits import MAX_SMALL_BODY_BYTES
 from lablink.core.lab import Lab
+from lablink.core.sessions import Sessions
 from lablink.errors import Conflict, InvalidInput
 from lablink.server.access import authorize
 from lablink.server.api import PREFIX, ROUTERS
@@ -84,6 +85,7 @@ def create_app(
     app.state.live = hub
     app.state.auth = auth
     app.state.run_projects = {}
+    app.state.sessions = sessions = Sessions(lab.people)
     install_error_handlers(app)
     install_openapi(app)
     app.include_router(health_router)
@@ -96,7 +98,7 @@ def create_app(
     # Added innermost first: the request log sees every answer, the guard and the token
     # check run before any route.
     if auth.on:
-        app.add_middleware(Authenticate, people=lab.people, config=auth)
+        app.add_middleware(Authenticate, people=lab.people, config=auth, sessions=sessions, ui=ui)
     elif lab.settings.token:
         app.add_middleware(TokenAuth, token=lab.settings.token)
     app.add_middleware(
@@ -160,8 +162,6 @@ def serve(
         scheme = "https" if tls else "http"
         logger.info("lablink %s serving %s on %s://%s:%d", version(), store, scheme, host, port)
         logger.info("API authentication: %s", auth.mode)
-        if auth.on:
-            logger.warning("the web UI does not ask for a sign-in yet (docs/people.md)")
         server.run()
 
 

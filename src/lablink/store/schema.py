@@ -445,3 +445,21 @@ audit_log = sa.Table(
 sa.Index("ix_audit_log_at", audit_log.c.at)
 sa.Index("ix_audit_log_actor", audit_log.c.actor, audit_log.c.id)
 sa.Index("ix_audit_log_action", audit_log.c.action, audit_log.c.id)
+
+# Browser sessions: the cookie holds a random secret, the row only its sha256 (as for
+# tokens, the secret's 256 bits make a fast hash safe). A session ends when revoked (sign
+# out), idle too long (``last_seen_at``) or past ``expires_at``, whichever comes first.
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("user_id", BigId, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("secret_hash", sa.String(80), nullable=False, unique=True),  # "sha256:<hex>"
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("last_seen_at", sa.Float, nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=False),  # absolute end, whatever the use
+    sa.Column("revoked_at", sa.Float),
+    sa.Column("ip", sa.String(64)),
+    sa.Column("user_agent", sa.String(200)),
+)
+sa.Index("ix_sessions_user", sessions.c.user_id)

@@ -11,6 +11,7 @@ Pages (all state in the query string, so any view is a link to paste in chat):
     /sweeps/{sweep_id}    a sweep's trials, the best so far, params against its metric
     /datasets             datasets; /datasets/{name}?v=3: versions, lineage, profile, drift
     /docs                 the API's Swagger UI, from /static (works offline)
+    /signin, /me          with auth on: the sign-in form; who you are, your roles and tokens
 
 Scripts get chart data from ``/ui-data/history`` (downsampled on the server) and live
 updates from ``/ui-data/events``, the API's SSE stream served beside the pages (so an
@@ -38,8 +39,10 @@ def mount_ui(app: FastAPI, lab: Lab) -> None:
     from lablink.ui.incidents import incidents_router
     from lablink.ui.pages import pages_router
     from lablink.ui.params_view import params_router
+    from lablink.ui.profile import profile_router
     from lablink.ui.render import Renderer
     from lablink.ui.runpage import run_router
+    from lablink.ui.signin import signin_router
     from lablink.ui.sweep_view import sweep_router
 
     assets = Assets()
@@ -54,6 +57,8 @@ def mount_ui(app: FastAPI, lab: Lab) -> None:
     app.include_router(incidents_router(lab, renderer))
     app.include_router(datasets_router(lab, renderer))  # with their schemas
     app.include_router(sweep_router(lab, renderer))
+    app.include_router(signin_router(renderer))
+    app.include_router(profile_router(lab, renderer))
 
 
 __all__ = ["mount_ui"]

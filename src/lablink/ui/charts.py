@@ -24,6 +24,7 @@ from lablink.checks.wire_numbers import MAX_WIRE_INT_TEXT, parse_wire_int
 from lablink.core.lab import Lab
 from lablink.errors import InvalidInput, LablinkError, NotFound
 from lablink.models import RunRecord
+from lablink.ui.guard import check_run
 
 DEFAULT_POINTS = 1000
 MAX_POINTS = 5000
@@ -180,6 +181,8 @@ def data_router(lab: Lab) -> APIRouter:
                     f"max_points must be between 2 and {MAX_POINTS}, not {points}",
                     "the browser never needs more; zoom in to see full resolution",
                 )
+            for ref in dict.fromkeys(run):
+                check_run(request, ref)
             series = [series_json(lab, r, k, points, lo, hi) for r in run for k in key]
         except LablinkError as exc:
             return json_response(request, exc.to_dict(), exc.status)

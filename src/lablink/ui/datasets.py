@@ -14,7 +14,7 @@ import time
 from typing import Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from starlette.responses import HTMLResponse
 
 from lablink.checks.profile_summary import drift_rows, profile_rows
@@ -23,6 +23,7 @@ from lablink.core.datasets.refs import parse_ref
 from lablink.core.lab import Lab
 from lablink.errors import InvalidInput, LablinkError, NotFound
 from lablink.models import DatasetVersion
+from lablink.ui.guard import check_anywhere
 from lablink.ui.render import Renderer
 
 SHOWN_FILES = 50
@@ -65,16 +66,22 @@ def datasets_router(lab: Lab, renderer: Renderer) -> APIRouter:
     renderer.env.globals["dataset_url"] = dataset_url
 
     @router.get("/datasets", response_class=HTMLResponse)
-    def datasets_page() -> HTMLResponse:
+    def datasets_page(request: Request) -> HTMLResponse:
+        try:
+            check_anywhere(request)
+        except LablinkError as exc:
+            return renderer.error(exc, "No datasets to show")
         return renderer.page("datasets.html", {"datasets": use.list_datasets(), "now": time.time()})
 
     @router.get("/datasets/{name}", response_class=HTMLResponse)
     def dataset_page(
+        request: Request,
         name: str,
         v: int | None = Query(None, ge=1, le=MAX_VERSION),
         against: int | None = Query(None, ge=1, le=MAX_VERSION),
     ) -> HTMLResponse:
         try:
+            check_anywhere(request)
             versions = use.log(name)
             chosen = _pick(versions, v, name)
             context = _version_context(lab, versions, chosen, against)

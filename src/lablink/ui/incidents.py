@@ -12,12 +12,13 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from starlette.responses import HTMLResponse
 
 from lablink.core.lab import Lab
 from lablink.errors import LablinkError
 from lablink.models import Incident
+from lablink.ui.guard import check_run, readable
 from lablink.ui.render import Renderer
 from lablink.ui.sparkline import sparkline
 
@@ -58,12 +59,16 @@ def incidents_router(lab: Lab, renderer: Renderer) -> APIRouter:
 
     @router.get("/incidents", response_class=HTMLResponse)
     def incidents_page(
+        request: Request,
         open: bool = False,
         run: str | None = Query(None, max_length=32),
         limit: int = Query(100, ge=1, le=1000),
     ) -> HTMLResponse:
         try:
-            found = use.list(open, run or None, None, limit)
+            if run:
+                check_run(request, run)
+            shown = readable(request)  # the viewer's projects only (a page may come back short)
+            found = [i for i in use.list(open, run or None, None, limit) if shown(i.project)]
             deliveries = {i.id: use.deliveries.for_incident(i.id) for i in found}
         except LablinkError as exc:
             return renderer.error(exc, "No such run")

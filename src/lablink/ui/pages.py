@@ -19,6 +19,7 @@ from lablink.errors import FilterSyntaxError, InvalidInput, LablinkError, NotFou
 from lablink.models import RunRecord
 from lablink.ui import charts
 from lablink.ui import grouping as grouping_mod
+from lablink.ui.guard import check_project, check_run, readable
 from lablink.ui.render import Renderer
 from lablink.ui.table import (
     FIXED_COLUMNS,
@@ -51,10 +52,10 @@ def pages_router(lab: Lab, renderer: Renderer) -> APIRouter:
     router = APIRouter(include_in_schema=False)
 
     @router.get("/", response_class=HTMLResponse)
-    def projects() -> HTMLResponse:
-        return renderer.page(
-            "projects.html", {"projects": lab.tracking.list_projects(), "now": time.time()}
-        )
+    def projects(request: Request) -> HTMLResponse:
+        shown = readable(request)
+        found = [p for p in lab.tracking.list_projects() if shown(p.name)]
+        return renderer.page("projects.html", {"projects": found, "now": time.time()})
 
     @router.get("/p/{project}", response_class=HTMLResponse)
     def runs_table(request: Request, project: str) -> HTMLResponse:
@@ -69,6 +70,7 @@ def pages_router(lab: Lab, renderer: Renderer) -> APIRouter:
         total = 0
         error = None
         try:
+            check_project(request, project)
             runs, total = lab.tracking.search_runs(
                 project,
                 state.filter or None,
@@ -126,6 +128,8 @@ def pages_router(lab: Lab, renderer: Renderer) -> APIRouter:
                 "Too many runs",
             )
         try:
+            for ref in refs:
+                check_run(request, ref)
             runs = [lab.tracking.get_run(r) for r in refs]
             table = lab.tracking.compare([r.id for r in runs])
         except LablinkError as exc:

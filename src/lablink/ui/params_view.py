@@ -19,6 +19,7 @@ from lablink.checks.nonfinite import finite_or_none
 from lablink.core.lab import Lab
 from lablink.errors import LablinkError
 from lablink.models import RunRecord
+from lablink.ui.guard import check_project
 from lablink.ui.render import Renderer
 
 MAX_RUNS = 1000
@@ -63,6 +64,7 @@ def params_router(lab: Lab, renderer: Renderer) -> APIRouter:
     def params_page(request: Request, project: str) -> HTMLResponse:
         query = request.query_params
         try:
+            check_project(request, project)
             runs, _ = lab.tracking.search_runs(
                 project, query.get("filter") or None, "created_at", True, MAX_RUNS, 0
             )

@@ -18,6 +18,7 @@ import jinja2
 from starlette.responses import HTMLResponse
 
 from lablink.errors import LablinkError
+from lablink.server.browser import current_viewer
 from lablink.settings import format_size
 from lablink.ui.assets import Assets
 
@@ -150,7 +151,9 @@ class Renderer:
             iso=fmt_iso,
             bytes=fmt_bytes,
         )
-        self.env.globals.update(static=assets.url, status_labels=STATUS_LABELS)
+        self.env.globals.update(
+            static=assets.url, status_labels=STATUS_LABELS, viewer=current_viewer
+        )
 
     def page(
         self,

@@ -15,6 +15,7 @@ from lablink.core.lab import Lab
 from lablink.errors import LablinkError, NotFound
 from lablink.models import RunRecord
 from lablink.ui import charts, summary
+from lablink.ui.guard import check_run
 from lablink.ui.render import Renderer
 
 DIFF_INLINE_BYTES = 512 * 1024
@@ -101,6 +102,7 @@ def run_router(lab: Lab, renderer: Renderer) -> APIRouter:
             # The cursor first: events after it are replayed to the live charts, so
             # nothing logged between this read and the browser connecting is lost.
             cursor = lab.store.last_event_id()
+            check_run(request, run_id)
             run = lab.tracking.get_run(run_id)
             context = run_context(lab, run, request, cursor)
         except LablinkError as exc:
@@ -108,8 +110,9 @@ def run_router(lab: Lab, renderer: Renderer) -> APIRouter:
         return renderer.page("run.html", context)
 
     @router.get("/r/{run_id}/artifacts/{name:path}")
-    def artifact(run_id: str, name: str) -> Response:
+    def artifact(request: Request, run_id: str, name: str) -> Response:
         try:
+            check_run(request, run_id)
             rid = lab.store.resolve_run_id(run_id)
             found = [a for a in lab.tracking.list_artifacts(rid) if a.name == name]
             if not found:
@@ -127,8 +130,9 @@ def run_router(lab: Lab, renderer: Renderer) -> APIRouter:
         )
 
     @router.get("/r/{run_id}/diff")
-    def raw_diff(run_id: str) -> Response:
+    def raw_diff(request: Request, run_id: str) -> Response:
         try:
+            check_run(request, run_id)
             run = lab.tracking.get_run(run_id)
             if not run.git.diff_digest:
                 raise NotFound(f"run {run.id} has no dirty diff")

@@ -126,7 +126,22 @@
     return { stop() { stopped = true; close(); } };
   }
 
-  window.lablink = { fmtAge, fmtDuration, fmtNum, toNumber, parseEvent, pageData, setQuery, badge, tickAges, follow };
+  // With sign-in on, a page carries its session's CSRF token; every state-changing
+  // request a script makes with the session cookie sends it as X-CSRF-Token.
+  function csrfToken() {
+    const meta = document.querySelector('meta[name="csrf-token"]');
+    return meta ? meta.content : "";
+  }
+
+  // A JSON request to the API with the page's credentials (the cookie, same-origin only).
+  function send(method, url, body) {
+    const headers = { Accept: "application/json", "Content-Type": "application/json" };
+    const token = csrfToken();
+    if (token) headers["X-CSRF-Token"] = token;
+    return fetch(url, { method, headers, credentials: "same-origin", body: JSON.stringify(body ?? {}) });
+  }
+
+  window.lablink = { fmtAge, fmtDuration, fmtNum, toNumber, parseEvent, pageData, setQuery, badge, tickAges, follow, csrfToken, send };
   document.addEventListener("DOMContentLoaded", () => {
     localTimes();
     tickAges();
