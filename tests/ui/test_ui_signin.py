@@ -114,6 +114,18 @@ def test_a_wrong_password_is_refused_and_the_right_one_signs_in(
     assert all(e.ip == "127.0.0.1" for e in audit)
 
 
+def test_repeated_failures_lock_the_form_with_a_429(
+    browser_client: httpx.Client, team: Team
+) -> None:
+    free = team.lab.people.guard.limits.free_failures_user
+    for _ in range(free):
+        assert sign_in(browser_client, "kenji", "not the password").status_code == 401
+    locked = sign_in(browser_client, "kenji", PASSWORD)  # even the right password waits
+    assert locked.status_code == 429 and int(locked.headers["retry-after"]) > 0
+    assert 'type="password"' in locked.text  # the form again, with the reason
+    assert SESSION_COOKIE not in browser_client.cookies
+
+
 @pytest.mark.parametrize(
     "target",
     [

@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
 from lablink.core.sessions import MAX_SECONDS, Session, Sessions
-from lablink.errors import Unauthorized
+from lablink.errors import TooManyRequests, Unauthorized
 from lablink.server import browser
 from lablink.ui.render import Renderer
 
@@ -82,6 +82,10 @@ def signin_router(renderer: Renderer) -> APIRouter:
             )
         except Unauthorized as exc:
             return form(request, target, exc.message, name, 401)
+        except TooManyRequests as exc:
+            refused = form(request, target, f"{exc.message}. {exc.hint or ''}", name, 429)
+            refused.headers["Retry-After"] = str(int(exc.details.get("retry_after", 60)))
+            return refused
         response = RedirectResponse(target, status_code=303)
         browser.set_cookie(
             response, request.scope, browser.SESSION_COOKIE, secret, int(MAX_SECONDS)
