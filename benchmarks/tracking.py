@@ -64,6 +64,60 @@ def start_server(home: Path) -> tuple[subprocess.Popen[bytes], str, float]:
     raise RuntimeError("server did not start")
 
 
+def add_admin(home: Path) -> str:
+    """Add a server admin to the store under ``home``; their first token."""
+    env = {**os.environ, "LABLINK_HOME": str(home)}
+    env.pop("LABLINK_SERVER", None)
+    added = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("lablink")),
+            *("users", "add", "bench", "--email", "bench@lab.org", "--role", "admin"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return next(w for w in added.stdout.split() if w.startswith("ll_"))
+
+
+def bench_auth(tmp: Path, points: int, rounds: int = 3) -> tuple[float, float]:
+    """Ingestion (best of ``rounds``) into a server with auth off and one with
+    ``--auth required`` and a real token, measured alternately in the same run."""
+    on_home = tmp / "auth-on" / "home"
+    for folder in ("auth-on", "auth-off"):
+        (tmp / folder).mkdir(parents=True, exist_ok=True)
+    token = add_admin(on_home)  # a user exists: the server starts with auth required
+    servers = {
+        "off": start_server(tmp / "auth-off" / "home"),
+        "on": start_server(on_home),
+    }
+    best = {"off": 0.0, "on": 0.0}
+    try:
+        for _ in range(rounds):
+            for mode, (_, url, _) in servers.items():
+                os.environ["LABLINK_SERVER"] = url
+                if mode == "on":
+                    os.environ["LABLINK_TOKEN"] = token
+                else:
+                    os.environ.pop("LABLINK_TOKEN", None)
+                best[mode] = max(best[mode], bench_ingest(points)[0])
+    finally:
+        os.environ.pop("LABLINK_TOKEN", None)
+        for proc, _, _ in servers.values():
+            proc.terminate()
+            proc.wait(timeout=10)
+    return best["on"], best["off"]
+
+
+def report_auth(tmp: Path, points: int) -> None:
+    on, off = bench_auth(tmp, points)
+    line(
+        "ingestion over HTTP, --auth required", f"{on:,.0f} pts/s", f"auth off {off:,.0f} pts/s", ""
+    )
+    line("  ratio auth on / off", f"{on / off:.2f}", "", "≥ 0.95")
+
+
 def bare_python_start() -> float:
     t0 = time.perf_counter()
     subprocess.run([sys.executable, "-c", "pass"], check=True)
@@ -206,7 +260,16 @@ def main() -> None:
     parser.add_argument("--points", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=10_000)
     parser.add_argument("--log-calls", type=int, default=200_000)
+    parser.add_argument(
+        "--auth-only", action="store_true", help="Only the auth on vs off ingestion figure."
+    )
     args = parser.parse_args()
+    if args.auth_only:
+        os.environ["LABLINK_SYSTEM_METRICS"] = "false"
+        with tempfile.TemporaryDirectory() as tmp:
+            os.environ["LABLINK_HOME"] = str(Path(tmp) / "client-home")
+            report_auth(Path(tmp), args.points)
+        return
 
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp) / "home"
@@ -248,6 +311,8 @@ def main() -> None:
                 "≥ 250,000/s",
             )
             line("  ratio to raw executemany", f"{rate / raw:.2f}", "", "≥ 0.5")
+            report_auth(Path(tmp), args.points)
+            os.environ["LABLINK_SERVER"] = url
 
             import lablink
 

@@ -16,6 +16,7 @@
     ├── PayloadTooLarge          413 too_large
     ├── UnsupportedMediaType     415 unsupported_media_type: a write without a JSON body
     ├── TooManyStreams           429 too_many_streams: live streams per client
+    ├── TooManyRequests          429 too_many_requests: sign-ins, bad tokens, calls (Retry-After)
     ├── InsufficientStorage      507 insufficient_storage: a disk (cache) is full
     ├── SchemaOutOfDate          503 schema_out_of_date: run `lablink db migrate`
     └── ServiceUnavailable       503 unavailable: the server cannot be reached
@@ -171,6 +172,14 @@ class TooManyStreams(LablinkError):
     status = 429
 
 
+class TooManyRequests(LablinkError):
+    """Too many attempts from one client or for one user: failed sign-ins, bad tokens, or
+    calls with one token; ``details["retry_after"]`` says how many seconds to wait."""
+
+    code = "too_many_requests"
+    status = 429
+
+
 class InsufficientStorage(LablinkError):
     """A disk ran out of space (a cache, a blob store); nothing half-written is kept."""
 
@@ -209,6 +218,7 @@ ERRORS_BY_CODE: dict[str, type[LablinkError]] = {
         PayloadTooLarge,
         UnsupportedMediaType,
         TooManyStreams,
+        TooManyRequests,
         InsufficientStorage,
         SchemaOutOfDate,
         ServiceUnavailable,

@@ -27,7 +27,8 @@ SECRET_BYTES = 32
 MAX_PASSWORD = 1024  # argon2 hashes anything; a bound keeps one request from costing seconds
 MIN_PASSWORD = 8
 
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}")
+USER_NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}"
+_NAME = re.compile(USER_NAME_PATTERN)
 _TOKEN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._ -]{0,99}")
 _PREFIX_CHARS = string.ascii_lowercase + string.digits
 _PREFIX = re.compile(rf"[a-z0-9]{{{PREFIX_LENGTH}}}")

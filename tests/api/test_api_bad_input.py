@@ -297,6 +297,120 @@ def cases(run: str, ended: str, blob: str) -> list[Case]:
     # fmt: on
 
 
+def admin_cases() -> list[Case]:
+    """The people routes, which need auth on: sent with a server admin's token."""
+    u, me = f"{API}/admin/users", f"{API}/me/tokens"
+    g = f"{API}/admin/projects/vision/grants"
+    # fmt: off
+    return [
+        Case("me: no route below", "GET", f"{API}/me/nothing", 404, "not_found"),
+        Case("my token: no body", "POST", me, 400, content=b"", contains="body"),
+        Case("my token: bad name", "POST", me, 400, json={"name": "a/b"}, contains="token name"),
+        Case("my token: role owner", "POST", me, 400, json={"name": "ci", "role": "owner"}, contains="role"),
+        Case("my token: expires negative", "POST", me, 400, json={"name": "ci", "expires_in": -1}, contains="expires_in"),
+        Case("my token: expires in a century", "POST", me, 400, json={"name": "ci", "expires_in": 3.2e9}, contains="expires_in"),
+        Case("my token: unknown project", "POST", me, 404, "not_found", json={"name": "ci", "project": "nowhere"}),
+        Case("my token revoke: not a number", "DELETE", f"{me}/abc", 400, contains="token_id"),
+        Case("my token revoke: unknown", "DELETE", f"{me}/99999", 404, "not_found"),
+        Case("users: add without e-mail", "POST", u, 400, json={"name": "bob"}, contains="e-mail"),
+        Case("users: add a bad name", "POST", u, 400, json={"name": "b b", "email": "b@lab.org"}, contains="not valid"),
+        Case("users: add a bad e-mail", "POST", u, 400, json={"name": "bob", "email": "bob"}, contains="e-mail"),
+        Case("users: admin a string", "POST", u, 400, json={"name": "bob", "email": "b@lab.org", "admin": "yes"}, contains="admin"),
+        Case("users: unknown field", "POST", u, 400, json={"name": "bob", "email": "b@lab.org", "colour": 1}, contains="colour"),
+        Case("users: NUL in name", "POST", u, 400, json={"name": "b\x00b", "email": "b@lab.org"}),
+        Case("users: existing", "POST", u, 409, "already_exists", json={"name": "root", "email": "r@lab.org"}),
+        Case("users: disable a ghost", "POST", f"{u}/ghost/disable", 404, "not_found", json={}),
+        Case("users: enable a ghost", "POST", f"{u}/ghost/enable", 404, "not_found", json={}),
+        Case("users: password too short", "PUT", f"{u}/root/password", 400, json={"password": "short"}, contains="password"),
+        Case("users: password of a ghost", "PUT", f"{u}/ghost/password", 404, "not_found", json={"password": "a long passphrase"}),
+        Case("users: password a number", "PUT", f"{u}/root/password", 400, json={"password": 12345678}, contains="password"),
+        Case("tokens: list a ghost's", "GET", f"{API}/admin/tokens", 404, "not_found", params={"user": "ghost"}),
+        Case("tokens: create for a ghost", "POST", f"{API}/admin/tokens", 404, "not_found", json={"user": "ghost", "name": "ci"}),
+        Case("tokens: create without a user", "POST", f"{API}/admin/tokens", 400, json={"name": "ci"}, contains="user"),
+        Case("tokens: revoke id 0", "DELETE", f"{API}/admin/tokens/0", 400, contains="token_id"),
+        Case("tokens: revoke id 2**63", "DELETE", f"{API}/admin/tokens/{2**63}", 400, contains="token_id"),
+        Case("tokens: revoke unknown", "DELETE", f"{API}/admin/tokens/99999", 404, "not_found"),
+        Case("grants: limit of project too long", "GET", f"{API}/admin/grants", 400, params={"project": "p" * 201}, contains="project"),
+        Case("grants: unknown project", "GET", f"{API}/admin/projects/nowhere/grants", 200, None),
+        Case("grant: to a ghost", "PUT", f"{g}/ghost", 404, "not_found", json={"role": "member"}, contains="ghost"),
+        Case("grant: role boss", "PUT", f"{g}/root", 400, json={"role": "boss"}, contains="role"),
+        Case("grant: no body", "PUT", f"{g}/root", 400, content=b"", contains="body"),
+        Case("grant: unknown project", "PUT", f"{API}/admin/projects/nowhere/grants/root", 404, "not_found", json={"role": "member"}),
+        Case("grant revoke: none there", "DELETE", f"{g}/root", 404, "not_found"),
+        Case("audit: limit 0", "GET", f"{API}/admin/audit", 400, params={"limit": 0}, contains="limit"),
+        Case("audit: since a word", "GET", f"{API}/admin/audit", 400, params={"since": "yesterday"}, contains="since"),
+        Case("audit: before -1", "GET", f"{API}/admin/audit", 400, params={"before": -1}, contains="before"),
+        Case("audit export: xml", "GET", f"{API}/admin/audit/export", 400, params={"format": "xml"}, contains="xml"),
+        Case("audit export: action too long", "GET", f"{API}/admin/audit/export", 400, params={"action": "a" * 51}, contains="action"),
+        Case("csrf: add a user as a form", "POST", u, 415, "unsupported_media_type", content="name=eve", headers={"Content-Type": "application/x-www-form-urlencoded"}),
+    ]
+    # fmt: on
+
+
+@pytest.fixture
+def admin_api(lab: Lab) -> Iterator[httpx.Client]:
+    """A server with auth on, and a client with a server admin's token; vision exists."""
+    from helpers import AppServer
+    from lablink.server.app import create_app
+    from lablink.server.auth import AuthConfig
+
+    lab.people.add_user("root", "root", "root@lab.org", admin=True)
+    token = lab.people.create_token("root", "root", "t", None, "admin").secret
+    lab.tracking.create_run("root", "vision", "first")
+    with (
+        AppServer(create_app(lab, auth=AuthConfig("required"))).start() as srv,
+        httpx.Client(
+            base_url=srv.url, timeout=10, headers={"Authorization": f"Bearer {token}"}
+        ) as client,
+    ):
+        assert client.get(f"{API}/me").status_code == 200  # the token's first use is recorded
+        yield client
+        srv.stop()
+
+
+def people_state(lab: Lab) -> str:
+    """Users, tokens and grants as comparable text (the audit log may gain attempts)."""
+    people = lab.people
+    return json.dumps(
+        {
+            "users": [u.to_dict() for u in people.list_users()],
+            "tokens": [k.to_dict(0) for k in people.list_tokens()],
+            "grants": [g.to_dict() for g in people.grants()],
+            "projects": [p.name for p in lab.tracking.list_projects()],
+        },
+        sort_keys=True,
+    )
+
+
+def test_bad_input_to_every_people_route_is_a_4xx_envelope_and_changes_nothing(
+    admin_api: httpx.Client, lab: Lab
+) -> None:
+    failures: list[str] = []
+    for case in admin_cases():
+        before = people_state(lab)
+        response = admin_api.request(
+            case.method,
+            case.path,
+            json=case.json,
+            content=case.content,
+            params=case.params,
+            headers=case.headers or (JSON if case.content is not None else None),
+        )
+        try:
+            if case.code is None:
+                assert response.status_code == case.status, response.text
+                continue
+            error = assert_envelope(response, case.status, case.code)
+            if case.contains:
+                assert case.contains in error["message"], error
+        except AssertionError as exc:
+            failures.append(f"{case.name}: {exc}")
+            continue
+        if people_state(lab) != before:
+            failures.append(f"{case.name}: the store changed")
+    assert not failures, "\n".join(failures)
+
+
 @pytest.fixture
 def world(api: httpx.Client, new_run: Callable[..., dict[str, Any]]) -> dict[str, str]:
     """A running run with a point, a finished run, and one uploaded blob."""
@@ -347,6 +461,9 @@ NO_INPUT = {
     ("GET", "/api/v1/projects"),
     ("GET", "/api/v1/datasets"),
     ("GET", "/api/v1/schemas"),
+    ("GET", "/api/v1/me"),
+    ("GET", "/api/v1/me/tokens"),
+    ("GET", "/api/v1/admin/users"),
 }
 
 
@@ -357,7 +474,7 @@ def _route_pattern(template: str) -> re.Pattern[str]:
 
 def test_every_operation_in_the_spec_has_a_bad_input_row() -> None:
     """A new route gets hostile-input rows too: the table must name every operation."""
-    table = {(c.method, c.path) for c in cases("r1", "r2", ZERO)}
+    table = {(c.method, c.path) for c in cases("r1", "r2", ZERO) + admin_cases()}
     missing = []
     for template, item in served_spec()["paths"].items():
         pattern = _route_pattern(template)

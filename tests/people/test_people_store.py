@@ -209,7 +209,8 @@ def test_a_bad_grant_changes_nothing(lab: Lab, people: People) -> None:
     with pytest.raises(InvalidInput, match="not one of"):
         people.grant(ROOT, "vision", "kenji", "owner", create=True)
     assert lab.store.list_projects() == [] and people.grants() == []
-    assert actions(people) == ["user.add"]
+    # nothing changed; the two attempts on names that are not there are kept
+    assert actions(people) == ["user.add", "grant.refused", "grant.refused"]
     people.grant(ROOT, "vision", "kenji", "admin", create=True)
     assert [p.name for p in lab.store.list_projects()] == ["vision"]
 

@@ -31,6 +31,8 @@ from lablink.cli.people import audit, tokens_app, users_app
 from lablink.cli.schema import app as schema_app
 from lablink.cli.schema import validate_command
 from lablink.cli.state import State
+from lablink.cli.sweep import app as sweeps_app
+from lablink.cli.sweep import sweep
 from lablink.cli.usage import EXIT_ERROR, run_main
 from lablink.errors import LablinkError
 
@@ -127,6 +129,8 @@ app.add_typer(decision_app, name="decision")
 app.command("init")(init)
 app.command("launch")(launch)
 app.add_typer(jobs_app, name="jobs")
+app.command("sweep")(sweep)
+app.add_typer(sweeps_app, name="sweeps")
 app.command("login")(login)
 app.command("busfactor")(busfactor)
 

@@ -1,9 +1,11 @@
 """``lablink users``, ``lablink tokens``, ``lablink projects grant`` and ``lablink audit``.
 
-Administration of who may do what. These commands open the store named by ``--db`` /
-``LABLINK_DB`` / ``--home`` directly (run them where the server's database is), call
-one ``core/people.py`` operation each and render the answer; each change is written
-to the audit log with the local user (``LABLINK_USER``) as the actor.
+Administration of who may do what. Without ``--server`` these commands open the store
+named by ``--db`` / ``LABLINK_DB`` / ``--home`` directly (run them where the server's
+database is), call one ``core/people.py`` operation each and render the answer; each
+change is written to the audit log with the local user (``LABLINK_USER``) as the actor.
+With ``--server`` / ``LABLINK_SERVER`` they make the same calls through the server's
+admin API (``cli/people_remote.py``) with the caller's token, who is then the actor.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import contextlib
 import enum
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -23,6 +26,7 @@ from lablink.cli.state import get_state
 from lablink.errors import InvalidInput
 
 if TYPE_CHECKING:
+    from lablink.cli.people_remote import RemotePeople
     from lablink.core.people import People
     from lablink.identity import NewToken
 
@@ -49,6 +53,13 @@ class ServerRole(enum.StrEnum):
     admin = "admin"
 
 
+class ExportFormat(enum.StrEnum):
+    """An audit export format."""
+
+    jsonl = "jsonl"
+    csv = "csv"
+
+
 class Role(enum.StrEnum):
     """A role in a project."""
 
@@ -58,17 +69,22 @@ class Role(enum.StrEnum):
 
 
 @contextlib.contextmanager
-def _people(ctx: typer.Context) -> Iterator[tuple[People, str]]:
-    """The people use cases on the local store, and who is acting."""
+def _people(ctx: typer.Context) -> Iterator[tuple[People | RemotePeople, str]]:
+    """The people use cases (on the server with ``--server``, else on the local store),
+    and who is acting."""
     from lablink.core.people import People
     from lablink.store import open_store
 
     settings = get_state(ctx).settings
     if settings.server:
-        raise InvalidInput(
-            f"`{ctx.command_path}` works on a database, not on the server {settings.server}",
-            "run it where the server's database is, with --db or LABLINK_DB (and no --server)",
-        )
+        from lablink.cli.people_remote import RemotePeople
+
+        remote = RemotePeople(settings)
+        try:
+            yield remote, settings.user
+        finally:
+            remote.close()
+        return
     store = open_store(settings.db)
     try:
         yield People(store), settings.user
@@ -279,6 +295,41 @@ def grant(
     output.console().print(f"{found.user} is {found.role} in {found.project}")
 
 
+def grants(
+    ctx: typer.Context,
+    project: str | None = typer.Argument(None, help="Only this project's grants."),
+    user: str | None = typer.Option(None, "--user", "-u", help="Only this user's grants."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """List who holds which role in which project."""
+    with _people(ctx) as (people, _):
+        found = people.grants(project, user)
+    if as_json:
+        output.print_json({"grants": [g.to_dict() for g in found]})
+        return
+    out = output.console()
+    if not found:
+        out.print("no grants")
+        return
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for column in ("project", "user", "role", "granted by", "granted"):
+        table.add_column(column)
+    for g in found:
+        table.add_row(g.project, g.user, g.role, g.granted_by, output.fmt_time(g.granted_at))
+    out.print(table)
+
+
+def revoke(
+    ctx: typer.Context,
+    project: str = typer.Argument(..., help="The project."),
+    user: str = typer.Argument(..., help="Whose role there to take away."),
+) -> None:
+    """Take a user's role in a project away."""
+    with _people(ctx) as (people, actor):
+        found = people.revoke_grant(actor, project, user)
+    output.console().print(f"{found.user} is no longer {found.role} in {found.project}")
+
+
 def audit(
     ctx: typer.Context,
     since: str | None = typer.Option(None, "--since", help="Only the last 7d, 12h..."),
@@ -290,12 +341,23 @@ def audit(
     ),
     limit: int = typer.Option(100, "--limit", "-n", help="Show at most this many."),
     as_json: bool = JSON_OPTION,
+    fmt: ExportFormat | None = typer.Option(
+        None,
+        "--format",
+        help="Export every matching entry (no --limit) as JSON lines or CSV, to stdout.",
+    ),
+    export: Path | None = typer.Option(
+        None, "--export", help="Write the export to this file (format from --format, else jsonl)."
+    ),
 ) -> None:
     """Show the audit log, newest first: who did what, to whom, from where."""
     window = _duration(since, "--since") if since is not None else None
     if not 1 <= limit <= 10_000:
         raise typer.BadParameter("between 1 and 10000", param_hint="--limit")
     after = None if window is None else time.time() - window
+    if fmt is not None or export is not None:
+        _export(ctx, (fmt or ExportFormat.jsonl).value, after, user, action, export)
+        return
     with _people(ctx) as (people, _):
         found = people.audit_log(after, user, action, limit)
     if as_json:
@@ -319,6 +381,41 @@ def audit(
             e.ip or "",
         )
     out.print(table)
+
+
+def _export(
+    ctx: typer.Context,
+    fmt: str,
+    since: float | None,
+    user: str | None,
+    action: str | None,
+    path: Path | None,
+) -> None:
+    """Stream the export to ``path`` (replaced only once complete) or to stdout."""
+    import os
+    import sys
+
+    from lablink.cli.people_remote import RemotePeople
+    from lablink.core.audit_export import export_lines
+
+    target = path.with_name(path.name + ".part") if path is not None else None
+    with _people(ctx) as (people, _):
+        if isinstance(people, RemotePeople):
+            chunks: Iterator[bytes] = people.export(fmt, since, user, action)
+        else:
+            entries = people.audit_export(since, user, action)
+            chunks = (line.encode() for line in export_lines(entries, fmt))
+        out = target.open("wb") if target is not None else sys.stdout.buffer
+        try:
+            for chunk in chunks:
+                out.write(chunk)
+            out.flush()
+        finally:
+            if target is not None:
+                out.close()
+    if target is not None and path is not None:
+        os.replace(target, path)
+        output.err_console().print(f"audit log written to {path} ({fmt})")
 
 
 def _detail(detail: Any) -> str:

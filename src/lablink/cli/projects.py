@@ -11,16 +11,19 @@ import typer
 from rich.table import Table
 
 from lablink.cli import output
-from lablink.cli.people import grant
+from lablink.cli.people import grant, grants, revoke
 from lablink.cli.state import get_state
 
 app = typer.Typer(
-    help="List projects with their runs and last activity; `grant` gives people roles in them.",
+    help="List projects with their runs and last activity; `grant`, `grants` and `revoke` "
+    "manage people's roles in them.",
     invoke_without_command=True,
-    subcommand_metavar="[grant ...]",
+    subcommand_metavar="[grant|grants|revoke ...]",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.command("grant")(grant)
+app.command("grants")(grants)
+app.command("revoke")(revoke)
 
 
 @app.callback(invoke_without_command=True)

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from lablink.errors import InvalidInput, Unauthorized
+from lablink.core.guard import Guard, Limits, token_key
+from lablink.errors import InvalidInput, NotFound, TooManyRequests, Unauthorized
 from lablink.identity import (
     AuditEntry,
     Grant,
@@ -37,6 +38,7 @@ from lablink.store.people_sql import PeopleSql
 from lablink.store.sql import SqlStore
 
 MAX_AUDIT = 10_000
+EXPORT_PAGE = 1000
 # last_used_at is a hint for people, not a counter: writing it at most once a minute
 # keeps token checks from turning every API call into a write.
 TOUCH_EVERY = 60.0
@@ -60,9 +62,16 @@ def _dummy_hash() -> str:
 class People:
     """Identities, credentials and permissions over one store."""
 
-    def __init__(self, store: SqlStore, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        store: SqlStore,
+        clock: Callable[[], float] = time.time,
+        limits: Limits | None = None,
+    ) -> None:
         self.sql = PeopleSql(store)
         self.clock = clock
+        # Counters and caches of this process; read the clock late, tests swap it.
+        self.guard = Guard(limits or Limits(), lambda: self.clock())
 
     # -- users ------------------------------------------------------------------------
     def add_user(
@@ -126,12 +135,19 @@ class People:
         return self.sql.list_users()
 
     def disable(self, actor: str, name: str) -> User:
-        """Stop a user from signing in; their tokens stop working too. Raises ``NotFound``."""
-        return self._set(actor, name, "user.disable", disabled=True)
+        """Stop a user from signing in; their tokens stop working too, at once in this
+        process and within ``Limits.cache_seconds`` in others. Raises ``NotFound``."""
+        try:
+            return self._set(actor, name, "user.disable", disabled=True)
+        finally:
+            self.guard.invalidate()
 
     def enable(self, actor: str, name: str) -> User:
         """Let a disabled user back in (their tokens work again unless revoked)."""
-        return self._set(actor, name, "user.enable", disabled=False)
+        try:
+            return self._set(actor, name, "user.enable", disabled=False)
+        finally:
+            self.guard.invalidate()
 
     def set_password(self, actor: str, name: str, password: str) -> User:
         """Store an argon2 hash of ``password``; the password itself is never kept.
@@ -160,21 +176,51 @@ class People:
             raise Unauthorized(f"user {user.name} is disabled", "ask a lablink admin")
         return Identity(user.name, user.kind, user.is_admin)
 
-    def sign_in(self, name: str, password: str, ip: str | None = None) -> Identity:
-        """``verify_password``, with the sign-in or the failed attempt in the audit log.
+    def check_password(self, name: str, password: str, client: str | None = None) -> Identity:
+        """Sign in with a password: the one call a sign-in page makes.
 
-        A failed attempt names the account only when it exists: people type passwords
-        into the name field, and the log must not keep them.
+        Args:
+            name: the user name typed.
+            password: the password typed.
+            client: the caller's IP address, for the per-address limits and the log.
+
+        Returns:
+            The identity signed in (no token limits).
+
+        Raises:
+            Unauthorized: unknown user, no password set, wrong password, or disabled
+                (the message never says which of the first three).
+            TooManyRequests: the name or the address is locked after repeated failures,
+                or the address signs in too often; ``details["retry_after"]`` holds the
+                seconds to wait. The password is not checked then.
+
+        Every outcome is audited (``signin``, ``signin.failed``, ``signin.blocked``);
+        refusals at most ``Limits.audit_burst`` a minute per address, the rest counted.
         """
+        key = name[:100] if isinstance(name, str) else "?"
+        try:
+            self.guard.check_signin(key, client)
+        except TooManyRequests as error:
+            self._refusal("signin.blocked", client, {"user": key, "reason": error.message})
+            raise
         try:
             identity = self.verify_password(name, password)
         except Unauthorized as error:
+            locked = self.guard.signin_failed(key, client)
+            # A failed attempt names the account only when it exists: people type
+            # passwords into the name field, and the log must not keep them.
             known = isinstance(name, str) and self.sql.credentials(name) is not None
             actor, target = (name, f"user:{name}") if known else ("anonymous", None)
-            self.audit(actor, "signin.failed", target, {"reason": error.message}, ip)
+            detail = {"reason": error.message, "locked_for": locked or None}
+            self._refusal("signin.failed", client, detail, actor, target)
             raise
-        self.audit(identity.user, "signin", f"user:{identity.user}", {"method": "password"}, ip)
+        self.guard.signin_succeeded(key)
+        self.audit(identity.user, "signin", f"user:{identity.user}", {"method": "password"}, client)
         return identity
+
+    def sign_in(self, name: str, password: str, ip: str | None = None) -> Identity:
+        """``check_password`` (the earlier name)."""
+        return self.check_password(name, password, ip)
 
     # -- tokens -----------------------------------------------------------------------
     def create_token(
@@ -217,18 +263,42 @@ class People:
     def authenticate_token(self, text: str, ip: str | None = None) -> Identity:
         """Who presents this token, with the token's limits; refusals go to the audit log.
 
+        A token verified in the last ``Limits.cache_seconds`` is answered from memory,
+        without reading the database; a revoke, disable or grant change made through
+        this ``People`` clears that memory at once.
+
         Raises:
             Unauthorized: malformed, unknown, expired or revoked, or its user is disabled.
+            TooManyRequests: the token makes calls too fast, or ``ip`` sent too many bad
+                tokens lately and this one is not among those recently verified.
         """
+        key = token_key(text) if isinstance(text, str) else ""
+        cached = self.guard.tokens.get(key)
+        if cached is not None and (cached[1] is None or cached[1] > self.clock()):
+            identity: Identity = cached[0]
+        else:
+            generation = self.guard.generation
+            try:
+                self.guard.check_token_address(ip)
+                identity, expires_at = self._authenticate(text)
+            except TooManyRequests as error:
+                self._refusal("token.blocked", ip, {"reason": error.message})
+                raise
+            except Unauthorized as error:
+                self.guard.token_failed(ip)
+                prefix = text[3:11] if isinstance(text, str) and text.startswith("ll_") else None
+                self._refusal("token.refused", ip, {"reason": error.message, "prefix": prefix})
+                raise
+            if generation == self.guard.generation:
+                self.guard.tokens.put(key, (identity, expires_at))
         try:
-            return self._authenticate(text)
-        except Unauthorized as error:
-            prefix = text[3:11] if isinstance(text, str) and text.startswith("ll_") else None
-            detail = {"reason": error.message, "prefix": prefix}
-            self.audit("anonymous", "token.refused", None, detail, ip)
+            self.guard.check_token_rate(identity.token_id)
+        except TooManyRequests as error:
+            self._refusal("token.blocked", ip, {"reason": error.message}, identity.user)
             raise
+        return identity
 
-    def _authenticate(self, text: str) -> Identity:
+    def _authenticate(self, text: str) -> tuple[Identity, float | None]:
         prefix, secret = parse_token(text)
         found = self.sql.token_by_prefix(prefix)
         if found is None or not secret_matches(secret, found[1]):
@@ -243,18 +313,30 @@ class People:
         if token.last_used_at is None or now - token.last_used_at >= TOUCH_EVERY:
             self.sql.touch_token(token.id, now)
         admin = user.is_admin and token.project is None and token.role == "admin"
-        return Identity(user.name, user.kind, admin, token.id, token.role, token.project)
+        identity = Identity(user.name, user.kind, admin, token.id, token.role, token.project)
+        return identity, token.expires_at
 
     def list_tokens(self, user: str | None = None) -> list[Token]:
         """Tokens newest first (every state), only ``user``'s when given."""
         return self.sql.list_tokens(user)
 
-    def revoke_token(self, actor: str, token_id: int) -> Token:
-        """Revoke a token. Raises ``NotFound``, or ``Conflict`` when already revoked."""
+    def revoke_token(self, actor: str, token_id: int, owner: str | None = None) -> Token:
+        """Revoke a token (only one of ``owner``'s when given); it stops working at once in
+        this process, within ``Limits.cache_seconds`` in others.
+
+        Raises:
+            NotFound: no such token (of ``owner``).
+            Conflict: it is already revoked.
+        """
         if isinstance(token_id, bool) or not isinstance(token_id, int) or token_id < 1:
             raise InvalidInput(f"a token id is a positive integer, not {token_id!r}")
+        if owner is not None and token_id not in {k.id for k in self.sql.list_tokens(owner)}:
+            raise NotFound(f"{owner} has no token {token_id}", "`lablink tokens ls` lists them")
         entry = self._entry(actor, "token.revoke", f"token:{token_id}", {})
-        return self.sql.revoke_token(token_id, self.clock(), entry)
+        try:
+            return self.sql.revoke_token(token_id, self.clock(), entry)
+        finally:
+            self.guard.invalidate()
 
     # -- permissions ------------------------------------------------------------------
     def grant(self, actor: str, project: str, user: str, role: str, create: bool = False) -> Grant:
@@ -268,7 +350,26 @@ class People:
         values = {"granted_by": actor, "granted_at": self.clock()}
         detail = {"project": project, "role": role}
         entry = self._entry(actor, "grant.set", f"user:{user}", detail)
-        return self.sql.grant(project, user, role, create, values, entry)
+        try:
+            return self.sql.grant(project, user, role, create, values, entry)
+        except NotFound as error:
+            # Nothing changed; the attempt is kept (a typo, or someone probing names).
+            self.audit(actor, "grant.refused", f"user:{user}", {**detail, "reason": error.message})
+            raise
+        finally:
+            self.guard.invalidate()
+
+    def revoke_grant(self, actor: str, project: str, user: str) -> Grant:
+        """Take ``user``'s role in ``project`` away; returns the grant that was.
+
+        Raises:
+            NotFound: no such user or project, or no grant of theirs there.
+        """
+        entry = self._entry(actor, "grant.revoke", f"user:{user}", {"project": project})
+        try:
+            return self.sql.revoke_grant(project, user, entry)
+        finally:
+            self.guard.invalidate()
 
     def grants(self, project: str | None = None, user: str | None = None) -> list[Grant]:
         """Grants by project then user."""
@@ -279,12 +380,20 @@ class People:
 
         None for an unknown or disabled user, or one without a grant there.
         """
+        cached = self.guard.roles.get((user, project))
+        if cached is not None:
+            return cached[0]
+        generation = self.guard.generation
         found = self.sql.credentials(user)
         if found is None or found[0].disabled:
-            return None
-        if found[0].is_admin:
-            return "admin"
-        return self.sql.project_role(user, project)
+            role = None
+        elif found[0].is_admin:
+            role = "admin"
+        else:
+            role = self.sql.project_role(user, project)
+        if generation == self.guard.generation:
+            self.guard.roles.put((user, project), (role,))
+        return role
 
     def role_of(self, identity: Identity, project: str) -> str | None:
         """What a credential may do in ``project``: its user's role within its limits."""
@@ -311,15 +420,45 @@ class People:
         user: str | None = None,
         action: str | None = None,
         limit: int = 100,
+        before: int | None = None,
     ) -> list[AuditEntry]:
         """Entries newest first; ``user`` matches who acted or whom it was about.
+
+        ``before`` pages: pass the last id of a page to get the next, older one.
 
         Raises:
             InvalidInput: a limit outside 1..10,000.
         """
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_AUDIT:
             raise InvalidInput(f"limit must be between 1 and {MAX_AUDIT}, not {limit!r}")
-        return self.sql.audit(since, user, action, limit)
+        return self.sql.audit(since, user, action, limit, before)
+
+    def audit_export(
+        self, since: float | None = None, user: str | None = None, action: str | None = None
+    ) -> Iterator[AuditEntry]:
+        """Every matching entry, newest first, read a page at a time (for export)."""
+        before = None
+        while True:
+            page = self.sql.audit(since, user, action, EXPORT_PAGE, before)
+            yield from page
+            if len(page) < EXPORT_PAGE:
+                return
+            before = page[-1].id
+
+    def _refusal(
+        self,
+        action: str,
+        client: str | None,
+        detail: Mapping[str, Any],
+        actor: str = "anonymous",
+        target: str | None = None,
+    ) -> None:
+        """Audit a refused attempt within the per-address budget (``Guard.audit_budget``)."""
+        skipped = self.guard.audit_budget(action, client)
+        if skipped is None:
+            return
+        extra = {"suppressed": skipped} if skipped else {}
+        self.audit(actor, action, target, {**detail, **extra}, client)
 
     def _set(self, actor: str, name: str, action: str, **values: Any) -> User:
         return self.sql.update_user(name, values, self._entry(actor, action, f"user:{name}", {}))

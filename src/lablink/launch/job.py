@@ -50,6 +50,10 @@ class LocalJob:
         name: str | None = None,
         tags: Sequence[str] = (),
         echo: bool = True,
+        config: Mapping[str, Any] | None = None,
+        watch: Mapping[str, Any] | None = None,
+        env: Mapping[str, str] | None = None,
+        handle_signals: bool = True,
     ) -> None:
         if not command:
             raise InvalidInput("no command to launch", "put it after --: lablink launch -- CMD ...")
@@ -61,6 +65,12 @@ class LocalJob:
         self.name = name
         self.tags = [*tags, JOB_TAG]
         self.echo = echo
+        self.config = dict(config or {})
+        self.watch = dict(watch or {})
+        self.extra_env = dict(env or {})
+        # signal handlers can only be set from the main thread: a sweep runs jobs in
+        # worker threads and ends them with ``interrupt`` instead
+        self.handle_signals = handle_signals
         self.attempts: list[Attempt] = []
         self.run_id = ""
         self._outside: str | None = None  # a signal the launcher itself received
@@ -76,12 +86,18 @@ class LocalJob:
 
         s = self.settings
         own = own_paths(s.home, s.spool_dir, s.cache_dir, s.blobs, s.db)
-        captured = capture(own=own, exclude=s.capture_exclude, config={})
+        captured = capture(own=own, exclude=s.capture_exclude, config=self.config)
         captured.fields["command"] = redact.redact_argv(self.command)[0]
+        if self.watch:
+            from lablink.checks.watch_policy import merge, parse_policy
+
+            policy = merge(s.project_config.get("watch") or {}, self.watch)
+            parse_policy(policy)
+            captured.fields["watch"] = policy
         if captured.diff is not None:
             self.transport.put_blob(captured.diff)
         run = self.transport.create_run(
-            self.project, self.name, {}, self.tags, new_run_id(), captured.fields
+            self.project, self.name, captured.config, self.tags, new_run_id(), captured.fields
         )
         self.run_id = run.id
         return run.id
@@ -108,12 +124,18 @@ class LocalJob:
 
     # -- the attempts -------------------------------------------------------------------
     def run(self) -> int:
-        """Create the run, run the attempts, end the run; returns the exit status to use."""
-        self.create()
+        """Create the run (unless ``create`` was called), run the attempts, end the run;
+        returns the exit status to use."""
+        if not self.run_id:
+            self.create()
         started = time.time()
         deadline = None if self.options.timeout is None else time.monotonic() + self.options.timeout
         sink = LogSink(self.transport, self.run_id)
-        old = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+        old = (
+            {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+            if self.handle_signals
+            else {}
+        )
         status, reason, code = "failed", None, 1
         try:
             self._record(started)
@@ -202,7 +224,7 @@ class LocalJob:
         return attempt
 
     def _env(self, attempt: int, status_file: Path) -> dict[str, str]:
-        env = dict(os.environ)
+        env = {**os.environ, **self.extra_env}
         env[RUN_ENV], env[ATTEMPT_ENV] = self.run_id, str(attempt)
         env[STATUS_ENV] = str(status_file)
         env["LABLINK_HOME"] = str(self.settings.home)
@@ -231,7 +253,12 @@ class LocalJob:
         return self._outside is not None
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
-        self._outside = signal.Signals(signum).name
+        self.interrupt(signal.Signals(signum).name)
+
+    def interrupt(self, name: str) -> None:
+        """End the job as if the launcher received signal ``name`` (SIGTERM: preempted,
+        anything else: killed); safe from any thread."""
+        self._outside = name
         self._wake.set()
 
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from lablink.sdk.launched import ATTEMPT_ENV, RUN_ENV
+from lablink.sdk.launched import ATTEMPT_ENV, RUN_ENV, launched_params
 from lablink.sdk.run import Run
 from lablink.sdk.spool import Outbox, target_of
 from lablink.sdk.transport import Transport
@@ -50,6 +50,7 @@ def join(
 ) -> Run:
     """A ``Run`` attached to the launched run ``run_id`` (its config and tags merged in)."""
     record = transport.get_run(run_id)
+    config = {**config, **launched_params()}  # a sweep's values win over the code's defaults
     if tags:
         transport.tag(record.id, list(tags), [])
     if config:

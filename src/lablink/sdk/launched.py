@@ -5,11 +5,26 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 RUN_ENV = "LABLINK_RUN_ID"
 ATTEMPT_ENV = "LABLINK_ATTEMPT"
 STATUS_ENV = "LABLINK_LAUNCH_STATUS"
+# A sweep's trial params (a JSON object): ``lablink.init`` merges them over the code's
+# own config, so ``run.config`` holds the trial's values whatever the code's defaults.
+PARAMS_ENV = "LABLINK_PARAMS"
+
+
+def launched_params(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The params a sweep gave this process ({} when none, or when they do not parse)."""
+    env = os.environ if environ is None else environ
+    try:
+        params = json.loads(env.get(PARAMS_ENV) or "{}")
+    except ValueError:
+        return {}
+    return params if isinstance(params, dict) else {}
 
 
 def report_status(status: str, reason: str | None) -> None:

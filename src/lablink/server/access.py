@@ -11,6 +11,12 @@ one. Routes that list across projects (projects, run search, incidents, the even
 stream) check nothing here and filter their answer with ``Access.readable``. A route
 that fits none of these rules is refused (403) rather than left open, and the route
 matrix in the tests keeps that from happening unnoticed.
+
+The people routes (``server/api/admin.py``) need auth on, as without it anyone could
+hand themselves a token that a later ``--auth required`` would honour. Those under
+``/admin/`` need a server admin (an unscoped admin token of one), except a project's
+grants (``/admin/projects/{project}/...``), which its admins manage too; ``/me``
+routes are each caller's own.
 """
 
 from __future__ import annotations
@@ -25,7 +31,10 @@ from lablink.core.lab import Lab
 from lablink.errors import Forbidden, NotFound
 from lablink.identity import Identity, allows
 
-VIEWER, MEMBER = "viewer", "member"
+VIEWER, MEMBER, ADMIN = "viewer", "member", "admin"
+ADMIN_PREFIX = "/admin/"
+# Kinds of rule that need an authenticated caller (no auth: refused).
+PEOPLE_RULES = frozenset(("admin", "project-admin", "me"))
 # Route paths below are written without the API prefix, as routers declare them.
 # Shared resources, guarded by the caller's best role in any project.
 SHARED = ("/datasets", "/data/", "/schemas", "/blobs/")
@@ -69,7 +78,8 @@ class Access:
             return
         if needed != VIEWER and self.can(project, VIEWER):
             raise Forbidden(
-                f"{self.identity.user} is not a {needed} of project {project}",
+                f"{self.identity.user} is not {'an' if needed == ADMIN else 'a'} {needed} "
+                f"of project {project}",
                 f"a project admin grants it: lablink projects grant {project} "
                 f"{self.identity.user} {needed}",
             )
@@ -115,15 +125,31 @@ def authorize(request: Request) -> Access | None:
         NotFound: a read of something the caller may not see.
         Forbidden: a write the caller's role does not allow, or a route with no rule.
     """
-    access = access_of(request)
-    if access is None:
-        return None
     route = request.scope["route"]
     method, path, params = request.method, bare(route.path), request.path_params
+    kind = rule(method, path, set(params))  # path: bare
+    access = access_of(request)
+    if access is None:
+        if kind in PEOPLE_RULES:
+            raise Forbidden(
+                f"{method} {path} needs a server that knows who is calling",
+                "serve with --auth required (or proxy), or run the command where the "
+                "database is, without --server",
+            )
+        return None
     needed = VIEWER if method in ("GET", "HEAD") or path in READ_POSTS else MEMBER
     lab: Lab = request.app.state.lab
-    kind = rule(method, path, set(params))  # path: bare
-    if kind == "project":
+    if kind == "admin":
+        if not access.identity.is_admin:
+            raise Forbidden(
+                f"{access.identity.user} is not a server admin (with an unscoped admin token)",
+                "ask a server admin; your own tokens are under /api/v1/me/tokens",
+            )
+    elif kind == "project-admin":
+        access.check(params["project"], ADMIN)
+    elif kind == "me":
+        pass
+    elif kind == "project":
         access.check(params["project"], needed)
     elif kind == "run":
         ref = str(params.get("run_id", params.get("ref")))
@@ -139,9 +165,14 @@ def authorize(request: Request) -> Access | None:
 
 
 def rule(method: str, path: str, params: set[str]) -> str | None:
-    """Which check a route gets: ``project``, ``run``, ``incident``, ``shared``,
+    """Which check a route gets: ``admin`` (server admins), ``project-admin``, ``me``
+    (any caller, about themselves), ``project``, ``run``, ``incident``, ``shared``,
     ``self`` (it filters or checks itself), or None (no rule: refused)."""
     path = bare(path)
+    if path.startswith(ADMIN_PREFIX):
+        return "project-admin" if "project" in params else "admin"
+    if path == "/me" or path.startswith("/me/"):
+        return "me"
     if "project" in params:
         return "project"
     if "run_id" in params or path == "/runs/{ref}":

@@ -103,8 +103,10 @@ class Authenticate:
         try:
             identity = await self._identify(scope)
         except LablinkError as err:
-            extra = {"WWW-Authenticate": "Bearer"} if isinstance(err, Unauthorized) else None
-            await error_response(err, extra)(scope, receive, send)
+            extra = {"WWW-Authenticate": "Bearer"} if isinstance(err, Unauthorized) else {}
+            if "retry_after" in err.details:  # 429: too many attempts (core/guard.py)
+                extra["Retry-After"] = str(err.details["retry_after"])
+            await error_response(err, extra or None)(scope, receive, send)
             return
         scope.setdefault("state", {})["identity"] = identity
         await self.app(scope, receive, send)

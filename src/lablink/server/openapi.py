@@ -24,8 +24,10 @@ from lablink.checks.limits import MAX_TAGS
 from lablink.checks.names import NAME_PATTERN
 from lablink.checks.routes import API_PREFIX
 from lablink.checks.wire_numbers import MAX_VERSION, MAX_WIRE_INT
+from lablink.core.audit_export import FORMATS as AUDIT_FORMATS
 from lablink.core.datasets import refs
 from lablink.core.datasets.versions import MAX_PARENTS
+from lablink.identity import USER_NAME_PATTERN
 from lablink.models import RUN_STATUSES
 from lablink.server.api.datasets import MAX_VERIFY
 from lablink.store.blobs import _DIGEST
@@ -60,7 +62,8 @@ _WHY = {
     "409": "The request clashes with stored data.",
     "413": "The body is over the server's size limit.",
     "415": "A write without a lablink content type (cross-site request guard).",
-    "429": "This client holds too many live streams (Retry-After).",
+    "429": "Too many requests (Retry-After): live streams of this client; with auth on, "
+    "calls with one token, or bad tokens from one address.",
     "503": "The database is unavailable, or the server holds too many streams.",
 }
 
@@ -89,6 +92,7 @@ _PATH_PARAMS: dict[str, Spec] = {
     "project": {"type": "string", "pattern": _NAME},
     "subject": {"type": "string", "pattern": _NAME},
     "version": {"type": "string", "pattern": _SCHEMA_VERSION},
+    "user": {"type": "string", "pattern": _anchored(USER_NAME_PATTERN)},
 }
 _DATASET_VERSION_PATH = API_PREFIX + "/datasets/{name}/versions/{ref}"
 
@@ -98,8 +102,7 @@ def _security_responses(method: str, path: str) -> list[str]:
     codes = ["404"] if path != f"{API_PREFIX}/projects" else []
     if method in {"post", "put", "patch", "delete"}:
         codes += ["409", "413", "415"]
-    if path.endswith("/events"):
-        codes.append("429")
+    codes.append("429")  # streams per client; with auth on, per token and per address
     return codes
 
 
@@ -129,6 +132,8 @@ def _fix_query(path: str, param: Spec) -> None:
             text.update(pattern=_RUN_REF)
         elif name in {"ref", "old", "new"} and "/datasets/" in path:
             text.update(pattern=_DATASET_REF)
+    if name == "format" and path.endswith("/audit/export"):
+        param["schema"] = {"type": "string", "enum": list(AUDIT_FORMATS), "default": "jsonl"}
     if name == "Last-Event-ID":
         # ASCII digits up to 2**62; 18 of them always fit. Blank means none.
         param["schema"] = {"type": "string", "pattern": r"^[ \t]*[0-9]{0,18}[ \t]*$"}
@@ -171,6 +176,10 @@ _MANUAL_BODIES: dict[tuple[str, str], Spec] = {
     ("post", API_PREFIX + "/incidents/{incident_id}/ack"): _body(
         {"description": "ignored; send {}"}
     ),
+    ("post", API_PREFIX + "/admin/users/{user}/disable"): _body(
+        {"description": "ignored; send {}"}
+    ),
+    ("post", API_PREFIX + "/admin/users/{user}/enable"): _body({"description": "ignored; send {}"}),
 }
 _EXTRA_QUERY: dict[tuple[str, str], list[Spec]] = {
     ("get", API_PREFIX + "/schemas/{subject}/diff"): [
@@ -219,6 +228,10 @@ def _fix_answers(method: str, path: str, op: Spec) -> None:
         for code, answer in answers.items():
             if code.startswith("2"):
                 answer["content"] = {media: {"schema": {"type": "string", "format": "binary"}}}
+    if path == API_PREFIX + "/admin/audit/export":
+        answers["200"]["content"] = {
+            media.split(";")[0]: {"schema": {"type": "string"}} for media in AUDIT_FORMATS.values()
+        }
     if path == API_PREFIX + "/runs/{run_id}/history":
         ok = answers["200"].setdefault("content", {})
         ok["application/octet-stream"] = {"schema": {"type": "string", "format": "binary"}}

@@ -206,6 +206,28 @@ class PeopleSql:
             self._audit(conn, audit)
             return Grant(project, user, role, values["granted_by"], values["granted_at"])
 
+    def revoke_grant(self, project: str, user: str, audit: Audit) -> Grant:
+        """Delete ``user``'s grant in ``project``; returns it as it was.
+
+        Raises:
+            NotFound: no such user or project, or no grant there.
+        """
+        g = t.project_grants
+        with self.store.write() as conn:
+            user_id = _user_row(conn, user).id
+            project_id = _project_id(conn, project)
+            row = conn.execute(
+                sa.select(g).where(g.c.project_id == project_id, g.c.user_id == user_id)
+            ).first()
+            if row is None:
+                raise NotFound(
+                    f"{user} has no role in project {project}",
+                    f"`lablink projects grants {project}` lists who has one",
+                )
+            conn.execute(g.delete().where(g.c.project_id == project_id, g.c.user_id == user_id))
+            self._audit(conn, {**audit, "detail": {**audit["detail"], "role": row.role}})
+            return Grant(project, user, row.role, row.granted_by, row.granted_at)
+
     def grants(self, project: str | None = None, user: str | None = None) -> list[Grant]:
         """Grants by project then user, optionally of one project or one user."""
         g, u, p = t.project_grants, t.users, t.projects
@@ -245,14 +267,22 @@ class PeopleSql:
             return self._audit(conn, audit)
 
     def audit(
-        self, since: float | None, user: str | None, action: str | None, limit: int
+        self,
+        since: float | None,
+        user: str | None,
+        action: str | None,
+        limit: int,
+        before: int | None = None,
     ) -> list[AuditEntry]:
-        """Entries newest first: at or after ``since``, by or about ``user``, of ``action``.
+        """Entries newest first: at or after ``since``, by or about ``user``, of ``action``,
+        with an id below ``before`` (the next page).
 
         ``action`` matches exactly, or a family with a trailing dot (``token.``).
         """
         a = t.audit_log
         query = sa.select(a).order_by(a.c.id.desc()).limit(limit)
+        if before is not None:
+            query = query.where(a.c.id < before)
         if since is not None:
             query = query.where(a.c.at >= since)
         if user is not None:

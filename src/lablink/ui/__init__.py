@@ -8,6 +8,7 @@ Pages (all state in the query string, so any view is a link to paste in chat):
     /p/{project}/params   params against a metric: parallel coordinates and a scatter
     /compare?run=a&run=b  overlaid charts and a params table that highlights differences
     /incidents            watchdog incidents, their evidence and notification attempts
+    /sweeps/{sweep_id}    a sweep's trials, the best so far, params against its metric
     /datasets             datasets; /datasets/{name}?v=3: versions, lineage, profile, drift
     /docs                 the API's Swagger UI, from /static (works offline)
 
@@ -39,6 +40,7 @@ def mount_ui(app: FastAPI, lab: Lab) -> None:
     from lablink.ui.params_view import params_router
     from lablink.ui.render import Renderer
     from lablink.ui.runpage import run_router
+    from lablink.ui.sweep_view import sweep_router
 
     assets = Assets()
     renderer = Renderer(assets)
@@ -51,6 +53,7 @@ def mount_ui(app: FastAPI, lab: Lab) -> None:
     app.include_router(params_router(lab, renderer))
     app.include_router(incidents_router(lab, renderer))
     app.include_router(datasets_router(lab, renderer))  # with their schemas
+    app.include_router(sweep_router(lab, renderer))
 
 
 __all__ = ["mount_ui"]

@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from lablink.checks.routes import API_PREFIX
 from lablink.server.api import (
+    admin,
     blobs,
     datasets,
     events,
@@ -27,6 +28,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     events.router,
     schemas.router,
     incidents.router,
+    admin.router,
 )
 
 __all__ = ["PREFIX", "ROUTERS"]
