@@ -129,11 +129,11 @@ def test_a_repository_with_known_authorship(repo: Repo) -> None:
     for i in range(3):
         repo.commit(KENJI, f"data/load{i}.py")
     repo.commit(LUCIA, "README.md")
-    repo.commit(KENJI, "src/model3.py")  # one change to a file ana made: ana still authors
+    repo.commit(KENJI, "src/model0.py")  # one change to a file ana made and changed: hers
 
     report = analyse(repo.root)
     assert report.commits == 10
-    assert report.authors["src/model3.py"] == ["Ana Lima <ana@lab.org>"]
+    assert report.authors["src/model0.py"] == ["Ana Lima <ana@lab.org>"]
     assert report.authors["data/load0.py"] == ["Kenji Sato <kenji@lab.org>"]
     # 8 files: ana authors 4, kenji 3, lucia 1; without ana 4/8 are covered, without kenji 1/8
     assert report.overall.factor == 2
@@ -160,8 +160,56 @@ def test_renames_carry_history_and_deleted_files_do_not_count(repo: Repo) -> Non
     repo.git("commit", "-qm", "move", who=KENJI)
     report = analyse(repo.root)
     assert set(report.authors) == {"new.py"}
-    # ana created it and changed it twice; kenji's rename is one change
+    # ana created it and changed it once more; kenji's rename is one change
     assert report.authors["new.py"] == ["Ana Lima <ana@lab.org>"]
+
+
+def test_creating_a_file_is_first_authorship_not_also_a_change(repo: Repo) -> None:
+    # the paper's tool: ana FA=1, DL=0, AC=1 (4.168); kenji DL=1, AC=0 (3.457), 0.83 of
+    # ana's, so both author; counting the creation as a change too would drop kenji
+    repo.commit(ANA, "shared.py")
+    repo.commit(KENJI, "shared.py")
+    report = analyse(repo.root)
+    assert report.authors["shared.py"] == ["Ana Lima <ana@lab.org>", "Kenji Sato <kenji@lab.org>"]
+    assert math.isclose(doa(True, 0, 1), 4.168, abs_tol=1e-3)
+    assert math.isclose(doa(False, 1, 0), 3.457, abs_tol=1e-3)
+
+
+def test_the_files_are_those_of_the_checked_out_tree(repo: Repo) -> None:
+    # a side branch whose last commit is the newest non-merge one lacks main's later file
+    repo.commit(ANA, "a.py")
+    repo.git("checkout", "-q", "-b", "side")
+    repo.commit(KENJI, "side.py")
+    repo.git("checkout", "-q", "main")
+    repo.commit(ANA, "main_only.py")
+    repo.git("checkout", "-q", "side")
+    repo.commit(KENJI, "side.py")  # newer than main_only.py
+    repo.git("checkout", "-q", "main")
+    repo.clock += DAY
+    repo.git("merge", "-q", "--no-ff", "-m", "merge side", "side", who=KENJI)
+    report = analyse(repo.root)
+    assert set(report.authors) == {"a.py", "side.py", "main_only.py"}
+    assert report.overall.files == 3
+
+
+def test_exclude_leaves_out_vendored_and_documentation_files(repo: Repo) -> None:
+    repo.commit(ANA, "src/a.py")
+    repo.commit(KENJI, "vendor/lib/x.js", "vendor/y.js", "README.md")
+    assert analyse(repo.root).overall.removed[0][0] == "Kenji Sato <kenji@lab.org>"
+    report = analyse(repo.root, exclude=["vendor/*", "*.md"])
+    assert set(report.authors) == {"src/a.py"}
+    assert report.overall.factor == 1 and report.overall.removed[0][0] == "Ana Lima <ana@lab.org>"
+    with pytest.raises(InvalidInput, match="outside --exclude"):
+        analyse(repo.root, exclude=["*"])
+    done = CliRunner().invoke(
+        app,
+        [
+            *("busfactor", "--repo", str(repo.root), "--no-store", "--json"),
+            *("--exclude", "vendor/*", "--exclude", "*.md"),
+        ],
+    )
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.output)["files"] == 1
 
 
 def test_aliases_of_one_person_are_merged(repo: Repo) -> None:

@@ -4,8 +4,9 @@ For each file and each developer who changed it::
 
     DOA = 3.293 + 1.098 * FA + 0.164 * DL - 0.321 * ln(1 + AC)
 
-FA is 1 when the developer created the file, DL the number of changes they made to it,
-AC the number of changes others made to it. A developer *authors* a file when their DOA
+FA is 1 when the developer created the file, DL the number of changes they made to it
+after its creation, AC the number of such changes others made (the creating commit counts
+as FA only, as in the paper's tool). A developer *authors* a file when their DOA
 is at least 3.293 and at least 0.75 of the file's highest DOA. The truck factor is found
 greedily: remove the developer who authors the most files, again and again, until fewer
 than half of the files have an author left; it is the number removed. Pure functions,

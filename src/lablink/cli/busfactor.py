@@ -51,6 +51,9 @@ def busfactor(
     since: str | None = typer.Option(
         None, "--since", help="Only knowledge from the last 2y, 18mo, 6w, 90d, or since a date."
     ),
+    exclude: list[str] = typer.Option(
+        [], "--exclude", help="Leave out files matching this glob (repeatable), e.g. 'vendor/*'."
+    ),
     repo: Path = typer.Option(Path("."), "--repo", help="A folder in the git repository."),
     store: bool = typer.Option(
         True, "--store/--no-store", help="Add datasets and projects from the lablink store."
@@ -66,7 +69,7 @@ def busfactor(
     from lablink.team.busfactor import analyse
 
     try:
-        report = analyse(repo, path, git_since(since))
+        report = analyse(repo, path, git_since(since), exclude=exclude)
         held = _holdings(ctx) if store else []
     except LablinkError as error:
         output.print_error(error)

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import fnmatch
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -100,10 +101,13 @@ def analyse(
     path: str = "",
     since: str | None = None,
     points: int = TIMELINE_POINTS,
+    exclude: Sequence[str] = (),
 ) -> Report:
     """The bus factor of ``path`` (a folder relative to the repository root; all of it
     when empty), from the commits since ``since`` (git's date syntax, e.g. ``2 years
-    ago``; all when None).
+    ago``; all when None). Files matching an ``exclude`` glob (``test/fixtures/*``,
+    ``*.md``; ``*`` crosses folders) are left out, as the paper's tool leaves out vendored
+    and documentation files.
 
     Raises:
         InvalidInput: ``start`` is not in a git repository, or ``path`` holds no file.
@@ -123,13 +127,17 @@ def analyse(
     for i, commit in enumerate(history):
         replay.apply(commit, people.who(commit.name, commit.email))
         if i in cuts:
-            files = _under(tree_files(root, commit.sha), prefix)
+            files = _kept(_under(tree_files(root, commit.sha), prefix), exclude)
             if files:
                 tf = truck_factor(_authors(replay, files))
                 timeline.append(Point(commit.time, tf.factor, tf.files))
-    files = _under(tree_files(root, history[-1].sha), prefix)
+    # the checked-out tree: the last non-merge commit may be on a merged side branch
+    files = _kept(_under(tree_files(root, "HEAD"), prefix), exclude)
     if not files:
-        raise InvalidInput(f"no files under {path!r} in {root}", "pass a folder that has files")
+        raise InvalidInput(
+            f"no files under {path!r} in {root}" + (" outside --exclude" if exclude else ""),
+            "pass a folder that has files, or exclude less",
+        )
     authors = _authors(replay, files)
     folders = sorted(
         {prefix + f[len(prefix) :].split("/")[0] + "/" for f in files if "/" in f[len(prefix) :]}
@@ -159,6 +167,10 @@ def _prefix(path: str) -> str:
 
 def _under(files: Iterable[str], prefix: str) -> list[str]:
     return [f for f in files if f.startswith(prefix)]
+
+
+def _kept(files: Iterable[str], exclude: Sequence[str]) -> list[str]:
+    return [f for f in files if not any(fnmatch.fnmatchcase(f, glob) for glob in exclude)]
 
 
 def _authors(replay: Replay, files: Iterable[str]) -> dict[str, set[str]]:

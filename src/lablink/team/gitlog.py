@@ -119,8 +119,9 @@ class Replay:
         self.files: dict[str, FileHistory] = {}
 
     def apply(self, commit: Commit, who: str) -> None:
-        """Add one commit's changes. A file whose creation is before the history read
-        (``--since``) has no creator."""
+        """Add one commit's changes. Creating a file makes its creator (FA); each later
+        change, a rename included, is one delivery. A file whose creation is before the
+        history read (``--since``) has no creator."""
         for change in commit.changes:
             status, path = change[0], change[1]
             if status == "D":
@@ -137,6 +138,11 @@ class Replay:
             if history is None:
                 created = status in ("A", "C")
                 history = self.files[path] = FileHistory(creator=who if created else None)
+                if created:
+                    # creating a file is first authorship, not also a delivery: the
+                    # paper's tool counts only later changes in DL and AC
+                    history.changes.setdefault(who, 0)
+                    continue
             history.changes[who] = history.changes.get(who, 0) + 1
 
 
