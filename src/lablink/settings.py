@@ -120,6 +120,14 @@ SETTINGS: tuple[Key, ...] = (
         "training loop: 'exception' (raise RunStopped in run.log) or 'sigterm'.",
     ),
     Key("public_url", str, None, "Base URL of the server's web UI, used in links in alerts."),
+    Key(
+        "docs_url",
+        str,
+        None,
+        "Base URL of the repository's generated lab docs (docs/lab on your forge), e.g. "
+        "https://git.example.org/team/repo/blob/main/docs/lab: the web UI links runs, models "
+        "and datasets to their pages.",
+    ),
     # Versioned datasets.
     Key(
         "data_endpoints",
@@ -159,6 +167,7 @@ class Settings:
     system_metrics: bool
     stop_signal: str
     public_url: str | None
+    docs_url: str | None = None
     data_endpoints: tuple[str, ...] = ()
     cache_dir: Path = Path(".lablink/cache")
     cache_size: int = 20 * 1000**3
@@ -213,6 +222,7 @@ class Settings:
                 "stop_signal", values["stop_signal"], ("exception", "sigterm")
             ),
             public_url=values["public_url"],
+            docs_url=values["docs_url"].rstrip("/") if values["docs_url"] else None,
             data_endpoints=_endpoints(values["data_endpoints"], project_config),
             cache_dir=Path(values["cache_dir"]).expanduser()
             if values["cache_dir"]

@@ -14,7 +14,8 @@ from lablink.docs.experiments import experiment_log
 from lablink.docs.facts import LabFacts
 from lablink.docs.history import history_page, index_page
 from lablink.docs.lineage import lineage_page
-from lablink.docs.markdown import HEADER, slug
+from lablink.docs.links import experiment_log_path
+from lablink.docs.markdown import HEADER
 from lablink.docs.templating import Templates
 
 PROJECTS = re.compile(r"<!-- lablink:projects ?(?P<names>[^>]*?) ?-->")
@@ -28,7 +29,7 @@ def render(facts: LabFacts, templates: Templates | None = None) -> dict[str, str
     """
     templates = templates or Templates()
     pages = {
-        f"experiments/{slug(project)}.md": templates.render(
+        experiment_log_path(project): templates.render(
             "experiments.md.j2", experiment_log(project, facts.project_runs(project))
         )
         for project in facts.projects

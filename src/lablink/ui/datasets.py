@@ -21,6 +21,7 @@ from lablink.checks.profile_summary import drift_rows, profile_rows
 from lablink.checks.wire_numbers import MAX_VERSION
 from lablink.core.datasets.refs import parse_ref
 from lablink.core.lab import Lab
+from lablink.docs.links import datasheet_link
 from lablink.errors import InvalidInput, LablinkError, NotFound
 from lablink.models import DatasetVersion
 from lablink.ui.guard import check_anywhere
@@ -89,7 +90,16 @@ def datasets_router(lab: Lab, renderer: Renderer) -> APIRouter:
             return renderer.error(exc, "No such dataset or version")
         return renderer.page(
             "dataset.html",
-            {"name": name, "versions": versions, "chosen": chosen, "now": time.time(), **context},
+            {
+                "name": name,
+                "versions": versions,
+                "chosen": chosen,
+                "now": time.time(),
+                "datasheet": datasheet_link(docs, name)
+                if (docs := lab.settings.docs_url)
+                else None,
+                **context,
+            },
         )
 
     return router

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import HTMLResponse, Response, StreamingResponse
 
 from lablink.core.lab import Lab
+from lablink.docs.links import run_links
 from lablink.errors import LablinkError, NotFound
 from lablink.models import RunRecord
 from lablink.ui import charts, summary
@@ -68,6 +69,7 @@ def run_context(lab: Lab, run: RunRecord, request: Request, cursor: int) -> dict
     """Everything run.html shows."""
     options = charts.ChartOptions.from_query(request.query_params)
     diff = read_diff(lab, run.git.diff_digest) if run.git.diff_digest else None
+    artifacts = lab.tracking.list_artifacts(run.id)
     return {
         "run": run,
         "groups": charts.group_keys(summary.chart_keys(run)),
@@ -80,7 +82,8 @@ def run_context(lab: Lab, run: RunRecord, request: Request, cursor: int) -> dict
         "command": shlex.join(run.command) if run.command else "",
         "diff": diff,
         "summary": summary.other_summary(run),
-        "artifacts": lab.tracking.list_artifacts(run.id),
+        "artifacts": artifacts,
+        "docs": run_links(lab.settings.docs_url, run, artifacts) if lab.settings.docs_url else None,
         "packages": sorted(run.packages.items(), key=lambda kv: kv[0].lower()),
         "now": time.time(),
     }
