@@ -29,7 +29,6 @@ from lablink.core.datasets import refs
 from lablink.core.datasets.versions import MAX_PARENTS
 from lablink.identity import USER_NAME_PATTERN
 from lablink.models import RUN_STATUSES
-from lablink.server.api.datasets import MAX_VERIFY
 from lablink.store.blobs import _DIGEST
 
 Spec = dict[str, Any]
@@ -331,14 +330,6 @@ def _fix_component(name: str, schema: Spec) -> None:
         for field, prop in schema["properties"].items():
             if field != "watch":
                 schema["properties"][field] = {"title": prop.get("title", field)}
-    if name == "VerifyIn":
-        for option in schema["properties"]["digests"]["anyOf"]:
-            if option.get("type") == "array":
-                option.update(minItems=1, maxItems=MAX_VERIFY)
-        schema["oneOf"] = [
-            {"required": ["digest"], "properties": {"digests": {"type": "null"}}},
-            {"required": ["digests"], "properties": {"digest": {"type": "null"}}},
-        ]
 
 
 def describe(spec: Spec) -> Spec:

@@ -12,7 +12,8 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
+from pydantic.json_schema import SkipJsonSchema
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 from starlette.responses import StreamingResponse
@@ -59,8 +60,16 @@ class VerifyIn(Body):
     1,000 (the answer lists them under ``ok``, ``corrupt`` and ``missing``).
     """
 
-    digest: Digest | None = None
-    digests: list[Digest] | None = None
+    # The schema says what the validator checks: exactly one of the two, never null, so
+    # a client (or a fuzzer) reading the spec sends what the server takes.
+    model_config = ConfigDict(
+        json_schema_extra={"oneOf": [{"required": ["digest"]}, {"required": ["digests"]}]}
+    )
+
+    digest: Digest | SkipJsonSchema[None] = None
+    digests: (
+        Annotated[list[Digest], Field(min_length=1, max_length=MAX_VERIFY)] | SkipJsonSchema[None]
+    ) = None
 
     @model_validator(mode="after")
     def _one_of(self) -> VerifyIn:
