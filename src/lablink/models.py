@@ -140,7 +140,18 @@ class RunRecord:
         values["git"] = GitInfo(**data.get("git", {}))
         values["metrics"] = {k: MetricSummary(**m) for k, m in data.get("metrics", {}).items()}
         values["notes"] = [Note(**n) for n in data.get("notes", [])]
+        for name, blank in _BLANK_RUN.items():  # a list asked with ``fields=`` sends fewer
+            values.setdefault(name, blank() if callable(blank) else blank)
         return cls(**values)
+
+    def trimmed(self, fields: Sequence[str]) -> RunRecord:
+        """This run with only ``fields`` kept; the others blank (empty, or None)."""
+        blank = {
+            name: value() if callable(value) else value
+            for name, value in _BLANK_RUN.items()
+            if name not in fields
+        }
+        return dataclasses.replace(self, **blank)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -166,6 +177,30 @@ class History:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
         return dataclasses.asdict(self)
+
+
+# What a field of a RunRecord holds when a list left it out (``fields=``).
+_BLANK_RUN: dict[str, Any] = {
+    "user": "",
+    "ended_at": None,
+    "heartbeat_at": None,
+    "git": GitInfo,
+    "command": list,
+    "host": None,
+    "python_version": None,
+    "packages": dict,
+    "gpus": list,
+    "config": dict,
+    "params": dict,
+    "tags": list,
+    "summary": dict,
+    "metrics": dict,
+    "notes": list,
+    "outcome": None,
+    "status_reason": None,
+    "inputs": tuple,
+    "stop_requested": None,
+}
 
 
 @dataclasses.dataclass(frozen=True)

@@ -48,8 +48,12 @@ class DirectTransport(Transport):
         descending: bool,
         limit: int,
         offset: int,
+        fields: Sequence[str] | None = None,
     ) -> tuple[list[RunRecord], int]:
-        return self.tracking.search_runs(project, filter, sort, descending, limit, offset)
+        runs, total = self.tracking.search_runs(project, filter, sort, descending, limit, offset)
+        if fields is not None:
+            runs = [run.trimmed(fields) for run in runs]
+        return runs, total
 
     def list_projects(self) -> list[Project]:
         return self.tracking.list_projects()
