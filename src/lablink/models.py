@@ -140,18 +140,10 @@ class RunRecord:
         values["git"] = GitInfo(**data.get("git", {}))
         values["metrics"] = {k: MetricSummary(**m) for k, m in data.get("metrics", {}).items()}
         values["notes"] = [Note(**n) for n in data.get("notes", [])]
-        for name, blank in _BLANK_RUN.items():  # a list asked with ``fields=`` sends fewer
-            values.setdefault(name, blank() if callable(blank) else blank)
+        for name in _BLANK_RUN:  # a list asked with ``fields=`` sends fewer
+            if name not in values:
+                values[name] = blank_value(name)
         return cls(**values)
-
-    def trimmed(self, fields: Sequence[str]) -> RunRecord:
-        """This run with only ``fields`` kept; the others blank (empty, or None)."""
-        blank = {
-            name: value() if callable(value) else value
-            for name, value in _BLANK_RUN.items()
-            if name not in fields
-        }
-        return dataclasses.replace(self, **blank)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -201,6 +193,12 @@ _BLANK_RUN: dict[str, Any] = {
     "inputs": tuple,
     "stop_requested": None,
 }
+
+
+def blank_value(name: str) -> Any:
+    """What field ``name`` of a RunRecord holds when a list left it out (a fresh empty)."""
+    blank = _BLANK_RUN[name]
+    return blank() if callable(blank) else blank
 
 
 @dataclasses.dataclass(frozen=True)

@@ -40,6 +40,12 @@ FIELDS = (
 LEAN = (*ALWAYS, "user", "ended_at", "heartbeat_at", "duration", "tags", "params", "metrics")
 
 
+def blank_fields(fields: Iterable[str]) -> tuple[str, ...]:
+    """The fields a selection leaves blank (``duration`` is derived, never blank)."""
+    chosen = set(fields)
+    return tuple(f for f in FIELDS if f not in chosen and f not in ALWAYS and f != "duration")
+
+
 def parse_fields(fields: str | Iterable[str]) -> tuple[str, ...]:
     """The selected field names in ``FIELDS`` order, ``ALWAYS`` included.
 

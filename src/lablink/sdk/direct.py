@@ -50,10 +50,7 @@ class DirectTransport(Transport):
         offset: int,
         fields: Sequence[str] | None = None,
     ) -> tuple[list[RunRecord], int]:
-        runs, total = self.tracking.search_runs(project, filter, sort, descending, limit, offset)
-        if fields is not None:
-            runs = [run.trimmed(fields) for run in runs]
-        return runs, total
+        return self.tracking.search_runs(project, filter, sort, descending, limit, offset, fields)
 
     def list_projects(self) -> list[Project]:
         return self.tracking.list_projects()

@@ -22,7 +22,7 @@ def make_sqlite_engine(url: str) -> sa.Engine:
     ``synchronous=NORMAL`` in WAL mode: a commit survives the process crashing, but
     the last commits before a power failure or OS crash may be lost (never corrupted).
     FULL would fsync every commit, which cost about four times the commit time here
-    (docs/performance.md has the figures and the reasoning).
+    (docs/server.md, "Performance and durability", has the figures).
     """
     engine = sa.create_engine(
         url,

@@ -118,7 +118,7 @@ def search_runs(
     if access is not None:
         project = searched_project(lab, access, project)
     chosen = parse_fields(fields) if fields is not None else None  # before the query
-    runs, total = lab.tracking.search_runs(project, filter, sort, desc, limit, offset)
+    runs, total = lab.tracking.search_runs(project, filter, sort, desc, limit, offset, chosen)
     if chosen is not None:
         listed = [_selected(run, chosen) for run in runs]
     else:
@@ -163,7 +163,7 @@ _FIELDS_HELP = (
 
 def _selected(run: RunRecord, fields: tuple[str, ...]) -> dict[str, Any]:
     """A run as listed with ``fields=``: those keys only."""
-    out = run.trimmed(fields).to_dict()
+    out = run.to_dict()  # the store left the other fields blank
     return {name: out[name] for name in fields}
 
 
