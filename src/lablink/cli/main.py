@@ -73,6 +73,10 @@ COMMANDS: dict[str, Entry] = {
         "lablink.cli.login:login",
         "Check a personal token against a server and keep both in the user config file.",
     ),
+    "busfactor": Entry(
+        "lablink.cli.busfactor:busfactor",
+        "The bus (truck) factor: how many people leaving would orphan most of the code.",
+    ),
     "runs": Entry(
         "lablink.cli.runs:app", "List, show, compare, tag and annotate runs.", group=True
     ),
