@@ -76,6 +76,7 @@ def test_runs_ls_on_the_embedded_store_skips_server_data_and_migrations(
     assert set(DATA_STACK) & modules == set()
     assert "lablink.cli.data" not in modules
     assert "lablink.core.people" not in modules
+    assert "fsspec" not in modules  # the blob store loads it on first use
 
 
 def test_every_listed_summary_is_the_commands_own_help() -> None:

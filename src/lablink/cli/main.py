@@ -63,7 +63,7 @@ COMMANDS: dict[str, Entry] = {
     ),
     "init": Entry(
         "lablink.cli.docs:init",
-        "Scaffold this repository: lablink.toml, docs/lab, and a CI workflow with the gate.",
+        "Scaffold this repository: lablink.toml, a dev container, CI with the gate, docs/lab.",
     ),
     "launch": Entry(
         "lablink.cli.launch:launch",
