@@ -255,6 +255,104 @@ def bench_search(home: Path, url: str, runs: int) -> tuple[float, float]:
     return elapsed, ref
 
 
+def median_run(cmd: list[str], repeat: int = 5, **kwargs) -> float:  # type: ignore[no-untyped-def]
+    """Median wall seconds of a child process (output discarded)."""
+    samples = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kwargs)
+        samples.append(time.perf_counter() - t0)
+    return statistics.median(samples)
+
+
+def bench_cli_startup(home: Path) -> None:
+    """``lablink --help`` and ``lablink runs ls`` (embedded) against python and git."""
+    lablink_cmd = [sys.executable, "-m", "lablink.cli"]
+    env = {k: v for k, v in os.environ.items() if k != "LABLINK_SERVER"}
+    env["LABLINK_HOME"] = str(home)
+    bare = median_run([sys.executable, "-c", "pass"])
+    git = median_run(["git", "status", "--short"], cwd=Path(__file__).parent)
+    ref = f"python -c pass {bare * 1000:.0f} ms, git status {git * 1000:.0f} ms"
+    helptime = median_run([*lablink_cmd, "--help"], env=env)
+    line("lablink --help", f"{helptime * 1000:.0f} ms", ref, "≤ 150 ms")
+    ls = median_run([*lablink_cmd, "runs", "ls", "-p", "search"], env=env)
+    line("lablink runs ls (embedded store)", f"{ls * 1000:.0f} ms", ref, "≤ 300 ms")
+
+
+def bench_batches(url: str, requests: int, per_request: int = 1000) -> tuple[float, str]:
+    """Points/s of ``per_request``-point log_batch requests over HTTP (one key)."""
+    import lablink
+
+    client = lablink.Client(url)
+    transport = client.transport
+    run = transport.create_run("bench", "batches", {}, [], None, {})
+    bodies = []
+    for seq in range(requests):
+        steps = list(range(seq * per_request, (seq + 1) * per_request))
+        bodies.append(
+            {"a": {"steps": steps, "times": [1e9] * per_request, "values": [0.5] * per_request}}
+        )
+    t0 = time.perf_counter()
+    for seq, metrics in enumerate(bodies):
+        transport.log_batch(run.id, seq, metrics)
+    rate = requests * per_request / (time.perf_counter() - t0)
+    transport.finish_run(run.id, "finished", None)
+    client.close()
+    return rate, str(run.id)
+
+
+def bench_run_creation(url: str, n: int) -> tuple[float, float]:
+    """Median ms to create a run over HTTP, and of a /healthz round trip for reference."""
+    client = httpx.Client(base_url=url)
+    created, ping = [], []
+    for i in range(n):
+        t0 = time.perf_counter()
+        client.post("/api/v1/runs", json={"project": "create", "name": f"r{i}"}).raise_for_status()
+        created.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        client.get("/healthz").raise_for_status()
+        ping.append(time.perf_counter() - t0)
+    client.close()
+    return statistics.median(created) * 1000, statistics.median(ping) * 1000
+
+
+def bench_search_e2e(home: Path, url: str, runs: int) -> tuple[float, float, float]:
+    """``Client().runs(project, filter=)`` over ``runs`` runs: embedded, HTTP, raw sqlite3."""
+    from lablink.core.lab import Lab
+    from lablink.settings import Settings
+
+    with Lab(Settings.load({"home": str(home)}, {})) as lab:
+        for i in range(runs):
+            run = lab.tracking.create_run(
+                "bench", "e2e", f"r{i}", {"lr": 10 ** -(i % 5)}, ["baseline"] if i % 2 else []
+            )
+            lab.tracking.set_summary(run.id, {"val/acc": (i % 100) / 100})
+    import lablink
+
+    expr = "metrics.val/acc >= 0 and tags.baseline"
+    direct = lablink.Client(settings=Settings.load({"home": str(home)}, {}))
+    embedded = timed(lambda: direct.runs("e2e", filter=expr, fields=["lean"]))
+    direct.close()
+    http = lablink.Client(url)
+    over_http = timed(lambda: http.runs("e2e", filter=expr, fields=["lean"]))
+    http.close()
+    conn = sqlite3.connect(home / "lablink.db")
+    raw = timed(
+        lambda: conn.execute(
+            "SELECT r.* FROM runs r JOIN run_tags t ON t.run_id = r.id AND t.tag = 'baseline'"
+        ).fetchall()
+    )
+    conn.close()
+    return embedded, over_http, raw
+
+
+def bytes_per_point(home: Path, points: int) -> float:
+    """Database bytes (file and WAL) per stored point, after the benchmarks above."""
+    db = home / "lablink.db"
+    size = db.stat().st_size + sum(p.stat().st_size for p in (Path(f"{db}-wal"),) if p.exists())
+    return size / max(points, 1)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--points", type=int, default=1_000_000)
@@ -263,6 +361,9 @@ def main() -> None:
     parser.add_argument(
         "--auth-only", action="store_true", help="Only the auth on vs off ingestion figure."
     )
+    parser.add_argument("--batch-requests", type=int, default=500)
+    parser.add_argument("--e2e-runs", type=int, default=500)
+    parser.add_argument("--creations", type=int, default=200)
     args = parser.parse_args()
     if args.auth_only:
         os.environ["LABLINK_SYSTEM_METRICS"] = "false"
@@ -314,6 +415,22 @@ def main() -> None:
             report_auth(Path(tmp), args.points)
             os.environ["LABLINK_SERVER"] = url
 
+            batch_rate, _ = bench_batches(url, args.batch_requests)
+            line(
+                "1,000-point log_batch requests over HTTP",
+                f"{batch_rate:,.0f} pts/s",
+                f"sqlite3 executemany {raw:,.0f} rows/s",
+                "≥ 250,000/s",
+            )
+
+            create, ping = bench_run_creation(url, args.creations)
+            line(
+                "run creation over HTTP",
+                f"{create:.1f} ms median",
+                f"GET /healthz round trip {ping:.1f} ms",
+                "(no target yet)",
+            )
+
             import lablink
 
             client = lablink.Client(url)
@@ -335,6 +452,28 @@ def main() -> None:
                 "≤ 1.5 s",
             )
             client.close()
+
+            stored = args.points + (args.points // 3) * 3 + args.batch_requests * 1000
+            line(
+                "bytes per stored point (SQLite, WAL included)",
+                f"{bytes_per_point(home, stored):.1f} B",
+                "raw int64 step + 2 float64 = 24 B",
+                "(item 4: compressed blocks)",
+            )
+
+            embedded, over_http, raw_e2e = bench_search_e2e(home, url, args.e2e_runs)
+            line(
+                f"Client().runs(filter=) over {args.e2e_runs} runs, embedded",
+                f"{embedded * 1000:.1f} ms",
+                f"raw sqlite3 join {raw_e2e * 1000:.1f} ms",
+                "≤ 20 ms",
+            )
+            line(
+                f"Client().runs(filter=) over {args.e2e_runs} runs, HTTP",
+                f"{over_http * 1000:.1f} ms",
+                f"raw sqlite3 join {raw_e2e * 1000:.1f} ms",
+                "≤ 20 ms",
+            )
 
             search, ref_search = bench_search(home, url, args.runs)
             line(
@@ -367,6 +506,7 @@ def main() -> None:
                 f"bare python {bare:.0f} MB",
                 "≤ 30 MB",
             )
+            bench_cli_startup(home)
         finally:
             proc.terminate()
             proc.wait(timeout=10)

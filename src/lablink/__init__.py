@@ -17,6 +17,7 @@ Importing it stays light: the server, the UI, the database layer and numpy load 
 when something needs them (a test checks ``sys.modules``).
 """
 
+from typing import TYPE_CHECKING as _TYPE_CHECKING
 from typing import Any as _Any
 
 from lablink.errors import (
@@ -34,12 +35,26 @@ from lablink.errors import (
     Unauthorized,
     ValidationFailed,
 )
-from lablink.sdk import checkpoint
-from lablink.sdk.client import Client
-from lablink.sdk.data import dataset
-from lablink.sdk.run import Run, RunStopped
-from lablink.sdk.start import init
-from lablink.sdk.tables import validate
+
+if _TYPE_CHECKING:
+    from lablink.sdk import checkpoint
+    from lablink.sdk.client import Client
+    from lablink.sdk.data import dataset
+    from lablink.sdk.run import Run, RunStopped
+    from lablink.sdk.start import init
+    from lablink.sdk.tables import validate
+
+# The SDK loads on first use, so ``lablink --help`` and other tools that only import a
+# submodule (every ``lablink.*`` import runs this file) skip its import cost.
+_SDK = {
+    "Client": "lablink.sdk.client",
+    "Run": "lablink.sdk.run",
+    "RunStopped": "lablink.sdk.run",
+    "checkpoint": "lablink.sdk.checkpoint",  # the module itself
+    "dataset": "lablink.sdk.data",
+    "init": "lablink.sdk.start",
+    "validate": "lablink.sdk.tables",
+}
 
 # Public until 0.2, then dropped: the SDK never raises RunNotActive (its outbox keeps
 # points a server refuses), so catching it here guarded against nothing.
@@ -47,6 +62,13 @@ _DEPRECATED = {"RunNotActive": ("lablink.errors", "RunNotActive")}
 
 
 def __getattr__(name: str) -> _Any:
+    if name in _SDK:
+        import importlib
+
+        module = importlib.import_module(_SDK[name])
+        value = module if name == "checkpoint" else getattr(module, name)
+        globals()[name] = value  # later lookups skip this function
+        return value
     if name == "run":  # like ``wandb.run``: the open run, or None
         from lablink.sdk.run import current
 

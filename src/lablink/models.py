@@ -140,6 +140,9 @@ class RunRecord:
         values["git"] = GitInfo(**data.get("git", {}))
         values["metrics"] = {k: MetricSummary(**m) for k, m in data.get("metrics", {}).items()}
         values["notes"] = [Note(**n) for n in data.get("notes", [])]
+        for name in _BLANK_RUN:  # a list asked with ``fields=`` sends fewer
+            if name not in values:
+                values[name] = blank_value(name)
         return cls(**values)
 
 
@@ -166,6 +169,36 @@ class History:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
         return dataclasses.asdict(self)
+
+
+# What a field of a RunRecord holds when a list left it out (``fields=``).
+_BLANK_RUN: dict[str, Any] = {
+    "user": "",
+    "ended_at": None,
+    "heartbeat_at": None,
+    "git": GitInfo,
+    "command": list,
+    "host": None,
+    "python_version": None,
+    "packages": dict,
+    "gpus": list,
+    "config": dict,
+    "params": dict,
+    "tags": list,
+    "summary": dict,
+    "metrics": dict,
+    "notes": list,
+    "outcome": None,
+    "status_reason": None,
+    "inputs": tuple,
+    "stop_requested": None,
+}
+
+
+def blank_value(name: str) -> Any:
+    """What field ``name`` of a RunRecord holds when a list left it out (a fresh empty)."""
+    blank = _BLANK_RUN[name]
+    return blank() if callable(blank) else blank
 
 
 @dataclasses.dataclass(frozen=True)

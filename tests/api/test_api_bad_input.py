@@ -111,6 +111,8 @@ def cases(run: str, ended: str, blob: str) -> list[Case]:
         Case("search: desc not a bool", "GET", f"{API}/runs", 400, params={"desc": "maybe"}, contains="desc"),
         Case("search: bad sort", "GET", f"{API}/runs", 400, params={"sort": "colour"}, contains="sort"),
         Case("search: unknown project", "GET", f"{API}/runs", 404, "not_found", params={"project": "nosuch"}),
+        Case("search: unknown field in fields", "GET", f"{API}/runs", 400, params={"fields": "id,colour"}, contains="colour"),
+        Case("search: fields too long", "GET", f"{API}/runs", 400, params={"fields": "id," * 1000}, contains="fields"),
         Case("show: unknown run", "GET", nope, 404, "not_found", contains="nosuchrun"),
         Case("show: short unknown prefix", "GET", f"{API}/runs/ab", 404, "not_found"),
         Case("show: NUL in id", "GET", f"{API}/runs/ab%00cd", 400, contains="NUL"),

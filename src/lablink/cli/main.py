@@ -11,34 +11,210 @@ so ``lablink server`` starts fast.
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
+from collections.abc import Iterator, Mapping
+from typing import Any, Literal, NamedTuple
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
-from lablink.cli import db, demo, projects, runs, server, sync
-from lablink.cli.busfactor import busfactor
-from lablink.cli.data import app as data_app
-from lablink.cli.docs import app as docs_app
-from lablink.cli.docs import decision_app, init
-from lablink.cli.eval import eval_command
-from lablink.cli.gate import app as gate_app
-from lablink.cli.incidents import app as incidents_app
-from lablink.cli.launch import app as jobs_app
-from lablink.cli.launch import launch
-from lablink.cli.login import login
-from lablink.cli.people import audit, tokens_app, users_app
-from lablink.cli.schema import app as schema_app
-from lablink.cli.schema import validate_command
 from lablink.cli.state import State
-from lablink.cli.sweep import app as sweeps_app
-from lablink.cli.sweep import sweep
 from lablink.cli.usage import EXIT_ERROR, run_main
 from lablink.errors import LablinkError
 
+RICH_MARKUP_MODE: Literal["markdown"] = "markdown"
+
+
+class Entry(NamedTuple):
+    """A top-level command, imported only when it runs (or its help is shown)."""
+
+    target: str  # "module:attribute": a Typer app (a group) or a command function
+    summary: str  # the first paragraph of its help, for the root ``--help`` listing
+    group: bool = False
+
+
+# Commands first, then groups: the order Typer lists what ``add_typer``/``command`` add.
+# A test checks each summary against the loaded command, so the listing cannot drift.
+COMMANDS: dict[str, Entry] = {
+    "server": Entry(
+        "lablink.cli.server:server",
+        "Serve the REST API (/api/v1, OpenAPI docs at /docs) and the web UI.",
+    ),
+    "demo": Entry(
+        "lablink.cli.demo:demo",
+        "Make demo runs with real SDK calls and training, then serve the web UI.",
+    ),
+    "sync": Entry(
+        "lablink.cli.sync:sync",
+        "Replay spooled updates of ended runs to the server now (lablink.init does it too).",
+    ),
+    "eval": Entry(
+        "lablink.cli.eval:eval_command",
+        "Evaluate a run's model artifact on a dataset version and log per-example "
+        "predictions, for `lablink gate --per-example`.",
+    ),
+    "validate": Entry(
+        "lablink.cli.schema:validate_command",
+        "Validate files against a schema, streaming; exits 1 on any violation.",
+    ),
+    "audit": Entry(
+        "lablink.cli.people:audit",
+        "Show the audit log, newest first: who did what, to whom, from where.",
+    ),
+    "init": Entry(
+        "lablink.cli.docs:init",
+        "Scaffold this repository: lablink.toml, a dev container, CI with the gate, docs/lab.",
+    ),
+    "launch": Entry(
+        "lablink.cli.launch:launch",
+        "Run CMD as a tracked job: one run, its output stored, a hard timeout, restarts.",
+    ),
+    "sweep": Entry(
+        "lablink.cli.sweep:sweep",
+        "Run the trials of a sweep file, each a launched job with its own run.",
+    ),
+    "login": Entry(
+        "lablink.cli.login:login",
+        "Check a personal token against a server and keep both in the user config file.",
+    ),
+    "busfactor": Entry(
+        "lablink.cli.busfactor:busfactor",
+        "The bus (truck) factor: how many people leaving would orphan most of the code.",
+    ),
+    "runs": Entry(
+        "lablink.cli.runs:app", "List, show, compare, tag and annotate runs.", group=True
+    ),
+    "db": Entry("lablink.cli.db:app", "Inspect and migrate the store's database schema.", True),
+    "projects": Entry(
+        "lablink.cli.projects:app",
+        "List projects with their runs and last activity; `grant` gives people roles in them.",
+        True,
+    ),
+    "gate": Entry(
+        "lablink.cli.gate:app",
+        "Compare candidate runs with baseline runs and fail only on a significant regression.",
+        True,
+    ),
+    "schema": Entry(
+        "lablink.cli.schema:app",
+        "Versioned table schemas with compatibility rules (Frictionless Table Schema).",
+        True,
+    ),
+    "incidents": Entry(
+        "lablink.cli.incidents:app", "Watchdog incidents: list, show, acknowledge, resolve.", True
+    ),
+    "data": Entry(
+        "lablink.cli.data:app",
+        "Versioned datasets: add a folder as a version, pull it anywhere, diff versions.",
+        True,
+    ),
+    "users": Entry(
+        "lablink.cli.people:users_app", "People and service accounts: add, list, disable.", True
+    ),
+    "tokens": Entry(
+        "lablink.cli.people:tokens_app", "API tokens: create (shown once), list, revoke.", True
+    ),
+    "docs": Entry(
+        "lablink.cli.docs:app",
+        "Lab docs in the repository: experiment logs, lineage, model cards, datasheets.",
+        True,
+    ),
+    "decision": Entry(
+        "lablink.cli.docs:decision_app",
+        "Decisions kept as files in the repository (docs/lab/decisions).",
+        True,
+    ),
+    "jobs": Entry(
+        "lablink.cli.launch:app", "Launched jobs: list, show, follow their output, stop them.", True
+    ),
+    "sweeps": Entry(
+        "lablink.cli.sweep:app",
+        "Parameter sweeps: list them, show their trials and the best one.",
+        True,
+    ),
+}
+
+# Commands built so far, shared by every root group of this process.
+_LOADED: dict[str, Any] = {}
+
+
+def load_command(name: str) -> Any:
+    """The Click command behind a top-level name, imported and built on first use.
+
+    It is built through a throwaway Typer with the root's settings, so it comes out
+    exactly as ``app.add_typer``/``app.command`` would have made it.
+    """
+    if name not in _LOADED:
+        entry = COMMANDS[name]
+        module, _, attribute = entry.target.partition(":")
+        target = getattr(importlib.import_module(module), attribute)
+        holder = typer.Typer(rich_markup_mode=RICH_MARKUP_MODE, pretty_exceptions_enable=False)
+        holder.callback()(_no_op)
+        if entry.group:
+            holder.add_typer(target, name=name)
+        else:
+            holder.command(name)(target)
+        _LOADED[name] = typer.main.get_group(holder).commands[name]
+    return _LOADED[name]
+
+
+def load_all() -> dict[str, Any]:
+    """Every top-level command, loaded (for the CLI reference and tests)."""
+    return {name: load_command(name) for name in COMMANDS}
+
+
+def _no_op() -> None:
+    """Stands in for the root callback while one command is built."""
+
+
+class _LazyCommands(Mapping[str, Any]):
+    """``group.commands`` as Click code expects it, building a command when it is read."""
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in COMMANDS:
+            raise KeyError(name)
+        return load_command(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(COMMANDS)
+
+    def __len__(self) -> int:
+        return len(COMMANDS)
+
 
 class LablinkGroup(TyperGroup):
-    """The root group: lablink's errors exit 1, usage errors 2, both as ``error:``/``hint:``."""
+    """The root group: lablink's errors exit 1, usage errors 2, both as ``error:``/``hint:``.
+
+    Its commands load lazily, so ``lablink runs ls`` imports only what ``runs`` needs
+    and ``lablink --help`` lists every command from ``COMMANDS`` without importing any.
+    """
+
+    _listing = False
+
+    @property  # type: ignore[override]
+    def commands(self) -> Mapping[str, Any]:
+        return _LazyCommands()
+
+    @commands.setter
+    def commands(self, value: Any) -> None:
+        """Typer hands over the commands it built itself: none, all are in ``COMMANDS``."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name not in COMMANDS:
+            return None
+        if self._listing and cmd_name not in _LOADED:
+            return TyperCommand(name=cmd_name, help=COMMANDS[cmd_name].summary)
+        return load_command(cmd_name)
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        self._listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
 
     def invoke(self, ctx: Any) -> Any:  # click.Context; typer vendors its own click
         try:
@@ -75,7 +251,7 @@ app = typer.Typer(
     help="lablink: the shared lab for ML teams. Track runs, query them, serve the web UI.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    rich_markup_mode="markdown",
+    rich_markup_mode=RICH_MARKUP_MODE,
     add_completion=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -107,32 +283,6 @@ def root(
 ) -> None:
     """lablink: the shared lab for ML teams spread over time zones."""
     ctx.obj = State({"home": home, "db": db_url, "server": server_url, "token": token})
-
-
-app.add_typer(runs.app, name="runs")
-app.add_typer(db.app, name="db")
-app.add_typer(projects.app, name="projects")
-app.command("server")(server.server)
-app.command("demo")(demo.demo)
-app.command("sync")(sync.sync)
-app.add_typer(gate_app, name="gate")
-app.command("eval")(eval_command)
-app.add_typer(schema_app, name="schema")
-app.command("validate")(validate_command)
-app.add_typer(incidents_app, name="incidents")
-app.add_typer(data_app, name="data")
-app.add_typer(users_app, name="users")
-app.add_typer(tokens_app, name="tokens")
-app.command("audit")(audit)
-app.add_typer(docs_app, name="docs")
-app.add_typer(decision_app, name="decision")
-app.command("init")(init)
-app.command("launch")(launch)
-app.add_typer(jobs_app, name="jobs")
-app.command("sweep")(sweep)
-app.add_typer(sweeps_app, name="sweeps")
-app.command("login")(login)
-app.command("busfactor")(busfactor)
 
 
 def main() -> None:

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from lablink.core.datasets.versions import Datasets
-from lablink.core.people import People
+import functools
+from typing import TYPE_CHECKING
+
 from lablink.core.tracking import Tracking
 from lablink.core.watchdog import Watchdog
 from lablink.settings import Settings
 from lablink.store import open_store
 from lablink.store.blobs import BlobStore
 from lablink.store.sql import SqlStore
+
+if TYPE_CHECKING:  # loaded on first use: a command that lists runs needs neither
+    from lablink.core.datasets.versions import Datasets
+    from lablink.core.people import People
 
 
 class Lab:
@@ -22,8 +27,20 @@ class Lab:
         self.tracking = Tracking(self.store, self.blobs)
         self.watchdog = Watchdog(self.store, settings)  # its loop runs in `lablink server`
         self.tracking.observer = self.watchdog
-        self.datasets = Datasets(self.store, self.blobs)
-        self.people = People(self.store)
+
+    @functools.cached_property
+    def datasets(self) -> Datasets:
+        """Versioned datasets over this store and blob store."""
+        from lablink.core.datasets.versions import Datasets
+
+        return Datasets(self.store, self.blobs)
+
+    @functools.cached_property
+    def people(self) -> People:
+        """People, tokens, roles and the audit log."""
+        from lablink.core.people import People
+
+        return People(self.store)
 
     def close(self) -> None:
         self.watchdog.stop()

@@ -154,14 +154,19 @@ class Tracking:
         descending: bool = True,
         limit: int = 100,
         offset: int = 0,
+        fields: Sequence[str] | None = None,
     ) -> tuple[list[RunRecord], int]:
-        """Runs matching a filter expression (see ``checks/filters.py`` for the grammar)."""
+        """Runs matching a filter expression (see ``checks/filters.py`` for the grammar).
+
+        ``fields`` (names checked by ``checks/run_view.parse_fields``) keeps only those
+        parts of each run; the rest are blank and never read.
+        """
         if not 1 <= limit <= 10_000:
             raise InvalidInput(f"limit must be between 1 and 10000, not {limit}")
         if offset < 0:
             raise InvalidInput(f"offset must not be negative, not {offset}")
         return self.store.search_runs(
-            project, parse_filter(filter), sort, descending, limit, offset
+            project, parse_filter(filter), sort, descending, limit, offset, fields
         )
 
     def list_projects(self) -> list[Project]:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from lablink.checks.run_view import parse_fields
 from lablink.deprecation import deprecated_property
 from lablink.models import Artifact, History, Project, RunRecord
 from lablink.sdk.connect import make_transport
@@ -69,10 +70,17 @@ class Client:
         descending: bool = True,
         limit: int | None = None,
         offset: int = 0,
+        fields: Sequence[str] | None = None,
     ) -> list[RunRecord]:
         """Runs of a project (or all) matching a filter, newest first by default.
 
         Returns every match (fetched ``PAGE_SIZE`` at a time), or at most ``limit``.
+        ``fields`` (e.g. ``["lean"]`` or ``["metrics", "tags"]``) keeps only those parts
+        of each run, the rest left blank: a smaller, faster answer. ``id``, ``project``,
+        ``name``, ``status`` and ``created_at`` always come along.
+
+        Raises:
+            InvalidInput: a name in ``fields`` that is not a field of a run.
         """
         found: list[RunRecord] = []
         while limit is None or len(found) < limit:
@@ -84,6 +92,7 @@ class Client:
                 descending=descending,
                 limit=want,
                 offset=offset + len(found),
+                fields=fields,
             )
             found.extend(page)
             if not page or offset + len(found) >= total:
@@ -99,9 +108,11 @@ class Client:
         descending: bool = True,
         limit: int = 100,
         offset: int = 0,
+        fields: Sequence[str] | None = None,
     ) -> tuple[list[RunRecord], int]:
         """Like ``runs`` but also returns how many runs match in all (for paging)."""
-        return self._transport.search_runs(project, filter, sort, descending, limit, offset)
+        chosen = None if fields is None else parse_fields(fields)
+        return self._transport.search_runs(project, filter, sort, descending, limit, offset, chosen)
 
     def run(self, ref: str) -> RunRecord:
         """One run by id or unique id prefix."""

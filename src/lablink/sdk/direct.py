@@ -48,8 +48,9 @@ class DirectTransport(Transport):
         descending: bool,
         limit: int,
         offset: int,
+        fields: Sequence[str] | None = None,
     ) -> tuple[list[RunRecord], int]:
-        return self.tracking.search_runs(project, filter, sort, descending, limit, offset)
+        return self.tracking.search_runs(project, filter, sort, descending, limit, offset, fields)
 
     def list_projects(self) -> list[Project]:
         return self.tracking.list_projects()

@@ -136,11 +136,14 @@ class HttpTransport(Transport):
         descending: bool,
         limit: int,
         offset: int,
+        fields: Sequence[str] | None = None,
     ) -> tuple[list[RunRecord], int]:
         # config=true: the server leaves configs out of lists unless asked, and a RunRecord
         # from the SDK carries its config and params on both transports
         params: dict[str, Any] = {"desc": str(descending).lower(), "limit": limit}
         params.update(offset=offset, config="true")
+        if fields is not None:
+            params["fields"] = ",".join(fields)
         for name, value in (("project", project), ("filter", filter), ("sort", sort)):
             if value is not None:
                 params[name] = value

@@ -50,8 +50,13 @@ class Transport(abc.ABC):
         descending: bool,
         limit: int,
         offset: int,
+        fields: Sequence[str] | None = None,
     ) -> tuple[list[RunRecord], int]:
-        """Runs matching a filter, and the total number that match."""
+        """Runs matching a filter, and the total number that match.
+
+        With ``fields`` (checked names, ``checks/run_view.py``) the other parts of each
+        run are blank.
+        """
 
     @abc.abstractmethod
     def list_projects(self) -> list[Project]:

@@ -69,6 +69,8 @@ def create_app(
             # serves the streams being closed
             await run_in_threadpool(lab.watchdog.stop)
             await hub.stop()
+            # here, not only on close: uvicorn re-raises SIGTERM once this returns
+            await run_in_threadpool(lab.store.checkpoint)
 
     app = FastAPI(
         title="lablink",

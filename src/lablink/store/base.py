@@ -84,11 +84,14 @@ class Store(abc.ABC):
         descending: bool,
         limit: int,
         offset: int,
+        fields: Sequence[str] | None = None,
     ) -> tuple[list[RunRecord], int]:
         """Runs matching a parsed filter, and how many match in all.
 
         ``order_by`` is a column (``created_at``, ``name``, ``status``, ...), or
-        ``params.<key>`` / ``metrics.<key>``. Raises ``NotFound`` for an unknown project.
+        ``params.<key>`` / ``metrics.<key>``. With ``fields`` (checked names) only those
+        parts of each run are read; the others are blank. Raises ``NotFound`` for an
+        unknown project.
         """
 
     @abc.abstractmethod

@@ -15,6 +15,8 @@ import sqlalchemy as sa
 from lablink.errors import NotFound
 from lablink.store import schema as t
 
+RUN_PROJECT_CACHE = 100_000
+
 
 class SqlBase:
     """An engine plus the hooks that ``SqliteStore`` and ``PostgresStore`` override."""
@@ -23,6 +25,9 @@ class SqlBase:
 
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
+        # run id -> project id. Safe to keep: a run never changes project and is never
+        # deleted, so a hit saves the hot ingest path a query.
+        self._run_projects: dict[str, int] = {}
 
     def write(self) -> Any:
         """A connection context for one short write transaction."""
@@ -32,8 +37,28 @@ class SqlBase:
         """The dialect's INSERT construct, which supports ON CONFLICT."""
         raise NotImplementedError  # pragma: no cover - every dialect overrides it
 
+    def run_project(self, conn: sa.Connection, run_id: str) -> int:
+        """The project id of a run (cached after the first look-up).
+
+        Raises:
+            NotFound: no run has exactly that id.
+        """
+        found = self._run_projects.get(run_id)
+        if found is None:
+            found = int(self.require_run(conn, run_id).project_id)
+            if len(self._run_projects) >= RUN_PROJECT_CACHE:
+                self._run_projects.clear()  # crude but bounded; refills on use
+            self._run_projects[run_id] = found
+        return found
+
     def _notify(self, conn: sa.Connection, event_id: int) -> None:
         """Wake watchers in other processes (PostgreSQL NOTIFY); SQLite polls instead."""
+
+    def checkpoint(self) -> None:
+        """Make every committed write durable in the main database file (SQLite's WAL).
+
+        PostgreSQL needs nothing: its own checkpoints and shutdown take care of it.
+        """
 
     def close(self) -> None:
         self.engine.dispose()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import hashlib
 import itertools
 import os
@@ -133,16 +134,30 @@ class BlobStore:
     """Content-addressed storage under one fsspec root."""
 
     def __init__(self, root: str) -> None:
-        import fsspec  # here, not at the top: clients import this module and never need it
+        if root.startswith("/") and "://" not in root:
+            # A plain absolute path (the default under LABLINK_HOME): fsspec's local
+            # filesystem would only strip trailing slashes, so it loads when first used
+            # and a command that never touches a blob does not pay for importing it.
+            self.root = root.rstrip("/") or "/"
+            self.is_local = True
+        else:
+            import fsspec  # here, not at the top: clients import this module and never need it
 
-        self.fs, self.root = fsspec.core.url_to_fs(root)
-        protocol = self.fs.protocol
-        self.is_local = "file" in (protocol if isinstance(protocol, tuple) else (protocol,))
+            self.fs, self.root = fsspec.core.url_to_fs(root)
+            protocol = self.fs.protocol
+            self.is_local = "file" in (protocol if isinstance(protocol, tuple) else (protocol,))
         if self.is_local:
             make_dirs(self.root)  # a new .lablink/ home gets its .gitignore
         else:
             self.fs.makedirs(self.root, exist_ok=True)
         self._dirs: set[str] = set()
+
+    @functools.cached_property
+    def fs(self) -> Any:
+        """The fsspec filesystem of the root (the local one for a plain path)."""
+        from fsspec.implementations.local import LocalFileSystem
+
+        return LocalFileSystem()
 
     def path(self, digest: str) -> str:
         """Where ``digest`` lives under the root."""

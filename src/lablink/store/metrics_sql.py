@@ -19,6 +19,8 @@ from lablink.store.rows import metric_summary
 class MetricsSql(EventsSql):
     """One chunk row per key and batch; ``run_metrics`` keeps count, last point, extremes."""
 
+    _metric_upsert_stmt: Any = None  # the merge statement, built on first use
+
     def ingest(
         self, run_id: str, seq: int, batch: PointBatch, event_payload: Mapping[str, Any] | None
     ) -> bool:
@@ -56,7 +58,7 @@ class MetricsSql(EventsSql):
                 "max_value": float(finite.max()) if len(finite) else None,
             }
         with self.write() as conn:
-            run = self.require_run(conn, run_id)
+            project_id = self.run_project(conn, run_id)
             fresh = conn.execute(
                 self.insert(t.ingested_batches)
                 .values(run_id=run_id, seq=seq, points=total, received_at=now)
@@ -69,35 +71,48 @@ class MetricsSql(EventsSql):
                 conn.execute(t.metric_chunks.insert(), chunks)
             self._merge_metric_stats(conn, run_id, stats)
             if event_payload is not None:
-                self.add_event(conn, run.project_id, run_id, "points", event_payload)
+                self.add_event(conn, project_id, run_id, "points", event_payload)
         return True
 
     def _merge_metric_stats(
         self, conn: sa.Connection, run_id: str, stats: Mapping[str, Mapping[str, Any]]
     ) -> None:
+        """Fold a batch's per-key stats into ``run_metrics``: one statement, many rows.
+
+        The upsert is built once per store and executed with one parameter set per key
+        (``executemany``), so its cost barely grows with the number of keys. Each row
+        merges atomically in SQL: concurrent batches for a key lose no update.
+        """
         if not stats:
             return
+        rows = [{"run_id": run_id, "key": key, **new} for key, new in stats.items()]
+        conn.execute(self._metric_upsert(), rows)
+
+    def _metric_upsert(self) -> Any:
+        if self._metric_upsert_stmt is not None:
+            return self._metric_upsert_stmt
         m = t.run_metrics
-        for key, new in stats.items():
-            stmt = self.insert(m).values(run_id=run_id, key=key, **new)
-            x = stmt.excluded
-            newer = sa.or_(m.c.last_step.is_(None), x.last_step >= m.c.last_step)
-            # One atomic upsert: concurrent batches for a key merge without a lost update.
-            merged = {
-                "count": m.c.count + x.count,
-                "last_step": sa.case((newer, x.last_step), else_=m.c.last_step),
-                "last_value": sa.case((newer, x.last_value), else_=m.c.last_value),
-                "last_time": sa.case((newer, x.last_time), else_=m.c.last_time),
-                "min_value": sa.case(
-                    (sa.or_(m.c.min_value.is_(None), x.min_value < m.c.min_value), x.min_value),
-                    else_=m.c.min_value,
-                ),
-                "max_value": sa.case(
-                    (sa.or_(m.c.max_value.is_(None), x.max_value > m.c.max_value), x.max_value),
-                    else_=m.c.max_value,
-                ),
-            }
-            conn.execute(stmt.on_conflict_do_update(index_elements=["run_id", "key"], set_=merged))
+        stmt = self.insert(m)
+        x = stmt.excluded
+        newer = sa.or_(m.c.last_step.is_(None), x.last_step >= m.c.last_step)
+        merged = {
+            "count": m.c.count + x.count,
+            "last_step": sa.case((newer, x.last_step), else_=m.c.last_step),
+            "last_value": sa.case((newer, x.last_value), else_=m.c.last_value),
+            "last_time": sa.case((newer, x.last_time), else_=m.c.last_time),
+            # A NULL min/max (a batch of NaN only) never wins a comparison: kept as is.
+            "min_value": sa.case(
+                (sa.or_(m.c.min_value.is_(None), x.min_value < m.c.min_value), x.min_value),
+                else_=m.c.min_value,
+            ),
+            "max_value": sa.case(
+                (sa.or_(m.c.max_value.is_(None), x.max_value > m.c.max_value), x.max_value),
+                else_=m.c.max_value,
+            ),
+        }
+        stmt = stmt.on_conflict_do_update(index_elements=["run_id", "key"], set_=merged)
+        self._metric_upsert_stmt = stmt
+        return stmt
 
     def read_series(
         self, run_id: str, key: str, step_min: int | None, step_max: int | None

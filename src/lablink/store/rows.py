@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Collection
 from typing import Any
 
-from lablink.models import GitInfo, MetricSummary, Note, RunRecord
+from lablink.models import GitInfo, MetricSummary, Note, RunRecord, blank_value
 
 
 def _nan_to_none(value: float) -> float | None:
@@ -52,6 +53,10 @@ def _float(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
+# JSON columns of ``runs`` a list skips unless their field is asked for (``fields=``).
+LIST_SKIPPABLE = frozenset({"packages", "config", "command", "gpus", "summary"})
+
+
 def to_run(
     row: Any,
     tags: list[str],
@@ -59,12 +64,14 @@ def to_run(
     metrics: dict[str, MetricSummary],
     notes: list[Note],
     inputs: list[dict[str, Any]],
+    blank: Collection[str] = (),
 ) -> RunRecord:
+    """A RunRecord from its row and child rows; the fields in ``blank`` left empty."""
     summary = dict(row.summary or {})
     for key, m in metrics.items():  # numeric summaries keep NaN/inf, which JSON columns cannot
         if m.summary_value is not None:
             summary[key] = m.summary_value
-    return RunRecord(
+    values: dict[str, Any] = dict(
         id=row.id,
         project=row.project_name,
         name=row.name,
@@ -92,3 +99,6 @@ def to_run(
         inputs=inputs,
         stop_requested=row.stop_requested,
     )
+    for name in blank:
+        values[name] = blank_value(name)
+    return RunRecord(**values)

@@ -9,12 +9,20 @@ from typing import Any
 import sqlalchemy as sa
 
 from lablink.checks.filters import Expr
+from lablink.checks.run_view import blank_fields
 from lablink.errors import AlreadyExists, InvalidInput, NotFound
 from lablink.models import MetricSummary, Note, Project, RunRecord
 from lablink.store import schema as t
 from lablink.store.events_sql import EventsSql
 from lablink.store.filter_sql import compile_filter, order_by_clause
-from lablink.store.rows import as_number, metric_summary, param_columns, param_value, to_run
+from lablink.store.rows import (
+    LIST_SKIPPABLE,
+    as_number,
+    metric_summary,
+    param_columns,
+    param_value,
+    to_run,
+)
 
 
 class RunsSql(EventsSql):
@@ -152,6 +160,7 @@ class RunsSql(EventsSql):
         descending: bool,
         limit: int,
         offset: int,
+        fields: Sequence[str] | None = None,
     ) -> tuple[list[RunRecord], int]:
         r = t.runs
         with self.engine.connect() as conn:
@@ -178,7 +187,7 @@ class RunsSql(EventsSql):
                 .scalars()
                 .all()
             )
-        return self._load_runs(list(ids)), int(total)
+        return self._load_runs(list(ids), fields), int(total)
 
     def update_run(self, run_id: str, values: Mapping[str, Any]) -> None:
         with self.write() as conn:
@@ -295,49 +304,81 @@ class RunsSql(EventsSql):
                 .on_conflict_do_nothing()
             )
 
-    def _load_runs(self, ids: Sequence[str]) -> list[RunRecord]:
-        """Hydrate runs in one query per table, keeping the order of ``ids``."""
+    def _load_runs(
+        self, ids: Sequence[str], fields: Sequence[str] | None = None
+    ) -> list[RunRecord]:
+        """Hydrate runs in one query per table, keeping the order of ``ids``.
+
+        With ``fields``, the JSON columns and child tables of the other fields are not
+        read at all (decoding package lists and configs is most of a list's cost).
+        """
         if not ids:
             return []
         ids = list(ids)
+        want = set(fields) if fields is not None else None
+
+        def wanted(name: str) -> bool:
+            return want is None or name in want
+
+        columns = [
+            sa.null().label(c.name) if c.name in LIST_SKIPPABLE and not wanted(c.name) else c
+            for c in t.runs.c
+        ]
         with self.engine.connect() as conn:
             rows = {
                 row.id: row
                 for row in conn.execute(
-                    sa.select(t.runs, t.projects.c.name.label("project_name"))
+                    sa.select(*columns, t.projects.c.name.label("project_name"))
                     .join(t.projects, t.projects.c.id == t.runs.c.project_id)
                     .where(t.runs.c.id.in_(ids))
                 )
             }
             tags: dict[str, list[str]] = {}
-            for run_id, tag in conn.execute(
-                sa.select(t.run_tags.c.run_id, t.run_tags.c.tag)
-                .where(t.run_tags.c.run_id.in_(ids))
-                .order_by(t.run_tags.c.tag)
+            for run_id, tag in (
+                ()
+                if not wanted("tags")
+                else conn.execute(
+                    sa.select(t.run_tags.c.run_id, t.run_tags.c.tag)
+                    .where(t.run_tags.c.run_id.in_(ids))
+                    .order_by(t.run_tags.c.tag)
+                )
             ):
                 tags.setdefault(run_id, []).append(tag)
             params: dict[str, dict[str, Any]] = {}
-            for row in conn.execute(sa.select(t.run_params).where(t.run_params.c.run_id.in_(ids))):
+            param_rows = sa.select(t.run_params).where(t.run_params.c.run_id.in_(ids))
+            for row in conn.execute(param_rows) if wanted("params") else ():
                 params.setdefault(row.run_id, {})[row.key] = param_value(row)
             metrics: dict[str, dict[str, MetricSummary]] = {}
-            for row in conn.execute(
-                sa.select(t.run_metrics)
-                .where(t.run_metrics.c.run_id.in_(ids))
-                .order_by(t.run_metrics.c.key)
+            for row in (
+                ()
+                if not (wanted("metrics") or wanted("summary"))
+                else conn.execute(
+                    sa.select(t.run_metrics)
+                    .where(t.run_metrics.c.run_id.in_(ids))
+                    .order_by(t.run_metrics.c.key)
+                )
             ):
                 metrics.setdefault(row.run_id, {})[row.key] = metric_summary(row)
             notes: dict[str, list[Note]] = {}
-            for row in conn.execute(
-                sa.select(t.notes).where(t.notes.c.run_id.in_(ids)).order_by(t.notes.c.id)
+            for row in (
+                ()
+                if not wanted("notes")
+                else conn.execute(
+                    sa.select(t.notes).where(t.notes.c.run_id.in_(ids)).order_by(t.notes.c.id)
+                )
             ):
                 notes.setdefault(row.run_id, []).append(
                     Note(row.text, row.author, row.created_at, row.outcome)
                 )
             inputs: dict[str, list[dict[str, Any]]] = {}
-            for row in conn.execute(
-                sa.select(t.run_inputs)
-                .where(t.run_inputs.c.run_id.in_(ids))
-                .order_by(t.run_inputs.c.created_at)
+            for row in (
+                ()
+                if not wanted("inputs")
+                else conn.execute(
+                    sa.select(t.run_inputs)
+                    .where(t.run_inputs.c.run_id.in_(ids))
+                    .order_by(t.run_inputs.c.created_at)
+                )
             ):
                 inputs.setdefault(row.run_id, []).append(
                     {"kind": row.kind, "ref": row.ref, "digest": row.digest}
@@ -350,6 +391,7 @@ class RunsSql(EventsSql):
                 metrics.get(i, {}),
                 notes.get(i, []),
                 inputs.get(i, []),
+                blank=() if fields is None else blank_fields(fields),
             )
             for i in ids
             if i in rows

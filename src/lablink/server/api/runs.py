@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from fastapi import Body as BodyParam
 
+from lablink.checks.run_view import parse_fields
 from lablink.checks.wire_numbers import MAX_WIRE_INT
 from lablink.core.lab import Lab
 from lablink.errors import InvalidInput
@@ -108,6 +109,7 @@ def search_runs(
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
     offset: Annotated[int, Query(ge=0, le=MAX_WIRE_INT)] = 0,
     config: Annotated[bool, Query(description=_CONFIG_HELP)] = False,
+    fields: Annotated[str | None, Query(max_length=2000, description=_FIELDS_HELP)] = None,
 ) -> JSONResponse:
     """Runs matching a filter such as ``metrics.val/acc > 0.9 and tags.baseline``.
 
@@ -115,8 +117,12 @@ def search_runs(
     """
     if access is not None:
         project = searched_project(lab, access, project)
-    runs, total = lab.tracking.search_runs(project, filter, sort, desc, limit, offset)
-    listed = [run.to_dict() if config else _listed(run) for run in runs]
+    chosen = parse_fields(fields) if fields is not None else None  # before the query
+    runs, total = lab.tracking.search_runs(project, filter, sort, desc, limit, offset, chosen)
+    if chosen is not None:
+        listed = [_selected(run, chosen) for run in runs]
+    else:
+        listed = [run.to_dict() if config else _listed(run) for run in runs]
     return reply({"runs": listed, "total": total})
 
 
@@ -146,6 +152,19 @@ _CONFIG_HELP = (
     "also send each run's config and params (left out by default: a page of runs "
     "needs neither, and they are the bulk of a run)"
 )
+
+
+_FIELDS_HELP = (
+    "comma-separated run fields to answer with, e.g. `lean` (id, name, status, times, "
+    "tags, params, metric summaries) or `id,name,metrics`; id, project, name, status and "
+    "created_at always come along. Overrides `config`."
+)
+
+
+def _selected(run: RunRecord, fields: tuple[str, ...]) -> dict[str, Any]:
+    """A run as listed with ``fields=``: those keys only."""
+    out = run.to_dict()  # the store left the other fields blank
+    return {name: out[name] for name in fields}
 
 
 def _listed(run: RunRecord) -> dict[str, Any]:
