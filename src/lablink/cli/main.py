@@ -87,7 +87,8 @@ COMMANDS: dict[str, Entry] = {
     "db": Entry("lablink.cli.db:app", "Inspect and migrate the store's database schema.", True),
     "projects": Entry(
         "lablink.cli.projects:app",
-        "List projects with their runs and last activity; `grant` gives people roles in them.",
+        "List projects with their runs and last activity; `grant`, `grants` and `revoke` "
+        "manage people's roles in them.",
         True,
     ),
     "gate": Entry(
