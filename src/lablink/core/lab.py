@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from lablink.core.datasets.versions import Datasets
+from lablink.core.mlflow_compat import MlflowCompat
 from lablink.core.people import People
 from lablink.core.tracking import Tracking
 from lablink.core.watchdog import Watchdog
@@ -24,6 +25,7 @@ class Lab:
         self.tracking.observer = self.watchdog
         self.datasets = Datasets(self.store, self.blobs)
         self.people = People(self.store)
+        self.mlflow = MlflowCompat(self.tracking, self.store)
 
     def close(self) -> None:
         self.watchdog.stop()
