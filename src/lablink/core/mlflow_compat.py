@@ -10,6 +10,7 @@ as lablink's seconds.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 import re
@@ -61,10 +62,9 @@ class MlflowCompat:
             self.sql.experiment(DEFAULT_ID)
         except NotFound:
             pid = self.store.ensure_project(DEFAULT_NAME)
-            try:
+            # AlreadyExists: made by a concurrent request, or adopted as a project
+            with contextlib.suppress(AlreadyExists):
                 self.sql.add_experiment(pid, DEFAULT_NAME, {}, experiment_id=DEFAULT_ID)
-            except AlreadyExists:  # made by a concurrent request, or adopted as a project
-                pass
 
     def experiments(self) -> list[ExperimentRow]:
         """Every experiment, one per project (projects made by lablink's SDK included)."""

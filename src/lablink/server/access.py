@@ -124,7 +124,9 @@ def authorize(request: Request) -> Access | None:
     method, path, params = request.method, bare(route.path), request.path_params
     needed = VIEWER if method in ("GET", "HEAD") or path in READ_POSTS else MEMBER
     lab: Lab = request.app.state.lab
-    kind = rule(method, path, set(params))  # path: bare
+    # An MLflow route sees its path without the prefix that makes it one: ask by URL.
+    routed = request.url.path if is_mlflow_path(request.url.path) else path
+    kind = rule(method, routed, set(params))  # path: bare
     if kind == "project":
         access.check(params["project"], needed)
     elif kind == "run":

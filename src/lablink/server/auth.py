@@ -104,7 +104,7 @@ class Authenticate:
             identity = await self._identify(scope)
         except LablinkError as err:
             extra = {"WWW-Authenticate": "Bearer"} if isinstance(err, Unauthorized) else None
-            await error_response(err, extra)(scope, receive, send)
+            await error_response(err, extra, scope["path"])(scope, receive, send)
             return
         scope.setdefault("state", {})["identity"] = identity
         await self.app(scope, receive, send)

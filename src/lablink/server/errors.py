@@ -58,16 +58,19 @@ class CarriedError(HTTPException):
         self.error = error
 
 
-def error_response(exc: LablinkError, headers: dict[str, str] | None = None) -> Response:
-    """The JSON envelope for ``exc`` with its status."""
+def error_response(
+    exc: LablinkError, headers: dict[str, str] | None = None, path: str | None = None
+) -> Response:
+    """The JSON envelope for ``exc`` with its status; MLflow's envelope for a request to
+    ``path`` under the MLflow-compatible API."""
+    if path is not None and is_mlflow_path(path):
+        return mlflow_error_response(exc, headers)
     return JSONResponse(exc.to_dict(), status_code=exc.status, headers=headers)
 
 
 def _answer(request: Request, exc: LablinkError, headers: dict[str, str] | None = None) -> Response:
     """``exc`` in the envelope of the API the request went to (MLflow's or lablink's)."""
-    if is_mlflow_path(request.url.path):
-        return mlflow_error_response(exc, headers)
-    return error_response(exc, headers)
+    return error_response(exc, headers, request.url.path)
 
 
 def http_error(status: int, message: str, hint: str | None = None) -> LablinkError:

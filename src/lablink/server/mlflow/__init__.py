@@ -18,6 +18,14 @@ from lablink.server.access import authorize
 from lablink.server.mlflow import artifacts, experiments, metrics, models, runs
 
 API = "/api/2.0/mlflow"
+# (prefix, router) of every MLflow route, for the app and the route matrix test.
+ROUTERS: tuple[tuple[str, APIRouter], ...] = (
+    (API, experiments.router),
+    (API, runs.router),
+    (API, metrics.router),
+    (API, models.router),
+    ("", artifacts.router),
+)
 
 
 def mount(app: FastAPI) -> None:

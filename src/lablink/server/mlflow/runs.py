@@ -192,7 +192,7 @@ def search_runs(request: Request, args: Args, access: Authorized) -> JSONRespons
         raise InvalidInput(f"max_results must be between 1 and {MAX_RESULTS}")
     clauses = search.parse(wire.text(args, "filter", required=False))
     orders = args.get("order_by") or []
-    order = search.parse_order_by(orders) + [("attributes", "start_time", False)]
+    order = [*search.parse_order_by(orders), ("attributes", "start_time", False)]
     offset = search.read_page_token(wire.text(args, "page_token", required=False))
     for eid in ids:
         exp = lab.mlflow.experiment(eid)
