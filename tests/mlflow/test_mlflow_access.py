@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from mlflow import MlflowClient
-from mlflow.exceptions import MlflowException
 from fastapi.routing import APIRoute
+from mlflow.exceptions import MlflowException
 
 from helpers import AppServer
 from lablink.checks.routes import is_mlflow_path
@@ -16,6 +15,7 @@ from lablink.server.access import rule
 from lablink.server.app import create_app
 from lablink.server.auth import AuthConfig
 from lablink.server.mlflow import ROUTERS
+from mlflow import MlflowClient
 
 
 @pytest.fixture

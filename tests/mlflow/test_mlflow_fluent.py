@@ -6,10 +6,10 @@ import math
 from pathlib import Path
 
 import httpx
-import mlflow
-from mlflow import MlflowClient
 
+import mlflow
 from helpers import LoopbackServer
+from mlflow import MlflowClient
 
 
 def test_a_fluent_run_lands_in_lablink(
@@ -83,5 +83,7 @@ def test_a_large_artifact_streams_both_ways(tracking_uri: str, tmp_path: Path) -
             fh.write(chunk[i:] + chunk[:i])
     with mlflow.start_run() as run:
         mlflow.log_artifact(str(blob), "ckpt")
-    back = MlflowClient().download_artifacts(run.info.run_id, "ckpt/weights.bin", str(tmp_path / "d"))
+    back = MlflowClient().download_artifacts(
+        run.info.run_id, "ckpt/weights.bin", str(tmp_path / "d")
+    )
     assert Path(back).read_bytes() == blob.read_bytes()

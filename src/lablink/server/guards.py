@@ -72,7 +72,9 @@ class BrowserGuard:
                     "send Content-Type: application/json (an empty body is {}), or "
                     "application/vnd.lablink.batch / application/octet-stream for bulk data",
                 )
-                await error_response(err, path=scope["path"])(scope, receive, self._sender(scope, send))
+                await error_response(err, path=scope["path"])(
+                    scope, receive, self._sender(scope, send)
+                )
                 return
         await self.app(scope, receive, self._sender(scope, send))
 
