@@ -30,6 +30,7 @@ LAYERS = {
     "core": 3,
     # renders and writes the repository's lab docs from plain facts; beside core
     "docs": 3,
+    "team": 3,  # the bus factor from git history; people and rotations
     "sdk": 4,
     "server": 4,
     # ``import lablink`` (the package itself) and the public gate API sit beside the SDK

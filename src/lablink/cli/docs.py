@@ -15,7 +15,7 @@ import typer
 from lablink.cli.state import get_state
 from lablink.docs import site
 from lablink.docs.decisions import add_decision
-from lablink.docs.scaffold import find_repo, init_repo
+from lablink.docs.scaffold import check_repo, find_repo, init_repo
 from lablink.settings import default_user
 
 app = typer.Typer(
@@ -42,9 +42,11 @@ def _out(out: str) -> Path:
 
 
 def _pages(ctx: typer.Context, out: Path, projects: list[str]) -> dict[str, str]:
+    from lablink.docs.templating import OVERRIDES, Templates
     from lablink.sdk.docs_facts import gather
 
-    return site.render(gather(get_state(ctx).settings, projects or None, out))
+    facts = gather(get_state(ctx).settings, projects or None, out)
+    return site.render(facts, Templates(out / OVERRIDES))
 
 
 @app.command("build")
@@ -104,9 +106,20 @@ def decision_add(
 
 def init(
     force: bool = typer.Option(False, "--force", help="Replace files that already exist."),
+    check: bool = typer.Option(
+        False, "--check", help="Write nothing: list what the repository lacks (exit 1 if any)."
+    ),
 ) -> None:
-    """Scaffold this repository: lablink.toml, docs/lab, and a CI workflow with the gate."""
+    """Scaffold this repository: lablink.toml, a dev container, CI with the gate, docs/lab."""
     root = find_repo(Path.cwd())
+    if check:
+        lacks = check_repo(root)
+        for line in lacks:
+            typer.echo(f"lacks: {line}", err=True)
+        if lacks:
+            raise typer.Exit(1)
+        typer.echo(f"{root.name} has everything `lablink init` gives a repository")
+        return
     written, kept = init_repo(root, force=force)
     for path in written:
         typer.echo(f"wrote {path}")

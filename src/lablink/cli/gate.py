@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import enum
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -91,6 +92,12 @@ def gate_command(
         None, "--report", help="Write the Markdown report here ('-' for stdout)."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    record: bool = typer.Option(
+        False,
+        "--record",
+        help="Keep each verdict on the candidate runs (summary gate/<metric>): model cards "
+        "list the gates a model passed.",
+    ),
     project: str | None = typer.Option(
         None,
         "--project",
@@ -126,6 +133,9 @@ def gate_command(
         )
         with state.client() as client:
             result = gate.run_gate(client._transport, options)
+            if record:
+                for run_id, entries in result.records(time.time()).items():
+                    client.set_summary(run_id, entries)
     except LablinkError as error:
         output.print_error(error)
         if report is not None:

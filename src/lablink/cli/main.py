@@ -17,6 +17,7 @@ import typer
 from typer.core import TyperGroup
 
 from lablink.cli import db, demo, projects, runs, server, sync
+from lablink.cli.busfactor import busfactor
 from lablink.cli.data import app as data_app
 from lablink.cli.docs import app as docs_app
 from lablink.cli.docs import decision_app, init
@@ -127,6 +128,7 @@ app.command("init")(init)
 app.command("launch")(launch)
 app.add_typer(jobs_app, name="jobs")
 app.command("login")(login)
+app.command("busfactor")(busfactor)
 
 
 def main() -> None:

@@ -7,10 +7,11 @@ considerations, motivation) sits in kept blocks that survive every rebuild.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from lablink.docs.experiments import metric_values, settings
 from lablink.docs.facts import LabFacts, run_data
-from lablink.docs.markdown import date, fmt_value, keep, page, slug, spread, table
+from lablink.docs.markdown import date, fmt_value, slug, spread, table
 from lablink.models import Artifact, DatasetVersion, RunRecord
 from lablink.settings import format_size
 
@@ -26,17 +27,58 @@ def datasheet_path(dataset: str) -> str:
 
 
 def _seed_metrics(run: RunRecord, runs: Sequence[RunRecord]) -> str:
-    """This run's metrics beside their spread over the seeds of the same settings."""
+    """This run's metrics beside their spread and the 95 % interval of their mean over
+    the seeds of the same settings (the gate's Student-t interval)."""
     mine = settings(run)
     seeds = [other for other in runs if other.project == run.project and settings(other) == mine]
     own = metric_values(run)
     rows = []
     for key in sorted(own):
         values = [metric_values(other)[key] for other in seeds if key in metric_values(other)]
-        rows.append([key, fmt_value(own[key]), spread(values)])
+        rows.append([key, fmt_value(own[key]), spread(values), interval(values)])
     if not rows:
         return "_No metrics logged._"
-    return table(["metric", "this model", "over seeds (mean ± sd)"], rows)
+    return table(["metric", "this model", "over seeds (mean ± sd)", "95 % CI of the mean"], rows)
+
+
+def interval(values: Sequence[float]) -> str:
+    """The 95 % Student-t interval of the mean, or ``-`` below two seeds."""
+    if len(values) < 2:
+        return "-"
+    import numpy as np
+
+    from lablink.checks.stats import mean_ci
+
+    low, high = mean_ci(np.asarray(values, dtype=float), 0.95)
+    return f"[{fmt_value(low)}, {fmt_value(high)}]"
+
+
+def _gates(run: RunRecord) -> str:
+    """The gate verdicts kept on the run by ``lablink gate --record``."""
+    rows = []
+    for key in sorted(k for k in run.summary if k.startswith("gate/")):
+        entry = run.summary[key]
+        if not isinstance(entry, dict):
+            continue
+        ci = entry.get("diff_ci")
+        diff = fmt_value(entry.get("diff"))
+        if isinstance(ci, list) and len(ci) == 2:
+            diff += f" [{fmt_value(ci[0])}, {fmt_value(ci[1])}]"
+        rows.append(
+            [
+                key.removeprefix("gate/"),
+                str(entry.get("verdict", "-")),
+                str(entry.get("baseline", "-")),
+                diff,
+                fmt_value(entry.get("p_drop")),
+                f"{entry.get('n_cand', '-')} vs {entry.get('n_base', '-')}",
+                date(entry.get("at") if isinstance(entry.get("at"), float) else None),
+            ]
+        )
+    if not rows:
+        return "_No gate verdict recorded (`lablink gate --record` keeps them on the runs)._"
+    header = ["metric", "verdict", "baseline", "difference [CI]", "p (drop)", "seeds", "when"]
+    return table(header, rows)
 
 
 def _subgroups(run: RunRecord) -> str:
@@ -55,8 +97,8 @@ def _data_links(run: RunRecord) -> str:
     return "\n".join(f"- [{ref}](../../{datasheet_path(ref.split('@')[0])})" for ref in refs)
 
 
-def model_card(run: RunRecord, artifact: Artifact, facts: LabFacts) -> str:
-    """A model card for one ``model`` artifact."""
+def model_card(run: RunRecord, artifact: Artifact, facts: LabFacts) -> dict[str, Any]:
+    """The context of ``model_card.md.j2`` for one ``model`` artifact."""
     config = run.params or run.config
     details = table(
         ["field", "value"],
@@ -72,29 +114,19 @@ def model_card(run: RunRecord, artifact: Artifact, facts: LabFacts) -> str:
             *[[f"config `{k}`", fmt_value(config[k])] for k in sorted(config)],
         ],
     )
-    return page(
-        f"Model card: {artifact.name} ({run.name})",
-        "## Model details",
-        details,
-        "## Intended use",
-        keep("intended-use", "Primary uses and users; uses that are out of scope."),
-        "## Factors",
-        keep("factors", "Groups, instruments and environments the performance depends on."),
-        "## Metrics",
-        _seed_metrics(run, facts.project_runs(run.project)),
-        "## Evaluation and training data",
-        _data_links(run),
-        "## Quantitative analyses (subgroups)",
-        _subgroups(run),
-        "## Ethical considerations",
-        keep("ethical-considerations", "Risks, sensitive data, harms and their mitigations."),
-        "## Caveats and recommendations",
-        keep("caveats", "Known limits and what a user should do about them."),
-    )
+    return {
+        "run": run,
+        "artifact": artifact,
+        "details": details,
+        "metrics": _seed_metrics(run, facts.project_runs(run.project)),
+        "gates": _gates(run),
+        "data": _data_links(run),
+        "subgroups": _subgroups(run),
+    }
 
 
-def datasheet(name: str, versions: Sequence[DatasetVersion], facts: LabFacts) -> str:
-    """A datasheet for one dataset, over all its versions."""
+def datasheet(name: str, versions: Sequence[DatasetVersion], facts: LabFacts) -> dict[str, Any]:
+    """The context of ``datasheet.md.j2`` for one dataset, over all its versions."""
     latest = versions[-1]
     composition = table(
         ["version", "files", "size", "schema", "digest"],
@@ -125,25 +157,11 @@ def datasheet(name: str, versions: Sequence[DatasetVersion], facts: LabFacts) ->
         )
         or "_No run has read this dataset yet._"
     )
-    return page(
-        f"Datasheet: {name}",
-        f"Latest version {latest.ref}: {latest.files} files, {format_size(latest.size)}.",
-        "## Motivation",
-        keep("motivation", "Why the dataset was created, by whom, for which task."),
-        "## Composition",
-        composition,
-        keep("composition", "What an instance is, labels, missing data, sensitive content."),
-        "## Collection process",
-        collection,
-        keep("collection", "How the data was acquired and sampled, over what time frame."),
-        "## Preprocessing, cleaning, labeling",
-        keep("preprocessing", "What was done to the raw data; where the raw data is kept."),
-        "## Uses",
-        uses,
-        keep("uses", "Tasks the dataset should and should not be used for."),
-        "## Distribution",
-        keep("distribution", "Who may get it, under which license."),
-        "## Maintenance",
-        f"{len(versions)} version(s); the newest is {latest.ref} ({date(latest.created_at)}).",
-        keep("maintenance", "Who maintains it, how errata and new versions are announced."),
-    )
+    return {
+        "name": name,
+        "versions": list(versions),
+        "latest": latest,
+        "composition": composition,
+        "collection": collection,
+        "uses": uses,
+    }

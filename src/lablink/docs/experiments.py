@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from lablink.docs.facts import run_data
-from lablink.docs.markdown import cell, date, fmt_value, keep, page, spread, table
+from lablink.docs.markdown import cell, date, fmt_value, spread, table
 from lablink.models import RunRecord
 
 SEED_KEYS = frozenset({"seed", "random_seed", "rng_seed"})
@@ -113,28 +113,22 @@ def negative_results(runs: Sequence[RunRecord], base: Mapping[str, Any]) -> str:
     )
 
 
-def experiment_log(project: str, runs: Sequence[RunRecord]) -> str:
-    """The experiment log page of one project."""
+def experiment_log(project: str, runs: Sequence[RunRecord]) -> dict[str, Any]:
+    """The context of ``experiments.md.j2``, the experiment log of one project."""
     base_run = baseline(runs)
     base = settings(base_run) if base_run else {}
-    intro = f"{len(runs)} runs. Baseline: " + (
-        f"{base_run.name} `{base_run.id[:8]}`." if base_run else "none yet."
-    )
     questions: dict[str, list[RunRecord]] = {}
     for run in runs:
         questions.setdefault(question(run), []).append(run)
     header = ["runs", "config vs baseline", "metrics (mean ± sd over seeds)", "data", "commit"]
-    sections = []
-    for name in sorted(questions):
-        rows = [_row(group, base) for group in _repeats(questions[name])]
-        sections.append(f"### {name}\n\n" + table([*header, "notes"], rows))
-    return page(
-        f"Experiment log: {project}",
-        intro,
-        "## Negative results",
-        negative_results(runs, base),
-        "## Runs by question",
-        *sections,
-        "## Discussion",
-        keep("discussion", "What the team concluded from these runs (kept across rebuilds)."),
-    )
+    tables = {
+        name: table([*header, "notes"], [_row(group, base) for group in _repeats(questions[name])])
+        for name in sorted(questions)
+    }
+    return {
+        "project": project,
+        "runs": list(runs),
+        "baseline": base_run,
+        "negative_results": negative_results(runs, base),
+        "questions": tables,
+    }

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from lablink.docs.facts import Decision, LabFacts
-from lablink.docs.markdown import date, keep, page
+from lablink.docs.markdown import date
 
 
 def _decisions(decisions: Sequence[Decision]) -> str:
@@ -41,42 +42,27 @@ def _notes(facts: LabFacts, outcome: str, empty: str) -> str:
     return "\n".join(sorted(lines)) or empty
 
 
-def history_page(facts: LabFacts) -> str:
-    """``HISTORY.md``: what a new teammate reads first."""
-    return page(
-        "Project history",
-        "Why things are the way they are: the decisions in order, the dead ends nobody "
-        "should repeat, and the questions still open.",
-        keep("summary", "The project in a paragraph, for a new teammate."),
-        "## Decisions",
-        _decisions(facts.decisions),
-        "## Dead ends (negative results)",
-        _notes(facts, "negative", "_None recorded._"),
-        "## Open hypotheses (inconclusive results)",
-        _notes(facts, "inconclusive", "_None recorded._"),
-        "## Findings (positive results)",
-        _notes(facts, "positive", "_None recorded._"),
-    )
+def history_page(facts: LabFacts) -> dict[str, Any]:
+    """The context of ``HISTORY.md.j2``: what a new teammate reads first."""
+    return {
+        "decisions": list(facts.decisions),
+        "decisions_text": _decisions(facts.decisions),
+        "dead_ends": _notes(facts, "negative", "_None recorded._"),
+        "open_hypotheses": _notes(facts, "inconclusive", "_None recorded._"),
+        "findings": _notes(facts, "positive", "_None recorded._"),
+    }
 
 
-def index_page(projects: Sequence[str], paths: Sequence[str]) -> str:
-    """``index.md``: a link to every generated page, and which projects the build covered."""
+def index_page(projects: Sequence[str], paths: Sequence[str]) -> dict[str, Any]:
+    """The context of ``index.md.j2``: a link to every generated page, by kind."""
     sections: dict[str, list[str]] = {"experiments/": [], "models/": [], "datasets/": []}
     for path in paths:
         for prefix, found in sections.items():
             if path.startswith(prefix):
                 found.append(f"- [{path[len(prefix) : -3]}]({path})")
-    scope = ", ".join(projects) if projects else "(none)"
-    return page(
-        "Lab documentation",
-        f"<!-- lablink:projects {' '.join(projects)} -->\n"
-        f"Generated from the lablink store for: {scope}. Regenerate with `lablink docs build`; "
-        "CI runs `lablink docs check`.",
-        "- [Project history](HISTORY.md)\n- [Data lineage](lineage.md)",
-        "## Experiment logs",
-        "\n".join(sections["experiments/"]) or "_None._",
-        "## Model cards",
-        "\n".join(sections["models/"]) or "_None._",
-        "## Datasheets",
-        "\n".join(sections["datasets/"]) or "_None._",
-    )
+    return {
+        "projects": list(projects),
+        "experiments": "\n".join(sections["experiments/"]) or "_None._",
+        "models": "\n".join(sections["models/"]) or "_None._",
+        "datasets": "\n".join(sections["datasets/"]) or "_None._",
+    }

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import Any
 
 from lablink.docs.facts import LabFacts, run_data
-from lablink.docs.markdown import date, keep, page, table
+from lablink.docs.markdown import date, table
 from lablink.models import DatasetVersion
 
 
@@ -67,15 +68,10 @@ def _versions_table(versions: Sequence[DatasetVersion]) -> str:
     return table(["version", "made from", "schema", "message", "by", "created"], rows)
 
 
-def lineage_page(facts: LabFacts, projects: Sequence[str]) -> str:
-    """``lineage.md``: the graph, then every version with what it was made from."""
-    return page(
-        "Data lineage",
-        "Dataset versions (cylinders) flow into derived versions, the runs that read them "
-        "(boxes) and the models those runs logged (hexagons).",
-        mermaid(facts, projects),
-        "## Versions",
-        _versions_table(facts.versions) if facts.versions else "_No datasets yet._",
-        "## Notes",
-        keep("lineage-notes", "How raw data becomes training samples, in words."),
-    )
+def lineage_page(facts: LabFacts, projects: Sequence[str]) -> dict[str, Any]:
+    """The context of ``lineage.md.j2``: the graph, then every version's origin."""
+    return {
+        "versions": list(facts.versions),
+        "graph": mermaid(facts, projects),
+        "versions_table": _versions_table(facts.versions) if facts.versions else "",
+    }

@@ -15,24 +15,36 @@ from lablink.docs.facts import LabFacts
 from lablink.docs.history import history_page, index_page
 from lablink.docs.lineage import lineage_page
 from lablink.docs.markdown import HEADER, slug
+from lablink.docs.templating import Templates
 
 PROJECTS = re.compile(r"<!-- lablink:projects ?(?P<names>[^>]*?) ?-->")
 
 
-def render(facts: LabFacts) -> dict[str, str]:
-    """Relative path -> text of every generated page (kept blocks still empty)."""
+def render(facts: LabFacts, templates: Templates | None = None) -> dict[str, str]:
+    """Relative path -> text of every generated page (kept blocks still empty).
+
+    ``templates`` None uses lablink's own; every page is rendered before any is written,
+    so a template error leaves the docs as they were.
+    """
+    templates = templates or Templates()
     pages = {
-        f"experiments/{slug(project)}.md": experiment_log(project, facts.project_runs(project))
+        f"experiments/{slug(project)}.md": templates.render(
+            "experiments.md.j2", experiment_log(project, facts.project_runs(project))
+        )
         for project in facts.projects
     }
     for run, artifact in facts.models():
         if run.project in facts.projects:
-            pages[model_path(run, artifact)] = model_card(run, artifact, facts)
+            context = model_card(run, artifact, facts)
+            pages[model_path(run, artifact)] = templates.render("model_card.md.j2", context)
     for name, versions in facts.datasets().items():
-        pages[datasheet_path(name)] = datasheet(name, versions, facts)
-    pages["lineage.md"] = lineage_page(facts, facts.projects)
-    pages["HISTORY.md"] = history_page(facts)
-    pages["index.md"] = index_page(facts.projects, sorted(pages))
+        context = datasheet(name, versions, facts)
+        pages[datasheet_path(name)] = templates.render("datasheet.md.j2", context)
+    lineage = lineage_page(facts, facts.projects)
+    pages["lineage.md"] = templates.render("lineage.md.j2", lineage)
+    pages["HISTORY.md"] = templates.render("HISTORY.md.j2", history_page(facts))
+    index = index_page(facts.projects, sorted(pages))
+    pages["index.md"] = templates.render("index.md.j2", index)
     return dict(sorted(pages.items()))
 
 

@@ -12,23 +12,9 @@ from pathlib import Path
 from lablink.docs.decisions import read_decisions
 from lablink.docs.facts import LabFacts
 from lablink.errors import NotFound
-from lablink.models import RunRecord
 from lablink.sdk.client import Client
 from lablink.sdk.connect import open_remote
 from lablink.settings import Settings
-
-PAGE = 500
-
-
-def _all_runs(client: Client, project: str) -> list[RunRecord]:
-    runs: list[RunRecord] = []
-    while True:
-        found, total = client.search(
-            project, sort="created_at", descending=False, limit=PAGE, offset=len(runs)
-        )
-        runs.extend(found)
-        if not found or len(runs) >= total:
-            return runs
 
 
 def gather(settings: Settings, projects: Sequence[str] | None, docs: Path) -> LabFacts:
@@ -47,7 +33,7 @@ def gather(settings: Settings, projects: Sequence[str] | None, docs: Path) -> La
                 )
         chosen = tuple(sorted(set(projects or known)))
         runs = sorted(
-            (run for project in chosen for run in _all_runs(client, project)),
+            (run for project in chosen for run in client.runs(project)),
             key=lambda run: (run.created_at, run.id),
         )
         artifacts = {run.id: client.artifacts(run.id) for run in runs}

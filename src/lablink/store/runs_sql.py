@@ -229,6 +229,15 @@ class RunsSql(EventsSql):
             )
             for key, value in summary.items():
                 number = as_number(value)
+                if number is None:
+                    # a text or structured entry (a gate record) is no metric: it clears a
+                    # metric's summary value but does not add a metric to the run
+                    conn.execute(
+                        t.run_metrics.update()
+                        .where(t.run_metrics.c.run_id == run_id, t.run_metrics.c.key == key)
+                        .values(summary_value=None)
+                    )
+                    continue
                 stmt = self.insert(t.run_metrics).values(
                     run_id=run_id, key=key, count=0, summary_value=number
                 )

@@ -102,3 +102,32 @@ class GateResult:
             "notes": list(self.notes),
             "metrics": [m.to_dict() for m in self.metrics],
         }
+
+    def records(self, at: float) -> dict[str, dict[str, Any]]:
+        """Candidate run id -> the summary entries ``lablink gate --record`` writes on it.
+
+        One ``gate/<metric>`` entry per metric: the verdict, what it was compared with,
+        and the difference with its confidence interval, so a model card can say which
+        gates its run passed. ``at`` is when the gate ran (seconds since the epoch).
+        """
+        found: dict[str, dict[str, Any]] = {}
+        for m in self.metrics:
+            c = m.comparison
+            entry = scrub(
+                {
+                    "verdict": str(m.verdict),
+                    "baseline": self.baseline,
+                    "direction": m.spec.direction,
+                    "margin": m.spec.margin,
+                    "diff": c.diff if c else None,
+                    "diff_ci": list(c.diff_ci) if c else None,
+                    "confidence": c.confidence if c else None,
+                    "p_drop": m.p_drop_adjusted,
+                    "n_base": len(m.baseline),
+                    "n_cand": len(m.candidate),
+                    "at": at,
+                }
+            )
+            for seed in m.candidate:
+                found.setdefault(seed.run_id, {})[f"gate/{m.spec.key}"] = entry
+        return found

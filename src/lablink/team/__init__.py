@@ -1,0 +1,1 @@
+"""Team operations: the bus factor (and, later, roster, core hours and on-call)."""
