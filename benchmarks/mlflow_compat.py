@@ -66,7 +66,9 @@ def start(command: list[str], log: Path, health: str) -> tuple[subprocess.Popen[
 def timed(what: Callable[[], object]) -> float:
     t0 = time.perf_counter()
     what()
-    return time.perf_counter() - t0
+    took = time.perf_counter() - t0
+    print(f"  {took:8.2f}s", file=sys.stderr, flush=True)  # progress: runs take minutes
+    return took
 
 
 def measure(url: str, runs: int, batches: int, points: int) -> dict[str, float]:

@@ -77,27 +77,36 @@ class MetricsSql(EventsSql):
     ) -> None:
         if not stats:
             return
+        rows = [{"run_id": run_id, "key": key, **new} for key, new in stats.items()]
+        if len({frozenset(row) for row in rows}) > 1:  # executemany needs one shape
+            for row in rows:
+                conn.execute(self._merge_stats_stmt(), [row])
+            return
+        # One statement for every key (executemany): building an upsert per key cost
+        # milliseconds each, which dominated wide batches (thousands of keys, few points).
+        conn.execute(self._merge_stats_stmt(), rows)
+
+    def _merge_stats_stmt(self) -> Any:
         m = t.run_metrics
-        for key, new in stats.items():
-            stmt = self.insert(m).values(run_id=run_id, key=key, **new)
-            x = stmt.excluded
-            newer = sa.or_(m.c.last_step.is_(None), x.last_step >= m.c.last_step)
-            # One atomic upsert: concurrent batches for a key merge without a lost update.
-            merged = {
-                "count": m.c.count + x.count,
-                "last_step": sa.case((newer, x.last_step), else_=m.c.last_step),
-                "last_value": sa.case((newer, x.last_value), else_=m.c.last_value),
-                "last_time": sa.case((newer, x.last_time), else_=m.c.last_time),
-                "min_value": sa.case(
-                    (sa.or_(m.c.min_value.is_(None), x.min_value < m.c.min_value), x.min_value),
-                    else_=m.c.min_value,
-                ),
-                "max_value": sa.case(
-                    (sa.or_(m.c.max_value.is_(None), x.max_value > m.c.max_value), x.max_value),
-                    else_=m.c.max_value,
-                ),
-            }
-            conn.execute(stmt.on_conflict_do_update(index_elements=["run_id", "key"], set_=merged))
+        stmt = self.insert(m)
+        x = stmt.excluded
+        newer = sa.or_(m.c.last_step.is_(None), x.last_step >= m.c.last_step)
+        # One atomic upsert: concurrent batches for a key merge without a lost update.
+        merged = {
+            "count": m.c.count + x.count,
+            "last_step": sa.case((newer, x.last_step), else_=m.c.last_step),
+            "last_value": sa.case((newer, x.last_value), else_=m.c.last_value),
+            "last_time": sa.case((newer, x.last_time), else_=m.c.last_time),
+            "min_value": sa.case(
+                (sa.or_(m.c.min_value.is_(None), x.min_value < m.c.min_value), x.min_value),
+                else_=m.c.min_value,
+            ),
+            "max_value": sa.case(
+                (sa.or_(m.c.max_value.is_(None), x.max_value > m.c.max_value), x.max_value),
+                else_=m.c.max_value,
+            ),
+        }
+        return stmt.on_conflict_do_update(index_elements=["run_id", "key"], set_=merged)
 
     def read_series(
         self, run_id: str, key: str, step_min: int | None, step_max: int | None
