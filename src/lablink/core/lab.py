@@ -14,6 +14,7 @@ from lablink.store.sql import SqlStore
 
 if TYPE_CHECKING:  # loaded on first use: a command that lists runs needs neither
     from lablink.core.datasets.versions import Datasets
+    from lablink.core.mlflow_compat import MlflowCompat
     from lablink.core.people import People
 
 
@@ -41,6 +42,13 @@ class Lab:
         from lablink.core.people import People
 
         return People(self.store)
+
+    @functools.cached_property
+    def mlflow(self) -> MlflowCompat:
+        """The MLflow-compatible API's use cases (experiments, MLflow params and tags)."""
+        from lablink.core.mlflow_compat import MlflowCompat
+
+        return MlflowCompat(self.tracking, self.store)
 
     def close(self) -> None:
         self.watchdog.stop()

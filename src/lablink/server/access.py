@@ -8,7 +8,9 @@ exist, and a write they may not make 403 (404 when they cannot even read it).
 Datasets, schemas and blobs are shared by the whole server, not owned by a project:
 reading them needs viewer in at least one project, writing them member in at least
 one. Routes that list across projects (projects, run search, incidents, the event
-stream) check nothing here and filter their answer with ``Access.readable``. A route
+stream) check nothing here and filter their answer with ``Access.readable``; so do
+the MLflow-compatible routes (``server/mlflow/guard.py``), which name the project in
+their arguments. A route
 that fits none of these rules is refused (403) rather than left open, and the route
 matrix in the tests keeps that from happening unnoticed.
 
@@ -26,7 +28,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from lablink.checks.routes import API_PREFIX
+from lablink.checks.routes import API_PREFIX, is_mlflow_path
 from lablink.core.lab import Lab
 from lablink.errors import Forbidden, NotFound
 from lablink.identity import Identity, allows
@@ -127,7 +129,9 @@ def authorize(request: Request) -> Access | None:
     """
     route = request.scope["route"]
     method, path, params = request.method, bare(route.path), request.path_params
-    kind = rule(method, path, set(params))  # path: bare
+    # An MLflow route sees its path without the prefix that makes it one: ask by URL.
+    routed = request.url.path if is_mlflow_path(request.url.path) else path
+    kind = rule(method, routed, set(params))  # path: bare
     access = access_of(request)
     if access is None:
         if kind in PEOPLE_RULES:
@@ -168,6 +172,8 @@ def rule(method: str, path: str, params: set[str]) -> str | None:
     """Which check a route gets: ``admin`` (server admins), ``project-admin``, ``me``
     (any caller, about themselves), ``project``, ``run``, ``incident``, ``shared``,
     ``self`` (it filters or checks itself), or None (no rule: refused)."""
+    if is_mlflow_path(path):
+        return "self"  # MLflow names projects in its arguments: each route checks itself
     path = bare(path)
     if path.startswith(ADMIN_PREFIX):
         return "project-admin" if "project" in params else "admin"

@@ -34,6 +34,7 @@ from lablink.server.jsonio import JSONResponse
 from lablink.server.listen import Tls
 from lablink.server.live import EventHub
 from lablink.server.middleware import RequestGuard, RequestLog, TokenAuth
+from lablink.server.mlflow import mount as mount_mlflow
 from lablink.server.openapi import install_openapi
 from lablink.settings import Settings
 
@@ -93,6 +94,7 @@ def create_app(
     app.include_router(health_router)
     for router in ROUTERS:
         app.include_router(router, prefix=PREFIX, dependencies=[Depends(authorize)])
+    mount_mlflow(app)
     if ui:
         from lablink.ui import mount_ui
 
@@ -122,7 +124,7 @@ _BULK = re.compile(r"/api/v1/(runs/[^/]+/batches|blobs/|data/|datasets/|schemas/
 
 def bulk_path(path: str) -> bool:
     """Whether ``path`` takes bulk bodies (the others are held to 1 MiB)."""
-    return _BULK.match(path) is not None
+    return _BULK.match(path) is not None or path == "/api/2.0/mlflow/runs/log-batch"
 
 
 def configure_logging(level: int = logging.INFO) -> None:

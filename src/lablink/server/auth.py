@@ -136,7 +136,7 @@ class Authenticate:
             extra = {"WWW-Authenticate": "Bearer"} if isinstance(err, Unauthorized) else {}
             if "retry_after" in err.details:  # 429: too many attempts (core/guard.py)
                 extra["Retry-After"] = str(err.details["retry_after"])
-            await error_response(err, extra or None)(scope, receive, send)
+            await error_response(err, extra or None, scope["path"])(scope, receive, send)
             return
         scope.setdefault("state", {})["identity"] = identity
         await self.app(scope, receive, send)

@@ -21,7 +21,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Match
 
-from lablink.checks.routes import API_PREFIX
+from lablink.checks.routes import API_PREFIX, is_mlflow_path
 from lablink.errors import (
     Conflict,
     InvalidInput,
@@ -32,6 +32,7 @@ from lablink.errors import (
     Unauthorized,
 )
 from lablink.server.jsonio import JSONResponse
+from lablink.server.mlflow.errors import mlflow_error_response
 
 logger = logging.getLogger(__name__)
 
@@ -57,9 +58,19 @@ class CarriedError(HTTPException):
         self.error = error
 
 
-def error_response(exc: LablinkError, headers: dict[str, str] | None = None) -> Response:
-    """The JSON envelope for ``exc`` with its status."""
+def error_response(
+    exc: LablinkError, headers: dict[str, str] | None = None, path: str | None = None
+) -> Response:
+    """The JSON envelope for ``exc`` with its status; MLflow's envelope for a request to
+    ``path`` under the MLflow-compatible API."""
+    if path is not None and is_mlflow_path(path):
+        return mlflow_error_response(exc, headers)
     return JSONResponse(exc.to_dict(), status_code=exc.status, headers=headers)
+
+
+def _answer(request: Request, exc: LablinkError, headers: dict[str, str] | None = None) -> Response:
+    """``exc`` in the envelope of the API the request went to (MLflow's or lablink's)."""
+    return error_response(exc, headers, request.url.path)
 
 
 def http_error(status: int, message: str, hint: str | None = None) -> LablinkError:
@@ -101,20 +112,20 @@ def describe_validation(errors: Sequence[Any]) -> tuple[str, list[dict[str, str]
 async def _lablink_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, LablinkError)
     retry = exc.details.get("retry_after")
-    return error_response(exc, {"Retry-After": str(retry)} if retry is not None else None)
+    return _answer(request, exc, {"Retry-After": str(retry)} if retry is not None else None)
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     message, items = describe_validation(exc.errors())
     hint = "see the API reference at /docs"
-    return error_response(InvalidInput(message, hint, errors=items))
+    return _answer(request, InvalidInput(message, hint, errors=items))
 
 
 async def _http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if isinstance(exc, CarriedError):
-        return error_response(exc.error)
+        return _answer(request, exc.error)
     err: LablinkError
     if exc.status_code == 404 and exc.detail == "Not Found":
         hint = f"the API lives under {API_PREFIX}"
@@ -129,10 +140,10 @@ async def _http_exception(request: Request, exc: Exception) -> Response:
         err = http_error(405, f"{request.method} is not allowed on {request.url.path}")
         allowed = _allowed_methods(request)
         if allowed:
-            return error_response(err, {"Allow": ", ".join(allowed)})
+            return _answer(request, err, {"Allow": ", ".join(allowed)})
     else:
         err = http_error(exc.status_code, str(exc.detail))
-    return error_response(err, dict(exc.headers) if exc.headers else None)
+    return _answer(request, err, dict(exc.headers) if exc.headers else None)
 
 
 _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
@@ -179,11 +190,11 @@ async def _database_error(request: Request, exc: Exception) -> Response:
     err = database_error(exc)
     if err.status >= 500:
         logger.warning("database error on %s %s: %s", request.method, request.url.path, exc)
-    return error_response(err)
+    return _answer(request, err)
 
 
 async def _client_disconnect(request: Request, exc: Exception) -> Response:
-    return error_response(InvalidInput("the client disconnected before the body was sent"))
+    return _answer(request, InvalidInput("the client disconnected before the body was sent"))
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
@@ -193,7 +204,7 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     # Starlette re-raises the exception after this answer and uvicorn then drops the
     # connection: say so, or a client reusing it would see its next request cut off
     # and take a server bug for an outage.
-    return error_response(err, {"Connection": "close"})
+    return _answer(request, err, {"Connection": "close"})
 
 
 def install_error_handlers(app: FastAPI) -> None:

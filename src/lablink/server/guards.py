@@ -13,6 +13,7 @@ from starlette.datastructures import Headers
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from lablink.checks.routes import MLFLOW_ARTIFACTS
 from lablink.errors import UnsupportedMediaType
 from lablink.server.errors import error_response
 
@@ -60,6 +61,11 @@ class BrowserGuard:
             # off the simple types (a bare `curl -T` upload has no type); a POST must
             # name one of ours, even with an empty body.
             refused = media in SIMPLE_TYPES if method != "POST" else media not in WRITE_TYPES
+            if method == "PUT" and scope["path"].startswith(MLFLOW_ARTIFACTS + "/"):
+                # The MLflow client sends each artifact with the type its name suggests
+                # (text/plain for .txt); a browser preflights any PUT, and lablink
+                # answers no CORS preflight, so no other site can send one.
+                refused = False
             if refused and self._routed(scope):
                 shown = f"Content-Type {given[:60]!r}" if given else "no Content-Type"
                 err = UnsupportedMediaType(
@@ -67,7 +73,9 @@ class BrowserGuard:
                     "send Content-Type: application/json (an empty body is {}), or "
                     "application/vnd.lablink.batch / application/octet-stream for bulk data",
                 )
-                await error_response(err)(scope, receive, self._sender(scope, send))
+                await error_response(err, path=scope["path"])(
+                    scope, receive, self._sender(scope, send)
+                )
                 return
         await self.app(scope, receive, self._sender(scope, send))
 

@@ -155,4 +155,4 @@ async def _respond(
     send: Send,
     headers: dict[str, str] | None = None,
 ) -> None:
-    await error_response(err, headers)(scope, receive, send)
+    await error_response(err, headers, scope["path"])(scope, receive, send)

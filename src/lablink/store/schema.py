@@ -463,3 +463,49 @@ sessions = sa.Table(
     sa.Column("user_agent", sa.String(200)),
 )
 sa.Index("ix_sessions_user", sessions.c.user_id)
+
+# -- the MLflow-compatible API ---------------------------------------------------------
+# An MLflow experiment is a lablink project. MLflow clients keep experiment ids as
+# numbers, so each project gets a stable one here (0 is MLflow's "Default"), with the
+# exact MLflow name (which may hold spaces or slashes a project name may not), its
+# lifecycle (MLflow deletes and restores experiments) and its tags.
+mlflow_experiments = sa.Table(
+    "mlflow_experiments",
+    metadata,
+    sa.Column("experiment_id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("project_id", BigId, sa.ForeignKey("projects.id"), nullable=False, unique=True),
+    sa.Column("name", sa.String(500), nullable=False, unique=True),
+    sa.Column("lifecycle_stage", sa.String(20), nullable=False),  # active, deleted
+    sa.Column("tags", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+
+# What MLflow keeps about a run that lablink's own columns do not: its lifecycle (a
+# deleted run stays stored, hidden from searches) and, below, params exactly as the
+# client sent them (MLflow params are strings; the run's config holds the parsed value)
+# and key/value tags (lablink tags are plain labels). Runs made by lablink's SDK have
+# no row here: they read as active, with their config as params.
+mlflow_runs = sa.Table(
+    "mlflow_runs",
+    metadata,
+    sa.Column("run_id", sa.String(width.RUN_ID), sa.ForeignKey("runs.id"), primary_key=True),
+    sa.Column("lifecycle_stage", sa.String(20), nullable=False),
+    sa.Column("deleted_at", sa.Float),
+)
+
+mlflow_params = sa.Table(
+    "mlflow_params",
+    metadata,
+    sa.Column("run_id", sa.String(width.RUN_ID), sa.ForeignKey("runs.id"), primary_key=True),
+    sa.Column("key", sa.String(width.PARAM_KEY), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+mlflow_tags = sa.Table(
+    "mlflow_tags",
+    metadata,
+    sa.Column("run_id", sa.String(width.RUN_ID), sa.ForeignKey("runs.id"), primary_key=True),
+    sa.Column("key", sa.String(width.PARAM_KEY), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)

@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 
 from lablink.checks import widths
-from lablink.checks.routes import API_PREFIX
+from lablink.checks.routes import API_PREFIX, MLFLOW_ARTIFACTS
 from lablink.core.lab import Lab
 from lablink.errors import InvalidInput, NotFound
 from lablink.server.deps import LabDep
@@ -46,7 +46,9 @@ class ArtifactIn(Body):
 
 
 def upload_path(path: str) -> bool:
-    """Whether a path is a blob upload (exempt from the body size limit)."""
+    """Whether a path is a blob or MLflow artifact upload (exempt from the size limit)."""
+    if path.startswith(MLFLOW_ARTIFACTS + "/"):
+        return True
     return path.startswith(f"{API_PREFIX}/blobs/") and path != f"{API_PREFIX}/blobs/missing"
 
 

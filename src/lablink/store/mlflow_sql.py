@@ -1,0 +1,262 @@
+"""MLflow-compatibility persistence: experiment ids, run lifecycle, exact params, kv tags.
+
+``MlflowSql`` wraps a ``SqlStore`` and uses its engine, its one write path and its
+dialect INSERT, like the other repositories. It stores only what lablink's own tables
+cannot say (``schema.py`` explains each table); runs, metrics and artifacts stay in
+lablink's tables and are reached through the core.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from lablink.errors import AlreadyExists, NotFound
+from lablink.store import schema as t
+from lablink.store.sql import SqlStore
+
+DEFAULT_ID = 0  # MLflow's "Default" experiment
+
+
+@dataclasses.dataclass(frozen=True)
+class ExperimentRow:
+    """An MLflow experiment: a lablink project with a numeric id and an MLflow name."""
+
+    experiment_id: int
+    project: str
+    name: str
+    lifecycle_stage: str
+    tags: Mapping[str, str]
+    created_at: float
+    updated_at: float
+
+
+@dataclasses.dataclass(frozen=True)
+class RunExtras:
+    """What MLflow keeps about a run beyond lablink's record."""
+
+    lifecycle_stage: str = "active"
+    params: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    tags: Mapping[str, str] = dataclasses.field(default_factory=dict)
+
+
+class MlflowSql:
+    """Queries for the ``mlflow_*`` tables over one SQL store."""
+
+    def __init__(self, store: SqlStore) -> None:
+        self.store = store
+
+    # -- experiments ------------------------------------------------------------------
+    def _select(self) -> sa.Select[Any]:
+        e, p = t.mlflow_experiments, t.projects
+        return sa.select(e, p.c.name.label("project")).join(p, p.c.id == e.c.project_id)
+
+    def experiments(self) -> list[ExperimentRow]:
+        """Every experiment, giving each project without one an id first."""
+        e, p = t.mlflow_experiments, t.projects
+        with self.store.engine.connect() as conn:
+            missing = conn.execute(
+                sa.select(p.c.id, p.c.name, p.c.created_at)
+                .where(~p.c.id.in_(sa.select(e.c.project_id)))
+                .order_by(p.c.id)
+            ).all()
+        for row in missing:
+            self._adopt(row.id, row.name, row.created_at)
+        with self.store.engine.connect() as conn:
+            rows = conn.execute(self._select().order_by(e.c.experiment_id)).all()
+        return [_experiment(r) for r in rows]
+
+    def _adopt(self, project_id: int, name: str, created_at: float) -> None:
+        """Give a project an experiment id (a project made by lablink's SDK)."""
+        e = t.mlflow_experiments
+        with self.store.write() as conn:
+            taken = conn.execute(sa.select(e.c.experiment_id).where(e.c.name == name)).first()
+            conn.execute(
+                self.store.insert(e)
+                .values(
+                    project_id=project_id,
+                    # an MLflow name already taken by another experiment: keep both apart
+                    name=name if taken is None else f"{name} (project)",
+                    lifecycle_stage="active",
+                    tags={},
+                    created_at=created_at,
+                    updated_at=created_at,
+                )
+                .on_conflict_do_nothing(index_elements=["project_id"])
+            )
+
+    def experiment(self, experiment_id: int) -> ExperimentRow:
+        """One experiment by id. Raises ``NotFound``."""
+        with self.store.engine.connect() as conn:
+            row = conn.execute(
+                self._select().where(t.mlflow_experiments.c.experiment_id == experiment_id)
+            ).first()
+        if row is None:
+            raise NotFound(f"no experiment with id {experiment_id}")
+        return _experiment(row)
+
+    def experiment_by(
+        self, *, name: str | None = None, project: str | None = None
+    ) -> ExperimentRow:
+        """One experiment by MLflow name or by project. Raises ``NotFound``."""
+        e, p = t.mlflow_experiments, t.projects
+        where = e.c.name == name if name is not None else p.c.name == project
+        with self.store.engine.connect() as conn:
+            row = conn.execute(self._select().where(where)).first()
+        if row is None:
+            raise NotFound(f"no experiment named {name or project!r}")
+        return _experiment(row)
+
+    def add_experiment(
+        self, project_id: int, name: str, tags: Mapping[str, str], experiment_id: int | None = None
+    ) -> int:
+        """Give ``project_id`` the experiment ``name``; answers its id.
+
+        Raises:
+            AlreadyExists: the name, or the project, has an experiment already.
+        """
+        e = t.mlflow_experiments
+        now = time.time()
+        values: dict[str, Any] = {
+            "project_id": project_id,
+            "name": name,
+            "lifecycle_stage": "active",
+            "tags": dict(tags),
+            "created_at": now,
+            "updated_at": now,
+        }
+        if experiment_id is not None:
+            values["experiment_id"] = experiment_id
+        with self.store.write() as conn:
+            clash = conn.execute(
+                sa.select(e.c.experiment_id).where(
+                    (e.c.name == name) | (e.c.project_id == project_id)
+                )
+            ).first()
+            if clash is not None:
+                raise AlreadyExists(f"experiment {name!r} already exists")
+            new = conn.execute(self.store.insert(e).values(**values).returning(e.c.experiment_id))
+            return int(new.scalar_one())
+
+    def update_experiment(self, experiment_id: int, **values: Any) -> None:
+        """Set ``name``, ``lifecycle_stage`` or ``tags`` of an experiment.
+
+        Raises:
+            NotFound: no such experiment.
+            AlreadyExists: the new name is taken.
+        """
+        e = t.mlflow_experiments
+        with self.store.write() as conn:
+            name = values.get("name")
+            if name is not None:
+                other = conn.execute(
+                    sa.select(e.c.experiment_id).where(
+                        (e.c.name == name) & (e.c.experiment_id != experiment_id)
+                    )
+                ).first()
+                if other is not None:
+                    raise AlreadyExists(f"experiment {name!r} already exists")
+            done = conn.execute(
+                e.update()
+                .where(e.c.experiment_id == experiment_id)
+                .values(updated_at=time.time(), **values)
+            )
+            if done.rowcount == 0:
+                raise NotFound(f"no experiment with id {experiment_id}")
+
+    # -- runs -------------------------------------------------------------------------
+    def extras(self, run_ids: Sequence[str]) -> dict[str, RunExtras]:
+        """The MLflow extras of each run (runs without any get the defaults)."""
+        stage: dict[str, str] = {}
+        params: dict[str, dict[str, str]] = {}
+        tags: dict[str, dict[str, str]] = {}
+        with self.store.engine.connect() as conn:
+            for part in _chunks(list(run_ids), 500):
+                for row in conn.execute(
+                    sa.select(t.mlflow_runs).where(t.mlflow_runs.c.run_id.in_(part))
+                ):
+                    stage[row.run_id] = row.lifecycle_stage
+                for table, into in ((t.mlflow_params, params), (t.mlflow_tags, tags)):
+                    for row in conn.execute(sa.select(table).where(table.c.run_id.in_(part))):
+                        into.setdefault(row.run_id, {})[row.key] = row.value
+        return {
+            rid: RunExtras(stage.get(rid, "active"), params.get(rid, {}), tags.get(rid, {}))
+            for rid in run_ids
+        }
+
+    def set_lifecycle(self, run_ids: Iterable[str], stage: str) -> None:
+        """Mark runs ``active`` or ``deleted``."""
+        r = t.mlflow_runs
+        deleted_at = time.time() if stage == "deleted" else None
+        with self.store.write() as conn:
+            for rid in run_ids:
+                conn.execute(
+                    self.store.insert(r)
+                    .values(run_id=rid, lifecycle_stage=stage, deleted_at=deleted_at)
+                    .on_conflict_do_update(
+                        index_elements=["run_id"],
+                        set_={"lifecycle_stage": stage, "deleted_at": deleted_at},
+                    )
+                )
+
+    def put_params(self, run_id: str, params: Mapping[str, str]) -> None:
+        """Store params; a key already stored keeps its value (the core checks equality)."""
+        self._put(t.mlflow_params, run_id, params, overwrite=False)
+
+    def put_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
+        """Store tags, replacing the values of keys already set."""
+        self._put(t.mlflow_tags, run_id, tags, overwrite=True)
+
+    def _put(
+        self, table: sa.Table, run_id: str, values: Mapping[str, str], overwrite: bool
+    ) -> None:
+        if not values:
+            return
+        rows = [{"run_id": run_id, "key": k, "value": v} for k, v in values.items()]
+        stmt = self.store.insert(table).values(rows)
+        if overwrite:
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["run_id", "key"], set_={"value": stmt.excluded.value}
+            )
+        else:
+            stmt = stmt.on_conflict_do_nothing(index_elements=["run_id", "key"])
+        with self.store.write() as conn:
+            conn.execute(stmt)
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        """Remove a tag. Raises ``NotFound`` when the run has no such tag."""
+        g = t.mlflow_tags
+        with self.store.write() as conn:
+            done = conn.execute(g.delete().where((g.c.run_id == run_id) & (g.c.key == key)))
+            if done.rowcount == 0:
+                raise NotFound(f"no tag {key!r} on run {run_id}")
+
+    def project_run_ids(self, project: str) -> list[str]:
+        """Every run id of a project (to delete or restore an experiment's runs)."""
+        r, p = t.runs, t.projects
+        with self.store.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(r.c.id).join(p, p.c.id == r.c.project_id).where(p.c.name == project)
+            )
+            return [row.id for row in rows]
+
+
+def _experiment(row: Any) -> ExperimentRow:
+    return ExperimentRow(
+        int(row.experiment_id),
+        row.project,
+        row.name,
+        row.lifecycle_stage,
+        dict(row.tags or {}),
+        float(row.created_at),
+        float(row.updated_at),
+    )
+
+
+def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
