@@ -27,26 +27,67 @@ def launch(
     grace: str | None = typer.Option(None, "--grace", help="SIGTERM to SIGKILL, e.g. 30s."),
     restarts: int | None = typer.Option(None, "--restarts", help="Restarts on failure."),
     detach: bool = typer.Option(False, "--detach", "-d", help="Don't echo the output."),
+    backend: str | None = typer.Option(
+        None, "--backend", help="Where the job runs: local (default), ray or slurm."
+    ),
+    address: str | None = typer.Option(
+        None, "--address", help="Ray: the dashboard, e.g. http://127.0.0.1:8265."
+    ),
+    partition: str | None = typer.Option(None, "--partition", help="Slurm: the partition."),
+    time_limit: str | None = typer.Option(
+        None, "--time", help="Slurm: the time limit, e.g. 12:00:00."
+    ),
+    gpus: int | None = typer.Option(None, "--gpus", help="Ray, Slurm: GPUs for the job."),
+    cpus: int | None = typer.Option(None, "--cpus", help="Ray, Slurm: CPUs for the job."),
+    memory: str | None = typer.Option(
+        None, "--memory", help="Ray, Slurm: memory for the job, e.g. 4GB."
+    ),
 ) -> None:
     """Run CMD as a tracked job: one run, its output stored, a hard timeout, restarts.
 
     Defaults come from the `[launch]` table of lablink.toml (timeout, grace, restarts,
-    backoff). Inside the job, `lablink.init()` joins the job's run.
+    backoff, backend and its resources). Inside the job, `lablink.init()` joins the
+    job's run. With --backend ray or slurm the job is submitted to that cluster and
+    followed from here.
     """
+    from lablink.cli.output import print_error
+    from lablink.cli.usage import EXIT_USAGE
     from lablink.errors import InvalidInput
-    from lablink.launch.job import LocalJob
+    from lablink.launch.backend import make_job
     from lablink.launch.options import resolve
+    from lablink.launch.placement import resolve_placement
 
-    if not command:
-        raise InvalidInput("no command to launch", "put it after --: lablink launch -- CMD ...")
     state = get_state(ctx)
     settings = state.settings
     table = settings.project_config.get("launch") or {}
+    if not command:
+        raise InvalidInput("no command to launch", "put it after --: lablink launch -- CMD ...")
     options = resolve(table, timeout=timeout, grace=grace, restarts=restarts)
+    try:  # a backend that is not one, or a flag it does not take: a usage error
+        placement = resolve_placement(
+            table,
+            backend=backend,
+            address=address,
+            partition=partition,
+            time=time_limit,
+            gpus=gpus,
+            cpus=cpus,
+            memory=memory,
+        )
+    except InvalidInput as error:
+        print_error(error)
+        raise typer.Exit(EXIT_USAGE) from None
     project = project or str(table.get("project") or "default")
     with state.client() as client:
-        job = LocalJob(
-            settings, client._transport, project, command, options, name=name, echo=not detach
+        job = make_job(
+            placement,
+            settings,
+            client._transport,
+            project,
+            command,
+            options,
+            name=name,
+            echo=not detach,
         )
         code = job.run()
         run = client._transport.get_run(job.run_id)
@@ -105,13 +146,27 @@ def show(
     out.print(f"command: {' '.join(run.command)}")
     if record:
         out.print(
-            f"backend: {record.get('backend')} on {record.get('host')}  options: {record.get('options')}"
+            f"backend: {record.get('backend')}, launched from {record.get('host')}"
+            + (f" to {record['address']}" if record.get("address") else "")
+            + (f" (partition {record['partition']})" if record.get("partition") else "")
         )
+        out.print(f"options: {record.get('options')}")
+        if record.get("resources"):
+            out.print(f"resources: {record['resources']}")
+        now = {k[7:]: v for k, v in run.summary.items() if k.startswith("launch/")}
+        if run.status == "running" and now.get("job_id"):
+            gpus = f", gpus {now['gpus']}" if now.get("gpus") else ""
+            out.print(f"now: job {now['job_id']} on {now.get('host') or '?'}{gpus}")
         for a in record.get("attempts", []):
             took = (a.get("ended_at") or a["started_at"]) - a["started_at"]
+            where = ", ".join(
+                f"{label} {a[key]}"
+                for key, label in (("job_id", "job"), ("host", "on"), ("gpus", "gpus"))
+                if a.get(key)
+            )
             out.print(
                 f"  attempt {a['number']}: {a['status']} exit {a.get('exit_code')} "
-                f"after {took:.1f}s {a.get('reason') or ''}"
+                f"after {took:.1f}s {a.get('reason') or ''}" + (f" ({where})" if where else "")
             )
 
 
@@ -150,7 +205,16 @@ def stop(
     job: str = typer.Argument(..., help="The job's run id (or a unique prefix)."),
     reason: str = typer.Option("stopped from the command line", "--reason", help="Why."),
 ) -> None:
-    """Ask a running job to stop: its launcher ends its process group (status killed)."""
+    """Ask a running job to stop: its launcher ends it (status killed).
+
+    A local job's launcher ends its process group; for a Ray or Slurm job the launcher
+    asks the cluster (stop_job, scancel), and so does this command, in case the launcher
+    is gone.
+    """
+    from lablink.launch.jobs import cancel_on_cluster
+
     with get_state(ctx).client() as client:
         run = client._transport.request_stop(job, reason)
-    output.console().print(f"asked job {run.id} to stop")
+        record = _job(client, run.id)[1]
+    cancelled = cancel_on_cluster(record, run.summary) if run.status == "running" else None
+    output.console().print(f"asked job {run.id} to stop" + (f"; {cancelled}" if cancelled else ""))

@@ -22,7 +22,9 @@ def sweep(
     ctx: typer.Context,
     file: Path = typer.Argument(..., help="The sweep file (YAML)."),
     parallel: int | None = typer.Option(None, "--parallel", "-j", help="Trials at a time."),
-    backend: str = typer.Option("local", "--backend", help="Where trials run: local."),
+    backend: str | None = typer.Option(
+        None, "--backend", help="Where trials run: local (default), ray or slurm."
+    ),
     resume: str | None = typer.Option(None, "--resume", help="Continue this sweep id."),
     new: bool = typer.Option(False, "--new", help="Start afresh, never resume by name."),
 ) -> None:
@@ -36,6 +38,7 @@ def sweep(
     from lablink.cli.usage import EXIT_USAGE
     from lablink.errors import InvalidInput
     from lablink.launch.options import resolve
+    from lablink.launch.placement import resolve_placement
     from lablink.launch.sweep_spec import load_spec
 
     try:
@@ -44,10 +47,9 @@ def sweep(
             if parallel < 1:
                 raise InvalidInput(f"--parallel must be 1 or more, not {parallel}")
             spec = spec.model_copy(update={"parallel": parallel})
-        if backend != "local":
-            raise InvalidInput(f"unknown backend {backend!r}", "the sweep backends: local")
         state = get_state(ctx)
         table = state.settings.project_config.get("launch") or {}
+        placement = resolve_placement(table, backend=backend)
         limits = spec.launch
         options = resolve(
             table, timeout=limits.timeout, grace=limits.grace, restarts=limits.restarts
@@ -56,6 +58,9 @@ def sweep(
         print_error(error)
         raise typer.Exit(EXIT_USAGE) from None
     project = spec.project or str(table.get("project") or "default")
+    from lablink.launch.backend import check_reachable
+
+    check_reachable(placement, state.settings)
     _quiet_optuna()
     from lablink.launch.sweep_run import SweepRunner
     from lablink.launch.sweeps import get_sweep, resumable
@@ -79,6 +84,7 @@ def sweep(
             options,
             done,
             on_trial=lambda t: err.print(_trial_line(t, spec.metric.name)),
+            placement=placement,
         )
         outcome = runner.run()
         view = get_sweep(transport, sweep_id) if (done or outcome.ran) else None

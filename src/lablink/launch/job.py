@@ -5,6 +5,10 @@ The run is created before the command starts, and the command learns it from
 run: ``finished`` on exit 0; ``timed_out`` at the deadline; ``killed`` on
 ``jobs stop``; ``preempted`` when SIGTERM comes from outside; otherwise ``failed``,
 restarted up to ``restarts`` times with backoff, every attempt in the same run.
+
+``Job`` holds what every backend shares (the run, the attempts loop, the record,
+stopping); ``LocalJob`` runs each attempt as a process group on this machine, and
+``lablink.launch.remote.RemoteJob`` hands it to Ray or Slurm.
 """
 
 from __future__ import annotations
@@ -36,8 +40,11 @@ JOB_TAG = "launched"
 BEAT_SECONDS = 2.0  # how soon `jobs stop` is noticed
 
 
-class LocalJob:
-    """Runs ``command`` as a job of ``project`` under ``options``."""
+class Job:
+    """Runs ``command`` as a job of ``project`` under ``options``; a backend gives
+    ``_attempt``."""
+
+    backend = "local"
 
     def __init__(
         self,
@@ -104,7 +111,8 @@ class LocalJob:
 
     def _record(self, started: float) -> None:
         data = {
-            "backend": "local",
+            "backend": self.backend,
+            **self._placement(),
             "host": os.uname().nodename,
             "launcher_pid": os.getpid(),
             "command": self.command,
@@ -170,6 +178,70 @@ class LocalJob:
         return code
 
     def _attempt(self, number: int, deadline: float | None, sink: LogSink) -> Attempt:
+        raise NotImplementedError
+
+    def _placement(self) -> dict[str, Any]:
+        """What the backend records about where jobs go (address, resources asked)."""
+        return {}
+
+    def _lablink_env(self, attempt: int) -> dict[str, str]:
+        """What the job needs to record into the run: the run, the attempt, the store."""
+        env = {k: v for k, v in os.environ.items() if k.startswith("LABLINK_")}
+        env.update(self.extra_env)
+        env[RUN_ENV], env[ATTEMPT_ENV] = self.run_id, str(attempt)
+        env["LABLINK_HOME"] = str(self.settings.home)
+        env["LABLINK_DB"] = self.settings.db
+        for key, value in (
+            ("LABLINK_SERVER", self.settings.server),
+            ("LABLINK_TOKEN", self.settings.token),
+        ):
+            if value:
+                env[key] = value
+        return env
+
+    def _where(self, attempt: Attempt, resources: Mapping[str, Any] | None = None) -> None:
+        """Record where ``attempt`` runs as the run's ``launch/...`` summary values."""
+        values: dict[str, Any] = {"launch/backend": self.backend}
+        for key in ("job_id", "host", "gpus"):
+            value = getattr(attempt, key)
+            if value is not None:
+                values[f"launch/{key}"] = value
+        if resources:
+            values["launch/resources"] = dict(resources)
+        with contextlib.suppress(Exception):  # a record of placement must not end the job
+            self.transport.set_summary(self.run_id, values)
+
+    def _beat(self) -> str | None:
+        try:
+            answer = self.transport.heartbeat(self.run_id, None, None)
+        except Exception:  # the server away must not end the job
+            return None
+        stop = answer.get("stop")
+        return str(stop) if stop else None
+
+    def _pause(self, seconds: float, deadline: float | None) -> bool:
+        """Wait out the backoff; True when the job must end instead (signal, deadline)."""
+        if deadline is not None and time.monotonic() + seconds >= deadline:
+            return True
+        self._wake.wait(seconds)
+        return self._outside is not None
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        self.interrupt(signal.Signals(signum).name)
+
+    def interrupt(self, name: str) -> None:
+        """End the job as if the launcher received signal ``name`` (SIGTERM: preempted,
+        anything else: killed); safe from any thread."""
+        self._outside = name
+        self._wake.set()
+
+
+class LocalJob(Job):
+    """Runs each attempt as a process group on this machine."""
+
+    backend = "local"
+
+    def _attempt(self, number: int, deadline: float | None, sink: LogSink) -> Attempt:
         attempt = Attempt(number, time.time())
         status_file = Path(tempfile.mkstemp(prefix="lablink-status-")[1])
         env = self._env(number, status_file)
@@ -188,6 +260,9 @@ class LocalJob:
             attempt.reason = f"cannot execute {self.command[0]!r}: {exc.strerror or exc}"
             status_file.unlink(missing_ok=True)
             return attempt
+        attempt.job_id, attempt.host = str(group.proc.pid), os.uname().nodename
+        attempt.gpus = env.get("CUDA_VISIBLE_DEVICES")
+        self._where(attempt)
         ended_by: tuple[str, str] | None = None
         next_beat = time.monotonic() + BEAT_SECONDS
         while True:
@@ -224,42 +299,9 @@ class LocalJob:
         return attempt
 
     def _env(self, attempt: int, status_file: Path) -> dict[str, str]:
-        env = {**os.environ, **self.extra_env}
-        env[RUN_ENV], env[ATTEMPT_ENV] = self.run_id, str(attempt)
+        env = {**os.environ, **self._lablink_env(attempt)}
         env[STATUS_ENV] = str(status_file)
-        env["LABLINK_HOME"] = str(self.settings.home)
-        env["LABLINK_DB"] = self.settings.db
-        for key, value in (
-            ("LABLINK_SERVER", self.settings.server),
-            ("LABLINK_TOKEN", self.settings.token),
-        ):
-            if value:
-                env[key] = value
         return env
-
-    def _beat(self) -> str | None:
-        try:
-            answer = self.transport.heartbeat(self.run_id, None, None)
-        except Exception:  # the server away must not end the job
-            return None
-        stop = answer.get("stop")
-        return str(stop) if stop else None
-
-    def _pause(self, seconds: float, deadline: float | None) -> bool:
-        """Wait out the backoff; True when the job must end instead (signal, deadline)."""
-        if deadline is not None and time.monotonic() + seconds >= deadline:
-            return True
-        self._wake.wait(seconds)
-        return self._outside is not None
-
-    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
-        self.interrupt(signal.Signals(signum).name)
-
-    def interrupt(self, name: str) -> None:
-        """End the job as if the launcher received signal ``name`` (SIGTERM: preempted,
-        anything else: killed); safe from any thread."""
-        self._outside = name
-        self._wake.set()
 
 
 def _leftovers(group: Group) -> bool:

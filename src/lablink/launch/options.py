@@ -11,7 +11,9 @@ from lablink.errors import InvalidInput
 
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
-KNOWN_KEYS = ("project", "timeout", "grace", "restarts", "backoff")
+# where jobs run (``lablink.launch.backend`` reads these)
+BACKEND_KEYS = ("backend", "address", "partition", "gpus", "cpus", "memory", "time")
+KNOWN_KEYS = ("project", "timeout", "grace", "restarts", "backoff", *BACKEND_KEYS)
 
 
 def parse_duration(raw: str | float | int, what: str = "duration") -> float:

@@ -32,6 +32,11 @@ class Attempt:
     exit_code: int | None = None
     status: str = "running"
     reason: str | None = None
+    # where it ran: the job's id on its backend (a pid, a Ray or Slurm job id), the
+    # host, and the GPUs it was given (CUDA_VISIBLE_DEVICES); None while not known
+    job_id: str | None = None
+    host: str | None = None
+    gpus: str | None = None
 
     def to_dict(self) -> dict[str, object]:
         return dataclasses.asdict(self)

@@ -33,8 +33,10 @@ from optuna.distributions import (
 )
 from optuna.trial import TrialState
 
-from lablink.launch.job import LocalJob
+from lablink.launch.backend import make_job
+from lablink.launch.job import Job
 from lablink.launch.options import LaunchOptions
+from lablink.launch.placement import Placement
 from lablink.launch.sweep_spec import Choice, IntRange, LogUniform, SweepSpec, Uniform
 from lablink.launch.sweep_trials import (
     INTERRUPTED_TAG,
@@ -169,6 +171,7 @@ class SweepRunner:
         options: LaunchOptions,
         done: list[Trial],
         on_trial: Callable[[Trial], None] | None = None,
+        placement: Placement | None = None,
     ) -> None:
         self.settings = settings
         self.transport = transport
@@ -179,7 +182,8 @@ class SweepRunner:
         self.done = done
         self.on_trial = on_trial
         self.outcome = Outcome()
-        self._jobs: set[LocalJob] = set()
+        self.placement = placement or Placement()
+        self._jobs: set[Job] = set()
         self._lock = threading.Lock()
         self._spec_json = {**spec.to_json(), "project": project}
 
@@ -233,7 +237,8 @@ class SweepRunner:
             trial.study.stop()
             raise Interrupted("the sweep was stopped before the trial started")
         params = suggest(trial, self.spec)
-        job = LocalJob(
+        job = make_job(
+            self.placement,
             self.settings,
             self.transport,
             self.project,
