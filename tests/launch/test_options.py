@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from lablink.checks.durations import parse_duration
 from lablink.errors import InvalidInput
-from lablink.launch.options import LaunchOptions, parse_duration, resolve
+from lablink.launch.options import LaunchOptions, resolve
 
 
 @pytest.mark.parametrize(

@@ -9,12 +9,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from lablink.checks.durations import parse_duration
 from lablink.checks.watch_policy import (
     GpuRule,
     MetricRule,
     Policy,
     merge,
-    parse_duration,
     parse_policy,
 )
 from lablink.checks.watch_rules import (
@@ -33,13 +33,15 @@ from lablink.errors import InvalidInput
 @pytest.mark.parametrize(
     ("text", "seconds"),
     [("2m", 120), ("12h", 43200), ("90s", 90), ("1h30m", 5400), ("500ms", 0.5), ("1d", 86400),
-     (" 2M ", 120), (1.5, 1.5), (3, 3)],
+     (" 2M ", 120), (1.5, 1.5), (3, 3), ("2w", 1209600), ("2", 2)],
 )  # fmt: skip
 def test_durations(text: object, seconds: float) -> None:
     assert parse_duration(text) == seconds
 
 
-@pytest.mark.parametrize("bad", ["", "2", "2 minutes", "m", "-1s", "0s", "2m5", True, None, [1], 0])
+@pytest.mark.parametrize(
+    "bad", ["", "2 minutes", "m", "-1s", "0s", "2m5", True, None, [1], 0, "-2", "nan"]
+)
 def test_bad_durations_are_named(bad: object) -> None:
     with pytest.raises(InvalidInput, match="duration"):
         parse_duration(bad, "watch.stall")

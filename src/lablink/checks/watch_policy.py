@@ -25,46 +25,19 @@ themselves are in ``checks/watch_rules.py``.
 from __future__ import annotations
 
 import dataclasses
-import math
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from lablink.checks.durations import parse_duration
 from lablink.errors import InvalidInput
 
 SEVERITIES = ("info", "warning", "high", "critical")
 ACTIONS = ("stop", "alert")
 REPEATS = ("reopen", "new")
 DEFAULTS: dict[str, Any] = {"heartbeat_timeout": "2m", "stop_grace": "2m", "repeat": "reopen"}
-_UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
 _POLICY_KEYS = {"heartbeat_timeout", "max_runtime", "stall", "stop_grace", "repeat", "rules"}
 _RULE_KEYS = {"metric", "nan", "diverge_factor", "diverge_steps", "gpu_util_below", "for"}
 _RULE_KEYS |= {"severity", "action", "repeat"}
-
-
-def parse_duration(value: Any, what: str = "duration") -> float:
-    """Seconds from ``"90s"``, ``"2m"``, ``"12h"``, ``"1h30m"``, ``"500ms"`` or a number.
-
-    Raises:
-        InvalidInput: anything else, or a duration that is not positive.
-    """
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        seconds = float(value)
-    elif isinstance(value, str) and value.strip():
-        text = value.strip().lower().replace(" ", "")
-        parts = _PART.findall(text)
-        if not parts or "".join(n + u for n, u in parts) != text:
-            raise InvalidInput(
-                f"{what}: cannot read {value!r} as a duration",
-                'write durations like "30s", "2m", "12h" or "1h30m"',
-            )
-        seconds = sum(float(n) * _UNIT[u] for n, u in parts)
-    else:
-        raise InvalidInput(f'{what}: expected a duration like "2m", not {value!r}')
-    if not math.isfinite(seconds) or seconds <= 0:
-        raise InvalidInput(f"{what}: a duration must be positive, not {value!r}")
-    return seconds
 
 
 @dataclasses.dataclass(frozen=True)

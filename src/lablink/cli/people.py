@@ -94,16 +94,12 @@ def _people(ctx: typer.Context) -> Iterator[tuple[People | RemotePeople, str]]:
 
 def _duration(value: str | None, option: str) -> float | None:
     """Seconds from ``90d``, ``12h``, ``2w``...; None for ``never``. Bad text is a usage error."""
-    from lablink.checks.watch_policy import parse_duration
+    from lablink.checks.durations import parse_duration
 
     if value is None or value.strip().lower() == "never":
         return None
-    text = value.strip().lower()
-    weeks = text[:-1] if text.endswith("w") else None
     try:
-        if weeks is not None and weeks.isdigit():
-            return float(weeks) * 7 * 86400
-        return parse_duration(text, option)
+        return parse_duration(value, option)
     except InvalidInput:
         raise typer.BadParameter(
             f"cannot read {value!r} as a duration; write 90d, 12h, 2w or never",

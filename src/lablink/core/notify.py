@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from lablink.checks.watch_policy import parse_duration
+from lablink.checks.durations import parse_duration
 from lablink.errors import InvalidInput
 from lablink.models import Incident
 from lablink.store.deliveries_sql import Delivery, DeliverySql

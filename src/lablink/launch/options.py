@@ -3,38 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Mapping
 from typing import Any
 
+from lablink.checks.durations import parse_duration
 from lablink.errors import InvalidInput
 
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
 # where jobs run (``lablink.launch.backend`` reads these)
 BACKEND_KEYS = ("backend", "address", "partition", "gpus", "cpus", "memory", "time")
 KNOWN_KEYS = ("project", "timeout", "grace", "restarts", "backoff", *BACKEND_KEYS)
-
-
-def parse_duration(raw: str | float | int, what: str = "duration") -> float:
-    """Seconds from ``12h``, ``30s``, ``1h30m``, ``500ms`` or a bare number of seconds."""
-    if isinstance(raw, int | float) and not isinstance(raw, bool):
-        seconds = float(raw)
-    else:
-        text = str(raw).strip().lower().replace(" ", "")
-        try:
-            seconds = float(text)
-        except ValueError:
-            parts = _PART.findall(text)
-            if not parts or "".join(n + u for n, u in parts) != text:
-                raise InvalidInput(
-                    f"{what} {raw!r} does not parse",
-                    "write it like 90s, 30m, 12h, 1h30m or a number of seconds",
-                ) from None
-            seconds = sum(float(n) * _UNITS[u] for n, u in parts)
-    if seconds < 0:
-        raise InvalidInput(f"{what} {raw!r} is negative", "give a duration of zero or more")
-    return seconds
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,7 +49,7 @@ def resolve(table: Mapping[str, Any], **flags: Any) -> LaunchOptions:
     seconds = None if timeout in (None, "", 0, "0") else parse_duration(timeout, "timeout")
     return LaunchOptions(
         timeout=seconds or None,
-        grace=30.0 if grace is None else parse_duration(grace, "grace"),
+        grace=30.0 if grace is None else parse_duration(grace, "grace", allow_zero=True),
         restarts=restarts or 0,
-        backoff=1.0 if backoff is None else parse_duration(backoff, "backoff"),
+        backoff=1.0 if backoff is None else parse_duration(backoff, "backoff", allow_zero=True),
     )
