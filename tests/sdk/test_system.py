@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
 import types
 from pathlib import Path
@@ -92,3 +94,20 @@ def test_installed_packages_match_importlib_metadata() -> None:
     expected = {norm(d.metadata["Name"]): d.version for d in importlib.metadata.distributions()}
     found = {norm(k): v for k, v in capture.installed_packages().items()}
     assert found["lablink"] == expected["lablink"] and found == expected
+
+
+def test_installed_packages_sees_a_distribution_installed_after_the_first_listing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = tmp_path / "site"
+    (site / "alpha-1.0.dist-info").mkdir(parents=True)
+    monkeypatch.setattr(sys, "path", [str(site)])
+    first = capture.installed_packages()
+    first["mutated"] = "by the caller"
+    assert capture.installed_packages() == {"alpha": "1.0"}
+    (site / "beta-2.5.dist-info").mkdir()
+    os.utime(site, ns=(1, os.stat(site).st_mtime_ns + 1_000_000))
+    assert capture.installed_packages() == {"alpha": "1.0", "beta": "2.5"}
+    shutil.rmtree(site / "alpha-1.0.dist-info")
+    os.utime(site, ns=(1, os.stat(site).st_mtime_ns + 1_000_000))
+    assert capture.installed_packages() == {"beta": "2.5"}

@@ -238,6 +238,12 @@ def installed_packages() -> dict[str, str]:
     that a training process would keep). Legacy ``.egg-info`` folders without a version
     in their name fall back to their ``PKG-INFO``.
     """
+    # A folder's mtime changes when a distribution is installed into it or removed, so
+    # the listing is reused for the next runs of one process until something changes.
+    key = tuple((entry, _mtime(entry)) for entry in sys.path)
+    cached = _listings.get(key)
+    if cached is not None:
+        return dict(cached)
     packages: dict[str, str] = {}
     for entry in sys.path:
         try:
@@ -248,7 +254,20 @@ def installed_packages() -> dict[str, str]:
             name, version = _name_version(Path(folder.path))
             if name and version:
                 packages.setdefault(name, version)
-    return dict(sorted(packages.items(), key=lambda kv: kv[0].lower()))
+    listing = dict(sorted(packages.items(), key=lambda kv: kv[0].lower()))
+    _listings.clear()
+    _listings[key] = listing
+    return dict(listing)
+
+
+_listings: dict[tuple[tuple[str, int], ...], dict[str, str]] = {}
+
+
+def _mtime(entry: str) -> int:
+    try:
+        return os.stat(entry or ".").st_mtime_ns
+    except OSError:
+        return -1
 
 
 def _name_version(folder: Path) -> tuple[str | None, str | None]:
