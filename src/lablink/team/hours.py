@@ -104,13 +104,12 @@ def parse_hours(specs: Sequence[str]) -> dict[int, Spans]:
     if not specs:
         raise InvalidInput("hours: give working hours", "pass --hours 09:00-17:30")
     week: dict[int, list[tuple[int, int]]] = {}
-    replaced: set[int] = set()
+    named: dict[int, list[tuple[int, int]]] = {}
     for spec in specs:
+        has_days = len(spec.strip().split()) > 1
         for day, span in parse_day_spans(spec, "hours", WORKDAYS).items():
-            if day not in replaced:  # the first span given for a day replaces the default
-                week[day] = []
-                replaced.add(day)
-            week[day].append(span)
+            (named if has_days else week).setdefault(day, []).append(span)
+    week.update(named)  # spans given for named days replace the Mon-Fri default there
     return {day: merge(spans) for day, spans in sorted(week.items())}
 
 
