@@ -56,7 +56,7 @@ def test_the_roster_lists_shows_and_removes_people(lablink: Lablink) -> None:
     assert "Sat" not in lucia["hours"] and lucia["tz"] == "America/Los_Angeles"
     ana = lablink.json("team", "show", "ana")
     assert ana["focus"] == {"Tue": ["13:00-16:00"], "Thu": ["13:00-16:00"]}
-    assert ana["contacts"] == ["json://127.0.0.1:9/ana"] and ana["email"] == "ana@lab.org"
+    assert ana["contacts"] == ["json://127.0.0.1:9/…"] and ana["email"] == "ana@lab.org"
     assert "ana" in lablink("team", "ls").stdout
     lablink("team", "rm", "kenji")
     assert [m["name"] for m in lablink.json("team", "ls")["members"]] == ["ana", "lucia"]

@@ -38,11 +38,15 @@ def mask(url: str) -> str:
     if not isinstance(url, str) or "://" not in url or len(url) > 2000:
         raise InvalidInput(f"contact: {str(url)[:40]!r} is not an apprise URL", _CONTACT_HINT)
     try:
-        return channel_label(url)
+        label = channel_label(url)
     except InvalidInput:
         raise InvalidInput(
             f"contact: apprise does not understand {url.split(':', 1)[0]}://…", _CONTACT_HINT
         ) from None
+    # A webhook's path is often its secret, and apprise's privacy form keeps paths.
+    scheme, _, rest = label.partition("://")
+    host, slash, _ = rest.partition("/")
+    return f"{scheme}://{host}/…" if slash else label
 
 
 _CONTACT_HINT = (

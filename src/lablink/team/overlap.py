@@ -107,13 +107,13 @@ def overlap(weeks: Sequence[Week], week: str | None, k: int | None, now: float) 
     Raises:
         InvalidInput: no members, a bad week, or ``k`` outside 1..members.
     """
+    label, start, end = week_range(week, now)
     if not weeks:
         raise InvalidInput("overlap: the team has nobody", "add people with `lablink team add`")
     n = len(weeks)
     need = n if k is None else k
     if not 1 <= need <= n:
         raise InvalidInput(f"min: {k} is not between 1 and the team's {n} people")
-    label, start, end = week_range(week, now)
     edges: list[tuple[float, int, str]] = []
     for w in weeks:
         for a, b in w.intervals(start, end):
