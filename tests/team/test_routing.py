@@ -6,9 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from team_support import Clock, Inbox, utc
+from typer.testing import CliRunner
 
 from helpers import wait_for
 from lablink.checks.watch_rules import Finding
+from lablink.cli.main import app
 from lablink.core.lab import Lab
 from lablink.core.team import Team
 
@@ -85,6 +87,16 @@ def test_a_critical_incident_escalates_when_nobody_acknowledges(lab: Lab) -> Non
         last = rows(lab, incident.id)[2]
         assert last["state"] == "cancelled" and "acknowledged" in last["last_error"]
         assert inbox.to("boss") == []
+    shown = CliRunner().invoke(
+        app,
+        ["--db", lab.settings.db, "incidents", "show", str(incident.id)],
+        catch_exceptions=False,
+    )
+    assert shown.exit_code == 0, shown.output
+    text = " ".join(shown.output.split())
+    assert f"to {first} via json://127.0.0.1" in text and "why: critical incident" in text
+    assert f"escalation 1 to {second}" in text and "escalation 2 to boss" in text
+    assert "cancelled" in text
 
 
 def test_acknowledging_in_time_stops_the_escalation(lab: Lab) -> None:

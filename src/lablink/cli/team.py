@@ -12,6 +12,7 @@ from rich.text import Text
 
 from lablink.cli import output
 from lablink.cli.team_ops import team_ops
+from lablink.team.hours import week_text
 
 app = typer.Typer(
     help="The team roster: time zones, working hours, focus blocks, core-hours overlap.",
@@ -86,8 +87,8 @@ def ls(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
             m["tz"],
             m["local_time"],
             Text(m["state"], style=STATE_STYLES.get(m["state"], "")),
-            _week(m["hours"]),
-            _week(m["focus"]),
+            week_text(m["hours"]),
+            week_text(m["focus"]),
             ", ".join(m["away"]),
         )
     out.print(table)
@@ -201,22 +202,3 @@ def sync(
     with team_ops(ctx) as ops:
         done = ops.sync({"team": config.get("team", {}), "oncall": config.get("oncall", {})})
     output.console().print(f"synced {done['people']} people and {done['rotations']} rotations")
-
-
-def _week(table: dict[str, list[str]]) -> str:
-    """``Mon-Fri 09:00-17:30`` style: runs of days with the same spans."""
-    from lablink.team.hours import DAYS
-
-    groups: list[tuple[list[str], str]] = []
-    for day, spans in table.items():
-        text = ",".join(spans)
-        after = groups and DAYS.index(groups[-1][0][-1].lower()) + 1 == DAYS.index(day.lower())
-        if after and groups[-1][1] == text:
-            groups[-1][0].append(day)
-        else:
-            groups.append(([day], text))
-    parts = [
-        f"{days[0]}-{days[-1]} {text}" if len(days) > 1 else f"{days[0]} {text}"
-        for days, text in groups
-    ]
-    return "; ".join(parts)

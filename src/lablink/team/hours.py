@@ -299,3 +299,19 @@ def away_to_json(away: tuple[tuple[dt.date, dt.date], ...]) -> list[list[str]]:
 def away_from_json(data: Any) -> tuple[tuple[dt.date, dt.date], ...]:
     """The inverse of ``away_to_json``."""
     return tuple((dt.date.fromisoformat(a), dt.date.fromisoformat(b)) for a, b in data or ())
+
+
+def week_text(table: dict[str, list[str]]) -> str:
+    """``Mon-Thu 09:00-17:30; Fri 09:00-13:00``: runs of days with the same spans."""
+    groups: list[tuple[list[str], str]] = []
+    for day, spans in table.items():
+        text = ",".join(spans)
+        after = groups and DAYS.index(groups[-1][0][-1].lower()) + 1 == DAYS.index(day.lower())
+        if after and groups[-1][1] == text:
+            groups[-1][0].append(day)
+        else:
+            groups.append(([day], text))
+    return "; ".join(
+        f"{days[0]}-{days[-1]} {text}" if len(days) > 1 else f"{days[0]} {text}"
+        for days, text in groups
+    )
