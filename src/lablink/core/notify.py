@@ -156,6 +156,7 @@ class Notifier:
         self.clock = clock  # the worker's "now": tests drive held and escalated alerts
         self.store = store
         self._contacts: dict[str, str] = {}
+        self._team: Any = None  # core.team.Team, made on first use (it caches the roster)
         self.deliveries = DeliverySql(store)
         self.incidents = IncidentSql(store)
         self._wake = threading.Event()
@@ -184,9 +185,7 @@ class Notifier:
 
     def _route(self, incident: Incident, now: float) -> list[Routed]:
         """The team's pages as outbox rows: one per contact of each person paged."""
-        from lablink.core.team import Team
-
-        team = Team(self.store, self.clock)
+        team = self.team()
         try:
             owner = team.sql.run_owner(incident.run_id)
             pages = team.route(incident.severity, incident.project, owner, now)
@@ -262,12 +261,19 @@ class Notifier:
             self._attempt(delivery)
         return len(due)
 
+    def team(self) -> Any:
+        """The team use cases that decide whom to notify (``core/team.py``)."""
+        if self._team is None:
+            from lablink.core.team import Team
+
+            # reads the clock late: tests swap ``self.clock`` after construction
+            self._team = Team(self.store, lambda: self.clock())
+        return self._team
+
     def _url(self, key: str) -> str | None:
         url = self.channels.get(key) or self._contacts.get(key)
         if url is None:  # a teammate's contact added since, or by another process
-            from lablink.core.team import Team
-
-            self._contacts = Team(self.store, self.clock).contact_urls()
+            self._contacts = self.team().contact_urls()
             url = self._contacts.get(key)
         return url
 

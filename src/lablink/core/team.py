@@ -104,6 +104,9 @@ class Team:
         self.store = store
         self.sql = TeamSql(store)
         self.clock = clock
+        # The parsed roster of the last ``routing_roster`` call and the stamp it was read
+        # at: one small query tells whether any process changed the roster since.
+        self._cached: tuple[tuple[Any, ...], float, Roster] | None = None
 
     # -- roster ----------------------------------------------------------------------
     def add(
@@ -357,7 +360,7 @@ class Team:
     def now(self, at: float | None = None) -> list[dict[str, Any]]:
         """Per rotation: the shift under way and the next one."""
         at = self.clock() if at is None else at
-        roster = self.roster(at)
+        roster = self.routing_roster(at)
         weeks = roster.weeks
         out = []
         for rot in roster.rotations:
@@ -405,7 +408,17 @@ class Team:
         self, severity: str, project: str | None, owner: str | None, now: float
     ) -> list[Page]:
         """Whom to notify about an incident, when and why (``team/routing.py``)."""
-        return route(severity, project, owner, self.roster(now), now)
+        return route(severity, project, owner, self.routing_roster(now), now)
+
+    def routing_roster(self, now: float) -> Roster:
+        """The roster, re-read only when its stamp changed (or after a day of clock)."""
+        stamp = self.sql.stamp()
+        cached = self._cached
+        if cached is not None and cached[0] == stamp and abs(now - cached[1]) < 86400:
+            return cached[2]
+        roster = self.roster(now)
+        self._cached = (stamp, now, roster)
+        return roster
 
     def contact_urls(self) -> dict[str, str]:
         """Every teammate's contact URLs by channel key (for the notifier's sender)."""

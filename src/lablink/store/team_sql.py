@@ -83,6 +83,23 @@ class TeamSql:
         with self.store.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(query)]
 
+    def stamp(self) -> tuple[Any, ...]:
+        """A cheap fingerprint of the roster: it changes whenever a row is added, changed
+        or removed (counts, newest update times and ids), so a cache can trust it."""
+        m, r, o, u = t.team_members, t.rotations, t.oncall_overrides, t.users
+        query = sa.select(
+            sa.select(sa.func.count()).select_from(m).scalar_subquery(),
+            sa.select(sa.func.max(m.c.updated_at)).scalar_subquery(),
+            sa.select(sa.func.count()).select_from(r).scalar_subquery(),
+            sa.select(sa.func.max(r.c.updated_at)).scalar_subquery(),
+            sa.select(sa.func.count()).select_from(o).scalar_subquery(),
+            sa.select(sa.func.max(o.c.id)).scalar_subquery(),
+            sa.select(sa.func.count()).select_from(u).scalar_subquery(),
+            sa.select(sa.func.max(u.c.id)).scalar_subquery(),
+        )
+        with self.store.engine.connect() as conn:
+            return tuple(conn.execute(query).one())
+
     def run_owner(self, run_id: str) -> str | None:
         """Who started run ``run_id`` (a user name or e-mail), None if no such run."""
         with self.store.engine.connect() as conn:

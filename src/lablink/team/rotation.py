@@ -149,7 +149,7 @@ def who(
     owner = order[0]
     if rotation.follow_sun:
         for name in order:
-            if _working(weeks, name, at) and _present(weeks, name, at):
+            if _working(weeks, name, at):  # an away day is never "working"
                 return name, "follow-the-sun: in working hours" + (
                     "" if name == owner else f" ({owner}'s turn)"
                 )
@@ -204,11 +204,10 @@ def _changes(
         if rotation.follow_sun:
             for a, b in week.intervals(start, end, "hours"):
                 points.update((a, b))
-        day = week.local(start).date()
-        while week.away and (t := week.instant(day, 0)) < end:
-            if t > start:
-                points.add(t)  # away days begin and end at local midnight
-            day += dt.timedelta(days=1)
+        for first, last in week.away:  # away days begin and end at local midnight
+            for t in (week.instant(first, 0), week.instant(last + dt.timedelta(days=1), 0)):
+                if start < t < end:
+                    points.add(t)
     return sorted(p for p in points if start <= p <= end)
 
 
@@ -239,12 +238,18 @@ def shifts(
 def current(
     rotation: Rotation, weeks: Mapping[str, Week], overrides: Sequence[Override], at: float
 ) -> tuple[Shift, Shift | None]:
-    """The shift under way at ``at`` and the next one (within two periods)."""
-    horizon = at + 2 * period_days(rotation) * 86400 + 1
-    found = shifts(rotation, weeks, overrides, at, horizon)
-    now = found[0]
-    # ``shifts`` starts at ``at``: look back for the true start of the shift under way.
-    back = shifts(rotation, weeks, overrides, at - period_days(rotation) * 86400, at)
-    if back and back[-1].person == now.person:
-        now = dataclasses.replace(now, start=back[-1].start)
-    return now, found[1] if len(found) > 1 else None
+    """The shift under way at ``at`` and the next one.
+
+    Looks a day either side first (follow-the-sun shifts last hours), then a whole
+    period, so ``oncall now`` stays cheap with many rotations.
+    """
+    period = period_days(rotation) * 86400.0
+    widest = period + 86400.0
+    spans = (86400.0, 3 * 86400.0, widest) if rotation.follow_sun else (widest,)
+    for span in spans:
+        found = shifts(rotation, weeks, overrides, at - span, at + span)
+        i = next(k for k, s in enumerate(found) if s.start <= at < s.end)
+        now, nxt = found[i], found[i + 1] if i + 1 < len(found) else None
+        if nxt is not None and found[0].start < now.start:
+            return now, nxt  # both edges of the shift under way are inside the window
+    return now, nxt
