@@ -55,19 +55,28 @@ def parse_days(text: str, field: str) -> tuple[int, ...]:
     if clean in ("weekdays", "workdays"):
         return WORKDAYS
     found: list[int] = []
-    for part in clean.split(","):
-        part = part.strip()
-        first, _, last = part.partition("-")
-        try:
-            a = DAYS.index(first.strip()[:3])
-            b = DAYS.index(last.strip()[:3]) if last else a
-        except ValueError:
+    for part in text.split(","):
+        first, _, last = part.strip().partition("-")
+        a, b = _day(first), _day(last) if last else _day(first)
+        if a is None or b is None:
             raise InvalidInput(
-                f"{field}: {part!r} is not a weekday",
+                f"{field}: {part.strip()!r} is not a weekday",
                 "write days as Mon, Tue, ... Sun, ranges like Mon-Thu, or lists like Tue,Thu",
-            ) from None
+            )
         found.extend(range(a, b + 1) if a <= b else [*range(a, 7), *range(0, b + 1)])
     return tuple(sorted(set(found)))
+
+
+def _day(text: str) -> int | None:
+    """Monday is 0: ``mon``, ``Monday``, ``tues``, ``THU``; None for anything else."""
+    word = text.strip().lower()
+    for i, name in enumerate(_FULL_DAYS):
+        if len(word) >= 3 and name.startswith(word):
+            return i
+    return None
+
+
+_FULL_DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
 def parse_span(text: str, field: str) -> tuple[int, int]:
