@@ -146,6 +146,13 @@ SETTINGS: tuple[Key, ...] = (
         "Comma-separated git path patterns left out of the dirty diff init captures, "
         "e.g. `secrets/*, *.env` (also `[capture] exclude = [...]` in lablink.toml).",
     ),
+    Key(
+        "busfactor_repo",
+        str,
+        None,
+        "A folder in a git repository whose bus factor the server's /team/busfactor page "
+        "shows. Default: none (the page explains how to enable it).",
+    ),
 )
 
 
@@ -172,6 +179,7 @@ class Settings:
     cache_dir: Path = Path(".lablink/cache")
     cache_size: int = 20 * 1000**3
     capture_exclude: tuple[str, ...] = ()
+    busfactor_repo: Path | None = None
     project_config: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
     @classmethod
@@ -229,6 +237,9 @@ class Settings:
             else home / "cache",
             cache_size=values["cache_size"],
             capture_exclude=_capture_exclude(values["capture_exclude"], project_config),
+            busfactor_repo=Path(values["busfactor_repo"]).expanduser()
+            if values["busfactor_repo"]
+            else None,
             project_config=project_config,
         )
 

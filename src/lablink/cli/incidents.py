@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -105,8 +106,27 @@ def show(
     evidence = {k: v for k, v in found["evidence"].items() if k != "window"}
     out.print(f"  [dim]{'evidence':<13}[/] {output.fmt_value(evidence)}")
     for d in found.get("deliveries", []):
-        ok = "[green]sent[/]" if d["state"] == "sent" else f"[red]{d['state']}[/]"
-        out.print(f"  [dim]{'alert':<13}[/] {d['channel']} {ok} after {d['attempts']} attempt(s)")
+        out.print(f"  [dim]{'alert':<13}[/] {escape(_delivery(d))}")
+
+
+def _delivery(d: dict[str, Any]) -> str:
+    """One notification: to whom, through what, its state and when, and why that person."""
+    step = d.get("step") or 0
+    who = d.get("recipient")
+    to = (f"escalation {step} to {who}" if step else f"to {who}") + " via " if who else ""
+    when = ""
+    if d["state"] == "sent" and d.get("sent_at"):
+        when = f" {output.fmt_time(d['sent_at'])}"
+    elif d["state"] == "pending":
+        when = f", due {output.fmt_time(d['next_at'])}"
+    text = f"{to}{d['channel']}: {d['state']}{when} after {d['attempts']} attempt(s)"
+    if d.get("held_until"):
+        text += f"; held until {output.fmt_time(d['held_until'])}"
+    if d.get("reason"):
+        text += f"; why: {d['reason']}"
+    if d.get("last_error") and d["state"] != "sent":
+        text += f" ({d['last_error']})"
+    return text
 
 
 @app.command("ack")

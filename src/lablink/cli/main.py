@@ -133,6 +133,16 @@ COMMANDS: dict[str, Entry] = {
         "Parameter sweeps: list them, show their trials and the best one.",
         True,
     ),
+    "team": Entry(
+        "lablink.cli.team:app",
+        "The team roster: time zones, working hours, focus blocks, core-hours overlap.",
+        True,
+    ),
+    "oncall": Entry(
+        "lablink.cli.oncall:app",
+        "On-call rotations: who is on call now and next, the schedule, overrides, calendars.",
+        True,
+    ),
 }
 
 # Commands built so far, shared by every root group of this process.

@@ -87,8 +87,13 @@ class Incidents:
         return {**incident.to_dict(), "deliveries": deliveries}
 
     def acknowledge(self, actor: str, incident_id: int) -> Incident:
-        """Someone is on it. Raises ``NotFound``, or ``Conflict`` once resolved."""
-        return self.sql.transition(_check_id(incident_id), "acknowledged", actor, time.time())
+        """Someone is on it: escalations not yet sent are cancelled. Raises ``NotFound``,
+        or ``Conflict`` once resolved."""
+        incident = self.sql.transition(_check_id(incident_id), "acknowledged", actor, time.time())
+        self.deliveries.cancel_pending(
+            incident.id, f"acknowledged by {actor}", escalations_only=True
+        )
+        return incident
 
     def resolve(self, actor: str, incident_id: int, note: str | None = None) -> Incident:
         """Close an incident with a note on what was done.
@@ -101,7 +106,9 @@ class Incidents:
         if note is not None and len(note) > MAX_NOTE:
             raise InvalidInput(f"the note is {len(note)} characters; keep it under {MAX_NOTE}")
         note = note.strip() or None if note is not None else None
-        return self.sql.transition(_check_id(incident_id), "resolved", actor, time.time(), note)
+        incident = self.sql.transition(_check_id(incident_id), "resolved", actor, time.time(), note)
+        self.deliveries.cancel_pending(incident.id, f"resolved by {actor}", escalations_only=False)
+        return incident
 
     def resolve_kind(self, run_id: str, kind: str, note: str) -> None:
         """Resolve the run's unresolved incidents of one kind as the watchdog."""

@@ -8,6 +8,11 @@ Channels are apprise URLs in the ``[notify]`` table of ``lablink.toml``::
     backoff = "2s"          # first retry delay; doubles per attempt ...
     max_backoff = "5m"      # ... up to this
 
+Whom to tell is the team's decision (``core/team.py``, ``team/routing.py``): critical
+incidents page whoever is on call, others go to the run's owner, held outside their
+working hours; each row records the person, why them, and the escalation step. With no
+team configured, every alert goes to the ``channels`` above, as before.
+
 ``enqueue`` only writes outbox rows (``store/deliveries_sql.py``), so raising an
 incident on the ingestion path never waits on a network. A background worker claims
 due rows, sends them, and records every attempt; a failure is retried with
@@ -28,7 +33,7 @@ from typing import Any
 from lablink.checks.durations import parse_duration
 from lablink.errors import InvalidInput
 from lablink.models import Incident
-from lablink.store.deliveries_sql import Delivery, DeliverySql
+from lablink.store.deliveries_sql import Delivery, DeliverySql, Routed
 from lablink.store.incidents_sql import IncidentSql
 from lablink.store.sql import SqlStore
 
@@ -134,6 +139,7 @@ class Notifier:
         config: Mapping[str, Any],
         public_url: str | None,
         sender: Sender = apprise_send,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         channels = config.get("channels", [])
         if not isinstance(channels, list) or not all(isinstance(c, str) for c in channels):
@@ -147,6 +153,10 @@ class Notifier:
         self._labels: list[tuple[str, str]] | None = None
         self.public_url = public_url
         self.sender = sender
+        self.clock = clock  # the worker's "now": tests drive held and escalated alerts
+        self.store = store
+        self._contacts: dict[str, str] = {}
+        self._team: Any = None  # core.team.Team, made on first use (it caches the roster)
         self.deliveries = DeliverySql(store)
         self.incidents = IncidentSql(store)
         self._wake = threading.Event()
@@ -161,12 +171,59 @@ class Notifier:
         return self._labels
 
     def enqueue(self, incident: Incident, event: str, now: float) -> None:
-        """Queue an alert on every channel and wake the worker (starting it if needed)."""
-        if not self.channels:
+        """Queue an alert for the people the team routes it to (else on every channel)
+        and wake the worker (starting it if needed)."""
+        routed = self._route(incident, now)
+        if routed:
+            self.deliveries.enqueue_routed(incident.id, event, routed, now)
+        elif self.channels:
+            self.deliveries.enqueue(incident.id, event, self.labels(), now)
+        else:
             return
-        self.deliveries.enqueue(incident.id, event, self.labels(), now)
         self.start()
         self._wake.set()
+
+    def _route(self, incident: Incident, now: float) -> list[Routed]:
+        """The team's pages as outbox rows: one per contact of each person paged."""
+        team = self.team()
+        try:
+            owner = team.sql.run_owner(incident.run_id)
+            pages = team.route(incident.severity, incident.project, owner, now)
+        except Exception:  # a broken roster must not lose the alert: use the channels
+            logger.exception(
+                "notify: routing incident %d failed; using [notify] channels", incident.id
+            )
+            return []
+        rows: list[Routed] = []
+        for page in pages:
+            for contact in page.contacts:
+                key = channel_key(contact.url)
+                self._contacts[key] = contact.url
+                rows.append(
+                    Routed(
+                        contact.label,
+                        key,
+                        page.person,
+                        page.reason,
+                        page.step,
+                        page.at,
+                        page.held_until,
+                    )
+                )
+            if not page.contacts:
+                rows.append(
+                    Routed(
+                        "(no contact)",
+                        "none",
+                        page.person,
+                        page.reason,
+                        page.step,
+                        page.at,
+                        page.held_until,
+                        "failed",
+                    )
+                )
+        return rows
 
     def start(self) -> None:
         """Start the background worker (idempotent); a bad channel URL fails here."""
@@ -199,26 +256,50 @@ class Notifier:
 
     def run_once(self, now: float | None = None) -> int:
         """Send every due delivery once; returns how many were tried."""
-        due = self.deliveries.claim_due(time.time() if now is None else now)
+        due = self.deliveries.claim_due(self.clock() if now is None else now)
         for delivery in due:
             self._attempt(delivery)
         return len(due)
 
+    def team(self) -> Any:
+        """The team use cases that decide whom to notify (``core/team.py``)."""
+        if self._team is None:
+            from lablink.core.team import Team
+
+            # reads the clock late: tests swap ``self.clock`` after construction
+            self._team = Team(self.store, lambda: self.clock())
+        return self._team
+
+    def _url(self, key: str) -> str | None:
+        url = self.channels.get(key) or self._contacts.get(key)
+        if url is None:  # a teammate's contact added since, or by another process
+            self._contacts = self.team().contact_urls()
+            url = self._contacts.get(key)
+        return url
+
     def _attempt(self, delivery: Delivery) -> None:
-        url = self.channels.get(delivery.channel_key)
+        incident = self.incidents.get(delivery.incident_id)
+        if (delivery.step or 0) > 0 and incident.state != "open":
+            self.deliveries.cancel(delivery, f"not needed: the incident was {incident.state} first")
+            return
+        if delivery.held_until is not None and incident.state == "resolved":
+            self.deliveries.cancel(delivery, "not needed: the incident was resolved while held")
+            return
+        url = self._url(delivery.channel_key)
         started = time.monotonic()
         error: str | None
         if url is None:
             ok, error = False, "this channel is no longer configured on this server"
         else:
-            incident = self.incidents.get(delivery.incident_id)
             title, body = compose(incident, delivery.event, self.public_url)
+            if delivery.reason:
+                body += f"\nWhy you: {delivery.reason}"
             try:
                 ok, error = self.sender(url, title, body, incident.severity)
             except Exception as exc:  # a notifier plugin's bug is a failed attempt
                 ok, error = False, f"{type(exc).__name__}: {exc}"
         attempt = delivery.attempts + 1
-        now = time.time()
+        now = self.clock()
         retry_at = None
         if not ok and url is not None and attempt < self.max_attempts:
             retry_at = now + min(self.backoff * 2 ** (attempt - 1), self.max_backoff)

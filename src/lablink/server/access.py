@@ -40,6 +40,8 @@ PEOPLE_RULES = frozenset(("admin", "project-admin", "me"))
 # Route paths below are written without the API prefix, as routers declare them.
 # Shared resources, guarded by the caller's best role in any project.
 SHARED = ("/datasets", "/data/", "/schemas", "/blobs/")
+# The team roster and on-call (issue 20): any signed-in user reads, server admins write.
+TEAM = ("/team", "/oncall/")
 # POSTs that only read (a question in a body, not a change).
 READ_POSTS = frozenset(
     ("/blobs/missing", "/data/missing", "/data/fetch", "/schemas/{subject}/check")
@@ -163,6 +165,13 @@ def authorize(request: Request) -> Access | None:
         access.check(incident.project, needed, f"incident {incident.id}")
     elif kind == "shared":
         access.anywhere(needed)
+    elif kind == "team":
+        if needed != VIEWER and not access.identity.is_admin:
+            raise Forbidden(
+                f"{access.identity.user} is not a server admin: the roster and rotations "
+                "are changed by server admins",
+                "ask a server admin, or keep them in lablink.toml and have an admin sync it",
+            )
     elif kind is None:
         raise Forbidden(f"{method} {path} has no access rule", "this is a lablink bug: report it")
     return access
@@ -170,7 +179,7 @@ def authorize(request: Request) -> Access | None:
 
 def rule(method: str, path: str, params: set[str]) -> str | None:
     """Which check a route gets: ``admin`` (server admins), ``project-admin``, ``me``
-    (any caller, about themselves), ``project``, ``run``, ``incident``, ``shared``,
+    (any caller, about themselves), ``team``, ``project``, ``run``, ``incident``, ``shared``,
     ``self`` (it filters or checks itself), or None (no rule: refused)."""
     if is_mlflow_path(path):
         return "self"  # MLflow names projects in its arguments: each route checks itself
@@ -179,6 +188,8 @@ def rule(method: str, path: str, params: set[str]) -> str | None:
         return "project-admin" if "project" in params else "admin"
     if path == "/me" or path.startswith("/me/"):
         return "me"
+    if path == "/team" or path.startswith(TEAM):
+        return "team"
     if "project" in params:
         return "project"
     if "run_id" in params or path == "/runs/{ref}":

@@ -35,10 +35,28 @@ class Delivery:
     last_error: str | None
     created_at: float
     sent_at: float | None
+    recipient: str | None = None  # the person (None: a fixed [notify] channel)
+    reason: str | None = None  # why this person
+    step: int | None = None  # escalation step: 0 the first page, 1 the next person...
+    held_until: float | None = None  # held for the person's working hours until then
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
         return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class Routed:
+    """A delivery to queue for a person: channel, send time and why (issue 20)."""
+
+    channel: str
+    channel_key: str
+    recipient: str
+    reason: str
+    step: int
+    at: float
+    held_until: float | None
+    state: str = "pending"  # "failed" for a person with no contact to reach
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,6 +102,56 @@ class DeliverySql:
         ]
         with self.store.write() as conn:
             conn.execute(t.incident_deliveries.insert(), rows)
+
+    def enqueue_routed(
+        self, incident_id: int, event: str, routed: Sequence[Routed], now: float
+    ) -> None:
+        """Queue ``event`` of an incident for people, each row with who, when and why."""
+        rows = [
+            {
+                "incident_id": incident_id,
+                "event": event if r.step == 0 else "escalated",
+                "channel": r.channel,
+                "channel_key": r.channel_key,
+                "state": r.state,
+                "attempts": 0,
+                "next_at": r.at,
+                "created_at": now,
+                "recipient": r.recipient,
+                "reason": r.reason,
+                "step": r.step,
+                "held_until": r.held_until,
+                "last_error": "no contact: add one with lablink team add --contact"
+                if r.state == "failed"
+                else None,
+            }
+            for r in routed
+        ]
+        if rows:
+            with self.store.write() as conn:
+                conn.execute(t.incident_deliveries.insert(), rows)
+
+    def cancel_pending(self, incident_id: int, reason: str, escalations_only: bool) -> int:
+        """Cancel the incident's rows not yet sent (only escalations, or all); how many."""
+        d = t.incident_deliveries
+        where = [d.c.incident_id == incident_id, d.c.state == "pending"]
+        if escalations_only:
+            where.append(d.c.step > 0)
+        with self.store.write() as conn:
+            done = conn.execute(
+                d.update().where(*where).values(state="cancelled", last_error=reason)
+            )
+            return int(done.rowcount)
+
+    def cancel(self, delivery: Delivery, reason: str) -> None:
+        """Drop a claimed row without sending it (its incident no longer needs it)."""
+        d = t.incident_deliveries
+        with self.store.write() as conn:
+            conn.execute(
+                d.update()
+                .where(d.c.id == delivery.id)
+                .values(state="cancelled", lease_until=None, last_error=reason)
+            )
 
     def claim_due(self, now: float, limit: int = 20) -> list[Delivery]:
         """Take up to ``limit`` due rows for this sender (state ``sending``, leased)."""
@@ -182,4 +250,8 @@ def _delivery(row: Any) -> Delivery:
         last_error=row.last_error,
         created_at=float(row.created_at),
         sent_at=row.sent_at,
+        recipient=row.recipient,
+        reason=row.reason,
+        step=row.step,
+        held_until=row.held_until,
     )

@@ -363,6 +363,14 @@ incident_deliveries = sa.Table(
     sa.Column("last_error", sa.Text),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("sent_at", sa.Float),
+    # Routing (issue 20): the person it went to, why them, the escalation step (0: first
+    # page) and, for a notification held for a focus block or the night, until when.
+    # NULL recipient: a fixed ``[notify] channels`` entry. State ``cancelled``: an
+    # escalation made moot by an acknowledgement, or a held alert of a resolved incident.
+    sa.Column("recipient", sa.String(100)),
+    sa.Column("reason", sa.Text),
+    sa.Column("step", sa.Integer),
+    sa.Column("held_until", sa.Float),
 )
 sa.Index("ix_incident_deliveries_due", incident_deliveries.c.state, incident_deliveries.c.next_at)
 sa.Index("ix_incident_deliveries_incident", incident_deliveries.c.incident_id)
@@ -463,6 +471,56 @@ sessions = sa.Table(
     sa.Column("user_agent", sa.String(200)),
 )
 sa.Index("ix_sessions_user", sessions.c.user_id)
+
+# -- team operations (issue 20) ------------------------------------------------------
+# One person, one record: a teammate is a ``users`` row plus this row. Hours and focus
+# blocks are minutes of the local day per weekday (``team/hours.py``), interpreted in
+# ``tz`` (an IANA name), so DST never shifts what people wrote. ``contacts`` are apprise
+# URLs, secrets included: they leave the store only masked. ``source`` is ``cli`` or
+# ``toml`` (written by ``lablink team sync``).
+team_members = sa.Table(
+    "team_members",
+    metadata,
+    sa.Column("user_id", BigId, sa.ForeignKey("users.id"), primary_key=True),
+    sa.Column("tz", sa.String(64), nullable=False),
+    sa.Column("hours", sa.JSON, nullable=False),
+    sa.Column("focus", sa.JSON, nullable=False),
+    sa.Column("away", sa.JSON, nullable=False),
+    sa.Column("contacts", sa.JSON, nullable=False),
+    sa.Column("source", sa.String(20), nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+
+# ``members`` is the turn order (user names). ``handoff_day`` NULL: a daily hand-off.
+rotations = sa.Table(
+    "rotations",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(100), nullable=False, unique=True),
+    sa.Column("members", sa.JSON, nullable=False),
+    sa.Column("handoff_day", sa.Integer),
+    sa.Column("handoff_minute", sa.Integer, nullable=False),
+    sa.Column("tz", sa.String(64), nullable=False),
+    sa.Column("follow_sun", sa.Boolean, nullable=False),
+    sa.Column("escalate_after", sa.Float, nullable=False),
+    sa.Column("fallback", sa.String(100)),
+    sa.Column("projects", sa.JSON, nullable=False),
+    sa.Column("source", sa.String(20), nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+
+oncall_overrides = sa.Table(
+    "oncall_overrides",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("rotation_id", BigId, sa.ForeignKey("rotations.id"), nullable=False),
+    sa.Column("person", sa.String(100), nullable=False),
+    sa.Column("start_at", sa.Float, nullable=False),
+    sa.Column("end_at", sa.Float, nullable=False),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+sa.Index("ix_oncall_overrides_rotation", oncall_overrides.c.rotation_id, oncall_overrides.c.end_at)
 
 # -- the MLflow-compatible API ---------------------------------------------------------
 # An MLflow experiment is a lablink project. MLflow clients keep experiment ids as

@@ -56,17 +56,7 @@ truck factor of Avelino et al. (2016).</p>
 
 def render_html(data: dict[str, Any]) -> str:
     """The report of ``Report.to_dict()`` (plus ``store``) as an HTML page."""
-    timeline = data["timeline"]
-    points = []
-    if timeline:
-        top = max(max(p["factor"] for p in timeline), 1)
-        step = (WIDTH - 2 * PAD) / max(len(timeline) - 1, 1)
-        for i, p in enumerate(timeline):
-            x = PAD + i * step
-            y = HEIGHT - PAD - (HEIGHT - 2 * PAD) * p["factor"] / top
-            points.append(
-                {"x": round(x, 1), "y": round(y, 1), "factor": p["factor"], "date": when(p["at"])}
-            )
+    points = chart_points(data["timeline"])
     return str(
         PAGE.render(
             data=data,
@@ -78,3 +68,18 @@ def render_html(data: dict[str, Any]) -> str:
             P=PAD,
         )
     )
+
+
+def chart_points(timeline: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The truck factor over time as SVG points (also drawn by the web UI's page)."""
+    points = []
+    if timeline:
+        top = max(max(p["factor"] for p in timeline), 1)
+        step = (WIDTH - 2 * PAD) / max(len(timeline) - 1, 1)
+        for i, p in enumerate(timeline):
+            x = PAD + i * step
+            y = HEIGHT - PAD - (HEIGHT - 2 * PAD) * p["factor"] / top
+            points.append(
+                {"x": round(x, 1), "y": round(y, 1), "factor": p["factor"], "date": when(p["at"])}
+            )
+    return points

@@ -10,6 +10,8 @@ Pages (all state in the query string, so any view is a link to paste in chat):
     /incidents            watchdog incidents, their evidence and notification attempts
     /sweeps/{sweep_id}    a sweep's trials, the best so far, params against its metric
     /datasets             datasets; /datasets/{name}?v=3: versions, lineage, profile, drift
+    /team                 roster with local times, core-hours heat-map, who is on call
+    /team/busfactor       the bus factor of the server's configured repository
     /docs                 the API's Swagger UI, from /static (works offline)
     /signin, /me          with auth on: the sign-in form; who you are, your roles and tokens
 
@@ -44,6 +46,7 @@ def mount_ui(app: FastAPI, lab: Lab) -> None:
     from lablink.ui.runpage import run_router
     from lablink.ui.signin import signin_router
     from lablink.ui.sweep_view import sweep_router
+    from lablink.ui.team import team_router
 
     assets = Assets()
     renderer = Renderer(assets)
@@ -57,6 +60,7 @@ def mount_ui(app: FastAPI, lab: Lab) -> None:
     app.include_router(incidents_router(lab, renderer))
     app.include_router(datasets_router(lab, renderer))  # with their schemas
     app.include_router(sweep_router(lab, renderer))
+    app.include_router(team_router(lab, renderer))
     app.include_router(signin_router(renderer))
     app.include_router(profile_router(lab, renderer))
 

@@ -13,11 +13,13 @@ import time
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
-from starlette.responses import HTMLResponse
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from lablink.core.lab import Lab
-from lablink.errors import LablinkError
+from lablink.errors import Forbidden, LablinkError
 from lablink.models import Incident
+from lablink.server.access import MEMBER, access_of
+from lablink.server.browser import same_origin
 from lablink.ui.guard import check_run, readable
 from lablink.ui.render import Renderer
 from lablink.ui.sparkline import sparkline
@@ -77,5 +79,21 @@ def incidents_router(lab: Lab, renderer: Renderer) -> APIRouter:
         ]
         context = {"items": items, "open": open, "run": run, "now": time.time()}
         return renderer.page("incidents.html", context)
+
+    @router.post("/incidents/{incident_id}/ack")
+    def acknowledge(request: Request, incident_id: int) -> Response:
+        """The page's Acknowledge button: someone is on it, escalation stops."""
+        try:
+            if not same_origin(request.headers):  # a form posted from another site
+                raise Forbidden("acknowledge from lablink's own page", "reload the page")
+            incident = use.get(incident_id)
+            access = access_of(request)
+            if access is not None:
+                access.check(incident.project, MEMBER, f"incident {incident_id}")
+            actor = access.identity.user if access is not None else lab.settings.user
+            use.acknowledge(actor, incident_id)
+        except LablinkError as exc:
+            return renderer.error(exc, "Cannot acknowledge")
+        return RedirectResponse(f"/incidents?run={incident.run_id}", status_code=303)
 
     return router

@@ -15,6 +15,7 @@ from lablink.server.api import (
     projects,
     runs,
     schemas,
+    team,
 )
 
 PREFIX = API_PREFIX
@@ -29,6 +30,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     schemas.router,
     incidents.router,
     admin.router,
+    team.router,
 )
 
 __all__ = ["PREFIX", "ROUTERS"]
