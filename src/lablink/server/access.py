@@ -7,7 +7,8 @@ exist, and a write they may not make 403 (404 when they cannot even read it).
 
 Datasets, schemas and blobs are shared by the whole server, not owned by a project:
 reading them needs viewer in at least one project, writing them member in at least
-one. Routes that list across projects (projects, run search, incidents, the event
+one. A blob is read only by those who may read a run or dataset version holding it
+(``readable_blobs``): an artifact of a project's run stays within that project. Routes that list across projects (projects, run search, incidents, the event
 stream) check nothing here and filter their answer with ``Access.readable``; so do
 the MLflow-compatible routes (``server/mlflow/guard.py``), which name the project in
 their arguments. A route
@@ -23,7 +24,7 @@ routes are each caller's own.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -42,7 +43,13 @@ PEOPLE_RULES = frozenset(("admin", "project-admin", "me"))
 SHARED = ("/datasets", "/data/", "/schemas", "/blobs/")
 # POSTs that only read (a question in a body, not a change).
 READ_POSTS = frozenset(
-    ("/blobs/missing", "/data/missing", "/data/fetch", "/schemas/{subject}/check")
+    (
+        "/blobs/missing",
+        "/data/missing",
+        "/data/fetch",
+        "/data/access",
+        "/schemas/{subject}/check",
+    )
 )
 # Routes that answer only what the caller may read, or check a project named in the body.
 SELF_CHECKED = frozenset(
@@ -118,6 +125,22 @@ def access_of(request: Request) -> Access | None:
     if identity is None:
         return None
     return Access(request.app.state.lab, identity)
+
+
+def readable_blobs(request: Request, digests: Iterable[str]) -> set[str]:
+    """The subset of ``digests`` the caller may read: those held by a dataset version
+    or by a run of a project they read (``core/blob_readers.py``); all without auth.
+
+    A blocking store read. Routes answer the others as if they were not stored.
+    """
+    wanted = list(digests)
+    access = access_of(request)
+    if access is None or access.identity.is_admin:
+        return set(wanted)
+    lab: Lab = request.app.state.lab
+    # Reaching a blob route at all took a role somewhere (the ``shared`` rule), which
+    # is what reading datasets takes.
+    return lab.blob_readers.readable(wanted, access.readable(), datasets=True)
 
 
 def authorize(request: Request) -> Access | None:
