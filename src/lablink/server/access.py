@@ -31,7 +31,7 @@ from fastapi import Depends, Request
 
 from lablink.checks.routes import API_PREFIX, is_mlflow_path
 from lablink.core.lab import Lab
-from lablink.errors import Forbidden, NotFound
+from lablink.errors import Forbidden, InvalidInput, NotFound
 from lablink.identity import Identity, allows
 
 VIEWER, MEMBER, ADMIN = "viewer", "member", "admin"
@@ -182,7 +182,7 @@ def authorize(request: Request) -> Access | None:
         ref = str(params.get("run_id", params.get("ref")))
         access.check(run_project(request, ref), needed, f"run {ref!r}")
     elif kind == "incident":
-        incident = lab.watchdog.incidents.get(params["incident_id"])
+        incident = lab.watchdog.incidents.get(incident_number(params["incident_id"]))
         access.check(incident.project, needed, f"incident {incident.id}")
     elif kind == "shared":
         access.anywhere(needed)
@@ -211,6 +211,13 @@ def rule(method: str, path: str, params: set[str]) -> str | None:
     if path.startswith(SHARED):
         return "shared"
     return "self" if (method, path) in SELF_CHECKED else None
+
+
+def incident_number(text: str) -> int:
+    """An incident id from a path, as the number it is. Raises ``InvalidInput``."""
+    if text.isascii() and text.isdigit() and 0 < len(text) < 19 and int(text) > 0:
+        return int(text)
+    raise InvalidInput(f"an incident id is a positive integer, not {text[:40]!r}")
 
 
 def bare(path: str) -> str:

@@ -267,7 +267,7 @@ class Authenticate:
         state = scope.setdefault("state", {})
         stale = bool(state.get("stale_session"))
         if identity is None and path != "/signin":
-            if path.startswith("/ui-data/"):
+            if path.startswith(_DATA_PATHS):  # a script's call: an answer, not a page
                 signin = Unauthorized("sign in to see this", "open the page again and sign in")
                 await browser.refusal(scope, signin, stale)(scope, receive, send)
             else:
@@ -291,6 +291,9 @@ class Authenticate:
             browser.VIEWER.reset(reset)
 
 
+# Paths scripts call (the UI's data, the MLflow UI's API): refused with 401, not sent to
+# the sign-in page.
+_DATA_PATHS = ("/ui-data/", "/ajax-api/")
 # Blob questions that change nothing: edge caches send them with a browser's cookie.
 _READ_POSTS = frozenset(
     f"{API_PREFIX}{path}" for path in ("/data/access", "/data/fetch", "/data/missing")
