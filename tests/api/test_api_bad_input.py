@@ -259,6 +259,9 @@ def cases(run: str, ended: str, blob: str) -> list[Case]:
         Case("dataset used-by: unknown", "GET", f"{API}/datasets/nosuch/versions/v1/used-by", 404, "not_found"),
         Case("data missing: bad digest", "POST", f"{API}/data/missing", 400, json={"digests": ["abc"]}, contains="blob id"),
         Case("data fetch: digests a string", "POST", f"{API}/data/fetch", 400, json={"digests": ZERO}, contains="digests"),
+        Case("data access: bad digest", "POST", f"{API}/data/access", 400, json={"digests": ["abc"]}, contains="blob id"),
+        Case("data access: digests a string", "POST", f"{API}/data/access", 400, json={"digests": ZERO}, contains="digests"),
+        Case("data access: no body", "POST", f"{API}/data/access", 400, json={}),
         Case("data verify: both forms", "POST", f"{API}/data/verify", 400, json={"digest": ZERO, "digests": [ZERO]}),
         Case("data verify: neither form", "POST", f"{API}/data/verify", 400, json={}),
         # -- schemas and incidents ---------------------------------------------------

@@ -6,6 +6,7 @@ import collections
 import os
 import random
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,9 @@ class Counting:
         self.counts: collections.Counter[tuple[str, str]] = collections.Counter()
         self.delay: dict[str, float] = {}  # path → seconds to sleep before answering
         self.throttle: dict[str, float] = {}  # path → seconds to sleep per body chunk
+        # path → a condition the answer waits for (bounded polling), so a test can hold
+        # an upstream request until every client it expects has arrived
+        self.hold: dict[str, Callable[[], bool]] = {}
         self.lock = threading.Lock()
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
@@ -62,10 +66,22 @@ class Counting:
                 import anyio
 
                 await anyio.sleep(pause)
+            until = self.hold.get(scope["path"])
+            if until is not None:
+                await _wait_for(until)
             slow = self.throttle.get(scope["path"])
             if slow:
                 receive = _throttled(receive, slow)
         await self.app(scope, receive, send)
+
+
+async def _wait_for(condition: Callable[[], bool], limit: float = 30.0) -> None:
+    """Poll ``condition`` until it holds; fail after ``limit`` seconds."""
+    import anyio
+
+    with anyio.fail_after(limit):
+        while not condition():
+            await anyio.sleep(0.01)
 
 
 def _throttled(receive: Any, seconds: float) -> Any:

@@ -42,7 +42,10 @@ def test_twenty_concurrent_requests_for_a_missing_blob_reach_upstream_once(
     edge_server, edge = edge_factory(server.url)
     data = bytes(range(256)) * 20_000  # 5 MB, several chunks
     digest, _ = lab.blobs.put_bytes(data, "blake3")
-    counted.delay[f"{API}/data/fetch"] = 0.3  # a far upstream: everyone arrives while it works
+    # The upstream answers only once all twenty have asked the edge: each of them is then
+    # a miss whatever the machine's load (a fixed delay let a late client find the blob
+    # already cached, a hit), and any second upstream fetch would show in the count.
+    counted.hold[f"{API}/data/fetch"] = lambda: edge.stats["misses"] >= 20
     barrier = threading.Barrier(20)
 
     def ask(_: int) -> bytes:

@@ -13,6 +13,7 @@ from lablink.store.blobs import BlobStore
 from lablink.store.sql import SqlStore
 
 if TYPE_CHECKING:  # loaded on first use: a command that lists runs needs neither
+    from lablink.core.blob_readers import BlobReaders
     from lablink.core.datasets.versions import Datasets
     from lablink.core.mlflow_compat import MlflowCompat
     from lablink.core.people import People
@@ -36,6 +37,15 @@ class Lab:
         from lablink.core.datasets.versions import Datasets
 
         return Datasets(self.store, self.blobs)
+
+    @functools.cached_property
+    def blob_readers(self) -> BlobReaders:
+        """Who may read a blob: the runs and dataset versions holding it."""
+        from lablink.core.blob_readers import BlobReaders
+        from lablink.store.blob_refs_sql import BlobRefsSql
+
+        datasets = self.datasets
+        return BlobReaders(BlobRefsSql(self.store), lambda d: datasets.read_manifest(d).blobs())
 
     @functools.cached_property
     def people(self) -> People:

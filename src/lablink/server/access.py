@@ -7,7 +7,8 @@ exist, and a write they may not make 403 (404 when they cannot even read it).
 
 Datasets, schemas and blobs are shared by the whole server, not owned by a project:
 reading them needs viewer in at least one project, writing them member in at least
-one. Routes that list across projects (projects, run search, incidents, the event
+one. A blob is read only by those who may read a run or dataset version holding it
+(``readable_blobs``): an artifact of a project's run stays within that project. Routes that list across projects (projects, run search, incidents, the event
 stream) check nothing here and filter their answer with ``Access.readable``; so do
 the MLflow-compatible routes (``server/mlflow/guard.py``), which name the project in
 their arguments. A route
@@ -23,14 +24,14 @@ routes are each caller's own.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Annotated
 
 from fastapi import Depends, Request
 
 from lablink.checks.routes import API_PREFIX, is_mlflow_path
 from lablink.core.lab import Lab
-from lablink.errors import Forbidden, NotFound
+from lablink.errors import Forbidden, InvalidInput, NotFound
 from lablink.identity import Identity, allows
 
 VIEWER, MEMBER, ADMIN = "viewer", "member", "admin"
@@ -44,7 +45,13 @@ SHARED = ("/datasets", "/data/", "/schemas", "/blobs/")
 TEAM = ("/team", "/oncall/")
 # POSTs that only read (a question in a body, not a change).
 READ_POSTS = frozenset(
-    ("/blobs/missing", "/data/missing", "/data/fetch", "/schemas/{subject}/check")
+    (
+        "/blobs/missing",
+        "/data/missing",
+        "/data/fetch",
+        "/data/access",
+        "/schemas/{subject}/check",
+    )
 )
 # Routes that answer only what the caller may read, or check a project named in the body.
 SELF_CHECKED = frozenset(
@@ -122,6 +129,22 @@ def access_of(request: Request) -> Access | None:
     return Access(request.app.state.lab, identity)
 
 
+def readable_blobs(request: Request, digests: Iterable[str]) -> set[str]:
+    """The subset of ``digests`` the caller may read: those held by a dataset version
+    or by a run of a project they read (``core/blob_readers.py``); all without auth.
+
+    A blocking store read. Routes answer the others as if they were not stored.
+    """
+    wanted = list(digests)
+    access = access_of(request)
+    if access is None or access.identity.is_admin:
+        return set(wanted)
+    lab: Lab = request.app.state.lab
+    # Reaching a blob route at all took a role somewhere (the ``shared`` rule), which
+    # is what reading datasets takes.
+    return lab.blob_readers.readable(wanted, access.readable(), datasets=True)
+
+
 def authorize(request: Request) -> Access | None:
     """Check the caller's role for this route (sync: FastAPI runs it off the loop).
 
@@ -161,7 +184,7 @@ def authorize(request: Request) -> Access | None:
         ref = str(params.get("run_id", params.get("ref")))
         access.check(run_project(request, ref), needed, f"run {ref!r}")
     elif kind == "incident":
-        incident = lab.watchdog.incidents.get(params["incident_id"])
+        incident = lab.watchdog.incidents.get(incident_number(params["incident_id"]))
         access.check(incident.project, needed, f"incident {incident.id}")
     elif kind == "shared":
         access.anywhere(needed)
@@ -199,6 +222,13 @@ def rule(method: str, path: str, params: set[str]) -> str | None:
     if path.startswith(SHARED):
         return "shared"
     return "self" if (method, path) in SELF_CHECKED else None
+
+
+def incident_number(text: str) -> int:
+    """An incident id from a path, as the number it is. Raises ``InvalidInput``."""
+    if text.isascii() and text.isdigit() and 0 < len(text) < 19 and int(text) > 0:
+        return int(text)
+    raise InvalidInput(f"an incident id is a positive integer, not {text[:40]!r}")
 
 
 def bare(path: str) -> str:

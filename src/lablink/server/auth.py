@@ -26,6 +26,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from lablink.checks.routes import API_PREFIX
 from lablink.core.people import People
 from lablink.core.sessions import Session, Sessions, same_token
 from lablink.errors import Forbidden, InvalidInput, LablinkError, NotFound, Unauthorized
@@ -211,6 +212,8 @@ class Authenticate:
         session: Session | None = scope.get("state", {}).get("session")
         if session is None or scope["method"] in browser.SAFE_METHODS:
             return
+        if scope["method"] == "POST" and scope["path"] in _READ_POSTS:
+            return  # a question in a body changes nothing (an edge forwards the cookie)
         if not same_token(Headers(scope=scope).get(browser.CSRF_HEADER), session.csrf):
             raise Forbidden(_CSRF_MESSAGE, _CSRF_HINT)
 
@@ -264,7 +267,7 @@ class Authenticate:
         state = scope.setdefault("state", {})
         stale = bool(state.get("stale_session"))
         if identity is None and path != "/signin":
-            if path.startswith("/ui-data/"):
+            if path.startswith(_DATA_PATHS):  # a script's call: an answer, not a page
                 signin = Unauthorized("sign in to see this", "open the page again and sign in")
                 await browser.refusal(scope, signin, stale)(scope, receive, send)
             else:
@@ -288,6 +291,13 @@ class Authenticate:
             browser.VIEWER.reset(reset)
 
 
+# Paths scripts call (the UI's data, the MLflow UI's API): refused with 401, not sent to
+# the sign-in page.
+_DATA_PATHS = ("/ui-data/", "/ajax-api/")
+# Blob questions that change nothing: edge caches send them with a browser's cookie.
+_READ_POSTS = frozenset(
+    f"{API_PREFIX}{path}" for path in ("/data/access", "/data/fetch", "/data/missing")
+)
 _CSRF_MESSAGE = "this request lacks the page's CSRF token, or carries a wrong one"
 _CSRF_HINT = (
     "reload the page and try again; scripts calling the API with the session cookie "

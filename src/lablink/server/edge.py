@@ -7,6 +7,10 @@ its disk within the size limit by LRU eviction, and forwards every other request
 (metadata, uploads, the web UI) to the upstream unchanged. Clients list it first in
 ``LABLINK_DATA_ENDPOINTS``; it holds no database and no state but its cache, so it can
 be thrown away and restarted at will.
+
+A cached blob goes out only to a caller the upstream allows (``edge_access.py``): the
+edge passes the caller's credentials upstream, asks which blobs they may read, and
+fetches what it lacks with those same credentials.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from lablink.core.datasets.packs import END, corrupt_frame, write_pack
 from lablink.core.datasets.transfer import check_digests
 from lablink.errors import CorruptBlob, NotFound, ServiceUnavailable
 from lablink.server.api.datasets import Digests, VerifyIn, verify_answer
+from lablink.server.edge_access import EdgeAccess, Refused, credentials
 from lablink.server.edge_cache import EdgeCache
 from lablink.server.errors import install_error_handlers
 from lablink.server.jsonio import JSONResponse, reply
@@ -60,8 +65,15 @@ _HOP = {
 }
 
 
-def create_edge_app(edge: EdgeCache, token: str | None = None) -> FastAPI:
-    """An ASGI app serving ``edge``'s blobs and proxying the rest to its upstream."""
+def create_edge_app(
+    edge: EdgeCache, token: str | None = None, access: EdgeAccess | None = None
+) -> FastAPI:
+    """An ASGI app serving ``edge``'s blobs and proxying the rest to its upstream.
+
+    ``access`` remembers what the upstream allowed whom (a fresh ``EdgeAccess``
+    when None; tests pass one on a clock of their own).
+    """
+    allowed = access or EdgeAccess()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -74,6 +86,7 @@ def create_edge_app(edge: EdgeCache, token: str | None = None) -> FastAPI:
 
     app = FastAPI(title="lablink edge cache", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.edge = edge
+    app.state.access = allowed
     install_error_handlers(app)
 
     @app.get("/healthz", include_in_schema=False)
@@ -86,21 +99,36 @@ def create_edge_app(edge: EdgeCache, token: str | None = None) -> FastAPI:
         return reply({"upstream": edge.upstream, "cache": cache, "stats": dict(edge.stats)})
 
     @app.post(f"{API}/data/fetch", summary="Download a pack of blobs")
-    async def fetch(body: Digests) -> StreamingResponse:
+    async def fetch(body: Digests, request: Request) -> Response:
         digests = list(dict.fromkeys(check_digests(body.digests)))
-        first = digests[:FIRST_GROUP]
+        given = credentials(request)
+        try:
+            readable = await allowed.readable(request.app.state.upstream, given, digests)
+        except Refused as refused:
+            return refused.response
+        hidden = {d for d in digests if d not in readable}  # as the upstream: "missing"
+        first = [d for d in digests if d not in hidden][:FIRST_GROUP]
         # The first group is fetched before answering, so an upstream failure is a
         # clean 503 the client fails over on, not a pack cut off after its headers.
-        await run_in_threadpool(edge.ensure, first)
-        return StreamingResponse(_pack(edge, digests), media_type="application/octet-stream")
+        await run_in_threadpool(edge.ensure, first, given)
+        return StreamingResponse(
+            _pack(edge, digests, hidden, given), media_type="application/octet-stream"
+        )
 
     @app.get(API + "/blobs/{digest}", summary="Download a blob")
-    async def get_blob(digest: str) -> Response:
+    async def get_blob(digest: str, request: Request) -> Response:
         check_digest(digest)
+        given = credentials(request)
+        try:
+            readable = await allowed.readable(request.app.state.upstream, given, [digest])
+        except Refused as refused:
+            return refused.response
+        if digest not in readable:  # the upstream's own answer for a hidden blob
+            raise NotFound(f"blob {digest} is not stored", "upload it with PUT")
         # Pinned until the file is open: another request's eviction may delete it
         # after that, and the open file still reads whole until the response is sent.
         with edge.pinned([digest]):
-            if digest not in await run_in_threadpool(edge.ensure, [digest]):
+            if digest not in await run_in_threadpool(edge.ensure, [digest], given):
                 if edge.is_corrupt_upstream(digest):
                     raise _corrupt(edge, digest)
                 raise NotFound(f"blob {digest} is not stored upstream")
@@ -115,10 +143,23 @@ def create_edge_app(edge: EdgeCache, token: str | None = None) -> FastAPI:
 
     @app.post(f"{API}/data/verify", summary="Re-verify a cached blob")
     async def verify(body: VerifyIn, request: Request) -> Response:
+        # Only what the caller may read is rehashed here; the upstream answers the rest
+        # (as "missing" where they may not read it).
+        asked = check_digests(body.digests) if body.digests is not None else []
+        if body.digest is not None:
+            asked = [check_digest(body.digest)]
+        try:
+            readable = await allowed.readable(
+                request.app.state.upstream, credentials(request), asked
+            )
+        except Refused as refused:
+            return refused.response
         if body.digests is not None:
-            return await _verify_many(edge, check_digests(body.digests), request)
+            return await _verify_many(edge, asked, readable, request)
         assert body.digest is not None
-        ok = await run_in_threadpool(edge.verify, check_digest(body.digest))
+        if body.digest not in readable:
+            return await _proxy(request)
+        ok = await run_in_threadpool(edge.verify, body.digest)
         if ok is None:  # not ours: the corrupt copy came from upstream
             return await _proxy(request)
         return reply({"digest": body.digest, "ok": ok})
@@ -144,10 +185,15 @@ def _read_all(fh: IO[bytes]) -> Iterator[bytes]:
             yield chunk
 
 
-def _pack(edge: EdgeCache, digests: list[str]) -> Iterator[bytes]:
-    """The pack of ``digests``, made local group by group as it streams."""
+def _pack(
+    edge: EdgeCache, digests: list[str], hidden: set[str], given: dict[str, str]
+) -> Iterator[bytes]:
+    """The pack of ``digests``, made local group by group as it streams; ``hidden`` ones
+    (the caller may not read them) are ``missing``."""
 
     def open_blob(digest: str) -> IO[bytes] | None:
+        if digest in hidden:
+            return None
         try:
             return open(edge.cache.where(digest), "rb")
         except FileNotFoundError:
@@ -156,10 +202,14 @@ def _pack(edge: EdgeCache, digests: list[str]) -> Iterator[bytes]:
     with edge.pinned(digests):
         for start in range(0, len(digests), GROUP):
             group = digests[start : start + GROUP]
-            edge.ensure(group)
-            sizes = [(d, _size(edge, d)) for d in group]
+            edge.ensure([d for d in group if d not in hidden], given)
+            sizes = [(d, -1 if d in hidden else _size(edge, d)) for d in group]
             # the upstream's only copy was corrupt (and is reported): say so, not "missing"
-            bad = {d for d, size in sizes if size < 0 and edge.is_corrupt_upstream(d)}
+            bad = {
+                d
+                for d, size in sizes
+                if size < 0 and d not in hidden and edge.is_corrupt_upstream(d)
+            }
             if bad:
                 yield b"".join(corrupt_frame(d) for d in bad)
             yield from write_pack([s for s in sizes if s[0] not in bad], open_blob, end=False)
@@ -176,17 +226,20 @@ def _corrupt(edge: EdgeCache, digest: str) -> CorruptBlob:
     )
 
 
-async def _verify_many(edge: EdgeCache, digests: list[str], request: Request) -> Response:
+async def _verify_many(
+    edge: EdgeCache, digests: list[str], readable: set[str], request: Request
+) -> Response:
     """Rehash the copies this edge holds; ask the upstream about the others."""
     results: dict[str, bool | None] = {}
     for digest in dict.fromkeys(digests):
-        results[digest] = await run_in_threadpool(edge.verify, digest)
+        mine = digest in readable
+        results[digest] = await run_in_threadpool(edge.verify, digest) if mine else None
     theirs = [d for d, ok in results.items() if ok is None]
     if theirs:
         client: httpx.AsyncClient = request.app.state.upstream
         try:
             answer = await client.post(
-                f"{API}/data/verify", json={"digests": theirs}, headers=_auth(request)
+                f"{API}/data/verify", json={"digests": theirs}, headers=credentials(request)
             )
             found = answer.json() if answer.status_code == 200 else {}
         except (httpx.HTTPError, ValueError):
@@ -196,11 +249,6 @@ async def _verify_many(edge: EdgeCache, digests: list[str], request: Request) ->
         for digest in found.get("corrupt", []):
             results[digest] = False
     return reply(verify_answer(results))
-
-
-def _auth(request: Request) -> dict[str, str]:
-    value = request.headers.get("authorization")
-    return {"Authorization": value} if value else {}
 
 
 def _size(edge: EdgeCache, digest: str) -> int:

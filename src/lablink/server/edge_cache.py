@@ -80,8 +80,11 @@ class EdgeCache:
                     if self._pins[d] <= 0:
                         del self._pins[d]
 
-    def ensure(self, digests: list[str]) -> set[str]:
+    def ensure(self, digests: list[str], headers: Mapping[str, str] | None = None) -> set[str]:
         """Make ``digests`` local; returns those available (upstream may lack some).
+
+        ``headers`` (the caller's credentials) go with the upstream requests this call
+        makes; the caller was allowed to read ``digests`` before (``edge_access.py``).
 
         Raises:
             ServiceUnavailable: the upstream cannot be reached or broke off.
@@ -103,7 +106,7 @@ class EdgeCache:
                     theirs.append(future)
                 self.stats["misses"] += 1
         if mine:
-            self._fetch(mine)
+            self._fetch(mine, headers or {})
         for future in [*mine.values(), *theirs]:
             try:
                 future.result(WAIT_SECONDS)  # re-raises the leader's error
@@ -114,10 +117,12 @@ class EdgeCache:
                 ) from None
         return {d for d in digests if self.cache.has(d)}
 
-    def _fetch(self, futures: dict[str, concurrent.futures.Future[bool]]) -> None:
+    def _fetch(
+        self, futures: dict[str, concurrent.futures.Future[bool]], headers: Mapping[str, str]
+    ) -> None:
         """Fetch blobs from upstream in packs; resolve each blob's future as it lands."""
         try:
-            self._fetch_pack(list(futures), futures)
+            self._fetch_pack(list(futures), futures, headers)
             for future in futures.values():
                 if not future.done():  # neither sent nor reported missing: treat as missing
                     future.set_result(False)
@@ -137,7 +142,10 @@ class EdgeCache:
             self.cache.evict(protect=pins | set(futures))
 
     def _fetch_pack(
-        self, digests: list[str], futures: dict[str, concurrent.futures.Future[bool]]
+        self,
+        digests: list[str],
+        futures: dict[str, concurrent.futures.Future[bool]],
+        headers: Mapping[str, str],
     ) -> None:
         with self._lock:  # request threads count at the same time
             self.stats["upstream_requests"] += 1
@@ -154,7 +162,7 @@ class EdgeCache:
             futures[digest].set_result(stored)
 
         result = PackResult()
-        fetch_pack(self.client, digests, self.cache, result, landed)
+        fetch_pack(self.client, digests, self.cache, result, landed, headers=headers)
         for digest in [*result.missing, *result.upstream_corrupt]:
             if not futures[digest].done():
                 futures[digest].set_result(False)
@@ -162,7 +170,7 @@ class EdgeCache:
         for digest in corrupt:
             self._remember(digest, corrupt=True)
         if corrupt:
-            self._report(corrupt)
+            self._report(corrupt, headers)
 
     def _remember(self, digest: str, *, corrupt: bool) -> None:
         with self._lock:
@@ -177,13 +185,15 @@ class EdgeCache:
         with self._lock:
             return digest in self.corrupt_upstream
 
-    def _report(self, digests: list[str]) -> None:
+    def _report(self, digests: list[str], headers: Mapping[str, str]) -> None:
         """Tell the upstream its copies are corrupt: it rehashes and quarantines them.
 
         Best effort: a failed report is logged; the next fetch finds and reports it again.
         """
         try:
-            answer = self.client.post(f"{API}/data/verify", json={"digests": digests})
+            answer = self.client.post(
+                f"{API}/data/verify", json={"digests": digests}, headers=dict(headers)
+            )
         except httpx.HTTPError as exc:
             logger.warning("could not report corrupt blobs to %s: %s", self.upstream, exc)
             return

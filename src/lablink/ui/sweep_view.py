@@ -12,7 +12,7 @@ import json
 import time
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from starlette.responses import HTMLResponse
 
 from lablink.core.lab import Lab
@@ -20,6 +20,7 @@ from lablink.errors import LablinkError, NotFound
 from lablink.launch.sweep_trials import SPEC_ARTIFACT, sweep_tag
 from lablink.launch.sweeps import MAX_TRIAL_RUNS, view_of
 from lablink.models import RunRecord
+from lablink.ui.guard import readable
 from lablink.ui.params_view import dimensions
 from lablink.ui.render import Renderer
 
@@ -38,11 +39,14 @@ def sweep_router(lab: Lab, renderer: Renderer) -> APIRouter:
     router = APIRouter(include_in_schema=False)
 
     @router.get("/sweeps/{sweep_id}", response_class=HTMLResponse)
-    def sweep_page(sweep_id: str) -> HTMLResponse:
+    def sweep_page(sweep_id: str, request: Request) -> HTMLResponse:
         try:
-            runs, _ = lab.tracking.search_runs(
+            found, _ = lab.tracking.search_runs(
                 None, f"tags.{sweep_tag(sweep_id)}", "created_at", False, MAX_TRIAL_RUNS, 0
             )
+            # trials the viewer may not read are not there (none readable: no sweep)
+            shown = readable(request)
+            runs = [run for run in found if shown(run.project)]
             spec = _spec(lab, runs) if runs else {}
             if not spec:
                 raise NotFound(f"no sweep {sweep_id!r}", "`lablink sweeps ls` lists the sweeps")

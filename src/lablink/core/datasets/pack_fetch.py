@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping
 
 import httpx
 
@@ -43,13 +43,15 @@ def fetch_pack(
     result: PackResult,
     on_blob: Callable[[str, int, bool], None] | None = None,
     chunks: Chunks | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> None:
     """Ask ``client``'s server for ``digests`` and write each blob it sends to ``cache``.
 
     ``on_blob(digest, size, stored)`` runs after each blob frame (``stored`` is False
     for a corrupt copy, which is not kept); ``chunks`` may wrap each blob's bytes (a
     progress meter). Blobs not asked for are skipped. ``result`` is filled as frames
-    arrive and stays valid when this raises.
+    arrive and stays valid when this raises. ``headers`` go with the request (an edge
+    passes its caller's credentials).
 
     Raises:
         ServiceUnavailable: the server answered with an HTTP error.
@@ -58,8 +60,8 @@ def fetch_pack(
     """
     wanted = set(digests)
     body = json.dumps({"digests": list(digests)}).encode()
-    headers = {"Content-Type": "application/json"}
-    with client.stream("POST", f"{API}/data/fetch", content=body, headers=headers) as response:
+    sent = {**(headers or {}), "Content-Type": "application/json"}
+    with client.stream("POST", f"{API}/data/fetch", content=body, headers=sent) as response:
         if response.status_code >= 400:
             response.read()
             raise ServiceUnavailable(

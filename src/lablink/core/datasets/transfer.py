@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from typing import IO
 
 from lablink.core.datasets.packs import PackReader, write_pack
@@ -59,14 +59,15 @@ class Transfers:
             self.sql.record_blobs(stored)
         return stored
 
-    def read_pack(self, digests: list[str]) -> Iterator[bytes]:
-        """A pack of the given blobs; ones not stored become ``missing`` frames."""
+    def read_pack(self, digests: list[str], hidden: Collection[str] = ()) -> Iterator[bytes]:
+        """A pack of the given blobs; ones not stored (or ``hidden``: the caller may not
+        read them) become ``missing`` frames."""
         for digest in digests:
             check_digest(digest)
         sizes: dict[str, int] = {}
         for digest in dict.fromkeys(digests):
             try:
-                sizes[digest] = self.blobs.size(digest)
+                sizes[digest] = -1 if digest in hidden else self.blobs.size(digest)
             except NotFound:
                 sizes[digest] = -1
 

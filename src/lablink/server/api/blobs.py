@@ -19,6 +19,7 @@ from lablink.checks import widths
 from lablink.checks.routes import API_PREFIX, MLFLOW_ARTIFACTS
 from lablink.core.lab import Lab
 from lablink.errors import InvalidInput, NotFound
+from lablink.server.access import readable_blobs
 from lablink.server.deps import LabDep
 from lablink.server.fields import ArtifactName, Body, Digest, Kind
 from lablink.server.jsonio import JSONResponse, reply
@@ -52,9 +53,12 @@ def upload_path(path: str) -> bool:
     return path.startswith(f"{API_PREFIX}/blobs/") and path != f"{API_PREFIX}/blobs/missing"
 
 
-def _blob_size(lab: Lab, digest: str) -> int:
+def _blob_size(lab: Lab, digest: str, request: Request) -> int:
+    """The size of a blob the caller may read; one they may not is "not stored"."""
     check_digest(digest)
     try:
+        if digest not in readable_blobs(request, [digest]):
+            raise FileNotFoundError(digest)
         return int(lab.blobs.fs.size(lab.blobs.path(digest)))
     except FileNotFoundError:
         raise NotFound(f"blob {digest} is not stored", "upload it with PUT") from None
@@ -92,16 +96,16 @@ async def put_blob(digest: str, request: Request, lab: LabDep) -> JSONResponse:
 
 
 @router.head("/blobs/{digest}", summary="Is a blob stored?")
-async def head_blob(digest: str, lab: LabDep) -> Response:
-    """200 with ``Content-Length`` when stored, else 404."""
-    size = await run_in_threadpool(_blob_size, lab, digest)
+async def head_blob(digest: str, request: Request, lab: LabDep) -> Response:
+    """200 with ``Content-Length`` when stored (and readable by the caller), else 404."""
+    size = await run_in_threadpool(_blob_size, lab, digest, request)
     return Response(headers={"content-length": str(size), "etag": f'"{digest}"'})
 
 
 @router.get("/blobs/{digest}", summary="Download a blob")
-async def get_blob(digest: str, lab: LabDep) -> StreamingResponse:
-    """The blob's bytes, streamed."""
-    size = await run_in_threadpool(_blob_size, lab, digest)
+async def get_blob(digest: str, request: Request, lab: LabDep) -> StreamingResponse:
+    """The blob's bytes, streamed; 404 for one the caller may not read."""
+    size = await run_in_threadpool(_blob_size, lab, digest, request)
 
     async def chunks() -> AsyncIterator[bytes]:
         fh = await run_in_threadpool(lab.blobs.open, digest)

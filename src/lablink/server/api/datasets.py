@@ -21,7 +21,8 @@ from starlette.responses import StreamingResponse
 from lablink.checks.wire_numbers import MAX_VERSION
 from lablink.core.datasets.packs import TruncatedPack
 from lablink.core.datasets.transfer import check_digests
-from lablink.errors import InvalidInput
+from lablink.errors import InvalidInput, NotFound
+from lablink.server.access import readable_blobs
 from lablink.server.deps import Actor, LabDep
 from lablink.server.fields import Body, Digest, InputRef, Integral, RunId, SchemaRef, Text
 from lablink.server.jsonio import JSONResponse, reply
@@ -204,21 +205,45 @@ async def upload_pack(request: Request, lab: LabDep) -> JSONResponse:
 
 
 @router.post("/data/fetch", summary="Download a pack of blobs")
-def fetch_pack(body: Digests, lab: LabDep) -> StreamingResponse:
-    """The blobs as one pack; ones not stored come as ``missing`` frames."""
-    pack = lab.datasets.transfers.read_pack(check_digests(body.digests))
+def fetch_pack(body: Digests, request: Request, lab: LabDep) -> StreamingResponse:
+    """The blobs as one pack; ones not stored, or that the caller may not read, come as
+    ``missing`` frames."""
+    digests = check_digests(body.digests)
+    hidden = set(digests) - readable_blobs(request, digests)
+    pack = lab.datasets.transfers.read_pack(digests, hidden)
     return StreamingResponse(pack, media_type="application/octet-stream")
 
 
+@router.post("/data/access", summary="Which blobs the caller may read")
+def access(body: Digests, request: Request) -> JSONResponse:
+    """The subset of ``digests`` the caller may read (held by a dataset version, or by a
+    run of a project they read), up to 100,000 per request.
+
+    Edge caches ask this, with their caller's credentials, before serving a cached
+    blob. A digest left out is unreadable or not stored: the answer does not say which.
+    """
+    digests = check_digests(body.digests)
+    allowed = readable_blobs(request, digests)
+    return reply({"readable": [d for d in dict.fromkeys(digests) if d in allowed]})
+
+
 @router.post("/data/verify", summary="Re-verify stored blobs")
-def verify(body: VerifyIn, lab: LabDep) -> JSONResponse:
+def verify(body: VerifyIn, request: Request, lab: LabDep) -> JSONResponse:
     """Rehash the server's copies; corrupt ones are quarantined, so a push replaces them.
 
     ``{digest}`` answers ``{digest, ok}`` (404 when not stored); ``{digests}`` (an
     edge cache reporting what its upstream sent) answers ``{ok, corrupt, missing}``.
+    A blob the caller may not read counts as not stored.
     """
     transfers = lab.datasets.transfers
     if body.digests is not None:
-        return reply(verify_answer(transfers.verify_many(check_digests(body.digests))))
+        digests = check_digests(body.digests)
+        allowed = readable_blobs(request, digests)
+        results = transfers.verify_many([d for d in digests if d in allowed])
+        results.update({d: None for d in digests if d not in allowed})
+        return reply(verify_answer(results))
     assert body.digest is not None
-    return reply({"digest": body.digest, "ok": transfers.verify(check_digest(body.digest))})
+    digest = check_digest(body.digest)
+    if digest not in readable_blobs(request, [digest]):
+        raise NotFound(f"blob {digest} is not stored")
+    return reply({"digest": body.digest, "ok": transfers.verify(digest)})

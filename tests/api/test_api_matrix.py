@@ -1,0 +1,444 @@
+"""Every route of the app by every kind of caller: the status each gets, on both stores.
+
+The routes come from the app itself (``app.routes``), so a new route fails
+``test_every_route_has_an_expectation`` until it is given a kind here; each kind says
+what each caller gets. Path parameters are real objects of project ``vision`` (a run,
+its artifact and diff, an incident, a dataset, a schema, a sweep, MLflow ids), so a
+refusal is the access check's and not a missing object's. The callers:
+
+- ``anonymous`` (no credential) and ``wrong`` (an unknown token): 401 (a page: the
+  sign-in redirect, 303; a page asked for with a refused token: 401);
+- ``viewer`` and ``member`` of ``vision``;
+- ``other``: admin of another project, nothing in ``vision``: 404 for anything of
+  ``vision``, as if it did not exist;
+- ``admin``: a server admin.
+
+One server per store serves the whole matrix. Allowed writes are sent with a body the
+route refuses (400) wherever the write would change what later rows read; ``ok`` below
+is any answer but a refusal (401, 403, 404) or a server error.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from fastapi import FastAPI
+from fastapi.routing import iter_route_contexts
+
+from helpers import AppServer, make_settings
+from lablink.checks.watch_rules import Finding
+from lablink.core.datasets.manifest import FileEntry, Manifest
+from lablink.core.guard import Guard, Limits
+from lablink.core.lab import Lab
+from lablink.core.schemas import Schemas
+from lablink.server.app import create_app
+from lablink.server.auth import AuthConfig
+
+CALLERS = ("anonymous", "wrong", "viewer", "member", "other", "admin")
+OK = "ok"
+# kind -> what each caller in CALLERS gets
+KINDS: dict[str, tuple[int | str, ...]] = {
+    "public": (OK, OK, OK, OK, OK, OK),
+    "read": (401, 401, OK, OK, 404, OK),
+    "write": (401, 401, 403, OK, 404, OK),
+    "any": (401, 401, OK, OK, OK, OK),  # lists filtered to what the caller reads, /me
+    "shared-read": (401, 401, OK, OK, OK, OK),  # datasets, schemas: a role anywhere
+    "shared-write": (401, 401, 403, OK, OK, OK),  # member (or admin) anywhere
+    "project-admin": (401, 401, 403, 403, 404, OK),
+    "admin": (401, 401, 403, 403, 403, OK),
+    "not-yours": (401, 401, 404, 404, 404, 404),  # someone else's token under /me
+    "unknown": (401, 401, 404, 404, 404, 404),  # an MLflow endpoint lablink lacks
+    "page": (303, 401, OK, OK, 404, OK),
+    "page-any": (303, 401, OK, OK, OK, OK),
+    "page-data": (401, 401, OK, OK, 404, OK),
+    "page-data-any": (401, 401, OK, OK, OK, OK),
+    "page-write": (303, 401, 403, 403, 403, 403),  # forms that refuse a token (a script)
+    "signin": (OK, 401, OK, OK, OK, OK),
+    "signin-post": (403, 401, 403, 403, 403, 403),  # no sign-in form's CSRF cookie
+    "signout": (303, 401, OK, OK, OK, OK),  # a token ends no session: nothing to refuse
+    "shared-none": (401, 401, 404, 404, 404, 404),  # allowed, but there is nothing there
+}
+ALLOWED = {200, 201, 204, 207, 302, 303, 307, 400, 409, 415}
+BAD = {"__matrix__": 1}  # refused by every JSON body (unknown fields are)
+
+
+@dataclass
+class Row:
+    kind: str
+    url: str = ""  # the path with its parameters filled in; "" fills from World
+    params: dict[str, Any] = field(default_factory=dict)
+    json: Any = None
+    form: dict[str, str] | None = None
+
+
+@dataclass
+class World:
+    lab: Lab
+    url: str
+    tokens: dict[str, str]
+    values: dict[str, str]
+
+
+def mlflow(kind: str, json_args: dict[str, Any] | None = None, **params: str) -> Row:
+    return Row(kind, params=params, json=json_args)
+
+
+def rows(w: dict[str, str]) -> dict[tuple[str, str], Row]:
+    """What each route is, and how to call it (``w``: the objects' ids)."""
+    run, digest = w["run"], w["digest"]
+    api = "/api/v1"
+    m = "/api/2.0/mlflow"
+    exp = w["experiment"]
+    return {
+        ("GET", "/openapi.json"): Row("public"),
+        ("HEAD", "/openapi.json"): Row("public"),
+        ("GET", "/healthz"): Row("public"),
+        ("GET", "/static/{name}"): Row("public", "/static/base.js"),
+        ("HEAD", "/static/{name}"): Row("public", "/static/base.js"),
+        ("GET", "/favicon.ico"): Row("public"),
+        ("HEAD", "/favicon.ico"): Row("public"),
+        ("GET", "/signin"): Row("signin"),
+        ("POST", "/signin"): Row("signin-post", form={"user": "x", "password": "y"}),
+        # -- runs
+        ("GET", f"{api}/projects"): Row("any"),
+        ("POST", f"{api}/runs/{{run_id}}/batches"): Row("write", json=BAD),
+        ("POST", f"{api}/runs/{{run_id}}/heartbeat"): Row("write", json=BAD),
+        ("GET", f"{api}/runs/{{run_id}}/history"): Row("read", params={"key": "loss"}),
+        ("GET", f"{api}/compare"): Row("read", params={"run": [run, w["spare_run"]]}),
+        ("POST", f"{api}/runs"): Row("write", json={"project": "vision", "name": "m"}),
+        ("GET", f"{api}/runs"): Row("read", params={"project": "vision"}),
+        ("GET", f"{api}/runs/{{ref}}"): Row("read", f"{api}/runs/{run}"),
+        ("POST", f"{api}/runs/{{run_id}}/finish"): Row("write", json=BAD),
+        ("POST", f"{api}/runs/{{run_id}}/tags"): Row("write", json=BAD),
+        ("POST", f"{api}/runs/{{run_id}}/notes"): Row("write", json=BAD),
+        ("POST", f"{api}/runs/{{run_id}}/inputs"): Row("write", json=BAD),
+        ("POST", f"{api}/runs/{{run_id}}/summary"): Row("write", json=BAD),
+        ("POST", f"{api}/runs/{{run_id}}/config"): Row("write", json=BAD),
+        ("POST", f"{api}/runs/{{run_id}}/stop"): Row("write", json=BAD),
+        # -- blobs: a vision artifact's (a dataset's files are any role's)
+        ("PUT", f"{api}/blobs/{{digest}}"): Row("shared-write", json=BAD),
+        ("HEAD", f"{api}/blobs/{{digest}}"): Row("read"),
+        ("GET", f"{api}/blobs/{{digest}}"): Row("read"),
+        ("POST", f"{api}/blobs/missing"): Row("shared-read", json={"digests": [digest]}),
+        ("POST", f"{api}/runs/{{run_id}}/artifacts"): Row("write", json=BAD),
+        ("GET", f"{api}/projects/{{project}}/artifacts"): Row("read"),
+        ("GET", f"{api}/runs/{{run_id}}/artifacts"): Row("read"),
+        # -- datasets and the data plane
+        ("GET", f"{api}/datasets"): Row("shared-read"),
+        ("GET", f"{api}/datasets/-/resolve"): Row("shared-read", params={"ref": "tables"}),
+        ("GET", f"{api}/datasets/-/diff"): Row(
+            "shared-read", params={"old": "tables@v1", "new": "tables@v1"}
+        ),
+        ("GET", f"{api}/datasets/{{name}}"): Row("shared-read", f"{api}/datasets/tables"),
+        ("POST", f"{api}/datasets/{{name}}/versions"): Row(
+            "shared-write", f"{api}/datasets/tables/versions", json=BAD
+        ),
+        ("GET", f"{api}/datasets/{{name}}/versions/{{ref}}"): Row(
+            "shared-read", f"{api}/datasets/tables/versions/v1"
+        ),
+        ("GET", f"{api}/datasets/{{name}}/versions/{{ref}}/files"): Row(
+            "shared-read", f"{api}/datasets/tables/versions/v1/files"
+        ),
+        ("GET", f"{api}/datasets/{{name}}/versions/{{ref}}/profile"): Row(
+            "shared-none", f"{api}/datasets/tables/versions/v1/profile"
+        ),
+        ("GET", f"{api}/datasets/{{name}}/versions/{{ref}}/used-by"): Row(
+            "shared-read", f"{api}/datasets/tables/versions/v1/used-by"
+        ),
+        ("POST", f"{api}/data/missing"): Row("shared-read", json={"digests": [digest]}),
+        ("POST", f"{api}/data/packs"): Row("shared-write", json=BAD),
+        ("POST", f"{api}/data/fetch"): Row("shared-read", json={"digests": [w["file"]]}),
+        ("POST", f"{api}/data/access"): Row("shared-read", json={"digests": [digest]}),
+        ("POST", f"{api}/data/verify"): Row("shared-write", json={"digest": w["file"]}),
+        # -- events
+        ("GET", f"{api}/events"): Row("any"),
+        ("GET", f"{api}/runs/{{run_id}}/events"): Row("read"),
+        ("GET", f"{api}/projects/{{project}}/events"): Row("read"),
+        # -- schemas
+        ("GET", f"{api}/schemas"): Row("shared-read"),
+        ("GET", f"{api}/schemas/{{subject}}"): Row("shared-read"),
+        ("GET", f"{api}/schemas/{{subject}}/versions/{{version}}"): Row("shared-read"),
+        ("POST", f"{api}/schemas/{{subject}}/versions"): Row("shared-write", json=BAD),
+        ("POST", f"{api}/schemas/{{subject}}/check"): Row("shared-read", json=BAD),
+        ("GET", f"{api}/schemas/{{subject}}/diff"): Row(
+            "shared-read", params={"old": "1", "new": "1"}
+        ),
+        # -- incidents
+        ("GET", f"{api}/incidents"): Row("any"),
+        ("GET", f"{api}/incidents/{{incident_id}}"): Row("read"),
+        ("POST", f"{api}/incidents/{{incident_id}}/ack"): Row("write", json=BAD),
+        ("POST", f"{api}/incidents/{{incident_id}}/resolve"): Row("write", json=BAD),
+        # -- people
+        ("GET", f"{api}/me"): Row("any"),
+        ("GET", f"{api}/me/tokens"): Row("any"),
+        ("POST", f"{api}/me/tokens"): Row("any", json=BAD),
+        ("DELETE", f"{api}/me/tokens/{{token_id}}"): Row("not-yours"),
+        ("GET", f"{api}/admin/users"): Row("admin"),
+        ("POST", f"{api}/admin/users"): Row("admin", json=BAD),
+        ("POST", f"{api}/admin/users/{{user}}/disable"): Row("admin", json=BAD),
+        ("POST", f"{api}/admin/users/{{user}}/enable"): Row("admin", json=BAD),
+        ("PUT", f"{api}/admin/users/{{user}}/password"): Row("admin", json=BAD),
+        ("GET", f"{api}/admin/tokens"): Row("admin"),
+        ("POST", f"{api}/admin/tokens"): Row("admin", json=BAD),
+        ("DELETE", f"{api}/admin/tokens/{{token_id}}"): Row("admin"),
+        ("GET", f"{api}/admin/grants"): Row("admin"),
+        ("GET", f"{api}/admin/projects/{{project}}/grants"): Row("project-admin"),
+        ("PUT", f"{api}/admin/projects/{{project}}/grants/{{user}}"): Row(
+            "project-admin", json=BAD
+        ),
+        ("DELETE", f"{api}/admin/projects/{{project}}/grants/{{user}}"): Row("project-admin"),
+        ("GET", f"{api}/admin/audit"): Row("admin"),
+        ("GET", f"{api}/admin/audit/export"): Row("admin"),
+        # -- MLflow-compatible: experiment = project, run ids are lablink's
+        ("POST", f"{m}/experiments/create"): Row("shared-write", json={"name": "vision"}),
+        ("GET", f"{m}/experiments/get"): mlflow("read", experiment_id=exp),
+        ("GET", f"{m}/experiments/get-by-name"): mlflow("read", experiment_name="vision"),
+        ("GET", f"{m}/experiments/search"): mlflow("any"),
+        ("POST", f"{m}/experiments/search"): mlflow("any", {}),
+        ("POST", f"{m}/experiments/update"): mlflow("write", {"experiment_id": exp}),
+        ("POST", f"{m}/experiments/set-experiment-tag"): mlflow(
+            "write", {"experiment_id": exp, "key": "k", "value": "v"}
+        ),
+        ("POST", f"{m}/experiments/delete"): mlflow("write", {"experiment_id": exp}),
+        ("POST", f"{m}/experiments/restore"): mlflow("write", {"experiment_id": exp}),
+        ("POST", f"{m}/runs/create"): mlflow("write", {"experiment_id": exp}),
+        ("GET", f"{m}/runs/get"): mlflow("read", run_id=run),
+        ("POST", f"{m}/runs/update"): mlflow("write", {"run_id": run}),
+        ("POST", f"{m}/runs/delete"): mlflow("write", {"run_id": w["spare_run"]}),
+        ("POST", f"{m}/runs/restore"): mlflow("write", {"run_id": w["spare_run"]}),
+        ("POST", f"{m}/runs/log-metric"): mlflow(
+            "write", {"run_id": run, "key": "m", "value": 1.0, "timestamp": 1, "step": 0}
+        ),
+        ("POST", f"{m}/runs/log-parameter"): mlflow(
+            "write", {"run_id": run, "key": "p", "value": "1"}
+        ),
+        ("POST", f"{m}/runs/set-tag"): mlflow("write", {"run_id": run, "key": "t", "value": "1"}),
+        ("POST", f"{m}/runs/delete-tag"): mlflow("write", {"run_id": run}),
+        ("POST", f"{m}/runs/log-batch"): mlflow("write", {"run_id": run}),
+        ("POST", f"{m}/runs/log-inputs"): mlflow("write", {"run_id": run}),
+        ("POST", f"{m}/runs/search"): mlflow("read", {"experiment_ids": [exp]}),
+        ("GET", f"{m}/metrics/get-history"): mlflow("read", run_id=run, metric_key="loss"),
+        ("GET", f"{m}/metrics/get-history-bulk-interval"): mlflow(
+            "read", run_ids=run, metric_key="loss"
+        ),
+        ("POST", f"{m}/logged-models/search"): mlflow("any", {}),
+        ("GET", "/api/2.0/mlflow-artifacts/artifacts"): mlflow(
+            "read", path=f"{exp}/{run}/artifacts"
+        ),
+        ("GET", "/api/2.0/mlflow-artifacts/artifacts/{path:path}"): Row(
+            "read", f"/api/2.0/mlflow-artifacts/artifacts/{exp}/{run}/artifacts/model.pt"
+        ),
+        ("PUT", "/api/2.0/mlflow-artifacts/artifacts/{path:path}"): Row(
+            "write",
+            f"/api/2.0/mlflow-artifacts/artifacts/{exp}/{run}/artifacts/up.txt",
+            json="up",
+        ),
+        **{
+            (method, f"{prefix}/{{rest:path}}"): Row("unknown", f"{prefix}/nothing/here")
+            for prefix in ("/api/2.0/mlflow", "/api/3.0/mlflow", "/ajax-api/2.0/mlflow")
+            for method in ("GET", "POST", "PUT", "PATCH", "DELETE")
+        },
+        # -- the web UI
+        ("GET", "/docs"): Row("page-any"),
+        ("GET", "/ui-data/history"): Row("page-data", params={"run": run, "key": "loss"}),
+        ("GET", "/ui-data/events"): Row("page-data-any"),
+        ("GET", "/"): Row("page-any"),
+        ("GET", "/p/{project}"): Row("page"),
+        ("GET", "/compare"): Row("page", params={"run": [run, w["spare_run"]]}),
+        ("GET", "/r/{run_id}"): Row("page"),
+        ("GET", "/r/{run_id}/artifacts/{name:path}"): Row("page", f"/r/{run}/artifacts/model.pt"),
+        ("GET", "/r/{run_id}/diff"): Row("page"),
+        ("GET", "/p/{project}/params"): Row("page"),
+        ("GET", "/incidents"): Row("page-any"),
+        ("GET", "/datasets"): Row("page-any"),
+        ("GET", "/datasets/{name}"): Row("page-any", "/datasets/tables"),
+        ("GET", "/sweeps/{sweep_id}"): Row("page"),
+        ("POST", "/signout"): Row("signout", form={}),
+        ("GET", "/me"): Row("page-any"),
+        ("POST", "/me/tokens"): Row("page-write", form={"name": "x"}),
+        ("POST", "/me/tokens/{token_id}/revoke"): Row("page-write", form={}),
+    }
+
+
+def app_routes(app: FastAPI) -> set[tuple[str, str]]:
+    """Every (method, path) the app routes, from the app itself."""
+    found = set()
+    for route in iter_route_contexts(app.routes):
+        for method in route.methods or ():
+            found.add((method, str(route.path)))
+    return found
+
+
+# -- the world: one server per store ------------------------------------------------------
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def world(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[World]:
+    home = tmp_path_factory.mktemp("matrix") / "home"
+    home.mkdir()
+    schema = None
+    if request.param == "sqlite":
+        url = f"sqlite:///{home / 'lablink.db'}"
+    else:
+        base = str(request.getfixturevalue("postgres_base"))
+        schema = "t_" + uuid.uuid4().hex[:12]
+        engine = sa.create_engine(base)
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+        engine.dispose()
+        url = f"{base}?options=-csearch_path%3D{schema}"
+    with Lab(make_settings(home, db=url, user="tester@example.org")) as lab:
+        yield from _serve(lab, home)
+    if schema is not None:
+        engine = sa.create_engine(str(request.getfixturevalue("postgres_base")))
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+        engine.dispose()
+
+
+def _serve(lab: Lab, home: Path) -> Iterator[World]:
+    people = lab.people
+    # the wrong token's 401s must not lock the test's address out (core/guard.py)
+    people.guard = Guard(
+        Limits(free_failures_address=10**9, token_burst=10**6, audit_burst=1),
+        lambda: people.clock(),
+    )
+    tokens = {"wrong": "ll_abcdefgh_" + "x" * 43}
+    for caller, user, admin in (
+        ("viewer", "kenji", False),
+        ("member", "mia", False),
+        ("other", "lee", False),
+        ("admin", "ana", True),
+    ):
+        people.add_user("root", user, f"{user}@lab.org", admin=admin)
+        role = "admin" if admin else "member"
+        tokens[caller] = people.create_token("root", user, "laptop", None, role).secret
+    people.add_user("root", "victim", "victim@lab.org")
+    victim_token = people.create_token("root", "victim", "spare").token.id
+
+    tracking = lab.tracking
+    diff = tracking.put_blob(iter([b"+AWS_SECRET_ACCESS_KEY=...\n"]))
+    capture = {"git_dirty": True, "git_diff_digest": diff}
+    run = tracking.create_run("ana", "vision", "baseline", {"lr": 0.1}, capture=capture).id
+    lab.tracking.log_batch(
+        run, 1, {"loss": {"steps": [0, 1], "times": [1.7e9, 1.7e9], "values": [1.0, 0.5]}}
+    )
+    spare = tracking.create_run("ana", "vision", "spare").id
+    tracking.create_run("ana", "audio", "whisper")
+    people.grant("root", "vision", "kenji", "viewer")
+    people.grant("root", "vision", "mia", "member")
+    people.grant("root", "audio", "lee", "admin")
+    people.grant("root", "vision", "victim", "viewer")  # for the grant routes to revoke
+    digest = tracking.put_blob(iter([b"weights" * 100]))
+    tracking.add_artifact(run, "model.pt", "model", digest)
+    incident = lab.watchdog.incidents.raise_finding(
+        run, Finding("nan", "loss", "high", "stop", "reopen", "loss is NaN", {})
+    ).incident.id
+
+    file, _ = lab.blobs.put_bytes(b"a,b\n1,2\n", "blake3")
+    manifest = Manifest.build("blake3", [FileEntry("t.csv", 8, file)])
+    manifest_digest, _ = lab.blobs.put_bytes(manifest.encode(), "blake3")
+    lab.datasets.commit("ana", "tables", manifest_digest)
+    Schemas(lab.store).register("events", "fields:\n  - name: id\n    type: integer\n", "ana")
+
+    sweep = "m" + uuid.uuid4().hex[:6]
+    spec = {
+        "name": "s",
+        "project": "vision",
+        "method": "grid",
+        "metric": {"name": "loss", "goal": "minimize"},
+        "space": {"lr": {"distribution": "choice", "values": [0.1]}},
+        "budget": {"trials": None, "time": None},
+    }
+    spec_digest = tracking.put_blob([json.dumps(spec).encode()])
+    trial = tracking.create_run("ana", "vision", "t0", {"lr": 0.1}, ["sweep", f"sweep:{sweep}"])
+    tracking.add_artifact(trial.id, "sweep/spec.json", "sweep", spec_digest)
+
+    experiment = lab.mlflow.experiment_of("vision").experiment_id
+    values = {
+        "run": run,
+        "run_id": run,
+        "spare_run": spare,
+        "project": "vision",
+        "digest": digest,
+        "file": file,
+        "incident_id": str(incident),
+        "subject": "events",
+        "version": "1",
+        "token_id": str(victim_token),
+        "user": "victim",
+        "sweep_id": sweep,
+        "experiment": str(experiment),
+    }
+    server = AppServer(create_app(lab, auth=AuthConfig("required"))).start()
+    try:
+        yield World(lab, server.url, tokens, values)
+    finally:
+        server.stop()
+
+
+def fill(path: str, values: dict[str, str]) -> str:
+    return re.sub(r"{(\w+)(:\w+)?}", lambda m: values[m.group(1)], path)
+
+
+def call(client: httpx.Client, world: World, method: str, path: str, row: Row) -> int:
+    url = row.url or fill(path, world.values)
+    kwargs: dict[str, Any] = {"params": row.params}
+    if row.form is not None:
+        kwargs["data"] = row.form
+    elif row.json is not None:
+        kwargs["json"] = row.json
+    elif method in ("POST", "PUT", "PATCH"):
+        kwargs["json"] = {}
+    with client.stream(method, url, **kwargs) as answer:
+        if not path.endswith("/events"):  # a live stream never ends: left unread
+            answer.read()
+    client.cookies.clear()  # each request stands alone (no sign-in form's cookie)
+    return answer.status_code
+
+
+def outcome(status: int, expected: int | str) -> int | str:
+    if isinstance(expected, int):
+        return status
+    return OK if status in ALLOWED else status
+
+
+# -- the tests ------------------------------------------------------------------------------
+def test_every_route_has_an_expectation(world: World) -> None:
+    app = create_app(world.lab, auth=AuthConfig("required"))
+    table = set(rows(world.values))
+    assert app_routes(app) - table == set(), "give these routes a kind in test_api_matrix"
+    assert table - app_routes(app) == set(), "these rows name routes the app lacks"
+
+
+def test_every_caller_gets_what_their_role_allows_on_every_route(world: World) -> None:
+    wrong: list[str] = []
+    clients = {
+        caller: httpx.Client(
+            base_url=world.url,
+            timeout=20,
+            headers={"Authorization": f"Bearer {world.tokens[caller]}"}
+            if caller in world.tokens
+            else {},
+        )
+        for caller in CALLERS
+    }
+    try:
+        for (method, path), row in rows(world.values).items():
+            for caller, expected in zip(CALLERS, KINDS[row.kind], strict=True):
+                got = call(clients[caller], world, method, path, row)
+                if got >= 500 or outcome(got, expected) != expected:
+                    wrong.append(f"{method} {path} as {caller}: {got}, expected {expected}")
+    finally:
+        for client in clients.values():
+            client.close()
+    assert wrong == [], "\n".join(wrong)
