@@ -87,6 +87,8 @@ class Job:
         self.attempts: list[Attempt] = []
         self.run_id = ""
         self._outside: str | None = None  # a signal the launcher itself received
+        self._current: Attempt | None = None  # the attempt running now, once it started
+        self._started = 0.0
         self._wake = threading.Event()
 
     # -- the run ------------------------------------------------------------------------
@@ -116,7 +118,7 @@ class Job:
         return run.id
 
     def _record(self, started: float) -> None:
-        data = {
+        data: dict[str, Any] = {
             "backend": self.backend,
             **self._placement(),
             "host": os.uname().nodename,
@@ -131,6 +133,9 @@ class Job:
             },
             "attempts": [a.to_dict() for a in self.attempts],
         }
+        current = self._current
+        if current is not None and all(a is not current for a in self.attempts):
+            data["attempts"].append(current.to_dict())  # the run page shows it running
         with tempfile.TemporaryDirectory(prefix="lablink-job-") as tmp:
             path = Path(tmp) / "job.json"
             path.write_text(json.dumps(data, indent=1))
@@ -142,7 +147,7 @@ class Job:
         returns the exit status to use."""
         if not self.run_id:
             self.create()
-        started = time.time()
+        started = self._started = time.time()
         deadline = None if self.options.timeout is None else time.monotonic() + self.options.timeout
         sink = LogSink(self.transport, self.run_id)
         old = (
@@ -219,6 +224,8 @@ class Job:
             values["launch/resources"] = dict(resources)
         with contextlib.suppress(Exception):  # a record of placement must not end the job
             self.transport.set_summary(self.run_id, values)
+            self._current = attempt
+            self._record(self._started)
 
     def _beat(self) -> tuple[str, str] | None:
         """Whether the store asks the attempt to end: ``("killed", why)`` on a stop
