@@ -177,6 +177,7 @@ def cases(run: str, ended: str, blob: str) -> list[Case]:
         Case("heartbeat: negative seq", "POST", f"{r}/heartbeat", 400, json={"system": {"cpu": 1.0}, "seq": -2}, contains="seq"),
         Case("heartbeat: seq 2**63", "POST", f"{r}/heartbeat", 400, json={"system": {"cpu": 1.0}, "seq": 2**63}, contains="seq"),
         Case("heartbeat: unknown run", "POST", f"{nope}/heartbeat", 404, "not_found", json={}),
+        Case("heartbeat: take_restart text", "POST", f"{r}/heartbeat", 400, json={"take_restart": "yes"}, contains="take_restart"),
         Case("finish: unknown status", "POST", f"{r}/finish", 400, json={"status": "done"}, contains="done"),
         Case("finish: status a number", "POST", f"{r}/finish", 400, json={"status": 1}, contains="status"),
         Case("finish: malformed JSON", "POST", f"{r}/finish", 400, content="{", headers=JSON, contains="JSON"),

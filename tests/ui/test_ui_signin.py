@@ -79,7 +79,12 @@ def test_pages_ask_for_a_sign_in_and_ui_data_answers_401(
         f"/r/{team.vision_run}/diff",
     ):
         assert c.get(path).status_code == 303, path
-    for path in (f"/ui-data/history?run={team.vision_run}&key=loss", "/ui-data/events"):
+    for path in (
+        f"/ui-data/history?run={team.vision_run}&key=loss",
+        "/ui-data/events",
+        f"/ui-data/runs/{team.vision_run}/logs",
+        f"/ui-data/runs/{team.vision_run}/attempts",
+    ):
         refused = c.get(path)
         assert refused.status_code == 401
         assert refused.json()["error"]["code"] == "unauthorized"
@@ -258,6 +263,7 @@ def test_a_viewer_sees_only_their_projects(server: AppServer, team: Team) -> Non
             f"/r/{v[:8]}",
             f"/r/{v}/diff",
             f"/r/{v}/artifacts/model.pt",
+            f"/r/{v}/logs",
             f"/compare?run={v}&run={a}",
             f"/incidents?run={v}",
         ):
@@ -266,6 +272,10 @@ def test_a_viewer_sees_only_their_projects(server: AppServer, team: Team) -> Non
             assert "baseline" not in answer.text
         history = lee.get("/ui-data/history", params={"run": v, "key": "loss"})
         assert history.status_code == 404 and history.json()["error"]["code"] == "not_found"
+        for path in (f"/ui-data/runs/{v}/logs", f"/ui-data/runs/{v}/attempts"):
+            refused = lee.get(path)
+            assert refused.status_code == 404 and refused.json()["error"]["code"] == "not_found"
+        assert lee.get(f"/ui-data/runs/{a}/logs").json()["lines"] == []
         events = lee.get("/ui-data/events", params={"run": v})
         assert events.status_code == 404
         assert lee.get("/datasets").status_code == 200

@@ -18,8 +18,9 @@ A policy comes from the ``[watch]`` table of ``lablink.toml`` and from
     for = "10m"                # ... for this long → gpu_idle
 
 Rules may also set ``severity`` (info, warning, high, critical), ``action`` ("stop"
-asks the run to stop, "alert" only opens an incident) and ``repeat``. The checks
-themselves are in ``checks/watch_rules.py``.
+asks the run to stop, "alert" only opens an incident, "restart" asks the launcher of a
+``lablink launch`` job to end the attempt and start the next one, and stops a run that
+was not launched) and ``repeat``. The checks themselves are in ``checks/watch_rules.py``.
 """
 
 from __future__ import annotations
@@ -32,7 +33,10 @@ from lablink.checks.durations import parse_duration
 from lablink.errors import InvalidInput
 
 SEVERITIES = ("info", "warning", "high", "critical")
-ACTIONS = ("stop", "alert")
+ACTIONS = ("stop", "alert", "restart")
+# Runs started by ``lablink launch`` carry this tag: only they have a launcher that can
+# honour a "restart" (``lablink.launch.job`` tags them with it).
+LAUNCHED_TAG = "launched"
 REPEATS = ("reopen", "new")
 DEFAULTS: dict[str, Any] = {"heartbeat_timeout": "2m", "stop_grace": "2m", "repeat": "reopen"}
 _POLICY_KEYS = {"heartbeat_timeout", "max_runtime", "stall", "stop_grace", "repeat", "rules"}

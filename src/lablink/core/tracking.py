@@ -74,6 +74,9 @@ class TrackingObserver(Protocol):
     ) -> tuple[str, str | None]:
         """The status and reason a run ends with (a watchdog stop makes ``timed_out``)."""
 
+    def pending_restart(self, run_id: str, stop_requested: str, take: bool) -> str | None:
+        """The reason when the run's stop request is a restart (taken when ``take``)."""
+
 
 class Tracking:
     """The tracking use cases over one store and blob store."""
@@ -192,12 +195,18 @@ class Tracking:
         return self.store.get_run(run.id)
 
     def heartbeat(
-        self, run_id: str, system: Mapping[str, float] | None = None, seq: int | None = None
+        self,
+        run_id: str,
+        system: Mapping[str, float] | None = None,
+        seq: int | None = None,
+        take_restart: bool = False,
     ) -> dict[str, Any]:
         """Record liveness (and sys/* metrics); the answer tells the SDK whether to stop.
 
         A heartbeat from a run marked crashed revives it: it was frozen or out of
-        reach, not dead.
+        reach, not dead. A restart the watchdog asked for is not a stop: the answer's
+        ``restart`` holds its reason for the launcher, whose heartbeat (``take_restart``)
+        takes it, once; the code's own SDK is told nothing.
         """
         for key in system or {}:
             check_metric_key(key)  # before anything is written: all or nothing
@@ -212,6 +221,11 @@ class Tracking:
         if status != "running":
             return {"status": status, "stop": reason or status}
         self.store.update_run(rid, {"heartbeat_at": time.time()})
+        restart = None
+        if stop and self.observer is not None:
+            restart = self.observer.pending_restart(rid, stop, take_restart)
+            if restart is not None:
+                stop = None
         if system and seq is not None:
             now = time.time()
             step = int(now)
@@ -220,7 +234,10 @@ class Tracking:
                 seq,
                 {k: {"steps": [step], "times": [now], "values": [v]} for k, v in system.items()},
             )
-        return {"status": status, "stop": stop}
+        answer: dict[str, Any] = {"status": status, "stop": stop}
+        if restart is not None and take_restart:
+            answer["restart"] = restart
+        return answer
 
     def merge_config(self, run_id: str, config: Mapping[str, Any]) -> RunRecord:
         """Merge ``config`` over the run's config (a launched job's code adds its own).

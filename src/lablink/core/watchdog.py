@@ -12,6 +12,10 @@ Policy (``checks/watch_policy.py``): built-in defaults, under the server's
   max_runtime → asked to stop → timed_out, stall, idle GPUs, and stops the run ignored
   past ``stop_grace``. One query reads every running run.
 
+A rule's ``restart`` action is a stop request whose intent is ``restart``: the launcher
+of a ``lablink launch`` job takes it from its heartbeat (``pending_restart``), ends the
+attempt and starts the next one; the run goes on. A run nobody launched is stopped.
+
 Actions are compare-and-sets in the store, so several server processes on one
 PostgreSQL act once; incidents are deduplicated by a unique index.
 """
@@ -26,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from lablink.checks.watch_policy import Policy, merge, parse_policy
+from lablink.checks.watch_policy import LAUNCHED_TAG, Policy, merge, parse_policy
 from lablink.checks.watch_rules import (
     Finding,
     check_divergence,
@@ -41,10 +45,11 @@ from lablink.core.gpu_watch import GpuWatch
 from lablink.core.incidents import Incidents
 from lablink.core.notify import Notifier
 from lablink.core.tracking import Batch
+from lablink.errors import LablinkError
 from lablink.models import RunRecord
 from lablink.settings import Settings
 from lablink.store.sql import SqlStore
-from lablink.store.watch_sql import ActiveRun, WatchSql
+from lablink.store.watch_sql import RESTART, ActiveRun, WatchSql
 
 logger = logging.getLogger(__name__)
 
@@ -182,8 +187,13 @@ class Watchdog:
         if status == "killed" and run.stop_requested:
             intent = self.sql.stop_intent(run.id)
             if intent is not None:
-                return intent
+                return ("killed", intent[1]) if intent[0] == RESTART else intent
         return status, reason
+
+    def pending_restart(self, run_id: str, stop_requested: str, take: bool) -> str | None:
+        """The reason of a restart this watchdog asked of the run (``stop_requested`` is
+        its stop request); taken, so asked only once, when ``take``."""
+        return self.sql.pending_restart(run_id, stop_requested, take)
 
     # -- acting -------------------------------------------------------------------------
     def act(self, run_id: str, finding: Finding, now: float | None = None) -> None:
@@ -198,10 +208,21 @@ class Watchdog:
         if raised.outcome != "repeat":
             logger.info("watchdog: incident %d %s on run %s: %s", raised.incident.id,
                         raised.outcome, run_id, finding.message)  # fmt: skip
-        if finding.action == "stop":
+        if finding.action in ("stop", "restart"):
             status = "timed_out" if finding.kind == "timeout" else "killed"
             reason = f"{finding.message} (watchdog rule {finding.rule})"
+            if finding.action == "restart" and self._launched(run_id):
+                # the launcher takes it from its next heartbeat and restarts the job;
+                # the code's own SDK is not told, so the launcher alone ends the attempt
+                status, reason = RESTART, f"watchdog: {finding.rule}: {finding.message}"
             self.sql.request_stop(run_id, status, reason, now)
+
+    def _launched(self, run_id: str) -> bool:
+        """Whether a launcher follows the run (one that was not launched is stopped)."""
+        try:
+            return LAUNCHED_TAG in self.store.get_run(run_id).tags
+        except LablinkError:
+            return False
 
     # -- the timer ----------------------------------------------------------------------
     def tick(self, now: float | None = None) -> int:
@@ -286,6 +307,8 @@ class Watchdog:
     def _end_ignored_stop(self, run: ActiveRun, policy: Policy, now: float) -> None:
         intent = self.sql.stop_intent(run.id)
         status, reason = intent or ("killed", "asked to stop")
+        if status == RESTART:  # its launcher is gone: nothing will restart it
+            status, reason = "killed", f"{reason}; no launcher took the restart"
         reason = f"{reason}; it did not stop within stop_grace {policy.stop_grace:g}s"
         self.sql.end_run(run.id, status, reason, now)
 

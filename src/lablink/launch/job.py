@@ -4,7 +4,9 @@ The run is created before the command starts, and the command learns it from
 ``LABLINK_RUN_ID`` (``lablink.init`` inside joins it). The launcher alone ends the
 run: ``finished`` on exit 0; ``timed_out`` at the deadline; ``killed`` on
 ``jobs stop``; ``preempted`` when SIGTERM comes from outside; otherwise ``failed``,
-restarted up to ``restarts`` times with backoff, every attempt in the same run.
+restarted up to ``restarts`` times with backoff, every attempt in the same run. A
+watchdog rule with ``action = "restart"`` ends the attempt as ``restarted`` (its
+process group SIGTERMed, SIGKILLed after the grace) and counts as a restart too.
 
 ``Job`` holds what every backend shares (the run, the attempts loop, the record,
 stopping); ``LocalJob`` runs each attempt as a process group on this machine, and
@@ -27,6 +29,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from lablink.checks.watch_policy import LAUNCHED_TAG, merge, parse_policy
 from lablink.errors import InvalidInput
 from lablink.launch.logs import LogSink
 from lablink.launch.options import LaunchOptions
@@ -36,8 +39,11 @@ from lablink.sdk.transport import Transport
 from lablink.settings import Settings
 
 JOB_ARTIFACT = "launch/job.json"
-JOB_TAG = "launched"
-BEAT_SECONDS = 2.0  # how soon `jobs stop` is noticed
+JOB_TAG = LAUNCHED_TAG
+BEAT_SECONDS = 2.0  # how soon `jobs stop` or a watchdog restart is noticed
+# An attempt that ended so is followed by another (while --restarts allow): a failure,
+# a preemption, or a watchdog rule whose action is "restart".
+RESTARTABLE = ("failed", "preempted", "restarted")
 
 
 class Job:
@@ -81,6 +87,8 @@ class Job:
         self.attempts: list[Attempt] = []
         self.run_id = ""
         self._outside: str | None = None  # a signal the launcher itself received
+        self._current: Attempt | None = None  # the attempt running now, once it started
+        self._started = 0.0
         self._wake = threading.Event()
 
     # -- the run ------------------------------------------------------------------------
@@ -95,10 +103,10 @@ class Job:
         own = own_paths(s.home, s.spool_dir, s.cache_dir, s.blobs, s.db)
         captured = capture(own=own, exclude=s.capture_exclude, config=self.config)
         captured.fields["command"] = redact.redact_argv(self.command)[0]
-        if self.watch:
-            from lablink.checks.watch_policy import merge, parse_policy
-
-            policy = merge(s.project_config.get("watch") or {}, self.watch)
+        # the repository's [watch] with the job's own over it, as ``lablink.init`` sends
+        # them: a server applies the team's rules (a "restart" action among them) too
+        policy = merge(s.project_config.get("watch") or {}, self.watch)
+        if policy:
             parse_policy(policy)
             captured.fields["watch"] = policy
         if captured.diff is not None:
@@ -110,7 +118,7 @@ class Job:
         return run.id
 
     def _record(self, started: float) -> None:
-        data = {
+        data: dict[str, Any] = {
             "backend": self.backend,
             **self._placement(),
             "host": os.uname().nodename,
@@ -125,6 +133,9 @@ class Job:
             },
             "attempts": [a.to_dict() for a in self.attempts],
         }
+        current = self._current
+        if current is not None and all(a is not current for a in self.attempts):
+            data["attempts"].append(current.to_dict())  # the run page shows it running
         with tempfile.TemporaryDirectory(prefix="lablink-job-") as tmp:
             path = Path(tmp) / "job.json"
             path.write_text(json.dumps(data, indent=1))
@@ -136,7 +147,7 @@ class Job:
         returns the exit status to use."""
         if not self.run_id:
             self.create()
-        started = time.time()
+        started = self._started = time.time()
         deadline = None if self.options.timeout is None else time.monotonic() + self.options.timeout
         sink = LogSink(self.transport, self.run_id)
         old = (
@@ -160,14 +171,17 @@ class Job:
                     code = attempt.exit_code
                 if status == "finished":
                     break
-                if status not in ("failed", "preempted") or self._outside is not None:
+                if status not in RESTARTABLE or self._outside is not None:
                     break
                 if number > self.options.restarts:
                     break
                 if self._pause(self.options.backoff_for(number), deadline):
                     break
-            if self._outside is not None and status == "failed":
+            if self._outside is not None and status in ("failed", "restarted"):
                 status = "preempted" if self._outside == "SIGTERM" else "killed"
+            elif status == "restarted":  # the watchdog asked for one restart too many
+                status = "killed"
+                reason = f"{reason}; no restarts left (--restarts {self.options.restarts})"
         finally:
             for sig, handler in old.items():
                 signal.signal(sig, handler)
@@ -210,14 +224,20 @@ class Job:
             values["launch/resources"] = dict(resources)
         with contextlib.suppress(Exception):  # a record of placement must not end the job
             self.transport.set_summary(self.run_id, values)
+            self._current = attempt
+            self._record(self._started)
 
-    def _beat(self) -> str | None:
+    def _beat(self) -> tuple[str, str] | None:
+        """Whether the store asks the attempt to end: ``("killed", why)`` on a stop
+        request, ``("restarted", why)`` on a watchdog restart (taken here, once)."""
         try:
-            answer = self.transport.heartbeat(self.run_id, None, None)
+            answer = self.transport.heartbeat(self.run_id, None, None, take_restart=True)
         except Exception:  # the server away must not end the job
             return None
-        stop = answer.get("stop")
-        return str(stop) if stop else None
+        restart, stop = answer.get("restart"), answer.get("stop")
+        if restart:
+            return ("restarted", str(restart))
+        return ("killed", f"stopped: {stop}") if stop else None
 
     def _pause(self, seconds: float, deadline: float | None) -> bool:
         """Wait out the backoff; True when the job must end instead (signal, deadline)."""
@@ -280,9 +300,7 @@ class LocalJob(Job):
                 ended_by = ("timed_out", f"timeout of {limit} reached; the process group was ended")
             elif now >= next_beat:
                 next_beat = now + BEAT_SECONDS
-                stop = self._beat()
-                if stop:
-                    ended_by = ("killed", f"stopped: {stop}")
+                ended_by = self._beat()
             if ended_by is not None:
                 group.end(self.options.grace)
                 break

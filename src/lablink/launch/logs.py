@@ -20,68 +20,112 @@ from lablink.sdk.transport import Transport
 
 KIND = "log"
 CHUNK_BYTES = 1 << 20  # one artifact holds about this much output
+MAX_PENDING = 64 << 20  # output waiting to be stored before a reader stores it itself
 FLUSH_SECONDS = 1.0  # so that `jobs logs -f` follows within about a second
 MAX_LINE_CHARS = 16_384
+# Bytes that are their own JSON: printable ASCII but the quote and the backslash ("\n"
+# only joins the lines of a read here; a "\r" a line gives up is not among them).
+_PLAIN = bytes(b for b in range(0x20, 0x7F) if b not in b'"\\') + b"\n"
 
 
 class LogSink:
-    """Collects lines from the reader threads and stores them as log chunks."""
+    """Collects lines from the reader threads and stores them as log chunks.
+
+    The reader threads only format and append; the flusher thread writes and uploads,
+    woken early when a chunk is full. Only when ``MAX_PENDING`` bytes wait (the store is
+    slower than the job's output) does a reader upload itself, slowing the job down
+    rather than holding its output in memory without bound.
+    """
 
     def __init__(self, transport: Transport, run_id: str) -> None:
         self.transport = transport
         self.run_id = run_id
         self.attempt = 1
-        self._lines: list[str] = []
+        self._lines: list[bytes] = []
         self._size = 0
         self._lock = threading.Lock()
+        self._upload = threading.Lock()  # chunks are stored one at a time, in order
         self._chunk = 0
         self._stop = threading.Event()
+        self._full = threading.Event()
         self._dir = tempfile.TemporaryDirectory(prefix="lablink-logs-")
         self._thread = threading.Thread(target=self._loop, name="lablink-logs", daemon=True)
         self._thread.start()
 
     def lines(self, stream: str, raw: list[bytes]) -> None:
         """Record lines of ``stream`` (``out``/``err``) as they arrive, with one timestamp."""
-        head = f'{{"t": {time.time():.6f}, "s": "{stream}", "a": {self.attempt}, "l": '
-        dumps = json.dumps
-        entries = [
-            head + dumps(r.decode("utf-8", "replace").rstrip("\r")[:MAX_LINE_CHARS]) + "}"
-            for r in raw
-        ]
+        head = f'{{"t": {time.time():.6f}, "s": "{stream}", "a": {self.attempt}, "l": '.encode()
+        if not raw:
+            return
+        if not b"".join(raw).translate(None, _PLAIN) and max(map(len, raw)) <= MAX_LINE_CHARS:
+            # printable ASCII is its own JSON string: the whole read becomes its entries
+            # in one join, at memory speed, instead of a json.dumps per line (issue 16:
+            # capture must keep up with a job printing as fast as it can)
+            entries = [head + b'"' + (b'"}\n' + head + b'"').join(raw) + b'"}']
+        else:
+            dumps = json.dumps
+            text = head.decode()
+            entries = [
+                (
+                    text + dumps(r.decode("utf-8", "replace").rstrip("\r")[:MAX_LINE_CHARS]) + "}"
+                ).encode()
+                for r in raw
+            ]
         size = sum(map(len, entries)) + len(entries)
         with self._lock:
             self._lines.extend(entries)
             self._size += size
-            full = self._size >= CHUNK_BYTES
-        if full:
-            self._flush()
+            pending = self._size
+        if pending >= MAX_PENDING:
+            while self._flush():
+                pass
+        elif pending >= CHUNK_BYTES:
+            self._full.set()
 
     def _loop(self) -> None:
-        while not self._stop.wait(FLUSH_SECONDS):
-            self._flush()
+        while not self._stop.is_set():
+            self._full.wait(FLUSH_SECONDS)
+            self._full.clear()
+            while self._flush():
+                pass
 
-    def _flush(self) -> None:
-        with self._lock:
-            lines, self._lines, self._size = self._lines, [], 0
-            if not lines:
-                return
-            self._chunk += 1
-            chunk = self._chunk
-        path = Path(self._dir.name) / f"{chunk:06d}.jsonl"
-        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        try:
-            self.transport.upload_artifact(self.run_id, path, f"logs/{chunk:06d}.jsonl", KIND)
-        except Exception as exc:  # output is best effort; the job itself must go on
-            import logging
+    def _flush(self) -> bool:
+        """Store one chunk of what waits (at most about ``CHUNK_BYTES``); whether a full
+        chunk's worth is still waiting."""
+        with self._upload:
+            with self._lock:
+                size, cut = 0, 0
+                while cut < len(self._lines) and size < CHUNK_BYTES:
+                    size += len(self._lines[cut]) + 1
+                    cut += 1
+                lines, self._lines = self._lines[:cut], self._lines[cut:]
+                self._size -= size
+                more = self._size >= CHUNK_BYTES
+                if not lines:
+                    return False
+                self._chunk += 1
+                chunk = self._chunk
+            path = Path(self._dir.name) / f"{chunk:06d}.jsonl"
+            with open(path, "wb") as fh:
+                fh.write(b"\n".join(lines))
+                fh.write(b"\n")
+            try:
+                self.transport.upload_artifact(self.run_id, path, f"logs/{chunk:06d}.jsonl", KIND)
+            except Exception as exc:  # output is best effort; the job itself must go on
+                import logging
 
-            logging.getLogger("lablink.launch").warning("lablink: log chunk lost: %s", exc)
-        finally:
-            path.unlink(missing_ok=True)
+                logging.getLogger("lablink.launch").warning("lablink: log chunk lost: %s", exc)
+            finally:
+                path.unlink(missing_ok=True)
+        return more
 
     def close(self) -> None:
         """Store what is left and stop the flusher."""
         self._stop.set()
+        self._full.set()
         self._thread.join(30)
+        while self._flush():
+            pass
         self._flush()
         self._dir.cleanup()
 

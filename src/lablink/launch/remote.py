@@ -128,9 +128,7 @@ class RemoteJob(Job):
                     ended_by = ("timed_out", f"timeout of {limit} reached; the job was cancelled")
                 elif now >= next_beat:
                     next_beat = now + 2.0
-                    stop = self._beat()
-                    if stop:
-                        ended_by = ("killed", f"stopped: {stop}")
+                    ended_by = self._beat()
                 if ended_by is not None:
                     cancelled_at = now
                     self._cancel(attempt.job_id)

@@ -66,9 +66,13 @@ class DirectTransport(Transport):
         return self.tracking.get_run(run_id)
 
     def heartbeat(
-        self, run_id: str, system: Mapping[str, float] | None, seq: int | None
+        self,
+        run_id: str,
+        system: Mapping[str, float] | None,
+        seq: int | None,
+        take_restart: bool = False,
     ) -> dict[str, Any]:
-        return self.tracking.heartbeat(run_id, system, seq)
+        return self.tracking.heartbeat(run_id, system, seq, take_restart)
 
     def log_batch(self, run_id: str, seq: int, metrics: Mapping[str, Any]) -> dict[str, Any]:
         return self.tracking.log_batch(run_id, seq, metrics)

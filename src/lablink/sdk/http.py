@@ -169,9 +169,15 @@ class HttpTransport(Transport):
         return self._run_answer(answer, run_id)
 
     def heartbeat(
-        self, run_id: str, system: Mapping[str, float] | None, seq: int | None
+        self,
+        run_id: str,
+        system: Mapping[str, float] | None,
+        seq: int | None,
+        take_restart: bool = False,
     ) -> dict[str, Any]:
-        body = {"system": dict(system) if system else None, "seq": seq}
+        body: dict[str, Any] = {"system": dict(system) if system else None, "seq": seq}
+        if take_restart:  # left out otherwise: an older server refuses unknown fields
+            body["take_restart"] = True
         return dict(self._json("POST", f"/runs/{_seg(run_id)}/heartbeat", body) or {})
 
     def log_batch(self, run_id: str, seq: int, metrics: Mapping[str, Any]) -> dict[str, Any]:

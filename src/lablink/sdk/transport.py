@@ -76,9 +76,15 @@ class Transport(abc.ABC):
 
     @abc.abstractmethod
     def heartbeat(
-        self, run_id: str, system: Mapping[str, float] | None, seq: int | None
+        self,
+        run_id: str,
+        system: Mapping[str, float] | None,
+        seq: int | None,
+        take_restart: bool = False,
     ) -> dict[str, Any]:
-        """Report liveness; the answer's ``stop`` is set when the run must stop."""
+        """Report liveness; the answer's ``stop`` is set when the run must stop, and
+        ``restart`` (for a launcher, which passes ``take_restart``) when the watchdog
+        asks for a restart."""
 
     @abc.abstractmethod
     def log_batch(self, run_id: str, seq: int, metrics: Mapping[str, Any]) -> dict[str, Any]:

@@ -8,11 +8,15 @@ import sqlalchemy as sa
 
 from lablink.models import Artifact
 from lablink.store import schema as t
-from lablink.store.base_sql import SqlBase
+from lablink.store.events_sql import EventsSql
 
 
-class ArtifactsSql(SqlBase):
-    """Blob rows (idempotent) and per-run artifact names (replaced on re-upload)."""
+class ArtifactsSql(EventsSql):
+    """Blob rows (idempotent) and per-run artifact names (replaced on re-upload).
+
+    Each artifact stored is an ``artifact`` event ``{name, kind, size}``: the run page
+    follows a launched job's output (``logs/*.jsonl`` chunks) and its attempts with it.
+    """
 
     def record_blob(self, digest: str, size: int) -> None:
         with self.write() as conn:
@@ -24,7 +28,7 @@ class ArtifactsSql(SqlBase):
 
     def add_artifact(self, artifact: Artifact) -> None:
         with self.write() as conn:
-            self.require_run(conn, artifact.run_id)
+            row = self.require_run(conn, artifact.run_id)
             values = {
                 "kind": artifact.kind,
                 "digest": artifact.digest,
@@ -36,6 +40,8 @@ class ArtifactsSql(SqlBase):
                 .values(run_id=artifact.run_id, name=artifact.name, **values)
                 .on_conflict_do_update(index_elements=["run_id", "name"], set_=values)
             )
+            event = {"name": artifact.name, "kind": artifact.kind, "size": artifact.size}
+            self.add_event(conn, int(row.project_id), artifact.run_id, "artifact", event)
 
     def project_artifacts(self, project: str, kind: str | None = None) -> list[Artifact]:
         runs = (

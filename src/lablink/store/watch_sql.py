@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from lablink.store import schema as t
 from lablink.store.sql import SqlStore
 
+RESTART = "restart"  # the stop status of a watchdog restart (the run goes on)
 CHUNK = 900  # ids per IN (...) list: under SQLite's parameter limit on any build
 Then = Callable[[sa.Connection], Any]
 
@@ -194,3 +195,39 @@ class WatchSql:
         if row is None or row.stop_status is None:
             return None
         return str(row.stop_status), str(row.stop_reason or "")
+
+    def pending_restart(self, run_id: str, stop_requested: str, take: bool) -> str | None:
+        """The reason of a restart the watchdog asked of this run, if its stop request is
+        one; with ``take`` it is also cleared (once: the launcher that takes it restarts).
+
+        A stop request that replaced the restart (``jobs stop`` after it) is a stop.
+        """
+        r, w = t.runs, t.run_watch
+        query = sa.select(w.c.stop_status, w.c.stop_reason).where(w.c.run_id == run_id)
+        if not take:
+            with self.store.engine.connect() as conn:
+                row = conn.execute(query).first()
+            return _restart_reason(row, stop_requested)
+        with self.store.write() as conn:
+            reason = _restart_reason(conn.execute(query).first(), stop_requested)
+            if reason is None:
+                return None
+            done = conn.execute(
+                r.update()
+                .where(r.c.id == run_id, r.c.stop_requested == reason)
+                .values(stop_requested=None)
+            )
+            if done.rowcount != 1:
+                return None
+            conn.execute(
+                w.update()
+                .where(w.c.run_id == run_id)
+                .values(stop_status=None, stop_reason=None, stop_at=None)
+            )
+        return reason
+
+
+def _restart_reason(row: Any, stop_requested: str) -> str | None:
+    if row is None or row.stop_status != RESTART or row.stop_reason != stop_requested:
+        return None
+    return str(row.stop_reason)

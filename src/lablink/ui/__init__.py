@@ -4,7 +4,8 @@ Pages (all state in the query string, so any view is a link to paste in chat):
 
     /                     projects: run counts, active runs, last activity
     /p/{project}          runs table: filter, sort, columns, pages, live status, compare
-    /r/{run_id}           run page: config, git and diff, environment, artifacts, charts
+    /r/{run_id}           run page: config, git and diff, environment, artifacts, charts;
+                          a launched job's attempts and its output (``/r/{run_id}/logs``)
     /p/{project}/params   params against a metric: parallel coordinates and a scatter
     /compare?run=a&run=b  overlaid charts and a params table that highlights differences
     /incidents            watchdog incidents, their evidence and notification attempts
@@ -36,9 +37,11 @@ def mount_ui(app: FastAPI, lab: Lab) -> None:
     from lablink.server.api.events import ui_events_router
     from lablink.ui.apidocs import api_docs_router
     from lablink.ui.assets import Assets, static_router
+    from lablink.ui.attempts import attempts_router
     from lablink.ui.charts import data_router
     from lablink.ui.datasets import datasets_router
     from lablink.ui.incidents import incidents_router
+    from lablink.ui.logs import logs_router
     from lablink.ui.pages import pages_router
     from lablink.ui.params_view import params_router
     from lablink.ui.profile import profile_router
@@ -56,6 +59,8 @@ def mount_ui(app: FastAPI, lab: Lab) -> None:
     app.include_router(ui_events_router())
     app.include_router(pages_router(lab, renderer))
     app.include_router(run_router(lab, renderer))
+    app.include_router(logs_router(lab, renderer))  # a launched job's output
+    app.include_router(attempts_router(lab))
     app.include_router(params_router(lab, renderer))
     app.include_router(incidents_router(lab, renderer))
     app.include_router(datasets_router(lab, renderer))  # with their schemas

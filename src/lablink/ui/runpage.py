@@ -11,11 +11,13 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from starlette.responses import HTMLResponse, Response, StreamingResponse
 
+from lablink.checks.watch_policy import LAUNCHED_TAG
 from lablink.core.lab import Lab
 from lablink.docs.links import run_links
 from lablink.errors import LablinkError, NotFound
 from lablink.models import RunRecord
-from lablink.ui import charts, summary
+from lablink.ui import charts, logs, summary
+from lablink.ui.attempts import attempts_of
 from lablink.ui.guard import check_run
 from lablink.ui.render import Renderer
 
@@ -70,6 +72,9 @@ def run_context(lab: Lab, run: RunRecord, request: Request, cursor: int) -> dict
     options = charts.ChartOptions.from_query(request.query_params)
     diff = read_diff(lab, run.git.diff_digest) if run.git.diff_digest else None
     artifacts = lab.tracking.list_artifacts(run.id)
+    attempts = attempts_of(lab, artifacts)
+    launched = LAUNCHED_TAG in run.tags
+    has_logs = launched or bool(logs.log_chunks(artifacts))
     return {
         "run": run,
         "groups": charts.group_keys(summary.chart_keys(run)),
@@ -78,7 +83,12 @@ def run_context(lab: Lab, run: RunRecord, request: Request, cursor: int) -> dict
         "page_data": {
             **charts.page_data([run], options, live=run.status == "running"),
             "cursor": cursor,
+            "attempts": attempts,
+            "logs": {"lines": logs.DEFAULT_LINES} if has_logs else None,
         },
+        "attempts": attempts,
+        "launched": launched,
+        "has_logs": has_logs,
         "command": shlex.join(run.command) if run.command else "",
         "diff": diff,
         "summary": summary.other_summary(run),

@@ -63,6 +63,8 @@ class Heartbeat(Body):
 
     system: dict[MetricKey, float] | None = None
     seq: Annotated[int, Field(ge=0, le=MAX_WIRE_INT), Integral] | None = None
+    # sent by the launcher of a ``lablink launch`` job: it takes a watchdog restart
+    take_restart: bool = False
 
 
 @router.post(
@@ -100,11 +102,12 @@ def _ingest(lab: Lab, run_id: str, body: bytes, binary: bool = False) -> dict[st
 
 @router.post("/runs/{run_id}/heartbeat", summary="Report liveness")
 def heartbeat(run_id: str, lab: LabDep, body: Heartbeat | None = None) -> JSONResponse:
-    """Record liveness; the answer's ``stop`` is set when the run must stop."""
+    """Record liveness; the answer's ``stop`` is set when the run must stop, and its
+    ``restart`` (with ``take_restart``) when the watchdog asks the launcher to restart."""
     body = body or Heartbeat()
     for key in body.system or {}:
         check_metric_key(key)  # before the heartbeat is written: all or nothing
-    return reply(lab.tracking.heartbeat(run_id, body.system, body.seq))
+    return reply(lab.tracking.heartbeat(run_id, body.system, body.seq, body.take_restart))
 
 
 @router.get("/runs/{run_id}/history", summary="A metric's history")

@@ -188,8 +188,56 @@
     return out;
   }
 
+  // A launched job's attempts (page data, then job.js as they change): a dotted line
+  // where each attempt after the first began, labelled with its number and why the one
+  // before ended, and the time between the two shaded. By step, an attempt begins at the
+  // first point logged after its start (a resumed attempt continues the curve).
+  function stepAt(s, ts, after) {
+    if (after) {
+      for (let i = 0; i < s.times.length; i++) if (s.times[i] >= ts) return s.steps[i];
+    } else {
+      for (let i = s.times.length - 1; i >= 0; i--) if (s.times[i] <= ts) return s.steps[i];
+    }
+    return null;
+  }
+
+  function attemptX(chart, run, s, unit, ts, after) {
+    if (opts.x === "time") return new Date(ts * 1000);
+    if (byRelativeTime(chart)) return (ts - origin(run, s)) / unit.size;
+    return stepAt(s, ts, after);
+  }
+
+  function attemptMarks(chart, unit) {
+    const shapes = [];
+    const annotations = [];
+    const attempts = data.attempts || [];
+    const run = data.runs[0];
+    const s = run && chart.series.get(run.id);
+    if (data.runs.length !== 1 || attempts.length < 2 || !s || !s.steps.length) return { shapes, annotations };
+    const grey = "#6e7781";
+    for (let i = 1; i < attempts.length; i++) {
+      const a = attempts[i];
+      const prev = attempts[i - 1];
+      if (!a.started_at) continue;
+      const x = attemptX(chart, run, s, unit, a.started_at, true);
+      if (x === null) continue;
+      shapes.push({ type: "line", xref: "x", yref: "paper", x0: x, x1: x, y0: 0, y1: 1, line: { color: grey, width: 1, dash: "dot" } });
+      const end = prev.ended_at ? attemptX(chart, run, s, unit, prev.ended_at, false) : null;
+      if (end !== null && +end < +x) {
+        shapes.push({ type: "rect", xref: "x", yref: "paper", x0: end, x1: x, y0: 0, y1: 1, layer: "below", fillcolor: "rgba(110,119,129,0.14)", line: { width: 0 } });
+      }
+      const why = `attempt ${prev.number} ${prev.status || "ended"}${prev.reason ? ": " + prev.reason : ""}`;
+      annotations.push({
+        x, xref: "x", y: 1, yref: "paper", yanchor: "top", xanchor: "left", showarrow: false,
+        text: `#${a.number}`, font: { size: 10, color: grey }, hovertext: escapeHtml(why),
+      });
+    }
+    return { shapes, annotations };
+  }
+
   function draw(chart) {
     const unit = timeUnit(chart);
+    const marks = attemptMarks(chart, unit);
     const layout = {
       height: Math.max(160, chart.el.clientHeight || 300),
       margin: { l: 56, r: 12, t: 8, b: 36 },
@@ -202,6 +250,8 @@
       font: { family: "system-ui, sans-serif", size: 12, color: "#1f2328" },
       // A user's zoom survives live redraws until an option changes the axes.
       uirevision: `${opts.x}-${opts.log}-${unit.name}`,
+      shapes: marks.shapes,
+      annotations: marks.annotations,
     };
     const config = { responsive: true, displaylogo: false, modeBarButtonsToRemove: ["lasso2d", "select2d"] };
     if (!chart.plotted) chart.el.replaceChildren();
@@ -217,6 +267,7 @@
       if (s.steps.length) lastStep = Math.max(lastStep, s.steps[s.steps.length - 1]);
     }
     chart.fig.dataset.points = String(points);
+    chart.fig.dataset.attempts = String(marks.annotations.length);
     chart.fig.dataset.lastStep = String(lastStep);
   }
 
@@ -399,6 +450,13 @@
     resized.observe(chart.el);
     return chart;
   }
+
+  // job.js tells of a new or ended attempt of a running job
+  document.addEventListener("lablink:attempts", (e) => {
+    if (!data) return;
+    data.attempts = e.detail;
+    charts.forEach((chart) => { if (chart.loaded && chart.plotted) scheduleDraw(chart); });
+  });
 
   document.addEventListener("DOMContentLoaded", () => {
     data = L.pageData();
