@@ -114,6 +114,7 @@ def populate(client: MlflowClient, tmp: Path, prefix: str = "", big: int = 0) ->
     written: dict[str, Any] = {}
     vision = client.create_experiment(f"{prefix}vision", tags={"team": "cv"})
     nlp = client.create_experiment(f"{prefix}nlp text")
+    client.create_experiment(f"{prefix}empty", tags={"note": "no runs yet"})
     files = tmp / "files"
     (files / "model" / "weights").mkdir(parents=True, exist_ok=True)
     (files / "model" / "MLmodel").write_text("flavors: {}\n")

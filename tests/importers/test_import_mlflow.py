@@ -29,7 +29,9 @@ def check_imported(lab: Lab, source: MlflowClient, written: dict[str, Any]) -> N
     """Every run written at the source is in lablink, field by field, point by point."""
     by_origin = {}
     for exp in {w["experiment"] for w in written.values()}:
-        eid = str(lab.mlflow.experiment_by_name(exp).experiment_id)
+        made = lab.mlflow.experiment_by_name(exp)
+        assert source.get_experiment_by_name(exp).tags.items() <= made.tags.items()
+        eid = str(made.experiment_id)
         for run, extras, _ in lab.mlflow.runs([eid]):
             by_origin[extras.tags[ORIGIN_TAG]] = (run, extras, exp)
     assert set(written) <= set(by_origin)
@@ -173,6 +175,8 @@ def test_import_from_an_sqlite_store(tmp_path: Path, cli: Cli) -> None:
     assert totals(import_json(cli, "--from", uri))["imported"] == 4
     with home_lab(tmp_path) as lab:
         check_imported(lab, source, written)
+        # every experiment, one without runs too, with its tags
+        assert lab.mlflow.experiment_by_name("empty").tags == {"note": "no runs yet"}
     assert totals(import_json(cli, "--from", uri))["skipped"] == 4
 
 

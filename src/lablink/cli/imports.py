@@ -60,7 +60,12 @@ def mlflow_command(
     total = reader.count([eid for eid, _ in chosen])
     with open_sink(get_state(ctx).settings) as sink, _bar(total, as_json) as advance:
         summary = import_runs(
-            sink, reader.runs(chosen), ORIGIN_TAG, lambda name: prefix + name, progress=advance
+            sink,
+            reader.runs(chosen),
+            ORIGIN_TAG,
+            lambda name: prefix + name,
+            progress=advance,
+            experiments={name: reader.tags[name] for _, name in chosen},
         )
     _report(summary, f"from {source} into {sink.label}", as_json)
 
@@ -88,7 +93,9 @@ def tensorboard_command(
 
     reader = TensorboardSource(logdir, project, name_from)
     with open_sink(get_state(ctx).settings) as sink, _bar(len(reader.folders), as_json) as advance:
-        summary = import_runs(sink, reader.runs(), ORIGIN_TAG, str, progress=advance)
+        summary = import_runs(
+            sink, reader.runs(), ORIGIN_TAG, str, progress=advance, experiments={project: {}}
+        )
     _report(summary, f"from {logdir} into {sink.label}", as_json)
 
 

@@ -32,22 +32,29 @@ def import_runs(
     project_of: Callable[[str], str],
     summary: Summary | None = None,
     progress: Progress | None = None,
+    experiments: Mapping[str, Mapping[str, str]] | None = None,
 ) -> Summary:
     """Import every run into the experiment ``project_of(run.experiment)`` names.
 
+    ``experiments`` (source name -> its tags) are made first, those without runs too.
     A run that fails (a value lablink refuses, a file that cannot be read) is counted
     and named in ``summary.problems``; the others are imported.
     """
     summary = summary or Summary()
-    experiments: dict[str, tuple[str, dict[str, Landed]]] = {}
+    made: dict[str, tuple[str, dict[str, Landed]]] = {}
+    for name, tags in (experiments or {}).items():
+        project = project_of(name)
+        summary.tally(project)
+        eid = sink.ensure_experiment(project, tags)
+        made[project] = (eid, sink.landed(eid, origin_tag))
     for run in runs:
         project = project_of(run.experiment)
         tally = summary.tally(project)
         try:
-            if project not in experiments:
-                eid = sink.ensure_experiment(project)
-                experiments[project] = (eid, sink.landed(eid, origin_tag))
-            eid, landed = experiments[project]
+            if project not in made:
+                eid = sink.ensure_experiment(project, {})
+                made[project] = (eid, sink.landed(eid, origin_tag))
+            eid, landed = made[project]
             outcome = _import_one(sink, eid, run, origin_tag, landed.get(run.origin), tally)
         except Exception as error:
             # a source library raises its own errors (MlflowException, OSError); one run

@@ -41,9 +41,11 @@ class MlflowSource:
             self.client = MlflowClient(tracking_uri=self.uri)
             self.store: Any = self.client._tracking_client.store  # paged histories
         self.label = uri
+        self.tags: dict[str, dict[str, str]] = {}  # experiment name -> its tags
 
     def experiments(self, names: Sequence[str] = ()) -> list[tuple[str, str]]:
-        """``(id, name)`` of the active experiments, or of those named (NotFound else)."""
+        """``(id, name)`` of the active experiments, or of those named (NotFound else);
+        their tags are then in ``self.tags``."""
         found: list[tuple[str, str]] = []
         token = None
         while True:
@@ -53,7 +55,9 @@ class MlflowSource:
                 raise ServiceUnavailable(
                     f"cannot read the MLflow store at {self.label}: {_first_line(exc)}", _HINT
                 ) from exc
-            found.extend((e.experiment_id, e.name) for e in page)
+            for e in page:
+                found.append((e.experiment_id, e.name))
+                self.tags[e.name] = dict(e.tags)
             token = page.token
             if not token:
                 break

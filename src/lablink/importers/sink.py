@@ -49,8 +49,9 @@ class Sink(abc.ABC):
         self.close()
 
     @abc.abstractmethod
-    def ensure_experiment(self, name: str) -> str:
-        """The id of the experiment (project) ``name``, made if missing."""
+    def ensure_experiment(self, name: str, tags: Mapping[str, str]) -> str:
+        """The id of the experiment (project) ``name``, made if missing; ``tags`` it
+        lacks are set."""
 
     @abc.abstractmethod
     def landed(self, experiment_id: str, origin_tag: str) -> dict[str, Landed]:
@@ -101,11 +102,14 @@ class LocalSink(Sink):
     def close(self) -> None:
         self.lab.close()
 
-    def ensure_experiment(self, name: str) -> str:
+    def ensure_experiment(self, name: str, tags: Mapping[str, str]) -> str:
         try:
             found = self.lab.mlflow.experiment_by_name(name)
         except NotFound:
-            found = self.lab.mlflow.create_experiment(name, {})
+            return str(self.lab.mlflow.create_experiment(name, tags).experiment_id)
+        for key, value in tags.items():
+            if key not in found.tags:
+                self.lab.mlflow.set_experiment_tag(str(found.experiment_id), key, value)
         return str(found.experiment_id)
 
     def landed(self, experiment_id: str, origin_tag: str) -> dict[str, Landed]:

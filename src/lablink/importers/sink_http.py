@@ -65,13 +65,20 @@ class HttpSink(Sink):
             raise cls(f"{self.label}: {message}")
         return answer.json()
 
-    def ensure_experiment(self, name: str) -> str:
+    def ensure_experiment(self, name: str, tags: Mapping[str, str]) -> str:
+        pairs = [{"key": k, "value": v} for k, v in tags.items()]
         try:
             found = self._call("GET", "/experiments/get-by-name", params={"experiment_name": name})
-            return str(found["experiment"]["experiment_id"])
         except errors.NotFound:
-            made = self._call("POST", "/experiments/create", {"name": name})
+            made = self._call("POST", "/experiments/create", {"name": name, "tags": pairs})
             return str(made["experiment_id"])
+        eid = str(found["experiment"]["experiment_id"])
+        have = {t["key"] for t in found["experiment"].get("tags", [])}
+        for key, value in tags.items():
+            if key not in have:
+                body = {"experiment_id": eid, "key": key, "value": value}
+                self._call("POST", "/experiments/set-experiment-tag", body)
+        return eid
 
     def landed(self, experiment_id: str, origin_tag: str) -> dict[str, Landed]:
         out: dict[str, Landed] = {}
