@@ -141,3 +141,31 @@ def test_bad_input(tmp_path: Path, cli: Cli) -> None:
         "import", "tensorboard", str(tmp_path / "logs"), "-p", "p", "--run-name-from", "x", code=1
     )
     assert "--run-name-from must be one of dir, leaf" in bad.stderr
+
+
+def test_import_into_a_server_with_auth(tmp_path: Path, lab: Lab, cli: Cli) -> None:
+    from helpers import AppServer
+    from lablink.server.app import create_app
+    from lablink.server.auth import AuthConfig
+
+    people = lab.people
+    tokens = {}
+    for name in ("mia", "kenji"):
+        people.add_user("root", name, f"{name}@lab.org")
+        tokens[name] = people.create_token("root", name, "laptop", None, "member").secret
+    lab.tracking.create_run("mia", "vision", "baseline")
+    people.grant("root", "vision", "mia", "member")
+    people.grant("root", "vision", "kenji", "viewer")
+    write_logs(tmp_path / "logs")
+    srv = AppServer(create_app(lab, auth=AuthConfig("required"))).start()
+    try:
+        base = ["--server", srv.url, "--token"]
+        args = ["import", "tensorboard", str(tmp_path / "logs"), "-p", "vision", "--json"]
+        denied = cli(*base, tokens["kenji"], *args, code=1)
+        assert "not a member" in denied.stderr
+        summary = json.loads(cli(*base, tokens["mia"], *args).stdout)
+        assert summary["projects"][0]["imported"] == 3
+    finally:
+        srv.stop()
+    owners = {r.record.user for r in _runs(lab, "vision") if ORIGIN_TAG in r.tags_kv}
+    assert owners == {"mia"}  # the token's user, not whoever the files name

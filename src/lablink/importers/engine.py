@@ -15,12 +15,14 @@ import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
-from lablink.errors import LablinkError
+from lablink.errors import Forbidden, LablinkError, ServiceUnavailable, Unauthorized
 from lablink.importers.model import COMPLETE_TAG, END_STATUSES, SourceRun, Summary, Tally
 from lablink.importers.sink import PER_CALL, Landed, Sink
 
 logger = logging.getLogger(__name__)
 
+# Errors about the sink as a whole (access, an unreachable server), not about one run.
+_FATAL = (Unauthorized, Forbidden, ServiceUnavailable)
 # Called after each run with (project, origin, outcome): the CLI advances its bar.
 Progress = Callable[[str, str, str], None]
 
@@ -56,6 +58,8 @@ def import_runs(
                 made[project] = (eid, sink.landed(eid, origin_tag))
             eid, landed = made[project]
             outcome = _import_one(sink, eid, run, origin_tag, landed.get(run.origin), tally)
+        except _FATAL:
+            raise  # no later run would fare better: stop with the error itself
         except Exception as error:
             # a source library raises its own errors (MlflowException, OSError); one run
             # that cannot be read or stored must not stop the others
