@@ -81,6 +81,11 @@ COMMANDS: dict[str, Entry] = {
         "lablink.cli.busfactor:busfactor",
         "The bus (truck) factor: how many people leaving would orphan most of the code.",
     ),
+    "import": Entry(
+        "lablink.cli.imports:app",
+        "Import runs from MLflow (a server or its store) or TensorBoard event files.",
+        True,
+    ),
     "runs": Entry(
         "lablink.cli.runs:app", "List, show, compare, tag and annotate runs.", group=True
     ),
