@@ -12,6 +12,7 @@ Pages (all state in the query string, so any view is a link to paste in chat):
     /datasets             datasets; /datasets/{name}?v=3: versions, lineage, profile, drift
     /docs                 the API's Swagger UI, from /static (works offline)
     /signin, /me          with auth on: the sign-in form; who you are, your roles and tokens
+    /signin/oidc          single sign-on with the OpenID Connect provider (and /callback)
 
 Scripts get chart data from ``/ui-data/history`` (downsampled on the server) and live
 updates from ``/ui-data/events``, the API's SSE stream served beside the pages (so an
@@ -37,6 +38,7 @@ def mount_ui(app: FastAPI, lab: Lab) -> None:
     from lablink.ui.charts import data_router
     from lablink.ui.datasets import datasets_router
     from lablink.ui.incidents import incidents_router
+    from lablink.ui.oidc import oidc_router
     from lablink.ui.pages import pages_router
     from lablink.ui.params_view import params_router
     from lablink.ui.profile import profile_router
@@ -58,6 +60,7 @@ def mount_ui(app: FastAPI, lab: Lab) -> None:
     app.include_router(datasets_router(lab, renderer))  # with their schemas
     app.include_router(sweep_router(lab, renderer))
     app.include_router(signin_router(renderer))
+    app.include_router(oidc_router(renderer))
     app.include_router(profile_router(lab, renderer))
 
 
