@@ -103,3 +103,30 @@ def test_a_bad_edge_setting_is_a_clear_error(seeded: Seeded, args: list[str], me
     result = run_lablink("server", "--port", str(free_port()), "--home", str(seeded.home), *args)
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert message in result.stderr
+
+
+def test_a_bad_single_sign_on_setting_is_a_clear_error(
+    seeded: Seeded, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    secret = tmp_path_factory.mktemp("oidc") / "secret"
+    secret.write_text("s3cret\n")
+    base = ["server", "--port", str(free_port()), "--home", str(seeded.home)]
+    issuer = ["--oidc-issuer", "http://127.0.0.1:9"]
+    cases = [
+        (
+            [*issuer, "--oidc-client-id", "x", "--oidc-client-secret-file", str(secret)],
+            {},
+            "single sign-on (--oidc-issuer) needs --auth required or proxy",
+        ),
+        (issuer, {}, "--oidc-issuer needs --oidc-client-id and --oidc-client-secret-file"),
+        (
+            [*issuer, "--oidc-client-id", "x", "--oidc-client-secret-file", str(secret) + "x"],
+            {},
+            "cannot read --oidc-client-secret-file",
+        ),
+        ([], {"LABLINK_OIDC_CLIENT_ID": "x"}, "an OIDC client id or secret file is set"),
+    ]
+    for args, env, message in cases:
+        result = run_lablink(*base, "--auth", "off", *args, env=env)
+        assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+        assert message in " ".join(result.stderr.split()), result.stderr

@@ -199,3 +199,13 @@ def test_an_unknown_address_becomes_a_viewer_when_allowed(team: Team, provider: 
     user = team.lab.people.get_user("Zoe.K")
     assert (user.email, user.display_name, user.is_admin) == ("Zoe.K@lab.org", "Zoe K", False)
     assert team.lab.people.role_for("Zoe.K", "vision") == "viewer"
+
+
+def test_repeated_failures_lock_the_address(client: httpx.Client, team: Team) -> None:
+    for _ in range(5):
+        assert come_back(client, "/signin/oidc/callback?code=c&state=s").status_code == 401
+    locked = come_back(client, "/signin/oidc/callback?code=c&state=s")
+    assert locked.status_code == 429
+    assert int(locked.headers["retry-after"]) > 0
+    assert "too many failed sign-ins" in locked.text
+    assert team.lab.people.audit_log(action="signin.blocked")[0].detail["method"] == "oidc"

@@ -16,7 +16,14 @@ from typing import Any
 
 from lablink.core.oidc import Flow, OidcClient
 from lablink.core.people import People
-from lablink.errors import AlreadyExists, LablinkError, NotFound, ServiceUnavailable, Unauthorized
+from lablink.errors import (
+    AlreadyExists,
+    LablinkError,
+    NotFound,
+    ServiceUnavailable,
+    TooManyRequests,
+    Unauthorized,
+)
 from lablink.identity import Identity, check_email
 
 _NAME_CHARS = re.compile(r"[^A-Za-z0-9._@+-]")
@@ -36,14 +43,24 @@ def sign_in_oidc(
         Unauthorized: anything in the answer, the ID token or the account is refused
             (audited as ``signin.failed``).
         ServiceUnavailable: the provider cannot be reached (audited too).
+        TooManyRequests: the address failed or signed in too often lately, as with
+            passwords (``core/guard.py``); nothing is checked then.
     """
     detail: dict[str, Any] = {"method": "oidc", "issuer": client.config.issuer}
+    key = f"oidc:{ip}"  # the address's own lock: single sign-on has no user name to lock
+    try:
+        people.guard.check_signin(key, ip)
+    except TooManyRequests as error:
+        people.refused("signin.blocked", ip, {**detail, "reason": error.message})
+        raise
     try:
         flow = client.unseal(cookie)
         claims = client.finish(flow, params, redirect_uri)
         detail.update(sub=str(claims.get("sub"))[:200], **_email(claims))
         identity = identity_of(people, client, claims)
     except (Unauthorized, ServiceUnavailable) as error:
+        if isinstance(error, Unauthorized):
+            people.guard.signin_failed(key, ip)
         people.refused("signin.failed", ip, {**detail, "reason": error.message})
         raise
     people.audit(identity.user, "signin", f"user:{identity.user}", detail, ip)

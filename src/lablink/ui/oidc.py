@@ -16,7 +16,13 @@ from starlette.responses import RedirectResponse, Response
 from lablink.core.oidc import FLOW_SECONDS, OidcClient
 from lablink.core.oidc_signin import sign_in_oidc
 from lablink.core.sessions import MAX_SECONDS, Sessions
-from lablink.errors import NotFound, ServiceUnavailable, Unauthorized
+from lablink.errors import (
+    LablinkError,
+    NotFound,
+    ServiceUnavailable,
+    TooManyRequests,
+    Unauthorized,
+)
 from lablink.server import browser
 from lablink.ui.render import Renderer
 from lablink.ui.signin import NO_STORE, client_ip
@@ -40,7 +46,7 @@ def oidc_router(renderer: Renderer) -> APIRouter:
     """``GET /signin/oidc`` and ``GET /signin/oidc/callback``."""
     router = APIRouter(include_in_schema=False)
 
-    def refused(request: Request, exc: Unauthorized | ServiceUnavailable) -> Response:
+    def refused(request: Request, exc: LablinkError) -> Response:
         context = {"message": exc.message, "hint": exc.hint}
         response = renderer.page("signin_refused.html", context, exc.status, NO_STORE)
         browser.clear_cookie(response, request.scope, OIDC_COOKIE)
@@ -90,6 +96,10 @@ def oidc_router(renderer: Renderer) -> APIRouter:
             )
         except (Unauthorized, ServiceUnavailable) as exc:
             return refused(request, exc)
+        except TooManyRequests as exc:
+            response = refused(request, exc)
+            response.headers["Retry-After"] = str(int(exc.details.get("retry_after", 60)))
+            return response
         sessions: Sessions = request.app.state.sessions
         secret, _ = sessions.start(identity, ip, request.headers.get("user-agent"))
         response = RedirectResponse(browser.safe_next(flow.next), status_code=303)
