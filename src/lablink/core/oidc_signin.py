@@ -4,7 +4,8 @@ The provider vouches for an e-mail address only when the token says
 ``email_verified: true``; an unverified one would let anyone who can register at the
 provider with a colleague's address sign in as that colleague. One user must hold the
 address (letter case aside). With ``create_users`` an unknown address becomes a new
-user, a viewer of ``new_user_projects`` only. Every outcome is audited: ``signin`` with
+user, a viewer of those of ``new_user_projects`` that exist; ``oidc`` is the actor the
+audit log records for both. Every outcome is audited: ``signin`` with
 ``method: oidc``, or ``signin.failed`` with the reason.
 """
 
@@ -19,7 +20,6 @@ from lablink.core.people import People
 from lablink.errors import (
     AlreadyExists,
     LablinkError,
-    NotFound,
     ServiceUnavailable,
     TooManyRequests,
     Unauthorized,
@@ -125,9 +125,9 @@ def _create(people: People, client: OidcClient, email: str, claims: Mapping[str,
         raise Unauthorized(f"cannot find a free user name for {email}", "ask a lablink admin")
     for project in client.config.new_user_projects:
         try:
-            people.grant(actor, project, user.name, "viewer", create=True)
-        except (NotFound, LablinkError):
-            continue  # the user exists either way; a bad project name is in the audit log
+            people.grant(actor, project, user.name, "viewer")
+        except LablinkError:
+            continue  # the user exists either way; the refused grant is in the audit log
     return user
 
 
