@@ -91,6 +91,7 @@ def test_a_sign_in_through_the_provider_starts_a_session(
     assert "lablink_oidc=" in start.headers["set-cookie"]
     with httpx.Client(timeout=10) as elsewhere:
         callback = elsewhere.get(start.headers["location"]).headers["location"]
+    flow = client.cookies["lablink_oidc"]
     back = come_back(client, callback)
     assert back.status_code == 303, back.text
     assert back.headers["location"] == "/me"
@@ -105,9 +106,12 @@ def test_a_sign_in_through_the_provider_starts_a_session(
         "ana@lab.org",
     )
     assert entry.detail["issuer"] == provider.url
-    # The code is spent: sending the same answer again signs nobody in.
+    # The code is spent: the same answer, with the same flow cookie, signs nobody in.
     with httpx.Client(base_url=client.base_url, timeout=10) as again:
-        assert come_back(again, callback).status_code == 401
+        again.cookies.set("lablink_oidc", flow)
+        replayed = come_back(again, callback)
+        assert replayed.status_code == 401
+        assert "refused the code (400" in replayed.text
 
 
 def test_the_provider_is_down_or_unknown_to_a_server_without_it(

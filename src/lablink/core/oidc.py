@@ -315,7 +315,7 @@ class OidcClient:
                 body.get("error_description") or body.get("error") if isinstance(body, dict) else ""
             )
             raise Unauthorized(
-                f"the sign-in provider refused the code ({response.status_code} {said or ''})".strip(),
+                f"the sign-in provider refused the code ({response.status_code} {str(said)[:200]})",
                 _AGAIN,
             )
         return body
