@@ -153,6 +153,40 @@ SETTINGS: tuple[Key, ...] = (
         "A folder in a git repository whose bus factor the server's /team/busfactor page "
         "shows. Default: none (the page explains how to enable it).",
     ),
+    # Single sign-on with OpenID Connect (docs/people.md).
+    Key(
+        "oidc_issuer",
+        str,
+        None,
+        "Issuer URL of an OpenID Connect provider: the server's sign-in page offers single "
+        "sign-on through it (with --auth required or proxy).",
+    ),
+    Key("oidc_client_id", str, None, "The client id lablink is registered under at the provider."),
+    Key(
+        "oidc_client_secret_file",
+        str,
+        None,
+        "A file holding only the client secret the provider gave (never the secret itself).",
+    ),
+    Key(
+        "oidc_name",
+        str,
+        None,
+        "The provider's name on the sign-in button. Default: the issuer's host name.",
+    ),
+    Key(
+        "oidc_create_users",
+        parse_bool,
+        False,
+        "Make a user at the first single sign-on of an unknown, verified e-mail address "
+        "(else an admin adds them first).",
+    ),
+    Key(
+        "oidc_new_user_projects",
+        parse_list,
+        (),
+        "Comma-separated projects a user made at single sign-on becomes a viewer of.",
+    ),
 )
 
 
@@ -180,6 +214,12 @@ class Settings:
     cache_size: int = 20 * 1000**3
     capture_exclude: tuple[str, ...] = ()
     busfactor_repo: Path | None = None
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret_file: str | None = None
+    oidc_name: str | None = None
+    oidc_create_users: bool = False
+    oidc_new_user_projects: tuple[str, ...] = ()
     project_config: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
     @classmethod
@@ -240,6 +280,12 @@ class Settings:
             busfactor_repo=Path(values["busfactor_repo"]).expanduser()
             if values["busfactor_repo"]
             else None,
+            oidc_issuer=values["oidc_issuer"],
+            oidc_client_id=values["oidc_client_id"],
+            oidc_client_secret_file=values["oidc_client_secret_file"],
+            oidc_name=values["oidc_name"],
+            oidc_create_users=values["oidc_create_users"],
+            oidc_new_user_projects=_string_list("oidc_new_user_projects", values),
             project_config=project_config,
         )
 
@@ -290,6 +336,15 @@ def _capture_exclude(value: Any, project_config: Mapping[str, Any]) -> tuple[str
             "e.g. exclude = ['secrets/*', '*.env']",
         )
     return tuple(v for v in value if v.strip())
+
+
+def _string_list(name: str, values: Mapping[str, Any]) -> tuple[str, ...]:
+    value = values[name]
+    if isinstance(value, str):
+        value = parse_list(value)
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+        raise InvalidInput(f"{name} must be a list of names", f"e.g. {name} = ['vision']")
+    return tuple(v.strip() for v in value if v.strip())
 
 
 def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> str:

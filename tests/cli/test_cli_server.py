@@ -10,7 +10,9 @@ import pytest
 from cli_support import Seeded, lablink_command, run_lablink, stop, wait_for_healthz
 
 import lablink
-from helpers import free_port
+from helpers import free_port, make_settings
+from lablink.core.lab import Lab
+from oidc_provider import CLIENT_ID, CLIENT_SECRET, Person, Provider
 
 
 @pytest.fixture
@@ -103,3 +105,63 @@ def test_a_bad_edge_setting_is_a_clear_error(seeded: Seeded, args: list[str], me
     result = run_lablink("server", "--port", str(free_port()), "--home", str(seeded.home), *args)
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert message in result.stderr
+
+
+def test_a_bad_single_sign_on_setting_is_a_clear_error(
+    seeded: Seeded, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    secret = tmp_path_factory.mktemp("oidc") / "secret"
+    secret.write_text("s3cret\n")
+    base = ["server", "--port", str(free_port()), "--home", str(seeded.home)]
+    issuer = ["--oidc-issuer", "http://127.0.0.1:9"]
+    cases = [
+        (
+            [*issuer, "--oidc-client-id", "x", "--oidc-client-secret-file", str(secret)],
+            {},
+            "single sign-on (--oidc-issuer) needs --auth required or proxy",
+        ),
+        (issuer, {}, "--oidc-issuer needs --oidc-client-id and --oidc-client-secret-file"),
+        (
+            [*issuer, "--oidc-client-id", "x", "--oidc-client-secret-file", str(secret) + "x"],
+            {},
+            "cannot read --oidc-client-secret-file",
+        ),
+        ([], {"LABLINK_OIDC_CLIENT_ID": "x"}, "an OIDC client id or secret file is set"),
+    ]
+    for args, env, message in cases:
+        result = run_lablink(*base, "--auth", "off", *args, env=env)
+        assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+        assert message in " ".join(result.stderr.split()), result.stderr
+
+
+def test_the_server_offers_single_sign_on_through_the_provider(
+    seeded: Seeded, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    import httpx
+
+    with Lab(make_settings(seeded.home)) as lab:
+        lab.people.add_user("root", "ana", "ana@lab.org", admin=True)
+    secret = tmp_path_factory.mktemp("oidc") / "secret"
+    secret.write_text(CLIENT_SECRET + "\n")
+    provider = Provider(Person("sub-ana", "ana@lab.org")).start()
+    port = free_port()
+    args = ["--oidc-issuer", provider.url, "--oidc-client-id", CLIENT_ID]
+    args += ["--oidc-client-secret-file", str(secret), "--oidc-name", "Lab Login"]
+    proc = subprocess.Popen(
+        [*lablink_command(), "server", "--port", str(port), "--home", str(seeded.home), *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_for_healthz(url, proc)
+        with httpx.Client(base_url=url, timeout=10) as browser:
+            assert "Sign in with Lab Login" in browser.get("/signin").text
+            start = browser.get("/signin/oidc", params={"next": "/me"})
+            approved = httpx.get(start.headers["location"], timeout=10)
+            back = browser.get(approved.headers["location"].removeprefix(url))
+            assert back.status_code == 303, back.text
+            assert 'data-role="me">ana<' in browser.get("/me").text
+    finally:
+        stop(proc)
+        provider.stop()

@@ -79,3 +79,30 @@ def test_format_size_uses_the_units_parse_size_reads() -> None:
     assert format_size(50 * 1000**3) == "50.0 GB"
     assert format_size(2 * 1000**4) == "2.0 TB"
     assert parse_size(format_size(50 * 1000**3).replace(" ", "")) == 50 * 1000**3
+
+
+def test_single_sign_on_settings_come_from_the_project_file_and_the_environment(
+    tmp_path: Path,
+) -> None:
+    repo = tmp_path / "repo"
+    (repo / ".git").mkdir(parents=True)
+    write(
+        repo / "lablink.toml",
+        "[lablink]\noidc_issuer = 'https://login.lab.org'\noidc_client_id = 'lablink'\n"
+        "oidc_create_users = true\noidc_new_user_projects = ['vision', ' ']\n",
+    )
+    env = {"LABLINK_CONFIG": str(tmp_path / "none.toml"), "LABLINK_OIDC_NAME": "Lab Login"}
+    s = Settings.load({}, env, repo)
+    assert (s.oidc_issuer, s.oidc_client_id, s.oidc_name) == (
+        "https://login.lab.org",
+        "lablink",
+        "Lab Login",
+    )
+    assert s.oidc_create_users is True and s.oidc_new_user_projects == ("vision",)
+    env["LABLINK_OIDC_NEW_USER_PROJECTS"] = "a, b"
+    env["LABLINK_OIDC_CREATE_USERS"] = "no"
+    s = Settings.load({}, env, repo)
+    assert s.oidc_new_user_projects == ("a", "b") and s.oidc_create_users is False
+    write(repo / "lablink.toml", "[lablink]\noidc_new_user_projects = 3\n")
+    with pytest.raises(InvalidInput, match="oidc_new_user_projects must be a list"):
+        Settings.load({}, {"LABLINK_CONFIG": str(tmp_path / "none.toml")}, repo)

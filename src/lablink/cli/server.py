@@ -43,6 +43,21 @@ def server(
     trusted_proxy: list[str] = typer.Option(
         [], "--trusted-proxy", help="A proxy address or network whose header is believed."
     ),
+    oidc_issuer: str | None = typer.Option(
+        None,
+        "--oidc-issuer",
+        help="Offer single sign-on through this OpenID Connect provider (its issuer URL; "
+        "env LABLINK_OIDC_ISSUER).",
+    ),
+    oidc_client_id: str | None = typer.Option(
+        None, "--oidc-client-id", help="lablink's client id at the provider."
+    ),
+    oidc_client_secret_file: str | None = typer.Option(
+        None, "--oidc-client-secret-file", help="A file holding only the client secret."
+    ),
+    oidc_name: str | None = typer.Option(
+        None, "--oidc-name", help="The provider's name on the sign-in button."
+    ),
 ) -> None:
     """Serve the REST API (/api/v1, OpenAPI docs at /docs) and the web UI.
 
@@ -50,19 +65,28 @@ def server(
     holds, fetches the others from URL once, and forwards everything else there.
     With --tls-cert and --tls-key it serves HTTPS (or put it behind a reverse proxy:
     docs/server.md). With --auth required every API call needs a token of a lablink
-    user (docs/people.md). Listening beyond this machine without auth or an API token
+    user (docs/people.md); --oidc-issuer adds single sign-on to the sign-in page. Listening beyond this machine without auth or an API token
     (LABLINK_TOKEN) prints a warning.
     """
+    from lablink.core.oidc import from_settings
     from lablink.server.auth import AuthConfig
     from lablink.server.listen import check_tls, exposure_warning
 
     state = get_state(ctx)
-    state.override(db=db, home=home)
+    state.override(
+        db=db,
+        home=home,
+        oidc_issuer=oidc_issuer,
+        oidc_client_id=oidc_client_id,
+        oidc_client_secret_file=oidc_client_secret_file,
+        oidc_name=oidc_name,
+    )
     settings = state.settings
     tls = check_tls(tls_cert, tls_key)
+    oidc = from_settings(settings)
     config = None
     if auth is not None:
-        config = AuthConfig(auth.strip().lower(), auth_header, tuple(trusted_proxy))
+        config = AuthConfig(auth.strip().lower(), auth_header, tuple(trusted_proxy), oidc)
     guarded = bool(settings.token) or (config is not None and config.on)
     warning = exposure_warning(host, port, auth=guarded)
     if warning:
@@ -76,7 +100,7 @@ def server(
     # Imported here, not at the top: `lablink --help` and the SDK must not load FastAPI.
     from lablink.server.app import serve
 
-    serve(settings, host, port, tls, config)
+    serve(settings, host, port, tls, config, oidc)
 
 
 def print_warning(text: str) -> None:

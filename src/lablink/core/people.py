@@ -149,6 +149,18 @@ class People:
         finally:
             self.guard.invalidate()
 
+    def set_admin(self, actor: str, name: str, admin: bool) -> User:
+        """Make ``name`` a server admin, or no longer one. Raises ``NotFound``."""
+        try:
+            return self._set(actor, name, "user.admin" if admin else "user.unadmin", is_admin=admin)
+        finally:
+            self.guard.invalidate()
+
+    def users_by_email(self, email: str) -> list[User]:
+        """The users whose e-mail address is ``email``, whatever its letter case."""
+        wanted = email.strip().lower()
+        return [u for u in self.sql.list_users() if u.email and u.email.lower() == wanted]
+
     def set_password(self, actor: str, name: str, password: str) -> User:
         """Store an argon2 hash of ``password``; the password itself is never kept.
 
@@ -444,6 +456,12 @@ class People:
             if len(page) < EXPORT_PAGE:
                 return
             before = page[-1].id
+
+    def refused(
+        self, action: str, client: str | None, detail: Mapping[str, Any], actor: str = "anonymous"
+    ) -> None:
+        """Audit a refused attempt (a single sign-on), within the per-address budget."""
+        self._refusal(action, client, detail, actor)
 
     def _refusal(
         self,

@@ -68,6 +68,15 @@ class Sessions:
             Unauthorized: a wrong name or password, or a disabled user.
         """
         identity = self.people.sign_in(name, password, ip)
+        return self.start(identity, ip, agent)
+
+    def start(
+        self, identity: Identity, ip: str | None = None, agent: str | None = None
+    ) -> tuple[str, Session]:
+        """A session for ``identity``, already checked (a password, a single sign-on).
+
+        Returns the cookie's secret, the only copy there is, and the session.
+        """
         now = self.people.clock()
         secret = secrets.token_urlsafe(SECRET_BYTES)
         row = self.sql.add(

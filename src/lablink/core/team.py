@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from lablink.checks.watch_policy import parse_duration
+from lablink.checks.durations import parse_duration
 from lablink.errors import InvalidInput, NotFound
 from lablink.identity import check_email, check_name
 from lablink.store.sql import SqlStore

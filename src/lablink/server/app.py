@@ -21,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 
 from lablink.checks.limits import MAX_SMALL_BODY_BYTES
 from lablink.core.lab import Lab
+from lablink.core.oidc import OidcClient, OidcConfig
 from lablink.core.sessions import Sessions
 from lablink.errors import Conflict, InvalidInput
 from lablink.server.access import authorize
@@ -89,6 +90,7 @@ def create_app(
     app.state.auth = auth
     app.state.run_projects = {}
     app.state.sessions = sessions = Sessions(lab.people)
+    app.state.oidc = OidcClient(auth.oidc) if auth.oidc is not None else None
     install_error_handlers(app)
     install_openapi(app)
     app.include_router(health_router)
@@ -134,20 +136,25 @@ def configure_logging(level: int = logging.INFO) -> None:
 
 
 def serve(
-    settings: Settings, host: str, port: int, tls: Tls | None = None, auth: AuthConfig | None = None
+    settings: Settings,
+    host: str,
+    port: int,
+    tls: Tls | None = None,
+    auth: AuthConfig | None = None,
+    oidc: OidcConfig | None = None,
 ) -> None:
     """Open the store for ``settings`` and serve it on ``host:port`` until stopped.
 
     With ``tls`` (``server/listen.py``) it serves HTTPS, through uvicorn's own TLS.
     ``auth`` None picks the default: off while nobody has been added, else required
-    (``server/auth.py``).
+    (``server/auth.py``), with ``oidc`` as its single sign-on.
     """
     configure_logging()
     check_address(host, port)  # before the store is opened (and perhaps migrated)
     with Lab(settings) as lab:
         if auth is None:
             mode = default_mode(bool(lab.people.list_users()))
-            auth = AuthConfig(mode)
+            auth = AuthConfig(mode, oidc=oidc)
         check_auth(lab, auth)
         app = create_app(lab, auth=auth)
         config = uvicorn.Config(
@@ -166,6 +173,8 @@ def serve(
         scheme = "https" if tls else "http"
         logger.info("lablink %s serving %s on %s://%s:%d", version(), store, scheme, host, port)
         logger.info("API authentication: %s", auth.mode)
+        if auth.oidc is not None:
+            logger.info("single sign-on: %s (%s)", auth.oidc.name, auth.oidc.issuer)
         server.run()
 
 

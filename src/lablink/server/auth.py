@@ -27,6 +27,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from lablink.checks.routes import API_PREFIX
+from lablink.core.oidc import OidcConfig
 from lablink.core.people import People
 from lablink.core.sessions import Session, Sessions, same_token
 from lablink.errors import Forbidden, InvalidInput, LablinkError, NotFound, Unauthorized
@@ -43,12 +44,13 @@ class AuthConfig:
     """How the server authenticates API calls.
 
     ``trusted`` holds the addresses (or networks) of the proxies whose ``header`` is
-    believed in proxy mode.
+    believed in proxy mode; ``oidc`` the single sign-on provider of the sign-in page.
     """
 
     mode: str = "off"
     header: str = DEFAULT_PROXY_HEADER
     trusted: tuple[str, ...] = ()
+    oidc: OidcConfig | None = None
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -62,6 +64,11 @@ class AuthConfig:
             raise InvalidInput(f"--auth-header {self.header!r} is not a header name")
         for address in self.trusted:
             _network(address)
+        if self.oidc is not None and self.mode == "off":
+            raise InvalidInput(
+                "single sign-on (--oidc-issuer) needs --auth required or proxy",
+                "with --auth off nobody signs in",
+            )
 
     @property
     def on(self) -> bool:

@@ -35,8 +35,18 @@ SIGNIN_COOKIE_SECONDS = 3600
 CSRF_HEADER = "x-csrf-token"
 CSRF_FIELD = "csrf_token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-# Paths served to anyone: the sign-in form, static files, health and the API's spec.
-PUBLIC = frozenset({"/signin", "/favicon.ico", "/healthz", "/openapi.json"})
+# Paths served to anyone: the sign-in form and single sign-on, static files, health and
+# the API's spec.
+PUBLIC = frozenset(
+    {
+        "/signin",
+        "/signin/oidc",
+        "/signin/oidc/callback",
+        "/favicon.ico",
+        "/healthz",
+        "/openapi.json",
+    }
+)
 PUBLIC_PREFIXES = ("/static/",)
 MAX_FORM_BYTES = 64 * 1024
 

@@ -15,6 +15,8 @@ Pages (all state in the query string, so any view is a link to paste in chat):
     /team/busfactor       the bus factor of the server's configured repository
     /docs                 the API's Swagger UI, from /static (works offline)
     /signin, /me          with auth on: the sign-in form; who you are, your roles and tokens
+    /signin/oidc          single sign-on with the OpenID Connect provider (and /callback)
+    /admin/users          server admins: users; /admin/projects grants; /admin/audit the log
 
 Scripts get chart data from ``/ui-data/history`` (downsampled on the server) and live
 updates from ``/ui-data/events``, the API's SSE stream served beside the pages (so an
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
 def mount_ui(app: FastAPI, lab: Lab) -> None:
     """Add the UI's HTML routes, its chart-data endpoint and ``/static`` to ``app``."""
     from lablink.server.api.events import ui_events_router
+    from lablink.ui.admin import admin_router
     from lablink.ui.apidocs import api_docs_router
     from lablink.ui.assets import Assets, static_router
     from lablink.ui.attempts import attempts_router
@@ -42,6 +45,7 @@ def mount_ui(app: FastAPI, lab: Lab) -> None:
     from lablink.ui.datasets import datasets_router
     from lablink.ui.incidents import incidents_router
     from lablink.ui.logs import logs_router
+    from lablink.ui.oidc import oidc_router
     from lablink.ui.pages import pages_router
     from lablink.ui.params_view import params_router
     from lablink.ui.profile import profile_router
@@ -67,7 +71,9 @@ def mount_ui(app: FastAPI, lab: Lab) -> None:
     app.include_router(sweep_router(lab, renderer))
     app.include_router(team_router(lab, renderer))
     app.include_router(signin_router(renderer))
+    app.include_router(oidc_router(renderer))
     app.include_router(profile_router(lab, renderer))
+    app.include_router(admin_router(lab, renderer))
 
 
 __all__ = ["mount_ui"]

@@ -42,7 +42,9 @@ def signin_router(renderer: Renderer) -> APIRouter:
         request: Request, target: str, error: str | None = None, name: str = "", status: int = 200
     ) -> Response:
         token = browser.cookie(request.headers, browser.SIGNIN_COOKIE) or browser.new_signin_token()
-        context = {"csrf": token, "next": target, "error": error, "name": name}
+        oidc = request.app.state.oidc
+        sso = oidc.config.name if oidc is not None else None
+        context = {"csrf": token, "next": target, "error": error, "name": name, "sso": sso}
         response = renderer.page("signin.html", context, status, NO_STORE)
         # Strict: the form's token cookie never travels with another site's request.
         browser.set_cookie(
