@@ -89,6 +89,16 @@ def test_adding_someone_who_is_no_user_needs_an_email(lablink: Lablink) -> None:
     assert "no user 'ghost'" in found.output and "--email" in found.output
 
 
+def test_a_teammate_is_the_user_the_server_knows(lablink: Lablink) -> None:
+    lablink("users", "add", "ben", "--email", "ben@lab.org")
+    lablink("team", "add", "ben", "--tz", "UTC", "--hours", "09:00-17:00")
+    lablink("team", "add", "ben", "--tz", "UTC", "--hours", "10:00-18:00", "--email", "b@x.org")
+    users = [u for u in json.loads(lablink("users", "ls", "--json").stdout)["users"]]
+    assert [u["email"] for u in users if u["name"] == "ben"] == ["ben@lab.org"]  # one record
+    assert lablink.json("team", "show", "ben")["hours"]["Mon"] == ["10:00-18:00"]
+    assert "team.add" in lablink("audit").output
+
+
 def test_overlap_moves_when_los_angeles_changes_clocks_inside_the_week(lablink: Lablink) -> None:
     # 2026-W10: Los Angeles springs forward on Sunday 8 March, London only on 29 March.
     lablink("team", "add", "ana", "--tz", "Europe/London", "--hours", "Mon-Sun 09:00-17:30",
@@ -201,6 +211,9 @@ def test_sync_loads_the_toml_and_names_a_bad_field(lablink: Lablink) -> None:
     good.write_text('[team.ana]\ntz = "Europe/London"\nhours = "09:00-17:30"\n')
     lablink("team", "sync")
     assert [m["name"] for m in lablink.json("team", "ls")["members"]] == ["ana", "lucia"]
+    empty = lablink.tmp / "empty.toml"
+    empty.write_text("[watch]\n")
+    assert "no [team] or [oncall]" in lablink("team", "sync", "--file", str(empty), code=1).output
     assert lablink.json("oncall", "rotation", "ls")["rotations"] == []
 
 

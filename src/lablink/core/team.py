@@ -439,6 +439,13 @@ class Team:
         """
         from lablink.team.config import read_config
 
+        if not config.get("team") and not config.get("oncall"):
+            # an empty sync would remove every synced entry: almost always a wrong folder
+            raise InvalidInput(
+                "team: no [team] or [oncall] table to sync",
+                "run it where lablink.toml has them, or pass --file; `lablink team rm` "
+                "removes people one by one",
+            )
         people, rotas = read_config(config)
         members: list[tuple[str, Mapping[str, Any], Mapping[str, Any] | None]] = []
         for name, entry in people.items():
