@@ -17,8 +17,10 @@ from lablink.cli.main import app
 
 
 class Lablink:
-    def __init__(self, tmp_path: Path) -> None:
-        self.db = f"sqlite:///{tmp_path / 'team.db'}"
+    """``lablink --db URL ...`` in-process, on SQLite and on PostgreSQL."""
+
+    def __init__(self, tmp_path: Path, db_url: str) -> None:
+        self.db = db_url
         self.tmp = tmp_path
 
     def __call__(self, *args: str, code: int = 0) -> Result:
@@ -31,10 +33,10 @@ class Lablink:
 
 
 @pytest.fixture
-def lablink(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Lablink:
+def lablink(tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> Lablink:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("LABLINK_USER", "admin")
-    return Lablink(tmp_path)
+    return Lablink(tmp_path, db_url)
 
 
 def add_three(lablink: Lablink) -> None:
@@ -171,6 +173,7 @@ def test_rotations_overrides_and_the_calendar(lablink: Lablink) -> None:
         code=1,
     ).output  # fmt: skip
     assert override["person"] == "kenji"
+    assert "in rotation research" in lablink("team", "rm", "kenji", code=1).output
     [after] = lablink.json("oncall", "now")["rotations"]
     assert after["now"]["person"] == "kenji" and "override" in after["now"]["why"]
     ics = lablink.tmp / "oncall.ics"
