@@ -152,6 +152,11 @@ def test_a_notification_at_night_waits_for_working_hours(lab: Lab) -> None:
             row["held_until"] == utc("2026-12-10T09:00")
             and "outside working hours" in row["reason"]
         )
+        clock.at = utc("2026-12-10T08:59")
+        lab.watchdog.notifier.run_once()
+        assert inbox.to("ana") == []
+        clock.at = utc("2026-12-10T09:00")  # Thursday 09:00 in London: her day begins
+        wait_for(lambda: inbox.to("ana"), 30, "ana's alert when her hours begin")
 
 
 def test_an_away_owner_sends_the_alert_to_on_call(lab: Lab) -> None:

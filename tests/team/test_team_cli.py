@@ -17,8 +17,10 @@ from lablink.cli.main import app
 
 
 class Lablink:
-    def __init__(self, tmp_path: Path) -> None:
-        self.db = f"sqlite:///{tmp_path / 'team.db'}"
+    """``lablink --db URL ...`` in-process, on SQLite and on PostgreSQL."""
+
+    def __init__(self, tmp_path: Path, db_url: str) -> None:
+        self.db = db_url
         self.tmp = tmp_path
 
     def __call__(self, *args: str, code: int = 0) -> Result:
@@ -31,10 +33,10 @@ class Lablink:
 
 
 @pytest.fixture
-def lablink(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Lablink:
+def lablink(tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> Lablink:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("LABLINK_USER", "admin")
-    return Lablink(tmp_path)
+    return Lablink(tmp_path, db_url)
 
 
 def add_three(lablink: Lablink) -> None:
@@ -87,6 +89,16 @@ def test_a_bad_field_is_named_and_nothing_is_saved(
 def test_adding_someone_who_is_no_user_needs_an_email(lablink: Lablink) -> None:
     found = lablink("team", "add", "ghost", "--tz", "UTC", "--hours", "09:00-17:00", code=1)
     assert "no user 'ghost'" in found.output and "--email" in found.output
+
+
+def test_a_teammate_is_the_user_the_server_knows(lablink: Lablink) -> None:
+    lablink("users", "add", "ben", "--email", "ben@lab.org")
+    lablink("team", "add", "ben", "--tz", "UTC", "--hours", "09:00-17:00")
+    lablink("team", "add", "ben", "--tz", "UTC", "--hours", "10:00-18:00", "--email", "b@x.org")
+    users = [u for u in json.loads(lablink("users", "ls", "--json").stdout)["users"]]
+    assert [u["email"] for u in users if u["name"] == "ben"] == ["ben@lab.org"]  # one record
+    assert lablink.json("team", "show", "ben")["hours"]["Mon"] == ["10:00-18:00"]
+    assert "team.add" in lablink("audit").output
 
 
 def test_overlap_moves_when_los_angeles_changes_clocks_inside_the_week(lablink: Lablink) -> None:
@@ -161,6 +173,7 @@ def test_rotations_overrides_and_the_calendar(lablink: Lablink) -> None:
         code=1,
     ).output  # fmt: skip
     assert override["person"] == "kenji"
+    assert "in rotation research" in lablink("team", "rm", "kenji", code=1).output
     [after] = lablink.json("oncall", "now")["rotations"]
     assert after["now"]["person"] == "kenji" and "override" in after["now"]["why"]
     ics = lablink.tmp / "oncall.ics"
@@ -201,6 +214,9 @@ def test_sync_loads_the_toml_and_names_a_bad_field(lablink: Lablink) -> None:
     good.write_text('[team.ana]\ntz = "Europe/London"\nhours = "09:00-17:30"\n')
     lablink("team", "sync")
     assert [m["name"] for m in lablink.json("team", "ls")["members"]] == ["ana", "lucia"]
+    empty = lablink.tmp / "empty.toml"
+    empty.write_text("[watch]\n")
+    assert "no [team] or [oncall]" in lablink("team", "sync", "--file", str(empty), code=1).output
     assert lablink.json("oncall", "rotation", "ls")["rotations"] == []
 
 

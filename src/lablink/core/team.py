@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from lablink.checks.durations import parse_duration
-from lablink.errors import InvalidInput, NotFound
+from lablink.errors import Conflict, InvalidInput, NotFound
 from lablink.identity import check_email, check_name
 from lablink.store.sql import SqlStore
 from lablink.store.team_sql import TeamSql
@@ -178,7 +178,18 @@ class Team:
         return values, new_user
 
     def remove(self, actor: str, name: str) -> None:
-        """Take ``name`` off the team (their user and history stay). Raises ``NotFound``."""
+        """Take ``name`` off the team (their user and history stay).
+
+        Raises:
+            NotFound: ``name`` is not on the team.
+            Conflict: a rotation still has them as a member or fallback.
+        """
+        holding = [r.name for r in self.rotations() if name in (*r.members, r.fallback)]
+        if holding:
+            raise Conflict(
+                f"{name} is in rotation {', '.join(holding)}",
+                "take them out first: lablink oncall rotation create NAME --members ...",
+            )
         self.sql.delete_member(name, self._entry(actor, "team.remove", name, {}))
 
     def members(self) -> list[Member]:
@@ -439,6 +450,13 @@ class Team:
         """
         from lablink.team.config import read_config
 
+        if not config.get("team") and not config.get("oncall"):
+            # an empty sync would remove every synced entry: almost always a wrong folder
+            raise InvalidInput(
+                "team: no [team] or [oncall] table to sync",
+                "run it where lablink.toml has them, or pass --file; `lablink team rm` "
+                "removes people one by one",
+            )
         people, rotas = read_config(config)
         members: list[tuple[str, Mapping[str, Any], Mapping[str, Any] | None]] = []
         for name, entry in people.items():

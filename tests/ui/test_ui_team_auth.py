@@ -1,0 +1,99 @@
+"""With auth on (issue 20): the Team page for any signed-in user, and the incident
+page's Acknowledge button, which needs member in the project and the page's CSRF token."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import chromium
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+from signin_support import PASSWORD, Team, make_team
+
+from helpers import AppServer
+from lablink.checks.watch_rules import Finding
+from lablink.core.lab import Lab
+from lablink.server.app import create_app
+from lablink.server.auth import AuthConfig
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'home' / 'lablink.db'}"
+
+
+@pytest.fixture
+def team(lab: Lab) -> Team:
+    found = make_team(lab)
+    lab.team.add("root", "mia", "Europe/London", ["Mon-Sun 00:00-24:00"],
+                 contacts=["json://127.0.0.1:9/mia"])  # fmt: skip
+    lab.team.add("root", "lee", "Asia/Tokyo", ["09:00-18:00"], contacts=["json://127.0.0.1:9/lee"])
+    lab.team.create_rotation("root", "vision", ["mia", "lee"], escalate_after="1h")
+    return found
+
+
+@pytest.fixture
+def server(team: Team) -> Iterator[AppServer]:
+    srv = AppServer(create_app(team.lab, auth=AuthConfig("required"))).start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as pw:
+        browser = chromium.launch(pw)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser, server: AppServer) -> Iterator[Page]:
+    problems: list[str] = []
+    context = browser.new_context(base_url=server.url, viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda exc: problems.append(f"script error: {exc}"))
+    yield page
+    context.close()
+    # the viewer's refused acknowledgement is a 403 page, which Chromium logs
+    assert [p for p in problems if "status of 403" not in p] == []
+
+
+def sign_in(page: Page, user: str, target: str) -> None:
+    page.goto(target)
+    page.fill('input[name="user"]', user)
+    page.fill('input[name="password"]', PASSWORD)
+    page.click('form.signin button[type="submit"]')
+    expect(page.locator('[data-role="user"]')).to_have_text(user)
+
+
+def test_a_member_acknowledges_a_viewer_may_not(page: Page, team: Team) -> None:
+    finding = Finding("nan", "loss", "critical", "alert", "reopen", "loss is NaN", {})
+    incident = team.lab.watchdog.incidents.raise_finding(team.vision_run, finding).incident
+    sign_in(page, "kenji", f"/incidents?run={team.vision_run}")
+    expect(page.locator("[data-role=delivery]").first).to_contain_text("on call in vision")
+    page.get_by_role("button", name="Acknowledge").click()
+    expect(page.locator("h1")).to_contain_text("Cannot acknowledge")
+    assert team.lab.watchdog.incidents.get(incident.id).state == "open"
+    page.click('form.signout button[type="submit"]')
+    sign_in(page, "mia", f"/incidents?run={team.vision_run}")
+    page.get_by_role("button", name="Acknowledge").click()
+    card = page.locator(f"[data-incident='{incident.id}']")
+    expect(card).to_have_attribute("data-state", "acknowledged")
+    expect(card).to_contain_text("acknowledged by mia")
+    states = [d["state"] for d in team.lab.watchdog.incidents.detail(incident.id)["deliveries"]]
+    assert states[1:] == ["cancelled"]
+
+
+def test_any_signed_in_user_sees_the_team_page(page: Page, team: Team) -> None:
+    sign_in(page, "nobody", "/team")
+    expect(page.locator("[data-member=mia] [data-role=local-time]")).to_have_text(
+        re.compile(r"(GMT|BST)$")
+    )
+    expect(page.locator("[data-role=oncall-now]")).to_have_text(re.compile("^(mia|lee)$"))
