@@ -14,6 +14,7 @@ from importer_support import COMMIT, Cli, MlflowServer, populate
 
 from helpers import LoopbackServer, chdir, make_settings
 from lablink.core.lab import Lab
+from lablink.importers import mlflow_source
 from lablink.importers.mlflow_source import ORIGIN_TAG
 from lablink.settings import Settings
 from mlflow import MlflowClient
@@ -125,8 +126,10 @@ def test_import_from_a_server_then_again(
 
 
 def test_a_run_that_failed_to_import_is_completed_on_the_next(
-    mlflow_server: MlflowServer, tmp_path: Path, cli: Cli
+    mlflow_server: MlflowServer, tmp_path: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # points in many small batches, so the second pass must skip each stored one
+    monkeypatch.setattr(mlflow_source, "BATCH_POINTS", 64)
     source = MlflowClient(tracking_uri=mlflow_server.url)
     prefix = uuid.uuid4().hex[:6] + "-"
     written = populate(source, tmp_path, prefix)

@@ -6,12 +6,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from importer_support import Cli
 from tensorboardX import SummaryWriter
 from tensorboardX.summary import hparams
 
 from helpers import LoopbackServer, make_settings
 from lablink.core.lab import Lab
+from lablink.importers import tensorboard_source
 from lablink.importers.tensorboard_source import ORIGIN_TAG
 from lablink.settings import Settings
 
@@ -84,8 +86,6 @@ def check_imported(lab: Lab, project: str, expected: dict[str, Any]) -> None:
 
 
 def pytest_approx(value: float) -> Any:
-    import pytest
-
     return pytest.approx(value, rel=1e-6)  # scalars are float32 in event files
 
 
@@ -99,7 +99,12 @@ def _runs(lab: Lab, project: str) -> list[_Run]:
     return [_Run(r, x) for r, x, _ in lab.mlflow.runs([eid])]
 
 
-def test_import_event_files(tmp_path: Path, cli: Cli) -> None:
+@pytest.mark.parametrize("batch", [50_000, 7])
+def test_import_event_files(
+    tmp_path: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch, batch: int
+) -> None:
+    # small batches: a metric's points are split over several, and keys share one
+    monkeypatch.setattr(tensorboard_source, "BATCH_POINTS", batch)
     expected = write_logs(tmp_path / "logs")
     result = cli("import", "tensorboard", str(tmp_path / "logs"), "--project", "vision")
     assert "truncated or corrupt" in result.stderr and "cut" in result.stderr
