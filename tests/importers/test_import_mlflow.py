@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import math
 import shutil
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -229,5 +229,10 @@ def test_an_unknown_experiment(mlflow_server: MlflowServer, cli: Cli) -> None:
     assert "no experiment 'nope'" in result.stderr
 
 
-def test_nan_is_kept() -> None:
-    assert repr(math.nan) == "nan"  # the comparisons above rely on repr of NaN and inf
+def test_an_old_start_time_is_not_a_silent_run(lab: Lab) -> None:
+    # the watchdog crashes runs it has not heard from for minutes: an imported run
+    # started long ago has just been heard from
+    before = time.time()
+    run = lab.mlflow.create_run("ana", "0", 1_500_000_000_000, "old", {})
+    assert run.created_at == 1_500_000_000.0
+    assert run.heartbeat_at is not None and run.heartbeat_at >= before
