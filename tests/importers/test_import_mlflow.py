@@ -49,7 +49,11 @@ def check_imported(lab: Lab, source: MlflowClient, written: dict[str, Any]) -> N
         assert extras.params == w["params"] == src.data.params
         for key, text in w["params"].items():  # the string kept, the typed value beside it
             assert str(run.config[key]).lower() == text.lower() or run.config[key] == float(text)
-        assert {**src.data.tags, ORIGIN_TAG: origin, "import.complete": "true"} == extras.tags
+        tags = {**src.data.tags, ORIGIN_TAG: origin, "import.complete": "true"}
+        if "mlflow.parentRunId" in tags:  # the parent, by its lablink id
+            parent = by_origin[tags["mlflow.parentRunId"]][0].id
+            tags["mlflow.parentRunId"] = parent
+        assert tags == extras.tags
         if w["user"]:
             assert run.git.commit == COMMIT
         assert set(run.metrics) == set(w["metrics"])

@@ -53,7 +53,7 @@ def mlflow_command(
     every artifact. Run it again to finish an interrupted import: what is already here
     is skipped (each run carries the tag `import.mlflow.run_id`).
     """
-    from lablink.importers.mlflow_source import ORIGIN_TAG, MlflowSource
+    from lablink.importers.mlflow_source import LINK_TAGS, ORIGIN_TAG, MlflowSource
 
     reader = MlflowSource(source)
     chosen = reader.experiments(experiments)
@@ -66,6 +66,7 @@ def mlflow_command(
             lambda name: prefix + name,
             progress=advance,
             experiments={name: reader.tags[name] for _, name in chosen},
+            links=LINK_TAGS,
         )
     _report(summary, f"from {source} into {sink.label}", as_json)
 
