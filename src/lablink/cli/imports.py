@@ -18,10 +18,10 @@ from rich.table import Table
 
 from lablink.cli import output
 from lablink.cli.state import get_state
+from lablink.importers.connect import open_sink
 from lablink.importers.engine import Progress as Progress_
 from lablink.importers.engine import import_runs
 from lablink.importers.model import Summary
-from lablink.importers.sink import open_sink
 from lablink.settings import format_size
 
 app = typer.Typer(
