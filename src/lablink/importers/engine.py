@@ -101,7 +101,8 @@ def _import_one(
         still_open = True
     else:
         run_id, still_open = landed.run_id, landed.open
-    for params, tags in _paired(run.params, run.tags):
+    # a new run got its tags when it was made; a resumed one gets them again
+    for params, tags in _paired(run.params, run.tags if landed is not None else {}):
         sink.log(run_id, params, tags)
     tally.params += len(run.params)
     tally.tags += len(run.tags)
