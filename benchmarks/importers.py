@@ -39,7 +39,7 @@ from mlflow.entities import Param, RunTag
 
 from lablink.importers.engine import import_runs
 from lablink.importers.mlflow_source import ORIGIN_TAG, MlflowSource
-from lablink.importers.sink import LocalSink
+from lablink.importers.sink_local import LocalSink
 from lablink.settings import Settings
 from mlflow import MlflowClient
 

@@ -37,6 +37,7 @@ LAYERS = {
     "__init__": 4,
     "gate": 4,
     "launch": 5,  # ``lablink launch``: runs jobs through the SDK's transports
+    "importers": 5,  # ``lablink import``: core in-process, or the SDK's HTTP transport
     "cli": 5,
     "ui": 5,
     "demo": 5,  # a training script run by ``lablink demo``: it imports ``lablink``

@@ -18,10 +18,10 @@ from rich.table import Table
 
 from lablink.cli import output
 from lablink.cli.state import get_state
+from lablink.importers.connect import open_sink
 from lablink.importers.engine import Progress as Progress_
 from lablink.importers.engine import import_runs
 from lablink.importers.model import Summary
-from lablink.importers.sink import open_sink
 from lablink.settings import format_size
 
 app = typer.Typer(
@@ -53,7 +53,7 @@ def mlflow_command(
     every artifact. Run it again to finish an interrupted import: what is already here
     is skipped (each run carries the tag `import.mlflow.run_id`).
     """
-    from lablink.importers.mlflow_source import ORIGIN_TAG, MlflowSource
+    from lablink.importers.mlflow_source import LINK_TAGS, ORIGIN_TAG, MlflowSource
 
     reader = MlflowSource(source)
     chosen = reader.experiments(experiments)
@@ -66,6 +66,7 @@ def mlflow_command(
             lambda name: prefix + name,
             progress=advance,
             experiments={name: reader.tags[name] for _, name in chosen},
+            links=LINK_TAGS,
         )
     _report(summary, f"from {source} into {sink.label}", as_json)
 

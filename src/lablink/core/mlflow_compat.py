@@ -162,7 +162,10 @@ class MlflowCompat:
         run = self.tracking.create_run(owner, exp.project, name, capture=capture)
         if start_time_ms is not None:
             start = start_time_ms / 1000
-            self.store.update_run(run.id, {"created_at": start, "heartbeat_at": start})
+            # lablink heard from the run now, whatever start it claims: an old start (an
+            # import, a replayed run) must not make a new run look silent to the watchdog
+            beat = max(start, time.time())
+            self.store.update_run(run.id, {"created_at": start, "heartbeat_at": beat})
         self.sql.set_lifecycle([run.id], "active")
         self.sql.put_tags(run.id, {**tags, "mlflow.runName": run.name})
         return self.tracking.get_run(run.id)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import logging
 import tempfile
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
 from lablink.errors import Forbidden, LablinkError, ServiceUnavailable, Unauthorized
@@ -35,29 +35,37 @@ def import_runs(
     summary: Summary | None = None,
     progress: Progress | None = None,
     experiments: Mapping[str, Mapping[str, str]] | None = None,
+    links: Sequence[str] = (),
 ) -> Summary:
     """Import every run into the experiment ``project_of(run.experiment)`` names.
 
     ``experiments`` (source name -> its tags) are made first, those without runs too.
+    A tag in ``links`` names another run by its source id (``mlflow.parentRunId``); it
+    is rewritten to that run's lablink id when that run was imported before it.
     A run that fails (a value lablink refuses, a file that cannot be read) is counted
     and named in ``summary.problems``; the others are imported.
     """
     summary = summary or Summary()
     made: dict[str, tuple[str, dict[str, Landed]]] = {}
-    for name, tags in (experiments or {}).items():
-        project = project_of(name)
-        summary.tally(project)
+    ids: dict[str, str] = {}  # source id -> lablink id of every run imported so far
+
+    def experiment(project: str, tags: Mapping[str, str]) -> None:
         eid = sink.ensure_experiment(project, tags)
         made[project] = (eid, sink.landed(eid, origin_tag))
+        ids.update((origin, landed.run_id) for origin, landed in made[project][1].items())
+
+    for name, tags in (experiments or {}).items():
+        summary.tally(project_of(name))
+        experiment(project_of(name), tags)
     for run in runs:
         project = project_of(run.experiment)
         tally = summary.tally(project)
         try:
             if project not in made:
-                eid = sink.ensure_experiment(project, {})
-                made[project] = (eid, sink.landed(eid, origin_tag))
+                experiment(project, {})
             eid, landed = made[project]
-            outcome = _import_one(sink, eid, run, origin_tag, landed.get(run.origin), tally)
+            run.tags = {k: ids.get(v, v) if k in links else v for k, v in run.tags.items()}
+            outcome = _import_one(sink, eid, run, origin_tag, landed.get(run.origin), tally, ids)
         except _FATAL:
             raise  # no later run would fare better: stop with the error itself
         except Exception as error:
@@ -75,7 +83,13 @@ def import_runs(
 
 
 def _import_one(
-    sink: Sink, eid: str, run: SourceRun, origin_tag: str, landed: Landed | None, tally: Tally
+    sink: Sink,
+    eid: str,
+    run: SourceRun,
+    origin_tag: str,
+    landed: Landed | None,
+    tally: Tally,
+    ids: dict[str, str],
 ) -> str:
     if landed is not None and landed.complete:
         tally.skipped += 1
@@ -83,10 +97,12 @@ def _import_one(
     if landed is None:
         tags = {**run.tags, origin_tag: run.origin}
         run_id = sink.create_run(eid, run.name, run.start_ms, run.user, tags)
+        ids[run.origin] = run_id
         still_open = True
     else:
         run_id, still_open = landed.run_id, landed.open
-    for params, tags in _paired(run.params, run.tags):
+    # a new run got its tags when it was made; a resumed one gets them again
+    for params, tags in _paired(run.params, run.tags if landed is not None else {}):
         sink.log(run_id, params, tags)
     tally.params += len(run.params)
     tally.tags += len(run.tags)

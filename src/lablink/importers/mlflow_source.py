@@ -19,6 +19,8 @@ from lablink.errors import InvalidInput, NotFound, ServiceUnavailable
 from lablink.importers.model import BATCH_POINTS, Series, SourceArtifact, SourceRun
 
 ORIGIN_TAG = "import.mlflow.run_id"
+# Tags that name another run by its id: a nested run's parent.
+LINK_TAGS = ("mlflow.parentRunId",)
 PAGE = 10_000  # points of a history, or runs of a search, per request
 _HINT = "pass a server URL (http://host:5000), sqlite:///path/to/mlflow.db or an mlruns folder"
 

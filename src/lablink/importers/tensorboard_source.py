@@ -1,9 +1,10 @@
 """Runs from TensorBoard event files, read with TensorBoard's own event loader.
 
-Every folder under the log directory that holds ``*tfevents*`` files is one run: its
-scalars become metric points (step and wall time), the HParams plugin's
-``session_start_info`` becomes params, and text summaries become a Markdown artifact
-per tag (``tensorboard/text/<tag>.md``). A truncated or corrupt event file is read up
+Every folder under the log directory that holds ``*tfevents*`` files is one run (a
+sub-folder named by a time, as ``add_hparams`` of torch and tensorboardX makes, is part
+of its parent's): its scalars become metric points (step and wall time), the HParams
+plugin's ``session_start_info`` becomes params, and text summaries become a Markdown
+artifact per tag (``tensorboard/text/<tag>.md``). A truncated or corrupt event file is read up
 to the damage; the rest of it is reported, not imported.
 """
 
@@ -43,21 +44,31 @@ class TensorboardSource:
         self.logdir = logdir
         self.project = project
         self.name_from = name_from
-        self.folders = sorted({p.parent for p in logdir.rglob("*tfevents*") if p.is_file()})
-        if not self.folders:
+        found = sorted({p.parent for p in logdir.rglob("*tfevents*") if p.is_file()})
+        if not found:
             raise NotFound(f"no TensorBoard event files (*tfevents*) under {logdir}")
+        # ``add_hparams`` of torch and tensorboardX writes a run's hparams (and their
+        # metrics) into a sub-folder named by the time: that is part of the parent's run
+        self.parts: dict[Path, list[Path]] = {}
+        for folder in found:
+            if folder.parent in self.parts and _is_timestamp(folder.name):
+                self.parts[folder.parent].append(folder)
+            else:
+                self.parts[folder] = [folder]
+        self.folders = list(self.parts)
 
     def runs(self) -> Iterator[SourceRun]:
         """One run per folder, in path order."""
         for folder in self.folders:
-            yield self._read(folder)
+            yield self._read(folder, self.parts[folder])
 
-    def _read(self, folder: Path) -> SourceRun:
+    def _read(self, folder: Path, parts: list[Path]) -> SourceRun:
         rel = folder.relative_to(self.logdir).as_posix()
         name = folder.resolve().name if self.name_from == "leaf" or rel == "." else rel
         reading = _RunReader()
         warnings: list[str] = []
-        for path in sorted(p for p in folder.iterdir() if p.is_file() and "tfevents" in p.name):
+        files = [p for part in parts for p in sorted(part.iterdir())]
+        for path in (p for p in files if p.is_file() and "tfevents" in p.name):
             problem = reading.read_file(path)
             if problem:
                 warnings.append(problem)
@@ -175,6 +186,14 @@ class _RunReader:
         for tag in sorted(self.texts):
             body = "".join(f"## step {step}\n\n{text}\n\n" for step, text in self.texts[tag])
             yield SourceArtifact(f"tensorboard/text/{tag}.md", len(body), _writer(tag, body))
+
+
+def _is_timestamp(name: str) -> bool:
+    """``name`` is a float, as ``str(time.time())`` writes one."""
+    try:
+        return float(name) > 1e9
+    except ValueError:
+        return False
 
 
 def _writer(tag: str, body: str) -> Any:
