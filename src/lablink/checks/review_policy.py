@@ -12,7 +12,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from lablink.errors import InvalidInput
+from lablink.errors import DatasetNotApproved, InvalidInput
 
 MAX_APPROVALS = 10
 
@@ -57,3 +57,20 @@ def check_approvals(value: Any, what: str = "approvals") -> int:
             f"{what} must be a whole number from 1 to {MAX_APPROVALS}, not {value!r}"
         )
     return value
+
+
+def raise_unless_approved(ref: str, state: str | None) -> None:
+    """Raise ``DatasetNotApproved`` unless ``state`` is ``approved``."""
+    if state == "approved":
+        return
+    if state is None:
+        raise DatasetNotApproved(
+            f"{ref} has not been reviewed, and this lab requires approved data",
+            f"request a review: lablink review request {ref} --reviewer NAME",
+            state="none",
+        )
+    raise DatasetNotApproved(
+        f"{ref} is not approved (its review is {state}), and this lab requires approved data",
+        f"see the review and its discussion: lablink review show {ref}",
+        state=state,
+    )

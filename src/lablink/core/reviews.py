@@ -19,13 +19,12 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from lablink.checks.review_policy import ReviewPolicy, check_approvals
+from lablink.checks.review_policy import ReviewPolicy, check_approvals, raise_unless_approved
 from lablink.core.datasets.refs import parse_ref
 from lablink.core.review_report import ReviewOptions, build_report
 from lablink.errors import (
     AlreadyExists,
     Conflict,
-    DatasetNotApproved,
     Forbidden,
     InvalidInput,
     NotFound,
@@ -145,8 +144,7 @@ class Reviews:
             except NotFound:
                 raise InvalidInput(
                     f"reviewer {name!r} is not known to this lablink",
-                    f"name someone from `lablink people ls`, or add them: "
-                    f"lablink people add {name}",
+                    f"name someone from `lablink users ls`, or add them: lablink users add {name}",
                 ) from None
             if user.disabled:
                 raise InvalidInput(f"reviewer {name!r} is disabled", "name someone active")
@@ -345,23 +343,6 @@ class Reviews:
             decide,
         )
         return Outcome(review)
-
-
-def raise_unless_approved(ref: str, state: str | None) -> None:
-    """Raise ``DatasetNotApproved`` unless ``state`` is ``approved``."""
-    if state == "approved":
-        return
-    if state is None:
-        raise DatasetNotApproved(
-            f"{ref} has not been reviewed, and this lab requires approved data",
-            f"request a review: lablink review request {ref} --reviewer NAME",
-            state="none",
-        )
-    raise DatasetNotApproved(
-        f"{ref} is not approved (its review is {state}), and this lab requires approved data",
-        f"see the review and its discussion: lablink review show {ref}",
-        state=state,
-    )
 
 
 def _note(text: str | None, required: bool = False) -> str | None:

@@ -7,7 +7,8 @@ exist, and a write they may not make 403 (404 when they cannot even read it).
 
 Datasets, schemas and blobs are shared by the whole server, not owned by a project:
 reading them needs viewer in at least one project, writing them member in at least
-one. Routes that list across projects (projects, run search, incidents, the event
+one. Data reviews (``/reviews``, ``/datasets/.../review``) follow the same rule; who may
+approve beyond that (not the version's author) is the core's rule (``core/reviews.py``). Routes that list across projects (projects, run search, incidents, the event
 stream) check nothing here and filter their answer with ``Access.readable``; so do
 the MLflow-compatible routes (``server/mlflow/guard.py``), which name the project in
 their arguments. A route
@@ -39,7 +40,7 @@ ADMIN_PREFIX = "/admin/"
 PEOPLE_RULES = frozenset(("admin", "project-admin", "me"))
 # Route paths below are written without the API prefix, as routers declare them.
 # Shared resources, guarded by the caller's best role in any project.
-SHARED = ("/datasets", "/data/", "/schemas", "/blobs/")
+SHARED = ("/datasets", "/data/", "/schemas", "/blobs/", "/reviews")
 # POSTs that only read (a question in a body, not a change).
 READ_POSTS = frozenset(
     ("/blobs/missing", "/data/missing", "/data/fetch", "/schemas/{subject}/check")

@@ -13,6 +13,7 @@ from lablink.server.api import (
     incidents,
     metrics,
     projects,
+    reviews,
     runs,
     schemas,
 )
@@ -25,6 +26,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     runs.router,
     blobs.router,
     datasets.router,
+    reviews.router,
     events.router,
     schemas.router,
     incidents.router,
