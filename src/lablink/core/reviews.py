@@ -321,9 +321,11 @@ class Reviews:
                     else "name one with `lablink review request --reviewer`"
                 ),
             )
-        # a server admin may stand in for a named reviewer
-        named = review.reviewers and who.name not in review.reviewers
-        if who.verified and named and not who.is_admin:
+        # Named reviewers decide, unless too few are named to reach the approvals needed
+        # (then any member may); a server admin may stand in for them.
+        enough_named = len(review.reviewers) >= review.approvals_needed
+        outsider = enough_named and who.name not in review.reviewers
+        if who.verified and outsider and not who.is_admin:
             raise Forbidden(
                 f"{who.name} is not a reviewer of {review.ref}",
                 f"its reviewers are {', '.join(review.reviewers)}",

@@ -1,0 +1,83 @@
+"""The team's rule in lablink.toml, notifications to reviewers, and runs' lineage."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+from reviewtools import Receiver, add_version, make_people, split_folder, team_settings
+
+import lablink
+from helpers import LoopbackServer
+from lablink.core.lab import Lab
+from lablink.core.review_report import ReviewOptions
+from lablink.core.reviews import Reviewer
+from lablink.docs.cards import _data_links
+
+TOML = """
+[data]
+require_review = true
+reviewers = ["kenji", "gone"]
+approvals = 2
+
+[notify]
+channels = ["{url}"]
+"""
+
+
+def test_the_team_rule_notifies_and_guards_training(
+    tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with Receiver() as receiver:
+        settings = team_settings(
+            tmp_path / "repo", db_url, tmp_path / "home", TOML.format(url=receiver.url), "ana"
+        )
+        monkeypatch.chdir(tmp_path / "repo")
+        with Lab(settings) as lab:
+            make_people(lab, "ana", "kenji", "mia")
+            ref = add_version(lab, split_folder(tmp_path / "images"), "images", "ana")
+            with pytest.raises(lablink.DatasetNotApproved, match="has not been reviewed"):
+                lablink.dataset(ref, settings=settings)  # [data] require_review
+            asked = lab.reviews.request(Reviewer("ana", verified=True), ref, ReviewOptions())
+            review = asked.review
+            assert review.reviewers == ("kenji",)  # "gone" is unknown: left out
+            assert review.approvals_needed == 2
+            assert [n["ok"] for n in asked.notified] == [True]
+            assert len(receiver.bodies) == 1  # sent before request() returned
+            body = receiver.bodies[0]
+            assert "images@v1" in body["title"] and "kenji" in body["message"]
+            assert "lablink review approve images@v1" in body["message"]
+            lab.reviews.approve(Reviewer("kenji", verified=True), ref)
+            with pytest.raises(lablink.DatasetNotApproved, match="its review is pending"):
+                lablink.dataset(ref, settings=settings)
+            lab.reviews.approve(Reviewer("mia", verified=True), ref)
+            assert lablink.dataset(ref, settings=settings).ref == ref
+
+
+def test_a_run_records_the_review_state_of_its_data(lab: Lab, tmp_path: Path) -> None:
+    make_people(lab, "kenji")
+    ref = add_version(lab, split_folder(tmp_path / "images"), "images", "ana")
+    lab.reviews.request(Reviewer("ana"), ref, ReviewOptions(), reviewers=["kenji"])
+    lab.reviews.approve(Reviewer("kenji", verified=True), ref)
+    run = lablink.init(project="vision", name="train", settings=lab.settings)
+    try:
+        lablink.dataset(ref, require_review=True)
+    finally:
+        run.finish()
+    inputs = {(i["kind"], i["ref"]): i["digest"] for i in _inputs(lab, run.id)}
+    assert inputs[("review", ref)] == "approved"
+    assert ("dataset", ref) in inputs
+    record = lab.tracking.get_run(run.id)
+    assert "images@v1](" in _data_links(record)
+    assert "(review: approved when trained on)" in _data_links(record)
+    with LoopbackServer(lab).start() as srv, httpx.Client(base_url=srv.url) as client:
+        html = client.get(f"/r/{run.id}").text
+        srv.stop()
+    assert 'data-review="approved"' in html
+    assert 'href="/datasets/images/v/1/review">approved</a>' in html
+
+
+def _inputs(lab: Lab, run_id: str) -> list[dict[str, str]]:
+    record = lab.tracking.get_run(run_id)
+    return [dict(i) for i in record.inputs]
