@@ -115,7 +115,7 @@ def test_embedded_approval_warns_that_nobody_else_checked(lab: Lab, images: str)
     lab.reviews.request(me, images, SPLITS)
     outcome = lab.reviews.approve(me, images)
     assert outcome.review.state == "approved"
-    assert outcome.warning and "second person" in outcome.warning
+    assert outcome.warning and "no second person" in outcome.warning
     assert outcome.review.events[-1].verified is False
 
 

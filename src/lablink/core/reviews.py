@@ -41,8 +41,9 @@ MAX_REVIEWERS = 20
 MAX_LIST = 1000
 OPEN_STATES = ("pending", "revoked")
 UNVERIFIED_WARNING = (
-    "approved on a store without authentication: nothing proves that a second person "
-    "checked this data; a team server (lablink server --auth required) does"
+    "no second person is known to have checked this data: this store has no "
+    "authentication, so nothing proves who approved it (a team server, lablink server "
+    "--auth required, does)"
 )
 
 
