@@ -237,8 +237,7 @@ class Reviews:
     # -- decisions --------------------------------------------------------------------
     def comment(self, who: Reviewer, ref: str, text: str) -> Outcome:
         """Add a remark to the discussion. Raises ``InvalidInput``, ``NotFound``."""
-        note = _note(text, required=True)
-        return self._step(who, ref, "comment", note, lambda review: review.state)
+        return self._step(who, ref, "comment", (text, True), lambda review: review.state)
 
     def approve(self, who: Reviewer, ref: str, note: str | None = None) -> Outcome:
         """Approve a version for training.
@@ -248,7 +247,6 @@ class Reviews:
                 names other reviewers.
             Conflict: the review was rejected, or the caller approved it already.
         """
-        text = _note(note)
 
         def decide(review: Review) -> str:
             self._may_decide(who, review, "approve")
@@ -260,7 +258,7 @@ class Reviews:
             enough = len(review.approvers) + 1 >= review.approvals_needed
             return "approved" if enough else review.state
 
-        outcome = self._step(who, ref, "approve", text, decide)
+        outcome = self._step(who, ref, "approve", (note, False), decide)
         if who.verified:
             return outcome
         return dataclasses.replace(outcome, warning=UNVERIFIED_WARNING)
@@ -273,13 +271,12 @@ class Reviews:
             Forbidden: as for ``approve``.
             Conflict: already rejected.
         """
-        text = _note(note, required=True)
 
         def decide(review: Review) -> str:
             self._may_decide(who, review, "reject")
             return "rejected"
 
-        return self._step(who, ref, "reject", text, decide)
+        return self._step(who, ref, "reject", (note, True), decide)
 
     def revoke(self, who: Reviewer, ref: str, note: str | None = None) -> Outcome:
         """Withdraw the caller's approval (a server admin withdraws them all).
@@ -288,7 +285,6 @@ class Reviews:
             Forbidden: the caller holds no approval and is not a server admin.
             Conflict: nothing is approved.
         """
-        text = _note(note)
 
         def decide(review: Review) -> str:
             if not review.approvers:
@@ -304,7 +300,7 @@ class Reviews:
                 )
             return "approved" if left >= review.approvals_needed else "revoked"
 
-        return self._step(who, ref, "revoke", text, decide)
+        return self._step(who, ref, "revoke", (note, False), decide)
 
     def _may_decide(self, who: Reviewer, review: Review, verb: str) -> None:
         if review.state == "rejected":
@@ -332,15 +328,25 @@ class Reviews:
                 f"its reviewers are {', '.join(review.reviewers)}",
             )
 
-    def _step(self, who: Reviewer, ref: str, action: str, note: str | None, decide: Any) -> Outcome:
+    def _step(
+        self,
+        who: Reviewer,
+        ref: str,
+        action: str,
+        note: tuple[str | None, bool],
+        decide: Any,
+    ) -> Outcome:
+        """Append one event: the version and its review first (a clear NotFound naming
+        the request command), then the note (``(text, required)``), then ``decide``."""
         version = self.version(ref)
-        self.get(version.ref)  # a clear NotFound naming the request command
+        self.get(version.ref)
+        text = _note(*note)
         review = self.sql.append(
             version.dataset,
             version.version,
             who.name,
             action,
-            note,
+            text,
             who.verified,
             time.time(),
             decide,

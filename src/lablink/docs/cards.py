@@ -106,7 +106,7 @@ def _data_links(run: RunRecord) -> str:
 def _review_words(state: str | None) -> str:
     """What the card says of a version's data review, as the run recorded it."""
     if state is None:
-        return "review state not recorded"
+        return "no data review recorded"
     if state == "approved":
         return "review: approved when trained on"
     if state == "unreviewed":

@@ -215,8 +215,8 @@ def dataset(
 
 def review_gate(ref: str, settings: Settings, required: bool | None, recording: bool) -> str | None:
     """Enforce ``require_review`` (the argument, else ``[data] require_review``) and
-    return the state a run records as its ``review`` input (``unreviewed`` when the
-    version has none), or None when nothing needs looking up.
+    return the state a run records as its ``review`` input, or None when there is none
+    to record (the version has no review and none is required).
 
     Raises:
         DatasetNotApproved: review required and not approved.
@@ -227,13 +227,20 @@ def review_gate(ref: str, settings: Settings, required: bool | None, recording: 
         required = ReviewPolicy.from_config(settings.project_config).require_review
     if not required and not recording:
         return None
+    from lablink.errors import LablinkError
     from lablink.sdk.reviews import open_reviews
 
-    with open_reviews(settings) as reviews:
-        exact, state = reviews.state(ref)
+    try:
+        with open_reviews(settings) as reviews:
+            exact, state = reviews.state(ref)
+    except LablinkError:
+        if required:
+            raise
+        return None  # only for the run's lineage: never fail training over it
     if required:
         raise_unless_approved(exact, state)
-    return state or "unreviewed"
+    # A version nobody asked to review is recorded only where the rule needs reviews.
+    return state or ("unreviewed" if required else None)
 
 
 def add(

@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from pydantic import Field
+from pydantic import Field, StringConstraints
 
 from lablink.checks.review_policy import MAX_APPROVALS
 from lablink.core.review_report import ReviewOptions
@@ -53,6 +53,12 @@ class NoteIn(Body):
     """A remark, or the reason for a decision."""
 
     note: Text | None = None
+
+
+class NeededNoteIn(Body):
+    """A remark, or the reason for a rejection: some text is required."""
+
+    note: Annotated[Text, StringConstraints(min_length=1, pattern=r"\S")]
 
 
 def reviewer_of(request: Request, access: object, actor: str, deciding: bool) -> Reviewer:
@@ -123,12 +129,12 @@ def request_review(
 
 @router.post(REVIEW + "/comment", summary="Comment on a review")
 def comment(
-    name: str, ref: str, body: NoteIn, request: Request, lab: LabDep, actor: Actor,
+    name: str, ref: str, body: NeededNoteIn, request: Request, lab: LabDep, actor: Actor,
     access: Authorized,
 ) -> JSONResponse:  # fmt: skip
     """Add a remark to the discussion."""
     who = reviewer_of(request, access, actor, deciding=False)
-    return reply(lab.reviews.comment(who, _ref(name, ref), body.note or "").to_dict())
+    return reply(lab.reviews.comment(who, _ref(name, ref), body.note).to_dict())
 
 
 @router.post(REVIEW + "/approve", summary="Approve a version")
@@ -144,12 +150,12 @@ def approve(
 
 @router.post(REVIEW + "/reject", summary="Reject a version")
 def reject(
-    name: str, ref: str, body: NoteIn, request: Request, lab: LabDep, actor: Actor,
+    name: str, ref: str, body: NeededNoteIn, request: Request, lab: LabDep, actor: Actor,
     access: Authorized,
 ) -> JSONResponse:  # fmt: skip
     """Reject the version, saying why."""
     who = reviewer_of(request, access, actor, deciding=True)
-    return reply(lab.reviews.reject(who, _ref(name, ref), body.note or "").to_dict())
+    return reply(lab.reviews.reject(who, _ref(name, ref), body.note).to_dict())
 
 
 @router.post(REVIEW + "/revoke", summary="Revoke an approval")
