@@ -136,3 +136,28 @@ def test_listing(lab: Lab, images: str) -> None:
     assert lab.reviews.list(pending=True) == []
     with pytest.raises(InvalidInput, match="limit"):
         lab.reviews.list(limit=0)
+
+
+def test_concurrent_approvals_by_one_person_count_once(lab: Lab, images: str) -> None:
+    import threading
+
+    lab.reviews.request(ANA, images, SPLITS, reviewers=["kenji", "mia"], approvals=2)
+    barrier = threading.Barrier(4)
+    results: list[str] = []
+
+    def approve(who: Reviewer) -> None:
+        barrier.wait(30)
+        try:
+            lab.reviews.approve(who, images)
+            results.append(f"ok {who.name}")
+        except Conflict:
+            results.append(f"refused {who.name}")
+
+    threads = [threading.Thread(target=approve, args=(w,)) for w in (KENJI, KENJI, MIA, MIA)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sorted(results) == ["ok kenji", "ok mia", "refused kenji", "refused mia"]
+    review = lab.reviews.get(images)
+    assert review.state == "approved" and sorted(review.approvers) == ["kenji", "mia"]

@@ -81,3 +81,32 @@ def test_a_run_records_the_review_state_of_its_data(lab: Lab, tmp_path: Path) ->
 def _inputs(lab: Lab, run_id: str) -> list[dict[str, str]]:
     record = lab.tracking.get_run(run_id)
     return [dict(i) for i in record.inputs]
+
+
+def test_the_review_page_without_auth_shows_no_forms(lab: Lab, tmp_path: Path) -> None:
+    from PIL import Image
+
+    folder = split_folder(tmp_path / "images")
+    Image.new("RGB", (8, 8), (1, 2, 3)).save(folder / "val" / "frame.png")
+    ref = add_version(lab, folder, "images", "ana")
+    splits = ReviewOptions(splits={"train": "train/", "val": "val/"})
+    lab.reviews.request(Reviewer("ana"), ref, splits)
+    with LoopbackServer(lab).start() as srv, httpx.Client(base_url=srv.url) as client:
+        page = client.get("/datasets/images/v/1/review")
+        image = client.get("/datasets/images/v/1/review/sample", params={"path": "val/frame.png"})
+        not_image = client.get(
+            "/datasets/images/v/1/review/sample", params={"path": "val/table.csv"}
+        )
+        absent = client.get("/datasets/images/v/1/review/sample", params={"path": "x.png"})
+        missing = client.get("/datasets/images/v/9/review")
+        post = client.post("/datasets/images/v/1/review/approve", data={"note": "ok"})
+        srv.stop()
+    assert page.status_code == 200
+    assert 'data-check="leakage.exact"' in page.text and "approve-form" not in page.text
+    assert "needs a server that knows who is looking" in page.text
+    assert image.status_code == 200 and image.headers["content-type"] == "image/png"
+    assert image.content[:4] == b"\x89PNG"
+    assert not_image.status_code == 400 and absent.status_code == 404
+    assert missing.status_code == 404
+    assert post.status_code == 403 and "knows who is calling" in post.text
+    assert lab.reviews.get(ref).state == "pending"
