@@ -99,6 +99,7 @@ def test_the_review_page_without_auth_shows_no_forms(lab: Lab, tmp_path: Path) -
         )
         absent = client.get("/datasets/images/v/1/review/sample", params={"path": "x.png"})
         missing = client.get("/datasets/images/v/9/review")
+        dataset = client.get("/datasets/images")
         post = client.post("/datasets/images/v/1/review/approve", data={"note": "ok"})
         srv.stop()
     assert page.status_code == 200
@@ -108,5 +109,6 @@ def test_the_review_page_without_auth_shows_no_forms(lab: Lab, tmp_path: Path) -
     assert image.content[:4] == b"\x89PNG"
     assert not_image.status_code == 400 and absent.status_code == 404
     assert missing.status_code == 404
+    assert 'href="/datasets/images/v/1/review" data-review="pending"' in dataset.text
     assert post.status_code == 403 and "knows who is calling" in post.text
     assert lab.reviews.get(ref).state == "pending"
