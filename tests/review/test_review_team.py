@@ -14,6 +14,7 @@ from lablink.core.lab import Lab
 from lablink.core.review_report import ReviewOptions
 from lablink.core.reviews import Reviewer
 from lablink.docs.cards import _data_links
+from lablink.errors import InvalidInput
 
 TOML = """
 [data]
@@ -112,3 +113,24 @@ def test_the_review_page_without_auth_shows_no_forms(lab: Lab, tmp_path: Path) -
     assert 'href="/datasets/images/v/1/review" data-review="pending"' in dataset.text
     assert post.status_code == 403 and "knows who is calling" in post.text
     assert lab.reviews.get(ref).state == "pending"
+
+
+@pytest.mark.parametrize(
+    ("toml", "problem"),
+    [
+        ("[data]\napprovals = 0\n", "approvals must be a whole number from 1"),
+        ("[data]\nrequire_review = 'yes'\n", "require_review must be true or false"),
+        ("[data]\nreviewers = 'kenji'\n", "reviewers must be a list"),
+    ],
+)
+def test_a_malformed_team_rule_is_refused_before_anything_is_stored(
+    tmp_path: Path, toml: str, problem: str
+) -> None:
+    db = f"sqlite:///{tmp_path / 'home' / 'lablink.db'}"
+    (tmp_path / "home").mkdir()
+    settings = team_settings(tmp_path / "repo", db, tmp_path / "home", toml, "ana")
+    with Lab(settings) as lab:
+        ref = add_version(lab, split_folder(tmp_path / "images"), "images", "ana")
+        with pytest.raises(InvalidInput, match=problem):
+            lab.reviews.request(Reviewer("ana"), ref, ReviewOptions())
+        assert lab.reviews.list() == []

@@ -15,6 +15,7 @@ person checked the data.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -78,7 +79,12 @@ class Reviews:
     def __init__(self, lab: Lab) -> None:
         self.lab = lab
         self.sql = ReviewSql(lab.store)
-        self.policy = ReviewPolicy.from_config(lab.settings.project_config)
+
+    @functools.cached_property
+    def policy(self) -> ReviewPolicy:
+        """The team's ``[data]`` review rule (read on first use: a page that only shows
+        review states does not fail over a malformed table). Raises ``InvalidInput``."""
+        return ReviewPolicy.from_config(self.lab.settings.project_config)
 
     # -- requests ---------------------------------------------------------------------
     def request(
@@ -102,7 +108,10 @@ class Reviews:
                 named as its reviewer.
             AlreadyExists: the version has a review.
         """
+        from lablink.core.review_notify import channels, notify_request
+
         version = self.version(ref)
+        channels(self.lab.settings)  # a malformed [notify] table fails before any write
         needed = max(self.policy.approvals, check_approvals(approvals) if approvals else 1)
         names = self._reviewers(reviewers, version.created_by)
         self._refuse_second(version)
@@ -118,8 +127,6 @@ class Reviews:
         review = self.sql.create(version_id, values, who.name, who.verified, time.time())
         sent: tuple[dict[str, Any], ...] = ()
         if notify:
-            from lablink.core.review_notify import notify_request
-
             sent = tuple(notify_request(self.lab.settings, review))
         return Outcome(review, notified=sent)
 
