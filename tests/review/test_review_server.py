@@ -93,8 +93,8 @@ def test_bad_input_is_refused_and_changes_nothing(team: Team, tmp_path: Path) ->
     before = _state(team.lab)
     cases = [
         (("review", "request", "images@v9"), "images"),
-        (("review", "request", ref, "--splits", "test=test/"), "'test'"),
-        (("review", "request", ref, "--key", "subject"), "'subject'"),
+        (("review", "request", ref, "--splits", "test=test/"), "test"),
+        (("review", "request", ref, "--key", "subject"), "subject"),
         (("review", "request", ref, "--reviewer", "zoe"), "'zoe' is not known"),
         (("review", "request", ref, "--splits", "train"), "NAME=PATH"),
         (("review", "approve", ref), "has no review"),
