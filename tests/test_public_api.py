@@ -15,6 +15,7 @@ PUBLIC = [
     "Client",
     "Conflict",
     "CorruptBlob",
+    "DatasetNotApproved",
     "FilterSyntaxError",
     "InsufficientStorage",
     "InvalidInput",

@@ -12,7 +12,9 @@
     │   ├── RunNotActive         409 run_not_active: points sent to an ended run
     │   ├── RunStopped           409 run_stopped: raised by run.log once the server asked
     │   │                        the run to stop (defined in lablink.sdk.run)
-    │   └── CorruptBlob          409 corrupt: bytes that do not match their digest
+    │   ├── CorruptBlob          409 corrupt: bytes that do not match their digest
+    │   └── DatasetNotApproved   409 dataset_not_approved: training data its review has not
+    │                            approved (``require_review``)
     ├── PayloadTooLarge          413 too_large
     ├── UnsupportedMediaType     415 unsupported_media_type: a write without a JSON body
     ├── TooManyStreams           429 too_many_streams: live streams per client
@@ -151,6 +153,15 @@ class CorruptBlob(Conflict):
     code = "corrupt"
 
 
+class DatasetNotApproved(Conflict):
+    """A dataset version needs an approved review (``require_review``) and has none.
+
+    ``details["state"]`` is the review's state (``none`` when it has no review).
+    """
+
+    code = "dataset_not_approved"
+
+
 class PayloadTooLarge(LablinkError):
     """A request body over the server's size limit."""
 
@@ -215,6 +226,7 @@ ERRORS_BY_CODE: dict[str, type[LablinkError]] = {
         Conflict,
         RunNotActive,
         CorruptBlob,
+        DatasetNotApproved,
         PayloadTooLarge,
         UnsupportedMediaType,
         TooManyStreams,

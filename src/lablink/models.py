@@ -318,6 +318,86 @@ class Incident:
         return cls(**{k: v for k, v in data.items() if k in names})
 
 
+REVIEW_STATES: tuple[str, ...] = ("pending", "approved", "rejected", "revoked")
+REVIEW_ACTIONS: tuple[str, ...] = ("request", "comment", "approve", "reject", "revoke")
+
+
+@dataclasses.dataclass(frozen=True)
+class ReviewEvent:
+    """One immutable entry of a review's log: who did what, when, with which note.
+
+    ``verified`` is True when the server's authentication proved who ``actor`` is.
+    """
+
+    id: int
+    at: float
+    actor: str
+    action: str
+    note: str | None
+    verified: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class Review:
+    """The review of one dataset version: the stored report, its state and its log."""
+
+    id: int
+    dataset: str
+    version: int
+    author: str  # who made the version: never its approver on a team server
+    requested_by: str
+    requested_at: float
+    reviewers: tuple[str, ...]
+    options: Mapping[str, Any]
+    report: Mapping[str, Any]
+    report_status: str
+    approvals_needed: int
+    state: str
+    updated_at: float
+    events: tuple[ReviewEvent, ...] = ()
+
+    @property
+    def ref(self) -> str:
+        """``name@vN`` of the version under review."""
+        return f"{self.dataset}@v{self.version}"
+
+    @property
+    def approvers(self) -> tuple[str, ...]:
+        """Who approves now: approvals in order, less those revoked since."""
+        return approvers(self.events)
+
+    def to_dict(self, report: bool = True) -> dict[str, Any]:
+        """A JSON-ready dict (without the report's body when ``report`` is False)."""
+        out = dataclasses.asdict(self)
+        out["reviewers"] = list(self.reviewers)
+        out["options"] = dict(self.options)
+        out["events"] = [e.to_dict() for e in self.events]
+        out["ref"] = self.ref
+        out["approvers"] = list(self.approvers)
+        out["summary"] = str(self.report.get("summary", ""))
+        if report:
+            out["report"] = dict(self.report)
+        else:
+            del out["report"]
+        return out
+
+
+def approvers(events: Sequence[ReviewEvent]) -> tuple[str, ...]:
+    """The live approvals of a log: an approve adds its actor; a revoke by an approver
+    withdraws theirs, and one by anyone else (a server admin) withdraws them all."""
+    live: list[str] = []
+    for event in events:
+        if event.action == "approve" and event.actor not in live:
+            live.append(event.actor)
+        elif event.action == "revoke":
+            live = [a for a in live if a != event.actor] if event.actor in live else []
+    return tuple(live)
+
+
 # Renamed in 0.2: ``Run`` was both this record and the live SDK handle.
 _RENAMED = {"Run": ("lablink.models", "RunRecord")}
 

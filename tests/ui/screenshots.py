@@ -146,6 +146,36 @@ def fill_datasets(lab: Lab, folder: Path) -> str:
     return "checkout-events"
 
 
+def fill_review(lab: Lab, folder: Path) -> str:
+    """Two versions of an image set, the second leaking one frame into val/, reviewed."""
+    import dataclasses
+
+    from PIL import Image
+
+    from lablink.core.review_report import ReviewOptions
+    from lablink.core.reviews import Reviewer
+    from lablink.sdk.data import add
+
+    lab.people.add_user("root", "kenji", "kenji@lab.org")
+    ana = dataclasses.replace(lab.settings, user="ana")
+    for version in (1, 2):
+        root = folder / f"frames-v{version}"
+        for split, count in (("train", 12), ("val", 4)):
+            (root / split).mkdir(parents=True)
+            for i in range(count):
+                shade = (i * 19 + (0 if split == "train" else 120)) % 256
+                Image.new("RGB", (48, 48), (shade, 90, 200 - shade // 2)).save(
+                    root / split / f"{i:04d}.png"
+                )
+        if version == 2:
+            (root / "val" / "0099.png").write_bytes((root / "train" / "0003.png").read_bytes())
+        add(root, "frames", settings=ana, message=f"export {version}")
+    options = ReviewOptions(splits={"train": "train/", "val": "val/"})
+    lab.reviews.request(Reviewer("ana"), "frames@v2", options, reviewers=["kenji"])
+    lab.reviews.comment(Reviewer("kenji"), "frames@v2", "val/0099.png is train/0003.png again")
+    return "/datasets/frames/v/2/review"
+
+
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
@@ -153,6 +183,7 @@ def main() -> None:
         with Lab(make_settings(home, db=f"sqlite:///{home / 'lablink.db'}", user=USER)) as lab:
             ids = fill(lab)
             dataset = fill_datasets(lab, home)
+            review = fill_review(lab, home)
             server = LoopbackServer(lab).start()
             try:
                 with sync_playwright() as pw:
@@ -170,6 +201,7 @@ def main() -> None:
                             True,
                         ),
                         ("dataset", f"/datasets/{dataset}", True),
+                        ("review", review, True),
                     ]
                     for name, path, full in shots:
                         page.goto(path)

@@ -42,6 +42,12 @@ def launch(
     memory: str | None = typer.Option(
         None, "--memory", help="Ray, Slurm: memory for the job, e.g. 4GB."
     ),
+    data: list[str] = typer.Option(
+        [],
+        "--data",
+        help="A dataset version the job trains on (repeatable): with [data] require_review "
+        "the job does not start unless its review is approved.",
+    ),
 ) -> None:
     """Run CMD as a tracked job: one run, its output stored, a hard timeout, restarts.
 
@@ -78,6 +84,11 @@ def launch(
         print_error(error)
         raise typer.Exit(EXIT_USAGE) from None
     project = project or str(table.get("project") or "default")
+    if data:
+        from lablink.sdk.data import review_gate
+
+        for ref in data:  # before anything starts: refused data leaves no run behind
+            review_gate(ref, settings, None, recording=False)
     with state.client() as client:
         job = make_job(
             placement,

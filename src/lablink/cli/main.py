@@ -114,6 +114,11 @@ COMMANDS: dict[str, Entry] = {
         "Versioned datasets: add a folder as a version, pull it anywhere, diff versions.",
         True,
     ),
+    "review": Entry(
+        "lablink.cli.review:app",
+        "Data review: an automated report and a second person's sign-off per version.",
+        True,
+    ),
     "users": Entry(
         "lablink.cli.people:users_app", "People and service accounts: add, list, disable.", True
     ),

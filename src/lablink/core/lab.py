@@ -17,6 +17,7 @@ if TYPE_CHECKING:  # loaded on first use: a command that lists runs needs neithe
     from lablink.core.datasets.versions import Datasets
     from lablink.core.mlflow_compat import MlflowCompat
     from lablink.core.people import People
+    from lablink.core.reviews import Reviews
     from lablink.core.team import Team
 
 
@@ -60,6 +61,13 @@ class Lab:
         from lablink.core.team import Team
 
         return Team(self.store)
+
+    @functools.cached_property
+    def reviews(self) -> Reviews:
+        """Reviews of dataset versions: the automated report and the sign-offs."""
+        from lablink.core.reviews import Reviews
+
+        return Reviews(self)
 
     @functools.cached_property
     def mlflow(self) -> MlflowCompat:

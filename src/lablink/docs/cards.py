@@ -94,7 +94,24 @@ def _data_links(run: RunRecord) -> str:
     refs = run_data(run)
     if not refs:
         return "_The run recorded no dataset (`lablink.dataset(...)` records one)._"
-    return "\n".join(f"- [{ref}](../../{datasheet_path(ref.split('@')[0])})" for ref in refs)
+    reviewed = {
+        str(i.get("ref")): str(i.get("digest")) for i in run.inputs if i.get("kind") == "review"
+    }
+    return "\n".join(
+        f"- [{ref}](../../{datasheet_path(ref.split('@')[0])}) ({_review_words(reviewed.get(ref))})"
+        for ref in refs
+    )
+
+
+def _review_words(state: str | None) -> str:
+    """What the card says of a version's data review, as the run recorded it."""
+    if state is None:
+        return "no data review recorded"
+    if state == "approved":
+        return "review: approved when trained on"
+    if state == "unreviewed":
+        return "review: **not reviewed** when trained on"
+    return f"review: **{state}** when trained on"
 
 
 def model_card(run: RunRecord, artifact: Artifact, facts: LabFacts) -> dict[str, Any]:

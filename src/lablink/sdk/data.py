@@ -169,6 +169,7 @@ def dataset(
     ref: str,
     *,
     validate: bool | str = False,
+    require_review: bool | None = None,
     settings: Settings | None = None,
     record: bool = True,
     **overrides: Any,
@@ -179,6 +180,8 @@ def dataset(
         ref: ``name``, ``name@latest``, ``name@v3``, ``name@<digest prefix>`` or a digest.
         validate: check the tables at load (fetching every file): True against the
             schema the version was added with, or a registered schema (``"events@v3"``).
+        require_review: refuse a version whose review is not approved; default: the
+            team rule ``[data] require_review`` of ``lablink.toml``.
         settings: resolved settings; default: the active run's, else ``Settings.load``.
         record: record the version as an input of the active run (if any).
         **overrides: settings by name (``server=``, ``home=``, ``cache_dir=``, ...).
@@ -188,6 +191,8 @@ def dataset(
         NotFound: no such dataset or version.
         ValidationFailed: ``validate`` and rows break the schema (``.report``); the
             version is not recorded as the run's input.
+        DatasetNotApproved: ``require_review`` and the version's review is missing or
+            not approved; the hint names the command that requests it.
     """
     parse_ref(ref)  # a malformed reference fails here, before any store or server is opened
     run = current()
@@ -197,12 +202,45 @@ def dataset(
         info = remote.resolve(ref)
         manifest = remote.read_manifest(cache, info)
         cache.touch([info.digest])
+    review = review_gate(info.ref, settings, require_review, record and run is not None)
     found = Dataset(info, manifest, settings)
     if validate:
         found.validate(validate if isinstance(validate, str) else None)
     if record and run is not None:
         run.use("dataset", info.ref, info.digest)
+        if review is not None:
+            run.use("review", info.ref, review)
     return found
+
+
+def review_gate(ref: str, settings: Settings, required: bool | None, recording: bool) -> str | None:
+    """Enforce ``require_review`` (the argument, else ``[data] require_review``) and
+    return the state a run records as its ``review`` input, or None when there is none
+    to record (the version has no review and none is required).
+
+    Raises:
+        DatasetNotApproved: review required and not approved.
+    """
+    from lablink.checks.review_policy import ReviewPolicy, raise_unless_approved
+
+    if required is None:
+        required = ReviewPolicy.from_config(settings.project_config).require_review
+    if not required and not recording:
+        return None
+    from lablink.errors import LablinkError
+    from lablink.sdk.reviews import open_reviews
+
+    try:
+        with open_reviews(settings) as reviews:
+            exact, state = reviews.state(ref)
+    except LablinkError:
+        if required:
+            raise
+        return None  # only for the run's lineage: never fail training over it
+    if required:
+        raise_unless_approved(exact, state)
+    # A version nobody asked to review is recorded only where the rule needs reviews.
+    return state or ("unreviewed" if required else None)
 
 
 def add(

@@ -8,7 +8,10 @@ exist, and a write they may not make 403 (404 when they cannot even read it).
 Datasets, schemas and blobs are shared by the whole server, not owned by a project:
 reading them needs viewer in at least one project, writing them member in at least
 one. A blob is read only by those who may read a run or dataset version holding it
-(``readable_blobs``): an artifact of a project's run stays within that project. Routes that list across projects (projects, run search, incidents, the event
+(``readable_blobs``): an artifact of a project's run stays within that project. Data
+reviews (``/reviews``, ``/datasets/.../review``) follow the datasets' rule; who may
+approve beyond that (not the version's author) is the core's rule (``core/reviews.py``).
+Routes that list across projects (projects, run search, incidents, the event
 stream) check nothing here and filter their answer with ``Access.readable``; so do
 the MLflow-compatible routes (``server/mlflow/guard.py``), which name the project in
 their arguments. A route
@@ -40,7 +43,7 @@ ADMIN_PREFIX = "/admin/"
 PEOPLE_RULES = frozenset(("admin", "project-admin", "me"))
 # Route paths below are written without the API prefix, as routers declare them.
 # Shared resources, guarded by the caller's best role in any project.
-SHARED = ("/datasets", "/data/", "/schemas", "/blobs/")
+SHARED = ("/datasets", "/data/", "/schemas", "/blobs/", "/reviews")
 # The team roster and on-call (issue 20): any signed-in user reads, server admins write.
 TEAM = ("/team", "/oncall/")
 # POSTs that only read (a question in a body, not a change).

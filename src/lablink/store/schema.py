@@ -567,3 +567,41 @@ mlflow_tags = sa.Table(
     sa.Column("key", sa.String(width.PARAM_KEY), primary_key=True),
     sa.Column("value", sa.Text, nullable=False),
 )
+
+# -- data review (issue #19) -------------------------------------------------------------
+# One review per dataset version: who asked, whom, with which options, the automated
+# report computed at request time (stored, so a reviewer reads what the requester saw),
+# and the state the event log leads to. A new version needs a new review.
+reviews = sa.Table(
+    "reviews",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("version_id", BigId, sa.ForeignKey("dataset_versions.id"), nullable=False),
+    sa.Column("requested_by", sa.String(200), nullable=False),
+    sa.Column("requested_at", sa.Float, nullable=False),
+    sa.Column("reviewers", sa.JSON, nullable=False),  # user names
+    sa.Column("options", sa.JSON, nullable=False),
+    sa.Column("report", sa.JSON, nullable=False),
+    sa.Column("report_status", sa.String(10), nullable=False),  # pass, warn, fail
+    sa.Column("approvals_needed", sa.Integer, nullable=False),
+    sa.Column("state", sa.String(20), nullable=False),  # pending approved rejected revoked
+    sa.Column("updated_at", sa.Float, nullable=False),
+    sa.UniqueConstraint("version_id", name="uq_reviews_version"),
+)
+sa.Index("ix_reviews_state", reviews.c.state, reviews.c.id)
+
+# Append-only like the audit log: migration 0011 adds triggers that refuse UPDATE and
+# DELETE. ``verified`` says the actor was proven by the server's authentication (False
+# for an embedded single-user store, where the name is whatever the settings say).
+review_events = sa.Table(
+    "review_events",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("review_id", BigId, sa.ForeignKey("reviews.id"), nullable=False),
+    sa.Column("at", sa.Float, nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("action", sa.String(20), nullable=False),  # request comment approve reject revoke
+    sa.Column("note", sa.Text),
+    sa.Column("verified", sa.Boolean, nullable=False),
+)
+sa.Index("ix_review_events_review", review_events.c.review_id, review_events.c.id)

@@ -13,6 +13,7 @@ Pages (all state in the query string, so any view is a link to paste in chat):
     /datasets             datasets; /datasets/{name}?v=3: versions, lineage, profile, drift
     /team                 roster with local times, core-hours heat-map, who is on call
     /team/busfactor       the bus factor of the server's configured repository
+    /datasets/{name}/v/{version}/review   a version's data review: report, diff, sign-off
     /docs                 the API's Swagger UI, from /static (works offline)
     /signin, /me          with auth on: the sign-in form; who you are, your roles and tokens
     /signin/oidc          single sign-on with the OpenID Connect provider (and /callback)
@@ -50,6 +51,7 @@ def mount_ui(app: FastAPI, lab: Lab) -> None:
     from lablink.ui.params_view import params_router
     from lablink.ui.profile import profile_router
     from lablink.ui.render import Renderer
+    from lablink.ui.reviews import reviews_router
     from lablink.ui.runpage import run_router
     from lablink.ui.signin import signin_router
     from lablink.ui.sweep_view import sweep_router
@@ -68,6 +70,7 @@ def mount_ui(app: FastAPI, lab: Lab) -> None:
     app.include_router(params_router(lab, renderer))
     app.include_router(incidents_router(lab, renderer))
     app.include_router(datasets_router(lab, renderer))  # with their schemas
+    app.include_router(reviews_router(lab, renderer))
     app.include_router(sweep_router(lab, renderer))
     app.include_router(team_router(lab, renderer))
     app.include_router(signin_router(renderer))

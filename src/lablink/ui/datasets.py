@@ -28,6 +28,7 @@ from lablink.ui.guard import check_anywhere
 from lablink.ui.render import Renderer
 
 SHOWN_FILES = 50
+SHOWN_REVIEWS = 200  # review states looked up for the newest versions only
 BAR_WIDTH, BAR_HEIGHT = 120.0, 24.0
 
 
@@ -98,6 +99,7 @@ def datasets_router(lab: Lab, renderer: Renderer) -> APIRouter:
                 "datasheet": datasheet_link(docs, name)
                 if (docs := lab.settings.docs_url)
                 else None,
+                "reviews": lab.reviews.states([v.ref for v in versions[:SHOWN_REVIEWS]]),
                 **context,
             },
         )

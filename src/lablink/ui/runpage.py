@@ -96,7 +96,19 @@ def run_context(lab: Lab, run: RunRecord, request: Request, cursor: int) -> dict
         "docs": run_links(lab.settings.docs_url, run, artifacts) if lab.settings.docs_url else None,
         "packages": sorted(run.packages.items(), key=lambda kv: kv[0].lower()),
         "now": time.time(),
+        **review_context(lab, run),
     }
+
+
+def review_context(lab: Lab, run: RunRecord) -> dict[str, Any]:
+    """The review state of each dataset the run read: as recorded when it trained
+    (its ``review`` inputs) and as it is now."""
+    recorded = {
+        str(i.get("ref")): str(i.get("digest")) for i in run.inputs if i.get("kind") == "review"
+    }
+    refs = [str(i.get("ref")) for i in run.inputs if i.get("kind") == "dataset"]
+    now = {ref: review.state for ref, review in lab.reviews.states(refs).items()}
+    return {"review_then": recorded, "review_now": now}
 
 
 def _stream(fh: IO[bytes]) -> Iterator[bytes]:

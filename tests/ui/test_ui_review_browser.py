@@ -1,0 +1,143 @@
+"""The review page in a real headless Chromium, auth on, two people (issue #19): the
+author requests and may not approve; a second person approves. No console errors."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import chromium
+import pytest
+from PIL import Image
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+from signin_support import PASSWORD, Team, make_team
+
+from helpers import AppServer
+from lablink.core.lab import Lab
+from lablink.sdk.data import add
+from lablink.server.app import create_app
+from lablink.server.auth import AuthConfig
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> str:
+    """SQLite only: the API tests of reviews run on both backends."""
+    return f"sqlite:///{tmp_path / 'home' / 'lablink.db'}"
+
+
+@pytest.fixture
+def team(lab: Lab) -> Team:
+    return make_team(lab)
+
+
+@pytest.fixture
+def server(team: Team) -> Iterator[AppServer]:
+    srv = AppServer(create_app(team.lab, auth=AuthConfig("required"))).start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as pw:
+        browser = chromium.launch(pw)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser, server: AppServer) -> Iterator[Page]:
+    problems: list[str] = []
+    context = browser.new_context(base_url=server.url, viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda exc: problems.append(f"script error: {exc}"))
+    yield page
+    context.close()
+    # The author's forged approval is answered 403 on purpose; nothing else may fail.
+    assert [p for p in problems if "status of 403 (Forbidden)" not in p] == []
+
+
+def images(root: Path, extra: bool) -> Path:
+    """train/ and val/ PNGs; val/copy.png is train/0.png byte for byte (a leak)."""
+    for split, shades in (("train", (10, 60, 110)), ("val", (160, 210))):
+        (root / split).mkdir(parents=True, exist_ok=True)
+        for i, shade in enumerate(shades):
+            Image.new("RGB", (24, 24), (shade, 40, 90)).save(root / split / f"{i}.png")
+    (root / "val" / "copy.png").write_bytes((root / "train" / "0.png").read_bytes())
+    if extra:
+        Image.new("RGB", (24, 24), (0, 0, 0)).save(root / "train" / "new.png")
+    return root
+
+
+def sign_in(page: Page, user: str) -> None:
+    page.goto("/signin")
+    page.fill('input[name="user"]', user)
+    page.fill('input[name="password"]', PASSWORD)
+    page.click('form.signin button[type="submit"]')
+    expect(page.locator('[data-role="user"]')).to_have_text(user)
+
+
+def test_the_author_requests_and_a_second_person_approves(
+    page: Page, team: Team, tmp_path: Path
+) -> None:
+    mia = dataclasses.replace(team.lab.settings, user="mia")
+    add(images(tmp_path / "v1", extra=False), "images", settings=mia)
+    add(images(tmp_path / "v2", extra=True), "images", settings=mia)
+
+    sign_in(page, "mia")
+    page.goto("/datasets/images?v=2")
+    status = page.evaluate(
+        """async () => (await lablink.send('POST', '/api/v1/datasets/images/versions/v2/review',
+             { reviewers: ['lee'], splits: { train: 'train/', val: 'val/' } })).status"""
+    )
+    assert status == 201
+    page.click('[data-role="review-link"]')
+    expect(page).to_have_url(re.compile(r"/datasets/images/v/2/review$"))
+    expect(page.locator('[data-role="summary"]')).to_be_visible()
+    expect(page.locator('[data-role="report-status"]')).to_have_text("fail")
+    expect(page.locator('tr[data-check="leakage.exact"]')).to_contain_text("fail")
+    expect(page.locator('[data-role="diff"]')).to_contain_text("1 added, 0 removed, 0 changed")
+    preview = page.locator('[data-role="flagged"] img').first
+    expect(preview).to_be_visible()
+    page.wait_for_function(  # the first preview came through the authorised route
+        "() => { const i = document.querySelector('[data-role=flagged] img');"
+        " return i.complete && i.naturalWidth === 24; }"
+    )
+    expect(page.locator('[data-role="approve-form"]')).to_have_count(0)
+    expect(page.locator('[data-role="author-note"]')).to_be_visible()
+    page.fill('[data-role="comment-form"] input[name="note"]', "val/copy.png is a copy")
+    page.click('[data-role="comment-form"] button')
+    expect(page.locator('[data-role="discussion"] li[data-action="comment"]')).to_contain_text(
+        "val/copy.png is a copy"
+    )
+
+    # The author forges the approve form the page does not offer: refused, nothing changes.
+    page.evaluate(
+        """() => { const f = document.createElement('form'); f.method = 'post';
+             f.action = location.pathname + '/approve';
+             const t = document.createElement('input'); t.type = 'hidden'; t.name = 'csrf_token';
+             t.value = lablink.csrfToken(); f.appendChild(t); document.body.appendChild(f);
+             f.submit(); }"""
+    )
+    expect(page.locator('[data-role="review-error"]')).to_contain_text(
+        "mia made images@v2 and cannot approve it"
+    )
+    assert team.lab.reviews.get("images@v2").state == "pending"
+
+    page.click('form.signout button[type="submit"]')
+    sign_in(page, "lee")
+    page.goto("/datasets/images/v/2/review")
+    page.fill('[data-role="approve-form"] input[name="note"]', "the copy is a known duplicate")
+    page.click('[data-role="approve-form"] button')
+    expect(page.locator('[data-role="state"]')).to_have_text("approved")
+    expect(page.locator('[data-role="discussion"] li[data-action="approve"]')).to_contain_text(
+        "lee"
+    )
+    review = team.lab.reviews.get("images@v2")
+    assert review.state == "approved" and review.approvers == ("lee",)
