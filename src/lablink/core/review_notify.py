@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from lablink.core.notify import Sender, apprise_send, channel_label
+from lablink.core.channels import Sender, apprise_send, channel_label
 from lablink.errors import InvalidInput
 from lablink.models import Review
 from lablink.settings import Settings

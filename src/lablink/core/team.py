@@ -33,7 +33,7 @@ OVERRIDE_HORIZON_DAYS = 366  # "the schedule": overrides must fall within the ne
 
 def mask(url: str) -> str:
     """A contact URL with its secrets masked, or an error naming the contact."""
-    from lablink.core.notify import channel_label
+    from lablink.core.channels import channel_label
 
     if not isinstance(url, str) or "://" not in url or len(url) > 2000:
         raise InvalidInput(f"contact: {str(url)[:40]!r} is not an apprise URL", _CONTACT_HINT)
@@ -433,7 +433,7 @@ class Team:
 
     def contact_urls(self) -> dict[str, str]:
         """Every teammate's contact URLs by channel key (for the notifier's sender)."""
-        from lablink.core.notify import channel_key
+        from lablink.core.channels import channel_key
 
         return {channel_key(c.url): c.url for m in self.members() for c in m.contacts}
 
