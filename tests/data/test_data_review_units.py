@@ -1,0 +1,92 @@
+"""The review report's vectorised leakage searches against brute-force references (issue 19)."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from helpers import make_settings
+from lablink.checks.leakage import cross_split, hamming_pairs, normalised, popcount, row_hashes
+from lablink.errors import InvalidInput
+from lablink.settings import ReviewThresholds, Settings
+
+small_ints = st.lists(st.integers(0, 6), min_size=0, max_size=60)
+
+
+@given(data=st.data(), hashes=small_ints)
+@settings(max_examples=200, deadline=None)
+def test_cross_split_matches_a_pandas_reference(data: st.DataObject, hashes: list[int]) -> None:
+    splits = data.draw(st.lists(st.integers(0, 2), min_size=len(hashes), max_size=len(hashes)))
+    index, group = cross_split(np.array(splits, dtype=np.int64), np.array(hashes, dtype=np.uint64))
+    frame = pd.DataFrame({"h": hashes, "s": splits}, dtype="int64")
+    shared = frame[frame.groupby("h")["s"].transform("nunique") > 1] if len(frame) else frame
+    assert sorted(index.tolist()) == sorted(shared.index.tolist())
+    # one group per shared hash value, items of a group have equal hashes
+    assert len(set(group.tolist())) == shared["h"].nunique()
+    for g in set(group.tolist()):
+        assert len({hashes[i] for i in index[group == g]}) == 1
+
+
+@given(
+    hashes=st.lists(st.integers(0, 2**64 - 1), min_size=0, max_size=40),
+    flips=st.lists(st.integers(0, 63), max_size=12),
+    distance=st.integers(0, 12),
+    seed=st.integers(0, 1000),
+)
+@settings(max_examples=150, deadline=None)
+def test_hamming_pairs_match_brute_force(
+    hashes: list[int], flips: list[int], distance: int, seed: int
+) -> None:
+    # near copies of the first hashes, a few bits apart, so close pairs exist
+    near = [h ^ sum(1 << b for b in set(flips[: i + 1])) for i, h in enumerate(hashes[:5])]
+    values = np.array(hashes + near, dtype=np.uint64)
+    splits = np.random.default_rng(seed).integers(0, 3, len(values))
+    i, j, d = hamming_pairs(values, splits, distance)
+    expected = {
+        (a, b)
+        for a, b in itertools.combinations(range(len(values)), 2)
+        if splits[a] != splits[b] and bin(int(values[a]) ^ int(values[b])).count("1") <= distance
+    }
+    assert set(zip(i.tolist(), j.tolist(), strict=True)) == expected
+    assert all(
+        bin(int(values[a]) ^ int(values[b])).count("1") == k
+        for a, b, k in zip(i, j, d, strict=True)
+    )
+
+
+def test_popcount_is_the_bit_count() -> None:
+    values = np.array([0, 1, 2**64 - 1, 0xF0F0, 2**63], dtype=np.uint64)
+    assert popcount(values).tolist() == [0, 1, 64, 8, 1]
+
+
+def test_row_hashes_ignore_column_order_and_normalising_equates_near_rows() -> None:
+    a = pl.DataFrame({"x": [1, 2], "s": [" Berlin ", "lyon"], "f": [0.1234567891, -0.0]})
+    b = pl.DataFrame({"f": [0.1234567891, -0.0], "x": [1, 2], "s": [" Berlin ", "lyon"]})
+    assert row_hashes(a).tolist() == row_hashes(b).tolist()
+    c = pl.DataFrame({"x": [1.0, 2.0], "s": ["berlin", "LYON"], "f": [0.12345679, 0.0]})
+    assert row_hashes(a).tolist() != row_hashes(c).tolist()
+    assert (
+        row_hashes(normalised(a.select("x", "s", "f"), 6)).tolist()
+        == row_hashes(normalised(c, 6)).tolist()
+    )
+    assert len(row_hashes(pl.DataFrame())) == 0
+
+
+def test_thresholds_come_from_the_review_table_of_lablink_toml(tmp_path: Path) -> None:
+    assert ReviewThresholds.from_config(None) == ReviewThresholds()
+    (tmp_path / "lablink.toml").write_text("[review]\nimage_distance = 6\nimbalance_fail = 50\n")
+    (tmp_path / ".git").mkdir()
+    assert make_settings(tmp_path / "elsewhere").review_thresholds().image_distance == 6
+    found = Settings.load(overrides={"home": str(tmp_path / "home")}, environ={}, cwd=tmp_path)
+    assert found.review_thresholds() == ReviewThresholds(image_distance=6, imbalance_fail=50.0)
+    (tmp_path / "lablink.toml").write_text("[review]\nimbalance_warn = 20\nimbalance_fail = 5\n")
+    bad = Settings.load(overrides={"home": str(tmp_path / "home")}, environ={}, cwd=tmp_path)
+    with pytest.raises(InvalidInput, match=r"imbalance_fail \(5.0\) is below imbalance_warn"):
+        bad.review_thresholds()
