@@ -35,23 +35,21 @@ def cross_split(splits: np.ndarray, hashes: np.ndarray) -> tuple[np.ndarray, np.
     """Items whose hash occurs in more than one split.
 
     Returns the items' indices and a group number per item (equal hashes, one group),
-    ordered by group, then split, then index.
+    ordered by group, then index.
     """
     if len(hashes) == 0:
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
-    order = np.lexsort((np.arange(len(hashes)), splits, hashes))
+    order = np.argsort(hashes, kind="stable")
     h, s = hashes[order], splits[order]
     new = np.empty(len(h), dtype=bool)
     new[0] = True
     np.not_equal(h[1:], h[:-1], out=new[1:])
-    group = np.cumsum(new) - 1
     starts = np.flatnonzero(new)
-    ends = np.append(starts[1:], len(h)) - 1
-    mixed = s[starts] != s[ends]  # sorted by split within a group: first and last differ
+    mixed = np.minimum.reduceat(s, starts) != np.maximum.reduceat(s, starts)
+    group = np.cumsum(new) - 1
     keep = mixed[group]
-    kept_groups = group[keep]
-    _, renumbered = np.unique(kept_groups, return_inverse=True)
-    return order[keep].astype(np.int64), renumbered.astype(np.int64)
+    renumbered = np.cumsum(mixed) - 1  # groups kept, numbered 0, 1, ...
+    return order[keep].astype(np.int64), renumbered[group[keep]].astype(np.int64)
 
 
 def popcount(values: np.ndarray) -> np.ndarray:

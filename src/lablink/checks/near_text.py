@@ -35,13 +35,10 @@ class TextIndex:
     """Texts added one by one (streamed), then the near-duplicate pairs across splits."""
 
     def __init__(self, threshold: float) -> None:
-        from datasketch import MinHash, MinHashLSH
-
         self.threshold = threshold
-        # The LSH finds candidates a little below the threshold; each is then checked.
-        self._lsh = MinHashLSH(threshold=max(0.05, threshold * 0.9), num_perm=NUM_PERM)
-        self._minhash = MinHash
-        self._template = MinHash(num_perm=NUM_PERM, seed=_SEED, scheme=_SCHEME)
+        self._lsh: Any = None  # made with the first text: datasketch takes a second to import
+        self._minhash: Any = None
+        self._template: Any = None
         self.signatures: list[np.ndarray] = []
         self.splits: list[int] = []
         self.where: list[Any] = []  # what the caller said each text is (a path, a row)
@@ -54,6 +51,13 @@ class TextIndex:
         tokens = shingles(text)
         if not tokens:
             return -1
+        if self._lsh is None:
+            from datasketch import MinHash, MinHashLSH
+
+            # The LSH finds candidates a little below the threshold; each is then checked.
+            self._lsh = MinHashLSH(threshold=max(0.05, self.threshold * 0.9), num_perm=NUM_PERM)
+            self._minhash = MinHash
+            self._template = MinHash(num_perm=NUM_PERM, seed=_SEED, scheme=_SCHEME)
         sketch = self._minhash(
             num_perm=NUM_PERM,
             seed=_SEED,

@@ -101,15 +101,8 @@ def exact(
     )
     located = tables.located()
     rows = Involved(plan.names, _totals(located["split"]), "groups of equal rows")
-    inside = np.flatnonzero(located["split"] != NO_SPLIT)
-    index, group = cross_split(located["split"][inside], located["exact"][inside])
-    _collect(
-        rows,
-        located["split"][inside[index]],
-        group,
-        _row_where(plan, located, inside[index], tables),
-        t,
-    )
+    items, group = tables.shared("exact")
+    _collect(rows, located["split"][items], group, _row_where(plan, located, items, tables), t)
     for found, kind in ((files, "file"), (rows, "row")):
         for pair in found.pairs:
             for side in ("a", "b"):
@@ -160,14 +153,11 @@ def near(
                 )
     located = tables.located()
     rows = Involved(plan.names, _totals(located["split"]), "groups of rows equal once normalised")
-    inside = np.flatnonzero(located["split"] != NO_SPLIT)
-    index, group = cross_split(located["split"][inside], located["near"][inside])
+    items, group = tables.shared("near")
     # Rows that are exact duplicates across splits are leakage.exact's, not counted again
-    exact_index, _ = cross_split(located["split"][inside], located["exact"][inside])
-    counted = ~np.isin(inside[index], inside[exact_index])
-    splits_of = located["split"][inside[index]]
-    where = _row_where(plan, located, inside[index], tables)
-    _collect(rows, splits_of, group, where, t, counted)
+    counted = ~np.isin(items, tables.shared("exact")[0])
+    where = _row_where(plan, located, items, tables)
+    _collect(rows, located["split"][items], group, where, t, counted)
     for found, reason in ((images, "similar image"), (text, "similar text"), (rows, "row")):
         for pair in found.pairs:
             for side in ("a", "b"):
@@ -204,29 +194,31 @@ def group(plan: SplitPlan, tables: TableScan, key: str | None, t: ReviewThreshol
         return check("leakage.group", "skip", "no group key given (--key COLUMN)")
     import polars as pl
 
-    counts = tables.key_counts().filter(pl.col("__split") != NO_SPLIT)
-    per_key = counts.group_by("key").agg(
-        pl.col("__split").n_unique().alias("splits"), pl.col("__split"), pl.col("len")
+    # one row per (key, split) with its row count: a key in two splits has two rows
+    # rows without a key belong to no group
+    counts = tables.key_counts().filter(
+        (pl.col("__split") != NO_SPLIT) & pl.col("key").is_not_null()
     )
-    shared = per_key.filter(pl.col("splits") > 1).sort("key", nulls_last=True)
-    keys_per_split = counts.group_by("__split").len()
-    totals = {int(s): int(n) for s, n in keys_per_split.iter_rows()}
+    totals = {int(s): int(n) for s, n in counts.group_by("__split").len().iter_rows()}
+    multi = counts.group_by("key").len(name="splits").filter(pl.col("splits") > 1)
+    shared = counts.join(multi.select("key"), on="key", how="semi")
     found = Involved(plan.names, totals, "keys")
-    found.count = shared.height
-    if shared.height:
-        found.add(shared.explode("__split", "len").get_column("__split").to_numpy())
-    for value, _, split_ids, lens in shared.head(t.max_evidence).iter_rows():
+    found.count = multi.height
+    found.add(shared.get_column("__split").to_numpy())
+    first = multi.get_column("key").sort(nulls_last=True).head(t.max_evidence)
+    shown = shared.filter(pl.col("key").is_in(first.to_list())).sort("key", "__split")
+    for (value,), part in shown.partition_by("key", as_dict=True, maintain_order=True).items():
         found.pairs.append(
             {
                 "key": value,
-                "rows": {plan.names[s]: int(n) for s, n in zip(split_ids, lens, strict=True)},
+                "rows": {plan.names[s]: int(n) for _, s, n in part.iter_rows()},
             }
         )
     status = _status([found], t)
     if status == "pass":
         message = _none_found(plan, f"no {key} value occurs in two splits")
     else:
-        message = f"{shared.height} {key} values occur in more than one split: " + found.describe(
+        message = f"{multi.height} {key} values occur in more than one split: " + found.describe(
             f"{key} values"
         )
     return check("leakage.group", status, message, key=key, **found.summary())

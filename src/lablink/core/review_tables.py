@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import polars as pl
 
-from lablink.checks.leakage import normalised, row_hashes
+from lablink.checks.leakage import cross_split, normalised, row_hashes
 from lablink.checks.profile import Profiler
 from lablink.checks.tablefiles import Chunk, iter_chunks
 from lablink.core.review_splits import NO_SPLIT, SplitPlan
@@ -78,6 +78,8 @@ class TableScan:
         self._keys: list[pl.DataFrame] = []
         self._parts: dict[str, list[np.ndarray]] = {k: [] for k in ("split", "file", "row")}
         self._hashes: dict[str, list[np.ndarray]] = {"exact": [], "near": []}
+        self._located: dict[str, np.ndarray] | None = None
+        self._shared: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
     def scan_file(self, path: str, local: Path, fmt: str) -> None:
         """Read one table file of the version (``path``) from ``local``; a file that does
@@ -204,12 +206,26 @@ class TableScan:
         return pl.concat(self._keys).group_by("key", "__split").agg(pl.col("len").sum())
 
     def located(self) -> dict[str, np.ndarray]:
-        """Every row's split, file and row number, and its exact and near hashes."""
-        out = {}
-        for name, parts in {**self._parts, **self._hashes}.items():
-            dtype = np.uint64 if name in self._hashes else np.int64
-            out[name] = np.concatenate(parts) if parts else np.empty(0, dtype=dtype)
-        return out
+        """Every row's split, file and row number, and its exact and near hashes (made
+        once the scan is over; the batches' arrays are then let go)."""
+        if self._located is None:
+            out = {}
+            for name, parts in {**self._parts, **self._hashes}.items():
+                dtype = np.uint64 if name in self._hashes else np.int64
+                out[name] = np.concatenate(parts) if parts else np.empty(0, dtype=dtype)
+                parts.clear()
+            self._located = out
+        return self._located
+
+    def shared(self, kind: str) -> tuple[np.ndarray, np.ndarray]:
+        """Rows (indices into ``located()``) whose ``exact`` or ``near`` hash occurs in
+        more than one split, and their group numbers (``checks.leakage.cross_split``)."""
+        if kind not in self._shared:
+            located = self.located()
+            inside = np.flatnonzero(located["split"] != NO_SPLIT)
+            index, group = cross_split(located["split"][inside], located[kind][inside])
+            self._shared[kind] = (inside[index], group)
+        return self._shared[kind]
 
 
 def _add_counts(
