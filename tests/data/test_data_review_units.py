@@ -90,3 +90,12 @@ def test_thresholds_come_from_the_review_table_of_lablink_toml(tmp_path: Path) -
     bad = Settings.load(overrides={"home": str(tmp_path / "home")}, environ={}, cwd=tmp_path)
     with pytest.raises(InvalidInput, match=r"imbalance_fail \(5.0\) is below imbalance_warn"):
         bad.review_thresholds()
+
+
+def test_every_review_threshold_is_documented_with_its_default() -> None:
+    import dataclasses
+
+    docs = (Path(__file__).parents[2] / "docs" / "settings.md").read_text()
+    table = docs[docs.index("## The `[review]` table") :]
+    for field in dataclasses.fields(ReviewThresholds):
+        assert f"| `{field.name}` | `{field.default}` |" in table, field.name
