@@ -238,12 +238,26 @@ def test_paraphrased_texts_are_near_duplicates(lab: Lab, embedded: Settings, wor
         (root / "train" / f"para{i}.txt").write_text(a)
         (root / "test" / f"para{i}.txt").write_text(b)
     (root / "test" / "latin1.txt").write_bytes("caf\xe9".encode("latin-1"))
+    # the same sentences as cells of a text column in tables, beside short columns
+    for split, side in (("train", 0), ("test", 1)):
+        noise = [" ".join(rng.choice(vocabulary, 12)) for _ in range(20)]
+        texts = [p[side] for p in PARAPHRASES] + noise
+        pl.DataFrame({"id": range(len(texts)), "review": texts}).write_csv(
+            root / split / "reviews.csv"
+        )
     add(root, "texts", settings=embedded)
     report = build_report(lab, "texts", 1, ReviewOptions())
     texts = by_name(report)["leakage.near"]["evidence"]["texts"]
     pairs = {frozenset((p["a"]["path"], p["b"]["path"])) for p in texts["shown"]}
     expected = {frozenset((f"train/para{i}.txt", f"test/para{i}.txt")) for i in range(3)}
-    assert pairs == expected  # recall and precision 1 on this set
+    files = {p for p in pairs if all(x.endswith(".txt") for x in p)}
+    assert files == expected  # recall and precision 1 on this set
+    cells = [p for p in texts["shown"] if all(w["path"].endswith(".csv") for w in (p["a"], p["b"]))]
+    assert {(p["a"]["row"], p["b"]["row"], p["a"]["column"]) for p in cells} == {
+        (i, i, "review") for i in range(3)
+    }
+    # each sentence is a file and a cell in train, and in test: 2 x 2 pairs across splits
+    assert texts["count"] == 12
     decode = by_name(report)["corruption.decode"]["evidence"]["files"]
     assert decode[0]["path"] == "test/latin1.txt" and "UTF-8" in decode[0]["error"]
 
@@ -264,10 +278,13 @@ def test_truncated_parquet_nonfinite_and_constant_columns(
     whole = io.BytesIO()
     frame.write_parquet(whole)
     (root / "cut.parquet").write_bytes(whole.getvalue()[:-30])
+    (root / "cut.jsonl").write_text('{"x": 1.0, "y": 1}\n{"x": 2.0, "y": ')
+    (root / "notes.json").write_text('{"a": [1, 2')
     add(root, "broken", settings=embedded)
     report = build_report(lab, "broken", 1, ReviewOptions())
     checks = by_name(report)
-    assert checks["corruption.decode"]["evidence"]["files"][0]["path"] == "cut.parquet"
+    broken = {f["path"] for f in checks["corruption.decode"]["evidence"]["files"]}
+    assert broken == {"cut.parquet", "cut.jsonl", "notes.json"}
     nonfinite = checks["corruption.nonfinite"]
     assert nonfinite["status"] == "fail"
     assert nonfinite["evidence"]["columns"]["x"] == {"nan": 25, "inf": 25, "share": 0.5}
