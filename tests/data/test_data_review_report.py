@@ -21,7 +21,9 @@ from datatools import client_settings
 from PIL import Image, ImageDraw
 
 from lablink.core.lab import Lab
+from lablink.core.review_files import FileScan
 from lablink.core.review_report import ReviewOptions, ReviewThresholds, build_report
+from lablink.core.review_splits import plan_splits
 from lablink.core.schemas import Schemas
 from lablink.errors import InvalidInput, NotFound
 from lablink.sdk.data import add
@@ -204,6 +206,17 @@ def test_images_near_duplicates_truncated_and_blank(
     assert empty["empty_files"]["shown"] == ["train/dog/empty.png"]
     labels = checks["balance.labels"]["evidence"]["splits"]
     assert labels["train"]["counts"]["cat"] == sum(1 for s in range(40) if s % 3)
+    # a pool of processes probes the images as the serial path does
+    _, manifest = lab.datasets.manifest("pictures@v1")
+    plan = plan_splits({}, [e.path for e in manifest.files], "pictures@v1")
+    scans = []
+    for workers in (1, 2):
+        scan = FileScan(plan, lab.blobs, None, 0, workers=workers, parallel_from=8)
+        for entry in manifest.files:
+            scan.scan(entry)
+        scan.finish()
+        scans.append((scan.errors, scan.blank, scan.empty, scan.image_paths, scan.image_hashes))
+    assert scans[0] == scans[1] and len(scans[0][3]) == 59  # all but the broken ones
     reasons = {f["path"]: f["reason"] for f in report["flagged"]}
     assert reasons["test/dog/truncated.png"].startswith("does not decode")
     assert reasons["train/dog/blank.png"] == "blank images"

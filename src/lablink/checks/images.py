@@ -57,6 +57,11 @@ def probe_image(source: str | Path | IO[bytes]) -> ImageProbe:
         return ImageProbe(error=_first_line(exc) or type(exc).__name__)
 
 
+def probe_images(paths: list[str]) -> list[ImageProbe]:
+    """``probe_image`` of each path (one task of a process pool)."""
+    return [probe_image(path) for path in paths]
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else ""

@@ -7,17 +7,21 @@ sits in memory; what is kept per image is its split, its index and 8 bytes of ha
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
+import itertools
 import json
+import multiprocessing
+import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from lablink.checks.images import is_image, probe_image
+from lablink.checks.images import ImageProbe, is_image, probe_image, probe_images
 from lablink.core.datasets.manifest import FileEntry
 from lablink.core.review_splits import NO_SPLIT, SplitPlan
 from lablink.store.blobs import CHUNK, BlobStore
@@ -29,6 +33,8 @@ TEXT_SUFFIXES = frozenset({".txt", ".text", ".md"})
 JSON_SUFFIXES = frozenset({".json"})
 MAX_TEXT_BYTES = 1024**2  # a text file's first MiB is what is compared
 MAX_JSON_BYTES = 64 * 1024**2  # larger JSON files are not parsed
+PARALLEL_FROM = 2048  # images from which a pool of processes decodes them
+BATCH = 256  # images per task sent to a worker
 
 
 @contextlib.contextmanager
@@ -49,10 +55,23 @@ class FileScan:
     """Accumulates the file checks' findings over the version's files."""
 
     def __init__(
-        self, plan: SplitPlan, blobs: BlobStore, texts: TextIndex | None, max_texts: int
+        self,
+        plan: SplitPlan,
+        blobs: BlobStore,
+        texts: TextIndex | None,
+        max_texts: int,
+        *,
+        workers: int | None = None,
+        parallel_from: int = PARALLEL_FROM,
     ) -> None:
         self.plan, self.blobs = plan, blobs
         self.texts, self.max_texts = texts, max_texts
+        # Images are decoded by a pool of processes once there are enough of them to
+        # repay its start (a second or so), when the blobs are local files.
+        self.workers = workers if workers is not None else (os.cpu_count() or 1)
+        self.parallel_from = parallel_from
+        self._pending: list[FileEntry] = []
+        self._pool: concurrent.futures.ProcessPoolExecutor | None = None
         self.errors: list[tuple[str, str]] = []
         self.empty: list[str] = []
         self.blank: list[str] = []
@@ -78,8 +97,44 @@ class FileScan:
     def _image(self, entry: FileEntry) -> None:
         self.images += 1
         self.checked += 1
+        if self.workers > 1 and self.blobs.local_path(entry.digest) is not None:
+            self._pending.append(entry)
+            if len(self._pending) >= max(self.parallel_from, BATCH * self.workers):
+                self._flush()
+            return
         with local_copy(self.blobs, entry.digest) as path:
-            probe = probe_image(path)
+            self._record(entry, probe_image(path))
+
+    def finish(self) -> None:
+        """Probe the images still pending, and stop the pool."""
+        self._flush()
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+
+    def close(self) -> None:
+        """Stop the pool without waiting for work not started (after an error)."""
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
+
+    def _flush(self) -> None:
+        pending, self._pending = self._pending, []
+        if not pending:
+            return
+        paths = [str(self.blobs.local_path(e.digest)) for e in pending]
+        if self._pool is None and len(pending) < self.parallel_from:
+            probes: Iterable[ImageProbe] = map(probe_image, paths)
+        else:
+            if self._pool is None:
+                context = multiprocessing.get_context("spawn")  # no fork of a threaded server
+                self._pool = concurrent.futures.ProcessPoolExecutor(self.workers, context)
+            batches = [paths[i : i + BATCH] for i in range(0, len(paths), BATCH)]
+            probes = itertools.chain.from_iterable(self._pool.map(probe_images, batches))
+        for entry, probe in zip(pending, probes, strict=True):
+            self._record(entry, probe)
+
+    def _record(self, entry: FileEntry, probe: ImageProbe) -> None:
         if probe.error is not None:
             self.errors.append((entry.path, probe.error))
             return

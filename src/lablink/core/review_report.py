@@ -68,15 +68,19 @@ def build_report(
         plan, columns, t, profile=previous is not None, validator=_validator(lab, info), texts=texts
     )
     files = FileScan(plan, lab.blobs, texts, t.max_texts)
-    for entry in entries:
-        if entry is probabilities:
-            continue
-        fmt = table_format(Path(entry.path))
-        if fmt is not None and entry.size > 0:
-            with local_copy(lab.blobs, entry.digest) as local:
-                tables.scan_file(entry.path, local, fmt)
-        else:
-            files.scan(entry)
+    try:
+        for entry in entries:
+            if entry is probabilities:
+                continue
+            fmt = table_format(Path(entry.path))
+            if fmt is not None and entry.size > 0:
+                with local_copy(lab.blobs, entry.digest) as local:
+                    tables.scan_file(entry.path, local, fmt)
+            else:
+                files.scan(entry)
+        files.finish()
+    finally:
+        files.close()
     file_splits = _file_splits(plan, entries)
     flagged: list[dict[str, Any]] = []
     label_counts = (
