@@ -42,6 +42,10 @@ def lab(embedded: Settings) -> Any:
 
 
 def by_name(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The checks by name, once the report is shown to be strict JSON."""
+    assert json.loads(json.dumps(report, allow_nan=False)) == report
+    assert report["status"] in ("pass", "warn", "fail") and report["summary"]
+    assert all(c["status"] in ("pass", "warn", "fail", "skip") for c in report["checks"])
     return {c["name"]: c for c in report["checks"]}
 
 
