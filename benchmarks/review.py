@@ -239,12 +239,15 @@ def bench_images(work: Path, settings: Settings, count: int) -> None:
         for p in checks["leakage.exact"]["evidence"]["files"]["shown"]
     }
     print(f"  leakage.exact (files): {scores(exact, planted['exact'])}")
-    near = {
-        frozenset((p["a"]["path"], p["b"]["path"]))
-        for p in checks["leakage.near"]["evidence"]["images"]["shown"]
-    }
-    # an exact copy is also a near duplicate at distance 0: count it as found, not as false
-    print(f"  leakage.near (images): {scores(near - planted['exact'], planted['near'])}")
+    shown = checks["leakage.near"]["evidence"]["images"]["shown"]
+    limit = checks["leakage.near"]["evidence"]["image_distance"]
+    for distance in sorted({limit, 8, 6, 4} - {d for d in (8, 6, 4) if d > limit}, reverse=True):
+        near = {
+            frozenset((p["a"]["path"], p["b"]["path"])) for p in shown if p["distance"] <= distance
+        }
+        # an exact copy is also a near duplicate at distance 0: not counted either way
+        found = scores(near - planted["exact"], planted["near"])
+        print(f"  leakage.near (images, distance <= {distance}): {found}")
 
 
 def main() -> None:
