@@ -361,7 +361,7 @@ class ReviewThresholds:
     # (exact, near or group) fails.
     leakage_fail_share: float = 0.01
     # Near duplicates: Hamming distance of 64-bit perceptual hashes (imagehash.phash)
-    image_distance: int = 10
+    image_distance: int = 8
     # Near duplicates: estimated Jaccard similarity of word shingles (datasketch MinHash)
     text_similarity: float = 0.5
     # Normalised table rows round floats to this many significant digits
@@ -416,7 +416,7 @@ class ReviewThresholds:
         if thresholds.image_distance > 32:
             raise InvalidInput(
                 f"{source} [review]: image_distance must be at most 32 of the 64 bits",
-                "near duplicates differ in a few bits (the default is 10)",
+                "near duplicates differ in a few bits (the default is 8)",
             )
         return thresholds
 
