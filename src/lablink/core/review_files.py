@@ -2,7 +2,7 @@
 
 Files are read one at a time straight from the blob store (a local path when the store
 is a folder, else one streamed temporary copy), so a version of a million files never
-sits in memory; what is kept per image is its split, its index and 8 bytes of hash.
+sits in memory; what is kept per image is its path, its split and 8 bytes of hash.
 """
 
 from __future__ import annotations
