@@ -97,7 +97,8 @@ def nonfinite(tables: TableScan, t: ReviewThresholds) -> Check:
 def constant(tables: TableScan) -> Check:
     """Columns with a single value (or none) over every row."""
     if tables.rows < 2:
-        return check("corruption.constant", "skip", "fewer than 2 table rows")
+        what = "no table rows" if not tables.rows else "one table row"
+        return check("corruption.constant", "skip", f"{what}: nothing to compare")
     found: list[dict[str, Any]] = []
     for name, (low, high, cells) in tables.extremes.items():
         if cells == 0:
