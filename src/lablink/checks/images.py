@@ -13,6 +13,8 @@ import warnings
 from pathlib import Path
 from typing import IO
 
+import numpy as np
+
 IMAGE_SUFFIXES = frozenset(
     {".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm"}
 )
@@ -49,7 +51,7 @@ def probe_image(source: str | Path | IO[bytes]) -> ImageProbe:
                 bands = extrema if isinstance(extrema[0], tuple) else (extrema,)
                 blank = all(low == high for low, high in bands)
                 digest = imagehash.phash(image)
-                bits = int("".join("1" if b else "0" for b in digest.hash.flatten()), 2)
+                bits = int.from_bytes(np.packbits(digest.hash.flatten()).tobytes(), "big")
                 return ImageProbe(None, blank, bits, image.width, image.height)
     except (UnidentifiedImageError, Image.DecompressionBombWarning) as exc:
         return ImageProbe(error=_first_line(exc) or "not an image Pillow can read")
