@@ -99,3 +99,62 @@ def test_every_review_threshold_is_documented_with_its_default() -> None:
     table = docs[docs.index("## The `[review]` table") :]
     for field in dataclasses.fields(ReviewThresholds):
         assert f"| `{field.name}` | `{field.default}` |" in table, field.name
+
+
+@given(
+    frames=st.lists(
+        st.lists(st.tuples(st.integers(0, 3), st.integers(-1, 1)), min_size=0, max_size=12),
+        min_size=2,
+        max_size=3,
+    )
+)
+@settings(max_examples=40, deadline=None)
+def test_table_scan_exact_and_near_rows_match_pandas(frames: list[list[tuple[int, int]]]) -> None:
+    """Split tables of small ints (ties, empty and one-row splits) through the real scan."""
+    import tempfile
+
+    from lablink.core.review_leakage import exact, near
+    from lablink.core.review_splits import plan_splits
+    from lablink.core.review_tables import Columns, TableScan
+
+    names = ["train", "val", "test"][: len(frames)]
+    thresholds = ReviewThresholds(max_evidence=1000)
+    with tempfile.TemporaryDirectory() as folder:
+        paths = []
+        for name, rows in zip(names, frames, strict=True):
+            path = Path(folder) / f"{name}.parquet"
+            pl.DataFrame(rows, schema={"a": pl.Int64, "b": pl.Int64}, orient="row").write_parquet(
+                path
+            )
+            paths.append(f"{name}/part.parquet")
+        plan = plan_splits({}, sorted(paths), "t@v1")
+        scan = TableScan(plan, Columns(), thresholds)
+        for name in names:
+            scan.scan_file(f"{name}/part.parquet", Path(folder) / f"{name}.parquet", "parquet")
+        files = _no_files(plan, Path(folder) / "blobs")
+    whole = pd.DataFrame(
+        [(a, b, name) for name, rows in zip(names, frames, strict=True) for a, b in rows],
+        columns=["a", "b", "split"],
+    )
+    if len(whole):
+        shared = whole[whole.groupby(["a", "b"])["split"].transform("nunique") > 1]
+        expected = shared["split"].value_counts().to_dict()
+    else:
+        expected = {}
+    flagged: list[dict[str, object]] = []
+    found = exact(plan, [], np.empty(0, dtype=np.int64), scan, thresholds, flagged)
+    got = {s: v["items"] for s, v in found["evidence"]["rows"]["by_split"].items()}
+    assert got == expected
+    assert found["evidence"]["rows"]["count"] == (
+        shared.groupby(["a", "b"]).ngroups if len(whole) else 0
+    )
+    # ints normalise to themselves: no near duplicate beyond the exact ones
+    assert near(plan, files, scan, None, thresholds, flagged)["evidence"]["rows"]["count"] == 0
+
+
+def _no_files(plan: object, blobs: Path) -> object:
+    """A file scan that saw no file."""
+    from lablink.core.review_files import FileScan
+    from lablink.store.blobs import BlobStore
+
+    return FileScan(plan, BlobStore(str(blobs)), None, 0)  # type: ignore[arg-type]
