@@ -222,6 +222,14 @@ class Settings:
     oidc_new_user_projects: tuple[str, ...] = ()
     project_config: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
+    def review_thresholds(self) -> ReviewThresholds:
+        """The data review's limits: ``[review]`` in lablink.toml over the defaults.
+
+        Raises:
+            InvalidInput: an unknown key or a bad value (docs/settings.md lists the keys).
+        """
+        return ReviewThresholds.from_config(self.project_config.get("review"))
+
     @classmethod
     def load(
         cls,
@@ -405,3 +413,96 @@ def default_user(cwd: Path) -> str:
         return getpass.getuser()
     except (KeyError, OSError):
         return "unknown"
+
+
+# The data review report's limits (issue 19): the ``[review]`` table of lablink.toml,
+# documented in docs/settings.md. Drift thresholds are ``[drift]``'s (checks/drift.py).
+
+
+@dataclasses.dataclass(frozen=True)
+class ReviewThresholds:
+    """Limits of the automated review report (issue 19); see docs/data.md."""
+
+    # Leakage: any duplicate across splits warns; this share of a split's rows or files
+    # (exact, near or group) fails.
+    leakage_fail_share: float = 0.01
+    # Near duplicates: Hamming distance of 64-bit perceptual hashes (imagehash.phash)
+    image_distance: int = 8
+    # Near duplicates: estimated Jaccard similarity of word shingles (datasketch MinHash)
+    text_similarity: float = 0.5
+    # Normalised table rows round floats to this many significant digits
+    table_digits: int = 6
+    # A table string column is text (compared by MinHash) when cells average this long
+    text_min_chars: float = 40.0
+    # At most this many texts (files and cells) are compared for near duplicates
+    max_texts: int = 200_000
+    # Balance: largest over smallest label count in a split
+    imbalance_warn: float = 10.0
+    imbalance_fail: float = 100.0
+    # Subgroups with fewer rows in a split warn
+    subgroup_min: int = 30
+    # NaN/inf: any warns; this share of a column's cells fails
+    nonfinite_fail_share: float = 0.01
+    # Likely label errors (cleanlab): any warns; this share of rows fails
+    label_issue_fail_share: float = 0.05
+    # Evidence: pairs, rows or files listed per check, and flagged samples in the report
+    max_evidence: int = 20
+    max_flagged: int = 200
+
+    @classmethod
+    def from_config(cls, config: Any, source: str = "lablink.toml") -> ReviewThresholds:
+        """Thresholds from a ``[review]`` table (``Settings.project_config.get("review")``).
+
+        Raises:
+            InvalidInput: not a table, an unknown key, or a value of the wrong kind.
+        """
+        if config is None:
+            return cls()
+        if not isinstance(config, Mapping):
+            raise InvalidInput(
+                f"{source}: [review] must be a table, not {type(config).__name__}",
+                "write it as [review] with keys such as imbalance_fail = 50",
+            )
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        values: dict[str, Any] = {}
+        for key, value in config.items():
+            field = fields.get(key)
+            if field is None:
+                raise InvalidInput(
+                    f"{source} [review]: unknown key {key!r}", f"keys: {', '.join(fields)}"
+                )
+            values[key] = _checked(source, key, value, field.type == "int")
+        thresholds = cls(**values)
+        if thresholds.imbalance_fail < thresholds.imbalance_warn:
+            raise InvalidInput(
+                f"{source} [review]: imbalance_fail ({thresholds.imbalance_fail}) is below "
+                f"imbalance_warn ({thresholds.imbalance_warn})",
+                "a ratio that fails must also warn: raise imbalance_fail",
+            )
+        if thresholds.image_distance > 32:
+            raise InvalidInput(
+                f"{source} [review]: image_distance must be at most 32 of the 64 bits",
+                "near duplicates differ in a few bits (the default is 8)",
+            )
+        return thresholds
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON."""
+        return dataclasses.asdict(self)
+
+
+_SHARES = frozenset(
+    {"leakage_fail_share", "text_similarity", "nonfinite_fail_share", "label_issue_fail_share"}
+)
+
+
+def _checked(source: str, key: str, value: Any, integer: bool) -> int | float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise InvalidInput(f"{source} [review]: {key} must be a number >= 0, got {value!r}")
+    if integer:
+        if value != int(value):
+            raise InvalidInput(f"{source} [review]: {key} must be a whole number, got {value!r}")
+        return int(value)
+    if key in _SHARES and value > 1:
+        raise InvalidInput(f"{source} [review]: {key} is a share between 0 and 1, got {value!r}")
+    return float(value)

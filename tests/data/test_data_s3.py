@@ -87,3 +87,27 @@ def test_blob_sizes_on_s3_list_folders(bucket: str) -> None:
     absent = [bytes_digest(f"absent {i}".encode(), "blake3") for i in range(LIST_THRESHOLD)]
     assert blobs.sizes([*absent, *stored]) == stored  # one listing per folder
     assert blobs.sizes(list(stored)[:2]) == dict(list(stored.items())[:2])  # one call each
+
+
+def test_a_review_report_reads_blobs_from_s3(bucket: str, tmp_path: Path, work: Path) -> None:
+    """Issue 19: files come from the blob store one at a time, here over S3."""
+    import polars as pl
+    from PIL import Image
+
+    from lablink.core.review_report import ReviewOptions, build_report
+
+    settings = client_settings(tmp_path / "home", blobs=bucket)
+    root = work / "mixed"
+    for split in ("train", "test"):
+        (root / split).mkdir(parents=True)
+        pl.DataFrame({"id": [1, 2, 3], "x": [0.5, 1.5, 2.5]}).write_csv(root / split / "t.csv")
+    Image.new("RGB", (32, 32), (9, 9, 9)).save(root / "train" / "blank.png")
+    (root / "test" / "cut.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 20)
+    add(root, "mixed", settings=settings)
+    with Lab(settings) as lab:
+        assert lab.blobs.local_path("blake3:" + "0" * 64) is None  # blobs are not local files
+        report = build_report(lab, "mixed", 1, ReviewOptions())
+    checks = {c["name"]: c for c in report["checks"]}
+    assert checks["leakage.exact"]["evidence"]["files"]["count"] == 1
+    assert checks["corruption.decode"]["evidence"]["files"][0]["path"] == "test/cut.png"
+    assert checks["corruption.empty"]["evidence"]["blank_images"]["shown"] == ["train/blank.png"]

@@ -35,7 +35,7 @@ from lablink.models import DatasetVersion, Review
 from lablink.store.reviews_sql import ReviewSql
 
 if TYPE_CHECKING:
-    from lablink.core.lab import Lab
+    from lablink.core.review_context import ReviewLab
 
 MAX_NOTE = 10_000
 MAX_REVIEWERS = 20
@@ -76,7 +76,7 @@ class Outcome:
 class Reviews:
     """Reviews of dataset versions over one lab (store, blobs, people, settings)."""
 
-    def __init__(self, lab: Lab) -> None:
+    def __init__(self, lab: ReviewLab) -> None:
         self.lab = lab
         self.sql = ReviewSql(lab.store)
 
