@@ -198,3 +198,18 @@ def test_the_origin_answers_which_blobs_a_caller_may_read(setup: Setup) -> None:
         assert answer.json()["readable"] == expected, name
     refused = httpx.post(f"{upstream}{API}/data/access", json=body)
     assert refused.status_code == 401
+
+
+def test_a_browsers_session_cookie_reads_through_the_edge(setup: Setup) -> None:
+    from lablink.core.sessions import Sessions
+
+    people = setup.lab.people
+    people.set_password("root", "kenji", "a long passphrase")
+    secret, _ = Sessions(people).sign_in("kenji", "a long passphrase")
+    cookie = {"Cookie": f"lablink_session={secret}"}
+    with httpx.Client(base_url=setup.url, timeout=20, headers=cookie) as browser:
+        assert browser.get(f"{API}/blobs/{setup.vision}").status_code == 200
+        assert browser.get(f"{API}/blobs/{setup.audio}").status_code == 404
+    with httpx.Client(base_url=setup.url, timeout=20) as forged:
+        forged.headers["Cookie"] = "lablink_session=" + "x" * 43
+        assert forged.get(f"{API}/blobs/{setup.vision}").status_code == 401
