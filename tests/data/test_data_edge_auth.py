@@ -22,6 +22,7 @@ from lablink.checks.routes import API_PREFIX as API
 from lablink.core.datasets.manifest import FileEntry, Manifest
 from lablink.core.datasets.packs import PackReader
 from lablink.core.lab import Lab
+from lablink.errors import Forbidden
 from lablink.server.app import create_app
 from lablink.server.auth import AuthConfig
 from lablink.server.edge import create_edge_app
@@ -213,3 +214,30 @@ def test_a_browsers_session_cookie_reads_through_the_edge(setup: Setup) -> None:
     with httpx.Client(base_url=setup.url, timeout=20) as forged:
         forged.headers["Cookie"] = "lablink_session=" + "x" * 43
         assert forged.get(f"{API}/blobs/{setup.vision}").status_code == 401
+
+
+def test_the_sdk_pulls_a_dataset_through_the_edge_with_its_token(
+    setup: Setup, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datatools import client_settings
+
+    from lablink.sdk.data import download
+
+    monkeypatch.chdir(tmp_path)
+    for name, works in (("kenji", True), ("nobody", False)):
+        settings = client_settings(
+            tmp_path / name,
+            setup.edge.upstream,
+            token=setup.tokens[name],
+            data_endpoints=(setup.url,),
+        )
+        if works:
+            download("tables", tmp_path / "out", settings=settings)
+            assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+                "part0.csv",
+                "part1.csv",
+            ]
+            assert setup.edge.stats["upstream_blobs"] == 3  # the manifest and both files
+        else:
+            with pytest.raises(Forbidden, match="not a viewer of any project"):
+                download("tables", tmp_path / "refused", settings=settings)

@@ -96,7 +96,8 @@ def create_edge_app(
     @app.get(f"{API}/edge", summary="Edge cache status")
     def status() -> JSONResponse:
         cache = {"bytes": edge.cache.usage(), "limit": edge.cache.limit}
-        return reply({"upstream": edge.upstream, "cache": cache, "stats": dict(edge.stats)})
+        stats = {**dict(edge.stats), **{f"access_{k}": v for k, v in allowed.stats.items()}}
+        return reply({"upstream": edge.upstream, "cache": cache, "stats": stats})
 
     @app.post(f"{API}/data/fetch", summary="Download a pack of blobs")
     async def fetch(body: Digests, request: Request) -> Response:
