@@ -241,3 +241,39 @@ def test_the_sdk_pulls_a_dataset_through_the_edge_with_its_token(
         else:
             with pytest.raises(Forbidden, match="not a viewer of any project"):
                 download("tables", tmp_path / "refused", settings=settings)
+
+
+def test_a_sign_in_through_the_edge_does_not_sign_in_the_edge_for_everyone(
+    lab: Lab, tmp_path: Path
+) -> None:
+    """The edge's connection to its origin keeps no cookies: a session cookie the origin
+    sets for one browser goes to that browser only, never with another caller's request."""
+    import re
+
+    people = lab.people
+    people.add_user("root", "kenji", "kenji@lab.org")
+    people.set_password("root", "kenji", "a long passphrase")
+    lab.tracking.create_run("ana", "vision", "baseline")
+    people.grant("root", "vision", "kenji", "viewer")
+    with AppServer(create_app(lab, auth=AuthConfig("required"))).start() as origin:
+        edge = EdgeCache(tmp_path / "edge", 10**9, origin.url)
+        with AppServer(create_edge_app(edge)).start() as front:
+            with httpx.Client(base_url=front.url, timeout=20) as browser:
+                form = browser.get("/signin")
+                token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+                assert token is not None
+                signed = browser.post(
+                    "/signin",
+                    data={
+                        "user": "kenji",
+                        "password": "a long passphrase",
+                        "next": "/",
+                        "csrf_token": token.group(1),
+                    },
+                )
+                assert signed.status_code == 303 and "lablink_session" in browser.cookies
+                assert browser.get(f"{API}/projects").status_code == 200
+            with httpx.Client(base_url=front.url, timeout=20) as anonymous:
+                assert anonymous.get(f"{API}/projects").status_code == 401
+                assert anonymous.get(f"{API}/runs", params={"project": "vision"}).status_code == 401
+        edge.close()
