@@ -29,7 +29,8 @@ MIN_PASSWORD = 8
 
 USER_NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}"
 _NAME = re.compile(USER_NAME_PATTERN)
-_TOKEN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._ -]{0,99}")
+TOKEN_NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._ -]{0,99}"
+_TOKEN_NAME = re.compile(TOKEN_NAME_PATTERN)
 _PREFIX_CHARS = string.ascii_lowercase + string.digits
 _PREFIX = re.compile(rf"[a-z0-9]{{{PREFIX_LENGTH}}}")
 _SECRET = re.compile(r"[A-Za-z0-9_-]{20,200}")

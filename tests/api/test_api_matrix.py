@@ -364,7 +364,10 @@ def _serve(lab: Lab, home: Path) -> Iterator[World]:
     tracking.add_artifact(trial.id, "sweep/spec.json", "sweep", spec_digest)
 
     experiment = lab.mlflow.experiment_of("vision").experiment_id
+    loose = tracking.put_blob(iter([b"uploaded, never committed"]))
     values = {
+        "diff": diff,
+        "loose": loose,
         "run": run,
         "run_id": run,
         "spare_run": spare,
@@ -442,3 +445,21 @@ def test_every_caller_gets_what_their_role_allows_on_every_route(world: World) -
         for client in clients.values():
             client.close()
     assert wrong == [], "\n".join(wrong)
+
+
+def test_a_blob_is_read_through_what_holds_it(world: World) -> None:
+    """A captured diff as its run's project, a dataset file as any role, a blob nobody
+    holds only as a server admin; a hidden one is "not stored", as a missing one is."""
+    v = world.values
+    expected = {
+        "diff": {"viewer": 200, "member": 200, "other": 404, "admin": 200},
+        "file": {"viewer": 200, "member": 200, "other": 200, "admin": 200},
+        "loose": {"viewer": 404, "member": 404, "other": 404, "admin": 200},
+    }
+    for blob, answers in expected.items():
+        for caller, status in answers.items():
+            headers = {"Authorization": f"Bearer {world.tokens[caller]}"}
+            got = httpx.get(f"{world.url}/api/v1/blobs/{v[blob]}", headers=headers)
+            assert got.status_code == status, (blob, caller, got.text)
+            if status == 404:
+                assert got.json()["error"]["message"] == f"blob {v[blob]} is not stored"

@@ -7,6 +7,11 @@ schema-invalid ones refused. Derandomized and bounded per operation (5 examples 
 the fuzzing phase, no shrinking, no coverage phase), so a run is repeatable and takes
 about half a minute per backend. A check is left out for an operation only in
 ``SKIPPED``, with the reason.
+
+Each backend is served twice: with auth off, and with ``--auth required``, where every
+request carries a server admin's token (so every operation runs, behind the
+authentication, role and CSRF layers). A generated request may disable or revoke
+anything, that admin included, so each request gets a fresh token of a re-enabled admin.
 """
 
 from __future__ import annotations
@@ -25,8 +30,11 @@ from apitools import served_spec
 from schemathesis.checks import CHECKS, load_all_checks
 from schemathesis.core.transport import Response
 
-from helpers import LoopbackServer, make_settings
+from helpers import AppServer, make_settings
+from lablink.core.guard import Guard, Limits
 from lablink.core.lab import Lab
+from lablink.server.app import create_app
+from lablink.server.auth import AuthConfig
 
 EXAMPLES_PER_OPERATION = 5
 # An operation takes a second or two; the bound turns a hang (a stream that never
@@ -74,14 +82,49 @@ schema = schemathesis.openapi.from_dict(served_spec())
 schema.config.phases.coverage.enabled = os.environ.get("LABLINK_SPEC_COVERAGE") == "1"
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+class Served:
+    """A server under test and, with auth on, fresh credentials for each request."""
+
+    def __init__(self, lab: Lab, auth: bool) -> None:
+        self.lab = lab
+        self.auth = auth
+        config = AuthConfig("required" if auth else "off")
+        self.server = AppServer(create_app(lab, auth=config)).start()
+        self.url = self.server.url
+        if auth:
+            people = lab.people
+            # generated requests are many and some carry bad credentials: no lockouts
+            people.guard = Guard(
+                Limits(free_failures_address=10**9, token_burst=10**6, signin_burst=10**6),
+                lambda: people.clock(),
+            )
+            people.add_user("root", "fuzz-admin", "fuzz@lab.org", admin=True)
+
+    def headers(self) -> dict[str, str]:
+        """A server admin's new token (with auth on), whatever the last request did."""
+        if not self.auth:
+            return {}
+        people = self.lab.people
+        if people.get_user("fuzz-admin").disabled:
+            people.enable("root", "fuzz-admin")
+        token = people.create_token("root", "fuzz-admin", "fuzz", None, "admin").secret
+        return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture(
+    scope="module",
+    params=[("sqlite", False), ("postgres", False), ("sqlite", True), ("postgres", True)],
+    ids=["sqlite", "postgres", "sqlite-auth", "postgres-auth"],
+)
 def conformance_server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[LoopbackServer]:
-    """One server per backend for every operation (a fresh store per test would be slow)."""
+) -> Iterator[Served]:
+    """One server per backend and auth mode for every operation (a fresh store per test
+    would be slow)."""
+    backend, auth = request.param
     home = tmp_path_factory.mktemp("conformance")
     db, drop = f"sqlite:///{home / 'lablink.db'}", None
-    if request.param == "postgres":
+    if backend == "postgres":
         base = str(request.getfixturevalue("postgres_base"))
         name = "t_" + uuid.uuid4().hex[:12]
         engine = sa.create_engine(base)
@@ -89,18 +132,18 @@ def conformance_server(
             conn.exec_driver_sql(f"CREATE SCHEMA {name}")
         db, drop = f"{base}?options=-csearch_path%3D{name}", f"DROP SCHEMA {name} CASCADE"
     with Lab(make_settings(Path(home), db=db, user="tester@example.org")) as lab:
-        server = LoopbackServer(lab).start()
-        yield server
-        server.stop()
+        served = Served(lab, auth)
+        yield served
+        served.server.stop()
     if drop is not None:
         with engine.begin() as conn:
             conn.exec_driver_sql(drop)
         engine.dispose()
 
 
-def _stream_head(case: schemathesis.Case, base_url: str) -> Response:
+def _stream_head(case: schemathesis.Case, base_url: str, headers: dict[str, str]) -> Response:
     """An SSE answer up to its ``: ready`` comment: the stream itself never ends."""
-    kwargs = case.as_transport_kwargs(base_url=base_url)
+    kwargs = case.as_transport_kwargs(base_url=base_url, headers=headers)
     with requests.request(**kwargs, stream=True, timeout=10) as raw:
         head = b""
         for chunk in raw.iter_content(chunk_size=None):
@@ -120,17 +163,16 @@ def _stream_head(case: schemathesis.Case, base_url: str) -> Response:
     database=None,
     suppress_health_check=list(hypothesis.HealthCheck),
 )
-def test_server_conforms_to_its_spec(
-    case: schemathesis.Case, conformance_server: LoopbackServer
-) -> None:
+def test_server_conforms_to_its_spec(case: schemathesis.Case, conformance_server: Served) -> None:
     load_all_checks()
     skipped = SKIPPED.get((case.operation.method.upper(), case.operation.path), (set(), ""))[0]
     checks = [check for check in CHECKS.get_all() if check.__name__ not in skipped]
     url = conformance_server.url
+    headers = conformance_server.headers()
     if case.operation.path.endswith("/events"):
-        case.validate_response(_stream_head(case, url), checks=checks)
+        case.validate_response(_stream_head(case, url, headers), checks=checks)
         return
-    case.call_and_validate(base_url=url, checks=checks, timeout=10)
+    case.call_and_validate(base_url=url, checks=checks, timeout=10, headers=headers)
 
 
 def test_skipped_names_real_operations_and_checks() -> None:

@@ -22,6 +22,7 @@ from lablink.checks.routes import API_PREFIX as API
 from lablink.core.datasets.manifest import FileEntry, Manifest
 from lablink.core.datasets.packs import PackReader
 from lablink.core.lab import Lab
+from lablink.errors import Forbidden
 from lablink.server.app import create_app
 from lablink.server.auth import AuthConfig
 from lablink.server.edge import create_edge_app
@@ -198,3 +199,81 @@ def test_the_origin_answers_which_blobs_a_caller_may_read(setup: Setup) -> None:
         assert answer.json()["readable"] == expected, name
     refused = httpx.post(f"{upstream}{API}/data/access", json=body)
     assert refused.status_code == 401
+
+
+def test_a_browsers_session_cookie_reads_through_the_edge(setup: Setup) -> None:
+    from lablink.core.sessions import Sessions
+
+    people = setup.lab.people
+    people.set_password("root", "kenji", "a long passphrase")
+    secret, _ = Sessions(people).sign_in("kenji", "a long passphrase")
+    cookie = {"Cookie": f"lablink_session={secret}"}
+    with httpx.Client(base_url=setup.url, timeout=20, headers=cookie) as browser:
+        assert browser.get(f"{API}/blobs/{setup.vision}").status_code == 200
+        assert browser.get(f"{API}/blobs/{setup.audio}").status_code == 404
+    with httpx.Client(base_url=setup.url, timeout=20) as forged:
+        forged.headers["Cookie"] = "lablink_session=" + "x" * 43
+        assert forged.get(f"{API}/blobs/{setup.vision}").status_code == 401
+
+
+def test_the_sdk_pulls_a_dataset_through_the_edge_with_its_token(
+    setup: Setup, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datatools import client_settings
+
+    from lablink.sdk.data import download
+
+    monkeypatch.chdir(tmp_path)
+    for name, works in (("kenji", True), ("nobody", False)):
+        settings = client_settings(
+            tmp_path / name,
+            setup.edge.upstream,
+            token=setup.tokens[name],
+            data_endpoints=(setup.url,),
+        )
+        if works:
+            download("tables", tmp_path / "out", settings=settings)
+            assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+                "part0.csv",
+                "part1.csv",
+            ]
+            assert setup.edge.stats["upstream_blobs"] == 3  # the manifest and both files
+        else:
+            with pytest.raises(Forbidden, match="not a viewer of any project"):
+                download("tables", tmp_path / "refused", settings=settings)
+
+
+def test_a_sign_in_through_the_edge_does_not_sign_in_the_edge_for_everyone(
+    lab: Lab, tmp_path: Path
+) -> None:
+    """The edge's connection to its origin keeps no cookies: a session cookie the origin
+    sets for one browser goes to that browser only, never with another caller's request."""
+    import re
+
+    people = lab.people
+    people.add_user("root", "kenji", "kenji@lab.org")
+    people.set_password("root", "kenji", "a long passphrase")
+    lab.tracking.create_run("ana", "vision", "baseline")
+    people.grant("root", "vision", "kenji", "viewer")
+    with AppServer(create_app(lab, auth=AuthConfig("required"))).start() as origin:
+        edge = EdgeCache(tmp_path / "edge", 10**9, origin.url)
+        with AppServer(create_edge_app(edge)).start() as front:
+            with httpx.Client(base_url=front.url, timeout=20) as browser:
+                form = browser.get("/signin")
+                token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+                assert token is not None
+                signed = browser.post(
+                    "/signin",
+                    data={
+                        "user": "kenji",
+                        "password": "a long passphrase",
+                        "next": "/",
+                        "csrf_token": token.group(1),
+                    },
+                )
+                assert signed.status_code == 303 and "lablink_session" in browser.cookies
+                assert browser.get(f"{API}/projects").status_code == 200
+            with httpx.Client(base_url=front.url, timeout=20) as anonymous:
+                assert anonymous.get(f"{API}/projects").status_code == 401
+                assert anonymous.get(f"{API}/runs", params={"project": "vision"}).status_code == 401
+        edge.close()

@@ -35,7 +35,7 @@ from lablink.core.datasets.packs import END, corrupt_frame, write_pack
 from lablink.core.datasets.transfer import check_digests
 from lablink.errors import CorruptBlob, NotFound, ServiceUnavailable
 from lablink.server.api.datasets import Digests, VerifyIn, verify_answer
-from lablink.server.edge_access import EdgeAccess, Refused, credentials
+from lablink.server.edge_access import EdgeAccess, Refused, credentials, no_cookies
 from lablink.server.edge_cache import EdgeCache
 from lablink.server.errors import install_error_handlers
 from lablink.server.jsonio import JSONResponse, reply
@@ -79,7 +79,9 @@ def create_edge_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         anyio.to_thread.current_default_thread_limiter().total_tokens = THREADS
         async with httpx.AsyncClient(
-            base_url=edge.upstream, timeout=httpx.Timeout(300.0, connect=5.0)
+            base_url=edge.upstream,
+            timeout=httpx.Timeout(300.0, connect=5.0),
+            cookies=no_cookies(),  # it serves every caller: never one's cookie for another
         ) as client:
             app.state.upstream = client
             yield
@@ -96,7 +98,8 @@ def create_edge_app(
     @app.get(f"{API}/edge", summary="Edge cache status")
     def status() -> JSONResponse:
         cache = {"bytes": edge.cache.usage(), "limit": edge.cache.limit}
-        return reply({"upstream": edge.upstream, "cache": cache, "stats": dict(edge.stats)})
+        stats = {**dict(edge.stats), **{f"access_{k}": v for k, v in allowed.stats.items()}}
+        return reply({"upstream": edge.upstream, "cache": cache, "stats": stats})
 
     @app.post(f"{API}/data/fetch", summary="Download a pack of blobs")
     async def fetch(body: Digests, request: Request) -> Response:
@@ -273,15 +276,19 @@ async def _proxy(request: Request) -> Response:
         raise ServiceUnavailable(
             f"the upstream {client.base_url} cannot be reached: {exc}", "try again shortly"
         ) from exc
-    out_headers = {
-        k: v for k, v in answer.headers.items() if k.lower() not in _HOP - {"content-length"}
-    }
-    return StreamingResponse(
+    response = StreamingResponse(
         answer.aiter_raw(),
         status_code=answer.status_code,
-        headers=out_headers,
         background=BackgroundTask(answer.aclose),
     )
+    # Each header as sent, repeated ones too: two Set-Cookie headers joined into one
+    # line would be one broken cookie.
+    response.raw_headers = [
+        (k.lower().encode("latin-1"), v.encode("latin-1"))
+        for k, v in answer.headers.multi_items()
+        if k.lower() not in _HOP - {"content-length"}
+    ]
+    return response
 
 
 def edge_cache_for(settings: Settings, upstream: str, cache_size: int) -> EdgeCache:

@@ -17,6 +17,7 @@ the caller exactly as the upstream gave it.
 from __future__ import annotations
 
 import hashlib
+import http.cookiejar
 import json
 import threading
 import time
@@ -44,6 +45,16 @@ class Refused(Exception):
         super().__init__(answer.status_code)
         headers = {k: v for k, v in answer.headers.items() if k.lower() in _KEPT}
         self.response = Response(answer.content, answer.status_code, headers=headers)
+
+
+def no_cookies() -> http.cookiejar.CookieJar:
+    """A cookie jar that keeps nothing, for the edge's clients of its upstream.
+
+    They serve every caller: a session cookie the upstream sets for one browser (a
+    sign-in through the edge) must go back to that browser only, never ride along
+    with the next caller's request.
+    """
+    return http.cookiejar.CookieJar(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
 
 
 def credentials(request: Request) -> dict[str, str]:

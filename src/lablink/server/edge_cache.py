@@ -28,6 +28,7 @@ import httpx
 from lablink.core.datasets.pack_fetch import API, PackResult, fetch_pack
 from lablink.core.datasets.packs import TruncatedPack
 from lablink.errors import CorruptBlob, InsufficientStorage, LablinkError, ServiceUnavailable
+from lablink.server.edge_access import no_cookies
 from lablink.store.blobcache import BlobCache
 
 logger = logging.getLogger(__name__)
@@ -53,6 +54,8 @@ class EdgeCache:
             base_url=self.upstream,
             headers=dict(headers or {}),
             timeout=timeout or httpx.Timeout(300.0, connect=5.0),
+            # fetches run with callers' credentials: no cookie may outlive its request
+            cookies=no_cookies(),
         )
         self._lock = threading.Lock()
         self._inflight: dict[str, concurrent.futures.Future[bool]] = {}

@@ -93,6 +93,8 @@ runs = sa.Table(
 )
 sa.Index("ix_runs_project_created", runs.c.project_id, runs.c.created_at)
 sa.Index("ix_runs_status", runs.c.status)
+# Who may read a blob: the runs holding it as their captured diff (core/blob_readers.py).
+sa.Index("ix_runs_git_diff_digest", runs.c.git_diff_digest)
 
 run_tags = sa.Table(
     "run_tags",
@@ -188,6 +190,8 @@ artifacts = sa.Table(
     sa.Column("size", sa.BigInteger, nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
 )
+# Who may read a blob: the runs holding it as an artifact (core/blob_readers.py).
+sa.Index("ix_artifacts_digest", artifacts.c.digest)
 
 # Dataset versions (and anything else) a run read: the lineage edge run ← input.
 run_inputs = sa.Table(

@@ -31,13 +31,24 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import StreamingResponse
-from pydantic import Field, StringConstraints
+from pydantic import ConfigDict, Field, StringConstraints
 
+from lablink.checks.names import NAME_PATTERN, check_project
 from lablink.checks.wire_numbers import MAX_WIRE_INT
 from lablink.core.audit_export import FORMATS, check_format, export_lines
 from lablink.core.people import INITIAL_TOKEN_DAYS, MAX_AUDIT
 from lablink.errors import Forbidden
-from lablink.identity import Identity, NewToken, lower_role, rank
+from lablink.identity import (
+    MAX_PASSWORD,
+    MIN_PASSWORD,
+    ROLES,
+    TOKEN_NAME_PATTERN,
+    USER_NAME_PATTERN,
+    Identity,
+    NewToken,
+    lower_role,
+    rank,
+)
 from lablink.server.access import Authorized
 from lablink.server.deps import Actor, LabDep
 from lablink.server.fields import Body
@@ -47,19 +58,53 @@ from lablink.server.offloop import OffLoopRoute
 router = APIRouter(tags=["people"], route_class=OffLoopRoute)
 
 TEN_YEARS = 10 * 365 * 86400.0
-UserName = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+# The spec states what the core checks (``identity.py``), so generated clients and the
+# fuzzing tests send what is taken; the core's own messages stay the answer.
+UserName = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=100),
+    Field(json_schema_extra={"pattern": f"^(?:{USER_NAME_PATTERN})$"}),
+]
 UserPath = Annotated[str, Path(min_length=1, max_length=100, description="a user name")]
 TokenId = Annotated[int, Path(ge=1, le=MAX_WIRE_INT, description="the token's id")]
-Role = Annotated[str, StringConstraints(min_length=1, max_length=20)]
+Role = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=20),
+    Field(json_schema_extra={"enum": list(ROLES)}),
+]
 Lifetime = Annotated[float | None, Field(gt=0, le=TEN_YEARS)]
 Text200 = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+TokenName = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=200),
+    Field(json_schema_extra={"pattern": f"^(?:{TOKEN_NAME_PATTERN})$"}),
+]
+Email = Annotated[
+    str,
+    StringConstraints(min_length=3, max_length=320),
+    Field(json_schema_extra={"pattern": r"^[^@\s]+@[^@\s]+$"}),
+]
+ProjectName = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=200),
+    Field(json_schema_extra={"pattern": f"^(?:{NAME_PATTERN})$"}),
+]
 
 
 class NewUser(Body):
     """A person (who needs an e-mail) or a service account, with a first token."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["email"], "properties": {"email": {"type": "string"}}},
+                {"required": ["service"], "properties": {"service": {"const": True}}},
+            ]
+        }
+    )
+
     name: UserName
-    email: Annotated[str, StringConstraints(min_length=1, max_length=320)] | None = None
+    email: Email | None = None
     display_name: Text200 | None = None
     admin: bool = False
     service: bool = False
@@ -71,8 +116,8 @@ class NewUser(Body):
 class NewOwnToken(Body):
     """A token of the caller's: where it is used, its project and role, its lifetime."""
 
-    name: Text200
-    project: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    name: TokenName
+    project: ProjectName | None = None
     role: Role = "member"
     expires_in: Lifetime = Field(
         INITIAL_TOKEN_DAYS * 86400.0, gt=0, le=TEN_YEARS, description="seconds; null: never"
@@ -88,7 +133,11 @@ class NewTokenFor(NewOwnToken):
 class Password(Body):
     """A new password (8 to 1024 characters); only its argon2 hash is kept."""
 
-    password: Annotated[str, StringConstraints(min_length=1, max_length=4096)]
+    password: Annotated[
+        str,
+        StringConstraints(min_length=1, max_length=4096),
+        Field(json_schema_extra={"minLength": MIN_PASSWORD, "maxLength": MAX_PASSWORD}),
+    ]
 
 
 class GrantIn(Body):
@@ -248,7 +297,8 @@ def list_grants(
 @router.get("/admin/projects/{project}/grants", summary="List a project's grants")
 def project_grants(project: str, lab: LabDep, access: Authorized) -> JSONResponse:
     """Who holds which role in ``project`` (its admins may ask)."""
-    return reply({"grants": [g.to_dict() for g in lab.people.grants(project)]})
+    grants = lab.people.grants(check_project(project))
+    return reply({"grants": [g.to_dict() for g in grants]})
 
 
 @router.put("/admin/projects/{project}/grants/{user}", summary="Grant a role")
