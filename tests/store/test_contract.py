@@ -205,6 +205,9 @@ def test_artifacts_are_content_addressed(lab: Lab, tmp_path) -> None:
     assert (art.name, art.kind, art.size) == ("model.pt", "model", 7000)
     with pytest.raises(InvalidInput, match="relative path"):
         t.add_artifact(run.id, "../escape", "model", d1)
+    # each artifact stored is an event: a run page follows a launched job's output by it
+    (event,) = [e for e in lab.store.events_since(0, None, run.id, 100) if e.kind == "artifact"]
+    assert event.payload == {"name": "model.pt", "kind": "model", "size": 7000}
 
 
 def test_events_are_ordered_and_wake_watchers(lab: Lab) -> None:
