@@ -201,7 +201,8 @@ def test_the_log_panel_follows_a_live_job_and_searches(
         panel = page.locator('[data-role="log-panel"]')
         lines = panel.locator(".log-line")
         expect(lines).to_have_count(6)
-        expect(lines.first).to_contain_text("line 1")
+        # stdout and stderr are two pipes: in order within each, interleaved as read
+        expect(panel.locator(".log-line.out").first).to_contain_text("line 1")
         err = panel.locator(".log-line.err")
         expect(err).to_have_count(1)
         expect(err.locator(".stream")).to_have_text("err")
