@@ -9,10 +9,12 @@ Prints figures and ratios against references measured in the same run; never ass
    first line running, against the same command started bare (the issue's target:
    at most 0.5 s more);
 2. output capture: a job that prints as fast as it can (``--fast-mb`` of 100-byte
-   lines) times itself, run directly with its output to /dev/null and through
-   ``lablink launch --detach`` (captured, timestamped, stored): the job's own time,
-   and the ratio (target: at most 5 % slower); and a job paced at ``--rate`` bytes a
-   second for ``--seconds`` (a slowed job shows as a longer run), wall time of both;
+   lines, with ``print()`` per line as a training script does, and 100 lines per
+   write) times itself, run directly with its output to /dev/null, into a pipe read by
+   ``cat``, and through ``lablink launch --detach`` (captured, timestamped, stored):
+   the job's own time, and the ratio (target: at most 5 % slower); and a job paced at
+   ``--rate`` bytes a second for ``--seconds`` (a slowed job shows as a longer run),
+   wall time of both;
 3. restart: a job that crashes on its first attempt; the time from the crash (the
    last thing the first attempt does) to the second attempt's first line, less the
    configured backoff (target: at most 2 s).
@@ -26,6 +28,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
+import shlex
 import statistics
 import subprocess
 import sys
@@ -51,18 +55,28 @@ while time.monotonic() - start < seconds:
     if pause > 0:
         time.sleep(pause)
 out.flush()
+open(sys.argv[3], "w").write(repr(time.monotonic() - start))
 """
 
 # Times itself, so the figure is what the job sees, not the launcher's start-up.
+# "block": 100 lines per write, at memory speed; "print": print() per line, as a
+# training script prints.
 FAST = """
 import sys, time
-line = b"x" * 99 + b"\\n"
-out = sys.stdout.buffer
+lines, took, how = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 start = time.perf_counter()
-for _ in range(int(sys.argv[1])):
-    out.write(line * 100)
-out.flush()
-open(sys.argv[2], "w").write(repr(time.perf_counter() - start))
+if how == "block":
+    block = (b"x" * 99 + b"\\n") * 100
+    out = sys.stdout.buffer
+    for _ in range(lines // 100):
+        out.write(block)
+    out.flush()
+else:
+    text = "x" * 99
+    for _ in range(lines):
+        print(text)
+    sys.stdout.flush()
+open(took, "w").write(repr(time.perf_counter() - start))
 """
 
 CRASH = """
@@ -89,6 +103,15 @@ def first_line(cmd: list[str], env: dict[str, str], cwd: Path) -> float:
         cmd, env=env, cwd=cwd, capture_output=True, text=True, check=False, timeout=120
     )
     return float(done.stdout.split()[0]) - start
+
+
+def cpu_seconds(cmd: list[str], env: dict[str, str], cwd: Path) -> float:
+    """User and system CPU seconds ``cmd`` and the processes it waited for used: a
+    figure that a busy machine inflates far less than wall time."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    timed(cmd, env, cwd)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def fast_job(cmd: list[str], env: dict[str, str], cwd: Path) -> float:
@@ -136,25 +159,39 @@ def main() -> None:
         launched = median(n, first_line, [*lablink, "--", py, "-c", FIRST_LINE], env, cwd)
         print(f"   bare python -c:   {bare:6.3f} s")
         print(f"   lablink launch:   {launched:6.3f} s   (+{launched - bare:.3f} s; target +0.5 s)")
+        bare = median(n, cpu_seconds, [py, "-c", "pass"], env, cwd)
+        launched = median(n, cpu_seconds, [*lablink, "-d", "--", py, "-c", "pass"], env, cwd)
+        print(f"   CPU seconds, python -c pass: bare {bare:.3f} s, launched {launched:.3f} s")
 
-        print(f"2. output capture (median of {n})")
+        print(f"2. output capture: the job's own time (median of {n}; target +5 %)")
         took = cwd / "took.txt"
-        fast = [py, "fast.py", str(args.fast_mb * 100), str(took)]
-        direct = median(n, fast_job, fast, env, cwd)
-        captured = median(n, fast_job, [*lablink, "-d", "--", *fast], env, cwd)
+        for how in ("print", "block"):
+            fast = [py, "fast.py", str(args.fast_mb * 10_000), str(took), how]
+            direct = median(n, fast_job, fast, env, cwd)
+            piped = median(
+                n, fast_job, ["bash", "-c", shlex.join(fast) + " | cat >/dev/null"], env, cwd
+            )
+            captured = median(n, fast_job, [*lablink, "-d", "--", *fast], env, cwd)
+            label = "print() per line" if how == "print" else "100 lines per write"
+            print(
+                f"   {label}, {args.fast_mb} MB: to /dev/null {direct:.3f} s, "
+                f"into `| cat` {piped:.3f} s, launched {captured:.3f} s "
+                f"({args.fast_mb / captured:.0f} MB/s): {100 * (captured / piped - 1):+.1f} % "
+                f"over the pipe, {100 * (captured / direct - 1):+.1f} % over /dev/null"
+            )
+        bare = median(n, cpu_seconds, fast, env, cwd)
+        launched = median(n, cpu_seconds, [*lablink, "-d", "--", *fast], env, cwd)
         print(
-            f"   as fast as it can, {args.fast_mb} MB: job's own time direct {direct:.3f} s "
-            f"({args.fast_mb / direct:.0f} MB/s), launched {captured:.3f} s "
-            f"({args.fast_mb / captured:.0f} MB/s): {100 * (captured / direct - 1):+.1f} % "
-            "(target +5 %)"
+            f"   CPU seconds of the last, direct {bare:.2f} s, launched {launched:.2f} s: "
+            f"{1000 * (launched - bare) / args.fast_mb:.1f} ms a MB captured, start-up included"
         )
-        paced = [py, "paced.py", str(args.rate), str(args.seconds)]
-        direct = median(n, timed, paced, env, cwd)
-        launched = median(n, timed, [*lablink, "-d", "--", *paced], env, cwd)
+        paced = [py, "paced.py", str(args.rate), str(args.seconds), str(took)]
+        direct = median(n, fast_job, paced, env, cwd)
+        launched = median(n, fast_job, [*lablink, "-d", "--", *paced], env, cwd)
         print(
-            f"   paced {args.rate / 1e6:.0f} MB/s for {args.seconds:.0f} s: wall direct "
-            f"{direct:.2f} s, launched {launched:.2f} s (+{launched - direct:.2f} s, start-up "
-            "included)"
+            f"   paced {args.rate / 1e6:.0f} MB/s for {args.seconds:g} s: the job's own time "
+            f"direct {direct:.2f} s, launched {launched:.2f} s "
+            f"({100 * (launched / direct - 1):+.1f} %)"
         )
 
         print(f"3. restart, crash to the next attempt's first line (median of {n})")

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import Any
 
 from test_launch import _env, _runs, lablink
 
-from helpers import LoopbackServer
+from helpers import LoopbackServer, wait_for
 from lablink.core.lab import Lab
 from lablink.sdk.client import Client
 
@@ -81,3 +82,39 @@ def test_a_watchdog_restart_over_a_server(git_repo: Path, server: LoopbackServer
         return lab.tracking.search_runs("watched", None, None, False, 10, 0)[0]
 
     _launch_and_check(git_repo, env, runs)
+
+
+LAUNCH = [sys.executable, "-m", "lablink.cli", "launch", "-p", "p"]
+
+
+def test_a_stop_during_the_backoff_ends_the_job_before_the_next_attempt(tmp_path: Path) -> None:
+    """The launcher heartbeats while it waits out a (long) backoff: `jobs stop` is heard."""
+    home = tmp_path / "home"
+    (tmp_path / "lablink.toml").write_text('[launch]\nbackoff = "10m"\n')
+    env = _env(LABLINK_HOME=str(home))
+    proc = subprocess.Popen(
+        [*LAUNCH, "--restarts", "1", "--", "bash", "-c", "echo ran >> attempts; exit 3"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+
+        def first_attempt_recorded() -> str | None:
+            if not (tmp_path / "attempts").exists():
+                return None
+            (run,) = _runs(home, "p")
+            shown = lablink(tmp_path, env, "jobs", "show", run.id, "--json")
+            attempts = json.loads(shown.stdout)["job"]["attempts"]
+            return run.id if attempts and attempts[-1]["status"] == "failed" else None
+
+        run_id = wait_for(first_attempt_recorded, 60, "the first attempt to fail")
+        assert lablink(tmp_path, env, "jobs", "stop", run_id).returncode == 0
+        proc.wait(60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 1
+    (run,) = _runs(home, "p")
+    assert run.status == "killed" and "stopped from the command line" in (run.status_reason or "")
+    assert (tmp_path / "attempts").read_text().split() == ["ran"]

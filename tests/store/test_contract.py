@@ -205,6 +205,24 @@ def test_artifacts_are_content_addressed(lab: Lab, tmp_path) -> None:
     assert (art.name, art.kind, art.size) == ("model.pt", "model", 7000)
     with pytest.raises(InvalidInput, match="relative path"):
         t.add_artifact(run.id, "../escape", "model", d1)
+    # a page of names under a prefix: how a long job's output chunks are read
+    for n in (3, 1, 2, 10):
+        t.add_artifact(run.id, f"logs/{n:06d}.jsonl", "log", d1)
+    t.add_artifact(run.id, "logs_not/x", "log", d1)
+    t.add_artifact(run.id, "logs%/y", "log", d1)
+
+    def names(*args: object, **kw: object) -> list[str]:
+        return [a.name for a in t.artifact_page(run.id, "logs/", *args, **kw)]  # type: ignore[arg-type]
+
+    assert names() == [f"logs/{n:06d}.jsonl" for n in (1, 2, 3, 10)]
+    assert names("logs/000002.jsonl", 2) == ["logs/000003.jsonl", "logs/000010.jsonl"]
+    assert names(None, 2, True) == ["logs/000010.jsonl", "logs/000003.jsonl"]
+    assert [a.name for a in t.artifact_page(run.id, "logs%")] == ["logs%/y"]
+    with pytest.raises(NotFound, match="no run"):
+        t.artifact_page("nope0000000", "logs/")
+    # each artifact stored is an event: a run page follows a launched job's output by it
+    event = next(e for e in lab.store.events_since(0, None, run.id, 100) if e.kind == "artifact")
+    assert event.payload == {"name": "model.pt", "kind": "model", "size": 7000}
 
 
 def test_events_are_ordered_and_wake_watchers(lab: Lab) -> None:

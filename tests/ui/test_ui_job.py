@@ -152,6 +152,8 @@ def test_the_run_page_shows_the_attempts_and_the_output_panel(
     assert 'data-role="log-panel"' in page and 'data-role="attempt-rows"' in page
     assert f'href="/r/{finished_job}/logs"' in page
     assert "/static/job.js" in page
+    # the output chunks are one row of the artifacts table, not one row each
+    assert 'data-role="log-chunks"' in page and "logs/000001.jsonl" not in page
 
 
 @pytest.mark.parametrize(
@@ -201,7 +203,8 @@ def test_the_log_panel_follows_a_live_job_and_searches(
         panel = page.locator('[data-role="log-panel"]')
         lines = panel.locator(".log-line")
         expect(lines).to_have_count(6)
-        expect(lines.first).to_contain_text("line 1")
+        # stdout and stderr are two pipes: in order within each, interleaved as read
+        expect(panel.locator(".log-line.out").first).to_contain_text("line 1")
         err = panel.locator(".log-line.err")
         expect(err).to_have_count(1)
         expect(err.locator(".stream")).to_have_text("err")
@@ -267,3 +270,21 @@ def test_attempts_are_drawn_on_the_charts(
     expect(panel.locator(".log-attempt")).to_have_text("attempt 2")
     page.locator("select[name=x]").select_option("time")
     expect(figure.locator(".annotation-text")).to_have_text("#2")
+
+
+def test_a_long_log_is_read_a_page_of_chunks_at_a_time(ui_lab: Lab) -> None:
+    from lablink.ui import logs
+
+    t = ui_lab.tracking
+    run = t.create_run("tester@example.org", project_name("long"), "long")
+    for n in range(1, 41):
+        line = f'{{"t": {n}.0, "s": "out", "a": 1, "l": "chunk {n}"}}\n'.encode()
+        t.add_artifact(run.id, f"logs/{n:06d}.jsonl", "log", t.put_blob(iter([line])))
+    last = logs.tail(ui_lab, run.id, 500, "")
+    assert [line["l"] for line in last["lines"]] == [f"chunk {n}" for n in range(9, 41)]
+    assert last["cursor"] == 40 and last["truncated"] is True  # older chunks were not read
+    first = logs.since(ui_lab, run.id, 0, 500, "")
+    assert len(first["lines"]) == logs.READ_CHUNKS and first["more"] is True
+    rest = logs.since(ui_lab, run.id, first["cursor"], 500, "")
+    assert rest["cursor"] == 2 * logs.READ_CHUNKS and rest["more"] is True
+    assert logs.since(ui_lab, run.id, 40, 500, "")["lines"] == []

@@ -169,7 +169,13 @@ def show(
             gpus = f", gpus {now['gpus']}" if now.get("gpus") else ""
             out.print(f"now: job {now['job_id']} on {now.get('host') or '?'}{gpus}")
         for a in record.get("attempts", []):
-            took = (a.get("ended_at") or a["started_at"]) - a["started_at"]
+            if a.get("ended_at") is None:  # the attempt running now
+                where = f" on {a['host']}" if a.get("host") else ""
+                out.print(
+                    f"  attempt {a['number']}: running for {time.time() - a['started_at']:.1f}s{where}"
+                )
+                continue
+            took = a["ended_at"] - a["started_at"]
             where = ", ".join(
                 f"{label} {a[key]}"
                 for key, label in (("job_id", "job"), ("host", "on"), ("gpus", "gpus"))

@@ -422,6 +422,19 @@ class Tracking:
     def list_artifacts(self, run_id: str) -> list[Artifact]:
         return self.store.list_artifacts(self.store.resolve_run_id(run_id))
 
+    def artifact_page(
+        self,
+        run_id: str,
+        prefix: str,
+        after: str | None = None,
+        limit: int = 1000,
+        newest: bool = False,
+    ) -> list[Artifact]:
+        """A page of the run's artifacts named ``prefix...`` (see ``Store.artifact_page``)."""
+        return self.store.artifact_page(
+            self.store.resolve_run_id(run_id), prefix, after, limit, newest
+        )
+
     def project_artifacts(self, project: str, kind: str | None = None) -> list[Artifact]:
         """Every artifact of ``project``'s runs, of one ``kind`` when given.
 

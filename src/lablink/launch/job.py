@@ -175,7 +175,10 @@ class Job:
                     break
                 if number > self.options.restarts:
                     break
-                if self._pause(self.options.backoff_for(number), deadline):
+                ended = self._pause(self.options.backoff_for(number), deadline)
+                if ended is not None:
+                    if ended[0] == "killed":
+                        status, reason, code = ended[0], ended[1], 1
                     break
             if self._outside is not None and status in ("failed", "restarted"):
                 status = "preempted" if self._outside == "SIGTERM" else "killed"
@@ -239,12 +242,22 @@ class Job:
             return ("restarted", str(restart))
         return ("killed", f"stopped: {stop}") if stop else None
 
-    def _pause(self, seconds: float, deadline: float | None) -> bool:
-        """Wait out the backoff; True when the job must end instead (signal, deadline)."""
+    def _pause(self, seconds: float, deadline: float | None) -> tuple[str, str] | None:
+        """Wait out the backoff, heartbeating; what ends the job instead: a signal, the
+        deadline, or a stop asked meanwhile (``("killed", why)``). A restart asked of the
+        attempt that has ended is spent here, not by the next one."""
         if deadline is not None and time.monotonic() + seconds >= deadline:
-            return True
-        self._wake.wait(seconds)
-        return self._outside is not None
+            return ("timed_out", "the timeout would pass before the next attempt")
+        until = time.monotonic() + seconds
+        while True:
+            self._wake.wait(max(0.0, min(BEAT_SECONDS, until - time.monotonic())))
+            if self._outside is not None:
+                return ("signal", self._outside)
+            asked = self._beat()
+            if asked is not None and asked[0] == "killed":
+                return asked
+            if time.monotonic() >= until:
+                return None
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         self.interrupt(signal.Signals(signum).name)

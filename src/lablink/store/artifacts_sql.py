@@ -69,3 +69,22 @@ class ArtifactsSql(EventsSql):
             return [
                 Artifact(r.run_id, r.name, r.kind, r.digest, r.size, r.created_at) for r in rows
             ]
+
+    def artifact_page(
+        self, run_id: str, prefix: str, after: str | None, limit: int, newest: bool
+    ) -> list[Artifact]:
+        a = t.artifacts
+        # LIKE, not a name range: PostgreSQL's collation may not order punctuation by
+        # code point; the (run_id, name) key still walks the run's names in order
+        query = sa.select(a).where(
+            a.c.run_id == run_id, a.c.name.startswith(prefix, autoescape=True)
+        )
+        if after is not None:
+            query = query.where(a.c.name > after)
+        order = a.c.name.desc() if newest else a.c.name
+        with self.engine.connect() as conn:
+            self.require_run(conn, run_id)
+            rows = conn.execute(query.order_by(order).limit(limit))
+            return [
+                Artifact(r.run_id, r.name, r.kind, r.digest, r.size, r.created_at) for r in rows
+            ]

@@ -157,6 +157,18 @@ class Store(abc.ABC):
         """A run's artifacts by name."""
 
     @abc.abstractmethod
+    def artifact_page(
+        self, run_id: str, prefix: str, after: str | None, limit: int, newest: bool
+    ) -> list[Artifact]:
+        """Up to ``limit`` of a run's artifacts whose names start with ``prefix`` (and
+        sort after ``after``), by name: the last ones first when ``newest``. A long
+        job's thousands of output chunks are read a page at a time.
+
+        Raises:
+            NotFound: no run has exactly that id.
+        """
+
+    @abc.abstractmethod
     def project_artifacts(self, project: str, kind: str | None = None) -> list[Artifact]:
         """The artifacts of every run of ``project`` (of one ``kind``), by run and name."""
 

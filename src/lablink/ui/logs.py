@@ -41,13 +41,16 @@ MAX_LINES = 5000
 MAX_QUERY = 200
 SCAN_CHUNKS = 32  # newest chunks (about 1 MB each) searched for the last lines
 READ_CHUNKS = 16  # chunks read per answer when following
+DOWNLOAD_PAGE = 500  # chunk names read at a time while the whole log streams
+PREFIX = "logs/"
+Chunk = tuple[int, str]  # (chunk number, blob digest)
 
 
-def log_chunks(artifacts: list[Artifact]) -> list[tuple[int, str]]:
+def log_chunks(artifacts: list[Artifact]) -> list[Chunk]:
     """``(chunk number, digest)`` of a run's log chunks, oldest first."""
     chunks = []
     for a in artifacts:
-        if a.kind != KIND or not a.name.startswith("logs/") or not a.name.endswith(".jsonl"):
+        if a.kind != KIND or not a.name.startswith(PREFIX) or not a.name.endswith(".jsonl"):
             continue
         try:
             chunks.append((int(a.name[5:-6]), a.digest))
@@ -74,24 +77,33 @@ def _lines(lab: Lab, digest: str, query: str) -> list[dict[str, Any]]:
     return out
 
 
+def _page(lab: Lab, run_id: str, after: int | None, limit: int, newest: bool) -> list[Chunk]:
+    """Up to ``limit`` log chunks (after chunk ``after``; the newest when ``newest``),
+    oldest first, read a page at a time: a long job has thousands."""
+    name = None if after is None else f"{PREFIX}{after:06d}.jsonl"
+    return log_chunks(lab.tracking.artifact_page(run_id, PREFIX, name, limit, newest))
+
+
 def tail(lab: Lab, run_id: str, limit: int, query: str) -> dict[str, Any]:
     """The last ``limit`` lines (matching ``query``) and the cursor to follow from."""
-    chunks = log_chunks(lab.tracking.list_artifacts(run_id))
+    newest = _page(lab, run_id, None, SCAN_CHUNKS + 1, newest=True)
+    older = len(newest) > SCAN_CHUNKS  # chunks beyond those searched
+    chunks = newest[-SCAN_CHUNKS:]
     cursor = chunks[-1][0] if chunks else 0
     found: list[dict[str, Any]] = []
     scanned = 0
     for _, digest in reversed(chunks):
-        if len(found) >= limit or scanned == SCAN_CHUNKS:
+        if len(found) >= limit:
             break
         found = _lines(lab, digest, query) + found
         scanned += 1
-    truncated = len(found) > limit or scanned < len(chunks)
+    truncated = len(found) > limit or scanned < len(chunks) or older
     return {"lines": found[-limit:], "cursor": cursor, "truncated": truncated, "more": False}
 
 
 def since(lab: Lab, run_id: str, after: int, limit: int, query: str) -> dict[str, Any]:
     """Lines of the chunks after ``after`` (at most ``READ_CHUNKS`` of them)."""
-    chunks = [c for c in log_chunks(lab.tracking.list_artifacts(run_id)) if c[0] > after]
+    chunks = _page(lab, run_id, after, READ_CHUNKS + 1, newest=False)
     found: list[dict[str, Any]] = []
     for _, digest in chunks[:READ_CHUNKS]:
         found += _lines(lab, digest, query)
@@ -104,7 +116,14 @@ def since(lab: Lab, run_id: str, after: int, limit: int, query: str) -> dict[str
     }
 
 
-def _text(lab: Lab, chunks: list[tuple[int, str]]) -> Iterator[bytes]:
+def _text(lab: Lab, run_id: str) -> Iterator[bytes]:
+    after: int | None = None
+    while chunks := _page(lab, run_id, after, DOWNLOAD_PAGE, newest=False):
+        after = chunks[-1][0]
+        yield from _chunk_text(lab, chunks)
+
+
+def _chunk_text(lab: Lab, chunks: list[Chunk]) -> Iterator[bytes]:
     for _, digest in chunks:
         out = []
         for line in _lines(lab, digest, ""):
@@ -160,7 +179,6 @@ def logs_router(lab: Lab, renderer: Renderer) -> APIRouter:
         try:
             check_run(request, run_id)
             rid = lab.store.resolve_run_id(run_id)
-            chunks = log_chunks(lab.tracking.list_artifacts(rid))
         except LablinkError as exc:
             return renderer.error(exc, "No such run")
         headers = {
@@ -168,7 +186,7 @@ def logs_router(lab: Lab, renderer: Renderer) -> APIRouter:
             "X-Content-Type-Options": "nosniff",
         }
         return StreamingResponse(
-            _text(lab, chunks), media_type="text/plain; charset=utf-8", headers=headers
+            _text(lab, rid), media_type="text/plain; charset=utf-8", headers=headers
         )
 
     return router

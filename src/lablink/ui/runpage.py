@@ -74,7 +74,8 @@ def run_context(lab: Lab, run: RunRecord, request: Request, cursor: int) -> dict
     artifacts = lab.tracking.list_artifacts(run.id)
     attempts = attempts_of(lab, artifacts)
     launched = LAUNCHED_TAG in run.tags
-    has_logs = launched or bool(logs.log_chunks(artifacts))
+    chunks = {a.name for a in artifacts if a.kind == logs.KIND and a.name.startswith(logs.PREFIX)}
+    has_logs = launched or bool(chunks)
     return {
         "run": run,
         "groups": charts.group_keys(summary.chart_keys(run)),
@@ -92,7 +93,12 @@ def run_context(lab: Lab, run: RunRecord, request: Request, cursor: int) -> dict
         "command": shlex.join(run.command) if run.command else "",
         "diff": diff,
         "summary": summary.other_summary(run),
-        "artifacts": artifacts,
+        # a long job's output chunks are one row, not thousands: the output panel has them
+        "artifacts": [a for a in artifacts if a.name not in chunks],
+        "log_chunks": {
+            "count": len(chunks),
+            "size": sum(a.size for a in artifacts if a.name in chunks),
+        },
         "docs": run_links(lab.settings.docs_url, run, artifacts) if lab.settings.docs_url else None,
         "packages": sorted(run.packages.items(), key=lambda kv: kv[0].lower()),
         "now": time.time(),
