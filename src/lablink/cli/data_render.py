@@ -98,11 +98,16 @@ def version_table(versions: Sequence[DatasetVersion]) -> Table:
 
 
 def print_version(
-    out: Console, version: DatasetVersion, manifest: Manifest, list_files: bool
+    out: Console,
+    version: DatasetVersion,
+    manifest: Manifest,
+    list_files: bool,
+    aliases: Sequence[str] = (),
 ) -> None:
     """One version in full; its files when asked (else the first few)."""
     rows: list[tuple[str, Any]] = [
         ("version", Text(version.ref, style="bold cyan")),
+        ("aliases", ", ".join(aliases)),
         ("files", f"{version.files} ({format_size(version.size)})"),
         ("digest", version.digest),
         ("hashes", version.algorithm),

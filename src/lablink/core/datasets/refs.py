@@ -90,7 +90,7 @@ def parse_ref(text: object) -> Ref:
         return Ref(name, version=int(version.group(1)))
     if _HEX.fullmatch(tail) or _DIGEST.fullmatch(tail):
         return Ref(name, digest=tail)
-    if re.fullmatch(r"[vV]?[0-9]+|v[^A-Za-z].*", tail):
+    if re.fullmatch(r"[vV]?[0-9]+|v[^A-Za-z][\s\S]*", tail):
         raise InvalidInput(f"invalid version {tail!r} in {text!r}", "versions look like v1, v2, v3")
     if _ALIAS.fullmatch(tail):
         return Ref(name, alias=tail)
