@@ -257,6 +257,10 @@ def cases(run: str, ended: str, blob: str) -> list[Case]:
         Case("dataset files: unknown", "GET", f"{API}/datasets/nosuch/versions/v1/files", 404, "not_found"),
         Case("dataset profile: unknown", "GET", f"{API}/datasets/nosuch/versions/v1/profile", 404, "not_found"),
         Case("dataset used-by: unknown", "GET", f"{API}/datasets/nosuch/versions/v1/used-by", 404, "not_found"),
+        # -- registered models ----------------------------------------------------------
+        Case("model: unknown", "GET", f"{API}/models/nosuch", 404, "not_found"),
+        Case("model: name with @", "GET", f"{API}/models/a%40b", 400, contains="registered model name"),
+        Case("model: name too long", "GET", f"{API}/models/{'m' * 300}", 400, contains="registered model name"),
         Case("dataset aliases: unknown", "GET", f"{API}/datasets/nosuch/aliases", 404, "not_found"),
         Case("dataset aliases: bad name", "GET", f"{API}/datasets/a%20b/aliases", 400, contains="name"),
         Case("dataset alias: empty body", "POST", f"{API}/datasets/d/aliases", 400, json={}),
@@ -474,6 +478,7 @@ NO_INPUT = {
     ("GET", "/healthz"),
     ("GET", "/api/v1/projects"),
     ("GET", "/api/v1/datasets"),
+    ("GET", "/api/v1/models"),
     ("GET", "/api/v1/schemas"),
     ("GET", "/api/v1/me"),
     ("GET", "/api/v1/me/tokens"),

@@ -133,6 +133,11 @@ COMMANDS: dict[str, Entry] = {
         "Parameter sweeps: list them, show their trials and the best one.",
         True,
     ),
+    "models": Entry(
+        "lablink.cli.models:app",
+        "Registered models (the MLflow model registry): list them, show versions and aliases.",
+        True,
+    ),
 }
 
 # Commands built so far, shared by every root group of this process.

@@ -328,3 +328,40 @@ def _check_tags(tags: Mapping[str, Any]) -> None:
             raise InvalidInput(f"invalid tag key {str(key)[:40]!r}", "keys are 1-250 characters")
         if not isinstance(value, str) or len(value) > MAX_TAG_VALUE:
             raise InvalidInput(f"tag {key!r}: the value must be text up to {MAX_TAG_VALUE}")
+
+
+def model_dict(model: ModelRow) -> dict[str, Any]:
+    """A registered model as lablink's API and ``--json`` print it."""
+    return {
+        "name": model.name,
+        "project": model.project,
+        "description": model.description,
+        "tags": dict(model.tags),
+        "aliases": dict(model.aliases),
+        "latest_version": model.latest,
+        "created_by": model.created_by,
+        "created_at": model.created_at,
+        "updated_at": model.updated_at,
+    }
+
+
+def version_dict(version: VersionRow) -> dict[str, Any]:
+    """A model version as lablink's API and ``--json`` print it; ``path`` is the folder
+    of the run's artifacts that holds its files."""
+    parts = location_parts(version.location)
+    return {
+        "model": version.model,
+        "version": version.version,
+        "stage": version.stage,
+        "aliases": list(version.aliases),
+        "source": version.source,
+        "location": version.location,
+        "run_id": version.run_id,
+        "path": parts[1] if parts else None,
+        "logged_model_id": version.logged_model_id,
+        "description": version.description,
+        "tags": dict(version.tags),
+        "created_by": version.created_by,
+        "created_at": version.created_at,
+        "updated_at": version.updated_at,
+    }

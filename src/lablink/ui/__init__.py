@@ -37,6 +37,7 @@ def mount_ui(app: FastAPI, lab: Lab) -> None:
     from lablink.ui.charts import data_router
     from lablink.ui.datasets import datasets_router
     from lablink.ui.incidents import incidents_router
+    from lablink.ui.models import models_router
     from lablink.ui.pages import pages_router
     from lablink.ui.params_view import params_router
     from lablink.ui.profile import profile_router
@@ -57,6 +58,7 @@ def mount_ui(app: FastAPI, lab: Lab) -> None:
     app.include_router(incidents_router(lab, renderer))
     app.include_router(datasets_router(lab, renderer))  # with their schemas
     app.include_router(sweep_router(lab, renderer))
+    app.include_router(models_router(lab, renderer))
     app.include_router(signin_router(renderer))
     app.include_router(profile_router(lab, renderer))
 

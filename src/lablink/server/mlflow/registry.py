@@ -15,6 +15,7 @@ from fastapi import APIRouter, Request
 
 from lablink.checks import mlflow_search as search
 from lablink.errors import InvalidInput
+from lablink.server.access import check_model, model_readable
 from lablink.server.jsonio import JSONResponse, reply
 from lablink.server.mlflow import wire, wire_registry
 from lablink.server.mlflow.guard import (
@@ -37,19 +38,9 @@ def _name(args: dict[str, Any]) -> str:
     return wire.text(args, "name") or ""
 
 
-def check_model(access: Any, model: ModelRow, needed: str) -> None:
-    """Require ``needed`` where ``model`` belongs (see the module docstring)."""
-    if access is None:
-        return
-    if model.project is None:
-        access.anywhere(needed)
-    else:
-        access.check(model.project, needed, f"registered model {model.name!r}")
-
-
 def _model(request: Request, access: Any, args: dict[str, Any], needed: str) -> ModelRow:
     model = lab_of(request).registry.model(_name(args))
-    check_model(access, model, needed)
+    check_model(access, model.project, needed, f"registered model {model.name!r}")
     return model
 
 
@@ -142,9 +133,7 @@ def _matches(clauses: list[search.Clause], lookup: search.Lookup) -> bool:
 
 
 def _readable(access: Any, model: ModelRow) -> bool:
-    if access is None:
-        return True
-    return model.project is None or access.can(model.project, VIEWER)
+    return model_readable(access, model.project)
 
 
 def _attributes(text: str | None) -> str | None:
