@@ -29,7 +29,7 @@ def test_every_source_form_resolves_to_the_run_artifacts(lab: Lab) -> None:
         reg.resolve("models:/m/Production")
     with pytest.raises(InvalidInput, match="is not the run of source"):
         reg.create_version("ana", "m", f"runs:/{run.id}/model", run_id="other-run")
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound, match="logged model 'm-0123456789abcdef' not found"):
         reg.create_version("ana", "m", "models:/m-0123456789abcdef")
     with pytest.raises(AlreadyExists, match="already exists"):
         reg.create("ana", "m")
