@@ -43,12 +43,12 @@ def test_autolog_register_alias_and_load_by_alias(
     tracking_uri: str, server: LoopbackServer
 ) -> None:
     mlflow.set_experiment("iris-sk")
-    mlflow.sklearn.autolog(log_models=True, log_input_examples=False, silent=True)
+    mlflow.autolog(log_models=True, log_input_examples=False, silent=True)
     try:
         with mlflow.start_run() as run:
             model = LogisticRegression(C=0.5).fit(X, Y)
     finally:
-        mlflow.sklearn.autolog(disable=True)
+        mlflow.autolog(disable=True)
     run_id = run.info.run_id
     client = MlflowClient()
     logged = client.get_run(run_id)
