@@ -159,6 +159,10 @@ def test_every_registry_call(tracking_uri: str) -> None:
     found = client.search_model_versions(f"name = 'net' and run_id = '{rid}'")
     assert sorted(v.version for v in found) == ["1", "2"]
     assert client.search_model_versions("tags.ok = 'yes'")[0].version == "2"
+    newest = client.search_model_versions("name = 'net'", order_by=["version_number DESC"])
+    assert [v.version for v in newest] == ["2", "1"]
+    by_name = client.search_registered_models(order_by=["name DESC"])
+    assert [m.name for m in by_name] == ["other", "net"]
 
     client.rename_registered_model("net", "net2")
     assert client.get_model_version("net2", "2").name == "net2"

@@ -1,8 +1,10 @@
-"""The model registry pages: ``/models`` and ``/models/{name}`` over HTTP and in Chromium."""
+"""The model registry pages (``/models``, ``/models/{name}``) and dataset aliases on the
+dataset page, over HTTP and in Chromium."""
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import httpx
 import pytest
@@ -10,6 +12,7 @@ from playwright.sync_api import Page, expect
 from uiseed import XSS, project_name
 
 from lablink.core.lab import Lab
+from lablink.sdk.data import add
 
 
 @pytest.fixture
@@ -54,3 +57,21 @@ def test_models_in_a_browser(page: Page, registered: dict[str, str]) -> None:
     expect(row.locator("[data-stage]")).to_have_text("Production")
     row.locator("[data-role=source-run]").click()
     expect(page).to_have_url(re.compile(f"/r/{registered['run']}$"))
+
+
+@pytest.mark.browser
+def test_dataset_aliases_on_the_dataset_page(page: Page, ui_lab: Lab, tmp_path: Path) -> None:
+    name = project_name("aliased")
+    folder = tmp_path / "d"
+    folder.mkdir()
+    for text in ("one", "two"):
+        (folder / f"{text}.txt").write_text(text)
+        add(folder, name, settings=ui_lab.settings)
+    ui_lab.dataset_aliases.set("ana", f"{name}@v1", "prod")
+    ui_lab.dataset_aliases.set("bo", f"{name}@v2", "prod")
+    page.goto(f"/datasets/{name}")
+    expect(page.locator("table.versions [data-role=alias]")).to_have_text("@prod")
+    moves = page.locator("table.alias-moves tbody tr")
+    expect(moves).to_have_count(2)
+    expect(moves.first).to_contain_text("v1 → v2")
+    expect(moves.first).to_contain_text("bo")

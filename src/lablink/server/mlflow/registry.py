@@ -324,7 +324,7 @@ def search_versions(request: Request, args: Args, access: Authorized) -> JSONRes
     if not 1 <= limit <= MAX_VERSION_RESULTS:
         raise InvalidInput(f"max_results must be between 1 and {MAX_VERSION_RESULTS}")
     clauses = search.parse(_attributes(wire.text(args, "filter", required=False)))
-    order = search.parse_order_by([_attributes(o) or "" for o in args.get("order_by") or []])
+    order = _version_order(args.get("order_by") or [])
     offset = search.read_page_token(wire.text(args, "page_token", required=False))
     readable = {m.name: _readable(access, m) for m in lab.registry.models()}
     found = [
@@ -341,6 +341,19 @@ def search_versions(request: Request, args: Args, access: Authorized) -> JSONRes
     return reply(out)
 
 
+def _version_order(items: list[Any]) -> list[tuple[str, str, bool]]:
+    """``order_by`` of a version search; ``version_number`` (what clients sort the
+    latest first by) is the version itself, the rest as in run searches."""
+    out: list[tuple[str, str, bool]] = []
+    for item in items:
+        match = re.fullmatch(r"\s*version_number(?:\s+(ASC|DESC))?\s*", str(item), re.I)
+        if match:
+            out.append(("attributes", "version_number", (match.group(1) or "ASC").upper() == "ASC"))
+        else:
+            out.extend(search.parse_order_by([_attributes(str(item)) or ""]))
+    return out
+
+
 def _version_lookup(row: VersionRow) -> search.Lookup:
     def value(entity: str, key: str) -> Any:
         if entity == "tags":
@@ -348,6 +361,7 @@ def _version_lookup(row: VersionRow) -> search.Lookup:
         if entity == "attributes":
             return {
                 "run_name": row.model,
+                "version_number": row.version,
                 "run_id": row.run_id,
                 "artifact_uri": row.source,
                 "start_time": wire.ms(row.created_at),
