@@ -231,11 +231,12 @@ class RegistrySql:
                     model_id=model.id, version=number, created_at=now, updated_at=now, **values
                 )
             )
-            update = m.update().where(m.c.id == model.id)
-            if project_id is not None:
-                update = update.where(m.c.project_id.is_(None)).values(project_id=project_id)
-                conn.execute(update)
-            conn.execute(m.update().where(m.c.id == model.id).values(updated_at=now))
+            this = m.c.id == model.id
+            conn.execute(m.update().where(this).values(updated_at=now))
+            if project_id is not None:  # only the first version's run gives the project
+                conn.execute(
+                    m.update().where(this & m.c.project_id.is_(None)).values(project_id=project_id)
+                )
         return number
 
     def versions(self, model: ModelRow | None = None) -> list[VersionRow]:
