@@ -42,6 +42,8 @@ def test_the_pages_show_versions_aliases_stages_and_runs(
     assert f"models:/{name}@champion" in html and "Production" in html
     assert f'href="/r/{run_id}"' in html and "model/" in html and "k=v" in html
     assert XSS not in html and "&lt;" in html  # the description is escaped
+    run_page = http.get(f"/r/{run_id}").text
+    assert f'href="/models/{name}">{name} v2</a>' in run_page  # the run links its versions
     missing = http.get("/models/no-such-model")
     assert missing.status_code == 404 and "No such model" in missing.text
 

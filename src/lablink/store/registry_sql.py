@@ -260,6 +260,20 @@ class RegistrySql:
                 aliases.setdefault((r.model, r.version), []).append(r.alias)
         return [_version(r, tuple(aliases.get((r.model, r.version), ()))) for r in rows]
 
+    def versions_of_run(self, run_id: str) -> list[tuple[str, int, str | None]]:
+        """``(model name, version, model's project)`` of every version registered from
+        run ``run_id``."""
+        v, m, p = t.model_versions, t.registered_models, t.projects
+        with self.store.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(m.c.name, v.c.version, p.c.name.label("project"))
+                .join(m, m.c.id == v.c.model_id)
+                .outerjoin(p, p.c.id == m.c.project_id)
+                .where(v.c.run_id == run_id)
+                .order_by(m.c.name, v.c.version)
+            ).all()
+        return [(r.name, int(r.version), r.project) for r in rows]
+
     def version(self, model: ModelRow, number: int) -> VersionRow:
         """One version. Raises ``NotFound``."""
         for row in self.versions(model):
