@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import mlflow.sklearn
 import numpy as np
 import pytest
+from mlflow.entities import LoggedModelStatus
 from mlflow.exceptions import MlflowException
 from sklearn.linear_model import LogisticRegression
 
@@ -26,6 +27,7 @@ def default_experiment(tracking_uri: str) -> Iterator[None]:
     import mlflow.tracking.fluent as fluent
 
     fluent._active_experiment_id = None
+    os.environ.pop("MLFLOW_EXPERIMENT_ID", None)  # another module's set_experiment
     yield
     fluent._active_experiment_id = None
     os.environ.pop("MLFLOW_EXPERIMENT_ID", None)  # set_experiment sets it
@@ -67,6 +69,7 @@ def test_autolog_register_alias_and_load_by_alias(
     assert server.lab.registry.by_alias("iris", "champion").run_id == run_id
 
 
+@pytest.mark.filterwarnings("ignore:.*Any type hint")
 def test_log_model_registers_through_a_logged_model(tracking_uri: str) -> None:
     with mlflow.start_run() as run:
         model = LogisticRegression().fit(X, Y)
@@ -92,6 +95,15 @@ def test_log_model_registers_through_a_logged_model(tracking_uri: str) -> None:
     client.delete_logged_model_tag(info.model_id, "team")
     assert "team" not in client.get_logged_model(info.model_id).tags
     assert error_code(lambda: client.get_logged_model("m-nope")) == "RESOURCE_DOES_NOT_EXIST"
+
+    broken = client.create_logged_model(run.info.experiment_id, source_run_id=run.info.run_id)
+    assert broken.name == "model" and broken.source_run_id == run.info.run_id
+    failed = client.finalize_logged_model(broken.model_id, LoggedModelStatus.FAILED)
+    assert failed.status == LoggedModelStatus.FAILED
+    client.delete_logged_model(broken.model_id)
+    assert error_code(lambda: client.get_logged_model(broken.model_id)) == (
+        "RESOURCE_DOES_NOT_EXIST"
+    )
 
 
 def test_a_model_logged_outside_a_run_is_refused_clearly(tracking_uri: str) -> None:

@@ -522,7 +522,7 @@ mlflow_logged_models = sa.Table(
     sa.Column("name", sa.String(500), nullable=False),
     sa.Column("path", sa.String(width.ARTIFACT_NAME), nullable=False),
     sa.Column("model_type", sa.String(500)),
-    sa.Column("status", sa.String(20), nullable=False),  # PENDING, READY, FAILED
+    sa.Column("status", sa.String(40), nullable=False),  # LOGGED_MODEL_READY and the like
     sa.Column("params", sa.JSON, nullable=False),
     sa.Column("tags", sa.JSON, nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),

@@ -31,7 +31,7 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=500), nullable=False),
         sa.Column("path", sa.String(length=1000), nullable=False),
         sa.Column("model_type", sa.String(length=500), nullable=True),
-        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("status", sa.String(length=40), nullable=False),
         sa.Column("params", sa.JSON(), nullable=False),
         sa.Column("tags", sa.JSON(), nullable=False),
         sa.Column("created_at", sa.Float(), nullable=False),
