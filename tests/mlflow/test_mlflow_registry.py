@@ -219,3 +219,58 @@ def test_registry_errors_carry_mlflow_codes(tracking_uri: str) -> None:
         for call in calls:
             assert error_code(call) == code
     assert client.create_model_version("m", f"runs:/{rid}/m").version == "2"
+
+
+def test_hostile_registry_requests_get_mlflow_4xx_envelopes(
+    tracking_uri: str, server: LoopbackServer
+) -> None:
+    import httpx
+
+    api = "/api/2.0/mlflow"
+    MlflowClient().create_registered_model("h")
+    cases = [
+        ("POST", "/registered-models/create", {"name": 5}),
+        ("POST", "/registered-models/create", {"name": "x" * 300}),
+        ("POST", "/registered-models/create", {"name": "t", "tags": "nope"}),
+        ("POST", "/registered-models/create", {"name": "t", "tags": [{"key": 1}]}),
+        ("GET", "/registered-models/get", {}),
+        ("POST", "/registered-models/rename", {"name": "h", "new_name": ["x"]}),
+        ("POST", "/registered-models/set-tag", {"name": "h", "key": "k", "value": 3}),
+        ("POST", "/registered-models/alias", {"name": "h", "alias": {"a": 1}, "version": "1"}),
+        ("POST", "/registered-models/alias", {"name": "h", "alias": "a", "version": "99"}),
+        ("GET", "/registered-models/search", {"max_results": "0"}),
+        ("GET", "/registered-models/search", {"page_token": "garbage"}),
+        ("GET", "/registered-models/search", {"order_by": "tags.x nonsense words"}),
+        ("POST", "/model-versions/create", {"name": "h"}),
+        ("POST", "/model-versions/create", {"name": "h", "source": 7}),
+        ("POST", "/model-versions/create", {"name": "h", "source": "runs:/"}),
+        ("POST", "/model-versions/create", {"name": "h", "source": "models:/"}),
+        ("POST", "/model-versions/create", {"name": "h", "source": "models:/h@"}),
+        ("GET", "/model-versions/get", {"name": "h", "version": "-1"}),
+        ("GET", "/model-versions/get", {"name": "h", "version": "9" * 30}),
+        ("POST", "/model-versions/transition-stage", {"name": "h", "version": "1", "stage": 5}),
+        ("GET", "/model-versions/search", {"filter": "name = "}),
+        ("GET", "/model-versions/search", {"max_results": "-5"}),
+        ("POST", "/logged-models", {"experiment_id": "0", "source_run_id": "nosuchrun"}),
+        ("POST", "/logged-models", {"experiment_id": "x"}),
+        ("PATCH", "/logged-models/m-nope", {"status": "LOGGED_MODEL_READY"}),
+        ("POST", "/logged-models/search", {"experiment_ids": ["nope"]}),
+    ]
+    with httpx.Client(base_url=server.url + api, timeout=30) as http:
+        for method, path, args in cases:
+            if method == "GET":
+                answer = http.request(method, path, params=args)
+            else:
+                answer = http.request(method, path, json=args)
+            assert 400 <= answer.status_code < 500, (method, path, args, answer.text)
+            assert answer.json()["error_code"] in (
+                "INVALID_PARAMETER_VALUE",
+                "RESOURCE_DOES_NOT_EXIST",
+            ), (path, args, answer.text)
+        raw = http.post(
+            "/registered-models/create",
+            content=b"{nope",
+            headers={"content-type": "application/json"},
+        )
+        assert raw.status_code == 400 and raw.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+    assert [m.name for m in MlflowClient().search_registered_models()] == ["h"]

@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from lablink.checks import mlflow_search as search
+from lablink.errors import InvalidInput
 from lablink.server.jsonio import JSONResponse, reply
 from lablink.server.mlflow import wire, wire_registry
 from lablink.server.mlflow.guard import (
@@ -78,9 +79,11 @@ def search_logged_models(request: Request, args: Args, access: Authorized) -> JS
     found = [
         r for r in lab.logged_models.of_experiments(allowed) if search.matches(clauses, _lookup(r))
     ]
-    limit = wire.integer(args, "max_results", 100) or 100
+    limit = wire.integer(args, "max_results", 100)
+    if limit is None or not 1 <= limit <= MAX_RESULTS:
+        raise InvalidInput(f"max_results must be between 1 and {MAX_RESULTS}")
     offset = search.read_page_token(wire.text(args, "page_token", required=False))
-    page = found[offset : offset + min(limit, MAX_RESULTS)]
+    page = found[offset : offset + limit]
     out: dict[str, Any] = {"models": [_render(request, r) for r in page]}
     if offset + len(page) < len(found):
         out["next_page_token"] = search.page_token(offset + len(page))

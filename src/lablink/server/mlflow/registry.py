@@ -101,8 +101,8 @@ def delete_model(request: Request, args: Args, access: Authorized) -> JSONRespon
 @models.api_route("/search", methods=["GET", "POST"])
 def search_models(request: Request, args: Args, access: Authorized) -> JSONResponse:
     """Registered models the caller may read, filtered by ``name``/``tags``, paged."""
-    limit = wire.integer(args, "max_results", 100) or 100
-    if not 1 <= limit <= MAX_RESULTS:
+    limit = wire.integer(args, "max_results", 100)
+    if limit is None or not 1 <= limit <= MAX_RESULTS:
         raise InvalidInput(f"max_results must be between 1 and {MAX_RESULTS}")
     clauses = search.parse(_attributes(wire.text(args, "filter", required=False)))
     order = search.parse_order_by(
@@ -320,8 +320,8 @@ def download_uri(request: Request, args: Args, access: Authorized) -> JSONRespon
 def search_versions(request: Request, args: Args, access: Authorized) -> JSONResponse:
     """Versions the caller may read, filtered (``name``, ``run_id``, ``tags.*``), paged."""
     lab = lab_of(request)
-    limit = wire.integer(args, "max_results", 10_000) or 10_000
-    if not 1 <= limit <= MAX_VERSION_RESULTS:
+    limit = wire.integer(args, "max_results", 10_000)
+    if limit is None or not 1 <= limit <= MAX_VERSION_RESULTS:
         raise InvalidInput(f"max_results must be between 1 and {MAX_VERSION_RESULTS}")
     clauses = search.parse(_attributes(wire.text(args, "filter", required=False)))
     order = _version_order(args.get("order_by") or [])
