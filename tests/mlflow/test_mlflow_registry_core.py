@@ -55,3 +55,19 @@ def test_every_source_form_resolves_to_the_run_artifacts(lab: Lab) -> None:
 def test_bad_names_aliases_and_versions_name_the_problem(call: object, message: str) -> None:
     with pytest.raises(InvalidInput, match=message):
         call()  # type: ignore[operator]
+
+
+def test_concurrent_versions_get_distinct_numbers(lab: Lab) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    run = lab.tracking.create_run("ana", "vision", "t")
+    lab.mlflow.put_artifact(run.id, "model/MLmodel", iter([b"x"]))
+    lab.registry.create("ana", "busy")
+    with ThreadPoolExecutor(8) as pool:
+        made = list(
+            pool.map(
+                lambda _: lab.registry.create_version("ana", "busy", f"runs:/{run.id}/model"),
+                range(16),
+            )
+        )
+    assert sorted(v.version for v in made) == list(range(1, 17))

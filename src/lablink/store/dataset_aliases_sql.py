@@ -104,6 +104,10 @@ class DatasetAliasSql:
         now = time.time()
         with self.store.write() as conn:
             dataset_id = self._dataset_id(conn, name)
+            # one move of a dataset's aliases at a time on PostgreSQL, so the recorded
+            # ``previous`` is the version the alias really left
+            d = t.datasets
+            conn.execute(sa.select(d.c.id).where(d.c.id == dataset_id).with_for_update())
             key = (a.c.dataset_id == dataset_id) & (a.c.alias == alias)
             previous = conn.execute(sa.select(a.c.version).where(key)).scalar()
             if version is None:

@@ -222,6 +222,9 @@ class RegistrySql:
         v, m = t.model_versions, t.registered_models
         now = time.time()
         with self.store.write() as conn:
+            # FOR UPDATE serialises numbering per model on PostgreSQL (as dataset commits
+            # do); SQLite's write transaction already holds the database.
+            conn.execute(sa.select(m.c.id).where(m.c.id == model.id).with_for_update())
             top = conn.execute(
                 sa.select(sa.func.max(v.c.version)).where(v.c.model_id == model.id)
             ).scalar()
