@@ -50,6 +50,7 @@ def check_aliases(cli: Cli, env_server: dict[str, str]) -> None:
     assert "images@prod -> v2 (moved from v1)" in moved.stdout
     assert "aliases     prod" in cli("data", "show", "images@prod").stdout
     cli("data", "alias", "images@prod", "best")  # an alias of an alias: the version
+    assert "@best, @prod" in cli("data", "log", "images").stdout
     found = lablink.dataset("images@best", record=False, **env_server)
     assert found.info.version == 2
     assert lablink.dataset("images@prod", record=False, **env_server).info.version == 2

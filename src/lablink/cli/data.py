@@ -233,15 +233,20 @@ def log(
     name: str = typer.Argument(..., help="The dataset's name."),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """List a dataset's versions, newest first, with messages and lineage."""
+    """List a dataset's versions, newest first, with aliases, messages and lineage."""
     from lablink.sdk.data import session
 
     with session(get_state(ctx).settings) as (remote, _cache):
         versions = remote.log(name)
+        aliases = remote.aliases(name)["aliases"]
     if as_json:
-        output.print_json({"dataset": name, "versions": [v.to_dict() for v in versions]})
+        body = {"dataset": name, "versions": [v.to_dict() for v in versions], "aliases": aliases}
+        output.print_json(body)
         return
-    output.console().print(version_table(versions))
+    by_version: dict[int, list[str]] = {}
+    for a in aliases:
+        by_version.setdefault(a["version"], []).append(a["alias"])
+    output.console().print(version_table(versions, by_version))
 
 
 @app.command("show")
