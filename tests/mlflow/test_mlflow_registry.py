@@ -274,3 +274,13 @@ def test_hostile_registry_requests_get_mlflow_4xx_envelopes(
         )
         assert raw.status_code == 400 and raw.json()["error_code"] == "INVALID_PARAMETER_VALUE"
     assert [m.name for m in MlflowClient().search_registered_models()] == ["h"]
+
+
+def test_server_info_answers_the_client_at_start(server: LoopbackServer) -> None:
+    import httpx
+
+    info = httpx.get(f"{server.url}/api/3.0/mlflow/server-info", timeout=10)
+    assert info.status_code == 200
+    body = info.json()
+    assert body["artifact_serving_enabled"] is True
+    assert body["multipart_uploads_enabled"] is False and body["workspaces_enabled"] is False

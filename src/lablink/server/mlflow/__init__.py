@@ -15,9 +15,10 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from lablink.checks.routes import MLFLOW_PREFIXES
 from lablink.errors import NotFound
 from lablink.server.access import authorize
-from lablink.server.mlflow import artifacts, experiments, metrics, models, registry, runs
+from lablink.server.mlflow import artifacts, experiments, info, metrics, models, registry, runs
 
 API = "/api/2.0/mlflow"
+API3 = "/api/3.0/mlflow"
 # (prefix, router) of every MLflow route, for the app and the route matrix test.
 ROUTERS: tuple[tuple[str, APIRouter], ...] = (
     (API, experiments.router),
@@ -26,6 +27,7 @@ ROUTERS: tuple[tuple[str, APIRouter], ...] = (
     (API, models.router),
     (API, registry.models),
     (API, registry.versions),
+    (API3, info.router),
     ("", artifacts.router),
 )
 
@@ -43,6 +45,9 @@ def mount(app: FastAPI) -> None:
     ):
         api.include_router(router)
     app.include_router(api, prefix=API)
+    app.include_router(
+        info.router, prefix=API3, include_in_schema=False, dependencies=[Depends(authorize)]
+    )
     app.include_router(artifacts.router, include_in_schema=False, dependencies=[Depends(authorize)])
     for prefix in MLFLOW_PREFIXES:
         app.add_api_route(
