@@ -112,10 +112,8 @@ class LoggedModels:
 
     def of_experiments(self, experiment_ids: list[str]) -> list[LoggedModelRow]:
         """The logged models of the runs of these experiments."""
-        run_ids: list[str] = []
-        for eid in dict.fromkeys(experiment_ids):
-            run_ids.extend(self.mlflow.sql.project_run_ids(self.mlflow.experiment(eid).project))
-        return self.sql.logged_models(run_ids) if run_ids else []
+        projects = [self.mlflow.experiment(eid).project for eid in dict.fromkeys(experiment_ids)]
+        return self.sql.logged_models_of(projects) if projects else []
 
     def experiment(self, row: LoggedModelRow) -> ExperimentRow:
         """The experiment of a logged model's run."""

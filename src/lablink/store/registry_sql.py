@@ -100,6 +100,19 @@ class RegistrySql:
         with self.store.engine.connect() as conn:
             return [_logged(r) for r in conn.execute(query)]
 
+    def logged_models_of(self, projects: list[str]) -> list[LoggedModelRow]:
+        """The logged models of the runs of these projects."""
+        g, r, p = t.mlflow_logged_models, t.runs, t.projects
+        query = (
+            sa.select(g)
+            .join(r, r.c.id == g.c.run_id)
+            .join(p, p.c.id == r.c.project_id)
+            .where(p.c.name.in_(projects))
+            .order_by(g.c.created_at, g.c.model_id)
+        )
+        with self.store.engine.connect() as conn:
+            return [_logged(row) for row in conn.execute(query)]
+
     def update_logged_model(self, model_id: str, **values: Any) -> None:
         """Set ``status``, ``params`` or ``tags`` of a logged model. Raises ``NotFound``."""
         g = t.mlflow_logged_models

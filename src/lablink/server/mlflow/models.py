@@ -94,7 +94,7 @@ def _attributes(text: str | None) -> str | None:
     """Logged-model filters name bare attributes (``name = 'model'``): give them the entity."""
     if text is None:
         return None
-    names = {"name": "run_name", "source_run_id": "run_id", "model_id": "run_id"}
+    names = {"name": "run_name", "source_run_id": "run_id"}
     return re.sub(
         r"(?<![.\w`\"'])(name|source_run_id)\b(?!\s*\.)",
         lambda m: f"attributes.{names[m.group(1)]}",
