@@ -140,7 +140,7 @@ def test_bad_input_gets_clear_errors(embedded: Settings, work: Path) -> None:
     with pytest.raises(NotFound, match="no dataset named 'other'"):
         download("other", work / "x", settings=embedded)
     with pytest.raises(InvalidInput, match="invalid version"):
-        dataset("ok@vv", settings=embedded)
+        dataset("ok@v0", settings=embedded)
     with pytest.raises(InvalidInput, match="a dataset reference is text, not NoneType"):
         dataset(None, settings=embedded)  # type: ignore[arg-type]
     with pytest.raises(NotFound, match=r"no dataset named 'nope'"):

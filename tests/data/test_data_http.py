@@ -178,7 +178,7 @@ def test_run_inputs_and_lineage_over_http(origin: Origin, tmp_path: Path, work: 
         ("GET", "/datasets/-/resolve", None, 400, "ref"),
         ("GET", "/datasets/-/diff?old=a&new=b", None, 404, "no dataset named"),
         ("GET", "/datasets/x/versions/v1", None, 404, "no dataset named"),
-        ("GET", "/datasets/x/versions/zz/files", None, 400, "invalid dataset reference"),
+        ("GET", "/datasets/x/versions/_zz/files", None, 400, "invalid dataset reference"),
         ("POST", "/datasets/x/versions", {}, 400, "manifest"),
         ("POST", "/datasets/x/versions", {"manifest": "md5:1"}, 400, "not a blob id"),
         (

@@ -30,6 +30,8 @@ D2 = bytes_digest(b"two", "blake3")
         ("cifar@3fa2c1d0", Ref("cifar", digest="3fa2c1d0")),
         ("blake3:3fa2c1d0aa", Ref(None, digest="blake3:3fa2c1d0aa")),
         (f"x@{D1}", Ref("x", digest=D1)),
+        ("images@prod", Ref("images", alias="prod")),
+        ("ds@vx", Ref("ds", alias="vx")),
     ],
 )
 def test_references_parse(text: str, ref: Ref) -> None:
@@ -46,7 +48,8 @@ def test_references_parse(text: str, ref: Ref) -> None:
         ("n" * 201, "invalid dataset name"),
         ("ds@v0", "invalid version"),
         ("ds@v-1", "invalid version"),
-        ("ds@vx", "invalid version"),
+        ("ds@7", "invalid version"),
+        ("ds@V3", "invalid version"),
         ("ds@", "invalid dataset reference"),
         ("ds@3fa", "invalid dataset reference"),
         ("@v1", "invalid dataset name"),

@@ -203,7 +203,7 @@ def test_metric_history_pages(tracking_uri: str, server: LoopbackServer) -> None
 
 def test_errors_come_in_mlflows_envelope(tracking_uri: str, server: LoopbackServer) -> None:
     with httpx.Client(base_url=server.url, timeout=10) as api:
-        unknown = api.post("/api/2.0/mlflow/registered-models/create", json={"name": "m"})
+        unknown = api.post("/api/2.0/mlflow/webhooks", json={"name": "m"})
         assert unknown.status_code == 404
         assert unknown.json()["error_code"] == "ENDPOINT_NOT_FOUND"
         bad = api.post(

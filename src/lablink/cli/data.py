@@ -233,36 +233,91 @@ def log(
     name: str = typer.Argument(..., help="The dataset's name."),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """List a dataset's versions, newest first, with messages and lineage."""
+    """List a dataset's versions, newest first, with aliases, messages and lineage."""
     from lablink.sdk.data import session
 
     with session(get_state(ctx).settings) as (remote, _cache):
         versions = remote.log(name)
+        aliases = remote.aliases(name)["aliases"]
     if as_json:
-        output.print_json({"dataset": name, "versions": [v.to_dict() for v in versions]})
+        body = {"dataset": name, "versions": [v.to_dict() for v in versions], "aliases": aliases}
+        output.print_json(body)
         return
-    output.console().print(version_table(versions))
+    by_version: dict[int, list[str]] = {}
+    for a in aliases:
+        by_version.setdefault(a["version"], []).append(a["alias"])
+    output.console().print(version_table(versions, by_version))
 
 
 @app.command("show")
 def show(
     ctx: typer.Context,
-    ref: str = typer.Argument(..., help="A version: name, name@v3, name@latest or a digest."),
+    ref: str = typer.Argument(
+        ..., help="A version: name, name@v3, name@latest, name@<alias> or a digest."
+    ),
     files: bool = typer.Option(False, "--files", "-f", help="List every file."),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Show a version: size, files, digest, message, who made it and from what."""
+    """Show a version: size, files, digest, aliases, message, who made it and from what."""
     from lablink.sdk.data import session
 
     with session(get_state(ctx).settings) as (remote, cache):
         version = remote.resolve(ref)
         manifest = remote.read_manifest(cache, version)
+        listed = remote.aliases(version.dataset)["aliases"]
+    aliases = [a["alias"] for a in listed if a["version"] == version.version]
     if as_json:
         files_out = [f.to_dict() for f in manifest.files]
-        body = {"version": version.to_dict(), "algorithm": manifest.algorithm, "files": files_out}
+        body = {
+            "version": version.to_dict(),
+            "aliases": aliases,
+            "algorithm": manifest.algorithm,
+            "files": files_out,
+        }
         output.print_json(body)
         return
-    print_version(output.console(), version, manifest, list_files=files)
+    print_version(output.console(), version, manifest, list_files=files, aliases=aliases)
+
+
+@app.command("alias")
+def alias(
+    ctx: typer.Context,
+    ref: str = typer.Argument(
+        ..., help="The version to alias: name@v7 (or a digest prefix, or another alias)."
+    ),
+    name: str = typer.Argument(..., help="The alias: a word such as prod or best."),
+    delete: bool = typer.Option(
+        False, "--delete", "-d", help="Remove the alias instead (REF may be just the name)."
+    ),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Point an alias at a dataset version, so name@ALIAS means it (moves are recorded).
+
+    `lablink data alias images@v7 prod` makes `images@prod` resolve to v7, in `data
+    show/pull` and `lablink.dataset("images@prod")`; setting it again moves it.
+    """
+    from lablink.core.datasets.refs import parse_ref
+    from lablink.sdk.data import session
+
+    parsed = parse_ref(ref)
+    if parsed.name is None:
+        raise InvalidInput(f"name the dataset: {ref!r} is a bare digest", "write images@v7")
+    if not delete and parsed.latest and "@" not in ref:
+        raise InvalidInput(f"name the version to alias: {ref}@v<N>", f"for example {ref}@v1 {name}")
+    with session(get_state(ctx).settings) as (remote, _cache):
+        if delete:
+            answer = remote.delete_alias(parsed.name, name)
+        else:
+            answer = remote.set_alias(parsed.name, ref.partition("@")[2] or "latest", name)
+    if as_json:
+        output.print_json(answer)
+        return
+    dataset = answer["dataset"]
+    if delete:
+        output.console().print(f"removed {dataset}@{name} (was v{answer['previous']})")
+        return
+    moved = f" (moved from v{answer['previous']})" if answer["previous"] is not None else ""
+    output.console().print(f"{dataset}@{name} -> v{answer['version']}{moved}")
 
 
 @app.command("pull")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
@@ -76,15 +76,30 @@ class BarProgress:
         return advance
 
 
-def version_table(versions: Sequence[DatasetVersion]) -> Table:
-    """Versions newest first: number, files, size, when, who, message, lineage, schema."""
+def version_table(
+    versions: Sequence[DatasetVersion], aliases: Mapping[int, Sequence[str]] | None = None
+) -> Table:
+    """Versions newest first: number, aliases, files, size, when, who, message, lineage,
+    schema."""
     table = Table(box=None, header_style="bold", pad_edge=False)
-    columns = ("version", "files", "size", "created", "by", "message", "from", "schema", "digest")
+    columns = (
+        "version",
+        "aliases",
+        "files",
+        "size",
+        "created",
+        "by",
+        "message",
+        "from",
+        "schema",
+        "digest",
+    )
     for column in columns:
         table.add_column(column, justify="right" if column in ("files", "size") else "left")
     for v in versions:
         table.add_row(
             Text(v.ref, style="cyan"),
+            ", ".join(f"@{a}" for a in (aliases or {}).get(v.version, ())),
             str(v.files),
             format_size(v.size),
             output.fmt_ago(v.created_at),
@@ -98,11 +113,16 @@ def version_table(versions: Sequence[DatasetVersion]) -> Table:
 
 
 def print_version(
-    out: Console, version: DatasetVersion, manifest: Manifest, list_files: bool
+    out: Console,
+    version: DatasetVersion,
+    manifest: Manifest,
+    list_files: bool,
+    aliases: Sequence[str] = (),
 ) -> None:
     """One version in full; its files when asked (else the first few)."""
     rows: list[tuple[str, Any]] = [
         ("version", Text(version.ref, style="bold cyan")),
+        ("aliases", ", ".join(aliases)),
         ("files", f"{version.files} ({format_size(version.size)})"),
         ("digest", version.digest),
         ("hashes", version.algorithm),

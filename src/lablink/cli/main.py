@@ -153,6 +153,11 @@ COMMANDS: dict[str, Entry] = {
         "On-call rotations: who is on call now and next, the schedule, overrides, calendars.",
         True,
     ),
+    "models": Entry(
+        "lablink.cli.models:app",
+        "Registered models (the MLflow model registry): list them, show versions and aliases.",
+        True,
+    ),
 }
 
 # Commands built so far, shared by every root group of this process.

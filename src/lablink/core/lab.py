@@ -14,9 +14,12 @@ from lablink.store.sql import SqlStore
 
 if TYPE_CHECKING:  # loaded on first use: a command that lists runs needs neither
     from lablink.core.blob_readers import BlobReaders
+    from lablink.core.datasets.aliases import DatasetAliases
     from lablink.core.datasets.versions import Datasets
+    from lablink.core.logged_models import LoggedModels
     from lablink.core.mlflow_compat import MlflowCompat
     from lablink.core.people import People
+    from lablink.core.registry import Registry
     from lablink.core.reviews import Reviews
     from lablink.core.team import Team
 
@@ -75,6 +78,27 @@ class Lab:
         from lablink.core.mlflow_compat import MlflowCompat
 
         return MlflowCompat(self.tracking, self.store)
+
+    @functools.cached_property
+    def registry(self) -> Registry:
+        """The model registry: registered models, versions, stages, aliases."""
+        from lablink.core.registry import Registry
+
+        return Registry(self.mlflow)
+
+    @functools.cached_property
+    def logged_models(self) -> LoggedModels:
+        """Models the MLflow client logged in runs (their files are run artifacts)."""
+        from lablink.core.logged_models import LoggedModels
+
+        return LoggedModels(self.mlflow)
+
+    @functools.cached_property
+    def dataset_aliases(self) -> DatasetAliases:
+        """Aliases of dataset versions (``images@prod``) and the record of their moves."""
+        from lablink.core.datasets.aliases import DatasetAliases
+
+        return DatasetAliases(self.store, self.datasets)
 
     def close(self) -> None:
         self.watchdog.stop()

@@ -41,6 +41,19 @@ class DataRemote(abc.ABC):
         """The version a reference names. Raises InvalidInput, NotFound."""
 
     @abc.abstractmethod
+    def aliases(self, name: str) -> dict[str, Any]:
+        """``{"aliases": [...], "moves": [...]}`` of a dataset. Raises NotFound."""
+
+    @abc.abstractmethod
+    def set_alias(self, name: str, version: str, alias: str) -> dict[str, Any]:
+        """Point ``alias`` at ``name@version``: ``{dataset, alias, version, previous}``.
+        Raises InvalidInput, NotFound."""
+
+    @abc.abstractmethod
+    def delete_alias(self, name: str, alias: str) -> dict[str, Any]:
+        """Remove an alias: ``{dataset, alias, version: None, previous}``. Raises NotFound."""
+
+    @abc.abstractmethod
     def list_datasets(self) -> list[DatasetSummary]:
         """Every dataset with its latest version."""
 

@@ -66,6 +66,17 @@ class HttpRemote(DataRemote):
             self._json("GET", "/datasets/-/resolve", params={"ref": ref})
         )
 
+    def aliases(self, name: str) -> dict[str, Any]:
+        return dict(self._json("GET", f"/datasets/{quote(name, safe='')}/aliases"))
+
+    def set_alias(self, name: str, version: str, alias: str) -> dict[str, Any]:
+        body = {"alias": alias, "version": version}
+        return dict(self._json("POST", f"/datasets/{quote(name, safe='')}/aliases", json=body))
+
+    def delete_alias(self, name: str, alias: str) -> dict[str, Any]:
+        path = f"/datasets/{quote(name, safe='')}/aliases/{quote(alias, safe='')}"
+        return dict(self._json("DELETE", path))
+
     def list_datasets(self) -> list[DatasetSummary]:
         answer = self._json("GET", "/datasets")
         return [DatasetSummary(**d) for d in answer["datasets"]]

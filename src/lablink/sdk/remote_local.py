@@ -30,6 +30,24 @@ class LocalRemote(DataRemote):
     def resolve(self, ref: str) -> DatasetVersion:
         return self.datasets.resolve(ref)
 
+    def aliases(self, name: str) -> dict[str, Any]:
+        aliases = self.lab.dataset_aliases
+        return {
+            "dataset": name,
+            "aliases": [a.to_dict() for a in aliases.of(name)],
+            "moves": [m.to_dict() for m in aliases.moves(name)],
+        }
+
+    def set_alias(self, name: str, version: str, alias: str) -> dict[str, Any]:
+        found, previous = self.lab.dataset_aliases.set(
+            self.settings.user, f"{name}@{version}", alias
+        )
+        return {"dataset": name, "alias": alias, "version": found.version, "previous": previous}
+
+    def delete_alias(self, name: str, alias: str) -> dict[str, Any]:
+        previous = self.lab.dataset_aliases.delete(self.settings.user, name, alias)
+        return {"dataset": name, "alias": alias, "version": None, "previous": previous}
+
     def list_datasets(self) -> list[DatasetSummary]:
         return self.datasets.list_datasets()
 

@@ -58,7 +58,16 @@ READ_POSTS = frozenset(
 )
 # Routes that answer only what the caller may read, or check a project named in the body.
 SELF_CHECKED = frozenset(
-    ("GET", p) for p in ("/projects", "/runs", "/incidents", "/events", "/compare")
+    ("GET", p)
+    for p in (
+        "/projects",
+        "/runs",
+        "/incidents",
+        "/events",
+        "/compare",
+        "/models",
+        "/models/{name}",
+    )
 ) | {("POST", "/runs"), ("GET", "/ui-data/events")}  # the UI's copy of /events
 RUN_CACHE = 10_000  # run id → project; a run never changes project
 
@@ -122,6 +131,27 @@ class Access:
                 f"{self.identity.user} is not a {needed} of any project",
                 "datasets, schemas and blobs are shared: any project's role grants them",
             )
+
+
+def check_model(access: Access | None, project: str | None, needed: str, what: str) -> None:
+    """Require ``needed`` where a registered model belongs: its project, or (a model
+    without versions yet has none) any project, as for shared datasets.
+
+    Raises:
+        NotFound: the caller may not read it.
+        Forbidden: they may read but not change it.
+    """
+    if access is None:
+        return
+    if project is None:
+        access.anywhere(needed)
+    else:
+        access.check(project, needed, what)
+
+
+def model_readable(access: Access | None, project: str | None) -> bool:
+    """Whether the caller may read a registered model of ``project``."""
+    return access is None or project is None or access.can(project, VIEWER)
 
 
 def access_of(request: Request) -> Access | None:

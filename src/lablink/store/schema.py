@@ -609,3 +609,95 @@ review_events = sa.Table(
     sa.Column("verified", sa.Boolean, nullable=False),
 )
 sa.Index("ix_review_events_review", review_events.c.review_id, review_events.c.id)
+# -- the model registry (MLflow's registered models, versions, aliases; issue 17) --------
+# A logged model is a model the MLflow client logged inside a run; its files are that
+# run's artifacts under ``path``, so the run page lists them and the artifact proxy
+# serves them. ``model_id`` is the id the client got ("m-<hex>").
+mlflow_logged_models = sa.Table(
+    "mlflow_logged_models",
+    metadata,
+    sa.Column("model_id", sa.String(64), primary_key=True),
+    sa.Column("run_id", sa.String(width.RUN_ID), sa.ForeignKey("runs.id"), nullable=False),
+    sa.Column("name", sa.String(500), nullable=False),
+    sa.Column("path", sa.String(width.ARTIFACT_NAME), nullable=False),
+    sa.Column("model_type", sa.String(500)),
+    sa.Column("status", sa.String(40), nullable=False),  # LOGGED_MODEL_READY and the like
+    sa.Column("params", sa.JSON, nullable=False),
+    sa.Column("tags", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+sa.Index("ix_mlflow_logged_models_run", mlflow_logged_models.c.run_id)
+
+# A registered model belongs to the project of the run its first version came from
+# (None until then): roles in that project decide who reads and changes it.
+registered_models = sa.Table(
+    "registered_models",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(500), nullable=False, unique=True),
+    sa.Column("project_id", BigId, sa.ForeignKey("projects.id")),
+    sa.Column("description", sa.Text),
+    sa.Column("tags", sa.JSON, nullable=False),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+
+# A version points at model files: ``source`` as the client sent it, ``location`` the
+# artifact URI it resolved to when registered (so a later move of an alias or a deleted
+# logged model never changes what a version loads).
+model_versions = sa.Table(
+    "model_versions",
+    metadata,
+    sa.Column("model_id", BigId, sa.ForeignKey("registered_models.id"), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("location", sa.Text, nullable=False),
+    sa.Column("run_id", sa.String(width.RUN_ID)),  # no foreign key: as dataset versions
+    sa.Column("logged_model_id", sa.String(64)),
+    sa.Column("stage", sa.String(20), nullable=False),  # None, Staging, Production, Archived
+    sa.Column("description", sa.Text),
+    sa.Column("tags", sa.JSON, nullable=False),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+sa.Index("ix_model_versions_run", model_versions.c.run_id)
+
+model_aliases = sa.Table(
+    "model_aliases",
+    metadata,
+    sa.Column("model_id", BigId, sa.ForeignKey("registered_models.id"), primary_key=True),
+    sa.Column("alias", sa.String(255), primary_key=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("set_by", sa.String(200), nullable=False),
+    sa.Column("set_at", sa.Float, nullable=False),
+)
+
+# -- dataset version aliases (``images@prod``; issue 17) -------------------------------
+# ``dataset_aliases`` is where each alias points now; ``dataset_alias_moves`` keeps
+# every move (``version`` None: the alias was deleted), so the dataset page can say who
+# moved ``prod`` and when.
+dataset_aliases = sa.Table(
+    "dataset_aliases",
+    metadata,
+    sa.Column("dataset_id", BigId, sa.ForeignKey("datasets.id"), primary_key=True),
+    sa.Column("alias", sa.String(width.NAME), primary_key=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("set_by", sa.String(200), nullable=False),
+    sa.Column("set_at", sa.Float, nullable=False),
+)
+
+dataset_alias_moves = sa.Table(
+    "dataset_alias_moves",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("dataset_id", BigId, sa.ForeignKey("datasets.id"), nullable=False),
+    sa.Column("alias", sa.String(width.NAME), nullable=False),
+    sa.Column("version", sa.Integer),
+    sa.Column("previous", sa.Integer),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("at", sa.Float, nullable=False),
+)
+sa.Index("ix_dataset_alias_moves_dataset", dataset_alias_moves.c.dataset_id)

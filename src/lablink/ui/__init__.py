@@ -46,6 +46,7 @@ def mount_ui(app: FastAPI, lab: Lab) -> None:
     from lablink.ui.datasets import datasets_router
     from lablink.ui.incidents import incidents_router
     from lablink.ui.logs import logs_router
+    from lablink.ui.models import models_router
     from lablink.ui.oidc import oidc_router
     from lablink.ui.pages import pages_router
     from lablink.ui.params_view import params_router
@@ -73,6 +74,7 @@ def mount_ui(app: FastAPI, lab: Lab) -> None:
     app.include_router(reviews_router(lab, renderer))
     app.include_router(sweep_router(lab, renderer))
     app.include_router(team_router(lab, renderer))
+    app.include_router(models_router(lab, renderer))
     app.include_router(signin_router(renderer))
     app.include_router(oidc_router(renderer))
     app.include_router(profile_router(lab, renderer))

@@ -24,6 +24,7 @@ from lablink.core.lab import Lab
 from lablink.docs.links import datasheet_link
 from lablink.errors import InvalidInput, LablinkError, NotFound
 from lablink.models import DatasetVersion
+from lablink.store.dataset_aliases_sql import AliasRow
 from lablink.ui.guard import check_anywhere
 from lablink.ui.render import Renderer
 
@@ -87,6 +88,8 @@ def datasets_router(lab: Lab, renderer: Renderer) -> APIRouter:
             versions = use.log(name)
             chosen = _pick(versions, v, name)
             context = _version_context(lab, versions, chosen, against)
+            aliases = lab.dataset_aliases.of(name)
+            moves = lab.dataset_aliases.moves(name)
         except LablinkError as exc:
             return renderer.error(exc, "No such dataset or version")
         return renderer.page(
@@ -95,6 +98,9 @@ def datasets_router(lab: Lab, renderer: Renderer) -> APIRouter:
                 "name": name,
                 "versions": versions,
                 "chosen": chosen,
+                "aliases": aliases,
+                "alias_moves": moves,
+                "version_aliases": _by_version(aliases),
                 "now": time.time(),
                 "datasheet": datasheet_link(docs, name)
                 if (docs := lab.settings.docs_url)
@@ -105,6 +111,13 @@ def datasets_router(lab: Lab, renderer: Renderer) -> APIRouter:
         )
 
     return router
+
+
+def _by_version(aliases: list[AliasRow]) -> dict[int, list[str]]:
+    out: dict[int, list[str]] = {}
+    for a in aliases:
+        out.setdefault(a.version, []).append(a.alias)
+    return out
 
 
 def _pick(versions: list[DatasetVersion], number: int | None, name: str) -> DatasetVersion:

@@ -16,6 +16,7 @@ from lablink.core.lab import Lab
 from lablink.docs.links import run_links
 from lablink.errors import LablinkError, NotFound
 from lablink.models import RunRecord
+from lablink.server.access import access_of, model_readable
 from lablink.ui import charts, logs, summary
 from lablink.ui.attempts import attempts_of
 from lablink.ui.guard import check_run
@@ -99,6 +100,12 @@ def run_context(lab: Lab, run: RunRecord, request: Request, cursor: int) -> dict
             "count": len(chunks),
             "size": sum(a.size for a in artifacts if a.name in chunks),
         },
+        # a model keeps its own project's roles: list only those the viewer may read
+        "registered": [
+            (name, version)
+            for name, version, project in lab.registry.sql.versions_of_run(run.id)
+            if model_readable(access_of(request), project)
+        ],
         "docs": run_links(lab.settings.docs_url, run, artifacts) if lab.settings.docs_url else None,
         "packages": sorted(run.packages.items(), key=lambda kv: kv[0].lower()),
         "now": time.time(),

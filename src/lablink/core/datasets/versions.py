@@ -20,6 +20,7 @@ from lablink.core.schemas import Schemas
 from lablink.errors import Conflict, InvalidInput, NotFound
 from lablink.models import DatasetSummary, DatasetVersion
 from lablink.store.blobs import BlobStore, bytes_digest, check_digest
+from lablink.store.dataset_aliases_sql import DatasetAliasSql
 from lablink.store.datasets_sql import DatasetSql
 from lablink.store.sql import SqlStore
 
@@ -34,6 +35,7 @@ class Datasets:
 
     def __init__(self, store: SqlStore, blobs: BlobStore) -> None:
         self.sql = DatasetSql(store)
+        self.alias_sql = DatasetAliasSql(store)
         self.blobs = blobs
         self.transfers = Transfers(blobs, self.sql)
 
@@ -121,6 +123,9 @@ class Datasets:
             NotFound: no such dataset or version.
         """
         parsed = parse_ref(ref) if isinstance(ref, str) else ref
+        if parsed.alias is not None:
+            assert parsed.name is not None
+            return self.sql.get(parsed.name, self.alias_sql.lookup(parsed.name, parsed.alias))
         if parsed.digest is None:
             assert parsed.name is not None
             return self.sql.get(parsed.name, parsed.version)

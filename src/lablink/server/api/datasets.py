@@ -122,6 +122,42 @@ def dataset_log(name: str, lab: LabDep) -> JSONResponse:
     return reply({"dataset": name, "versions": [v.to_dict() for v in versions]})
 
 
+class AliasIn(Body):
+    """Point an alias at a version: ``{"alias": "prod", "version": "v7"}``."""
+
+    alias: Annotated[str, Field(min_length=1, max_length=64)]
+    version: Annotated[str, Field(min_length=1, max_length=200)]
+
+
+@router.get("/datasets/{name}/aliases", summary="A dataset's aliases and their moves")
+def list_aliases(name: str, lab: LabDep) -> JSONResponse:
+    """Where each alias points, and the latest moves (who, when, from and to)."""
+    aliases = lab.dataset_aliases
+    return reply(
+        {
+            "dataset": name,
+            "aliases": [a.to_dict() for a in aliases.of(name)],
+            "moves": [m.to_dict() for m in aliases.moves(name)],
+        }
+    )
+
+
+@router.post("/datasets/{name}/aliases", summary="Set or move an alias")
+def set_alias(name: str, body: AliasIn, lab: LabDep, actor: Actor) -> JSONResponse:
+    """Point ``alias`` at a version of ``name`` (``v7``, a digest prefix or another alias)."""
+    version, previous = lab.dataset_aliases.set(actor, _ref(name, body.version), body.alias)
+    return reply(
+        {"dataset": name, "alias": body.alias, "version": version.version, "previous": previous}
+    )
+
+
+@router.delete("/datasets/{name}/aliases/{alias}", summary="Delete an alias")
+def delete_alias(name: str, alias: str, lab: LabDep, actor: Actor) -> JSONResponse:
+    """Remove an alias (the move is recorded)."""
+    previous = lab.dataset_aliases.delete(actor, name, alias)
+    return reply({"dataset": name, "alias": alias, "version": None, "previous": previous})
+
+
 @router.post("/datasets/{name}/versions", status_code=201, summary="Commit a version")
 def commit(name: str, body: CommitIn, lab: LabDep, actor: Actor) -> JSONResponse:
     """201 with the new version; 200 with the latest when the files are unchanged.

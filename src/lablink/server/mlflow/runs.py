@@ -177,6 +177,24 @@ def log_inputs(request: Request, args: Args, access: Authorized) -> JSONResponse
     return reply({})
 
 
+@router.post("/outputs")
+def log_outputs(request: Request, args: Args, access: Authorized) -> JSONResponse:
+    """Models the run produced: each must be a logged model (of any run the caller
+    may read); lablink already lists them with the run, so nothing more is stored."""
+    run_id = _run_id(args)
+    run_access(request, access, run_id)
+    items = args.get("models") or []
+    if not isinstance(items, list):
+        raise InvalidInput("models must be a list of {model_id, step}")
+    lab = lab_of(request)
+    for item in items:
+        model_id = item.get("model_id") if isinstance(item, dict) else None
+        if not isinstance(model_id, str):
+            raise InvalidInput("each output needs a model_id")
+        run_access(request, access, lab.logged_models.get(model_id).run_id, VIEWER)
+    return reply({})
+
+
 @router.post("/search")
 def search_runs(request: Request, args: Args, access: Authorized) -> JSONResponse:
     """Runs of the experiments matching an MLflow filter, sorted, a page at a time."""

@@ -30,22 +30,22 @@ STATUS = {
     "preempted": "KILLED",
 }
 _FLOATS = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
-LISTS = frozenset({"experiment_ids", "run_ids", "order_by"})
+LISTS = frozenset({"experiment_ids", "run_ids", "order_by", "stages"})
 
 
 async def arguments(request: Request) -> dict[str, Any]:
     """A request's arguments: its JSON body, or its query string for GET."""
-    if request.method in ("GET", "HEAD", "DELETE"):
-        out: dict[str, Any] = {}
-        for key, value in request.query_params.multi_items():
-            if key in LISTS:
-                out.setdefault(key, []).append(value)
-            else:
-                out[key] = value
+    out: dict[str, Any] = {}
+    for key, value in request.query_params.multi_items():
+        if key in LISTS:
+            out.setdefault(key, []).append(value)
+        else:
+            out[key] = value
+    if request.method in ("GET", "HEAD"):
         return out
     body = await request.body()
     if not body.strip():
-        return {}
+        return out  # a DELETE may name what it deletes in the query string
     if len(body) > MAX_SMALL_BODY_BYTES and not request.url.path.endswith("/log-batch"):
         raise InvalidInput("request body too large")
     data = loads_body(body)
