@@ -39,9 +39,14 @@ from lablink.checks.watch_rules import Finding
 from lablink.core.datasets.manifest import FileEntry, Manifest
 from lablink.core.guard import Guard, Limits
 from lablink.core.lab import Lab
+from lablink.core.oidc import OidcConfig
+from lablink.core.review_report import ReviewOptions
+from lablink.core.reviews import Reviewer
 from lablink.core.schemas import Schemas
+from lablink.server.access import rule
 from lablink.server.app import create_app
 from lablink.server.auth import AuthConfig
+from oidc_provider import CLIENT_ID, CLIENT_SECRET, Person, Provider
 
 CALLERS = ("anonymous", "wrong", "viewer", "member", "other", "admin")
 OK = "ok"
@@ -66,6 +71,11 @@ KINDS: dict[str, tuple[int | str, ...]] = {
     "signin-post": (403, 401, 403, 403, 403, 403),  # no sign-in form's CSRF cookie
     "signout": (303, 401, OK, OK, OK, OK),  # a token ends no session: nothing to refuse
     "shared-none": (401, 401, 404, 404, 404, 404),  # allowed, but there is nothing there
+    "page-admin": (303, 401, 403, 403, 403, OK),  # the server admins' pages
+    "page-form": (303, 401, 403, OK, 404, OK),  # a form of a project's (a token needs no CSRF)
+    "page-shared-form": (303, 401, 403, OK, OK, OK),  # a form about datasets
+    "oidc": (OK, OK, OK, OK, OK, OK),  # single sign-on: public (off to the provider)
+    "oidc-back": (401, 401, 401, 401, 401, 401),  # back from a sign-in nobody started
 }
 ALLOWED = {200, 201, 204, 207, 302, 303, 307, 400, 409, 415}
 BAD = {"__matrix__": 1}  # refused by every JSON body (unknown fields are)
@@ -198,6 +208,32 @@ def rows(w: dict[str, str]) -> dict[tuple[str, str], Row]:
         ("DELETE", f"{api}/admin/projects/{{project}}/grants/{{user}}"): Row("project-admin"),
         ("GET", f"{api}/admin/audit"): Row("admin"),
         ("GET", f"{api}/admin/audit/export"): Row("admin"),
+        # -- the team roster and on-call: any signed-in user reads, server admins write
+        ("GET", f"{api}/team"): Row("any"),
+        ("GET", f"{api}/team/overlap"): Row("any"),
+        ("GET", f"{api}/team/{{name}}"): Row("any", f"{api}/team/kenji"),
+        ("PUT", f"{api}/team/{{name}}"): Row("admin", f"{api}/team/kenji", json=BAD),
+        ("DELETE", f"{api}/team/{{name}}"): Row("admin", f"{api}/team/lee"),
+        ("POST", f"{api}/team/sync"): Row("admin", json=BAD),
+        ("GET", f"{api}/oncall/now"): Row("any"),
+        ("GET", f"{api}/oncall/schedule"): Row("any"),
+        ("GET", f"{api}/oncall/rotations"): Row("any"),
+        ("PUT", f"{api}/oncall/rotations/{{rotation}}"): Row("admin", json=BAD),
+        ("DELETE", f"{api}/oncall/rotations/{{rotation}}"): Row(
+            "admin", f"{api}/oncall/rotations/spare"
+        ),
+        ("GET", f"{api}/oncall/rotations/{{rotation}}/ics"): Row("any"),
+        ("POST", f"{api}/oncall/overrides"): Row("admin", json=BAD),
+        # -- data reviews: the datasets' rule (the author may not decide: a test below)
+        ("GET", f"{api}/reviews"): Row("shared-read"),
+        ("GET", f"{api}/datasets/{{name}}/versions/{{ref}}/review"): Row("shared-read"),
+        ("POST", f"{api}/datasets/{{name}}/versions/{{ref}}/review"): Row("shared-write", json=BAD),
+        **{
+            ("POST", f"{api}/datasets/{{name}}/versions/{{ref}}/review/{step}"): Row(
+                "shared-write", json=BAD
+            )
+            for step in ("comment", "approve", "reject", "revoke")
+        },
         # -- MLflow-compatible: experiment = project, run ids are lablink's
         ("POST", f"{m}/experiments/create"): Row("shared-write", json={"name": "vision"}),
         ("GET", f"{m}/experiments/get"): mlflow("read", experiment_id=exp),
@@ -266,6 +302,32 @@ def rows(w: dict[str, str]) -> dict[tuple[str, str], Row]:
         ("GET", "/me"): Row("page-any"),
         ("POST", "/me/tokens"): Row("page-write", form={"name": "x"}),
         ("POST", "/me/tokens/{token_id}/revoke"): Row("page-write", form={}),
+        ("POST", "/incidents/{incident_id}/ack"): Row("page-form", form={}),
+        ("GET", "/r/{run_id}/logs"): Row("page"),
+        ("GET", "/ui-data/runs/{run_id}/logs"): Row("page-data"),
+        ("GET", "/ui-data/runs/{run_id}/attempts"): Row("page-data"),
+        ("GET", "/team"): Row("page-any"),
+        ("GET", "/team/busfactor"): Row("page-any"),
+        ("GET", "/datasets/{name}/v/{version}/review"): Row("page-any"),
+        ("GET", "/datasets/{name}/v/{version}/review/sample"): Row(
+            "page-any", params={"path": "t.csv"}
+        ),
+        ("POST", "/datasets/{name}/v/{version}/review/{action}"): Row(
+            "page-shared-form", "/datasets/tables/v/1/review/comment", form={}
+        ),
+        ("GET", "/signin/oidc"): Row("oidc"),
+        ("GET", "/signin/oidc/callback"): Row("oidc-back", params={"code": "c", "state": "s"}),
+        ("GET", "/admin/users"): Row("page-admin"),
+        ("GET", "/admin/projects"): Row("page-admin"),
+        ("GET", "/admin/audit"): Row("page-admin"),
+        ("POST", "/admin/users"): Row("page-admin", form={"name": "x"}),
+        ("POST", "/admin/users/{name}/{change}"): Row(
+            "page-admin", "/admin/users/victim/enable", form={}
+        ),
+        ("POST", "/admin/projects/grants"): Row("page-admin", form={}),
+        ("POST", "/admin/projects/revoke"): Row(
+            "page-admin", form={"project": "audio", "user": "victim"}
+        ),
     }
 
 
@@ -307,9 +369,16 @@ def world(
 
 def _serve(lab: Lab, home: Path) -> Iterator[World]:
     people = lab.people
-    # the wrong token's 401s must not lock the test's address out (core/guard.py)
+    # the wrong token's 401s and the sign-ins must not lock the test's address out
+    # (core/guard.py)
     people.guard = Guard(
-        Limits(free_failures_address=10**9, token_burst=10**6, audit_burst=1),
+        Limits(
+            free_failures_address=10**9,
+            free_failures_user=10**9,  # single sign-on locks by address as by a name
+            token_burst=10**6,
+            audit_burst=1,
+            signin_burst=10**6,
+        ),
         lambda: people.clock(),
     )
     tokens = {"wrong": "ll_abcdefgh_" + "x" * 43}
@@ -338,8 +407,15 @@ def _serve(lab: Lab, home: Path) -> Iterator[World]:
     people.grant("root", "vision", "mia", "member")
     people.grant("root", "audio", "lee", "admin")
     people.grant("root", "vision", "victim", "viewer")  # for the grant routes to revoke
+    people.grant("root", "audio", "victim", "viewer")  # for the admin page's form to revoke
     digest = tracking.put_blob(iter([b"weights" * 100]))
     tracking.add_artifact(run, "model.pt", "model", digest)
+    # a launched job's output and attempts, for the log panel
+    line = {"t": 1.7e9, "a": 1, "s": "out", "l": "epoch 1"}
+    chunk = tracking.put_blob(iter([json.dumps(line).encode() + b"\n"]))
+    tracking.add_artifact(run, "logs/000001.jsonl", "log", chunk)
+    job = tracking.put_blob(iter([json.dumps({"attempts": [{"number": 1}]}).encode()]))
+    tracking.add_artifact(run, "launch/job.json", "launch", job)
     incident = lab.watchdog.incidents.raise_finding(
         run, Finding("nan", "loss", "high", "stop", "reopen", "loss is NaN", {})
     ).incident.id
@@ -347,7 +423,15 @@ def _serve(lab: Lab, home: Path) -> Iterator[World]:
     file, _ = lab.blobs.put_bytes(b"a,b\n1,2\n", "blake3")
     manifest = Manifest.build("blake3", [FileEntry("t.csv", 8, file)])
     manifest_digest, _ = lab.blobs.put_bytes(manifest.encode(), "blake3")
-    lab.datasets.commit("ana", "tables", manifest_digest)
+    lab.datasets.commit("mia", "tables", manifest_digest)
+    lab.datasets.commit("mia", "labels", manifest_digest)
+    # tables for the matrix, labels for the author rule (asked for by someone else)
+    lab.reviews.request(Reviewer("mia", verified=True), "tables@v1", ReviewOptions())
+    lab.reviews.request(Reviewer("ana", verified=True), "labels@v1", ReviewOptions())
+    lab.team.add("ana", "kenji", "Europe/Berlin", ["Mon-Fri 09:00-17:00"])
+    lab.team.add("ana", "lee", "UTC", ["Mon-Fri 09:00-17:00"])  # for the matrix to remove
+    lab.team.create_rotation("ana", "research", ["kenji"])
+    lab.team.create_rotation("ana", "spare", ["kenji"])  # for the matrix to remove
     Schemas(lab.store).register("events", "fields:\n  - name: id\n    type: integer\n", "ana")
 
     sweep = "m" + uuid.uuid4().hex[:6]
@@ -381,12 +465,18 @@ def _serve(lab: Lab, home: Path) -> Iterator[World]:
         "user": "victim",
         "sweep_id": sweep,
         "experiment": str(experiment),
+        "name": "tables",
+        "ref": "v1",
+        "rotation": "research",
     }
-    server = AppServer(create_app(lab, auth=AuthConfig("required"))).start()
+    provider = Provider(Person("sub-ana", "ana@lab.org")).start()
+    oidc = OidcConfig(provider.url, CLIENT_ID, CLIENT_SECRET, "Test IdP")
+    server = AppServer(create_app(lab, auth=AuthConfig("required", oidc=oidc))).start()
     try:
         yield World(lab, server.url, tokens, values)
     finally:
         server.stop()
+        provider.stop()
 
 
 def fill(path: str, values: dict[str, str]) -> str:
@@ -463,3 +553,37 @@ def test_a_blob_is_read_through_what_holds_it(world: World) -> None:
             assert got.status_code == status, (blob, caller, got.text)
             if status == 404:
                 assert got.json()["error"]["message"] == f"blob {v[blob]} is not stored"
+
+
+def test_a_version_is_approved_by_someone_other_than_its_author(world: World) -> None:
+    """``labels@v1`` was made by mia (a member) and its review asked for by ana: mia may
+    not approve it (by the API or the page's form), a viewer may not either, and a role
+    elsewhere (lee, admin of another project) may, as datasets are shared."""
+    review = f"{world.url}/api/v1/datasets/labels/versions/v1/review"
+
+    def as_(caller: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {world.tokens[caller]}"}
+
+    for caller in ("member", "viewer"):
+        got = httpx.post(f"{review}/approve", json={"note": "ok"}, headers=as_(caller))
+        assert got.status_code == 403, (caller, got.text)
+        got = httpx.post(f"{review}/reject", json={"note": "no"}, headers=as_(caller))
+        assert got.status_code == 403, (caller, got.text)
+    form = f"{world.url}/datasets/labels/v/1/review/approve"
+    assert httpx.post(form, data={}, headers=as_("member")).status_code == 403
+    assert httpx.get(review, headers=as_("viewer")).json()["state"] == "pending"
+    got = httpx.post(f"{review}/approve", json={}, headers=as_("other"))
+    assert got.status_code == 200, got.text
+    assert got.json()["state"] == "approved" and got.json()["approvers"] == ["lee"]
+    got = httpx.post(f"{review}/revoke", json={}, headers=as_("member"))
+    assert got.status_code == 403, got.text  # only an approver, or a server admin
+
+
+def test_the_team_rule_takes_whole_path_segments() -> None:
+    """A later route merely starting with ``/team`` gets its own rule (here a project's,
+    or none: refused), not the roster's "anyone signed in reads"."""
+    assert rule("GET", "/api/v1/team", set()) == "team"
+    assert rule("PUT", "/api/v1/team/{name}", {"name"}) == "team"
+    assert rule("GET", "/api/v1/oncall/now", set()) == "team"
+    assert rule("GET", "/api/v1/teams/{project}", {"project"}) == "project"
+    assert rule("GET", "/api/v1/teamwork", set()) is None

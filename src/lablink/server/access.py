@@ -45,7 +45,8 @@ PEOPLE_RULES = frozenset(("admin", "project-admin", "me"))
 # Shared resources, guarded by the caller's best role in any project.
 SHARED = ("/datasets", "/data/", "/schemas", "/blobs/", "/reviews")
 # The team roster and on-call (issue 20): any signed-in user reads, server admins write.
-TEAM = ("/team", "/oncall/")
+# Whole segments: a later ``/teams/{project}`` must not fall under this rule.
+TEAM = ("/team/", "/oncall/")
 # POSTs that only read (a question in a body, not a change).
 READ_POSTS = frozenset(
     (
