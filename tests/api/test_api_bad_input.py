@@ -350,7 +350,7 @@ def cases(run: str, ended: str, blob: str) -> list[Case]:
         Case("rotation: remove unknown", "DELETE", f"{API}/oncall/rotations/ghost", 404, "not_found"),
         Case("rotation ics: unknown", "GET", f"{API}/oncall/rotations/ghost/ics", 404, "not_found"),
         Case("rotation ics: 100 weeks", "GET", f"{API}/oncall/rotations/r/ics", 400, params={"weeks": 100}, contains="weeks"),
-        Case("override: no rotations", "POST", f"{API}/oncall/overrides", 400, json={"person": "ana", "start": "now", "end": "now"}, contains="rotation"),
+        Case("override: no rotations", "POST", f"{API}/oncall/overrides", 409, json={"person": "ana", "start": "now", "end": "now"}, contains="rotation"),
         Case("override: no person", "POST", f"{API}/oncall/overrides", 400, json={"start": "now", "end": "now"}, contains="person"),
         # -- routing ----------------------------------------------------------------
         Case("unknown route", "GET", f"{API}/nothing/here", 404, "not_found", contains="/api/v1/nothing/here"),
@@ -638,3 +638,12 @@ def test_over_size_bodies_get_413_declared_or_streamed(
     assert client.put(f"{API}/blobs/{digest}", content=data).status_code == 201
     small = batch({"loss": series([0], [1.0])})
     assert client.post(f"{API}/runs/{run}/batches", content=small, headers=JSON).status_code == 200
+
+
+def test_the_spec_lists_the_outcomes_the_store_knows() -> None:
+    from typing import get_args
+
+    from lablink.models import OUTCOMES
+    from lablink.server.fields import Outcome
+
+    assert get_args(Outcome) == OUTCOMES

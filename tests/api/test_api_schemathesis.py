@@ -77,6 +77,28 @@ SKIPPED: dict[tuple[str, str], tuple[set[str], str]] = {
         {"positive_data_acceptance"},
         "an alias that reads as a version (v3, 7), latest or a digest prefix is refused (400)",
     ),
+    ("PUT", "/api/v1/team/{name}"): (
+        {"positive_data_acceptance"},
+        "working hours, focus blocks and away periods have their own grammar and the time "
+        "zone must be in the tz database (docs/team.md)",
+    ),
+    ("PUT", "/api/v1/oncall/rotations/{rotation}"): (
+        {"positive_data_acceptance"},
+        "members must be on the team, the hand-off is a weekday and a time, the zone must be "
+        "in the tz database (docs/team.md)",
+    ),
+    ("POST", "/api/v1/oncall/overrides"): (
+        {"positive_data_acceptance"},
+        "the person must be on the team and the times must parse and fall in the schedule",
+    ),
+    ("POST", "/api/v1/team/sync"): (
+        {"positive_data_acceptance"},
+        "the tables hold lablink.toml's [team] and [oncall] entries, checked like the CLI's",
+    ),
+    ("GET", "/api/v1/team/overlap"): (
+        {"positive_data_acceptance"},
+        "the week must exist (2026-W53 does not) and `min` be at most the team's size",
+    ),
     ("GET", "/api/v1/models/{name}"): (
         {"positive_data_acceptance"},
         "a registered model name holds no / or @ and no control characters (400 otherwise)",

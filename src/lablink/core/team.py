@@ -353,11 +353,10 @@ class Team:
         if rotation is not None:
             return self.rotation(rotation)
         found = self.rotations()
+        if not found:
+            raise Conflict("rotation: there are no rotations", "lablink oncall rotation create ...")
         if len(found) != 1:
-            raise InvalidInput(
-                "rotation: name the rotation" if found else "rotation: there are no rotations",
-                "pass --rotation NAME" if found else "lablink oncall rotation create ...",
-            )
+            raise InvalidInput("rotation: name the rotation", "pass --rotation NAME")
         return found[0]
 
     # -- reading the schedule --------------------------------------------------------

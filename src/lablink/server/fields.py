@@ -9,7 +9,7 @@ their column) before any write starts, so a bad request never leaves half a writ
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -62,7 +62,8 @@ Kind = Annotated[str, StringConstraints(max_length=widths.ARTIFACT_KIND), _Safe]
 InputKind = Annotated[str, StringConstraints(min_length=1, max_length=widths.INPUT_KIND), _Safe]
 InputRef = Annotated[str, StringConstraints(min_length=1, max_length=widths.INPUT_REF), _Safe]
 Status = Annotated[str, StringConstraints(min_length=1, max_length=widths.STATUS), _Safe]
-Outcome = Annotated[str, StringConstraints(min_length=1, max_length=widths.OUTCOME), _Safe]
+# models.OUTCOMES, spelled out so the spec lists them (tests/api/test_api_bad_input.py checks)
+Outcome = Literal["positive", "negative", "inconclusive"]
 Text = Annotated[str, StringConstraints(max_length=MAX_NOTE_CHARS), _Safe]
 MetricKey = Annotated[str, StringConstraints(max_length=widths.METRIC_KEY), _Safe]
 

@@ -15,7 +15,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from lablink.errors import InvalidInput
+from lablink.errors import InvalidInput, NotFound
 from lablink.team.hours import UTC, Week
 
 _WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
@@ -105,11 +105,12 @@ def overlap(weeks: Sequence[Week], week: str | None, k: int | None, now: float) 
     """The stretches of ``week`` where at least ``k`` (default: all) of ``weeks`` are free.
 
     Raises:
-        InvalidInput: no members, a bad week, or ``k`` outside 1..members.
+        InvalidInput: a bad week, or ``k`` outside 1..members.
+        NotFound: the team has nobody.
     """
     label, start, end = week_range(week, now)
     if not weeks:
-        raise InvalidInput("overlap: the team has nobody", "add people with `lablink team add`")
+        raise NotFound("overlap: the team has nobody", "add people with `lablink team add`")
     n = len(weeks)
     need = n if k is None else k
     if not 1 <= need <= n:

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi import Body as BodyParam
+from pydantic import StringConstraints
 
 from lablink.checks.run_view import parse_fields
 from lablink.checks.wire_numbers import MAX_WIRE_INT
@@ -68,7 +69,7 @@ class Tags(Body):
 class NoteIn(Body):
     """A note; ``outcome`` (positive, negative, inconclusive) marks the run's result."""
 
-    text: Text
+    text: Annotated[Text, StringConstraints(min_length=1, pattern=r"\S")]
     outcome: Outcome | None = None
 
 
