@@ -91,11 +91,12 @@ class Access:
         """Whether the caller holds at least ``needed`` in ``project``."""
         return self.identity.is_admin or allows(self.role(project), needed)
 
-    def check(self, project: str, needed: str, what: str | None = None) -> None:
+    def check(self, project: str, needed: str, what: str | NotFound | None = None) -> None:
         """Require ``needed`` in ``project``.
 
         Raises:
-            NotFound: the caller may not read it (``what`` names what is hidden).
+            NotFound: the caller may not read it (``what`` names what is hidden, or is
+                the very error a missing one raises).
             Forbidden: they may read but not do this.
         """
         if self.can(project, needed):
@@ -107,6 +108,8 @@ class Access:
                 f"a project admin grants it: lablink projects grant {project} "
                 f"{self.identity.user} {needed}",
             )
+        if isinstance(what, NotFound):
+            raise what
         raise NotFound(f"{what or 'project ' + repr(project)} not found")
 
     def readable(self) -> Callable[[str], bool]:
@@ -132,6 +135,12 @@ class Access:
                 f"{self.identity.user} is not a {needed} of any project",
                 "datasets, schemas and blobs are shared: any project's role grants them",
             )
+
+
+def run_not_found(ref: str) -> NotFound:
+    """What a run the caller may not read answers: what a missing run answers
+    (``store/runs_sql.py``), so that no message tells that it exists."""
+    return NotFound(f"no run with id {ref!r}", "list runs with `lablink runs ls`")
 
 
 def check_model(access: Access | None, project: str | None, needed: str, what: str) -> None:
@@ -216,7 +225,7 @@ def authorize(request: Request) -> Access | None:
         access.check(params["project"], needed)
     elif kind == "run":
         ref = str(params.get("run_id", params.get("ref")))
-        access.check(run_project(request, ref), needed, f"run {ref!r}")
+        access.check(run_project(request, ref), needed, run_not_found(ref))
     elif kind == "incident":
         incident = lab.watchdog.incidents.get(incident_number(params["incident_id"]))
         access.check(incident.project, needed, f"incident {incident.id}")

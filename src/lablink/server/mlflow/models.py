@@ -13,6 +13,7 @@ from fastapi import APIRouter, Request
 
 from lablink.checks import mlflow_search as search
 from lablink.errors import InvalidInput
+from lablink.server.access import run_project
 from lablink.server.jsonio import JSONResponse, reply
 from lablink.server.mlflow import wire, wire_registry
 from lablink.server.mlflow.guard import (
@@ -20,6 +21,7 @@ from lablink.server.mlflow.guard import (
     Args,
     Authorized,
     lab_of,
+    read_project,
     run_access,
     write_project,
 )
@@ -38,7 +40,8 @@ def _render(request: Request, row: LoggedModelRow) -> dict[str, Any]:
 
 def _row(request: Request, access: Any, model_id: str, needed: str) -> LoggedModelRow:
     row = lab_of(request).logged_models.get(model_id)
-    run_access(request, access, row.run_id, needed)
+    if access is not None:  # a hidden model answers as a missing one, its run unnamed
+        access.check(run_project(request, row.run_id), needed, f"logged model {model_id!r}")
     return row
 
 
@@ -69,12 +72,12 @@ def search_logged_models(request: Request, args: Args, access: Authorized) -> JS
     ids = args.get("experiment_ids") or []
     if not isinstance(ids, list):
         ids = [ids]
-    readable = access.readable() if access is not None else (lambda _: True)
     allowed = []
     for eid in ids:
         exp = lab.mlflow.experiment(str(eid))
-        if readable(exp.project):
-            allowed.append(str(exp.experiment_id))
+        # as runs/search: a hidden experiment is a missing one, not an empty one
+        read_project(access, exp.project, f"experiment {exp.experiment_id}")
+        allowed.append(str(exp.experiment_id))
     clauses = search.parse(_attributes(wire.text(args, "filter", required=False)))
     found = [
         r for r in lab.logged_models.of_experiments(allowed) if search.matches(clauses, _lookup(r))

@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from lablink.checks import mlflow_search as search
+from lablink.core.registry import source_model
 from lablink.errors import InvalidInput
 from lablink.server.access import check_model, model_readable
 from lablink.server.jsonio import JSONResponse, reply
@@ -231,6 +232,9 @@ def create_version(request: Request, args: Args, access: Authorized) -> JSONResp
     lab = lab_of(request)
     model = _model(request, access, args, MEMBER)
     source = args.get("source")
+    named = source_model(source)
+    if named is not None:  # a version of a model the caller cannot read is hidden too
+        _model(request, access, {"name": named}, VIEWER)
     run_id = wire.text(args, "run_id", required=False)
     _, source_run, _ = lab.registry.resolve_source(source, wire.text(args, "model_id", False))
     for rid in {source_run, run_id} - {None}:
