@@ -503,7 +503,7 @@ def _serve(lab: Lab, home: Path) -> Iterator[World]:
         run, 1, {"loss": {"steps": [0, 1], "times": [1.7e9, 1.7e9], "values": [1.0, 0.5]}}
     )
     spare = tracking.create_run("ana", "vision", "spare").id
-    tracking.create_run("ana", "audio", "whisper")
+    audio = tracking.create_run("ana", "audio", "whisper").id
     people.grant("root", "vision", "kenji", "viewer")
     people.grant("root", "vision", "mia", "member")
     people.grant("root", "audio", "lee", "admin")
@@ -582,6 +582,7 @@ def _serve(lab: Lab, home: Path) -> Iterator[World]:
         "model_id": logged.model_id,
         "spare_model": spare_logged,
         "alias": "prod",
+        "audio_run": audio,
     }
     provider = Provider(Person("sub-ana", "ana@lab.org")).start()
     oidc = OidcConfig(provider.url, CLIENT_ID, CLIENT_SECRET, "Test IdP")
@@ -747,6 +748,18 @@ def test_a_hidden_model_answers_as_a_missing_one(world: World) -> None:
                 {"name": "draft", "source": f"models:/nope{at}"},
             )
             for at in ("/1", "@champion")
+        ),
+        both(
+            "POST",
+            f"{m}/model-versions/create",
+            {"name": "draft", "source": f"models:/{v['model_id']}"},
+            {"name": "draft", "source": f"models:/{nope}"},
+        ),
+        both(  # lee writes audio's run, naming vision's logged model as its output
+            "POST",
+            f"{m}/runs/outputs",
+            {"run_id": v["audio_run"], "models": [{"model_id": v["model_id"], "step": 0}]},
+            {"run_id": v["audio_run"], "models": [{"model_id": nope, "step": 0}]},
         ),
     ]
     names = ("clf", "nope", v["model_id"], nope, exp, "999999", "vision", v["run"], "0" * 12)

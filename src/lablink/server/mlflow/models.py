@@ -38,7 +38,8 @@ def _render(request: Request, row: LoggedModelRow) -> dict[str, Any]:
     )
 
 
-def _row(request: Request, access: Any, model_id: str, needed: str) -> LoggedModelRow:
+def logged_model(request: Request, access: Any, model_id: str, needed: str) -> LoggedModelRow:
+    """A logged model, requiring ``needed`` in its run's project."""
     row = lab_of(request).logged_models.get(model_id)
     if access is not None:  # a hidden model answers as a missing one, its run unnamed
         access.check(run_project(request, row.run_id), needed, f"logged model {model_id!r}")
@@ -121,13 +122,13 @@ def _lookup(row: LoggedModelRow) -> search.Lookup:
 @router.get("/{model_id}")
 def get(model_id: str, request: Request, access: Authorized) -> JSONResponse:
     """One logged model."""
-    return reply({"model": _render(request, _row(request, access, model_id, VIEWER))})
+    return reply({"model": _render(request, logged_model(request, access, model_id, VIEWER))})
 
 
 @router.patch("/{model_id}")
 def finalize(model_id: str, request: Request, args: Args, access: Authorized) -> JSONResponse:
     """Mark a logged model ready (its files are uploaded) or failed."""
-    _row(request, access, model_id, "member")
+    logged_model(request, access, model_id, "member")
     status = wire.text(args, "status") or ""
     row = lab_of(request).logged_models.finalize(model_id, status)
     return reply({"model": _render(request, row)})
@@ -136,7 +137,7 @@ def finalize(model_id: str, request: Request, args: Args, access: Authorized) ->
 @router.delete("/{model_id}")
 def delete(model_id: str, request: Request, access: Authorized) -> JSONResponse:
     """Forget a logged model (its files stay with the run)."""
-    _row(request, access, model_id, "member")
+    logged_model(request, access, model_id, "member")
     lab_of(request).logged_models.delete(model_id)
     return reply({})
 
@@ -144,7 +145,7 @@ def delete(model_id: str, request: Request, access: Authorized) -> JSONResponse:
 @router.post("/{model_id}/params")
 def log_params(model_id: str, request: Request, args: Args, access: Authorized) -> JSONResponse:
     """Add params to a logged model."""
-    _row(request, access, model_id, "member")
+    logged_model(request, access, model_id, "member")
     lab_of(request).logged_models.log_params(model_id, wire.pairs(args, "params"))
     return reply({})
 
@@ -152,7 +153,7 @@ def log_params(model_id: str, request: Request, args: Args, access: Authorized) 
 @router.patch("/{model_id}/tags")
 def set_tags(model_id: str, request: Request, args: Args, access: Authorized) -> JSONResponse:
     """Set tags of a logged model."""
-    _row(request, access, model_id, "member")
+    logged_model(request, access, model_id, "member")
     lab_of(request).logged_models.set_tags(model_id, wire.pairs(args, "tags"))
     return reply({})
 
@@ -160,6 +161,6 @@ def set_tags(model_id: str, request: Request, args: Args, access: Authorized) ->
 @router.delete("/{model_id}/tags/{key:path}")
 def delete_tag(model_id: str, key: str, request: Request, access: Authorized) -> JSONResponse:
     """Remove a tag of a logged model."""
-    _row(request, access, model_id, "member")
+    logged_model(request, access, model_id, "member")
     lab_of(request).logged_models.delete_tag(model_id, key)
     return reply({})
