@@ -492,6 +492,8 @@ def _serve(lab: Lab, home: Path) -> Iterator[World]:
         people.add_user("root", user, f"{user}@lab.org", admin=admin)
         role = "admin" if admin else "member"
         tokens[caller] = people.create_token("root", user, "laptop", None, role).secret
+    people.add_user("root", "nobody", "nobody@lab.org")  # signed in, no role anywhere
+    tokens["nobody"] = people.create_token("root", "nobody", "laptop", None, "member").secret
     people.add_user("root", "victim", "victim@lab.org")
     victim_token = people.create_token("root", "victim", "spare").token.id
 
@@ -799,6 +801,19 @@ def test_a_model_without_versions_is_any_roles(world: World) -> None:
             assert "draft" in listed and ("clf" in listed) == (caller != "other"), (caller, listed)
             got = client.post(f"{m}/set-tag", json={"name": "draft", "key": caller, "value": "1"})
             assert got.status_code == write, (caller, got.text)
+
+
+def test_a_model_without_versions_needs_a_role_somewhere(world: World) -> None:
+    """Someone signed in with no role anywhere reads no model: ``draft`` is refused as
+    shared datasets are, and no list or search shows it."""
+    m = "/api/2.0/mlflow"
+    headers = {"Authorization": f"Bearer {world.tokens['nobody']}"}
+    with httpx.Client(base_url=world.url, headers=headers, timeout=20) as client:
+        assert client.get(f"{m}/registered-models/get", params={"name": "draft"}).status_code == 403
+        assert client.get("/api/v1/models/draft").status_code == 403
+        assert client.get("/api/v1/models").json()["models"] == []
+        found = client.post(f"{m}/registered-models/search", json={}).json()
+        assert found.get("registered_models", []) == []
 
 
 def test_the_team_rule_takes_whole_path_segments() -> None:

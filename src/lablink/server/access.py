@@ -80,6 +80,7 @@ class Access:
         self.lab = lab
         self.identity = identity
         self._roles: dict[str, str | None] = {}
+        self._anywhere: dict[str, bool] = {}
 
     def role(self, project: str) -> str | None:
         """The caller's role in ``project`` (None: not even viewer)."""
@@ -116,21 +117,27 @@ class Access:
         """A test of "may the caller read this project?", remembering its answers."""
         return lambda project: self.can(project, VIEWER)
 
+    def holds_anywhere(self, needed: str) -> bool:
+        """Whether the caller holds ``needed`` in at least one project (remembered)."""
+        if self.identity.is_admin:
+            return True
+        if needed not in self._anywhere:
+            scope = self.identity.project
+            projects = (
+                [scope]
+                if scope
+                else [g.project for g in self.lab.people.grants(user=self.identity.user)]
+            )
+            self._anywhere[needed] = any(self.can(p, needed) for p in projects)
+        return self._anywhere[needed]
+
     def anywhere(self, needed: str) -> None:
         """Require ``needed`` in at least one project (for shared resources).
 
         Raises:
             Forbidden: the caller holds no such role anywhere.
         """
-        if self.identity.is_admin:
-            return
-        scope = self.identity.project
-        projects = (
-            [scope]
-            if scope
-            else [g.project for g in self.lab.people.grants(user=self.identity.user)]
-        )
-        if not any(self.can(p, needed) for p in projects):
+        if not self.holds_anywhere(needed):
             raise Forbidden(
                 f"{self.identity.user} is not a {needed} of any project",
                 "datasets, schemas and blobs are shared: any project's role grants them",
@@ -160,8 +167,11 @@ def check_model(access: Access | None, project: str | None, needed: str, what: s
 
 
 def model_readable(access: Access | None, project: str | None) -> bool:
-    """Whether the caller may read a registered model of ``project``."""
-    return access is None or project is None or access.can(project, VIEWER)
+    """Whether the caller may read a registered model of ``project`` (None: a model
+    without versions, which a role anywhere reads)."""
+    if access is None:
+        return True
+    return access.holds_anywhere(VIEWER) if project is None else access.can(project, VIEWER)
 
 
 def access_of(request: Request) -> Access | None:
