@@ -20,10 +20,11 @@ is any answer but a refusal (401, 403, 404) or a server error.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,9 +44,11 @@ from lablink.core.oidc import OidcConfig
 from lablink.core.review_report import ReviewOptions
 from lablink.core.reviews import Reviewer
 from lablink.core.schemas import Schemas
+from lablink.errors import NotFound
 from lablink.server.access import rule
 from lablink.server.app import create_app
 from lablink.server.auth import AuthConfig
+from lablink.store.registry_sql import LoggedModelRow
 from oidc_provider import CLIENT_ID, CLIENT_SECRET, Person, Provider
 
 CALLERS = ("anonymous", "wrong", "viewer", "member", "other", "admin")
@@ -88,6 +91,7 @@ class Row:
     params: dict[str, Any] = field(default_factory=dict)
     json: Any = None
     form: dict[str, str] | None = None
+    fresh: Callable[[Lab], None] | None = None  # puts back what the row deletes, per caller
 
 
 @dataclass
@@ -102,12 +106,46 @@ def mlflow(kind: str, json_args: dict[str, Any] | None = None, **params: str) ->
     return Row(kind, params=params, json=json_args)
 
 
+def spare_model(run: str) -> Callable[[Lab], None]:
+    """Registered model ``spare``, version 1 from ``run`` (of vision), as a deletion finds it."""
+
+    def fresh(lab: Lab) -> None:
+        try:
+            lab.registry.version("spare", 1)
+        except NotFound:
+            with contextlib.suppress(NotFound):
+                lab.registry.delete("spare")
+            lab.registry.create("mia", "spare")
+            lab.registry.create_version("mia", "spare", f"runs:/{run}/model.pt")
+
+    return fresh
+
+
+def spare_logged_model(model_id: str, run: str) -> Callable[[Lab], None]:
+    """Logged model ``model_id`` of ``run`` with tag ``t``, as a deletion finds it."""
+
+    def fresh(lab: Lab) -> None:
+        sql = lab.logged_models.sql
+        try:
+            row = lab.logged_models.get(model_id)
+        except NotFound:
+            sql.add_logged_model(
+                LoggedModelRow(model_id, run, "spare", "spare", None, "", {}, {}, 1.7e9, 1.7e9)
+            )
+            row = lab.logged_models.get(model_id)
+        if "t" not in row.tags:
+            lab.logged_models.set_tags(model_id, {"t": "1"})
+
+    return fresh
+
+
 def rows(w: dict[str, str]) -> dict[tuple[str, str], Row]:
     """What each route is, and how to call it (``w``: the objects' ids)."""
     run, digest = w["run"], w["digest"]
     api = "/api/v1"
     m = "/api/2.0/mlflow"
     exp = w["experiment"]
+    mr, mv = f"{m}/registered-models", f"{m}/model-versions"
     return {
         ("GET", "/openapi.json"): Row("public"),
         ("HEAD", "/openapi.json"): Row("public"),
@@ -164,11 +202,19 @@ def rows(w: dict[str, str]) -> dict[tuple[str, str], Row]:
         ("GET", f"{api}/datasets/{{name}}/versions/{{ref}}/used-by"): Row(
             "shared-read", f"{api}/datasets/tables/versions/v1/used-by"
         ),
+        ("GET", f"{api}/datasets/{{name}}/aliases"): Row("shared-read"),
+        ("POST", f"{api}/datasets/{{name}}/aliases"): Row("shared-write", json=BAD),
+        ("DELETE", f"{api}/datasets/{{name}}/aliases/{{alias}}"): Row(
+            "shared-write", f"{api}/datasets/tables/aliases/latest"
+        ),
         ("POST", f"{api}/data/missing"): Row("shared-read", json={"digests": [digest]}),
         ("POST", f"{api}/data/packs"): Row("shared-write", json=BAD),
         ("POST", f"{api}/data/fetch"): Row("shared-read", json={"digests": [w["file"]]}),
         ("POST", f"{api}/data/access"): Row("shared-read", json={"digests": [digest]}),
         ("POST", f"{api}/data/verify"): Row("shared-write", json={"digest": w["file"]}),
+        # -- registered models, as lablink's API shows them (the registry's rule)
+        ("GET", f"{api}/models"): Row("any"),
+        ("GET", f"{api}/models/{{name}}"): Row("read", f"{api}/models/clf"),
         # -- events
         ("GET", f"{api}/events"): Row("any"),
         ("GET", f"{api}/runs/{{run_id}}/events"): Row("read"),
@@ -267,6 +313,59 @@ def rows(w: dict[str, str]) -> dict[tuple[str, str], Row]:
             "read", run_ids=run, metric_key="loss"
         ),
         ("POST", f"{m}/logged-models/search"): mlflow("any", {}),
+        ("POST", f"{m}/runs/outputs"): mlflow("write", {"run_id": run, "models": "x"}),
+        ("GET", "/api/3.0/mlflow/server-info"): Row("any"),
+        # -- MLflow logged models: their run's project
+        ("POST", f"{m}/logged-models"): mlflow("write", {"experiment_id": exp}),
+        ("GET", f"{m}/logged-models/{{model_id}}"): Row("read"),
+        ("PATCH", f"{m}/logged-models/{{model_id}}"): mlflow("write", {"status": "x"}),
+        ("DELETE", f"{m}/logged-models/{{model_id}}"): Row(
+            "write",
+            f"{m}/logged-models/{w['spare_model']}",
+            fresh=spare_logged_model(w["spare_model"], run),
+        ),
+        ("POST", f"{m}/logged-models/{{model_id}}/params"): mlflow("write", {"params": "x"}),
+        ("PATCH", f"{m}/logged-models/{{model_id}}/tags"): mlflow("write", {"tags": "x"}),
+        ("DELETE", f"{m}/logged-models/{{model_id}}/tags/{{key:path}}"): Row(
+            "write",
+            f"{m}/logged-models/{w['spare_model']}/tags/t",
+            fresh=spare_logged_model(w["spare_model"], run),
+        ),
+        # -- MLflow model registry: ``clf`` belongs to vision (its version 1's run)
+        ("POST", f"{mr}/create"): mlflow("shared-write", {"name": ""}),
+        ("GET", f"{mr}/get"): mlflow("read", name="clf"),
+        ("POST", f"{mr}/rename"): mlflow("write", {"name": "clf", "new_name": ""}),
+        ("PATCH", f"{mr}/update"): mlflow("write", {"name": "clf", "description": 1}),
+        ("DELETE", f"{mr}/delete"): Row("write", json={"name": "spare"}, fresh=spare_model(run)),
+        ("GET", f"{mr}/search"): mlflow("any"),
+        ("POST", f"{mr}/search"): mlflow("any", {}),
+        ("POST", f"{mr}/set-tag"): mlflow("write", {"name": "clf", "key": "", "value": "v"}),
+        ("DELETE", f"{mr}/delete-tag"): mlflow("write", {"name": "clf", "key": "none"}),
+        ("GET", f"{mr}/get-latest-versions"): mlflow("read", name="clf"),
+        ("POST", f"{mr}/get-latest-versions"): mlflow("read", {"name": "clf"}),
+        ("POST", f"{mr}/alias"): mlflow("write", {"name": "clf", "alias": "v1", "version": "1"}),
+        ("DELETE", f"{mr}/alias"): mlflow("write", {"name": "clf", "alias": "v1"}),
+        ("GET", f"{mr}/alias"): mlflow("read", name="clf", alias="champion"),
+        ("POST", f"{mv}/create"): mlflow("write", {"name": "clf", "source": "s3://x"}),
+        ("GET", f"{mv}/get"): mlflow("read", name="clf", version="1"),
+        ("PATCH", f"{mv}/update"): mlflow(
+            "write", {"name": "clf", "version": "1", "description": 1}
+        ),
+        ("POST", f"{mv}/transition-stage"): mlflow(
+            "write", {"name": "clf", "version": "1", "stage": "x"}
+        ),
+        ("DELETE", f"{mv}/delete"): Row(
+            "write", json={"name": "spare", "version": "1"}, fresh=spare_model(run)
+        ),
+        ("POST", f"{mv}/set-tag"): mlflow(
+            "write", {"name": "clf", "version": "1", "key": "", "value": "v"}
+        ),
+        ("DELETE", f"{mv}/delete-tag"): mlflow(
+            "write", {"name": "clf", "version": "1", "key": "none"}
+        ),
+        ("GET", f"{mv}/get-download-uri"): mlflow("read", name="clf", version="1"),
+        ("GET", f"{mv}/search"): mlflow("any"),
+        ("POST", f"{mv}/search"): mlflow("any", {}),
         ("GET", "/api/2.0/mlflow-artifacts/artifacts"): mlflow(
             "read", path=f"{exp}/{run}/artifacts"
         ),
@@ -298,6 +397,8 @@ def rows(w: dict[str, str]) -> dict[tuple[str, str], Row]:
         ("GET", "/datasets"): Row("page-any"),
         ("GET", "/datasets/{name}"): Row("page-any", "/datasets/tables"),
         ("GET", "/sweeps/{sweep_id}"): Row("page"),
+        ("GET", "/models"): Row("page-any"),
+        ("GET", "/models/{name}"): Row("page", "/models/clf"),
         ("POST", "/signout"): Row("signout", form={}),
         ("GET", "/me"): Row("page-any"),
         ("POST", "/me/tokens"): Row("page-write", form={"name": "x"}),
@@ -391,6 +492,8 @@ def _serve(lab: Lab, home: Path) -> Iterator[World]:
         people.add_user("root", user, f"{user}@lab.org", admin=admin)
         role = "admin" if admin else "member"
         tokens[caller] = people.create_token("root", user, "laptop", None, role).secret
+    people.add_user("root", "nobody", "nobody@lab.org")  # signed in, no role anywhere
+    tokens["nobody"] = people.create_token("root", "nobody", "laptop", None, "member").secret
     people.add_user("root", "victim", "victim@lab.org")
     victim_token = people.create_token("root", "victim", "spare").token.id
 
@@ -402,7 +505,7 @@ def _serve(lab: Lab, home: Path) -> Iterator[World]:
         run, 1, {"loss": {"steps": [0, 1], "times": [1.7e9, 1.7e9], "values": [1.0, 0.5]}}
     )
     spare = tracking.create_run("ana", "vision", "spare").id
-    tracking.create_run("ana", "audio", "whisper")
+    audio = tracking.create_run("ana", "audio", "whisper").id
     people.grant("root", "vision", "kenji", "viewer")
     people.grant("root", "vision", "mia", "member")
     people.grant("root", "audio", "lee", "admin")
@@ -448,6 +551,16 @@ def _serve(lab: Lab, home: Path) -> Iterator[World]:
     tracking.add_artifact(trial.id, "sweep/spec.json", "sweep", spec_digest)
 
     experiment = lab.mlflow.experiment_of("vision").experiment_id
+    # the registry: clf belongs to vision (its first version's run), spare is deleted
+    lab.registry.create("mia", "clf")
+    lab.registry.create_version("mia", "clf", f"runs:/{run}/model.pt")
+    lab.registry.set_alias("mia", "clf", "champion", 1)
+    spare_model(run)(lab)
+    logged = lab.logged_models.create(str(experiment), run, "net", None, {}, {"t": "1"})
+    spare_logged = "m-" + uuid.uuid4().hex
+    spare_logged_model(spare_logged, run)(lab)
+    lab.dataset_aliases.set("mia", "tables@v1", "prod")
+    lab.registry.create("mia", "draft")  # no version yet: no project (a test below)
     loose = tracking.put_blob(iter([b"uploaded, never committed"]))
     values = {
         "diff": diff,
@@ -468,6 +581,10 @@ def _serve(lab: Lab, home: Path) -> Iterator[World]:
         "name": "tables",
         "ref": "v1",
         "rotation": "research",
+        "model_id": logged.model_id,
+        "spare_model": spare_logged,
+        "alias": "prod",
+        "audio_run": audio,
     }
     provider = Provider(Person("sub-ana", "ana@lab.org")).start()
     oidc = OidcConfig(provider.url, CLIENT_ID, CLIENT_SECRET, "Test IdP")
@@ -528,6 +645,8 @@ def test_every_caller_gets_what_their_role_allows_on_every_route(world: World) -
     try:
         for (method, path), row in rows(world.values).items():
             for caller, expected in zip(CALLERS, KINDS[row.kind], strict=True):
+                if row.fresh is not None:
+                    row.fresh(world.lab)
                 got = call(clients[caller], world, method, path, row)
                 if got >= 500 or outcome(got, expected) != expected:
                     wrong.append(f"{method} {path} as {caller}: {got}, expected {expected}")
@@ -577,6 +696,124 @@ def test_a_version_is_approved_by_someone_other_than_its_author(world: World) ->
     assert got.json()["state"] == "approved" and got.json()["approvers"] == ["lee"]
     got = httpx.post(f"{review}/revoke", json={}, headers=as_("member"))
     assert got.status_code == 403, got.text  # only an approver, or a server admin
+
+
+def test_a_hidden_model_answers_as_a_missing_one(world: World) -> None:
+    """``other`` reads nothing of vision: its registered model (with its version and
+    alias), its logged model and its experiment answer what a missing one answers, word
+    for word, names aside (no run id, no "it exists" told by another message)."""
+    v, m = world.values, "/api/2.0/mlflow"
+    nope = "m-" + "0" * 32
+    exp = v["experiment"]
+
+    def both(method: str, path: str, hidden: dict[str, Any], missing: dict[str, Any]) -> Any:
+        return (method, path, hidden), (method, path, missing)
+
+    cases = [  # (method, path, args) of vision's, then of one that does not exist
+        (("GET", "/api/v1/models/clf", {}), ("GET", "/api/v1/models/nope", {})),
+        both("GET", f"{m}/registered-models/get", {"name": "clf"}, {"name": "nope"}),
+        both(
+            "GET",
+            f"{m}/registered-models/alias",
+            {"name": "clf", "alias": "champion"},
+            {"name": "nope", "alias": "champion"},
+        ),
+        both(
+            "GET",
+            f"{m}/model-versions/get",
+            {"name": "clf", "version": "1"},
+            {"name": "nope", "version": "1"},
+        ),
+        (
+            ("GET", f"{m}/logged-models/{v['model_id']}", {}),
+            ("GET", f"{m}/logged-models/{nope}", {}),
+        ),
+        (("GET", f"/api/v1/runs/{v['run']}", {}), ("GET", f"/api/v1/runs/{'0' * 12}", {})),
+        both("GET", f"{m}/runs/get", {"run_id": v["run"]}, {"run_id": "0" * 12}),
+        both("GET", f"{m}/experiments/get", {"experiment_id": exp}, {"experiment_id": "999999"}),
+        both(
+            "GET",
+            f"{m}/experiments/get-by-name",
+            {"experiment_name": "vision"},
+            {"experiment_name": "nope"},
+        ),
+        *(
+            both("POST", f"{m}/{r}", {"experiment_ids": [exp]}, {"experiment_ids": ["999999"]})
+            for r in ("runs/search", "logged-models/search")
+        ),
+        # a version made from a hidden model's: the model is named, not its run
+        *(
+            both(
+                "POST",
+                f"{m}/model-versions/create",
+                {"name": "draft", "source": f"models:/clf{at}"},
+                {"name": "draft", "source": f"models:/nope{at}"},
+            )
+            for at in ("/1", "@champion")
+        ),
+        both(
+            "POST",
+            f"{m}/model-versions/create",
+            {"name": "draft", "source": f"models:/{v['model_id']}"},
+            {"name": "draft", "source": f"models:/{nope}"},
+        ),
+        both(  # lee writes audio's run, naming vision's logged model as its output
+            "POST",
+            f"{m}/runs/outputs",
+            {"run_id": v["audio_run"], "models": [{"model_id": v["model_id"], "step": 0}]},
+            {"run_id": v["audio_run"], "models": [{"model_id": nope, "step": 0}]},
+        ),
+    ]
+    names = ("clf", "nope", v["model_id"], nope, exp, "999999", "vision", v["run"], "0" * 12)
+
+    def answer(client: httpx.Client, method: str, path: str, args: Any) -> tuple[int, str]:
+        got = client.get(path, params=args) if method == "GET" else client.post(path, json=args)
+        body = got.json()
+        text = str(body["error"]["message"] if "error" in body else body.get("message", ""))
+        for name in names:
+            text = re.sub(rf"\b{re.escape(name)}\b", "X", text)
+        return got.status_code, text
+
+    headers = {"Authorization": f"Bearer {world.tokens['other']}"}
+    with httpx.Client(base_url=world.url, headers=headers, timeout=20) as client:
+        for hidden, missing in cases:
+            got, want = answer(client, *hidden), answer(client, *missing)
+            assert got == want and got[0] == 404, (hidden, got, want)
+
+
+def test_a_model_without_versions_is_any_roles(world: World) -> None:
+    """``draft`` has no version, so no project: any role reads it, a member of any
+    project changes it, a viewer (of vision only) does not; the list shows it to all."""
+    m = "/api/2.0/mlflow/registered-models"
+    expected = {  # caller -> (read, write)
+        "viewer": (200, 403),
+        "member": (200, 200),
+        "other": (200, 200),
+        "admin": (200, 200),
+    }
+    for caller, (read, write) in expected.items():
+        headers = {"Authorization": f"Bearer {world.tokens[caller]}"}
+        with httpx.Client(base_url=world.url, headers=headers, timeout=20) as client:
+            got = client.get(f"{m}/get", params={"name": "draft"})
+            assert got.status_code == read, (caller, got.text)
+            assert client.get("/api/v1/models/draft").status_code == read, caller
+            listed = [x["name"] for x in client.get("/api/v1/models").json()["models"]]
+            assert "draft" in listed and ("clf" in listed) == (caller != "other"), (caller, listed)
+            got = client.post(f"{m}/set-tag", json={"name": "draft", "key": caller, "value": "1"})
+            assert got.status_code == write, (caller, got.text)
+
+
+def test_a_model_without_versions_needs_a_role_somewhere(world: World) -> None:
+    """Someone signed in with no role anywhere reads no model: ``draft`` is refused as
+    shared datasets are, and no list or search shows it."""
+    m = "/api/2.0/mlflow"
+    headers = {"Authorization": f"Bearer {world.tokens['nobody']}"}
+    with httpx.Client(base_url=world.url, headers=headers, timeout=20) as client:
+        assert client.get(f"{m}/registered-models/get", params={"name": "draft"}).status_code == 403
+        assert client.get("/api/v1/models/draft").status_code == 403
+        assert client.get("/api/v1/models").json()["models"] == []
+        found = client.post(f"{m}/registered-models/search", json={}).json()
+        assert found.get("registered_models", []) == []
 
 
 def test_the_team_rule_takes_whole_path_segments() -> None:

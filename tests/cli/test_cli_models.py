@@ -45,7 +45,7 @@ def check(env: dict[str, str], run_id: str) -> None:
     assert detail["versions"][0]["path"] == "model" and detail["model"]["project"] == "vision"
     assert "no versions yet" in run_cli(env, "models", "show", "empty").stdout
     missing = run_cli(env, "models", "show", "nope", code=1)
-    assert "registered model with name='nope' not found" in missing.stderr
+    assert "registered model 'nope' not found" in missing.stderr
     bad = run_cli(env, "models", "show", "a/b", code=1)
     assert "invalid registered model name" in bad.stderr
 

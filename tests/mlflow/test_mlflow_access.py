@@ -60,7 +60,7 @@ def test_roles_hold_on_mlflow_routes(
     assert denied.value.error_code == "PERMISSION_DENIED"
 
     eve = as_user(url, tokens["eve"], monkeypatch)
-    with pytest.raises(MlflowException, match="not found") as hidden:
+    with pytest.raises(MlflowException, match="no run with id") as hidden:  # as a missing run
         eve.get_run(run.info.run_id)
     assert hidden.value.error_code == "RESOURCE_DOES_NOT_EXIST"
     assert "vision" not in {e.name for e in eve.search_experiments()}

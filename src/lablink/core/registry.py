@@ -283,6 +283,19 @@ def proxy_uri(experiment_id: int, run_id: str, path: str) -> str:
     return f"{base}/{path.strip('/')}" if path.strip("/") else base
 
 
+def source_model(source: Any) -> tuple[str, str] | None:
+    """What a ``models:/`` source names: ``("logged", id)`` for ``models:/<logged model
+    id>``, ``("registered", name)`` for ``models:/<name>/<version>`` or
+    ``models:/<name>@<alias>``; None for any other source."""
+    if not isinstance(source, str) or not source.startswith("models:/"):
+        return None
+    rest = source[len("models:/") :].strip("/")
+    if rest.startswith("m-") and "/" not in rest and "@" not in rest:
+        return ("logged", rest)
+    name = rest.partition("@")[0] if "@" in rest else rest.rpartition("/")[0]
+    return ("registered", name) if name else None
+
+
 def location_parts(location: str) -> tuple[str, str] | None:
     """``(run id, path)`` of a proxy URI, None for anything else."""
     match = _PROXY.fullmatch(location)

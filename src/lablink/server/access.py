@@ -80,6 +80,7 @@ class Access:
         self.lab = lab
         self.identity = identity
         self._roles: dict[str, str | None] = {}
+        self._anywhere: dict[str, bool] = {}
 
     def role(self, project: str) -> str | None:
         """The caller's role in ``project`` (None: not even viewer)."""
@@ -91,11 +92,12 @@ class Access:
         """Whether the caller holds at least ``needed`` in ``project``."""
         return self.identity.is_admin or allows(self.role(project), needed)
 
-    def check(self, project: str, needed: str, what: str | None = None) -> None:
+    def check(self, project: str, needed: str, what: str | NotFound | None = None) -> None:
         """Require ``needed`` in ``project``.
 
         Raises:
-            NotFound: the caller may not read it (``what`` names what is hidden).
+            NotFound: the caller may not read it (``what`` names what is hidden, or is
+                the very error a missing one raises).
             Forbidden: they may read but not do this.
         """
         if self.can(project, needed):
@@ -107,11 +109,27 @@ class Access:
                 f"a project admin grants it: lablink projects grant {project} "
                 f"{self.identity.user} {needed}",
             )
+        if isinstance(what, NotFound):
+            raise what
         raise NotFound(f"{what or 'project ' + repr(project)} not found")
 
     def readable(self) -> Callable[[str], bool]:
         """A test of "may the caller read this project?", remembering its answers."""
         return lambda project: self.can(project, VIEWER)
+
+    def holds_anywhere(self, needed: str) -> bool:
+        """Whether the caller holds ``needed`` in at least one project (remembered)."""
+        if self.identity.is_admin:
+            return True
+        if needed not in self._anywhere:
+            scope = self.identity.project
+            projects = (
+                [scope]
+                if scope
+                else [g.project for g in self.lab.people.grants(user=self.identity.user)]
+            )
+            self._anywhere[needed] = any(self.can(p, needed) for p in projects)
+        return self._anywhere[needed]
 
     def anywhere(self, needed: str) -> None:
         """Require ``needed`` in at least one project (for shared resources).
@@ -119,19 +137,17 @@ class Access:
         Raises:
             Forbidden: the caller holds no such role anywhere.
         """
-        if self.identity.is_admin:
-            return
-        scope = self.identity.project
-        projects = (
-            [scope]
-            if scope
-            else [g.project for g in self.lab.people.grants(user=self.identity.user)]
-        )
-        if not any(self.can(p, needed) for p in projects):
+        if not self.holds_anywhere(needed):
             raise Forbidden(
                 f"{self.identity.user} is not a {needed} of any project",
                 "datasets, schemas and blobs are shared: any project's role grants them",
             )
+
+
+def run_not_found(ref: str) -> NotFound:
+    """What a run the caller may not read answers: what a missing run answers
+    (``store/runs_sql.py``), so that no message tells that it exists."""
+    return NotFound(f"no run with id {ref!r}", "list runs with `lablink runs ls`")
 
 
 def check_model(access: Access | None, project: str | None, needed: str, what: str) -> None:
@@ -151,8 +167,11 @@ def check_model(access: Access | None, project: str | None, needed: str, what: s
 
 
 def model_readable(access: Access | None, project: str | None) -> bool:
-    """Whether the caller may read a registered model of ``project``."""
-    return access is None or project is None or access.can(project, VIEWER)
+    """Whether the caller may read a registered model of ``project`` (None: a model
+    without versions, which a role anywhere reads)."""
+    if access is None:
+        return True
+    return access.holds_anywhere(VIEWER) if project is None else access.can(project, VIEWER)
 
 
 def access_of(request: Request) -> Access | None:
@@ -216,7 +235,7 @@ def authorize(request: Request) -> Access | None:
         access.check(params["project"], needed)
     elif kind == "run":
         ref = str(params.get("run_id", params.get("ref")))
-        access.check(run_project(request, ref), needed, f"run {ref!r}")
+        access.check(run_project(request, ref), needed, run_not_found(ref))
     elif kind == "incident":
         incident = lab.watchdog.incidents.get(incident_number(params["incident_id"]))
         access.check(incident.project, needed, f"incident {incident.id}")

@@ -96,7 +96,7 @@ class MlflowSql:
                 self._select().where(t.mlflow_experiments.c.experiment_id == experiment_id)
             ).first()
         if row is None:
-            raise NotFound(f"no experiment with id {experiment_id}")
+            raise NotFound(f"experiment {experiment_id} not found")
         return _experiment(row)
 
     def experiment_by(
@@ -108,7 +108,7 @@ class MlflowSql:
         with self.store.engine.connect() as conn:
             row = conn.execute(self._select().where(where)).first()
         if row is None:
-            raise NotFound(f"no experiment named {name or project!r}")
+            raise NotFound(f"experiment {name or project!r} not found")
         return _experiment(row)
 
     def add_experiment(
@@ -166,7 +166,7 @@ class MlflowSql:
                 .values(updated_at=time.time(), **values)
             )
             if done.rowcount == 0:
-                raise NotFound(f"no experiment with id {experiment_id}")
+                raise NotFound(f"experiment {experiment_id} not found")
 
     # -- runs -------------------------------------------------------------------------
     def extras(self, run_ids: Sequence[str]) -> dict[str, RunExtras]:

@@ -197,7 +197,7 @@ class RegistrySql:
         """One registered model. Raises ``NotFound``."""
         found = self.models(name)
         if not found:
-            raise NotFound(f"registered model with name={name!r} not found")
+            raise NotFound(f"registered model {name!r} not found")
         return found[0]
 
     def update_model(self, model_id: int, **values: Any) -> None:

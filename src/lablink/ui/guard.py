@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from fastapi import Request
 
-from lablink.server.access import VIEWER, access_of, run_project
+from lablink.server.access import VIEWER, access_of, run_not_found, run_project
 
 
 def check_project(request: Request, project: str) -> None:
@@ -26,7 +26,7 @@ def check_run(request: Request, ref: str) -> None:
     """Require viewer in the project of run ``ref``. Raises ``NotFound``."""
     access = access_of(request)
     if access is not None:
-        access.check(run_project(request, ref), VIEWER, f"run {ref!r}")
+        access.check(run_project(request, ref), VIEWER, run_not_found(ref))
 
 
 def readable(request: Request) -> Callable[[str], bool]:

@@ -29,7 +29,7 @@ from lablink.checks.wire_numbers import MAX_WIRE_INT, parse_wire_int
 from lablink.core.lab import Lab
 from lablink.errors import ServiceUnavailable, TooManyStreams
 from lablink.models import Event
-from lablink.server.access import Access, Authorized, run_project
+from lablink.server.access import Access, Authorized, run_not_found, run_project
 from lablink.server.deps import LabDep
 from lablink.server.jsonio import dumps
 from lablink.server.live import PAGE, EventHub, Subscription
@@ -196,7 +196,7 @@ async def _stream(
             await run_in_threadpool(access.check, project, "viewer")
         if run is not None:
             owner = await run_in_threadpool(run_project, request, run)
-            await run_in_threadpool(access.check, owner, "viewer", f"run {run!r}")
+            await run_in_threadpool(access.check, owner, "viewer", run_not_found(run))
     readable = Readable(access.readable() if access is not None else None)
     hub: EventHub = request.app.state.live
     limits = getattr(request.app.state, "stream_limits", None)

@@ -17,7 +17,7 @@ from lablink.checks.wire_numbers import MAX_WIRE_INT, json_int
 from lablink.core.lab import Lab
 from lablink.errors import InvalidInput
 from lablink.models import History
-from lablink.server.access import Authorized, run_project
+from lablink.server.access import Authorized, run_not_found, run_project
 from lablink.server.deps import LabDep
 from lablink.server.fields import Body, Integral, MetricKey
 from lablink.server.jsonio import JSONResponse, loads_body, reply
@@ -177,5 +177,5 @@ def compare(
         raise InvalidInput(f"compare takes at most {MAX_COMPARE} runs, not {len(run)}")
     if access is not None:
         for ref in run:
-            access.check(run_project(request, ref), "viewer", f"run {ref!r}")
+            access.check(run_project(request, ref), "viewer", run_not_found(ref))
     return reply(lab.tracking.compare(run))

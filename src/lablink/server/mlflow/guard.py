@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 
 from lablink.core.lab import Lab
-from lablink.server.access import MEMBER, VIEWER, Access, Authorized, run_project
+from lablink.server.access import MEMBER, VIEWER, Access, Authorized, run_not_found, run_project
 from lablink.server.mlflow.wire import arguments
 
 Args = Annotated[dict[str, Any], Depends(arguments)]
@@ -33,7 +33,7 @@ def run_access(request: Request, access: Access | None, run_id: str, needed: str
     """Require ``needed`` in the project of run ``run_id`` (404 for an unknown run)."""
     project = run_project(request, run_id)
     if access is not None:
-        access.check(project, needed, f"run {run_id!r}")
+        access.check(project, needed, run_not_found(run_id))
 
 
 def lab_of(request: Request) -> Lab:

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Request
 
 from lablink.checks import mlflow_search as search
 from lablink.errors import InvalidInput
+from lablink.server.access import run_project
 from lablink.server.jsonio import JSONResponse, reply
 from lablink.server.mlflow import wire, wire_registry
 from lablink.server.mlflow.guard import (
@@ -20,6 +21,7 @@ from lablink.server.mlflow.guard import (
     Args,
     Authorized,
     lab_of,
+    read_project,
     run_access,
     write_project,
 )
@@ -36,9 +38,11 @@ def _render(request: Request, row: LoggedModelRow) -> dict[str, Any]:
     )
 
 
-def _row(request: Request, access: Any, model_id: str, needed: str) -> LoggedModelRow:
+def logged_model(request: Request, access: Any, model_id: str, needed: str) -> LoggedModelRow:
+    """A logged model, requiring ``needed`` in its run's project."""
     row = lab_of(request).logged_models.get(model_id)
-    run_access(request, access, row.run_id, needed)
+    if access is not None:  # a hidden model answers as a missing one, its run unnamed
+        access.check(run_project(request, row.run_id), needed, f"logged model {model_id!r}")
     return row
 
 
@@ -69,12 +73,12 @@ def search_logged_models(request: Request, args: Args, access: Authorized) -> JS
     ids = args.get("experiment_ids") or []
     if not isinstance(ids, list):
         ids = [ids]
-    readable = access.readable() if access is not None else (lambda _: True)
     allowed = []
     for eid in ids:
         exp = lab.mlflow.experiment(str(eid))
-        if readable(exp.project):
-            allowed.append(str(exp.experiment_id))
+        # as runs/search: a hidden experiment is a missing one, not an empty one
+        read_project(access, exp.project, f"experiment {exp.experiment_id}")
+        allowed.append(str(exp.experiment_id))
     clauses = search.parse(_attributes(wire.text(args, "filter", required=False)))
     found = [
         r for r in lab.logged_models.of_experiments(allowed) if search.matches(clauses, _lookup(r))
@@ -118,13 +122,13 @@ def _lookup(row: LoggedModelRow) -> search.Lookup:
 @router.get("/{model_id}")
 def get(model_id: str, request: Request, access: Authorized) -> JSONResponse:
     """One logged model."""
-    return reply({"model": _render(request, _row(request, access, model_id, VIEWER))})
+    return reply({"model": _render(request, logged_model(request, access, model_id, VIEWER))})
 
 
 @router.patch("/{model_id}")
 def finalize(model_id: str, request: Request, args: Args, access: Authorized) -> JSONResponse:
     """Mark a logged model ready (its files are uploaded) or failed."""
-    _row(request, access, model_id, "member")
+    logged_model(request, access, model_id, "member")
     status = wire.text(args, "status") or ""
     row = lab_of(request).logged_models.finalize(model_id, status)
     return reply({"model": _render(request, row)})
@@ -133,7 +137,7 @@ def finalize(model_id: str, request: Request, args: Args, access: Authorized) ->
 @router.delete("/{model_id}")
 def delete(model_id: str, request: Request, access: Authorized) -> JSONResponse:
     """Forget a logged model (its files stay with the run)."""
-    _row(request, access, model_id, "member")
+    logged_model(request, access, model_id, "member")
     lab_of(request).logged_models.delete(model_id)
     return reply({})
 
@@ -141,7 +145,7 @@ def delete(model_id: str, request: Request, access: Authorized) -> JSONResponse:
 @router.post("/{model_id}/params")
 def log_params(model_id: str, request: Request, args: Args, access: Authorized) -> JSONResponse:
     """Add params to a logged model."""
-    _row(request, access, model_id, "member")
+    logged_model(request, access, model_id, "member")
     lab_of(request).logged_models.log_params(model_id, wire.pairs(args, "params"))
     return reply({})
 
@@ -149,7 +153,7 @@ def log_params(model_id: str, request: Request, args: Args, access: Authorized) 
 @router.patch("/{model_id}/tags")
 def set_tags(model_id: str, request: Request, args: Args, access: Authorized) -> JSONResponse:
     """Set tags of a logged model."""
-    _row(request, access, model_id, "member")
+    logged_model(request, access, model_id, "member")
     lab_of(request).logged_models.set_tags(model_id, wire.pairs(args, "tags"))
     return reply({})
 
@@ -157,6 +161,6 @@ def set_tags(model_id: str, request: Request, args: Args, access: Authorized) ->
 @router.delete("/{model_id}/tags/{key:path}")
 def delete_tag(model_id: str, key: str, request: Request, access: Authorized) -> JSONResponse:
     """Remove a tag of a logged model."""
-    _row(request, access, model_id, "member")
+    logged_model(request, access, model_id, "member")
     lab_of(request).logged_models.delete_tag(model_id, key)
     return reply({})

@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from lablink.checks import mlflow_search as search
+from lablink.core.registry import source_model
 from lablink.errors import InvalidInput
 from lablink.server.access import check_model, model_readable
 from lablink.server.jsonio import JSONResponse, reply
@@ -26,6 +27,7 @@ from lablink.server.mlflow.guard import (
     lab_of,
     run_access,
 )
+from lablink.server.mlflow.models import logged_model
 from lablink.store.registry_sql import ModelRow, VersionRow
 
 models = APIRouter(prefix="/registered-models")
@@ -231,6 +233,11 @@ def create_version(request: Request, args: Args, access: Authorized) -> JSONResp
     lab = lab_of(request)
     model = _model(request, access, args, MEMBER)
     source = args.get("source")
+    named = source_model(source)  # a model the caller cannot read is hidden here too
+    if named is not None and named[0] == "registered":
+        _model(request, access, {"name": named[1]}, VIEWER)
+    elif named is not None:
+        logged_model(request, access, named[1], VIEWER)
     run_id = wire.text(args, "run_id", required=False)
     _, source_run, _ = lab.registry.resolve_source(source, wire.text(args, "model_id", False))
     for rid in {source_run, run_id} - {None}:

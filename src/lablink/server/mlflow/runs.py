@@ -19,6 +19,7 @@ from lablink.server.mlflow.guard import (
     run_access,
     write_project,
 )
+from lablink.server.mlflow.models import logged_model
 from lablink.store.mlflow_sql import RunExtras
 
 router = APIRouter(prefix="/runs")
@@ -186,12 +187,11 @@ def log_outputs(request: Request, args: Args, access: Authorized) -> JSONRespons
     items = args.get("models") or []
     if not isinstance(items, list):
         raise InvalidInput("models must be a list of {model_id, step}")
-    lab = lab_of(request)
     for item in items:
         model_id = item.get("model_id") if isinstance(item, dict) else None
         if not isinstance(model_id, str):
             raise InvalidInput("each output needs a model_id")
-        run_access(request, access, lab.logged_models.get(model_id).run_id, VIEWER)
+        logged_model(request, access, model_id, VIEWER)
     return reply({})
 
 
