@@ -203,6 +203,9 @@ def test_a_post_without_the_pages_csrf_token_changes_nothing(
         assert mia.post("/login/device", data=fields).status_code == 403
         wrong = mia.post("/login/device", data={**fields, "csrf_token": "0" * 64})
         assert wrong.status_code == 403
+        csrf = csrf_of(mia.get("/login/device").text)
+        odd = mia.post("/login/device", data={**fields, "decision": "maybe", "csrf_token": csrf})
+        assert odd.status_code == 400 and "not approve or deny" in odd.text
     assert code_of(poll(cli, got["device_code"])) == "authorization_pending"
 
 

@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from lablink.core.device_login import DeviceLogins, format_code
-from lablink.errors import LablinkError, NotFound
+from lablink.errors import InvalidInput, LablinkError, NotFound
 from lablink.identity import Identity
 from lablink.ui.profile import _interactive
 from lablink.ui.render import Renderer
@@ -57,11 +57,14 @@ def device_router(renderer: Renderer) -> APIRouter:
     async def decide(request: Request) -> Response:
         fields = await form_fields(request)
         logins: DeviceLogins = request.app.state.device_logins
-        approve = fields.get("decision") == "approve"
+        decision = fields.get("decision")
 
         def run() -> Response:
             identity = _identity(request)
             _interactive(identity)
+            if decision not in ("approve", "deny"):
+                raise InvalidInput(f"decision {decision!r} is not approve or deny")
+            approve = decision == "approve"
             row = logins.decide(identity, fields.get("code", ""), approve, client_ip(request))
             done = "approved" if approve else "denied"
             return page(code=format_code(row.user_code), login=row, done=done)
