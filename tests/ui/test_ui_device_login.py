@@ -254,7 +254,11 @@ def test_starts_are_rate_limited_per_address(cli: httpx.Client) -> None:
 
 
 # -- the CLI, a real subprocess ----------------------------------------------------------------
-def run_login(server: AppServer, config: Path, *extra: str) -> subprocess.Popen[str]:
+def run_login(
+    server: AppServer, config: Path, *extra: str, browser: str | None = None
+) -> subprocess.Popen[str]:
+    """``lablink login`` in a subprocess; ``browser``: a ``BROWSER`` command to open
+    the URL with (none: ``--no-browser``)."""
     env = {
         **os.environ,
         "PYTHONPATH": SRC,
@@ -262,9 +266,12 @@ def run_login(server: AppServer, config: Path, *extra: str) -> subprocess.Popen[
         "LABLINK_CONFIG": str(config),
         "COLUMNS": "200",
     }
+    if browser is not None:
+        env["BROWSER"] = browser
     command = [sys.executable, "-m", "lablink.cli", "login", "--server", server.url]
+    command += ["--no-browser"] if browser is None else []
     return subprocess.Popen(
-        [*command, "--no-browser", "--name", "laptop", *extra],
+        [*command, "--name", "laptop", *extra],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -286,7 +293,11 @@ def test_cli_login_waits_for_the_approval_and_keeps_the_token(
 ) -> None:
     team.lab.people.clock = time.time  # the CLI polls on real time
     config = tmp_path / "user" / "config.toml"
-    process = run_login(server, config)
+    opened = tmp_path / "opened.txt"
+    opener = tmp_path / "open-url"
+    opener.write_text(f'#!/bin/sh\nprintf %s "$1" > {opened}\n')
+    opener.chmod(0o755)
+    process = run_login(server, config, browser=f"{opener} %s")
     try:
         code = user_code_printed(process)
         with signed_in(server, "mia") as mia:
@@ -296,6 +307,7 @@ def test_cli_login_waits_for_the_approval_and_keeps_the_token(
         process.kill()
     assert process.returncode == 0, err
     assert "logged in to" in out and "as mia" in out
+    assert opened.read_text() == f"{server.url}/login/device?code={code}"
     assert config.stat().st_mode & 0o777 == 0o600
     settings = Settings.load(environ={"LABLINK_CONFIG": str(config)}, cwd=tmp_path)
     assert settings.server == server.url and settings.token is not None
@@ -303,6 +315,21 @@ def test_cli_login_waits_for_the_approval_and_keeps_the_token(
         f"{server.url}{API}/me", headers={"Authorization": f"Bearer {settings.token}"}, timeout=10
     )
     assert me.json()["user"] == "mia"
+
+
+def test_cli_login_without_a_server_says_how_to_name_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from lablink.cli.main import app
+
+    monkeypatch.chdir(tmp_path)  # no lablink.toml naming a server
+
+    env = {"LABLINK_CONFIG": str(tmp_path / "none.toml"), "LABLINK_SERVER": ""}
+    answer = CliRunner().invoke(app, ["login", "--no-browser"], env=env)
+    assert answer.exit_code == 1 and "no server to log in to" in answer.stderr
+    assert "--server" in answer.stderr
 
 
 def test_cli_login_denied_fails_and_keeps_nothing(
