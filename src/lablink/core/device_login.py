@@ -119,9 +119,11 @@ class DeviceLogins:
     ) -> None:
         self.people = people
         self.sql = DeviceSql(people.sql.store)
-        clock = lambda: self.people.clock()  # noqa: E731 - read late: tests swap it
-        self.starts = RateLimit(starts_per_minute / 60, starts_per_minute, clock)
-        self.polls = RateLimit(polls_per_second, 30 * polls_per_second, clock)
+        self.starts = RateLimit(starts_per_minute / 60, starts_per_minute, self._now)
+        self.polls = RateLimit(polls_per_second, 30 * polls_per_second, self._now)
+
+    def _now(self) -> float:
+        return self.people.clock()  # read late: tests swap the people's clock
 
     def start(self, label: object = None, ip: str | None = None) -> DeviceStart:
         """A new pending login for a client labelled ``label``.

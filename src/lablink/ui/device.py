@@ -17,7 +17,7 @@ from starlette.responses import Response
 from lablink.core.device_login import DeviceLogins, format_code
 from lablink.errors import InvalidInput, LablinkError, NotFound
 from lablink.identity import Identity
-from lablink.ui.profile import _interactive
+from lablink.ui.profile import require_interactive
 from lablink.ui.render import Renderer
 from lablink.ui.signin import NO_STORE, client_ip, form_fields
 
@@ -61,7 +61,7 @@ def device_router(renderer: Renderer) -> APIRouter:
 
         def run() -> Response:
             identity = _identity(request)
-            _interactive(identity)
+            require_interactive(identity)
             if decision not in ("approve", "deny"):
                 raise InvalidInput(f"decision {decision!r} is not approve or deny")
             approve = decision == "approve"
