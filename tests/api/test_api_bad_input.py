@@ -408,6 +408,15 @@ def admin_cases() -> list[Case]:
         Case("audit: before -1", "GET", f"{API}/admin/audit", 400, params={"before": -1}, contains="before"),
         Case("audit export: xml", "GET", f"{API}/admin/audit/export", 400, params={"format": "xml"}, contains="xml"),
         Case("audit export: action too long", "GET", f"{API}/admin/audit/export", 400, params={"action": "a" * 51}, contains="action"),
+        Case("device login: label with a slash", "POST", f"{API}/login/device", 400, json={"name": "a/b"}, contains="label"),
+        Case("device login: label a number", "POST", f"{API}/login/device", 400, json={"name": 7}, contains="name"),
+        Case("device login: unknown field", "POST", f"{API}/login/device", 400, json={"scope": "all"}, contains="scope"),
+        Case("device login: no body", "POST", f"{API}/login/device", 400, content=b"", contains="body"),
+        Case("device poll: no device_code", "POST", f"{API}/login/device/token", 400, json={}, contains="device_code"),
+        Case("device poll: device_code a number", "POST", f"{API}/login/device/token", 400, json={"device_code": 5}, contains="device_code"),
+        Case("device poll: device_code too long", "POST", f"{API}/login/device/token", 400, json={"device_code": "x" * 101}, contains="device_code"),
+        Case("device poll: unknown device_code", "POST", f"{API}/login/device/token", 400, "expired_token", json={"device_code": "x" * 43}, contains="unknown"),
+        Case("device poll: NUL in device_code", "POST", f"{API}/login/device/token", 400, "expired_token", json={"device_code": "a\x00b"}),
         Case("csrf: add a user as a form", "POST", u, 415, "unsupported_media_type", content="name=eve", headers={"Content-Type": "application/x-www-form-urlencoded"}),
     ]
     # fmt: on

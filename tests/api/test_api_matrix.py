@@ -403,6 +403,11 @@ def rows(w: dict[str, str]) -> dict[tuple[str, str], Row]:
         ("GET", "/me"): Row("page-any"),
         ("POST", "/me/tokens"): Row("page-write", form={"name": "x"}),
         ("POST", "/me/tokens/{token_id}/revoke"): Row("page-write", form={}),
+        # -- device login (lablink login): the API takes no credential, the page a person
+        ("POST", f"{api}/login/device"): Row("public", json=BAD),
+        ("POST", f"{api}/login/device/token"): Row("public", json=BAD),
+        ("GET", "/login/device"): Row("page-any"),
+        ("POST", "/login/device"): Row("page-write", form={"code": "BCDF-GHJK"}),
         ("POST", "/incidents/{incident_id}/ack"): Row("page-form", form={}),
         ("GET", "/r/{run_id}/logs"): Row("page"),
         ("GET", "/ui-data/runs/{run_id}/logs"): Row("page-data"),

@@ -1,5 +1,8 @@
 """``lablink login``: keep a server's URL and a personal token in the user's config file.
 
+With ``--token`` the token is given; without it one is approved in a browser
+(``cli/login_device.py``).
+
 The token is checked against the server before it is kept, and the file is written
 readable by its owner only (0600), as it holds a credential. The SDK and CLI then send
 the token as ``Authorization: Bearer`` on every call (``sdk/wire.py``).
@@ -20,23 +23,66 @@ from lablink.errors import InvalidInput, LablinkError
 
 
 def login(
-    server: str = typer.Option(..., "--server", help="The server's URL, e.g. https://lab:8500."),
-    token: str = typer.Option(
-        ..., "--token", help="A personal token (ll_...); '-' reads it from stdin."
+    server: str | None = typer.Option(
+        None,
+        "--server",
+        help="The server's URL, e.g. https://lab:8500 (default: the configured one).",
+    ),
+    token: str | None = typer.Option(
+        None,
+        "--token",
+        help="A personal token (ll_...); '-' reads it from stdin. Without it: approve in a browser.",
+    ),
+    no_browser: bool = typer.Option(
+        False, "--no-browser", help="Only print the URL to open; do not open a browser."
+    ),
+    name: str | None = typer.Option(
+        None, "--name", help="This client's label on the approval page (default: host name)."
     ),
 ) -> None:
-    """Check a personal token against a server and keep both in the user config file."""
+    """Log in to a server and keep its URL and a personal token in the user config file.
+
+    Without --token, prints a URL and a code: a signed-in person approves it in a browser
+    and this command receives a new personal token of theirs (90 days).
+    """
     from lablink.cli import output
+    from lablink.cli.login_device import default_label, device_login
     from lablink.identity import parse_token
     from lablink.sdk.wire import check_server_url
 
-    url = check_server_url(server.rstrip("/"))
+    url = check_server_url(_server(server).rstrip("/"))
+    console = output.console()
+    if token is None:
+        secret, user = device_login(
+            url, name or default_label(), _show, open_browser=not no_browser
+        )
+        check_token(url, secret)
+        path = user_config_path(os.environ)
+        save_login(path, url, secret)
+        console.print(f"logged in to {url} as {user}; token kept in {path} (0600)")
+        return
     secret = sys.stdin.readline().strip() if token == "-" else token.strip()
     parse_token(secret)
     check_token(url, secret)
     path = user_config_path(os.environ)
     save_login(path, url, secret)
-    output.console().print(f"{url} accepts the token; kept in {path} (0600)")
+    console.print(f"{url} accepts the token; kept in {path} (0600)")
+
+
+def _server(given: str | None) -> str:
+    if given is not None:
+        return given
+    from lablink.settings import Settings
+
+    configured = Settings.load().server
+    if configured is None:
+        raise InvalidInput("no server to log in to", "pass --server https://lab:8500")
+    return configured
+
+
+def _show(line: str) -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()  # at once: the person reads the code while this waits
 
 
 def check_token(url: str, token: str) -> None:

@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 from starlette.concurrency import run_in_threadpool
 
 from lablink.checks.limits import MAX_SMALL_BODY_BYTES
+from lablink.core.device_login import DeviceLogins
 from lablink.core.lab import Lab
 from lablink.core.oidc import OidcClient, OidcConfig
 from lablink.core.sessions import Sessions
@@ -27,6 +28,7 @@ from lablink.errors import Conflict, InvalidInput
 from lablink.server.access import authorize
 from lablink.server.api import PREFIX, ROUTERS
 from lablink.server.api.blobs import upload_path
+from lablink.server.api.login import router as login_router
 from lablink.server.api.projects import health_router, version
 from lablink.server.auth import AuthConfig, Authenticate, default_mode
 from lablink.server.errors import install_error_handlers
@@ -90,10 +92,12 @@ def create_app(
     app.state.auth = auth
     app.state.run_projects = {}
     app.state.sessions = sessions = Sessions(lab.people)
+    app.state.device_logins = DeviceLogins(lab.people)
     app.state.oidc = OidcClient(auth.oidc) if auth.oidc is not None else None
     install_error_handlers(app)
     install_openapi(app)
     app.include_router(health_router)
+    app.include_router(login_router, prefix=PREFIX)  # no credential yet: see browser.PUBLIC_API
     for router in ROUTERS:
         app.include_router(router, prefix=PREFIX, dependencies=[Depends(authorize)])
     mount_mlflow(app)

@@ -131,6 +131,9 @@ class Authenticate:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if scope["path"] in browser.PUBLIC_API:  # no credential yet (``lablink login``)
+            await self.app(scope, receive, send)
+            return
         if not scope["path"].startswith("/api/"):
             if self.ui and (not browser.public(scope["path"]) or scope["path"] == "/signin"):
                 await self._browse(scope, receive, send)

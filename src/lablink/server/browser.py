@@ -48,6 +48,8 @@ PUBLIC = frozenset(
     }
 )
 PUBLIC_PREFIXES = ("/static/",)
+# API routes called before the caller has a credential: a device login's start and poll.
+PUBLIC_API = frozenset({"/api/v1/login/device", "/api/v1/login/device/token"})
 MAX_FORM_BYTES = 64 * 1024
 
 

@@ -476,6 +476,27 @@ sessions = sa.Table(
 )
 sa.Index("ix_sessions_user", sessions.c.user_id)
 
+# Device logins (``lablink login`` without a token, issue 15): the CLI holds a random
+# device code, the row only its sha256; a signed-in person approves the short user code
+# in a browser. The token is made when the CLI next polls, so no secret is ever stored.
+# ``state``: pending, approved, denied or used.
+device_logins = sa.Table(
+    "device_logins",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("device_hash", sa.String(80), nullable=False, unique=True),  # "sha256:<hex>"
+    sa.Column("user_code", sa.String(16), nullable=False),
+    sa.Column("label", sa.String(100), nullable=False),
+    sa.Column("state", sa.String(20), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=False),
+    sa.Column("polled_at", sa.Float),
+    sa.Column("user_id", BigId, sa.ForeignKey("users.id")),  # who approved or denied
+    sa.Column("token_id", BigId),  # the token the CLI took
+    sa.Column("ip", sa.String(64)),  # where the CLI started from
+)
+sa.Index("ix_device_logins_user_code", device_logins.c.user_code)
+
 # -- team operations (issue 20) ------------------------------------------------------
 # One person, one record: a teammate is a ``users`` row plus this row. Hours and focus
 # blocks are minutes of the local day per weekday (``team/hours.py``), interpreted in

@@ -16,6 +16,7 @@ Pages (all state in the query string, so any view is a link to paste in chat):
     /datasets/{name}/v/{version}/review   a version's data review: report, diff, sign-off
     /docs                 the API's Swagger UI, from /static (works offline)
     /signin, /me          with auth on: the sign-in form; who you are, your roles and tokens
+    /login/device         approve (or deny) a `lablink login` started in a terminal
     /signin/oidc          single sign-on with the OpenID Connect provider (and /callback)
     /admin/users          server admins: users; /admin/projects grants; /admin/audit the log
 
@@ -44,6 +45,7 @@ def mount_ui(app: FastAPI, lab: Lab) -> None:
     from lablink.ui.attempts import attempts_router
     from lablink.ui.charts import data_router
     from lablink.ui.datasets import datasets_router
+    from lablink.ui.device import device_router
     from lablink.ui.incidents import incidents_router
     from lablink.ui.logs import logs_router
     from lablink.ui.models import models_router
@@ -78,6 +80,7 @@ def mount_ui(app: FastAPI, lab: Lab) -> None:
     app.include_router(signin_router(renderer))
     app.include_router(oidc_router(renderer))
     app.include_router(profile_router(lab, renderer))
+    app.include_router(device_router(renderer))  # approves `lablink login`
     app.include_router(admin_router(lab, renderer))
 
 

@@ -40,7 +40,12 @@ def _identity(request: Request) -> Identity:
     return identity
 
 
-def _interactive(identity: Identity) -> None:
+def require_interactive(identity: Identity) -> None:
+    """Refuse a browser whose credential is a token: it may not mint tokens.
+
+    Raises:
+        Forbidden: ``identity`` came from a token.
+    """
     if identity.token_id is not None:
         raise Forbidden(
             "tokens cannot be made or revoked with a token",
@@ -94,7 +99,7 @@ def profile_router(lab: Lab, renderer: Renderer) -> APIRouter:
 
         def make() -> NewToken:
             identity = _identity(request)
-            _interactive(identity)
+            require_interactive(identity)
             project = fields.get("project", "").strip() or None
             if project is not None:
                 check_project(request, project)  # an unreadable project does not exist
@@ -124,7 +129,7 @@ def profile_router(lab: Lab, renderer: Renderer) -> APIRouter:
     def revoke_token(request: Request, token_id: int) -> Response:
         try:
             identity = _identity(request)
-            _interactive(identity)
+            require_interactive(identity)
             if token_id not in {t.id for t in people.list_tokens(identity.user)}:
                 raise NotFound(f"you have no token {token_id}")
             people.revoke_token(identity.user, token_id)
