@@ -103,6 +103,10 @@ def describe_validation(errors: Sequence[Any]) -> tuple[str, list[dict[str, str]
             items.append({"loc": loc, "message": "request body is missing: send a JSON object"})
             continue
         message = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
+        if kind == "string_pattern_mismatch" and (err.get("ctx") or {}).get("pattern") == r"\S":
+            message = "is empty: write some text"
+        elif kind in ("literal_error", "enum"):
+            message = f"{message}, not {str(err.get('input'))[:80]!r}"
         items.append({"loc": loc, "message": f"{loc}: {message}" if loc else message})
     shown = "; ".join(item["message"] for item in items[:3])
     more = f" (and {len(items) - 3} more)" if len(items) > 3 else ""
