@@ -75,7 +75,7 @@ COMMANDS: dict[str, Entry] = {
     ),
     "login": Entry(
         "lablink.cli.login:login",
-        "Check a personal token against a server and keep both in the user config file.",
+        "Log in to a server and keep its URL and a personal token in the user config file.",
     ),
     "busfactor": Entry(
         "lablink.cli.busfactor:busfactor",

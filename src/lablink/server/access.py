@@ -47,6 +47,9 @@ SHARED = ("/datasets", "/data/", "/schemas", "/blobs/", "/reviews")
 # The team roster and on-call (issue 20): any signed-in user reads, server admins write.
 # Whole segments: a later ``/teams/{project}`` must not fall under this rule.
 TEAM = ("/team/", "/oncall/")
+# Called before the caller has a credential: ``lablink login``'s device flow, which
+# answers only to the device code it handed out (``server/browser.py`` PUBLIC_API).
+PUBLIC = frozenset(("/login/device", "/login/device/token"))
 # POSTs that only read (a question in a body, not a change).
 READ_POSTS = frozenset(
     (
@@ -229,7 +232,7 @@ def authorize(request: Request) -> Access | None:
             )
     elif kind == "project-admin":
         access.check(params["project"], ADMIN)
-    elif kind == "me":
+    elif kind in ("me", "public"):
         pass
     elif kind == "project":
         access.check(params["project"], needed)
@@ -254,8 +257,8 @@ def authorize(request: Request) -> Access | None:
 
 
 def rule(method: str, path: str, params: set[str]) -> str | None:
-    """Which check a route gets: ``admin`` (server admins), ``project-admin``, ``me``
-    (any caller, about themselves), ``team``, ``project``, ``run``, ``incident``, ``shared``,
+    """Which check a route gets: ``public`` (no credential yet), ``admin`` (server admins),
+    ``project-admin``, ``me`` (any caller, about themselves), ``team``, ``project``, ``run``, ``incident``, ``shared``,
     ``self`` (it filters or checks itself), or None (no rule: refused)."""
     if is_mlflow_path(path):
         return "self"  # MLflow names projects in its arguments: each route checks itself
@@ -264,6 +267,8 @@ def rule(method: str, path: str, params: set[str]) -> str | None:
         return "project-admin" if "project" in params else "admin"
     if path == "/me" or path.startswith("/me/"):
         return "me"
+    if path in PUBLIC:
+        return "public"
     if path == "/team" or path.startswith(TEAM):
         return "team"
     if "project" in params:
