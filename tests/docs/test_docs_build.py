@@ -243,3 +243,20 @@ def test_a_broken_template_is_named_and_nothing_is_written(
     after = lab_repo.snapshot()
     del after["templates/model_card.md.j2"]
     assert after == before
+
+
+def test_datasheets_and_lineage_give_the_data_review_state(lab_repo: LabRepo) -> None:
+    from lablink.settings import Settings
+
+    me = Settings.load({}).user
+    Cli()("review", "request", "tiny-clean@v1")
+    Cli()("review", "approve", "tiny-clean@v1", "--note", "checked the dropped rows")
+    Cli()("docs", "build")
+    sheet = (lab_repo.docs / "datasets/tiny-clean.md").read_text()
+    review = sheet.split("## Review")[1].split("## ")[0]
+    assert f"| tiny-clean@v1 | approved by {me} |" in review
+    raw = (lab_repo.docs / "datasets/tiny.md").read_text()
+    assert "`lablink review request tiny@v1`" in raw.split("## Review")[1]
+    lineage = (lab_repo.docs / "lineage.md").read_text()
+    assert f"review: approved by {me}" in lineage
+    assert "| tiny@v1 | raw | - | not reviewed |" in lineage

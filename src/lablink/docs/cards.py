@@ -163,6 +163,19 @@ def datasheet(name: str, versions: Sequence[DatasetVersion], facts: LabFacts) ->
             for v in versions
         ],
     )
+    reviews = table(
+        ["version", "review", "automated report", "requested by"],
+        [
+            [
+                v.ref,
+                facts.review_words(v.ref),
+                str(facts.reviews[v.ref].get("summary") or "-"),
+                str(facts.reviews[v.ref].get("requested_by") or "-"),
+            ]
+            for v in versions
+            if v.ref in facts.reviews
+        ],
+    )
     refs = {v.ref for v in versions}
     readers = {run.id: run for ref in sorted(refs) for run in facts.readers.get(ref, ())}
     users = sorted(readers.values(), key=lambda run: (run.created_at, run.id))
@@ -181,4 +194,5 @@ def datasheet(name: str, versions: Sequence[DatasetVersion], facts: LabFacts) ->
         "composition": composition,
         "collection": collection,
         "uses": uses,
+        "reviews": reviews if any(v.ref in facts.reviews for v in versions) else "",
     }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from lablink.models import Artifact, DatasetVersion, RunRecord
 
@@ -31,10 +32,21 @@ class LabFacts:
     artifacts: Mapping[str, Sequence[Artifact]]  # run id -> its artifacts
     versions: Sequence[DatasetVersion]  # by dataset, then version
     decisions: Sequence[Decision] = ()
+    # version ref (name@vN) -> its data review: state, approvers, summary (sdk/reviews.py)
+    reviews: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
 
     def project_runs(self, project: str) -> list[RunRecord]:
         """The runs of one project, oldest first."""
         return list(self._by_project.get(project, ()))
+
+    def review_words(self, ref: str) -> str:
+        """A version's review as a few words: ``approved by ana``, ``pending``, ``not reviewed``."""
+        review = self.reviews.get(ref)
+        if review is None:
+            return "not reviewed"
+        state = str(review.get("state"))
+        approvers = ", ".join(str(a) for a in review.get("approvers") or ())
+        return f"{state} by {approvers}" if state == "approved" and approvers else state
 
     @functools.cached_property
     def _by_project(self) -> dict[str, list[RunRecord]]:

@@ -8,7 +8,6 @@ from typing import Any
 
 from lablink.docs.facts import LabFacts, run_data
 from lablink.docs.markdown import date, table
-from lablink.models import DatasetVersion
 
 
 def node_id(kind: str, name: str) -> str:
@@ -30,6 +29,8 @@ def mermaid(facts: LabFacts, projects: Sequence[str]) -> str:
     known = {v.ref for v in facts.versions}
     for version in facts.versions:
         extra = [f"schema {version.schema_ref}"] if version.schema_ref else []
+        if version.ref in facts.reviews:
+            extra.append(f"review: {facts.review_words(version.ref)}")
         lines.append(f"  {node_id('d', version.ref)}[({label(version.ref, *extra)})]")
     for version in facts.versions:
         for parent in version.parents:
@@ -53,19 +54,20 @@ def mermaid(facts: LabFacts, projects: Sequence[str]) -> str:
     return "```mermaid\n" + "\n".join(lines) + "\n```"
 
 
-def _versions_table(versions: Sequence[DatasetVersion]) -> str:
+def _versions_table(facts: LabFacts) -> str:
     rows = [
         [
             v.ref,
             ", ".join(v.parents) or "raw",
             v.schema_ref or "-",
+            facts.review_words(v.ref),
             v.message or "",
             v.created_by,
             date(v.created_at),
         ]
-        for v in versions
+        for v in facts.versions
     ]
-    return table(["version", "made from", "schema", "message", "by", "created"], rows)
+    return table(["version", "made from", "schema", "review", "message", "by", "created"], rows)
 
 
 def lineage_page(facts: LabFacts, projects: Sequence[str]) -> dict[str, Any]:
@@ -73,5 +75,5 @@ def lineage_page(facts: LabFacts, projects: Sequence[str]) -> dict[str, Any]:
     return {
         "versions": list(facts.versions),
         "graph": mermaid(facts, projects),
-        "versions_table": _versions_table(facts.versions) if facts.versions else "",
+        "versions_table": _versions_table(facts) if facts.versions else "",
     }

@@ -15,6 +15,7 @@ from lablink.errors import NotFound
 from lablink.models import Artifact
 from lablink.sdk.client import Client
 from lablink.sdk.connect import open_remote
+from lablink.sdk.reviews import open_reviews
 from lablink.settings import Settings
 
 
@@ -48,6 +49,8 @@ def gather(settings: Settings, projects: Sequence[str] | None, docs: Path) -> La
     finally:
         remote.close()
     versions.sort(key=lambda v: (v.dataset, v.version))
+    with open_reviews(settings) as found:  # the newest 1,000 reviews: the API's page limit
+        reviews = {str(r["ref"]): r for r in found.ls(pending=False, mine=False, limit=1000)}
     return LabFacts(
         projects=chosen,
         runs=runs,
@@ -56,4 +59,5 @@ def gather(settings: Settings, projects: Sequence[str] | None, docs: Path) -> La
         },
         versions=versions,
         decisions=read_decisions(docs),
+        reviews=reviews,
     )
