@@ -86,7 +86,9 @@ class MlflowSql:
                     created_at=created_at,
                     updated_at=created_at,
                 )
-                .on_conflict_do_nothing(index_elements=["project_id"])
+                # two callers adopting one project at once: the second adds nothing,
+                # whichever unique index (project or name) sees the clash first
+                .on_conflict_do_nothing()
             )
 
     def experiment(self, experiment_id: int) -> ExperimentRow:
