@@ -8,10 +8,10 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-import chromium
 import pytest
+from browser_pages import launched_browser, watched_page
 from PIL import Image
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 from signin_support import PASSWORD, Team, make_team
 
 from helpers import AppServer
@@ -43,22 +43,13 @@ def server(team: Team) -> Iterator[AppServer]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as pw:
-        browser = chromium.launch(pw)
-        yield browser
-        browser.close()
+    yield from launched_browser()
 
 
 @pytest.fixture
 def page(browser: Browser, server: AppServer) -> Iterator[Page]:
-    problems: list[str] = []
-    context = browser.new_context(base_url=server.url, viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda exc: problems.append(f"script error: {exc}"))
-    yield page
-    context.close()
+    with watched_page(browser, server.url) as (page, problems):
+        yield page
     # The author's forged approval is answered 403 on purpose; nothing else may fail.
     assert [p for p in problems if "status of 403 (Forbidden)" not in p] == []
 
