@@ -118,6 +118,47 @@ def report_auth(tmp: Path, points: int) -> None:
     line("  ratio auth on / off", f"{on / off:.2f}", "", "≥ 0.95")
 
 
+def bench_durability(tmp: Path, points: int, requests: int, rounds: int = 2) -> dict[str, tuple]:
+    """SDK ingestion and 1,000-point batches with ``durability`` commit and process,
+    measured alternately in the same run (best of ``rounds``)."""
+    servers = {}
+    for mode in ("commit", "process"):
+        (tmp / f"durability-{mode}").mkdir(parents=True, exist_ok=True)
+        os.environ["LABLINK_DURABILITY"] = mode
+        servers[mode] = start_server(tmp / f"durability-{mode}" / "home")
+    os.environ.pop("LABLINK_DURABILITY", None)
+    best = {mode: (0.0, 0.0) for mode in servers}
+    try:
+        for _ in range(rounds):
+            for mode, (_, url, _) in servers.items():
+                os.environ["LABLINK_SERVER"] = url
+                sdk = bench_ingest(points)[0]
+                batches = bench_batches(url, requests)[0]
+                best[mode] = (max(best[mode][0], sdk), max(best[mode][1], batches))
+    finally:
+        for proc, _, _ in servers.values():
+            proc.terminate()
+            proc.wait(timeout=10)
+    return best
+
+
+def report_durability(tmp: Path, points: int, requests: int) -> None:
+    best = bench_durability(tmp, points, requests)
+    (sdk_on, batch_on), (sdk_off, batch_off) = best["commit"], best["process"]
+    line(
+        "ingestion, durability=commit (fsync)",
+        f"{sdk_on:,.0f} pts/s",
+        f"durability=process {sdk_off:,.0f} pts/s",
+        "≥ 250,000/s",
+    )
+    line(
+        "1,000-point batches, durability=commit",
+        f"{batch_on:,.0f} pts/s",
+        f"durability=process {batch_off:,.0f} pts/s",
+        "≥ 250,000/s",
+    )
+
+
 def bare_python_start() -> float:
     t0 = time.perf_counter()
     subprocess.run([sys.executable, "-c", "pass"], check=True)
@@ -361,6 +402,11 @@ def main() -> None:
     parser.add_argument(
         "--auth-only", action="store_true", help="Only the auth on vs off ingestion figure."
     )
+    parser.add_argument(
+        "--durability-only",
+        action="store_true",
+        help="Only the durability=commit vs process ingestion figures.",
+    )
     parser.add_argument("--batch-requests", type=int, default=500)
     parser.add_argument("--e2e-runs", type=int, default=500)
     parser.add_argument("--creations", type=int, default=200)
@@ -370,6 +416,12 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             os.environ["LABLINK_HOME"] = str(Path(tmp) / "client-home")
             report_auth(Path(tmp), args.points)
+        return
+    if args.durability_only:
+        os.environ["LABLINK_SYSTEM_METRICS"] = "false"
+        with tempfile.TemporaryDirectory() as tmp:
+            os.environ["LABLINK_HOME"] = str(Path(tmp) / "client-home")
+            report_durability(Path(tmp), args.points, args.batch_requests)
         return
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -413,6 +465,7 @@ def main() -> None:
             )
             line("  ratio to raw executemany", f"{rate / raw:.2f}", "", "≥ 0.5")
             report_auth(Path(tmp), args.points)
+            report_durability(Path(tmp), args.points, args.batch_requests)
             os.environ["LABLINK_SERVER"] = url
 
             batch_rate, _ = bench_batches(url, args.batch_requests)

@@ -97,6 +97,14 @@ SETTINGS: tuple[Key, ...] = (
         "Database URL of the store, e.g. postgresql+psycopg://host/db. "
         "Default: SQLite at <home>/lablink.db.",
     ),
+    Key(
+        "durability",
+        str,
+        "commit",
+        "What an acknowledged write to the embedded SQLite store survives: 'commit' (a "
+        "power failure: WAL fsynced, shared by concurrent writes) or 'process' (the "
+        "process crashing only; faster on slow disks).",
+    ),
     Key("blobs", str, None, "fsspec URL of the blob store. Default: <home>/blobs."),
     Key("server", str, None, "URL of a lablink server; when set the SDK and CLI talk HTTP to it."),
     Key("token", str, None, "API token sent to the server as a bearer token."),
@@ -209,6 +217,7 @@ class Settings:
     stop_signal: str
     public_url: str | None
     docs_url: str | None = None
+    durability: str = "commit"
     data_endpoints: tuple[str, ...] = ()
     cache_dir: Path = Path(".lablink/cache")
     cache_size: int = 20 * 1000**3
@@ -278,6 +287,7 @@ class Settings:
                 "stop_signal", values["stop_signal"], ("exception", "sigterm")
             ),
             public_url=values["public_url"],
+            durability=_check_choice("durability", values["durability"], ("commit", "process")),
             docs_url=values["docs_url"].rstrip("/") if values["docs_url"] else None,
             data_endpoints=_endpoints(values["data_endpoints"], project_config),
             cache_dir=Path(values["cache_dir"]).expanduser()

@@ -85,7 +85,7 @@ def _people(ctx: typer.Context) -> Iterator[tuple[People | RemotePeople, str]]:
         finally:
             remote.close()
         return
-    store = open_store(settings.db)
+    store = open_store(settings.db, durability=settings.durability)
     try:
         yield People(store), settings.user
     finally:

@@ -38,7 +38,7 @@ class _Direct:
         from lablink.store import open_store
 
         self.settings = settings
-        self.store = open_store(settings.db)
+        self.store = open_store(settings.db, durability=settings.durability)
         self.schemas = Schemas(self.store)
 
     def call(self, op: str, **kw: Any) -> Any:

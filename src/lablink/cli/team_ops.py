@@ -180,7 +180,7 @@ def team_ops(ctx: typer.Context) -> Iterator[TeamOps]:
     from lablink.core.team import Team
     from lablink.store import open_store
 
-    store = open_store(settings.db)
+    store = open_store(settings.db, durability=settings.durability)
     try:
         yield LocalTeam(Team(store), settings.user)
     finally:

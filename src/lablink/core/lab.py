@@ -29,7 +29,9 @@ class Lab:
 
     def __init__(self, settings: Settings, store: SqlStore | None = None) -> None:
         self.settings = settings
-        self.store = store if store is not None else open_store(settings.db)
+        self.store = (
+            store if store is not None else open_store(settings.db, durability=settings.durability)
+        )
         self.blobs = BlobStore(settings.blobs)
         self.tracking = Tracking(self.store, self.blobs)
         self.watchdog = Watchdog(self.store, settings)  # its loop runs in `lablink server`

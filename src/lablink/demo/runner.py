@@ -164,7 +164,7 @@ def _register_schema(settings: Settings, csv: Path) -> None:
     from lablink.core.schemas import Schemas
     from lablink.store import open_store
 
-    store = open_store(settings.db)
+    store = open_store(settings.db, durability=settings.durability)
     try:
         schema = infer_files([csv], "iris")
         Schemas(store).register("iris", schema, settings.user, description="inferred from iris@v1")

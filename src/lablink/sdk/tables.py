@@ -96,7 +96,7 @@ def fetch_schema(settings: Any, ref: str) -> SchemaVersion:
         from lablink.core.schemas import Schemas
         from lablink.store import open_store
 
-        store = open_store(settings.db)
+        store = open_store(settings.db, durability=settings.durability)
         try:
             return Schemas(store).get(ref)
         finally:

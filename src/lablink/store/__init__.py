@@ -13,8 +13,12 @@ if TYPE_CHECKING:  # importing the SQL modules loads numpy and SQLAlchemy: only 
     from lablink.store.sql import SqlStore
 
 
-def open_store(url: str, auto_upgrade: bool = True) -> SqlStore:
-    """Open (and if needed create and migrate) the store at a SQLAlchemy URL."""
+def open_store(url: str, auto_upgrade: bool = True, durability: str = "commit") -> SqlStore:
+    """Open (and if needed create and migrate) the store at a SQLAlchemy URL.
+
+    ``durability`` applies to SQLite ("commit" or "process", see ``SqliteStore``);
+    PostgreSQL fsyncs each commit itself.
+    """
     from lablink.store.migrate import ensure_schema
 
     if url.startswith("sqlite"):
@@ -25,7 +29,7 @@ def open_store(url: str, auto_upgrade: bool = True) -> SqlStore:
             make_dirs(Path(path).expanduser().parent)
         engine = make_sqlite_engine(url)
         ensure_schema(engine, auto_upgrade)
-        return SqliteStore(engine)
+        return SqliteStore(engine, "process" if durability == "process" else "commit")
     if url.startswith("postgresql"):
         from lablink.store.postgres import PostgresStore, make_postgres_engine
 

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
-from typing import Any
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from lablink.store.jsoncol import json_dumps, json_loads
 from lablink.store.sql import SqlStore
+from lablink.store.wal_sync import GroupSync
+
+Durability = Literal["commit", "process"]
 
 POLL_INTERVAL = 0.1
 logger = logging.getLogger(__name__)
@@ -19,9 +25,9 @@ logger = logging.getLogger(__name__)
 def make_sqlite_engine(url: str) -> sa.Engine:
     """An engine on a WAL database whose write transactions take the lock up front.
 
-    ``synchronous=NORMAL`` in WAL mode: a commit survives the process crashing, but
-    the last commits before a power failure or OS crash may be lost (never corrupted).
-    FULL would fsync every commit, which cost about four times the commit time here
+    ``synchronous=NORMAL`` in WAL mode: a commit survives the process crashing. The
+    store's writes add a shared fsync of the WAL (``GroupSync``) when they must also
+    survive a power failure; FULL would fsync every commit on its own instead
     (docs/server.md, "Performance and durability", has the figures).
     """
     engine = sa.create_engine(
@@ -53,14 +59,31 @@ def make_sqlite_engine(url: str) -> sa.Engine:
 
 
 class SqliteStore(SqlStore):
-    """The embedded default store."""
+    """The embedded default store.
 
-    def __init__(self, engine: sa.Engine) -> None:
+    ``durability="commit"`` (the default): a write returns only once it would survive a
+    power failure, its WAL frames fsynced together with those of concurrent writes.
+    ``"process"``: a write survives the process crashing, not the machine.
+    """
+
+    def __init__(self, engine: sa.Engine, durability: Durability = "commit") -> None:
         super().__init__(engine)
         self._writer = engine.execution_options(lablink_write=True)
+        database = engine.url.database
+        self.group_sync: GroupSync | None = None
+        if durability == "commit" and database not in (None, "", ":memory:"):
+            self.group_sync = GroupSync(Path(f"{database}-wal"))
 
     def write(self) -> Any:
-        return self._writer.begin()
+        if self.group_sync is None:
+            return self._writer.begin()
+        return self._durable_write(self.group_sync)
+
+    @contextlib.contextmanager
+    def _durable_write(self, group_sync: GroupSync) -> Iterator[sa.Connection]:
+        with self._writer.begin() as conn:
+            yield conn
+        group_sync.wait(group_sync.committed())
 
     def insert(self, table: sa.Table) -> Any:
         return sqlite_insert(table)
