@@ -4,13 +4,10 @@ them, and loses them again on downgrade."""
 from __future__ import annotations
 
 import sqlalchemy as sa
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
 
 from lablink.settings import Settings
 from lablink.store import open_store
-from lablink.store import schema as t
-from lablink.store.migrate import HEAD, MIGRATIONS, current_revision, upgrade
+from migration_steps import database_at, downgrade, schema_drift
 
 OURS = {"ix_artifacts_digest", "ix_runs_git_diff_digest"}
 
@@ -21,27 +18,17 @@ def indexes(engine: sa.Engine) -> set[str]:
 
 
 def test_a_0009_database_gains_the_indexes_and_a_downgrade_drops_them(settings: Settings) -> None:
-    from alembic import command
-    from alembic.config import Config
-
+    database_at(settings.db, "0009")
     engine = sa.create_engine(settings.db)
     try:
-        upgrade(engine, "0009")
         assert not indexes(engine) & OURS
         store = open_store(settings.db)
         try:
-            assert current_revision(store.engine) == HEAD  # type: ignore[attr-defined]
-            with store.engine.connect() as conn:  # type: ignore[attr-defined]
-                diffs = compare_metadata(MigrationContext.configure(conn), t.metadata)
-            assert [d for d in diffs if any(name in repr(d) for name in OURS)] == []
+            assert schema_drift(store.engine, OURS) == []  # type: ignore[attr-defined]
         finally:
             store.close()
         assert indexes(engine) >= OURS
-        with engine.begin() as conn:
-            config = Config()
-            config.set_main_option("script_location", str(MIGRATIONS))
-            config.attributes["connection"] = conn
-            command.downgrade(config, "0009")
+        downgrade(engine, "0009")
         assert not indexes(engine) & OURS
     finally:
         engine.dispose()

@@ -3,33 +3,25 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
 
 from lablink.core.lab import Lab
 from lablink.settings import Settings
 from lablink.store import open_store
-from lablink.store import schema as t
-from lablink.store.migrate import HEAD, current_revision, upgrade
+from lablink.store.migrate import upgrade
+from migration_steps import database_at, downgrade, schema_drift
 
 OURS = {"mlflow_experiments", "mlflow_runs", "mlflow_params", "mlflow_tags"}
 
 
+def add_old_project(conn: sa.Connection) -> None:
+    conn.execute(sa.text("INSERT INTO projects (name, created_at) VALUES ('old', 1.0)"))
+
+
 def test_a_0006_database_upgrades_and_its_projects_become_experiments(settings: Settings) -> None:
-    engine = sa.create_engine(settings.db)
-    try:
-        upgrade(engine, "0006")
-        with engine.begin() as conn:
-            conn.execute(sa.text("INSERT INTO projects (name, created_at) VALUES ('old', 1.0)"))
-        assert not sa.inspect(engine).has_table("mlflow_runs")
-    finally:
-        engine.dispose()
+    assert not database_at(settings.db, "0006", add_old_project) & OURS
     store = open_store(settings.db)
     try:
-        assert current_revision(store.engine) == HEAD  # type: ignore[attr-defined]
-        with store.engine.connect() as conn:  # type: ignore[attr-defined]
-            diffs = compare_metadata(MigrationContext.configure(conn), t.metadata)
-        assert [d for d in diffs if any(name in repr(d) for name in OURS)] == []
+        assert schema_drift(store.engine, OURS) == []  # type: ignore[attr-defined]
     finally:
         store.close()
     with Lab(settings) as lab:
@@ -40,19 +32,10 @@ def test_a_0006_database_upgrades_and_its_projects_become_experiments(settings: 
 
 
 def test_downgrading_0009_removes_the_mlflow_tables(settings: Settings) -> None:
-    from alembic import command
-    from alembic.config import Config
-
-    from lablink.store.migrate import MIGRATIONS
-
     open_store(settings.db).close()
     engine = sa.create_engine(settings.db)
     try:
-        with engine.begin() as conn:
-            config = Config()
-            config.set_main_option("script_location", str(MIGRATIONS))
-            config.attributes["connection"] = conn
-            command.downgrade(config, "0006")
+        downgrade(engine, "0006")
         tables = set(sa.inspect(engine).get_table_names())
         assert not tables & OURS and "projects" in tables
         upgrade(engine)

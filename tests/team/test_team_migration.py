@@ -4,78 +4,65 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
 
 from lablink.settings import Settings
 from lablink.store import open_store
 from lablink.store import schema as t
-from lablink.store.migrate import HEAD, MIGRATIONS, current_revision, upgrade
+from lablink.store.migrate import upgrade
+from migration_steps import database_at, downgrade, schema_drift
 
 OURS = {"team_members", "rotations", "oncall_overrides", "incident_deliveries"}
 
 
+def add_a_delivery(conn: sa.Connection) -> None:
+    conn.execute(sa.text("INSERT INTO projects (name, created_at) VALUES ('old', 1.0)"))
+    pid = conn.execute(sa.text("SELECT id FROM projects")).scalar_one()
+    conn.execute(
+        sa.text(
+            'INSERT INTO runs (id, project_id, name, "user", status, created_at, '
+            "git_dirty, command, packages, gpus, config, summary, updated_at) VALUES "
+            "('r1', :p, 'r', 'ana', 'running', 1.0, false, '[]', '{}', '[]', '{}', "
+            "'{}', 1.0)"
+        ),
+        {"p": pid},
+    )
+    conn.execute(
+        sa.text(
+            "INSERT INTO incidents (run_id, project_id, kind, rule, severity, state, "
+            "title, evidence, action, count, reopened, opened_by, opened_at, "
+            "last_seen_at) VALUES ('r1', :p, 'nan', 'loss', 'high', 'open', 't', '{}', "
+            "'alert', 1, 0, 'watchdog', 1.0, 1.0)"
+        ),
+        {"p": pid},
+    )
+    iid = conn.execute(sa.text("SELECT id FROM incidents")).scalar_one()
+    conn.execute(
+        sa.text(
+            "INSERT INTO incident_deliveries (incident_id, event, channel, channel_key, "
+            "state, attempts, next_at, created_at) VALUES "
+            "(:i, 'opened', 'json://x/…', 'k', 'sent', 1, 1.0, 1.0)"
+        ),
+        {"i": iid},
+    )
+
+
 def test_a_0009_database_upgrades_and_keeps_its_deliveries(settings: Settings) -> None:
-    engine = sa.create_engine(settings.db)
-    try:
-        upgrade(engine, "0009")
-        with engine.begin() as conn:
-            conn.execute(sa.text("INSERT INTO projects (name, created_at) VALUES ('old', 1.0)"))
-            pid = conn.execute(sa.text("SELECT id FROM projects")).scalar_one()
-            conn.execute(
-                sa.text(
-                    'INSERT INTO runs (id, project_id, name, "user", status, created_at, '
-                    "git_dirty, command, packages, gpus, config, summary, updated_at) VALUES "
-                    "('r1', :p, 'r', 'ana', 'running', 1.0, false, '[]', '{}', '[]', '{}', "
-                    "'{}', 1.0)"
-                ),
-                {"p": pid},
-            )
-            conn.execute(
-                sa.text(
-                    "INSERT INTO incidents (run_id, project_id, kind, rule, severity, state, "
-                    "title, evidence, action, count, reopened, opened_by, opened_at, "
-                    "last_seen_at) VALUES ('r1', :p, 'nan', 'loss', 'high', 'open', 't', '{}', "
-                    "'alert', 1, 0, 'watchdog', 1.0, 1.0)"
-                ),
-                {"p": pid},
-            )
-            iid = conn.execute(sa.text("SELECT id FROM incidents")).scalar_one()
-            conn.execute(
-                sa.text(
-                    "INSERT INTO incident_deliveries (incident_id, event, channel, channel_key, "
-                    "state, attempts, next_at, created_at) VALUES "
-                    "(:i, 'opened', 'json://x/…', 'k', 'sent', 1, 1.0, 1.0)"
-                ),
-                {"i": iid},
-            )
-        assert not sa.inspect(engine).has_table("rotations")
-    finally:
-        engine.dispose()
+    assert "rotations" not in database_at(settings.db, "0009", add_a_delivery)
     store = open_store(settings.db)
     try:
-        assert current_revision(store.engine) == HEAD  # type: ignore[attr-defined]
+        assert schema_drift(store.engine, OURS) == []  # type: ignore[attr-defined]
         with store.engine.connect() as conn:  # type: ignore[attr-defined]
-            diffs = compare_metadata(MigrationContext.configure(conn), t.metadata)
             [row] = conn.execute(sa.select(t.incident_deliveries)).all()
-        assert [d for d in diffs if any(name in repr(d) for name in OURS)] == []
         assert row.state == "sent" and row.recipient is None and row.step is None
     finally:
         store.close()
 
 
 def test_downgrading_0010_removes_the_team_tables(settings: Settings) -> None:
-    from alembic import command
-    from alembic.config import Config
-
     open_store(settings.db).close()
     engine = sa.create_engine(settings.db)
     try:
-        with engine.begin() as conn:
-            config = Config()
-            config.set_main_option("script_location", str(MIGRATIONS))
-            config.attributes["connection"] = conn
-            command.downgrade(config, "0009")
+        downgrade(engine, "0009")
         inspector = sa.inspect(engine)
         assert not set(inspector.get_table_names()) & {"team_members", "rotations"}
         columns = {c["name"] for c in inspector.get_columns("incident_deliveries")}
