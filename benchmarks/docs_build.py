@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import io
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -88,13 +89,20 @@ def _fill_versions(lab: Lab, versions: int) -> None:
             )
 
 
-def timed(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, str]:
-    start = time.perf_counter()
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[tuple[float, float], str]:
+    """Wall and CPU seconds of ``cmd``, and its output. The CPU figure is the one to
+    read on a loaded machine: other processes stretch the wall clock, not it."""
+    start, cpu = time.perf_counter(), children_cpu()
     done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, check=False)
     elapsed = time.perf_counter() - start
     if done.returncode not in (0, 1):
         raise SystemExit(f"{' '.join(cmd)} failed:\n{done.stderr}")
-    return elapsed, done.stdout
+    return (elapsed, children_cpu() - cpu), done.stdout
 
 
 def main() -> None:
@@ -122,16 +130,18 @@ def main() -> None:
         pages = sum(1 for line in out.splitlines() if line.startswith("wrote "))
         again, _ = timed([*lablink, "docs", "build"], repo, env)
         check, _ = timed([*lablink, "docs", "check"], repo, env)
-        print(f"{'what':<40}{'seconds':>10}{'ratio':>14}")
+        print(f"{'what':<40}{'seconds':>10}{'CPU s':>10}{'ratio':>14}")
         rows = [
             ("reference: read the facts, no rendering", ref),
             (f"docs build, empty folder ({pages} pages)", build),
             ("docs build, nothing changed", again),
             ("docs check", check),
         ]
-        for name, seconds in rows:
-            print(f"{name:<40}{seconds:>10.2f}{seconds / ref:>14.2f}")
-        print(f"target: docs build <= 10 s; {'met' if build <= 10 else 'NOT met'}")
+        for name, (seconds, cpu) in rows:
+            print(f"{name:<40}{seconds:>10.2f}{cpu:>10.2f}{seconds / ref[0]:>14.2f}")
+        wall, cpu = build
+        verdict = "met" if wall <= 10 else ("NOT met" if cpu > 10 else "met in CPU time only")
+        print(f"target: docs build <= 10 s; {verdict}")
 
 
 if __name__ == "__main__":
