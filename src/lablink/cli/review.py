@@ -103,9 +103,22 @@ def request(
     asked = ", ".join(found["reviewers"]) or "any member"
     out.print(f"review of [bold]{found['ref']}[/] requested from {escape(asked)}")
     _summary(found)
-    for sent in found.get("notified", []):
-        ok = "[green]sent[/]" if sent["ok"] else f"[red]failed[/]: {escape(sent['error'] or '')}"
-        out.print(f"  [dim]told[/] {escape(sent['channel'])} {ok}")
+    _told(found)
+
+
+def _told(found: dict[str, Any]) -> None:
+    """One line per notification queued: to whom, through what, now or held until when."""
+    out = output.console()
+    for told in found.get("notified", []):
+        state = told["state"]
+        when = {
+            "queued": "[green]now[/]",
+            "held": f"[yellow]held until {output.fmt_time(told['at'])}[/]",
+        }.get(state, "[red]not reached[/]")
+        out.print(
+            f"  [dim]telling[/] {escape(told['to'])} via {escape(told['channel'])} {when}: "
+            f"[dim]{escape(told['reason'] or '')}[/]"
+        )
 
 
 @app.command("show")
@@ -166,6 +179,7 @@ def _act(ctx: typer.Context, ref: str, action: str, note: str | None, done: str)
         found = client.act(ref, action, note)
     out = output.console()
     out.print(f"{found['ref']}: {done}; the review is [bold]{found['state']}[/]")
+    _told(found)
     if found.get("warning"):
         output.err_console().print(f"[yellow]warning:[/] {escape(found['warning'])}")
 
