@@ -9,8 +9,10 @@ from typing import Any
 
 import pytest
 from reviewtools import add_version, make_people, split_folder, team_settings
+from typer.testing import CliRunner
 
 from helpers import wait_for
+from lablink.cli.main import app
 from lablink.core.lab import Lab
 from lablink.core.review_report import ReviewOptions
 from lablink.core.reviews import Reviewer
@@ -134,6 +136,14 @@ def test_reviewers_and_the_author_are_told_within_their_hours(
                 "every row sent",
             )
             assert all(r["incident_id"] is None for r in rows)
+            assert lab.reviews.show(ref)["deliveries"][0]["recipient"] == "kenji"
+            shown = CliRunner().invoke(
+                app, ["--db", lab.settings.db, "review", "show", ref], catch_exceptions=False
+            )
+            text = " ".join(shown.output.split())
+            assert shown.exit_code == 0, shown.output
+            assert "request to kenji via json://127.0.0.1" in text and "reviewer of" in text
+            assert "comment to ana via json://127.0.0.1" in text and "sent " in text
 
 
 def test_a_held_request_is_dropped_once_the_review_is_decided(

@@ -158,6 +158,20 @@ def show(ctx: typer.Context, ref: str = REF, as_json: bool = JSON_OPTION) -> Non
             f"  {output.fmt_time(event['at'])} {escape(event['actor'])}{proof} "
             f"[bold]{event['action']}[/]{note}"
         )
+    if found.get("deliveries"):
+        out.print("[bold]notifications[/]")
+    for row in found.get("deliveries", []):
+        when = (
+            f"sent {output.fmt_time(row['sent_at'])}"
+            if row["state"] == "sent"
+            else f"held until {output.fmt_time(row['held_until'])}"
+            if row["state"] == "pending" and row.get("held_until")
+            else row["state"]
+        )
+        out.print(
+            f"  {row['event']} to {escape(row['recipient'] or '?')} via "
+            f"{escape(row['channel'])}: {when} [dim]({escape(row['reason'] or '')})[/]"
+        )
 
 
 def _summary(found: dict[str, Any]) -> None:

@@ -141,12 +141,20 @@ class Reviews:
             logger.exception("review: queueing the notifications of %s failed", review.ref)
             return ()
 
+    def show(self, ref: str) -> dict[str, Any]:
+        """The review's dict with its notifications (``deliveries``). Raises ``NotFound``."""
+        review = self.get(ref)
+        return {**review.to_dict(), "deliveries": self._deliveries(review.id)}
+
     def deliveries(self, ref: str) -> list[dict[str, Any]]:
         """The notifications of a version's review (whom, through what, why, when
         sent or held until), each with its attempts. Raises ``NotFound``."""
+        return self._deliveries(self.get(ref).id)
+
+    def _deliveries(self, review_id: int) -> list[dict[str, Any]]:
         from lablink.core.review_notify import sent_rows
 
-        return sent_rows(self.lab.watchdog.notifier, self.get(ref).id)
+        return sent_rows(self.lab.watchdog.notifier, review_id)
 
     def _refuse_second(self, version: DatasetVersion) -> None:
         try:

@@ -80,7 +80,7 @@ class LocalReviews(ReviewsClient):
         return found.to_dict()
 
     def show(self, ref: str) -> dict[str, Any]:
-        return self.lab.reviews.get(ref).to_dict()
+        return self.lab.reviews.show(ref)
 
     def act(self, ref: str, action: str, note: str | None) -> dict[str, Any]:
         reviews = self.lab.reviews
