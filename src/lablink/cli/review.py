@@ -16,7 +16,7 @@ from rich.text import Text
 
 from lablink.cli import output
 from lablink.cli.state import get_state
-from lablink.errors import InvalidInput
+from lablink.core.review_options import parse_splits
 
 app = typer.Typer(
     help="Data review: an automated report and a second person's sign-off per version.",
@@ -33,27 +33,6 @@ STATE_STYLES = {
     "rejected": "bold red",
     "revoked": "red",
 }
-
-
-def parse_splits(text: str | None) -> dict[str, str]:
-    """``train=train/,val=val/`` as ``{"train": "train/", "val": "val/"}``.
-
-    Raises:
-        InvalidInput: a part without ``=``, or a split named twice.
-    """
-    splits: dict[str, str] = {}
-    for part in (text or "").split(","):
-        if not part.strip():
-            continue
-        name, sep, prefix = part.partition("=")
-        if not sep or not name.strip() or not prefix.strip():
-            raise InvalidInput(
-                f"--splits: {part!r} is not NAME=PATH", "write --splits train=train/,val=val/"
-            )
-        if name.strip() in splits:
-            raise InvalidInput(f"--splits names {name.strip()!r} twice")
-        splits[name.strip()] = prefix.strip()
-    return splits
 
 
 def _client(ctx: typer.Context) -> Any:
