@@ -1,6 +1,7 @@
 """The data review report (issue 19): its time beside a plain read, and its leakage recall.
 
     .venv/bin/python benchmarks/review.py [--rows 1000000] [--images 50000] [--skip-images]
+        [--image-size 64] [--image-format png|jpg]
 
 Table: ROWS rows x 10 columns (patient key, 4 floats, 2 ints, city, site, label) in
 three Parquet files under train/ (70 %), val/ (15 %) and test/ (15 %). Planted: 0.2 % of
@@ -9,8 +10,8 @@ text upper-cased and padded and a float changed in its 9th digit (near duplicate
 and 100 patients of train given rows in test (group leakage). The reference is polars
 reading the three files whole.
 
-Images: IMAGES small PNGs (64x64, a blurred colour field with three discs, each its own
-picture) in train/ val/ test/ with class folders. Planted: 0.5 % exact copies of train
+Images: IMAGES small PNGs (64x64 unless --image-size; JPEGs with --image-format jpg; a
+blurred colour field with three discs, each its own picture) in train/ val/ test/ with class folders. Planted: 0.5 % exact copies of train
 images into test, 0.5 % JPEG re-encodings (quality 70) and 0.5 % one-pixel crops into
 val and test (near duplicates). The references: reading every file's bytes, and
 decoding every image with Pillow.
@@ -117,7 +118,9 @@ def picture(seed: int, size: int = 64) -> Any:
     return image
 
 
-def make_images(root: Path, count: int) -> dict[str, set[frozenset[str]]]:
+def make_images(
+    root: Path, count: int, size: int = 64, suffix: str = "png"
+) -> dict[str, set[frozenset[str]]]:
     """Write the image tree; return the planted exact and near pairs of paths."""
     rng = np.random.default_rng(2)
     splits = rng.choice([s for s, _ in SPLITS], count, p=[p for _, p in SPLITS])
@@ -125,8 +128,8 @@ def make_images(root: Path, count: int) -> dict[str, set[frozenset[str]]]:
     for i, split in enumerate(splits):
         folder = root / split / ("cat", "dog", "bird")[i % 3]
         folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{i:06d}.png"
-        picture(i).save(path)
+        path = folder / f"{i:06d}.{suffix}"
+        picture(i, size).save(path)
         paths.append(path)
     train = [i for i, s in enumerate(splits) if s == "train"]
     n = max(1, count // 200)
@@ -136,14 +139,15 @@ def make_images(root: Path, count: int) -> dict[str, set[frozenset[str]]]:
         for k, i in enumerate(chosen.tolist()):
             target = ("val", "test")[k % 2] if kind != "exact" else "test"
             source = paths[i]
-            name = f"{kind}-{i:06d}" + (".jpg" if kind == "jpeg" else ".png")
+            name = f"{kind}-{i:06d}" + (".jpg" if kind == "jpeg" else f".{suffix}")
             dest = root / target / source.parent.name / name
             if kind == "exact":
                 dest.write_bytes(source.read_bytes())
             elif kind == "jpeg":
-                picture(i).save(dest, quality=70)
+                picture(i, size).save(dest, quality=70)
             else:
-                picture(i).crop((1, 1, 64, 64)).resize((64, 64)).save(dest)
+                cut = max(1, size // 64)  # one pixel of a 64-pixel picture
+                picture(i, size).crop((cut, cut, size, size)).resize((size, size)).save(dest)
             pair = frozenset((str(source.relative_to(root)), str(dest.relative_to(root))))
             planted["exact" if kind == "exact" else "near"].add(pair)
     return planted
@@ -209,14 +213,19 @@ def bench_tables(work: Path, settings: Settings, rows: int) -> None:
     print(f"  leakage.group (keys): {scores(group, planted['group'])}")
 
 
-def bench_images(work: Path, settings: Settings, count: int) -> None:
+def bench_images(
+    work: Path, settings: Settings, count: int, size: int = 64, suffix: str = "png"
+) -> None:
     from PIL import Image
 
     root = work / "images"
     t0 = time.perf_counter()
-    planted = make_images(root, count)
+    planted = make_images(root, count, size, suffix)
     files = sorted(p for p in root.rglob("*") if p.is_file())
-    print(f"images: {len(files):,} files written in {time.perf_counter() - t0:.1f}s")
+    print(
+        f"images: {len(files):,} {size}x{size} {suffix} files written in "
+        f"{time.perf_counter() - t0:.1f}s"
+    )
     t0 = time.perf_counter()
     add(root, "images", settings=settings)
     print(f"  lablink data add: {time.perf_counter() - t0:.1f}s")
@@ -266,6 +275,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=200_000, help="table rows (issue: 1000000)")
     parser.add_argument("--images", type=int, default=5_000, help="images (issue: 50000)")
+    parser.add_argument("--image-size", type=int, default=64, help="image side in pixels")
+    parser.add_argument("--image-format", choices=("png", "jpg"), default="png")
     parser.add_argument("--skip-images", action="store_true")
     parser.add_argument("--skip-tables", action="store_true")
     parser.add_argument("--workdir", help="where to write the data (default: a temporary folder)")
@@ -280,7 +291,7 @@ def main() -> None:
         if not args.skip_tables:
             bench_tables(work, settings, args.rows)
         if not args.skip_images:
-            bench_images(work, settings, args.images)
+            bench_images(work, settings, args.images, args.image_size, args.image_format)
 
 
 if __name__ == "__main__":

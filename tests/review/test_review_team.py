@@ -9,7 +9,7 @@ import pytest
 from reviewtools import Receiver, add_version, make_people, split_folder, team_settings
 
 import lablink
-from helpers import LoopbackServer
+from helpers import LoopbackServer, wait_for
 from lablink.core.lab import Lab
 from lablink.core.review_report import ReviewOptions
 from lablink.core.reviews import Reviewer
@@ -44,8 +44,11 @@ def test_the_team_rule_notifies_and_guards_training(
             review = asked.review
             assert review.reviewers == ("kenji",)  # "gone" is unknown: left out
             assert review.approvals_needed == 2
-            assert [n["ok"] for n in asked.notified] == [True]
-            assert len(receiver.bodies) == 1  # sent before request() returned
+            # kenji is not on the team roster: the [notify] channels, from the outbox
+            assert [(n["to"], n["state"]) for n in asked.notified] == [("kenji", "queued")]
+            assert "not on the team roster" in asked.notified[0]["reason"]
+            wait_for(lambda: receiver.bodies, 30, "the request on the channel")
+            assert len(receiver.bodies) == 1
             body = receiver.bodies[0]
             assert "images@v1" in body["title"] and "kenji" in body["message"]
             assert "lablink review approve images@v1" in body["message"]

@@ -16,7 +16,7 @@ from rich.text import Text
 
 from lablink.cli import output
 from lablink.cli.state import get_state
-from lablink.errors import InvalidInput
+from lablink.core.review_options import parse_splits
 
 app = typer.Typer(
     help="Data review: an automated report and a second person's sign-off per version.",
@@ -33,27 +33,6 @@ STATE_STYLES = {
     "rejected": "bold red",
     "revoked": "red",
 }
-
-
-def parse_splits(text: str | None) -> dict[str, str]:
-    """``train=train/,val=val/`` as ``{"train": "train/", "val": "val/"}``.
-
-    Raises:
-        InvalidInput: a part without ``=``, or a split named twice.
-    """
-    splits: dict[str, str] = {}
-    for part in (text or "").split(","):
-        if not part.strip():
-            continue
-        name, sep, prefix = part.partition("=")
-        if not sep or not name.strip() or not prefix.strip():
-            raise InvalidInput(
-                f"--splits: {part!r} is not NAME=PATH", "write --splits train=train/,val=val/"
-            )
-        if name.strip() in splits:
-            raise InvalidInput(f"--splits names {name.strip()!r} twice")
-        splits[name.strip()] = prefix.strip()
-    return splits
 
 
 def _client(ctx: typer.Context) -> Any:
@@ -103,9 +82,22 @@ def request(
     asked = ", ".join(found["reviewers"]) or "any member"
     out.print(f"review of [bold]{found['ref']}[/] requested from {escape(asked)}")
     _summary(found)
-    for sent in found.get("notified", []):
-        ok = "[green]sent[/]" if sent["ok"] else f"[red]failed[/]: {escape(sent['error'] or '')}"
-        out.print(f"  [dim]told[/] {escape(sent['channel'])} {ok}")
+    _told(found)
+
+
+def _told(found: dict[str, Any]) -> None:
+    """One line per notification queued: to whom, through what, now or held until when."""
+    out = output.console()
+    for told in found.get("notified", []):
+        state = told["state"]
+        when = {
+            "queued": "[green]now[/]",
+            "held": f"[yellow]held until {output.fmt_time(told['at'])}[/]",
+        }.get(state, "[red]not reached[/]")
+        out.print(
+            f"  [dim]telling[/] {escape(told['to'])} via {escape(told['channel'])} {when}: "
+            f"[dim]{escape(told['reason'] or '')}[/]"
+        )
 
 
 @app.command("show")
@@ -145,6 +137,20 @@ def show(ctx: typer.Context, ref: str = REF, as_json: bool = JSON_OPTION) -> Non
             f"  {output.fmt_time(event['at'])} {escape(event['actor'])}{proof} "
             f"[bold]{event['action']}[/]{note}"
         )
+    if found.get("deliveries"):
+        out.print("[bold]notifications[/]")
+    for row in found.get("deliveries", []):
+        when = (
+            f"sent {output.fmt_time(row['sent_at'])}"
+            if row["state"] == "sent"
+            else f"held until {output.fmt_time(row['held_until'])}"
+            if row["state"] == "pending" and row.get("held_until")
+            else row["state"]
+        )
+        out.print(
+            f"  {row['event']} to {escape(row['recipient'] or '?')} via "
+            f"{escape(row['channel'])}: {when} [dim]({escape(row['reason'] or '')})[/]"
+        )
 
 
 def _summary(found: dict[str, Any]) -> None:
@@ -166,6 +172,7 @@ def _act(ctx: typer.Context, ref: str, action: str, note: str | None, done: str)
         found = client.act(ref, action, note)
     out = output.console()
     out.print(f"{found['ref']}: {done}; the review is [bold]{found['state']}[/]")
+    _told(found)
     if found.get("warning"):
         output.err_console().print(f"[yellow]warning:[/] {escape(found['warning'])}")
 

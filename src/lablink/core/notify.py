@@ -151,6 +151,23 @@ class Notifier:
         self.start()
         self._wake.set()
 
+    def enqueue_review(
+        self, event_id: int, event: str, routed: Sequence[Routed], now: float
+    ) -> None:
+        """Queue the notifications of a review event (``core/review_notify.py`` decides
+        whom, when and why) and wake the worker."""
+        if not routed:
+            return
+        self.deliveries.enqueue_routed(None, event, routed, now, review_event_id=event_id)
+        self.start()
+        self._wake.set()
+
+    def remember(self, url: str) -> str:
+        """The key of a teammate's contact URL, kept for the worker to send to."""
+        key = channel_key(url)
+        self._contacts[key] = url
+        return key
+
     def _route(self, incident: Incident, now: float) -> list[Routed]:
         """The team's pages as outbox rows: one per contact of each person paged."""
         team = self.team()
@@ -245,25 +262,50 @@ class Notifier:
             url = self._contacts.get(key)
         return url
 
-    def _attempt(self, delivery: Delivery) -> None:
+    def _message(self, delivery: Delivery) -> tuple[str, str, str] | None:
+        """The title, body and severity of a delivery; None when it is no longer needed
+        (it is cancelled then, saying why)."""
+        if delivery.review_event_id is not None:
+            return self._review_message(delivery, delivery.review_event_id)
+        assert delivery.incident_id is not None  # a row names an incident or a review event
         incident = self.incidents.get(delivery.incident_id)
         if (delivery.step or 0) > 0 and incident.state != "open":
             self.deliveries.cancel(delivery, f"not needed: the incident was {incident.state} first")
-            return
+            return None
         if delivery.held_until is not None and incident.state == "resolved":
             self.deliveries.cancel(delivery, "not needed: the incident was resolved while held")
+            return None
+        title, body = compose(incident, delivery.event, self.public_url)
+        return title, body, incident.severity
+
+    def _review_message(self, delivery: Delivery, event_id: int) -> tuple[str, str, str] | None:
+        from lablink.core.review_message import message
+        from lablink.store.reviews_sql import ReviewSql
+
+        review = ReviewSql(self.store).by_event(event_id)
+        if delivery.event == "request" and review.state not in ("pending", "revoked"):
+            self.deliveries.cancel(
+                delivery, f"not needed: the review was {review.state} while this was held"
+            )
+            return None
+        title, body = message(review, event_id, self.public_url)
+        return title, body, "info"
+
+    def _attempt(self, delivery: Delivery) -> None:
+        found = self._message(delivery)
+        if found is None:
             return
+        title, body, severity = found
         url = self._url(delivery.channel_key)
         started = time.monotonic()
         error: str | None
         if url is None:
             ok, error = False, "this channel is no longer configured on this server"
         else:
-            title, body = compose(incident, delivery.event, self.public_url)
             if delivery.reason:
                 body += f"\nWhy you: {delivery.reason}"
             try:
-                ok, error = self.sender(url, title, body, incident.severity)
+                ok, error = self.sender(url, title, body, severity)
             except Exception as exc:  # a notifier plugin's bug is a failed attempt
                 ok, error = False, f"{type(exc).__name__}: {exc}"
         attempt = delivery.attempts + 1
@@ -274,8 +316,10 @@ class Notifier:
         self.deliveries.record(delivery, ok, time.monotonic() - started, error, now, retry_at)
         if not ok:
             logger.warning(
-                "notify: incident %d to %s failed (attempt %d%s): %s",
-                delivery.incident_id,
+                "notify: %s to %s failed (attempt %d%s): %s",
+                f"incident {delivery.incident_id}"
+                if delivery.incident_id is not None
+                else f"review event {delivery.review_event_id}",
                 delivery.channel,
                 attempt,
                 ", will retry" if retry_at else ", giving up",

@@ -2,7 +2,7 @@
 
 The lab (``core/lab.py``) builds the reviews, so the review modules name what they
 need of it here instead of importing it: the settings, the store, the blob store,
-the datasets and the people.
+the datasets, the people and the notifier.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from lablink.core.datasets.versions import Datasets
     from lablink.core.people import People
+    from lablink.core.watchdog import Watchdog
     from lablink.settings import Settings
     from lablink.store.blobs import BlobStore
     from lablink.store.sql import SqlStore
@@ -23,6 +24,7 @@ class ReviewLab(Protocol):
     settings: Settings
     store: SqlStore
     blobs: BlobStore
+    watchdog: Watchdog  # its notifier queues and sends the review's notifications
 
     @property
     def datasets(self) -> Datasets: ...

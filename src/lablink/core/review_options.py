@@ -69,3 +69,25 @@ class ReviewOptions:
             tuple(groups),
             data.get("probabilities"),
         )
+
+
+def parse_splits(text: str | None) -> dict[str, str]:
+    """``train=train/,val=val/`` as ``{"train": "train/", "val": "val/"}`` (the CLI's
+    ``--splits`` and the web form's field).
+
+    Raises:
+        InvalidInput: a part without ``=``, or a split named twice.
+    """
+    splits: dict[str, str] = {}
+    for part in (text or "").split(","):
+        if not part.strip():
+            continue
+        name, sep, prefix = part.partition("=")
+        if not sep or not name.strip() or not prefix.strip():
+            raise InvalidInput(
+                f"splits: {part.strip()!r} is not NAME=PATH", "write train=train/,val=val/"
+            )
+        if name.strip() in splits:
+            raise InvalidInput(f"splits: {name.strip()!r} is named twice")
+        splits[name.strip()] = prefix.strip()
+    return splits

@@ -1,8 +1,9 @@
 """Data review use cases: request, comment, approve, reject, revoke, list (issue #19).
 
 A review belongs to one dataset version. Requesting it computes the automated report
-(``core/review_report.py``) and stores it with the review, then tells the reviewers
-(``core/review_notify.py``). Every step is an immutable event with who and when; the
+(``core/review_report.py``) and stores it with the review, then tells the reviewers;
+a decision or comment tells the version's author (``core/review_notify.py``: their
+team contacts within their working hours, else the ``[notify]`` channels). Every step is an immutable event with who and when; the
 state (pending → approved | rejected, approved → revoked) follows from the log.
 
 Who acts is a ``Reviewer``: on a server with auth, the identity its authentication
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import logging
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -36,6 +38,8 @@ from lablink.store.reviews_sql import ReviewSql
 
 if TYPE_CHECKING:
     from lablink.core.review_context import ReviewLab
+
+logger = logging.getLogger(__name__)
 
 MAX_NOTE = 10_000
 MAX_REVIEWERS = 20
@@ -108,7 +112,7 @@ class Reviews:
                 named as its reviewer.
             AlreadyExists: the version has a review.
         """
-        from lablink.core.review_notify import channels, notify_request
+        from lablink.core.review_notify import channels
 
         version = self.version(ref)
         channels(self.lab.settings)  # a malformed [notify] table fails before any write
@@ -125,10 +129,32 @@ class Reviews:
         }
         version_id = self.lab.datasets.sql.version_id(version.dataset, version.version)
         review = self.sql.create(version_id, values, who.name, who.verified, time.time())
-        sent: tuple[dict[str, Any], ...] = ()
-        if notify:
-            sent = tuple(notify_request(self.lab.settings, review))
-        return Outcome(review, notified=sent)
+        return Outcome(review, notified=self._notify(review) if notify else ())
+
+    def _notify(self, review: Review) -> tuple[dict[str, Any], ...]:
+        """Queue the notifications of the review's last event; never fails the step."""
+        from lablink.core.review_notify import notify
+
+        try:
+            return tuple(notify(self.lab.watchdog.notifier, review))
+        except Exception:  # the step is stored: a notification problem is logged
+            logger.exception("review: queueing the notifications of %s failed", review.ref)
+            return ()
+
+    def show(self, ref: str) -> dict[str, Any]:
+        """The review's dict with its notifications (``deliveries``). Raises ``NotFound``."""
+        review = self.get(ref)
+        return {**review.to_dict(), "deliveries": self._deliveries(review.id)}
+
+    def deliveries(self, ref: str) -> list[dict[str, Any]]:
+        """The notifications of a version's review (whom, through what, why, when
+        sent or held until), each with its attempts. Raises ``NotFound``."""
+        return self._deliveries(self.get(ref).id)
+
+    def _deliveries(self, review_id: int) -> list[dict[str, Any]]:
+        from lablink.core.review_notify import sent_rows
+
+        return sent_rows(self.lab.watchdog.notifier, review_id)
 
     def _refuse_second(self, version: DatasetVersion) -> None:
         try:
@@ -358,7 +384,7 @@ class Reviews:
             time.time(),
             decide,
         )
-        return Outcome(review)
+        return Outcome(review, notified=self._notify(review))
 
 
 def _note(text: str | None, required: bool = False) -> str | None:

@@ -66,6 +66,7 @@ class LocalReviews(ReviewsClient):
 
         self.lab = Lab(settings)
         self.who = Reviewer(settings.user)
+        self.queued = False  # this process queued notifications: send the due ones on close
 
     def request(
         self, ref: str, options: dict[str, Any], reviewers: Sequence[str], approvals: int | None
@@ -75,13 +76,15 @@ class LocalReviews(ReviewsClient):
         found = self.lab.reviews.request(
             self.who, ref, ReviewOptions.from_dict(options), reviewers, approvals
         )
+        self.queued = True
         return found.to_dict()
 
     def show(self, ref: str) -> dict[str, Any]:
-        return self.lab.reviews.get(ref).to_dict()
+        return self.lab.reviews.show(ref)
 
     def act(self, ref: str, action: str, note: str | None) -> dict[str, Any]:
         reviews = self.lab.reviews
+        self.queued = True
         if action == "comment":
             return reviews.comment(self.who, ref, note or "").to_dict()
         if action == "approve":
@@ -100,6 +103,10 @@ class LocalReviews(ReviewsClient):
         return version.ref, review.state if review else None
 
     def close(self) -> None:
+        if self.queued:  # a one-shot process: send what is due now; held rows wait in
+            notifier = self.lab.watchdog.notifier  # the store for a server to send
+            notifier.stop()
+            notifier.run_once()
         self.lab.close()
 
 

@@ -1,5 +1,8 @@
 """The notification outbox: one row per (incident event, channel), one per attempt.
 
+A row names an incident, or a review event (issue #19: the request to each reviewer,
+a decision or comment to the author); both go through the same worker and records.
+
 Rows are written in the same store as the incident, so an alert survives a server
 restart and any server process can send it. A sender claims a due row with a
 compare-and-set on its lease (``UPDATE ... WHERE state = 'pending'``), so two processes
@@ -22,10 +25,10 @@ LEASE_SECONDS = 120.0  # a sender that died mid-send gives its rows back after t
 
 @dataclasses.dataclass(frozen=True)
 class Delivery:
-    """One notification of one incident event to one channel."""
+    """One notification of one incident event (or review event) to one channel."""
 
     id: int
-    incident_id: int
+    incident_id: int | None
     event: str
     channel: str
     channel_key: str
@@ -39,6 +42,7 @@ class Delivery:
     reason: str | None = None  # why this person
     step: int | None = None  # escalation step: 0 the first page, 1 the next person...
     held_until: float | None = None  # held for the person's working hours until then
+    review_event_id: int | None = None  # a review's notification: the event it tells of
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -104,12 +108,19 @@ class DeliverySql:
             conn.execute(t.incident_deliveries.insert(), rows)
 
     def enqueue_routed(
-        self, incident_id: int, event: str, routed: Sequence[Routed], now: float
+        self,
+        incident_id: int | None,
+        event: str,
+        routed: Sequence[Routed],
+        now: float,
+        review_event_id: int | None = None,
     ) -> None:
-        """Queue ``event`` of an incident for people, each row with who, when and why."""
+        """Queue ``event`` of an incident (or the review event ``review_event_id``) for
+        people, each row with who, when and why."""
         rows = [
             {
                 "incident_id": incident_id,
+                "review_event_id": review_event_id,
                 "event": event if r.step == 0 else "escalated",
                 "channel": r.channel,
                 "channel_key": r.channel_key,
@@ -213,11 +224,18 @@ class DeliverySql:
 
     def for_incident(self, incident_id: int) -> list[tuple[Delivery, list[Attempt]]]:
         """An incident's deliveries, each with its attempts, oldest first."""
+        return self._with_attempts(t.incident_deliveries.c.incident_id == incident_id)
+
+    def for_review(self, review_id: int) -> list[tuple[Delivery, list[Attempt]]]:
+        """A review's deliveries (of all its events), each with its attempts, oldest first."""
+        d, e = t.incident_deliveries, t.review_events
+        events = sa.select(e.c.id).where(e.c.review_id == review_id)
+        return self._with_attempts(d.c.review_event_id.in_(events))
+
+    def _with_attempts(self, where: Any) -> list[tuple[Delivery, list[Attempt]]]:
         d, a = t.incident_deliveries, t.delivery_attempts
         with self.store.engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(d).where(d.c.incident_id == incident_id).order_by(d.c.id)
-            ).all()
+            rows = conn.execute(sa.select(d).where(where).order_by(d.c.id)).all()
             ids = [int(r.id) for r in rows]
             attempts: dict[int, list[Attempt]] = {}
             if ids:
@@ -240,7 +258,7 @@ class DeliverySql:
 def _delivery(row: Any) -> Delivery:
     return Delivery(
         id=int(row.id),
-        incident_id=int(row.incident_id),
+        incident_id=None if row.incident_id is None else int(row.incident_id),
         event=row.event,
         channel=row.channel,
         channel_key=row.channel_key,
@@ -254,4 +272,5 @@ def _delivery(row: Any) -> Delivery:
         reason=row.reason,
         step=row.step,
         held_until=row.held_until,
+        review_event_id=None if row.review_event_id is None else int(row.review_event_id),
     )

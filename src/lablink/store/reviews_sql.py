@@ -105,6 +105,16 @@ class ReviewSql:
                     continue
         return out
 
+    def by_event(self, event_id: int) -> Review:
+        """The review one of whose events is ``event_id``. Raises ``NotFound``."""
+        e = t.review_events
+        with self.store.engine.connect() as conn:
+            query = sa.select(e.c.review_id).where(e.c.id == event_id)
+            review_id = conn.execute(query).scalar_one_or_none()
+            if review_id is None:
+                raise NotFound(f"no review event {event_id}")
+            return self._get(conn, t.reviews.c.id == review_id)
+
     def append(
         self,
         dataset: str,

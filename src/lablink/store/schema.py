@@ -356,7 +356,9 @@ incident_deliveries = sa.Table(
     "incident_deliveries",
     metadata,
     sa.Column("id", BigId, primary_key=True, autoincrement=True),
-    sa.Column("incident_id", BigId, sa.ForeignKey("incidents.id"), nullable=False),
+    # A row is either an incident's (``incident_id``) or a review event's (issue #19,
+    # ``review_event_id``; its ``event`` is the action: request, approve, comment...).
+    sa.Column("incident_id", BigId, sa.ForeignKey("incidents.id")),
     sa.Column("event", sa.String(20), nullable=False),  # opened, reopened
     sa.Column("channel", sa.String(2000), nullable=False),
     sa.Column("channel_key", sa.String(80), nullable=False),
@@ -375,9 +377,15 @@ incident_deliveries = sa.Table(
     sa.Column("reason", sa.Text),
     sa.Column("step", sa.Integer),
     sa.Column("held_until", sa.Float),
+    sa.Column(
+        "review_event_id",
+        BigId,
+        sa.ForeignKey("review_events.id", name="fk_incident_deliveries_review_event"),
+    ),
 )
 sa.Index("ix_incident_deliveries_due", incident_deliveries.c.state, incident_deliveries.c.next_at)
 sa.Index("ix_incident_deliveries_incident", incident_deliveries.c.incident_id)
+sa.Index("ix_incident_deliveries_review_event", incident_deliveries.c.review_event_id)
 
 delivery_attempts = sa.Table(
     "delivery_attempts",

@@ -8,6 +8,8 @@
   outside working hours or in a focus block the notification is held until their next
   free moment; when the owner is away, or not on the team, it goes to on-call instead
   (with the same escalation).
+- ``to_person`` is the held-outside-hours decision alone, for one person: data reviews
+  (issue #19) use it to reach reviewers and authors.
 - With no team configured the decision is empty and the notifier falls back to the
   ``[notify] channels``.
 """
@@ -62,12 +64,6 @@ def route(
     if member is None:
         return _on_call(roster, project, now, f"the run's owner {owner!r} is not on the team")
     state = member.week.state(now)
-    local = member.week.local(now)
-    where = f"{local:%a %H:%M} {member.week.tz}"
-    if state == "working":
-        return [
-            Page(member.name, member.contacts, now, 0, f"owner of the run, working now ({where})")
-        ]
     if state == "away":
         return _on_call(roster, project, now, f"the owner {member.name} is away") or [
             Page(
@@ -78,16 +74,28 @@ def route(
                 f"owner of the run; away, but no rotation covers {project}",
             )
         ]
-    opens = member.week.next_free(now)
-    if opens is None:
+    if state != "working" and member.week.next_free(now) is None:
         return _on_call(roster, project, now, f"the owner {member.name} has no working hours ahead")
-    what = "in a focus block" if state == "focus" else "outside working hours"
+    return [to_person(member, now, "owner of the run")]
+
+
+def to_person(member: Member, now: float, role: str) -> Page:
+    """A page for ``member`` (``role``: why them): now while they are working, else held
+    until their next free moment (after the night, a focus block or the days away); now
+    when no working hours lie ahead, rather than never."""
+    state = member.week.state(now)
+    where = f"{member.week.local(now):%a %H:%M} {member.week.tz}"
+    opens = None if state == "working" else member.week.next_free(now)
+    if opens is None:
+        why = "working now" if state == "working" else "no working hours ahead"
+        return Page(member.name, member.contacts, now, 0, f"{role}, {why} ({where})")
+    what = {"focus": "in a focus block", "away": "away"}.get(state, "outside working hours")
     at_local = member.week.local(opens)
     reason = (
-        f"owner of the run; {what} ({where}): held until "
+        f"{role}; {what} ({where}): held until "
         f"{at_local:%a} {fmt_minute(at_local.hour * 60 + at_local.minute)} local"
     )
-    return [Page(member.name, member.contacts, opens, 0, reason, held_until=opens)]
+    return Page(member.name, member.contacts, opens, 0, reason, held_until=opens)
 
 
 def _on_call(roster: Roster, project: str | None, now: float, why: str) -> list[Page]:
@@ -113,4 +121,4 @@ def people(pages: Sequence[Page]) -> list[str]:
     return [p.person for p in pages if p.step == 0]
 
 
-__all__ = ["Member", "Page", "people", "route"]
+__all__ = ["Member", "Page", "people", "route", "to_person"]

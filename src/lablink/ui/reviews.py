@@ -4,8 +4,10 @@
 first, then each check with its evidence), previews of flagged samples (images through
 ``.../review/sample?path=``, which serves only files of that version to a viewer who
 may read datasets), the diff against the version before, the discussion, and the
-comment / approve / reject forms for a signed-in viewer who may use them. The forms
-post to ``.../review/{action}`` with the session's CSRF token (checked by
+comment / approve / reject forms for a signed-in viewer who may use them. A version
+with no review yet gets the request form instead (reviewers picked from the team roster
+and the users, optional splits, key and label). The forms post to
+``.../review/{action}`` with the session's CSRF token (checked by
 ``server/auth.py``) and call the same ``Reviews`` use cases as the JSON API, acting as
 the signed-in identity. Without auth nothing proves who is looking, so the page shows
 no forms and refuses their posts.
@@ -15,8 +17,9 @@ from __future__ import annotations
 
 import mimetypes
 import time
+from collections.abc import Mapping, Sequence
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote
 
 from fastapi import APIRouter, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
@@ -25,7 +28,8 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response, Stream
 from lablink.checks.wire_numbers import MAX_VERSION
 from lablink.core.datasets.refs import parse_ref
 from lablink.core.lab import Lab
-from lablink.core.reviews import Reviewer
+from lablink.core.review_options import ReviewOptions, parse_splits
+from lablink.core.reviews import MAX_REVIEWERS, Reviewer
 from lablink.errors import Forbidden, InvalidInput, LablinkError, NotFound
 from lablink.identity import allows
 from lablink.models import Review
@@ -87,17 +91,80 @@ def allowed(request: Request, review: Review) -> dict[str, bool]:
     return {"comment": member, "approve": decide, "reject": decide}
 
 
+def may_request(request: Request) -> bool:
+    """Whether the viewer gets the request form: with auth on, a member somewhere."""
+    access = access_of(request)
+    if access is None:
+        return False
+    identity = access.identity
+    if identity.role is not None and not allows(identity.role, MEMBER):
+        return False  # a viewer-role token
+    return identity.is_admin or any(
+        allows(g.role, MEMBER) for g in access.lab.people.grants(user=identity.user)
+    )
+
+
+def candidates(lab: Lab, author: str) -> list[dict[str, str]]:
+    """Whom the request form offers as reviewers: the team roster first (with each
+    person's local time and whether they work now), then the other active users; never
+    the version's author."""
+    now = time.time()
+    out: list[dict[str, str]] = []
+    on_team = set()
+    for member in lab.team.members():
+        on_team.add(member.name)
+        if member.name != author:
+            state = member.week.state(now)
+            local = f"{member.week.local(now):%a %H:%M} {member.week.tz}"
+            out.append({"name": member.name, "label": f"{member.name} ({local}, {state})"})
+    for user in lab.people.list_users():
+        if user.kind != "user" or user.disabled or user.name in on_team or user.name == author:
+            continue
+        out.append({"name": user.name, "label": f"{user.name} (not on the team roster)"})
+    return out
+
+
+def request_input(fields: Mapping[str, str], reviewers: Sequence[str]) -> tuple[ReviewOptions, int | None]:  # fmt: skip
+    """The request form's options and approvals. Raises ``InvalidInput`` naming the field."""
+    if len(reviewers) > MAX_REVIEWERS:
+        raise InvalidInput(f"reviewers: at most {MAX_REVIEWERS}", "pick fewer people")
+    splits = parse_splits(fields.get("splits"))
+    key = fields.get("key", "").strip() or None
+    label = fields.get("label", "").strip() or None
+    text = fields.get("approvals", "").strip()
+    approvals = None
+    if text:
+        if not text.isdigit() or not 1 <= int(text) <= MAX_REVIEWERS:
+            raise InvalidInput(
+                f"approvals: {text!r} is not a whole number from 1 to {MAX_REVIEWERS}",
+                "leave it empty for the team's [data] approvals",
+            )
+        approvals = int(text)
+    return ReviewOptions(splits=splits, key=key, label=label), approvals
+
+
 def reviews_router(lab: Lab, renderer: Renderer) -> APIRouter:
     """The review page, its forms and its sample previews; registers ``review_url``."""
     router = APIRouter(include_in_schema=False)
     renderer.env.globals["review_url"] = review_url
     renderer.env.globals["previewable"] = previewable
 
-    def page(request: Request, name: str, version: int, error: Any = None, status: int = 200) -> HTMLResponse:  # fmt: skip
+    def page(
+        request: Request,
+        name: str,
+        version: int,
+        error: Any = None,
+        status: int = 200,
+        form: Mapping[str, Any] | None = None,
+    ) -> HTMLResponse:
         ref = f"{name}@v{version}"
         dataset = lab.datasets.resolve(ref)
         review = lab.reviews.find(ref)
+        asking = review is None and may_request(request)
         context = {
+            "can_request": asking,
+            "candidates": candidates(lab, dataset.created_by) if asking else [],
+            "form": form or {},
             "name": name,
             "version": dataset,
             "review": review,
@@ -144,6 +211,8 @@ def reviews_router(lab: Lab, renderer: Renderer) -> APIRouter:
     @router.post("/datasets/{name}/v/{version}/review/{action}")
     async def act(request: Request, name: str, action: str, version: int = Version) -> Response:
         fields = await form_fields(request)
+        body = (await request.body()).decode("utf-8", "replace")
+        picked = [r[:100] for r in parse_qs(body).get("reviewer", [])[: MAX_REVIEWERS + 1]]
 
         def run() -> None:
             check_anywhere(request)
@@ -153,13 +222,16 @@ def reviews_router(lab: Lab, renderer: Renderer) -> APIRouter:
                     "reviews are decided on a server that knows who is calling",
                     "serve with --auth required, or use `lablink review` on an embedded store",
                 )
-            if action not in ACTIONS:
+            if action not in (*ACTIONS, "request"):
                 raise NotFound(f"no review action {action!r}")
             access.anywhere(MEMBER)
             identity = access.identity
             who = Reviewer(identity.user, verified=True, is_admin=identity.is_admin)
             ref, note = f"{name}@v{version}", fields.get("note", "")
-            if action == "comment":
+            if action == "request":
+                options, approvals = request_input(fields, picked)
+                lab.reviews.request(who, ref, options, picked, approvals)
+            elif action == "comment":
                 lab.reviews.comment(who, ref, note)
             elif action == "approve":
                 lab.reviews.approve(who, ref, note or None)
@@ -170,8 +242,11 @@ def reviews_router(lab: Lab, renderer: Renderer) -> APIRouter:
             await run_in_threadpool(run)
         except LablinkError as exc:
             error, status = {"message": exc.message, "hint": exc.hint}, exc.status
+            form = {**fields, "reviewers": picked}
             try:
-                return await run_in_threadpool(lambda: page(request, name, version, error, status))
+                return await run_in_threadpool(
+                    lambda: page(request, name, version, error, status, form)
+                )
             except LablinkError as outer:
                 return renderer.error(outer, "No such dataset version")
         return RedirectResponse(f"/datasets/{quote(name)}/v/{version}/review", status_code=303)

@@ -99,8 +99,9 @@ def list_reviews(
 
 @router.get(REVIEW, summary="Show a review")
 def show_review(name: str, ref: str, lab: LabDep) -> JSONResponse:
-    """The stored report, the state, the approvers and the discussion."""
-    return reply(lab.reviews.get(_ref(name, ref)).to_dict())
+    """The stored report, the state, the approvers, the discussion and the
+    notifications (whom, through what, why, sent or held until when)."""
+    return reply(lab.reviews.show(_ref(name, ref)))
 
 
 @router.post(REVIEW, status_code=201, summary="Request a review")
