@@ -61,12 +61,13 @@ def imported(
 def test_help_imports_no_command_and_no_store(tmp_path: Path) -> None:
     modules = imported(["--help"], tmp_path)
     assert "lablink.cli.main" in modules
-    heavy = {"sqlalchemy", "numpy", "pydantic", "lablink.sdk", "lablink.store.sql"}
+    heavy = {"sqlalchemy", "numpy", "pydantic", "click", "lablink.sdk", "lablink.store.sql"}
     heavy |= set(SERVER_STACK) | set(DATA_STACK)
     assert heavy & modules == set()
     loaded_commands = {m for m in modules if m.startswith("lablink.cli.")}
     assert loaded_commands <= {
         "lablink.cli.main",
+        "lablink.cli.coerce",
         "lablink.cli.state",
         "lablink.cli.usage",
         "lablink.cli.output",
@@ -85,7 +86,8 @@ def test_runs_ls_on_the_embedded_store_skips_server_data_and_migrations(
     assert "lablink.core.people" not in modules
     assert "fsspec" not in modules  # the blob store loads it on first use
     assert set(NUMERIC) & modules == set()  # numpy loads with the first batch or history
-    assert "httpx" not in modules
+    assert {"httpx", "click"} & modules == set()
+    assert "pydantic" not in modules  # plain option values skip Typer's pydantic (coerce.py)
 
 
 @pytest.fixture
@@ -110,6 +112,7 @@ def test_embedded_listings_load_no_numeric_server_or_http_stack(
     assert set(NUMERIC) & modules == set()
     assert set(SERVER_STACK) & modules == set()
     assert {"httpx", "fsspec", "lablink.cli.data", "lablink.core.datasets"} & modules == set()
+    assert {"pydantic", "click"} & modules == set()
 
 
 def test_oncall_now_answers_from_the_rotation(rota: Seeded, cli: Cli) -> None:
@@ -119,7 +122,7 @@ def test_oncall_now_answers_from_the_rotation(rota: Seeded, cli: Cli) -> None:
 def test_data_add_help_opens_no_store(tmp_path: Path) -> None:
     modules = imported(["data", "add", "--help"], tmp_path)
     assert "lablink.cli.data" in modules
-    heavy = {"sqlalchemy", "lablink.store.sql", "lablink.core.lab", "httpx", "fsspec"}
+    heavy = {"sqlalchemy", "lablink.store.sql", "lablink.core.lab", "httpx", "fsspec", "pydantic"}
     assert (heavy | set(NUMERIC) | set(SERVER_STACK)) & modules == set()
 
 
@@ -134,6 +137,7 @@ def test_data_add_of_files_that_are_no_tables_loads_no_table_stack(
     modules = imported(["data", "add", "-n", "notes", str(folder)], tmp_path, home)
     assert "lablink.core.datasets.versions" in modules  # it did add the version
     assert (set(NUMERIC) | set(SERVER_STACK)) & modules == set()
+    assert {"pydantic", "httpx"} & modules == set()  # embedded: nothing is fetched
 
 
 def test_every_listed_summary_is_the_commands_own_help() -> None:
