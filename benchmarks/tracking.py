@@ -296,28 +296,11 @@ def bench_search(home: Path, url: str, runs: int) -> tuple[float, float]:
     return elapsed, ref
 
 
-def median_run(cmd: list[str], repeat: int = 5, **kwargs) -> float:  # type: ignore[no-untyped-def]
-    """Median wall seconds of a child process (output discarded)."""
-    samples = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kwargs)
-        samples.append(time.perf_counter() - t0)
-    return statistics.median(samples)
-
-
 def bench_cli_startup(home: Path) -> None:
-    """``lablink --help`` and ``lablink runs ls`` (embedded) against python and git."""
-    lablink_cmd = [sys.executable, "-m", "lablink.cli"]
-    env = {k: v for k, v in os.environ.items() if k != "LABLINK_SERVER"}
-    env["LABLINK_HOME"] = str(home)
-    bare = median_run([sys.executable, "-c", "pass"])
-    git = median_run(["git", "status", "--short"], cwd=Path(__file__).parent)
-    ref = f"python -c pass {bare * 1000:.0f} ms, git status {git * 1000:.0f} ms"
-    helptime = median_run([*lablink_cmd, "--help"], env=env)
-    line("lablink --help", f"{helptime * 1000:.0f} ms", ref, "≤ 150 ms")
-    ls = median_run([*lablink_cmd, "runs", "ls", "-p", "search"], env=env)
-    line("lablink runs ls (embedded store)", f"{ls * 1000:.0f} ms", ref, "≤ 300 ms")
+    """The CLI's start-up figures (``benchmarks/cli_startup.py``) over ``home``."""
+    from cli_startup import report
+
+    report(home)
 
 
 def bench_batches(url: str, requests: int, per_request: int = 1000) -> tuple[float, str]:
@@ -407,10 +390,19 @@ def main() -> None:
         action="store_true",
         help="Only the durability=commit vs process ingestion figures.",
     )
+    parser.add_argument(
+        "--cli-only", action="store_true", help="Only the CLI start-up figures (no server)."
+    )
     parser.add_argument("--batch-requests", type=int, default=500)
     parser.add_argument("--e2e-runs", type=int, default=500)
     parser.add_argument("--creations", type=int, default=200)
     args = parser.parse_args()
+    if args.cli_only:
+        from cli_startup import main as cli_main
+
+        sys.argv = sys.argv[:1]
+        cli_main()
+        return
     if args.auth_only:
         os.environ["LABLINK_SYSTEM_METRICS"] = "false"
         with tempfile.TemporaryDirectory() as tmp:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import typer
-from cli_support import Seeded
+from cli_support import Cli, Seeded
 
 from lablink.cli.main import COMMANDS, app, load_all, load_command
 
@@ -24,20 +24,25 @@ import json, sys
 from lablink.cli.main import main
 out = sys.argv[1]
 sys.argv = ["lablink", *sys.argv[2:]]
+code = 0
 try:
     main()
-except SystemExit:
-    pass
+except SystemExit as exit:
+    code = exit.code
 with open(out, "w") as fh:
-    json.dump(sorted(sys.modules), fh)
+    json.dump({"code": code, "modules": sorted(sys.modules)}, fh)
 """
 
 SERVER_STACK = ("fastapi", "uvicorn", "starlette", "jinja2", "alembic")
 DATA_STACK = ("pyarrow", "scipy", "pandas", "lablink.core.datasets.versions", "lablink.sdk.run")
+NUMERIC = ("numpy", "pandas", "polars", "pyarrow", "scipy")  # issue 18: none for listings
 
 
-def imported(args: list[str], tmp_path: Path, env: dict[str, str] | None = None) -> set[str]:
-    """The modules a child ``lablink ARGS`` process had loaded when it finished."""
+def imported(
+    args: list[str], tmp_path: Path, env: dict[str, str] | None = None, code: int = 0
+) -> set[str]:
+    """The modules a child ``lablink ARGS`` process had loaded when it finished (it must
+    exit with ``code``)."""
     out = tmp_path / "modules.json"
     child_env = {**os.environ, **(env or {})}
     proc = subprocess.run(
@@ -48,18 +53,21 @@ def imported(args: list[str], tmp_path: Path, env: dict[str, str] | None = None)
         timeout=120,
     )
     assert out.exists(), proc.stderr
-    return set(json.loads(out.read_text()))
+    found = json.loads(out.read_text())
+    assert found["code"] == code, (proc.stdout, proc.stderr)
+    return set(found["modules"])
 
 
 def test_help_imports_no_command_and_no_store(tmp_path: Path) -> None:
     modules = imported(["--help"], tmp_path)
     assert "lablink.cli.main" in modules
-    heavy = {"sqlalchemy", "numpy", "pydantic", "lablink.sdk", "lablink.store.sql"}
+    heavy = {"sqlalchemy", "numpy", "pydantic", "click", "lablink.sdk", "lablink.store.sql"}
     heavy |= set(SERVER_STACK) | set(DATA_STACK)
     assert heavy & modules == set()
     loaded_commands = {m for m in modules if m.startswith("lablink.cli.")}
     assert loaded_commands <= {
         "lablink.cli.main",
+        "lablink.cli.coerce",
         "lablink.cli.state",
         "lablink.cli.usage",
         "lablink.cli.output",
@@ -77,6 +85,59 @@ def test_runs_ls_on_the_embedded_store_skips_server_data_and_migrations(
     assert "lablink.cli.data" not in modules
     assert "lablink.core.people" not in modules
     assert "fsspec" not in modules  # the blob store loads it on first use
+    assert set(NUMERIC) & modules == set()  # numpy loads with the first batch or history
+    assert {"httpx", "click"} & modules == set()
+    assert "pydantic" not in modules  # plain option values skip Typer's pydantic (coerce.py)
+
+
+@pytest.fixture
+def rota(seeded: Seeded, cli: Cli) -> Seeded:
+    """The seeded home with two teammates and a weekly on-call rotation."""
+
+    def mail(name: str) -> tuple[str, str]:
+        return ("--email", f"{name}@example.org")
+
+    cli("team", "add", "ana", "--tz", "Europe/London", "--hours", "09:00-17:00", *mail("ana"))
+    cli("team", "add", "ben", "--tz", "Asia/Tokyo", "--hours", "09:00-17:00", *mail("ben"))
+    cli("oncall", "rotation", "create", "research", "--members", "ana,ben")
+    return seeded
+
+
+@pytest.mark.parametrize("args", [["oncall", "now"], ["team", "ls"], ["jobs", "ls"]])
+def test_embedded_listings_load_no_numeric_server_or_http_stack(
+    args: list[str], rota: Seeded, tmp_path: Path
+) -> None:
+    modules = imported(args, tmp_path, {"LABLINK_HOME": str(rota.home)})
+    assert "lablink.store.sqlite" in modules  # it did read the store
+    assert set(NUMERIC) & modules == set()
+    assert set(SERVER_STACK) & modules == set()
+    assert {"httpx", "fsspec", "lablink.cli.data", "lablink.core.datasets"} & modules == set()
+    assert {"pydantic", "click"} & modules == set()
+
+
+def test_oncall_now_answers_from_the_rotation(rota: Seeded, cli: Cli) -> None:
+    assert "research: " in cli("oncall", "now").stdout
+
+
+def test_data_add_help_opens_no_store(tmp_path: Path) -> None:
+    modules = imported(["data", "add", "--help"], tmp_path)
+    assert "lablink.cli.data" in modules
+    heavy = {"sqlalchemy", "lablink.store.sql", "lablink.core.lab", "httpx", "fsspec", "pydantic"}
+    assert (heavy | set(NUMERIC) | set(SERVER_STACK)) & modules == set()
+
+
+def test_data_add_of_files_that_are_no_tables_loads_no_table_stack(
+    seeded: Seeded, tmp_path: Path
+) -> None:
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "a.txt").write_text("hello\n")
+    (folder / "b.bin").write_bytes(b"\x00\x01")
+    home = {"LABLINK_HOME": str(seeded.home)}
+    modules = imported(["data", "add", "-n", "notes", str(folder)], tmp_path, home)
+    assert "lablink.core.datasets.versions" in modules  # it did add the version
+    assert (set(NUMERIC) | set(SERVER_STACK)) & modules == set()
+    assert {"pydantic", "httpx"} & modules == set()  # embedded: nothing is fetched
 
 
 def test_every_listed_summary_is_the_commands_own_help() -> None:

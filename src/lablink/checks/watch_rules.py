@@ -11,12 +11,13 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from lablink.checks.nonfinite import json_float
 from lablink.checks.watch_policy import GpuRule, MetricRule, Policy
+
+if TYPE_CHECKING:  # numpy loads with the first checked batch, not with every CLI command
+    import numpy as np
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,6 +47,8 @@ def _window(steps: np.ndarray, values: np.ndarray, upto: int) -> dict[str, list[
 
 def check_nan(rule: MetricRule, steps: np.ndarray, values: np.ndarray) -> Finding | None:
     """The first NaN or ±inf of a batch (steps and values in logging order)."""
+    import numpy as np
+
     if not rule.nan or bool(np.isfinite(values).all()):
         return None
     i = int(np.flatnonzero(~np.isfinite(values))[0])
@@ -71,6 +74,8 @@ def divergence_threshold(
     rule: MetricRule, prior_min: float | None, values: np.ndarray
 ) -> float | None:
     """``diverge_factor`` x the running minimum, or None (rule off, no positive minimum)."""
+    import numpy as np
+
     if rule.diverge_factor is None:
         return None
     finite = values[np.isfinite(values)]
@@ -88,6 +93,8 @@ def streak_start(steps: np.ndarray, values: np.ndarray, threshold: float) -> int
 
     NaN counts as above: a loss that became NaN has certainly not come back down.
     """
+    import numpy as np
+
     if not len(values):
         return None
     above = ~(values <= threshold)

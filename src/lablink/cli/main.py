@@ -18,11 +18,13 @@ from typing import Any, Literal, NamedTuple
 import typer
 from typer.core import TyperCommand, TyperGroup
 
+from lablink.cli import coerce
 from lablink.cli.state import State
 from lablink.cli.usage import EXIT_ERROR, run_main
 from lablink.errors import LablinkError
 
 RICH_MARKUP_MODE: Literal["markdown"] = "markdown"
+coerce.install()  # plain option values convert without importing pydantic (issue 18)
 
 
 class Entry(NamedTuple):

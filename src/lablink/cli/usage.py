@@ -9,7 +9,6 @@ hint naming the command's ``--help``, and exit 2. Exit codes are documented in
 
 from __future__ import annotations
 
-import importlib
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -25,21 +24,19 @@ EXIT_USAGE = 2  # the command line itself is wrong
 EXIT_INTERRUPTED = 130  # Ctrl-C
 
 
-def _classes(name: str) -> tuple[type[Exception], ...]:
-    """Click's exception ``name``: recent Typer vendors Click as ``typer._click``."""
-    found = []
+def _click(name: str, *also: type[Exception]) -> tuple[type[Exception], ...]:
+    """Click's exception ``name`` from each Click this process has loaded.
+
+    Recent Typer vendors Click as ``typer._click``; the real ``click`` counts only once
+    something imported it (no exception of it can exist before), so start-up never pays
+    for importing it here (issue 18). ``also``: more classes to catch with these.
+    """
+    found = list(also)
     for module in ("typer._click.exceptions", "click.exceptions"):
-        try:
-            found.append(getattr(importlib.import_module(module), name))
-        except (ImportError, AttributeError):
-            continue
+        cls = getattr(sys.modules.get(module), name, None)
+        if isinstance(cls, type) and issubclass(cls, Exception):
+            found.append(cls)
     return tuple(found)
-
-
-CLICK_ERROR = _classes("ClickException")
-USAGE_ERROR = _classes("UsageError")
-NO_ARGS = _classes("NoArgsIsHelpError")
-ABORT: tuple[type[Exception], ...] = (typer.Abort, *_classes("Abort"))
 
 
 def usage_hint(error: Exception) -> str:
@@ -74,16 +71,16 @@ def run_main(main: Callable[..., Any], standalone_mode: bool, *args: Any, **kwar
         return main(*args, standalone_mode=False, **kwargs)
     try:
         returned = main(*args, standalone_mode=False, **kwargs)
-    except NO_ARGS:
+    except _click("NoArgsIsHelpError"):
         # Click printed the help while building the error: nothing more to say
         sys.exit(EXIT_USAGE)
-    except USAGE_ERROR as error:
+    except _click("UsageError") as error:
         print_usage_error(error)
         sys.exit(EXIT_USAGE)
-    except CLICK_ERROR as error:  # e.g. a file Click could not open
+    except _click("ClickException") as error:  # e.g. a file Click could not open
         output.err_console().print(f"[bold red]error:[/] [red]{escape(error_text(error))}[/]")
         sys.exit(EXIT_ERROR)
-    except ABORT:
+    except _click("Abort", typer.Abort):
         output.err_console().print("[red]aborted[/]")
         sys.exit(EXIT_ERROR)
     # Without standalone mode Click returns an Exit's code instead of exiting.

@@ -9,11 +9,8 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from typing import IO, Any, Protocol
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
-import numpy as np
-
-from lablink.checks.downsample import MIN_POINTS, minmax_indices
 from lablink.checks.filters import parse_filter
 from lablink.checks.keys import check_metric_key
 from lablink.checks.limits import MAX_BATCH_METRICS, MAX_SUMMARY_BYTES, MAX_TAGS
@@ -30,12 +27,14 @@ from lablink.checks.run_fields import (
     check_size,
     check_tag,
 )
-from lablink.checks.series import check_series
 from lablink.checks.wire_numbers import check_wire_int
 from lablink.errors import AlreadyExists, InvalidInput, NotFound, RunNotActive
 from lablink.models import RUN_STATUSES, Artifact, History, Project, RunRecord
 from lablink.store.base import Store
 from lablink.store.blobs import BlobStore, check_digest
+
+if TYPE_CHECKING:  # numpy loads with the first batch or history: `lablink runs ls` needs neither
+    import numpy as np
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +43,7 @@ LIVE_EVENT_POINTS = 2_000  # batches up to this size ride along in the SSE event
 
 
 # A batch as the core checked it: key -> (steps, times, values) numpy arrays.
-Batch = Mapping[str, tuple[np.ndarray, np.ndarray, np.ndarray]]
+Batch = Mapping[str, tuple["np.ndarray", "np.ndarray", "np.ndarray"]]
 # Statuses that accept points and a final status: "crashed" is the watchdog's verdict on
 # a run it stopped hearing from, and the run may prove it wrong (it was only out of
 # reach: its spool still delivers).
@@ -308,6 +307,8 @@ class Tracking:
             RunNotActive: the run has ended (a crashed run still takes points: a spool
                 replayed after an outage must not lose them).
         """
+        from lablink.checks.series import check_series
+
         check_wire_int(seq, "seq")
         if not isinstance(metrics, Mapping):
             raise InvalidInput("metrics must be an object of key -> {steps, times, values}")
@@ -358,6 +359,8 @@ class Tracking:
         step_max: int | None = None,
     ) -> History:
         """A metric's points in step order, downsampled (min/max per bucket) if asked."""
+        from lablink.checks.downsample import MIN_POINTS, minmax_indices
+
         rid = self.store.resolve_run_id(run_id)
         if max_points is not None and not MIN_POINTS <= max_points <= MAX_HISTORY_POINTS:
             raise InvalidInput(

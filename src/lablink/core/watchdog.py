@@ -26,9 +26,7 @@ import logging
 import threading
 import time
 from collections.abc import Mapping
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from lablink.checks.watch_policy import LAUNCHED_TAG, Policy, merge, parse_policy
 from lablink.checks.watch_rules import (
@@ -50,6 +48,9 @@ from lablink.models import RunRecord
 from lablink.settings import Settings
 from lablink.store.sql import SqlStore
 from lablink.store.watch_sql import RESTART, ActiveRun, WatchSql
+
+if TYPE_CHECKING:  # numpy loads with the first watched batch, not with every CLI command
+    import numpy as np
 
 logger = logging.getLogger(__name__)
 
@@ -135,6 +136,8 @@ class Watchdog:
 
     def batch_ingested(self, run_id: str, batch: Batch, before: Any) -> None:
         """Check the watched metrics of a stored batch (``before``: ``before_batch``)."""
+        import numpy as np
+
         policy = self.policy_for(run_id)
         minimums: dict[str, float | None] = before or {}
         for rule in policy.metric_rules:

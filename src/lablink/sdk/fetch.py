@@ -18,14 +18,18 @@ import dataclasses
 import logging
 import threading
 from collections.abc import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING
 
-import httpx
-
-from lablink.core.datasets.pack_fetch import API, PackResult, fetch_pack
 from lablink.core.datasets.packs import TruncatedPack
 from lablink.errors import CorruptBlob, InsufficientStorage, ServiceUnavailable
-from lablink.sdk.endpoints import Endpoints
 from lablink.store.blobcache import BlobCache
+
+# httpx loads with the first fetch: `lablink data add` on the embedded store never needs it.
+if TYPE_CHECKING:
+    import httpx
+
+    from lablink.core.datasets.pack_fetch import PackResult
+    from lablink.sdk.endpoints import Endpoints
 
 logger = logging.getLogger("lablink.sdk.data")
 
@@ -124,6 +128,10 @@ def _fetch_pack(
     report: FetchReport,
     advance: Callable[[int], None] | None,
 ) -> None:
+    import httpx
+
+    from lablink.core.datasets.pack_fetch import PackResult
+
     remaining = list(digests)
     reasons: list[str] = []
     seen_corrupt: dict[str, str] = {}  # digest → the endpoint that found it corrupt
@@ -175,6 +183,8 @@ def _receive(
     result: PackResult,
 ) -> None:
     """Stream one pack into the cache, counting each blob in ``report`` as it lands."""
+    from lablink.core.datasets.pack_fetch import fetch_pack
+
     meter = _Meter(advance)
 
     def landed(digest: str, size: int, stored: bool) -> None:
@@ -209,6 +219,10 @@ class _Meter:
 
 def _report_corrupt(endpoints: Endpoints, url: str, digest: str, report: FetchReport) -> None:
     """Tell the endpoint its copy is corrupt; it rehashes and quarantines it."""
+    import httpx
+
+    from lablink.core.datasets.pack_fetch import API
+
     logger.warning("lablink: %s sent a corrupt copy of %s; fetching it elsewhere", url, digest)
     report.corrupt.append((url, digest))
     try:

@@ -6,7 +6,6 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
 import sqlalchemy as sa
 
 from lablink.models import MetricSummary
@@ -24,6 +23,8 @@ class MetricsSql(EventsSql):
     def ingest(
         self, run_id: str, seq: int, batch: PointBatch, event_payload: Mapping[str, Any] | None
     ) -> bool:
+        import numpy as np  # here, not at the top: CLI commands that read no points skip it
+
         now = time.time()
         chunks: list[dict[str, Any]] = []
         stats: dict[str, dict[str, Any]] = {}
@@ -117,6 +118,8 @@ class MetricsSql(EventsSql):
     def read_series(
         self, run_id: str, key: str, step_min: int | None, step_max: int | None
     ) -> Series:
+        import numpy as np
+
         c = t.metric_chunks
         query = sa.select(c.c.steps, c.c.times, c.c["values"]).where(
             c.c.run_id == run_id, c.c.key == key
