@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import Any
 
 from lablink.models import GitInfo, MetricSummary, Note, RunRecord, blank_value
@@ -33,8 +33,25 @@ def param_columns(value: Any) -> dict[str, Any]:
     }
 
 
-def param_value(row: Any) -> Any:
-    return None if row.value_text is None else json.loads(row.value_text)
+def param_reader() -> Callable[[str | None], Any]:
+    """A decoder of ``value_text`` for one list of runs.
+
+    Runs of a sweep share most values, so scalars are decoded once per list; lists and
+    objects are decoded each time, as each run must own its copy.
+    """
+    seen: dict[str, Any] = {}
+
+    def read(text: str | None) -> Any:
+        if text is None:
+            return None
+        if text in seen:
+            return seen[text]
+        value = json.loads(text)
+        if not isinstance(value, list | dict):
+            seen[text] = value
+        return value
+
+    return read
 
 
 def metric_summary(row: Any) -> MetricSummary:
