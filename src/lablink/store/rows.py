@@ -55,15 +55,49 @@ def param_reader() -> Callable[[str | None], Any]:
 
 
 def metric_summary(row: Any) -> MetricSummary:
-    return MetricSummary(
+    """A summary from a ``run_metrics`` row (the columns by name)."""
+    return metric_from_values(
         row.key,
-        int(row.count),
+        row.count,
         row.last_step,
-        _float(row.last_value),
-        _float(row.min_value),
-        _float(row.max_value),
-        _float(row.summary_value),
+        row.last_value,
+        row.min_value,
+        row.max_value,
+        row.summary_value,
     )
+
+
+def metric_from_values(
+    key: str,
+    count: Any,
+    last_step: Any,
+    last_value: Any,
+    min_value: Any,
+    max_value: Any,
+    summary_value: Any,
+) -> MetricSummary:
+    """A summary from the values of ``METRIC_COLUMNS``, in that order."""
+    return MetricSummary(
+        key,
+        int(count),
+        last_step,
+        _float(last_value),
+        _float(min_value),
+        _float(max_value),
+        _float(summary_value),
+    )
+
+
+# The run_metrics columns ``metric_from_values`` takes, in its order.
+METRIC_COLUMNS = (
+    "key",
+    "count",
+    "last_step",
+    "last_value",
+    "min_value",
+    "max_value",
+    "summary_value",
+)
 
 
 def _float(value: Any) -> float | None:
@@ -83,38 +117,48 @@ def to_run(
     inputs: list[dict[str, Any]],
     blank: Collection[str] = (),
 ) -> RunRecord:
-    """A RunRecord from its row and child rows; the fields in ``blank`` left empty."""
-    summary = dict(row.summary or {})
+    """A RunRecord from its row and child rows; the fields in ``blank`` left empty.
+
+    ``row`` is a result row of the ``runs`` columns plus ``project_name``; it is read
+    once into a dict, as reading a result row by attribute costs more than the rest.
+    """
+    r = dict(zip(row._fields, row, strict=True))
+    summary = dict(r["summary"] or {})
     for key, m in metrics.items():  # numeric summaries keep NaN/inf, which JSON columns cannot
         if m.summary_value is not None:
             summary[key] = m.summary_value
     values: dict[str, Any] = dict(
-        id=row.id,
-        project=row.project_name,
-        name=row.name,
-        user=row.user,
-        status=row.status,
-        created_at=row.created_at,
-        ended_at=row.ended_at,
-        heartbeat_at=row.heartbeat_at,
+        id=r["id"],
+        project=r["project_name"],
+        name=r["name"],
+        user=r["user"],
+        status=r["status"],
+        created_at=r["created_at"],
+        ended_at=r["ended_at"],
+        heartbeat_at=r["heartbeat_at"],
         git=GitInfo(
-            row.git_commit, row.git_branch, row.git_remote, bool(row.git_dirty), row.git_diff_digest
+            r["git_commit"],
+            r["git_branch"],
+            r["git_remote"],
+            bool(r["git_dirty"]),
+            r["git_diff_digest"],
         ),
-        command=list(row.command or []),
-        host=row.host,
-        python_version=row.python_version,
-        packages=dict(row.packages or {}),
-        gpus=list(row.gpus or []),
-        config=dict(row.config or {}),
+        # JSON columns decode to fresh objects for each row: no copy needed
+        command=r["command"] or [],
+        host=r["host"],
+        python_version=r["python_version"],
+        packages=r["packages"] or {},
+        gpus=r["gpus"] or [],
+        config=r["config"] or {},
         params=params,
         tags=tags,
         summary=summary,
         metrics=metrics,
         notes=notes,
-        outcome=row.outcome,
-        status_reason=row.status_reason,
+        outcome=r["outcome"],
+        status_reason=r["status_reason"],
         inputs=inputs,
-        stop_requested=row.stop_requested,
+        stop_requested=r["stop_requested"],
     )
     for name in blank:
         values[name] = blank_value(name)

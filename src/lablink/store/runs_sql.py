@@ -17,8 +17,9 @@ from lablink.store.events_sql import EventsSql
 from lablink.store.filter_sql import compile_filter, order_by_clause
 from lablink.store.rows import (
     LIST_SKIPPABLE,
+    METRIC_COLUMNS,
     as_number,
-    metric_summary,
+    metric_from_values,
     param_columns,
     param_reader,
     to_run,
@@ -375,16 +376,14 @@ class RunsSql(EventsSql):
             ):
                 params.setdefault(run_id, {})[key] = read(text)
         metrics: dict[str, dict[str, MetricSummary]] = {}
-        for row in (
-            ()
-            if not (wanted("metrics") or wanted("summary"))
-            else conn.execute(
-                sa.select(t.run_metrics)
-                .where(t.run_metrics.c.run_id.in_(ids))
-                .order_by(t.run_metrics.c.key)
-            )
-        ):
-            metrics.setdefault(row.run_id, {})[row.key] = metric_summary(row)
+        if wanted("metrics") or wanted("summary"):
+            m = t.run_metrics
+            for run_id, *values in conn.execute(
+                sa.select(m.c.run_id, *(m.c[name] for name in METRIC_COLUMNS))
+                .where(m.c.run_id.in_(ids))
+                .order_by(m.c.key)
+            ):
+                metrics.setdefault(run_id, {})[values[0]] = metric_from_values(*values)
         notes: dict[str, list[Note]] = {}
         for row in (
             ()
