@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import math
+import operator
 from collections.abc import Callable, Collection
 from typing import Any
 
 from lablink.models import GitInfo, MetricSummary, Note, RunRecord, blank_value
+from lablink.store import schema
 
 
 def _nan_to_none(value: float) -> float | None:
@@ -108,6 +110,18 @@ def _float(value: Any) -> float | None:
 LIST_SKIPPABLE = frozenset({"packages", "config", "command", "gpus", "summary"})
 
 
+# What ``to_run`` reads of a run row, picked by position in one call: reading a result
+# row by name costs more than building the record (issue #18).
+_RUN_ROW = (*(c.name for c in schema.runs.c), "project_name")
+_PICKED = (
+    *("id", "project_name", "name", "user", "status", "created_at", "ended_at"),
+    *("heartbeat_at", "git_commit", "git_branch", "git_remote", "git_dirty"),
+    *("git_diff_digest", "command", "host", "python_version", "packages", "gpus"),
+    *("config", "summary", "outcome", "status_reason", "stop_requested"),
+)
+_pick = operator.itemgetter(*(_RUN_ROW.index(name) for name in _PICKED))
+
+
 def to_run(
     row: Any,
     tags: list[str],
@@ -119,46 +133,43 @@ def to_run(
 ) -> RunRecord:
     """A RunRecord from its row and child rows; the fields in ``blank`` left empty.
 
-    ``row`` is a result row of the ``runs`` columns plus ``project_name``; it is read
-    once into a dict, as reading a result row by attribute costs more than the rest.
+    ``row`` holds the ``runs`` columns in table order, then ``project_name``.
     """
-    r = dict(zip(row._fields, row, strict=True))
-    summary = dict(r["summary"] or {})
+    picked = _pick(row)
+    (run_id, project, name, user, status, created_at, ended_at, heartbeat_at) = picked[:8]
+    (git_commit, git_branch, git_remote, git_dirty, git_diff_digest) = picked[8:13]
+    (command, host, python_version, packages, gpus, config, stored_summary) = picked[13:20]
+    (outcome, status_reason, stop_requested) = picked[20:]
+    summary = dict(stored_summary or {})
     for key, m in metrics.items():  # numeric summaries keep NaN/inf, which JSON columns cannot
         if m.summary_value is not None:
             summary[key] = m.summary_value
     values: dict[str, Any] = dict(
-        id=r["id"],
-        project=r["project_name"],
-        name=r["name"],
-        user=r["user"],
-        status=r["status"],
-        created_at=r["created_at"],
-        ended_at=r["ended_at"],
-        heartbeat_at=r["heartbeat_at"],
-        git=GitInfo(
-            r["git_commit"],
-            r["git_branch"],
-            r["git_remote"],
-            bool(r["git_dirty"]),
-            r["git_diff_digest"],
-        ),
+        id=run_id,
+        project=project,
+        name=name,
+        user=user,
+        status=status,
+        created_at=created_at,
+        ended_at=ended_at,
+        heartbeat_at=heartbeat_at,
+        git=GitInfo(git_commit, git_branch, git_remote, bool(git_dirty), git_diff_digest),
         # JSON columns decode to fresh objects for each row: no copy needed
-        command=r["command"] or [],
-        host=r["host"],
-        python_version=r["python_version"],
-        packages=r["packages"] or {},
-        gpus=r["gpus"] or [],
-        config=r["config"] or {},
+        command=command or [],
+        host=host,
+        python_version=python_version,
+        packages=packages or {},
+        gpus=gpus or [],
+        config=config or {},
         params=params,
         tags=tags,
         summary=summary,
         metrics=metrics,
         notes=notes,
-        outcome=r["outcome"],
-        status_reason=r["status_reason"],
+        outcome=outcome,
+        status_reason=status_reason,
         inputs=inputs,
-        stop_requested=r["stop_requested"],
+        stop_requested=stop_requested,
     )
     for name in blank:
         values[name] = blank_value(name)
