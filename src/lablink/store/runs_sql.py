@@ -188,14 +188,15 @@ class RunsSql(EventsSql):
             sort = [
                 direction(o).nulls_last() for o in (order if isinstance(order, list) else [order])
             ]
-            rows = conn.execute(
-                self._run_rows(fields)
+            # Ids first: sorting whole rows would carry their package lists through the sort.
+            ids = conn.execute(
+                sa.select(r.c.id)
                 .where(*conds)
                 .order_by(*sort, sa.desc(r.c.created_at), r.c.id)
                 .limit(limit)
                 .offset(offset)
-            ).all()
-            return self._hydrate(conn, rows, fields), total
+            ).scalars()
+            return self._hydrate(conn, self._rows_by_id(conn, list(ids), fields), fields), total
 
     def update_run(self, run_id: str, values: Mapping[str, Any]) -> None:
         with self.write() as conn:
@@ -319,11 +320,17 @@ class RunsSql(EventsSql):
         if not ids:
             return []
         with self.engine.connect() as conn:
-            found = {
-                row.id: row
-                for row in conn.execute(self._run_rows(fields).where(t.runs.c.id.in_(list(ids))))
-            }
-            return self._hydrate(conn, [found[i] for i in ids if i in found], fields)
+            return self._hydrate(conn, self._rows_by_id(conn, ids, fields), fields)
+
+    def _rows_by_id(
+        self, conn: sa.Connection, ids: Sequence[str], fields: Sequence[str] | None
+    ) -> list[Any]:
+        """The run rows of ``ids`` in that order (ids not found left out)."""
+        if not ids:
+            return []
+        query = self._run_rows(fields).where(t.runs.c.id.in_(list(ids)))
+        found = {row.id: row for row in conn.execute(query)}
+        return [found[i] for i in ids if i in found]
 
     @staticmethod
     def _run_rows(fields: Sequence[str] | None) -> sa.Select[Any]:
