@@ -18,6 +18,7 @@ from lablink.store.filter_sql import compile_filter, order_by_clause
 from lablink.store.rows import (
     LIST_SKIPPABLE,
     METRIC_COLUMNS,
+    Blanks,
     as_number,
     metric_from_values,
     param_columns,
@@ -329,7 +330,7 @@ class RunsSql(EventsSql):
         if not ids:
             return []
         query = self._run_rows(fields).where(t.runs.c.id.in_(list(ids)))
-        found = {row.id: row for row in conn.execute(query)}
+        found = {row.id: row for row in conn.execute(query).all()}
         return [found[i] for i in ids if i in found]
 
     @staticmethod
@@ -370,7 +371,7 @@ class RunsSql(EventsSql):
                 sa.select(t.run_tags.c.run_id, t.run_tags.c.tag)
                 .where(t.run_tags.c.run_id.in_(ids))
                 .order_by(t.run_tags.c.tag)
-            )
+            ).all()
         ):
             tags.setdefault(run_id, []).append(tag)
         params: dict[str, dict[str, Any]] = {}
@@ -380,7 +381,7 @@ class RunsSql(EventsSql):
                 sa.select(
                     t.run_params.c.run_id, t.run_params.c.key, t.run_params.c.value_text
                 ).where(t.run_params.c.run_id.in_(ids))
-            ):
+            ).all():
                 params.setdefault(run_id, {})[key] = read(text)
         metrics: dict[str, dict[str, MetricSummary]] = {}
         if wanted("metrics") or wanted("summary"):
@@ -389,7 +390,7 @@ class RunsSql(EventsSql):
                 sa.select(m.c.run_id, *(m.c[name] for name in METRIC_COLUMNS))
                 .where(m.c.run_id.in_(ids))
                 .order_by(m.c.key)
-            ):
+            ).all():
                 metrics.setdefault(run_id, {})[values[0]] = metric_from_values(*values)
         notes: dict[str, list[Note]] = {}
         for row in (
@@ -415,7 +416,7 @@ class RunsSql(EventsSql):
             inputs.setdefault(row.run_id, []).append(
                 {"kind": row.kind, "ref": row.ref, "digest": row.digest}
             )
-        blank = () if fields is None else blank_fields(fields)
+        blank = Blanks(() if fields is None else blank_fields(fields))
         return [
             to_run(
                 row,
