@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+import operator
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from lablink.deprecation import deprecated_attribute
@@ -121,22 +122,18 @@ class RunRecord:
             return max(0.0, now - self.created_at)
         return self.duration
 
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict; NaN and inf stay floats (the JSON layer encodes them)."""
-        out = dataclasses.asdict(self)
-        out["command"] = list(self.command)
-        out["tags"] = list(self.tags)
-        out["gpus"] = list(self.gpus)
-        out["inputs"] = [dict(i) for i in self.inputs]
-        out["duration"] = self.duration
-        out["metrics"] = {k: dataclasses.asdict(m) for k, m in self.metrics.items()}
-        return out
+    def to_dict(self, fields: Iterable[str] | None = None) -> dict[str, Any]:
+        """A JSON-ready dict of copies; NaN and inf stay floats (the JSON layer encodes them).
+
+        ``fields`` (keys of the dict, ``duration`` included) keeps only those, in that
+        order: what a list asked with ``fields=`` answers.
+        """
+        return {name: _RUN_DICT[name](self) for name in (RUN_KEYS if fields is None else fields)}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunRecord:
         """Rebuild a RunRecord from ``to_dict`` output (what the HTTP API returns)."""
-        fields = {f.name for f in dataclasses.fields(cls)}
-        values = {k: v for k, v in data.items() if k in fields}
+        values = {k: v for k, v in data.items() if k in _RUN_FIELDS}
         values["git"] = GitInfo(**data.get("git", {}))
         values["metrics"] = {k: MetricSummary(**m) for k, m in data.get("metrics", {}).items()}
         values["notes"] = [Note(**n) for n in data.get("notes", [])]
@@ -193,6 +190,65 @@ _BLANK_RUN: dict[str, Any] = {
     "inputs": tuple,
     "stop_requested": None,
 }
+
+
+def _plain(value: Any) -> Any:
+    """A copy of JSON-like data (as ``dataclasses.asdict`` copies it, for less)."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_plain(v) for v in value)
+    return value
+
+
+def _metric_dict(m: MetricSummary) -> dict[str, Any]:
+    return {
+        "key": m.key,
+        "count": m.count,
+        "last_step": m.last_step,
+        "last_value": m.last_value,
+        "min_value": m.min_value,
+        "max_value": m.max_value,
+        "summary_value": m.summary_value,
+    }
+
+
+def _git_dict(g: GitInfo) -> dict[str, Any]:
+    return {
+        "commit": g.commit,
+        "branch": g.branch,
+        "remote": g.remote,
+        "dirty": g.dirty,
+        "diff_digest": g.diff_digest,
+    }
+
+
+# How each key of ``RunRecord.to_dict`` is made; written out, since ``dataclasses.asdict``
+# was most of the cost of answering a list of runs (issue #18).
+_RUN_DICT: dict[str, Callable[[RunRecord], Any]] = {
+    **{
+        f.name: operator.attrgetter(f.name)
+        for f in dataclasses.fields(RunRecord)
+        if f.name
+        not in {"git", "command", "packages", "gpus", "config", "params", "tags", "summary"}
+        | {"metrics", "notes", "inputs"}
+    },
+    "git": lambda r: _git_dict(r.git),
+    "command": lambda r: list(r.command),
+    "packages": lambda r: dict(r.packages),
+    "gpus": lambda r: list(r.gpus),
+    "config": lambda r: _plain(dict(r.config)),
+    "params": lambda r: _plain(dict(r.params)),
+    "tags": lambda r: list(r.tags),
+    "summary": lambda r: _plain(dict(r.summary)),
+    "metrics": lambda r: {k: _metric_dict(m) for k, m in r.metrics.items()},
+    "notes": lambda r: [dataclasses.asdict(n) for n in r.notes],
+    "inputs": lambda r: [dict(i) for i in r.inputs],
+    "duration": operator.attrgetter("duration"),
+}
+_RUN_FIELDS = frozenset(f.name for f in dataclasses.fields(RunRecord))
+# The keys of ``RunRecord.to_dict``, in order.
+RUN_KEYS = (*(f.name for f in dataclasses.fields(RunRecord)), "duration")
 
 
 def blank_value(name: str) -> Any:

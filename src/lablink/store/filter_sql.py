@@ -1,6 +1,13 @@
 """The run filter AST (``checks/filters.py``) compiled to SQLAlchemy clauses.
 
 Every value becomes a bound parameter; no SQL is built from strings.
+
+A test on a side table (metrics, params, tags) compiles in one of two equivalent forms
+(issue #18): *correlated*, ``EXISTS (... WHERE run_id = runs.id ...)``, which suits a page
+of newest runs when matches are common (the scan stops after a page), and *set*,
+``runs.id IN (SELECT run_id ... )``, which reads only the matching rows of a covering
+index and suits a count, or a page when matches are few. Side-table run ids are never
+NULL, so ``NOT IN`` is the exact negation of ``IN``, as ``NOT EXISTS`` is of ``EXISTS``.
 """
 
 from __future__ import annotations
@@ -67,31 +74,40 @@ def order_by_clause(order_by: str | None) -> Any:
     )
 
 
-def compile_filter(expr: Expr) -> Any:
-    """Turn a filter AST into a SQL clause with bound parameters only."""
+def compile_filter(expr: Expr, *, as_set: bool = False) -> Any:
+    """Turn a filter AST into a SQL clause with bound parameters only.
+
+    ``as_set`` picks the set form of side-table tests over the correlated one (see the
+    module docstring); both select the same runs.
+    """
     if isinstance(expr, And):
-        return sa.and_(*(compile_filter(e) for e in expr.items))
+        return sa.and_(*(compile_filter(e, as_set=as_set) for e in expr.items))
     if isinstance(expr, Or):
-        return sa.or_(*(compile_filter(e) for e in expr.items))
+        return sa.or_(*(compile_filter(e, as_set=as_set) for e in expr.items))
     if isinstance(expr, Not):
-        return sa.not_(compile_filter(expr.item))
+        return sa.not_(compile_filter(expr.item, as_set=as_set))
     if isinstance(expr, Has):
-        return _has(expr.field)
-    return _compare(expr)
+        return _has(expr.field, as_set)
+    return _compare(expr, as_set)
 
 
-def _has(field: Field) -> Any:
-    rid = t.runs.c.id
+def _side(table: sa.Table, as_set: bool, *conds: Any) -> Any:
+    """Runs with a row in ``table`` meeting ``conds``, in the chosen form."""
+    if as_set:
+        return t.runs.c.id.in_(sa.select(table.c.run_id).where(*conds))
+    return sa.exists().where(table.c.run_id == t.runs.c.id, *conds)
+
+
+def _has(field: Field, as_set: bool) -> Any:
     if field.kind == "tag":
-        return sa.exists().where(t.run_tags.c.run_id == rid, t.run_tags.c.tag == field.key)
+        return _side(t.run_tags, as_set, t.run_tags.c.tag == field.key)
     if field.kind == "param":
-        return sa.exists().where(t.run_params.c.run_id == rid, t.run_params.c.key == field.key)
-    return sa.exists().where(t.run_metrics.c.run_id == rid, t.run_metrics.c.key == field.key)
+        return _side(t.run_params, as_set, t.run_params.c.key == field.key)
+    return _side(t.run_metrics, as_set, t.run_metrics.c.key == field.key)
 
 
-def _compare(cmp: Compare) -> Any:
+def _compare(cmp: Compare, as_set: bool) -> Any:
     field, op, value = cmp.field, cmp.op, cmp.value
-    rid = t.runs.c.id
     if field.kind == "column":
         column = _COLUMN_FIELDS[field.key]
         return _apply(column, op, value)
@@ -100,7 +116,7 @@ def _compare(cmp: Compare) -> Any:
         if any(isinstance(v, str) for v in _as_tuple(value)):
             raise InvalidInput(f"metrics.{field.key} is numeric: compare it with a number")
         col = sa.func.coalesce(m.c.summary_value, m.c.last_value)
-        return sa.exists().where(m.c.run_id == rid, m.c.key == field.key, _apply(col, op, value))
+        return _side(m, as_set, m.c.key == field.key, _apply(col, op, value))
     p = t.run_params
     numeric = all(isinstance(v, float | bool) for v in _as_tuple(value))
     if numeric:
@@ -114,7 +130,7 @@ def _compare(cmp: Compare) -> Any:
             cond = _apply(p.c.value_text, op, texts)
         else:
             cond = _apply(p.c.value_text, op, json.dumps(str(value)))
-    return sa.exists().where(p.c.run_id == rid, p.c.key == field.key, cond)
+    return _side(p, as_set, p.c.key == field.key, cond)
 
 
 def _as_tuple(value: Any) -> tuple[Any, ...]:

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from lablink.errors import SchemaOutOfDate
 
 # The newest revision under migrations/versions; tests check it matches Alembic's head.
-HEAD = "0017"  # 0017 follows 0014 here; re-chain after 0015/0016 land
+HEAD = "0017"
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 

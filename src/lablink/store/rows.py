@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Collection
+import operator
+from collections.abc import Callable, Collection
 from typing import Any
 
 from lablink.models import GitInfo, MetricSummary, Note, RunRecord, blank_value
+from lablink.store import schema
 
 
 def _nan_to_none(value: float) -> float | None:
@@ -33,20 +35,71 @@ def param_columns(value: Any) -> dict[str, Any]:
     }
 
 
-def param_value(row: Any) -> Any:
-    return None if row.value_text is None else json.loads(row.value_text)
+def param_reader() -> Callable[[str | None], Any]:
+    """A decoder of ``value_text`` for one list of runs.
+
+    Runs of a sweep share most values, so scalars are decoded once per list; lists and
+    objects are decoded each time, as each run must own its copy.
+    """
+    seen: dict[str, Any] = {}
+
+    def read(text: str | None) -> Any:
+        if text is None:
+            return None
+        if text in seen:
+            return seen[text]
+        value = json.loads(text)
+        if not isinstance(value, list | dict):
+            seen[text] = value
+        return value
+
+    return read
 
 
 def metric_summary(row: Any) -> MetricSummary:
-    return MetricSummary(
+    """A summary from a ``run_metrics`` row (the columns by name)."""
+    return metric_from_values(
         row.key,
-        int(row.count),
+        row.count,
         row.last_step,
-        _float(row.last_value),
-        _float(row.min_value),
-        _float(row.max_value),
-        _float(row.summary_value),
+        row.last_value,
+        row.min_value,
+        row.max_value,
+        row.summary_value,
     )
+
+
+def metric_from_values(
+    key: str,
+    count: Any,
+    last_step: Any,
+    last_value: Any,
+    min_value: Any,
+    max_value: Any,
+    summary_value: Any,
+) -> MetricSummary:
+    """A summary from the values of ``METRIC_COLUMNS``, in that order."""
+    return MetricSummary(
+        key,
+        int(count),
+        last_step,
+        _float(last_value),
+        _float(min_value),
+        _float(max_value),
+        _float(summary_value),
+    )
+
+
+# The run_metrics columns ``metric_from_values`` takes, in its order.
+METRIC_COLUMNS = (
+    "key",
+    "count",
+    "last_step",
+    "last_value",
+    "min_value",
+    "max_value",
+    "summary_value",
+)
 
 
 def _float(value: Any) -> float | None:
@@ -57,6 +110,34 @@ def _float(value: Any) -> float | None:
 LIST_SKIPPABLE = frozenset({"packages", "config", "command", "gpus", "summary"})
 
 
+class Blanks:
+    """The fields a list leaves empty, split once into plain values and fresh empties
+    (a call per field and run was a sixth of a 10,000-run list)."""
+
+    def __init__(self, names: Collection[str]) -> None:
+        values = {name: blank_value(name) for name in names}
+        self.plain = {k: v for k, v in values.items() if v is None or isinstance(v, str)}
+        self.fresh = tuple((k, type(v)) for k, v in values.items() if k not in self.plain)
+
+    def fill(self, values: dict[str, Any]) -> None:
+        """Overwrite the blank fields in ``values``."""
+        values.update(self.plain)
+        for name, make in self.fresh:
+            values[name] = make()
+
+
+# What ``to_run`` reads of a run row, picked by position in one call: reading a result
+# row by name costs more than building the record (issue #18).
+_RUN_ROW = (*(c.name for c in schema.runs.c), "project_name")
+_PICKED = (
+    *("id", "project_name", "name", "user", "status", "created_at", "ended_at"),
+    *("heartbeat_at", "git_commit", "git_branch", "git_remote", "git_dirty"),
+    *("git_diff_digest", "command", "host", "python_version", "packages", "gpus"),
+    *("config", "summary", "outcome", "status_reason", "stop_requested"),
+)
+_pick = operator.itemgetter(*(_RUN_ROW.index(name) for name in _PICKED))
+
+
 def to_run(
     row: Any,
     tags: list[str],
@@ -64,41 +145,48 @@ def to_run(
     metrics: dict[str, MetricSummary],
     notes: list[Note],
     inputs: list[dict[str, Any]],
-    blank: Collection[str] = (),
+    blank: Blanks | None = None,
 ) -> RunRecord:
-    """A RunRecord from its row and child rows; the fields in ``blank`` left empty."""
-    summary = dict(row.summary or {})
+    """A RunRecord from its row and child rows; the fields in ``blank`` left empty.
+
+    ``row`` holds the ``runs`` columns in table order, then ``project_name``.
+    """
+    picked = _pick(row)
+    (run_id, project, name, user, status, created_at, ended_at, heartbeat_at) = picked[:8]
+    (git_commit, git_branch, git_remote, git_dirty, git_diff_digest) = picked[8:13]
+    (command, host, python_version, packages, gpus, config, stored_summary) = picked[13:20]
+    (outcome, status_reason, stop_requested) = picked[20:]
+    summary = dict(stored_summary or {})
     for key, m in metrics.items():  # numeric summaries keep NaN/inf, which JSON columns cannot
         if m.summary_value is not None:
             summary[key] = m.summary_value
     values: dict[str, Any] = dict(
-        id=row.id,
-        project=row.project_name,
-        name=row.name,
-        user=row.user,
-        status=row.status,
-        created_at=row.created_at,
-        ended_at=row.ended_at,
-        heartbeat_at=row.heartbeat_at,
-        git=GitInfo(
-            row.git_commit, row.git_branch, row.git_remote, bool(row.git_dirty), row.git_diff_digest
-        ),
-        command=list(row.command or []),
-        host=row.host,
-        python_version=row.python_version,
-        packages=dict(row.packages or {}),
-        gpus=list(row.gpus or []),
-        config=dict(row.config or {}),
+        id=run_id,
+        project=project,
+        name=name,
+        user=user,
+        status=status,
+        created_at=created_at,
+        ended_at=ended_at,
+        heartbeat_at=heartbeat_at,
+        git=GitInfo(git_commit, git_branch, git_remote, bool(git_dirty), git_diff_digest),
+        # JSON columns decode to fresh objects for each row: no copy needed
+        command=command or [],
+        host=host,
+        python_version=python_version,
+        packages=packages or {},
+        gpus=gpus or [],
+        config=config or {},
         params=params,
         tags=tags,
         summary=summary,
         metrics=metrics,
         notes=notes,
-        outcome=row.outcome,
-        status_reason=row.status_reason,
+        outcome=outcome,
+        status_reason=status_reason,
         inputs=inputs,
-        stop_requested=row.stop_requested,
+        stop_requested=stop_requested,
     )
-    for name in blank:
-        values[name] = blank_value(name)
+    if blank is not None:
+        blank.fill(values)
     return RunRecord(**values)

@@ -17,12 +17,18 @@ from lablink.store.events_sql import EventsSql
 from lablink.store.filter_sql import compile_filter, order_by_clause
 from lablink.store.rows import (
     LIST_SKIPPABLE,
+    METRIC_COLUMNS,
+    Blanks,
     as_number,
-    metric_summary,
+    metric_from_values,
     param_columns,
-    param_value,
+    param_reader,
     to_run,
 )
+
+# Up to this many matches a page is picked from the matches alone; beyond, the runs are
+# walked newest first (measured in benchmarks/tracking.py, issue #18).
+_SET_PAGE_MAX = 10_000
 
 
 class RunsSql(EventsSql):
@@ -167,27 +173,31 @@ class RunsSql(EventsSql):
             conds: list[Any] = []
             if project is not None:
                 conds.append(r.c.project_id == self._project_id(conn, project))
+            # A count reads every match: the set form touches only those (filter_sql.py).
+            counted = [*conds, compile_filter(where, as_set=True)] if where is not None else conds
+            total = int(
+                conn.execute(sa.select(sa.func.count()).select_from(r).where(*counted)).scalar_one()
+            )
+            if total <= offset:
+                return [], total
             if where is not None:
-                conds.append(compile_filter(where))
-            base = sa.select(r.c.id).where(*conds)
-            total = conn.execute(
-                sa.select(sa.func.count()).select_from(base.subquery())
-            ).scalar_one()
+                # Few matches: sort just those. Many: walk the runs in order and stop
+                # after a page, testing each (correlated form).
+                conds.append(compile_filter(where, as_set=total <= _SET_PAGE_MAX))
             order = order_by_clause(order_by)
             direction = sa.desc if descending else sa.asc
             sort = [
                 direction(o).nulls_last() for o in (order if isinstance(order, list) else [order])
             ]
-            ids = (
-                conn.execute(
-                    base.order_by(*sort, sa.desc(r.c.created_at), r.c.id)
-                    .limit(limit)
-                    .offset(offset)
-                )
-                .scalars()
-                .all()
-            )
-        return self._load_runs(list(ids), fields), int(total)
+            # Ids first: sorting whole rows would carry their package lists through the sort.
+            ids = conn.execute(
+                sa.select(r.c.id)
+                .where(*conds)
+                .order_by(*sort, sa.desc(r.c.created_at), r.c.id)
+                .limit(limit)
+                .offset(offset)
+            ).scalars()
+            return self._hydrate(conn, self._rows_by_id(conn, list(ids), fields), fields), total
 
     def update_run(self, run_id: str, values: Mapping[str, Any]) -> None:
         with self.write() as conn:
@@ -307,92 +317,115 @@ class RunsSql(EventsSql):
     def _load_runs(
         self, ids: Sequence[str], fields: Sequence[str] | None = None
     ) -> list[RunRecord]:
-        """Hydrate runs in one query per table, keeping the order of ``ids``.
-
-        With ``fields``, the JSON columns and child tables of the other fields are not
-        read at all (decoding package lists and configs is most of a list's cost).
-        """
+        """Hydrate runs in one query per table, keeping the order of ``ids``."""
         if not ids:
             return []
-        ids = list(ids)
+        with self.engine.connect() as conn:
+            return self._hydrate(conn, self._rows_by_id(conn, ids, fields), fields)
+
+    def _rows_by_id(
+        self, conn: sa.Connection, ids: Sequence[str], fields: Sequence[str] | None
+    ) -> list[Any]:
+        """The run rows of ``ids`` in that order (ids not found left out)."""
+        if not ids:
+            return []
+        query = self._run_rows(fields).where(t.runs.c.id.in_(list(ids)))
+        found = {row.id: row for row in conn.execute(query).all()}
+        return [found[i] for i in ids if i in found]
+
+    @staticmethod
+    def _run_rows(fields: Sequence[str] | None) -> sa.Select[Any]:
+        """The runs columns a record needs, with its project's name.
+
+        With ``fields``, the JSON columns of the other fields are not read at all
+        (decoding package lists and configs is most of a list's cost).
+        """
+        want = set(fields) if fields is not None else None
+        columns = [
+            sa.null().label(c.name)
+            if c.name in LIST_SKIPPABLE and want is not None and c.name not in want
+            else c
+            for c in t.runs.c
+        ]
+        return sa.select(*columns, t.projects.c.name.label("project_name")).join(
+            t.projects, t.projects.c.id == t.runs.c.project_id
+        )
+
+    def _hydrate(
+        self, conn: sa.Connection, rows: Sequence[Any], fields: Sequence[str] | None
+    ) -> list[RunRecord]:
+        """Records from run rows, reading each side table once and only when wanted."""
+        if not rows:
+            return []
+        ids = [row.id for row in rows]
         want = set(fields) if fields is not None else None
 
         def wanted(name: str) -> bool:
             return want is None or name in want
 
-        columns = [
-            sa.null().label(c.name) if c.name in LIST_SKIPPABLE and not wanted(c.name) else c
-            for c in t.runs.c
-        ]
-        with self.engine.connect() as conn:
-            rows = {
-                row.id: row
-                for row in conn.execute(
-                    sa.select(*columns, t.projects.c.name.label("project_name"))
-                    .join(t.projects, t.projects.c.id == t.runs.c.project_id)
-                    .where(t.runs.c.id.in_(ids))
-                )
-            }
-            tags: dict[str, list[str]] = {}
-            for run_id, tag in (
-                ()
-                if not wanted("tags")
-                else conn.execute(
-                    sa.select(t.run_tags.c.run_id, t.run_tags.c.tag)
-                    .where(t.run_tags.c.run_id.in_(ids))
-                    .order_by(t.run_tags.c.tag)
-                )
-            ):
-                tags.setdefault(run_id, []).append(tag)
-            params: dict[str, dict[str, Any]] = {}
-            param_rows = sa.select(t.run_params).where(t.run_params.c.run_id.in_(ids))
-            for row in conn.execute(param_rows) if wanted("params") else ():
-                params.setdefault(row.run_id, {})[row.key] = param_value(row)
-            metrics: dict[str, dict[str, MetricSummary]] = {}
-            for row in (
-                ()
-                if not (wanted("metrics") or wanted("summary"))
-                else conn.execute(
-                    sa.select(t.run_metrics)
-                    .where(t.run_metrics.c.run_id.in_(ids))
-                    .order_by(t.run_metrics.c.key)
-                )
-            ):
-                metrics.setdefault(row.run_id, {})[row.key] = metric_summary(row)
-            notes: dict[str, list[Note]] = {}
-            for row in (
-                ()
-                if not wanted("notes")
-                else conn.execute(
-                    sa.select(t.notes).where(t.notes.c.run_id.in_(ids)).order_by(t.notes.c.id)
-                )
-            ):
-                notes.setdefault(row.run_id, []).append(
-                    Note(row.text, row.author, row.created_at, row.outcome)
-                )
-            inputs: dict[str, list[dict[str, Any]]] = {}
-            for row in (
-                ()
-                if not wanted("inputs")
-                else conn.execute(
-                    sa.select(t.run_inputs)
-                    .where(t.run_inputs.c.run_id.in_(ids))
-                    .order_by(t.run_inputs.c.created_at)
-                )
-            ):
-                inputs.setdefault(row.run_id, []).append(
-                    {"kind": row.kind, "ref": row.ref, "digest": row.digest}
-                )
+        tags: dict[str, list[str]] = {}
+        for run_id, tag in (
+            ()
+            if not wanted("tags")
+            else conn.execute(
+                sa.select(t.run_tags.c.run_id, t.run_tags.c.tag)
+                .where(t.run_tags.c.run_id.in_(ids))
+                .order_by(t.run_tags.c.tag)
+            ).all()
+        ):
+            tags.setdefault(run_id, []).append(tag)
+        params: dict[str, dict[str, Any]] = {}
+        if wanted("params"):
+            read = param_reader()
+            for run_id, key, text in conn.execute(
+                sa.select(
+                    t.run_params.c.run_id, t.run_params.c.key, t.run_params.c.value_text
+                ).where(t.run_params.c.run_id.in_(ids))
+            ).all():
+                params.setdefault(run_id, {})[key] = read(text)
+        metrics: dict[str, dict[str, MetricSummary]] = {}
+        if wanted("metrics") or wanted("summary"):
+            m = t.run_metrics
+            for run_id, *values in conn.execute(
+                sa.select(m.c.run_id, *(m.c[name] for name in METRIC_COLUMNS))
+                .where(m.c.run_id.in_(ids))
+                .order_by(m.c.key)
+            ).all():
+                metrics.setdefault(run_id, {})[values[0]] = metric_from_values(*values)
+        notes: dict[str, list[Note]] = {}
+        for row in (
+            ()
+            if not wanted("notes")
+            else conn.execute(
+                sa.select(t.notes).where(t.notes.c.run_id.in_(ids)).order_by(t.notes.c.id)
+            )
+        ):
+            notes.setdefault(row.run_id, []).append(
+                Note(row.text, row.author, row.created_at, row.outcome)
+            )
+        inputs: dict[str, list[dict[str, Any]]] = {}
+        for row in (
+            ()
+            if not wanted("inputs")
+            else conn.execute(
+                sa.select(t.run_inputs)
+                .where(t.run_inputs.c.run_id.in_(ids))
+                .order_by(t.run_inputs.c.created_at)
+            )
+        ):
+            inputs.setdefault(row.run_id, []).append(
+                {"kind": row.kind, "ref": row.ref, "digest": row.digest}
+            )
+        blank = Blanks(() if fields is None else blank_fields(fields))
         return [
             to_run(
-                rows[i],
-                tags.get(i, []),
-                params.get(i, {}),
-                metrics.get(i, {}),
-                notes.get(i, []),
-                inputs.get(i, []),
-                blank=() if fields is None else blank_fields(fields),
+                row,
+                tags.get(row.id, []),
+                params.get(row.id, {}),
+                metrics.get(row.id, {}),
+                notes.get(row.id, []),
+                inputs.get(row.id, []),
+                blank=blank,
             )
-            for i in ids
-            if i in rows
+            for row in rows
         ]

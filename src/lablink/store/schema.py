@@ -91,7 +91,10 @@ runs = sa.Table(
     sa.Column("stop_requested", sa.Text),
     sa.Column("updated_at", sa.Float, nullable=False),
 )
-sa.Index("ix_runs_project_created", runs.c.project_id, runs.c.created_at)
+# Searches (issue #18): id rides along so a filtered page or count of a project reads the
+# index, never the wide run rows; the second serves a set of matching ids (filter_sql.py).
+sa.Index("ix_runs_project_created", runs.c.project_id, runs.c.created_at, runs.c.id)
+sa.Index("ix_runs_id_project", runs.c.id, runs.c.project_id, runs.c.created_at)
 sa.Index("ix_runs_status", runs.c.status)
 # Who may read a blob: the runs holding it as their captured diff (core/blob_readers.py).
 sa.Index("ix_runs_git_diff_digest", runs.c.git_diff_digest)
@@ -113,7 +116,8 @@ run_params = sa.Table(
     sa.Column("value_num", sa.Float),
     sa.Column("value_text", sa.Text),
 )
-sa.Index("ix_run_params_key", run_params.c.key, run_params.c.value_num)
+# run_id rides along: a numeric param filter is answered from the index alone.
+sa.Index("ix_run_params_key", run_params.c.key, run_params.c.value_num, run_params.c.run_id)
 
 run_metrics = sa.Table(
     "run_metrics",
@@ -128,7 +132,14 @@ run_metrics = sa.Table(
     sa.Column("max_value", sa.Float),
     sa.Column("summary_value", NanFloat),
 )
-sa.Index("ix_run_metrics_key", run_metrics.c.key, run_metrics.c.run_id)
+# The values ride along: a metric filter (summary, else last) is answered from the index.
+sa.Index(
+    "ix_run_metrics_key",
+    run_metrics.c.key,
+    run_metrics.c.run_id,
+    run_metrics.c.summary_value,
+    run_metrics.c.last_value,
+)
 
 metric_chunks = sa.Table(
     "metric_chunks",

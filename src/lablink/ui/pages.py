@@ -25,6 +25,7 @@ from lablink.ui.table import (
     FIXED_COLUMNS,
     LEAD_COLUMNS,
     PAGE_SIZES,
+    TABLE_FIELDS,
     TRAILING_COLUMNS,
     TableState,
     auto_columns,
@@ -78,6 +79,7 @@ def pages_router(lab: Lab, renderer: Renderer) -> APIRouter:
                 state.descending,
                 state.limit,
                 state.offset,
+                TABLE_FIELDS,
             )
         except NotFound as exc:
             return renderer.error(exc, "No such project")

@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from lablink.checks.metric_goal import best_of, goal, lower_is_better
+from lablink.checks.run_view import LEAN
 from lablink.models import MetricSummary, RunRecord
 
 PAGE_SIZES = (25, 50, 100, 200)
@@ -31,6 +32,8 @@ FIXED_COLUMNS: tuple[tuple[str | None, str], ...] = (
     ("duration", "Duration"),
 )
 TRAILING_COLUMNS: tuple[tuple[str | None, str], ...] = ((None, "Tags"), ("outcome", "Outcome"))
+# The parts of a run the table reads (checks/run_view.py): no package list, config or notes.
+TABLE_FIELDS = (*LEAN, "outcome")
 
 
 def _int(raw: str | None, default: int, low: int, high: int) -> int:
@@ -178,6 +181,7 @@ __all__ = [
     "FIXED_COLUMNS",
     "LEAD_COLUMNS",
     "PAGE_SIZES",
+    "TABLE_FIELDS",
     "TRAILING_COLUMNS",
     "TableState",
     "auto_columns",

@@ -6,7 +6,6 @@ Plain ``def`` routes run in FastAPI's threadpool, so store calls never block the
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -17,7 +16,7 @@ from lablink.checks.run_view import parse_fields
 from lablink.checks.wire_numbers import MAX_WIRE_INT
 from lablink.core.lab import Lab
 from lablink.errors import InvalidInput
-from lablink.models import RunRecord
+from lablink.models import RUN_KEYS, RunRecord
 from lablink.server.access import Access, Authorized
 from lablink.server.deps import Actor, LabDep
 from lablink.server.fields import (
@@ -164,15 +163,15 @@ _FIELDS_HELP = (
 
 def _selected(run: RunRecord, fields: tuple[str, ...]) -> dict[str, Any]:
     """A run as listed with ``fields=``: those keys only."""
-    out = run.to_dict()  # the store left the other fields blank
-    return {name: out[name] for name in fields}
+    return run.to_dict(fields)  # the store left the other fields blank
+
+
+_LISTED_KEYS = tuple(k for k in RUN_KEYS if k not in ("config", "params"))
 
 
 def _listed(run: RunRecord) -> dict[str, Any]:
     """A run as listed: everything but its config and params, which are not copied."""
-    out = dataclasses.replace(run, config={}, params={}).to_dict()
-    del out["config"], out["params"]
-    return out
+    return run.to_dict(_LISTED_KEYS)
 
 
 @router.get("/{ref}", summary="Show a run")
