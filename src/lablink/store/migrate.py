@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from lablink.errors import SchemaOutOfDate
 
 # The newest revision under migrations/versions; tests check it matches Alembic's head.
-HEAD = "0014"
+HEAD = "0015"
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
