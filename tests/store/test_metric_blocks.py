@@ -236,3 +236,32 @@ def test_a_0014_store_migrates_every_point_bit_for_bit(settings: Settings) -> No
         upgrade(engine)
     finally:
         engine.dispose()
+
+
+def points_payloads(lab: Lab, run_id: str) -> list[dict[str, Any]]:
+    events = lab.store.events_since(0, None, run_id, 1000)
+    return [e.payload for e in events if e.kind == "points"]
+
+
+def test_folded_points_events_keep_only_their_keys(
+    lab: Lab, small_tails: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = lab.tracking.create_run(USER, "blocks", "events")
+    batch = {"b": series([0, 1], [0.5, math.nan]), "a": series([0], [1.0])}
+    lab.tracking.log_batch(run.id, 0, batch)
+    assert points_payloads(lab, run.id)[0]["metrics"]["b"]["steps"] == [0, 1]  # live: inline
+    monkeypatch.setattr(metrics_sql, "EVENT_POINTS_KEEP", 0.0)  # old enough at once
+    for seq in range(1, 4):
+        lab.tracking.log_batch(run.id, seq, {"b": series([seq + 1], [2.0])})  # 3 rows: a fold
+    payloads = points_payloads(lab, run.id)
+    assert payloads[0] == {"points": 3, "keys": ["a", "b"]}
+    assert all("keys" in p for p in payloads[:3])
+    lab.tracking.finish_run(USER, run.id)
+    assert points_payloads(lab, run.id) == [
+        {"points": 3, "keys": ["a", "b"]},
+        *({"points": 1, "keys": ["b"]} for _ in range(3)),
+    ]
+
+
+def series(steps: list[int], values: list[float]) -> dict[str, list[Any]]:
+    return {"steps": steps, "times": [1.7e9 + s for s in steps], "values": values}

@@ -14,6 +14,7 @@ and must start without them.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -34,6 +35,11 @@ logger = logging.getLogger(__name__)
 TAIL_POINTS = 16_384  # a key's tail is folded into blocks past this many points
 TAIL_ROWS = 128  # ... or this many chunk rows (small batches: ~100 bytes of row each)
 TAIL_CACHE = 100_000  # (run, key) tails followed in memory; cleared past it, as a cache
+# A live "points" event carries its batch's points for the charts watching; once they
+# are folded and this many seconds old (all of them when the run ends) the event keeps
+# only ``{points, keys}``, the documented form for big batches, whose viewers reload
+# the history. Stored inline forever they took more room than the blocks.
+EVENT_POINTS_KEEP = 60.0
 
 
 class MetricsSql(EventsSql):
@@ -48,6 +54,7 @@ class MetricsSql(EventsSql):
         # folded it. Only a trigger: another process's appends or a restart make it
         # low, which delays a fold and loses nothing (a run's end folds every key).
         self._tails: dict[tuple[str, str], list[int]] = {}
+        self._lean_events: dict[str, int] = {}  # run id -> last points event made lean
 
     def ingest(
         self, run_id: str, seq: int, batch: PointBatch, event_payload: Mapping[str, Any] | None
@@ -56,6 +63,7 @@ class MetricsSql(EventsSql):
 
         now = time.time()
         chunks: list[dict[str, Any]] = []
+        direct: list[tuple[str, Any]] = []  # batches big enough to fold at once
         stats: list[dict[str, Any]] = []
         total = 0
         for key, (steps, times, values) in batch.items():
@@ -66,18 +74,21 @@ class MetricsSql(EventsSql):
                 continue
             total += len(s)
             top = int(s.max())
-            chunks.append(
-                {
-                    "run_id": run_id,
-                    "key": key,
-                    "n": len(s),
-                    "step_min": int(s.min()),
-                    "step_max": top,
-                    "steps": s.tobytes(),
-                    "times": w.tobytes(),
-                    "values": v.tobytes(),
-                }
-            )
+            if len(s) >= TAIL_POINTS:
+                direct.append((key, (s.tobytes(), w.tobytes(), v.tobytes())))
+            else:
+                chunks.append(
+                    {
+                        "run_id": run_id,
+                        "key": key,
+                        "n": len(s),
+                        "step_min": int(s.min()),
+                        "step_max": top,
+                        "steps": s.tobytes(),
+                        "times": w.tobytes(),
+                        "values": v.tobytes(),
+                    }
+                )
             last = int(np.flatnonzero(s == top)[-1])
             finite = v[~np.isnan(v)]
             stats.append(
@@ -104,6 +115,10 @@ class MetricsSql(EventsSql):
                 return False
             if chunks:
                 conn.execute(t.metric_chunks.insert(), chunks)
+            for key, arrays in direct:  # never written raw: saves the tail's room and time
+                fold_key(conn, run_id, key, arrays)
+                self._tails.pop((run_id, key), None)
+            if stats:
                 # Each row merges atomically in SQL: concurrent batches lose no update.
                 conn.execute(self._metric_upsert(), stats)
             if event_payload is not None:
@@ -125,13 +140,14 @@ class MetricsSql(EventsSql):
                 self.fold_tail(run_id, [chunk["key"]])
 
     def fold_tail(self, run_id: str, keys: list[str] | None = None) -> int:
-        """Fold the tails of ``keys`` (every key of the run if None) into blocks.
+        """Fold the tails of ``keys`` into blocks; None: every key, as the run has ended.
 
         Returns the number of points folded. A failure is logged, never raised: the
         points stay in the tail, where reads find them.
         """
         try:
             with self.write() as conn:
+                ended = keys is None
                 if keys is None:
                     c = t.metric_chunks.c
                     keys = list(
@@ -139,10 +155,48 @@ class MetricsSql(EventsSql):
                         .scalars()
                         .all()
                     )
-                return sum(fold_key(conn, run_id, key) for key in keys)
+                folded = sum(fold_key(conn, run_id, key) for key in keys)
+                self._lean_points_events(
+                    conn, run_id, math.inf if ended else time.time() - EVENT_POINTS_KEEP
+                )
+                return folded
         except Exception:
             logger.exception("folding the metric tail of run %s failed; kept as is", run_id)
             return 0
+
+    def _lean_points_events(self, conn: sa.Connection, run_id: str, before: float) -> None:
+        """Reduce the run's "points" events older than ``before`` to ``{points, keys}``."""
+        e = t.events
+        rows = conn.execute(
+            sa.select(e.c.id, e.c.payload)
+            .where(
+                e.c.run_id == run_id,
+                e.c.id > self._lean_events.get(run_id, 0),
+                e.c.kind == "points",
+                e.c.created_at < before,
+            )
+            .order_by(e.c.id)
+        ).all()
+        if not rows:
+            return
+        lean = [
+            {
+                "event_id": r.id,
+                "lean": {"points": r.payload["points"], "keys": sorted(r.payload["metrics"])},
+            }
+            for r in rows
+            if "metrics" in r.payload
+        ]
+        if lean:
+            conn.execute(
+                e.update()
+                .where(e.c.id == sa.bindparam("event_id"))
+                .values(payload=sa.bindparam("lean", type_=e.c.payload.type)),
+                lean,
+            )
+        if len(self._lean_events) >= TAIL_CACHE:
+            self._lean_events.clear()
+        self._lean_events[run_id] = int(rows[-1].id)
 
     def _metric_upsert(self) -> Any:
         if self._metric_upsert_stmt is not None:
@@ -239,8 +293,11 @@ class MetricsSql(EventsSql):
             return {row.key: metric_summary(row) for row in rows}
 
 
-def fold_key(conn: sa.Connection, run_id: str, key: str) -> int:
-    """Replace a key's tail chunks by blocks in ``conn``'s transaction; points folded.
+def fold_key(
+    conn: sa.Connection, run_id: str, key: str, more: tuple[bytes, bytes, bytes] | None = None
+) -> int:
+    """Replace a key's tail chunks (and ``more`` points after them, packed as chunks
+    are) by blocks in ``conn``'s transaction; returns the number of points folded.
 
     The chunks are deleted first and the blocks built from exactly the rows deleted:
     two processes folding one key at once (PostgreSQL) split the rows between them,
@@ -256,10 +313,13 @@ def fold_key(conn: sa.Connection, run_id: str, key: str) -> int:
             .returning(c.c.id, c.c.steps, c.c.times, c.c["values"])
         ).all()
     )
-    if not rows:
-        return 0
     rows.sort(key=lambda r: r[0])  # arrival order, as reads take the tail
-    blocks = fold([(r[1], r[2], r[3]) for r in rows])
+    packed = [(r[1], r[2], r[3]) for r in rows]
+    if more is not None:
+        packed.append(more)
+    if not packed:
+        return 0
+    blocks = fold(packed)
     for n, lo, hi, data in blocks:  # one by one: ids must follow the blocks' order
         conn.execute(
             t.metric_blocks.insert().values(
