@@ -458,7 +458,7 @@ def main() -> None:
                 "bytes per stored point (SQLite, WAL included)",
                 f"{bytes_per_point(home, stored):.1f} B",
                 "raw int64 step + 2 float64 = 24 B",
-                "(item 4: compressed blocks)",
+                "≤ 10 B (issue 18)",
             )
 
             embedded, over_http, raw_e2e = bench_search_e2e(home, url, args.e2e_runs)
