@@ -114,7 +114,7 @@ def test_reads_match_the_points_sent_as_tails_fold(
 def test_a_long_history_reads_back_from_blocks_and_tail(lab: Lab) -> None:
     run = lab.tracking.create_run(USER, "blocks", "long")
     rng = np.random.default_rng(1)
-    n, per = 102_000, 5_000  # folds every 20,000 points: 2,000 stay in the tail
+    n, per = 102_000, 1_000  # folds every 5,000 points: the last 2,000 stay in the tail
     steps = np.arange(n)
     times = 1.7e9 + np.cumsum(rng.uniform(0.001, 0.002, n))
     values = (np.exp(-steps / 20_000) + 0.01 * rng.standard_normal(n)).astype(np.float32)

@@ -33,8 +33,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-TAIL_POINTS = 16_384  # a key's tail is folded into blocks past this many points
-TAIL_ROWS = 128  # ... or this many chunk rows (small batches: ~100 bytes of row each)
+TAIL_POINTS = 4_096  # a key's tail is folded past this many points (its room is reused)
+TAIL_ROWS = 64  # ... or this many chunk rows (small batches: ~100 bytes of row each)
 TAIL_CACHE = 100_000  # (run, key) tails followed in memory; cleared past it, as a cache
 # A live "points" event carries its batch's points for the charts watching; once they
 # are folded and this many seconds old (all of them when the run ends) the event keeps
