@@ -40,6 +40,7 @@ logger = logging.getLogger(__name__)
 
 MAX_HISTORY_POINTS = 100_000
 LIVE_EVENT_POINTS = 2_000  # batches up to this size ride along in the SSE event itself
+RUN_ID_CACHE = 100_000
 
 
 # A batch as the core checked it: key -> (steps, times, values) numpy arrays.
@@ -84,6 +85,9 @@ class Tracking:
         self.store = store
         self.blobs = blobs
         self.observer: TrackingObserver | None = None
+        # Full run ids known to exist: runs are never deleted nor renamed, so the hot
+        # ingest path skips resolving them (the status is checked as points are stored).
+        self._run_ids: set[str] = set()
 
     # -- runs -------------------------------------------------------------------------
     def create_run(
@@ -135,6 +139,16 @@ class Tracking:
         except NotFound:
             return False
         return True
+
+    def _full_run_id(self, ref: str) -> str:
+        """The full id of a run given by id or prefix; a known full id costs no query."""
+        if ref in self._run_ids:
+            return ref
+        rid = self.store.resolve_run_id(ref)
+        if len(self._run_ids) >= RUN_ID_CACHE:
+            self._run_ids.clear()  # crude but bounded; refills on use
+        self._run_ids.add(rid)
+        return rid
 
     def _status(self, ref: str) -> tuple[str, tuple[str, str | None, str | None]]:
         """A run's full id with its status and reason: one query for a full id."""
@@ -321,17 +335,12 @@ class Tracking:
         for key, series in metrics.items():
             check_metric_key(key)
             batch[key] = check_series(key, series)
-        rid, (status, _, _) = self._status(run_id)
-        if status not in OPEN_STATUSES:
-            raise RunNotActive(
-                f"run {rid} is {status}; it accepts no more points",
-                "start a new run, or log before finish()",
-            )
+        rid = self._full_run_id(run_id)
         total = sum(len(s[0]) for s in batch.values())
         payload: dict[str, Any] = {"points": total}
         if total <= LIVE_EVENT_POINTS:
             payload["metrics"] = {
-                k: {"steps": s.tolist(), "values": [json_float(v, "text") for v in vals.tolist()]}
+                k: {"steps": s.tolist(), "values": _event_values(vals)}
                 for k, (s, _, vals) in batch.items()
             }
         else:
@@ -342,7 +351,7 @@ class Tracking:
                 before = self.observer.before_batch(rid, batch)
             except Exception:  # a watchdog bug must not refuse points
                 logger.exception("watchdog: reading before batch %d of run %s failed", seq, rid)
-        fresh = self.store.ingest(rid, seq, batch, payload)
+        fresh = self.store.ingest(rid, seq, batch, payload, OPEN_STATUSES)
         if fresh and self.observer is not None:
             try:
                 self.observer.batch_ingested(rid, batch, before)
@@ -455,3 +464,11 @@ def _metric_cell(run: RunRecord, key: str) -> dict[str, Any] | None:
 
 
 __all__ = ["RUN_STATUSES", "Tracking"]
+
+
+def _event_values(values: np.ndarray) -> list[Any]:
+    """A batch's values for its live event: non-finite ones as text ("NaN", "inf")."""
+    listed: list[Any] = values.tolist()
+    if bool(np.isfinite(values).all()):
+        return listed  # the common case, without a Python call per value
+    return [json_float(v, "text") for v in listed]

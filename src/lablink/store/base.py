@@ -9,7 +9,7 @@ query once; ``SqliteStore`` and ``PostgresStore`` hold only dialect specifics. B
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from lablink.checks.filters import Expr
@@ -125,12 +125,20 @@ class Store(abc.ABC):
     # -- metrics ------------------------------------------------------------------------
     @abc.abstractmethod
     def ingest(
-        self, run_id: str, seq: int, batch: PointBatch, event_payload: Mapping[str, Any] | None
+        self,
+        run_id: str,
+        seq: int,
+        batch: PointBatch,
+        event_payload: Mapping[str, Any] | None,
+        accepting: Collection[str] | None = None,
     ) -> bool:
         """Store one batch atomically. False when ``(run_id, seq)`` was already ingested.
 
+        With ``accepting``, the run's status is checked in the same transaction.
+
         Raises:
             NotFound: unknown run.
+            RunNotActive: the run's status is not one of ``accepting``.
         """
 
     @abc.abstractmethod

@@ -16,6 +16,10 @@ from lablink.errors import NotFound
 from lablink.store import schema as t
 
 RUN_PROJECT_CACHE = 100_000
+# Built once: the ingest path runs it on every batch.
+_RUN_STATE = sa.select(t.runs.c.project_id, t.runs.c.status).where(
+    t.runs.c.id == sa.bindparam("run_id")
+)
 
 
 class SqlBase:
@@ -69,9 +73,7 @@ class SqlBase:
         Raises:
             NotFound: no run has exactly that id.
         """
-        row = conn.execute(
-            sa.select(t.runs.c.project_id, t.runs.c.status).where(t.runs.c.id == run_id)
-        ).first()
+        row = conn.execute(_RUN_STATE, {"run_id": run_id}).first()
         if row is None:
             raise NotFound(f"no run with id {run_id!r}", "list runs with `lablink runs ls`")
         return row

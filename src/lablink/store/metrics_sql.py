@@ -1,33 +1,79 @@
-"""Metric points: chunked numpy batches, idempotent per ``(run, seq)``, with summaries."""
+"""Metric points: a raw tail of chunk rows, folded into compressed blocks, with summaries.
+
+Ingestion appends one chunk row per key and batch (packed little-endian arrays: the
+cheapest durable write). Once a key's tail passes ``TAIL_POINTS`` points or
+``TAIL_ROWS`` rows, and when its run ends, the tail is folded into ``metric_blocks``
+(``metric_codec.py``) in one transaction that deletes exactly the chunks it encodes,
+so readers never see a point twice or miss one. A read is one statement over blocks
+and tail, one snapshot on both dialects.
+
+numpy and the codec are imported inside the functions: the CLI imports this module
+and must start without them.
+"""
 
 from __future__ import annotations
 
+import logging
+import math
 import time
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Collection, Mapping
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from lablink.errors import RunNotActive
 from lablink.models import MetricSummary
 from lablink.store import schema as t
 from lablink.store.base import PointBatch, Series
 from lablink.store.events_sql import EventsSql
 from lablink.store.rows import metric_summary
 
+if TYPE_CHECKING:
+    import numpy as np
+
+logger = logging.getLogger(__name__)
+
+TAIL_POINTS = 4_096  # a key's tail is folded past this many points (its room is reused)
+TAIL_ROWS = 64  # ... or this many chunk rows (small batches: ~100 bytes of row each)
+TAIL_CACHE = 100_000  # (run, key) tails followed in memory; cleared past it, as a cache
+# A live "points" event carries its batch's points for the charts watching; once they
+# are folded and this many seconds old (all of them when the run ends) the event keeps
+# only ``{points, keys}``, the documented form for big batches, whose viewers reload
+# the history. Stored inline forever they took more room than the blocks.
+EVENT_POINTS_KEEP = 60.0
+
+
+_CHUNK_INSERT = t.metric_chunks.insert()
+
 
 class MetricsSql(EventsSql):
     """One chunk row per key and batch; ``run_metrics`` keeps count, last point, extremes."""
 
     _metric_upsert_stmt: Any = None  # the merge statement, built on first use
+    _batch_insert_stmt: Any = None  # built once: a statement's construction costs ~0.1 ms
+
+    def __init__(self, engine: sa.Engine) -> None:
+        super().__init__(engine)
+        # (run id, key) -> [points, rows] this process appended to the tail since it last
+        # folded it. Only a trigger: another process's appends or a restart make it
+        # low, which delays a fold and loses nothing (a run's end folds every key).
+        self._tails: dict[tuple[str, str], list[int]] = {}
+        self._lean_events: dict[str, int] = {}  # run id -> last points event made lean
 
     def ingest(
-        self, run_id: str, seq: int, batch: PointBatch, event_payload: Mapping[str, Any] | None
+        self,
+        run_id: str,
+        seq: int,
+        batch: PointBatch,
+        event_payload: Mapping[str, Any] | None,
+        accepting: Collection[str] | None = None,
     ) -> bool:
-        import numpy as np  # here, not at the top: CLI commands that read no points skip it
+        import numpy as np
 
         now = time.time()
         chunks: list[dict[str, Any]] = []
-        stats: dict[str, dict[str, Any]] = {}
+        direct: list[tuple[str, Any]] = []  # batches big enough to fold at once
+        stats: list[dict[str, Any]] = []
         total = 0
         for key, (steps, times, values) in batch.items():
             s = np.asarray(steps, dtype="<i8")
@@ -36,58 +82,146 @@ class MetricsSql(EventsSql):
             if not len(s):
                 continue
             total += len(s)
-            chunks.append(
+            top = int(s.max())
+            if len(s) >= TAIL_POINTS:
+                direct.append((key, (s.tobytes(), w.tobytes(), v.tobytes())))
+            else:
+                chunks.append(
+                    {
+                        "run_id": run_id,
+                        "key": key,
+                        "n": len(s),
+                        "step_min": int(s.min()),
+                        "step_max": top,
+                        "steps": s.tobytes(),
+                        "times": w.tobytes(),
+                        "values": v.tobytes(),
+                    }
+                )
+            last = int(np.flatnonzero(s == top)[-1])
+            finite = v[~np.isnan(v)]
+            stats.append(
                 {
                     "run_id": run_id,
                     "key": key,
-                    "n": len(s),
-                    "step_min": int(s.min()),
-                    "step_max": int(s.max()),
-                    "steps": s.tobytes(),
-                    "times": w.tobytes(),
-                    "values": v.tobytes(),
+                    "count": len(s),
+                    "last_step": top,
+                    "last_value": float(v[last]),
+                    "last_time": float(w[last]),
+                    "min_value": float(finite.min()) if len(finite) else None,
+                    "max_value": float(finite.max()) if len(finite) else None,
                 }
             )
-            last = int(np.flatnonzero(s == s.max())[-1])
-            finite = v[~np.isnan(v)]
-            stats[key] = {
-                "count": len(s),
-                "last_step": int(s[last]),
-                "last_value": float(v[last]),
-                "last_time": float(w[last]),
-                "min_value": float(finite.min()) if len(finite) else None,
-                "max_value": float(finite.max()) if len(finite) else None,
-            }
         with self.write() as conn:
-            project_id = self.run_project(conn, run_id)
+            if accepting is None:
+                project_id = self.run_project(conn, run_id)
+            else:
+                # The status changes (a run ends), so it is read here, in the transaction
+                # that stores the points, where the project comes at no extra cost.
+                run = self.require_run(conn, run_id)
+                if run.status not in accepting:
+                    raise RunNotActive(
+                        f"run {run_id} is {run.status}; it accepts no more points",
+                        "start a new run, or log before finish()",
+                    )
+                project_id = int(run.project_id)
             fresh = conn.execute(
-                self.insert(t.ingested_batches)
-                .values(run_id=run_id, seq=seq, points=total, received_at=now)
-                .on_conflict_do_nothing()
-                .returning(t.ingested_batches.c.seq)
+                self._batch_insert(),
+                {"run_id": run_id, "seq": seq, "points": total, "received_at": now},
             ).first()
             if fresh is None:
                 return False
             if chunks:
-                conn.execute(t.metric_chunks.insert(), chunks)
-            self._merge_metric_stats(conn, run_id, stats)
+                conn.execute(_CHUNK_INSERT, chunks)
+            for key, arrays in direct:  # never written raw: saves the tail's room and time
+                fold_key(conn, run_id, key, arrays)
+                self._tails.pop((run_id, key), None)
+            if stats:
+                # Each row merges atomically in SQL: concurrent batches lose no update.
+                conn.execute(self._metric_upsert(), stats)
             if event_payload is not None:
                 self.add_event(conn, project_id, run_id, "points", event_payload)
+        self._fold_full_tails(run_id, chunks)
         return True
 
-    def _merge_metric_stats(
-        self, conn: sa.Connection, run_id: str, stats: Mapping[str, Mapping[str, Any]]
-    ) -> None:
-        """Fold a batch's per-key stats into ``run_metrics``: one statement, many rows.
+    def _fold_full_tails(self, run_id: str, chunks: list[dict[str, Any]]) -> None:
+        """Fold the tails this batch filled, each in its own short transaction."""
+        tails = self._tails
+        if len(tails) >= TAIL_CACHE:
+            tails.clear()
+        for chunk in chunks:
+            tail = tails.setdefault((run_id, chunk["key"]), [0, 0])
+            tail[0] += chunk["n"]
+            tail[1] += 1
+            if tail[0] >= TAIL_POINTS or tail[1] >= TAIL_ROWS:
+                tail[0] = tail[1] = 0
+                self.fold_tail(run_id, [chunk["key"]])
 
-        The upsert is built once per store and executed with one parameter set per key
-        (``executemany``), so its cost barely grows with the number of keys. Each row
-        merges atomically in SQL: concurrent batches for a key lose no update.
+    def fold_tail(self, run_id: str, keys: list[str] | None = None) -> int:
+        """Fold the tails of ``keys`` into blocks; None: every key, as the run has ended.
+
+        Returns the number of points folded. A failure is logged, never raised: the
+        points stay in the tail, where reads find them.
         """
-        if not stats:
+        try:
+            with self.write() as conn:
+                ended = keys is None
+                if keys is None:
+                    c = t.metric_chunks.c
+                    keys = list(
+                        conn.execute(sa.select(c.key).where(c.run_id == run_id).distinct())
+                        .scalars()
+                        .all()
+                    )
+                folded = sum(fold_key(conn, run_id, key) for key in keys)
+                self._lean_points_events(
+                    conn, run_id, math.inf if ended else time.time() - EVENT_POINTS_KEEP
+                )
+                return folded
+        except Exception:
+            logger.exception("folding the metric tail of run %s failed; kept as is", run_id)
+            return 0
+
+    def _lean_points_events(self, conn: sa.Connection, run_id: str, before: float) -> None:
+        """Reduce the run's "points" events older than ``before`` to ``{points, keys}``."""
+        e = t.events
+        rows = conn.execute(
+            sa.select(e.c.id, e.c.payload)
+            .where(
+                e.c.run_id == run_id,
+                e.c.id > self._lean_events.get(run_id, 0),
+                e.c.kind == "points",
+                e.c.created_at < before,
+            )
+            .order_by(e.c.id)
+        ).all()
+        if not rows:
             return
-        rows = [{"run_id": run_id, "key": key, **new} for key, new in stats.items()]
-        conn.execute(self._metric_upsert(), rows)
+        lean = [
+            {
+                "event_id": r.id,
+                "lean": {"points": r.payload["points"], "keys": sorted(r.payload["metrics"])},
+            }
+            for r in rows
+            if "metrics" in r.payload
+        ]
+        if lean:
+            conn.execute(
+                e.update()
+                .where(e.c.id == sa.bindparam("event_id"))
+                .values(payload=sa.bindparam("lean", type_=e.c.payload.type)),
+                lean,
+            )
+        if len(self._lean_events) >= TAIL_CACHE:
+            self._lean_events.clear()
+        self._lean_events[run_id] = int(rows[-1].id)
+
+    def _batch_insert(self) -> Any:
+        if self._batch_insert_stmt is None:
+            b = t.ingested_batches
+            stmt = self.insert(b).on_conflict_do_nothing().returning(b.c.seq)
+            self._batch_insert_stmt = stmt
+        return self._batch_insert_stmt
 
     def _metric_upsert(self) -> Any:
         if self._metric_upsert_stmt is not None:
@@ -120,21 +254,50 @@ class MetricsSql(EventsSql):
     ) -> Series:
         import numpy as np
 
-        c = t.metric_chunks
-        query = sa.select(c.c.steps, c.c.times, c.c["values"]).where(
+        from lablink.store.metric_codec import decode
+
+        b, c = t.metric_blocks, t.metric_chunks
+        blocks = sa.select(
+            sa.literal(0).label("tail"),
+            b.c.id,
+            b.c.data.label("a"),
+            sa.cast(sa.null(), sa.LargeBinary).label("b"),
+            sa.cast(sa.null(), sa.LargeBinary).label("c"),
+        ).where(b.c.run_id == run_id, b.c.key == key)
+        tail = sa.select(sa.literal(1), c.c.id, c.c.steps, c.c.times, c.c["values"]).where(
             c.c.run_id == run_id, c.c.key == key
         )
         if step_min is not None:
-            query = query.where(c.c.step_max >= step_min)
+            blocks = blocks.where(b.c.step_max >= step_min)
+            tail = tail.where(c.c.step_max >= step_min)
         if step_max is not None:
-            query = query.where(c.c.step_min <= step_max)
+            blocks = blocks.where(b.c.step_min <= step_max)
+            tail = tail.where(c.c.step_min <= step_max)
+        # One statement, so one snapshot: a fold committing meanwhile is seen whole or not.
         with self.engine.connect() as conn:
-            rows = conn.execute(query.order_by(c.c.step_min, c.c.id)).all()
+            rows = list(conn.execute(sa.union_all(blocks, tail)).all())
         if not rows:
             return (np.empty(0, "<i8"), np.empty(0, "<f8"), np.empty(0, "<f8"))
-        steps = np.concatenate([np.frombuffer(r[0], "<i8") for r in rows])
-        times = np.concatenate([np.frombuffer(r[1], "<f8") for r in rows])
-        values = np.concatenate([np.frombuffer(r[2], "<f8") for r in rows])
+        # Blocks, then the tail, each in id order: once stably sorted by step, points of
+        # one step read in the order they arrived (blocks of a migrated store keep the
+        # order the chunks read in before).
+        rows.sort(key=lambda r: (r[0], r[1]))
+        parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = [
+            decode(r[2])
+            if not r[0]
+            else (
+                np.frombuffer(r[2], "<i8"),
+                np.frombuffer(r[3], "<f8"),
+                np.frombuffer(r[4], "<f8"),
+            )
+            for r in rows
+        ]
+        if len(parts) == 1:
+            steps, times, values = parts[0]
+        else:
+            steps = np.concatenate([p[0] for p in parts])
+            times = np.concatenate([p[1] for p in parts])
+            values = np.concatenate([p[2] for p in parts])
         if len(steps) > 1 and not bool(np.all(steps[1:] >= steps[:-1])):
             order = np.argsort(steps, kind="stable")
             steps, times, values = steps[order], times[order], values[order]
@@ -153,3 +316,39 @@ class MetricsSql(EventsSql):
                 .order_by(t.run_metrics.c.key)
             )
             return {row.key: metric_summary(row) for row in rows}
+
+
+def fold_key(
+    conn: sa.Connection, run_id: str, key: str, more: tuple[bytes, bytes, bytes] | None = None
+) -> int:
+    """Replace a key's tail chunks (and ``more`` points after them, packed as chunks
+    are) by blocks in ``conn``'s transaction; returns the number of points folded.
+
+    The chunks are deleted first and the blocks built from exactly the rows deleted:
+    two processes folding one key at once (PostgreSQL) split the rows between them,
+    none is encoded twice.
+    """
+    from lablink.store.metric_codec import fold
+
+    c = t.metric_chunks
+    rows = list(
+        conn.execute(
+            sa.delete(c)
+            .where(c.c.run_id == run_id, c.c.key == key)
+            .returning(c.c.id, c.c.steps, c.c.times, c.c["values"])
+        ).all()
+    )
+    rows.sort(key=lambda r: r[0])  # arrival order, as reads take the tail
+    packed = [(r[1], r[2], r[3]) for r in rows]
+    if more is not None:
+        packed.append(more)
+    if not packed:
+        return 0
+    blocks = fold(packed)
+    for n, lo, hi, data in blocks:  # one by one: ids must follow the blocks' order
+        conn.execute(
+            t.metric_blocks.insert().values(
+                run_id=run_id, key=key, n=n, step_min=lo, step_max=hi, data=data
+            )
+        )
+    return sum(block[0] for block in blocks)

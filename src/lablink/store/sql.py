@@ -7,6 +7,9 @@ The SQL lives by subject (``runs_sql.py``, ``events_sql.py``, ``metrics_sql.py``
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from lablink.store.artifacts_sql import ArtifactsSql
 from lablink.store.base import Store
 from lablink.store.metrics_sql import MetricsSql
@@ -20,3 +23,9 @@ class SqlStore(RunsSql, MetricsSql, ArtifactsSql, Store):
     watchdog) take a ``SqlStore`` and use its public plumbing: ``engine``, ``write``,
     ``insert``, ``require_run`` and ``add_event``.
     """
+
+    def update_run(self, run_id: str, values: Mapping[str, Any]) -> None:
+        super().update_run(run_id, values)
+        if values.get("ended_at") is not None:
+            # An ended run takes few more points (a crashed one may): fold its tails now.
+            self.fold_tail(run_id)

@@ -1,13 +1,13 @@
 """search indexes: run searches and counts read covering indexes (issue #18)
 
 Revision ID: 0016
-Revises: 0014
+Revises: 0015
 """
 
 from alembic import op
 
 revision = "0016"
-down_revision = "0014"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 

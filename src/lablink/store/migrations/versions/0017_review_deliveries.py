@@ -5,7 +5,7 @@ A row names either an incident or a review event: ``incident_id`` becomes nullab
 whose notification it is.
 
 Revision ID: 0017
-Revises: 0014
+Revises: 0016
 """
 
 import sqlalchemy as sa
