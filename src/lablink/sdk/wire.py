@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import os
 import ssl
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
@@ -225,14 +226,35 @@ def ssl_context() -> ssl.SSLContext:
 
     The two variables are OpenSSL's, and httpx (the CLI's client) honours them too;
     they are read here, not left to OpenSSL, so every platform's Python honours them.
+    Loading certificates takes tens of milliseconds, so one context is shared by the
+    transports of a process until a variable or the file it names changes (issue 18).
     """
-    import os
+    cafile, capath = os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR")
+    key = (cafile, capath, _stamp(cafile), _stamp(capath))
+    context = _contexts.get(key)
+    if context is None:
+        context = _load_context(cafile, capath)
+        _contexts.clear()
+        _contexts[key] = context
+    return context
 
+
+_contexts: dict[tuple[object, ...], ssl.SSLContext] = {}
+
+
+def _stamp(path: str | None) -> tuple[int, int] | None:
+    try:
+        stat = os.stat(path) if path else None
+    except OSError:
+        return None
+    return (stat.st_mtime_ns, stat.st_size) if stat else None
+
+
+def _load_context(cafile: str | None, capath: str | None) -> ssl.SSLContext:
     import certifi
 
     context = ssl.create_default_context()
     context.load_verify_locations(certifi.where())
-    cafile, capath = os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR")
     if cafile or capath:
         try:
             context.load_verify_locations(cafile=cafile or None, capath=capath or None)
