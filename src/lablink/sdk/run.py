@@ -33,7 +33,7 @@ from lablink.checks.keys import metric_key_problem
 from lablink.checks.wire_numbers import MAX_WIRE_INT, STEPS_RULE
 from lablink.deprecation import deprecated_property
 from lablink.errors import Conflict
-from lablink.sdk import hooks
+from lablink.sdk import hooks, starter
 from lablink.sdk.spool import OUTAGE, REFUSAL, Outbox, classify
 from lablink.sdk.summary import Summary, WarnOnce
 from lablink.sdk.transport import Transport
@@ -93,6 +93,7 @@ class Run:
         # a new run: the sender captures and creates it first (sdk/opening.py)
         self._opening: Opening | None = None
         self._opened = threading.Event()
+        self._start_once = threading.Lock()
         self._buffer: collections.deque[tuple[Any, float, dict[str, Any]]] = collections.deque()
         # Points buffered = logged - drained; each counter has one writer (the training
         # loop, the builder thread), so neither needs a lock.
@@ -192,6 +193,7 @@ class Run:
         # rather than drop points. It drains to the server or, offline, to the spool.
         # The builder puts a token in _room after each batch it takes while _full is set.
         self._full = True
+        self._start_threads()
         try:
             while self._logged - self._drained >= self._max_points // 2:
                 if not self._thread.is_alive():
@@ -270,6 +272,7 @@ class Run:
         if self._stop_reason is not None:  # asked to stop: however it ended, it was killed
             status, reason = "killed", self._stop_reason
         self._halt = "finished"
+        self._start_threads()  # ended before the starter thread got to it
         self._guard_threads(_time())  # a dead builder could never queue the final status
         self._final = (status, _clip(reason))
         self._deadline = time.monotonic() + self._finish_timeout
@@ -320,10 +323,16 @@ class Run:
     # heartbeats) and queues them; the sender delivers them in order through the
     # Outbox, which alone touches the spool.
     def _start(self) -> None:
-        # One thread start on init's path: the builder starts the sender.
         if self._opening is None:
             self._opened.set()
-        self._thread.start()
+        starter.submit(self._start_threads)  # no thread start on init's path
+
+    def _start_threads(self) -> None:
+        """Start the builder (it starts the sender) unless started: by the starter thread,
+        or by ``finish`` or a full buffer if they come first."""
+        with self._start_once:
+            if self._thread.ident is None:
+                self._thread.start()
 
     def _work(self) -> None:
         sampler = None
