@@ -144,6 +144,22 @@ class RunRecord:
 
 
 @dataclasses.dataclass(frozen=True)
+class NewRun:
+    """One run for ``Client.create_runs`` (a batch of runs: importers, sweeps).
+
+    ``id`` defaults to a fresh run id; ``capture`` holds the fields ``lablink.init``
+    gathers (``git_commit``, ``host``, ``command``, ...) when the caller knows them.
+    """
+
+    project: str
+    name: str | None = None
+    config: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    tags: Sequence[str] = ()
+    id: str | None = None
+    capture: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
 class History:
     """One metric's points in step order: three parallel lists."""
 

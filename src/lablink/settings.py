@@ -408,7 +408,48 @@ def find_project_file(start: Path, git_root: Path | None) -> Path | None:
 
 
 def default_user(cwd: Path) -> str:
-    """git user.email if set, else the login name."""
+    """git user.email if set, else the login name.
+
+    Remembered per process while the folder, the ``GIT_*``/login variables and the git
+    config files stay the same: ``git config`` costs a process start on every
+    ``lablink.init`` otherwise (issue 18).
+    """
+    key = _user_key(cwd)
+    known = _users.get(key)
+    if known is not None:
+        return known
+    user = _ask_user(cwd)
+    _users.clear()
+    _users[key] = user
+    return user
+
+
+_users: dict[tuple[object, ...], str] = {}
+_USER_VARS = ("HOME", "XDG_CONFIG_HOME", "USER", "LOGNAME", "LNAME", "USERNAME")
+
+
+def _user_key(cwd: Path) -> tuple[object, ...]:
+    env = tuple(
+        sorted((k, v) for k, v in os.environ.items() if k.startswith("GIT_") or k in _USER_VARS)
+    )
+    home = Path(os.environ.get("HOME") or "~").expanduser()
+    xdg = Path(os.environ.get("XDG_CONFIG_HOME") or home / ".config")
+    files = [home / ".gitconfig", xdg / "git" / "config"]
+    root = find_git_root(cwd)
+    if root is not None:
+        files.append(root / ".git" / "config")
+    return (str(cwd), env, tuple(_stamp(f) for f in files))
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    try:
+        stat = path.stat()
+    except OSError:
+        return (-1, -1)
+    return (stat.st_mtime_ns, stat.st_size)
+
+
+def _ask_user(cwd: Path) -> str:
     try:
         out = subprocess.run(
             ["git", "config", "user.email"], cwd=cwd, capture_output=True, text=True, timeout=5

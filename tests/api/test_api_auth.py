@@ -150,6 +150,7 @@ def test_a_viewer_reads_but_may_not_write(as_user: dict[str, httpx.Client], team
         note(kenji, team.vision_run),
         kenji.post(f"{API}/runs/{team.vision_run}/tags", json={"add": ["best"]}),
         kenji.post(f"{API}/runs", json={"project": "vision", "name": "mine"}),
+        kenji.post(f"{API}/runs/batch", json={"runs": [{"project": "vision"}]}),
     ):
         assert_envelope(response, 403, "forbidden")
     run = team.lab.tracking.get_run(team.vision_run)
@@ -168,6 +169,8 @@ def test_without_a_grant_a_project_and_its_runs_do_not_exist(
         lee.get(f"{API}/runs", params={"project": "vision"}),
         lee.get(f"{API}/compare", params={"run": [team.vision_run, team.audio_run]}),
         lee.get(f"{API}/projects/vision/events"),
+        # one run of a hidden project refuses the whole batch
+        lee.post(f"{API}/runs/batch", json={"runs": [{"project": "audio"}, {"project": "vision"}]}),
     ):
         assert_envelope(response, 404, "not_found")
     assert [p["name"] for p in lee.get(f"{API}/projects").json()["projects"]] == ["audio"]
@@ -198,6 +201,9 @@ def test_writes_are_recorded_under_the_tokens_user(
     authors = [n.author for n in team.lab.tracking.get_run(team.vision_run).notes]
     assert team.lab.tracking.get_run(created.json()["id"]).user == "mia"
     assert authors == ["mia"]
+    batch = mia.post(f"{API}/runs/batch", json={"runs": [{"project": "vision"}] * 2})
+    assert batch.status_code == 201 and len(batch.json()["ids"]) == 2
+    assert {team.lab.tracking.get_run(i).user for i in batch.json()["ids"]} == {"mia"}
 
 
 def test_shared_resources_need_a_role_in_some_project(as_user: dict[str, httpx.Client]) -> None:

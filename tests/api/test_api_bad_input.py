@@ -101,6 +101,18 @@ def cases(run: str, ended: str, blob: str) -> list[Case]:
         Case("create: 101 tags", "POST", f"{API}/runs", 400, json={"project": "x", "tags": [f"t{i}" for i in range(101)]}, contains="tags"),
         Case("create: existing id", "POST", f"{API}/runs", 409, "already_exists", json={"project": "x", "id": run}),
         Case("create: capture not an object", "POST", f"{API}/runs", 400, json={"project": "x", "capture": "gpu"}, contains="capture"),
+        # -- batch create: each run checked as one create, all or none ----------------
+        Case("batch: not an object", "POST", f"{API}/runs/batch", 400, json=[{"project": "x"}]),
+        Case("batch: no runs key", "POST", f"{API}/runs/batch", 400, json={}, contains="runs"),
+        Case("batch: runs not a list", "POST", f"{API}/runs/batch", 400, json={"runs": {"project": "x"}}, contains="runs"),
+        Case("batch: empty list", "POST", f"{API}/runs/batch", 400, json={"runs": []}, contains="runs"),
+        Case("batch: over 1000 runs", "POST", f"{API}/runs/batch", 400, json={"runs": [{"project": "x"}] * 1001}, contains="runs"),
+        Case("batch: bad project name", "POST", f"{API}/runs/batch", 400, json={"runs": [{"project": "x"}, {"project": "a b"}]}, contains="project"),
+        Case("batch: unknown field", "POST", f"{API}/runs/batch", 400, json={"runs": [{"project": "x", "colour": 1}]}, contains="colour"),
+        Case("batch: 101 tags", "POST", f"{API}/runs/batch", 400, json={"runs": [{"project": "x", "tags": [f"t{i}" for i in range(101)]}]}, contains="runs[0]"),
+        Case("batch: one id twice", "POST", f"{API}/runs/batch", 400, json={"runs": [{"project": "x", "id": "twice1"}, {"project": "x", "id": "twice1"}]}, contains="same id"),
+        Case("batch: existing id", "POST", f"{API}/runs/batch", 409, "already_exists", json={"runs": [{"project": "x"}, {"project": "x", "id": run}]}, contains="runs[1]"),
+        Case("batch: capture not an object", "POST", f"{API}/runs/batch", 400, json={"runs": [{"project": "x", "capture": "gpu"}]}, contains="capture"),
         # -- search and show --------------------------------------------------------
         Case("search: bad filter", "GET", f"{API}/runs", 400, "bad_filter", params={"filter": "metrics.loss >> 1"}, contains="position"),
         Case("search: unknown field", "GET", f"{API}/runs", 400, "bad_filter", params={"filter": "colour = 1"}, contains="colour"),

@@ -163,6 +163,7 @@ def rows(w: dict[str, str]) -> dict[tuple[str, str], Row]:
         ("GET", f"{api}/runs/{{run_id}}/history"): Row("read", params={"key": "loss"}),
         ("GET", f"{api}/compare"): Row("read", params={"run": [run, w["spare_run"]]}),
         ("POST", f"{api}/runs"): Row("write", json={"project": "vision", "name": "m"}),
+        ("POST", f"{api}/runs/batch"): Row("write", json={"runs": [{"project": "vision"}]}),
         ("GET", f"{api}/runs"): Row("read", params={"project": "vision"}),
         ("GET", f"{api}/runs/{{ref}}"): Row("read", f"{api}/runs/{run}"),
         ("POST", f"{api}/runs/{{run_id}}/finish"): Row("write", json=BAD),

@@ -201,6 +201,7 @@ def log_until_stopped(run: lablink.Run) -> int:
 def test_stop_request_raises_run_stopped_in_log(sdk: Sdk) -> None:
     run = sdk.init()
     with run:
+        assert run.sync()  # init returns before the server has the run
         sdk.lab.tracking.request_stop("watchdog", run.id, "too slow")
         logged = log_until_stopped(run)
         with pytest.raises(lablink.RunStopped, match="too slow"):
@@ -221,6 +222,7 @@ def test_sigterm_stop_mode_outside_the_main_thread_raises_instead(sdk: Sdk) -> N
     def train() -> None:  # no signal handlers outside the main thread
         with lablink.init(project="sdk", settings=settings) as run:
             outcome["id"] = run.id
+            assert run.sync()
             sdk.lab.tracking.request_stop("bob", run.id, "enough")
             outcome["logged"] = log_until_stopped(run)
 
@@ -234,6 +236,7 @@ def test_sigterm_stop_mode_outside_the_main_thread_raises_instead(sdk: Sdk) -> N
 
 def test_heartbeats_carry_system_metrics(sdk: Sdk) -> None:
     with sdk.init() as run:
+        assert run.sync()
         wait_for(lambda: "sys/cpu_percent" in sdk.client.run(run.id).metrics, 30, "sys/*")
     metrics = sdk.client.run(run.id).metrics
     assert {"sys/cpu_percent", "sys/ram_used_gb", "sys/ram_percent"} <= set(metrics)
@@ -245,6 +248,7 @@ def test_system_metrics_can_be_switched_off(sdk: Sdk) -> None:
 
     settings = dataclasses.replace(sdk.settings, system_metrics=False)
     with lablink.init(project="sdk", settings=settings) as run:
+        assert run.sync()
         wait_for(lambda: (sdk.client.run(run.id).heartbeat_at or 0) > run_started(sdk, run.id))
     assert not any(k.startswith("sys/") for k in sdk.client.run(run.id).metrics)
 

@@ -42,6 +42,7 @@ def test_a_dead_heartbeat_thread_is_restarted_and_reported(
     settings = dataclasses.replace(lab.settings, **fast)
     caplog.set_level(logging.ERROR, logger="lablink.sdk")
     with lablink.init(project="guard", settings=settings) as run:
+        assert run.sync()  # init returns before the store has the run
         started = lab.tracking.get_run(run.id).heartbeat_at or 0.0
         wait_for(lambda: (lab.tracking.get_run(run.id).heartbeat_at or 0.0) > started, 30, "a beat")
         old = builder(run.id)

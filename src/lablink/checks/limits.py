@@ -19,6 +19,8 @@ MAX_NOTE_CHARS = 100_000
 MAX_SUMMARY_BYTES = 256 * KIB
 # Distinct metric keys in one batch (points per key are bounded by the body size).
 MAX_BATCH_METRICS = 10_000
+# Runs in one ``POST /runs/batch``: a few MB of JSON at most, one short write transaction.
+MAX_BATCH_RUNS = 1000
 # Bodies of every write that is not bulk data (batches, blobs, packs, schemas): the
 # body-size guard applies this instead of LABLINK_MAX_REQUEST_BYTES.
 MAX_SMALL_BODY_BYTES = 1 * MIB

@@ -29,7 +29,7 @@ from lablink.checks.run_fields import (
 )
 from lablink.checks.wire_numbers import check_wire_int
 from lablink.errors import AlreadyExists, InvalidInput, NotFound, RunNotActive
-from lablink.models import RUN_STATUSES, Artifact, History, Project, RunRecord
+from lablink.models import RUN_STATUSES, Artifact, History, NewRun, Project, RunRecord
 from lablink.store.base import Store
 from lablink.store.blobs import BlobStore, check_digest
 
@@ -101,25 +101,51 @@ class Tracking:
         capture: Mapping[str, Any] | None = None,
     ) -> RunRecord:
         """Start a run. ``capture`` holds git/host/env fields gathered by the SDK."""
-        chosen, run_id = run_id, run_id or new_run_id()
-        params, tags, name = check_new_run(project, name, config or {}, tags, run_id)
-        config = dict(config or {})
-        extra = {k: v for k, v in (capture or {}).items() if k in RUN_FIELDS}
-        if chosen and self._exists(run_id):  # before ensure_project: refuse without a trace
+        new = NewRun(project, name, config or {}, tags, run_id, capture or {})
+        values, params, tags = self.checked_run(actor, new, time.time())
+        run_id = values["id"]
+        if new.id and self._exists(run_id):  # before ensure_project: refuse without a trace
             raise AlreadyExists(f"run {run_id} already exists", "choose another id, or omit it")
         if self.observer is not None:
             self.observer.check_capture(capture or {})
-        now = time.time()
+        values["project_id"] = self.store.ensure_project(project)
+        self.store.create_run(values, params, tags)
+        run = self.store.get_run(run_id)
+        if self.observer is not None:
+            self.observer.run_created(run, capture or {})
+        return run
+
+    def create_runs(self, actor: str, runs: Sequence[NewRun]) -> list[str]:
+        """Start many runs in one transaction, all or none (core/run_batch.py).
+
+        Raises:
+            InvalidInput: a bad run (named by its index), a repeated id, too many runs.
+            AlreadyExists: a run with one of the ids exists.
+        """
+        from lablink.core.run_batch import create_runs
+
+        return create_runs(self, actor, runs)
+
+    def checked_run(
+        self, actor: str, new: NewRun, now: float
+    ) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
+        """A new run's ``runs`` row (without ``project_id``), params and tags, checked.
+
+        Raises:
+            InvalidInput: the first bad field.
+        """
+        run_id = new.id or new_run_id()
+        params, tags, name = check_new_run(new.project, new.name, new.config, new.tags, run_id)
+        extra = {k: v for k, v in new.capture.items() if k in RUN_FIELDS}
         values = {
             "id": run_id,
-            "project_id": self.store.ensure_project(project),
             "name": name,
             "user": actor,
             "status": "running",
             "created_at": now,
             "heartbeat_at": now,
             "updated_at": now,
-            "config": config,
+            "config": dict(new.config),
             "summary": {},
             "command": [],
             "packages": {},
@@ -127,11 +153,7 @@ class Tracking:
             "git_dirty": False,
             **extra,
         }
-        self.store.create_run(values, params, tags)
-        run = self.store.get_run(run_id)
-        if self.observer is not None:
-            self.observer.run_created(run, capture or {})
-        return run
+        return values, params, tags
 
     def _exists(self, run_id: str) -> bool:
         try:

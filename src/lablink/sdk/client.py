@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from lablink.checks.limits import MAX_BATCH_RUNS
 from lablink.checks.run_view import parse_fields
 from lablink.deprecation import deprecated_property
-from lablink.models import Artifact, History, Project, RunRecord
+from lablink.models import Artifact, History, NewRun, Project, RunRecord
 from lablink.sdk.connect import make_transport
 from lablink.sdk.transport import Transport
 from lablink.settings import Settings
@@ -117,6 +118,27 @@ class Client:
         """Like ``runs`` but also returns how many runs match in all (for paging)."""
         chosen = None if fields is None else parse_fields(fields)
         return self._transport.search_runs(project, filter, sort, descending, limit, offset, chosen)
+
+    def create_runs(self, runs: Iterable[NewRun | Mapping[str, Any]]) -> list[str]:
+        """Create many runs at once (an import, a sweep's trials); returns their ids.
+
+        Each run is a ``lablink.models.NewRun`` or a dict of its fields (``project``, and
+        ``name``, ``config``, ``tags``, ``id``, ``capture``); the runs start as
+        ``running``, owned by the caller. Sent ``MAX_BATCH_RUNS`` (1000) to a request;
+        each request is stored whole or not at all.
+
+        Example:
+            >>> client.create_runs([{"project": "sweep", "config": {"lr": lr}} for lr in lrs])
+
+        Raises:
+            InvalidInput: a bad run (the message names its index), or a repeated id.
+            AlreadyExists: a run with one of the ids exists.
+        """
+        todo = [run if isinstance(run, NewRun) else NewRun(**run) for run in runs]
+        ids: list[str] = []
+        for start in range(0, len(todo), MAX_BATCH_RUNS):
+            ids += self._transport.create_runs(todo[start : start + MAX_BATCH_RUNS])
+        return ids
 
     def run(self, ref: str) -> RunRecord:
         """One run by id or unique id prefix."""

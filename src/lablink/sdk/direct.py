@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from lablink.models import Artifact, History, Incident, Project, RunRecord
+from lablink.models import Artifact, History, Incident, NewRun, Project, RunRecord
 from lablink.sdk.transport import Transport
 from lablink.settings import Settings
 
@@ -36,6 +36,9 @@ class DirectTransport(Transport):
         capture: Mapping[str, Any],
     ) -> RunRecord:
         return self.tracking.create_run(self.user, project, name, config, tags, run_id, capture)
+
+    def create_runs(self, runs: Sequence[NewRun]) -> list[str]:
+        return self.tracking.create_runs(self.user, runs)
 
     def get_run(self, ref: str) -> RunRecord:
         return self.tracking.get_run(ref)

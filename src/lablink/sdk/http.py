@@ -23,7 +23,7 @@ from lablink import errors
 from lablink.checks.batchwire import CONTENT_TYPE as BATCH_CONTENT_TYPE
 from lablink.checks.batchwire import encode_batch
 from lablink.checks.routes import API_PREFIX
-from lablink.models import Artifact, History, Incident, Project, RunRecord
+from lablink.models import Artifact, History, Incident, NewRun, Project, RunRecord
 from lablink.sdk.transport import Transport
 from lablink.sdk.wire import (
     Answer,
@@ -124,6 +124,22 @@ class HttpTransport(Transport):
             "capture": dict(capture),
         }
         return RunRecord.from_dict(self._json("POST", "/runs", body))
+
+    def create_runs(self, runs: Sequence[NewRun]) -> list[str]:
+        body = {
+            "runs": [
+                {
+                    "project": run.project,
+                    "name": run.name,
+                    "config": dict(run.config),
+                    "tags": list(run.tags),
+                    "id": run.id,
+                    "capture": dict(run.capture),
+                }
+                for run in runs
+            ]
+        }
+        return [str(rid) for rid in self._json("POST", "/runs/batch", body)["ids"]]
 
     def get_run(self, ref: str) -> RunRecord:
         return RunRecord.from_dict(self._json("GET", f"/runs/{_seg(ref)}"))

@@ -2,9 +2,9 @@
 
 ``run.log`` only appends ``(step, time, dict)`` to an in-memory deque. A background
 thread turns the deque into batches every ``flush_interval`` and heartbeats every
-``heartbeat_interval`` with ``sys/*`` metrics; a second one sends batches, summary
-values, tags and notes in order through an ``Outbox``, which spools them to disk while
-the server is away.
+``heartbeat_interval`` with ``sys/*`` metrics; a second one creates a new run
+(sdk/opening.py), then sends batches, summary values, tags and notes in order through
+an ``Outbox``, which spools them to disk while the server is away.
 
 Every way a run can end sets its status: ``finish()`` or leaving ``with`` normally →
 finished; an uncaught exception (in ``with`` or at top level) → failed with the
@@ -27,18 +27,21 @@ import traceback
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lablink.checks.keys import metric_key_problem
 from lablink.checks.wire_numbers import MAX_WIRE_INT, STEPS_RULE
 from lablink.deprecation import deprecated_property
 from lablink.errors import Conflict
-from lablink.sdk import hooks
+from lablink.sdk import hooks, starter
 from lablink.sdk.spool import OUTAGE, REFUSAL, Outbox, classify
 from lablink.sdk.summary import Summary, WarnOnce
 from lablink.sdk.transport import Transport
 from lablink.sdk.wakeup import Flag, Wakeup
 from lablink.settings import Settings
+
+if TYPE_CHECKING:
+    from lablink.sdk.opening import Opening
 
 logger = logging.getLogger("lablink.sdk")
 
@@ -87,6 +90,10 @@ class Run:
         self._owns_transport = owns_transport
         self._finish_timeout = 30.0
         self._replayer: threading.Thread | None = None
+        # a new run: the sender captures and creates it first (sdk/opening.py)
+        self._opening: Opening | None = None
+        self._opened = threading.Event()
+        self._start_once = threading.Lock()
         self._buffer: collections.deque[tuple[Any, float, dict[str, Any]]] = collections.deque()
         # Points buffered = logged - drained; each counter has one writer (the training
         # loop, the builder thread), so neither needs a lock.
@@ -186,6 +193,7 @@ class Run:
         # rather than drop points. It drains to the server or, offline, to the spool.
         # The builder puts a token in _room after each batch it takes while _full is set.
         self._full = True
+        self._start_threads()
         try:
             while self._logged - self._drained >= self._max_points // 2:
                 if not self._thread.is_alive():
@@ -221,7 +229,8 @@ class Run:
             raise FileNotFoundError(f"no file at {path}")
         op = {"op": "artifact", "path": str(path.resolve()), "name": name or path.name}
         op["kind"] = kind
-        if self._outbox.online:
+        # uploaded now only once the run exists on the server; else in order, later
+        if self._opened.wait(self._finish_timeout) and self._outbox.online:
             try:
                 self._transport.upload_artifact(self.id, path, op["name"], kind)
                 return
@@ -263,6 +272,7 @@ class Run:
         if self._stop_reason is not None:  # asked to stop: however it ended, it was killed
             status, reason = "killed", self._stop_reason
         self._halt = "finished"
+        self._start_threads()  # ended before the starter thread got to it
         self._guard_threads(_time())  # a dead builder could never queue the final status
         self._final = (status, _clip(reason))
         self._deadline = time.monotonic() + self._finish_timeout
@@ -313,8 +323,16 @@ class Run:
     # heartbeats) and queues them; the sender delivers them in order through the
     # Outbox, which alone touches the spool.
     def _start(self) -> None:
-        self._thread.start()
-        self._sender.start()
+        if self._opening is None:
+            self._opened.set()
+        starter.submit(self._start_threads)  # no thread start on init's path
+
+    def _start_threads(self) -> None:
+        """Start the builder (it starts the sender) unless started: by the starter thread,
+        or by ``finish`` or a full buffer if they come first."""
+        with self._start_once:
+            if self._thread.ident is None:
+                self._thread.start()
 
     def _work(self) -> None:
         sampler = None
@@ -322,6 +340,8 @@ class Run:
         next_beat = time.monotonic() + interval
         ended = False
         try:
+            if self._sender.ident is None:
+                self._sender.start()
             sampler = self._open_sampler()
             while True:
                 self._wake.clear()  # before the work: a wake-up during it is not lost
@@ -358,6 +378,8 @@ class Run:
 
     def _send(self) -> None:
         outbox = self._outbox
+        if not self._opened.is_set():
+            self._open()
         while True:
             try:
                 op = self._outq.get(timeout=self._settings.flush_interval)
@@ -377,6 +399,16 @@ class Run:
                 outbox.tick()
             except Exception:
                 logger.exception("lablink: error sending updates of run %s", self.id)
+
+    def _open(self) -> None:
+        """Capture where the run comes from and create it, before any other op."""
+        try:
+            if self._opening is not None:
+                self._opening.send(self._outbox)
+        except Exception:
+            logger.exception("lablink: error creating run %s", self.id)
+        finally:
+            self._opened.set()
 
     def _queue(self, op: dict[str, Any]) -> None:
         self._outq.put(op)  # blocks while the sender is behind: back-pressure, not loss
@@ -473,7 +505,7 @@ class Run:
         """Send a heartbeat (in the sender); its sys/* points go to the spool if offline."""
         system, seq = op["system"], op["seq"]
         spooled = {"op": "batch", "run_id": self.id, "seq": seq}
-        if not self._outbox.online:
+        if not self._outbox.online or self._outbox.refused is not None:
             if system:
                 self._outbox.deliver(spooled | {"metrics": _system_batch(system)})
             return

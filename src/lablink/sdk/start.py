@@ -1,7 +1,12 @@
-"""``lablink.init``: capture where a run comes from, create it, start its threads."""
+"""``lablink.init``: check a run's fields, mint its id, start its threads.
+
+Nothing on ``init``'s path waits for git or the server: the run's sender thread
+captures where the run comes from and creates it (sdk/opening.py).
+"""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -11,9 +16,11 @@ from lablink.checks.run_fields import check_new_run
 from lablink.sdk import hooks
 from lablink.sdk.connect import make_transport
 from lablink.sdk.run import Run
-from lablink.sdk.spool import Outbox, blob_op, replay_in_background, target_of
+from lablink.sdk.spool import Outbox, replay_in_background, target_of
 from lablink.sdk.transport import Transport
 from lablink.settings import SETTINGS, Settings
+
+logger = logging.getLogger("lablink.sdk")
 
 _SETTING_NAMES = frozenset(key.name for key in SETTINGS)
 
@@ -34,7 +41,9 @@ def init(
     """Start a tracked run; use the result as a context manager or call ``finish()``.
 
     Captures git state (with the dirty diff), the command, host, user, Python,
-    installed packages and GPUs without being asked.
+    installed packages and GPUs without being asked. Returns in a few milliseconds:
+    the capture and the run's creation on the server happen in the run's background
+    thread, before any of its points are sent (``run.sync()`` waits for them).
 
     Args:
         project: the project's name (letters, digits, ``. _ -``).
@@ -54,7 +63,9 @@ def init(
     the launch's run instead of creating one; the launcher then sets its final status.
 
     Raises:
-        InvalidInput: a bad project name, tag or config (nothing is recorded).
+        InvalidInput: a bad project name, tag or config (nothing is recorded). A server
+            that refuses the run later (no access to the project) is logged as an ERROR
+            and the run's updates are kept in ``<spool_dir>/failed/<run_id>.jsonl``.
     """
     unknown = set(overrides) - _SETTING_NAMES
     if unknown:
@@ -76,10 +87,10 @@ def init(
         raise
     run._finish_timeout = finish_timeout
     hooks.register(run)
-    run._start()
     run._replayer = replay_in_background(transport)
     if notes:
         run.note(notes)
+    run._start()  # last: from here on its threads share the interpreter with the caller
     return run
 
 
@@ -93,9 +104,10 @@ def _create(
     watch: Mapping[str, Any] | None,
     owns_transport: bool,
 ) -> Run:
+    """A new run, checked here and created by its sender thread (sdk/opening.py)."""
     from lablink.checks.watch_policy import merge, parse_policy
-    from lablink.homedir import make_home_above, own_paths
-    from lablink.sdk.capture import REDACTED_TAG, capture
+    from lablink.homedir import make_home_above
+    from lablink.sdk.opening import Opening
 
     run_id = new_run_id()
     # The server's own checks, here: a run it would refuse must not wait in the spool.
@@ -105,25 +117,27 @@ def _create(
     policy = merge(settings.project_config.get("watch") or {}, watch or {})
     if policy:
         parse_policy(policy)
-    # lablink's own files must never count as the user's uncommitted changes
-    own = own_paths(
-        settings.home, settings.spool_dir, settings.cache_dir, settings.blobs, settings.db
-    )
     make_home_above(settings.spool_dir)  # the spool only knows mkdir
-    # secrets in argv, the diff and the config are redacted here, before anything leaves
-    captured = capture(own=own, exclude=settings.capture_exclude, config=config)
-    config = captured.config
-    tags = [*tags, REDACTED_TAG] if captured.redacted else list(tags)
-    if policy:
-        captured.fields["watch"] = policy
+    # Secrets in the config are redacted here (run.config shows what is stored);
+    # argv and the diff are redacted with the rest of the capture, before the create.
+    config, secrets = _redacted(config)
     outbox = Outbox(transport, run_id, Path(settings.spool_dir), target_of(transport))
-    op: dict[str, Any] = {"op": "create", "run_id": outbox.run_id, "project": project}
-    op.update(name=name, config=dict(config), tags=list(tags), capture=captured.fields)
-    outbox.deliver(op)  # raises for bad input; spools if the server is away
-    if captured.diff is not None:
-        outbox.deliver(blob_op(outbox.run_id, captured.diff))
-    run = Run(transport, settings, outbox, project, name or outbox.run_id, config, owns_transport)
-    note = captured.redaction_note()
-    if note:
-        run.note(note)
+    run = Run(transport, settings, outbox, project, name or run_id, config, owns_transport)
+    run._opening = Opening(
+        settings, project, name, dict(config), list(tags), policy or None, secrets
+    )
     return run
+
+
+def _redacted(config: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """The config with secret values replaced, and the kinds of secrets found."""
+    if not config:
+        return {}, []
+    from lablink.sdk import redact
+
+    try:
+        clean, kinds = redact.redact_config(config)
+    except Exception as exc:  # the config is the run's own data: kept, unscanned
+        logger.warning("lablink: could not scan the config for secrets: %s", exc)
+        return dict(config), []
+    return clean, sorted(kinds)

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from lablink.models import Artifact, History, Incident, Project, RunRecord
+from lablink.models import Artifact, History, Incident, NewRun, Project, RunRecord
 
 
 class Transport(abc.ABC):
@@ -36,6 +36,10 @@ class Transport(abc.ABC):
         capture: Mapping[str, Any],
     ) -> RunRecord:
         """Start a run owned by ``self.user``."""
+
+    @abc.abstractmethod
+    def create_runs(self, runs: Sequence[NewRun]) -> list[str]:
+        """Start up to 1000 runs owned by ``self.user`` at once, all or none; their ids."""
 
     @abc.abstractmethod
     def get_run(self, ref: str) -> RunRecord:

@@ -13,7 +13,9 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import os
 import ssl
+import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode
@@ -109,7 +111,8 @@ class Wire:
         self.server = server.rstrip("/")
         self.base_url = self.server + prefix
         self.headers = list(headers.items())
-        self.pool = connection_pool(self.server)
+        self._lease = _POOLS.acquire(self.server)
+        self.pool = self._lease.pool
 
     def request(
         self,
@@ -163,8 +166,8 @@ class Wire:
         return f"{self.base_url}{path}?{query}"
 
     def close(self) -> None:
-        """Close every connection."""
-        self.pool.close()
+        """Close every connection (the last user of a shared pool closes it)."""
+        _POOLS.release(self._lease)
 
     def _headers(self, extra: Mapping[str, str] | None) -> list[tuple[bytes, bytes]]:
         if not extra:
@@ -202,6 +205,59 @@ def error_from_answer(status: int, content: bytes) -> errors.LablinkError:
     return _BY_STATUS.get(status, errors.InvalidInput)(message)
 
 
+@dataclasses.dataclass
+class _Lease:
+    key: tuple[object, ...]
+    pool: httpcore.ConnectionPool | httpcore.HTTPProxy
+    users: int = 0
+    released: bool = False
+
+
+class _SharedPools:
+    """One connection pool per server for the transports of a process (issue 18).
+
+    Many runs started back to back each hold a transport: sharing a pool keeps their
+    requests on a few kept-alive connections instead of a new connection (and TLS
+    handshake) each, which a burst of runs could also exhaust the server with. The
+    pool closes when its last user closes; a forked child never reuses its parent's.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._shared: dict[tuple[object, ...], _Lease] = {}
+
+    def acquire(self, server: str) -> _Lease:
+        from urllib.request import getproxies
+
+        certs = [os.environ.get(v) for v in ("SSL_CERT_FILE", "SSL_CERT_DIR")]
+        key = (os.getpid(), server, sorted(getproxies().items()), *certs, *map(_stamp, certs))
+        key = tuple(str(part) for part in key)
+        with self._lock:
+            shared = self._shared.get(key)
+            if shared is None:
+                shared = self._shared[key] = _Lease(key, connection_pool(server))
+            shared.users += 1
+            return _Lease(key, shared.pool)
+
+    def release(self, lease: _Lease) -> None:
+        with self._lock:
+            if lease.released:
+                return
+            lease.released = True
+            shared = self._shared.get(lease.key)
+            if shared is None or shared.pool is not lease.pool:
+                lease.pool.close()
+                return
+            shared.users -= 1
+            if shared.users > 0:
+                return
+            del self._shared[lease.key]
+        shared.pool.close()
+
+
+_POOLS = _SharedPools()
+
+
 def connection_pool(server: str) -> httpcore.ConnectionPool | httpcore.HTTPProxy:
     """Connections to ``server``, through the proxy the environment names for it.
 
@@ -215,8 +271,8 @@ def connection_pool(server: str) -> httpcore.ConnectionPool | httpcore.HTTPProxy
     context = ssl_context() if url.scheme == "https" else None
     proxy = getproxies().get(url.scheme)
     if proxy and not proxy_bypass(url.hostname or ""):
-        return httpcore.HTTPProxy(proxy_url=proxy, max_connections=8, ssl_context=context)
-    return httpcore.ConnectionPool(max_connections=8, ssl_context=context)
+        return httpcore.HTTPProxy(proxy_url=proxy, max_connections=16, ssl_context=context)
+    return httpcore.ConnectionPool(max_connections=16, ssl_context=context)
 
 
 def ssl_context() -> ssl.SSLContext:
@@ -225,14 +281,35 @@ def ssl_context() -> ssl.SSLContext:
 
     The two variables are OpenSSL's, and httpx (the CLI's client) honours them too;
     they are read here, not left to OpenSSL, so every platform's Python honours them.
+    Loading certificates takes tens of milliseconds, so one context is shared by the
+    transports of a process until a variable or the file it names changes (issue 18).
     """
-    import os
+    cafile, capath = os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR")
+    key = (cafile, capath, _stamp(cafile), _stamp(capath))
+    context = _contexts.get(key)
+    if context is None:
+        context = _load_context(cafile, capath)
+        _contexts.clear()
+        _contexts[key] = context
+    return context
 
+
+_contexts: dict[tuple[object, ...], ssl.SSLContext] = {}
+
+
+def _stamp(path: str | None) -> tuple[int, int] | None:
+    try:
+        stat = os.stat(path) if path else None
+    except OSError:
+        return None
+    return (stat.st_mtime_ns, stat.st_size) if stat else None
+
+
+def _load_context(cafile: str | None, capath: str | None) -> ssl.SSLContext:
     import certifi
 
     context = ssl.create_default_context()
     context.load_verify_locations(certifi.where())
-    cafile, capath = os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR")
     if cafile or capath:
         try:
             context.load_verify_locations(cafile=cafile or None, capath=capath or None)

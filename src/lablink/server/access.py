@@ -72,7 +72,11 @@ SELF_CHECKED = frozenset(
         "/models",
         "/models/{name}",
     )
-) | {("POST", "/runs"), ("GET", "/ui-data/events")}  # the UI's copy of /events
+) | {
+    ("POST", "/runs"),
+    ("POST", "/runs/batch"),  # checks every project its runs name
+    ("GET", "/ui-data/events"),  # the UI's copy of /events
+}
 RUN_CACHE = 10_000  # run id → project; a run never changes project
 
 

@@ -50,6 +50,21 @@ class Store(abc.ABC):
         """
 
     @abc.abstractmethod
+    def create_runs(
+        self, rows: Sequence[tuple[Mapping[str, Any], Mapping[str, Any], Sequence[str]]]
+    ) -> None:
+        """Insert many runs, each ``(values, params, tags)`` as for ``create_run``, in one
+        transaction: all of them or none.
+
+        Raises:
+            AlreadyExists: a run with one of the ids exists (none is inserted).
+        """
+
+    @abc.abstractmethod
+    def existing_run_ids(self, run_ids: Sequence[str]) -> set[str]:
+        """Those of ``run_ids`` that are the ids of stored runs (one query)."""
+
+    @abc.abstractmethod
     def get_run(self, run_id: str) -> RunRecord:
         """One run with tags, params, metric summaries, notes and inputs.
 

@@ -182,18 +182,7 @@ class OpLog:
     def set_aside(self, op: Mapping[str, Any], exc: BaseException) -> None:
         """Move an op that failed every try out of the way, into the failed folder."""
         self.set_aside_count += 1
-        where = "the log above"
-        if self.spool_dir is not None:
-            folder = self.spool_dir / FAILED_DIR
-            path = folder / f"{op.get('run_id', 'unknown')}.jsonl"
-            record = {k: v for k, v in op.items() if k != "tries"} | {"error": str(exc)}
-            try:
-                folder.mkdir(parents=True, exist_ok=True)
-                with open(path, "a", encoding="utf-8") as fh:
-                    fh.write(json.dumps(record, separators=(",", ":")) + "\n")
-                where = str(path)
-            except (OSError, TypeError, ValueError) as write_error:
-                where = f"nowhere ({write_error})"
+        where = self.keep(op, exc)
         logger.warning(
             "lablink: the server failed %d times on %s of run %s; set aside in %s so the "
             "updates after it go through: %s",
@@ -203,6 +192,20 @@ class OpLog:
             where,
             exc,
         )
+
+    def keep(self, op: Mapping[str, Any], exc: BaseException) -> str:
+        """Append ``op`` with its error to ``<spool_dir>/failed/<run>.jsonl``; says where."""
+        if self.spool_dir is None:
+            return "the log above"
+        path = self.spool_dir / FAILED_DIR / f"{op.get('run_id', 'unknown')}.jsonl"
+        record = {k: v for k, v in op.items() if k != "tries"} | {"error": str(exc)}
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "a", encoding="utf-8") as fh:
+                fh.write(json.dumps(record, separators=(",", ":")) + "\n")
+        except (OSError, TypeError, ValueError) as write_error:
+            return f"nowhere ({write_error})"
+        return str(path)
 
 
 def describe(op: Mapping[str, Any]) -> str:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from lablink.sdk.spool.ops import (
+    FAILED_DIR,
     FAILURE,
     OUTAGE,
     REFUSAL,
@@ -52,6 +53,9 @@ class Outbox:
         self._backoff = MIN_BACKOFF
         self._next_try = 0.0
         self._warned = False
+        # the server refused to create the run: every op of it is set aside, none sent
+        self.refused: BaseException | None = None
+        self.kept = 0
         self.log = OpLog(spool_dir)
 
     @property
@@ -65,6 +69,10 @@ class Outbox:
         Raises:
             LablinkError: the server refused the ``create`` op (a bad project name).
         """
+        if self.refused is not None:
+            self.log.keep(op, self.refused)
+            self.kept += 1
+            return None
         if self.online:
             try:
                 return apply(self.transport, op)
@@ -85,6 +93,24 @@ class Outbox:
         self._spool(op)
         return None
 
+    def refuse(self, op: Mapping[str, Any], exc: BaseException) -> None:
+        """The server refused ``op``, the run's ``create``: set it and all later ops aside.
+
+        Nothing is lost: they go to ``<spool_dir>/failed/<run_id>.jsonl``, and an ERROR
+        says why and where (the run was created in the background, after ``init``).
+        """
+        self.refused = exc
+        self.deliver(op)
+        hint = getattr(exc, "hint", None)
+        logger.error(
+            "lablink: the server refused to create run %s: %s%s. Its updates are not sent; "
+            "they are kept in %s.",
+            self.run_id,
+            exc,
+            f" ({hint})" if hint else "",
+            self.spool_dir / FAILED_DIR / f"{self.run_id}.jsonl",
+        )
+
     def go_offline(self, exc: BaseException) -> None:
         """Start spooling; say once per run that the server is unreachable."""
         if not self.online:
@@ -103,7 +129,7 @@ class Outbox:
 
     def tick(self) -> None:
         """Retry the server when the backoff allows; replays the spool if it answers."""
-        if not self.online and time.monotonic() >= self._next_try:
+        if not self.online and self.refused is None and time.monotonic() >= self._next_try:
             self.replay()
 
     def drain(self, deadline: float) -> bool:
@@ -159,6 +185,15 @@ class Outbox:
 
     def close(self) -> None:
         """Release the spool (kept on disk if anything is still in it)."""
+        if self.refused is not None:
+            logger.warning(
+                "lablink: run %s was never created (the server refused it: %s); its %d "
+                "updates are kept in %s",
+                self.run_id,
+                self.refused,
+                self.kept,
+                self.spool_dir / FAILED_DIR / f"{self.run_id}.jsonl",
+            )
         if self._fh is not None:
             self._fh.close()
             self._fh = None

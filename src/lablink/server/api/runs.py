@@ -10,13 +10,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi import Body as BodyParam
-from pydantic import StringConstraints
+from pydantic import Field, StringConstraints
 
+from lablink.checks.limits import MAX_BATCH_RUNS
 from lablink.checks.run_view import parse_fields
 from lablink.checks.wire_numbers import MAX_WIRE_INT
 from lablink.core.lab import Lab
 from lablink.errors import InvalidInput
-from lablink.models import RUN_KEYS, RunRecord
+from lablink.models import RUN_KEYS, NewRun, RunRecord
 from lablink.server.access import Access, Authorized
 from lablink.server.deps import Actor, LabDep
 from lablink.server.fields import (
@@ -49,6 +50,12 @@ class CreateRun(Body):
     tags: list[Tag] | None = None
     id: RunId | None = None
     capture: Capture | None = None
+
+
+class CreateRuns(Body):
+    """Runs to create at once (importers, sweeps): all of them or none."""
+
+    runs: Annotated[list[CreateRun], Field(min_length=1, max_length=MAX_BATCH_RUNS)]
 
 
 class Finish(Body):
@@ -96,6 +103,31 @@ def create_run(body: CreateRun, lab: LabDep, actor: Actor, access: Authorized) -
         actor, body.project, body.name, body.config, body.tags or (), body.id, capture
     )
     return reply(run.to_dict(), 201)
+
+
+@router.post("/batch", status_code=201, summary="Create many runs")
+def create_runs(body: CreateRuns, lab: LabDep, actor: Actor, access: Authorized) -> JSONResponse:
+    """Start up to 1000 runs in one transaction, all or none; answers their ids (201).
+
+    Each run is checked as ``POST /runs`` checks one; an error names the run by its
+    index (``runs[3]: ...``) and stores nothing.
+    """
+    if access is not None:
+        for project in dict.fromkeys(item.project for item in body.runs):
+            access.check(project, "member")
+    runs = [
+        NewRun(
+            item.project,
+            item.name,
+            item.config or {},
+            item.tags or (),
+            item.id,
+            item.capture.model_dump(exclude_none=True) if item.capture else {},
+        )
+        for item in body.runs
+    ]
+    ids = lab.tracking.create_runs(actor, runs)
+    return reply({"ids": ids}, 201)
 
 
 @router.get("", summary="Search runs")
