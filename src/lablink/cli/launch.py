@@ -89,19 +89,25 @@ def launch(
 
         for ref in data:  # before anything starts: refused data leaves no run behind
             review_gate(ref, settings, None, recording=False)
-    with state.client() as client:
-        job = make_job(
-            placement,
-            settings,
-            client._transport,
-            project,
-            command,
-            options,
-            name=name,
-            echo=not detach,
-        )
+    from lablink.sdk.connect import make_transport
+
+    # the store is opened (SQLAlchemy, the schema) in the thread that creates the run,
+    # while the command starts: issue 16, start-up
+    job = make_job(
+        placement,
+        settings,
+        lambda: make_transport(settings),
+        project,
+        command,
+        options,
+        name=name,
+        echo=not detach,
+    )
+    try:
         code = job.run()
-        run = client._transport.get_run(job.run_id)
+        run = job.transport.get_run(job.run_id)
+    finally:
+        job.close()
     why = f" ({run.status_reason})" if run.status_reason else ""
     typer.echo(f"lablink: job {run.id} {run.status}{why}", err=True)
     raise typer.Exit(code)

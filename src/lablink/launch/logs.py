@@ -12,11 +12,12 @@ import json
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from lablink.sdk.transport import Transport
+if TYPE_CHECKING:
+    from lablink.sdk.transport import Transport
 
 KIND = "log"
 CHUNK_BYTES = 1 << 20  # one artifact holds about this much output
@@ -37,8 +38,10 @@ class LogSink:
     rather than holding its output in memory without bound.
     """
 
-    def __init__(self, transport: Transport, run_id: str) -> None:
-        self.transport = transport
+    def __init__(self, transport: Transport | Callable[[], Transport], run_id: str) -> None:
+        # a function gives the store once the run is in it: a job's first lines may
+        # come before its run is created
+        self._transport = transport
         self.run_id = run_id
         self.attempt = 1
         self._lines: list[bytes] = []
@@ -105,12 +108,16 @@ class LogSink:
                     return False
                 self._chunk += 1
                 chunk = self._chunk
+            try:  # waits while the job's run is being created
+                store = self._transport() if callable(self._transport) else self._transport
+            except Exception:  # the run could not be created: the job says why
+                return False
             path = Path(self._dir.name) / f"{chunk:06d}.jsonl"
             with open(path, "wb") as fh:
                 fh.write(b"\n".join(lines))
                 fh.write(b"\n")
             try:
-                self.transport.upload_artifact(self.run_id, path, f"logs/{chunk:06d}.jsonl", KIND)
+                store.upload_artifact(self.run_id, path, f"logs/{chunk:06d}.jsonl", KIND)
             except Exception as exc:  # output is best effort; the job itself must go on
                 import logging
 
@@ -119,8 +126,11 @@ class LogSink:
                 path.unlink(missing_ok=True)
         return more
 
-    def close(self) -> None:
-        """Store what is left and stop the flusher."""
+    def close(self, store: bool = True) -> None:
+        """Store what is left (drop it unless ``store``) and stop the flusher."""
+        if not store:
+            with self._lock:
+                self._lines, self._size = [], 0
         self._stop.set()
         self._full.set()
         self._thread.join(30)
