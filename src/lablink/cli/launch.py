@@ -11,6 +11,8 @@ import typer
 from lablink.cli import output
 from lablink.cli.state import get_state
 
+FOLLOW_SECONDS = 1.0  # `jobs logs -f`: how often it asks for new output
+
 app = typer.Typer(
     help="Launched jobs: list, show, follow their output, stop them.",
     no_args_is_help=True,
@@ -204,22 +206,22 @@ def logs(
     from lablink.launch.logs import read_lines
 
     with get_state(ctx).client() as client:
-        run_id = client._transport.get_run(job).id
-        seen = 0
+        transport = client._transport
+        run_id = transport.get_run(job).id
+        seen = 0  # the last chunk shown: each poll asks only for the chunks after it
         while True:
-            for number, line in read_lines(client._transport, run_id, seen):
-                seen = max(seen, number)
+            # the status first: the last chunk is stored before the run ends, so a read
+            # after seeing it ended gets the rest
+            running = follow and transport.get_run(run_id).status == "running"
+            for number, line in read_lines(transport, run_id, seen):
+                seen = number
                 typer.echo(
                     json.dumps(line) if as_json else line["l"],
                     err=line["s"] == "err" and not as_json,
                 )
-            if not follow or client._transport.get_run(run_id).status != "running":
-                if follow:  # the last chunk is stored as the run ends
-                    for number, line in read_lines(client._transport, run_id, seen):
-                        seen = max(seen, number)
-                        typer.echo(json.dumps(line) if as_json else line["l"])
+            if not running:
                 return
-            time.sleep(1.0)
+            time.sleep(FOLLOW_SECONDS)
 
 
 @app.command("stop")

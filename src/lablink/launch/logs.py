@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from lablink.sdk.transport import Transport
 
 KIND = "log"
+PREFIX = "logs/"
+PAGE_CHUNKS = 100  # chunk names asked for at a time
 CHUNK_BYTES = 1 << 20  # one artifact holds about this much output
 MAX_PENDING = 64 << 20  # output waiting to be stored before a reader stores it itself
 FLUSH_SECONDS = 1.0  # so that `jobs logs -f` follows within about a second
@@ -117,7 +119,7 @@ class LogSink:
                 fh.write(b"\n".join(lines))
                 fh.write(b"\n")
             try:
-                store.upload_artifact(self.run_id, path, f"logs/{chunk:06d}.jsonl", KIND)
+                store.upload_artifact(self.run_id, path, chunk_name(chunk), KIND)
             except Exception as exc:  # output is best effort; the job itself must go on
                 import logging
 
@@ -143,17 +145,35 @@ class LogSink:
 def read_lines(
     transport: Transport, run_id: str, after: int = 0
 ) -> Iterator[tuple[int, dict[str, Any]]]:
-    """``(chunk number, line)`` of the chunks numbered above ``after``, in order."""
-    chunks = sorted(
-        (int(a.name[5:11]), a.digest)
-        for a in transport.list_artifacts(run_id)
-        if a.kind == KIND and a.name.startswith("logs/")
-    )
+    """``(chunk number, line)`` of the chunks numbered above ``after``, in order: only
+    their names are asked for, a page at a time, so following a long job costs what is
+    new, not its whole listing."""
+    cursor = None if after <= 0 else chunk_name(after)
     with tempfile.TemporaryDirectory(prefix="lablink-logs-") as tmp:
-        for number, digest in chunks:
-            if number <= after:
-                continue
-            dest = transport.download_blob(digest, Path(tmp) / f"{number}.jsonl")
-            for text in dest.read_text(encoding="utf-8").splitlines():
-                if text:
-                    yield number, json.loads(text)
+        while True:
+            page = transport.artifact_page(run_id, PREFIX, cursor, PAGE_CHUNKS)
+            for artifact in page:
+                cursor = artifact.name
+                number = chunk_number(artifact.name)
+                if artifact.kind != KIND or number is None:
+                    continue  # a stray artifact under logs/, not one of the launcher's
+                dest = transport.download_blob(artifact.digest, Path(tmp) / f"{number}.jsonl")
+                for text in dest.read_text(encoding="utf-8").splitlines():
+                    if text:
+                        yield number, json.loads(text)
+                dest.unlink()
+            if len(page) < PAGE_CHUNKS:
+                return
+
+
+def chunk_name(number: int) -> str:
+    """The artifact name of log chunk ``number``."""
+    return f"{PREFIX}{number:06d}.jsonl"
+
+
+def chunk_number(name: str) -> int | None:
+    """The number of the log chunk named ``name``; None for another name."""
+    digits = name[len(PREFIX) : -len(".jsonl")]
+    if not name.startswith(PREFIX) or not name.endswith(".jsonl") or not digits.isdigit():
+        return None
+    return int(digits)
