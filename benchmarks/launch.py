@@ -4,6 +4,9 @@ Prints figures and ratios against references measured in the same run; never ass
 
     python benchmarks/launch.py                    # about two minutes
     python benchmarks/launch.py --repeat 3 --fast-mb 50 --seconds 3
+    python benchmarks/launch.py --only startup     # one part (repeatable)
+    python benchmarks/launch.py --only capture --how block
+    python benchmarks/launch.py --only ray         # needs lablink[ray]; starts a head
 
 1. start-up: from starting ``lablink launch -- python -c "print(time.time())"`` to that
    first line running, against the same command started bare (the issue's target:
@@ -17,7 +20,10 @@ Prints figures and ratios against references measured in the same run; never ass
    wall time of both;
 3. restart: a job that crashes on its first attempt; the time from the crash (the
    last thing the first attempt does) to the second attempt's first line, less the
-   configured backoff (target: at most 2 s).
+   configured backoff (target: at most 2 s);
+4. Ray (``--only ray``): on a head started on 127.0.0.1, from starting
+   ``lablink launch --backend ray`` to the command's first line, against a bare
+   ``ray job submit --working-dir .`` of the same command; and each whole job's wall time.
 
 Every launch runs the real ``lablink`` command in a child process on an embedded store,
 so its time includes starting Python and creating the run (git state, packages) as a
@@ -27,15 +33,20 @@ user would see it.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
 import os
 import resource
 import shlex
+import signal
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+import urllib.request
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 FIRST_LINE = "import time; print(repr(time.time()), flush=True)"
@@ -97,12 +108,18 @@ def timed(cmd: list[str], env: dict[str, str], cwd: Path) -> float:
 
 
 def first_line(cmd: list[str], env: dict[str, str], cwd: Path) -> float:
-    """Seconds from starting ``cmd`` to the time its child printed on its first line."""
+    """Seconds from starting ``cmd`` to the time its child printed on its first line
+    (the first line of the output that is a number: Ray prints its own around it)."""
     start = time.time()
     done = subprocess.run(
-        cmd, env=env, cwd=cwd, capture_output=True, text=True, check=False, timeout=120
+        cmd, env=env, cwd=cwd, capture_output=True, text=True, check=False, timeout=300
     )
-    return float(done.stdout.split()[0]) - start
+    for line in done.stdout.splitlines():
+        with contextlib.suppress(ValueError):
+            return float(line.strip()) - start
+    raise SystemExit(
+        f"no time printed by {shlex.join(cmd)}: {done.stdout[-500:]}{done.stderr[-500:]}"
+    )
 
 
 def cpu_seconds(cmd: list[str], env: dict[str, str], cwd: Path) -> float:
@@ -133,6 +150,147 @@ def median(n: int, measure: Callable[..., float], *args: object) -> float:
     return statistics.median(measure(*args) for _ in range(n))
 
 
+def startup(args: argparse.Namespace, ctx: Context) -> None:
+    n, py, env, cwd = args.repeat, ctx.py, ctx.env, ctx.cwd
+    print(f"1. launch to the command's first line (median of {n})")
+    bare = median(n, first_line, [py, "-c", FIRST_LINE], env, cwd)
+    launched = median(n, first_line, [*ctx.lablink, "--", py, "-c", FIRST_LINE], env, cwd)
+    print(f"   bare python -c:   {bare:6.3f} s")
+    print(f"   lablink launch:   {launched:6.3f} s   (+{launched - bare:.3f} s; target +0.5 s)")
+    bare = median(n, cpu_seconds, [py, "-c", "pass"], env, cwd)
+    launched = median(n, cpu_seconds, [*ctx.lablink, "-d", "--", py, "-c", "pass"], env, cwd)
+    print(f"   CPU seconds, python -c pass: bare {bare:.3f} s, launched {launched:.3f} s")
+
+
+def capture(args: argparse.Namespace, ctx: Context) -> None:
+    n, py, env, cwd = args.repeat, ctx.py, ctx.env, ctx.cwd
+    print(f"2. output capture: the job's own time (median of {n}; target +5 %)")
+    took = cwd / "took.txt"
+    fast: list[str] = []
+    for how in args.how:
+        fast = [py, "fast.py", str(args.fast_mb * 10_000), str(took), how]
+        direct = median(n, fast_job, fast, env, cwd)
+        piped = median(
+            n, fast_job, ["bash", "-c", shlex.join(fast) + " | cat >/dev/null"], env, cwd
+        )
+        captured = median(n, fast_job, [*ctx.lablink, "-d", "--", *fast], env, cwd)
+        label = "print() per line" if how == "print" else "100 lines per write"
+        print(
+            f"   {label}, {args.fast_mb} MB: to /dev/null {direct:.3f} s, "
+            f"into `| cat` {piped:.3f} s, launched {captured:.3f} s "
+            f"({args.fast_mb / captured:.0f} MB/s): {100 * (captured / piped - 1):+.1f} % "
+            f"over the pipe, {100 * (captured / direct - 1):+.1f} % over /dev/null"
+        )
+    bare = median(n, cpu_seconds, fast, env, cwd)
+    launched = median(n, cpu_seconds, [*ctx.lablink, "-d", "--", *fast], env, cwd)
+    print(
+        f"   CPU seconds of the last, direct {bare:.2f} s, launched {launched:.2f} s: "
+        f"{1000 * (launched - bare) / args.fast_mb:.1f} ms a MB captured, start-up included"
+    )
+    paced = [py, "paced.py", str(args.rate), str(args.seconds), str(took)]
+    direct = median(n, fast_job, paced, env, cwd)
+    launched = median(n, fast_job, [*ctx.lablink, "-d", "--", *paced], env, cwd)
+    print(
+        f"   paced {args.rate / 1e6:.0f} MB/s for {args.seconds:g} s: the job's own time "
+        f"direct {direct:.2f} s, launched {launched:.2f} s "
+        f"({100 * (launched / direct - 1):+.1f} %)"
+    )
+
+
+def restart(args: argparse.Namespace, ctx: Context) -> None:
+    print(f"3. restart, crash to the next attempt's first line (median of {args.repeat})")
+    crash = [*ctx.lablink, "-d", "--restarts", "1", "--", ctx.py, "crash.py"]
+    gap = median(args.repeat, restart_gap, crash, ctx.env, ctx.cwd)
+    print(
+        f"   {gap:.3f} s with a backoff of {args.backoff:g} s: {gap - args.backoff:.3f} s "
+        "over the backoff (target 2 s)"
+    )
+
+
+def ray(args: argparse.Namespace, ctx: Context) -> None:
+    n, py, env, cwd = args.repeat, ctx.py, ctx.env, ctx.cwd
+    print(f"4. Ray: submission to the command's first line, on a local head (median of {n})")
+    with ray_head(py, env) as address:
+        bare_cmd = [str(Path(py).parent / "ray"), "job", "submit", "--address", address]
+        bare_cmd += ["--working-dir", ".", "--", py, "-c", FIRST_LINE]
+        launch = [*ctx.lablink, "--backend", "ray", "--address", address]
+        launch += ["--", py, "-c", FIRST_LINE]
+        bare = median(n, first_line, bare_cmd, env, cwd)
+        launched = median(n, first_line, launch, env, cwd)
+        print(f"   ray job submit:             {bare:6.3f} s")
+        print(f"   lablink launch --backend ray: {launched:6.3f} s   (+{launched - bare:.3f} s)")
+        bare = median(n, timed, bare_cmd, env, cwd)
+        launched = median(n, timed, launch, env, cwd)
+        print(f"   whole job, wall: ray job submit {bare:.3f} s, lablink launch {launched:.3f} s")
+
+
+PARTS: dict[str, Callable[[argparse.Namespace, Context], None]] = {
+    "startup": startup,
+    "capture": capture,
+    "restart": restart,
+    "ray": ray,
+}
+
+
+@contextlib.contextmanager
+def ray_head(py: str, env: dict[str, str]) -> Iterator[str]:
+    """A Ray head on 127.0.0.1 in its own process group (as tests/launch/test_ray.py
+    starts one); yields its dashboard address, ends the group afterwards."""
+    temp = tempfile.mkdtemp(prefix="ll-ray-")  # short: Ray's socket paths are bounded
+    dashboard = free_port()
+    head = subprocess.Popen(
+        [
+            str(Path(py).parent / "ray"),
+            *("start", "--head", "--block", "--port=0", "--num-cpus=2"),
+            "--include-dashboard=true",
+            "--node-ip-address=127.0.0.1",
+            "--dashboard-host=127.0.0.1",
+            f"--dashboard-port={dashboard}",
+            f"--ray-client-server-port={free_port()}",
+            f"--dashboard-agent-listen-port={free_port()}",
+            f"--temp-dir={temp}",
+        ],
+        env={**env, "RAY_USAGE_STATS_ENABLED": "0"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    address = f"http://127.0.0.1:{dashboard}"
+    try:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            if head.poll() is not None:
+                raise SystemExit("ray start exited: Ray cannot run here")
+            try:
+                with urllib.request.urlopen(f"{address}/api/version", timeout=2):
+                    break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            raise SystemExit("Ray's dashboard did not come up in 180 s")
+        yield address
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(head.pid, sig)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                head.wait(30)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclasses.dataclass
+class Context:
+    py: str
+    env: dict[str, str]
+    cwd: Path
+    lablink: list[str]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=10e6, help="bytes a second (paced job)")
@@ -140,7 +298,20 @@ def main() -> None:
     parser.add_argument("--fast-mb", type=int, default=200, help="MB the fast job prints")
     parser.add_argument("--backoff", type=float, default=0.5, help="seconds before a restart")
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=sorted(PARTS),
+        help="run only this part (repeatable); default: startup, capture, restart",
+    )
+    parser.add_argument(
+        "--how",
+        action="append",
+        choices=("print", "block"),
+        help="capture: which fast printer (repeatable); default: both",
+    )
     args = parser.parse_args()
+    args.how = args.how or ["print", "block"]
     py = sys.executable
     with tempfile.TemporaryDirectory(prefix="lablink-bench-") as tmp:
         cwd = Path(tmp)
@@ -150,57 +321,10 @@ def main() -> None:
         (cwd / "lablink.toml").write_text(f'[launch]\nbackoff = "{args.backoff}s"\n')
         env = {k: v for k, v in os.environ.items() if not k.startswith("LABLINK_")}
         env["LABLINK_HOME"] = str(cwd / "home")
-        lablink = [py, "-m", "lablink.cli", "launch", "-p", "bench"]
-        timed([*lablink, "-d", "--", py, "-c", "pass"], env, cwd)  # make the store first
-        n = args.repeat
-
-        print(f"1. launch to the command's first line (median of {n})")
-        bare = median(n, first_line, [py, "-c", FIRST_LINE], env, cwd)
-        launched = median(n, first_line, [*lablink, "--", py, "-c", FIRST_LINE], env, cwd)
-        print(f"   bare python -c:   {bare:6.3f} s")
-        print(f"   lablink launch:   {launched:6.3f} s   (+{launched - bare:.3f} s; target +0.5 s)")
-        bare = median(n, cpu_seconds, [py, "-c", "pass"], env, cwd)
-        launched = median(n, cpu_seconds, [*lablink, "-d", "--", py, "-c", "pass"], env, cwd)
-        print(f"   CPU seconds, python -c pass: bare {bare:.3f} s, launched {launched:.3f} s")
-
-        print(f"2. output capture: the job's own time (median of {n}; target +5 %)")
-        took = cwd / "took.txt"
-        for how in ("print", "block"):
-            fast = [py, "fast.py", str(args.fast_mb * 10_000), str(took), how]
-            direct = median(n, fast_job, fast, env, cwd)
-            piped = median(
-                n, fast_job, ["bash", "-c", shlex.join(fast) + " | cat >/dev/null"], env, cwd
-            )
-            captured = median(n, fast_job, [*lablink, "-d", "--", *fast], env, cwd)
-            label = "print() per line" if how == "print" else "100 lines per write"
-            print(
-                f"   {label}, {args.fast_mb} MB: to /dev/null {direct:.3f} s, "
-                f"into `| cat` {piped:.3f} s, launched {captured:.3f} s "
-                f"({args.fast_mb / captured:.0f} MB/s): {100 * (captured / piped - 1):+.1f} % "
-                f"over the pipe, {100 * (captured / direct - 1):+.1f} % over /dev/null"
-            )
-        bare = median(n, cpu_seconds, fast, env, cwd)
-        launched = median(n, cpu_seconds, [*lablink, "-d", "--", *fast], env, cwd)
-        print(
-            f"   CPU seconds of the last, direct {bare:.2f} s, launched {launched:.2f} s: "
-            f"{1000 * (launched - bare) / args.fast_mb:.1f} ms a MB captured, start-up included"
-        )
-        paced = [py, "paced.py", str(args.rate), str(args.seconds), str(took)]
-        direct = median(n, fast_job, paced, env, cwd)
-        launched = median(n, fast_job, [*lablink, "-d", "--", *paced], env, cwd)
-        print(
-            f"   paced {args.rate / 1e6:.0f} MB/s for {args.seconds:g} s: the job's own time "
-            f"direct {direct:.2f} s, launched {launched:.2f} s "
-            f"({100 * (launched / direct - 1):+.1f} %)"
-        )
-
-        print(f"3. restart, crash to the next attempt's first line (median of {n})")
-        crash = [*lablink, "-d", "--restarts", "1", "--", py, "crash.py"]
-        gap = median(n, restart_gap, crash, env, cwd)
-        print(
-            f"   {gap:.3f} s with a backoff of {args.backoff:g} s: {gap - args.backoff:.3f} s "
-            "over the backoff (target 2 s)"
-        )
+        ctx = Context(py, env, cwd, [py, "-m", "lablink.cli", "launch", "-p", "bench"])
+        timed([*ctx.lablink, "-d", "--", py, "-c", "pass"], env, cwd)  # make the store first
+        for part in args.only or ["startup", "capture", "restart"]:
+            PARTS[part](args, ctx)
 
 
 if __name__ == "__main__":

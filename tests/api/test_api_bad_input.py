@@ -244,6 +244,13 @@ def cases(run: str, ended: str, blob: str) -> list[Case]:
         Case("artifact: kind too long", "POST", f"{r}/artifacts", 400, json={"name": "m.pt", "kind": "k" * 101, "digest": blob}, contains="kind"),
         Case("artifact: unknown run", "POST", f"{nope}/artifacts", 404, "not_found", json={"name": "m.pt", "digest": blob}),
         Case("artifacts: unknown run", "GET", f"{nope}/artifacts", 404, "not_found"),
+        Case("artifacts: limit zero", "GET", f"{r}/artifacts", 400, params={"limit": 0}, contains="limit"),
+        Case("artifacts: limit not a number", "GET", f"{r}/artifacts", 400, params={"limit": "x"}, contains="limit"),
+        Case("artifacts: limit too large", "GET", f"{r}/artifacts", 400, params={"limit": 2**63}, contains="limit"),
+        Case("artifacts: after too long", "GET", f"{r}/artifacts", 400, params={"after": "a" * 1001}, contains="after"),
+        Case("artifacts: NUL in prefix", "GET", f"{r}/artifacts", 400, params={"prefix": "logs/\x00"}, contains="NUL"),
+        Case("artifacts: NUL in after", "GET", f"{r}/artifacts", 400, params={"after": "\x00"}, contains="NUL"),
+        Case("artifacts page: unknown run", "GET", f"{nope}/artifacts", 404, "not_found", params={"limit": 5}),
         Case("project artifacts: bad project", "GET", f"{API}/projects/a%20b/artifacts", 400, contains="project"),
         Case("project artifacts: kind too long", "GET", f"{API}/projects/p/artifacts?kind={'k' * 101}", 400, contains="kind"),
         # -- events -----------------------------------------------------------------

@@ -83,6 +83,33 @@ def test_artifacts_attach_and_list(
     ]
 
 
+def test_a_runs_artifacts_a_page_at_a_time(
+    api: httpx.Client, new_run: Callable[..., dict[str, Any]]
+) -> None:
+    rid = new_run()["id"]
+    data = b"chunk"
+    digest = digest_of(data)
+    api.put(f"{API}/blobs/{digest}", content=data)
+    names = ["logs/000003.jsonl", "logs/000001.jsonl", "model.pt", "logs/000002.jsonl"]
+    for name in names:
+        body = {"name": name, "kind": "log", "digest": digest}
+        assert api.post(f"{API}/runs/{rid}/artifacts", json=body).status_code == 201
+
+    def page(**params: Any) -> list[str]:
+        answer = api.get(f"{API}/runs/{rid}/artifacts", params=params)
+        assert answer.status_code == 200, answer.text
+        return [a["name"] for a in answer.json()["artifacts"]]
+
+    logs = sorted(n for n in names if n.startswith("logs/"))
+    assert sorted(page()) == sorted(names)  # no parameter: the whole listing, as before
+    assert page(prefix="logs/") == logs
+    assert page(prefix="logs/", after="logs/000001.jsonl") == logs[1:]
+    assert page(prefix="logs/", after="logs/000001.jsonl", limit=1) == logs[1:2]
+    assert page(prefix="logs/", after="logs/000003.jsonl") == []
+    assert page(limit=2) == sorted(names)[:2]
+    assert page(prefix="logs/%_") == []  # LIKE's wildcards are plain characters here
+
+
 def test_a_projects_artifacts_in_one_call(
     api: httpx.Client, new_run: Callable[..., dict[str, Any]]
 ) -> None:

@@ -261,9 +261,12 @@ def test_plain_command_over_a_server_output_and_stop(
     )
     try:
         wait_for(lambda: (tmp_path / "pid").exists(), 30, "the job")
-        run_id = json.loads(lablink(tmp_path, env, "jobs", "ls", "-p", "q", "--json").stdout)[
-            "jobs"
-        ][0]["id"]
+
+        def listed() -> list[dict[str, Any]]:  # the run is created beside the command
+            done = lablink(tmp_path, env, "jobs", "ls", "-p", "q", "--json")
+            return list(json.loads(done.stdout)["jobs"]) if done.returncode == 0 else []
+
+        run_id = wait_for(listed, 30, "the job's run")[0]["id"]
         assert lablink(tmp_path, env, "jobs", "stop", run_id).returncode == 0
         proc.wait(LIMIT)
     finally:

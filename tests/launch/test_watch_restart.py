@@ -15,6 +15,7 @@ from test_launch import _env, _runs, lablink
 from helpers import LoopbackServer, wait_for
 from lablink.core.lab import Lab
 from lablink.sdk.client import Client
+from launch_helpers import runs_of
 
 TOML = """
 [launch]
@@ -102,9 +103,10 @@ def test_a_stop_during_the_backoff_ends_the_job_before_the_next_attempt(tmp_path
     try:
 
         def first_attempt_recorded() -> str | None:
-            if not (tmp_path / "attempts").exists():
+            runs = runs_of(home, "p")  # the run is created beside the first attempt
+            if not (tmp_path / "attempts").exists() or not runs:
                 return None
-            (run,) = _runs(home, "p")
+            (run,) = runs
             shown = lablink(tmp_path, env, "jobs", "show", run.id, "--json")
             attempts = json.loads(shown.stdout)["job"]["attempts"]
             return run.id if attempts and attempts[-1]["status"] == "failed" else None

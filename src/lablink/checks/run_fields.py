@@ -21,7 +21,6 @@ from lablink.checks.limits import (
 )
 from lablink.checks.names import check_project, check_run_id
 from lablink.errors import InvalidInput
-from lablink.models import ENDED_STATUSES, OUTCOMES
 
 # What the SDK captures about a run that the run's row keeps (the rest is ignored).
 RUN_FIELDS = (
@@ -190,6 +189,10 @@ def check_final_status(status: Any) -> str:
     Raises:
         InvalidInput: listing the statuses a run may end with.
     """
+    # here, not at the top: models is large, and `lablink launch` checks a new run
+    # (check_new_run) before its command starts (issue 16, start-up)
+    from lablink.models import ENDED_STATUSES
+
     if status not in ENDED_STATUSES:
         raise InvalidInput(
             f"cannot finish a run as {status!r}",
@@ -211,6 +214,8 @@ def check_note(text: Any, outcome: Any) -> None:
             f"a note is {len(text)} characters long; at most {MAX_NOTE_CHARS}",
             "attach long text as an artifact",
         )
+    from lablink.models import OUTCOMES
+
     if outcome is not None and outcome not in OUTCOMES:
         raise InvalidInput(f"unknown outcome {outcome!r}", "use " + ", ".join(OUTCOMES))
 

@@ -11,6 +11,8 @@ import typer
 from lablink.cli import output
 from lablink.cli.state import get_state
 
+FOLLOW_SECONDS = 1.0  # `jobs logs -f`: how often it asks for new output
+
 app = typer.Typer(
     help="Launched jobs: list, show, follow their output, stop them.",
     no_args_is_help=True,
@@ -89,19 +91,25 @@ def launch(
 
         for ref in data:  # before anything starts: refused data leaves no run behind
             review_gate(ref, settings, None, recording=False)
-    with state.client() as client:
-        job = make_job(
-            placement,
-            settings,
-            client._transport,
-            project,
-            command,
-            options,
-            name=name,
-            echo=not detach,
-        )
+    from lablink.sdk.connect import make_transport
+
+    # the store is opened (SQLAlchemy, the schema) in the thread that creates the run,
+    # while the command starts: issue 16, start-up
+    job = make_job(
+        placement,
+        settings,
+        lambda: make_transport(settings),
+        project,
+        command,
+        options,
+        name=name,
+        echo=not detach,
+    )
+    try:
         code = job.run()
-        run = client._transport.get_run(job.run_id)
+        run = job.transport.get_run(job.run_id)
+    finally:
+        job.close()
     why = f" ({run.status_reason})" if run.status_reason else ""
     typer.echo(f"lablink: job {run.id} {run.status}{why}", err=True)
     raise typer.Exit(code)
@@ -198,22 +206,22 @@ def logs(
     from lablink.launch.logs import read_lines
 
     with get_state(ctx).client() as client:
-        run_id = client._transport.get_run(job).id
-        seen = 0
+        transport = client._transport
+        run_id = transport.get_run(job).id
+        seen = 0  # the last chunk shown: each poll asks only for the chunks after it
         while True:
-            for number, line in read_lines(client._transport, run_id, seen):
-                seen = max(seen, number)
+            # the status first: the last chunk is stored before the run ends, so a read
+            # after seeing it ended gets the rest
+            running = follow and transport.get_run(run_id).status == "running"
+            for number, line in read_lines(transport, run_id, seen):
+                seen = number
                 typer.echo(
                     json.dumps(line) if as_json else line["l"],
                     err=line["s"] == "err" and not as_json,
                 )
-            if not follow or client._transport.get_run(run_id).status != "running":
-                if follow:  # the last chunk is stored as the run ends
-                    for number, line in read_lines(client._transport, run_id, seen):
-                        seen = max(seen, number)
-                        typer.echo(json.dumps(line) if as_json else line["l"])
+            if not running:
                 return
-            time.sleep(1.0)
+            time.sleep(FOLLOW_SECONDS)
 
 
 @app.command("stop")

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from lablink.launch.job import Job, LocalJob
 from lablink.launch.options import LaunchOptions
 from lablink.launch.placement import Placement
-from lablink.sdk.transport import Transport
-from lablink.settings import Settings
+
+if TYPE_CHECKING:
+    from lablink.sdk.transport import Transport
+    from lablink.settings import Settings
 
 
 def check_reachable(placement: Placement, settings: Settings) -> None:
@@ -31,7 +33,7 @@ def _cluster(placement: Placement, settings: Settings) -> Any:
 def make_job(
     placement: Placement,
     settings: Settings,
-    transport: Transport,
+    transport: Transport | Callable[[], Transport],
     project: str,
     command: Sequence[str],
     options: LaunchOptions,

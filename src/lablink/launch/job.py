@@ -1,7 +1,10 @@
 """A launched job on this machine: one run, its attempts, its output and its limits.
 
-The run is created before the command starts, and the command learns it from
-``LABLINK_RUN_ID`` (``lablink.init`` inside joins it). The launcher alone ends the
+The run id is minted here and the command learns it from ``LABLINK_RUN_ID``
+(``lablink.init`` inside joins it, waiting for the run if it is not stored yet). A local
+job's command starts first and its run is created beside it (open the store, read the
+git state): issue 16, start-up. Bad input fails before anything starts; a run that
+cannot be created ends the command. The launcher alone ends the
 run: ``finished`` on exit 0; ``timed_out`` at the deadline; ``killed`` on
 ``jobs stop``; ``preempted`` when SIGTERM comes from outside; otherwise ``failed``,
 restarted up to ``restarts`` times with backoff, every attempt in the same run. A
@@ -24,19 +27,22 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lablink.checks.watch_policy import LAUNCHED_TAG, merge, parse_policy
 from lablink.errors import InvalidInput
+from lablink.launch.background import Background
 from lablink.launch.logs import LogSink
 from lablink.launch.options import LaunchOptions
 from lablink.launch.process import Attempt, Group
 from lablink.sdk.launched import ATTEMPT_ENV, RUN_ENV, STATUS_ENV
-from lablink.sdk.transport import Transport
-from lablink.settings import Settings
+
+if TYPE_CHECKING:
+    from lablink.sdk.transport import Transport
+    from lablink.settings import Settings
 
 JOB_ARTIFACT = "launch/job.json"
 JOB_TAG = LAUNCHED_TAG
@@ -48,14 +54,21 @@ RESTARTABLE = ("failed", "preempted", "restarted")
 
 class Job:
     """Runs ``command`` as a job of ``project`` under ``options``; a backend gives
-    ``_attempt``."""
+    ``_attempt``.
+
+    ``transport`` is the store, or a function that opens it: then it is opened in the
+    thread that creates the run, off the way to starting the command.
+    """
 
     backend = "local"
+    # whether the first attempt starts before the run exists (the attempt starts the
+    # run's creation); otherwise the run is created before it
+    create_beside = False
 
     def __init__(
         self,
         settings: Settings,
-        transport: Transport,
+        transport: Transport | Callable[[], Transport],
         project: str,
         command: Sequence[str],
         options: LaunchOptions,
@@ -71,7 +84,11 @@ class Job:
         if not command:
             raise InvalidInput("no command to launch", "put it after --: lablink launch -- CMD ...")
         self.settings = settings
-        self.transport = transport
+        # a Transport is not callable: a function given is what opens one
+        self._opener = transport if callable(transport) else None
+        self._opened = None if callable(transport) else transport
+        self._lock = threading.Lock()
+        self._creation: Background[str] | None = None
         self.project = project
         self.command = list(command)
         self.options = options
@@ -92,9 +109,55 @@ class Job:
         self._wake = threading.Event()
 
     # -- the run ------------------------------------------------------------------------
+    @property
+    def transport(self) -> Transport:
+        """The store, once the job's run is in it (waits for the run to be created)."""
+        self._begin_create().get()
+        return self._store()
+
     def create(self) -> str:
         """Create the job's run (git state, host, the command line); returns its id."""
+        if self._creation is None:
+            self._check()
+        return self._begin_create().get()
+
+    def close(self) -> None:
+        """Close the store if this job opened it."""
+        with self._lock:
+            opened, self._opened = self._opened, None
+        if opened is not None and self._opener is not None:
+            opened.close()
+
+    def _store(self) -> Transport:
+        with self._lock:
+            if self._opened is None:
+                assert self._opener is not None
+                self._opened = self._opener()
+            return self._opened
+
+    def _check(self) -> None:
+        """What the store would refuse, refused before anything starts (no run is made)."""
         from lablink.checks.names import new_run_id
+        from lablink.checks.run_fields import check_new_run
+
+        self.run_id = self.run_id or new_run_id()
+        check_new_run(self.project, self.name, self.config, self.tags, self.run_id)
+        if self._policy():
+            parse_policy(self._policy())
+
+    def _policy(self) -> dict[str, Any]:
+        # the repository's [watch] with the job's own over it, as ``lablink.init`` sends
+        # them: a server applies the team's rules (a "restart" action among them) too
+        return merge(self.settings.project_config.get("watch") or {}, self.watch)
+
+    def _begin_create(self) -> Background[str]:
+        """Start creating the run in a worker thread (once); its ``get`` waits for it."""
+        with self._lock:
+            if self._creation is None:
+                self._creation = Background(self._create_run, "lablink-create-run")
+            return self._creation
+
+    def _create_run(self) -> str:
         from lablink.homedir import own_paths
         from lablink.sdk import redact
         from lablink.sdk.capture import capture
@@ -103,19 +166,24 @@ class Job:
         own = own_paths(s.home, s.spool_dir, s.cache_dir, s.blobs, s.db)
         captured = capture(own=own, exclude=s.capture_exclude, config=self.config)
         captured.fields["command"] = redact.redact_argv(self.command)[0]
-        # the repository's [watch] with the job's own over it, as ``lablink.init`` sends
-        # them: a server applies the team's rules (a "restart" action among them) too
-        policy = merge(s.project_config.get("watch") or {}, self.watch)
+        policy = self._policy()
         if policy:
-            parse_policy(policy)
             captured.fields["watch"] = policy
+        store = self._store()
         if captured.diff is not None:
-            self.transport.put_blob(captured.diff)
-        run = self.transport.create_run(
-            self.project, self.name, captured.config, self.tags, new_run_id(), captured.fields
+            store.put_blob(captured.diff)
+        run = store.create_run(
+            self.project, self.name, captured.config, self.tags, self.run_id, captured.fields
         )
-        self.run_id = run.id
         return run.id
+
+    def _not_created(self) -> BaseException | None:
+        """Why the run could not be created (waiting for its creation); None once it is."""
+        if self._creation is None:
+            return None
+        with contextlib.suppress(BaseException):
+            self._creation.get()
+        return self._creation.error()
 
     def _record(self, started: float) -> None:
         data: dict[str, Any] = {
@@ -145,11 +213,13 @@ class Job:
     def run(self) -> int:
         """Create the run (unless ``create`` was called), run the attempts, end the run;
         returns the exit status to use."""
-        if not self.run_id:
-            self.create()
+        if self._creation is None:
+            self._check()  # bad input fails here, before the command starts
+            if not self.create_beside:
+                self.create()
         started = self._started = time.time()
         deadline = None if self.options.timeout is None else time.monotonic() + self.options.timeout
-        sink = LogSink(self.transport, self.run_id)
+        sink = LogSink(lambda: self.transport, self.run_id)
         old = (
             {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
             if self.handle_signals
@@ -157,11 +227,14 @@ class Job:
         )
         status, reason, code = "failed", None, 1
         try:
-            self._record(started)
+            if self._creation is not None:  # else the first attempt records itself
+                self._record(started)
             for number in range(1, self.options.restarts + 2):
                 sink.attempt = number
                 attempt = self._attempt(number, deadline, sink)
                 self.attempts.append(attempt)
+                if self._not_created() is not None:
+                    break
                 self.transport.note(self.run_id, _attempt_note(attempt), None)
                 self._record(started)
                 status, reason = attempt.status, attempt.reason
@@ -188,10 +261,17 @@ class Job:
         finally:
             for sig, handler in old.items():
                 signal.signal(sig, handler)
-            sink.close()
+            failed = self._not_created()
+            sink.close(store=failed is None)
             if len(self.attempts) > 1:
                 reason = f"{reason or status} (attempt {len(self.attempts)})"
-            self.transport.finish_run(self.run_id, status, reason)
+            if failed is None:
+                self.transport.finish_run(self.run_id, status, reason)
+        if failed is not None:
+            # a store that made the run but failed to answer must not leave it running
+            with contextlib.suppress(Exception):
+                self._store().finish_run(self.run_id, "failed", f"not created: {failed}")
+            raise failed
         return code
 
     def _attempt(self, number: int, deadline: float | None, sink: LogSink) -> Attempt:
@@ -273,29 +353,23 @@ class LocalJob(Job):
     """Runs each attempt as a process group on this machine."""
 
     backend = "local"
+    create_beside = True
 
     def _attempt(self, number: int, deadline: float | None, sink: LogSink) -> Attempt:
         attempt = Attempt(number, time.time())
         status_file = Path(tempfile.mkstemp(prefix="lablink-status-")[1])
         env = self._env(number, status_file)
-        if shutil.which(self.command[0], path=env.get("PATH")) is None and not os.access(
-            self.command[0], os.X_OK
-        ):
+        group, failure = _start(self.command, env, sink, self.echo)
+        creation = self._begin_create()  # the run is made while the command starts
+        if group is None:
             attempt.ended_at, attempt.status = time.time(), "failed"
-            attempt.reason = f"cannot execute {self.command[0]!r}: not found or not executable"
+            attempt.reason = f"cannot execute {self.command[0]!r}: {failure}"
             sink.lines("err", [f"lablink: {attempt.reason}".encode()])
-            status_file.unlink(missing_ok=True)
-            return attempt
-        try:
-            group = Group(self.command, env, sink.lines, self.echo)
-        except OSError as exc:
-            attempt.ended_at, attempt.status = time.time(), "failed"
-            attempt.reason = f"cannot execute {self.command[0]!r}: {exc.strerror or exc}"
             status_file.unlink(missing_ok=True)
             return attempt
         attempt.job_id, attempt.host = str(group.proc.pid), os.uname().nodename
         attempt.gpus = env.get("CUDA_VISIBLE_DEVICES")
-        self._where(attempt)
+        placed = False
         ended_by: tuple[str, str] | None = None
         next_beat = time.monotonic() + BEAT_SECONDS
         while True:
@@ -311,6 +385,12 @@ class LocalJob(Job):
             elif deadline is not None and now >= deadline:
                 limit = _fmt_seconds(self.options.timeout or 0)
                 ended_by = ("timed_out", f"timeout of {limit} reached; the process group was ended")
+            elif creation.error() is not None:
+                ended_by = ("failed", f"the run could not be created: {creation.error()}")
+            elif not placed:
+                if creation.done():
+                    placed = True
+                    self._where(attempt)
             elif now >= next_beat:
                 next_beat = now + BEAT_SECONDS
                 ended_by = self._beat()
@@ -333,6 +413,20 @@ class LocalJob(Job):
         env = {**os.environ, **self._lablink_env(attempt)}
         env[STATUS_ENV] = str(status_file)
         return env
+
+
+def _start(
+    command: Sequence[str], env: Mapping[str, str], sink: LogSink, echo: bool
+) -> tuple[Group | None, str]:
+    """The started command, or None and why it cannot be executed."""
+    if shutil.which(command[0], path=env.get("PATH")) is None and not os.access(
+        command[0], os.X_OK
+    ):
+        return None, "not found or not executable"
+    try:
+        return Group(command, env, sink.lines, echo), ""
+    except OSError as exc:
+        return None, str(exc.strerror or exc)
 
 
 def _leftovers(group: Group) -> bool:

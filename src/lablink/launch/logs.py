@@ -12,13 +12,16 @@ import json
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from lablink.sdk.transport import Transport
+if TYPE_CHECKING:
+    from lablink.sdk.transport import Transport
 
 KIND = "log"
+PREFIX = "logs/"
+PAGE_CHUNKS = 100  # chunk names asked for at a time
 CHUNK_BYTES = 1 << 20  # one artifact holds about this much output
 MAX_PENDING = 64 << 20  # output waiting to be stored before a reader stores it itself
 FLUSH_SECONDS = 1.0  # so that `jobs logs -f` follows within about a second
@@ -37,8 +40,10 @@ class LogSink:
     rather than holding its output in memory without bound.
     """
 
-    def __init__(self, transport: Transport, run_id: str) -> None:
-        self.transport = transport
+    def __init__(self, transport: Transport | Callable[[], Transport], run_id: str) -> None:
+        # a function gives the store once the run is in it: a job's first lines may
+        # come before its run is created
+        self._transport = transport
         self.run_id = run_id
         self.attempt = 1
         self._lines: list[bytes] = []
@@ -105,12 +110,16 @@ class LogSink:
                     return False
                 self._chunk += 1
                 chunk = self._chunk
+            try:  # waits while the job's run is being created
+                store = self._transport() if callable(self._transport) else self._transport
+            except Exception:  # the run could not be created: the job says why
+                return False
             path = Path(self._dir.name) / f"{chunk:06d}.jsonl"
             with open(path, "wb") as fh:
                 fh.write(b"\n".join(lines))
                 fh.write(b"\n")
             try:
-                self.transport.upload_artifact(self.run_id, path, f"logs/{chunk:06d}.jsonl", KIND)
+                store.upload_artifact(self.run_id, path, chunk_name(chunk), KIND)
             except Exception as exc:  # output is best effort; the job itself must go on
                 import logging
 
@@ -119,8 +128,11 @@ class LogSink:
                 path.unlink(missing_ok=True)
         return more
 
-    def close(self) -> None:
-        """Store what is left and stop the flusher."""
+    def close(self, store: bool = True) -> None:
+        """Store what is left (drop it unless ``store``) and stop the flusher."""
+        if not store:
+            with self._lock:
+                self._lines, self._size = [], 0
         self._stop.set()
         self._full.set()
         self._thread.join(30)
@@ -133,17 +145,35 @@ class LogSink:
 def read_lines(
     transport: Transport, run_id: str, after: int = 0
 ) -> Iterator[tuple[int, dict[str, Any]]]:
-    """``(chunk number, line)`` of the chunks numbered above ``after``, in order."""
-    chunks = sorted(
-        (int(a.name[5:11]), a.digest)
-        for a in transport.list_artifacts(run_id)
-        if a.kind == KIND and a.name.startswith("logs/")
-    )
+    """``(chunk number, line)`` of the chunks numbered above ``after``, in order: only
+    their names are asked for, a page at a time, so following a long job costs what is
+    new, not its whole listing."""
+    cursor = None if after <= 0 else chunk_name(after)
     with tempfile.TemporaryDirectory(prefix="lablink-logs-") as tmp:
-        for number, digest in chunks:
-            if number <= after:
-                continue
-            dest = transport.download_blob(digest, Path(tmp) / f"{number}.jsonl")
-            for text in dest.read_text(encoding="utf-8").splitlines():
-                if text:
-                    yield number, json.loads(text)
+        while True:
+            page = transport.artifact_page(run_id, PREFIX, cursor, PAGE_CHUNKS)
+            for artifact in page:
+                cursor = artifact.name
+                number = chunk_number(artifact.name)
+                if artifact.kind != KIND or number is None:
+                    continue  # a stray artifact under logs/, not one of the launcher's
+                dest = transport.download_blob(artifact.digest, Path(tmp) / f"{number}.jsonl")
+                for text in dest.read_text(encoding="utf-8").splitlines():
+                    if text:
+                        yield number, json.loads(text)
+                dest.unlink()
+            if len(page) < PAGE_CHUNKS:
+                return
+
+
+def chunk_name(number: int) -> str:
+    """The artifact name of log chunk ``number``."""
+    return f"{PREFIX}{number:06d}.jsonl"
+
+
+def chunk_number(name: str) -> int | None:
+    """The number of the log chunk named ``name``; None for another name."""
+    digits = name[len(PREFIX) : -len(".jsonl")]
+    if not name.startswith(PREFIX) or not name.endswith(".jsonl") or not digits.isdigit():
+        return None
+    return int(digits)

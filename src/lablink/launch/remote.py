@@ -15,7 +15,7 @@ import dataclasses
 import json
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from lablink.launch.job import Job, _fmt_seconds
@@ -77,7 +77,7 @@ class RemoteJob(Job):
         self,
         cluster: Cluster,
         settings: Settings,
-        transport: Transport,
+        transport: Transport | Callable[[], Transport],
         project: str,
         command: Sequence[str],
         options: LaunchOptions,

@@ -116,6 +116,11 @@ class DirectTransport(Transport):
     def list_artifacts(self, run_id: str) -> list[Artifact]:
         return self.tracking.list_artifacts(run_id)
 
+    def artifact_page(
+        self, run_id: str, prefix: str, after: str | None, limit: int
+    ) -> list[Artifact]:
+        return self.tracking.artifact_page(run_id, prefix, after, limit)
+
     def project_artifacts(self, project: str, kind: str | None = None) -> list[Artifact]:
         return self.tracking.project_artifacts(project, kind)
 

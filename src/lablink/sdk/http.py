@@ -281,6 +281,15 @@ class HttpTransport(Transport):
         answer = self._json("GET", f"/runs/{_seg(run_id)}/artifacts")
         return [_record(Artifact, a) for a in answer["artifacts"]]
 
+    def artifact_page(
+        self, run_id: str, prefix: str, after: str | None, limit: int
+    ) -> list[Artifact]:
+        params: dict[str, Any] = {"prefix": prefix, "limit": limit}
+        if after is not None:
+            params["after"] = after
+        answer = self._json("GET", f"/runs/{_seg(run_id)}/artifacts", params=params)
+        return [_record(Artifact, a) for a in answer["artifacts"]]
+
     def download_blob(self, digest: str, dest: Path) -> Path:
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = dest.with_name(dest.name + ".part")

@@ -4,15 +4,22 @@ The launcher owns the run's status: a joined ``Run`` flushes on ``finish()`` but
 leaves ending the run to the launcher, which knows the exit status, the timeout and
 the attempts. It tells the launcher how the code meant to end through a small JSON
 file (``LABLINK_LAUNCH_STATUS``), so a traceback becomes the attempt's reason.
+
+A local launcher starts the command while it creates the run, so the run may not be
+stored yet when the code joins it: ``join`` waits for it (up to ``JOIN_WAIT`` seconds)
+before anything is sent.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from lablink.errors import NotFound
+from lablink.models import RunRecord
 from lablink.sdk.launched import ATTEMPT_ENV, RUN_ENV, launched_params
 from lablink.sdk.run import Run
 from lablink.sdk.spool import Outbox, target_of
@@ -22,6 +29,7 @@ from lablink.settings import Settings
 # Each attempt numbers its batches from its own base: a batch is idempotent by seq, so
 # attempt 2 must never reuse the seqs attempt 1 already stored.
 SEQ_SPAN = 1 << 40
+JOIN_WAIT = 60.0  # the launcher creates the run while the command starts
 
 
 def launched_run_id(environ: Mapping[str, str] | None = None) -> str | None:
@@ -49,7 +57,7 @@ def join(
     owns_transport: bool,
 ) -> Run:
     """A ``Run`` attached to the launched run ``run_id`` (its config and tags merged in)."""
-    record = transport.get_run(run_id)
+    record = _launched_run(transport, run_id)
     config = {**config, **launched_params()}  # a sweep's values win over the code's defaults
     if tags:
         transport.tag(record.id, list(tags), [])
@@ -76,3 +84,17 @@ def join(
             key: m.last_step for key, m in record.metrics.items() if m.last_step is not None
         }
     return run
+
+
+def _launched_run(transport: Transport, run_id: str) -> RunRecord:
+    """The launched run, waiting while the launcher is still creating it."""
+    until = time.monotonic() + JOIN_WAIT
+    pause = 0.02
+    while True:
+        try:
+            return transport.get_run(run_id)
+        except NotFound:
+            if time.monotonic() >= until:
+                raise
+        time.sleep(pause)
+        pause = min(0.5, pause * 2)

@@ -137,6 +137,21 @@ class Transport(abc.ABC):
     def list_artifacts(self, run_id: str) -> list[Artifact]:
         """A run's artifacts."""
 
+    def artifact_page(
+        self, run_id: str, prefix: str, after: str | None, limit: int
+    ) -> list[Artifact]:
+        """Up to ``limit`` of a run's artifacts named ``prefix...`` after the name
+        ``after``, in name order (the transports ask the store for only those)."""
+        found = sorted(
+            (
+                a
+                for a in self.list_artifacts(run_id)
+                if a.name.startswith(prefix) and (after is None or a.name > after)
+            ),
+            key=lambda a: a.name,
+        )
+        return found[:limit]
+
     @abc.abstractmethod
     def project_artifacts(self, project: str, kind: str | None = None) -> list[Artifact]:
         """The artifacts of every run of ``project`` (of one ``kind``)."""

@@ -29,6 +29,7 @@ from lablink.store.blobs import CHUNK, check_digest
 router = APIRouter(tags=["blobs"], route_class=OffLoopRoute)
 
 MAX_MISSING = 10_000
+MAX_PAGE = 10_000  # artifacts in one page of a run's listing
 BATCH = CHUNK  # upload bytes handed to the writing thread at a time
 
 
@@ -149,7 +150,23 @@ def project_artifacts(
 
 
 @router.get("/runs/{run_id}/artifacts", summary="List artifacts")
-def list_artifacts(run_id: str, lab: LabDep) -> JSONResponse:
-    """A run's artifacts by name."""
-    artifacts = lab.tracking.list_artifacts(run_id)
+def list_artifacts(
+    run_id: str,
+    lab: LabDep,
+    prefix: str | None = Query(
+        None, max_length=widths.ARTIFACT_NAME, description="Only names that start so."
+    ),
+    after: str | None = Query(
+        None,
+        max_length=widths.ARTIFACT_NAME,
+        description="Only names after this one: the last name of the previous page.",
+    ),
+    limit: int | None = Query(None, ge=1, le=MAX_PAGE, description="At most this many."),
+) -> JSONResponse:
+    """A run's artifacts by name; with ``prefix``, ``after`` or ``limit``, one page of
+    them in name order, so a follower (``lablink jobs logs -f``) asks only for new ones."""
+    if prefix is None and after is None and limit is None:
+        artifacts = lab.tracking.list_artifacts(run_id)
+    else:
+        artifacts = lab.tracking.artifact_page(run_id, prefix or "", after, limit or MAX_PAGE)
     return reply({"artifacts": [dataclasses.asdict(a) for a in artifacts]})
