@@ -67,7 +67,12 @@ def seed(home: Path) -> Path:
     env = {**os.environ, "LABLINK_HOME": str(home)}
     for name, tz in (("ana", "Europe/London"), ("ben", "Asia/Tokyo")):
         add = ["team", "add", name, "--tz", tz, "--hours", "09:00-17:00"]
-        subprocess.run([*LABLINK, *add, "--email", f"{name}@example.org"], env=env, check=True)
+        subprocess.run(
+            [*LABLINK, *add, "--email", f"{name}@example.org"],
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
     rotation = ["oncall", "rotation", "create", "research", "--members", "ana,ben"]
     subprocess.run([*LABLINK, *rotation], env=env, check=True, stdout=subprocess.DEVNULL)
     folder = home.parent / "notes"

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from typer._click.exceptions import BadParameter
 from typer._coercion import build_runtime_param
 
+from lablink.cli import coerce
 from lablink.cli.coerce import FastParam, fast_param
 
 demo = typer.Typer()
@@ -108,6 +109,14 @@ def test_one_text_where_a_list_is_expected_is_refused_like_typer(name: str) -> N
     param = PARAMS[name]
     assert outcome(fast(param), param, "a")[0] == "refused"
     assert outcome(fast(param), param, "a") == outcome(reference(param), param, "a")
+
+
+def test_the_cli_uses_it_with_the_installed_typer() -> None:
+    import typer.core
+
+    import lablink.cli.main  # noqa: F401  (installs it)
+
+    assert typer.core.build_runtime_param is coerce._build
 
 
 def test_bounded_numbers_are_left_to_typer() -> None:

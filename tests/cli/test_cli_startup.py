@@ -138,6 +138,7 @@ def test_data_add_of_files_that_are_no_tables_loads_no_table_stack(
     assert "lablink.core.datasets.versions" in modules  # it did add the version
     assert (set(NUMERIC) | set(SERVER_STACK)) & modules == set()
     assert {"pydantic", "httpx"} & modules == set()  # embedded: nothing is fetched
+    assert "lablink.sdk.run" not in modules  # no run is open: its machinery never loads
 
 
 def test_every_listed_summary_is_the_commands_own_help() -> None:

@@ -11,6 +11,7 @@ nothing is installed.
 
 from __future__ import annotations
 
+import inspect
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Any, get_args, get_origin
 _typer_core: Any
 try:  # private parts of Typer 0.2x; without them Typer converts everything itself
     import typer.core as _typer_core
+    from typer._coercion import RuntimeParam as _RuntimeParam
     from typer._coercion import build_runtime_param as _typer_build
     from typer._param_types import coerce_cli_path
 except ImportError:  # pragma: no cover - another Typer
@@ -137,12 +139,24 @@ def _build(descriptor: Any) -> Any:
     return fast if fast is not None else _typer_build(descriptor)
 
 
+def _compatible() -> bool:
+    """Whether this Typer calls conversions the way ``FastParam`` expects (0.2x)."""
+    if _typer_core is None or getattr(_typer_core, "build_runtime_param", None) is None:
+        return False
+    try:
+        coerce = list(inspect.signature(_RuntimeParam.coerce).parameters)
+        path = set(inspect.signature(coerce_cli_path).parameters)
+    except (TypeError, ValueError):  # pragma: no cover - another Typer
+        return False
+    return coerce == ["self", "value", "param", "ctx"] and {"path_type", "param", "ctx"} <= path
+
+
 def install() -> None:
     """Convert plain values the fast way in every Typer command of this process.
 
     Typer builds a parameter's conversion on first use through ``typer.core``'s
     ``build_runtime_param``, for options it adds itself (``--help``) too; that name is
-    replaced once. Idempotent.
+    replaced once. A Typer that converts otherwise keeps its own. Idempotent.
     """
-    if _typer_core is not None and getattr(_typer_core, "build_runtime_param", None) is not None:
+    if _compatible():
         _typer_core.build_runtime_param = _build

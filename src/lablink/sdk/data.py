@@ -19,6 +19,7 @@ verified against its digest.
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -26,7 +27,6 @@ from typing import IO, TYPE_CHECKING, Any
 from lablink.core.datasets.refs import parse_ref
 from lablink.errors import InvalidInput, NotFound
 from lablink.models import DatasetVersion
-from lablink.sdk.run import current
 from lablink.settings import Settings
 
 if TYPE_CHECKING:  # `import lablink` must stay light: these load on first use
@@ -35,7 +35,19 @@ if TYPE_CHECKING:  # `import lablink` must stay light: these load on first use
     from lablink.core.datasets.manifest import FileEntry, Manifest
     from lablink.sdk.cache import ClientCache
     from lablink.sdk.remote import DataRemote
+    from lablink.sdk.run import Run
     from lablink.sdk.transfer import Progress, PullResult, PushResult
+
+
+def current() -> Run | None:
+    """The run opened last that is still open (None: none is).
+
+    No run can be open before ``lablink.sdk.run`` is imported, so it is not imported
+    here: ``lablink data add`` starts without the SDK's run machinery (issue 18).
+    """
+    runs = sys.modules.get("lablink.sdk.run")
+    found: Run | None = None if runs is None else runs.current()
+    return found
 
 
 @contextlib.contextmanager
