@@ -265,3 +265,52 @@ def test_folded_points_events_keep_only_their_keys(
 
 def series(steps: list[int], values: list[float]) -> dict[str, list[Any]]:
     return {"steps": steps, "times": [1.7e9 + s for s in steps], "values": values}
+
+
+def test_readers_never_see_a_gap_or_a_twin_while_tails_fold(
+    lab: Lab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ingestion, extra folds and reads in three threads: every read is a prefix of what
+    was sent, without a duplicate, and the end reads exactly what was sent."""
+    import threading
+
+    monkeypatch.setattr(metrics_sql, "TAIL_POINTS", 120)
+    run = lab.tracking.create_run(USER, "blocks", "race")
+    batches, per = 40, 50
+    done = threading.Event()
+    problems: list[str] = []
+
+    def ingest() -> None:
+        try:
+            for seq in range(batches):
+                steps = list(range(seq * per, (seq + 1) * per))
+                lab.tracking.log_batch(run.id, seq, {"x": series(steps, [float(s) for s in steps])})
+        finally:
+            done.set()
+
+    def fold() -> None:
+        while not done.is_set():
+            lab.store.fold_tail(run.id, ["x"])  # type: ignore[attr-defined]
+
+    def read() -> None:
+        seen = 0
+        while not done.is_set():
+            steps, _, values = lab.store.read_series(run.id, "x", None, None)
+            n = len(steps)
+            if not np.array_equal(steps, np.arange(n)) or not np.array_equal(values, steps):
+                problems.append(f"a read of {n} points is not the first {n} points sent")
+                return
+            if n < seen:
+                problems.append(f"a read lost points: {n} after {seen}")
+                return
+            seen = n
+
+    threads = [threading.Thread(target=f) for f in (ingest, fold, read)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads)
+    assert problems == []
+    steps, _, _ = lab.store.read_series(run.id, "x", None, None)
+    assert np.array_equal(steps, np.arange(batches * per))
