@@ -69,3 +69,39 @@ def test_values_keys_and_tags_round_trip(
     stored = sdk.client.run(run.id)
     assert set(stored.tags) == set(tags)
     assert key in stored.summary
+
+
+# Configs: JSON objects with unicode keys, nested a little, numbers at their edges.
+CONFIG_KEYS = KEYS.filter(lambda k: "." not in k and len(k) < 60)
+CONFIGS = st.dictionaries(
+    CONFIG_KEYS,
+    st.recursive(
+        st.one_of(
+            st.none(),
+            st.booleans(),
+            st.integers(-(2**63), 2**63 - 1),
+            st.floats(allow_nan=False),
+            st.text(st.characters(exclude_categories=("Cs", "Cc")), max_size=30),
+        ),
+        lambda inner: st.dictionaries(CONFIG_KEYS, inner, max_size=3),
+        max_leaves=6,
+    ),
+    max_size=5,
+)
+
+
+@PROPERTY
+@given(configs=st.lists(st.tuples(CONFIGS, TAGS), min_size=1, max_size=5))
+def test_a_run_created_in_a_batch_reads_back_as_one_created_alone(
+    sdk: Sdk, configs: list[tuple[dict[str, object], list[str]]]
+) -> None:
+    transport = sdk.transport()
+    ids = sdk.client.create_runs(
+        [{"project": "batch", "config": c, "tags": t, "name": "same"} for c, t in configs]
+    )
+    for run_id, (config, tags) in zip(ids, configs, strict=True):
+        alone = transport.create_run("batch", "same", config, tags, None, {})
+        batched = sdk.client.run(run_id)
+        assert (batched.config, batched.params) == (alone.config, alone.params)
+        assert (batched.name, sorted(batched.tags)) == (alone.name, sorted(alone.tags))
+        assert (batched.status, batched.user) == (alone.status, alone.user)

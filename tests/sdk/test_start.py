@@ -155,3 +155,27 @@ def test_one_ssl_context_serves_until_the_certificates_change(
     bundle.write_text("not a certificate")  # changed in place: read again, and refused
     with pytest.raises(InvalidInput, match="cannot load the certificates"):
         ssl_context()
+
+
+def test_a_capture_serves_only_runs_started_before_it_began(tmp_path: Path) -> None:
+    import time
+
+    from lablink.sdk.opening import shared_capture
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "train.py").write_text("lr = 1\n")
+    git("add", ".")
+    git("-c", "user.email=a@b.c", "-c", "user.name=a", "commit", "-qm", "first")
+    (tmp_path / "train.py").write_text("lr = 2\n")
+    before = time.monotonic()
+    first = shared_capture(tmp_path, [], [], before)
+    again = shared_capture(tmp_path, [], [], before)  # asked before the first began
+    assert again.diff is first.diff and first.diff is not None and b"lr = 2" in first.diff
+    again.fields["watch"] = {"heartbeat": "1m"}  # each run's own copy of the fields
+    assert "watch" not in first.fields
+    (tmp_path / "train.py").write_text("lr = 3\n")
+    later = shared_capture(tmp_path, [], [], time.monotonic())  # a run started after it
+    assert later.diff is not None and b"lr = 3" in later.diff

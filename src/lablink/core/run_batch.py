@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 
 def create_runs(tracking: Tracking, actor: str, runs: Sequence[NewRun]) -> list[str]:
-    """Start ``runs`` owned by ``actor``; returns their ids, in order.
+    """Start ``runs`` owned by ``actor`` through ``tracking``; returns their ids, in order.
 
     Raises:
         InvalidInput: no runs, more than ``MAX_BATCH_RUNS``, a bad run, a repeated id.

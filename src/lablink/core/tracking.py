@@ -115,17 +115,6 @@ class Tracking:
             self.observer.run_created(run, capture or {})
         return run
 
-    def create_runs(self, actor: str, runs: Sequence[NewRun]) -> list[str]:
-        """Start many runs in one transaction, all or none (core/run_batch.py).
-
-        Raises:
-            InvalidInput: a bad run (named by its index), a repeated id, too many runs.
-            AlreadyExists: a run with one of the ids exists.
-        """
-        from lablink.core.run_batch import create_runs
-
-        return create_runs(self, actor, runs)
-
     def checked_run(
         self, actor: str, new: NewRun, now: float
     ) -> tuple[dict[str, Any], dict[str, Any], list[str]]:

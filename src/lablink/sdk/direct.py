@@ -38,7 +38,9 @@ class DirectTransport(Transport):
         return self.tracking.create_run(self.user, project, name, config, tags, run_id, capture)
 
     def create_runs(self, runs: Sequence[NewRun]) -> list[str]:
-        return self.tracking.create_runs(self.user, runs)
+        from lablink.core.run_batch import create_runs
+
+        return create_runs(self.tracking, self.user, runs)
 
     def get_run(self, ref: str) -> RunRecord:
         return self.tracking.get_run(ref)

@@ -15,12 +15,22 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from typing import Any
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from lablink.sdk.spool import REFUSAL, Outbox, blob_op, classify
 from lablink.settings import Settings
 
+if TYPE_CHECKING:
+    from lablink.sdk.capture import Capture
+
 logger = logging.getLogger("lablink.sdk")
+
+_capturing = threading.Lock()
+_last: dict[tuple[object, ...], tuple[float, Capture]] = {}
 
 
 @dataclasses.dataclass
@@ -37,6 +47,8 @@ class Opening:
     tags: list[str]
     policy: dict[str, Any] | None
     secrets: list[str]
+    cwd: Path = dataclasses.field(default_factory=Path.cwd)
+    asked: float = dataclasses.field(default_factory=time.monotonic)  # when init ran
 
     def send(self, outbox: Outbox) -> None:
         """Capture git state, command, host, packages and GPUs, then create the run.
@@ -45,7 +57,7 @@ class Opening:
         run (``Outbox.refuse``).
         """
         from lablink.homedir import own_paths
-        from lablink.sdk.capture import REDACTED_TAG, Capture, capture
+        from lablink.sdk.capture import REDACTED_TAG, Capture
 
         settings = self.settings
         try:
@@ -54,7 +66,7 @@ class Opening:
                 settings.home, settings.spool_dir, settings.cache_dir, settings.blobs, settings.db
             )
             # secrets in argv and the diff are redacted here, before anything leaves
-            captured = capture(own=own, exclude=settings.capture_exclude)
+            captured = shared_capture(self.cwd, own, settings.capture_exclude, self.asked)
         except Exception as exc:  # capture never fails a run
             logger.warning(
                 "lablink: could not capture where run %s comes from: %s", outbox.run_id, exc
@@ -78,3 +90,27 @@ class Opening:
         note = captured.redaction_note()
         if note:
             outbox.deliver({"op": "note", "run_id": outbox.run_id, "text": note, "outcome": None})
+
+
+def shared_capture(cwd: Path, own: Sequence[Path], exclude: Sequence[str], asked: float) -> Capture:
+    """A capture of ``cwd`` begun after ``asked`` (monotonic): this run's own, or one
+    another run of the process began later, while this one waited.
+
+    One capture at a time per process: a burst of runs (a sweep started from one
+    script) shares a few captures instead of running git and the secret scan for
+    each run at once, which would slow the training loop the threads share a process
+    with. Each still sees the tree as it was after its own ``init``.
+    """
+    from lablink.sdk.capture import Capture, capture
+
+    key = (str(cwd), tuple(map(str, own)), tuple(exclude))
+    with _capturing:
+        known = _last.get(key)
+        if known is None or known[0] < asked:
+            began = time.monotonic()
+            known = (began, capture(cwd=cwd, own=own, exclude=exclude))
+            _last.clear()
+            _last[key] = known
+    found = known[1]
+    # each run adds its own fields (its watch policy, the config's secrets)
+    return Capture(dict(found.fields), found.diff, {}, dict(found.redacted))

@@ -241,7 +241,11 @@ class Run:
         self._enqueue(op)
 
     def sync(self, timeout: float = 30.0) -> bool:
-        """Deliver (or spool) everything logged so far; False if ``timeout`` ran out."""
+        """Deliver (or spool) everything logged so far; False if ``timeout`` ran out.
+
+        The run itself goes first: once this returns True the server has the run
+        (unless it is away, and the run waits in the spool).
+        """
         done = threading.Event()
         # ops go out after the buffered points, and the sender keeps their order
         self._enqueue({"op": "sync", "done": done})

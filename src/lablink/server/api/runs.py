@@ -16,6 +16,7 @@ from lablink.checks.limits import MAX_BATCH_RUNS
 from lablink.checks.run_view import parse_fields
 from lablink.checks.wire_numbers import MAX_WIRE_INT
 from lablink.core.lab import Lab
+from lablink.core.run_batch import create_runs as create_runs_of
 from lablink.errors import InvalidInput
 from lablink.models import RUN_KEYS, NewRun, RunRecord
 from lablink.server.access import Access, Authorized
@@ -126,7 +127,7 @@ def create_runs(body: CreateRuns, lab: LabDep, actor: Actor, access: Authorized)
         )
         for item in body.runs
     ]
-    ids = lab.tracking.create_runs(actor, runs)
+    ids = create_runs_of(lab.tracking, actor, runs)
     return reply({"ids": ids}, 201)
 
 
