@@ -210,9 +210,11 @@ def test_both_sql_forms_select_what_the_model_selects(
     expected = {run.id for run in runs if model(expr, run) is True}
     assert selected(lab, expr, as_set=True) == expected
     assert selected(lab, expr, as_set=False) == expected
-    found, total = lab.store.search_runs(PROJECT, expr, None, True, 10, 0)
-    assert total == len(expected)
-    assert [r.id for r in found] == [r.id for r in runs if r.id in expected][::-1][:10]
+    newest = [r.id for r in runs if r.id in expected][::-1][:10]
+    for project in (PROJECT, None):  # one project: run by run; all: the set form
+        found, total = lab.store.search_runs(project, expr, None, True, 10, 0)
+        assert total == len(expected)
+        assert [r.id for r in found] == newest
 
 
 def test_the_fixture_covers_each_case(runs: list[RunRecord]) -> None:
@@ -231,7 +233,10 @@ def test_a_page_past_many_matches_walks_the_runs_in_order(
 
     expr = Or((Has(Field("tag", "a")), Compare(Field("metric", "acc"), ">", 0.2)))
     expected = [r.id for r in runs if model(expr, r) is True][::-1]
-    for set_max in (0, 10_000):  # the correlated page, then the set page
+    # a small project (tested run by run), then a large one: set count with a correlated
+    # page, then set count and set page
+    for correlated_max, set_max in ((5_000, 10_000), (0, 0), (0, 10_000)):
+        monkeypatch.setattr(runs_sql, "_CORRELATED_MAX", correlated_max)
         monkeypatch.setattr(runs_sql, "_SET_PAGE_MAX", set_max)
         pages = [lab.store.search_runs(PROJECT, expr, None, True, 7, off) for off in (0, 7, 14)]
         assert all(total == len(expected) for _, total in pages)

@@ -29,6 +29,8 @@ from lablink.store.rows import (
 # Up to this many matches a page is picked from the matches alone; beyond, the runs are
 # walked newest first (measured in benchmarks/tracking.py, issue #18).
 _SET_PAGE_MAX = 10_000
+# Up to this many runs in the project a filter is tested run by run, count included.
+_CORRELATED_MAX = 5_000
 
 
 class RunsSql(EventsSql):
@@ -225,8 +227,13 @@ class RunsSql(EventsSql):
             conds: list[Any] = []
             if project is not None:
                 conds.append(r.c.project_id == self._project_id(conn, project))
-            # A count reads every match: the set form touches only those (filter_sql.py).
-            counted = [*conds, compile_filter(where, as_set=True)] if where is not None else conds
+            # A count reads every match. The set form (filter_sql.py) reads only the
+            # matching index entries, but of every project: a small project is cheaper
+            # to test run by run (correlated form).
+            as_set = where is not None and (
+                project is None or self._more_runs_than(conn, conds, _CORRELATED_MAX)
+            )
+            counted = conds if where is None else [*conds, compile_filter(where, as_set=as_set)]
             total = int(
                 conn.execute(sa.select(sa.func.count()).select_from(r).where(*counted)).scalar_one()
             )
@@ -235,7 +242,7 @@ class RunsSql(EventsSql):
             if where is not None:
                 # Few matches: sort just those. Many: walk the runs in order and stop
                 # after a page, testing each (correlated form).
-                conds.append(compile_filter(where, as_set=total <= _SET_PAGE_MAX))
+                conds.append(compile_filter(where, as_set=as_set and total <= _SET_PAGE_MAX))
             order = order_by_clause(order_by)
             direction = sa.desc if descending else sa.asc
             sort = [
@@ -250,6 +257,12 @@ class RunsSql(EventsSql):
                 .offset(offset)
             ).scalars()
             return self._hydrate(conn, self._rows_by_id(conn, list(ids), fields), fields), total
+
+    @staticmethod
+    def _more_runs_than(conn: sa.Connection, conds: Sequence[Any], n: int) -> bool:
+        """Whether more than ``n`` runs meet ``conds`` (reads at most n + 1 index entries)."""
+        some = sa.select(t.runs.c.id).where(*conds).limit(n + 1).subquery()
+        return int(conn.execute(sa.select(sa.func.count()).select_from(some)).scalar_one()) > n
 
     def update_run(self, run_id: str, values: Mapping[str, Any]) -> None:
         with self.write() as conn:
