@@ -8,7 +8,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lablink.launch.logs import CHUNK_BYTES, MAX_LINE_CHARS, LogSink, read_lines
+from lablink.launch.logs import BIG_CHUNK_BYTES, MAX_LINE_CHARS, LogSink, read_lines
 from lablink.sdk.client import Client
 
 READS = [
@@ -20,13 +20,20 @@ READS = [
 ]
 
 
-def _roundtrip(home: Path, reads: list[list[bytes]]) -> list[dict[str, object]]:
+def _roundtrip(
+    home: Path, reads: list[list[bytes]], blocks: bool = False
+) -> list[dict[str, object]]:
+    """What comes back of ``reads``, each handed over as its lines, or with ``blocks``
+    as one block of them, as a local job's reader hands a read over."""
     with Client(home=str(home)) as client:
         transport = client._transport
         run = transport.create_run("logs", None, {}, [], None, {})
         sink = LogSink(transport, run.id)
         for raw in reads:
-            sink.lines("out", raw)
+            if blocks:
+                sink.block("out", b"\n".join(raw))
+            else:
+                sink.lines("out", raw)
         sink.close()
         return [line for _, line in read_lines(transport, run.id)]
 
@@ -49,7 +56,8 @@ def test_big_output_is_stored_in_bounded_chunks(tmp_path: Path) -> None:
         transport = client._transport
         (run,) = transport.search_runs("logs", None, None, False, 5, 0)[0]
         sizes = [a.size for a in transport.list_artifacts(run.id) if a.kind == "log"]
-    assert len(sizes) >= 5 and max(sizes) < 2 * CHUNK_BYTES + 200_000
+    # a chunk ends with the read that fills it: at most one read (1.5 MB stored) over
+    assert len(sizes) >= 2 and max(sizes) < BIG_CHUNK_BYTES + 2_000_000
 
 
 @settings(
@@ -66,3 +74,40 @@ def test_any_bytes_round_trip(tmp_path: Path, reads: list[list[bytes]]) -> None:
     home = tmp_path / f"h{abs(hash(repr(reads)))}"
     lines = _roundtrip(home, reads)
     assert [line["l"] for line in lines] == [_expected(r) for raw in reads for r in raw]
+
+
+def test_a_block_comes_back_as_its_lines(tmp_path: Path) -> None:
+    lines = _roundtrip(tmp_path / "home", READS, blocks=True)
+    assert [line["l"] for line in lines] == [_expected(r) for raw in READS for r in raw]
+
+
+# lines about the cut-off: a block of them must take the careful path when one is over
+HALF = MAX_LINE_CHARS // 2
+NEAR_LIMIT = st.sampled_from(
+    [0, 1, 99, HALF - 1, HALF, MAX_LINE_CHARS - 1, MAX_LINE_CHARS, MAX_LINE_CHARS + 1, 4 * HALF + 3]
+)
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(
+        st.lists(
+            st.one_of(
+                st.binary(max_size=40).filter(lambda b: b"\n" not in b),
+                NEAR_LIMIT.map(lambda n: b"y" * n),
+            ),
+            min_size=1,
+            max_size=5,
+        ),
+        min_size=1,
+        max_size=3,
+    )
+)
+def test_blocks_and_lines_store_the_same(tmp_path: Path, reads: list[list[bytes]]) -> None:
+    home = tmp_path / f"h{abs(hash(repr(reads)))}"
+    as_blocks = _roundtrip(home / "b", reads, blocks=True)
+    as_lines = _roundtrip(home / "l", reads)
+    assert [line["l"] for line in as_blocks] == [line["l"] for line in as_lines]
+    assert [line["l"] for line in as_blocks] == [_expected(r) for raw in reads for r in raw]

@@ -23,6 +23,9 @@ KIND = "log"
 PREFIX = "logs/"
 PAGE_CHUNKS = 100  # chunk names asked for at a time
 CHUNK_BYTES = 1 << 20  # one artifact holds about this much output
+# ... or up to this much while more than it waits (a job printing as fast as it can):
+# each chunk stored costs a fixed part (its rows, its file), so fewer cost less CPU
+BIG_CHUNK_BYTES = 4 << 20
 MAX_PENDING = 64 << 20  # output waiting to be stored before a reader stores it itself
 FLUSH_SECONDS = 1.0  # so that `jobs logs -f` follows within about a second
 MAX_LINE_CHARS = 16_384
@@ -57,15 +60,24 @@ class LogSink:
         self._thread = threading.Thread(target=self._loop, name="lablink-logs", daemon=True)
         self._thread.start()
 
+    def block(self, stream: str, data: bytes) -> None:
+        """Record the complete lines of one read of ``stream``: ``data`` is them joined
+        by newlines (the last one's left off), all with one timestamp."""
+        if data.translate(None, _PLAIN) or not _short_lines(data):
+            self.lines(stream, data.split(b"\n"))
+            return
+        # printable ASCII is its own JSON string: the read becomes its entries in one
+        # replace, never split into lines (issue 16: capture must keep up with a job
+        # printing as fast as it can)
+        head = self._head(stream)
+        self._add([head + b'"' + data.replace(b"\n", b'"}\n' + head + b'"') + b'"}'])
+
     def lines(self, stream: str, raw: list[bytes]) -> None:
         """Record lines of ``stream`` (``out``/``err``) as they arrive, with one timestamp."""
-        head = f'{{"t": {time.time():.6f}, "s": "{stream}", "a": {self.attempt}, "l": '.encode()
         if not raw:
             return
+        head = self._head(stream)
         if not b"".join(raw).translate(None, _PLAIN) and max(map(len, raw)) <= MAX_LINE_CHARS:
-            # printable ASCII is its own JSON string: the whole read becomes its entries
-            # in one join, at memory speed, instead of a json.dumps per line (issue 16:
-            # capture must keep up with a job printing as fast as it can)
             entries = [head + b'"' + (b'"}\n' + head + b'"').join(raw) + b'"}']
         else:
             dumps = json.dumps
@@ -76,6 +88,12 @@ class LogSink:
                 ).encode()
                 for r in raw
             ]
+        self._add(entries)
+
+    def _head(self, stream: str) -> bytes:
+        return f'{{"t": {time.time():.6f}, "s": "{stream}", "a": {self.attempt}, "l": '.encode()
+
+    def _add(self, entries: list[bytes]) -> None:
         size = sum(map(len, entries)) + len(entries)
         with self._lock:
             self._lines.extend(entries)
@@ -95,12 +113,13 @@ class LogSink:
                 pass
 
     def _flush(self) -> bool:
-        """Store one chunk of what waits (at most about ``CHUNK_BYTES``); whether a full
-        chunk's worth is still waiting."""
+        """Store one chunk of what waits (about ``CHUNK_BYTES``, ``BIG_CHUNK_BYTES`` when
+        more than that waits); whether a full chunk's worth is still waiting."""
         with self._upload:
             with self._lock:
                 size, cut = 0, 0
-                while cut < len(self._lines) and size < CHUNK_BYTES:
+                limit = BIG_CHUNK_BYTES if self._size >= BIG_CHUNK_BYTES else CHUNK_BYTES
+                while cut < len(self._lines) and size < limit:
                     size += len(self._lines[cut]) + 1
                     cut += 1
                 lines, self._lines = self._lines[:cut], self._lines[cut:]
@@ -140,6 +159,15 @@ class LogSink:
             pass
         self._flush()
         self._dir.cleanup()
+
+
+def _short_lines(data: bytes) -> bool:
+    """Whether ``data`` (printable ASCII) holds no line over ``MAX_LINE_CHARS``, found
+    without splitting it: such a line covers a whole aligned window of half that size,
+    so a newline in every window rules it out (a "no" only means the slow path)."""
+    step = MAX_LINE_CHARS // 2
+    find = data.find
+    return all(find(b"\n", i, i + step) >= 0 for i in range(0, len(data) - step + 1, step))
 
 
 def read_lines(

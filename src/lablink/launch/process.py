@@ -20,8 +20,9 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import IO
 
 PIPE_BYTES = 1 << 20
-# (stream, lines without their newline), called from the reader threads
-LinesFn = Callable[[str, list[bytes]], None]
+# (stream, the complete lines of one read joined by newlines, the last one's left off),
+# called from the reader threads
+BlockFn = Callable[[str, bytes], None]
 
 
 @dataclasses.dataclass
@@ -48,7 +49,7 @@ class Group:
     """A started command: its process, its readers, and how to end its group."""
 
     def __init__(
-        self, command: Sequence[str], env: Mapping[str, str], on_lines: LinesFn, echo: bool
+        self, command: Sequence[str], env: Mapping[str, str], on_block: BlockFn, echo: bool
     ) -> None:
         self.proc = subprocess.Popen(
             list(command),
@@ -63,7 +64,7 @@ class Group:
             _widen(pipe)
         self._readers = [
             threading.Thread(
-                target=_read, args=(pipe, name, on_lines, sink if echo else None), daemon=True
+                target=_read, args=(pipe, name, on_block, sink if echo else None), daemon=True
             )
             for pipe, name, sink in (
                 (self.proc.stdout, "out", sys.stdout),
@@ -114,8 +115,9 @@ def _group_alive(pgid: int) -> bool:
         return False
 
 
-def _read(pipe: IO[bytes], name: str, on_lines: LinesFn, echo: IO[str] | None) -> None:
-    """Read in large chunks and hand over whole lines: per-line work would slow the job."""
+def _read(pipe: IO[bytes], name: str, on_block: BlockFn, echo: IO[str] | None) -> None:
+    """Read in large chunks and hand over whole lines a read at a time: per-line work
+    would slow the job."""
     out = echo.buffer if echo is not None and hasattr(echo, "buffer") else None
     fd, rest = pipe.fileno(), b""
     while True:
@@ -128,10 +130,15 @@ def _read(pipe: IO[bytes], name: str, on_lines: LinesFn, echo: IO[str] | None) -
                 out.flush()
             except (OSError, ValueError):
                 out = None
-        lines = (rest + data).split(b"\n")
-        rest = lines.pop()
-        if lines:
-            on_lines(name, lines)
+        end = data.rfind(b"\n")
+        if end < 0:
+            rest += data
+            if len(rest) >= PIPE_BYTES:  # no newline for a long while (a progress bar)
+                on_block(name, rest)
+                rest = b""
+            continue
+        on_block(name, rest + data[:end])
+        rest = data[end + 1 :]
     if rest:
-        on_lines(name, [rest])
+        on_block(name, rest)
     pipe.close()
