@@ -151,6 +151,10 @@ class Reviews:
         sent or held until), each with its attempts. Raises ``NotFound``."""
         return self._deliveries(self.get(ref).id)
 
+    def deliveries_of(self, review: Review) -> list[dict[str, Any]]:
+        """The notifications of a review already read (see ``deliveries``)."""
+        return self._deliveries(review.id)
+
     def _deliveries(self, review_id: int) -> list[dict[str, Any]]:
         from lablink.core.review_notify import sent_rows
 
