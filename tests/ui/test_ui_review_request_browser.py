@@ -104,6 +104,10 @@ def test_a_member_requests_a_review_from_the_review_page(
         "mia"
     )
     expect(page.locator('[data-role="request-form"]')).to_have_count(0)
+    # lee is on the roster without a contact, and there are no [notify] channels
+    notice = page.locator('[data-role="notifications"] li[data-state="failed"]')
+    expect(notice).to_contain_text("request to lee")
+    expect(notice).to_contain_text("no contact on the team roster, and no [notify] channels")
     review = team.lab.reviews.get("images@v1")
     assert review.reviewers == ("lee",) and review.requested_by == "mia"
     assert dict(review.options["splits"]) == {"train": "train/", "val": "val/"}

@@ -3,8 +3,9 @@
 A review belongs to one dataset version. Requesting it computes the automated report
 (``core/review_report.py``) and stores it with the review, then tells the reviewers;
 a decision or comment tells the version's author (``core/review_notify.py``: their
-team contacts within their working hours, else the ``[notify]`` channels). Every step is an immutable event with who and when; the
-state (pending → approved | rejected, approved → revoked) follows from the log.
+team contacts within their working hours, else the ``[notify]`` channels). Every step
+is an immutable event with who and when; the state (pending → approved | rejected,
+approved → revoked) follows from the log.
 
 Who acts is a ``Reviewer``: on a server with auth, the identity its authentication
 proved (``verified``); in an embedded store, the configured user, whom nothing proves.
@@ -150,6 +151,10 @@ class Reviews:
         """The notifications of a version's review (whom, through what, why, when
         sent or held until), each with its attempts. Raises ``NotFound``."""
         return self._deliveries(self.get(ref).id)
+
+    def deliveries_of(self, review: Review) -> list[dict[str, Any]]:
+        """The notifications of a review already read (see ``deliveries``)."""
+        return self._deliveries(review.id)
 
     def _deliveries(self, review_id: int) -> list[dict[str, Any]]:
         from lablink.core.review_notify import sent_rows

@@ -3,7 +3,8 @@
 ``/datasets/{name}/v/{version}/review`` shows the stored report (its summary line
 first, then each check with its evidence), previews of flagged samples (images through
 ``.../review/sample?path=``, which serves only files of that version to a viewer who
-may read datasets), the diff against the version before, the discussion, and the
+may read datasets), the diff against the version before, the discussion, whom the review's notifications went to (sent, held until when, or not
+reached, and why), and the
 comment / approve / reject forms for a signed-in viewer who may use them. A version
 with no review yet gets the request form instead (reviewers picked from the team roster
 and the users, optional splits, key and label). The forms post to
@@ -163,6 +164,7 @@ def reviews_router(lab: Lab, renderer: Renderer) -> APIRouter:
         asking = review is None and may_request(request)
         context = {
             "can_request": asking,
+            "deliveries": lab.reviews.deliveries_of(review) if review else [],
             "candidates": candidates(lab, dataset.created_by) if asking else [],
             "form": form or {},
             "name": name,
