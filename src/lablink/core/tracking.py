@@ -479,6 +479,8 @@ __all__ = ["RUN_STATUSES", "Tracking"]
 
 def _event_values(values: np.ndarray) -> list[Any]:
     """A batch's values for its live event: non-finite ones as text ("NaN", "inf")."""
+    import numpy as np  # only when points arrive: commands that read none skip it
+
     listed: list[Any] = values.tolist()
     if bool(np.isfinite(values).all()):
         return listed  # the common case, without a Python call per value
