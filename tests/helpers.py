@@ -72,14 +72,25 @@ class LoopbackServer(AppServer):
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
-    """Poll ``predicate`` until it returns something truthy; fail after ``timeout``."""
+    """Poll ``predicate`` until it returns something truthy; fail after ``timeout``.
+
+    A ``NotFound`` counts as "not yet": ``lablink.init`` returns before its run reaches
+    the store, so a run id a child process printed may be unknown for a moment.
+    """
+    from lablink.errors import NotFound
+
     deadline = time.monotonic() + timeout
+    missing: NotFound | None = None
     while True:
-        value = predicate()
+        try:
+            value = predicate()
+        except NotFound as exc:
+            value, missing = None, exc
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+            why = f" (last: {missing})" if missing is not None else ""
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}{why}")
         time.sleep(0.02)
 
 

@@ -156,9 +156,14 @@ def test_a_held_request_is_dropped_once_the_review_is_decided(
         lab.reviews.request(Reviewer("ana", verified=True), ref, ReviewOptions(), ["kenji"])
         lab.reviews.approve(Reviewer("root", verified=True, is_admin=True), ref)
         clock.at = KENJI_OPENS
-        lab.watchdog.notifier.run_once()
-        kenji = by_person(lab.reviews.deliveries(ref))["kenji"]
-        assert kenji["state"] == "cancelled"
+        lab.watchdog.notifier.run_once()  # or the worker, which the request started
+        kenji = wait_for(
+            lambda: (row := by_person(lab.reviews.deliveries(ref))["kenji"])["state"]
+            == "cancelled"
+            and row,
+            30,
+            "kenji's held request cancelled",
+        )
         assert "the review was approved while this was held" in kenji["last_error"]
         assert inbox.to("kenji") == []
 

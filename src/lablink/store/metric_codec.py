@@ -37,6 +37,11 @@ XOR, DELTA, RAW = 0, 1, 2
 Arrays = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
+def load_codec() -> None:
+    """Import the compression library now (cheap once loaded)."""
+    _codec()
+
+
 @cache
 def _codec() -> Any:
     import pyarrow as pa

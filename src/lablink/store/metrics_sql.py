@@ -70,6 +70,12 @@ class MetricsSql(EventsSql):
     ) -> bool:
         import numpy as np
 
+        from lablink.store.metric_codec import load_codec
+
+        # Points stored now are folded later, maybe at the run's end inside an exiting
+        # process: importing the codec's libraries there would cost the process its
+        # SIGINT exit status (an import at exit resets CPython's unhandled-Ctrl-C flag).
+        load_codec()
         now = time.time()
         chunks: list[dict[str, Any]] = []
         direct: list[tuple[str, Any]] = []  # batches big enough to fold at once
