@@ -158,9 +158,10 @@ def test_a_held_request_is_dropped_once_the_review_is_decided(
         clock.at = KENJI_OPENS
         lab.watchdog.notifier.run_once()  # or the worker, which the request started
         kenji = wait_for(
-            lambda: (row := by_person(lab.reviews.deliveries(ref))["kenji"])["state"]
-            == "cancelled"
-            and row,
+            lambda: (
+                (row := by_person(lab.reviews.deliveries(ref))["kenji"])["state"] == "cancelled"
+                and row
+            ),
             30,
             "kenji's held request cancelled",
         )
