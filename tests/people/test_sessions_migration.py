@@ -2,31 +2,18 @@
 
 from __future__ import annotations
 
-import sqlalchemy as sa
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
-
 from lablink.core.people import People
 from lablink.core.sessions import Sessions
 from lablink.settings import Settings
 from lablink.store import open_store
-from lablink.store import schema as t
-from lablink.store.migrate import HEAD, current_revision, upgrade
+from migration_steps import database_at, schema_drift
 
 
 def test_a_0006_database_upgrades_keeping_its_users(settings: Settings) -> None:
-    engine = sa.create_engine(settings.db)
-    try:
-        upgrade(engine, "0006")
-        assert not sa.inspect(engine).has_table("sessions")
-    finally:
-        engine.dispose()
+    assert "sessions" not in database_at(settings.db, "0006")
     store = open_store(settings.db)
     try:
-        assert current_revision(store.engine) == HEAD  # type: ignore[attr-defined]
-        with store.engine.connect() as conn:  # type: ignore[attr-defined]
-            diffs = compare_metadata(MigrationContext.configure(conn), t.metadata)
-        assert [d for d in diffs if "sessions" in repr(d)] == []
+        assert schema_drift(store.engine, ["sessions"]) == []  # type: ignore[attr-defined]
         people = People(store)
         people.add_user("root", "kenji", "kenji@lab.org")
         people.set_password("root", "kenji", "a long passphrase")

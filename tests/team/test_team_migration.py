@@ -9,41 +9,9 @@ from lablink.settings import Settings
 from lablink.store import open_store
 from lablink.store import schema as t
 from lablink.store.migrate import upgrade
-from migration_steps import database_at, downgrade, schema_drift
+from migration_steps import add_a_delivery, database_at, downgrade, schema_drift
 
 OURS = {"team_members", "rotations", "oncall_overrides", "incident_deliveries"}
-
-
-def add_a_delivery(conn: sa.Connection) -> None:
-    conn.execute(sa.text("INSERT INTO projects (name, created_at) VALUES ('old', 1.0)"))
-    pid = conn.execute(sa.text("SELECT id FROM projects")).scalar_one()
-    conn.execute(
-        sa.text(
-            'INSERT INTO runs (id, project_id, name, "user", status, created_at, '
-            "git_dirty, command, packages, gpus, config, summary, updated_at) VALUES "
-            "('r1', :p, 'r', 'ana', 'running', 1.0, false, '[]', '{}', '[]', '{}', "
-            "'{}', 1.0)"
-        ),
-        {"p": pid},
-    )
-    conn.execute(
-        sa.text(
-            "INSERT INTO incidents (run_id, project_id, kind, rule, severity, state, "
-            "title, evidence, action, count, reopened, opened_by, opened_at, "
-            "last_seen_at) VALUES ('r1', :p, 'nan', 'loss', 'high', 'open', 't', '{}', "
-            "'alert', 1, 0, 'watchdog', 1.0, 1.0)"
-        ),
-        {"p": pid},
-    )
-    iid = conn.execute(sa.text("SELECT id FROM incidents")).scalar_one()
-    conn.execute(
-        sa.text(
-            "INSERT INTO incident_deliveries (incident_id, event, channel, channel_key, "
-            "state, attempts, next_at, created_at) VALUES "
-            "(:i, 'opened', 'json://x/…', 'k', 'sent', 1, 1.0, 1.0)"
-        ),
-        {"i": iid},
-    )
 
 
 def test_a_0009_database_upgrades_and_keeps_its_deliveries(settings: Settings) -> None:
