@@ -51,7 +51,9 @@ def start(command: list[str], log: Path, health: str) -> tuple[subprocess.Popen[
     with log.open("wb") as sink:
         proc = subprocess.Popen([*command, "--port", str(port)], stdout=sink, stderr=sink)
     url = f"http://127.0.0.1:{port}"
-    for _ in range(600):
+    # MLflow's server starts four workers: on a busy 2-core machine that takes minutes.
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
         try:
             with urllib.request.urlopen(url + health, timeout=1):
                 return proc, url
