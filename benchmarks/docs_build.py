@@ -18,9 +18,11 @@ Prints figures, never asserts.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -110,24 +112,35 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=10_000)
     parser.add_argument("--versions", type=int, default=200)
     parser.add_argument("--models", type=int, default=50)
+    parser.add_argument(
+        "--keep", help="folder that keeps the filled store between runs (filled if empty)"
+    )
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory() as tmp:
-        repo = Path(tmp) / "repo"
-        repo.mkdir()
-        subprocess.run(["git", "init", "-q", str(repo)], check=True)
-        env = {**os.environ, "LABLINK_HOME": str(Path(tmp) / "home"), "LABLINK_USER": USER}
-        # The fill is preparation, not the measurement: without an fsync per write it
-        # takes minutes instead of tens of minutes.
-        settings = Settings.load(
-            {"home": env["LABLINK_HOME"], "durability": "process"}, environ={}, cwd=repo
-        )
-        start = time.perf_counter()
-        fill(settings, args.runs, args.versions, args.models)
-        print(
-            f"store: {args.runs:,} runs, {args.versions} dataset versions, "
-            f"{args.models} models (filled in {time.perf_counter() - start:.1f} s)"
-        )
+    # With --keep, the filled store lives on in that folder and later runs reuse it, so
+    # the build can be timed again when the machine is quiet.
+    keep = Path(args.keep) if args.keep else None
+    with contextlib.nullcontext(keep) if keep else tempfile.TemporaryDirectory() as tmp:
+        base = Path(tmp)
+        repo = base / "repo"
+        env = {**os.environ, "LABLINK_HOME": str(base / "home"), "LABLINK_USER": USER}
+        if not (repo / ".git").exists():
+            repo.mkdir(parents=True)
+            subprocess.run(["git", "init", "-q", str(repo)], check=True)
+            # The fill is preparation, not the measurement: without an fsync per write
+            # it takes minutes instead of tens of minutes.
+            settings = Settings.load(
+                {"home": env["LABLINK_HOME"], "durability": "process"}, environ={}, cwd=repo
+            )
+            start = time.perf_counter()
+            fill(settings, args.runs, args.versions, args.models)
+            print(
+                f"store: {args.runs:,} runs, {args.versions} dataset versions, "
+                f"{args.models} models (filled in {time.perf_counter() - start:.1f} s)"
+            )
+        else:
+            print(f"store: reused from {base}")
+        shutil.rmtree(repo / "docs" / "lab", ignore_errors=True)
         lablink = [sys.executable, "-m", "lablink.cli"]
         ref, _ = timed([sys.executable, "-c", GATHER], repo, env)
         build, out = timed([*lablink, "docs", "build"], repo, env)
