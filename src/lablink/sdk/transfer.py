@@ -188,7 +188,8 @@ def push(
         if not known or "missing_count" not in exc.details:
             raise
         # A blob the latest version names is gone from the remote: ask about them all.
-        logger.info("lablink: %s blobs were not on the remote; asking about all", exc.details)
+        missing = exc.details["missing_count"]
+        logger.info("lablink: %s blobs were not on the remote; sending them again", missing)
         more, more_sent = _send_missing(remote, blobs, small, sources, set(), progress)
         todo, sent = todo | more, sent + more_sent
         made, created = commit()
