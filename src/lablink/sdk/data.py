@@ -293,7 +293,7 @@ def add(
         wanted = profile and not unchanged
         return check_tables(tables, schema, settings, profile=wanted, where=Path(path))
 
-    with session(settings) as (remote, _cache):
+    with session(settings) as (remote, cache):
         return push(
             remote,
             settings.cache_dir / "hashes.db",
@@ -308,6 +308,7 @@ def add(
             check_tables=check,
             exclude=exclude,
             follow_symlinks=follow_symlinks,
+            cache=cache,
         )
 
 

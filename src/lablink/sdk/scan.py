@@ -50,14 +50,15 @@ class HashCache:
         """Close the database."""
         self._db.close()
 
-    def under(self, root: str) -> dict[str, tuple[_Stat, str, int]]:
-        """Known files below ``root``: path → (stat, digest, hashed_ns)."""
+    def under(self, root: str) -> dict[str, tuple[str, int, int, int, str, int]]:
+        """Known files below ``root``: path → (path, size, mtime_ns, inode, digest,
+        hashed_ns), the row as stored (no tuples rebuilt: a re-push reads every row)."""
         rows = self._db.execute(
             "SELECT path, size, mtime_ns, ino, digest, hashed_ns FROM hashes "
             "WHERE path >= ? AND path < ?",
             (root, root + "\uffff"),
         )
-        return {p: ((s, m, i), d, h) for p, s, m, i, d, h in rows}
+        return {row[0]: row for row in rows}
 
     def store(self, rows: list[tuple[str, _Stat, str, int]]) -> None:
         """Remember fresh hashes (one transaction)."""
@@ -169,14 +170,25 @@ def scan(
     known = hashes.under(str(root.resolve())) if hashes else {}
     digests: dict[str, str] = {}
     todo: list[tuple[str, _Stat]] = []
+    trusted = 0
     for _rel, path, st in files:
-        cached = known.get(path)
-        if cached and cached[0] == st and st[1] + RACY_NS < cached[2]:
-            digests[path] = cached[1]
-            if advance:
-                advance(st[0])
+        row = known.get(path)
+        # Trusted only when size, mtime and inode are unchanged and the file was last
+        # written more than RACY_NS before it was hashed (else it may have changed
+        # again within the same mtime tick, after the hash was taken).
+        if (
+            row is not None
+            and row[1] == st[0]
+            and row[2] == st[1]
+            and row[3] == st[2]
+            and st[1] + RACY_NS < row[5]
+        ):
+            digests[path] = row[4]
+            trusted += st[0]
         else:
             todo.append((path, st))
+    if advance and trusted:
+        advance(trusted)  # once: a progress update per file costs more than the lookup
 
     def hash_batch(batch: list[tuple[str, _Stat]]) -> list[tuple[str, _Stat, str, int]]:
         out = []

@@ -1,0 +1,171 @@
+"""Re-pushing a tree where a few files changed (issue 18): cheap, and never wrong.
+
+A re-push hashes only the files whose size, mtime or inode changed (the hash cache),
+asks the server only about blobs the latest version does not name, and makes a
+version whose manifest is byte-identical to a cold push of the same tree.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+from datatools import Counting, client_settings, make_tree, tree_bytes
+
+from helpers import AppServer
+from lablink.core.lab import Lab
+from lablink.sdk.data import add, download
+from lablink.sdk.remote_http import HttpRemote
+from lablink.sdk.scan import list_files, scan
+
+Origin = tuple[AppServer, Counting]
+OLD_NS = 1_000_000_000 * 1_000_000_000  # 2001: far outside the racy window
+
+
+def age(root: Path) -> None:
+    """Give every file an old mtime, as a dataset written long ago has."""
+    for path in root.rglob("*"):
+        if path.is_file():
+            os.utime(path, ns=(OLD_NS, OLD_NS))
+
+
+@pytest.fixture
+def asked(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many digests each ``missing`` request of the HTTP remote asks about."""
+    sizes: list[int] = []
+    real = HttpRemote.missing
+
+    def counting(self: HttpRemote, digests: list[str]) -> list[str]:
+        sizes.append(len(digests))
+        return real(self, digests)
+
+    monkeypatch.setattr(HttpRemote, "missing", counting)
+    return sizes
+
+
+def cold_manifest(root: Path) -> bytes:
+    """The manifest of ``root`` hashed from scratch (no hash cache)."""
+    manifest, _sources, _hashed = scan(root, list_files(root))
+    return manifest.encode()
+
+
+def stored_manifest(lab: Lab, digest: str) -> bytes:
+    return lab.blobs.read_bytes(digest)
+
+
+def test_a_re_push_hashes_and_asks_about_only_the_changed_files(
+    origin: Origin, lab: Lab, tmp_path: Path, work: Path, asked: list[int]
+) -> None:
+    server, _ = origin
+    alice = client_settings(tmp_path / "alice", server.url)
+    src = make_tree(work / "src", files=60)
+    age(src)
+    first = add(src, "tree", settings=alice)
+    assert first.hashed == 62 and asked == [62]  # 61 distinct blobs and the manifest
+    for name in ("part0/f0000.bin", "part1/f0001.bin"):
+        (src / name).write_bytes(os.urandom(300))
+    again = add(src, "tree", settings=alice)
+    assert again.version.ref == "tree@v2" and again.hashed == 2 and again.uploaded_blobs == 2
+    assert asked[1] == 3  # the two new blobs and the new manifest, not all 63
+    assert stored_manifest(lab, again.version.digest) == cold_manifest(src)
+    same = add(src, "tree", settings=alice)
+    assert not same.created and same.uploaded_blobs == 0 and asked[2:] == []
+
+
+def test_a_warm_re_push_makes_the_manifest_of_a_cold_push(
+    origin: Origin, lab: Lab, tmp_path: Path, work: Path
+) -> None:
+    server, _ = origin
+    src = make_tree(work / "src", files=40)
+    age(src)
+    warm = client_settings(tmp_path / "warm", server.url)
+    add(src, "warm", settings=warm)
+    (src / "part2" / "f0002.bin").write_bytes(b"changed")
+    (src / "part0" / "f0003.bin").unlink()
+    (src / "part1" / "new.bin").write_bytes(b"added")
+    rehashed = add(src, "warm", settings=warm)
+    cold = add(src, "cold", settings=client_settings(tmp_path / "cold", server.url))
+    assert cold.hashed == 42 and rehashed.hashed == 2
+    assert rehashed.version.digest == cold.version.digest
+    assert stored_manifest(lab, rehashed.version.digest) == cold_manifest(src)
+
+
+def test_a_change_within_the_mtime_tick_is_not_missed(tmp_path: Path, work: Path) -> None:
+    """Same size, same inode, mtime put back: only the racy rule can see it."""
+    embedded = client_settings(tmp_path / "home")
+    src = make_tree(work / "src", files=6)
+    victim = src / "part0" / "f0000.bin"
+    # Its mtime tick has not ended when it is hashed (a minute ahead, so the test does
+    # not depend on how fast this machine hashes): the hash cache may not vouch for it.
+    tick = time.time_ns() + 60 * 1_000_000_000
+    os.utime(victim, ns=(tick, tick))
+    add(src, "racy", settings=embedded)
+    st = victim.stat()
+    with victim.open("r+b") as fh:  # rewrite in place: the inode stays
+        fh.write(bytes(b ^ 0xFF for b in victim.read_bytes()))
+    os.utime(victim, ns=(st.st_atime_ns, st.st_mtime_ns))
+    after = victim.stat()
+    assert (after.st_size, after.st_mtime_ns, after.st_ino) == (
+        st.st_size,
+        st.st_mtime_ns,
+        st.st_ino,
+    )
+    again = add(src, "racy", settings=embedded)
+    assert again.created  # new content, so a new version
+    download("racy", work / "out", settings=embedded)
+    assert tree_bytes(work / "out") == tree_bytes(src)
+
+
+def test_truncated_and_replaced_files_are_hashed_again(tmp_path: Path, work: Path) -> None:
+    embedded = client_settings(tmp_path / "home")
+    src = make_tree(work / "src", files=12, size=(1000, 2000))
+    age(src)
+    add(src, "t", settings=embedded)
+    truncated, replaced = src / "part0" / "f0000.bin", src / "part1" / "f0001.bin"
+    with truncated.open("r+b") as fh:
+        fh.truncate(10)
+    os.utime(truncated, ns=(OLD_NS, OLD_NS))
+    fresh = src / "part1" / "tmp"  # written beside it, renamed over it: a new inode
+    fresh.write_bytes(os.urandom(replaced.stat().st_size))
+    os.utime(fresh, ns=(OLD_NS, OLD_NS))
+    os.replace(fresh, replaced)
+    again = add(src, "t", settings=embedded)
+    assert again.hashed == 2 and again.uploaded_blobs == 2
+    download("t", work / "out", settings=embedded)
+    assert tree_bytes(work / "out") == tree_bytes(src)
+
+
+def test_a_blob_gone_from_the_server_is_sent_again(
+    origin: Origin, lab: Lab, tmp_path: Path, work: Path, asked: list[int]
+) -> None:
+    """The latest version names a blob the server lost: the commit is refused, and the
+    push asks about every blob, sends the lost one and commits."""
+    server, _ = origin
+    alice = client_settings(tmp_path / "alice", server.url)
+    src = make_tree(work / "src", files=20)
+    age(src)
+    first = add(src, "lost", settings=alice)
+    manifest, _sources, _hashed = scan(src, list_files(src))
+    lost = manifest.files[5].digest
+    os.unlink(lab.blobs.path(lost))
+    (src / "part0" / "f0000.bin").write_bytes(b"changed")
+    again = add(src, "lost", settings=alice)
+    assert again.created and again.version.version == first.version.version + 1
+    assert again.uploaded_blobs == 2  # the changed file and the lost one
+    assert asked[1:] == [2, 22]  # the new blob and manifest; then all 21 blobs, manifest
+    bob = client_settings(tmp_path / "bob", server.url)
+    download("lost", work / "out", settings=bob)
+    assert tree_bytes(work / "out") == tree_bytes(src)
+
+
+def test_a_re_push_without_the_cached_manifest_asks_about_everything(
+    origin: Origin, tmp_path: Path, work: Path, asked: list[int]
+) -> None:
+    server, _ = origin
+    src = make_tree(work / "src", files=10)
+    add(src, "other", settings=client_settings(tmp_path / "alice", server.url))
+    (src / "part0" / "f0000.bin").write_bytes(b"changed")
+    bob = add(src, "other", settings=client_settings(tmp_path / "bob", server.url))
+    assert bob.created and bob.uploaded_blobs == 1 and asked[1] == 12
