@@ -32,10 +32,15 @@ def _identity(request: Request) -> Identity:
 
 def _who(request: Request, identity: Identity) -> list[Hashable]:
     """The keys a lookup of a user code counts against: the client's address and its
-    session (or token), so neither many browsers at one address nor one browser moving
+    session (or token, or proxy user), so neither many browsers at one address nor one browser moving
     between addresses guesses freely."""
     session = request.scope.get("state", {}).get("session")
-    own = ("session", session.id) if session is not None else ("token", identity.token_id)
+    if session is not None:
+        own: Hashable = ("session", session.id)
+    elif identity.token_id is not None:
+        own = ("token", identity.token_id)
+    else:  # a proxy's sign-in: no session of ours, the user is the caller
+        own = ("user", identity.user)
     return [("address", client_ip(request)), own]
 
 
