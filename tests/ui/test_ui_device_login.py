@@ -19,13 +19,14 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from signin_support import Team, csrf_of, make_team, sign_in
+from signin_support import Team, csrf_of, sign_in, signed_in
+from signin_support import server as server
+from signin_support import team as team
 
 from helpers import AppServer
 from lablink.core.device_login import EXPIRES_IN, INTERVAL
 from lablink.core.lab import Lab
 from lablink.server.app import create_app
-from lablink.server.auth import AuthConfig
 from lablink.settings import Settings
 
 API = "/api/v1"
@@ -34,29 +35,9 @@ SRC = str(Path(__file__).resolve().parents[2] / "src")
 
 
 @pytest.fixture
-def team(lab: Lab) -> Team:
-    return make_team(lab)
-
-
-@pytest.fixture
-def server(team: Team) -> Iterator[AppServer]:
-    srv = AppServer(create_app(team.lab, auth=AuthConfig("required"))).start()
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture
 def cli(server: AppServer) -> Iterator[httpx.Client]:
     """The CLI's side: no credential at all."""
     with httpx.Client(base_url=server.url, timeout=10) as c:
-        yield c
-
-
-@contextlib.contextmanager
-def signed_in(server: AppServer, user: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, timeout=10, headers={"Accept": "text/html"}) as c:
-        answer = sign_in(c, user)
-        assert answer.status_code == 303, answer.text
         yield c
 
 

@@ -6,7 +6,6 @@ what a browser sends; the browser itself is in ``test_ui_signin_browser.py``.
 
 from __future__ import annotations
 
-import contextlib
 import re
 import ssl
 import threading
@@ -17,7 +16,9 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 import uvicorn
-from signin_support import PASSWORD, Team, csrf_of, make_team, sign_in
+from signin_support import PASSWORD, Team, csrf_of, sign_in, signed_in
+from signin_support import server as server
+from signin_support import team as team
 
 from helpers import AppServer
 from lablink.core.lab import Lab
@@ -29,28 +30,8 @@ API = "/api/v1"
 
 
 @pytest.fixture
-def team(lab: Lab) -> Team:
-    return make_team(lab)
-
-
-@pytest.fixture
-def server(team: Team) -> Iterator[AppServer]:
-    srv = AppServer(create_app(team.lab, auth=AuthConfig("required"))).start()
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture
 def browser_client(server: AppServer) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=server.url, timeout=10, headers={"Accept": "text/html"}) as c:
-        yield c
-
-
-@contextlib.contextmanager
-def signed_in(server: AppServer, user: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, timeout=10, headers={"Accept": "text/html"}) as c:
-        answer = sign_in(c, user)
-        assert answer.status_code == 303, answer.text
         yield c
 
 
