@@ -14,8 +14,9 @@ import pytest
 
 import lablink
 from lablink.checks.names import new_run_id
+from lablink.errors import NotFound
 from lablink.sdk.client import Client
-from lablink.sdk.launched import RUN_ENV
+from lablink.sdk.launched import PENDING_ENV, RUN_ENV
 from launch_helpers import cli_env, runs_of
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
@@ -45,6 +46,7 @@ def test_init_joins_a_run_that_is_created_a_moment_later(
     creator = threading.Thread(target=create_later)
     creator.start()
     monkeypatch.setenv(RUN_ENV, run_id)
+    monkeypatch.setenv(PENDING_ENV, run_id)  # as the local launcher says it
     try:
         run = lablink.init(project="late", config={"b": 2}, home=home)
         run.log({"loss": 0.5}, step=0)
@@ -57,6 +59,48 @@ def test_init_joins_a_run_that_is_created_a_moment_later(
     assert run.id == run_id
     assert stored.config == {"a": 1, "b": 2}
     assert stored.status == "running"  # the launcher, not the job, ends a launched run
+
+
+@pytest.mark.parametrize("pending", [None, "some-other-run"])
+def test_init_with_a_run_id_that_names_no_run_fails_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pending: str | None
+) -> None:
+    home = str(tmp_path / "home")
+    run_id = new_run_id()
+    with Client(home=home):
+        pass
+    monkeypatch.setenv(RUN_ENV, run_id)
+    if pending is None:
+        monkeypatch.delenv(PENDING_ENV, raising=False)
+    else:  # a word from a launcher about another run (a shell inside another job)
+        monkeypatch.setenv(PENDING_ENV, pending)
+    with pytest.raises(NotFound, match="to join") as raised:
+        lablink.init(project="late", home=home)
+    assert f"no run {run_id} to join" in raised.value.message
+    assert raised.value.hint is not None and f"unset {RUN_ENV}" in raised.value.hint
+    assert runs_of(Path(home), "late") == []
+
+
+def test_a_launched_job_is_told_its_run_may_be_pending(tmp_path: Path) -> None:
+    env = cli_env(LABLINK_HOME=str(tmp_path / "home"), LABLINK_RUN_PENDING="stale")
+    script = (
+        "import os, lablink; "
+        "print('pending', os.environ['LABLINK_RUN_PENDING'] == os.environ['LABLINK_RUN_ID']); "
+        "run = lablink.init(project='told'); run.log({'x': 1.0}, step=0); run.finish()"
+    )
+    python = [sys.executable, "-c", script]
+    done = subprocess.run(
+        [sys.executable, "-m", "lablink.cli", "launch", "-p", "told", "--", *python],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "pending True" in done.stdout
+    (run,) = runs_of(tmp_path / "home", "told")
+    assert run.status == "finished"
 
 
 @pytest.mark.parametrize(

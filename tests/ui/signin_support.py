@@ -1,13 +1,32 @@
-"""A team with passwords on a server with auth on, and a browser-like client that signs in."""
+"""A team with passwords on a server with auth on, and clients that sign in to it.
+
+The signed-in UI tests share their fixtures from here; a test module takes the ones it
+uses by name, with the redundant alias that marks a re-export for the linters::
+
+    from signin_support import page as page, server as server, team as team
+
+A module narrows one by defining its own of that name (a ``team`` with a roster, a
+``server`` with single sign-on), and lists the console errors its tests provoke on
+purpose (a refused form's 403) in ``EXPECTED_PROBLEMS``.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
+import pytest
+from browser_pages import launched_browser, watched_page
+from playwright.sync_api import Browser, Page, expect
 
+from helpers import AppServer
 from lablink.core.lab import Lab
+from lablink.server.app import create_app
+from lablink.server.auth import AuthConfig
 
 PASSWORD = "correct horse battery"
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -67,3 +86,61 @@ def sign_in(
         "/signin",
         data={"user": user, "password": password, "next": next, "csrf_token": csrf_of(form.text)},
     )
+
+
+@contextlib.contextmanager
+def signed_in(server: AppServer, user: str) -> Iterator[httpx.Client]:
+    """An httpx client signed in as ``user``, asking for pages as a browser does."""
+    with httpx.Client(base_url=server.url, timeout=10, headers={"Accept": "text/html"}) as c:
+        answer = sign_in(c, user)
+        assert answer.status_code == 303, answer.text
+        yield c
+
+
+def sign_in_page(page: Page, user: str, target: str | None = "/signin") -> None:
+    """Sign ``user`` in through the form in a real browser (``target``: open it first;
+    None: the form is already shown) and wait for the header to name them."""
+    if target is not None:
+        page.goto(target)
+    page.fill('input[name="user"]', user)
+    page.fill('input[name="password"]', PASSWORD)
+    page.click('form.signin button[type="submit"]')
+    expect(page.locator('[data-role="user"]')).to_have_text(user)
+
+
+# -- fixtures ------------------------------------------------------------------------------
+@pytest.fixture
+def db_url(tmp_path: Path) -> str:
+    """SQLite only: for browser tests, whose HTTP twins run on both backends."""
+    return f"sqlite:///{tmp_path / 'home' / 'lablink.db'}"
+
+
+@pytest.fixture
+def team(lab: Lab) -> Team:
+    """``make_team`` in the test's lab."""
+    return make_team(lab)
+
+
+@pytest.fixture
+def server(team: Team) -> Iterator[AppServer]:
+    """The team's lab served on loopback with ``--auth required``."""
+    srv = AppServer(create_app(team.lab, auth=AuthConfig("required"))).start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """One headless Chromium per module."""
+    yield from launched_browser()
+
+
+@pytest.fixture
+def page(request: pytest.FixtureRequest, browser: Browser, server: AppServer) -> Iterator[Page]:
+    """A page on ``server``; any console or script error fails the test but those the
+    module provokes on purpose, listed (a part of each message) in its
+    ``EXPECTED_PROBLEMS``."""
+    expected: tuple[str, ...] = getattr(request.module, "EXPECTED_PROBLEMS", ())
+    with watched_page(browser, server.url) as (page, problems):
+        yield page
+    assert [p for p in problems if not any(e in p for e in expected)] == []

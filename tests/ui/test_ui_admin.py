@@ -6,37 +6,15 @@ part is ``test_ui_admin_browser.py``. Only a server admin gets in; every form ne
 
 from __future__ import annotations
 
-import contextlib
 import re
-from collections.abc import Iterator
 
 import httpx
-import pytest
-from signin_support import Team, csrf_of, make_team, sign_in
+from signin_support import Team, csrf_of, signed_in
+from signin_support import server as server
+from signin_support import team as team
 
 from helpers import AppServer
-from lablink.core.lab import Lab
 from lablink.server.app import create_app
-from lablink.server.auth import AuthConfig
-
-
-@pytest.fixture
-def team(lab: Lab) -> Team:
-    return make_team(lab)
-
-
-@pytest.fixture
-def server(team: Team) -> Iterator[AppServer]:
-    srv = AppServer(create_app(team.lab, auth=AuthConfig("required"))).start()
-    yield srv
-    srv.stop()
-
-
-@contextlib.contextmanager
-def signed_in(server: AppServer, user: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, timeout=10, headers={"Accept": "text/html"}) as c:
-        assert sign_in(c, user).status_code == 303
-        yield c
 
 
 def post(client: httpx.Client, page: str, action: str, **fields: str) -> httpx.Response:

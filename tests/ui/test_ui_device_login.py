@@ -19,13 +19,14 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from signin_support import Team, csrf_of, make_team, sign_in
+from signin_support import Team, csrf_of, sign_in, signed_in
+from signin_support import server as server
+from signin_support import team as team
 
 from helpers import AppServer
 from lablink.core.device_login import EXPIRES_IN, INTERVAL
 from lablink.core.lab import Lab
 from lablink.server.app import create_app
-from lablink.server.auth import AuthConfig
 from lablink.settings import Settings
 
 API = "/api/v1"
@@ -34,29 +35,9 @@ SRC = str(Path(__file__).resolve().parents[2] / "src")
 
 
 @pytest.fixture
-def team(lab: Lab) -> Team:
-    return make_team(lab)
-
-
-@pytest.fixture
-def server(team: Team) -> Iterator[AppServer]:
-    srv = AppServer(create_app(team.lab, auth=AuthConfig("required"))).start()
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture
 def cli(server: AppServer) -> Iterator[httpx.Client]:
     """The CLI's side: no credential at all."""
     with httpx.Client(base_url=server.url, timeout=10) as c:
-        yield c
-
-
-@contextlib.contextmanager
-def signed_in(server: AppServer, user: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, timeout=10, headers={"Accept": "text/html"}) as c:
-        answer = sign_in(c, user)
-        assert answer.status_code == 303, answer.text
         yield c
 
 
@@ -347,3 +328,102 @@ def test_cli_login_denied_fails_and_keeps_nothing(
         process.kill()
     assert process.returncode == 1 and "mia denied this login" in err
     assert not config.exists()
+
+
+# -- guessing user codes on the approval page ---------------------------------------------------
+def browser_from(server: AppServer, address: str) -> httpx.Client:
+    """A browser whose connections come from ``address``: another loopback address, so
+    another client for the server's per-address counters."""
+    transport = httpx.HTTPTransport(local_address=address)
+    headers = {"Accept": "text/html"}
+    return httpx.Client(base_url=server.url, timeout=10, headers=headers, transport=transport)
+
+
+@contextlib.contextmanager
+def signed_in_from(server: AppServer, user: str, address: str) -> Iterator[httpx.Client]:
+    with browser_from(server, address) as c:
+        assert sign_in(c, user).status_code == 303
+        yield c
+
+
+def wrong_codes(count: int, right: str) -> list[str]:
+    return [c for c in (f"BCDF-GHJ{x}" for x in "MNPQRSTVWXZ") if c != right][:count]
+
+
+def test_guessing_user_codes_is_refused_after_five_wrong_ones(
+    server: AppServer, cli: httpx.Client, team: Team
+) -> None:
+    got = start(cli)
+    code = got["user_code"]
+    with signed_in_from(server, "mia", "127.0.0.2") as mia:
+        csrf = csrf_of(mia.get("/login/device").text)
+        guesses = wrong_codes(5, code)
+        for guess in guesses[:4]:
+            assert mia.get("/login/device", params={"code": guess}).status_code == 404
+        fifth = decide_without_page(mia, guesses[4], csrf)  # a wrong POST counts too
+        assert fifth.status_code == 404
+        refused = mia.get("/login/device", params={"code": code})  # even the right one
+        assert refused.status_code == 429 and refused.headers["retry-after"] == "30"
+        assert "too many wrong login codes" in refused.text
+        posted = decide_without_page(mia, code, csrf)
+        assert posted.status_code == 429 and posted.headers["retry-after"] == "30"
+        team.clock.now += 30  # the lock ends: the right code works again
+        assert decide(mia, code, "approve").status_code == 200
+    team.clock.now += INTERVAL
+    assert poll(cli, got["device_code"]).status_code == 200
+
+
+def test_a_locked_address_and_a_locked_session_leave_fresh_clients_alone(
+    server: AppServer, cli: httpx.Client, team: Team
+) -> None:
+    got = start(cli)
+    with signed_in_from(server, "mia", "127.0.0.3") as guesser:
+        for guess in wrong_codes(5, got["user_code"]):
+            assert guesser.get("/login/device", params={"code": guess}).status_code == 404
+        locked = guesser.get("/login/device", params={"code": got["user_code"]})
+        assert locked.status_code == 429
+        # The same session from another address: the session is locked.
+        with browser_from(server, "127.0.0.4") as moved:
+            moved.cookies = guesser.cookies
+            answer = moved.get("/login/device", params={"code": got["user_code"]})
+            assert answer.status_code == 429
+    # Another session from the locked address: the address is locked.
+    with signed_in_from(server, "kenji", "127.0.0.3") as neighbour:
+        answer = neighbour.get("/login/device", params={"code": got["user_code"]})
+        assert answer.status_code == 429
+    # A fresh client (its own session and address) approves with the right code.
+    with signed_in_from(server, "lee", "127.0.0.5") as fresh:
+        assert decide(fresh, got["user_code"], "approve").status_code == 200
+    team.clock.now += INTERVAL
+    answer = poll(cli, got["device_code"])
+    assert answer.status_code == 200 and answer.json()["user"] == "lee"
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "says"),
+    [
+        ("not-a-code", 400, "is not a login code"),
+        ("BCDF-GHJ", 400, "is not a login code"),  # seven letters
+        ("BCDF-GHJKM", 400, "is not a login code"),  # nine
+        ("ABCD-EFGH", 400, "is not a login code"),  # vowels are not in the alphabet
+        ("BCDF\x00GHJK", 400, "NUL character"),
+        ("ßCDF-GHJK", 400, "is not a login code"),
+        ("B" * 500, 400, "is not a login code"),
+        ("   ", 200, 'name="code"'),  # blank: the form asks for one
+        ("bcdf ghjk", 404, "no login waits for code BCDF-GHJK"),  # well formed, unknown
+    ],
+)
+def test_bad_user_codes_on_the_page_are_answered_and_only_lookups_count(
+    server: AppServer, cli: httpx.Client, team: Team, code: str, status: int, says: str
+) -> None:
+    got = start(cli)
+    with signed_in_from(server, "mia", "127.0.0.6") as mia:
+        csrf = csrf_of(mia.get("/login/device").text)
+        answer = mia.get("/login/device", params={"code": code})
+        assert answer.status_code == status and says in answer.text
+        if status != 404:  # more than the free guesses: malformed codes never lock
+            for _ in range(6):
+                assert mia.get("/login/device", params={"code": code}).status_code == status
+                posted = decide_without_page(mia, code, csrf)
+                assert posted.status_code == 400, posted.text
+        assert decide(mia, got["user_code"], "approve").status_code == 200

@@ -8,52 +8,22 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from browser_pages import launched_browser, watched_page
-from playwright.sync_api import Browser, Page, expect
-from signin_support import PASSWORD, Team, make_team
+from playwright.sync_api import Page, expect
+from signin_support import Team, sign_in_page
+from signin_support import browser as browser
+from signin_support import db_url as db_url
+from signin_support import page as page
+from signin_support import server as server
+from signin_support import team as team
 
 from helpers import AppServer
-from lablink.core.lab import Lab
-from lablink.server.app import create_app
-from lablink.server.auth import AuthConfig
 
 pytestmark = pytest.mark.browser
 START, POLL = "/api/v1/login/device", "/api/v1/login/device/token"
-
-
-@pytest.fixture
-def db_url(tmp_path: Path) -> str:
-    """SQLite only: the HTTP tests (``test_ui_device_login.py``) run on both backends."""
-    return f"sqlite:///{tmp_path / 'home' / 'lablink.db'}"
-
-
-@pytest.fixture
-def team(lab: Lab) -> Team:
-    return make_team(lab)
-
-
-@pytest.fixture
-def server(team: Team) -> Iterator[AppServer]:
-    srv = AppServer(create_app(team.lab, auth=AuthConfig("required"))).start()
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    yield from launched_browser()
-
-
-@pytest.fixture
-def page(browser: Browser, server: AppServer) -> Iterator[Page]:
-    with watched_page(browser, server.url) as (page, problems):
-        yield page
-    assert problems == []
 
 
 @pytest.fixture
@@ -68,19 +38,13 @@ def start(cli: httpx.Client) -> dict[str, Any]:
     return dict(answer.json())
 
 
-def sign_in_here(page: Page, user: str) -> None:
-    page.fill("input[name=user]", user)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("form.signin button[type=submit]")
-
-
 def test_open_the_link_sign_in_approve_and_the_cli_gets_its_token(
     page: Page, cli: httpx.Client, team: Team
 ) -> None:
     got = start(cli)
     page.goto(got["verification_uri_complete"])
     expect(page).to_have_url(re.compile(r"/signin\?next="))
-    sign_in_here(page, "mia")
+    sign_in_page(page, "mia", None)
     expect(page.locator("[data-role=device-code]")).to_have_text(got["user_code"])
     expect(page.locator("[data-role=device-label]")).to_have_text("laptop")
     page.click("[data-role=approve]")
@@ -92,7 +56,7 @@ def test_open_the_link_sign_in_approve_and_the_cli_gets_its_token(
 def test_type_the_code_then_deny(page: Page, cli: httpx.Client, team: Team) -> None:
     got = start(cli)
     page.goto("/signin?next=/login/device")
-    sign_in_here(page, "kenji")
+    sign_in_page(page, "kenji", None)
     page.fill("input[name=code]", got["user_code"].lower().replace("-", ""))
     page.click("form.device-code-form button[type=submit]")
     expect(page.locator("[data-role=device-code]")).to_have_text(got["user_code"])

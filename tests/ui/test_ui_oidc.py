@@ -14,7 +14,8 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import httpx
 import pytest
 from joserfc.jwk import RSAKey
-from signin_support import Team, make_team
+from signin_support import Team
+from signin_support import team as team
 
 from helpers import AppServer
 from lablink.core.lab import Lab
@@ -23,11 +24,6 @@ from lablink.server.app import create_app
 from lablink.server.auth import AuthConfig
 from lablink.server.browser import SESSION_COOKIE
 from oidc_provider import CLIENT_ID, CLIENT_SECRET, KID, Person, Provider
-
-
-@pytest.fixture
-def team(lab: Lab) -> Team:
-    return make_team(lab)
 
 
 @pytest.fixture

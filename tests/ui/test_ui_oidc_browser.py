@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from pathlib import Path
 
-import chromium
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
-from signin_support import Team, make_team
+from playwright.sync_api import Page, expect
+from signin_support import Team
+from signin_support import browser as browser
+from signin_support import db_url as db_url
+from signin_support import page as page
+from signin_support import team as team
 
 from helpers import AppServer
-from lablink.core.lab import Lab
 from lablink.core.oidc import OidcConfig
 from lablink.server.app import create_app
 from lablink.server.auth import AuthConfig
@@ -24,16 +25,8 @@ from oidc_provider import CLIENT_ID, CLIENT_SECRET, Person, Provider
 
 pytestmark = pytest.mark.browser
 
-
-@pytest.fixture
-def db_url(tmp_path: Path) -> str:
-    """SQLite only: the HTTP tests (``test_ui_oidc.py``) run on both backends."""
-    return f"sqlite:///{tmp_path / 'home' / 'lablink.db'}"
-
-
-@pytest.fixture
-def team(lab: Lab) -> Team:
-    return make_team(lab)
+# The refused sign-in's page answers 401, which Chromium logs.
+EXPECTED_PROBLEMS = ("status of 401",)
 
 
 @pytest.fixture
@@ -49,23 +42,6 @@ def server(team: Team, provider: Provider) -> Iterator[AppServer]:
     srv = AppServer(create_app(team.lab, auth=AuthConfig("required", oidc=config))).start()
     yield srv
     srv.stop()
-
-
-@pytest.fixture
-def page(server: AppServer) -> Iterator[Page]:
-    problems: list[str] = []
-    with sync_playwright() as pw:
-        browser: Browser = chromium.launch(pw)
-        context = browser.new_context(base_url=server.url)
-        context.set_default_timeout(10_000)
-        page = context.new_page()
-        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda exc: problems.append(f"script error: {exc}"))
-        yield page
-        context.close()
-        browser.close()
-    # The refused sign-in's page answers 401, which Chromium logs; nothing else may fail.
-    assert [p for p in problems if "status of 401" not in p] == []
 
 
 def test_sign_in_with_the_provider_lands_on_the_page_asked_for(

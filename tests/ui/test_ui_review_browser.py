@@ -5,53 +5,24 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from browser_pages import launched_browser, watched_page
 from PIL import Image
-from playwright.sync_api import Browser, Page, expect
-from signin_support import PASSWORD, Team, make_team
+from playwright.sync_api import Page, expect
+from signin_support import Team, sign_in_page
+from signin_support import browser as browser
+from signin_support import db_url as db_url
+from signin_support import page as page
+from signin_support import server as server
+from signin_support import team as team
 
-from helpers import AppServer
-from lablink.core.lab import Lab
 from lablink.sdk.data import add
-from lablink.server.app import create_app
-from lablink.server.auth import AuthConfig
 
 pytestmark = pytest.mark.browser
 
-
-@pytest.fixture
-def db_url(tmp_path: Path) -> str:
-    """SQLite only: the API tests of reviews run on both backends."""
-    return f"sqlite:///{tmp_path / 'home' / 'lablink.db'}"
-
-
-@pytest.fixture
-def team(lab: Lab) -> Team:
-    return make_team(lab)
-
-
-@pytest.fixture
-def server(team: Team) -> Iterator[AppServer]:
-    srv = AppServer(create_app(team.lab, auth=AuthConfig("required"))).start()
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    yield from launched_browser()
-
-
-@pytest.fixture
-def page(browser: Browser, server: AppServer) -> Iterator[Page]:
-    with watched_page(browser, server.url) as (page, problems):
-        yield page
-    # The author's forged approval is answered 403 on purpose; nothing else may fail.
-    assert [p for p in problems if "status of 403 (Forbidden)" not in p] == []
+# The author's forged approval is answered 403 on purpose.
+EXPECTED_PROBLEMS = ("status of 403 (Forbidden)",)
 
 
 def images(root: Path, extra: bool) -> Path:
@@ -66,14 +37,6 @@ def images(root: Path, extra: bool) -> Path:
     return root
 
 
-def sign_in(page: Page, user: str) -> None:
-    page.goto("/signin")
-    page.fill('input[name="user"]', user)
-    page.fill('input[name="password"]', PASSWORD)
-    page.click('form.signin button[type="submit"]')
-    expect(page.locator('[data-role="user"]')).to_have_text(user)
-
-
 def test_the_author_requests_and_a_second_person_approves(
     page: Page, team: Team, tmp_path: Path
 ) -> None:
@@ -81,7 +44,7 @@ def test_the_author_requests_and_a_second_person_approves(
     add(images(tmp_path / "v1", extra=False), "images", settings=mia)
     add(images(tmp_path / "v2", extra=True), "images", settings=mia)
 
-    sign_in(page, "mia")
+    sign_in_page(page, "mia")
     page.goto("/datasets/images?v=2")
     status = page.evaluate(
         """async () => (await lablink.send('POST', '/api/v1/datasets/images/versions/v2/review',
@@ -122,7 +85,7 @@ def test_the_author_requests_and_a_second_person_approves(
     assert team.lab.reviews.get("images@v2").state == "pending"
 
     page.click('form.signout button[type="submit"]')
-    sign_in(page, "lee")
+    sign_in_page(page, "lee")
     page.goto("/datasets/images/v/2/review")
     page.fill('[data-role="approve-form"] input[name="note"]', "the copy is a known duplicate")
     page.click('[data-role="approve-form"] button')

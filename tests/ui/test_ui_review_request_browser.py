@@ -6,30 +6,26 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from browser_pages import launched_browser, watched_page
-from playwright.sync_api import Browser, Page, expect
-from signin_support import Team, csrf_of, make_team
-from signin_support import sign_in as sign_in_client
-from test_ui_review_browser import images, sign_in
+from playwright.sync_api import Page, expect
+from signin_support import Team, csrf_of, make_team, sign_in, sign_in_page
+from signin_support import browser as browser
+from signin_support import db_url as db_url
+from signin_support import page as page
+from signin_support import server as server
+from test_ui_review_browser import images
 
 from helpers import AppServer
 from lablink.core.lab import Lab
 from lablink.sdk.data import add
-from lablink.server.app import create_app
-from lablink.server.auth import AuthConfig
 
 pytestmark = pytest.mark.browser
 
-
-@pytest.fixture
-def db_url(tmp_path: Path) -> str:
-    """SQLite only: the API tests of reviews run on both backends."""
-    return f"sqlite:///{tmp_path / 'home' / 'lablink.db'}"
+# The refused form posts answer 400 on purpose.
+EXPECTED_PROBLEMS = ("status of 400 (Bad Request)",)
 
 
 @pytest.fixture
@@ -39,33 +35,13 @@ def team(lab: Lab) -> Team:
     return found
 
 
-@pytest.fixture
-def server(team: Team) -> Iterator[AppServer]:
-    srv = AppServer(create_app(team.lab, auth=AuthConfig("required"))).start()
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    yield from launched_browser()
-
-
-@pytest.fixture
-def page(browser: Browser, server: AppServer) -> Iterator[Page]:
-    with watched_page(browser, server.url) as (page, problems):
-        yield page
-    # the refused form posts answer 400 on purpose; nothing else may fail
-    assert [p for p in problems if "status of 400 (Bad Request)" not in p] == []
-
-
 def test_a_member_requests_a_review_from_the_review_page(
     page: Page, team: Team, tmp_path: Path
 ) -> None:
     mia = dataclasses.replace(team.lab.settings, user="mia")
     add(images(tmp_path / "v1", extra=False), "images", settings=mia)
 
-    sign_in(page, "mia")
+    sign_in_page(page, "mia")
     page.goto("/datasets/images?v=1")
     page.click('[data-role="review-link"]')
     expect(page).to_have_url(re.compile(r"/datasets/images/v/1/review$"))
@@ -120,13 +96,13 @@ def test_the_request_form_needs_the_session_token_and_a_member(
     add(images(tmp_path / "v1", extra=False), "images", settings=mia)
     url = "/datasets/images/v/1/review"
     with httpx.Client(base_url=server.url) as viewer, httpx.Client(base_url=server.url) as member:
-        sign_in_client(viewer, "kenji")
+        sign_in(viewer, "kenji")
         page = viewer.get(url).text
         assert "request-form" not in page  # a viewer of vision gets no form
         refused = viewer.post(
             f"{url}/request", data={"csrf_token": csrf_of(page), "reviewer": "lee"}
         )
-        sign_in_client(member, "mia")
+        sign_in(member, "mia")
         forged = member.post(f"{url}/request", data={"reviewer": "lee"})  # no CSRF token
     assert refused.status_code == 403
     assert forged.status_code == 403

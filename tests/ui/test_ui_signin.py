@@ -6,7 +6,6 @@ what a browser sends; the browser itself is in ``test_ui_signin_browser.py``.
 
 from __future__ import annotations
 
-import contextlib
 import re
 import ssl
 import threading
@@ -17,7 +16,9 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 import uvicorn
-from signin_support import PASSWORD, Team, csrf_of, make_team, sign_in
+from signin_support import PASSWORD, Team, csrf_of, sign_in, signed_in
+from signin_support import server as server
+from signin_support import team as team
 
 from helpers import AppServer
 from lablink.core.lab import Lab
@@ -29,28 +30,8 @@ API = "/api/v1"
 
 
 @pytest.fixture
-def team(lab: Lab) -> Team:
-    return make_team(lab)
-
-
-@pytest.fixture
-def server(team: Team) -> Iterator[AppServer]:
-    srv = AppServer(create_app(team.lab, auth=AuthConfig("required"))).start()
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture
 def browser_client(server: AppServer) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=server.url, timeout=10, headers={"Accept": "text/html"}) as c:
-        yield c
-
-
-@contextlib.contextmanager
-def signed_in(server: AppServer, user: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, timeout=10, headers={"Accept": "text/html"}) as c:
-        answer = sign_in(c, user)
-        assert answer.status_code == 303, answer.text
         yield c
 
 
@@ -298,6 +279,52 @@ def test_the_live_stream_carries_only_readable_projects(server: AppServer, team:
         shown = team.lab.tracking.create_run("ana", "audio", "shown")
         event = stream.next_event()
         assert (event.data["project"], event.data["run_id"]) == ("audio", shown.id)
+
+
+@pytest.fixture
+def quick_session_checks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Streams read their session every 50 ms (the server runs in this process)."""
+    from lablink.server.api import events
+
+    monkeypatch.setattr(events, "SESSION_CHECK_SECONDS", 0.05)
+
+
+@pytest.mark.usefixtures("quick_session_checks")
+def test_signing_out_ends_the_sessions_live_stream(server: AppServer, team: Team) -> None:
+    from api.apitools import SseReader
+
+    with (
+        signed_in(server, "lee") as lee,
+        signed_in(server, "lee") as other,
+        lee.stream("GET", "/ui-data/events") as response,
+        other.stream("GET", f"{API}/events", params={"project": "audio"}) as kept,
+    ):
+        stream, still = SseReader(response), SseReader(kept)
+        stream.wait_comment("ready")
+        still.wait_comment("ready")
+        first = team.lab.tracking.create_run("ana", "audio", "first")
+        assert stream.next_event().data["run_id"] == first.id  # alive across many checks
+        assert still.next_event().data["run_id"] == first.id
+        out = lee.post("/signout", data={"csrf_token": csrf_of(lee.get("/me").text)})
+        assert out.status_code == 303
+        stream.wait_comment("session ended")
+        with pytest.raises(AssertionError, match="the event stream ended"):
+            stream.next_event()
+        second = team.lab.tracking.create_run("ana", "audio", "second")
+        assert still.next_event().data["run_id"] == second.id  # another session goes on
+
+
+@pytest.mark.usefixtures("quick_session_checks")
+def test_disabling_a_user_ends_their_live_streams(server: AppServer, team: Team) -> None:
+    from api.apitools import SseReader
+
+    with signed_in(server, "lee") as lee, lee.stream("GET", f"{API}/events") as response:
+        stream = SseReader(response)
+        stream.wait_comment("ready")
+        team.lab.people.disable("root", "lee")
+        stream.wait_comment("session ended")
+        with pytest.raises(AssertionError, match="the event stream ended"):
+            stream.next_event()
 
 
 def test_a_token_shows_pages_but_cannot_mint_tokens(server: AppServer, team: Team) -> None:

@@ -9,60 +9,23 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from browser_pages import launched_browser, watched_page
-from playwright.sync_api import Browser, Page, expect
-from signin_support import PASSWORD, Team, make_team
+from playwright.sync_api import Page, expect
+from signin_support import PASSWORD, Team
+from signin_support import browser as browser
+from signin_support import db_url as db_url
+from signin_support import page as page
+from signin_support import server as server
+from signin_support import team as team
 from uiseed import curve, log
-
-from helpers import AppServer
-from lablink.core.lab import Lab
-from lablink.server.app import create_app
-from lablink.server.auth import AuthConfig
 
 pytestmark = pytest.mark.browser
 LIVE_WAIT_MS = 15_000
 
-
-@pytest.fixture
-def db_url(tmp_path: Path) -> str:
-    """SQLite only: the browser's part does not depend on the backend; the HTTP tests
-    (``test_ui_signin.py``) run on both."""
-    return f"sqlite:///{tmp_path / 'home' / 'lablink.db'}"
-
-
-@pytest.fixture
-def team(lab: Lab) -> Team:
-    return make_team(lab)
-
-
-@pytest.fixture
-def server(team: Team) -> Iterator[AppServer]:
-    srv = AppServer(create_app(team.lab, auth=AuthConfig("required"))).start()
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    yield from launched_browser()
-
-
-@pytest.fixture
-def page(browser: Browser, server: AppServer) -> Iterator[Page]:
-    with watched_page(browser, server.url) as (page, problems):
-        yield page
-    # Chromium logs the answers the tests provoke: the wrong password's 401 and the
-    # CSRF-less fetch's 403. Anything else fails the test.
-    expected = ("status of 401 (Unauthorized) at", "status of 403 (Forbidden) at")
-    assert [
-        p
-        for p in problems
-        if not p.startswith(("Failed to load resource",)) or not any(e in p for e in expected)
-    ] == []
+# Chromium logs the answers the tests provoke: the wrong password's 401 and the
+# CSRF-less fetch's 403. Anything else fails the test.
+EXPECTED_PROBLEMS = ("status of 401 (Unauthorized) at", "status of 403 (Forbidden) at")
 
 
 def test_sign_in_returns_to_the_page_and_its_chart_goes_live(page: Page, team: Team) -> None:

@@ -4,26 +4,19 @@ page's Acknowledge button, which needs member in the project and the page's CSRF
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from browser_pages import launched_browser, watched_page
-from playwright.sync_api import Browser, Page, expect
-from signin_support import PASSWORD, Team, make_team
+from playwright.sync_api import Page, expect
+from signin_support import Team, make_team, sign_in_page
+from signin_support import browser as browser
+from signin_support import db_url as db_url
+from signin_support import page as page
+from signin_support import server as server
 
-from helpers import AppServer
 from lablink.checks.watch_rules import Finding
 from lablink.core.lab import Lab
-from lablink.server.app import create_app
-from lablink.server.auth import AuthConfig
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def db_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'home' / 'lablink.db'}"
 
 
 @pytest.fixture
@@ -36,44 +29,20 @@ def team(lab: Lab) -> Team:
     return found
 
 
-@pytest.fixture
-def server(team: Team) -> Iterator[AppServer]:
-    srv = AppServer(create_app(team.lab, auth=AuthConfig("required"))).start()
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    yield from launched_browser()
-
-
-@pytest.fixture
-def page(browser: Browser, server: AppServer) -> Iterator[Page]:
-    with watched_page(browser, server.url) as (page, problems):
-        yield page
-    # the viewer's refused acknowledgement is a 403 page, which Chromium logs
-    assert [p for p in problems if "status of 403" not in p] == []
-
-
-def sign_in(page: Page, user: str, target: str) -> None:
-    page.goto(target)
-    page.fill('input[name="user"]', user)
-    page.fill('input[name="password"]', PASSWORD)
-    page.click('form.signin button[type="submit"]')
-    expect(page.locator('[data-role="user"]')).to_have_text(user)
+# The viewer's refused acknowledgement is a 403 page, which Chromium logs.
+EXPECTED_PROBLEMS = ("status of 403",)
 
 
 def test_a_member_acknowledges_a_viewer_may_not(page: Page, team: Team) -> None:
     finding = Finding("nan", "loss", "critical", "alert", "reopen", "loss is NaN", {})
     incident = team.lab.watchdog.incidents.raise_finding(team.vision_run, finding).incident
-    sign_in(page, "kenji", f"/incidents?run={team.vision_run}")
+    sign_in_page(page, "kenji", f"/incidents?run={team.vision_run}")
     expect(page.locator("[data-role=delivery]").first).to_contain_text("on call in vision")
     page.get_by_role("button", name="Acknowledge").click()
     expect(page.locator("h1")).to_contain_text("Cannot acknowledge")
     assert team.lab.watchdog.incidents.get(incident.id).state == "open"
     page.click('form.signout button[type="submit"]')
-    sign_in(page, "mia", f"/incidents?run={team.vision_run}")
+    sign_in_page(page, "mia", f"/incidents?run={team.vision_run}")
     page.get_by_role("button", name="Acknowledge").click()
     card = page.locator(f"[data-incident='{incident.id}']")
     expect(card).to_have_attribute("data-state", "acknowledged")
@@ -83,7 +52,7 @@ def test_a_member_acknowledges_a_viewer_may_not(page: Page, team: Team) -> None:
 
 
 def test_any_signed_in_user_sees_the_team_page(page: Page, team: Team) -> None:
-    sign_in(page, "nobody", "/team")
+    sign_in_page(page, "nobody", "/team")
     expect(page.locator("[data-member=mia] [data-role=local-time]")).to_have_text(
         re.compile(r"(GMT|BST)$")
     )

@@ -10,6 +10,9 @@ Only the sha256 of a device code is stored, and the token is created by the poll
 takes it, so no secret is ever written to the database. Logins live in the database
 (``store/device_sql.py``), so any server process may start, approve or answer one.
 Starting and polling need no credential: both are held to per-address rate limits.
+Looking a user code up on the approval page is held too: wrong codes lock the client
+address and the session that sent them (``Lockout``, as failed passwords do), so the
+short user code cannot be found by guessing.
 """
 
 from __future__ import annotations
@@ -18,9 +21,10 @@ import dataclasses
 import re
 import secrets
 import time
+from collections.abc import Hashable, Sequence
 from typing import TYPE_CHECKING
 
-from lablink.core.throttle import RateLimit
+from lablink.core.throttle import Lockout, RateLimit
 from lablink.errors import InvalidInput, NotFound, TooManyRequests
 from lablink.identity import Identity, NewToken, hash_secret
 from lablink.store.device_sql import DeviceRow, DeviceSql
@@ -38,6 +42,9 @@ CODE_LENGTH = 8
 MAX_DEVICE_CODE = 100
 LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._ -]{0,59}")
 DEFAULT_LABEL = "cli"
+FREE_GUESSES = 5  # wrong user codes from one address or session before it locks
+GUESS_LOCK = 30.0  # the first lock, doubled at each further wrong code
+GUESS_LOCK_CAP = 3600.0
 _RESTART = "start again with `lablink login`"
 
 
@@ -115,12 +122,17 @@ class DeviceLogins:
     """Device logins over the people of one store (their clock, tokens and audit log)."""
 
     def __init__(
-        self, people: People, starts_per_minute: float = 10.0, polls_per_second: float = 2.0
+        self,
+        people: People,
+        starts_per_minute: float = 10.0,
+        polls_per_second: float = 2.0,
+        free_guesses: int = FREE_GUESSES,
     ) -> None:
         self.people = people
         self.sql = DeviceSql(people.sql.store)
         self.starts = RateLimit(starts_per_minute / 60, starts_per_minute, self._now)
         self.polls = RateLimit(polls_per_second, 30 * polls_per_second, self._now)
+        self.guesses = Lockout(free_guesses, GUESS_LOCK, GUESS_LOCK_CAP, self._now)
 
     def _now(self) -> float:
         return self.people.clock()  # read late: tests swap the people's clock
@@ -149,16 +161,24 @@ class DeviceLogins:
         self.sql.add(values, now)
         return DeviceStart(device_code, format_code(user_code), EXPIRES_IN, INTERVAL)
 
-    def pending(self, user_code: object) -> DeviceRow:
-        """The login waiting for approval under ``user_code``.
+    def pending(self, user_code: object, who: Sequence[Hashable] = ()) -> DeviceRow:
+        """The login waiting for approval under ``user_code``, looked up by ``who`` (the
+        keys of the client asking: its address, its session), each held to
+        ``free_guesses`` wrong codes before it locks.
 
         Raises:
+            TooManyRequests: a key of ``who`` is locked after wrong codes.
             InvalidInput: not a login code.
             NotFound: no login waits for it (a typo, or it expired or was decided).
         """
+        wait = max((self.guesses.wait(key) for key in who), default=0.0)
+        if wait > 0:
+            raise _too_many("too many wrong login codes from this browser or address", wait)
         code = normalize_code(user_code)
         row = self.sql.pending_by_code(code, self.people.clock())
         if row is None:
+            for key in who:  # only real lookups count: a malformed code finds nothing
+                self.guesses.failed(key)
             raise NotFound(
                 f"no login waits for code {format_code(code)}",
                 "check the code; past ten minutes, " + _RESTART,
@@ -166,15 +186,22 @@ class DeviceLogins:
         return row
 
     def decide(
-        self, identity: Identity, user_code: object, approve: bool, ip: str | None = None
+        self,
+        identity: Identity,
+        user_code: object,
+        approve: bool,
+        ip: str | None = None,
+        who: Sequence[Hashable] = (),
     ) -> DeviceRow:
-        """Approve (or deny) the login under ``user_code`` as ``identity``, audited.
+        """Approve (or deny) the login under ``user_code`` as ``identity``, audited;
+        ``who`` as for ``pending``.
 
         Raises:
+            TooManyRequests: a key of ``who`` is locked after wrong codes.
             InvalidInput: not a login code.
             NotFound: no login waits for it.
         """
-        row = self.pending(user_code)
+        row = self.pending(user_code, who)
         state = "approved" if approve else "denied"
         if not self.sql.decide(row.id, identity.user, state, self.people.clock()):
             raise NotFound(f"the login {format_code(row.user_code)} was decided meanwhile")
@@ -235,5 +262,9 @@ class DeviceLogins:
 def _limit(limit: RateLimit, ip: str | None, message: str) -> None:
     wait = limit.hit(ip)
     if wait > 0:
-        seconds = max(1, int(wait + 0.999))
-        raise TooManyRequests(message, f"try again in {seconds} s", retry_after=seconds)
+        raise _too_many(message, wait)
+
+
+def _too_many(message: str, wait: float) -> TooManyRequests:
+    seconds = max(1, int(wait + 0.999))
+    return TooManyRequests(message, f"try again in {seconds} s", retry_after=seconds)

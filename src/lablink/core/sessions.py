@@ -116,6 +116,15 @@ class Sessions:
         identity = Identity(user.name, user.kind, user.is_admin)
         return Session(row.id, identity, csrf_token(secret), row.expires_at)
 
+    def active(self, session_id: int) -> bool:
+        """Whether session ``session_id`` is still live and its user enabled (read only:
+        unlike ``resume`` it does not count as use)."""
+        found = self.sql.by_id(session_id)
+        if found is None:
+            return False
+        row, user = found
+        return session_state(row, self.people.clock()) == "active" and not user.disabled
+
     def sign_out(self, session: Session, ip: str | None = None) -> None:
         """End ``session`` for good, with a ``signout`` entry in the audit log."""
         if self.sql.revoke(session.id, self.people.clock()):

@@ -38,7 +38,7 @@ from lablink.launch.background import Background
 from lablink.launch.logs import LogSink
 from lablink.launch.options import LaunchOptions
 from lablink.launch.process import Attempt, Group
-from lablink.sdk.launched import ATTEMPT_ENV, RUN_ENV, STATUS_ENV
+from lablink.sdk.launched import ATTEMPT_ENV, PENDING_ENV, RUN_ENV, STATUS_ENV
 
 if TYPE_CHECKING:
     from lablink.sdk.transport import Transport
@@ -286,6 +286,10 @@ class Job:
         env = {k: v for k, v in os.environ.items() if k.startswith("LABLINK_")}
         env.update(self.extra_env)
         env[RUN_ENV], env[ATTEMPT_ENV] = self.run_id, str(attempt)
+        if self.create_beside:  # the run may be stored a moment after the command starts
+            env[PENDING_ENV] = self.run_id
+        else:
+            env.pop(PENDING_ENV, None)
         env["LABLINK_HOME"] = str(self.settings.home)
         env["LABLINK_DB"] = self.settings.db
         for key, value in (

@@ -6,8 +6,10 @@ the attempts. It tells the launcher how the code meant to end through a small JS
 file (``LABLINK_LAUNCH_STATUS``), so a traceback becomes the attempt's reason.
 
 A local launcher starts the command while it creates the run, so the run may not be
-stored yet when the code joins it: ``join`` waits for it (up to ``JOIN_WAIT`` seconds)
-before anything is sent.
+stored yet when the code joins it: the launcher says so (``LABLINK_RUN_PENDING`` names
+the run being created) and ``join`` waits for it (up to ``JOIN_WAIT`` seconds) before
+anything is sent. A run that is missing without that word is a wrong ``LABLINK_RUN_ID``
+(set by hand, or left over from another job's shell) and fails at once.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any
 
 from lablink.errors import NotFound
 from lablink.models import RunRecord
-from lablink.sdk.launched import ATTEMPT_ENV, RUN_ENV, launched_params
+from lablink.sdk.launched import ATTEMPT_ENV, PENDING_ENV, RUN_ENV, launched_params
 from lablink.sdk.run import Run
 from lablink.sdk.spool import Outbox, target_of
 from lablink.sdk.transport import Transport
@@ -86,15 +88,37 @@ def join(
     return run
 
 
-def _launched_run(transport: Transport, run_id: str) -> RunRecord:
-    """The launched run, waiting while the launcher is still creating it."""
-    until = time.monotonic() + JOIN_WAIT
+def _launched_run(
+    transport: Transport, run_id: str, environ: Mapping[str, str] | None = None
+) -> RunRecord:
+    """The launched run, waiting while the launcher says it is still creating it.
+
+    Raises:
+        NotFound: no such run, and no launcher is creating it (or it did not within
+            ``JOIN_WAIT`` seconds).
+    """
+    env = os.environ if environ is None else environ
+    pending = env.get(PENDING_ENV) == run_id
+    until = time.monotonic() + (JOIN_WAIT if pending else 0.0)
     pause = 0.02
     while True:
         try:
             return transport.get_run(run_id)
         except NotFound:
             if time.monotonic() >= until:
-                raise
+                raise _missing(run_id, pending) from None
         time.sleep(pause)
         pause = min(0.5, pause * 2)
+
+
+def _missing(run_id: str, pending: bool) -> NotFound:
+    if pending:
+        return NotFound(
+            f"run {run_id} was not created by `lablink launch` within {JOIN_WAIT:.0f} s",
+            "the launcher's output says why; launch the job again",
+        )
+    return NotFound(
+        f"no run {run_id} to join: {RUN_ENV} names a run this store does not have",
+        f"unset {RUN_ENV} to start a new run (it is set by `lablink launch` for the run it "
+        "made), or check that the job records to the store its launcher used",
+    )

@@ -12,6 +12,9 @@ from typing import Any
 RUN_ENV = "LABLINK_RUN_ID"
 ATTEMPT_ENV = "LABLINK_ATTEMPT"
 STATUS_ENV = "LABLINK_LAUNCH_STATUS"
+# Set (to the run's id) by a launcher that creates the run beside the command: only then
+# may ``lablink.init`` wait for a run it cannot find; any other missing run is a mistake.
+PENDING_ENV = "LABLINK_RUN_PENDING"
 # A sweep's trial params (a JSON object): ``lablink.init`` merges them over the code's
 # own config, so ``run.config`` holds the trial's values whatever the code's defaults.
 PARAMS_ENV = "LABLINK_PARAMS"

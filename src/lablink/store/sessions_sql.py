@@ -55,9 +55,16 @@ class SessionsSql:
 
     def by_hash(self, secret_hash: str) -> tuple[SessionRow, User] | None:
         """The session whose secret hashes to ``secret_hash``, with its user; None if unknown."""
-        s, u = t.sessions, t.users
+        return self._one(t.sessions.c.secret_hash == secret_hash)
+
+    def by_id(self, session_id: int) -> tuple[SessionRow, User] | None:
+        """The session ``session_id``, with its user; None if unknown."""
+        return self._one(t.sessions.c.id == session_id)
+
+    def _one(self, where: Any) -> tuple[SessionRow, User] | None:
+        u = t.users
         with self.store.engine.connect() as conn:
-            found = self._rows(conn, s.c.secret_hash == secret_hash)
+            found = self._rows(conn, where)
             if not found:
                 return None
             user = _user(conn.execute(sa.select(u).where(u.c.name == found[0].user)).one())

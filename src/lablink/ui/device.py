@@ -8,6 +8,7 @@ one without its own limits (as on ``/me``). The use cases are ``core/device_logi
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -15,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from lablink.core.device_login import DeviceLogins, format_code
-from lablink.errors import InvalidInput, LablinkError, NotFound
+from lablink.errors import InvalidInput, LablinkError, NotFound, TooManyRequests
 from lablink.identity import Identity
 from lablink.ui.profile import require_interactive
 from lablink.ui.render import Renderer
@@ -29,6 +30,27 @@ def _identity(request: Request) -> Identity:
     return identity
 
 
+def _who(request: Request, identity: Identity) -> list[Hashable]:
+    """The keys a lookup of a user code counts against: the client's address and its
+    session (or token, or proxy user), so neither many browsers at one address nor one browser moving
+    between addresses guesses freely."""
+    session = request.scope.get("state", {}).get("session")
+    if session is not None:
+        own: Hashable = ("session", session.id)
+    elif identity.token_id is not None:
+        own = ("token", identity.token_id)
+    else:  # a proxy's sign-in: no session of ours, the user is the caller
+        own = ("user", identity.user)
+    return [("address", client_ip(request)), own]
+
+
+def refused(response: Response, exc: LablinkError) -> Response:
+    """``response`` with ``Retry-After`` when ``exc`` is a 429."""
+    if isinstance(exc, TooManyRequests):
+        response.headers["Retry-After"] = str(int(exc.details.get("retry_after", 60)))
+    return response
+
+
 def device_router(renderer: Renderer) -> APIRouter:
     """``GET`` and ``POST /login/device``."""
     router = APIRouter(include_in_schema=False)
@@ -40,17 +62,17 @@ def device_router(renderer: Renderer) -> APIRouter:
     @router.get("/login/device")
     def device_page(request: Request, code: str = "") -> Response:
         try:
-            _identity(request)
+            identity = _identity(request)
         except LablinkError as exc:
             return renderer.error(exc, "No login here")
         if not code.strip():
             return page()
         logins: DeviceLogins = request.app.state.device_logins
         try:
-            row = logins.pending(code[:40])
+            row = logins.pending(code[:40], _who(request, identity))
         except LablinkError as exc:
             error = {"message": exc.message, "hint": exc.hint}
-            return page(exc.status, code=code[:40], error=error)
+            return refused(page(exc.status, code=code[:40], error=error), exc)
         return page(code=format_code(row.user_code), login=row)
 
     @router.post("/login/device")
@@ -65,13 +87,14 @@ def device_router(renderer: Renderer) -> APIRouter:
             if decision not in ("approve", "deny"):
                 raise InvalidInput(f"decision {decision!r} is not approve or deny")
             approve = decision == "approve"
-            row = logins.decide(identity, fields.get("code", ""), approve, client_ip(request))
+            code, ip = fields.get("code", ""), client_ip(request)
+            row = logins.decide(identity, code, approve, ip, _who(request, identity))
             done = "approved" if approve else "denied"
             return page(code=format_code(row.user_code), login=row, done=done)
 
         try:
             return await run_in_threadpool(run)
         except LablinkError as exc:
-            return renderer.error(exc, "Cannot decide that login")
+            return refused(renderer.error(exc, "Cannot decide that login"), exc)
 
     return router

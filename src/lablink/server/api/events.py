@@ -11,11 +11,18 @@ is registered) and carries a ``: keepalive`` comment every 15 s. Given a cursor 
 ``cursor`` query parameter, or the ``Last-Event-ID`` header a reconnecting browser
 sends), it first replays the stored events after it, then continues live, without
 gaps or repeats.
+
+A stream opened with a session cookie ends (after a ``: session ended`` comment) once
+that session does: signed out, revoked, expired or its user disabled. The session is
+read again every ``SESSION_CHECK_SECONDS`` (from the store, so a sign-out handled by
+another server process ends it too), not at each event, which would cost a query per
+event.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated
 
 import anyio
@@ -27,6 +34,7 @@ from starlette.types import Receive, Scope, Send
 from lablink.checks.names import check_project
 from lablink.checks.wire_numbers import MAX_WIRE_INT, parse_wire_int
 from lablink.core.lab import Lab
+from lablink.core.sessions import Session, Sessions
 from lablink.errors import ServiceUnavailable, TooManyStreams
 from lablink.models import Event
 from lablink.server.access import Access, Authorized, run_not_found, run_project
@@ -40,6 +48,7 @@ RETRY_MILLISECONDS = 3000
 # Open live streams: per client address (a browser tab holds one or two) and in all.
 MAX_STREAMS_PER_CLIENT = 20
 MAX_STREAMS = 500
+SESSION_CHECK_SECONDS = 5.0
 
 
 class StreamLimits:
@@ -144,8 +153,43 @@ class Readable:
         return self.known[event.project]
 
 
+class Vigil:
+    """When the stream next sends a keepalive, and whether its session still lives
+    (asked at most every ``SESSION_CHECK_SECONDS``)."""
+
+    def __init__(self, keepalive: float, alive: Callable[[], Awaitable[bool]] | None) -> None:
+        self.keepalive, self.alive = keepalive, alive
+        now = time.monotonic()
+        self.next_keepalive = now + keepalive
+        self.next_check = now + SESSION_CHECK_SECONDS if alive is not None else float("inf")
+
+    def timeout(self) -> float:
+        """Seconds to wait for an event before something else is due."""
+        return max(0.0, min(self.next_keepalive, self.next_check) - time.monotonic())
+
+    def sent(self) -> None:
+        """Something went out: the keepalive is due a full period later."""
+        self.next_keepalive = time.monotonic() + self.keepalive
+
+    def keepalive_due(self) -> bool:
+        """Whether a keepalive is due now."""
+        return time.monotonic() >= self.next_keepalive
+
+    async def ended(self) -> bool:
+        """Whether the stream's session has ended (checked once a period)."""
+        if self.alive is None or time.monotonic() < self.next_check:
+            return False
+        self.next_check = time.monotonic() + SESSION_CHECK_SECONDS
+        return not await self.alive()
+
+
 async def _frames(
-    lab: Lab, hub: EventHub, sub: Subscription, cursor: int | None, readable: Readable
+    lab: Lab,
+    hub: EventHub,
+    sub: Subscription,
+    cursor: int | None,
+    readable: Readable,
+    alive: Callable[[], Awaitable[bool]] | None = None,
 ) -> AsyncIterator[bytes]:
     yield f"retry: {RETRY_MILLISECONDS}\n: ready\n\n".encode()
     replayed: set[int] = set()
@@ -159,11 +203,17 @@ async def _frames(
             if await readable(event):
                 yield frame(event)
         cursor = page[-1].id if len(page) == PAGE else None
+    vigil = Vigil(hub.keepalive_seconds, alive)
     while True:
+        if await vigil.ended():
+            yield b": session ended\n\n"
+            return
         try:
-            latest = await sub.next(hub.keepalive_seconds)
+            latest = await sub.next(vigil.timeout())
         except TimeoutError:
-            yield b": keepalive\n\n"
+            if vigil.keepalive_due():
+                vigil.sent()
+                yield b": keepalive\n\n"
             continue
         if latest is None:
             return
@@ -171,6 +221,7 @@ async def _frames(
             replayed.discard(latest.id)
             continue
         if await readable(latest):
+            vigil.sent()
             yield frame(latest)
 
 
@@ -213,7 +264,23 @@ async def _stream(
         hub.unsubscribe(sub)
         release()
 
-    return EventStream(_frames(lab, hub, sub, cursor, readable), close)
+    frames = _frames(lab, hub, sub, cursor, readable, _session_alive(request))
+    return EventStream(frames, close)
+
+
+def _session_alive(request: Request) -> Callable[[], Awaitable[bool]] | None:
+    """What says whether the session the stream was opened with still lives; None when
+    a token, a proxy or nobody opened it."""
+    session: Session | None = request.scope.get("state", {}).get("session")
+    sessions: Sessions | None = getattr(request.app.state, "sessions", None)
+    if session is None or sessions is None:
+        return None
+    session_id = session.id
+
+    async def alive() -> bool:
+        return await run_in_threadpool(sessions.active, session_id)
+
+    return alive
 
 
 CursorQuery = Annotated[
