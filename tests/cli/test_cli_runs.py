@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import time
@@ -21,6 +22,30 @@ def test_ls_table_shows_runs_with_status_and_metrics(cli: Cli, seeded: Seeded) -
     assert "finished" in out and "failed" in out
     assert "val/acc" in out and "0.91" in out
     assert "baseline" in out
+
+
+def test_ls_table_from_the_table_fields_equals_the_table_from_whole_runs(seeded: Seeded) -> None:
+    from rich.console import Console
+
+    from lablink.cli.runs import TABLE_FIELDS, ls_table
+    from lablink.sdk.client import Client
+
+    with Lab(make_settings(seeded.home, user="cy@example.org")) as lab:
+        running = lab.tracking.create_run("cy@example.org", "vision", "wip", {"lr": 1}, ["a", "b"])
+        lab.tracking.set_summary(running.id, {"val/acc": 0.5, "note": "text"})
+
+    def table(fields: tuple[str, ...] | None, metric: list[str]) -> str:
+        with Client(settings=make_settings(seeded.home)) as client:
+            found, total = client.search(None, None, fields=fields)
+        assert total == len(found) == 4
+        if fields is not None:  # the lean rows really are lean
+            assert all(run.config == {} and run.params == {} for run in found)
+        console = Console(width=200, record=True, file=io.StringIO(), color_system="truecolor")
+        console.print(ls_table(found, metric, now=found[0].created_at + 3600))
+        return console.export_text(styles=True)
+
+    for metric in ([], ["train/loss", "val/acc", "note", "nope"]):
+        assert table(TABLE_FIELDS, metric) == table(None, metric)
 
 
 def test_ls_json_parses_and_filters(cli: Cli, seeded: Seeded) -> None:

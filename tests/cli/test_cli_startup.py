@@ -36,6 +36,7 @@ with open(out, "w") as fh:
 SERVER_STACK = ("fastapi", "uvicorn", "starlette", "jinja2", "alembic")
 DATA_STACK = ("pyarrow", "scipy", "pandas", "lablink.core.datasets.versions", "lablink.sdk.run")
 NUMERIC = ("numpy", "pandas", "polars", "pyarrow", "scipy")  # issue 18: none for listings
+WATCHDOG = ("lablink.core.watchdog", "lablink.core.notify", "lablink.core.gpu_watch")
 
 
 def imported(
@@ -88,6 +89,10 @@ def test_runs_ls_on_the_embedded_store_skips_server_data_and_migrations(
     assert set(NUMERIC) & modules == set()  # numpy loads with the first batch or history
     assert {"httpx", "click"} & modules == set()
     assert "pydantic" not in modules  # plain option values skip Typer's pydantic (coerce.py)
+    # Listing writes nothing, so the watchdog (rules, notifier, GPU watch) is never built,
+    # and a SQLite store loads no PostgreSQL dialect (store/partial_index.py).
+    assert set(WATCHDOG) & modules == set()
+    assert {m for m in modules if m.startswith("sqlalchemy.dialects.postgresql")} == set()
 
 
 @pytest.fixture
@@ -113,6 +118,8 @@ def test_embedded_listings_load_no_numeric_server_or_http_stack(
     assert set(SERVER_STACK) & modules == set()
     assert {"httpx", "fsspec", "lablink.cli.data", "lablink.core.datasets"} & modules == set()
     assert {"pydantic", "click"} & modules == set()
+    assert set(WATCHDOG) & modules == set()
+    assert "sqlalchemy.dialects.postgresql" not in modules
 
 
 def test_oncall_now_answers_from_the_rotation(rota: Seeded, cli: Cli) -> None:

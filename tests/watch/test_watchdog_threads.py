@@ -10,6 +10,7 @@ import pytest
 
 from lablink.checks.watch_rules import Finding
 from lablink.core.lab import Lab
+from lablink.errors import InvalidInput
 
 
 def test_threads_hammering_the_watchdog_act_once_and_never_crash(
@@ -56,3 +57,38 @@ def test_threads_hammering_the_watchdog_act_once_and_never_crash(
 class _Raised:
     outcome = "repeat"
     incident: Any = None
+
+
+def test_a_lab_builds_one_watchdog_when_threads_first_ask_at_once(
+    make_lab: Callable[..., Lab],
+) -> None:
+    lab = make_lab()
+    start = threading.Barrier(8)
+    seen: list[object] = []
+
+    def ask() -> None:
+        start.wait()
+        seen.append(lab.watchdog)
+
+    threads = [threading.Thread(target=ask) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert len(seen) == 8
+    assert all(dog is seen[0] for dog in seen)
+    assert lab.tracking.observer is seen[0]  # the watchdog sees every write
+
+
+def test_a_bad_watch_table_fails_the_first_write_and_the_server_not_a_listing(
+    make_lab: Callable[..., Lab],
+) -> None:
+    from lablink.server.app import create_app
+
+    lab = make_lab('[watch]\nheartbeat_timeout = "soon"\n')
+    assert lab.tracking.search_runs()[1] == 0  # reading runs builds no watchdog
+    with pytest.raises(InvalidInput, match="heartbeat_timeout"):
+        lab.tracking.create_run("ana", "p")
+    assert lab.tracking.search_runs()[1] == 0  # refused before anything was stored
+    with pytest.raises(InvalidInput, match="heartbeat_timeout"):
+        create_app(lab)

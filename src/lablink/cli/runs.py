@@ -26,6 +26,9 @@ app = typer.Typer(
 )
 
 NAME_MIN_WIDTH = 16
+# What the runs table shows (`ls_table`), so a listing without --json reads no params,
+# notes, inputs, configs or package lists (checks/run_view.py names the fields).
+TABLE_FIELDS = ("user", "ended_at", "heartbeat_at", "duration", "tags", "summary", "metrics")
 
 
 class Outcome(enum.StrEnum):
@@ -68,8 +71,11 @@ def ls(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """List runs, newest first, optionally filtered and sorted."""
+    fields = None if as_json else TABLE_FIELDS
     with get_state(ctx).client() as client:
-        found, total = client.search(project, filter, sort=sort, descending=not asc, limit=limit)
+        found, total = client.search(
+            project, filter, sort=sort, descending=not asc, limit=limit, fields=fields
+        )
     if as_json:
         output.print_json({"total": total, "runs": [run.to_dict() for run in found]})
         return
@@ -77,8 +83,14 @@ def ls(
     if not found:
         out.print("no runs match" if filter else "no runs yet")
         return
+    out.print(ls_table(found, metric, time.time()))
+    if total > len(found):
+        out.print(f"[dim]{len(found)} of {total} runs shown; use --limit to see more[/]")
+
+
+def ls_table(found: list[Any], metric: list[str], now: float) -> Table:
+    """The runs table of ``lablink runs ls``: it reads only ``TABLE_FIELDS`` of a run."""
     keys = output.pick_metric_keys(found, metric)
-    now = time.time()
     table = Table(box=None, header_style="bold", pad_edge=False)
     for column in ("id", "name", "status", "user", "started", "duration", "tags"):
         table.add_column(
@@ -95,16 +107,14 @@ def ls(
             run.name,
             output.status_text(run.status),
             run.user,
-            output.fmt_ago(run.created_at),
+            output.fmt_ago(run.created_at, now),
             output.fmt_duration(run.elapsed(now)),
             " ".join(run.tags),
         ]
         for key in keys:
             cells.append(output.fmt_value(_metric_value(run, key)))
         table.add_row(*cells)
-    out.print(table)
-    if total > len(found):
-        out.print(f"[dim]{len(found)} of {total} runs shown; use --limit to see more[/]")
+    return table
 
 
 def _metric_value(run: Any, key: str) -> Any:

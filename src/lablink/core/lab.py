@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import functools
+import threading
 from typing import TYPE_CHECKING
 
 from lablink.core.tracking import Tracking
-from lablink.core.watchdog import Watchdog
 from lablink.settings import Settings
 from lablink.store import open_store
 from lablink.store.blobs import BlobStore
@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # loaded on first use: a command that lists runs needs neithe
     from lablink.core.registry import Registry
     from lablink.core.reviews import Reviews
     from lablink.core.team import Team
+    from lablink.core.watchdog import Watchdog
 
 
 class Lab:
@@ -34,8 +35,24 @@ class Lab:
         )
         self.blobs = BlobStore(settings.blobs)
         self.tracking = Tracking(self.store, self.blobs)
-        self.watchdog = Watchdog(self.store, settings)  # its loop runs in `lablink server`
-        self.tracking.observer = self.watchdog
+        self._watchdog: Watchdog | None = None
+        self._watchdog_lock = threading.Lock()
+        self.tracking.observe_with(lambda: self.watchdog)
+
+    @property
+    def watchdog(self) -> Watchdog:
+        """The watchdog: built when a run is first written or its incidents are read, so
+        that listing runs loads none of its rules, notifier or GPU watch (issue 18). Its
+        loop runs in ``lablink server``, whose app builds it at once (a bad ``[watch]``
+        or ``[notify]`` table fails there, and in a run's first write).
+        """
+        if self._watchdog is None:
+            with self._watchdog_lock:  # request threads may ask at once: build one
+                if self._watchdog is None:
+                    from lablink.core.watchdog import Watchdog
+
+                    self._watchdog = Watchdog(self.store, self.settings)
+        return self._watchdog
 
     @functools.cached_property
     def datasets(self) -> Datasets:
@@ -103,7 +120,8 @@ class Lab:
         return DatasetAliases(self.store, self.datasets)
 
     def close(self) -> None:
-        self.watchdog.stop()
+        if self._watchdog is not None:
+            self._watchdog.stop()
         self.store.close()
 
     def __enter__(self) -> Lab:

@@ -24,7 +24,9 @@ class ReviewLab(Protocol):
     settings: Settings
     store: SqlStore
     blobs: BlobStore
-    watchdog: Watchdog  # its notifier queues and sends the review's notifications
+
+    @property
+    def watchdog(self) -> Watchdog: ...  # its notifier queues and sends the review's notifications
 
     @property
     def datasets(self) -> Datasets: ...

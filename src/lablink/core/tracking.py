@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from lablink.checks.filters import parse_filter
@@ -84,10 +84,27 @@ class Tracking:
     def __init__(self, store: Store, blobs: BlobStore) -> None:
         self.store = store
         self.blobs = blobs
-        self.observer: TrackingObserver | None = None
+        self._observer: TrackingObserver | None = None
+        self._make_observer: Callable[[], TrackingObserver] | None = None
         # Full run ids known to exist: runs are never deleted nor renamed, so the hot
         # ingest path skips resolving them (the status is checked as points are stored).
         self._run_ids: set[str] = set()
+
+    @property
+    def observer(self) -> TrackingObserver | None:
+        """Who is told about runs as they start, ingest and end (a Lab's watchdog)."""
+        if self._observer is None and self._make_observer is not None:
+            self._observer = self._make_observer()
+        return self._observer
+
+    @observer.setter
+    def observer(self, observer: TrackingObserver | None) -> None:
+        self._observer, self._make_observer = observer, None
+
+    def observe_with(self, make: Callable[[], TrackingObserver]) -> None:
+        """Build the observer with ``make`` when a run is first written: a command that
+        only reads runs never builds it (issue 18)."""
+        self._observer, self._make_observer = None, make
 
     # -- runs -------------------------------------------------------------------------
     def create_run(

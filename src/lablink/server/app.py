@@ -61,17 +61,18 @@ def create_app(
     """
     auth = auth or AuthConfig()
     hub = EventHub(lab.store, keepalive_seconds)
+    watchdog = lab.watchdog  # built here: a bad [watch] or [notify] table fails before serving
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await hub.start()
-        lab.watchdog.start()  # timer rules and alert delivery
+        watchdog.start()  # timer rules and alert delivery
         try:
             yield
         finally:
             # joins the watchdog's threads (seconds): not on the loop, which still
             # serves the streams being closed
-            await run_in_threadpool(lab.watchdog.stop)
+            await run_in_threadpool(watchdog.stop)
             await hub.stop()
             # here, not only on close: uvicorn re-raises SIGTERM once this returns
             await run_in_threadpool(lab.store.checkpoint)

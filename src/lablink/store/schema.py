@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite
 
 from lablink.checks import widths as width
+from lablink.store.partial_index import PartialUniqueIndex
 
 metadata = sa.MetaData()
 
@@ -375,14 +376,13 @@ incidents = sa.Table(
 )
 sa.Index("ix_incidents_state", incidents.c.state, incidents.c.id)
 sa.Index("ix_incidents_run", incidents.c.run_id, incidents.c.id)
-sa.Index(
+# Partial on both dialects, without loading the PostgreSQL dialect on SQLite (issue 18).
+PartialUniqueIndex(
     "ux_incidents_unresolved",
     incidents.c.run_id,
     incidents.c.rule,
     incidents.c.kind,
-    unique=True,
-    sqlite_where=incidents.c.state != "resolved",
-    postgresql_where=incidents.c.state != "resolved",
+    where=incidents.c.state != "resolved",
 )
 
 # One row per (incident event, channel); ``channel`` is the apprise URL with secrets
