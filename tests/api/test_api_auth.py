@@ -227,6 +227,62 @@ def test_the_event_stream_carries_only_readable_projects(
         assert event.data["run_id"] == shown.json()["id"]
 
 
+@pytest.fixture
+def quick_credential_checks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Streams read their token every 50 ms (the server runs in this process)."""
+    from lablink.server.api import events
+
+    monkeypatch.setattr(events, "CREDENTIAL_CHECK_SECONDS", 0.05)
+
+
+def bearer(server: AppServer, secret: str) -> httpx.Client:
+    return httpx.Client(
+        base_url=server.url, timeout=10, headers={"Authorization": f"Bearer {secret}"}
+    )
+
+
+@pytest.mark.usefixtures("quick_credential_checks")
+def test_revoking_a_token_ends_its_live_stream_only(server: AppServer, team: Team) -> None:
+    people = team.lab.people
+    desk = people.create_token("root", "lee", "desk", None, "member")
+    with (
+        bearer(server, team.tokens["lee"]) as laptop,
+        bearer(server, desk.secret) as other,
+        laptop.stream("GET", f"{API}/events") as response,
+        other.stream("GET", f"{API}/events", params={"project": "audio"}) as kept,
+    ):
+        stream, still = SseReader(response), SseReader(kept)
+        stream.wait_comment("ready")
+        still.wait_comment("ready")
+        first = team.lab.tracking.create_run("ana", "audio", "first")
+        assert stream.next_event().data["run_id"] == first.id  # alive across many checks
+        assert still.next_event().data["run_id"] == first.id
+        people.revoke_token("root", people.list_tokens("lee")[-1].id)  # the laptop's
+        stream.wait_comment("token ended")
+        with pytest.raises(AssertionError, match="the event stream ended"):
+            stream.next_event()
+        second = team.lab.tracking.create_run("ana", "audio", "second")
+        assert still.next_event().data["run_id"] == second.id  # the same user's other token
+
+
+@pytest.mark.parametrize("end", ["expired", "disabled"])
+@pytest.mark.usefixtures("quick_credential_checks")
+def test_an_expired_token_or_disabled_user_ends_the_live_stream(
+    server: AppServer, team: Team, end: str
+) -> None:
+    brief = team.lab.people.create_token("root", "lee", "brief", None, "member", expires_in=60)
+    with bearer(server, brief.secret) as lee, lee.stream("GET", f"{API}/events") as response:
+        stream = SseReader(response)
+        stream.wait_comment("ready")
+        if end == "expired":
+            team.clock.now += 61
+        else:
+            team.lab.people.disable("root", "lee")
+        stream.wait_comment("token ended")
+        with pytest.raises(AssertionError, match="the event stream ended"):
+            stream.next_event()
+
+
 def test_a_project_token_is_held_to_its_project_and_role(server: AppServer, team: Team) -> None:
     scoped = team.lab.people.create_token("root", "ana", "ci", "audio", "viewer").secret
     with httpx.Client(

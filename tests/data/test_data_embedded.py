@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import errno
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -55,6 +56,40 @@ def test_the_hash_cache_skips_unchanged_files(embedded: Settings, work: Path) ->
     assert add(src, "h", settings=embedded).hashed == 0
     (src / "part1" / "f0001.bin").write_bytes(b"new")
     assert add(src, "h", settings=embedded).hashed == 1
+
+
+def cached_paths(settings: Settings) -> set[str]:
+    """The paths the hash cache holds rows for."""
+    with sqlite3.connect(settings.cache_dir / "hashes.db") as db:
+        return {row[0] for row in db.execute("SELECT path FROM hashes")}
+
+
+def test_the_hash_cache_forgets_deleted_files_only_under_the_scanned_folder(
+    embedded: Settings, work: Path
+) -> None:
+    src = make_tree(work / "src", files=6)
+    sibling = make_tree(work / "src2", files=4, seed=1)  # a name "src" is a prefix of
+    add(src, "h", settings=embedded)
+    add(sibling, "s", settings=embedded)
+    sibling_rows = {str(p.resolve()) for p in sibling.rglob("*") if p.is_file()}
+    gone, excluded = src / "part0" / "f0000.bin", src / "part1" / "f0001.bin"
+    assert {str(gone.resolve()), str(excluded.resolve())} <= cached_paths(embedded)
+    gone.unlink()
+    (sibling / "part0" / "f0000.bin").unlink()  # gone too, but its folder is not scanned
+    pushed = add(src, "h", exclude=["part1/f0001.bin"], settings=embedded)
+    rows = cached_paths(embedded)
+    assert str(gone.resolve()) not in rows
+    assert str(excluded.resolve()) in rows  # excluded, not deleted: its row stays
+    assert sibling_rows <= rows
+    assert {str(p.resolve()) for p in src.rglob("*") if p.is_file()} <= rows
+    # The re-push holds exactly the files left, and pulls back byte-identical.
+    assert pushed.created and pushed.files == 6
+    download("h", work / "out", settings=embedded)
+    assert tree_bytes(work / "out") == {
+        rel: data for rel, data in tree_bytes(src).items() if rel != "part1/f0001.bin"
+    }
+    again = add(src, "h", exclude=["part1/f0001.bin"], settings=embedded)
+    assert not again.created  # nothing changed: the same version
 
 
 def test_hardlinks_share_the_inode_and_a_second_pull_costs_no_disk(

@@ -156,6 +156,30 @@ def test_expired_revoked_unknown_and_disabled_tokens_are_refused_and_audited(
     }
 
 
+def test_token_active_reads_the_store_not_the_cache(lab: Lab, people: People, clock: Clock) -> None:
+    people.add_user(ROOT, "ana", "ana@lab.org")
+    expiring = people.create_token(ROOT, "ana", "short", expires_in=60)
+    revoked = people.create_token(ROOT, "ana", "gone")
+    people.authenticate_token(revoked.secret)  # now held in this People's memory
+    used = people.list_tokens("ana")[0].last_used_at
+    assert people.token_active(expiring.token.id) and people.token_active(revoked.token.id)
+    # Revoked by another process: only the store knows.
+    other = People(lab.store, clock=clock)
+    other.revoke_token(ROOT, revoked.token.id)
+    assert people.authenticate_token(revoked.secret).user == "ana"  # the cache still says yes
+    assert not people.token_active(revoked.token.id)
+    assert people.token_active(expiring.token.id)
+    clock.advance(60)
+    assert not people.token_active(expiring.token.id)
+    kept = people.create_token(ROOT, "ana", "kept")
+    people.disable(ROOT, "ana")
+    assert not people.token_active(kept.token.id)
+    people.enable(ROOT, "ana")
+    assert people.token_active(kept.token.id)
+    assert not people.token_active(999)
+    assert people.list_tokens("ana")[-2].last_used_at == used  # asking is not a use
+
+
 def test_revoking_twice_or_an_unknown_token_is_refused(people: People) -> None:
     people.add_user(ROOT, "ci", service=True)
     new = people.create_token(ROOT, "ci", "ci")

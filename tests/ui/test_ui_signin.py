@@ -286,7 +286,7 @@ def quick_session_checks(monkeypatch: pytest.MonkeyPatch) -> None:
     """Streams read their session every 50 ms (the server runs in this process)."""
     from lablink.server.api import events
 
-    monkeypatch.setattr(events, "SESSION_CHECK_SECONDS", 0.05)
+    monkeypatch.setattr(events, "CREDENTIAL_CHECK_SECONDS", 0.05)
 
 
 @pytest.mark.usefixtures("quick_session_checks")

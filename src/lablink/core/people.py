@@ -328,6 +328,16 @@ class People:
         identity = Identity(user.name, user.kind, admin, token.id, token.role, token.project)
         return identity, token.expires_at
 
+    def token_active(self, token_id: int) -> bool:
+        """Whether token ``token_id`` still works: not revoked nor expired, its user
+        enabled. Read from the store, not the memory of ``authenticate_token``, so a
+        revoke made by another process shows at once; not counted as a use."""
+        found = self.sql.token_by_id(token_id)
+        if found is None:
+            return False
+        token, user = found
+        return token.state(self.clock()) == "active" and not user.disabled
+
     def list_tokens(self, user: str | None = None) -> list[Token]:
         """Tokens newest first (every state), only ``user``'s when given."""
         return self.sql.list_tokens(user)

@@ -370,13 +370,14 @@ def diff_folder(
     settings = settings or Settings.load()
     path = Path(folder)
     parse_ref(ref)
-    files = exclude_files(list_files(path), exclude, path)
+    listed = list_files(path)
+    files = exclude_files(listed, exclude, path)
     with session(settings) as (remote, cache):
         version = remote.resolve(ref)
         manifest = remote.read_manifest(cache, version)
     hashes = HashCache(settings.cache_dir / "hashes.db")
     try:
-        local, _sources, _hashed = scan(path, files, hashes)
+        local, _sources, _hashed = scan(path, files, hashes, listed=[p for _, p, _ in listed])
     finally:
         hashes.close()
     return {"old": version.ref, "new": str(path), **diff(manifest, local)}

@@ -5,18 +5,21 @@ Hashing runs in a small thread pool (hashlib and blake3 release the GIL). A hash
 ``lablink data add`` of a tree where 1% of the files changed hash only that 1%, as
 git's index and DVC's state database do. A cached hash is trusted only when the
 file's mtime is more than a second older than the moment it was hashed, so a write in
-the same clock tick as the hash is never missed (git's "racy clean" problem).
+the same clock tick as the hash is never missed (git's "racy clean" problem). Each
+scan of a tree forgets the cached rows below it whose file it no longer lists, so the
+cache holds only files that still exist (other trees' rows stay until they are scanned).
 """
 
 from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
+import json
 import logging
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 
 from lablink.core.datasets.manifest import FileEntry, Manifest, path_matches
@@ -51,14 +54,30 @@ class HashCache:
         self._db.close()
 
     def under(self, root: str) -> dict[str, tuple[str, int, int, int, str, int]]:
-        """Known files below ``root``: path → (path, size, mtime_ns, inode, digest,
-        hashed_ns), the row as stored (no tuples rebuilt: a re-push reads every row)."""
+        """Known files at or below ``root`` (not a sibling ``root``-prefixed name):
+        path → (path, size, mtime_ns, inode, digest, hashed_ns), the row as stored (no
+        tuples rebuilt: a re-push reads every row)."""
+        # Every path below root sorts in [root + sep, root + the character after sep):
+        # one range on the primary key, whatever characters the names hold.
         rows = self._db.execute(
             "SELECT path, size, mtime_ns, ino, digest, hashed_ns FROM hashes "
-            "WHERE path >= ? AND path < ?",
-            (root, root + "\uffff"),
+            "WHERE path = ? OR (path >= ? AND path < ?)",
+            (root, root + os.sep, root + chr(ord(os.sep) + 1)),
         )
         return {row[0]: row for row in rows}
+
+    def forget(self, paths: Collection[str]) -> None:
+        """Drop the rows of ``paths`` (files gone since they were hashed): one statement,
+        however many there are."""
+        if not paths:
+            return
+        try:
+            self._db.execute(
+                "DELETE FROM hashes WHERE path IN (SELECT value FROM json_each(?))",
+                (json.dumps(list(paths)),),
+            )
+        except sqlite3.OperationalError as error:  # an SQLite built without JSON: keep them
+            logger.debug("lablink: hash cache rows not pruned: %s", error)
 
     def store(self, rows: list[tuple[str, _Stat, str, int]]) -> None:
         """Remember fresh hashes (one transaction)."""
@@ -158,10 +177,13 @@ def scan(
     advance: Callable[[int], None] | None = None,
     workers: int = WORKERS,
     links: Mapping[str, str] | None = None,
+    listed: Collection[str] | None = None,
 ) -> tuple[Manifest, dict[str, str], int]:
     """The manifest of ``files`` (from ``list_files(root)``), with their sources.
 
-    ``links`` (relative path → target) become link entries, stored as links.
+    ``links`` (relative path → target) become link entries, stored as links. The hash
+    cache forgets its rows below ``root`` for files not in ``listed`` (every absolute
+    path ``list_files`` found, excluded ones too; by default those of ``files``).
 
     Returns:
         The manifest, digest → absolute path of one file with that content, and how
@@ -208,6 +230,8 @@ def scan(
         digests[path] = digest
     if hashes:
         hashes.store(fresh)
+        present = set(listed) if listed is not None else {path for _, path, _ in files}
+        hashes.forget(known.keys() - present)
     entries = [FileEntry(rel, st[0], digests[path]) for rel, path, st in files]
     entries += [FileEntry.symlink(rel, target) for rel, target in (links or {}).items()]
     sources = {digests[path]: path for _rel, path, _st in files}

@@ -148,7 +148,8 @@ def push(
     try:
         total = sum(st[0] for _, _, st in files)
         stage = progress.stage("hashing", total)
-        manifest, sources, hashed = scan(path, files, hashes, stage, links=kept)
+        present = [p for _, p, _ in listed]  # an excluded file's row stays while it exists
+        manifest, sources, hashed = scan(path, files, hashes, stage, links=kept, listed=present)
     finally:
         hashes.close()
     blobs = manifest.blobs()

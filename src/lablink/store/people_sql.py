@@ -119,6 +119,16 @@ class PeopleSql:
             user = _user(conn.execute(sa.select(u).where(u.c.name == token.user)).one())
             return token, str(secret_hash), user
 
+    def token_by_id(self, token_id: int) -> tuple[Token, User] | None:
+        """The token ``token_id`` with its user; None if unknown."""
+        k, u = t.tokens, t.users
+        with self.store.engine.connect() as conn:
+            found = self._tokens(conn, k.c.id == token_id)
+            if not found:
+                return None
+            user = _user(conn.execute(sa.select(u).where(u.c.name == found[0].user)).one())
+            return found[0], user
+
     def touch_token(self, token_id: int, now: float) -> None:
         """Record a use of the token."""
         k = t.tokens

@@ -12,17 +12,20 @@ is registered) and carries a ``: keepalive`` comment every 15 s. Given a cursor 
 sends), it first replays the stored events after it, then continues live, without
 gaps or repeats.
 
-A stream opened with a session cookie ends (after a ``: session ended`` comment) once
-that session does: signed out, revoked, expired or its user disabled. The session is
-read again every ``SESSION_CHECK_SECONDS`` (from the store, so a sign-out handled by
-another server process ends it too), not at each event, which would cost a query per
-event.
+A stream ends once the credential it was opened with does: a session cookie (after a
+``: session ended`` comment) signed out, revoked, expired or its user disabled; a bearer
+token (after ``: token ended``) revoked, expired or its user disabled. The credential is
+read again every ``CREDENTIAL_CHECK_SECONDS`` (from the store, so a sign-out or revoke
+handled by another server process ends it too), not at each event, which would cost a
+query per event. A stream opened through the trusted proxy or without auth has no
+credential to check.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated
 
 import anyio
@@ -36,6 +39,7 @@ from lablink.checks.wire_numbers import MAX_WIRE_INT, parse_wire_int
 from lablink.core.lab import Lab
 from lablink.core.sessions import Session, Sessions
 from lablink.errors import ServiceUnavailable, TooManyStreams
+from lablink.identity import Identity
 from lablink.models import Event
 from lablink.server.access import Access, Authorized, run_not_found, run_project
 from lablink.server.deps import LabDep
@@ -48,7 +52,7 @@ RETRY_MILLISECONDS = 3000
 # Open live streams: per client address (a browser tab holds one or two) and in all.
 MAX_STREAMS_PER_CLIENT = 20
 MAX_STREAMS = 500
-SESSION_CHECK_SECONDS = 5.0
+CREDENTIAL_CHECK_SECONDS = 5.0
 
 
 class StreamLimits:
@@ -153,15 +157,24 @@ class Readable:
         return self.known[event.project]
 
 
-class Vigil:
-    """When the stream next sends a keepalive, and whether its session still lives
-    (asked at most every ``SESSION_CHECK_SECONDS``)."""
+@dataclass(frozen=True)
+class Credential:
+    """What a stream was opened with: ``kind`` names it in the closing comment
+    (``session`` or ``token``), ``alive`` says whether it still works."""
 
-    def __init__(self, keepalive: float, alive: Callable[[], Awaitable[bool]] | None) -> None:
-        self.keepalive, self.alive = keepalive, alive
+    kind: str
+    alive: Callable[[], Awaitable[bool]]
+
+
+class Vigil:
+    """When the stream next sends a keepalive, and whether its credential still works
+    (asked at most every ``CREDENTIAL_CHECK_SECONDS``)."""
+
+    def __init__(self, keepalive: float, credential: Credential | None) -> None:
+        self.keepalive, self.credential = keepalive, credential
         now = time.monotonic()
         self.next_keepalive = now + keepalive
-        self.next_check = now + SESSION_CHECK_SECONDS if alive is not None else float("inf")
+        self.next_check = now + CREDENTIAL_CHECK_SECONDS if credential else float("inf")
 
     def timeout(self) -> float:
         """Seconds to wait for an event before something else is due."""
@@ -176,11 +189,11 @@ class Vigil:
         return time.monotonic() >= self.next_keepalive
 
     async def ended(self) -> bool:
-        """Whether the stream's session has ended (checked once a period)."""
-        if self.alive is None or time.monotonic() < self.next_check:
+        """Whether the stream's credential has ended (checked once a period)."""
+        if self.credential is None or time.monotonic() < self.next_check:
             return False
-        self.next_check = time.monotonic() + SESSION_CHECK_SECONDS
-        return not await self.alive()
+        self.next_check = time.monotonic() + CREDENTIAL_CHECK_SECONDS
+        return not await self.credential.alive()
 
 
 async def _frames(
@@ -189,7 +202,7 @@ async def _frames(
     sub: Subscription,
     cursor: int | None,
     readable: Readable,
-    alive: Callable[[], Awaitable[bool]] | None = None,
+    credential: Credential | None = None,
 ) -> AsyncIterator[bytes]:
     yield f"retry: {RETRY_MILLISECONDS}\n: ready\n\n".encode()
     replayed: set[int] = set()
@@ -203,10 +216,11 @@ async def _frames(
             if await readable(event):
                 yield frame(event)
         cursor = page[-1].id if len(page) == PAGE else None
-    vigil = Vigil(hub.keepalive_seconds, alive)
+    vigil = Vigil(hub.keepalive_seconds, credential)
     while True:
         if await vigil.ended():
-            yield b": session ended\n\n"
+            assert credential is not None  # only a stream with one can end
+            yield f": {credential.kind} ended\n\n".encode()
             return
         try:
             latest = await sub.next(vigil.timeout())
@@ -264,23 +278,32 @@ async def _stream(
         hub.unsubscribe(sub)
         release()
 
-    frames = _frames(lab, hub, sub, cursor, readable, _session_alive(request))
+    frames = _frames(lab, hub, sub, cursor, readable, _credential(request, lab))
     return EventStream(frames, close)
 
 
-def _session_alive(request: Request) -> Callable[[], Awaitable[bool]] | None:
-    """What says whether the session the stream was opened with still lives; None when
-    a token, a proxy or nobody opened it."""
-    session: Session | None = request.scope.get("state", {}).get("session")
+def _credential(request: Request, lab: Lab) -> Credential | None:
+    """The session or token the stream was opened with; None when the trusted proxy or
+    nobody (auth off) opened it."""
+    state = request.scope.get("state", {})
+    session: Session | None = state.get("session")
     sessions: Sessions | None = getattr(request.app.state, "sessions", None)
-    if session is None or sessions is None:
-        return None
-    session_id = session.id
+    if session is not None and sessions is not None:
+        session_id = session.id
 
-    async def alive() -> bool:
-        return await run_in_threadpool(sessions.active, session_id)
+        async def session_alive() -> bool:
+            return await run_in_threadpool(sessions.active, session_id)
 
-    return alive
+        return Credential("session", session_alive)
+    identity: Identity | None = state.get("identity")
+    if identity is not None and identity.token_id is not None:
+        token_id = identity.token_id
+
+        async def token_alive() -> bool:
+            return await run_in_threadpool(lab.people.token_active, token_id)
+
+        return Credential("token", token_alive)
+    return None
 
 
 CursorQuery = Annotated[
