@@ -22,7 +22,9 @@ def unresolved_index() -> sa.Index:
     return next(i for i in t.incidents.indexes if i.name == "ux_incidents_unresolved")
 
 
-@pytest.mark.parametrize("dialect", [sqlite.dialect(), postgresql.dialect()], ids=str)
+@pytest.mark.parametrize(
+    "dialect", [sqlite.dialect(), postgresql.dialect()], ids=["sqlite", "postgresql"]
+)
 def test_the_index_ddl_has_its_where_on_each_dialect(dialect: sa.Dialect) -> None:
     ddl = str(sa.schema.CreateIndex(unresolved_index()).compile(dialect=dialect))
     assert (
