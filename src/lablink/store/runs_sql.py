@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from lablink.checks.filters import Expr
 from lablink.checks.run_view import blank_fields
 from lablink.errors import AlreadyExists, InvalidInput, NotFound
+from lablink.gcpause import gc_paused
 from lablink.models import MetricSummary, Note, Project, RunRecord
 from lablink.store import schema as t
 from lablink.store.events_sql import EventsSql
@@ -248,15 +249,28 @@ class RunsSql(EventsSql):
             sort = [
                 direction(o).nulls_last() for o in (order if isinstance(order, list) else [order])
             ]
-            # Ids first: sorting whole rows would carry their package lists through the sort.
-            ids = conn.execute(
-                sa.select(r.c.id)
-                .where(*conds)
-                .order_by(*sort, sa.desc(r.c.created_at), r.c.id)
-                .limit(limit)
-                .offset(offset)
-            ).scalars()
-            return self._hydrate(conn, self._rows_by_id(conn, list(ids), fields), fields), total
+            with gc_paused():
+                if fields is not None and not LIST_SKIPPABLE.intersection(fields):
+                    # No JSON columns asked for: the rows are small, sort them at once.
+                    rows = conn.execute(
+                        self._run_rows(fields)
+                        .where(*conds)
+                        .order_by(*sort, sa.desc(r.c.created_at), r.c.id)
+                        .limit(limit)
+                        .offset(offset)
+                    ).all()
+                    return self._hydrate(conn, rows, fields), total
+                # Ids first: sorting whole rows would carry their package lists through
+                # the sort.
+                ids = conn.execute(
+                    sa.select(r.c.id)
+                    .where(*conds)
+                    .order_by(*sort, sa.desc(r.c.created_at), r.c.id)
+                    .limit(limit)
+                    .offset(offset)
+                ).scalars()
+                rows = self._rows_by_id(conn, list(ids), fields)
+                return self._hydrate(conn, rows, fields), total
 
     @staticmethod
     def _more_runs_than(conn: sa.Connection, conds: Sequence[Any], n: int) -> bool:
@@ -385,7 +399,7 @@ class RunsSql(EventsSql):
         """Hydrate runs in one query per table, keeping the order of ``ids``."""
         if not ids:
             return []
-        with self.engine.connect() as conn:
+        with self.engine.connect() as conn, gc_paused():
             return self._hydrate(conn, self._rows_by_id(conn, ids, fields), fields)
 
     def _rows_by_id(
