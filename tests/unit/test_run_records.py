@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lablink.checks.run_view import FIELDS, parse_fields
@@ -70,6 +70,8 @@ RECORDS = st.builds(
     inputs=st.lists(st.fixed_dictionaries({"kind": TEXT, "ref": TEXT}), max_size=2),
     stop_requested=st.none() | TEXT,
 )
+# a record is a big draw: slow on a busy machine, which is no fault of the test
+BIG_DRAWS = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 SELECTIONS = st.none() | st.lists(st.sampled_from([*FIELDS, "lean"]), max_size=6)
 
 
@@ -91,6 +93,7 @@ def wire(record: RunRecord, fields: Any) -> Any:
     return json.loads(json.dumps(record.to_dict(chosen), allow_nan=True))
 
 
+@BIG_DRAWS
 @given(RECORDS)
 def test_a_built_record_is_the_record_init_makes(record: RunRecord) -> None:
     values = {f.name: getattr(record, f.name) for f in dataclasses.fields(RunRecord)}
@@ -101,6 +104,7 @@ def test_a_built_record_is_the_record_init_makes(record: RunRecord) -> None:
         made.name = "other"  # type: ignore[misc]
 
 
+@BIG_DRAWS
 @given(RECORDS, SELECTIONS)
 def test_from_dict_reads_what_the_former_decoder_read(record: RunRecord, fields: Any) -> None:
     data = wire(record, fields)
@@ -112,6 +116,7 @@ def test_from_dict_reads_what_the_former_decoder_read(record: RunRecord, fields:
     ]
 
 
+@BIG_DRAWS
 @given(RECORDS)
 def test_nan_and_infinities_round_trip_through_the_wire(record: RunRecord) -> None:
     back = RunRecord.from_dict(wire(record, None))

@@ -107,6 +107,15 @@ METRIC_COLUMNS = (
 
 # JSON columns of ``runs`` a list skips unless their field is asked for (``fields=``).
 LIST_SKIPPABLE = frozenset({"packages", "config", "command", "gpus", "summary"})
+# The ``runs`` columns every list reads; the others are read only for their field.
+ALWAYS_COLUMNS = frozenset({"id", "name", "status", "created_at"})
+# The field a ``runs`` column fills, where it is not the column's own name ("" for none:
+# a list that names its fields reads those columns as NULL).
+COLUMN_FIELD = {
+    **{f"git_{part}": "git" for part in ("commit", "branch", "remote", "dirty", "diff_digest")},
+    "project_id": "",
+    "updated_at": "",
+}
 
 
 class Blanks:
