@@ -240,7 +240,8 @@ class RunsSql(EventsSql):
             as_set = where is not None and (
                 project is None or self._more_runs_than(conn, conds, _CORRELATED_MAX)
             )
-            counted = conds if where is None else [*conds, compile_filter(where, as_set=as_set)]
+            clause = None if where is None else compile_filter(where, as_set=as_set)
+            counted = conds if clause is None else [*conds, clause]
             total = int(
                 conn.execute(sa.select(sa.func.count()).select_from(r).where(*counted)).scalar_one()
             )
@@ -249,7 +250,9 @@ class RunsSql(EventsSql):
             if where is not None:
                 # Few matches: sort just those. Many: walk the runs in order and stop
                 # after a page, testing each (correlated form).
-                conds.append(compile_filter(where, as_set=as_set and total <= _SET_PAGE_MAX))
+                page_as_set = as_set and total <= _SET_PAGE_MAX
+                same = page_as_set == as_set  # the count's clause serves: compiled once
+                conds.append(clause if same else compile_filter(where, as_set=page_as_set))
             order = order_by_clause(order_by)
             direction = sa.desc if descending else sa.asc
             sort = [
