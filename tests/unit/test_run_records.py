@@ -163,3 +163,8 @@ def test_gc_pauses_nest_and_restore_the_collector() -> None:
         assert not gc.isenabled()  # off before: left off
     finally:
         gc.enable()
+
+
+def test_duration_brings_the_times_it_is_derived_from() -> None:
+    assert {"ended_at", "heartbeat_at"} <= set(parse_fields("duration"))
+    assert "ended_at" not in parse_fields("tags")
