@@ -425,9 +425,31 @@ def report_creation(figures: dict[str, float]) -> None:
     )
 
 
-def bench_search_e2e(home: Path, url: str, runs: int) -> dict[str, float]:
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) process ``pid`` has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_per_call(fn, server_pid: int | None, repeat: int) -> float:  # type: ignore[no-untyped-def]
+    """CPU seconds one call of ``fn`` costs this process and the server together: on a
+    loaded machine a steadier figure than the wall clock."""
+    server = process_cpu(server_pid) if server_pid else 0.0
+    t0 = time.process_time()
+    for _ in range(repeat):
+        fn()
+    spent = time.process_time() - t0
+    if server_pid:
+        spent += process_cpu(server_pid) - server
+    return spent / repeat
+
+
+def bench_search_e2e(
+    home: Path, url: str, runs: int, server_pid: int | None = None
+) -> dict[str, float]:
     """``Client().runs(project, filter=)`` over ``runs`` runs (half match), in seconds:
-    lean rows and full records, embedded and over HTTP, and a raw sqlite3 join."""
+    lean rows and full records, embedded and over HTTP, and a raw sqlite3 join; and,
+    under ``<name> cpu``, the CPU a call costs caller and server together."""
     from lablink.settings import Settings
 
     project = f"e2e{runs}"
@@ -439,8 +461,13 @@ def bench_search_e2e(home: Path, url: str, runs: int) -> dict[str, float]:
     direct = lablink.Client(settings=Settings.load({"home": str(home)}, {}))
     http = lablink.Client(url)
     for name, client in (("embedded", direct), ("http", http)):
-        out[f"{name} lean"] = timed(lambda c=client: c.runs(project, filter=expr, fields=["lean"]))
-        out[f"{name} full"] = timed(lambda c=client: c.runs(project, filter=expr), repeat=3)
+        pid = server_pid if name == "http" else None
+        lean = lambda c=client: c.runs(project, filter=expr, fields=["lean"])  # noqa: E731
+        full = lambda c=client: c.runs(project, filter=expr)  # noqa: E731
+        out[f"{name} lean"] = timed(lean)
+        out[f"{name} lean cpu"] = cpu_per_call(lean, pid, 5)
+        out[f"{name} full"] = timed(full, repeat=3)
+        out[f"{name} full cpu"] = cpu_per_call(full, pid, 3)
         client.close()
     conn = sqlite3.connect(home / "lablink.db")
     out["raw"] = timed(
@@ -484,10 +511,12 @@ def bench_table(home: Path, url: str, runs: int) -> tuple[float, float, float]:
     return filtered, unfiltered, ref
 
 
-def report_search(home: Path, url: str, e2e_runs: int, runs: int, table_runs: int) -> None:
+def report_search(
+    home: Path, url: str, e2e_runs: int, runs: int, table_runs: int, server_pid: int | None = None
+) -> None:
     """The search figures of issue #18."""
     for n in dict.fromkeys((e2e_runs, runs)):
-        got = bench_search_e2e(home, url, n)
+        got = bench_search_e2e(home, url, n, server_pid)
         # The join's plan depends on lablink's indexes; a fixed Python loop does not.
         unit = timed(lambda: sum(range(1_000_000)))
         raw = f"sqlite3 join {got['raw'] * 1000:.1f} ms; py loop {unit * 1000:.0f} ms"
@@ -500,6 +529,8 @@ def report_search(home: Path, url: str, e2e_runs: int, runs: int, table_runs: in
                 raw,
                 target if lean else "(full records: no target)",
             )
+            where = "caller + server" if name.startswith("http") else "caller"
+            line(f"  CPU of one call, {where}", f"{got[name + ' cpu'] * 1000:.1f} ms", raw, "-")
     search, ref_search = bench_search(home, url, runs)
     line(
         f"search over {runs:,} runs, metric filter",
@@ -641,7 +672,7 @@ def main() -> None:
             home = Path(tmp) / "home"
             proc, url, _ = start_server(home)
             try:
-                report_search(home, url, args.e2e_runs, args.runs, args.table_runs)
+                report_search(home, url, args.e2e_runs, args.runs, args.table_runs, proc.pid)
             finally:
                 proc.terminate()
                 proc.wait(timeout=10)
@@ -731,7 +762,7 @@ def main() -> None:
                 "≤ 10 B (issue 18)",
             )
 
-            report_search(home, url, args.e2e_runs, args.runs, args.table_runs)
+            report_search(home, url, args.e2e_runs, args.runs, args.table_runs, proc.pid)
 
             sdk = subprocess.run(
                 [

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import operator
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from lablink.deprecation import deprecated_attribute
 
@@ -21,6 +21,7 @@ RUN_STATUSES: tuple[str, ...] = (
 )
 ENDED_STATUSES = frozenset(RUN_STATUSES) - {"running"}
 OUTCOMES: tuple[str, ...] = ("positive", "negative", "inconclusive")
+_T = TypeVar("_T")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -133,14 +134,22 @@ class RunRecord:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunRecord:
         """Rebuild a RunRecord from ``to_dict`` output (what the HTTP API returns)."""
+        if not data.keys() >= _REQUIRED_RUN:
+            # the TypeError that names the missing field, as before
+            return cls(**{k: data[k] for k in _RUN_ORDER if k in data})
         values = {k: v for k, v in data.items() if k in _RUN_FIELDS}
-        values["git"] = GitInfo(**data.get("git", {}))
-        values["metrics"] = {k: MetricSummary(**m) for k, m in data.get("metrics", {}).items()}
-        values["notes"] = [Note(**n) for n in data.get("notes", [])]
-        for name in _BLANK_RUN:  # a list asked with ``fields=`` sends fewer
-            if name not in values:
-                values[name] = blank_value(name)
-        return cls(**values)
+        if len(values) < len(_RUN_ORDER):  # a list asked with ``fields=`` sends fewer
+            values.update(_PLAIN_BLANKS)
+            values.update(data)
+            for name, make in _FRESH_BLANKS:
+                if name not in data:
+                    values[name] = make()
+            values.pop("duration", None)
+        git = data.get("git")
+        values["git"] = _NO_GIT if git is None else GitInfo(**git)
+        values["metrics"] = {k: metric_from_dict(m) for k, m in data.get("metrics", {}).items()}
+        values["notes"] = [Note(**n) for n in data.get("notes", ())]
+        return built(cls, values)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -262,7 +271,15 @@ _RUN_DICT: dict[str, Callable[[RunRecord], Any]] = {
     "inputs": lambda r: [dict(i) for i in r.inputs],
     "duration": operator.attrgetter("duration"),
 }
-_RUN_FIELDS = frozenset(f.name for f in dataclasses.fields(RunRecord))
+_RUN_ORDER = tuple(f.name for f in dataclasses.fields(RunRecord))
+_RUN_FIELDS = frozenset(_RUN_ORDER)
+_REQUIRED_RUN = _RUN_FIELDS - _BLANK_RUN.keys()
+# git, metrics and notes are rebuilt from what was sent, or blank, in ``from_dict``
+_PLAIN_BLANKS = {k: v for k, v in _BLANK_RUN.items() if not callable(v)}
+_FRESH_BLANKS = tuple(
+    (k, v) for k, v in _BLANK_RUN.items() if callable(v) and k not in ("git", "metrics", "notes")
+)
+_NO_GIT = GitInfo()  # frozen: one instance serves every run that left git out
 # The keys of ``RunRecord.to_dict``, in order.
 RUN_KEYS = (*(f.name for f in dataclasses.fields(RunRecord)), "duration")
 
@@ -476,3 +493,33 @@ _RENAMED = {"Run": ("lablink.models", "RunRecord")}
 
 def __getattr__(name: str) -> Any:
     return deprecated_attribute(__name__, name, _RENAMED)
+
+
+def built(cls: type[_T], values: dict[str, Any]) -> _T:
+    """An instance of the frozen dataclass ``cls`` holding ``values``, which must name
+    every field of ``cls`` (in field order) and nothing else.
+
+    The generated ``__init__`` of a frozen dataclass sets each field through
+    ``object.__setattr__``: for a list of thousands of runs that was the larger part of
+    building them (issue #18). ``__eq__``, ``__hash__`` and ``repr`` read the fields, so
+    the instance is the same as one ``cls(**values)`` makes.
+    """
+    obj = object.__new__(cls)
+    obj.__dict__.update(values)
+    return obj
+
+
+def metric_from_dict(data: Mapping[str, Any]) -> MetricSummary:
+    """A ``MetricSummary`` from its ``to_dict`` form (``summary_value`` may be absent)."""
+    return built(
+        MetricSummary,
+        {
+            "key": data["key"],
+            "count": data["count"],
+            "last_step": data["last_step"],
+            "last_value": data["last_value"],
+            "min_value": data["min_value"],
+            "max_value": data["max_value"],
+            "summary_value": data.get("summary_value"),
+        },
+    )

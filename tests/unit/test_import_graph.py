@@ -24,6 +24,7 @@ LAYERS = {
     "homedir": 0,
     "identity": 0,  # who is calling, roles, token format: no I/O
     "deprecation": 0,  # warning aliases for renamed public names: imports no lablink
+    "gcpause": 0,  # the cycle collector held off while many records are built: no I/O
     # pure checks and statistics: no I/O
     "checks": 1,
     "store": 2,

@@ -50,7 +50,8 @@ def parse_fields(fields: str | Iterable[str]) -> tuple[str, ...]:
     """The selected field names in ``FIELDS`` order, ``ALWAYS`` included.
 
     ``fields`` is a comma-separated string (the HTTP query) or names; ``lean`` stands
-    for the ``LEAN`` set.
+    for the ``LEAN`` set. ``duration`` brings ``ended_at`` and ``heartbeat_at`` along:
+    it is derived from them.
 
     Raises:
         InvalidInput: a name that is not a field of a run.
@@ -67,4 +68,6 @@ def parse_fields(fields: str | Iterable[str]) -> tuple[str, ...]:
                 f"unknown run field {name!r} in fields",
                 f"choose from: lean, {', '.join(FIELDS)}",
             )
+    if "duration" in wanted:
+        wanted.update(("ended_at", "heartbeat_at"))
     return tuple(f for f in FIELDS if f in wanted)

@@ -23,6 +23,7 @@ from lablink import errors
 from lablink.checks.batchwire import CONTENT_TYPE as BATCH_CONTENT_TYPE
 from lablink.checks.batchwire import encode_batch
 from lablink.checks.routes import API_PREFIX
+from lablink.gcpause import gc_paused
 from lablink.models import Artifact, History, Incident, NewRun, Project, RunRecord
 from lablink.sdk.transport import Transport
 from lablink.sdk.wire import (
@@ -163,8 +164,10 @@ class HttpTransport(Transport):
         for name, value in (("project", project), ("filter", filter), ("sort", sort)):
             if value is not None:
                 params[name] = value
-        answer = self._json("GET", "/runs", params=params)
-        return [RunRecord.from_dict(r) for r in answer["runs"]], int(answer["total"])
+        response = self._send("GET", "/runs", params=params)
+        with gc_paused():  # thousands of dicts and records, none of them garbage
+            answer = json.loads(response.content)
+            return [RunRecord.from_dict(r) for r in answer["runs"]], int(answer["total"])
 
     def list_projects(self) -> list[Project]:
         answer = self._json("GET", "/projects")

@@ -8,6 +8,7 @@ transactions on both dialects.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,6 +17,8 @@ from lablink.errors import NotFound
 from lablink.store import schema as t
 
 RUN_PROJECT_CACHE = 100_000
+# Up to this many values ``among`` binds each as a parameter of a plain ``IN``.
+FEW_VALUES = 32
 # Built once: the ingest path runs it on every batch.
 _RUN_STATE = sa.select(t.runs.c.project_id, t.runs.c.status).where(
     t.runs.c.id == sa.bindparam("run_id")
@@ -40,6 +43,21 @@ class SqlBase:
     def insert(self, table: sa.Table) -> Any:
         """The dialect's INSERT construct, which supports ON CONFLICT."""
         raise NotImplementedError  # pragma: no cover - every dialect overrides it
+
+    def among(self, column: sa.ColumnElement[Any], values: Sequence[str]) -> Any:
+        """``column IN values`` for a list of text values (a page of run ids).
+
+        ``IN`` binds one parameter per value, which SQLAlchemy renders anew for every
+        list: right for a few values; a long list goes to the dialect, which binds it
+        as one parameter.
+        """
+        if len(values) <= FEW_VALUES:
+            return column.in_(list(values))
+        return self.among_many(column, values)
+
+    def among_many(self, column: sa.ColumnElement[Any], values: Sequence[str]) -> Any:
+        """``among`` for a long list; the dialects bind the list as one parameter."""
+        return column.in_(list(values))
 
     def run_project(self, conn: sa.Connection, run_id: str) -> int:
         """The project id of a run (cached after the first look-up).

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from lablink.store.jsoncol import json_dumps, json_loads
@@ -39,6 +41,10 @@ class PostgresStore(SqlStore):
 
     def insert(self, table: sa.Table) -> Any:
         return pg_insert(table)
+
+    def among_many(self, column: sa.ColumnElement[Any], values: Sequence[str]) -> Any:
+        # the list as one text[] parameter: column = ANY(%(param)s)
+        return column == sa.any_(sa.bindparam(None, list(values), type_=ARRAY(sa.Text)))
 
     def _notify(self, conn: sa.Connection, event_id: int) -> None:
         # Delivered at commit, to every connection listening on the channel in any process.

@@ -8,7 +8,7 @@ import operator
 from collections.abc import Callable, Collection
 from typing import Any
 
-from lablink.models import GitInfo, MetricSummary, Note, RunRecord, blank_value
+from lablink.models import GitInfo, MetricSummary, Note, RunRecord, blank_value, built
 from lablink.store import schema
 
 
@@ -79,14 +79,17 @@ def metric_from_values(
     summary_value: Any,
 ) -> MetricSummary:
     """A summary from the values of ``METRIC_COLUMNS``, in that order."""
-    return MetricSummary(
-        key,
-        int(count),
-        last_step,
-        _float(last_value),
-        _float(min_value),
-        _float(max_value),
-        _float(summary_value),
+    return built(
+        MetricSummary,
+        {
+            "key": key,
+            "count": int(count),
+            "last_step": last_step,
+            "last_value": None if last_value is None else float(last_value),
+            "min_value": None if min_value is None else float(min_value),
+            "max_value": None if max_value is None else float(max_value),
+            "summary_value": None if summary_value is None else float(summary_value),
+        },
     )
 
 
@@ -102,12 +105,17 @@ METRIC_COLUMNS = (
 )
 
 
-def _float(value: Any) -> float | None:
-    return None if value is None else float(value)
-
-
 # JSON columns of ``runs`` a list skips unless their field is asked for (``fields=``).
 LIST_SKIPPABLE = frozenset({"packages", "config", "command", "gpus", "summary"})
+# The ``runs`` columns every list reads; the others are read only for their field.
+ALWAYS_COLUMNS = frozenset({"id", "name", "status", "created_at"})
+# The field a ``runs`` column fills, where it is not the column's own name ("" for none:
+# a list that names its fields reads those columns as NULL).
+COLUMN_FIELD = {
+    **{f"git_{part}": "git" for part in ("commit", "branch", "remote", "dirty", "diff_digest")},
+    "project_id": "",
+    "updated_at": "",
+}
 
 
 class Blanks:
@@ -189,4 +197,4 @@ def to_run(
     )
     if blank is not None:
         blank.fill(values)
-    return RunRecord(**values)
+    return built(RunRecord, values)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -11,11 +12,14 @@ import sqlalchemy as sa
 from lablink.checks.filters import Expr
 from lablink.checks.run_view import blank_fields
 from lablink.errors import AlreadyExists, InvalidInput, NotFound
+from lablink.gcpause import gc_paused
 from lablink.models import MetricSummary, Note, Project, RunRecord
 from lablink.store import schema as t
 from lablink.store.events_sql import EventsSql
 from lablink.store.filter_sql import compile_filter, order_by_clause
 from lablink.store.rows import (
+    ALWAYS_COLUMNS,
+    COLUMN_FIELD,
     LIST_SKIPPABLE,
     METRIC_COLUMNS,
     Blanks,
@@ -57,9 +61,12 @@ class RunsSql(EventsSql):
         return int(pid)
 
     def _project_id(self, conn: sa.Connection, name: str) -> int:
+        if name in self._project_ids:  # a project is never deleted nor renamed
+            return self._project_ids[name]
         pid = conn.execute(sa.select(t.projects.c.id).where(t.projects.c.name == name)).scalar()
         if pid is None:
             raise NotFound(f"no project named {name!r}", "list projects with `lablink projects`")
+        self._project_ids[name] = int(pid)
         return int(pid)
 
     def list_projects(self) -> list[Project]:
@@ -233,7 +240,8 @@ class RunsSql(EventsSql):
             as_set = where is not None and (
                 project is None or self._more_runs_than(conn, conds, _CORRELATED_MAX)
             )
-            counted = conds if where is None else [*conds, compile_filter(where, as_set=as_set)]
+            clause = None if where is None else compile_filter(where, as_set=as_set)
+            counted = conds if clause is None else [*conds, clause]
             total = int(
                 conn.execute(sa.select(sa.func.count()).select_from(r).where(*counted)).scalar_one()
             )
@@ -242,21 +250,42 @@ class RunsSql(EventsSql):
             if where is not None:
                 # Few matches: sort just those. Many: walk the runs in order and stop
                 # after a page, testing each (correlated form).
-                conds.append(compile_filter(where, as_set=as_set and total <= _SET_PAGE_MAX))
+                page_as_set = as_set and total <= _SET_PAGE_MAX
+                same = page_as_set == as_set  # the count's clause serves: compiled once
+                conds.append(clause if same else compile_filter(where, as_set=page_as_set))
             order = order_by_clause(order_by)
             direction = sa.desc if descending else sa.asc
             sort = [
                 direction(o).nulls_last() for o in (order if isinstance(order, list) else [order])
             ]
-            # Ids first: sorting whole rows would carry their package lists through the sort.
-            ids = conn.execute(
-                sa.select(r.c.id)
-                .where(*conds)
-                .order_by(*sort, sa.desc(r.c.created_at), r.c.id)
-                .limit(limit)
-                .offset(offset)
-            ).scalars()
-            return self._hydrate(conn, self._rows_by_id(conn, list(ids), fields), fields), total
+            with gc_paused():
+                if (
+                    fields is not None
+                    and not LIST_SKIPPABLE.intersection(fields)
+                    and offset + limit >= total
+                ):
+                    # The page holds every match left and no JSON column is asked for:
+                    # sort the small rows at once. (A short page of many matches sorts
+                    # ids, which an index covers, and reads only its own rows.)
+                    rows = conn.execute(
+                        self._run_rows(fields)
+                        .where(*conds)
+                        .order_by(*sort, sa.desc(r.c.created_at), r.c.id)
+                        .limit(limit)
+                        .offset(offset)
+                    ).all()
+                    return self._hydrate(conn, rows, fields), total
+                # Ids first: sorting whole rows would carry their package lists through
+                # the sort.
+                ids = conn.execute(
+                    sa.select(r.c.id)
+                    .where(*conds)
+                    .order_by(*sort, sa.desc(r.c.created_at), r.c.id)
+                    .limit(limit)
+                    .offset(offset)
+                ).scalars()
+                rows = self._rows_by_id(conn, list(ids), fields)
+                return self._hydrate(conn, rows, fields), total
 
     @staticmethod
     def _more_runs_than(conn: sa.Connection, conds: Sequence[Any], n: int) -> bool:
@@ -385,7 +414,7 @@ class RunsSql(EventsSql):
         """Hydrate runs in one query per table, keeping the order of ``ids``."""
         if not ids:
             return []
-        with self.engine.connect() as conn:
+        with self.engine.connect() as conn, gc_paused():
             return self._hydrate(conn, self._rows_by_id(conn, ids, fields), fields)
 
     def _rows_by_id(
@@ -394,27 +423,15 @@ class RunsSql(EventsSql):
         """The run rows of ``ids`` in that order (ids not found left out)."""
         if not ids:
             return []
-        query = self._run_rows(fields).where(t.runs.c.id.in_(list(ids)))
+        query = self._run_rows(fields).where(self.among(t.runs.c.id, ids))
         found = {row.id: row for row in conn.execute(query).all()}
         return [found[i] for i in ids if i in found]
 
     @staticmethod
     def _run_rows(fields: Sequence[str] | None) -> sa.Select[Any]:
-        """The runs columns a record needs, with its project's name.
-
-        With ``fields``, the JSON columns of the other fields are not read at all
-        (decoding package lists and configs is most of a list's cost).
-        """
-        want = set(fields) if fields is not None else None
-        columns = [
-            sa.null().label(c.name)
-            if c.name in LIST_SKIPPABLE and want is not None and c.name not in want
-            else c
-            for c in t.runs.c
-        ]
-        return sa.select(*columns, t.projects.c.name.label("project_name")).join(
-            t.projects, t.projects.c.id == t.runs.c.project_id
-        )
+        """The runs columns a record needs, with its project's name (built once per
+        selection: a select of every column is a millisecond to build)."""
+        return _run_rows(None if fields is None else frozenset(fields))
 
     def _hydrate(
         self, conn: sa.Connection, rows: Sequence[Any], fields: Sequence[str] | None
@@ -434,7 +451,7 @@ class RunsSql(EventsSql):
             if not wanted("tags")
             else conn.execute(
                 sa.select(t.run_tags.c.run_id, t.run_tags.c.tag)
-                .where(t.run_tags.c.run_id.in_(ids))
+                .where(self.among(t.run_tags.c.run_id, ids))
                 .order_by(t.run_tags.c.tag)
             ).all()
         ):
@@ -445,7 +462,7 @@ class RunsSql(EventsSql):
             for run_id, key, text in conn.execute(
                 sa.select(
                     t.run_params.c.run_id, t.run_params.c.key, t.run_params.c.value_text
-                ).where(t.run_params.c.run_id.in_(ids))
+                ).where(self.among(t.run_params.c.run_id, ids))
             ).all():
                 params.setdefault(run_id, {})[key] = read(text)
         metrics: dict[str, dict[str, MetricSummary]] = {}
@@ -453,7 +470,7 @@ class RunsSql(EventsSql):
             m = t.run_metrics
             for run_id, *values in conn.execute(
                 sa.select(m.c.run_id, *(m.c[name] for name in METRIC_COLUMNS))
-                .where(m.c.run_id.in_(ids))
+                .where(self.among(m.c.run_id, ids))
                 .order_by(m.c.key)
             ).all():
                 metrics.setdefault(run_id, {})[values[0]] = metric_from_values(*values)
@@ -462,7 +479,7 @@ class RunsSql(EventsSql):
             ()
             if not wanted("notes")
             else conn.execute(
-                sa.select(t.notes).where(t.notes.c.run_id.in_(ids)).order_by(t.notes.c.id)
+                sa.select(t.notes).where(self.among(t.notes.c.run_id, ids)).order_by(t.notes.c.id)
             )
         ):
             notes.setdefault(row.run_id, []).append(
@@ -474,7 +491,7 @@ class RunsSql(EventsSql):
             if not wanted("inputs")
             else conn.execute(
                 sa.select(t.run_inputs)
-                .where(t.run_inputs.c.run_id.in_(ids))
+                .where(self.among(t.run_inputs.c.run_id, ids))
                 .order_by(t.run_inputs.c.created_at)
             )
         ):
@@ -494,3 +511,22 @@ class RunsSql(EventsSql):
             )
             for row in rows
         ]
+
+
+@functools.lru_cache(maxsize=64)
+def _run_rows(want: frozenset[str] | None) -> sa.Select[Any]:
+    """The runs columns a record needs, with its project's name.
+
+    With ``fields``, the columns of the other fields are not read at all (decoding
+    package lists and configs is most of a list's cost; sorting wide rows, much of
+    the rest); they read as NULL, keeping every column's place in the row.
+    """
+    columns = [
+        c
+        if want is None or c.name in ALWAYS_COLUMNS or COLUMN_FIELD.get(c.name, c.name) in want
+        else sa.null().label(c.name)
+        for c in t.runs.c
+    ]
+    return sa.select(*columns, t.projects.c.name.label("project_name")).join(
+        t.projects, t.projects.c.id == t.runs.c.project_id
+    )

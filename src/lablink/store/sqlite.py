@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -87,6 +87,11 @@ class SqliteStore(SqlStore):
 
     def insert(self, table: sa.Table) -> Any:
         return sqlite_insert(table)
+
+    def among_many(self, column: sa.ColumnElement[Any], values: Sequence[str]) -> Any:
+        # the list as one JSON array, read back by json_each: one bound parameter
+        listed = sa.func.json_each(json_dumps(list(values))).table_valued("value")
+        return column.in_(sa.select(listed.c.value))
 
     def checkpoint(self) -> None:
         """Fold the WAL back into the database, truncate it and close idle connections.

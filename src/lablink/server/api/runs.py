@@ -18,6 +18,7 @@ from lablink.checks.wire_numbers import MAX_WIRE_INT
 from lablink.core.lab import Lab
 from lablink.core.run_batch import create_runs as create_runs_of
 from lablink.errors import InvalidInput
+from lablink.gcpause import gc_paused
 from lablink.models import RUN_KEYS, NewRun, RunRecord
 from lablink.server.access import Access, Authorized
 from lablink.server.deps import Actor, LabDep
@@ -152,11 +153,12 @@ def search_runs(
         project = searched_project(lab, access, project)
     chosen = parse_fields(fields) if fields is not None else None  # before the query
     runs, total = lab.tracking.search_runs(project, filter, sort, desc, limit, offset, chosen)
-    if chosen is not None:
-        listed = [_selected(run, chosen) for run in runs]
-    else:
-        listed = [run.to_dict() if config else _listed(run) for run in runs]
-    return reply({"runs": listed, "total": total})
+    with gc_paused():  # thousands of dicts, none of them garbage
+        if chosen is not None:
+            listed = [_selected(run, chosen) for run in runs]
+        else:
+            listed = [run.to_dict() if config else _listed(run) for run in runs]
+        return reply({"runs": listed, "total": total})
 
 
 def searched_project(lab: Lab, access: Access, project: str | None) -> str | None:
