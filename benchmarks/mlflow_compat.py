@@ -51,7 +51,8 @@ def start(command: list[str], log: Path, health: str) -> tuple[subprocess.Popen[
     with log.open("wb") as sink:
         proc = subprocess.Popen([*command, "--port", str(port)], stdout=sink, stderr=sink)
     url = f"http://127.0.0.1:{port}"
-    for _ in range(600):
+    deadline = time.monotonic() + 600  # MLflow's server takes minutes on a busy machine
+    while time.monotonic() < deadline:
         try:
             with urllib.request.urlopen(url + health, timeout=1):
                 return proc, url

@@ -37,6 +37,12 @@ class SqlBase:
         """A connection context for one short write transaction."""
         return self.engine.begin()
 
+    def rewrite(self) -> Any:
+        """A write transaction that stores nothing new, only rewrites what is stored
+        (folding a metric tail): losing it loses nothing, so it need not wait to be
+        durable. Stores that make writes durable separately (SQLite) skip that here."""
+        return self.write()
+
     def insert(self, table: sa.Table) -> Any:
         """The dialect's INSERT construct, which supports ON CONFLICT."""
         raise NotImplementedError  # pragma: no cover - every dialect overrides it

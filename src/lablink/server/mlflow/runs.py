@@ -43,14 +43,14 @@ def create(request: Request, args: Args, access: Authorized) -> JSONResponse:
     else:
         sent = wire.text(args, "user_id", required=False) or tags.get("mlflow.user")
         owner = (sent or lab.settings.user)[:200]
-    run = lab.mlflow.create_run(
+    run, extras = lab.mlflow.create_run(
         owner,
         str(exp.experiment_id),
         wire.integer(args, "start_time"),
         wire.text(args, "run_name", required=False),
         tags,
     )
-    return reply({"run": _render(request, run.id)})
+    return reply({"run": wire.run(run, extras, str(exp.experiment_id))})
 
 
 def _render(request: Request, run_id: str) -> dict[str, Any]:
