@@ -295,26 +295,27 @@ class MlflowCompat:
         _check_tags(tags)
         rid = self._active_id(run_id)
         if params:
-            self._log_params(self.store.get_run(rid), params)
+            self._log_params(rid, params)
         if tags:
             self._set_tags(rid, tags)
         if series:
             self.tracking.log_batch(rid, self._next_seq(), series)
 
-    def _log_params(self, run: RunRecord, params: Mapping[str, str]) -> None:
-        stored = self.sql.extras([run.id])[run.id].params
+    def _log_params(self, run_id: str, params: Mapping[str, str]) -> None:
+        stored = self.sql.extras([run_id])[run_id].params
         for key, value in params.items():
             if key in stored and stored[key] != value:
                 raise InvalidInput(
                     f"changing param values is not allowed: param {key!r} was logged with "
-                    f"value {stored[key]!r} for run {run.id}; attempted {value!r}",
+                    f"value {stored[key]!r} for run {run_id}; attempted {value!r}",
                     "log the new value under another key, or start a new run",
                 )
-        merged = {**dict(run.config), **{k: parse_param(v) for k, v in params.items()}}
+        config = self.sql.config(run_id)  # the config alone, not the whole run record
+        merged = {**config, **{k: parse_param(v) for k, v in params.items()}}
         flat = check_config(merged)
         # MLflow lets a finished run take params, so the config is set directly here
         # rather than through Tracking.merge_config, which refuses ended runs.
-        self.sql.log_params(run.id, params, merged, flat)
+        self.sql.log_params(run_id, params, merged, flat)
 
     def _set_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
         if tags.get("mlflow.runName"):

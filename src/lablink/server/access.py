@@ -316,10 +316,17 @@ def run_project(request: Request, ref: str) -> str:
     found = cache.get(ref)
     if found is None:
         run = lab.tracking.get_run(ref)
-        if len(cache) >= RUN_CACHE:
-            cache.clear()
-        cache[run.id] = found = run.project
+        remember_run_project(request, run.id, found := run.project)
     return found
+
+
+def remember_run_project(request: Request, run_id: str, project: str) -> None:
+    """Note the project of run ``run_id`` (as a route that created it knows it), so the
+    access checks of the calls that follow need no store read."""
+    cache: dict[str, str] = request.app.state.run_projects
+    if len(cache) >= RUN_CACHE:
+        cache.clear()  # crude but bounded; refills on use
+    cache[run_id] = project
 
 
 Authorized = Annotated[Access | None, Depends(authorize)]

@@ -36,6 +36,7 @@ logger = logging.getLogger(__name__)
 
 TAIL_POINTS = 4_096  # a key's tail is folded past this many points (its room is reused)
 TAIL_ROWS = 64  # ... or this many chunk rows (small batches: ~100 bytes of row each)
+FOLD_GROUP = 100  # tails folded in one transaction
 TAIL_CACHE = 100_000  # (run, key) tails followed in memory; cleared past it, as a cache
 # A live "points" event carries its batch's points for the charts watching; once they
 # are folded and this many seconds old (all of them when the run ends) the event keeps
@@ -174,17 +175,22 @@ class MetricsSql(EventsSql):
         return True
 
     def _fold_full_tails(self, run_id: str, chunks: list[dict[str, Any]]) -> None:
-        """Fold the tails this batch filled, each in its own short transaction."""
+        """Fold the tails this batch filled, ``FOLD_GROUP`` keys a transaction."""
         tails = self._tails
         if len(tails) >= TAIL_CACHE:
             tails.clear()
+        full = []
         for chunk in chunks:
             tail = tails.setdefault((run_id, chunk["key"]), [0, 0])
             tail[0] += chunk["n"]
             tail[1] += 1
             if tail[0] >= TAIL_POINTS or tail[1] >= TAIL_ROWS:
                 tail[0] = tail[1] = 0
-                self.fold_tail(run_id, [chunk["key"]])
+                full.append(chunk["key"])
+        # An MLflow batch fills a thousand keys' tails at once: folded a group per
+        # transaction, not one each, and not all in one that holds the write lock long.
+        for start in range(0, len(full), FOLD_GROUP):
+            self.fold_tail(run_id, full[start : start + FOLD_GROUP])
 
     def fold_tail(self, run_id: str, keys: list[str] | None = None) -> int:
         """Fold the tails of ``keys`` into blocks; None: every key, as the run has ended.

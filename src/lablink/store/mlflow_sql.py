@@ -227,6 +227,14 @@ class MlflowSql:
             self._set_lifecycle(conn, [run_id], "active")
             self._put(t.mlflow_tags, run_id, tags, overwrite=True, conn=conn)
 
+    def config(self, run_id: str) -> dict[str, Any]:
+        """A run's config (what params merge into). Raises ``NotFound``."""
+        with self.store.engine.connect() as conn:
+            row = conn.execute(sa.select(t.runs.c.config).where(t.runs.c.id == run_id)).first()
+        if row is None:
+            raise NotFound(f"no run with id {run_id!r}", "list runs with `lablink runs ls`")
+        return dict(row.config or {})
+
     def log_params(
         self,
         run_id: str,

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from lablink.checks import mlflow_search as search
 from lablink.errors import InvalidInput
 from lablink.models import RunRecord
+from lablink.server.access import remember_run_project
 from lablink.server.jsonio import JSONResponse, reply
 from lablink.server.mlflow import wire
 from lablink.server.mlflow.guard import (
@@ -50,6 +51,7 @@ def create(request: Request, args: Args, access: Authorized) -> JSONResponse:
         wire.text(args, "run_name", required=False),
         tags,
     )
+    remember_run_project(request, run.id, run.project)
     return reply({"run": wire.run(run, extras, str(exp.experiment_id))})
 
 
