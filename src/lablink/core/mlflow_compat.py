@@ -160,16 +160,18 @@ class MlflowCompat:
         commit = tags.get("mlflow.source.git.commit")
         if commit:
             capture["git_commit"] = commit
-        run = self.tracking.create_run(owner, exp.project, name, capture=capture)
-        times: dict[str, float] = {}
-        if start_time_ms is not None:
-            start = start_time_ms / 1000
-            # lablink heard from the run now, whatever start it claims: an old start (an
-            # import, a replayed run) must not make a new run look silent to the watchdog
-            beat = max(start, time.time())
-            times = {"created_at": start, "heartbeat_at": beat, "updated_at": time.time()}
-        tags = {**tags, "mlflow.runName": run.name}
-        self.sql.start_run(run.id, times, tags)
+        with self.store.one_sync():  # the run and its MLflow rows: durable together
+            run = self.tracking.create_run(owner, exp.project, name, capture=capture)
+            times: dict[str, float] = {}
+            if start_time_ms is not None:
+                start = start_time_ms / 1000
+                # lablink heard from the run now, whatever start it claims: an old start
+                # (an import, a replayed run) must not make a new run look silent to the
+                # watchdog
+                beat = max(start, time.time())
+                times = {"created_at": start, "heartbeat_at": beat, "updated_at": time.time()}
+            tags = {**tags, "mlflow.runName": run.name}
+            self.sql.start_run(run.id, times, tags)
         if times:
             run = dataclasses.replace(
                 run, created_at=times["created_at"], heartbeat_at=times["heartbeat_at"]
@@ -294,12 +296,13 @@ class MlflowCompat:
                 raise InvalidInput(f"param {key!r} is over {MAX_PARAM_VALUE} characters")
         _check_tags(tags)
         rid = self._active_id(run_id)
-        if params:
-            self._log_params(rid, params)
-        if tags:
-            self._set_tags(rid, tags)
-        if series:
-            self.tracking.log_batch(rid, self._next_seq(), series)
+        with self.store.one_sync():  # params, tags and points: durable together
+            if params:
+                self._log_params(rid, params)
+            if tags:
+                self._set_tags(rid, tags)
+            if series:
+                self.tracking.log_batch(rid, self._next_seq(), series)
 
     def _log_params(self, run_id: str, params: Mapping[str, str]) -> None:
         stored = self.sql.extras([run_id])[run_id].params

@@ -8,6 +8,7 @@ transactions on both dialects.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import sqlalchemy as sa
@@ -36,6 +37,12 @@ class SqlBase:
     def write(self) -> Any:
         """A connection context for one short write transaction."""
         return self.engine.begin()
+
+    def one_sync(self) -> contextlib.AbstractContextManager[None]:
+        """Writes made inside (by this thread) are acknowledged together: where writes
+        wait to be durable (SQLite's ``durability=commit``), they wait once, on leaving,
+        rather than each on its own. Nothing is durable before it ends."""
+        return contextlib.nullcontext()
 
     def rewrite(self) -> Any:
         """A write transaction that stores nothing new, only rewrites what is stored
