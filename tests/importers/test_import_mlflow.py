@@ -237,6 +237,7 @@ def test_an_old_start_time_is_not_a_silent_run(lab: Lab) -> None:
     # the watchdog crashes runs it has not heard from for minutes: an imported run
     # started long ago has just been heard from
     before = time.time()
-    run = lab.mlflow.create_run("ana", "0", 1_500_000_000_000, "old", {})
-    assert run.created_at == 1_500_000_000.0
-    assert run.heartbeat_at is not None and run.heartbeat_at >= before
+    created, _ = lab.mlflow.create_run("ana", "0", 1_500_000_000_000, "old", {})
+    for run in (created, lab.tracking.get_run(created.id)):  # as answered, and as stored
+        assert run.created_at == 1_500_000_000.0
+        assert run.heartbeat_at is not None and run.heartbeat_at >= before

@@ -263,6 +263,49 @@ def test_folded_points_events_keep_only_their_keys(
     ]
 
 
+def test_fresh_points_events_keep_their_points_through_folds(lab: Lab, small_tails: None) -> None:
+    run = lab.tracking.create_run(USER, "blocks", "fresh")
+    for seq in range(8):  # several folds, all within EVENT_POINTS_KEEP
+        lab.tracking.log_batch(run.id, seq, {"b": series([seq], [1.0])})
+    assert all("metrics" in p for p in points_payloads(lab, run.id))
+    lab.tracking.finish_run(USER, run.id)
+    assert all("metrics" not in p for p in points_payloads(lab, run.id))
+
+
+def test_tails_filled_by_one_batch_fold_a_group_at_a_time(
+    lab: Lab, small_tails: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An MLflow-style batch (a point per key) fills every key's tail at once: all fold,
+    ``FOLD_GROUP`` keys a transaction, and read back as sent."""
+    monkeypatch.setattr(metrics_sql, "FOLD_GROUP", 2)
+    run = lab.tracking.create_run(USER, "blocks", "many-keys")
+    keys = [f"k{i}" for i in range(5)]
+    for seq in range(3):  # TAIL_ROWS = 3: the third batch fills all five tails
+        lab.tracking.log_batch(run.id, seq, {k: series([seq], [seq + 0.5]) for k in keys})
+    assert stored(lab, t.metric_chunks, run.id) == 0
+    with lab.store.engine.connect() as conn:  # type: ignore[attr-defined]
+        folded = conn.execute(
+            sa.select(t.metric_blocks.c.key).where(t.metric_blocks.c.run_id == run.id)
+        ).scalars()
+        assert sorted(set(folded)) == keys
+    for key in keys:
+        steps, _, values = lab.store.read_series(run.id, key, None, None)
+        assert steps.tolist() == [0, 1, 2] and values.tolist() == [0.5, 1.5, 2.5]
+
+
+def test_the_event_clock_names_the_newest_event_old_enough(lab: Lab) -> None:
+    """A fold reads events only up to the id this names: all written before the cut."""
+    store: Any = lab.store
+    store._event_clock.clear()
+    for at, event_id in ((100.0, 1), (100.4, 2), (101.2, 3), (101.9, 4), (103.0, 5)):
+        store._note_event(at, event_id)
+    assert store._old_event_id(100.0) is None  # nothing that old: the fold reads nothing
+    assert store._old_event_id(100.5) == 2
+    assert store._old_event_id(101.5) == 2  # 3 shares its second with 4, which is newer
+    assert store._old_event_id(102.0) == 4
+    assert store._old_event_id(1e12) == 5
+
+
 def series(steps: list[int], values: list[float]) -> dict[str, list[Any]]:
     return {"steps": steps, "times": [1.7e9 + s for s in steps], "values": values}
 

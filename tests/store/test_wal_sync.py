@@ -46,6 +46,37 @@ def test_each_sequential_write_waits_for_its_own_sync(tmp_path: Path) -> None:
     store.close()
 
 
+def test_writes_of_one_call_wait_for_one_sync_at_its_end(tmp_path: Path) -> None:
+    store = sqlite_store(tmp_path)
+    assert store.group_sync is not None
+    with store.one_sync():
+        for name in ("a", "b", "c"):
+            store.ensure_project(name)
+        with store.one_sync():  # nested: still the outer one's sync
+            store.ensure_project("d")
+        assert store.group_sync.syncs == 0  # nothing acknowledged yet
+    assert store.group_sync.syncs == 1
+    store.ensure_project("e")  # afterwards each write waits for its own again
+    assert store.group_sync.syncs == 2
+    store.close()
+
+
+def test_a_call_that_fails_midway_still_syncs_what_it_wrote(tmp_path: Path) -> None:
+    store = sqlite_store(tmp_path)
+    assert store.group_sync is not None
+
+    def fails_midway() -> None:
+        with store.one_sync():
+            store.ensure_project("written")
+            raise RuntimeError("the call's next step fails")
+
+    with pytest.raises(RuntimeError, match="next step"):
+        fails_midway()
+    assert store.group_sync.syncs == 1
+    assert [p.name for p in store.list_projects()] == ["written"]
+    store.close()
+
+
 def test_commits_that_wait_together_share_one_sync(tmp_path: Path) -> None:
     store = sqlite_store(tmp_path)
     assert store.group_sync is not None

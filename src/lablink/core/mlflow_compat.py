@@ -11,6 +11,7 @@ as lablink's seconds.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import itertools
 import math
 import re
@@ -142,9 +143,9 @@ class MlflowCompat:
         start_time_ms: int | None,
         run_name: str | None,
         tags: Mapping[str, str],
-    ) -> RunRecord:
+    ) -> tuple[RunRecord, RunExtras]:
         """Start a run in an experiment; ``mlflow.runName`` and ``mlflow.source.git.commit``
-        tags become the run's name and commit.
+        tags become the run's name and commit. Returns the run and its MLflow extras.
 
         Raises:
             NotFound: no such experiment.
@@ -159,16 +160,23 @@ class MlflowCompat:
         commit = tags.get("mlflow.source.git.commit")
         if commit:
             capture["git_commit"] = commit
-        run = self.tracking.create_run(owner, exp.project, name, capture=capture)
-        if start_time_ms is not None:
-            start = start_time_ms / 1000
-            # lablink heard from the run now, whatever start it claims: an old start (an
-            # import, a replayed run) must not make a new run look silent to the watchdog
-            beat = max(start, time.time())
-            self.store.update_run(run.id, {"created_at": start, "heartbeat_at": beat})
-        self.sql.set_lifecycle([run.id], "active")
-        self.sql.put_tags(run.id, {**tags, "mlflow.runName": run.name})
-        return self.tracking.get_run(run.id)
+        with self.store.one_sync():  # the run and its MLflow rows: durable together
+            run = self.tracking.create_run(owner, exp.project, name, capture=capture)
+            times: dict[str, float] = {}
+            if start_time_ms is not None:
+                start = start_time_ms / 1000
+                # lablink heard from the run now, whatever start it claims: an old start
+                # (an import, a replayed run) must not make a new run look silent to the
+                # watchdog
+                beat = max(start, time.time())
+                times = {"created_at": start, "heartbeat_at": beat, "updated_at": time.time()}
+            tags = {**tags, "mlflow.runName": run.name}
+            self.sql.start_run(run.id, times, tags)
+        if times:
+            run = dataclasses.replace(
+                run, created_at=times["created_at"], heartbeat_at=times["heartbeat_at"]
+            )
+        return run, RunExtras("active", {}, tags)  # what a read would give: no read
 
     def run(self, run_id: str) -> tuple[RunRecord, RunExtras, ExperimentRow]:
         """A run with its MLflow extras and experiment. Raises ``NotFound``."""
@@ -204,13 +212,21 @@ class MlflowCompat:
         self.sql.set_lifecycle([self.tracking.get_run(run_id).id], stage)
 
     def _active(self, run_id: str) -> RunRecord:
-        run = self.tracking.get_run(run_id)
-        if self.sql.extras([run.id])[run.id].lifecycle_stage != "active":
+        return self.store.get_run(self._active_id(run_id))
+
+    def _active_id(self, run_id: str) -> str:
+        """The full id of run ``run_id``, which must not be deleted.
+
+        Two one-row reads: a run's whole record (its metric summaries, a thousand for
+        an MLflow log-batch) is loaded only where a call needs it.
+        """
+        rid = self.store.resolve_run_id(run_id)
+        if self.sql.lifecycle(rid) != "active":
             raise InvalidInput(
-                f"the run {run.id} must be in the 'active' state; it is deleted",
+                f"the run {rid} must be in the 'active' state; it is deleted",
                 "restore it first",
             )
-        return run
+        return rid
 
     def runs(
         self, experiment_ids: Sequence[str], filter: str | None = None
@@ -279,40 +295,41 @@ class MlflowCompat:
             if len(text) > MAX_PARAM_VALUE:
                 raise InvalidInput(f"param {key!r} is over {MAX_PARAM_VALUE} characters")
         _check_tags(tags)
-        run = self._active(run_id)
-        if params:
-            self._log_params(run, params)
-        if tags:
-            self._set_tags(run, tags)
-        if series:
-            self.tracking.log_batch(run.id, self._next_seq(), series)
+        rid = self._active_id(run_id)
+        with self.store.one_sync():  # params, tags and points: durable together
+            if params:
+                self._log_params(rid, params)
+            if tags:
+                self._set_tags(rid, tags)
+            if series:
+                self.tracking.log_batch(rid, self._next_seq(), series)
 
-    def _log_params(self, run: RunRecord, params: Mapping[str, str]) -> None:
-        stored = self.sql.extras([run.id])[run.id].params
+    def _log_params(self, run_id: str, params: Mapping[str, str]) -> None:
+        stored = self.sql.extras([run_id])[run_id].params
         for key, value in params.items():
             if key in stored and stored[key] != value:
                 raise InvalidInput(
                     f"changing param values is not allowed: param {key!r} was logged with "
-                    f"value {stored[key]!r} for run {run.id}; attempted {value!r}",
+                    f"value {stored[key]!r} for run {run_id}; attempted {value!r}",
                     "log the new value under another key, or start a new run",
                 )
-        merged = {**dict(run.config), **{k: parse_param(v) for k, v in params.items()}}
+        config = self.sql.config(run_id)  # the config alone, not the whole run record
+        merged = {**config, **{k: parse_param(v) for k, v in params.items()}}
         flat = check_config(merged)
-        self.sql.put_params(run.id, params)
         # MLflow lets a finished run take params, so the config is set directly here
         # rather than through Tracking.merge_config, which refuses ended runs.
-        self.store.set_config(run.id, merged, flat)
+        self.sql.log_params(run_id, params, merged, flat)
 
-    def _set_tags(self, run: RunRecord, tags: Mapping[str, str]) -> None:
+    def _set_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
         if tags.get("mlflow.runName"):
-            self._rename(run.id, tags["mlflow.runName"])
+            self._rename(run_id, tags["mlflow.runName"])
         if tags.get("mlflow.source.git.commit"):
-            self.store.update_run(run.id, {"git_commit": tags["mlflow.source.git.commit"][:64]})
-        self.sql.put_tags(run.id, tags)
+            self.store.update_run(run_id, {"git_commit": tags["mlflow.source.git.commit"][:64]})
+        self.sql.put_tags(run_id, tags)
 
     def delete_tag(self, run_id: str, key: str) -> None:
         """Remove a tag. Raises ``NotFound`` when it is not set."""
-        self.sql.delete_tag(self._active(run_id).id, key)
+        self.sql.delete_tag(self._active_id(run_id), key)
 
     def _next_seq(self) -> int:
         # A batch's seq makes lablink's ingestion idempotent; an MLflow call has none, so
@@ -324,17 +341,17 @@ class MlflowCompat:
 
     def log_inputs(self, run_id: str, datasets: Iterable[tuple[str, str]]) -> None:
         """Record datasets ``(name, digest)`` the run read as its inputs."""
-        run = self._active(run_id)
+        rid = self._active_id(run_id)
         for name, digest in datasets:
             if not name or len(name) > 400 or len(digest) > 90:
                 raise InvalidInput(f"invalid dataset {name[:40]!r}", "a name up to 400 characters")
-            self.tracking.add_input(run.id, DATASET_INPUT, f"{name}@{digest}" if digest else name)
+            self.tracking.add_input(rid, DATASET_INPUT, f"{name}@{digest}" if digest else name)
 
     def history(self, run_id: str, key: str) -> History | None:
         """Every point of a metric, or None when the run has no such metric."""
-        run = self.tracking.get_run(run_id)
+        rid = self.store.resolve_run_id(run_id)  # NotFound for no run, not None
         try:
-            return self.tracking.history(run.id, key)
+            return self.tracking.history(rid, key)
         except NotFound:
             return None
 

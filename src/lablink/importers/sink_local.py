@@ -56,7 +56,7 @@ class LocalSink(Sink):
         # embedded, the importer may keep the source's owner: whoever can open the
         # store can write any row of it anyway (a server decides the owner itself)
         owner = (user or self.user)[:200]
-        return self.lab.mlflow.create_run(owner, experiment_id, start_ms, name, tags).id
+        return self.lab.mlflow.create_run(owner, experiment_id, start_ms, name, tags)[0].id
 
     def log(self, run_id: str, params: Mapping[str, str], tags: Mapping[str, str]) -> None:
         self.lab.mlflow.log(run_id, params=params, tags=tags)

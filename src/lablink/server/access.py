@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterable
 from typing import Annotated
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from lablink.checks.routes import API_PREFIX, is_mlflow_path
 from lablink.core.lab import Lab
@@ -205,18 +206,22 @@ def readable_blobs(request: Request, digests: Iterable[str]) -> set[str]:
     return lab.blob_readers.readable(wanted, access.readable(), datasets=True)
 
 
-def authorize(request: Request) -> Access | None:
-    """Check the caller's role for this route (sync: FastAPI runs it off the loop).
+async def authorize(request: Request) -> Access | None:
+    """Check the caller's role for this route.
+
+    Without auth nothing is read from the store, so the check runs on the event loop:
+    a thread hop costs more than the check, on every request (issue 18: the fixed cost
+    of an ingestion request). With auth, the role and run reads run in the threadpool.
 
     Raises:
         NotFound: a read of something the caller may not see.
         Forbidden: a write the caller's role does not allow, or a route with no rule.
     """
-    route = request.scope["route"]
-    method, path, params = request.method, bare(route.path), request.path_params
+    method, path = request.method, bare(request.scope["route"].path)
     # An MLflow route sees its path without the prefix that makes it one: ask by URL.
-    routed = request.url.path if is_mlflow_path(request.url.path) else path
-    kind = rule(method, routed, set(params))  # path: bare
+    url_path = request.scope["path"]
+    routed = url_path if is_mlflow_path(url_path) else path
+    kind = rule(method, routed, set(request.path_params))  # path: bare
     access = access_of(request)
     if access is None:
         if kind in PEOPLE_RULES:
@@ -226,6 +231,13 @@ def authorize(request: Request) -> Access | None:
                 "database is, without --server",
             )
         return None
+    await run_in_threadpool(_check_role, request, access, kind)
+    return access
+
+
+def _check_role(request: Request, access: Access, kind: str | None) -> None:
+    """``authorize``'s checks for an authenticated caller (blocking store reads)."""
+    method, path, params = request.method, bare(request.scope["route"].path), request.path_params
     needed = VIEWER if method in ("GET", "HEAD") or path in READ_POSTS else MEMBER
     lab: Lab = request.app.state.lab
     if kind == "admin":
@@ -257,7 +269,6 @@ def authorize(request: Request) -> Access | None:
             )
     elif kind is None:
         raise Forbidden(f"{method} {path} has no access rule", "this is a lablink bug: report it")
-    return access
 
 
 def rule(method: str, path: str, params: set[str]) -> str | None:
@@ -305,10 +316,17 @@ def run_project(request: Request, ref: str) -> str:
     found = cache.get(ref)
     if found is None:
         run = lab.tracking.get_run(ref)
-        if len(cache) >= RUN_CACHE:
-            cache.clear()
-        cache[run.id] = found = run.project
+        remember_run_project(request, run.id, found := run.project)
     return found
+
+
+def remember_run_project(request: Request, run_id: str, project: str) -> None:
+    """Note the project of run ``run_id`` (as a route that created it knows it), so the
+    access checks of the calls that follow need no store read."""
+    cache: dict[str, str] = request.app.state.run_projects
+    if len(cache) >= RUN_CACHE:
+        cache.clear()  # crude but bounded; refills on use
+    cache[run_id] = project
 
 
 Authorized = Annotated[Access | None, Depends(authorize)]

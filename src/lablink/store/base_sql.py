@@ -8,6 +8,7 @@ transactions on both dialects.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -39,6 +40,18 @@ class SqlBase:
     def write(self) -> Any:
         """A connection context for one short write transaction."""
         return self.engine.begin()
+
+    def one_sync(self) -> contextlib.AbstractContextManager[None]:
+        """Writes made inside (by this thread) are acknowledged together: where writes
+        wait to be durable (SQLite's ``durability=commit``), they wait once, on leaving,
+        rather than each on its own. Nothing is durable before it ends."""
+        return contextlib.nullcontext()
+
+    def rewrite(self) -> Any:
+        """A write transaction that stores nothing new, only rewrites what is stored
+        (folding a metric tail): losing it loses nothing, so it need not wait to be
+        durable. Stores that make writes durable separately (SQLite) skip that here."""
+        return self.write()
 
     def insert(self, table: sa.Table) -> Any:
         """The dialect's INSERT construct, which supports ON CONFLICT."""

@@ -13,6 +13,7 @@ and must start without them.
 
 from __future__ import annotations
 
+import collections
 import logging
 import math
 import time
@@ -35,15 +36,35 @@ logger = logging.getLogger(__name__)
 
 TAIL_POINTS = 4_096  # a key's tail is folded past this many points (its room is reused)
 TAIL_ROWS = 64  # ... or this many chunk rows (small batches: ~100 bytes of row each)
+FOLD_GROUP = 100  # tails folded in one transaction
 TAIL_CACHE = 100_000  # (run, key) tails followed in memory; cleared past it, as a cache
 # A live "points" event carries its batch's points for the charts watching; once they
 # are folded and this many seconds old (all of them when the run ends) the event keeps
 # only ``{points, keys}``, the documented form for big batches, whose viewers reload
 # the history. Stored inline forever they took more room than the blocks.
 EVENT_POINTS_KEEP = 60.0
+# This process's points events, one entry a second at most: which event ids are old
+# enough to make lean, so a fold reads only those rows and never a minute of fresh
+# events with their inline points (it read them all before: a scan per fold that grew
+# with the ingestion rate).
+CLOCK_STEP = 1.0
+CLOCK_ENTRIES = 600
 
 
-_CHUNK_INSERT = t.metric_chunks.insert()
+class _Packed(sa.LargeBinary):
+    """Packed arrays handed to the driver as the ``bytes`` they are: sqlite3 and
+    psycopg both take them, and LargeBinary's conversion of each one was a tenth of
+    a thousand-key batch's cost."""
+
+    cache_ok = True
+
+    def bind_processor(self, dialect: sa.Dialect) -> None:
+        return None
+
+
+_CHUNK_INSERT = t.metric_chunks.insert().values(
+    {name: sa.bindparam(name, type_=_Packed()) for name in ("steps", "times", "values")}
+)
 
 
 class MetricsSql(EventsSql):
@@ -59,6 +80,8 @@ class MetricsSql(EventsSql):
         # low, which delays a fold and loses nothing (a run's end folds every key).
         self._tails: dict[tuple[str, str], list[int]] = {}
         self._lean_events: dict[str, int] = {}  # run id -> last points event made lean
+        # [first time, last time, last id] of the points events written in each second
+        self._event_clock: collections.deque[list[float]] = collections.deque(maxlen=CLOCK_ENTRIES)
 
     def ingest(
         self,
@@ -88,7 +111,7 @@ class MetricsSql(EventsSql):
             if not len(s):
                 continue
             total += len(s)
-            top = int(s.max())
+            low, top, last_value, last_time, low_value, high_value = _summary(s, w, v)
             if len(s) >= TAIL_POINTS:
                 direct.append((key, (s.tobytes(), w.tobytes(), v.tobytes())))
             else:
@@ -97,27 +120,26 @@ class MetricsSql(EventsSql):
                         "run_id": run_id,
                         "key": key,
                         "n": len(s),
-                        "step_min": int(s.min()),
+                        "step_min": low,
                         "step_max": top,
                         "steps": s.tobytes(),
                         "times": w.tobytes(),
                         "values": v.tobytes(),
                     }
                 )
-            last = int(np.flatnonzero(s == top)[-1])
-            finite = v[~np.isnan(v)]
             stats.append(
                 {
                     "run_id": run_id,
                     "key": key,
                     "count": len(s),
                     "last_step": top,
-                    "last_value": float(v[last]),
-                    "last_time": float(w[last]),
-                    "min_value": float(finite.min()) if len(finite) else None,
-                    "max_value": float(finite.max()) if len(finite) else None,
+                    "last_value": last_value,
+                    "last_time": last_time,
+                    "min_value": low_value,
+                    "max_value": high_value,
                 }
             )
+        event_id: int | None = None
         with self.write() as conn:
             if accepting is None:
                 project_id = self.run_project(conn, run_id)
@@ -146,22 +168,29 @@ class MetricsSql(EventsSql):
                 # Each row merges atomically in SQL: concurrent batches lose no update.
                 conn.execute(self._metric_upsert(), stats)
             if event_payload is not None:
-                self.add_event(conn, project_id, run_id, "points", event_payload)
+                event_id = self.add_event(conn, project_id, run_id, "points", event_payload)
+        if event_id is not None:
+            self._note_event(now, event_id)
         self._fold_full_tails(run_id, chunks)
         return True
 
     def _fold_full_tails(self, run_id: str, chunks: list[dict[str, Any]]) -> None:
-        """Fold the tails this batch filled, each in its own short transaction."""
+        """Fold the tails this batch filled, ``FOLD_GROUP`` keys a transaction."""
         tails = self._tails
         if len(tails) >= TAIL_CACHE:
             tails.clear()
+        full = []
         for chunk in chunks:
             tail = tails.setdefault((run_id, chunk["key"]), [0, 0])
             tail[0] += chunk["n"]
             tail[1] += 1
             if tail[0] >= TAIL_POINTS or tail[1] >= TAIL_ROWS:
                 tail[0] = tail[1] = 0
-                self.fold_tail(run_id, [chunk["key"]])
+                full.append(chunk["key"])
+        # An MLflow batch fills a thousand keys' tails at once: folded a group per
+        # transaction, not one each, and not all in one that holds the write lock long.
+        for start in range(0, len(full), FOLD_GROUP):
+            self.fold_tail(run_id, full[start : start + FOLD_GROUP])
 
     def fold_tail(self, run_id: str, keys: list[str] | None = None) -> int:
         """Fold the tails of ``keys`` into blocks; None: every key, as the run has ended.
@@ -170,7 +199,7 @@ class MetricsSql(EventsSql):
         points stay in the tail, where reads find them.
         """
         try:
-            with self.write() as conn:
+            with self.rewrite() as conn:
                 ended = keys is None
                 if keys is None:
                     c = t.metric_chunks.c
@@ -188,10 +217,30 @@ class MetricsSql(EventsSql):
             logger.exception("folding the metric tail of run %s failed; kept as is", run_id)
             return 0
 
+    def _note_event(self, at: float, event_id: int) -> None:
+        """Remember that points event ``event_id`` was written at about ``at``."""
+        clock = self._event_clock
+        if clock and at - clock[-1][0] < CLOCK_STEP:
+            clock[-1][1:] = [max(clock[-1][1], at), event_id]
+        else:
+            clock.append([at, at, event_id])
+
+    def _old_event_id(self, before: float) -> int | None:
+        """An event id all of whose points events up to it (written here) are older than
+        ``before``; None when this process wrote none that old."""
+        for _, last, event_id in reversed(self._event_clock):
+            if last < before:
+                return int(event_id)
+        return None
+
     def _lean_points_events(self, conn: sa.Connection, run_id: str, before: float) -> None:
-        """Reduce the run's "points" events older than ``before`` to ``{points, keys}``."""
+        """Reduce the run's "points" events older than ``before`` to ``{points, keys}``.
+
+        While the run lives, only events up to the newest id this process knows to be
+        that old are read (events of other processes wait for a later fold or the end).
+        """
         e = t.events
-        rows = conn.execute(
+        query = (
             sa.select(e.c.id, e.c.payload)
             .where(
                 e.c.run_id == run_id,
@@ -200,7 +249,13 @@ class MetricsSql(EventsSql):
                 e.c.created_at < before,
             )
             .order_by(e.c.id)
-        ).all()
+        )
+        if before != math.inf:
+            upto = self._old_event_id(before)
+            if upto is None:
+                return
+            query = query.where(e.c.id <= upto)
+        rows = conn.execute(query).all()
         if not rows:
             return
         lean = [
@@ -322,6 +377,28 @@ class MetricsSql(EventsSql):
                 .order_by(t.run_metrics.c.key)
             )
             return {row.key: metric_summary(row) for row in rows}
+
+
+def _summary(
+    s: np.ndarray, w: np.ndarray, v: np.ndarray
+) -> tuple[int, int, float, float, float | None, float | None]:
+    """A key's points in a batch as (lowest step, highest step, value and time at the
+    highest step (the last of ties), lowest and highest value but NaN: None if all NaN).
+    """
+    if len(s) == 1:
+        # An MLflow batch holds a point per key, a thousand keys: numpy's reductions
+        # cost microseconds each, on one number.
+        step, value = int(s[0]), float(v[0])
+        kept = None if math.isnan(value) else value
+        return step, step, value, float(w[0]), kept, kept
+    import numpy as np
+
+    top = int(s.max())
+    last = int(np.flatnonzero(s == top)[-1])
+    finite = v[~np.isnan(v)]
+    low_value = float(finite.min()) if len(finite) else None
+    high_value = float(finite.max()) if len(finite) else None
+    return int(s.min()), top, float(v[last]), float(w[last]), low_value, high_value
 
 
 def fold_key(

@@ -190,31 +190,75 @@ class MlflowSql:
             for rid in run_ids
         }
 
+    def lifecycle(self, run_id: str) -> str:
+        """A run's lifecycle stage (``active`` for a run without MLflow extras)."""
+        r = t.mlflow_runs
+        with self.store.engine.connect() as conn:
+            stage = conn.execute(
+                sa.select(r.c.lifecycle_stage).where(r.c.run_id == run_id)
+            ).scalar()
+        return str(stage or "active")
+
     def set_lifecycle(self, run_ids: Iterable[str], stage: str) -> None:
         """Mark runs ``active`` or ``deleted``."""
+        with self.store.write() as conn:
+            self._set_lifecycle(conn, run_ids, stage)
+
+    def _set_lifecycle(self, conn: sa.Connection, run_ids: Iterable[str], stage: str) -> None:
         r = t.mlflow_runs
         deleted_at = time.time() if stage == "deleted" else None
-        with self.store.write() as conn:
-            for rid in run_ids:
-                conn.execute(
-                    self.store.insert(r)
-                    .values(run_id=rid, lifecycle_stage=stage, deleted_at=deleted_at)
-                    .on_conflict_do_update(
-                        index_elements=["run_id"],
-                        set_={"lifecycle_stage": stage, "deleted_at": deleted_at},
-                    )
+        for rid in run_ids:
+            conn.execute(
+                self.store.insert(r)
+                .values(run_id=rid, lifecycle_stage=stage, deleted_at=deleted_at)
+                .on_conflict_do_update(
+                    index_elements=["run_id"],
+                    set_={"lifecycle_stage": stage, "deleted_at": deleted_at},
                 )
+            )
 
-    def put_params(self, run_id: str, params: Mapping[str, str]) -> None:
-        """Store params; a key already stored keeps its value (the core checks equality)."""
-        self._put(t.mlflow_params, run_id, params, overwrite=False)
+    def start_run(self, run_id: str, times: Mapping[str, float], tags: Mapping[str, str]) -> None:
+        """A run created through MLflow: its start ``times`` (``runs`` columns), the
+        ``active`` stage and its tags, in one transaction (one commit to make durable,
+        not three)."""
+        with self.store.write() as conn:
+            if times:
+                conn.execute(t.runs.update().where(t.runs.c.id == run_id).values(**times))
+            self._set_lifecycle(conn, [run_id], "active")
+            self._put(t.mlflow_tags, run_id, tags, overwrite=True, conn=conn)
+
+    def config(self, run_id: str) -> dict[str, Any]:
+        """A run's config (what params merge into). Raises ``NotFound``."""
+        with self.store.engine.connect() as conn:
+            row = conn.execute(sa.select(t.runs.c.config).where(t.runs.c.id == run_id)).first()
+        if row is None:
+            raise NotFound(f"no run with id {run_id!r}", "list runs with `lablink runs ls`")
+        return dict(row.config or {})
+
+    def log_params(
+        self,
+        run_id: str,
+        params: Mapping[str, str],
+        config: Mapping[str, Any],
+        flat: Mapping[str, Any],
+    ) -> None:
+        """Store params (a key already stored keeps its value: the core checks equality) and the run's new config with its ``flat``
+        params (as ``SqlStore.set_config``) in one transaction."""
+        with self.store.write() as conn:
+            self._put(t.mlflow_params, run_id, params, overwrite=False, conn=conn)
+            self.store.set_config_in(conn, run_id, config, flat)
 
     def put_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
         """Store tags, replacing the values of keys already set."""
         self._put(t.mlflow_tags, run_id, tags, overwrite=True)
 
     def _put(
-        self, table: sa.Table, run_id: str, values: Mapping[str, str], overwrite: bool
+        self,
+        table: sa.Table,
+        run_id: str,
+        values: Mapping[str, str],
+        overwrite: bool,
+        conn: sa.Connection | None = None,
     ) -> None:
         if not values:
             return
@@ -226,8 +270,11 @@ class MlflowSql:
             )
         else:
             stmt = stmt.on_conflict_do_nothing(index_elements=["run_id", "key"])
-        with self.store.write() as conn:
+        if conn is not None:
             conn.execute(stmt)
+            return
+        with self.store.write() as own:
+            own.execute(stmt)
 
     def delete_tag(self, run_id: str, key: str) -> None:
         """Remove a tag. Raises ``NotFound`` when the run has no such tag."""

@@ -316,18 +316,28 @@ class RunsSql(EventsSql):
 
     def set_config(self, run_id: str, config: Mapping[str, Any], params: Mapping[str, Any]) -> None:
         with self.write() as conn:
-            self.require_run(conn, run_id)
+            self.set_config_in(conn, run_id, config, params)
+
+    def set_config_in(
+        self,
+        conn: sa.Connection,
+        run_id: str,
+        config: Mapping[str, Any],
+        params: Mapping[str, Any],
+    ) -> None:
+        """``set_config`` in ``conn``'s transaction (with writes of the caller's own)."""
+        self.require_run(conn, run_id)
+        conn.execute(
+            t.runs.update()
+            .where(t.runs.c.id == run_id)
+            .values(config=dict(config), updated_at=time.time())
+        )
+        conn.execute(t.run_params.delete().where(t.run_params.c.run_id == run_id))
+        if params:
             conn.execute(
-                t.runs.update()
-                .where(t.runs.c.id == run_id)
-                .values(config=dict(config), updated_at=time.time())
+                t.run_params.insert(),
+                [{"run_id": run_id, "key": k, **param_columns(v)} for k, v in params.items()],
             )
-            conn.execute(t.run_params.delete().where(t.run_params.c.run_id == run_id))
-            if params:
-                conn.execute(
-                    t.run_params.insert(),
-                    [{"run_id": run_id, "key": k, **param_columns(v)} for k, v in params.items()],
-                )
 
     def set_summary(self, run_id: str, summary: Mapping[str, Any]) -> None:
         with self.write() as conn:

@@ -28,9 +28,9 @@ def get_history(request: Request, args: Args, access: Authorized) -> JSONRespons
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidInput(f"max_results must be between 1 and {MAX_PAGE}")
     offset = search.read_page_token(wire.text(args, "page_token", required=False))
-    points = _points(request, run_id, key)
-    out: dict[str, Any] = {"metrics": points[offset : offset + limit]}
-    if offset + limit < len(points):
+    points, total = _points(request, run_id, key, offset, limit)
+    out: dict[str, Any] = {"metrics": points}
+    if offset + limit < total:
         out["next_page_token"] = search.page_token(offset + limit)
     return reply(out)
 
@@ -49,18 +49,30 @@ def get_history_bulk(request: Request, args: Args, access: Authorized) -> JSONRe
         run_access(request, access, run_id, VIEWER)
         points = [
             {**p, "run_id": run_id}
-            for p in _points(request, run_id, key)
+            for p in _points(request, run_id, key)[0]
             if (start is None or p["step"] >= start) and (end is None or p["step"] <= end)
         ]
         out.extend(points[:limit])
     return reply({"metrics": out})
 
 
-def _points(request: Request, run_id: str, key: str) -> list[dict[str, Any]]:
+def _points(
+    request: Request, run_id: str, key: str, offset: int = 0, limit: int | None = None
+) -> tuple[list[dict[str, Any]], int]:
+    """The points ``offset:offset + limit`` of a metric as MLflow writes them, and how
+    many it has in all. Only the page is built: the client reads 25,000 at a time."""
     history = lab_of(request).mlflow.history(run_id, key)
     if history is None:
-        return []
-    return [
+        return [], 0
+    end = None if limit is None else offset + limit
+    page = zip(
+        history.steps[offset:end],
+        history.times[offset:end],
+        history.values[offset:end],
+        strict=True,
+    )
+    points = [
         {"key": key, "value": wire.number(v), "timestamp": round(t * 1000), "step": s}
-        for s, t, v in zip(history.steps, history.times, history.values, strict=True)
+        for s, t, v in page
     ]
+    return points, len(history.steps)

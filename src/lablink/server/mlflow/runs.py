@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from lablink.checks import mlflow_search as search
 from lablink.errors import InvalidInput
 from lablink.models import RunRecord
+from lablink.server.access import remember_run_project
 from lablink.server.jsonio import JSONResponse, reply
 from lablink.server.mlflow import wire
 from lablink.server.mlflow.guard import (
@@ -43,14 +44,15 @@ def create(request: Request, args: Args, access: Authorized) -> JSONResponse:
     else:
         sent = wire.text(args, "user_id", required=False) or tags.get("mlflow.user")
         owner = (sent or lab.settings.user)[:200]
-    run = lab.mlflow.create_run(
+    run, extras = lab.mlflow.create_run(
         owner,
         str(exp.experiment_id),
         wire.integer(args, "start_time"),
         wire.text(args, "run_name", required=False),
         tags,
     )
-    return reply({"run": _render(request, run.id)})
+    remember_run_project(request, run.id, run.project)
+    return reply({"run": wire.run(run, extras, str(exp.experiment_id))})
 
 
 def _render(request: Request, run_id: str) -> dict[str, Any]:
