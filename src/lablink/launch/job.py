@@ -424,7 +424,7 @@ def _start(
     ):
         return None, "not found or not executable"
     try:
-        return Group(command, env, sink.block, echo), ""
+        return Group(command, env, sink, echo), ""
     except OSError as exc:
         return None, str(exc.strerror or exc)
 
