@@ -127,6 +127,9 @@ def start(argv: Sequence[str]) -> int | None:
 
         print_error(error)
         return 1
+    except KeyboardInterrupt:  # before the job's own handlers are set, or after
+        sys.stderr.write("aborted\n")
+        return 1
 
 
 def run_job(

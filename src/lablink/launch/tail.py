@@ -7,7 +7,8 @@ at the speed of the page cache, exactly as with ``> file``, and one thread follo
 files from here. It notes when each file grew (the lines' timestamps, right to a poll
 even while it is behind), hands the complete lines over a read at a time, echoes them,
 and frees what it has read (a hole punched in the file, on Linux), so a long job's
-output takes disk only for what is not read yet.
+output takes disk only for what is not read yet. It runs at a lower CPU priority than
+the job (``yield_to_job``): on a busy machine the job goes first.
 
 Bounded: while the log sink holds half its ``MAX_PENDING`` bytes not stored yet, the
 thread stops reading (the file holds the rest); when more than ``MAX_BEHIND`` bytes of a
@@ -27,7 +28,7 @@ import threading
 import time
 from typing import IO, Any
 
-from lablink.launch.logs import MAX_PENDING, LogSink
+from lablink.launch.logs import MAX_PENDING, LogSink, yield_to_job
 
 READ_BYTES = 1 << 20  # one read of a file: one timestamp, one hand-over
 MAX_BEHIND = 256 << 20  # unread bytes of a stream past which lablink skips them
@@ -86,7 +87,7 @@ class Tail:
 
     def finish(self) -> None:
         """Read what is left (the job has ended) and stop; closes the files."""
-        behind = sum(s.seen - s.read for s in self.streams)
+        behind = sum(os.fstat(s.fileno()).st_size - s.read for s in self.streams)
         if behind > 16 * READ_BYTES:  # a job that printed fast: say why this takes a while
             self._say(f"lablink: storing the rest of the job's output ({behind >> 20} MB)")
         self._stop.set()
@@ -96,6 +97,7 @@ class Tail:
             stream.file.close()
 
     def _follow(self) -> None:
+        yield_to_job()
         quiet = POLL_SECONDS[0]
         while True:
             last = self._stop.is_set()  # before looking: a stop means all is written
