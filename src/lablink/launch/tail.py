@@ -116,12 +116,17 @@ class Tail:
             # written by, however far behind the reading is
             waiting = any(s.grew for s in self.streams)
             if waiting and self._sink.pending < MAX_PENDING // 2:
+                behind = False
                 for stream in self.streams:
-                    self._read_some(stream)
+                    behind = self._read_some(stream) or behind
                 quiet = POLL_SECONDS[0]
-                continue
-            # nothing new, or the sink is full: look again soon, less often while quiet
-            quiet = POLL_SECONDS[0] if waiting else min(POLL_SECONDS[1], quiet * 2)
+                if behind:
+                    continue  # more is written already: read on at once
+                # caught up: let the next poll's worth gather, a read for many writes
+                # rather than one for each (a job printing line by line)
+            else:
+                # nothing new, or the sink is full: look again soon, less often while quiet
+                quiet = POLL_SECONDS[0] if waiting else min(POLL_SECONDS[1], quiet * 2)
             self._stop.wait(quiet)
 
     def _look(self, stream: Stream, now: float) -> None:
@@ -143,17 +148,18 @@ class Tail:
             self._sink.block("err", note.encode(), now)
             self._say(note)
 
-    def _read_some(self, stream: Stream) -> None:
-        """Read up to ``READ_BYTES`` of what was written by the oldest size noted."""
+    def _read_some(self, stream: Stream) -> bool:
+        """Read up to ``READ_BYTES`` of what was written by the oldest size noted;
+        whether more than that was waiting (the reading is behind)."""
         if not stream.grew:
-            return
+            return False
         when, size = stream.grew[0]
         data = os.pread(stream.fileno(), min(size - stream.read, READ_BYTES), stream.read)
         stream.read += len(data)
         if stream.read >= size or not data:
             stream.grew.popleft()
         if not data:
-            return
+            return False
         if stream.echo is not None:
             try:
                 stream.echo.write(data)
@@ -171,6 +177,7 @@ class Tail:
             stream.rest = data[end + 1 :]
         if stream.read - stream.freed >= PUNCH_BYTES:
             self._free(stream)
+        return bool(stream.grew)
 
     def _free(self, stream: Stream) -> None:
         """Give the read part of the file back to the disk (Linux; elsewhere it stays)."""
