@@ -34,6 +34,8 @@ READ_BYTES = 1 << 20  # one read of a file: one timestamp, one hand-over
 MAX_BEHIND = 256 << 20  # unread bytes of a stream past which lablink skips them
 PUNCH_BYTES = 16 << 20  # free the read part of a file every this many bytes
 POLL_SECONDS = (0.01, 0.1)  # how often the files are looked at: while busy, while quiet
+# output faster than this (a burst at memory speed) is read once it slows down
+HOT_BYTES_A_SECOND = 200 << 20
 
 
 class Stream:
@@ -99,11 +101,17 @@ class Tail:
     def _follow(self) -> None:
         yield_to_job()
         quiet = POLL_SECONDS[0]
+        before, then = 0, time.time()
         while True:
             last = self._stop.is_set()  # before looking: a stop means all is written
             now = time.time()
             for stream in self.streams:
                 self._look(stream, now)
+            # the job printing faster than any store takes it: reading now would only
+            # take memory bandwidth and CPU from it; its output waits in the files
+            seen = sum(s.seen for s in self.streams)
+            hot = seen - before > HOT_BYTES_A_SECOND * max(now - then, POLL_SECONDS[0])
+            before, then = seen, now
             if last:  # the job has ended: read it all, then stop
                 while any(s.grew for s in self.streams):
                     for stream in self.streams:
@@ -115,7 +123,7 @@ class Tail:
             # one read a stream, then the sizes again: each read keeps the time it was
             # written by, however far behind the reading is
             waiting = any(s.grew for s in self.streams)
-            if waiting and self._sink.pending < MAX_PENDING // 2:
+            if waiting and not hot and self._sink.pending < MAX_PENDING // 2:
                 behind = False
                 for stream in self.streams:
                     behind = self._read_some(stream) or behind
@@ -125,7 +133,8 @@ class Tail:
                 # caught up: let the next poll's worth gather, a read for many writes
                 # rather than one for each (a job printing line by line)
             else:
-                # nothing new, or the sink is full: look again soon, less often while quiet
+                # nothing new, a burst, or the sink is full: look again soon, less often
+                # while quiet
                 quiet = POLL_SECONDS[0] if waiting else min(POLL_SECONDS[1], quiet * 2)
             self._stop.wait(quiet)
 
@@ -139,8 +148,7 @@ class Tail:
         if behind > MAX_BEHIND:
             behind += len(stream.rest)  # the start of a line goes with the rest of it
             stream.read, stream.rest = size, b""
-            stream.grew.clear()
-            self._free(stream)
+            stream.grew.clear()  # freed with the next read: a punch now would hold the job up
             note = (
                 f"lablink: {behind} bytes of std{stream.name} skipped: the job printed "
                 "faster than lablink could store it"
