@@ -204,6 +204,37 @@ def test_launcher_sigterm_is_preempted(tmp_path: Path) -> None:
     assert run.status == "preempted"
 
 
+LAUNCH = [sys.executable, "-m", "lablink.cli", "launch"]
+
+
+def test_launcher_hangup_ends_a_local_job_killed(tmp_path: Path) -> None:
+    # the terminal gone: the job's output files have no reader left, so the job ends
+    # too, and its run with it (not left running)
+    home = tmp_path / "home"
+    proc = subprocess.Popen(
+        [*LAUNCH, "-p", "p", "--grace", "2s", "--", "bash", "-c", "echo $$ > pid; sleep 300"],
+        cwd=tmp_path,
+        env=_env(LABLINK_HOME=str(home)),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        pid = int(
+            wait_for(
+                lambda: (tmp_path / "pid").exists() and (tmp_path / "pid").read_text().strip(),
+                30,
+                "the job",
+            )
+        )
+        proc.send_signal(signal.SIGHUP)
+        assert proc.wait(LIMIT) == 1
+    finally:
+        proc.kill()
+    assert wait_for(lambda: _gone(pid), 10, f"process {pid} to end")
+    (run,) = _runs(home, "p")
+    assert run.status == "killed" and "SIGHUP" in (run.status_reason or "")
+
+
 def test_a_command_that_cannot_run_is_a_failed_run(tmp_path: Path) -> None:
     home = tmp_path / "home"
     done = lablink(

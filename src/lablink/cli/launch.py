@@ -61,7 +61,6 @@ def launch(
     from lablink.cli.output import print_error
     from lablink.cli.usage import EXIT_USAGE
     from lablink.errors import InvalidInput
-    from lablink.launch.backend import make_job
     from lablink.launch.options import resolve
     from lablink.launch.placement import resolve_placement
 
@@ -91,28 +90,9 @@ def launch(
 
         for ref in data:  # before anything starts: refused data leaves no run behind
             review_gate(ref, settings, None, recording=False)
-    from lablink.sdk.connect import make_transport
+    from lablink.cli.launch_fast import run_job
 
-    # the store is opened (SQLAlchemy, the schema) in the thread that creates the run,
-    # while the command starts: issue 16, start-up
-    job = make_job(
-        placement,
-        settings,
-        lambda: make_transport(settings),
-        project,
-        command,
-        options,
-        name=name,
-        echo=not detach,
-    )
-    try:
-        code = job.run()
-        run = job.transport.get_run(job.run_id)
-    finally:
-        job.close()
-    why = f" ({run.status_reason})" if run.status_reason else ""
-    typer.echo(f"lablink: job {run.id} {run.status}{why}", err=True)
-    raise typer.Exit(code)
+    raise typer.Exit(run_job(settings, placement, project, command, options, name, detach))
 
 
 def _job(client: Any, ref: str) -> tuple[Any, dict[str, Any]]:

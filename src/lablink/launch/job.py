@@ -6,7 +6,8 @@ job's command starts first and its run is created beside it (open the store, rea
 git state): issue 16, start-up. Bad input fails before anything starts; a run that
 cannot be created ends the command. The launcher alone ends the
 run: ``finished`` on exit 0; ``timed_out`` at the deadline; ``killed`` on
-``jobs stop``; ``preempted`` when SIGTERM comes from outside; otherwise ``failed``,
+``jobs stop``, SIGINT (or SIGHUP, a local job) to the launcher; ``preempted`` when
+SIGTERM comes from outside; otherwise ``failed``,
 restarted up to ``restarts`` times with backoff, every attempt in the same run. A
 watchdog rule with ``action = "restart"`` ends the attempt as ``restarted`` (its
 process group SIGTERMed, SIGKILLed after the grace) and counts as a restart too.
@@ -64,6 +65,8 @@ class Job:
     # whether the first attempt starts before the run exists (the attempt starts the
     # run's creation); otherwise the run is created before it
     create_beside = False
+    # whether SIGHUP (the launching terminal gone) ends the job, as SIGINT does
+    end_on_hangup = False
 
     def __init__(
         self,
@@ -221,7 +224,7 @@ class Job:
         deadline = None if self.options.timeout is None else time.monotonic() + self.options.timeout
         sink = LogSink(lambda: self.transport, self.run_id)
         old = (
-            {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+            {sig: signal.signal(sig, self._on_signal) for sig in _handled(self.end_on_hangup)}
             if self.handle_signals
             else {}
         )
@@ -358,6 +361,9 @@ class LocalJob(Job):
 
     backend = "local"
     create_beside = True
+    # its output goes to files only the launcher reads: without the launcher they
+    # would fill with no one reading them (through a pipe, the job's next write died)
+    end_on_hangup = True
 
     def _attempt(self, number: int, deadline: float | None, sink: LogSink) -> Attempt:
         attempt = Attempt(number, time.time())
@@ -428,9 +434,19 @@ def _start(
     ):
         return None, "not found or not executable"
     try:
-        return Group(command, env, sink.block, echo), ""
+        return Group(command, env, sink, echo), ""
     except OSError as exc:
         return None, str(exc.strerror or exc)
+
+
+def _handled(hangup_too: bool) -> list[signal.Signals]:
+    """The signals that end a job from the launcher: SIGTERM (preempted), SIGINT, and
+    with ``hangup_too`` SIGHUP, unless ``nohup`` ignores it."""
+    signals = [signal.SIGTERM, signal.SIGINT]
+    hangup = getattr(signal, "SIGHUP", None)
+    if hangup_too and hangup is not None and signal.getsignal(hangup) is not signal.SIG_IGN:
+        signals.append(hangup)
+    return signals
 
 
 def _leftovers(group: Group) -> bool:

@@ -2,13 +2,16 @@
 
 Each chunk is a JSON-lines artifact ``logs/NNNNNN.jsonl`` (kind ``log``), one object
 per line: ``t`` (epoch seconds), ``s`` (``out`` or ``err``), ``a`` (the attempt) and
-``l`` (the text). Reader threads only append to a list; a flusher thread uploads, so
-a job that prints fast never waits on the store.
+``l`` (the text). Readers only append to a list; a flusher thread uploads, so a job
+that prints fast never waits on the store.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import sys
 import tempfile
 import threading
 import time
@@ -28,6 +31,7 @@ CHUNK_BYTES = 1 << 20  # one artifact holds about this much output
 BIG_CHUNK_BYTES = 4 << 20
 MAX_PENDING = 64 << 20  # output waiting to be stored before a reader stores it itself
 FLUSH_SECONDS = 1.0  # so that `jobs logs -f` follows within about a second
+CAPTURE_NICE = 10  # how much lower than the launcher the threads storing output run
 MAX_LINE_CHARS = 16_384
 # Bytes that are their own JSON: printable ASCII but the quote and the backslash ("\n"
 # only joins the lines of a read here; a "\r" a line gives up is not among them).
@@ -39,8 +43,9 @@ class LogSink:
 
     The reader threads only format and append; the flusher thread writes and uploads,
     woken early when a chunk is full. Only when ``MAX_PENDING`` bytes wait (the store is
-    slower than the job's output) does a reader upload itself, slowing the job down
-    rather than holding its output in memory without bound.
+    slower than the output) does a reader upload itself rather than hold the output in
+    memory without bound; a local job's reader stops reading before that
+    (``lablink.launch.tail``: the job's output waits in its file, the job never does).
     """
 
     def __init__(self, transport: Transport | Callable[[], Transport], run_id: str) -> None:
@@ -60,23 +65,23 @@ class LogSink:
         self._thread = threading.Thread(target=self._loop, name="lablink-logs", daemon=True)
         self._thread.start()
 
-    def block(self, stream: str, data: bytes) -> None:
+    def block(self, stream: str, data: bytes, at: float | None = None) -> None:
         """Record the complete lines of one read of ``stream``: ``data`` is them joined
-        by newlines (the last one's left off), all with one timestamp."""
+        by newlines (the last one's left off), all with one timestamp (``at``, else now)."""
         if data.translate(None, _PLAIN) or not _short_lines(data):
-            self.lines(stream, data.split(b"\n"))
+            self.lines(stream, data.split(b"\n"), at)
             return
         # printable ASCII is its own JSON string: the read becomes its entries in one
         # replace, never split into lines (issue 16: capture must keep up with a job
         # printing as fast as it can)
-        head = self._head(stream)
+        head = self._head(stream, at)
         self._add([head + b'"' + data.replace(b"\n", b'"}\n' + head + b'"') + b'"}'])
 
-    def lines(self, stream: str, raw: list[bytes]) -> None:
-        """Record lines of ``stream`` (``out``/``err``) as they arrive, with one timestamp."""
+    def lines(self, stream: str, raw: list[bytes], at: float | None = None) -> None:
+        """Record lines of ``stream`` (``out``/``err``) with one timestamp (``at``, else now)."""
         if not raw:
             return
-        head = self._head(stream)
+        head = self._head(stream, at)
         if not b"".join(raw).translate(None, _PLAIN) and max(map(len, raw)) <= MAX_LINE_CHARS:
             entries = [head + b'"' + (b'"}\n' + head + b'"').join(raw) + b'"}']
         else:
@@ -90,8 +95,14 @@ class LogSink:
             ]
         self._add(entries)
 
-    def _head(self, stream: str) -> bytes:
-        return f'{{"t": {time.time():.6f}, "s": "{stream}", "a": {self.attempt}, "l": '.encode()
+    @property
+    def pending(self) -> int:
+        """Bytes recorded and not stored yet."""
+        return self._size
+
+    def _head(self, stream: str, at: float | None) -> bytes:
+        t = time.time() if at is None else at
+        return f'{{"t": {t:.6f}, "s": "{stream}", "a": {self.attempt}, "l": '.encode()
 
     def _add(self, entries: list[bytes]) -> None:
         size = sum(map(len, entries)) + len(entries)
@@ -106,6 +117,7 @@ class LogSink:
             self._full.set()
 
     def _loop(self) -> None:
+        yield_to_job()
         while not self._stop.is_set():
             self._full.wait(FLUSH_SECONDS)
             self._full.clear()
@@ -159,6 +171,18 @@ class LogSink:
             pass
         self._flush()
         self._dir.cleanup()
+
+
+def yield_to_job() -> None:
+    """Lower the calling thread's CPU priority by ``CAPTURE_NICE`` (Linux, where a
+    thread has its own): on a busy machine the job runs first and its output waits to
+    be stored, rather than the job waiting for the CPU lablink takes to store it."""
+    if not sys.platform.startswith("linux"):
+        return  # elsewhere this would lower the whole launcher, heartbeats included
+    tid = threading.get_native_id()
+    with contextlib.suppress(OSError):
+        now = os.getpriority(os.PRIO_PROCESS, tid)
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, now + CAPTURE_NICE))
 
 
 def _short_lines(data: bytes) -> bool:

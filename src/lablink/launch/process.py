@@ -1,4 +1,4 @@
-"""One attempt of a job: a process group whose output is read line by line.
+"""One attempt of a job: a process group whose output is followed line by line.
 
 The command runs in a new session, so its children form one process group and a
 timeout, a stop or a preemption ends all of them, never a bare pid: SIGTERM first,
@@ -9,20 +9,14 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import fcntl
 import os
 import signal
 import subprocess
-import sys
-import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
-from typing import IO
+from collections.abc import Mapping, Sequence
 
-PIPE_BYTES = 1 << 20
-# (stream, the complete lines of one read joined by newlines, the last one's left off),
-# called from the reader threads
-BlockFn = Callable[[str, bytes], None]
+from lablink.launch.logs import LogSink
+from lablink.launch.tail import Tail
 
 
 @dataclasses.dataclass
@@ -46,33 +40,31 @@ class Attempt:
 
 
 class Group:
-    """A started command: its process, its readers, and how to end its group."""
+    """A started command: its process, the thread following its output, and how to end
+    its group."""
 
     def __init__(
-        self, command: Sequence[str], env: Mapping[str, str], on_block: BlockFn, echo: bool
+        self,
+        command: Sequence[str],
+        env: Mapping[str, str],
+        sink: LogSink,
+        echo: bool,
     ) -> None:
-        self.proc = subprocess.Popen(
-            list(command),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=dict(env),
-            start_new_session=True,
-        )
-        assert self.proc.stdout is not None and self.proc.stderr is not None
-        for pipe in (self.proc.stdout, self.proc.stderr):
-            _widen(pipe)
-        self._readers = [
-            threading.Thread(
-                target=_read, args=(pipe, name, on_block, sink if echo else None), daemon=True
+        # files, not pipes: a job printing faster than lablink stores never waits for it
+        self.output = Tail(sink, echo)
+        try:
+            self.proc = subprocess.Popen(
+                list(command),
+                stdin=subprocess.DEVNULL,
+                stdout=self.output.stdout,
+                stderr=self.output.stderr,
+                env=dict(env),
+                start_new_session=True,
             )
-            for pipe, name, sink in (
-                (self.proc.stdout, "out", sys.stdout),
-                (self.proc.stderr, "err", sys.stderr),
-            )
-        ]
-        for reader in self._readers:
-            reader.start()
+        except BaseException:
+            self.output.finish()
+            raise
+        self.output.start()
 
     def signal(self, sig: int) -> None:
         """Send ``sig`` to the whole process group (if any of it is left)."""
@@ -93,18 +85,8 @@ class Group:
         self.proc.wait()
 
     def finish_output(self) -> None:
-        """Wait for the readers to reach the end of the pipes."""
-        for reader in self._readers:
-            reader.join(5)
-
-
-def _widen(pipe: IO[bytes]) -> None:
-    """A 1 MiB pipe instead of 64 KiB: a job printing fast blocks less often, and each
-    read takes more at once (Linux; elsewhere, or over the system's limit, it stays)."""
-    size = getattr(fcntl, "F_SETPIPE_SZ", None)
-    if size is not None:
-        with contextlib.suppress(OSError):
-            fcntl.fcntl(pipe.fileno(), size, PIPE_BYTES)
+        """Read the rest of the output (the group has ended) and hand it over."""
+        self.output.finish()
 
 
 def _group_alive(pgid: int) -> bool:
@@ -113,32 +95,3 @@ def _group_alive(pgid: int) -> bool:
         return True
     except (ProcessLookupError, PermissionError):
         return False
-
-
-def _read(pipe: IO[bytes], name: str, on_block: BlockFn, echo: IO[str] | None) -> None:
-    """Read in large chunks and hand over whole lines a read at a time: per-line work
-    would slow the job."""
-    out = echo.buffer if echo is not None and hasattr(echo, "buffer") else None
-    fd, rest = pipe.fileno(), b""
-    while True:
-        data = os.read(fd, PIPE_BYTES)
-        if not data:
-            break
-        if out is not None:
-            try:
-                out.write(data)
-                out.flush()
-            except (OSError, ValueError):
-                out = None
-        end = data.rfind(b"\n")
-        if end < 0:
-            rest += data
-            if len(rest) >= PIPE_BYTES:  # no newline for a long while (a progress bar)
-                on_block(name, rest)
-                rest = b""
-            continue
-        on_block(name, rest + data[:end])
-        rest = data[end + 1 :]
-    if rest:
-        on_block(name, rest)
-    pipe.close()
