@@ -3,7 +3,7 @@
 Building a page of thousands of runs (rows to records, records to JSON and back)
 allocates tens of thousands of dicts and lists that all stay alive. CPython's
 generational collector runs every 700 allocations and scans them each time, though
-none is garbage: a third of building a 5,000-run answer (issue #18). Reference
+none is garbage: a third of building a 5,000-run answer. Reference
 counting still frees everything as usual while paused; only the cycle finder waits.
 
 Pauses nest and may overlap across threads: the collector is switched back on when

@@ -249,7 +249,7 @@ def _git_dict(g: GitInfo) -> dict[str, Any]:
 
 
 # How each key of ``RunRecord.to_dict`` is made; written out, since ``dataclasses.asdict``
-# was most of the cost of answering a list of runs (issue #18).
+# was most of the cost of answering a list of runs.
 _RUN_DICT: dict[str, Callable[[RunRecord], Any]] = {
     **{
         f.name: operator.attrgetter(f.name)
@@ -501,7 +501,7 @@ def built(cls: type[_T], values: dict[str, Any]) -> _T:
 
     The generated ``__init__`` of a frozen dataclass sets each field through
     ``object.__setattr__``: for a list of thousands of runs that was the larger part of
-    building them (issue #18). ``__eq__``, ``__hash__`` and ``repr`` read the fields, so
+    building them. ``__eq__``, ``__hash__`` and ``repr`` read the fields, so
     the instance is the same as one ``cls(**values)`` makes.
     """
     obj = object.__new__(cls)

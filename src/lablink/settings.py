@@ -412,7 +412,7 @@ def default_user(cwd: Path) -> str:
 
     Remembered per process while the folder, the ``GIT_*``/login variables and the git
     config files stay the same: ``git config`` costs a process start on every
-    ``lablink.init`` otherwise (issue 18).
+    ``lablink.init`` otherwise.
     """
     key = _user_key(cwd)
     known = _users.get(key)
@@ -466,13 +466,13 @@ def _ask_user(cwd: Path) -> str:
         return "unknown"
 
 
-# The data review report's limits (issue 19): the ``[review]`` table of lablink.toml,
+# The data review report's limits: the ``[review]`` table of lablink.toml,
 # documented in docs/settings.md. Drift thresholds are ``[drift]``'s (checks/drift.py).
 
 
 @dataclasses.dataclass(frozen=True)
 class ReviewThresholds:
-    """Limits of the automated review report (issue 19); see docs/data.md."""
+    """Limits of the automated review report; see docs/data.md."""
 
     # Leakage: any duplicate across splits warns; this share of a split's rows or files
     # (exact, near or group) fails.

@@ -190,7 +190,7 @@ def check_final_status(status: Any) -> str:
         InvalidInput: listing the statuses a run may end with.
     """
     # here, not at the top: models is large, and `lablink launch` checks a new run
-    # (check_new_run) before its command starts (issue 16, start-up)
+    # (check_new_run) before its command starts
     from lablink.models import ENDED_STATUSES
 
     if status not in ENDED_STATUSES:

@@ -1,4 +1,4 @@
-"""Command-line values of plain types converted without pydantic (issue 18).
+"""Command-line values of plain types converted without pydantic.
 
 Typer 0.2x converts every parameter through a pydantic ``TypeAdapter``, so each
 command paid for importing pydantic and its plugin loader before it ran: a quarter

@@ -1,5 +1,5 @@
-"""``lablink launch`` of a local job, started before the rest of the CLI loads (issue 16,
-start-up: at most 0.5 s from ``lablink launch`` to the command's first line).
+"""``lablink launch`` of a local job, started before the rest of the CLI loads (at
+most 0.5 s from ``lablink launch`` to the command's first line).
 
 Typer, Click and Rich cost more to import than everything else the launcher does before
 the command starts. ``lablink.cli.entry`` hands the command line here first: a plain

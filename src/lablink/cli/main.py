@@ -24,7 +24,7 @@ from lablink.cli.usage import EXIT_ERROR, run_main
 from lablink.errors import LablinkError
 
 RICH_MARKUP_MODE: Literal["markdown"] = "markdown"
-coerce.install()  # plain option values convert without importing pydantic (issue 18)
+coerce.install()  # plain option values convert without importing pydantic
 
 
 class Entry(NamedTuple):

@@ -29,7 +29,7 @@ def _click(name: str, *also: type[Exception]) -> tuple[type[Exception], ...]:
 
     Recent Typer vendors Click as ``typer._click``; the real ``click`` counts only once
     something imported it (no exception of it can exist before), so start-up never pays
-    for importing it here (issue 18). ``also``: more classes to catch with these.
+    for importing it here. ``also``: more classes to catch with these.
     """
     found = list(also)
     for module in ("typer._click.exceptions", "click.exceptions"):

@@ -42,7 +42,7 @@ class Lab:
     @property
     def watchdog(self) -> Watchdog:
         """The watchdog: built when a run is first written or its incidents are read, so
-        that listing runs loads none of its rules, notifier or GPU watch (issue 18). Its
+        that listing runs loads none of its rules, notifier or GPU watch. Its
         loop runs in ``lablink server``, whose app builds it at once (a bad ``[watch]``
         or ``[notify]`` table fails there, and in a run's first write).
         """
@@ -79,7 +79,7 @@ class Lab:
 
     @functools.cached_property
     def team(self) -> Team:
-        """The roster, core hours and on-call rotations (issue 20)."""
+        """The roster, core hours and on-call rotations."""
         from lablink.core.team import Team
 
         return Team(self.store)

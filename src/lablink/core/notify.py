@@ -12,7 +12,7 @@ Whom to tell is the team's decision (``core/team.py``, ``team/routing.py``): cri
 incidents page whoever is on call, others go to the run's owner, held outside their
 working hours; each row records the person, why them, and the escalation step. With no
 team configured, every alert goes to the ``channels`` above, as before. Data reviews
-(issue #19) queue their notifications here too (``enqueue_review``, rows naming a review
+queue their notifications here too (``enqueue_review``, rows naming a review
 event instead of an incident; ``core/review_notify.py`` decides whom and when), so one
 worker, one outbox and one record of attempts serve both.
 

@@ -1,5 +1,5 @@
 """The text of a review's notifications: the request to its reviewers, and each
-decision or comment to the version's author (issue #19).
+decision or comment to the version's author.
 
 Composed when the message is sent (a held one reads the review as it is then), from
 the review and the event the delivery tells of.

@@ -1,4 +1,4 @@
-"""What a review report needs to know about a version beyond its files (issue 19)."""
+"""What a review report needs to know about a version beyond its files."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The automated review report of a dataset version (issue 19): leakage, corruption, balance.
+"""The automated review report of a dataset version: leakage, corruption, balance.
 
 ``build_report`` reads the version once, file by file and table batch by batch, and
 returns a JSON-able dict: a status (``pass``, ``warn`` or ``fail``, the worst of its

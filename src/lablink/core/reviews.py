@@ -1,4 +1,4 @@
-"""Data review use cases: request, comment, approve, reject, revoke, list (issue #19).
+"""Data review use cases: request, comment, approve, reject, revoke, list.
 
 A review belongs to one dataset version. Requesting it computes the automated report
 (``core/review_report.py``) and stores it with the review, then tells the reviewers;

@@ -2,7 +2,7 @@
 
 Each run gets the checks a single create gets (``Tracking.checked_run``, the watch
 policy in its capture), then all of them are inserted in one transaction: all or
-none, so a caller that retries after an error never finds half a batch (issue 18).
+none, so a caller that retries after an error never finds half a batch.
 An error names the run by its index in the request (``runs[3]: ...``).
 """
 

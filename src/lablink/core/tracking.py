@@ -103,7 +103,7 @@ class Tracking:
 
     def observe_with(self, make: Callable[[], TrackingObserver]) -> None:
         """Build the observer with ``make`` when a run is first written: a command that
-        only reads runs never builds it (issue 18)."""
+        only reads runs never builds it."""
         self._observer, self._make_observer = None, make
 
     # -- runs -------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Importers: runs other tools recorded, brought into lablink (issue 17).
+"""Importers: runs other tools recorded, brought into lablink.
 
 A *source* (``mlflow_source.py``: an MLflow server or store; ``tensorboard_source.py``:
 event files) yields ``SourceRun``s; a *sink* (``sink.py`` in-process, ``sink_http.py``

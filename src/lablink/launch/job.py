@@ -3,7 +3,7 @@
 The run id is minted here and the command learns it from ``LABLINK_RUN_ID``
 (``lablink.init`` inside joins it, waiting for the run if it is not stored yet). A local
 job's command starts first and its run is created beside it (open the store, read the
-git state): issue 16, start-up. Bad input fails before anything starts; a run that
+git state), so the command starts at once. Bad input fails before anything starts; a run that
 cannot be created ends the command. The launcher alone ends the
 run: ``finished`` on exit 0; ``timed_out`` at the deadline; ``killed`` on
 ``jobs stop``, SIGINT (or SIGHUP, a local job) to the launcher; ``preempted`` when

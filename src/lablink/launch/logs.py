@@ -72,8 +72,8 @@ class LogSink:
             self.lines(stream, data.split(b"\n"), at)
             return
         # printable ASCII is its own JSON string: the read becomes its entries in one
-        # replace, never split into lines (issue 16: capture must keep up with a job
-        # printing as fast as it can)
+        # replace, never split into lines: capture must keep up with a job printing as
+        # fast as it can
         head = self._head(stream, at)
         self._add([head + b'"' + data.replace(b"\n", b'"}\n' + head + b'"') + b'"}'])
 

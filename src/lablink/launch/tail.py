@@ -1,4 +1,4 @@
-"""A local job's output through files that lablink reads behind it (issue 16: capture).
+"""A local job's output through files that lablink reads behind it.
 
 Through a pipe, a job that prints faster than lablink stores its output waits for
 lablink: the pipe fills and the job's ``write`` blocks. So the job's stdout and stderr

@@ -43,7 +43,7 @@ def current() -> Run | None:
     """The run opened last that is still open (None: none is).
 
     No run can be open before ``lablink.sdk.run`` is imported, so it is not imported
-    here: ``lablink data add`` starts without the SDK's run machinery (issue 18).
+    here: ``lablink data add`` starts without the SDK's run machinery.
     """
     runs = sys.modules.get("lablink.sdk.run")
     found: Run | None = None if runs is None else runs.current()

@@ -1,6 +1,6 @@
 """A new run's ``create`` op, made by its sender thread after ``lablink.init`` returns.
 
-``init`` only checks the run's fields, redacts its config and mints its id (issue 18):
+``init`` only checks the run's fields, redacts its config and mints its id:
 the git calls, the package listing, the GPU probe and the round trip to the server
 (about 50 ms together) happen here, in the run's sender thread, before any other op
 of the run is sent. Points logged meanwhile wait in the run's buffer, so the order the

@@ -1,4 +1,4 @@
-"""Starts each run's background threads off ``lablink.init``'s path (issue 18).
+"""Starts each run's background threads off ``lablink.init``'s path.
 
 ``Thread.start`` waits until the new thread runs, which on a busy machine takes
 milliseconds of scheduling. One long-lived daemon thread per process takes that wait

@@ -214,7 +214,7 @@ class _Lease:
 
 
 class _SharedPools:
-    """One connection pool per server for the transports of a process (issue 18).
+    """One connection pool per server for the transports of a process.
 
     Many runs started back to back each hold a transport: sharing a pool keeps their
     requests on a few kept-alive connections instead of a new connection (and TLS
@@ -282,7 +282,7 @@ def ssl_context() -> ssl.SSLContext:
     The two variables are OpenSSL's, and httpx (the CLI's client) honours them too;
     they are read here, not left to OpenSSL, so every platform's Python honours them.
     Loading certificates takes tens of milliseconds, so one context is shared by the
-    transports of a process until a variable or the file it names changes (issue 18).
+    transports of a process until a variable or the file it names changes.
     """
     cafile, capath = os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR")
     key = (cafile, capath, _stamp(cafile), _stamp(capath))

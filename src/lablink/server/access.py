@@ -45,7 +45,7 @@ PEOPLE_RULES = frozenset(("admin", "project-admin", "me"))
 # Route paths below are written without the API prefix, as routers declare them.
 # Shared resources, guarded by the caller's best role in any project.
 SHARED = ("/datasets", "/data/", "/schemas", "/blobs/", "/reviews")
-# The team roster and on-call (issue 20): any signed-in user reads, server admins write.
+# The team roster and on-call: any signed-in user reads, server admins write.
 # Whole segments: a later ``/teams/{project}`` must not fall under this rule.
 TEAM = ("/team/", "/oncall/")
 # Called before the caller has a credential: ``lablink login``'s device flow, which
@@ -210,8 +210,8 @@ async def authorize(request: Request) -> Access | None:
     """Check the caller's role for this route.
 
     Without auth nothing is read from the store, so the check runs on the event loop:
-    a thread hop costs more than the check, on every request (issue 18: the fixed cost
-    of an ingestion request). With auth, the role and run reads run in the threadpool.
+    a thread hop costs more than the check, on every request, and ingestion requests are
+    many and small. With auth, the role and run reads run in the threadpool.
 
     Raises:
         NotFound: a read of something the caller may not see.

@@ -1,6 +1,6 @@
 """The notification outbox: one row per (incident event, channel), one per attempt.
 
-A row names an incident, or a review event (issue #19: the request to each reviewer,
+A row names an incident, or a review event (the request to each reviewer,
 a decision or comment to the author); both go through the same worker and records.
 
 Rows are written in the same store as the incident, so an alert survives a server
@@ -51,7 +51,7 @@ class Delivery:
 
 @dataclasses.dataclass(frozen=True)
 class Routed:
-    """A delivery to queue for a person: channel, send time and why (issue 20)."""
+    """A delivery to queue for a person: channel, send time and why."""
 
     channel: str
     channel_key: str

@@ -2,8 +2,8 @@
 
 Every value becomes a bound parameter; no SQL is built from strings.
 
-A test on a side table (metrics, params, tags) compiles in one of two equivalent forms
-(issue #18): *correlated*, ``EXISTS (... WHERE run_id = runs.id ...)``, which suits a page
+A test on a side table (metrics, params, tags) compiles in one of two equivalent forms:
+*correlated*, ``EXISTS (... WHERE run_id = runs.id ...)``, which suits a page
 of newest runs when matches are common (the scan stops after a page), and *set*,
 ``runs.id IN (SELECT run_id ... )``, which reads only the matching rows of a covering
 index and suits a count, or a page when matches are few. Side-table run ids are never

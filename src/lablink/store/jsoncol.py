@@ -18,7 +18,7 @@ _DECODED = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 
 
 # One encoder for every value: json.dumps with options builds a new one per call, a
-# third of the cost of the small values most columns hold (issue 18: batch creates).
+# third of the cost of the small values most columns hold.
 _ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
 
 

@@ -4,7 +4,7 @@ SQLAlchemy spells a partial index per dialect (``sqlite_where=``, ``postgresql_w
 and checks each such argument when the index is built, against its dialect's list of
 arguments: naming ``postgresql_where`` imports SQLAlchemy's whole PostgreSQL dialect,
 its asyncpg driver and asyncio with it (about 45 ms), into every process that imports
-``store/schema.py``, SQLite-only CLI commands included (issue 18). This index fills in
+``store/schema.py``, SQLite-only CLI commands included. This index fills in
 its WHERE when a dialect's options are first read instead, which is when that dialect
 compiles the index's DDL (``CREATE INDEX ... WHERE``); SQLite's, already loaded, are
 filled in at once so the index reads like one built with ``sqlite_where=``.

@@ -135,7 +135,7 @@ class Blanks:
 
 
 # What ``to_run`` reads of a run row, picked by position in one call: reading a result
-# row by name costs more than building the record (issue #18).
+# row by name costs more than building the record.
 _RUN_ROW = (*(c.name for c in schema.runs.c), "project_name")
 _PICKED = (
     *("id", "project_name", "name", "user", "status", "created_at", "ended_at"),

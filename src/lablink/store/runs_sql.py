@@ -31,7 +31,7 @@ from lablink.store.rows import (
 )
 
 # Up to this many matches a page is picked from the matches alone; beyond, the runs are
-# walked newest first (measured in benchmarks/tracking.py, issue #18).
+# walked newest first (measured in benchmarks/tracking.py).
 _SET_PAGE_MAX = 10_000
 # Up to this many runs in the project a filter is tested run by run, count included.
 _CORRELATED_MAX = 5_000

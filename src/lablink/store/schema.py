@@ -94,7 +94,7 @@ runs = sa.Table(
     sa.Column("stop_requested", sa.Text),
     sa.Column("updated_at", sa.Float, nullable=False),
 )
-# Searches (issue #18): id rides along so a filtered page or count of a project reads the
+# Searches: id rides along so a filtered page or count of a project reads the
 # index, never the wide run rows; the second serves a set of matching ids (filter_sql.py).
 sa.Index("ix_runs_project_created", runs.c.project_id, runs.c.created_at, runs.c.id)
 sa.Index("ix_runs_id_project", runs.c.id, runs.c.project_id, runs.c.created_at)
@@ -164,7 +164,7 @@ sa.Index(
     metric_chunks.c.step_min,
 )
 
-# Compacted points (issue 18): a run's key folds its chunk rows, the raw "tail" that
+# Compacted points: a run's key folds its chunk rows, the raw "tail" that
 # ingestion appends, into blocks of up to 65,536 points compressed by
 # ``store/metric_codec.py``. A block replaces the chunks it was made from in one
 # transaction, so a reader sees each point once. Blocks of a key read in ``id`` order.
@@ -376,7 +376,7 @@ incidents = sa.Table(
 )
 sa.Index("ix_incidents_state", incidents.c.state, incidents.c.id)
 sa.Index("ix_incidents_run", incidents.c.run_id, incidents.c.id)
-# Partial on both dialects, without loading the PostgreSQL dialect on SQLite (issue 18).
+# Partial on both dialects, without loading the PostgreSQL dialect on SQLite.
 PartialUniqueIndex(
     "ux_incidents_unresolved",
     incidents.c.run_id,
@@ -391,8 +391,8 @@ incident_deliveries = sa.Table(
     "incident_deliveries",
     metadata,
     sa.Column("id", BigId, primary_key=True, autoincrement=True),
-    # A row is either an incident's (``incident_id``) or a review event's (issue #19,
-    # ``review_event_id``; its ``event`` is the action: request, approve, comment...).
+    # A row is either an incident's (``incident_id``) or a review event's
+    # (``review_event_id``; its ``event`` is the action: request, approve, comment...).
     sa.Column("incident_id", BigId, sa.ForeignKey("incidents.id")),
     sa.Column("event", sa.String(20), nullable=False),  # opened, reopened
     sa.Column("channel", sa.String(2000), nullable=False),
@@ -404,7 +404,7 @@ incident_deliveries = sa.Table(
     sa.Column("last_error", sa.Text),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("sent_at", sa.Float),
-    # Routing (issue 20): the person it went to, why them, the escalation step (0: first
+    # Routing: the person it went to, why them, the escalation step (0: first
     # page) and, for a notification held for a focus block or the night, until when.
     # NULL recipient: a fixed ``[notify] channels`` entry. State ``cancelled``: an
     # escalation made moot by an acknowledgement, or a held alert of a resolved incident.
@@ -519,7 +519,7 @@ sessions = sa.Table(
 )
 sa.Index("ix_sessions_user", sessions.c.user_id)
 
-# Device logins (``lablink login`` without a token, issue 15): the CLI holds a random
+# Device logins (``lablink login`` without a token): the CLI holds a random
 # device code, the row only its sha256; a signed-in person approves the short user code
 # in a browser. The token is made when the CLI next polls, so no secret is ever stored.
 # ``state``: pending, approved, denied or used.
@@ -540,7 +540,7 @@ device_logins = sa.Table(
 )
 sa.Index("ix_device_logins_user_code", device_logins.c.user_code)
 
-# -- team operations (issue 20) ------------------------------------------------------
+# -- team operations ------------------------------------------------------
 # One person, one record: a teammate is a ``users`` row plus this row. Hours and focus
 # blocks are minutes of the local day per weekday (``team/hours.py``), interpreted in
 # ``tz`` (an IANA name), so DST never shifts what people wrote. ``contacts`` are apprise
@@ -636,7 +636,7 @@ mlflow_tags = sa.Table(
     sa.Column("value", sa.Text, nullable=False),
 )
 
-# -- data review (issue #19) -------------------------------------------------------------
+# -- data review -------------------------------------------------------------
 # One review per dataset version: who asked, whom, with which options, the automated
 # report computed at request time (stored, so a reviewer reads what the requester saw),
 # and the state the event log leads to. A new version needs a new review.
@@ -673,7 +673,7 @@ review_events = sa.Table(
     sa.Column("verified", sa.Boolean, nullable=False),
 )
 sa.Index("ix_review_events_review", review_events.c.review_id, review_events.c.id)
-# -- the model registry (MLflow's registered models, versions, aliases; issue 17) --------
+# -- the model registry (MLflow's registered models, versions, aliases) -----------------
 # A logged model is a model the MLflow client logged inside a run; its files are that
 # run's artifacts under ``path``, so the run page lists them and the artifact proxy
 # serves them. ``model_id`` is the id the client got ("m-<hex>").
@@ -739,7 +739,7 @@ model_aliases = sa.Table(
     sa.Column("set_at", sa.Float, nullable=False),
 )
 
-# -- dataset version aliases (``images@prod``; issue 17) -------------------------------
+# -- dataset version aliases (``images@prod``) ----------------------------------------
 # ``dataset_aliases`` is where each alias points now; ``dataset_alias_moves`` keeps
 # every move (``version`` None: the alias was deleted), so the dataset page can say who
 # moved ``prod`` and when.

@@ -1,4 +1,4 @@
-"""Team persistence: roster rows on users, rotations, overrides (issue 20).
+"""Team persistence: roster rows on users, rotations, overrides.
 
 A teammate is a ``users`` row plus a ``team_members`` row: one person, one record.
 Every change writes its audit entry in the same transaction, as ``people_sql.py`` does.

@@ -9,7 +9,7 @@
   free moment; when the owner is away, or not on the team, it goes to on-call instead
   (with the same escalation).
 - ``to_person`` is the held-outside-hours decision alone, for one person: data reviews
-  (issue #19) use it to reach reviewers and authors.
+  use it to reach reviewers and authors.
 - With no team configured the decision is empty and the notifier falls back to the
   ``[notify] channels``.
 """

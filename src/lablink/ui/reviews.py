@@ -1,4 +1,4 @@
-"""The review page of a dataset version (issue #19).
+"""The review page of a dataset version.
 
 ``/datasets/{name}/v/{version}/review`` shows the stored report (its summary line
 first, then each check with its evidence), previews of flagged samples (images through

@@ -1,4 +1,4 @@
-"""The Team page and the bus-factor page (issue 20).
+"""The Team page and the bus-factor page.
 
 ``/team`` shows the roster with each person's local time and state now, a week's
 heat-map of who is free together (inline SVG, ``?week=2026-W50&min=2``), focus blocks,

@@ -1,4 +1,4 @@
-"""Data reviews over HTTP (issue #19).
+"""Data reviews over HTTP.
 
     GET  /api/v1/reviews?pending=true&mine=true&limit=100          newest first
     GET  /api/v1/datasets/{name}/versions/{ref}/review              report, state, log

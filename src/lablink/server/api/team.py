@@ -1,4 +1,4 @@
-"""The team roster and on-call over HTTP (issue 20).
+"""The team roster and on-call over HTTP.
 
     GET    /api/v1/team                              the roster, with local times now
     GET    /api/v1/team/overlap?week=2026-W50&min=2  core hours of a week

@@ -1,4 +1,4 @@
-"""reviews: a review per dataset version and its append-only event log (issue #19)
+"""reviews: a review per dataset version and its append-only event log
 
 Revision ID: 0011
 Revises: 0009

@@ -1,4 +1,4 @@
-"""search indexes: run searches and counts read covering indexes (issue #18)
+"""search indexes: run searches and counts read covering indexes
 
 Revision ID: 0016
 Revises: 0015

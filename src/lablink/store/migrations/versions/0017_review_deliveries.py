@@ -1,4 +1,4 @@
-"""review deliveries: the notification outbox also carries review events (issue #19)
+"""review deliveries: the notification outbox also carries review events
 
 A row names either an incident or a review event: ``incident_id`` becomes nullable and
 ``review_event_id`` points at the event (request, approve, reject, comment, revoke)
