@@ -49,7 +49,8 @@ def test_ci_runs_the_readme_test_command() -> None:
 
 def test_makefile_test_target_runs_parallel_then_serial() -> None:
     makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
-    assert '-n auto -m "not serial"' in makefile and "-m serial" in makefile
+    assert '-n $(PYTEST_WORKERS) -m "not serial"' in makefile and "-m serial" in makefile
+    assert "PYTEST_WORKERS ?=" in makefile
 
 
 def test_reference_check_mode(tmp_path: Path) -> None:
