@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 from typing import Any
 
 import httpx
+import pytest
 
 from lablink.core.lab import Lab
 
@@ -112,6 +114,26 @@ class SseReader:
                 continue  # a comment (ready, keepalive) or a retry hint
             return SseEvent(int(fields["id"]), fields["event"], json.loads(fields["data"]))
         raise AssertionError(f"no event in {limit} messages")
+
+
+def assert_only_this_stream_ends(
+    lab: Lab, ending: httpx.Response, kept: httpx.Response, end: Callable[[], object], says: str
+) -> None:
+    """Both open streams (of project ``audio``) get a new run's event; after ``end()``
+    (the credential of ``ending`` stops working) ``ending`` closes with ``: says`` while
+    ``kept`` still gets the next run's event."""
+    stream, still = SseReader(ending), SseReader(kept)
+    stream.wait_comment("ready")
+    still.wait_comment("ready")
+    first = lab.tracking.create_run("ana", "audio", "first")
+    assert stream.next_event().data["run_id"] == first.id  # alive across many checks
+    assert still.next_event().data["run_id"] == first.id
+    end()
+    stream.wait_comment(says)
+    with pytest.raises(AssertionError, match="the event stream ended"):
+        stream.next_event()
+    second = lab.tracking.create_run("ana", "audio", "second")
+    assert still.next_event().data["run_id"] == second.id
 
 
 def served_spec() -> dict[str, Any]:

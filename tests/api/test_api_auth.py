@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from apitools import API, SseReader, assert_envelope
+from apitools import API, SseReader, assert_envelope, assert_only_this_stream_ends
 
 from helpers import AppServer
 from lablink.core.lab import Lab
@@ -251,18 +251,15 @@ def test_revoking_a_token_ends_its_live_stream_only(server: AppServer, team: Tea
         laptop.stream("GET", f"{API}/events") as response,
         other.stream("GET", f"{API}/events", params={"project": "audio"}) as kept,
     ):
-        stream, still = SseReader(response), SseReader(kept)
-        stream.wait_comment("ready")
-        still.wait_comment("ready")
-        first = team.lab.tracking.create_run("ana", "audio", "first")
-        assert stream.next_event().data["run_id"] == first.id  # alive across many checks
-        assert still.next_event().data["run_id"] == first.id
-        people.revoke_token("root", people.list_tokens("lee")[-1].id)  # the laptop's
-        stream.wait_comment("token ended")
-        with pytest.raises(AssertionError, match="the event stream ended"):
-            stream.next_event()
-        second = team.lab.tracking.create_run("ana", "audio", "second")
-        assert still.next_event().data["run_id"] == second.id  # the same user's other token
+        # the laptop's token ends; the same user's other token goes on
+        laptop_token = people.list_tokens("lee")[-1].id
+        assert_only_this_stream_ends(
+            team.lab,
+            response,
+            kept,
+            lambda: people.revoke_token("root", laptop_token),
+            "token ended",
+        )
 
 
 @pytest.mark.parametrize("end", ["expired", "disabled"])

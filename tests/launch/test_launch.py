@@ -165,23 +165,15 @@ def test_sigterm_from_outside_is_preempted_and_restartable(tmp_path: Path) -> No
     assert statuses == ["finished", "preempted"]
 
 
-def test_launcher_sigterm_is_preempted(tmp_path: Path) -> None:
+LAUNCH = [sys.executable, "-m", "lablink.cli", "launch"]
+
+
+def _signal_the_launcher(tmp_path: Path, options: list[str], sig: int) -> tuple[int, Any]:
+    """Launch a job that writes its pid and sleeps, send ``sig`` to the launcher once the
+    job runs; the launcher's exit code and the run, after the job's process is gone."""
     home = tmp_path / "home"
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "lablink.cli",
-            "launch",
-            "-p",
-            "p",
-            "--restarts",
-            "2",
-            "--",
-            "bash",
-            "-c",
-            "echo $$ > pid; sleep 300",
-        ],
+        [*LAUNCH, "-p", "p", *options, "--", "bash", "-c", "echo $$ > pid; sleep 300"],
         cwd=tmp_path,
         env=_env(LABLINK_HOME=str(home)),
         stdout=subprocess.DEVNULL,
@@ -195,43 +187,25 @@ def test_launcher_sigterm_is_preempted(tmp_path: Path) -> None:
                 "the job",
             )
         )
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(LIMIT)
+        proc.send_signal(sig)
+        code = proc.wait(LIMIT)
     finally:
         proc.kill()
     assert wait_for(lambda: _gone(pid), 10, f"process {pid} to end")
     (run,) = _runs(home, "p")
+    return code, run
+
+
+def test_launcher_sigterm_is_preempted(tmp_path: Path) -> None:
+    _, run = _signal_the_launcher(tmp_path, ["--restarts", "2"], signal.SIGTERM)
     assert run.status == "preempted"
-
-
-LAUNCH = [sys.executable, "-m", "lablink.cli", "launch"]
 
 
 def test_launcher_hangup_ends_a_local_job_killed(tmp_path: Path) -> None:
     # the terminal gone: the job's output files have no reader left, so the job ends
     # too, and its run with it (not left running)
-    home = tmp_path / "home"
-    proc = subprocess.Popen(
-        [*LAUNCH, "-p", "p", "--grace", "2s", "--", "bash", "-c", "echo $$ > pid; sleep 300"],
-        cwd=tmp_path,
-        env=_env(LABLINK_HOME=str(home)),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        pid = int(
-            wait_for(
-                lambda: (tmp_path / "pid").exists() and (tmp_path / "pid").read_text().strip(),
-                30,
-                "the job",
-            )
-        )
-        proc.send_signal(signal.SIGHUP)
-        assert proc.wait(LIMIT) == 1
-    finally:
-        proc.kill()
-    assert wait_for(lambda: _gone(pid), 10, f"process {pid} to end")
-    (run,) = _runs(home, "p")
+    code, run = _signal_the_launcher(tmp_path, ["--grace", "2s"], signal.SIGHUP)
+    assert code == 1
     assert run.status == "killed" and "SIGHUP" in (run.status_reason or "")
 
 

@@ -291,7 +291,7 @@ def quick_session_checks(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.usefixtures("quick_session_checks")
 def test_signing_out_ends_the_sessions_live_stream(server: AppServer, team: Team) -> None:
-    from api.apitools import SseReader
+    from api.apitools import assert_only_this_stream_ends
 
     with (
         signed_in(server, "lee") as lee,
@@ -299,19 +299,13 @@ def test_signing_out_ends_the_sessions_live_stream(server: AppServer, team: Team
         lee.stream("GET", "/ui-data/events") as response,
         other.stream("GET", f"{API}/events", params={"project": "audio"}) as kept,
     ):
-        stream, still = SseReader(response), SseReader(kept)
-        stream.wait_comment("ready")
-        still.wait_comment("ready")
-        first = team.lab.tracking.create_run("ana", "audio", "first")
-        assert stream.next_event().data["run_id"] == first.id  # alive across many checks
-        assert still.next_event().data["run_id"] == first.id
-        out = lee.post("/signout", data={"csrf_token": csrf_of(lee.get("/me").text)})
-        assert out.status_code == 303
-        stream.wait_comment("session ended")
-        with pytest.raises(AssertionError, match="the event stream ended"):
-            stream.next_event()
-        second = team.lab.tracking.create_run("ana", "audio", "second")
-        assert still.next_event().data["run_id"] == second.id  # another session goes on
+
+        def sign_out() -> None:
+            out = lee.post("/signout", data={"csrf_token": csrf_of(lee.get("/me").text)})
+            assert out.status_code == 303
+
+        # this session ends; another session of the same user goes on
+        assert_only_this_stream_ends(team.lab, response, kept, sign_out, "session ended")
 
 
 @pytest.mark.usefixtures("quick_session_checks")
