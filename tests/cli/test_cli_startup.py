@@ -37,6 +37,8 @@ SERVER_STACK = ("fastapi", "uvicorn", "starlette", "jinja2", "alembic")
 DATA_STACK = ("pyarrow", "scipy", "pandas", "lablink.core.datasets.versions", "lablink.sdk.run")
 NUMERIC = ("numpy", "pandas", "polars", "pyarrow", "scipy")  # issue 18: none for listings
 WATCHDOG = ("lablink.core.watchdog", "lablink.core.notify", "lablink.core.gpu_watch")
+# Help pages render plain prose without markdown-it and build no traceback (rich_help.py).
+HELP_EXTRAS = ("markdown_it", "rich.markdown", "pygments", "rich.traceback", "rich.pretty", "attr")
 
 
 def imported(
@@ -63,8 +65,9 @@ def test_help_imports_no_command_and_no_store(tmp_path: Path) -> None:
     modules = imported(["--help"], tmp_path)
     assert "lablink.cli.main" in modules
     heavy = {"sqlalchemy", "numpy", "pydantic", "click", "lablink.sdk", "lablink.store.sql"}
-    heavy |= set(SERVER_STACK) | set(DATA_STACK)
+    heavy |= set(SERVER_STACK) | set(DATA_STACK) | set(HELP_EXTRAS)
     assert heavy & modules == set()
+    assert "typer.rich_utils" in modules  # it did render the rich help
     loaded_commands = {m for m in modules if m.startswith("lablink.cli.")}
     assert loaded_commands <= {
         "lablink.cli.main",
@@ -72,6 +75,8 @@ def test_help_imports_no_command_and_no_store(tmp_path: Path) -> None:
         "lablink.cli.state",
         "lablink.cli.usage",
         "lablink.cli.output",
+        "lablink.cli.rich_help",
+        "lablink.cli.markdown_lite",
     }
 
 
@@ -130,7 +135,7 @@ def test_data_add_help_opens_no_store(tmp_path: Path) -> None:
     modules = imported(["data", "add", "--help"], tmp_path)
     assert "lablink.cli.data" in modules
     heavy = {"sqlalchemy", "lablink.store.sql", "lablink.core.lab", "httpx", "fsspec", "pydantic"}
-    assert (heavy | set(NUMERIC) | set(SERVER_STACK)) & modules == set()
+    assert (heavy | set(NUMERIC) | set(SERVER_STACK) | set(HELP_EXTRAS)) & modules == set()
 
 
 def test_data_add_of_files_that_are_no_tables_loads_no_table_stack(

@@ -18,13 +18,14 @@ from typing import Any, Literal, NamedTuple
 import typer
 from typer.core import TyperCommand, TyperGroup
 
-from lablink.cli import coerce
+from lablink.cli import coerce, rich_help
 from lablink.cli.state import State
 from lablink.cli.usage import EXIT_ERROR, run_main
 from lablink.errors import LablinkError
 
 RICH_MARKUP_MODE: Literal["markdown"] = "markdown"
 coerce.install()  # plain option values convert without importing pydantic
+rich_help.install()  # help pages render without markdown-it unless a text needs it
 
 
 class Entry(NamedTuple):
