@@ -3,7 +3,8 @@
 Every figure is the median of ``--repeat`` runs of a fresh ``python -m lablink.cli``
 process, in wall time and in CPU time (user + system of the child: steadier than wall
 time when other work shares the machine), beside ``python -c pass`` and
-``git status --short`` measured in the same run. On an embedded SQLite store seeded
+``git status --short`` measured in the same run, and the floor of every command that
+opens the store: ``import sqlalchemy`` with its SQLite dialect, alone. On an embedded SQLite store seeded
 with a few runs, two teammates and an on-call rotation.
 
 Targets: ``lablink --help`` ≤ 150 ms, ``lablink runs ls`` ≤ 300 ms, ``lablink oncall
@@ -35,6 +36,7 @@ from pathlib import Path
 
 LABLINK = [sys.executable, "-m", "lablink.cli"]
 DONT_WRITE = "PYTHONDONTWRITEBYTECODE"
+IMPORT_SQLALCHEMY = "import sqlalchemy, sqlalchemy.dialects.sqlite"
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -142,6 +144,8 @@ def report(
     plain = child_env(home)
     bare = median_child(lambda _: [sys.executable, "-c", "pass"], repeat, plain)
     git = median_child(lambda _: ["git", "status", "--short"], repeat, plain)
+    # The floor of any command that opens the store: SQLAlchemy and its SQLite dialect.
+    floor = median_child(lambda _: [sys.executable, "-c", IMPORT_SQLALCHEMY], repeat, plain)
     ref = f"python -c pass {bare[0]:.0f} ms, git status {git[0]:.0f} ms"
     figures = [
         ("lablink --help", ["--help"], "≤ 150 ms"),
@@ -167,6 +171,9 @@ def report(
         )
         line(f"lablink data add ({len(list(folder.iterdir()))} plain files)", figures_add, ref, "")
     print(f"{'  cpu of python -c pass / git status':<44} {bare[1]:>9.0f} / {git[1]:.0f} ms")
+    print(
+        f"{'  floor: import sqlalchemy + sqlite dialect':<44} {floor[0]:>9.0f} ms (cpu {floor[1]:.0f})"
+    )
 
 
 def main() -> None:

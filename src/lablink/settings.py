@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import subprocess
-import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -372,6 +371,8 @@ def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> str:
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
+    import tomllib  # only where a config file exists: a start-up cost otherwise
+
     try:
         with path.open("rb") as fh:
             return tomllib.load(fh)

@@ -83,8 +83,11 @@ def test_help_imports_no_command_and_no_store(tmp_path: Path) -> None:
 def test_runs_ls_on_the_embedded_store_skips_server_data_and_migrations(
     seeded: Seeded, tmp_path: Path
 ) -> None:
-    modules = imported(["runs", "ls"], tmp_path, {"LABLINK_HOME": str(seeded.home)})
+    absent = str(tmp_path / "absent.toml")  # no user config file (and none in the repo)
+    env = {"LABLINK_HOME": str(seeded.home), "LABLINK_CONFIG": absent}
+    modules = imported(["runs", "ls"], tmp_path, env)
     assert "lablink.store.sqlite" in modules  # it did open the store
+    assert "tomllib" not in modules  # no config file to read: the TOML parser never loads
     # A database already at head is not migrated, so Alembic never loads.
     assert set(SERVER_STACK) & modules == set()
     assert set(DATA_STACK) & modules == set()
