@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
 import inspect
 import io
 import re
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from rich.console import Console
@@ -14,6 +17,7 @@ from rich.markdown import Markdown
 from lablink.cli.main import COMMANDS, load_all
 from lablink.cli.markdown_lite import LiteMarkdown, paragraphs
 from lablink.cli.reference import iter_commands, root_command
+from lablink.cli.rich_help import STAND_INS, _Loader
 
 # Styles Typer gives help text: first line, the rest, option help.
 STYLES = ["", "dim", "bold", "none"]
@@ -85,6 +89,9 @@ TRICKY = [
     "https://example.org/a_b?x=1",
     "ends with a dot.",
     "tab\tinside",
+    "a\n\u00a0\nb",
+    "a\n \t\nb",
+    "café_au_lait and x",
 ]
 
 
@@ -122,3 +129,23 @@ def test_markdown_constructs_go_to_the_real_parser() -> None:
         assert paragraphs(text) is None, text
         assert isinstance(LiteMarkdown(text), Markdown)
     assert paragraphs("a `b_c` d_e") == [[("a ", False), ("b_c", True), (" d_e", False)]]
+
+
+def test_a_module_wanting_more_than_the_stand_ins_loads_with_the_real_modules(
+    tmp_path: Path,
+) -> None:
+    source = tmp_path / "wants_more.py"
+    source.write_text("from rich.markdown import Heading, Markdown\n")
+    spec = importlib.util.spec_from_file_location("wants_more", source)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    saved = {name: sys.modules.pop(name) for name in STAND_INS if name in sys.modules}
+    try:
+        _Loader(spec.loader).exec_module(module)
+        loaded = sys.modules["rich.markdown"]
+        assert module.Markdown is loaded.Markdown  # the real class, not LiteMarkdown
+        assert module.Heading is loaded.Heading
+    finally:
+        for name, real in saved.items():  # the modules this process had, as they were
+            sys.modules[name] = real
+            setattr(sys.modules["rich"], name.split(".")[1], real)

@@ -40,7 +40,7 @@ def paragraphs(markup: str) -> list[list[Piece]] | None:
     found: list[list[Piece]] = []
     current: list[Piece] | None = None
     for line in markup.split("\n"):
-        if not line.strip():
+        if not line.strip(" \t"):  # blank to Markdown (other whitespace is not)
             current = None
             continue
         if _BLOCK.match(line):
@@ -51,7 +51,7 @@ def paragraphs(markup: str) -> list[list[Piece]] | None:
         if current is None:
             current = []
             found.append(current)
-        elif current:
+        else:
             current.append((" ", False))  # a soft break
         current.extend(pieces)
     for paragraph in found:

@@ -61,10 +61,20 @@ class _Loader:
                 added.append((name, stand_in))
         try:
             self.loader.exec_module(module)
+        except ImportError:
+            # A Typer that wants more of these modules than the stand-ins offer: load
+            # it again with the real ones
+            _remove(added)
+            self.loader.exec_module(module)
         finally:
-            for name, stand_in in added:
-                if sys.modules.get(name) is stand_in:
-                    del sys.modules[name]
+            _remove(added)
+
+
+def _remove(added: list[tuple[str, types.ModuleType]]) -> None:
+    """Take the stand-ins out of ``sys.modules`` (not a real module imported since)."""
+    for name, stand_in in added:
+        if sys.modules.get(name) is stand_in:
+            del sys.modules[name]
 
 
 class _Finder:
