@@ -149,3 +149,16 @@ def test_a_module_wanting_more_than_the_stand_ins_loads_with_the_real_modules(
         for name, real in saved.items():  # the modules this process had, as they were
             sys.modules[name] = real
             setattr(sys.modules["rich"], name.split(".")[1], real)
+
+
+def test_the_traceback_stand_in_builds_richs_traceback() -> None:
+    from rich.traceback import Traceback as RichTraceback
+
+    from lablink.cli.rich_help import Traceback
+
+    try:
+        raise ValueError("boom")
+    except ValueError as error:
+        built = Traceback.from_exception(type(error), error, error.__traceback__)
+    assert isinstance(built, RichTraceback)
+    assert "boom" in render(built, 100)

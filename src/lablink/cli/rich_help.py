@@ -1,13 +1,14 @@
 """Typer's help renderer loaded without rich's Markdown parser or rich's tracebacks.
 
 ``typer.rich_utils`` draws every help page, and imports ``rich.markdown`` (markdown-it,
-Pygments) and ``rich.traceback`` (attrs, ``rich.pretty``) at its top: about 40 % of
-``lablink --help``. ``install`` adds an import hook that, when ``typer.rich_utils`` is
-first imported (by whichever help or error path needs it), runs it with stand-ins for
-those two modules: ``LiteMarkdown`` renders plain help prose itself and imports the real
-``Markdown`` for anything else; ``Traceback`` imports rich's when Typer asks for one
-(our app turns pretty exceptions off). The stand-ins leave ``sys.modules`` once
-``typer.rich_utils`` is loaded, so any other import gets the real modules.
+Pygments) and ``rich.traceback`` (attrs, ``rich.pretty``) at its top: a third of the
+instructions of ``lablink --help``. ``install`` adds an import hook that, when
+``typer.rich_utils`` is first imported (by whichever help or error path needs it), runs
+it with stand-ins for those two modules: ``LiteMarkdown`` renders plain help prose
+itself and imports the real ``Markdown`` for anything else; ``Traceback`` imports
+rich's when Typer asks for one (our app turns pretty exceptions off). The stand-ins
+leave ``sys.modules`` once ``typer.rich_utils`` is loaded, so any other import gets the
+real modules.
 """
 
 from __future__ import annotations
