@@ -107,8 +107,15 @@ class Answer:
 class Wire:
     """Requests to ``server`` + ``prefix`` + path, with ``headers`` on every request."""
 
-    def __init__(self, server: str, prefix: str, headers: Mapping[bytes, bytes]) -> None:
+    def __init__(
+        self,
+        server: str,
+        prefix: str,
+        headers: Mapping[bytes, bytes],
+        timeouts: Mapping[str, float] = TIMEOUTS,
+    ) -> None:
         self.server = server.rstrip("/")
+        self.timeouts = dict(timeouts)
         self.base_url = self.server + prefix
         self.headers = list(headers.items())
         self._lease = _POOLS.acquire(self.server)
@@ -134,7 +141,7 @@ class Wire:
                 self.url(path, params),
                 headers=self._headers(headers),
                 content=content,
-                extensions={"timeout": TIMEOUTS},
+                extensions={"timeout": self.timeouts},
             )
         return Answer(response.status, _lower(response.headers), response.content)
 
@@ -151,7 +158,7 @@ class Wire:
                 method,
                 self.url(path),
                 headers=self._headers(None),
-                extensions={"timeout": TIMEOUTS},
+                extensions={"timeout": self.timeouts},
             ) as response,
         ):
             answer = Answer(response.status, _lower(response.headers))
