@@ -4,7 +4,8 @@ Prints figures and ratios against references measured in the same run; never ass
 
     python benchmarks/data.py                      # 20,000 files of 4-64 KiB, one 2 GB file
     python benchmarks/data.py --files 2000 --big-size 200MB   # a quick run
-    python benchmarks/data.py --repush-only        # push, then re-push after 1% changed
+    python benchmarks/data.py --repush-only        # push, then re-push after 1% changed,
+                                                   # beside the floor (python + a stat a file)
 
 What it does, all on this machine:
 
@@ -223,6 +224,23 @@ def cpu_text(cpu: tuple[float, float], ref: tuple[float, float] | None = None) -
     return text + (f" = {sum(cpu) / sum(ref):5.1%} of the push's" if ref else "")
 
 
+# The least a re-push must do on the client: start Python and stat every file (to
+# see which changed), with no lablink import. Its CPU beside the push's is the floor
+# of the re-push's share of a push.
+FLOOR = """
+import os, sys
+stack, found = [sys.argv[1]], 0
+while stack:
+    with os.scandir(stack.pop()) as entries:
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                stack.append(entry.path)
+            else:
+                entry.stat(follow_symlinks=False)
+                found += 1
+"""
+
+
 def repush_only(args: argparse.Namespace) -> None:
     """Push a tree, then re-push it after 1% of its files changed, ``--repeat`` times."""
     work = Path(args.workdir or tempfile.mkdtemp(prefix="lablink-bench-data-"))
@@ -251,6 +269,11 @@ def repush_only(args: argparse.Namespace) -> None:
             cpu = Cpu(server)
             took = timed_client(add, env, peak)
             repushes.append((took, cpu.done()))
+        floors = []
+        for _ in range(3):
+            cpu = Cpu(server)
+            took = timed([sys.executable, "-S", "-c", FLOOR, str(tree)])
+            floors.append((took, cpu.done()))
         print(f"\n{args.files}-file tree (reference: cp -r {cp_tree[0]:.2f} s)")
         row("cp -r", cp_tree, cp_tree[0], "reference")
         row("lablink --help (start-up floor)", min(helps), None, "")
@@ -259,6 +282,13 @@ def repush_only(args: argparse.Namespace) -> None:
             row("re-push after 1% of the files changed", took, push[0], cpu_text(used, push_cpu))
         median = sorted(t for t, _ in repushes)[len(repushes) // 2]
         row("re-push, median", median, push[0], "target <= 5% of push")
+        cpu_median = sorted(sum(c) for _, c in repushes)[len(repushes) // 2]
+        floor = min(floors, key=lambda f: f[1][0])
+        row("floor: python -S, stat every file", floor[0], push[0], cpu_text(floor[1], push_cpu))
+        print(
+            f"  re-push CPU, median: {cpu_median:.2f} s = {cpu_median / sum(push_cpu):.1%} "
+            f"of the push's {sum(push_cpu):.2f} s (floor {sum(floor[1]) / sum(push_cpu):.1%})"
+        )
     finally:
         peak.stop()
         if origin is not None:

@@ -8,6 +8,8 @@ version whose manifest is byte-identical to a cold push of the same tree.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -169,3 +171,30 @@ def test_a_re_push_without_the_cached_manifest_asks_about_everything(
     (src / "part0" / "f0000.bin").write_bytes(b"changed")
     bob = add(src, "other", settings=client_settings(tmp_path / "bob", server.url))
     assert bob.created and bob.uploaded_blobs == 1 and asked[1] == 12
+
+
+def test_a_push_to_a_server_does_not_import_httpx(
+    origin: Origin, tmp_path: Path, work: Path
+) -> None:
+    """httpx's import was a large part of a re-push's CPU: pushing needs only httpcore,
+    and without a proxy variable (on Linux) not even ``urllib.request``."""
+    server, _ = origin
+    src = make_tree(work / "src", files=5)
+    code = (
+        "import sys\n"
+        "from lablink.sdk.data import add\n"
+        "r = add(sys.argv[1], 'light')\n"
+        "print(r.version.ref, 'httpx' in sys.modules, 'urllib.request' in sys.modules)\n"
+    )
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")},
+        "LABLINK_SERVER": server.url,
+        "LABLINK_HOME": str(tmp_path / "client"),
+        "LABLINK_USER": "tester@example.org",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(src)], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    light = ["False", "False" if sys.platform.startswith("linux") else "True"]
+    assert done.stdout.split() == ["light@v1", *light]

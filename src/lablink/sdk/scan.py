@@ -128,30 +128,48 @@ def list_files(
         folder = stack.pop()
         with os.scandir(folder) as entries:
             for entry in entries:
-                if entry.is_dir(follow_symlinks=False):
+                # The common case first, with the fewest calls: a plain file (d_type
+                # says so without a system call), then its one stat.
+                if entry.is_file(follow_symlinks=False):
+                    st = entry.stat(follow_symlinks=False)
+                    path = entry.path
+                    found.append((path[cut:], path, (st.st_size, st.st_mtime_ns, st.st_ino)))
+                elif entry.is_dir(follow_symlinks=False):
                     stack.append(entry.path)
-                    continue
-                if not follow_symlinks and entry.is_symlink():
-                    links.kept[entry.path[cut:]] = os.readlink(entry.path)
-                    continue
-                try:
-                    st = entry.stat()
-                except FileNotFoundError:
-                    raise InvalidInput(f"{entry.path} is a broken symlink") from None
-                if entry.is_symlink() and entry.is_dir():
-                    logger.warning("lablink: skipping symlinked folder %s", entry.path)
-                    continue
-                if not entry.is_file():
-                    continue  # sockets, FIFOs, devices
-                rel = entry.path[cut:]
-                if entry.is_symlink():
-                    real = os.path.realpath(entry.path)
-                    if not real.startswith(base + os.sep):
-                        links.outside.append((rel, real))
-                found.append((rel, entry.path, (st.st_size, st.st_mtime_ns, st.st_ino)))
+                elif entry.is_symlink():
+                    _symlink(entry, base, cut, follow_symlinks, links, found)
+                # else: sockets, FIFOs, devices
     if not found and not links.kept:
         raise InvalidInput(f"{root} holds no files", "a dataset version needs at least one file")
     return found
+
+
+def _symlink(
+    entry: os.DirEntry[str],
+    base: str,
+    cut: int,
+    follow: bool,
+    links: Links,
+    found: list[tuple[str, str, _Stat]],
+) -> None:
+    """List a symlink met by ``list_files``: kept as a link, or followed to its file."""
+    if not follow:
+        links.kept[entry.path[cut:]] = os.readlink(entry.path)
+        return
+    try:
+        st = entry.stat()
+    except FileNotFoundError:
+        raise InvalidInput(f"{entry.path} is a broken symlink") from None
+    if entry.is_dir():
+        logger.warning("lablink: skipping symlinked folder %s", entry.path)
+        return
+    if not entry.is_file():
+        return  # a link to a socket, FIFO or device
+    rel = entry.path[cut:]
+    real = os.path.realpath(entry.path)
+    if not real.startswith(base + os.sep):
+        links.outside.append((rel, real))
+    found.append((rel, entry.path, (st.st_size, st.st_mtime_ns, st.st_ino)))
 
 
 def exclude_files(

@@ -15,6 +15,7 @@ import dataclasses
 import json
 import os
 import ssl
+import sys
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
@@ -107,8 +108,15 @@ class Answer:
 class Wire:
     """Requests to ``server`` + ``prefix`` + path, with ``headers`` on every request."""
 
-    def __init__(self, server: str, prefix: str, headers: Mapping[bytes, bytes]) -> None:
+    def __init__(
+        self,
+        server: str,
+        prefix: str,
+        headers: Mapping[bytes, bytes],
+        timeouts: Mapping[str, float] = TIMEOUTS,
+    ) -> None:
         self.server = server.rstrip("/")
+        self.timeouts = dict(timeouts)
         self.base_url = self.server + prefix
         self.headers = list(headers.items())
         self._lease = _POOLS.acquire(self.server)
@@ -134,7 +142,7 @@ class Wire:
                 self.url(path, params),
                 headers=self._headers(headers),
                 content=content,
-                extensions={"timeout": TIMEOUTS},
+                extensions={"timeout": self.timeouts},
             )
         return Answer(response.status, _lower(response.headers), response.content)
 
@@ -151,7 +159,7 @@ class Wire:
                 method,
                 self.url(path),
                 headers=self._headers(None),
-                extensions={"timeout": TIMEOUTS},
+                extensions={"timeout": self.timeouts},
             ) as response,
         ):
             answer = Answer(response.status, _lower(response.headers))
@@ -227,10 +235,8 @@ class _SharedPools:
         self._shared: dict[tuple[object, ...], _Lease] = {}
 
     def acquire(self, server: str) -> _Lease:
-        from urllib.request import getproxies
-
         certs = [os.environ.get(v) for v in ("SSL_CERT_FILE", "SSL_CERT_DIR")]
-        key = (os.getpid(), server, sorted(getproxies().items()), *certs, *map(_stamp, certs))
+        key = (os.getpid(), server, sorted(proxies().items()), *certs, *map(_stamp, certs))
         key = tuple(str(part) for part in key)
         with self._lock:
             shared = self._shared.get(key)
@@ -265,14 +271,36 @@ def connection_pool(server: str) -> httpcore.ConnectionPool | httpcore.HTTPProxy
     honour them, so training code behind a proxy reaches the server like the CLI does.
     """
     from urllib.parse import urlsplit
-    from urllib.request import getproxies, proxy_bypass
 
     url = urlsplit(server)
     context = ssl_context() if url.scheme == "https" else None
-    proxy = getproxies().get(url.scheme)
-    if proxy and not proxy_bypass(url.hostname or ""):
+    proxy = proxies().get(url.scheme)
+    if proxy and not _bypass(url.hostname or ""):
         return httpcore.HTTPProxy(proxy_url=proxy, max_connections=16, ssl_context=context)
     return httpcore.ConnectionPool(max_connections=16, ssl_context=context)
+
+
+def proxies() -> dict[str, str]:
+    """``urllib.request.getproxies()``: the proxy of each scheme the environment names.
+
+    On Linux with no ``*_proxy`` variable set the answer is empty, known without
+    importing ``urllib.request`` (and ``http.client`` and the email parser under it),
+    which costs a command such as ``lablink data add`` tens of milliseconds of CPU.
+    macOS and Windows also read the system's settings, so they always ask urllib.
+    """
+    if sys.platform.startswith("linux") and not any(
+        name.lower().endswith("_proxy") for name in os.environ
+    ):
+        return {}
+    from urllib.request import getproxies
+
+    return dict(getproxies())
+
+
+def _bypass(host: str) -> bool:
+    from urllib.request import proxy_bypass
+
+    return bool(proxy_bypass(host))
 
 
 def ssl_context() -> ssl.SSLContext:

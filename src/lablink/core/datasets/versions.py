@@ -9,6 +9,8 @@ version; pushing again uploads what is missing and commits.
 
 from __future__ import annotations
 
+import collections
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -38,6 +40,7 @@ class Datasets:
         self.alias_sql = DatasetAliasSql(store)
         self.blobs = blobs
         self.transfers = Transfers(blobs, self.sql)
+        self._verified = VerifiedSizes()
 
     def commit(
         self,
@@ -86,7 +89,7 @@ class Datasets:
         manifest = self.read_manifest(manifest_digest)
         if profile_digest is not None:
             self.read_profile(profile_digest)
-        stored = self.blobs.sizes(manifest.blobs())
+        stored = self._stored_sizes(name, manifest.blobs())
         missing = [d for d in manifest.blobs() if d not in stored]
         if missing:
             raise Conflict(
@@ -97,6 +100,7 @@ class Datasets:
                 missing_count=len(missing),
             )
         check_sizes(manifest, stored)
+        self._verified.put(manifest_digest, stored)
         values = {
             "digest": manifest_digest,
             "algorithm": manifest.algorithm,
@@ -109,6 +113,26 @@ class Datasets:
             "schema_ref": schema_ref,
         }
         return self.sql.create_version(name, actor, values, parent_ids, version)
+
+    def _stored_sizes(self, name: str, blobs: dict[str, int]) -> dict[str, int]:
+        """The stored size of each of ``blobs`` that is stored (the others left out).
+
+        Every blob is looked for in the store, so one gone since an earlier commit is
+        missing now. Sizes checked at the commit of the dataset's latest version are
+        taken from that check (a digest's content, hence its size, never changes); only
+        the others are read from the store, which costs a ``stat`` each.
+        """
+        try:
+            latest = self.sql.get(name).digest
+        except NotFound:
+            latest = None
+        trusted = self._verified.get(latest) if latest else None
+        if trusted is None:
+            return self.blobs.sizes(blobs)
+        present = self.blobs.existing(blobs)
+        found = {d: trusted[d] for d in present if d in trusted}
+        found.update(self.blobs.sizes([d for d in present if d not in trusted]))
+        return found
 
     def _parent_id(self, text: str) -> int:
         ref = parse_ref(text)
@@ -220,6 +244,39 @@ class Datasets:
             "runs": self.sql.runs_using(version.ref, version.digest),
             "versions": [v.to_dict() for v in self.sql.children(version.dataset, version.version)],
         }
+
+
+class VerifiedSizes:
+    """Blob sizes checked against the store at recent commits, by manifest digest.
+
+    A re-push's commit names mostly the blobs of the version before it; sizes taken
+    from that version's check spare a ``stat`` per blob. Bounded: the last few
+    manifests, up to ``MAX_BLOBS`` sizes in all.
+    """
+
+    MAX_MANIFESTS = 4
+    MAX_BLOBS = 2_000_000
+
+    def __init__(self) -> None:
+        self._sizes: collections.OrderedDict[str, dict[str, int]] = collections.OrderedDict()
+        self._lock = threading.Lock()  # commits run in several request threads
+
+    def get(self, manifest_digest: str) -> dict[str, int] | None:
+        """The sizes checked when ``manifest_digest`` was committed, if still kept."""
+        with self._lock:
+            return self._sizes.get(manifest_digest)
+
+    def put(self, manifest_digest: str, sizes: dict[str, int]) -> None:
+        """Keep the sizes just checked for ``manifest_digest``, dropping the oldest."""
+        if len(sizes) > self.MAX_BLOBS:
+            return
+        with self._lock:
+            self._sizes[manifest_digest] = sizes
+            self._sizes.move_to_end(manifest_digest)
+            while len(self._sizes) > self.MAX_MANIFESTS or (
+                sum(map(len, self._sizes.values())) > self.MAX_BLOBS
+            ):
+                self._sizes.popitem(last=False)
 
 
 def check_sizes(manifest: Manifest, stored: dict[str, int]) -> None:
