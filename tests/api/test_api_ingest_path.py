@@ -9,6 +9,8 @@ be the same, for good batches and for every kind of refusal.
 from __future__ import annotations
 
 import json
+import logging
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -172,3 +174,21 @@ def test_either_http_parser_serves_batches(lab: Lab, http: str) -> None:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def test_each_batch_is_one_access_log_line(
+    pair: tuple[httpx.Client, httpx.Client], lab: Lab, caplog: pytest.LogCaptureFixture
+) -> None:
+    fast, _ = pair
+    rid = lab.tracking.create_run(USER, "vision").id
+    body = json.dumps({"seq": 0, "metrics": {"loss": series([0], [1.0])}})
+    caplog.set_level(logging.INFO, logger="lablink.server.access")
+    fast.post(f"{API}/runs/{rid}/batches?x=1", content=body, headers=JSON)
+    fast.post(f"{API}/runs/{rid}/batches", content=b"{", headers=JSON)
+    lines = [r.getMessage() for r in caplog.records if r.name == "lablink.server.access"]
+    assert len(lines) == 2, lines
+    assert re.fullmatch(
+        rf'127\.0\.0\.1 "POST {API}/runs/{rid}/batches\?x=1" 200 \d+\.\dms', lines[0]
+    )
+    assert re.fullmatch(rf'127\.0\.0\.1 "POST {API}/runs/{rid}/batches" 400 \d+\.\dms', lines[1])
+    assert all(r.levelname == "INFO" for r in caplog.records if r.name == "lablink.server.access")

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import math
+import sqlite3
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
+from helpers import make_settings
 from lablink.core.lab import Lab
 from lablink.store import schema as t
 from lablink.store.base_sql import RUN_STATE
@@ -50,3 +53,24 @@ def test_rows_values_and_errors_match_connection_execute(lab: Lab) -> None:
     with store.engine.connect() as conn:
         stored = conn.execute(sa.select(sa.func.count()).select_from(t.ingested_batches))
         assert stored.scalar() == 0  # the failed transaction left nothing
+
+
+def test_a_locked_database_is_sqlalchemys_operational_error(tmp_path: Path) -> None:
+    """The write BEGIN runs on the driver; a lock held past busy_timeout still comes out
+    as SQLAlchemy's OperationalError, which the server answers 503."""
+    with Lab(make_settings(tmp_path)) as lab:
+        database = lab.store.engine.url.database
+        assert database
+        holder = sqlite3.connect(database, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        try:
+            with lab.store.engine.connect() as conn:
+                conn.connection.driver_connection.execute("PRAGMA busy_timeout=50")  # type: ignore[union-attr]
+                with pytest.raises(sa.exc.OperationalError, match="locked"):
+                    conn.execution_options(lablink_write=True).begin()
+                conn.connection.driver_connection.execute("PRAGMA busy_timeout=30000")  # type: ignore[union-attr]
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        with lab.store.write() as conn:  # and the store writes again once it is free
+            conn.execute(sa.text("SELECT 1"))

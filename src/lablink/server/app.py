@@ -35,7 +35,7 @@ from lablink.server.api.projects import health_router, version
 from lablink.server.auth import AuthConfig, Authenticate, default_mode
 from lablink.server.errors import install_error_handlers
 from lablink.server.guards import BrowserGuard
-from lablink.server.ingest_path import IngestPath
+from lablink.server.ingest_path import IngestPath, IngestThreads
 from lablink.server.jsonio import JSONResponse
 from lablink.server.listen import Tls
 from lablink.server.live import EventHub
@@ -75,6 +75,7 @@ def create_app(
     auth = auth or AuthConfig()
     hub = EventHub(lab.store, keepalive_seconds)
     watchdog = lab.watchdog  # built here: a bad [watch] or [notify] table fails before serving
+    ingest_threads = IngestThreads()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -87,6 +88,7 @@ def create_app(
             # serves the streams being closed
             await run_in_threadpool(watchdog.stop)
             await hub.stop()
+            ingest_threads.close()  # the requests are answered: their threads may go
             # here, not only on close: uvicorn re-raises SIGTERM once this returns
             await run_in_threadpool(lab.store.checkpoint)
 
@@ -122,7 +124,7 @@ def create_app(
         mount_ui(app, lab)
     # Added innermost first: the request log sees every answer, the guard and the token
     # check run before any route, the ingestion path included.
-    app.add_middleware(IngestPath, lab=lab)
+    app.add_middleware(IngestPath, lab=lab, threads=ingest_threads)
     if auth.on:
         app.add_middleware(Authenticate, people=lab.people, config=auth, sessions=sessions, ui=ui)
     elif lab.settings.token:

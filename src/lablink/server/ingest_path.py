@@ -15,8 +15,12 @@ exception goes up to Starlette's catch-all as from any route.
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
+import functools
 import logging
 import re
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import anyio.to_thread
@@ -40,12 +44,37 @@ _PATH = re.compile(re.escape(API_PREFIX) + r"/runs/(?P<run_id>[^/]+)/batches")
 _JSON = b"application/json"
 
 
+class IngestThreads:
+    """The threads batches are stored in, started on first use and let go by ``close``.
+
+    As many as anyio's default threadpool holds for the other routes: concurrent
+    batches waiting on the disk share one WAL sync. Used from the event loop only.
+    """
+
+    def __init__(self, size: int = 40) -> None:
+        self.size = size
+        self._pool: ThreadPoolExecutor | None = None
+
+    def pool(self) -> ThreadPoolExecutor:
+        """The running pool (a new one after ``close``: an app may be served again)."""
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.size, thread_name_prefix="lablink-ingest")
+        return self._pool
+
+    def close(self) -> None:
+        """Let the idle threads go; batches still being stored finish first."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=False)
+            self._pool = None
+
+
 class IngestPath:
     """Answer ``POST .../runs/{run_id}/batches`` directly; pass everything else on."""
 
-    def __init__(self, app: ASGIApp, lab: Lab) -> None:
+    def __init__(self, app: ASGIApp, lab: Lab, threads: IngestThreads) -> None:
         self.app = app
         self.lab = lab
+        self.threads = threads
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST" or scope.get("root_path"):
@@ -65,7 +94,12 @@ class IngestPath:
                 )
             body = await _read_body(receive)
             binary = _content_type(scope).startswith(BATCH_CONTENT_TYPE)
-            result = await anyio.to_thread.run_sync(ingest_body, self.lab, run_id, body, binary)
+            # the store work waits on the disk: in a thread, the context copied along as
+            # anyio does it, through a plain executor (anyio's hop costs more per call)
+            context = contextvars.copy_context()
+            call = functools.partial(ingest_body, self.lab, run_id, body, binary)
+            loop = asyncio.get_running_loop()
+            result = await loop.run_in_executor(self.threads.pool(), context.run, call)
         except LablinkError as err:
             await _error(err, scope, receive, send)
             return
