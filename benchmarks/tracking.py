@@ -318,6 +318,62 @@ def bench_batches(url: str, requests: int, per_request: int = 1000) -> tuple[flo
     return rate, str(run.id)
 
 
+def bench_request_cost(url: str, server_pid: int, requests: int = 2000) -> tuple[float, float]:
+    """Server CPU milliseconds per 10-point ``log_batch`` request, and per ``GET /healthz``.
+
+    Both are sent back to back, ``requests`` of each, through one keep-alive client;
+    the server process's CPU time (psutil, user + system) is read around each series,
+    so the figure holds on a loaded machine where the wall clock does not.
+    """
+    import lablink
+
+    client = lablink.Client(url)
+    transport = client.transport
+    run = transport.create_run("bench", "request-cost", {}, [], None, {})
+    per = 10
+    bodies = [
+        {
+            "a": {
+                "steps": list(range(s * per, (s + 1) * per)),
+                "times": [1e9] * per,
+                "values": [0.5] * per,
+            }
+        }
+        for s in range(requests)
+    ]
+    server = psutil.Process(server_pid)
+
+    def cpu() -> float:
+        times = server.cpu_times()
+        return float(times.user + times.system)
+
+    for seq in range(20):  # warm: the run's state cached, the connection open
+        transport.log_batch(run.id, requests + seq, bodies[seq])
+    with httpx.Client(base_url=url) as ping:
+        ping.get("/healthz")
+        t0 = cpu()
+        for _ in range(requests):
+            ping.get("/healthz")
+        healthz = (cpu() - t0) / requests * 1000
+    t0 = cpu()
+    for seq, metrics in enumerate(bodies):
+        transport.log_batch(run.id, seq, metrics)
+    batch = (cpu() - t0) / requests * 1000
+    transport.finish_run(run.id, "finished", None)
+    client.close()
+    return batch, healthz
+
+
+def report_request_cost(url: str, server_pid: int, requests: int) -> None:
+    batch, healthz = bench_request_cost(url, server_pid, requests)
+    line(
+        "server CPU per 10-point log_batch request",
+        f"{batch:.2f} ms",
+        f"GET /healthz {healthz:.2f} ms",
+        "≤ 1 ms",
+    )
+
+
 def bench_run_creation(url: str, n: int) -> dict[str, float]:
     """Run creation over HTTP (issue 18), each beside a /healthz round trip of the same run.
 
@@ -630,6 +686,12 @@ def main() -> None:
     parser.add_argument(
         "--creation-only", action="store_true", help="Only the run creation figures."
     )
+    parser.add_argument(
+        "--request-cost-only",
+        action="store_true",
+        help="Only the server CPU per small log_batch request, beside GET /healthz.",
+    )
+    parser.add_argument("--cost-requests", type=int, default=2000)
     args = parser.parse_args()
     if args.cli_only:
         from cli_startup import main as cli_main
@@ -650,6 +712,17 @@ def main() -> None:
             proc, url, _ = start_server(Path(tmp) / "home")
             try:
                 report_creation(bench_run_creation(url, args.creations))
+            finally:
+                proc.terminate()
+                proc.wait(30)
+        return
+    if args.request_cost_only:
+        os.environ["LABLINK_SYSTEM_METRICS"] = "false"
+        with tempfile.TemporaryDirectory() as tmp:
+            os.environ["LABLINK_HOME"] = str(Path(tmp) / "client-home")
+            proc, url, _ = start_server(Path(tmp) / "home")
+            try:
+                report_request_cost(url, proc.pid, args.cost_requests)
             finally:
                 proc.terminate()
                 proc.wait(30)
@@ -730,6 +803,7 @@ def main() -> None:
                 "≥ 250,000/s",
             )
 
+            report_request_cost(url, proc.pid, args.cost_requests)
             report_creation(bench_run_creation(url, args.creations))
 
             import lablink

@@ -253,8 +253,7 @@ def _check_role(request: Request, access: Access, kind: str | None) -> None:
     elif kind == "project":
         access.check(params["project"], needed)
     elif kind == "run":
-        ref = str(params.get("run_id", params.get("ref")))
-        access.check(run_project(request, ref), needed, run_not_found(ref))
+        check_run_role(request, access, str(params.get("run_id", params.get("ref"))), needed)
     elif kind == "incident":
         incident = lab.watchdog.incidents.get(incident_number(params["incident_id"]))
         access.check(incident.project, needed, f"incident {incident.id}")
@@ -269,6 +268,16 @@ def _check_role(request: Request, access: Access, kind: str | None) -> None:
             )
     elif kind is None:
         raise Forbidden(f"{method} {path} has no access rule", "this is a lablink bug: report it")
+
+
+def check_run_role(request: Request, access: Access, ref: str, needed: str) -> None:
+    """Require ``needed`` in the project of run ``ref`` (a blocking store read at most).
+
+    Raises:
+        NotFound: the run is missing, or the caller may not read it.
+        Forbidden: they may read it but not do this.
+    """
+    access.check(run_project(request, ref), needed, run_not_found(ref))
 
 
 def rule(method: str, path: str, params: set[str]) -> str | None:

@@ -9,10 +9,12 @@ logging, opens the store and runs uvicorn.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import logging
 import re
 import socket
 from collections.abc import AsyncIterator
+from typing import Any
 
 import uvicorn
 from fastapi import Depends, FastAPI
@@ -33,6 +35,7 @@ from lablink.server.api.projects import health_router, version
 from lablink.server.auth import AuthConfig, Authenticate, default_mode
 from lablink.server.errors import install_error_handlers
 from lablink.server.guards import BrowserGuard
+from lablink.server.ingest_path import IngestPath, IngestThreads
 from lablink.server.jsonio import JSONResponse
 from lablink.server.listen import Tls
 from lablink.server.live import EventHub
@@ -45,6 +48,16 @@ logger = logging.getLogger(__name__)
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 GRACEFUL_SHUTDOWN_SECONDS = 10
+
+
+# FastAPI's OpenTelemetry support (newer releases) asks the global providers on every
+# request whether one is configured: a tenth of a small batch's server time. lablink
+# configures none and exports no traces, so it is switched off where FastAPI has it.
+_NO_TELEMETRY: dict[str, Any] = (
+    {"telemetry": {"tracing": False, "metrics": False, "logs": False}}
+    if "telemetry" in inspect.signature(FastAPI.__init__).parameters
+    else {}
+)
 
 
 def create_app(
@@ -62,6 +75,7 @@ def create_app(
     auth = auth or AuthConfig()
     hub = EventHub(lab.store, keepalive_seconds)
     watchdog = lab.watchdog  # built here: a bad [watch] or [notify] table fails before serving
+    ingest_threads = IngestThreads()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -74,6 +88,7 @@ def create_app(
             # serves the streams being closed
             await run_in_threadpool(watchdog.stop)
             await hub.stop()
+            ingest_threads.close()  # the requests are answered: their threads may go
             # here, not only on close: uvicorn re-raises SIGTERM once this returns
             await run_in_threadpool(lab.store.checkpoint)
 
@@ -87,6 +102,7 @@ def create_app(
         default_response_class=JSONResponse,
         docs_url=None if ui else "/docs",  # the UI serves its own, offline (ui/apidocs.py)
         redoc_url=None,
+        **_NO_TELEMETRY,
     )
     app.state.lab = lab
     app.state.live = hub
@@ -107,7 +123,8 @@ def create_app(
 
         mount_ui(app, lab)
     # Added innermost first: the request log sees every answer, the guard and the token
-    # check run before any route.
+    # check run before any route, the ingestion path included.
+    app.add_middleware(IngestPath, lab=lab, threads=ingest_threads)
     if auth.on:
         app.add_middleware(Authenticate, people=lab.people, config=auth, sessions=sessions, ui=ui)
     elif lab.settings.token:

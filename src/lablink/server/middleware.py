@@ -18,6 +18,7 @@ from lablink.errors import InvalidInput, LablinkError, PayloadTooLarge, Unauthor
 from lablink.server.errors import CarriedError, error_response
 
 access_log = logging.getLogger("lablink.server.access")
+_LINE = '%s "%s %s" %d %.1fms'
 
 
 class RequestLog:
@@ -47,8 +48,13 @@ class RequestLog:
                 query = scope.get("query_string", b"").decode("latin-1")
                 target = scope["path"] + (f"?{query}" if query else "")
                 millis = (time.perf_counter() - started) * 1000
-                access_log.info(
-                    '%s "%s %s" %d %.1fms', client[0], scope["method"], target, status, millis
+                args = (client[0], scope["method"], target, status, millis)
+                # ``handle`` of a record made here: the same line as ``info`` gives, less the
+                # search of the call stack for its caller (a few per cent of a small request)
+                access_log.handle(
+                    access_log.makeRecord(
+                        access_log.name, logging.INFO, __file__, 0, _LINE, args, None, "RequestLog"
+                    )
                 )
 
 

@@ -16,12 +16,13 @@ import sqlalchemy as sa
 
 from lablink.errors import NotFound
 from lablink.store import schema as t
+from lablink.store.hot_sql import HotSql
 
 RUN_PROJECT_CACHE = 100_000
 # Up to this many values ``among`` binds each as a parameter of a plain ``IN``.
 FEW_VALUES = 32
 # Built once: the ingest path runs it on every batch.
-_RUN_STATE = sa.select(t.runs.c.project_id, t.runs.c.status).where(
+RUN_STATE = sa.select(t.runs.c.project_id, t.runs.c.status).where(
     t.runs.c.id == sa.bindparam("run_id")
 )
 
@@ -33,6 +34,7 @@ class SqlBase:
 
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
+        self.hot = HotSql(engine)  # the ingest path's statements, on the driver's cursor
         # run id -> project id. Safe to keep: a run never changes project and is never
         # deleted, so a hit saves the hot ingest path a query.
         self._run_projects: dict[str, int] = {}
@@ -104,7 +106,7 @@ class SqlBase:
         Raises:
             NotFound: no run has exactly that id.
         """
-        row = conn.execute(_RUN_STATE, {"run_id": run_id}).first()
+        row = conn.execute(RUN_STATE, {"run_id": run_id}).first()
         if row is None:
             raise NotFound(f"no run with id {run_id!r}", "list runs with `lablink runs ls`")
         return row

@@ -28,7 +28,8 @@ class EventsSql(SqlBase):
         payload: Mapping[str, Any],
     ) -> int:
         """Append an event in ``conn``'s transaction and wake watchers; returns its id."""
-        event_id = conn.execute(
+        event_id = self.hot.execute(
+            conn,
             _EVENT_INSERT,
             {
                 "project_id": project_id,
@@ -37,7 +38,7 @@ class EventsSql(SqlBase):
                 "payload": dict(payload),
                 "created_at": time.time(),
             },
-        ).scalar_one()
+        )[0][0]
         self._notify(conn, int(event_id))
         return int(event_id)
 

@@ -22,10 +22,11 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from lablink.errors import RunNotActive
+from lablink.errors import NotFound, RunNotActive
 from lablink.models import MetricSummary
 from lablink.store import schema as t
 from lablink.store.base import PointBatch, Series
+from lablink.store.base_sql import RUN_STATE
 from lablink.store.events_sql import EventsSql
 from lablink.store.rows import metric_summary
 
@@ -140,33 +141,35 @@ class MetricsSql(EventsSql):
                 }
             )
         event_id: int | None = None
+        hot = self.hot
         with self.write() as conn:
             if accepting is None:
                 project_id = self.run_project(conn, run_id)
             else:
                 # The status changes (a run ends), so it is read here, in the transaction
                 # that stores the points, where the project comes at no extra cost.
-                run = self.require_run(conn, run_id)
-                if run.status not in accepting:
+                found = hot.execute(conn, RUN_STATE, {"run_id": run_id})
+                if not found:
+                    raise NotFound(f"no run with id {run_id!r}", "list runs with `lablink runs ls`")
+                project_id, status = int(found[0][0]), found[0][1]
+                if status not in accepting:
                     raise RunNotActive(
-                        f"run {run_id} is {run.status}; it accepts no more points",
+                        f"run {run_id} is {status}; it accepts no more points",
                         "start a new run, or log before finish()",
                     )
-                project_id = int(run.project_id)
-            fresh = conn.execute(
+            fresh = hot.execute(
+                conn,
                 self._batch_insert(),
                 {"run_id": run_id, "seq": seq, "points": total, "received_at": now},
-            ).first()
-            if fresh is None:
+            )
+            if not fresh:
                 return False
-            if chunks:
-                conn.execute(_CHUNK_INSERT, chunks)
+            hot.executemany(conn, _CHUNK_INSERT, chunks)
             for key, arrays in direct:  # never written raw: saves the tail's room and time
                 fold_key(conn, run_id, key, arrays)
                 self._tails.pop((run_id, key), None)
-            if stats:
-                # Each row merges atomically in SQL: concurrent batches lose no update.
-                conn.execute(self._metric_upsert(), stats)
+            # Each row merges atomically in SQL: concurrent batches lose no update.
+            hot.executemany(conn, self._metric_upsert(), stats)
             if event_payload is not None:
                 event_id = self.add_event(conn, project_id, run_id, "points", event_payload)
         if event_id is not None:

@@ -54,7 +54,15 @@ def make_sqlite_engine(url: str) -> sa.Engine:
         # A deferred BEGIN that later writes can fail with SQLITE_BUSY without waiting;
         # IMMEDIATE takes the write lock at once and honours busy_timeout.
         write = conn.get_execution_options().get("lablink_write", False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+        sql = "BEGIN IMMEDIATE" if write else "BEGIN"
+        # On the driver's connection: ``exec_driver_sql`` costs several times what the
+        # BEGIN does, on every write. Its errors (a lock held past busy_timeout) are
+        # raised as SQLAlchemy's, as it would raise them.
+        error = conn.dialect.loaded_dbapi.Error
+        try:
+            conn.connection.driver_connection.execute(sql)  # type: ignore[union-attr]
+        except error as exc:
+            raise sa.exc.DBAPIError.instance(sql, (), exc, error) from exc
 
     return engine
 

@@ -79,11 +79,18 @@ async def ingest_batch(run_id: str, request: Request, lab: LabDep) -> JSONRespon
     """
     body = await request.body()
     binary = request.headers.get("content-type", "").startswith(BATCH_CONTENT_TYPE)
-    result = await run_in_threadpool(_ingest, lab, run_id, body, binary)
+    result = await run_in_threadpool(ingest_body, lab, run_id, body, binary)
     return reply(result)
 
 
-def _ingest(lab: Lab, run_id: str, body: bytes, binary: bool = False) -> dict[str, Any]:
+def ingest_body(lab: Lab, run_id: str, body: bytes, binary: bool = False) -> dict[str, Any]:
+    """Decode a batch body (JSON, or the packed wire format) and store it; the answer.
+
+    Blocking: callers run it in the threadpool. ``server/ingest_path.py`` calls it too.
+
+    Raises:
+        InvalidInput: a malformed body or batch.
+    """
     if binary:
         seq, packed = decode_batch(body)
         data: Any = {"seq": seq, "metrics": packed}

@@ -1,0 +1,98 @@
+"""Statements of the ingest path run on the driver's cursor, compiled once.
+
+A small batch's store work is a handful of short statements, and SQLAlchemy's
+execution layer (result set-up, events, per-call cache look-ups) costs several times
+what SQLite spends running them. ``HotSql`` compiles each statement once with the
+engine's own dialect, for the columns given, and runs it on the DBAPI cursor of the
+SQLAlchemy connection, inside that connection's transaction. The dialect's bind
+processors still convert each value (NaN kept on SQLite, JSON serialized), and
+driver errors are raised as SQLAlchemy's, as ``Connection.execute`` raises them.
+
+Only SQLite takes this path; other dialects run the same statements through
+``Connection.execute``, so each statement is still written once, in Core.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+Rows = Sequence[Sequence[Any]]
+_Prepared = tuple[str, tuple[str, ...], tuple[Callable[[Any], Any] | None, ...], Any]
+
+
+class HotSql:
+    """Runs Core statements on the DBAPI cursor where the dialect allows it."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        dialect = engine.dialect
+        # SQLite's driver is positional (qmark) and has no server-side statement cache
+        # to keep warm: the compiled text is all it needs.
+        self._direct = dialect.name == "sqlite" and dialect.positional
+        self._dialect = dialect
+        self._prepared: dict[tuple[int, tuple[str, ...]], _Prepared] = {}
+        self._error: type[Exception] = getattr(dialect.loaded_dbapi, "Error", Exception)
+
+    def execute(self, conn: sa.Connection, stmt: sa.Executable, params: Mapping[str, Any]) -> Rows:
+        """Run ``stmt`` with ``params``; the rows it returns (none for a plain write)."""
+        if not self._direct:
+            result = conn.execute(stmt, dict(params))
+            return result.all() if result.returns_rows else []
+        sql, names, processors, _ = self._prepare(stmt, params)
+        values = _values(params, names, processors)
+        cursor = conn.connection.cursor()
+        try:
+            cursor.execute(sql, values)
+            return cursor.fetchall() if cursor.description else []
+        except self._error as exc:
+            raise sa.exc.DBAPIError.instance(sql, values, exc, self._error) from exc
+        finally:
+            cursor.close()
+
+    def executemany(
+        self, conn: sa.Connection, stmt: sa.Executable, rows: Sequence[Mapping[str, Any]]
+    ) -> None:
+        """Run ``stmt`` once per row of ``rows`` (all with the same keys), returning nothing."""
+        if not rows:
+            return
+        if not self._direct:
+            conn.execute(stmt, [dict(row) for row in rows])
+            return
+        sql, names, processors, _ = self._prepare(stmt, rows[0])
+        values = [_values(row, names, processors) for row in rows]
+        cursor = conn.connection.cursor()
+        try:
+            cursor.executemany(sql, values)
+        except self._error as exc:
+            raise sa.exc.DBAPIError.instance(sql, values, exc, self._error) from exc
+        finally:
+            cursor.close()
+
+    def _prepare(self, stmt: sa.Executable, params: Mapping[str, Any]) -> _Prepared:
+        keys = tuple(params)
+        cache_key = (id(stmt), keys)
+        found = self._prepared.get(cache_key)
+        if found is None:
+            assert isinstance(stmt, sa.ClauseElement)
+            compiled = stmt.compile(dialect=self._dialect, column_keys=list(keys))
+            names = tuple(getattr(compiled, "positiontup", None) or ())
+            # what Connection.execute applies: the dialect's conversion per bound type
+            given: Mapping[str, Any] = getattr(compiled, "_bind_processors", {})
+            processors = tuple(given.get(name) for name in names)
+            # the statement is kept with its entry, so its id is never reused for another
+            found = (compiled.string, names, processors, stmt)
+            self._prepared[cache_key] = found
+        return found
+
+
+def _values(
+    params: Mapping[str, Any],
+    names: tuple[str, ...],
+    processors: tuple[Callable[[Any], Any] | None, ...],
+) -> tuple[Any, ...]:
+    return tuple(
+        params[name] if convert is None else convert(params[name])
+        for name, convert in zip(names, processors, strict=True)
+    )

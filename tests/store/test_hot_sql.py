@@ -1,0 +1,76 @@
+"""HotSql runs Core statements on the driver's cursor as ``Connection.execute`` would."""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from helpers import make_settings
+from lablink.core.lab import Lab
+from lablink.store import schema as t
+from lablink.store.base_sql import RUN_STATE
+
+USER = "tester@example.org"
+
+
+def test_rows_values_and_errors_match_connection_execute(lab: Lab) -> None:
+    store = lab.store
+    hot = store.hot
+    rid = lab.tracking.create_run(USER, "vision").id
+    with store.engine.connect() as conn:
+        assert [tuple(r) for r in hot.execute(conn, RUN_STATE, {"run_id": rid})] == [
+            tuple(r) for r in conn.execute(RUN_STATE, {"run_id": rid}).all()
+        ]
+        assert list(hot.execute(conn, RUN_STATE, {"run_id": "nosuchrun"})) == []
+    row = {
+        "run_id": rid,
+        "key": "k",
+        "count": 1,
+        "last_step": 3,
+        "last_value": math.nan,  # kept as NaN: the column type's conversion still applies
+        "last_time": 1.0,
+        "min_value": None,
+        "max_value": None,
+    }
+    with store.write() as conn:
+        hot.executemany(conn, t.run_metrics.insert(), [row, {**row, "key": "j"}])
+    assert math.isnan(lab.tracking.get_run(rid).metrics["k"].last_value)
+    assert lab.tracking.get_run(rid).metrics["j"].count == 1
+    # a driver error comes out as SQLAlchemy's, which the server maps to its status
+    batch = {"run_id": rid, "seq": 0, "points": 1, "received_at": 1.0}
+
+    def twice() -> None:
+        with store.write() as conn:
+            hot.execute(conn, t.ingested_batches.insert(), batch)
+            hot.execute(conn, t.ingested_batches.insert(), batch)
+
+    with pytest.raises(sa.exc.IntegrityError, match=r"(?i)unique|duplicate"):
+        twice()
+    with store.engine.connect() as conn:
+        stored = conn.execute(sa.select(sa.func.count()).select_from(t.ingested_batches))
+        assert stored.scalar() == 0  # the failed transaction left nothing
+
+
+def test_a_locked_database_is_sqlalchemys_operational_error(tmp_path: Path) -> None:
+    """The write BEGIN runs on the driver; a lock held past busy_timeout still comes out
+    as SQLAlchemy's OperationalError, which the server answers 503."""
+    with Lab(make_settings(tmp_path)) as lab:
+        database = lab.store.engine.url.database
+        assert database
+        holder = sqlite3.connect(database, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        try:
+            with lab.store.engine.connect() as conn:
+                conn.connection.driver_connection.execute("PRAGMA busy_timeout=50")  # type: ignore[union-attr]
+                with pytest.raises(sa.exc.OperationalError, match="locked"):
+                    conn.execution_options(lablink_write=True).begin()
+                conn.connection.driver_connection.execute("PRAGMA busy_timeout=30000")  # type: ignore[union-attr]
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        with lab.store.write() as conn:  # and the store writes again once it is free
+            conn.execute(sa.text("SELECT 1"))
