@@ -17,7 +17,7 @@ import collections
 import logging
 import math
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -79,6 +79,7 @@ class MetricsSql(EventsSql):
         # folded it. Only a trigger: another process's appends or a restart make it
         # low, which delays a fold and loses nothing (a run's end folds every key).
         self._tails: dict[tuple[str, str], list[int]] = {}
+        self._compiled: dict[tuple[Any, ...], Any] = {}  # _executemany's statements
         self._lean_events: dict[str, int] = {}  # run id -> last points event made lean
         # [first time, last time, last id] of the points events written in each second
         self._event_clock: collections.deque[list[float]] = collections.deque(maxlen=CLOCK_ENTRIES)
@@ -139,6 +140,80 @@ class MetricsSql(EventsSql):
                     "max_value": high_value,
                 }
             )
+        return self._store_batch(
+            run_id, seq, total, chunks, direct, stats, event_payload, accepting, now
+        )
+
+    def ingest_points(
+        self,
+        run_id: str,
+        seq: int,
+        keys: Sequence[str],
+        steps: Any,
+        times: Any,
+        values: Any,
+        event_payload: Mapping[str, Any] | None,
+        accepting: Collection[str] | None = None,
+    ) -> bool:
+        import numpy as np
+
+        from lablink.store.metric_codec import load_codec
+
+        load_codec()  # as in ingest: not at a run's end in an exiting process
+        # One pass over the columns for every key: a key's packed point is its 8 bytes
+        # of each column, its summary the point itself.
+        s = np.asarray(steps, dtype="<i8")
+        w = np.asarray(times, dtype="<f8")
+        v = np.asarray(values, dtype="<f8")
+        packed_s, packed_w, packed_v = s.tobytes(), w.tobytes(), v.tobytes()
+        chunks: list[dict[str, Any]] = []
+        stats: list[dict[str, Any]] = []
+        for i, (key, step, at, value) in enumerate(
+            zip(keys, s.tolist(), w.tolist(), v.tolist(), strict=True)
+        ):
+            lo, hi = 8 * i, 8 * i + 8
+            chunks.append(
+                {
+                    "run_id": run_id,
+                    "key": key,
+                    "n": 1,
+                    "step_min": step,
+                    "step_max": step,
+                    "steps": packed_s[lo:hi],
+                    "times": packed_w[lo:hi],
+                    "values": packed_v[lo:hi],
+                }
+            )
+            kept = None if value != value else value  # NaN is no minimum nor maximum
+            stats.append(
+                {
+                    "run_id": run_id,
+                    "key": key,
+                    "count": 1,
+                    "last_step": step,
+                    "last_value": value,
+                    "last_time": at,
+                    "min_value": kept,
+                    "max_value": kept,
+                }
+            )
+        return self._store_batch(
+            run_id, seq, len(chunks), chunks, [], stats, event_payload, accepting, time.time()
+        )
+
+    def _store_batch(
+        self,
+        run_id: str,
+        seq: int,
+        total: int,
+        chunks: list[dict[str, Any]],
+        direct: list[tuple[str, Any]],
+        stats: list[dict[str, Any]],
+        event_payload: Mapping[str, Any] | None,
+        accepting: Collection[str] | None,
+        now: float,
+    ) -> bool:
+        """One batch's rows in one transaction (``ingest``); False for a seq seen before."""
         event_id: int | None = None
         with self.write() as conn:
             if accepting is None:
@@ -160,13 +235,13 @@ class MetricsSql(EventsSql):
             if fresh is None:
                 return False
             if chunks:
-                conn.execute(_CHUNK_INSERT, chunks)
+                self._executemany(conn, _CHUNK_INSERT, chunks)
             for key, arrays in direct:  # never written raw: saves the tail's room and time
                 fold_key(conn, run_id, key, arrays)
                 self._tails.pop((run_id, key), None)
             if stats:
                 # Each row merges atomically in SQL: concurrent batches lose no update.
-                conn.execute(self._metric_upsert(), stats)
+                self._executemany(conn, self._metric_upsert(), stats)
             if event_payload is not None:
                 event_id = self.add_event(conn, project_id, run_id, "points", event_payload)
         if event_id is not None:
@@ -276,6 +351,33 @@ class MetricsSql(EventsSql):
         if len(self._lean_events) >= TAIL_CACHE:
             self._lean_events.clear()
         self._lean_events[run_id] = int(rows[-1].id)
+
+    def _executemany(self, conn: sa.Connection, stmt: Any, rows: list[dict[str, Any]]) -> None:
+        """``conn.execute(stmt, rows)`` with the rows handed to the driver's executemany
+        after only the type conversions the statement's columns need (NaN kept on
+        SQLite): SQLAlchemy's general handling of each row cost more than the insert
+        itself (a thousand rows an MLflow batch). Every row has the first's keys."""
+        names = tuple(rows[0])
+        cache_key = (id(stmt), conn.dialect.name, names)
+        prepared = self._compiled.get(cache_key)
+        if prepared is None:
+            compiled = stmt.compile(
+                dialect=conn.dialect, column_keys=list(names), for_executemany=True
+            )
+            processors = compiled._bind_processors  # what conn.execute would apply
+            order = compiled.positiontup
+            fields = [(n, processors.get(n)) for n in (order or ())]
+            prepared = (compiled.string, order is None, fields, list(processors.items()))
+            self._compiled[cache_key] = prepared
+        sql, named, fields, processors = prepared
+        if named:  # named parameters (psycopg): the rows as they are
+            if processors:
+                rows = [{**r, **{k: p(r[k]) for k, p in processors}} for r in rows]
+            conn.exec_driver_sql(sql, rows)
+        else:
+            conn.exec_driver_sql(
+                sql, [tuple([r[n] if p is None else p(r[n]) for n, p in fields]) for r in rows]
+            )
 
     def _batch_insert(self) -> Any:
         if self._batch_insert_stmt is None:
