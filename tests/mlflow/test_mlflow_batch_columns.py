@@ -118,3 +118,33 @@ def test_a_thousand_key_batch_over_http(tracking_uri: str) -> None:
         client.log_batch(rid, bad)
     assert info.value.error_code == "INVALID_PARAMETER_VALUE"
     assert [m.step for m in client.get_metric_history(rid, "m1")] == [0, 1]
+
+
+def test_tails_of_many_keys_fold_together_and_read_whole(lab: Lab) -> None:
+    import sqlalchemy as sa
+
+    from lablink.store import schema as t
+    from lablink.store.metrics_sql import TAIL_ROWS
+
+    rid = _new_run(lab)
+    keys = [f"k{i}" for i in range(150)]  # more than one fold group of keys
+    batches = TAIL_ROWS + 6
+    for step in range(batches):
+        lab.mlflow.log(
+            rid, metrics=[(k, i + step / 10, 1_000 * step, step) for i, k in enumerate(keys)]
+        )
+
+    def rows(table: sa.Table) -> int:
+        with lab.store.engine.connect() as conn:
+            query = sa.select(sa.func.count()).select_from(table).where(table.c.run_id == rid)
+            return int(conn.execute(query).scalar_one())
+
+    assert rows(t.metric_blocks) >= len(keys) and rows(t.metric_chunks) == 6 * len(keys)
+    for i in (0, 77, 149):
+        steps, times, values = lab.store.read_series(rid, keys[i], None, None)
+        assert steps.tolist() == list(range(batches))
+        assert times.tolist() == [float(s) for s in range(batches)]
+        assert values.tolist() == [i + s / 10 for s in range(batches)]
+    lab.tracking.finish_run("ana", rid, "finished")  # the end folds every key's tail
+    assert rows(t.metric_chunks) == 0
+    assert lab.store.read_series(rid, "k3", None, None)[0].tolist() == list(range(batches))

@@ -307,7 +307,7 @@ class MlflowCompat:
                 )
 
     def _log_params(self, run_id: str, params: Mapping[str, str]) -> None:
-        stored = self.sql.extras([run_id])[run_id].params
+        stored = self.sql.params(run_id, params)
         for key, value in params.items():
             if key in stored and stored[key] != value:
                 raise InvalidInput(
