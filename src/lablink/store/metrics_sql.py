@@ -141,7 +141,15 @@ class MetricsSql(EventsSql):
                 }
             )
         return self._store_batch(
-            run_id, seq, total, chunks, direct, stats, event_payload, accepting, now
+            run_id,
+            seq,
+            total,
+            _columns(chunks),
+            direct,
+            _columns(stats),
+            event_payload,
+            accepting,
+            now,
         )
 
     def ingest_points(
@@ -165,40 +173,33 @@ class MetricsSql(EventsSql):
         s = np.asarray(steps, dtype="<i8")
         w = np.asarray(times, dtype="<f8")
         v = np.asarray(values, dtype="<f8")
-        packed_s, packed_w, packed_v = s.tobytes(), w.tobytes(), v.tobytes()
-        chunks: list[dict[str, Any]] = []
-        stats: list[dict[str, Any]] = []
-        for i, (key, step, at, value) in enumerate(
-            zip(keys, s.tolist(), w.tolist(), v.tolist(), strict=True)
-        ):
-            lo, hi = 8 * i, 8 * i + 8
-            chunks.append(
-                {
-                    "run_id": run_id,
-                    "key": key,
-                    "n": 1,
-                    "step_min": step,
-                    "step_max": step,
-                    "steps": packed_s[lo:hi],
-                    "times": packed_w[lo:hi],
-                    "values": packed_v[lo:hi],
-                }
-            )
-            kept = None if value != value else value  # NaN is no minimum nor maximum
-            stats.append(
-                {
-                    "run_id": run_id,
-                    "key": key,
-                    "count": 1,
-                    "last_step": step,
-                    "last_value": value,
-                    "last_time": at,
-                    "min_value": kept,
-                    "max_value": kept,
-                }
-            )
+        n = len(keys)
+        packed = [c.tobytes() for c in (s, w, v)]
+        steps_list, values_list = s.tolist(), v.tolist()
+        # NaN is no minimum nor maximum
+        kept = [None if x != x else x for x in values_list]
+        runs, ones, keys_list = [run_id] * n, [1] * n, list(keys)
+        chunks: dict[str, list[Any]] = {
+            "run_id": runs,
+            "key": keys_list,
+            "n": ones,
+            "step_min": steps_list,
+            "step_max": steps_list,
+        }
+        for name, column in zip(("steps", "times", "values"), packed, strict=True):
+            chunks[name] = [column[i : i + 8] for i in range(0, 8 * n, 8)]
+        stats: dict[str, list[Any]] = {
+            "run_id": runs,
+            "key": keys_list,
+            "count": ones,
+            "last_step": steps_list,
+            "last_value": values_list,
+            "last_time": w.tolist(),
+            "min_value": kept,
+            "max_value": kept,
+        }
         return self._store_batch(
-            run_id, seq, len(chunks), chunks, [], stats, event_payload, accepting, time.time()
+            run_id, seq, n, chunks, [], stats, event_payload, accepting, time.time()
         )
 
     def _store_batch(
@@ -206,14 +207,15 @@ class MetricsSql(EventsSql):
         run_id: str,
         seq: int,
         total: int,
-        chunks: list[dict[str, Any]],
+        chunks: dict[str, list[Any]],
         direct: list[tuple[str, Any]],
-        stats: list[dict[str, Any]],
+        stats: dict[str, list[Any]],
         event_payload: Mapping[str, Any] | None,
         accepting: Collection[str] | None,
         now: float,
     ) -> bool:
-        """One batch's rows in one transaction (``ingest``); False for a seq seen before."""
+        """One batch's rows in one transaction (``ingest``), ``chunks`` and ``stats`` as
+        columns (name -> values, a row each); False for a seq seen before."""
         event_id: int | None = None
         with self.write() as conn:
             if accepting is None:
@@ -234,34 +236,34 @@ class MetricsSql(EventsSql):
             ).first()
             if fresh is None:
                 return False
-            if chunks:
+            if chunks["key"]:
                 self._executemany(conn, _CHUNK_INSERT, chunks)
             for key, arrays in direct:  # never written raw: saves the tail's room and time
                 fold_key(conn, run_id, key, arrays)
                 self._tails.pop((run_id, key), None)
-            if stats:
+            if stats["key"]:
                 # Each row merges atomically in SQL: concurrent batches lose no update.
                 self._executemany(conn, self._metric_upsert(), stats)
             if event_payload is not None:
                 event_id = self.add_event(conn, project_id, run_id, "points", event_payload)
         if event_id is not None:
             self._note_event(now, event_id)
-        self._fold_full_tails(run_id, chunks)
+        self._fold_full_tails(run_id, chunks["key"], chunks["n"])
         return True
 
-    def _fold_full_tails(self, run_id: str, chunks: list[dict[str, Any]]) -> None:
+    def _fold_full_tails(self, run_id: str, keys: list[str], counts: list[int]) -> None:
         """Fold the tails this batch filled, ``FOLD_GROUP`` keys a transaction."""
         tails = self._tails
         if len(tails) >= TAIL_CACHE:
             tails.clear()
         full = []
-        for chunk in chunks:
-            tail = tails.setdefault((run_id, chunk["key"]), [0, 0])
-            tail[0] += chunk["n"]
+        for key, n in zip(keys, counts, strict=True):
+            tail = tails.setdefault((run_id, key), [0, 0])
+            tail[0] += n
             tail[1] += 1
             if tail[0] >= TAIL_POINTS or tail[1] >= TAIL_ROWS:
                 tail[0] = tail[1] = 0
-                full.append(chunk["key"])
+                full.append(key)
         # An MLflow batch fills a thousand keys' tails at once: folded a group per
         # transaction, not one each, and not all in one that holds the write lock long.
         for start in range(0, len(full), FOLD_GROUP):
@@ -345,32 +347,35 @@ class MetricsSql(EventsSql):
             self._lean_events.clear()
         self._lean_events[run_id] = int(rows[-1].id)
 
-    def _executemany(self, conn: sa.Connection, stmt: Any, rows: list[dict[str, Any]]) -> None:
-        """``conn.execute(stmt, rows)`` with the rows handed to the driver's executemany
-        after only the type conversions the statement's columns need (NaN kept on
-        SQLite): SQLAlchemy's general handling of each row cost more than the insert
-        itself (a thousand rows an MLflow batch). Every row has the first's keys."""
-        names = tuple(rows[0])
+    def _executemany(
+        self, conn: sa.Connection, stmt: Any, columns: Mapping[str, list[Any]]
+    ) -> None:
+        """``stmt`` run for each row of ``columns`` (name -> values, a row each), the
+        rows handed to the driver's executemany after only the type conversions their
+        columns need (NaN kept on SQLite): SQLAlchemy's general handling of each row
+        cost more than the insert itself (a thousand rows an MLflow batch)."""
+        names = tuple(columns)
         cache_key = (id(stmt), conn.dialect.name, names)
         prepared = self._compiled.get(cache_key)
         if prepared is None:
             compiled = stmt.compile(
                 dialect=conn.dialect, column_keys=list(names), for_executemany=True
             )
-            processors = compiled._bind_processors  # what conn.execute would apply
-            order = compiled.positiontup
-            fields = [(n, processors.get(n)) for n in (order or ())]
-            prepared = (compiled.string, order is None, fields, list(processors.items()))
+            # the conversions conn.execute would apply
+            prepared = (compiled.string, compiled.positiontup, compiled._bind_processors)
             self._compiled[cache_key] = prepared
-        sql, named, fields, processors = prepared
-        if named:  # named parameters (psycopg): the rows as they are
-            if processors:
-                rows = [{**r, **{k: p(r[k]) for k, p in processors}} for r in rows]
-            conn.exec_driver_sql(sql, rows)
-        else:
+        sql, order, processors = prepared
+        values = {
+            name: list(map(processors[name], column)) if name in processors else column
+            for name, column in columns.items()
+        }
+        if order is None:  # named parameters (psycopg): a dict a row
             conn.exec_driver_sql(
-                sql, [tuple([r[n] if p is None else p(r[n]) for n, p in fields]) for r in rows]
+                sql,
+                [dict(zip(names, row, strict=True)) for row in zip(*values.values(), strict=True)],
             )
+        else:  # positional (sqlite3): rows zipped in C
+            conn.exec_driver_sql(sql, list(zip(*(values[name] for name in order), strict=True)))
 
     def _batch_insert(self) -> Any:
         if self._batch_insert_stmt is None:
@@ -494,6 +499,14 @@ def _summary(
     low_value = float(finite.min()) if len(finite) else None
     high_value = float(finite.max()) if len(finite) else None
     return int(s.min()), top, float(v[last]), float(w[last]), low_value, high_value
+
+
+def _columns(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    """Rows of one set of keys as columns (name -> values); the names of
+    ``_CHUNK_INSERT`` and the summary upsert for no rows."""
+    if not rows:
+        return {"key": [], "n": []}
+    return {name: [row[name] for row in rows] for name in rows[0]}
 
 
 def fold_keys(conn: sa.Connection, run_id: str, keys: list[str] | None) -> int:
