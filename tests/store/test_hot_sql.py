@@ -37,7 +37,9 @@ def test_rows_values_and_errors_match_connection_execute(lab: Lab) -> None:
         "max_value": None,
     }
     with store.write() as conn:
-        hot.executemany(conn, t.run_metrics.insert(), [row, {**row, "key": "j"}])
+        columns = {name: [value, value] for name, value in row.items()}
+        columns["key"] = ["k", "j"]
+        hot.executemany(conn, t.run_metrics.insert(), columns)
     assert math.isnan(lab.tracking.get_run(rid).metrics["k"].last_value)
     assert lab.tracking.get_run(rid).metrics["j"].count == 1
     # a driver error comes out as SQLAlchemy's, which the server maps to its status

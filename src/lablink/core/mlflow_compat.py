@@ -279,17 +279,9 @@ class MlflowCompat:
         ):
             if n > most:
                 raise InvalidInput(f"a batch may hold at most {most} {what}, not {n}")
-        series: dict[str, dict[str, list[Any]]] = {}
-        for key, value, ts, step in metrics:
-            check_metric_key(key)
-            if step < 0:
-                raise InvalidInput(
-                    f"metric {key!r}: step {step} is negative", "lablink steps start at 0"
-                )
-            s = series.setdefault(key, {"steps": [], "times": [], "values": []})
-            s["steps"].append(step)
-            s["times"].append(ts / 1000)
-            s["values"].append(value)
+        keys = [m[0] for m in metrics]
+        steps = [m[3] for m in metrics]
+        _check_points(keys, steps)
         for key, text in params.items():
             _check_key(key, "param")
             if len(text) > MAX_PARAM_VALUE:
@@ -301,11 +293,21 @@ class MlflowCompat:
                 self._log_params(rid, params)
             if tags:
                 self._set_tags(rid, tags)
-            if series:
-                self.tracking.log_batch(rid, self._next_seq(), series)
+            if metrics:
+                import numpy as np  # only with metrics: commands that log none skip it
+
+                self.tracking.log_points(
+                    rid,
+                    self._next_seq(),
+                    keys,
+                    np.asarray(steps, dtype=np.int64),
+                    # divided one by one, as Python divides ints (exact past 2**53)
+                    np.asarray([m[2] / 1000 for m in metrics], dtype=np.float64),
+                    np.asarray([m[1] for m in metrics], dtype=np.float64),
+                )
 
     def _log_params(self, run_id: str, params: Mapping[str, str]) -> None:
-        stored = self.sql.extras([run_id])[run_id].params
+        stored = self.sql.params(run_id, params)
         for key, value in params.items():
             if key in stored and stored[key] != value:
                 raise InvalidInput(
@@ -419,6 +421,25 @@ def parse_param(value: str) -> Any:
     if text in ("True", "true", "False", "false"):
         return text.lower() == "true"
     return value
+
+
+def _check_points(keys: Sequence[str], steps: Sequence[int]) -> None:
+    """Every metric key valid and no step negative; the first bad point (in the order
+    sent) named. Each distinct key is checked once: a batch repeats them."""
+    try:
+        for key in dict.fromkeys(keys):
+            check_metric_key(key)
+        fine = not steps or min(steps) >= 0
+    except InvalidInput:
+        fine = False
+    if fine:
+        return
+    for key, step in zip(keys, steps, strict=True):  # the error of the first bad point
+        check_metric_key(key)
+        if step < 0:
+            raise InvalidInput(
+                f"metric {key!r}: step {step} is negative", "lablink steps start at 0"
+            )
 
 
 def _check_key(key: Any, what: str) -> None:

@@ -32,6 +32,7 @@ from lablink.errors import AlreadyExists, InvalidInput, NotFound, RunNotActive
 from lablink.models import RUN_STATUSES, Artifact, History, NewRun, Project, RunRecord
 from lablink.store.base import Store
 from lablink.store.blobs import BlobStore, check_digest
+from lablink.store.rows import inserted_run
 
 if TYPE_CHECKING:  # numpy loads with the first batch or history: `lablink runs ls` needs neither
     import numpy as np
@@ -127,7 +128,7 @@ class Tracking:
             self.observer.check_capture(capture or {})
         values["project_id"] = self.store.ensure_project(project)
         self.store.create_run(values, params, tags)
-        run = self.store.get_run(run_id)
+        run = inserted_run(values, project, params, tags)  # what a read would give
         if self.observer is not None:
             self.observer.run_created(run, capture or {})
         return run
@@ -373,13 +374,88 @@ class Tracking:
             }
         else:
             payload["keys"] = sorted(batch)
+        return self._observed(
+            rid,
+            seq,
+            batch,
+            total,
+            lambda: self.store.ingest(rid, seq, batch, payload, OPEN_STATUSES),
+        )
+
+    def log_points(
+        self,
+        run_id: str,
+        seq: int,
+        keys: Sequence[str],
+        steps: np.ndarray,
+        times: np.ndarray,
+        values: np.ndarray,
+    ) -> dict[str, Any]:
+        """``log_batch`` for points given as columns, a key, step (int64), time (UNIX
+        seconds) and value (float64) a row: the form of an MLflow batch, a thousand keys
+        of one point each, checked in one pass and stored set-wise.
+
+        Raises:
+            InvalidInput: bad keys or values (the messages of ``log_batch``).
+            RunNotActive: the run has ended.
+        """
+        from lablink.checks.series import PointColumns, check_columns
+
+        check_wire_int(seq, "seq")
+        unique = list(dict.fromkeys(keys))
+        if len(unique) > MAX_BATCH_METRICS:
+            raise InvalidInput(
+                f"a batch holds {len(unique)} metrics; at most {MAX_BATCH_METRICS}",
+                "send the metrics in several batches",
+            )
+        for key in unique:
+            check_metric_key(key)
+        check_columns(keys, steps, times)
+        if len(unique) < len(keys):  # a key with several points: key by key
+            rows: dict[str, list[int]] = {}
+            for i, key in enumerate(keys):
+                rows.setdefault(key, []).append(i)
+            return self.log_batch(
+                run_id,
+                seq,
+                {
+                    k: {"steps": steps[idx], "times": times[idx], "values": values[idx]}
+                    for k, idx in rows.items()
+                },
+            )
+        rid = self._full_run_id(run_id)
+        total = len(keys)
+        payload: dict[str, Any] = {"points": total}
+        if total <= LIVE_EVENT_POINTS:
+            payload["metrics"] = {
+                k: {"steps": [s], "values": [v]}
+                for k, s, v in zip(keys, steps.tolist(), _event_values(values), strict=True)
+            }
+        else:
+            payload["keys"] = sorted(unique)
+        batch = PointColumns(unique, steps, times, values)
+        return self._observed(
+            rid,
+            seq,
+            batch,
+            total,
+            lambda: self.store.ingest_points(
+                rid, seq, unique, steps, times, values, payload, OPEN_STATUSES
+            ),
+        )
+
+    def _observed(
+        self, rid: str, seq: int, batch: Batch, total: int, ingest: Callable[[], bool]
+    ) -> dict[str, Any]:
+        """Store a checked batch of ``total`` points with ``ingest``, the observer told
+        before and after."""
         before = None
         if self.observer is not None:
             try:
                 before = self.observer.before_batch(rid, batch)
             except Exception:  # a watchdog bug must not refuse points
                 logger.exception("watchdog: reading before batch %d of run %s failed", seq, rid)
-        fresh = self.store.ingest(rid, seq, batch, payload, OPEN_STATUSES)
+        fresh = ingest()
         if fresh and self.observer is not None:
             try:
                 self.observer.batch_ingested(rid, batch, before)

@@ -157,6 +157,27 @@ class Store(abc.ABC):
         """
 
     @abc.abstractmethod
+    def ingest_points(
+        self,
+        run_id: str,
+        seq: int,
+        keys: Sequence[str],
+        steps: Any,
+        times: Any,
+        values: Any,
+        event_payload: Mapping[str, Any] | None,
+        accepting: Collection[str] | None = None,
+    ) -> bool:
+        """``ingest`` for a batch of one point per key, given as columns: ``keys``
+        (distinct) and the int64 ``steps``, float64 ``times`` and ``values`` arrays,
+        one row a key. Stored as ``ingest`` stores it, with a statement per table.
+
+        Raises:
+            NotFound: unknown run.
+            RunNotActive: the run's status is not one of ``accepting``.
+        """
+
+    @abc.abstractmethod
     def read_series(
         self, run_id: str, key: str, step_min: int | None, step_max: int | None
     ) -> Series:

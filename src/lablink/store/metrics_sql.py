@@ -17,7 +17,7 @@ import collections
 import logging
 import math
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -140,6 +140,82 @@ class MetricsSql(EventsSql):
                     "max_value": high_value,
                 }
             )
+        return self._store_batch(
+            run_id,
+            seq,
+            total,
+            _columns(chunks),
+            direct,
+            _columns(stats),
+            event_payload,
+            accepting,
+            now,
+        )
+
+    def ingest_points(
+        self,
+        run_id: str,
+        seq: int,
+        keys: Sequence[str],
+        steps: Any,
+        times: Any,
+        values: Any,
+        event_payload: Mapping[str, Any] | None,
+        accepting: Collection[str] | None = None,
+    ) -> bool:
+        import numpy as np
+
+        from lablink.store.metric_codec import load_codec
+
+        load_codec()  # as in ingest: not at a run's end in an exiting process
+        # One pass over the columns for every key: a key's packed point is its 8 bytes
+        # of each column, its summary the point itself.
+        s = np.asarray(steps, dtype="<i8")
+        w = np.asarray(times, dtype="<f8")
+        v = np.asarray(values, dtype="<f8")
+        n = len(keys)
+        packed = [c.tobytes() for c in (s, w, v)]
+        steps_list, values_list = s.tolist(), v.tolist()
+        # NaN is no minimum nor maximum
+        kept = [None if x != x else x for x in values_list]
+        runs, ones, keys_list = [run_id] * n, [1] * n, list(keys)
+        chunks: dict[str, list[Any]] = {
+            "run_id": runs,
+            "key": keys_list,
+            "n": ones,
+            "step_min": steps_list,
+            "step_max": steps_list,
+        }
+        for name, column in zip(("steps", "times", "values"), packed, strict=True):
+            chunks[name] = [column[i : i + 8] for i in range(0, 8 * n, 8)]
+        stats: dict[str, list[Any]] = {
+            "run_id": runs,
+            "key": keys_list,
+            "count": ones,
+            "last_step": steps_list,
+            "last_value": values_list,
+            "last_time": w.tolist(),
+            "min_value": kept,
+            "max_value": kept,
+        }
+        return self._store_batch(
+            run_id, seq, n, chunks, [], stats, event_payload, accepting, time.time()
+        )
+
+    def _store_batch(
+        self,
+        run_id: str,
+        seq: int,
+        total: int,
+        chunks: dict[str, list[Any]],
+        direct: list[tuple[str, Any]],
+        stats: dict[str, list[Any]],
+        event_payload: Mapping[str, Any] | None,
+        accepting: Collection[str] | None,
+        now: float,
+    ) -> bool:
+        """One batch's rows in one transaction (``ingest``), ``chunks`` and ``stats`` as
+        columns (name -> values, a row each); False for a seq seen before."""
         event_id: int | None = None
         hot = self.hot
         with self.write() as conn:
@@ -174,22 +250,22 @@ class MetricsSql(EventsSql):
                 event_id = self.add_event(conn, project_id, run_id, "points", event_payload)
         if event_id is not None:
             self._note_event(now, event_id)
-        self._fold_full_tails(run_id, chunks)
+        self._fold_full_tails(run_id, chunks["key"], chunks["n"])
         return True
 
-    def _fold_full_tails(self, run_id: str, chunks: list[dict[str, Any]]) -> None:
+    def _fold_full_tails(self, run_id: str, keys: list[str], counts: list[int]) -> None:
         """Fold the tails this batch filled, ``FOLD_GROUP`` keys a transaction."""
         tails = self._tails
         if len(tails) >= TAIL_CACHE:
             tails.clear()
         full = []
-        for chunk in chunks:
-            tail = tails.setdefault((run_id, chunk["key"]), [0, 0])
-            tail[0] += chunk["n"]
+        for key, n in zip(keys, counts, strict=True):
+            tail = tails.setdefault((run_id, key), [0, 0])
+            tail[0] += n
             tail[1] += 1
             if tail[0] >= TAIL_POINTS or tail[1] >= TAIL_ROWS:
                 tail[0] = tail[1] = 0
-                full.append(chunk["key"])
+                full.append(key)
         # An MLflow batch fills a thousand keys' tails at once: folded a group per
         # transaction, not one each, and not all in one that holds the write lock long.
         for start in range(0, len(full), FOLD_GROUP):
@@ -204,14 +280,7 @@ class MetricsSql(EventsSql):
         try:
             with self.rewrite() as conn:
                 ended = keys is None
-                if keys is None:
-                    c = t.metric_chunks.c
-                    keys = list(
-                        conn.execute(sa.select(c.key).where(c.run_id == run_id).distinct())
-                        .scalars()
-                        .all()
-                    )
-                folded = sum(fold_key(conn, run_id, key) for key in keys)
+                folded = fold_keys(conn, run_id, keys)
                 self._lean_points_events(
                     conn, run_id, math.inf if ended else time.time() - EVENT_POINTS_KEEP
                 )
@@ -402,6 +471,40 @@ def _summary(
     low_value = float(finite.min()) if len(finite) else None
     high_value = float(finite.max()) if len(finite) else None
     return int(s.min()), top, float(v[last]), float(w[last]), low_value, high_value
+
+
+def _columns(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    """Rows of one set of keys as columns (name -> values); the names of
+    ``_CHUNK_INSERT`` and the summary upsert for no rows."""
+    if not rows:
+        return {"key": [], "n": []}
+    return {name: [row[name] for row in rows] for name in rows[0]}
+
+
+def fold_keys(conn: sa.Connection, run_id: str, keys: list[str] | None) -> int:
+    """``fold_key`` for many keys of a run at once (None: all of them), in ``conn``'s
+    transaction: one statement deletes their tails, one inserts their blocks (a
+    thousand-key MLflow run folds a thousand tails together). Returns the points folded.
+    """
+    from lablink.store.metric_codec import fold
+
+    c = t.metric_chunks
+    query = sa.delete(c).where(c.c.run_id == run_id)
+    if keys is not None:
+        query = query.where(c.c.key.in_(keys))
+    rows = conn.execute(query.returning(c.c.key, c.c.id, c.c.steps, c.c.times, c.c["values"])).all()
+    tails: dict[str, list[tuple[bytes, bytes, bytes]]] = {}
+    for r in sorted(rows, key=lambda r: r[1]):  # arrival order, as reads take the tail
+        tails.setdefault(r[0], []).append((r[2], r[3], r[4]))
+    blocks: list[dict[str, Any]] = [
+        {"run_id": run_id, "key": key, "n": n, "step_min": lo, "step_max": hi, "data": data}
+        for key, packed in tails.items()
+        for n, lo, hi, data in fold(packed)
+    ]
+    if blocks:
+        # executemany inserts in list order: each key's block ids follow its blocks' order
+        conn.execute(t.metric_blocks.insert(), blocks)
+    return sum(int(block["n"]) for block in blocks)
 
 
 def fold_key(

@@ -49,6 +49,7 @@ class MlflowSql:
 
     def __init__(self, store: SqlStore) -> None:
         self.store = store
+        self._put_stmts: dict[tuple[str, bool], Any] = {}
 
     # -- experiments ------------------------------------------------------------------
     def _select(self) -> sa.Select[Any]:
@@ -190,6 +191,16 @@ class MlflowSql:
             for rid in run_ids
         }
 
+    def params(self, run_id: str, keys: Iterable[str]) -> dict[str, str]:
+        """The stored values of a run's params among ``keys`` (one read, not a run's
+        whole extras, to check the params a batch sends)."""
+        g = t.mlflow_params
+        with self.store.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(g.c.key, g.c.value).where(g.c.run_id == run_id, g.c.key.in_(list(keys)))
+            )
+            return {row.key: row.value for row in rows}
+
     def lifecycle(self, run_id: str) -> str:
         """A run's lifecycle stage (``active`` for a run without MLflow extras)."""
         r = t.mlflow_runs
@@ -263,18 +274,23 @@ class MlflowSql:
         if not values:
             return
         rows = [{"run_id": run_id, "key": k, "value": v} for k, v in values.items()]
-        stmt = self.store.insert(table).values(rows)
-        if overwrite:
-            stmt = stmt.on_conflict_do_update(
-                index_elements=["run_id", "key"], set_={"value": stmt.excluded.value}
-            )
-        else:
-            stmt = stmt.on_conflict_do_nothing(index_elements=["run_id", "key"])
+        # One statement per table and mode, run for every row (executemany): a statement
+        # with the rows inlined is compiled anew each time, a millisecond a call.
+        stmt = self._put_stmts.get((table.name, overwrite))
+        if stmt is None:
+            stmt = self.store.insert(table)
+            if overwrite:
+                stmt = stmt.on_conflict_do_update(
+                    index_elements=["run_id", "key"], set_={"value": stmt.excluded.value}
+                )
+            else:
+                stmt = stmt.on_conflict_do_nothing(index_elements=["run_id", "key"])
+            self._put_stmts[(table.name, overwrite)] = stmt
         if conn is not None:
-            conn.execute(stmt)
+            conn.execute(stmt, rows)
             return
         with self.store.write() as own:
-            own.execute(stmt)
+            own.execute(stmt, rows)
 
     def delete_tag(self, run_id: str, key: str) -> None:
         """Remove a tag. Raises ``NotFound`` when the run has no such tag."""
