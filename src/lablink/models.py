@@ -284,6 +284,11 @@ _NO_GIT = GitInfo()  # frozen: one instance serves every run that left git out
 RUN_KEYS = (*(f.name for f in dataclasses.fields(RunRecord)), "duration")
 
 
+def run_field_getter(name: str) -> Callable[[RunRecord], Any]:
+    """What makes key ``name`` of ``RunRecord.to_dict`` from a record (copies, as there)."""
+    return _RUN_DICT[name]
+
+
 def blank_value(name: str) -> Any:
     """What field ``name`` of a RunRecord holds when a list left it out (a fresh empty)."""
     blank = _BLANK_RUN[name]

@@ -55,3 +55,17 @@ def test_the_http_answer_holds_only_the_chosen_keys(lab: Lab, server: LoopbackSe
         *("heartbeat_at", "duration", "tags", "params", "metrics"),
     }
     assert row["params"] == {"lr": 0.1} and row["metrics"]["loss"]["count"] == 1
+
+
+def test_the_column_answer_holds_a_list_per_field(lab: Lab, server: LoopbackServer) -> None:
+    run = lab.tracking.create_run("ana@example.org", "lean", "r", {"lr": 0.1}, ["base"])
+    lab.tracking.log_batch(run.id, 0, {"loss": {"steps": [1], "times": [1.0], "values": [0.5]}})
+    params = {"project": "lean", "fields": "tags,metrics", "form": "columns"}
+    answer = httpx.get(f"{server.url}/api/v1/runs", params=params).json()
+    assert answer["total"] == 1
+    assert answer["columns"]["id"] == [run.id] and answer["columns"]["tags"] == [["base"]]
+    assert answer["columns"]["metrics"] == [{"loss": [1, 1, 0.5, 0.5, 0.5, None]}]
+    assert set(answer["columns"]) == {"id", "project", "name", "status", "created_at"} | {
+        "tags",
+        "metrics",
+    }
