@@ -9,6 +9,7 @@ that does not still gets rows (``RunRecord.to_dict``). No I/O.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -52,6 +53,45 @@ def to_columns(runs: Sequence[RunRecord], fields: Sequence[str]) -> dict[str, li
             get = run_field_getter(name)
             columns[name] = [get(run) for run in runs]
     return columns
+
+
+# Columns that hold no float, or whose floats ``all_finite`` checks.
+_NO_FLOATS = frozenset(
+    {"id", "project", "name", "user", "status", "status_reason", "outcome", "stop_requested"}
+    | {"host", "python_version", "tags", "gpus", "command", "packages", "git"}
+)
+_TIMES = frozenset({"created_at", "ended_at", "heartbeat_at", "duration"})
+
+
+def all_finite(columns: Mapping[str, list[Any]]) -> bool:
+    """True only when no value in ``columns`` is a NaN or infinite float (which strict
+    JSON encoders write as null): numbers are summed per column, as any NaN or infinity
+    makes the sum one. False also when unsure: a column this does not check, a param
+    that is a list or an object, a sum that overflows."""
+    total = 0.0
+    for name, column in columns.items():
+        if name in _NO_FLOATS:
+            continue
+        if name in _TIMES:
+            total += sum(v for v in column if v is not None)
+        elif name == "metrics":
+            total += sum(
+                v
+                for by_key in column
+                for values in by_key.values()
+                for v in values
+                if v is not None
+            )
+        elif name == "params":
+            for params in column:
+                for v in params.values():
+                    if isinstance(v, float):
+                        total += v
+                    elif isinstance(v, list | dict):
+                        return False
+        else:
+            return False
+    return math.isfinite(total)
 
 
 def from_columns(columns: Mapping[str, Any]) -> list[RunRecord]:

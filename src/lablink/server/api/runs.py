@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from fastapi import Body as BodyParam
 from pydantic import Field, StringConstraints
+from starlette.responses import Response
 
 from lablink.checks.limits import MAX_BATCH_RUNS
 from lablink.checks.run_view import parse_fields
@@ -20,7 +21,7 @@ from lablink.core.run_batch import create_runs as create_runs_of
 from lablink.errors import InvalidInput
 from lablink.gcpause import gc_paused
 from lablink.models import RUN_KEYS, NewRun, RunRecord
-from lablink.run_columns import to_columns
+from lablink.run_columns import all_finite, to_columns
 from lablink.server.access import Access, Authorized
 from lablink.server.deps import Actor, LabDep
 from lablink.server.fields import (
@@ -38,7 +39,7 @@ from lablink.server.fields import (
     Tag,
     Text,
 )
-from lablink.server.jsonio import JSONResponse, reply
+from lablink.server.jsonio import JSONResponse, reply, reply_finite
 from lablink.server.offloop import OffLoopRoute
 
 router = APIRouter(prefix="/runs", tags=["runs"], route_class=OffLoopRoute)
@@ -146,7 +147,7 @@ def search_runs(
     config: Annotated[bool, Query(description=_CONFIG_HELP)] = False,
     fields: Annotated[str | None, Query(max_length=2000, description=_FIELDS_HELP)] = None,
     form: Annotated[Literal["rows", "columns"], Query(description=_FORM_HELP)] = "rows",
-) -> JSONResponse:
+) -> Response:
     """Runs matching a filter such as ``metrics.val/acc > 0.9 and tags.baseline``.
 
     With auth on, a caller who may not read every project names one.
@@ -158,7 +159,9 @@ def search_runs(
     with gc_paused():  # thousands of dicts, none of them garbage
         if form == "columns":
             keys = chosen if chosen is not None else RUN_KEYS if config else _LISTED_KEYS
-            return reply({"columns": to_columns(runs, keys), "total": total})
+            columns = to_columns(runs, keys)
+            answer = {"columns": columns, "total": total}
+            return reply_finite(answer) if all_finite(columns) else reply(answer)
         if chosen is not None:
             listed = [_selected(run, chosen) for run in runs]
         else:
