@@ -526,14 +526,15 @@ class RunsSql(EventsSql):
                 {"kind": row.kind, "ref": row.ref, "digest": row.digest}
             )
         blank = Blanks(() if fields is None else blank_fields(fields))
+        # ``or []``, not ``.get(run_id, [])``: an empty made only for a run that lacks one
         return [
             to_run(
                 row,
-                tags.get(run_id, []),
-                params.get(run_id, {}),
-                metrics.get(run_id, {}),
-                notes.get(run_id, []),
-                inputs.get(run_id, []),
+                tags.get(run_id) or [],
+                params.get(run_id) or {},
+                metrics.get(run_id) or {},
+                notes.get(run_id) or [],
+                inputs.get(run_id) or [],
                 blank=blank,
             )
             for row, run_id in zip(rows, ids, strict=True)
