@@ -160,6 +160,12 @@ class Blanks:
         # fields left blank are not worked out at all
         self.summary = "summary" not in values
         self.git = "git" not in values
+        # JSON columns read, which are NULL in rows a list named no fields for
+        self.json = tuple((k, make) for k, make in _JSON_EMPTY if k not in values)
+
+    def left(self, name: str) -> bool:
+        """Whether field ``name`` is left blank."""
+        return name in self.plain or any(name == k for k, _ in self.fresh)
 
     def fill(self, values: dict[str, Any]) -> None:
         """Overwrite the blank fields in ``values``."""
@@ -169,6 +175,12 @@ class Blanks:
 
 
 _NO_GIT = GitInfo()  # frozen: one blank serves every record
+_JSON_EMPTY: tuple[tuple[str, type], ...] = (
+    ("command", list),
+    ("packages", dict),
+    ("gpus", list),
+    ("config", dict),
+)
 _ALL = Blanks(())
 
 
@@ -186,11 +198,11 @@ _pick = operator.itemgetter(*(_RUN_ROW.index(name) for name in _PICKED))
 
 def to_run(
     row: Any,
-    tags: list[str],
+    tags: Sequence[str],
     params: dict[str, Any],
     metrics: dict[str, MetricSummary],
-    notes: list[Note],
-    inputs: list[dict[str, Any]],
+    notes: Sequence[Note],
+    inputs: Sequence[dict[str, Any]],
     blank: Blanks | None = None,
 ) -> RunRecord:
     """A RunRecord from its row and child rows; the fields in ``blank`` left empty.
@@ -233,12 +245,12 @@ def to_run(
         "heartbeat_at": heartbeat_at,
         "git": git,
         # JSON columns decode to fresh objects for each row: no copy needed
-        "command": command or [],
+        "command": command,
         "host": host,
         "python_version": python_version,
-        "packages": packages or {},
-        "gpus": gpus or [],
-        "config": config or {},
+        "packages": packages,
+        "gpus": gpus,
+        "config": config,
         "params": params,
         "tags": tags,
         "summary": summary,
@@ -250,4 +262,7 @@ def to_run(
         "stop_requested": stop_requested,
     }
     blank.fill(values)
+    for key, make in blank.json:
+        if not values[key]:
+            values[key] = make()
     return built(RunRecord, values)

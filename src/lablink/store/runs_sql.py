@@ -35,6 +35,10 @@ from lablink.store.rows import (
 _SET_PAGE_MAX = 10_000
 # Up to this many runs in the project a filter is tested run by run, count included.
 _CORRELATED_MAX = 5_000
+# The side tables read as lists, and what stands in for one a list leaves blank (true,
+# so ``or`` keeps it; the blank fill replaces it).
+_LISTED = ("tags", "notes", "inputs")
+_LEFT: Any = ("left blank",)
 
 
 class RunsSql(EventsSql):
@@ -526,15 +530,17 @@ class RunsSql(EventsSql):
                 {"kind": row.kind, "ref": row.ref, "digest": row.digest}
             )
         blank = Blanks(() if fields is None else blank_fields(fields))
-        # ``or []``, not ``.get(run_id, [])``: an empty made only for a run that lacks one
+        # ``or []``, not ``.get(run_id, [])``: an empty made only for a run that lacks
+        # one, and none for a field left blank (``blank`` puts its own)
+        no_tags, no_notes, no_inputs = (_LEFT if blank.left(f) else None for f in _LISTED)
         return [
             to_run(
                 row,
-                tags.get(run_id) or [],
+                tags.get(run_id) or no_tags or [],
                 params.get(run_id) or {},
                 metrics.get(run_id) or {},
-                notes.get(run_id) or [],
-                inputs.get(run_id) or [],
+                notes.get(run_id) or no_notes or [],
+                inputs.get(run_id) or no_inputs or [],
                 blank=blank,
             )
             for row, run_id in zip(rows, ids, strict=True)
