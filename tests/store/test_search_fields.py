@@ -16,7 +16,9 @@ from hypothesis import strategies as st
 
 from lablink.checks.run_view import FIELDS, parse_fields
 from lablink.core.lab import Lab
-from lablink.models import RunRecord
+from lablink.models import RUN_KEYS, RunRecord
+from lablink.run_columns import from_columns, page_of, to_columns
+from lablink.server.jsonio import dumps
 from lablink.store import schema as t
 from lablink.store.base_sql import FEW_VALUES
 
@@ -105,3 +107,26 @@ def test_among_finds_exactly_the_listed_ids_short_or_long(lab: Lab) -> None:
         query = sa.select(t.runs.c.id).where(store.among(t.runs.c.id, listed))  # type: ignore[attr-defined]
         with store.engine.connect() as conn:  # type: ignore[attr-defined]
             assert sorted(conn.execute(query).scalars()) == sorted(made[:2])
+
+
+@pytest.mark.parametrize("selection", [None, ["lean"], *([name] for name in FIELDS)])
+def test_the_column_answer_reads_back_as_the_row_answer(
+    lab: Lab, made: int, selection: list[str] | None
+) -> None:
+    chosen = None if selection is None else parse_fields(selection)
+    keys = RUN_KEYS if chosen is None else chosen
+    runs, total = lab.tracking.search_runs(PROJECT, None, None, True, 100, 0, chosen)
+    as_text = dumps({"columns": to_columns(runs, keys), "total": total})  # NaN as tokens
+    columns, total_read = page_of(json.loads(as_text))
+    rows, _ = page_of(json.loads(dumps({"runs": [r.to_dict(keys) for r in runs], "total": 3})))
+    assert total_read == total == made
+    assert [as_json(r, keys) for r in columns] == [as_json(r, keys) for r in runs]
+    assert [as_json(r, RUN_KEYS) for r in columns] == [as_json(r, RUN_KEYS) for r in rows]
+    assert columns == rows
+
+
+def test_a_column_answer_with_ragged_columns_is_refused() -> None:
+    with pytest.raises(ValueError, match="length"):
+        from_columns({"id": ["a", "b"], "name": ["x"]})
+    with pytest.raises(ValueError, match="id"):
+        from_columns({"name": ["x"]})

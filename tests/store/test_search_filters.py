@@ -241,3 +241,23 @@ def test_a_page_past_many_matches_walks_the_runs_in_order(
         pages = [lab.store.search_runs(PROJECT, expr, None, True, 7, off) for off in (0, 7, 14)]
         assert all(total == len(expected) for _, total in pages)
         assert [r.id for page, _ in pages for r in page] == expected[:21]
+
+
+def test_a_page_that_reaches_past_the_project_counts_its_matches(
+    lab: Lab, runs: list[RunRecord], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lablink.store import runs_sql
+
+    expr = Or((Has(Field("tag", "a")), Compare(Field("metric", "acc"), ">", 0.2)))
+    expected = [r.id for r in runs if model(expr, r) is True][::-1]
+    # the project tested run by run, then as a set: the page's length gives the count,
+    # which must be the same as counting, from any offset (past the end: counted)
+    for correlated_max in (5_000, 0):
+        monkeypatch.setattr(runs_sql, "_CORRELATED_MAX", correlated_max)
+        for offset in (0, 3, len(expected) - 1, len(expected), len(expected) + 5):
+            for fields in (None, ("id", "project", "name", "status", "created_at", "tags")):
+                page, total = lab.store.search_runs(
+                    PROJECT, expr, None, True, len(runs), offset, fields
+                )
+                assert total == len(expected)
+                assert [r.id for r in page] == expected[offset:]

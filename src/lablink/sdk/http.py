@@ -25,6 +25,7 @@ from lablink.checks.batchwire import encode_batch
 from lablink.checks.routes import API_PREFIX
 from lablink.gcpause import gc_paused
 from lablink.models import Artifact, History, Incident, NewRun, Project, RunRecord
+from lablink.run_columns import page_of
 from lablink.sdk.transport import Transport
 from lablink.sdk.wire import (
     Answer,
@@ -158,7 +159,9 @@ class HttpTransport(Transport):
         # config=true: the server leaves configs out of lists unless asked, and a RunRecord
         # from the SDK carries its config and params on both transports
         params: dict[str, Any] = {"desc": str(descending).lower(), "limit": limit}
-        params.update(offset=offset, config="true")
+        # form=columns: a list per field, not an object per run (run_columns.py); an
+        # older server ignores it and answers rows
+        params.update(offset=offset, config="true", form="columns")
         if fields is not None:
             params["fields"] = ",".join(fields)
         for name, value in (("project", project), ("filter", filter), ("sort", sort)):
@@ -166,8 +169,7 @@ class HttpTransport(Transport):
                 params[name] = value
         response = self._send("GET", "/runs", params=params)
         with gc_paused():  # thousands of dicts and records, none of them garbage
-            answer = json.loads(response.content)
-            return [RunRecord.from_dict(r) for r in answer["runs"]], int(answer["total"])
+            return page_of(_loads(response.content))
 
     def list_projects(self) -> list[Project]:
         answer = self._json("GET", "/projects")
@@ -392,3 +394,14 @@ def _decode_history(response: Answer, run_id: str, key: str) -> History:
         total=int(response.headers["x-lablink-total"]),
         downsampled=response.headers["x-lablink-downsampled"] == "true",
     )
+
+
+def _loads(content: bytes) -> Any:
+    """A large answer decoded by orjson, a third faster than ``json``; one that orjson
+    refuses (NaN and Infinity tokens, integers past 64 bits) by ``json``."""
+    import orjson  # here: only large answers need it, and the SDK starts light
+
+    try:
+        return orjson.loads(content)
+    except orjson.JSONDecodeError:
+        return json.loads(content)

@@ -12,7 +12,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import orjson
 from starlette.responses import JSONResponse as _StarletteJSONResponse
+from starlette.responses import Response
 
 from lablink.errors import InvalidInput
 
@@ -28,6 +30,16 @@ class JSONResponse(_StarletteJSONResponse):
     def render(self, content: Any) -> bytes:
         """Encode ``content``; ``ensure_ascii`` keeps lone surrogates encodable."""
         return dumps(content).encode("ascii")
+
+
+def reply_finite(content: Any) -> Response:
+    """A 200 JSON response for ``content`` known to hold no NaN or infinite float:
+    written by orjson, ten times faster than ``json`` for a large answer (text it
+    refuses, such as lone surrogates or integers past 64 bits, goes through ``reply``)."""
+    try:
+        return Response(orjson.dumps(content), media_type="application/json")
+    except orjson.JSONEncodeError:
+        return reply(content)
 
 
 def reply(content: Any, status: int = 200) -> JSONResponse:

@@ -61,9 +61,10 @@ class HotSql:
         if not first:
             return
         if not self._direct:
-            names = list(columns)
+            keys = list(columns)
             conn.execute(
-                stmt, [dict(zip(names, row, strict=True)) for row in zip(*columns.values())]
+                stmt,
+                [dict(zip(keys, row, strict=True)) for row in zip(*columns.values(), strict=True)],
             )
             return
         sql, names, processors, _ = self._prepare(stmt, columns)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import operator
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -96,6 +96,32 @@ def metric_from_values(
     )
 
 
+def metrics_by_run(rows: Iterable[Sequence[Any]]) -> dict[str, dict[str, MetricSummary]]:
+    """Summaries by run and key from rows of ``run_id`` then ``METRIC_COLUMNS``.
+
+    ``metric_from_values`` written out in the loop: a call per metric was a tenth of
+    a 5,000-run list.
+    """
+    found: dict[str, dict[str, MetricSummary]] = {}
+    for run_id, key, count, last_step, last_value, min_value, max_value, summary_value in rows:
+        by_key = found.get(run_id)
+        if by_key is None:
+            by_key = found[run_id] = {}
+        by_key[key] = built(
+            MetricSummary,
+            {
+                "key": key,
+                "count": int(count),
+                "last_step": last_step,
+                "last_value": None if last_value is None else float(last_value),
+                "min_value": None if min_value is None else float(min_value),
+                "max_value": None if max_value is None else float(max_value),
+                "summary_value": None if summary_value is None else float(summary_value),
+            },
+        )
+    return found
+
+
 # The run_metrics columns ``metric_from_values`` takes, in its order.
 METRIC_COLUMNS = (
     "key",
@@ -122,19 +148,43 @@ COLUMN_FIELD = {
 
 
 class Blanks:
-    """The fields a list leaves empty, split once into plain values and fresh empties
-    (a call per field and run was a sixth of a 10,000-run list)."""
+    """The fields a list leaves empty, split once into values records may share (None,
+    text, a blank ``GitInfo``, an empty tuple) and fresh empties (a call per field and
+    run was a sixth of a 10,000-run list)."""
 
     def __init__(self, names: Collection[str]) -> None:
         values = {name: blank_value(name) for name in names}
-        self.plain = {k: v for k, v in values.items() if v is None or isinstance(v, str)}
+        self.plain = {
+            k: _NO_GIT if isinstance(v, GitInfo) else v
+            for k, v in values.items()
+            if v is None or isinstance(v, str | tuple | GitInfo)
+        }
         self.fresh = tuple((k, type(v)) for k, v in values.items() if k not in self.plain)
+        # fields left blank are not worked out at all
+        self.summary = "summary" not in values
+        self.git = "git" not in values
+        # JSON columns read, which are NULL in rows a list named no fields for
+        self.json = tuple((k, make) for k, make in _JSON_EMPTY if k not in values)
+
+    def left(self, name: str) -> bool:
+        """Whether field ``name`` is left blank."""
+        return name in self.plain or any(name == k for k, _ in self.fresh)
 
     def fill(self, values: dict[str, Any]) -> None:
         """Overwrite the blank fields in ``values``."""
         values.update(self.plain)
         for name, make in self.fresh:
             values[name] = make()
+
+
+_NO_GIT = GitInfo()  # frozen: one blank serves every record
+_JSON_EMPTY: tuple[tuple[str, type], ...] = (
+    ("command", list),
+    ("packages", dict),
+    ("gpus", list),
+    ("config", dict),
+)
+_ALL = Blanks(())
 
 
 # What ``to_run`` reads of a run row, picked by position in one call: reading a result
@@ -151,11 +201,11 @@ _pick = operator.itemgetter(*(_RUN_ROW.index(name) for name in _PICKED))
 
 def to_run(
     row: Any,
-    tags: list[str],
+    tags: Sequence[str],
     params: dict[str, Any],
     metrics: dict[str, MetricSummary],
-    notes: list[Note],
-    inputs: list[dict[str, Any]],
+    notes: Sequence[Note],
+    inputs: Sequence[dict[str, Any]],
     blank: Blanks | None = None,
 ) -> RunRecord:
     """A RunRecord from its row and child rows; the fields in ``blank`` left empty.
@@ -167,39 +217,57 @@ def to_run(
     (git_commit, git_branch, git_remote, git_dirty, git_diff_digest) = picked[8:13]
     (command, host, python_version, packages, gpus, config, stored_summary) = picked[13:20]
     (outcome, status_reason, stop_requested) = picked[20:]
-    summary = dict(stored_summary or {})
-    for key, m in metrics.items():  # numeric summaries keep NaN/inf, which JSON columns cannot
-        if m.summary_value is not None:
-            summary[key] = m.summary_value
-    values: dict[str, Any] = dict(
-        id=run_id,
-        project=project,
-        name=name,
-        user=user,
-        status=status,
-        created_at=created_at,
-        ended_at=ended_at,
-        heartbeat_at=heartbeat_at,
-        git=GitInfo(git_commit, git_branch, git_remote, bool(git_dirty), git_diff_digest),
+    blank = _ALL if blank is None else blank
+    summary = None
+    if blank.summary:
+        summary = dict(stored_summary or {})
+        for key, m in metrics.items():  # numeric summaries keep NaN/inf, which JSON cannot
+            if m.summary_value is not None:
+                summary[key] = m.summary_value
+    git = None
+    if blank.git:
+        git = built(
+            GitInfo,
+            {
+                "commit": git_commit,
+                "branch": git_branch,
+                "remote": git_remote,
+                "dirty": bool(git_dirty),
+                "diff_digest": git_diff_digest,
+            },
+        )
+    # a dict display in field order: cheaper than dict(...) with keywords
+    values: dict[str, Any] = {
+        "id": run_id,
+        "project": project,
+        "name": name,
+        "user": user,
+        "status": status,
+        "created_at": created_at,
+        "ended_at": ended_at,
+        "heartbeat_at": heartbeat_at,
+        "git": git,
         # JSON columns decode to fresh objects for each row: no copy needed
-        command=command or [],
-        host=host,
-        python_version=python_version,
-        packages=packages or {},
-        gpus=gpus or [],
-        config=config or {},
-        params=params,
-        tags=tags,
-        summary=summary,
-        metrics=metrics,
-        notes=notes,
-        outcome=outcome,
-        status_reason=status_reason,
-        inputs=inputs,
-        stop_requested=stop_requested,
-    )
-    if blank is not None:
-        blank.fill(values)
+        "command": command,
+        "host": host,
+        "python_version": python_version,
+        "packages": packages,
+        "gpus": gpus,
+        "config": config,
+        "params": params,
+        "tags": tags,
+        "summary": summary,
+        "metrics": metrics,
+        "notes": notes,
+        "outcome": outcome,
+        "status_reason": status_reason,
+        "inputs": inputs,
+        "stop_requested": stop_requested,
+    }
+    blank.fill(values)
+    for key, make in blank.json:
+        if not values[key]:
+            values[key] = make()
     return built(RunRecord, values)
 
 

@@ -24,7 +24,7 @@ from lablink.store.rows import (
     METRIC_COLUMNS,
     Blanks,
     as_number,
-    metric_from_values,
+    metrics_by_run,
     param_columns,
     param_reader,
     to_run,
@@ -35,6 +35,10 @@ from lablink.store.rows import (
 _SET_PAGE_MAX = 10_000
 # Up to this many runs in the project a filter is tested run by run, count included.
 _CORRELATED_MAX = 5_000
+# The side tables read as lists, and what stands in for one a list leaves blank (true,
+# so ``or`` keeps it; the blank fill replaces it).
+_LISTED = ("tags", "notes", "inputs")
+_LEFT: Any = ("left blank",)
 
 
 class RunsSql(EventsSql):
@@ -237,20 +241,25 @@ class RunsSql(EventsSql):
             # A count reads every match. The set form (filter_sql.py) reads only the
             # matching index entries, but of every project: a small project is cheaper
             # to test run by run (correlated form).
-            as_set = where is not None and (
-                project is None or self._more_runs_than(conn, conds, _CORRELATED_MAX)
+            reach = min(offset + limit, _SET_PAGE_MAX)
+            size = (
+                self._runs_up_to(conn, conds, max(_CORRELATED_MAX, reach) + 1)
+                if where is not None and project is not None
+                else None
             )
+            as_set = where is not None and (size is None or size > _CORRELATED_MAX)
             clause = None if where is None else compile_filter(where, as_set=as_set)
             counted = conds if clause is None else [*conds, clause]
-            total = int(
-                conn.execute(sa.select(sa.func.count()).select_from(r).where(*counted)).scalar_one()
-            )
-            if total <= offset:
+            # A project with no more runs than the page reaches: the page holds every
+            # match from ``offset`` on, so its length gives the count (unless empty).
+            short = size is not None and size <= reach
+            total = -1 if short else self._count(conn, counted)
+            if not short and total <= offset:
                 return [], total
             if where is not None:
                 # Few matches: sort just those. Many: walk the runs in order and stop
                 # after a page, testing each (correlated form).
-                page_as_set = as_set and total <= _SET_PAGE_MAX
+                page_as_set = as_set and (short or total <= _SET_PAGE_MAX)
                 same = page_as_set == as_set  # the count's clause serves: compiled once
                 conds.append(clause if same else compile_filter(where, as_set=page_as_set))
             order = order_by_clause(order_by)
@@ -262,7 +271,7 @@ class RunsSql(EventsSql):
                 if (
                     fields is not None
                     and not LIST_SKIPPABLE.intersection(fields)
-                    and offset + limit >= total
+                    and (short or offset + limit >= total)
                 ):
                     # The page holds every match left and no JSON column is asked for:
                     # sort the small rows at once. (A short page of many matches sorts
@@ -274,24 +283,35 @@ class RunsSql(EventsSql):
                         .limit(limit)
                         .offset(offset)
                     ).all()
-                    return self._hydrate(conn, rows, fields), total
-                # Ids first: sorting whole rows would carry their package lists through
-                # the sort.
-                ids = conn.execute(
-                    sa.select(r.c.id)
-                    .where(*conds)
-                    .order_by(*sort, sa.desc(r.c.created_at), r.c.id)
-                    .limit(limit)
-                    .offset(offset)
-                ).scalars()
-                rows = self._rows_by_id(conn, list(ids), fields)
+                else:
+                    # Ids first: sorting whole rows would carry their package lists
+                    # through the sort.
+                    ids = conn.execute(
+                        sa.select(r.c.id)
+                        .where(*conds)
+                        .order_by(*sort, sa.desc(r.c.created_at), r.c.id)
+                        .limit(limit)
+                        .offset(offset)
+                    ).scalars()
+                    rows = self._rows_by_id(conn, list(ids), fields)
+                if short:
+                    if not rows and offset:  # past the end: how far is unknown
+                        return [], self._count(conn, counted)
+                    total = offset + len(rows)
                 return self._hydrate(conn, rows, fields), total
 
     @staticmethod
-    def _more_runs_than(conn: sa.Connection, conds: Sequence[Any], n: int) -> bool:
-        """Whether more than ``n`` runs meet ``conds`` (reads at most n + 1 index entries)."""
-        some = sa.select(t.runs.c.id).where(*conds).limit(n + 1).subquery()
-        return int(conn.execute(sa.select(sa.func.count()).select_from(some)).scalar_one()) > n
+    def _runs_up_to(conn: sa.Connection, conds: Sequence[Any], n: int) -> int:
+        """How many runs meet ``conds``, counting no further than ``n`` (reads at most
+        ``n`` index entries)."""
+        some = sa.select(t.runs.c.id).where(*conds).limit(n).subquery()
+        return int(conn.execute(sa.select(sa.func.count()).select_from(some)).scalar_one())
+
+    @staticmethod
+    def _count(conn: sa.Connection, conds: Sequence[Any]) -> int:
+        """How many runs meet ``conds``."""
+        query = sa.select(sa.func.count()).select_from(t.runs).where(*conds)
+        return int(conn.execute(query).scalar_one())
 
     def update_run(self, run_id: str, values: Mapping[str, Any]) -> None:
         with self.write() as conn:
@@ -449,7 +469,7 @@ class RunsSql(EventsSql):
         """Records from run rows, reading each side table once and only when wanted."""
         if not rows:
             return []
-        ids = [row.id for row in rows]
+        ids = [row[0] for row in rows]  # id is the first column
         want = set(fields) if fields is not None else None
 
         def wanted(name: str) -> bool:
@@ -478,12 +498,13 @@ class RunsSql(EventsSql):
         metrics: dict[str, dict[str, MetricSummary]] = {}
         if wanted("metrics") or wanted("summary"):
             m = t.run_metrics
-            for run_id, *values in conn.execute(
-                sa.select(m.c.run_id, *(m.c[name] for name in METRIC_COLUMNS))
-                .where(self.among(m.c.run_id, ids))
-                .order_by(m.c.key)
-            ).all():
-                metrics.setdefault(run_id, {})[values[0]] = metric_from_values(*values)
+            metrics = metrics_by_run(
+                conn.execute(
+                    sa.select(m.c.run_id, *(m.c[name] for name in METRIC_COLUMNS))
+                    .where(self.among(m.c.run_id, ids))
+                    .order_by(m.c.key)
+                ).all()
+            )
         notes: dict[str, list[Note]] = {}
         for row in (
             ()
@@ -509,17 +530,20 @@ class RunsSql(EventsSql):
                 {"kind": row.kind, "ref": row.ref, "digest": row.digest}
             )
         blank = Blanks(() if fields is None else blank_fields(fields))
+        # ``or []``, not ``.get(run_id, [])``: an empty made only for a run that lacks
+        # one, and none for a field left blank (``blank`` puts its own)
+        no_tags, no_notes, no_inputs = (_LEFT if blank.left(f) else None for f in _LISTED)
         return [
             to_run(
                 row,
-                tags.get(row.id, []),
-                params.get(row.id, {}),
-                metrics.get(row.id, {}),
-                notes.get(row.id, []),
-                inputs.get(row.id, []),
+                tags.get(run_id) or no_tags or [],
+                params.get(run_id) or {},
+                metrics.get(run_id) or {},
+                notes.get(run_id) or no_notes or [],
+                inputs.get(run_id) or no_inputs or [],
                 blank=blank,
             )
-            for row in rows
+            for row, run_id in zip(rows, ids, strict=True)
         ]
 
 

@@ -6,11 +6,12 @@ Plain ``def`` routes run in FastAPI's threadpool, so store calls never block the
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from fastapi import Body as BodyParam
 from pydantic import Field, StringConstraints
+from starlette.responses import Response
 
 from lablink.checks.limits import MAX_BATCH_RUNS
 from lablink.checks.run_view import parse_fields
@@ -20,6 +21,7 @@ from lablink.core.run_batch import create_runs as create_runs_of
 from lablink.errors import InvalidInput
 from lablink.gcpause import gc_paused
 from lablink.models import RUN_KEYS, NewRun, RunRecord
+from lablink.run_columns import all_finite, to_columns
 from lablink.server.access import Access, Authorized
 from lablink.server.deps import Actor, LabDep
 from lablink.server.fields import (
@@ -37,7 +39,7 @@ from lablink.server.fields import (
     Tag,
     Text,
 )
-from lablink.server.jsonio import JSONResponse, reply
+from lablink.server.jsonio import JSONResponse, reply, reply_finite
 from lablink.server.offloop import OffLoopRoute
 
 router = APIRouter(prefix="/runs", tags=["runs"], route_class=OffLoopRoute)
@@ -144,7 +146,8 @@ def search_runs(
     offset: Annotated[int, Query(ge=0, le=MAX_WIRE_INT)] = 0,
     config: Annotated[bool, Query(description=_CONFIG_HELP)] = False,
     fields: Annotated[str | None, Query(max_length=2000, description=_FIELDS_HELP)] = None,
-) -> JSONResponse:
+    form: Annotated[Literal["rows", "columns"], Query(description=_FORM_HELP)] = "rows",
+) -> Response:
     """Runs matching a filter such as ``metrics.val/acc > 0.9 and tags.baseline``.
 
     With auth on, a caller who may not read every project names one.
@@ -154,6 +157,11 @@ def search_runs(
     chosen = parse_fields(fields) if fields is not None else None  # before the query
     runs, total = lab.tracking.search_runs(project, filter, sort, desc, limit, offset, chosen)
     with gc_paused():  # thousands of dicts, none of them garbage
+        if form == "columns":
+            keys = chosen if chosen is not None else RUN_KEYS if config else _LISTED_KEYS
+            columns = to_columns(runs, keys)
+            answer = {"columns": columns, "total": total}
+            return reply_finite(answer) if all_finite(columns) else reply(answer)
         if chosen is not None:
             listed = [_selected(run, chosen) for run in runs]
         else:
@@ -188,6 +196,12 @@ _CONFIG_HELP = (
     "needs neither, and they are the bulk of a run)"
 )
 
+
+_FORM_HELP = (
+    '`columns`: answer `{"columns": {field: [one value per run]}, "total"}`, each metric '
+    "summary as `[count, last_step, last_value, min_value, max_value, summary_value]`; "
+    "smaller and faster to write and read than `rows` (a JSON object per run)"
+)
 
 _FIELDS_HELP = (
     "comma-separated run fields to answer with, e.g. `lean` (id, name, status, times, "
