@@ -104,7 +104,7 @@ except KeyboardInterrupt:
         child.kill()
         child.communicate()
     # Python ends on an uncaught KeyboardInterrupt by re-raising SIGINT
-    assert code == -signal.SIGINT and "KeyboardInterrupt" in err
+    assert code == -signal.SIGINT and "KeyboardInterrupt" in err, err
     stored = sdk.client.run(run_id)
     assert (stored.status, stored.status_reason) == ("killed", "received SIGINT")
 

@@ -32,7 +32,6 @@ from lablink.errors import AlreadyExists, InvalidInput, NotFound, RunNotActive
 from lablink.models import RUN_STATUSES, Artifact, History, NewRun, Project, RunRecord
 from lablink.store.base import Store
 from lablink.store.blobs import BlobStore, check_digest
-from lablink.store.rows import inserted_run
 
 if TYPE_CHECKING:  # numpy loads with the first batch or history: `lablink runs ls` needs neither
     import numpy as np
@@ -128,7 +127,7 @@ class Tracking:
             self.observer.check_capture(capture or {})
         values["project_id"] = self.store.ensure_project(project)
         self.store.create_run(values, params, tags)
-        run = inserted_run(values, project, params, tags)  # what a read would give
+        run = self.store.get_run(run_id)
         if self.observer is not None:
             self.observer.run_created(run, capture or {})
         return run
