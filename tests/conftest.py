@@ -8,6 +8,7 @@ touch each other's tables. If PostgreSQL is unreachable the run fails unless
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 import uuid
@@ -68,17 +69,26 @@ def postgres_base(request: pytest.FixtureRequest) -> str:
     return PG_URL
 
 
-@pytest.fixture
-def pg_url(postgres_base: str) -> Iterator[str]:
+@contextlib.contextmanager
+def fresh_schema(postgres_base: str) -> Iterator[str]:
     """A PostgreSQL URL whose search_path is a fresh schema, dropped afterwards."""
     schema = "t_" + uuid.uuid4().hex[:12]
     engine = sa.create_engine(postgres_base)
     with engine.begin() as conn:
         conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    yield f"{postgres_base}?options=-csearch_path%3D{schema}"
-    with engine.begin() as conn:
-        conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-    engine.dispose()
+    try:
+        yield f"{postgres_base}?options=-csearch_path%3D{schema}"
+    finally:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+        engine.dispose()
+
+
+@pytest.fixture
+def pg_url(postgres_base: str) -> Iterator[str]:
+    """A PostgreSQL URL whose search_path is a fresh schema, dropped afterwards."""
+    with fresh_schema(postgres_base) as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -100,6 +110,22 @@ def settings(tmp_path: Path, db_url: str) -> Settings:
 def lab(settings: Settings) -> Iterator[Lab]:
     with Lab(settings) as lab:
         yield lab
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def module_lab(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Lab]:
+    """One lab per module and backend, for parametrised cases that would otherwise each
+    build a store, a team and a server: each case keeps apart by its own data and its own
+    client address (``helpers.Loopback``), not by a fresh store."""
+    home = tmp_path_factory.mktemp("module-home")
+    with contextlib.ExitStack() as stack:
+        if request.param == "sqlite":
+            url = f"sqlite:///{home / 'lablink.db'}"
+        else:
+            url = stack.enter_context(fresh_schema(request.getfixturevalue("postgres_base")))
+        yield stack.enter_context(Lab(make_settings(home, db=url, user="tester@example.org")))
 
 
 @pytest.fixture

@@ -25,6 +25,22 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+class Loopback:
+    """Fresh loopback addresses, 127.0.<block>.1 onwards: each a new client to a server's
+    per-address counters (rate limits, lockouts), so cases sharing one server never
+    spend each other's allowance. Linux answers on all of 127.0.0.0/8."""
+
+    def __init__(self, block: int) -> None:
+        assert 1 <= block <= 255, block  # 127.0.0.x is what tests name by hand
+        self.block = block
+        self.used = 0
+
+    def next(self) -> str:
+        self.used += 1
+        assert self.used <= 254, "no fresh address left in this block"
+        return f"127.0.{self.block}.{self.used}"
+
+
 class AppServer:
     """uvicorn serving any ASGI app in a thread on 127.0.0.1 (a given port, or a free one)."""
 

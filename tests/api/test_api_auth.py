@@ -16,7 +16,7 @@ import httpx
 import pytest
 from apitools import API, SseReader, assert_envelope, assert_only_this_stream_ends
 
-from helpers import AppServer
+from helpers import AppServer, Loopback
 from lablink.core.lab import Lab
 from lablink.server.access import rule
 from lablink.server.app import create_app
@@ -43,8 +43,7 @@ class Team:
     audio_run: str
 
 
-@pytest.fixture
-def team(lab: Lab) -> Team:
+def make_team(lab: Lab) -> Team:
     clock = Clock()
     people = lab.people
     people.clock = clock
@@ -61,6 +60,28 @@ def team(lab: Lab) -> Team:
     people.grant("root", "vision", "mia", "member")
     people.grant("root", "audio", "lee", "member")
     return Team(lab, clock, tokens, vision, audio)
+
+
+@pytest.fixture
+def team(lab: Lab) -> Team:
+    return make_team(lab)
+
+
+@pytest.fixture(scope="module")
+def module_team(module_lab: Lab) -> Team:
+    """``team`` once per module and backend, for cases that change nothing."""
+    return make_team(module_lab)
+
+
+@pytest.fixture(scope="module")
+def module_server(module_team: Team) -> Iterator[AppServer]:
+    yield from served(module_team.lab, AuthConfig("required"))
+
+
+@pytest.fixture(scope="module")
+def module_addresses() -> Loopback:
+    """Fresh client addresses for the cases sharing ``module_server``."""
+    return Loopback(block=8)
 
 
 def served(lab: Lab, config: AuthConfig) -> Iterator[AppServer]:
@@ -104,10 +125,17 @@ def note(client: httpx.Client, run_id: str, text: str = "looks good") -> httpx.R
     ids=["none", "basic", "empty", "malformed", "unknown"],
 )
 def test_a_call_without_a_valid_token_is_401_and_changes_nothing(
-    server: AppServer, team: Team, authorization: str | None
+    module_server: AppServer,
+    module_team: Team,
+    module_addresses: Loopback,
+    authorization: str | None,
 ) -> None:
+    # One server for all cases, each from its own address: bad tokens count per address,
+    # so no case's refusals bring another's address nearer its lock.
+    server, team = module_server, module_team
     headers = {"Authorization": authorization} if authorization else {}
-    with httpx.Client(base_url=server.url, timeout=10, headers=headers) as client:
+    local = httpx.HTTPTransport(local_address=module_addresses.next())
+    with httpx.Client(base_url=server.url, timeout=10, headers=headers, transport=local) as client:
         for response in (
             client.get(f"{API}/runs/{team.vision_run}"),
             note(client, team.vision_run),

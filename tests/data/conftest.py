@@ -37,6 +37,16 @@ def origin(lab: Lab) -> Iterator[tuple[AppServer, Counting]]:
     server.stop()
 
 
+@pytest.fixture(scope="module")
+def module_origin(module_lab: Lab) -> Iterator[tuple[AppServer, Counting]]:
+    """``origin`` over ``module_lab``: one per module and backend, for refused requests
+    that store nothing, so one case cannot see another's."""
+    counted = Counting(create_app(module_lab, ui=False))
+    server = AppServer(counted).start()
+    yield server, counted
+    server.stop()
+
+
 @pytest.fixture
 def edge_factory(tmp_path: Path) -> Iterator[Callable[..., tuple[AppServer, EdgeCache]]]:
     """Start edge caches in front of an upstream URL; all are stopped afterwards."""

@@ -23,7 +23,7 @@ import pytest
 from browser_pages import launched_browser, watched_page
 from playwright.sync_api import Browser, Page, expect
 
-from helpers import AppServer
+from helpers import AppServer, Loopback
 from lablink.core.lab import Lab
 from lablink.server.app import create_app
 from lablink.server.auth import AuthConfig
@@ -97,6 +97,23 @@ def signed_in(server: AppServer, user: str) -> Iterator[httpx.Client]:
         yield c
 
 
+def browser_from(server: AppServer, address: str) -> httpx.Client:
+    """A browser whose connections come from ``address``: another loopback address, so
+    another client for the server's per-address counters."""
+    transport = httpx.HTTPTransport(local_address=address)
+    headers = {"Accept": "text/html"}
+    return httpx.Client(base_url=server.url, timeout=10, headers=headers, transport=transport)
+
+
+@contextlib.contextmanager
+def signed_in_from(server: AppServer, user: str, address: str) -> Iterator[httpx.Client]:
+    """``signed_in`` from ``address``: its own session and its own client address."""
+    with browser_from(server, address) as c:
+        answer = sign_in(c, user)
+        assert answer.status_code == 303, answer.text
+        yield c
+
+
 def sign_in_page(page: Page, user: str, target: str | None = "/signin") -> None:
     """Sign ``user`` in through the form in a real browser (``target``: open it first;
     None: the form is already shown) and wait for the header to name them."""
@@ -127,6 +144,27 @@ def server(team: Team) -> Iterator[AppServer]:
     srv = AppServer(create_app(team.lab, auth=AuthConfig("required"))).start()
     yield srv
     srv.stop()
+
+
+@pytest.fixture(scope="module")
+def module_team(module_lab: Lab) -> Team:
+    """``make_team`` once per module and backend, for parametrised cases that keep apart
+    by their own sessions and client addresses (``module_addresses``)."""
+    return make_team(module_lab)
+
+
+@pytest.fixture(scope="module")
+def module_server(module_team: Team) -> Iterator[AppServer]:
+    """``server`` over ``module_team``: one per module and backend."""
+    srv = AppServer(create_app(module_team.lab, auth=AuthConfig("required"))).start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def module_addresses() -> Loopback:
+    """Fresh client addresses for the cases sharing ``module_server``."""
+    return Loopback(block=7)
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ as a browser sends them; the CLI runs as a real subprocess polling meanwhile.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import subprocess
 import sys
@@ -19,11 +18,21 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from signin_support import Team, csrf_of, sign_in, signed_in
+from signin_support import (
+    Team,
+    browser_from,
+    csrf_of,
+    sign_in,
+    signed_in,
+    signed_in_from,
+)
+from signin_support import module_addresses as module_addresses
+from signin_support import module_server as module_server
+from signin_support import module_team as module_team
 from signin_support import server as server
 from signin_support import team as team
 
-from helpers import AppServer
+from helpers import AppServer, Loopback
 from lablink.core.device_login import EXPIRES_IN, INTERVAL
 from lablink.core.lab import Lab
 from lablink.server.app import create_app
@@ -331,21 +340,6 @@ def test_cli_login_denied_fails_and_keeps_nothing(
 
 
 # -- guessing user codes on the approval page ---------------------------------------------------
-def browser_from(server: AppServer, address: str) -> httpx.Client:
-    """A browser whose connections come from ``address``: another loopback address, so
-    another client for the server's per-address counters."""
-    transport = httpx.HTTPTransport(local_address=address)
-    headers = {"Accept": "text/html"}
-    return httpx.Client(base_url=server.url, timeout=10, headers=headers, transport=transport)
-
-
-@contextlib.contextmanager
-def signed_in_from(server: AppServer, user: str, address: str) -> Iterator[httpx.Client]:
-    with browser_from(server, address) as c:
-        assert sign_in(c, user).status_code == 303
-        yield c
-
-
 def wrong_codes(count: int, right: str) -> list[str]:
     return [c for c in (f"BCDF-GHJ{x}" for x in "MNPQRSTVWXZ") if c != right][:count]
 
@@ -414,10 +408,15 @@ def test_a_locked_address_and_a_locked_session_leave_fresh_clients_alone(
     ],
 )
 def test_bad_user_codes_on_the_page_are_answered_and_only_lookups_count(
-    server: AppServer, cli: httpx.Client, team: Team, code: str, status: int, says: str
+    module_server: AppServer, module_addresses: Loopback, code: str, status: int, says: str
 ) -> None:
-    got = start(cli)
-    with signed_in_from(server, "mia", "127.0.0.6") as mia:
+    # One server for all cases: each starts its own login, from its own address and
+    # session, so no case's starts or wrong codes count against another's.
+    address = module_addresses.next()
+    local = httpx.HTTPTransport(local_address=address)
+    with httpx.Client(base_url=module_server.url, timeout=10, transport=local) as cli:
+        got = start(cli)
+    with signed_in_from(module_server, "mia", address) as mia:
         csrf = csrf_of(mia.get("/login/device").text)
         answer = mia.get("/login/device", params={"code": code})
         assert answer.status_code == status and says in answer.text

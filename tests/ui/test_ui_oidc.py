@@ -14,10 +14,12 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import httpx
 import pytest
 from joserfc.jwk import RSAKey
-from signin_support import Team
+from signin_support import Team, browser_from
+from signin_support import module_addresses as module_addresses
+from signin_support import module_team as module_team
 from signin_support import team as team
 
-from helpers import AppServer
+from helpers import AppServer, Loopback
 from lablink.core.lab import Lab
 from lablink.core.oidc import OidcConfig
 from lablink.server.app import create_app
@@ -45,6 +47,31 @@ def server(team: Team, provider: Provider) -> Iterator[AppServer]:
     srv.stop()
 
 
+@pytest.fixture(scope="module")
+def module_provider() -> Iterator[Provider]:
+    """One provider for the cases sharing ``module_oidc_server``."""
+    idp = Provider(Person("sub-ana", "ana@lab.org")).start()
+    yield idp
+    idp.stop()
+
+
+@pytest.fixture(scope="module")
+def module_oidc_server(module_team: Team, module_provider: Provider) -> Iterator[AppServer]:
+    """``server`` over ``module_team`` and ``module_provider``: one per module and backend."""
+    auth = AuthConfig("required", oidc=oidc_config(module_provider))
+    srv = AppServer(create_app(module_team.lab, auth=auth)).start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def tampered(module_provider: Provider) -> Iterator[Provider]:
+    """The module's provider for one case to tamper with; its claims honest again after."""
+    module_provider.claims = {}
+    yield module_provider
+    module_provider.claims = {}
+
+
 @pytest.fixture
 def client(server: AppServer) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=server.url, timeout=10, headers={"Accept": "text/html"}) as c:
@@ -66,8 +93,10 @@ def come_back(client: httpx.Client, callback: str) -> httpx.Response:
     return client.get(parts.path + "?" + parts.query)
 
 
-def failures(lab: Lab) -> list[str]:
-    return [str(e.detail.get("reason")) for e in lab.people.audit_log(action="signin.failed")]
+def failures(lab: Lab, ip: str | None = None) -> list[str]:
+    """The reasons of failed sign-ins (only those from ``ip``, if given)."""
+    entries = lab.people.audit_log(action="signin.failed")
+    return [str(e.detail.get("reason")) for e in entries if ip is None or e.ip == ip]
 
 
 def test_the_sign_in_page_offers_the_provider(client: httpx.Client) -> None:
@@ -138,16 +167,25 @@ def test_the_provider_is_down_or_unknown_to_a_server_without_it(
     ],
 )
 def test_a_bad_id_token_is_refused_with_a_page_and_an_audit_entry(
-    client: httpx.Client, team: Team, provider: Provider, tamper: dict[str, object], reason: str
+    module_oidc_server: AppServer,
+    module_team: Team,
+    module_addresses: Loopback,
+    tampered: Provider,
+    tamper: dict[str, object],
+    reason: str,
 ) -> None:
-    provider.claims = tamper
-    back = come_back(client, to_provider(client))
-    assert back.status_code == 401
-    assert "Sign-in refused" in back.text
-    assert reason in back.text
-    assert SESSION_COOKIE not in client.cookies
-    assert any(reason in r for r in failures(team.lab))
-    assert client.get("/me").status_code == 303  # still signed out
+    # One server for all cases; each comes from its own address, so its audit entry is
+    # told from the others' by that address, and no case's failures lock another out.
+    tampered.claims = tamper
+    address = module_addresses.next()
+    with browser_from(module_oidc_server, address) as client:
+        back = come_back(client, to_provider(client))
+        assert back.status_code == 401
+        assert "Sign-in refused" in back.text
+        assert reason in back.text
+        assert SESSION_COOKIE not in client.cookies
+        assert any(reason in r for r in failures(module_team.lab, address))
+        assert client.get("/me").status_code == 303  # still signed out
 
 
 def test_a_token_signed_with_another_key_is_refused(
