@@ -9,6 +9,7 @@ that does not still gets rows (``RunRecord.to_dict``). No I/O.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -55,6 +56,8 @@ def to_columns(runs: Sequence[RunRecord], fields: Sequence[str]) -> dict[str, li
     return columns
 
 
+_chain = itertools.chain.from_iterable
+
 # Columns that hold no float, or whose floats ``all_finite`` checks.
 _NO_FLOATS = frozenset(
     {"id", "project", "name", "user", "status", "status_reason", "outcome", "stop_requested"}
@@ -72,16 +75,12 @@ def all_finite(columns: Mapping[str, list[Any]]) -> bool:
     for name, column in columns.items():
         if name in _NO_FLOATS:
             continue
+        # filter(None, ...) drops None (and zeros, which change no sum): iterating in C
+        # rather than a generator was most of this check's cost
         if name in _TIMES:
-            total += sum(v for v in column if v is not None)
+            total += sum(filter(None, column))
         elif name == "metrics":
-            total += sum(
-                v
-                for by_key in column
-                for values in by_key.values()
-                for v in values
-                if v is not None
-            )
+            total += sum(filter(None, _chain(_chain(map(dict.values, column)))))
         elif name == "params":
             for params in column:
                 for v in params.values():

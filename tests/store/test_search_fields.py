@@ -16,11 +16,13 @@ from hypothesis import strategies as st
 
 from lablink.checks.run_view import FIELDS, parse_fields
 from lablink.core.lab import Lab
+from lablink.errors import InvalidInput
 from lablink.models import RUN_KEYS, RunRecord
 from lablink.run_columns import from_columns, page_of, to_columns
 from lablink.server.jsonio import dumps
 from lablink.store import schema as t
 from lablink.store.base_sql import FEW_VALUES
+from lablink.store.row_columns import COLUMN_FIELDS
 
 USER = "tester@example.org"
 PROJECT = "fields"
@@ -130,3 +132,85 @@ def test_a_column_answer_with_ragged_columns_is_refused() -> None:
         from_columns({"id": ["a", "b"], "name": ["x"]})
     with pytest.raises(ValueError, match="id"):
         from_columns({"name": ["x"]})
+
+
+ROW_MADE = sorted(COLUMN_FIELDS)
+
+
+def as_text(columns: dict[str, list[Any]]) -> str:
+    """A column answer as text, NaN spelled (so it equals itself) and order kept."""
+    return json.dumps(columns, allow_nan=True)
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    selection=st.lists(st.sampled_from([*ROW_MADE, "lean"]), max_size=5),
+    where=st.sampled_from(FILTERS),
+    sort=st.sampled_from(SORTS),
+    descending=st.booleans(),
+    limit=st.integers(1, 50),
+    offset=st.integers(0, 45),
+)
+def test_columns_made_from_rows_are_those_made_from_records(
+    lab: Lab,
+    made: int,
+    selection: list[str],
+    where: str | None,
+    sort: str | None,
+    descending: bool,
+    limit: int,
+    offset: int,
+) -> None:
+    chosen = parse_fields(selection)
+    tr = lab.tracking
+    page = (PROJECT, where, sort, descending, limit, offset)
+    columns, total = tr.search_columns(*page, chosen, chosen)
+    lean, lean_total = tr.search_runs(*page, chosen)
+    full, full_total = tr.search_runs(*page, None)
+    assert total == lean_total == full_total
+    assert list(columns) == list(chosen)
+    assert as_text(columns) == as_text(to_columns(lean, chosen))
+    assert as_text(columns) == as_text(to_columns(full, chosen))
+
+
+def test_columns_from_rows_keep_nan_and_infinite_params_and_metrics(lab: Lab) -> None:
+    tr = lab.tracking
+    for i, x in enumerate((math.nan, math.inf, -math.inf, 1.5, None)):
+        config = {} if x is None else {"x": x, "deep": {"y": [x]}}
+        run = tr.create_run(USER, PROJECT, f"n{i}", config, ["t"] if i % 2 else [])
+        if x is not None:
+            tr.set_summary(run.id, {"acc": x})
+            series = {"steps": [0], "times": [1.0], "values": [x]}
+            tr.log_batch(run.id, 0, {"loss": series})
+    chosen = parse_fields(["lean"])
+    columns, _ = tr.search_columns(PROJECT, None, None, True, 10, 0, chosen, chosen)
+    runs, _ = tr.search_runs(PROJECT, None, None, True, 10, 0, chosen)
+    assert as_text(columns) == as_text(to_columns(runs, chosen))
+    text = as_text(columns)
+    assert "NaN" in text and "Infinity" in text and "-Infinity" in text
+    values = [m["acc"][5] for m in columns["metrics"] if "acc" in m]
+    assert math.inf in values and -math.inf in values and any(math.isnan(v) for v in values)
+
+
+def test_columns_through_records_for_fields_not_made_from_rows(lab: Lab, made: int) -> None:
+    tr = lab.tracking
+    for selection in (["notes"], ["git", "lean"], ["summary"]):
+        chosen = parse_fields(selection)
+        columns, total = tr.search_columns(PROJECT, None, None, True, 50, 0, chosen, chosen)
+        runs, _ = tr.search_runs(PROJECT, None, None, True, 50, 0, chosen)
+        assert total == made
+        assert as_text(columns) == as_text(to_columns(runs, chosen))
+    with pytest.raises(InvalidInput, match="not made as columns"):
+        lab.store.search_run_columns(PROJECT, None, None, True, 5, 0, ("id", "notes"))
+
+
+def test_an_empty_page_of_columns_has_every_column(lab: Lab, made: int) -> None:
+    chosen = parse_fields(["lean"])
+    for offset in (made, made + 10):
+        columns, total = lab.tracking.search_columns(
+            PROJECT, None, None, True, 5, offset, chosen, chosen
+        )
+        assert total == made
+        assert columns == {name: [] for name in chosen}

@@ -30,8 +30,10 @@ from lablink.checks.run_fields import (
 from lablink.checks.wire_numbers import check_wire_int
 from lablink.errors import AlreadyExists, InvalidInput, NotFound, RunNotActive
 from lablink.models import RUN_STATUSES, Artifact, History, NewRun, Project, RunRecord
+from lablink.run_columns import to_columns
 from lablink.store.base import Store
 from lablink.store.blobs import BlobStore, check_digest
+from lablink.store.row_columns import COLUMN_FIELDS
 
 if TYPE_CHECKING:  # numpy loads with the first batch or history: `lablink runs ls` needs neither
     import numpy as np
@@ -205,13 +207,33 @@ class Tracking:
         ``fields`` (names checked by ``checks/run_view.parse_fields``) keeps only those
         parts of each run; the rest are blank and never read.
         """
-        if not 1 <= limit <= 10_000:
-            raise InvalidInput(f"limit must be between 1 and 10000, not {limit}")
-        if offset < 0:
-            raise InvalidInput(f"offset must not be negative, not {offset}")
+        _check_page(limit, offset)
         return self.store.search_runs(
             project, parse_filter(filter), sort, descending, limit, offset, fields
         )
+
+    def search_columns(
+        self,
+        project: str | None,
+        filter: str | None,
+        sort: str | None,
+        descending: bool,
+        limit: int,
+        offset: int,
+        fields: Sequence[str] | None,
+        keys: Sequence[str],
+    ) -> tuple[dict[str, list[Any]], int]:
+        """``search_runs`` as ``run_columns.to_columns(runs, keys)`` answers it: straight
+        from the rows when ``fields`` names only fields made that way (``keys`` then
+        being ``fields``), else through records."""
+        if fields is not None and tuple(keys) == tuple(fields) and set(fields) <= COLUMN_FIELDS:
+            _check_page(limit, offset)
+            where = parse_filter(filter)
+            return self.store.search_run_columns(
+                project, where, sort, descending, limit, offset, fields
+            )
+        runs, total = self.search_runs(project, filter, sort, descending, limit, offset, fields)
+        return to_columns(runs, keys), total
 
     def list_projects(self) -> list[Project]:
         return self.store.list_projects()
@@ -577,3 +599,15 @@ def _event_values(values: np.ndarray) -> list[Any]:
     if bool(np.isfinite(values).all()):
         return listed  # the common case, without a Python call per value
     return [json_float(v, "text") for v in listed]
+
+
+def _check_page(limit: int, offset: int) -> None:
+    """Refuse a page a search cannot answer.
+
+    Raises:
+        InvalidInput: ``limit`` outside 1..10000 or a negative ``offset``.
+    """
+    if not 1 <= limit <= 10_000:
+        raise InvalidInput(f"limit must be between 1 and 10000, not {limit}")
+    if offset < 0:
+        raise InvalidInput(f"offset must not be negative, not {offset}")

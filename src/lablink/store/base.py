@@ -110,6 +110,23 @@ class Store(abc.ABC):
         """
 
     @abc.abstractmethod
+    def search_run_columns(
+        self,
+        project: str | None,
+        where: Expr | None,
+        order_by: str | None,
+        descending: bool,
+        limit: int,
+        offset: int,
+        fields: Sequence[str],
+    ) -> tuple[dict[str, list[Any]], int]:
+        """``search_runs`` answered as ``run_columns.to_columns`` makes it from the runs,
+        for ``fields`` (checked names) all in ``row_columns.COLUMN_FIELDS``, made from
+        the rows without records. Raises ``NotFound`` for an unknown project and
+        ``InvalidInput`` for a field not in ``COLUMN_FIELDS``.
+        """
+
+    @abc.abstractmethod
     def update_run(self, run_id: str, values: Mapping[str, Any]) -> None:
         """Set ``runs`` columns. Raises ``NotFound``."""
 

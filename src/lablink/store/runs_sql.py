@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
@@ -17,18 +17,18 @@ from lablink.models import MetricSummary, Note, Project, RunRecord
 from lablink.store import schema as t
 from lablink.store.events_sql import EventsSql
 from lablink.store.filter_sql import compile_filter, order_by_clause
+from lablink.store.row_columns import COLUMN_FIELDS, metric_lists, to_columns
 from lablink.store.rows import (
     ALWAYS_COLUMNS,
     COLUMN_FIELD,
     LIST_SKIPPABLE,
-    METRIC_COLUMNS,
     Blanks,
     as_number,
     metrics_by_run,
     param_columns,
-    param_reader,
     to_run,
 )
+from lablink.store.side_rows import metric_rows, read_params, read_tags
 
 # Up to this many matches a page is picked from the matches alone; beyond, the runs are
 # walked newest first (measured in benchmarks/tracking.py).
@@ -39,6 +39,7 @@ _CORRELATED_MAX = 5_000
 # so ``or`` keeps it; the blank fill replaces it).
 _LISTED = ("tags", "notes", "inputs")
 _LEFT: Any = ("left blank",)
+_T = TypeVar("_T")
 
 
 class RunsSql(EventsSql):
@@ -233,6 +234,39 @@ class RunsSql(EventsSql):
         offset: int,
         fields: Sequence[str] | None = None,
     ) -> tuple[list[RunRecord], int]:
+        return self._search(
+            project, where, order_by, descending, limit, offset, fields, self._hydrate
+        )
+
+    def search_run_columns(
+        self,
+        project: str | None,
+        where: Expr | None,
+        order_by: str | None,
+        descending: bool,
+        limit: int,
+        offset: int,
+        fields: Sequence[str],
+    ) -> tuple[dict[str, list[Any]], int]:
+        unknown = set(fields) - COLUMN_FIELDS
+        if unknown:
+            raise InvalidInput(f"fields {sorted(unknown)} are not made as columns from rows")
+        return self._search(
+            project, where, order_by, descending, limit, offset, fields, self._columns
+        )
+
+    def _search(
+        self,
+        project: str | None,
+        where: Expr | None,
+        order_by: str | None,
+        descending: bool,
+        limit: int,
+        offset: int,
+        fields: Sequence[str] | None,
+        build: Callable[[sa.Connection, Sequence[Any], Sequence[str] | None], _T],
+    ) -> tuple[_T, int]:
+        """A page of matching run rows as ``build`` makes it, and the match count."""
         r = t.runs
         with self.engine.connect() as conn:
             conds: list[Any] = []
@@ -255,7 +289,7 @@ class RunsSql(EventsSql):
             short = size is not None and size <= reach
             total = -1 if short else self._count(conn, counted)
             if not short and total <= offset:
-                return [], total
+                return build(conn, [], fields), total
             if where is not None:
                 # Few matches: sort just those. Many: walk the runs in order and stop
                 # after a page, testing each (correlated form).
@@ -296,9 +330,9 @@ class RunsSql(EventsSql):
                     rows = self._rows_by_id(conn, list(ids), fields)
                 if short:
                     if not rows and offset:  # past the end: how far is unknown
-                        return [], self._count(conn, counted)
+                        return build(conn, [], fields), self._count(conn, counted)
                     total = offset + len(rows)
-                return self._hydrate(conn, rows, fields), total
+                return build(conn, rows, fields), total
 
     @staticmethod
     def _runs_up_to(conn: sa.Connection, conds: Sequence[Any], n: int) -> int:
@@ -475,36 +509,11 @@ class RunsSql(EventsSql):
         def wanted(name: str) -> bool:
             return want is None or name in want
 
-        tags: dict[str, list[str]] = {}
-        for run_id, tag in (
-            ()
-            if not wanted("tags")
-            else conn.execute(
-                sa.select(t.run_tags.c.run_id, t.run_tags.c.tag)
-                .where(self.among(t.run_tags.c.run_id, ids))
-                .order_by(t.run_tags.c.tag)
-            ).all()
-        ):
-            tags.setdefault(run_id, []).append(tag)
-        params: dict[str, dict[str, Any]] = {}
-        if wanted("params"):
-            read = param_reader()
-            for run_id, key, text in conn.execute(
-                sa.select(
-                    t.run_params.c.run_id, t.run_params.c.key, t.run_params.c.value_text
-                ).where(self.among(t.run_params.c.run_id, ids))
-            ).all():
-                params.setdefault(run_id, {})[key] = read(text)
+        tags = read_tags(conn, self.among, ids) if wanted("tags") else {}
+        params = read_params(conn, self.among, ids) if wanted("params") else {}
         metrics: dict[str, dict[str, MetricSummary]] = {}
         if wanted("metrics") or wanted("summary"):
-            m = t.run_metrics
-            metrics = metrics_by_run(
-                conn.execute(
-                    sa.select(m.c.run_id, *(m.c[name] for name in METRIC_COLUMNS))
-                    .where(self.among(m.c.run_id, ids))
-                    .order_by(m.c.key)
-                ).all()
-            )
+            metrics = metrics_by_run(metric_rows(conn, self.among, ids))
         notes: dict[str, list[Note]] = {}
         for row in (
             ()
@@ -545,6 +554,21 @@ class RunsSql(EventsSql):
             )
             for row, run_id in zip(rows, ids, strict=True)
         ]
+
+    def _columns(
+        self, conn: sa.Connection, rows: Sequence[Any], fields: Sequence[str] | None
+    ) -> dict[str, list[Any]]:
+        """The column answer from run rows, reading each side table once if wanted."""
+        chosen = fields or ()  # ``search_run_columns`` always names them
+        ids = [row[0] for row in rows]
+        want = set(chosen) if ids else set()
+        return to_columns(
+            rows,
+            chosen,
+            read_tags(conn, self.among, ids) if "tags" in want else {},
+            read_params(conn, self.among, ids) if "params" in want else {},
+            metric_lists(metric_rows(conn, self.among, ids)) if "metrics" in want else {},
+        )
 
 
 @functools.lru_cache(maxsize=64)

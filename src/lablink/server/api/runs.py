@@ -21,7 +21,7 @@ from lablink.core.run_batch import create_runs as create_runs_of
 from lablink.errors import InvalidInput
 from lablink.gcpause import gc_paused
 from lablink.models import RUN_KEYS, NewRun, RunRecord
-from lablink.run_columns import all_finite, to_columns
+from lablink.run_columns import all_finite
 from lablink.server.access import Access, Authorized
 from lablink.server.deps import Actor, LabDep
 from lablink.server.fields import (
@@ -155,13 +155,17 @@ def search_runs(
     if access is not None:
         project = searched_project(lab, access, project)
     chosen = parse_fields(fields) if fields is not None else None  # before the query
-    runs, total = lab.tracking.search_runs(project, filter, sort, desc, limit, offset, chosen)
-    with gc_paused():  # thousands of dicts, none of them garbage
-        if form == "columns":
-            keys = chosen if chosen is not None else RUN_KEYS if config else _LISTED_KEYS
-            columns = to_columns(runs, keys)
-            answer = {"columns": columns, "total": total}
+    tracking = lab.tracking
+    if form == "columns":
+        keys = chosen if chosen is not None else RUN_KEYS if config else _LISTED_KEYS
+        columns, total = tracking.search_columns(
+            project, filter, sort, desc, limit, offset, chosen, keys
+        )
+        answer = {"columns": columns, "total": total}
+        with gc_paused():  # thousands of dicts, none of them garbage
             return reply_finite(answer) if all_finite(columns) else reply(answer)
+    runs, total = tracking.search_runs(project, filter, sort, desc, limit, offset, chosen)
+    with gc_paused():
         if chosen is not None:
             listed = [_selected(run, chosen) for run in runs]
         else:
