@@ -143,15 +143,21 @@ class MlflowCompat:
         start_time_ms: int | None,
         run_name: str | None,
         tags: Mapping[str, str],
+        *,
+        experiment: ExperimentRow | None = None,
     ) -> tuple[RunRecord, RunExtras]:
         """Start a run in an experiment; ``mlflow.runName`` and ``mlflow.source.git.commit``
         tags become the run's name and commit. Returns the run and its MLflow extras.
+        ``experiment``: the experiment ``experiment_id`` names, when the caller has read
+        it already (the route reads it to check the caller's role), so it is read once.
 
         Raises:
             NotFound: no such experiment.
             InvalidInput: the experiment is deleted, or bad tags.
         """
-        exp = self.experiment(experiment_id)
+        exp = experiment
+        if exp is None or str(exp.experiment_id) != experiment_id:
+            exp = self.experiment(experiment_id)
         if exp.lifecycle_stage != "active":
             raise InvalidInput(f"experiment {exp.experiment_id} is deleted", "restore it first")
         _check_tags(tags)
@@ -221,11 +227,7 @@ class MlflowCompat:
         an MLflow log-batch) is loaded only where a call needs it.
         """
         rid = self.store.resolve_run_id(run_id)
-        if self.sql.lifecycle(rid) != "active":
-            raise InvalidInput(
-                f"the run {rid} must be in the 'active' state; it is deleted",
-                "restore it first",
-            )
+        _refuse_deleted(rid, self.sql.lifecycle(rid))
         return rid
 
     def runs(
@@ -287,10 +289,13 @@ class MlflowCompat:
             if len(text) > MAX_PARAM_VALUE:
                 raise InvalidInput(f"param {key!r} is over {MAX_PARAM_VALUE} characters")
         _check_tags(tags)
-        rid = self._active_id(run_id)
+        rid = self.store.resolve_run_id(run_id)
+        # the stage, the params already stored and the config: one read, not three
+        stage, stored, config = self.sql.batch_state(rid, list(params))
+        _refuse_deleted(rid, stage)
         with self.store.one_sync():  # params, tags and points: durable together
             if params:
-                self._log_params(rid, params)
+                self._log_params(rid, params, stored, config)
             if tags:
                 self._set_tags(rid, tags)
             if metrics:
@@ -306,8 +311,15 @@ class MlflowCompat:
                     np.asarray([m[1] for m in metrics], dtype=np.float64),
                 )
 
-    def _log_params(self, run_id: str, params: Mapping[str, str]) -> None:
-        stored = self.sql.params(run_id, params)
+    def _log_params(
+        self,
+        run_id: str,
+        params: Mapping[str, str],
+        stored: Mapping[str, str],
+        config: Mapping[str, Any] | None,
+    ) -> None:
+        """Store ``params``, given the values ``stored`` of their keys and the run's
+        ``config`` (None: no such run, ``NotFound``)."""
         for key, value in params.items():
             if key in stored and stored[key] != value:
                 raise InvalidInput(
@@ -315,7 +327,8 @@ class MlflowCompat:
                     f"value {stored[key]!r} for run {run_id}; attempted {value!r}",
                     "log the new value under another key, or start a new run",
                 )
-        config = self.sql.config(run_id)  # the config alone, not the whole run record
+        if config is None:
+            raise NotFound(f"no run with id {run_id!r}", "list runs with `lablink runs ls`")
         merged = {**config, **{k: parse_param(v) for k, v in params.items()}}
         flat = check_config(merged)
         # MLflow lets a finished run take params, so the config is set directly here
@@ -440,6 +453,15 @@ def _check_points(keys: Sequence[str], steps: Sequence[int]) -> None:
             raise InvalidInput(
                 f"metric {key!r}: step {step} is negative", "lablink steps start at 0"
             )
+
+
+def _refuse_deleted(run_id: str, stage: str) -> None:
+    """Raise ``InvalidInput`` unless a run's lifecycle ``stage`` is ``active``."""
+    if stage != "active":
+        raise InvalidInput(
+            f"the run {run_id} must be in the 'active' state; it is deleted",
+            "restore it first",
+        )
 
 
 def _check_key(key: Any, what: str) -> None:

@@ -41,6 +41,7 @@ from lablink.server.listen import Tls
 from lablink.server.live import EventHub
 from lablink.server.middleware import RequestGuard, RequestLog, TokenAuth
 from lablink.server.mlflow import mount as mount_mlflow
+from lablink.server.mlflow.direct import MlflowDirect
 from lablink.server.openapi import install_openapi
 from lablink.settings import Settings
 
@@ -123,7 +124,8 @@ def create_app(
 
         mount_ui(app, lab)
     # Added innermost first: the request log sees every answer, the guard and the token
-    # check run before any route, the ingestion path included.
+    # check run before any route, the ingestion path and MLflow's hot calls included.
+    app.add_middleware(MlflowDirect)
     app.add_middleware(IngestPath, lab=lab, threads=ingest_threads)
     if auth.on:
         app.add_middleware(Authenticate, people=lab.people, config=auth, sessions=sessions, ui=ui)

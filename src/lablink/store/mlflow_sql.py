@@ -21,6 +21,24 @@ from lablink.store.sql import SqlStore
 
 DEFAULT_ID = 0  # MLflow's "Default" experiment
 
+# The statements every MLflow create and log-batch runs, built once: building a
+# statement anew each call makes SQLAlchemy work out its cache key again.
+_EXPERIMENT = (
+    sa.select(t.mlflow_experiments, t.projects.c.name.label("project"))
+    .join(t.projects, t.projects.c.id == t.mlflow_experiments.c.project_id)
+    .where(t.mlflow_experiments.c.experiment_id == sa.bindparam("experiment_id"))
+)
+_STAGE = sa.select(t.mlflow_runs.c.lifecycle_stage).where(
+    t.mlflow_runs.c.run_id == sa.bindparam("run_id")
+)
+_PARAMS = sa.select(t.mlflow_params.c.key, t.mlflow_params.c.value).where(
+    t.mlflow_params.c.run_id == sa.bindparam("run_id"),
+    t.mlflow_params.c.key.in_(sa.bindparam("keys", expanding=True)),
+)
+_CONFIG = sa.select(t.runs.c.config).where(t.runs.c.id == sa.bindparam("run_id"))
+# the bound id is named apart from the columns set, which the call's values name
+_START_TIMES = t.runs.update().where(t.runs.c.id == sa.bindparam("started_run"))
+
 
 @dataclasses.dataclass(frozen=True)
 class ExperimentRow:
@@ -95,9 +113,7 @@ class MlflowSql:
     def experiment(self, experiment_id: int) -> ExperimentRow:
         """One experiment by id. Raises ``NotFound``."""
         with self.store.engine.connect() as conn:
-            row = conn.execute(
-                self._select().where(t.mlflow_experiments.c.experiment_id == experiment_id)
-            ).first()
+            row = conn.execute(_EXPERIMENT, {"experiment_id": experiment_id}).first()
         if row is None:
             raise NotFound(f"experiment {experiment_id} not found")
         return _experiment(row)
@@ -194,21 +210,32 @@ class MlflowSql:
     def params(self, run_id: str, keys: Iterable[str]) -> dict[str, str]:
         """The stored values of a run's params among ``keys`` (one read, not a run's
         whole extras, to check the params a batch sends)."""
-        g = t.mlflow_params
         with self.store.engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(g.c.key, g.c.value).where(g.c.run_id == run_id, g.c.key.in_(list(keys)))
-            )
+            rows = conn.execute(_PARAMS, {"run_id": run_id, "keys": list(keys)})
             return {row.key: row.value for row in rows}
 
     def lifecycle(self, run_id: str) -> str:
         """A run's lifecycle stage (``active`` for a run without MLflow extras)."""
-        r = t.mlflow_runs
         with self.store.engine.connect() as conn:
-            stage = conn.execute(
-                sa.select(r.c.lifecycle_stage).where(r.c.run_id == run_id)
-            ).scalar()
+            stage = conn.execute(_STAGE, {"run_id": run_id}).scalar()
         return str(stage or "active")
+
+    def batch_state(
+        self, run_id: str, param_keys: Sequence[str]
+    ) -> tuple[str, dict[str, str], dict[str, Any] | None]:
+        """What a log-batch checks, on one connection: the run's lifecycle stage, and
+        with ``param_keys``, the stored values of those params and the run's config
+        (None for no such run; both empty without ``param_keys``)."""
+        stored: dict[str, str] = {}
+        config: dict[str, Any] | None = {}
+        with self.store.engine.connect() as conn:
+            stage = conn.execute(_STAGE, {"run_id": run_id}).scalar()
+            if param_keys:
+                rows = conn.execute(_PARAMS, {"run_id": run_id, "keys": list(param_keys)})
+                stored = {row.key: row.value for row in rows}
+                row = conn.execute(_CONFIG, {"run_id": run_id}).first()
+                config = None if row is None else dict(row.config or {})
+        return str(stage or "active"), stored, config
 
     def set_lifecycle(self, run_ids: Iterable[str], stage: str) -> None:
         """Mark runs ``active`` or ``deleted``."""
@@ -216,17 +243,20 @@ class MlflowSql:
             self._set_lifecycle(conn, run_ids, stage)
 
     def _set_lifecycle(self, conn: sa.Connection, run_ids: Iterable[str], stage: str) -> None:
-        r = t.mlflow_runs
         deleted_at = time.time() if stage == "deleted" else None
-        for rid in run_ids:
-            conn.execute(
-                self.store.insert(r)
-                .values(run_id=rid, lifecycle_stage=stage, deleted_at=deleted_at)
-                .on_conflict_do_update(
-                    index_elements=["run_id"],
-                    set_={"lifecycle_stage": stage, "deleted_at": deleted_at},
-                )
+        stmt = self._put_stmts.get(("mlflow_runs", True))
+        if stmt is None:  # built once, like ``_put``'s
+            stmt = self.store.insert(t.mlflow_runs)
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["run_id"],
+                set_={
+                    "lifecycle_stage": stmt.excluded.lifecycle_stage,
+                    "deleted_at": stmt.excluded.deleted_at,
+                },
             )
+            self._put_stmts[("mlflow_runs", True)] = stmt
+        for rid in run_ids:
+            conn.execute(stmt, {"run_id": rid, "lifecycle_stage": stage, "deleted_at": deleted_at})
 
     def start_run(self, run_id: str, times: Mapping[str, float], tags: Mapping[str, str]) -> None:
         """A run created through MLflow: its start ``times`` (``runs`` columns), the
@@ -234,14 +264,14 @@ class MlflowSql:
         not three)."""
         with self.store.write() as conn:
             if times:
-                conn.execute(t.runs.update().where(t.runs.c.id == run_id).values(**times))
+                conn.execute(_START_TIMES, {"started_run": run_id, **times})
             self._set_lifecycle(conn, [run_id], "active")
             self._put(t.mlflow_tags, run_id, tags, overwrite=True, conn=conn)
 
     def config(self, run_id: str) -> dict[str, Any]:
         """A run's config (what params merge into). Raises ``NotFound``."""
         with self.store.engine.connect() as conn:
-            row = conn.execute(sa.select(t.runs.c.config).where(t.runs.c.id == run_id)).first()
+            row = conn.execute(_CONFIG, {"run_id": run_id}).first()
         if row is None:
             raise NotFound(f"no run with id {run_id!r}", "list runs with `lablink runs ls`")
         return dict(row.config or {})

@@ -5,7 +5,9 @@
 ``/api/2.0/mlflow-artifacts/artifacts/...``. The routes follow MLflow's conventions
 (protobuf JSON, MLflow's error envelope), so they are left out of lablink's OpenAPI
 spec; docs/mlflow.md describes them. Every route checks the caller's role itself
-(``guard.py``); ``access.py`` gives them the ``self`` rule.
+(``guard.py``); ``access.py`` gives them the ``self`` rule. ``direct.py`` answers the
+two calls a run makes most (``runs/create``, ``runs/log-batch``) ahead of FastAPI's
+routing, through the same route functions.
 """
 
 from __future__ import annotations

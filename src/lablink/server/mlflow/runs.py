@@ -50,6 +50,7 @@ def create(request: Request, args: Args, access: Authorized) -> JSONResponse:
         wire.integer(args, "start_time"),
         wire.text(args, "run_name", required=False),
         tags,
+        experiment=exp,
     )
     remember_run_project(request, run.id, run.project)
     return reply({"run": wire.run(run, extras, str(exp.experiment_id))})
