@@ -144,13 +144,11 @@ def test_a_body_over_the_limit_is_cut_off(lab: Lab) -> None:
     assert lab.tracking.get_run(rid).metrics == {}
 
 
-@pytest.mark.parametrize("http", ["h11", "httptools"])
-def test_either_http_parser_serves_batches(lab: Lab, http: str) -> None:
-    """uvicorn picks httptools where installed; h11 serves the same answers."""
-    pytest.importorskip(http)
+def test_uvicorn_as_the_server_runs_it_serves_batches(lab: Lab) -> None:
+    """Through uvicorn with h11 and its default loop (uvloop where installed)."""
     port = free_port()
     config = uvicorn.Config(
-        create_app(lab), host="127.0.0.1", port=port, log_level="warning", http=http
+        create_app(lab), host="127.0.0.1", port=port, log_level="warning", http="h11"
     )
     server = uvicorn.Server(config)
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]

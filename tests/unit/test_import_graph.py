@@ -25,6 +25,7 @@ LAYERS = {
     "identity": 0,  # who is calling, roles, token format: no I/O
     "deprecation": 0,  # warning aliases for renamed public names: imports no lablink
     "gcpause": 0,  # the cycle collector held off while many records are built: no I/O
+    "run_columns": 0,  # runs as columns (the compact search answer) and back: no I/O
     # pure checks and statistics: no I/O
     "checks": 1,
     "store": 2,

@@ -187,6 +187,9 @@ def serve(
             port=port,
             log_config=None,  # logging is configured above, once
             access_log=False,  # RequestLog writes the one line per request
+            # h11 even where httptools is installed: httptools answers some malformed
+            # requests itself, in plain text, outside the API's error envelope
+            http="h11",
             lifespan="on",
             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
             ssl_certfile=tls.cert if tls else None,

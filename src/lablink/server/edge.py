@@ -331,6 +331,7 @@ def serve_edge(
             port=port,
             log_config=None,
             access_log=False,
+            http="h11",  # as `lablink server`: every answer in the API's envelope
             ssl_certfile=tls.cert if tls else None,
             ssl_keyfile=tls.key if tls else None,
         )
