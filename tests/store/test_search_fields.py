@@ -65,31 +65,33 @@ def as_json(run: RunRecord, fields: tuple[str, ...]) -> str:
     return json.dumps(run.to_dict(fields), allow_nan=True, sort_keys=True)
 
 
+Page = tuple[str, str | None, str | None, bool, int, int]
+
+
+def pages(max_offset: int) -> st.SearchStrategy[Page]:
+    """The search arguments after the field selection: project, filter, sort, order,
+    limit, offset."""
+    return st.tuples(
+        st.just(PROJECT),
+        st.sampled_from(FILTERS),
+        st.sampled_from(SORTS),
+        st.booleans(),
+        st.integers(1, 50),
+        st.integers(0, max_offset),
+    )
+
+
 @settings(
     max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(
-    selection=st.lists(st.sampled_from([*FIELDS, "lean"]), max_size=5),
-    where=st.sampled_from(FILTERS),
-    sort=st.sampled_from(SORTS),
-    descending=st.booleans(),
-    limit=st.integers(1, 50),
-    offset=st.integers(0, 25),
-)
+@given(selection=st.lists(st.sampled_from([*FIELDS, "lean"]), max_size=5), page=pages(25))
 def test_a_chosen_selection_is_the_full_answer_cut_to_it(
-    lab: Lab,
-    made: int,
-    selection: list[str],
-    where: str | None,
-    sort: str | None,
-    descending: bool,
-    limit: int,
-    offset: int,
+    lab: Lab, made: int, selection: list[str], page: Page
 ) -> None:
     chosen = parse_fields(selection)
     tr = lab.tracking
-    lean, lean_total = tr.search_runs(PROJECT, where, sort, descending, limit, offset, chosen)
-    full, full_total = tr.search_runs(PROJECT, where, sort, descending, limit, offset, None)
+    lean, lean_total = tr.search_runs(*page, chosen)
+    full, full_total = tr.search_runs(*page, None)
     assert lean_total == full_total
     assert [as_json(r, chosen) for r in lean] == [as_json(r, chosen) for r in full]
 
@@ -145,27 +147,12 @@ def as_text(columns: dict[str, list[Any]]) -> str:
 @settings(
     max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(
-    selection=st.lists(st.sampled_from([*ROW_MADE, "lean"]), max_size=5),
-    where=st.sampled_from(FILTERS),
-    sort=st.sampled_from(SORTS),
-    descending=st.booleans(),
-    limit=st.integers(1, 50),
-    offset=st.integers(0, 45),
-)
+@given(selection=st.lists(st.sampled_from([*ROW_MADE, "lean"]), max_size=5), page=pages(45))
 def test_columns_made_from_rows_are_those_made_from_records(
-    lab: Lab,
-    made: int,
-    selection: list[str],
-    where: str | None,
-    sort: str | None,
-    descending: bool,
-    limit: int,
-    offset: int,
+    lab: Lab, made: int, selection: list[str], page: Page
 ) -> None:
     chosen = parse_fields(selection)
     tr = lab.tracking
-    page = (PROJECT, where, sort, descending, limit, offset)
     columns, total = tr.search_columns(*page, chosen, chosen)
     lean, lean_total = tr.search_runs(*page, chosen)
     full, full_total = tr.search_runs(*page, None)
