@@ -1,8 +1,8 @@
 """Tracking benchmarks: prints each figure beside a reference measured in the same run.
 
 Run with ``make bench`` or ``python benchmarks/tracking.py [--points 1000000]``.
-Never asserts: these machines are noisy; read the figures against the targets in
-issue 2 (printed on each line).
+Never asserts: these machines are noisy; read the figures against the targets
+printed on each line.
 """
 
 from __future__ import annotations
@@ -215,9 +215,17 @@ def bench_ingest(points: int) -> tuple[float, str]:
     return steps * 3 / (time.perf_counter() - t0), run_id
 
 
-def one_metric_run(client, points: int) -> str:  # type: ignore[no-untyped-def]
+def transport_to(url: str):  # type: ignore[no-untyped-def]
+    """The SDK's own transport to ``url``: these figures leave out the Client layer."""
+    from lablink.sdk.connect import make_transport
+    from lablink.settings import Settings
+
+    return make_transport(Settings.load({"server": url}))
+
+
+def one_metric_run(url: str, points: int) -> str:
     """A run holding one metric of ``points`` points, sent in large batches."""
-    transport = client.transport
+    transport = transport_to(url)
     run = transport.create_run("bench", "history", {}, [], None, {})
     chunk = 100_000
     for seq, start in enumerate(range(0, points, chunk)):
@@ -231,6 +239,7 @@ def one_metric_run(client, points: int) -> str:  # type: ignore[no-untyped-def]
         }
         transport.log_batch(run.id, seq, metrics)
     transport.finish_run(run.id, "finished", None)
+    transport.close()
     return str(run.id)
 
 
@@ -298,10 +307,7 @@ def bench_cli_startup(home: Path) -> None:
 
 def bench_batches(url: str, requests: int, per_request: int = 1000) -> tuple[float, str]:
     """Points/s of ``per_request``-point log_batch requests over HTTP (one key)."""
-    import lablink
-
-    client = lablink.Client(url)
-    transport = client.transport
+    transport = transport_to(url)
     run = transport.create_run("bench", "batches", {}, [], None, {})
     bodies = []
     for seq in range(requests):
@@ -314,7 +320,7 @@ def bench_batches(url: str, requests: int, per_request: int = 1000) -> tuple[flo
         transport.log_batch(run.id, seq, metrics)
     rate = requests * per_request / (time.perf_counter() - t0)
     transport.finish_run(run.id, "finished", None)
-    client.close()
+    transport.close()
     return rate, str(run.id)
 
 
@@ -325,10 +331,7 @@ def bench_request_cost(url: str, server_pid: int, requests: int = 2000) -> tuple
     the server process's CPU time (psutil, user + system) is read around each series,
     so the figure holds on a loaded machine where the wall clock does not.
     """
-    import lablink
-
-    client = lablink.Client(url)
-    transport = client.transport
+    transport = transport_to(url)
     run = transport.create_run("bench", "request-cost", {}, [], None, {})
     per = 10
     bodies = [
@@ -360,7 +363,7 @@ def bench_request_cost(url: str, server_pid: int, requests: int = 2000) -> tuple
         transport.log_batch(run.id, seq, metrics)
     batch = (cpu() - t0) / requests * 1000
     transport.finish_run(run.id, "finished", None)
-    client.close()
+    transport.close()
     return batch, healthz
 
 
@@ -809,7 +812,7 @@ def main() -> None:
             import lablink
 
             client = lablink.Client(url)
-            big = one_metric_run(client, args.points)
+            big = one_metric_run(url, args.points)
             n = client.history(big, "a", max_points=1000).total
             down = timed(lambda: client.history(big, "a", max_points=1000))
             full = timed(lambda: client.history(big, "a"), repeat=3)
