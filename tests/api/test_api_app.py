@@ -144,6 +144,23 @@ def test_lablink_without_the_server_does_not_load_web_frameworks() -> None:
     assert json.loads(out.stdout) == []
 
 
+def test_a_server_loads_data_review_and_single_sign_on_libraries_only_when_used(
+    tmp_path: Path,
+) -> None:
+    """A server's idle memory: polars (data reviews) and the OIDC client's libraries
+    (httpx, authlib, joserfc) stay out until a review runs or single sign-on is set."""
+    code = (
+        "import sys, json; from lablink.core.lab import Lab; "
+        "from lablink.server.app import create_app; from lablink.settings import Settings; "
+        f"lab = Lab(Settings.load({{'home': {str(tmp_path / 'home')!r}}}, {{}})); "
+        "create_app(lab); "
+        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules} "
+        "& {'polars', 'httpx', 'authlib', 'joserfc'})))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout) == []
+
+
 TRACKING_TAGS = {"health", "projects", "runs", "metrics", "blobs", "events"}
 
 

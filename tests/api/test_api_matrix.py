@@ -40,7 +40,7 @@ from lablink.checks.watch_rules import Finding
 from lablink.core.datasets.manifest import FileEntry, Manifest
 from lablink.core.guard import Guard, Limits
 from lablink.core.lab import Lab
-from lablink.core.oidc import OidcConfig
+from lablink.core.oidc_config import OidcConfig
 from lablink.core.review_report import ReviewOptions
 from lablink.core.reviews import Reviewer
 from lablink.core.schemas import Schemas

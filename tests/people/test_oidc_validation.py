@@ -16,7 +16,8 @@ from joserfc import jwt
 from joserfc.jwk import OctKey, RSAKey
 
 from lablink.core.lab import Lab
-from lablink.core.oidc import Flow, OidcClient, OidcConfig, load_config
+from lablink.core.oidc import OidcClient
+from lablink.core.oidc_config import Flow, OidcConfig, load_config
 from lablink.core.oidc_signin import identity_of
 from lablink.errors import InvalidInput, Unauthorized
 from oidc_provider import CLIENT_ID, CLIENT_SECRET, KID, Person, Provider

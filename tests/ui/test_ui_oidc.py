@@ -21,7 +21,7 @@ from signin_support import team as team
 
 from helpers import AppServer, Loopback
 from lablink.core.lab import Lab
-from lablink.core.oidc import OidcConfig
+from lablink.core.oidc_config import OidcConfig
 from lablink.server.app import create_app
 from lablink.server.auth import AuthConfig
 from lablink.server.browser import SESSION_COOKIE

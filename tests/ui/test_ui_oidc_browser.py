@@ -18,7 +18,7 @@ from signin_support import page as page
 from signin_support import team as team
 
 from helpers import AppServer
-from lablink.core.oidc import OidcConfig
+from lablink.core.oidc_config import OidcConfig
 from lablink.server.app import create_app
 from lablink.server.auth import AuthConfig
 from oidc_provider import CLIENT_ID, CLIENT_SECRET, Person, Provider

@@ -68,7 +68,7 @@ def server(
     user (docs/people.md); --oidc-issuer adds single sign-on to the sign-in page. Listening beyond this machine without auth or an API token
     (LABLINK_TOKEN) prints a warning.
     """
-    from lablink.core.oidc import from_settings
+    from lablink.core.oidc_config import from_settings
     from lablink.server.auth import AuthConfig
     from lablink.server.listen import check_tls, exposure_warning
 

@@ -15,7 +15,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from lablink.core.oidc import Flow, OidcClient
+from lablink.core.oidc import OidcClient
+from lablink.core.oidc_config import Flow
 from lablink.core.people import People
 from lablink.errors import (
     AlreadyExists,

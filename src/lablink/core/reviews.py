@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from lablink.checks.review_policy import ReviewPolicy, check_approvals, raise_unless_approved
 from lablink.core.datasets.refs import parse_ref
-from lablink.core.review_report import ReviewOptions, build_report
+from lablink.core.review_options import ReviewOptions
 from lablink.errors import (
     AlreadyExists,
     Conflict,
@@ -113,7 +113,10 @@ class Reviews:
                 named as its reviewer.
             AlreadyExists: the version has a review.
         """
+        # the report's table reading (polars, numpy) loads with the first review, so a
+        # server that never reviews data does not carry it in memory
         from lablink.core.review_notify import channels
+        from lablink.core.review_report import build_report
 
         version = self.version(ref)
         channels(self.lab.settings)  # a malformed [notify] table fails before any write

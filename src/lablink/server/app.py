@@ -24,7 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from lablink.checks.limits import MAX_SMALL_BODY_BYTES
 from lablink.core.device_login import DeviceLogins
 from lablink.core.lab import Lab
-from lablink.core.oidc import OidcClient, OidcConfig
+from lablink.core.oidc_config import OidcConfig
 from lablink.core.sessions import Sessions
 from lablink.errors import Conflict, InvalidInput
 from lablink.server.access import authorize
@@ -111,7 +111,11 @@ def create_app(
     app.state.run_projects = {}
     app.state.sessions = sessions = Sessions(lab.people)
     app.state.device_logins = DeviceLogins(lab.people)
-    app.state.oidc = OidcClient(auth.oidc) if auth.oidc is not None else None
+    app.state.oidc = None
+    if auth.oidc is not None:  # the client's libraries load only for single sign-on
+        from lablink.core.oidc import OidcClient
+
+        app.state.oidc = OidcClient(auth.oidc)
     install_error_handlers(app)
     install_openapi(app)
     app.include_router(health_router)

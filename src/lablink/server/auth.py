@@ -27,7 +27,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from lablink.checks.routes import API_PREFIX
-from lablink.core.oidc import OidcConfig
+from lablink.core.oidc_config import OidcConfig
 from lablink.core.people import People
 from lablink.core.sessions import Session, Sessions, same_token
 from lablink.errors import Forbidden, InvalidInput, LablinkError, NotFound, Unauthorized

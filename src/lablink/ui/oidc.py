@@ -10,11 +10,12 @@ does; a refusal is a page that says why, and an entry in the audit log.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
-from lablink.core.oidc import FLOW_SECONDS, OidcClient
-from lablink.core.oidc_signin import sign_in_oidc
+from lablink.core.oidc_config import FLOW_SECONDS
 from lablink.core.sessions import MAX_SECONDS, Sessions
 from lablink.errors import (
     LablinkError,
@@ -26,6 +27,9 @@ from lablink.errors import (
 from lablink.server import browser
 from lablink.ui.render import Renderer
 from lablink.ui.signin import NO_STORE, client_ip
+
+if TYPE_CHECKING:
+    from lablink.core.oidc import OidcClient
 
 OIDC_COOKIE = "lablink_oidc"
 CALLBACK = "/signin/oidc/callback"
@@ -53,6 +57,8 @@ def oidc_router(renderer: Renderer) -> APIRouter:
         return response
 
     def provider(request: Request) -> OidcClient:
+        # app.state.oidc is set only when single sign-on is configured, and with it the
+        # client module (httpx, authlib, joserfc) is loaded
         client: OidcClient | None = request.app.state.oidc
         if client is None:
             raise NotFound(
@@ -83,6 +89,8 @@ def oidc_router(renderer: Renderer) -> APIRouter:
             client = provider(request)
         except NotFound as exc:
             return renderer.error(exc)
+        from lablink.core.oidc_signin import sign_in_oidc  # with the client: see provider
+
         params = {k: v[:MAX_PARAM] for k, v in request.query_params.items()}
         ip = client_ip(request)
         try:

@@ -22,7 +22,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import Field, StringConstraints
 
 from lablink.checks.review_policy import MAX_APPROVALS
-from lablink.core.review_report import ReviewOptions
+from lablink.core.review_options import ReviewOptions
 from lablink.core.reviews import MAX_REVIEWERS, Reviewer
 from lablink.errors import Forbidden
 from lablink.server.access import Authorized
