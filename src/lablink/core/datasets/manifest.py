@@ -122,9 +122,10 @@ class Manifest:
         }
         import orjson  # here: only encoding or reading a manifest needs it
 
-        # orjson writes what json.dumps(sort_keys=True, separators=(",", ":"),
-        # ensure_ascii=False) writes for a valid manifest (no control characters, sizes
-        # under 2**64), five times faster; json stays for what orjson refuses.
+        # orjson writes the bytes json.dumps(sort_keys=True, separators=(",", ":"),
+        # ensure_ascii=False) wrote, escapes included, five times faster (the digest,
+        # hence every version's id, depends on them: a test compares the two); json
+        # stays for what orjson refuses (sizes of 2**64 and over).
         try:
             return orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
         except TypeError:
