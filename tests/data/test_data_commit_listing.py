@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from lablink.core.datasets.listing import Listing, read_listing
 from lablink.core.datasets.manifest import FileEntry, Manifest
+from lablink.core.datasets.versions import VerifiedSizes
 from lablink.core.lab import Lab
 from lablink.errors import Conflict, InvalidInput
 from lablink.store import blobs as blobs_module
@@ -200,3 +201,15 @@ def test_existing_by_folder_listings(tmp_path: Any, monkeypatch: pytest.MonkeyPa
     assert blobs.existing(stored + absent, checked=True) == set(stored)
     with pytest.raises(InvalidInput, match="is not a blob id"):
         blobs.existing([*stored, "blake3:../../etc"])
+
+
+def test_kept_listings_count_toward_the_memory_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(VerifiedSizes, "MAX_BLOBS", 10)
+    kept = VerifiedSizes()
+    listing = checked_listing()  # two files
+    kept.put("m1", {GOOD: 7, OTHER: 0}, listing)  # 4 entries
+    kept.put("m2", {GOOD: 7, OTHER: 0}, listing)  # 8
+    assert kept.listing("m1") == listing and kept.get("m2") == {GOOD: 7, OTHER: 0}
+    kept.put("m3", {GOOD: 7, OTHER: 0}, listing)  # 12: the oldest goes
+    assert kept.get("m1") is None and kept.listing("m1") is None
+    assert kept.listing("m3") == listing

@@ -264,7 +264,7 @@ class VerifiedSizes:
     A re-push's commit names mostly the blobs of the version before it; sizes taken
     from that version's check spare a ``stat`` per blob, and its listing spares
     checking the same paths and digests again. Bounded: the last few manifests, up to
-    ``MAX_BLOBS`` sizes in all.
+    ``MAX_BLOBS`` sizes and listed files in all.
     """
 
     MAX_MANIFESTS = 4
@@ -293,15 +293,21 @@ class VerifiedSizes:
     ) -> None:
         """Keep the sizes (and listing) just checked for ``manifest_digest``, dropping
         the oldest."""
-        if len(sizes) > self.MAX_BLOBS:
+        if _entries((sizes, listing)) > self.MAX_BLOBS:
             return
         with self._lock:
             self._kept[manifest_digest] = (sizes, listing)
             self._kept.move_to_end(manifest_digest)
             while len(self._kept) > self.MAX_MANIFESTS or (
-                sum(len(kept[0]) for kept in self._kept.values()) > self.MAX_BLOBS
+                sum(map(_entries, self._kept.values())) > self.MAX_BLOBS
             ):
                 self._kept.popitem(last=False)
+
+
+def _entries(kept: tuple[dict[str, int], Listing | None]) -> int:
+    """What one kept check holds, in sizes and listed files (the memory bound)."""
+    sizes, listing = kept
+    return len(sizes) + (len(listing.paths) if listing is not None else 0)
 
 
 def check_sizes(listing: Listing, stored: dict[str, int]) -> None:
