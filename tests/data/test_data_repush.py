@@ -198,3 +198,21 @@ def test_a_push_to_a_server_does_not_import_httpx(
     assert done.returncode == 0, done.stderr
     light = ["False", "False" if sys.platform.startswith("linux") else "True"]
     assert done.stdout.split() == ["light@v1", *light]
+
+
+def test_a_touched_file_is_hashed_again_and_makes_no_new_version(
+    origin: Origin, tmp_path: Path, work: Path, asked: list[int]
+) -> None:
+    """A new mtime without new content: the file is hashed again (the cache cannot
+    vouch for it), and the same manifest commits to the latest version unchanged."""
+    server, _ = origin
+    alice = client_settings(tmp_path / "alice", server.url)
+    src = make_tree(work / "src", files=20)
+    age(src)
+    first = add(src, "touched", settings=alice)
+    touched = src / "part1" / "f0001.bin"
+    os.utime(touched, ns=(OLD_NS + 10**9, OLD_NS + 10**9))
+    again = add(src, "touched", settings=alice)
+    assert again.hashed == 1 and again.uploaded_blobs == 0
+    assert not again.created and again.version.ref == first.version.ref
+    assert asked[1:] == []  # the latest version's manifest: nothing to ask about

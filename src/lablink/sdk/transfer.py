@@ -18,15 +18,15 @@ every verified blob, so running it again fetches only the rest.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
+import operator
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol
 
 from lablink.checks.tablefiles import FORMATS, table_format
-from lablink.core.datasets.manifest import path_matches
+from lablink.core.datasets.manifest import loads, path_matches
 from lablink.core.datasets.profiles import encode_profile
 from lablink.core.datasets.refs import check_name, parse_ref
 from lablink.errors import Conflict, InvalidInput, LablinkError, NotFound
@@ -138,7 +138,7 @@ def push(
     files = exclude_files(listed, exclude, path) if listed or not kept else []
     if not files and not kept:
         raise InvalidInput(f"every file of {path} is excluded", "check the --exclude patterns")
-    chosen = {f[0] for f in files}
+    chosen = {f[0] for f in files} if links.outside else set()
     outside = [(r, real) for r, real in links.outside if r in chosen]
     for rel, real in outside:
         logger.warning(
@@ -148,7 +148,8 @@ def push(
     try:
         total = sum(st[0] for _, _, st in files)
         stage = progress.stage("hashing", total)
-        present = [p for _, p, _ in listed]  # an excluded file's row stays while it exists
+        # an excluded file's row stays while it exists
+        present = list(map(operator.itemgetter(1), listed))
         manifest, sources, hashed = scan(path, files, hashes, stage, links=kept, listed=present)
     finally:
         hashes.close()
@@ -241,7 +242,7 @@ def _named_blobs(cache: BlobCache, digest: str) -> set[str]:
     if not cache.has(digest):
         return set()
     try:
-        files = json.loads(cache.path(digest).read_bytes())["files"]
+        files = loads(cache.path(digest).read_bytes())["files"]
         named = {f["digest"] for f in files if "link" not in f}
     except (OSError, ValueError, KeyError, TypeError):
         return set()  # evicted meanwhile, or not a manifest: ask about everything

@@ -16,6 +16,7 @@ import errno
 import functools
 import hashlib
 import itertools
+import operator
 import os
 import re
 import stat
@@ -30,6 +31,8 @@ from lablink.homedir import make_dirs
 CHUNK = 1024 * 1024
 ALGORITHMS = ("sha256", "blake3")
 _DIGEST = re.compile(r"(sha256|blake3):[0-9a-f]{64}")
+_DIGEST_LINES = re.compile(r"(?:(?:sha256|blake3):[0-9a-f]{64}\n)*(?:sha256|blake3):[0-9a-f]{64}")
+_FOLDER_OF = operator.itemgetter(slice(None, -62))  # "blake3:ab" of "blake3:ab<62 hex>"
 READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
 LIST_THRESHOLD = 2000  # digests above which ``existing`` lists folders instead of stat-ing
 
@@ -88,6 +91,21 @@ def check_digest(digest: str) -> str:
             f"{digest!r} is not a blob id", "blob ids look like sha256:<64 hex> or blake3:<64 hex>"
         )
     return digest
+
+
+def check_digests(digests: list[str]) -> None:
+    """``check_digest`` of each of ``digests``, matched as one text (C speed).
+
+    Raises:
+        InvalidInput: naming the first that is not a blob id.
+    """
+    try:
+        ok = not digests or _DIGEST_LINES.fullmatch("\n".join(digests)) is not None
+    except TypeError:
+        ok = False  # one is not text
+    if not ok:
+        for digest in digests:
+            check_digest(digest)
 
 
 def algorithm_of(digest: str) -> str:
@@ -170,28 +188,30 @@ class BlobStore:
             return os.path.exists(self.path(digest))
         return bool(self.fs.exists(self.path(digest)))
 
-    def existing(self, digests: Iterable[str]) -> set[str]:
-        """Which of ``digests`` are stored.
+    def existing(self, digests: Iterable[str], *, checked: bool = False) -> set[str]:
+        """Which of ``digests`` are stored (``checked``: they are known to be blob ids,
+        taken from a manifest that was checked, so they are not matched again).
 
         On a local folder with many digests, each ``<algorithm>/<2 hex>`` folder is
         listed once instead of one ``stat`` per digest: 20,000 digests cost 256
         listings, an order of magnitude faster.
         """
-        wanted = [check_digest(d) for d in digests]
+        wanted = list(digests)
         if not self.is_local or len(wanted) < LIST_THRESHOLD:
-            return {d for d in wanted if self.exists(d)}
-        folders: dict[str, list[tuple[str, str]]] = {}
-        for digest in wanted:
-            algorithm, hexd = digest.split(":", 1)
-            folders.setdefault(f"{self.root}/{algorithm}/{hexd[:2]}", []).append((digest, hexd[2:]))
-        found: set[str] = set()
-        for folder, items in folders.items():
+            return {d for d in wanted if self.exists(check_digest(d))}
+        if not checked:
+            check_digests(wanted)
+        # Set operations at C speed: every name in the folders wanted, as a digest
+        # ("blake3:ab" + the file name), then those of them that are wanted.
+        present: set[str] = set()
+        for folder in set(map(_FOLDER_OF, wanted)):
+            algorithm, two = folder.split(":")
             try:
-                names = set(os.listdir(folder))
+                names = os.listdir(f"{self.root}/{algorithm}/{two}")
             except FileNotFoundError:
                 continue
-            found.update(digest for digest, rest in items if rest in names)
-        return found
+            present.update(map(folder.__add__, names))
+        return present.intersection(wanted)
 
     def sizes(self, digests: Iterable[str]) -> dict[str, int]:
         """The size in bytes of each of ``digests`` that is stored; the others are left out.

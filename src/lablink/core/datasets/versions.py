@@ -14,6 +14,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
+from lablink.core.datasets.listing import Listing, read_listing
 from lablink.core.datasets.manifest import Manifest, diff
 from lablink.core.datasets.profiles import MAX_PROFILE_BYTES, decode_profile, no_profile
 from lablink.core.datasets.refs import Ref, check_name, check_version, digest_matches, parse_ref
@@ -86,26 +87,29 @@ class Datasets:
         parent_ids = [self._parent_id(p) for p in parents]
         if schema_ref is not None:
             schema_ref = Schemas(self.sql.store).get(schema_ref).ref
-        manifest = self.read_manifest(manifest_digest)
+        latest = self._latest(name)
+        checked = self._verified.listing(latest) if latest else None
+        listing = read_listing(self._read_verified(manifest_digest, "manifest"), checked)
         if profile_digest is not None:
             self.read_profile(profile_digest)
-        stored = self._stored_sizes(name, manifest.blobs())
-        missing = [d for d in manifest.blobs() if d not in stored]
-        if missing:
+        blobs = listing.blobs
+        stored = self._stored_sizes(latest, blobs)
+        if len(stored) < len(blobs):
+            missing = [d for d in blobs if d not in stored]
             raise Conflict(
-                f"{len(missing)} of the {len(manifest.files)} files of this version are not "
+                f"{len(missing)} of the {len(listing.paths)} files of this version are not "
                 "uploaded yet",
                 "upload them (a push does), then commit again; nothing was created",
                 missing=missing[:SHOWN_MISSING],
                 missing_count=len(missing),
             )
-        check_sizes(manifest, stored)
-        self._verified.put(manifest_digest, stored)
+        check_sizes(listing, stored)
+        self._verified.put(manifest_digest, stored, listing)
         values = {
             "digest": manifest_digest,
-            "algorithm": manifest.algorithm,
-            "files": len(manifest.files),
-            "size": manifest.size,
+            "algorithm": listing.algorithm,
+            "files": len(listing.paths),
+            "size": listing.size,
             "message": message,
             "source_run": source_run,
             "source_command": source_command[:MAX_COMMAND] if source_command else None,
@@ -114,24 +118,31 @@ class Datasets:
         }
         return self.sql.create_version(name, actor, values, parent_ids, version)
 
-    def _stored_sizes(self, name: str, blobs: dict[str, int]) -> dict[str, int]:
+    def _latest(self, name: str) -> str | None:
+        """The manifest digest of the dataset's latest version (None: no version yet)."""
+        try:
+            return self.sql.get(name).digest
+        except NotFound:
+            return None
+
+    def _stored_sizes(self, latest: str | None, blobs: dict[str, int]) -> dict[str, int]:
         """The stored size of each of ``blobs`` that is stored (the others left out).
 
         Every blob is looked for in the store, so one gone since an earlier commit is
-        missing now. Sizes checked at the commit of the dataset's latest version are
+        missing now. Sizes checked at the commit of the dataset's ``latest`` version are
         taken from that check (a digest's content, hence its size, never changes); only
         the others are read from the store, which costs a ``stat`` each.
         """
-        try:
-            latest = self.sql.get(name).digest
-        except NotFound:
-            latest = None
         trusted = self._verified.get(latest) if latest else None
         if trusted is None:
             return self.blobs.sizes(blobs)
-        present = self.blobs.existing(blobs)
-        found = {d: trusted[d] for d in present if d in trusted}
-        found.update(self.blobs.sizes([d for d in present if d not in trusted]))
+        present = self.blobs.existing(blobs, checked=True)  # read_listing checked them
+        # Set operations, not a loop over 20,000 blobs: copy the trusted sizes, drop
+        # those not present (or not named), add the sizes of the others.
+        found = dict(trusted)
+        for digest in trusted.keys() - present:
+            del found[digest]
+        found.update(self.blobs.sizes(present - trusted.keys()))
         return found
 
     def _parent_id(self, text: str) -> int:
@@ -247,39 +258,59 @@ class Datasets:
 
 
 class VerifiedSizes:
-    """Blob sizes checked against the store at recent commits, by manifest digest.
+    """Blob sizes checked against the store at recent commits, by manifest digest, with
+    the listing checked then.
 
     A re-push's commit names mostly the blobs of the version before it; sizes taken
-    from that version's check spare a ``stat`` per blob. Bounded: the last few
-    manifests, up to ``MAX_BLOBS`` sizes in all.
+    from that version's check spare a ``stat`` per blob, and its listing spares
+    checking the same paths and digests again. Bounded: the last few manifests, up to
+    ``MAX_BLOBS`` sizes and listed files in all.
     """
 
     MAX_MANIFESTS = 4
     MAX_BLOBS = 2_000_000
 
     def __init__(self) -> None:
-        self._sizes: collections.OrderedDict[str, dict[str, int]] = collections.OrderedDict()
+        self._kept: collections.OrderedDict[str, tuple[dict[str, int], Listing | None]] = (
+            collections.OrderedDict()
+        )
         self._lock = threading.Lock()  # commits run in several request threads
 
     def get(self, manifest_digest: str) -> dict[str, int] | None:
         """The sizes checked when ``manifest_digest`` was committed, if still kept."""
         with self._lock:
-            return self._sizes.get(manifest_digest)
+            kept = self._kept.get(manifest_digest)
+        return kept[0] if kept is not None else None
 
-    def put(self, manifest_digest: str, sizes: dict[str, int]) -> None:
-        """Keep the sizes just checked for ``manifest_digest``, dropping the oldest."""
-        if len(sizes) > self.MAX_BLOBS:
+    def listing(self, manifest_digest: str) -> Listing | None:
+        """The listing checked when ``manifest_digest`` was committed, if still kept."""
+        with self._lock:
+            kept = self._kept.get(manifest_digest)
+        return kept[1] if kept is not None else None
+
+    def put(
+        self, manifest_digest: str, sizes: dict[str, int], listing: Listing | None = None
+    ) -> None:
+        """Keep the sizes (and listing) just checked for ``manifest_digest``, dropping
+        the oldest."""
+        if _entries((sizes, listing)) > self.MAX_BLOBS:
             return
         with self._lock:
-            self._sizes[manifest_digest] = sizes
-            self._sizes.move_to_end(manifest_digest)
-            while len(self._sizes) > self.MAX_MANIFESTS or (
-                sum(map(len, self._sizes.values())) > self.MAX_BLOBS
+            self._kept[manifest_digest] = (sizes, listing)
+            self._kept.move_to_end(manifest_digest)
+            while len(self._kept) > self.MAX_MANIFESTS or (
+                sum(map(_entries, self._kept.values())) > self.MAX_BLOBS
             ):
-                self._sizes.popitem(last=False)
+                self._kept.popitem(last=False)
 
 
-def check_sizes(manifest: Manifest, stored: dict[str, int]) -> None:
+def _entries(kept: tuple[dict[str, int], Listing | None]) -> int:
+    """What one kept check holds, in sizes and listed files (the memory bound)."""
+    sizes, listing = kept
+    return len(sizes) + (len(listing.paths) if listing is not None else 0)
+
+
+def check_sizes(listing: Listing, stored: dict[str, int]) -> None:
     """Refuse a manifest whose sizes are not those of the stored blobs.
 
     A size is what ``data show`` reports and what a pull expects to write: a manifest
@@ -288,18 +319,27 @@ def check_sizes(manifest: Manifest, stored: dict[str, int]) -> None:
     Raises:
         Conflict: naming the first files whose size does not match.
     """
-    wrong = [f for f in manifest.files if stored.get(f.digest, f.size) != f.size]
+    blobs = listing.blobs
+    # At C speed when each digest comes with one size: every (digest, size) stored.
+    if len(blobs) == len(listing.digests) and blobs.items() <= stored.items():
+        return
+    wrong = [
+        (path, size, digest)
+        for path, size, digest in zip(
+            listing.file_paths, listing.sizes, listing.digests, strict=True
+        )
+        if stored.get(digest, size) != size
+    ]
     if not wrong:
         return
-    first = wrong[0]
+    path, size, digest = wrong[0]
     raise Conflict(
-        f"{first.path}: the manifest says {first.size} bytes, but its blob {first.digest} "
-        f"holds {stored[first.digest]} bytes"
+        f"{path}: the manifest says {size} bytes, but its blob {digest} "
+        f"holds {stored[digest]} bytes"
         + (f" ({len(wrong) - 1} more files differ)" if len(wrong) > 1 else ""),
         "the manifest does not describe the uploaded files; hash the folder again "
         "(lablink data add does) and commit that manifest; nothing was created",
         mismatched=[
-            {"path": f.path, "size": f.size, "stored": stored[f.digest]}
-            for f in wrong[:SHOWN_MISSING]
+            {"path": p, "size": s, "stored": stored[d]} for p, s, d in wrong[:SHOWN_MISSING]
         ],
     )
