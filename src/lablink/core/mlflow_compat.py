@@ -11,7 +11,6 @@ as lablink's seconds.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import itertools
 import math
 import re
@@ -166,22 +165,20 @@ class MlflowCompat:
         commit = tags.get("mlflow.source.git.commit")
         if commit:
             capture["git_commit"] = commit
+        times: dict[str, float] = {}
+        if start_time_ms is not None:
+            start = start_time_ms / 1000
+            # lablink heard from the run now, whatever start it claims: an old start
+            # (an import, a replayed run) must not make a new run look silent to the
+            # watchdog
+            times = {"created_at": start, "heartbeat_at": max(start, time.time())}
         with self.store.one_sync():  # the run and its MLflow rows: durable together
-            run = self.tracking.create_run(owner, exp.project, name, capture=capture)
-            times: dict[str, float] = {}
-            if start_time_ms is not None:
-                start = start_time_ms / 1000
-                # lablink heard from the run now, whatever start it claims: an old start
-                # (an import, a replayed run) must not make a new run look silent to the
-                # watchdog
-                beat = max(start, time.time())
-                times = {"created_at": start, "heartbeat_at": beat, "updated_at": time.time()}
-            tags = {**tags, "mlflow.runName": run.name}
-            self.sql.start_run(run.id, times, tags)
-        if times:
-            run = dataclasses.replace(
-                run, created_at=times["created_at"], heartbeat_at=times["heartbeat_at"]
+            # the record as inserted (no read back): the route answers with it
+            run = self.tracking.create_run(
+                owner, exp.project, name, capture=capture, times=times, read_back=False
             )
+            tags = {**tags, "mlflow.runName": run.name}
+            self.sql.start_run(run.id, tags)
         return run, RunExtras("active", {}, tags)  # what a read would give: no read
 
     def run(self, run_id: str) -> tuple[RunRecord, RunExtras, ExperimentRow]:
@@ -289,9 +286,16 @@ class MlflowCompat:
             if len(text) > MAX_PARAM_VALUE:
                 raise InvalidInput(f"param {key!r} is over {MAX_PARAM_VALUE} characters")
         _check_tags(tags)
-        rid = self.store.resolve_run_id(run_id)
-        # the stage, the params already stored and the config: one read, not three
-        stage, stored, config = self.sql.batch_state(rid, list(params))
+        # the run, its stage, the params already stored and its config: one read, not
+        # four, for a run named by its full id (as MLflow clients name them)
+        rid, keys_sent = run_id, list(params)
+        state = self.sql.batch_state(rid, keys_sent)
+        if state is None:  # a unique prefix of an id, or no such run (NotFound)
+            rid = self.store.resolve_run_id(run_id)
+            state = self.sql.batch_state(rid, keys_sent)
+            if state is None:
+                raise NotFound(f"no run with id {run_id!r}", "list runs with `lablink runs ls`")
+        stage, stored, config = state
         _refuse_deleted(rid, stage)
         with self.store.one_sync():  # params, tags and points: durable together
             if params:
@@ -316,10 +320,10 @@ class MlflowCompat:
         run_id: str,
         params: Mapping[str, str],
         stored: Mapping[str, str],
-        config: Mapping[str, Any] | None,
+        config: Mapping[str, Any],
     ) -> None:
         """Store ``params``, given the values ``stored`` of their keys and the run's
-        ``config`` (None: no such run, ``NotFound``)."""
+        ``config``."""
         for key, value in params.items():
             if key in stored and stored[key] != value:
                 raise InvalidInput(
@@ -327,8 +331,6 @@ class MlflowCompat:
                     f"value {stored[key]!r} for run {run_id}; attempted {value!r}",
                     "log the new value under another key, or start a new run",
                 )
-        if config is None:
-            raise NotFound(f"no run with id {run_id!r}", "list runs with `lablink runs ls`")
         merged = {**config, **{k: parse_param(v) for k, v in params.items()}}
         flat = check_config(merged)
         # MLflow lets a finished run take params, so the config is set directly here

@@ -36,8 +36,14 @@ _PARAMS = sa.select(t.mlflow_params.c.key, t.mlflow_params.c.value).where(
     t.mlflow_params.c.key.in_(sa.bindparam("keys", expanding=True)),
 )
 _CONFIG = sa.select(t.runs.c.config).where(t.runs.c.id == sa.bindparam("run_id"))
-# the bound id is named apart from the columns set, which the call's values name
-_START_TIMES = t.runs.update().where(t.runs.c.id == sa.bindparam("started_run"))
+# a run (by its exact id) with its lifecycle stage; and with its config, which params
+# merge into
+_RUN_STAGE = (
+    sa.select(t.runs.c.id, t.mlflow_runs.c.lifecycle_stage)
+    .select_from(t.runs.outerjoin(t.mlflow_runs, t.mlflow_runs.c.run_id == t.runs.c.id))
+    .where(t.runs.c.id == sa.bindparam("run_id"))
+)
+_RUN_STAGE_CONFIG = _RUN_STAGE.add_columns(t.runs.c.config)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -222,20 +228,23 @@ class MlflowSql:
 
     def batch_state(
         self, run_id: str, param_keys: Sequence[str]
-    ) -> tuple[str, dict[str, str], dict[str, Any] | None]:
-        """What a log-batch checks, on one connection: the run's lifecycle stage, and
-        with ``param_keys``, the stored values of those params and the run's config
-        (None for no such run; both empty without ``param_keys``)."""
+    ) -> tuple[str, dict[str, str], dict[str, Any]] | None:
+        """What a log-batch checks, on one connection: the lifecycle stage of the run
+        whose exact id is ``run_id``, and with ``param_keys``, the stored values of those
+        params and the run's config (both empty without ``param_keys``). None: no run
+        has exactly that id."""
         stored: dict[str, str] = {}
-        config: dict[str, Any] | None = {}
+        config: dict[str, Any] = {}
         with self.store.engine.connect() as conn:
-            stage = conn.execute(_STAGE, {"run_id": run_id}).scalar()
+            query = _RUN_STAGE_CONFIG if param_keys else _RUN_STAGE
+            row = conn.execute(query, {"run_id": run_id}).first()
+            if row is None:
+                return None
             if param_keys:
                 rows = conn.execute(_PARAMS, {"run_id": run_id, "keys": list(param_keys)})
-                stored = {row.key: row.value for row in rows}
-                row = conn.execute(_CONFIG, {"run_id": run_id}).first()
-                config = None if row is None else dict(row.config or {})
-        return str(stage or "active"), stored, config
+                stored = {r.key: r.value for r in rows}
+                config = dict(row.config or {})
+        return str(row.lifecycle_stage or "active"), stored, config
 
     def set_lifecycle(self, run_ids: Iterable[str], stage: str) -> None:
         """Mark runs ``active`` or ``deleted``."""
@@ -258,13 +267,10 @@ class MlflowSql:
         for rid in run_ids:
             conn.execute(stmt, {"run_id": rid, "lifecycle_stage": stage, "deleted_at": deleted_at})
 
-    def start_run(self, run_id: str, times: Mapping[str, float], tags: Mapping[str, str]) -> None:
-        """A run created through MLflow: its start ``times`` (``runs`` columns), the
-        ``active`` stage and its tags, in one transaction (one commit to make durable,
-        not three)."""
+    def start_run(self, run_id: str, tags: Mapping[str, str]) -> None:
+        """A run created through MLflow: the ``active`` stage and its tags, in one
+        transaction (one commit to make durable, not two)."""
         with self.store.write() as conn:
-            if times:
-                conn.execute(_START_TIMES, {"started_run": run_id, **times})
             self._set_lifecycle(conn, [run_id], "active")
             self._put(t.mlflow_tags, run_id, tags, overwrite=True, conn=conn)
 

@@ -40,6 +40,12 @@ _CORRELATED_MAX = 5_000
 _LISTED = ("tags", "notes", "inputs")
 _LEFT: Any = ("left blank",)
 _T = TypeVar("_T")
+# Statements every run creation runs, built once (SQLAlchemy then reuses their compiled form).
+_RUN_EXISTS = sa.select(t.runs.c.id).where(t.runs.c.id == sa.bindparam("run_id"))
+_RUN_INSERT = t.runs.insert()
+# (the bound id is named apart from the columns set, which the call's values name)
+_SET_CONFIG = t.runs.update().where(t.runs.c.id == sa.bindparam("config_of"))
+_DROP_PARAMS = t.run_params.delete().where(t.run_params.c.run_id == sa.bindparam("run_id"))
 
 
 class RunsSql(EventsSql):
@@ -108,10 +114,11 @@ class RunsSql(EventsSql):
         self, values: Mapping[str, Any], params: Mapping[str, Any], tags: Sequence[str]
     ) -> None:
         with self.write() as conn:
-            exists = conn.execute(sa.select(t.runs.c.id).where(t.runs.c.id == values["id"])).first()
+            exists = conn.execute(_RUN_EXISTS, {"run_id": values["id"]}).first()
             if exists:
                 raise AlreadyExists(f"run {values['id']} already exists")
-            conn.execute(t.runs.insert().values(**values))
+            # the values bound, not inlined: an inlined statement is compiled anew each call
+            conn.execute(_RUN_INSERT, dict(values))
             if params:
                 conn.execute(
                     t.run_params.insert(),
@@ -382,11 +389,9 @@ class RunsSql(EventsSql):
         """``set_config`` in ``conn``'s transaction (with writes of the caller's own)."""
         self.require_run(conn, run_id)
         conn.execute(
-            t.runs.update()
-            .where(t.runs.c.id == run_id)
-            .values(config=dict(config), updated_at=time.time())
+            _SET_CONFIG, {"config_of": run_id, "config": dict(config), "updated_at": time.time()}
         )
-        conn.execute(t.run_params.delete().where(t.run_params.c.run_id == run_id))
+        conn.execute(_DROP_PARAMS, {"run_id": run_id})
         if params:
             conn.execute(
                 t.run_params.insert(),
