@@ -42,6 +42,13 @@ _INT = re.compile(r"[+-]?\d{1,18}")
 _FLOAT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
 
+# The parts of a run an MLflow run shows (``server/mlflow/wire.py``): a search need read
+# only these (a run's config, summary, packages, notes... stay unread).
+RUN_FIELDS = (
+    *("id", "project", "name", "status", "created_at", "user", "ended_at", "heartbeat_at"),
+    *("git", "params", "metrics", "inputs"),
+)
+
 # A metric point as MLflow sends it: key, value, timestamp in ms, step.
 Metric = tuple[str, float, int, int]
 
@@ -228,10 +235,14 @@ class MlflowCompat:
         return rid
 
     def runs(
-        self, experiment_ids: Sequence[str], filter: str | None = None
+        self,
+        experiment_ids: Sequence[str],
+        filter: str | None = None,
+        fields: Sequence[str] | None = None,
     ) -> list[tuple[RunRecord, RunExtras, str]]:
         """The runs of the experiments that match lablink ``filter`` (all for None), with
-        their extras and experiment id: the candidates of an MLflow search."""
+        their extras and experiment id: the candidates of an MLflow search. ``fields``
+        (``RUN_FIELDS`` for what MLflow shows) keeps only those parts of each run."""
         out: list[tuple[RunRecord, RunExtras, str]] = []
         if filter is not None:
             try:
@@ -243,7 +254,7 @@ class MlflowCompat:
             offset = 0
             while True:
                 found, total = self.tracking.search_runs(
-                    exp.project, filter, limit=10_000, offset=offset
+                    exp.project, filter, limit=10_000, offset=offset, fields=fields
                 )
                 extras = self.sql.extras([r.id for r in found])
                 out.extend((r, extras[r.id], str(exp.experiment_id)) for r in found)

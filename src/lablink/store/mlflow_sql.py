@@ -199,15 +199,22 @@ class MlflowSql:
         stage: dict[str, str] = {}
         params: dict[str, dict[str, str]] = {}
         tags: dict[str, dict[str, str]] = {}
+        among = self.store.among  # a long list bound as one value, not one per id
+        r = t.mlflow_runs
         with self.store.engine.connect() as conn:
             for part in _chunks(list(run_ids), 500):
-                for row in conn.execute(
-                    sa.select(t.mlflow_runs).where(t.mlflow_runs.c.run_id.in_(part))
-                ):
-                    stage[row.run_id] = row.lifecycle_stage
+                rows = conn.execute(
+                    sa.select(r.c.run_id, r.c.lifecycle_stage).where(among(r.c.run_id, part))
+                )
+                stage.update((run_id, value) for run_id, value in rows)
                 for table, into in ((t.mlflow_params, params), (t.mlflow_tags, tags)):
-                    for row in conn.execute(sa.select(table).where(table.c.run_id.in_(part))):
-                        into.setdefault(row.run_id, {})[row.key] = row.value
+                    c = table.c
+                    query = sa.select(c.run_id, c.key, c.value).where(among(c.run_id, part))
+                    for run_id, key, value in conn.execute(query):
+                        if run_id in into:
+                            into[run_id][key] = value
+                        else:
+                            into[run_id] = {key: value}
         return {
             rid: RunExtras(stage.get(rid, "active"), params.get(rid, {}), tags.get(rid, {}))
             for rid in run_ids
