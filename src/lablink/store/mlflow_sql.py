@@ -271,8 +271,11 @@ class MlflowSql:
                 },
             )
             self._put_stmts[("mlflow_runs", True)] = stmt
+        hot = self.store.hot  # on the driver's cursor: a run's creation writes this
         for rid in run_ids:
-            conn.execute(stmt, {"run_id": rid, "lifecycle_stage": stage, "deleted_at": deleted_at})
+            hot.execute(
+                conn, stmt, {"run_id": rid, "lifecycle_stage": stage, "deleted_at": deleted_at}
+            )
 
     def start_run(self, run_id: str, tags: Mapping[str, str]) -> None:
         """A run created through MLflow: the ``active`` stage and its tags, in one
@@ -316,9 +319,10 @@ class MlflowSql:
     ) -> None:
         if not values:
             return
-        rows = [{"run_id": run_id, "key": k, "value": v} for k, v in values.items()]
-        # One statement per table and mode, run for every row (executemany): a statement
-        # with the rows inlined is compiled anew each time, a millisecond a call.
+        rows = {"run_id": [run_id] * len(values), "key": list(values), "value": [*values.values()]}
+        # One statement per table and mode, run for every row (executemany) on the
+        # driver's cursor: a statement with the rows inlined is compiled anew each time,
+        # a millisecond a call, and SQLAlchemy's execution costs more than SQLite's.
         stmt = self._put_stmts.get((table.name, overwrite))
         if stmt is None:
             stmt = self.store.insert(table)
@@ -330,10 +334,10 @@ class MlflowSql:
                 stmt = stmt.on_conflict_do_nothing(index_elements=["run_id", "key"])
             self._put_stmts[(table.name, overwrite)] = stmt
         if conn is not None:
-            conn.execute(stmt, rows)
+            self.store.hot.executemany(conn, stmt, rows)
             return
         with self.store.write() as own:
-            own.execute(stmt, rows)
+            self.store.hot.executemany(own, stmt, rows)
 
     def delete_tag(self, run_id: str, key: str) -> None:
         """Remove a tag. Raises ``NotFound`` when the run has no such tag."""
