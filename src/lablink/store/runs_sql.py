@@ -44,6 +44,12 @@ _T = TypeVar("_T")
 # Statements every run creation runs, built once (SQLAlchemy then reuses their compiled form).
 _RUN_EXISTS = sa.select(t.runs.c.id).where(t.runs.c.id == sa.bindparam("run_id"))
 _RUN_INSERT = t.runs.insert()
+# (a column default is a constant: a callable one would be left out, and the insert fail)
+_RUN_DEFAULTS = {
+    c.name: c.default.arg
+    for c in t.runs.c
+    if isinstance(c.default, sa.ColumnDefault) and c.default.is_scalar
+}
 # (the bound id is named apart from the columns set, which the call's values name)
 _SET_CONFIG = t.runs.update().where(t.runs.c.id == sa.bindparam("config_of"))
 _DROP_PARAMS = t.run_params.delete().where(t.run_params.c.run_id == sa.bindparam("run_id"))
@@ -119,8 +125,9 @@ class RunsSql(EventsSql):
             exists = self.hot.execute(conn, _RUN_EXISTS, {"run_id": values["id"]})
             if exists:
                 raise AlreadyExists(f"run {values['id']} already exists")
-            # the values bound, not inlined: an inlined statement is compiled anew each call
-            conn.execute(_RUN_INSERT, dict(values))
+            # on the driver's cursor (``HotSql``), every defaulted column given, as the
+            # statement is compiled for the columns given
+            self.hot.execute(conn, _RUN_INSERT, {**_RUN_DEFAULTS, **values})
             if params:
                 conn.execute(
                     t.run_params.insert(),
