@@ -297,8 +297,8 @@ class MlflowCompat:
             if len(text) > MAX_PARAM_VALUE:
                 raise InvalidInput(f"param {key!r} is over {MAX_PARAM_VALUE} characters")
         _check_tags(tags)
-        # the run, its stage, the params already stored and its config: one read, not
-        # four, for a run named by its full id (as MLflow clients name them)
+        # the run, its stage and the params already stored: one connection, for a run
+        # named by its full id (as MLflow clients name them)
         rid, keys_sent = run_id, list(params)
         state = self.sql.batch_state(rid, keys_sent)
         if state is None:  # a unique prefix of an id, or no such run (NotFound)
@@ -306,11 +306,11 @@ class MlflowCompat:
             state = self.sql.batch_state(rid, keys_sent)
             if state is None:
                 raise NotFound(f"no run with id {run_id!r}", "list runs with `lablink runs ls`")
-        stage, stored, config = state
+        stage, stored = state
         _refuse_deleted(rid, stage)
         with self.store.one_sync():  # params, tags and points: durable together
             if params:
-                self._log_params(rid, params, stored, config)
+                self._log_params(rid, params, stored)
             if tags:
                 self._set_tags(rid, tags)
             if metrics:
@@ -327,14 +327,9 @@ class MlflowCompat:
                 )
 
     def _log_params(
-        self,
-        run_id: str,
-        params: Mapping[str, str],
-        stored: Mapping[str, str],
-        config: Mapping[str, Any],
+        self, run_id: str, params: Mapping[str, str], stored: Mapping[str, str]
     ) -> None:
-        """Store ``params``, given the values ``stored`` of their keys and the run's
-        ``config``."""
+        """Store ``params``, given the values ``stored`` of their keys."""
         for key, value in params.items():
             if key in stored and stored[key] != value:
                 raise InvalidInput(
@@ -342,11 +337,15 @@ class MlflowCompat:
                     f"value {stored[key]!r} for run {run_id}; attempted {value!r}",
                     "log the new value under another key, or start a new run",
                 )
-        merged = {**config, **{k: parse_param(v) for k, v in params.items()}}
-        flat = check_config(merged)
+        parsed = {k: parse_param(v) for k, v in params.items()}
+
+        def merge(config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+            merged = {**config, **parsed}
+            return merged, check_config(merged)
+
         # MLflow lets a finished run take params, so the config is set directly here
         # rather than through Tracking.merge_config, which refuses ended runs.
-        self.sql.log_params(run_id, params, merged, flat)
+        self.sql.log_params(run_id, params, merge)
 
     def _set_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
         if tags.get("mlflow.runName"):

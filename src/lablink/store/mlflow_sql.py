@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -36,14 +36,15 @@ _PARAMS = sa.select(t.mlflow_params.c.key, t.mlflow_params.c.value).where(
     t.mlflow_params.c.key.in_(sa.bindparam("keys", expanding=True)),
 )
 _CONFIG = sa.select(t.runs.c.config).where(t.runs.c.id == sa.bindparam("run_id"))
-# a run (by its exact id) with its lifecycle stage; and with its config, which params
-# merge into
+# read to be rewritten: PostgreSQL locks the row until the transaction ends (SQLite's
+# write transactions hold the whole database already)
+_CONFIG_TO_SET = _CONFIG.with_for_update()
+# a run (by its exact id) with its lifecycle stage: text only, read on the driver's cursor
 _RUN_STAGE = (
     sa.select(t.runs.c.id, t.mlflow_runs.c.lifecycle_stage)
     .select_from(t.runs.outerjoin(t.mlflow_runs, t.mlflow_runs.c.run_id == t.runs.c.id))
     .where(t.runs.c.id == sa.bindparam("run_id"))
 )
-_RUN_STAGE_CONFIG = _RUN_STAGE.add_columns(t.runs.c.config)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -235,23 +236,19 @@ class MlflowSql:
 
     def batch_state(
         self, run_id: str, param_keys: Sequence[str]
-    ) -> tuple[str, dict[str, str], dict[str, Any]] | None:
-        """What a log-batch checks, on one connection: the lifecycle stage of the run
-        whose exact id is ``run_id``, and with ``param_keys``, the stored values of those
-        params and the run's config (both empty without ``param_keys``). None: no run
-        has exactly that id."""
+    ) -> tuple[str, dict[str, str]] | None:
+        """What a log-batch checks first: the lifecycle stage of the run whose exact id is
+        ``run_id``, and the stored values of its params among ``param_keys``. None: no
+        run has exactly that id."""
         stored: dict[str, str] = {}
-        config: dict[str, Any] = {}
         with self.store.engine.connect() as conn:
-            query = _RUN_STAGE_CONFIG if param_keys else _RUN_STAGE
-            row = conn.execute(query, {"run_id": run_id}).first()
-            if row is None:
+            found = self.store.hot.execute(conn, _RUN_STAGE, {"run_id": run_id})
+            if not found:
                 return None
             if param_keys:
                 rows = conn.execute(_PARAMS, {"run_id": run_id, "keys": list(param_keys)})
                 stored = {r.key: r.value for r in rows}
-                config = dict(row.config or {})
-        return str(row.lifecycle_stage or "active"), stored, config
+        return str(found[0][1] or "active"), stored
 
     def set_lifecycle(self, run_ids: Iterable[str], stage: str) -> None:
         """Mark runs ``active`` or ``deleted``."""
@@ -296,12 +293,22 @@ class MlflowSql:
         self,
         run_id: str,
         params: Mapping[str, str],
-        config: Mapping[str, Any],
-        flat: Mapping[str, Any],
+        merge: Callable[[dict[str, Any]], tuple[dict[str, Any], dict[str, Any]]],
     ) -> None:
-        """Store params (a key already stored keeps its value: the core checks equality) and the run's new config with its ``flat``
-        params (as ``SqlStore.set_config``) in one transaction."""
+        """Store params (a key already stored keeps its value: the core checks equality)
+        and the run's new config, with its flat params (as ``SqlStore.set_config``), in
+        one transaction. ``merge`` makes the config and flat params from the run's
+        config, read in that transaction (so params logged at once are all kept); what
+        it raises leaves everything as it was.
+
+        Raises:
+            NotFound: no run has exactly that id.
+        """
         with self.store.write() as conn:
+            row = conn.execute(_CONFIG_TO_SET, {"run_id": run_id}).first()
+            if row is None:
+                raise NotFound(f"no run with id {run_id!r}", "list runs with `lablink runs ls`")
+            config, flat = merge(dict(row.config or {}))
             self._put(t.mlflow_params, run_id, params, overwrite=False, conn=conn)
             self.store.set_config_in(conn, run_id, config, flat)
 
