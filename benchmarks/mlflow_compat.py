@@ -11,7 +11,7 @@ folder, and the same ``MlflowClient`` (this interpreter's ``mlflow`` or
 
 1. create ``--runs`` runs (each with one param and one metric);
 2. ``search_runs`` over them with a filter and an ``order_by`` (all pages), ``--searches``
-   times (one search costs about a psutil tick, 10 ms: a single call measures nothing);
+   times (psutil counts CPU time in 10 ms ticks, about what one search costs);
 3. ``log_batch`` of 1,000 metrics, ``--batches`` times, to one run;
 4. ``get_metric_history`` of one metric of ``--points`` points (logged 1,000 a batch).
 
