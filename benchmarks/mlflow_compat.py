@@ -10,12 +10,14 @@ folder, and the same ``MlflowClient`` (this interpreter's ``mlflow`` or
 ``mlflow-skinny``) drives them with the same calls:
 
 1. create ``--runs`` runs (each with one param and one metric);
-2. ``search_runs`` over them with a filter and an ``order_by`` (all pages);
+2. ``search_runs`` over them with a filter and an ``order_by`` (all pages), ``--searches``
+   times (psutil counts CPU time in 10 ms ticks, about what one search costs);
 3. ``log_batch`` of 1,000 metrics, ``--batches`` times, to one run;
 4. ``get_metric_history`` of one metric of ``--points`` points (logged 1,000 a batch).
 
 Each figure is printed twice: the wall time the client waited, and the CPU time the
-server process spent (``psutil``). The client's own work (building and parsing
+server process spent (``psutil``); the searches' figures, for all of them, are also
+printed for one search. The client's own work (building and parsing
 protobuf JSON) is the same for both servers and weighs on the wall ratio; on a busy
 machine, the server CPU ratio is the steadier comparison of the two servers.
 
@@ -96,7 +98,9 @@ def timed(server: psutil.Process, what: Callable[[], object]) -> Figure:
     return took, cpu
 
 
-def measure(url: str, pid: int, runs: int, batches: int, points: int) -> dict[str, Figure]:
+def measure(
+    url: str, pid: int, runs: int, searches: int, batches: int, points: int
+) -> dict[str, Figure]:
     """The four figures for the server at ``url`` (process ``pid``)."""
     client = MlflowClient(tracking_uri=url)
     server = psutil.Process(pid)
@@ -111,13 +115,12 @@ def measure(url: str, pid: int, runs: int, batches: int, points: int) -> dict[st
     out[f"create {runs} runs (+1 metric, 1 param each)"] = timed(server, create)
 
     def search() -> None:
-        page = client.search_runs([eid], "metrics.acc >= 0.1", order_by=["metrics.acc DESC"])
-        found = len(page)
-        while page.token:
-            page = client.search_runs([eid], "metrics.acc >= 0.1", page_token=page.token)
-            found += len(page)
+        for _ in range(searches):
+            page = client.search_runs([eid], "metrics.acc >= 0.1", order_by=["metrics.acc DESC"])
+            while page.token:
+                page = client.search_runs([eid], "metrics.acc >= 0.1", page_token=page.token)
 
-    out[f"search_runs over {runs} runs"] = timed(server, search)
+    out[search_name(runs, searches)] = timed(server, search)
 
     rid = client.create_run(eid).info.run_id
     now = int(time.time() * 1000)
@@ -140,10 +143,15 @@ def measure(url: str, pid: int, runs: int, batches: int, points: int) -> dict[st
     return out
 
 
+def search_name(runs: int, searches: int) -> str:
+    return f"search_runs over {runs} runs x {searches}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mlflow", help="the `mlflow` command of a full MLflow install")
     parser.add_argument("--runs", type=int, default=500)
+    parser.add_argument("--searches", type=int, default=20)
     parser.add_argument("--batches", type=int, default=200)
     parser.add_argument("--points", type=int, default=100_000)
     args = parser.parse_args()
@@ -157,7 +165,9 @@ def main() -> None:
         )
         servers.append(lablink)
         results = {
-            "lablink": measure(lablink_url, lablink.pid, args.runs, args.batches, args.points)
+            "lablink": measure(
+                lablink_url, lablink.pid, args.runs, args.searches, args.batches, args.points
+            )
         }
         if args.mlflow:
             mlflow, mlflow_url = start(
@@ -178,7 +188,7 @@ def main() -> None:
             )
             servers.append(mlflow)
             results["mlflow"] = measure(
-                mlflow_url, mlflow.pid, args.runs, args.batches, args.points
+                mlflow_url, mlflow.pid, args.runs, args.searches, args.batches, args.points
             )
     finally:
         for proc in servers:
@@ -193,6 +203,13 @@ def main() -> None:
         else:
             shown, used = f"{'-':>9}{'-':>7}", f"{cpu:.2f}s"
         print(f"{name:<44}{seconds:>8.2f}s{shown}   {used}")
+    searched = search_name(args.runs, args.searches)
+    one = [
+        f"{who} {1000 * wall / args.searches:.1f} ms ({1000 * cpu / args.searches:.1f} ms server CPU)"
+        for who, figures in results.items()
+        for wall, cpu in [figures[searched]]
+    ]
+    print(f"one search_runs over {args.runs} runs: {', '.join(one)}")
     if "mlflow" in results:
         print("ratio: MLflow's time over lablink's (above 1: lablink is faster)")
     else:

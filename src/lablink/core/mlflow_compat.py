@@ -11,7 +11,6 @@ as lablink's seconds.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import itertools
 import math
 import re
@@ -42,6 +41,13 @@ FINAL = {"FINISHED": "finished", "FAILED": "failed", "KILLED": "killed"}
 _INT = re.compile(r"[+-]?\d{1,18}")
 _FLOAT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
+
+# The parts of a run an MLflow run shows (``server/mlflow/wire.py``): a search need read
+# only these (a run's config, summary, packages, notes... stay unread).
+RUN_FIELDS = (
+    *("id", "project", "name", "status", "created_at", "user", "ended_at", "heartbeat_at"),
+    *("git", "params", "metrics", "inputs"),
+)
 
 # A metric point as MLflow sends it: key, value, timestamp in ms, step.
 Metric = tuple[str, float, int, int]
@@ -166,22 +172,20 @@ class MlflowCompat:
         commit = tags.get("mlflow.source.git.commit")
         if commit:
             capture["git_commit"] = commit
+        times: dict[str, float] = {}
+        if start_time_ms is not None:
+            start = start_time_ms / 1000
+            # lablink heard from the run now, whatever start it claims: an old start
+            # (an import, a replayed run) must not make a new run look silent to the
+            # watchdog
+            times = {"created_at": start, "heartbeat_at": max(start, time.time())}
         with self.store.one_sync():  # the run and its MLflow rows: durable together
-            run = self.tracking.create_run(owner, exp.project, name, capture=capture)
-            times: dict[str, float] = {}
-            if start_time_ms is not None:
-                start = start_time_ms / 1000
-                # lablink heard from the run now, whatever start it claims: an old start
-                # (an import, a replayed run) must not make a new run look silent to the
-                # watchdog
-                beat = max(start, time.time())
-                times = {"created_at": start, "heartbeat_at": beat, "updated_at": time.time()}
-            tags = {**tags, "mlflow.runName": run.name}
-            self.sql.start_run(run.id, times, tags)
-        if times:
-            run = dataclasses.replace(
-                run, created_at=times["created_at"], heartbeat_at=times["heartbeat_at"]
+            # the record as inserted (no read back): the route answers with it
+            run = self.tracking.create_run(
+                owner, exp.project, name, capture=capture, times=times, read_back=False
             )
+            tags = {**tags, "mlflow.runName": run.name}
+            self.sql.start_run(run.id, tags)
         return run, RunExtras("active", {}, tags)  # what a read would give: no read
 
     def run(self, run_id: str) -> tuple[RunRecord, RunExtras, ExperimentRow]:
@@ -231,10 +235,14 @@ class MlflowCompat:
         return rid
 
     def runs(
-        self, experiment_ids: Sequence[str], filter: str | None = None
+        self,
+        experiment_ids: Sequence[str],
+        filter: str | None = None,
+        fields: Sequence[str] | None = None,
     ) -> list[tuple[RunRecord, RunExtras, str]]:
         """The runs of the experiments that match lablink ``filter`` (all for None), with
-        their extras and experiment id: the candidates of an MLflow search."""
+        their extras and experiment id: the candidates of an MLflow search. ``fields``
+        (``RUN_FIELDS`` for what MLflow shows) keeps only those parts of each run."""
         out: list[tuple[RunRecord, RunExtras, str]] = []
         if filter is not None:
             try:
@@ -246,7 +254,7 @@ class MlflowCompat:
             offset = 0
             while True:
                 found, total = self.tracking.search_runs(
-                    exp.project, filter, limit=10_000, offset=offset
+                    exp.project, filter, limit=10_000, offset=offset, fields=fields
                 )
                 extras = self.sql.extras([r.id for r in found])
                 out.extend((r, extras[r.id], str(exp.experiment_id)) for r in found)
@@ -289,13 +297,20 @@ class MlflowCompat:
             if len(text) > MAX_PARAM_VALUE:
                 raise InvalidInput(f"param {key!r} is over {MAX_PARAM_VALUE} characters")
         _check_tags(tags)
-        rid = self.store.resolve_run_id(run_id)
-        # the stage, the params already stored and the config: one read, not three
-        stage, stored, config = self.sql.batch_state(rid, list(params))
+        # the run, its stage and the params already stored: one connection, for a run
+        # named by its full id (as MLflow clients name them)
+        rid, keys_sent = run_id, list(params)
+        state = self.sql.batch_state(rid, keys_sent)
+        if state is None:  # a unique prefix of an id, or no such run (NotFound)
+            rid = self.store.resolve_run_id(run_id)
+            state = self.sql.batch_state(rid, keys_sent)
+            if state is None:
+                raise NotFound(f"no run with id {run_id!r}", "list runs with `lablink runs ls`")
+        stage, stored = state
         _refuse_deleted(rid, stage)
         with self.store.one_sync():  # params, tags and points: durable together
             if params:
-                self._log_params(rid, params, stored, config)
+                self._log_params(rid, params, stored)
             if tags:
                 self._set_tags(rid, tags)
             if metrics:
@@ -312,14 +327,9 @@ class MlflowCompat:
                 )
 
     def _log_params(
-        self,
-        run_id: str,
-        params: Mapping[str, str],
-        stored: Mapping[str, str],
-        config: Mapping[str, Any] | None,
+        self, run_id: str, params: Mapping[str, str], stored: Mapping[str, str]
     ) -> None:
-        """Store ``params``, given the values ``stored`` of their keys and the run's
-        ``config`` (None: no such run, ``NotFound``)."""
+        """Store ``params``, given the values ``stored`` of their keys."""
         for key, value in params.items():
             if key in stored and stored[key] != value:
                 raise InvalidInput(
@@ -327,13 +337,15 @@ class MlflowCompat:
                     f"value {stored[key]!r} for run {run_id}; attempted {value!r}",
                     "log the new value under another key, or start a new run",
                 )
-        if config is None:
-            raise NotFound(f"no run with id {run_id!r}", "list runs with `lablink runs ls`")
-        merged = {**config, **{k: parse_param(v) for k, v in params.items()}}
-        flat = check_config(merged)
+        parsed = {k: parse_param(v) for k, v in params.items()}
+
+        def merge(config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+            merged = {**config, **parsed}
+            return merged, check_config(merged)
+
         # MLflow lets a finished run take params, so the config is set directly here
         # rather than through Tracking.merge_config, which refuses ended runs.
-        self.sql.log_params(run_id, params, merged, flat)
+        self.sql.log_params(run_id, params, merge)
 
     def _set_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
         if tags.get("mlflow.runName"):

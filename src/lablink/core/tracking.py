@@ -34,6 +34,7 @@ from lablink.run_columns import to_columns
 from lablink.store.base import Store
 from lablink.store.blobs import BlobStore, check_digest
 from lablink.store.row_columns import COLUMN_FIELDS
+from lablink.store.rows import inserted_run
 
 if TYPE_CHECKING:  # numpy loads with the first batch or history: `lablink runs ls` needs neither
     import numpy as np
@@ -118,10 +119,20 @@ class Tracking:
         tags: Sequence[str] = (),
         run_id: str | None = None,
         capture: Mapping[str, Any] | None = None,
+        *,
+        times: Mapping[str, float] | None = None,
+        read_back: bool = True,
     ) -> RunRecord:
-        """Start a run. ``capture`` holds git/host/env fields gathered by the SDK."""
+        """Start a run. ``capture`` holds git/host/env fields gathered by the SDK.
+
+        ``times``: ``created_at``, ``heartbeat_at`` or ``updated_at`` other than now (a
+        run that says when it started). ``read_back`` False: the record is built from
+        what was inserted (``rows.inserted_run``), without reading the run back.
+        """
         new = NewRun(project, name, config or {}, tags, run_id, capture or {})
         values, params, tags = self.checked_run(actor, new, time.time())
+        if times:
+            values.update(times)
         run_id = values["id"]
         if new.id and self._exists(run_id):  # before ensure_project: refuse without a trace
             raise AlreadyExists(f"run {run_id} already exists", "choose another id, or omit it")
@@ -129,7 +140,11 @@ class Tracking:
             self.observer.check_capture(capture or {})
         values["project_id"] = self.store.ensure_project(project)
         self.store.create_run(values, params, tags)
-        run = self.store.get_run(run_id)
+        self._known(run_id)
+        if read_back:
+            run = self.store.get_run(run_id)
+        else:
+            run = inserted_run(values, project, params, tags)
         if self.observer is not None:
             self.observer.run_created(run, capture or {})
         return run
@@ -175,10 +190,14 @@ class Tracking:
         if ref in self._run_ids:
             return ref
         rid = self.store.resolve_run_id(ref)
+        self._known(rid)
+        return rid
+
+    def _known(self, run_id: str) -> None:
+        """Remember that run ``run_id`` exists (``_full_run_id`` then asks nothing)."""
         if len(self._run_ids) >= RUN_ID_CACHE:
             self._run_ids.clear()  # crude but bounded; refills on use
-        self._run_ids.add(rid)
-        return rid
+        self._run_ids.add(run_id)
 
     def _status(self, ref: str) -> tuple[str, tuple[str, str | None, str | None]]:
         """A run's full id with its status and reason: one query for a full id."""

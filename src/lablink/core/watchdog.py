@@ -117,13 +117,15 @@ class Watchdog:
             self.resolve(capture["watch"])
 
     def run_created(self, run: RunRecord, capture: Mapping[str, Any]) -> None:
-        """Keep the run's own policy."""
+        """Keep the run's policy: its own, stored; else the default, known at once
+        (its first batch then reads no policy)."""
         own = capture.get("watch")
+        policy = self.default
         if own:
             self.sql.put_policy(run.id, own, time.time())
             policy = self.resolve(own)
-            with self._lock:
-                self._policies[run.id] = policy
+        with self._lock:
+            self._policies[run.id] = policy
 
     def before_batch(self, run_id: str, batch: Batch) -> dict[str, float | None]:
         """The minimum so far of each metric a divergence rule watches in ``batch``."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -36,8 +36,15 @@ _PARAMS = sa.select(t.mlflow_params.c.key, t.mlflow_params.c.value).where(
     t.mlflow_params.c.key.in_(sa.bindparam("keys", expanding=True)),
 )
 _CONFIG = sa.select(t.runs.c.config).where(t.runs.c.id == sa.bindparam("run_id"))
-# the bound id is named apart from the columns set, which the call's values name
-_START_TIMES = t.runs.update().where(t.runs.c.id == sa.bindparam("started_run"))
+# read to be rewritten: PostgreSQL locks the row until the transaction ends (SQLite's
+# write transactions hold the whole database already)
+_CONFIG_TO_SET = _CONFIG.with_for_update()
+# a run (by its exact id) with its lifecycle stage: text only, read on the driver's cursor
+_RUN_STAGE = (
+    sa.select(t.runs.c.id, t.mlflow_runs.c.lifecycle_stage)
+    .select_from(t.runs.outerjoin(t.mlflow_runs, t.mlflow_runs.c.run_id == t.runs.c.id))
+    .where(t.runs.c.id == sa.bindparam("run_id"))
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -193,15 +200,22 @@ class MlflowSql:
         stage: dict[str, str] = {}
         params: dict[str, dict[str, str]] = {}
         tags: dict[str, dict[str, str]] = {}
+        among = self.store.among  # a long list bound as one value, not one per id
+        r = t.mlflow_runs
         with self.store.engine.connect() as conn:
             for part in _chunks(list(run_ids), 500):
-                for row in conn.execute(
-                    sa.select(t.mlflow_runs).where(t.mlflow_runs.c.run_id.in_(part))
-                ):
-                    stage[row.run_id] = row.lifecycle_stage
+                rows = conn.execute(
+                    sa.select(r.c.run_id, r.c.lifecycle_stage).where(among(r.c.run_id, part))
+                )
+                stage.update((run_id, value) for run_id, value in rows)
                 for table, into in ((t.mlflow_params, params), (t.mlflow_tags, tags)):
-                    for row in conn.execute(sa.select(table).where(table.c.run_id.in_(part))):
-                        into.setdefault(row.run_id, {})[row.key] = row.value
+                    c = table.c
+                    query = sa.select(c.run_id, c.key, c.value).where(among(c.run_id, part))
+                    for run_id, key, value in conn.execute(query):
+                        if run_id in into:
+                            into[run_id][key] = value
+                        else:
+                            into[run_id] = {key: value}
         return {
             rid: RunExtras(stage.get(rid, "active"), params.get(rid, {}), tags.get(rid, {}))
             for rid in run_ids
@@ -222,20 +236,19 @@ class MlflowSql:
 
     def batch_state(
         self, run_id: str, param_keys: Sequence[str]
-    ) -> tuple[str, dict[str, str], dict[str, Any] | None]:
-        """What a log-batch checks, on one connection: the run's lifecycle stage, and
-        with ``param_keys``, the stored values of those params and the run's config
-        (None for no such run; both empty without ``param_keys``)."""
+    ) -> tuple[str, dict[str, str]] | None:
+        """What a log-batch checks first: the lifecycle stage of the run whose exact id is
+        ``run_id``, and the stored values of its params among ``param_keys``. None: no
+        run has exactly that id."""
         stored: dict[str, str] = {}
-        config: dict[str, Any] | None = {}
         with self.store.engine.connect() as conn:
-            stage = conn.execute(_STAGE, {"run_id": run_id}).scalar()
+            found = self.store.hot.execute(conn, _RUN_STAGE, {"run_id": run_id})
+            if not found:
+                return None
             if param_keys:
                 rows = conn.execute(_PARAMS, {"run_id": run_id, "keys": list(param_keys)})
-                stored = {row.key: row.value for row in rows}
-                row = conn.execute(_CONFIG, {"run_id": run_id}).first()
-                config = None if row is None else dict(row.config or {})
-        return str(stage or "active"), stored, config
+                stored = {r.key: r.value for r in rows}
+        return str(found[0][1] or "active"), stored
 
     def set_lifecycle(self, run_ids: Iterable[str], stage: str) -> None:
         """Mark runs ``active`` or ``deleted``."""
@@ -255,16 +268,16 @@ class MlflowSql:
                 },
             )
             self._put_stmts[("mlflow_runs", True)] = stmt
+        hot = self.store.hot  # on the driver's cursor: a run's creation writes this
         for rid in run_ids:
-            conn.execute(stmt, {"run_id": rid, "lifecycle_stage": stage, "deleted_at": deleted_at})
+            hot.execute(
+                conn, stmt, {"run_id": rid, "lifecycle_stage": stage, "deleted_at": deleted_at}
+            )
 
-    def start_run(self, run_id: str, times: Mapping[str, float], tags: Mapping[str, str]) -> None:
-        """A run created through MLflow: its start ``times`` (``runs`` columns), the
-        ``active`` stage and its tags, in one transaction (one commit to make durable,
-        not three)."""
+    def start_run(self, run_id: str, tags: Mapping[str, str]) -> None:
+        """A run created through MLflow: the ``active`` stage and its tags, in one
+        transaction (one commit to make durable, not two)."""
         with self.store.write() as conn:
-            if times:
-                conn.execute(_START_TIMES, {"started_run": run_id, **times})
             self._set_lifecycle(conn, [run_id], "active")
             self._put(t.mlflow_tags, run_id, tags, overwrite=True, conn=conn)
 
@@ -280,12 +293,22 @@ class MlflowSql:
         self,
         run_id: str,
         params: Mapping[str, str],
-        config: Mapping[str, Any],
-        flat: Mapping[str, Any],
+        merge: Callable[[dict[str, Any]], tuple[dict[str, Any], dict[str, Any]]],
     ) -> None:
-        """Store params (a key already stored keeps its value: the core checks equality) and the run's new config with its ``flat``
-        params (as ``SqlStore.set_config``) in one transaction."""
+        """Store params (a key already stored keeps its value: the core checks equality)
+        and the run's new config, with its flat params (as ``SqlStore.set_config``), in
+        one transaction. ``merge`` makes the config and flat params from the run's
+        config, read in that transaction (so params logged at once are all kept); what
+        it raises leaves everything as it was.
+
+        Raises:
+            NotFound: no run has exactly that id.
+        """
         with self.store.write() as conn:
+            row = conn.execute(_CONFIG_TO_SET, {"run_id": run_id}).first()
+            if row is None:
+                raise NotFound(f"no run with id {run_id!r}", "list runs with `lablink runs ls`")
+            config, flat = merge(dict(row.config or {}))
             self._put(t.mlflow_params, run_id, params, overwrite=False, conn=conn)
             self.store.set_config_in(conn, run_id, config, flat)
 
@@ -303,9 +326,10 @@ class MlflowSql:
     ) -> None:
         if not values:
             return
-        rows = [{"run_id": run_id, "key": k, "value": v} for k, v in values.items()]
-        # One statement per table and mode, run for every row (executemany): a statement
-        # with the rows inlined is compiled anew each time, a millisecond a call.
+        rows = {"run_id": [run_id] * len(values), "key": list(values), "value": [*values.values()]}
+        # One statement per table and mode, run for every row (executemany) on the
+        # driver's cursor: a statement with the rows inlined is compiled anew each time,
+        # a millisecond a call, and SQLAlchemy's execution costs more than SQLite's.
         stmt = self._put_stmts.get((table.name, overwrite))
         if stmt is None:
             stmt = self.store.insert(table)
@@ -317,10 +341,10 @@ class MlflowSql:
                 stmt = stmt.on_conflict_do_nothing(index_elements=["run_id", "key"])
             self._put_stmts[(table.name, overwrite)] = stmt
         if conn is not None:
-            conn.execute(stmt, rows)
+            self.store.hot.executemany(conn, stmt, rows)
             return
         with self.store.write() as own:
-            own.execute(stmt, rows)
+            self.store.hot.executemany(own, stmt, rows)
 
     def delete_tag(self, run_id: str, key: str) -> None:
         """Remove a tag. Raises ``NotFound`` when the run has no such tag."""

@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import math
 import operator
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any
+
+import sqlalchemy as sa
 
 from lablink.models import GitInfo, MetricSummary, Note, RunRecord, blank_value, built
 from lablink.store import schema
+from lablink.store.jsoncol import json_dumps, json_loads
 
 
 def _nan_to_none(value: float) -> float | None:
@@ -266,3 +269,28 @@ def to_run(
         if not values[key]:
             values[key] = make()
     return built(RunRecord, values)
+
+
+def inserted_run(
+    values: Mapping[str, Any], project: str, params: Mapping[str, Any], tags: Sequence[str]
+) -> RunRecord:
+    """The record a read gives of a run just inserted (``Store.create_run``) with
+    ``values``, ``params`` and ``tags``, without the read: other columns at their
+    defaults, JSON columns and params as they read back, tags in read order."""
+    row = (*(_as_read(column, values) for column in schema.runs.c), project)
+    read = param_reader()
+    stored = {k: read(param_columns(v)["value_text"]) for k, v in params.items()}
+    return to_run(row, sorted(dict.fromkeys(tags)), stored, {}, [], [])
+
+
+def _as_read(column: Any, values: Mapping[str, Any]) -> Any:
+    if column.name not in values:
+        default = column.default
+        return default.arg if default is not None and default.is_scalar else None
+    value = values[column.name]
+    if value is not None and column.name in _JSON_COLUMNS:
+        return json_loads(json_dumps(value))  # a fresh copy, as the column reads
+    return value
+
+
+_JSON_COLUMNS = frozenset(c.name for c in schema.runs.c if isinstance(c.type, sa.JSON))

@@ -15,6 +15,7 @@ from lablink.errors import AlreadyExists, InvalidInput, NotFound
 from lablink.gcpause import gc_paused
 from lablink.models import MetricSummary, Note, Project, RunRecord
 from lablink.store import schema as t
+from lablink.store.base_sql import RUN_STATE
 from lablink.store.events_sql import EventsSql
 from lablink.store.filter_sql import compile_filter, order_by_clause
 from lablink.store.row_columns import COLUMN_FIELDS, metric_lists, to_columns
@@ -40,6 +41,19 @@ _CORRELATED_MAX = 5_000
 _LISTED = ("tags", "notes", "inputs")
 _LEFT: Any = ("left blank",)
 _T = TypeVar("_T")
+# Statements every run creation runs, built once (SQLAlchemy then reuses their compiled form).
+_RUN_EXISTS = sa.select(t.runs.c.id).where(t.runs.c.id == sa.bindparam("run_id"))
+_RUN_INSERT = t.runs.insert()
+# (a column default is a constant: a callable one would be left out, and the insert fail)
+_RUN_DEFAULTS = {
+    c.name: c.default.arg
+    for c in t.runs.c
+    if isinstance(c.default, sa.ColumnDefault) and c.default.is_scalar
+}
+# (the bound id is named apart from the columns set, which the call's values name)
+_SET_CONFIG = t.runs.update().where(t.runs.c.id == sa.bindparam("config_of"))
+_DROP_PARAMS = t.run_params.delete().where(t.run_params.c.run_id == sa.bindparam("run_id"))
+_ADD_PARAMS = t.run_params.insert()
 
 
 class RunsSql(EventsSql):
@@ -108,10 +122,12 @@ class RunsSql(EventsSql):
         self, values: Mapping[str, Any], params: Mapping[str, Any], tags: Sequence[str]
     ) -> None:
         with self.write() as conn:
-            exists = conn.execute(sa.select(t.runs.c.id).where(t.runs.c.id == values["id"])).first()
+            exists = self.hot.execute(conn, _RUN_EXISTS, {"run_id": values["id"]})
             if exists:
                 raise AlreadyExists(f"run {values['id']} already exists")
-            conn.execute(t.runs.insert().values(**values))
+            # on the driver's cursor (``HotSql``), every defaulted column given, as the
+            # statement is compiled for the columns given
+            self.hot.execute(conn, _RUN_INSERT, {**_RUN_DEFAULTS, **values})
             if params:
                 conn.execute(
                     t.run_params.insert(),
@@ -380,17 +396,27 @@ class RunsSql(EventsSql):
         params: Mapping[str, Any],
     ) -> None:
         """``set_config`` in ``conn``'s transaction (with writes of the caller's own)."""
-        self.require_run(conn, run_id)
-        conn.execute(
-            t.runs.update()
-            .where(t.runs.c.id == run_id)
-            .values(config=dict(config), updated_at=time.time())
+        # on the driver's cursor (``HotSql``): an MLflow param logged is this whole call
+        hot = self.hot
+        if not hot.execute(conn, RUN_STATE, {"run_id": run_id}):
+            raise NotFound(f"no run with id {run_id!r}", "list runs with `lablink runs ls`")
+        hot.execute(
+            conn,
+            _SET_CONFIG,
+            {"config_of": run_id, "config": dict(config), "updated_at": time.time()},
         )
-        conn.execute(t.run_params.delete().where(t.run_params.c.run_id == run_id))
+        hot.execute(conn, _DROP_PARAMS, {"run_id": run_id})
         if params:
-            conn.execute(
-                t.run_params.insert(),
-                [{"run_id": run_id, "key": k, **param_columns(v)} for k, v in params.items()],
+            columns = [param_columns(v) for v in params.values()]
+            hot.executemany(
+                conn,
+                _ADD_PARAMS,
+                {
+                    "run_id": [run_id] * len(params),
+                    "key": list(params),
+                    "value_num": [c["value_num"] for c in columns],
+                    "value_text": [c["value_text"] for c in columns],
+                },
             )
 
     def set_summary(self, run_id: str, summary: Mapping[str, Any]) -> None:

@@ -5,12 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
+from starlette.responses import Response
 
 from lablink.checks import mlflow_search as search
+from lablink.core.mlflow_compat import RUN_FIELDS
 from lablink.errors import InvalidInput
+from lablink.gcpause import gc_paused
 from lablink.models import RunRecord
 from lablink.server.access import remember_run_project
-from lablink.server.jsonio import JSONResponse, reply
+from lablink.server.jsonio import JSONResponse, reply, reply_finite
 from lablink.server.mlflow import wire
 from lablink.server.mlflow.guard import (
     VIEWER,
@@ -199,7 +202,7 @@ def log_outputs(request: Request, args: Args, access: Authorized) -> JSONRespons
 
 
 @router.post("/search")
-def search_runs(request: Request, args: Args, access: Authorized) -> JSONResponse:
+def search_runs(request: Request, args: Args, access: Authorized) -> Response:
     """Runs of the experiments matching an MLflow filter, sorted, a page at a time."""
     lab = lab_of(request)
     ids = args.get("experiment_ids") or []
@@ -220,24 +223,28 @@ def search_runs(request: Request, args: Args, access: Authorized) -> JSONRespons
         if access is not None:
             access.check(exp.project, VIEWER, f"experiment {eid}")
     pushed = search.to_lablink(clauses)
-    found = []
-    for run, extras, eid in lab.mlflow.runs(ids, pushed):
-        look = _lookup(run, extras)
-        if extras.lifecycle_stage in view and search.matches(clauses, look):
-            found.append((search.sort_key(order, look), run.id, run, extras, eid))
-    found.sort(key=lambda f: (f[0], f[1]))
-    page = found[offset : offset + limit]
-    out: dict[str, Any] = {"runs": [wire.run(r, x, e) for _, _, r, x, e in page]}
-    if offset + limit < len(found):
-        out["next_page_token"] = search.page_token(offset + limit)
-    return reply(out)
+    with gc_paused():  # a record and a dozen dicts a run, none of them garbage
+        found = []
+        for run, extras, eid in lab.mlflow.runs(ids, pushed, RUN_FIELDS):
+            if extras.lifecycle_stage not in view:
+                continue
+            look = _lookup(run, extras)
+            if search.matches(clauses, look):
+                found.append((search.sort_key(order, look), run.id, run, extras, eid))
+        found.sort(key=lambda f: (f[0], f[1]))
+        page = found[offset : offset + limit]
+        out: dict[str, Any] = {"runs": [wire.run(r, x, e) for _, _, r, x, e in page]}
+        if offset + limit < len(found):
+            out["next_page_token"] = search.page_token(offset + limit)
+        # MLflow's JSON spells NaN and ±inf as strings (``wire.number``): orjson may write it
+        return reply_finite(out)
 
 
 def _lookup(run: RunRecord, extras: RunExtras) -> search.Lookup:
-    params = tags = None
+    params = tags = info = None
 
     def value(entity: str, key: str) -> Any:
-        nonlocal params, tags
+        nonlocal params, tags, info
         if entity == "metrics":
             m = run.metrics.get(key)
             return None if m is None else m.value
@@ -247,7 +254,7 @@ def _lookup(run: RunRecord, extras: RunExtras) -> search.Lookup:
         if entity == "tags":
             tags = tags or wire.run_tags(run, extras)
             return tags.get(key)
-        info = wire.run_info(run, extras, "")
+        info = info or wire.run_info(run, extras, "")
         return info.get(key)
 
     return value
