@@ -60,6 +60,21 @@ def test_rows_values_and_errors_match_connection_execute(lab: Lab) -> None:
         assert stored.scalar() == 0  # the failed transaction left nothing
 
 
+def test_a_one_off_statement_returns_what_connection_execute_returns(lab: Lab) -> None:
+    """A statement with its values bound in (an IN list) runs once, uncached."""
+    store = lab.store
+    rid = lab.tracking.create_run(USER, "vision").id
+    lab.tracking.log_batch(
+        rid, 0, {k: {"steps": [1], "times": [1.0], "values": [2.0]} for k in ("a", "b", "c")}
+    )
+    c = t.metric_chunks
+    query = sa.select(c.c.key, c.c.steps).where(c.c.run_id == rid, c.c.key.in_(["a", "c"]))
+    with store.engine.connect() as conn:
+        got = sorted(tuple(r) for r in store.hot.execute_once(conn, query.order_by(c.c.key)))
+        assert got == sorted(tuple(r) for r in conn.execute(query).all())
+    assert [r[0] for r in got] == ["a", "c"]
+
+
 def test_a_multirow_upsert_merges_as_row_by_row(lab: Lab) -> None:
     """Rows past one statement's parameters, a key twice in one statement and NaN: the
     multi-row form stores what the row-by-row form stores."""

@@ -28,6 +28,7 @@ from lablink.store import schema as t
 from lablink.store.base import PointBatch, Series
 from lablink.store.base_sql import RUN_STATE
 from lablink.store.events_sql import EventsSql
+from lablink.store.hot_sql import HotSql
 from lablink.store.rows import metric_summary
 
 if TYPE_CHECKING:
@@ -280,7 +281,7 @@ class MetricsSql(EventsSql):
         try:
             with self.rewrite() as conn:
                 ended = keys is None
-                folded = fold_keys(conn, run_id, keys)
+                folded = fold_keys(conn, run_id, keys, self.hot)
                 self._lean_points_events(
                     conn, run_id, math.inf if ended else time.time() - EVENT_POINTS_KEEP
                 )
@@ -481,10 +482,13 @@ def _columns(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
     return {name: [row[name] for row in rows] for name in rows[0]}
 
 
-def fold_keys(conn: sa.Connection, run_id: str, keys: list[str] | None) -> int:
+def fold_keys(
+    conn: sa.Connection, run_id: str, keys: list[str] | None, hot: HotSql | None = None
+) -> int:
     """``fold_key`` for many keys of a run at once (None: all of them), in ``conn``'s
     transaction: one statement deletes their tails, one inserts their blocks (a
     thousand-key MLflow run folds a thousand tails together). Returns the points folded.
+    ``hot``: the store's ``HotSql``, which returns the deleted rows more cheaply.
     """
     import numpy as np
 
@@ -494,11 +498,13 @@ def fold_keys(conn: sa.Connection, run_id: str, keys: list[str] | None) -> int:
     query = sa.delete(c).where(c.c.run_id == run_id)
     if keys is not None:
         query = query.where(c.c.key.in_(keys))
-    result = conn.execute(query.returning(c.c.id, c.c.key, c.c.steps, c.c.times, c.c["values"]))
-    rows = sorted(result.all(), key=lambda r: r[0])  # arrival order, as reads take the tail
+    taken = query.returning(c.c.id, c.c.key, c.c.steps, c.c.times, c.c["values"])
+    found = conn.execute(taken).all() if hot is None else hot.execute_once(conn, taken)
+    rows = sorted(found, key=lambda r: r[0])  # arrival order, as reads take the tail
     if not rows:
         return 0
-    _, row_keys, steps, times, values = zip(*rows, strict=True)
+    # by column, not zip(*rows): tens of thousands of rows unpack slowly as arguments
+    row_keys, steps, times, values = ([r[i] for r in rows] for i in range(1, 5))
     # Every point of the tails as three columns, each joined once (a thousand keys'
     # tails of single points are tens of thousands of 8-byte chunks), then gathered by
     # key: a stable sort keeps each key's points in arrival order.
