@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -13,6 +14,7 @@ from helpers import make_settings
 from lablink.core.lab import Lab
 from lablink.store import schema as t
 from lablink.store.base_sql import RUN_STATE
+from lablink.store.hot_sql import MAX_PARAMS
 
 USER = "tester@example.org"
 
@@ -40,7 +42,8 @@ def test_rows_values_and_errors_match_connection_execute(lab: Lab) -> None:
         columns = {name: [value, value] for name, value in row.items()}
         columns["key"] = ["k", "j"]
         hot.executemany(conn, t.run_metrics.insert(), columns)
-    assert math.isnan(lab.tracking.get_run(rid).metrics["k"].last_value)
+    kept = lab.tracking.get_run(rid).metrics["k"].last_value
+    assert kept is not None and math.isnan(kept)
     assert lab.tracking.get_run(rid).metrics["j"].count == 1
     # a driver error comes out as SQLAlchemy's, which the server maps to its status
     batch = {"run_id": rid, "seq": 0, "points": 1, "received_at": 1.0}
@@ -55,6 +58,60 @@ def test_rows_values_and_errors_match_connection_execute(lab: Lab) -> None:
     with store.engine.connect() as conn:
         stored = conn.execute(sa.select(sa.func.count()).select_from(t.ingested_batches))
         assert stored.scalar() == 0  # the failed transaction left nothing
+
+
+def test_a_one_off_statement_returns_what_connection_execute_returns(lab: Lab) -> None:
+    """A statement with its values bound in (an IN list) runs once, uncached."""
+    store = lab.store
+    rid = lab.tracking.create_run(USER, "vision").id
+    lab.tracking.log_batch(
+        rid, 0, {k: {"steps": [1], "times": [1.0], "values": [2.0]} for k in ("a", "b", "c")}
+    )
+    c = t.metric_chunks
+    query = sa.select(c.c.key, c.c.steps).where(c.c.run_id == rid, c.c.key.in_(["a", "c"]))
+    with store.engine.connect() as conn:
+        got = sorted(tuple(r) for r in store.hot.execute_once(conn, query.order_by(c.c.key)))
+        assert got == sorted(tuple(r) for r in conn.execute(query).all())
+    assert [r[0] for r in got] == ["a", "c"]
+
+
+def test_a_multirow_upsert_merges_as_row_by_row(lab: Lab) -> None:
+    """Rows past one statement's parameters, a key twice in one statement and NaN: the
+    multi-row form stores what the row-by-row form stores."""
+    store = lab.store
+    hot = store.hot
+    upsert = store._metric_upsert()
+    rid = lab.tracking.create_run(USER, "vision").id
+    n = 3 * MAX_PARAMS // len(t.run_metrics.c) + 5
+    keys = [f"k{i}" for i in range(n)]
+    keys[7] = keys[3]  # one key merged twice, by rows of one statement
+    columns: dict[str, list[Any]] = {
+        "run_id": [rid] * n,
+        "key": keys,
+        "count": [1] * n,
+        "last_step": list(range(n)),
+        "last_value": [math.nan if i % 5 == 0 else i * 0.5 for i in range(n)],
+        "last_time": [1.0] * n,
+        "min_value": [None if i % 5 == 0 else i * 0.5 for i in range(n)],
+        "max_value": [None if i % 5 == 0 else i * 0.5 for i in range(n)],
+    }
+    for multirow in (True, False):
+        with store.write() as conn:
+            hot.executemany(conn, upsert, columns, multirow=multirow)
+        with store.engine.connect() as conn:
+            rows = conn.execute(sa.select(t.run_metrics).where(t.run_metrics.c.run_id == rid))
+            got = {
+                r.key: (r._mapping["count"], r.last_step, repr(r.last_value), r.min_value)
+                for r in rows
+            }
+        with store.write() as conn:
+            conn.execute(t.run_metrics.delete().where(t.run_metrics.c.run_id == rid))
+        if multirow:
+            first = got
+    assert first == got
+    assert got["k3"] == (2, 7, "3.5", 1.5)  # the later step's value, the lower minimum
+    assert got["k10"] == (1, 10, "nan", None)
+    assert len(got) == n - 1
 
 
 def test_a_locked_database_is_sqlalchemys_operational_error(tmp_path: Path) -> None:

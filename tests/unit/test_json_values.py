@@ -11,7 +11,7 @@ from lablink.checks.json_value import check_json_value
 from lablink.checks.limits import MAX_DEPTH
 from lablink.checks.run_fields import flatten
 from lablink.errors import InvalidInput
-from lablink.store.jsoncol import json_dumps, json_loads
+from lablink.store.jsoncol import FiniteJson, json_dumps, json_loads
 from lablink.ui.render import CELL_CHARS, fmt_cell
 
 
@@ -77,3 +77,14 @@ def test_table_cells_are_cut() -> None:
     cell = fmt_cell(list(range(10_000)))
     assert len(cell) == CELL_CHARS and cell.endswith("…") and cell.startswith("[0, 1, 2")
     assert fmt_cell("short") == "short"
+
+
+def test_a_vouched_finite_object_reads_back_as_the_general_writer_writes_it() -> None:
+    value = {
+        "points": 3,
+        "metrics": {"é": {"steps": [0, 2**62], "values": [0.1, -1e-310, "NaN"]}},
+        "keys": ["a", "b"],
+    }
+    for given in (value, {**value, "big": 2**70}):  # past 64 bits: the general path
+        text = json_dumps(FiniteJson(given))
+        assert json_loads(text) == json_loads(json_dumps(given)) == given

@@ -33,6 +33,7 @@ from lablink.models import RUN_STATUSES, Artifact, History, NewRun, Project, Run
 from lablink.run_columns import to_columns
 from lablink.store.base import Store
 from lablink.store.blobs import BlobStore, check_digest
+from lablink.store.jsoncol import FiniteJson
 from lablink.store.row_columns import COLUMN_FIELDS
 from lablink.store.rows import inserted_run
 
@@ -406,7 +407,8 @@ class Tracking:
             batch[key] = check_series(key, series)
         rid = self._full_run_id(run_id)
         total = sum(len(s[0]) for s in batch.values())
-        payload: dict[str, Any] = {"points": total}
+        # int steps, and values finite or as text (``_event_values``): nothing to mark
+        payload: dict[str, Any] = FiniteJson(points=total)
         if total <= LIVE_EVENT_POINTS:
             payload["metrics"] = {
                 k: {"steps": s.tolist(), "values": _event_values(vals)}
@@ -465,7 +467,7 @@ class Tracking:
             )
         rid = self._full_run_id(run_id)
         total = len(keys)
-        payload: dict[str, Any] = {"points": total}
+        payload: dict[str, Any] = FiniteJson(points=total)  # as in log_batch
         if total <= LIVE_EVENT_POINTS:
             payload["metrics"] = {
                 k: {"steps": [s], "values": [v]}

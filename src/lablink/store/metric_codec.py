@@ -149,9 +149,18 @@ def fold(chunks: list[tuple[bytes, bytes, bytes]]) -> list[tuple[int, int, int, 
     """
     if not chunks:
         return []
-    steps = np.concatenate([np.frombuffer(c[0], "<i8") for c in chunks])
-    times = np.concatenate([np.frombuffer(c[1], "<f8") for c in chunks])
-    values = np.concatenate([np.frombuffer(c[2], "<f8") for c in chunks])
+    # one join per column, not an array per chunk: a tail of single points is
+    # thousands of 8-byte chunks
+    steps = np.frombuffer(b"".join([c[0] for c in chunks]), "<i8")
+    times = np.frombuffer(b"".join([c[1] for c in chunks]), "<f8")
+    values = np.frombuffer(b"".join([c[2] for c in chunks]), "<f8")
+    return fold_arrays(steps, times, values)
+
+
+def fold_arrays(
+    steps: np.ndarray, times: np.ndarray, values: np.ndarray
+) -> list[tuple[int, int, int, bytes]]:
+    """``fold`` of points already joined into three columns, in read order."""
     blocks = []
     for start in range(0, len(steps), BLOCK_POINTS):
         s = steps[start : start + BLOCK_POINTS]

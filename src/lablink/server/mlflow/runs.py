@@ -162,7 +162,7 @@ def log_batch(request: Request, args: Args, access: Authorized) -> JSONResponse:
         raise InvalidInput("metrics must be a list")
     lab_of(request).mlflow.log(
         run_id,
-        metrics=[wire.metric(m) for m in metrics],
+        metrics=wire.metrics(metrics),
         params=wire.pairs(args, "params"),
         tags=wire.pairs(args, "tags"),
     )

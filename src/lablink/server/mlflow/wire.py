@@ -124,6 +124,29 @@ def metric(item: Any) -> tuple[str, float, int, int]:
     return item["key"], double(item.get("value"), f"metric {item['key']!r}"), ts, step
 
 
+def metrics(items: list[Any]) -> list[tuple[str, float, int, int]]:
+    """``metric`` of each item. An item as the MLflow client sends it (a float value,
+    int timestamp and step) is taken in one test; any other goes through ``metric``,
+    which converts it or names what is wrong: a thousand a batch add up."""
+    out = []
+    for item in items:
+        if type(item) is dict:
+            key, value = item.get("key"), item.get("value")
+            ts, step = item.get("timestamp"), item.get("step")
+            if (
+                type(key) is str
+                and type(value) is float
+                and type(ts) is int
+                and type(step) is int
+                and -_INT64_MAX <= ts <= _INT64_MAX
+                and -_INT64_MAX <= step <= _INT64_MAX
+            ):
+                out.append((key, value, ts, step))
+                continue
+        out.append(metric(item))
+    return out
+
+
 def number(value: float) -> float | str:
     """A double as protobuf JSON writes it: NaN and ±inf as quoted tokens."""
     if math.isfinite(value):
