@@ -162,3 +162,17 @@ def test_the_traceback_stand_in_builds_richs_traceback() -> None:
         built = Traceback.from_exception(type(error), error, error.__traceback__)
     assert isinstance(built, RichTraceback)
     assert "boom" in render(built, 100)
+
+
+def test_no_help_text_holds_a_placeholder_that_markdown_drops() -> None:
+    """Help is rendered as Markdown, which reads ``<name>`` as inline HTML and shows
+    nothing: ``./<name>`` reached the reader as ``./``. Placeholders are written NAME."""
+    texts = set(help_texts())
+    dropped = sorted({m.group() for t in texts for m in re.finditer(r"<[A-Za-z/][^<>\n]*>", t)})
+    assert dropped == []
+    from typer.testing import CliRunner
+
+    from lablink.cli.main import app
+
+    shown = CliRunner().invoke(app, ["data", "pull", "--help"])
+    assert "(default: ./NAME" in shown.stdout

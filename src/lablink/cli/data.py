@@ -253,7 +253,7 @@ def log(
 def show(
     ctx: typer.Context,
     ref: str = typer.Argument(
-        ..., help="A version: name, name@v3, name@latest, name@<alias> or a digest."
+        ..., help="A version: name, name@v3, name@latest, name@ALIAS or a digest."
     ),
     files: bool = typer.Option(False, "--files", "-f", help="List every file."),
     as_json: bool = JSON_OPTION,
@@ -325,7 +325,7 @@ def pull(
     ctx: typer.Context,
     ref: str = typer.Argument(..., help="A version: name, name@v3, name@latest or a digest."),
     to: Path | None = typer.Option(
-        None, "--to", "-o", help="Folder to put the files in (default: ./<name>)."
+        None, "--to", "-o", help="Folder to put the files in (default: ./NAME, the dataset's name)."
     ),
     copy: bool = typer.Option(False, "--copy", help="Copy files instead of hardlinking them."),
     include: list[str] = typer.Option(

@@ -95,7 +95,7 @@ def gate_command(
     record: bool = typer.Option(
         False,
         "--record",
-        help="Keep each verdict on the candidate runs (summary gate/<metric>): model cards "
+        help="Keep each verdict on the candidate runs (summary gate/METRIC): model cards "
         "list the gates a model passed.",
     ),
     project: str | None = typer.Option(

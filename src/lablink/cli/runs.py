@@ -61,7 +61,7 @@ def ls(
         "--sort",
         "-s",
         help="Sort key: created_at (default), name, status, user, duration, "
-        "metrics.<key> or params.<key>.",
+        "metrics.KEY or params.KEY.",
     ),
     asc: bool = typer.Option(False, "--asc", help="Sort ascending (default: descending)."),
     limit: int = typer.Option(50, "--limit", "-n", help="Show at most this many runs."),
