@@ -31,7 +31,7 @@ from lablink.homedir import make_dirs
 CHUNK = 1024 * 1024
 ALGORITHMS = ("sha256", "blake3")
 _DIGEST = re.compile(r"(sha256|blake3):[0-9a-f]{64}")
-_DIGEST_LINES = re.compile(r"(?:(?:sha256|blake3):[0-9a-f]{64}\n)*(?:sha256|blake3):[0-9a-f]{64}")
+_DIGEST_LINES = re.compile(f"(?:{_DIGEST.pattern}\n)*{_DIGEST.pattern}")  # one per line
 _FOLDER_OF = operator.itemgetter(slice(None, -62))  # "blake3:ab" of "blake3:ab<62 hex>"
 READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
 LIST_THRESHOLD = 2000  # digests above which ``existing`` lists folders instead of stat-ing

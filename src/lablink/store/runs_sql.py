@@ -23,6 +23,7 @@ from lablink.store.rows import (
     ALWAYS_COLUMNS,
     COLUMN_FIELD,
     LIST_SKIPPABLE,
+    RUN_DEFAULTS,
     Blanks,
     as_number,
     metrics_by_run,
@@ -44,12 +45,6 @@ _T = TypeVar("_T")
 # Statements every run creation runs, built once (SQLAlchemy then reuses their compiled form).
 _RUN_EXISTS = sa.select(t.runs.c.id).where(t.runs.c.id == sa.bindparam("run_id"))
 _RUN_INSERT = t.runs.insert()
-# (a column default is a constant: a callable one would be left out, and the insert fail)
-_RUN_DEFAULTS = {
-    c.name: c.default.arg
-    for c in t.runs.c
-    if isinstance(c.default, sa.ColumnDefault) and c.default.is_scalar
-}
 # (the bound id is named apart from the columns set, which the call's values name)
 _SET_CONFIG = t.runs.update().where(t.runs.c.id == sa.bindparam("config_of"))
 _DROP_PARAMS = t.run_params.delete().where(t.run_params.c.run_id == sa.bindparam("run_id"))
@@ -127,7 +122,7 @@ class RunsSql(EventsSql):
                 raise AlreadyExists(f"run {values['id']} already exists")
             # on the driver's cursor (``HotSql``), every defaulted column given, as the
             # statement is compiled for the columns given
-            self.hot.execute(conn, _RUN_INSERT, {**_RUN_DEFAULTS, **values})
+            self.hot.execute(conn, _RUN_INSERT, {**RUN_DEFAULTS, **values})
             if params:
                 conn.execute(
                     t.run_params.insert(),
