@@ -6,6 +6,7 @@ Prints figures and ratios against references measured in the same run; never ass
     python benchmarks/data.py --files 2000 --big-size 200MB   # a quick run
     python benchmarks/data.py --repush-only        # push, then re-push after 1% changed,
                                                    # beside the floor (python + a stat a file)
+    python benchmarks/data.py --lookup-only        # which of N blobs a large store holds
 
 What it does, all on this machine:
 
@@ -32,6 +33,7 @@ system time. For repeatable figures, give ``--workdir`` on a freshly made file s
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import os
 import random
@@ -44,6 +46,7 @@ import tempfile
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import psutil
@@ -298,6 +301,47 @@ def repush_only(args: argparse.Namespace) -> None:
             shutil.rmtree(work, ignore_errors=True)
 
 
+def lookup_only(args: argparse.Namespace) -> None:
+    """Which of a few thousand digests a store of ``--store-blobs`` blobs holds, as a
+    commit and ``/data/missing`` ask: folder listings against a stat per digest."""
+    from lablink.store import blobs as blobs_module
+    from lablink.store.blobs import BlobStore, bytes_digest
+
+    work = Path(args.workdir or tempfile.mkdtemp(prefix="lablink-bench-data-"))
+    try:
+        store = BlobStore(str(work / "blobs"))
+        stored = [store.put_bytes(b"%d" % i, "blake3")[0] for i in range(args.store_blobs)]
+        print(f"machine: {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}")
+        print(f"store: {args.store_blobs} blobs")
+        for asked in (2_500, 10_000, 50_000):
+            if asked > args.store_blobs:
+                continue
+            wanted = stored[:: args.store_blobs // asked][: asked - 10]
+            wanted += [bytes_digest(b"absent %d" % i, "blake3") for i in range(10)]
+            times = {}
+            for label, ratio in (("listing every folder", 10**9), ("lablink", None)):
+                if ratio is not None:
+                    saved, blobs_module.NAMES_PER_LOOKUP = blobs_module.NAMES_PER_LOOKUP, ratio
+                best = min(_timed_call(functools.partial(store.existing, wanted)) for _ in range(5))
+                if ratio is not None:
+                    blobs_module.NAMES_PER_LOOKUP = saved
+                times[label] = best
+            lablink, listing = times["lablink"], times["listing every folder"]
+            print(
+                f"  {asked:>6} digests: lablink {lablink * 1e3:7.1f} ms, "
+                f"listing every folder {listing * 1e3:7.1f} ms ({listing / lablink:4.1f}x)"
+            )
+    finally:
+        if not args.workdir:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def _timed_call(fn: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    fn()
+    return time.perf_counter() - started
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--files", type=int, default=20_000)
@@ -311,7 +355,16 @@ def main() -> None:
     parser.add_argument(
         "--repeat", type=int, default=3, help="re-push rounds with --repush-only (median)"
     )
+    parser.add_argument(
+        "--lookup-only",
+        action="store_true",
+        help="only which of a few thousand digests a store of --store-blobs blobs holds",
+    )
+    parser.add_argument("--store-blobs", type=int, default=200_000)
     args = parser.parse_args()
+    if args.lookup_only:
+        lookup_only(args)
+        return
     if args.repush_only:
         repush_only(args)
         return

@@ -203,6 +203,33 @@ def test_existing_by_folder_listings(tmp_path: Any, monkeypatch: pytest.MonkeyPa
         blobs.existing([*stored, "blake3:../../etc"])
 
 
+def test_a_large_store_is_not_listed_for_a_few_digests(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Listing costs in proportion to the store: with far more blobs stored than asked
+    about, ``existing`` and ``sizes`` look each digest up, and answer the same."""
+    monkeypatch.setattr(blobs_module, "LIST_THRESHOLD", 1)
+    blobs = BlobStore(str(tmp_path / "blobs"))
+    stored = [blobs.put_bytes(f"blob {i}".encode(), "blake3")[0] for i in range(1500)]
+    absent = [bytes_digest(f"absent {i}".encode(), "blake3") for i in range(3)]
+    asked = [*stored[:3], *absent]
+    listed: list[str] = []
+    real_listdir = os.listdir
+
+    def listdir(path: str) -> list[str]:
+        listed.append(path)
+        return real_listdir(path)
+
+    monkeypatch.setattr(blobs_module.os, "listdir", listdir)
+    assert blobs.existing(asked) == set(stored[:3])
+    assert blobs.sizes(asked) == {d: len(f"blob {i}") for i, d in enumerate(stored[:3])}
+    assert len(listed) == 2  # one folder each, for the estimate
+    # Asked about most of what is stored, both list every folder holding one.
+    listed.clear()
+    assert blobs.existing(stored + absent) == set(stored)
+    assert len(listed) > 200
+
+
 def test_kept_listings_count_toward_the_memory_bound(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(VerifiedSizes, "MAX_BLOBS", 10)
     kept = VerifiedSizes()
