@@ -209,6 +209,63 @@ def test_launcher_hangup_ends_a_local_job_killed(tmp_path: Path) -> None:
     assert run.status == "killed" and "SIGHUP" in (run.status_reason or "")
 
 
+def _reapers_of(pgid: int) -> list[int]:
+    """The pids of reapers watching process group ``pgid``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            args = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"lablink-reaper" in args and str(pgid).encode() in args:
+            found.append(int(entry.name))
+    return found
+
+
+def test_a_killed_launcher_leaves_no_job_behind(tmp_path: Path) -> None:
+    """SIGKILL gives the launcher no chance to end the job: its reaper does, SIGTERM
+    then SIGKILL after the grace period (the job ignores SIGTERM)."""
+    proc = subprocess.Popen(
+        [*LAUNCH, "-p", "p", "--grace", "1s", "--", "bash", "-c", KILLED_JOB],
+        cwd=tmp_path,
+        env=_env(LABLINK_HOME=str(tmp_path / "home")),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        pids = wait_for(lambda: _pids(tmp_path / "job.pids", 2), 30, "the job")
+        assert _reapers_of(pids[0])  # the job's shell leads its group
+        proc.kill()
+        proc.wait(LIMIT)
+    finally:
+        proc.kill()
+    for pid in pids:
+        assert wait_for(lambda pid=pid: _gone(pid), 15, f"process {pid} to end")
+    assert wait_for(lambda: not _reapers_of(pids[0]), 15, "the reaper to exit")
+
+
+def test_a_job_that_ends_leaves_no_reaper(tmp_path: Path) -> None:
+    env = _env(LABLINK_HOME=str(tmp_path / "home"))
+    done = lablink(tmp_path, env, "launch", "-p", "p", "--", "bash", "-c", "echo $$ > job.pids")
+    assert done.returncode == 0, done.stderr
+    (pid,) = _pids(tmp_path / "job.pids", 1)
+    assert not _reapers_of(pid)
+    (run,) = _runs(tmp_path / "home", "p")
+    assert run.status == "finished"
+
+
+# a shell ignoring SIGTERM (as its sleep does, the disposition inherited) and a child
+KILLED_JOB = "trap '' TERM; sleep 300 & echo $! >>job.pids; echo $$ >>job.pids; wait"
+
+
+def _pids(path: Path, count: int) -> list[int] | None:
+    """The pids written to ``path``, the group leader's first, once there are ``count``."""
+    if not path.exists():
+        return None
+    pids = [int(p) for p in path.read_text().split()]
+    return pids[::-1] if len(pids) >= count else None
+
+
 def test_a_command_that_cannot_run_is_a_failed_run(tmp_path: Path) -> None:
     home = tmp_path / "home"
     done = lablink(

@@ -81,6 +81,7 @@ def test_a_job_never_waits_for_the_store(
     assert not store.ready.is_set()
     assert (tmp_path / "stdout-kind.txt").read_text() == "file"
     store.ready.set()
+    group.release()
     group.finish_output()
     sink.close()
     ended = time.time()
@@ -104,6 +105,7 @@ def test_what_lablink_cannot_keep_up_with_is_skipped_and_counted(
     group = _job(tmp_path, sink, 160_000)
     assert group.proc.wait(HANG) == 0
     store.ready.set()
+    group.release()
     group.finish_output()
     sink.close()
     lines = store.lines()
@@ -126,6 +128,7 @@ def test_what_is_read_gives_its_disk_back(
     out = group.output.streams[0]
     wait_for(lambda: out.read == os.fstat(out.fileno()).st_size, HANG, "the output read")
     allocated = os.fstat(out.fileno()).st_blocks * 512
+    group.release()
     group.finish_output()
     sink.close()
     if out.freed == 0:

@@ -369,7 +369,7 @@ class LocalJob(Job):
         attempt = Attempt(number, time.time())
         status_file = Path(tempfile.mkstemp(prefix="lablink-status-")[1])
         env = self._env(number, status_file)
-        group, failure = _start(self.command, env, sink, self.echo)
+        group, failure = _start(self.command, env, sink, self.echo, self.options.grace)
         creation = self._begin_create()  # the run is made while the command starts
         if group is None:
             attempt.ended_at, attempt.status = time.time(), "failed"
@@ -409,6 +409,7 @@ class LocalJob(Job):
                 break
         if _leftovers(group):  # children the leader left behind go with it
             group.end(0)
+        group.release()
         group.finish_output()
         attempt.ended_at = time.time()
         attempt.exit_code = group.proc.returncode
@@ -426,7 +427,7 @@ class LocalJob(Job):
 
 
 def _start(
-    command: Sequence[str], env: Mapping[str, str], sink: LogSink, echo: bool
+    command: Sequence[str], env: Mapping[str, str], sink: LogSink, echo: bool, grace: float
 ) -> tuple[Group | None, str]:
     """The started command, or None and why it cannot be executed."""
     if shutil.which(command[0], path=env.get("PATH")) is None and not os.access(
@@ -434,7 +435,7 @@ def _start(
     ):
         return None, "not found or not executable"
     try:
-        return Group(command, env, sink, echo), ""
+        return Group(command, env, sink, echo, grace), ""
     except OSError as exc:
         return None, str(exc.strerror or exc)
 
