@@ -5,6 +5,7 @@ another algorithm; ``BlobStore.existing`` finds blobs by folder listings."""
 
 from __future__ import annotations
 
+import collections
 import json
 import os
 from collections.abc import Callable
@@ -211,8 +212,12 @@ def test_a_large_store_is_not_listed_for_a_few_digests(
     monkeypatch.setattr(blobs_module, "LIST_THRESHOLD", 1)
     blobs = BlobStore(str(tmp_path / "blobs"))
     stored = [blobs.put_bytes(f"blob {i}".encode(), "blake3")[0] for i in range(1500)]
-    absent = [bytes_digest(f"absent {i}".encode(), "blake3") for i in range(3)]
-    asked = [*stored[:3], *absent]
+    # A digest stored and one not in each of the three fullest folders (over 8 of the
+    # 1,500 blobs each: more than four names per digest asked about)
+    fullest = collections.Counter(d[:9] for d in stored).most_common(3)
+    assert all(count > 8 for _, count in fullest)
+    here = [next(d for d in stored if d.startswith(folder)) for folder, _ in fullest]
+    asked = here + [folder + "f" * 62 for folder, _ in fullest]
     listed: list[str] = []
     real_listdir = os.listdir
 
@@ -221,11 +226,13 @@ def test_a_large_store_is_not_listed_for_a_few_digests(
         return real_listdir(path)
 
     monkeypatch.setattr(blobs_module.os, "listdir", listdir)
-    assert blobs.existing(asked) == set(stored[:3])
-    assert blobs.sizes(asked) == {d: len(f"blob {i}") for i, d in enumerate(stored[:3])}
-    assert len(listed) == 2  # one folder each, for the estimate
+    assert blobs.existing(asked) == set(here)
+    assert len(listed) == 1  # one of the folders, for the estimate
+    assert blobs.sizes(asked) == {d: len(f"blob {stored.index(d)}") for d in here}
+    assert len(listed) == 2
     # Asked about most of what is stored, both list every folder holding one.
     listed.clear()
+    absent = [bytes_digest(f"absent {i}".encode(), "blake3") for i in range(3)]
     assert blobs.existing(stored + absent) == set(stored)
     assert len(listed) > 200
 
