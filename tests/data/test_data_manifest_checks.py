@@ -12,13 +12,14 @@ import json
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from lablink.core.datasets.manifest import MAX_PATH, FileEntry, Manifest, _all_valid
+from lablink.core.datasets.manifest import MAX_PATH, Checked, FileEntry, Manifest, _all_valid
 from lablink.errors import InvalidInput
 
 GOOD = "blake3:" + "ab" * 32
+OTHER = "blake3:" + "cd" * 32
 PATH_CHARS = st.sampled_from(["a", "b", ".", "/", "-", " ", "\\", "\n", "\x00", "\x1f", "é"])
 PATHS = st.text(PATH_CHARS, max_size=8)
 DIGESTS = st.sampled_from([GOOD, "blake3:" + "cd" * 32, "blake3:AB", "sha256:" + "ab" * 32, ""])
@@ -48,6 +49,59 @@ def test_the_fast_check_agrees_with_the_slow_one(files: list[FileEntry], sort: b
         files = sorted(files, key=lambda f: f.path if isinstance(f.path, str) else "")
     manifest = Manifest("blake3", tuple(files))
     assert _all_valid("blake3", manifest.files) == slow_ok(manifest)
+
+
+def outcome(build: Any) -> Manifest | str:
+    try:
+        return build()  # type: ignore[no-any-return]
+    except InvalidInput as exc:
+        return f"refused: {exc.message}"
+
+
+CLEAN_PATHS = st.sampled_from(["a", "b", "b/c", "b/d", "e/f/g", ".x", "é"])
+# a field of an entry and a value for it, good or bad (a path is always text: what
+# scan builds from file names)
+SPOILS = st.one_of(
+    st.tuples(st.just("path"), st.sampled_from(["a", "b/c", "a/b", "", "../x", "b/", "a\\b"])),
+    st.tuples(st.just("size"), st.sampled_from([0, 5, -1, True, 1.5])),
+    st.tuples(st.just("digest"), st.sampled_from([GOOD, OTHER, "sha256:" + "ab" * 32, "", 3])),
+)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(
+    st.dictionaries(CLEAN_PATHS, st.tuples(st.integers(0, 9), st.sampled_from([GOOD, OTHER]))),
+    st.one_of(st.none(), st.tuples(st.integers(0, 20), SPOILS)),
+    st.sampled_from(["blake3", "sha256"]),
+)
+def test_what_a_checked_manifest_vouches_for_changes_no_verdict(
+    files: dict[str, tuple[int, str]], spoil: tuple[int, tuple[str, Any]] | None, algorithm: str
+) -> None:
+    """A valid manifest, then the same files with one field of one entry sometimes
+    spoiled: built with the first as ``checked`` (a re-push), the second is accepted
+    or refused exactly as when built alone."""
+    entries = [FileEntry(p, s, d) for p, (s, d) in sorted(files.items())]
+    valid = outcome(lambda: Manifest.build("blake3", entries))
+    assume(isinstance(valid, Manifest))  # "b" beside "b/c": no valid first manifest
+    assert isinstance(valid, Manifest)
+    checked = Checked(algorithm, [f.path for f in valid.files], {f.digest for f in valid.files})
+    if spoil is not None and entries:
+        index, (field, value) = spoil
+        index %= len(entries)
+        entries[index] = entries[index]._replace(**{field: value})
+    alone = outcome(lambda: Manifest.build("blake3", entries))
+    vouched = outcome(lambda: Manifest.build("blake3", entries, checked))
+    if isinstance(alone, str):
+        assert isinstance(vouched, str)  # refused too (either check may name it)
+    else:
+        assert vouched == alone
+
+
+def test_a_checked_manifest_of_another_algorithm_vouches_for_nothing() -> None:
+    sha = "sha256:" + "ab" * 32
+    checked = Checked("sha256", ["a"], {sha})
+    with pytest.raises(InvalidInput, match="is not a blake3 id"):
+        Manifest.build("blake3", [FileEntry("a", 1, sha)], checked)
 
 
 @pytest.mark.parametrize(

@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 
-from lablink.core.datasets.manifest import FileEntry, Manifest, path_matches
+from lablink.core.datasets.manifest import Checked, FileEntry, Manifest, path_matches
 from lablink.errors import InvalidInput
 from lablink.homedir import make_dirs
 from lablink.store.blobs import file_digest
@@ -198,12 +198,15 @@ def scan(
     workers: int = WORKERS,
     links: Mapping[str, str] | None = None,
     listed: Collection[str] | None = None,
+    checked: Checked | None = None,
 ) -> tuple[Manifest, dict[str, str], int]:
     """The manifest of ``files`` (from ``list_files(root)``), with their sources.
 
     ``links`` (relative path → target) become link entries, stored as links. The hash
     cache forgets its rows below ``root`` for files not in ``listed`` (every absolute
     path ``list_files`` found, excluded ones too; by default those of ``files``).
+    ``checked`` (the latest version's manifest) vouches for the paths and digests it
+    holds, which the manifest's validation then skips.
 
     Returns:
         The manifest, digest → absolute path of one file with that content, and how
@@ -258,7 +261,7 @@ def scan(
     entries = list(map(FileEntry, map(_FIRST, files), map(_FIRST, map(_THIRD, files)), found))
     entries += [FileEntry.symlink(rel, target) for rel, target in (links or {}).items()]
     sources = dict(zip(found, paths, strict=True))  # one file per content: the last listed
-    return Manifest.build(ALGORITHM, entries), sources, len(fresh)
+    return Manifest.build(ALGORITHM, entries, checked), sources, len(fresh)
 
 
 def _batches(todo: list[tuple[str, _Stat]]) -> Iterator[list[tuple[str, _Stat]]]:

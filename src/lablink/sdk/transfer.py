@@ -9,6 +9,8 @@ A re-push asks only about the blobs the dataset's latest version does not name: 
 version's manifest is in the client cache (a push and a pull leave it there), and
 every blob a version names was on the remote when it was committed. Should one be
 gone since, the commit is refused and the push asks about every blob and commits again.
+Nor does it check again, in the manifest it builds, the paths and digests that manifest
+holds (the remote checks the whole manifest at commit in any case).
 
 Pull: resolve the reference, read the manifest, fetch the blobs the cache lacks from
 the nearest endpoint, then hardlink the files into place. An interrupted pull keeps
@@ -26,7 +28,7 @@ from pathlib import Path
 from typing import Protocol
 
 from lablink.checks.tablefiles import FORMATS, table_format
-from lablink.core.datasets.manifest import loads, path_matches
+from lablink.core.datasets.manifest import Checked, loads, path_matches
 from lablink.core.datasets.profiles import encode_profile
 from lablink.core.datasets.refs import check_name, parse_ref
 from lablink.errors import Conflict, InvalidInput, LablinkError, NotFound
@@ -41,6 +43,8 @@ from lablink.store.blobs import bytes_digest
 
 Advance = Callable[[int], None]
 logger = logging.getLogger("lablink.sdk.data")
+_PATH, _DIGEST = operator.itemgetter("path"), operator.itemgetter("digest")
+_HAS_LINK = operator.methodcaller("__contains__", "link")
 
 
 class Progress(Protocol):
@@ -144,13 +148,18 @@ def push(
         logger.warning(
             "lablink: %s is a symlink to %s, outside %s; adding its content", rel, real, path
         )
+    wanted = check_tables is not None or cache is not None
+    latest = _latest_digest(remote, name) if wanted else None
+    prior = _cached_manifest(cache, latest) if cache is not None and latest else None
     hashes = HashCache(hash_cache)
     try:
         total = sum(st[0] for _, _, st in files)
         stage = progress.stage("hashing", total)
         # an excluded file's row stays while it exists
         present = list(map(operator.itemgetter(1), listed))
-        manifest, sources, hashed = scan(path, files, hashes, stage, links=kept, listed=present)
+        manifest, sources, hashed = scan(
+            path, files, hashes, stage, links=kept, listed=present, checked=prior
+        )
     finally:
         hashes.close()
     blobs = manifest.blobs()
@@ -158,15 +167,15 @@ def push(
     small = {manifest_digest: manifest.encode()}
     tables = None
     profile_digest = None
-    wanted = check_tables is not None or cache is not None
-    latest = _latest_digest(remote, name) if wanted else None
     if check_tables is not None:
         tables = check_tables(_table_files(path, files), latest == manifest_digest)
         if tables.profile is not None:
             profile_bytes = encode_profile(tables.profile)
             profile_digest = bytes_digest(profile_bytes, "blake3")
             small[profile_digest] = profile_bytes
-    known = _named_blobs(cache, latest) if cache is not None and latest else set()
+    # Every blob the latest version names, and its manifest, was on the remote when it
+    # was committed.
+    known = {*prior.digests, latest} if prior is not None and latest else set()
     if latest == manifest_digest:
         known.add(manifest_digest)  # the latest version again: its manifest is stored
     todo, sent = _send_missing(remote, blobs, small, sources, known, progress)
@@ -236,18 +245,26 @@ def _send_missing(
     return todo, sent
 
 
-def _named_blobs(cache: BlobCache, digest: str) -> set[str]:
-    """The blobs (and manifest) of the version whose manifest is ``digest``, when the
-    client cache holds that manifest; else nothing (asking about every blob is right)."""
+def _cached_manifest(cache: BlobCache, digest: str) -> Checked | None:
+    """What the manifest ``digest`` holds, when the client cache has it: its paths and
+    the blobs it names; else None (then every blob is asked about, every path checked).
+
+    It came from this client's own push or a verified pull; a commit checks everything
+    again on the remote in any case.
+    """
     if not cache.has(digest):
-        return set()
+        return None
     try:
-        files = loads(cache.path(digest).read_bytes())["files"]
-        named = {f["digest"] for f in files if "link" not in f}
+        body = loads(cache.path(digest).read_bytes())
+        files = body["files"]
+        paths = list(map(_PATH, files))
+        if any(map(_HAS_LINK, files)):
+            named = {f["digest"] for f in files if "link" not in f}
+        else:
+            named = set(map(_DIGEST, files))
+        return Checked(str(body["algorithm"]), paths, named)
     except (OSError, ValueError, KeyError, TypeError):
-        return set()  # evicted meanwhile, or not a manifest: ask about everything
-    named.add(digest)
-    return named
+        return None  # evicted meanwhile, or not a manifest: ask about everything
 
 
 def _remember_manifest(cache: BlobCache, digest: str, data: bytes) -> None:
