@@ -120,6 +120,31 @@ def test_a_change_within_the_mtime_tick_is_not_missed(tmp_path: Path, work: Path
     assert tree_bytes(work / "out") == tree_bytes(src)
 
 
+def test_a_change_two_seconds_later_on_a_whole_second_file_system_is_not_missed(
+    tmp_path: Path, work: Path
+) -> None:
+    """FAT keeps mtimes in two-second steps: a file hashed 1.5 s after its write and
+    rewritten (same size) half a second later keeps its mtime. A whole-second mtime
+    must be older than the racy window of coarse clocks before its hash is trusted."""
+    embedded = client_settings(tmp_path / "home")
+    src = make_tree(work / "src", files=6)
+    age(src)
+    add(src, "fat", settings=embedded)  # the store made: the next add hashes at once
+    victim = src / "part0" / "f0000.bin"
+    second = (time.time_ns() - 1_100_000_000) // 1_000_000_000 * 1_000_000_000
+    os.utime(victim, ns=(second, second))  # 1.1-2.1 s ago, a whole second
+    add(src, "fat", settings=embedded)
+    st = victim.stat()
+    with victim.open("r+b") as fh:
+        fh.write(bytes(b ^ 0xFF for b in victim.read_bytes()))
+    os.utime(victim, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert victim.stat().st_mtime_ns == second
+    again = add(src, "fat", settings=embedded)
+    assert again.created and again.hashed == 1
+    download("fat", work / "out", settings=embedded)
+    assert tree_bytes(work / "out") == tree_bytes(src)
+
+
 def test_truncated_and_replaced_files_are_hashed_again(tmp_path: Path, work: Path) -> None:
     embedded = client_settings(tmp_path / "home")
     src = make_tree(work / "src", files=12, size=(1000, 2000))

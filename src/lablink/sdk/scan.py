@@ -5,7 +5,9 @@ Hashing runs in a small thread pool (hashlib and blake3 release the GIL). A hash
 ``lablink data add`` of a tree where 1% of the files changed hash only that 1%, as
 git's index and DVC's state database do. A cached hash is trusted only when the
 file's mtime is more than a second older than the moment it was hashed, so a write in
-the same clock tick as the hash is never missed (git's "racy clean" problem). Each
+the same clock tick as the hash is never missed (git's "racy clean" problem); three
+seconds when the mtime is a whole second (FAT keeps two-second times, other old file
+systems whole seconds: a write two seconds later may keep the mtime). Each
 scan of a tree forgets the cached rows below it whose file it no longer lists, so the
 cache holds only files that still exist (other trees' rows stay until they are scanned).
 """
@@ -35,6 +37,7 @@ WORKERS = 2
 BATCH_FILES = 64  # files per task: handing each small file to a thread costs more than hashing it
 BATCH_BYTES = 16 * 1024 * 1024
 RACY_NS = 1_000_000_000
+COARSE_RACY_NS = 3 * RACY_NS  # for an mtime of whole seconds
 _Stat = tuple[int, int, int]  # size, mtime_ns, inode
 _FIRST, _SECOND, _THIRD = (operator.itemgetter(i) for i in range(3))
 
@@ -226,7 +229,7 @@ def scan(
             and row[1] == st[0]
             and row[2] == st[1]
             and row[3] == st[2]
-            and st[1] + RACY_NS < row[5]
+            and st[1] + (RACY_NS if st[1] % RACY_NS else COARSE_RACY_NS) < row[5]
         ):
             digests[path] = row[4]
             trusted += st[0]
