@@ -8,6 +8,7 @@ version whose manifest is byte-identical to a cold push of the same tree.
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 import time
@@ -18,9 +19,11 @@ from datatools import Counting, client_settings, make_tree, tree_bytes
 
 from helpers import AppServer
 from lablink.core.lab import Lab
+from lablink.sdk import scan as scan_module
 from lablink.sdk.data import add, download
 from lablink.sdk.remote_http import HttpRemote
 from lablink.sdk.scan import list_files, scan
+from lablink.settings import Settings
 
 Origin = tuple[AppServer, Counting]
 OLD_NS = 1_000_000_000 * 1_000_000_000  # 2001: far outside the racy window
@@ -143,6 +146,60 @@ def test_a_change_two_seconds_later_on_a_whole_second_file_system_is_not_missed(
     assert again.created and again.hashed == 1
     download("fat", work / "out", settings=embedded)
     assert tree_bytes(work / "out") == tree_bytes(src)
+
+
+def test_a_push_after_a_pull_hashes_only_what_changed(tmp_path: Path, work: Path) -> None:
+    """A pull places hardlinks to verified blobs and records them in the hash cache: a
+    push of the pulled folder after one file changed hashes that file alone, and makes
+    the version a cold push of the folder makes."""
+    embedded = client_settings(tmp_path / "home")
+    src = make_tree(work / "src", files=20)
+    add(src, "pulled", settings=embedded)
+    download("pulled", work / "first", settings=embedded)  # fetches the blobs
+    for blob in (tmp_path / "home" / "cache").rglob("blake3/*/*"):
+        os.utime(blob, ns=(OLD_NS, OLD_NS))  # fetched long ago: past the racy window
+    dest = work / "second"
+    download("pulled", dest, settings=embedded)
+    changed = dest / "part1" / "f0004.bin"
+    changed.unlink()  # a new file, not a write through the link into the cache
+    changed.write_bytes(b"changed after the pull")
+    pushed = add(dest, "pulled", settings=embedded)
+    assert pushed.created and pushed.hashed == 1
+    cold = add(dest, "cold", settings=client_settings(tmp_path / "cold"))
+    assert cold.hashed == 22 and cold.version.digest == pushed.version.digest
+    # Copies (no hardlinks) are not recorded: their contents were written just now.
+    copied = download("pulled@v1", work / "copy", link=False, settings=embedded)
+    assert copied.materialised.copied == 22 and not copied.materialised.placed
+
+
+def test_pulled_rows_are_kept_per_folder_and_bounded(
+    tmp_path: Path, work: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pulling into one folder again replaces its rows; past the size bound, a pull
+    records none (and its folder's push hashes every file, as before)."""
+    embedded = client_settings(tmp_path / "home")
+    src = make_tree(work / "src", files=20)
+    add(src, "bounded", settings=embedded)
+    dest = work / "dest"
+    download("bounded", dest, settings=embedded)
+    (src / "part0" / "f0000.bin").unlink()
+    add(src, "bounded", settings=embedded)
+    download("bounded@v2", dest, settings=embedded)
+    # v2's 21 files: the row of v1's file is gone, though the pull left the file there
+    assert rows_below(embedded, dest) == {
+        str(p.resolve()) for p in dest.rglob("*") if p.is_file() and p.name != "f0000.bin"
+    }
+    monkeypatch.setattr(scan_module, "MAX_PULLED_BYTES", 0)
+    download("bounded@v1", work / "other", settings=embedded)
+    assert not rows_below(embedded, work / "other")
+
+
+def rows_below(settings: Settings, folder: Path) -> set[str]:
+    """The hash cache's paths at or below ``folder``."""
+    root = str(folder.resolve())
+    with sqlite3.connect(settings.cache_dir / "hashes.db") as db:
+        found = {row[0] for row in db.execute("SELECT path FROM hashes")}
+    return {p for p in found if p == root or p.startswith(root + os.sep)}
 
 
 def test_truncated_and_replaced_files_are_hashed_again(tmp_path: Path, work: Path) -> None:

@@ -43,6 +43,11 @@ class Materialised:
     linked: int = 0
     copied: int = 0
     unchanged: int = 0
+    # each file now a hardlink to its blob: (absolute path, (size, mtime_ns, inode) of
+    # that inode, digest), so the hash cache can know it without hashing it
+    placed: list[tuple[str, tuple[int, int, int], str]] = dataclasses.field(
+        default_factory=list, repr=False
+    )
 
 
 class ClientCache(BlobCache):
@@ -90,12 +95,15 @@ class ClientCache(BlobCache):
                 made.add(parent)
             if entry.link is None:
                 source = self.where(entry.digest)
-                _check_size(source, entry.path, entry.size)
+                held = _blob_stat(source, entry.path, entry.size)
             try:
                 if entry.link is not None:
                     _put_link(entry.link, target, result)
                 else:
                     link = self._put_file(source, target, link, result)
+                    if link:  # the file is the blob's inode: its stat is the blob's
+                        stat_key = (held.st_size, held.st_mtime_ns, held.st_ino)
+                        result.placed.append((f"{inside}/{entry.path}", stat_key, entry.digest))
             except IsADirectoryError:
                 raise InvalidInput(
                     f"{target} is a folder where the version has a file",
@@ -250,19 +258,21 @@ def _first_link(folder: str, root: str) -> str:
     return folder
 
 
-def _check_size(source: str, path: str, size: int) -> None:
-    """Refuse to place a file whose blob is not the size the manifest lists.
+def _blob_stat(source: str, path: str, size: int) -> os.stat_result:
+    """The stat of the blob for ``path``, refused when it is not the size the manifest
+    lists.
 
     The blob matches its digest, so the manifest is what is wrong (a server that did
     not check sizes at commit accepted it): placing the file would write other bytes
     than ``data show`` promised, silently.
     """
-    held = os.stat(source).st_size
-    if held != size:
+    held = os.stat(source)
+    if held.st_size != size:
         raise Conflict(
-            f"{path}: the version lists {size} bytes, but its blob holds {held} bytes",
+            f"{path}: the version lists {size} bytes, but its blob holds {held.st_size} bytes",
             "the version's manifest is wrong; add the folder again to make a correct version",
         )
+    return held
 
 
 def _same_file(a: str, b: str) -> bool:

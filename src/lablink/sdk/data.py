@@ -400,4 +400,13 @@ def download(
 
     settings = settings or Settings.load()
     with session(settings) as (remote, cache):
-        return pull(remote, cache, ref, Path(dest), link=link, include=include, progress=progress)
+        return pull(
+            remote,
+            cache,
+            ref,
+            Path(dest),
+            link=link,
+            include=include,
+            progress=progress,
+            hash_cache=settings.cache_dir / "hashes.db",
+        )

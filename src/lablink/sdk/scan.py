@@ -38,6 +38,7 @@ BATCH_FILES = 64  # files per task: handing each small file to a thread costs mo
 BATCH_BYTES = 16 * 1024 * 1024
 RACY_NS = 1_000_000_000
 COARSE_RACY_NS = 3 * RACY_NS  # for an mtime of whole seconds
+MAX_PULLED_BYTES = 256 * 1024 * 1024  # about a million rows: beyond, pulls record none
 _Stat = tuple[int, int, int]  # size, mtime_ns, inode
 _FIRST, _SECOND, _THIRD = (operator.itemgetter(i) for i in range(3))
 
@@ -62,12 +63,10 @@ class HashCache:
         """Known files at or below ``root`` (not a sibling ``root``-prefixed name):
         path → (path, size, mtime_ns, inode, digest, hashed_ns), the row as stored (no
         tuples rebuilt: a re-push reads every row)."""
-        # Every path below root sorts in [root + sep, root + the character after sep):
-        # one range on the primary key, whatever characters the names hold.
         rows = self._db.execute(
             "SELECT path, size, mtime_ns, ino, digest, hashed_ns FROM hashes "
             "WHERE path = ? OR (path >= ? AND path < ?)",
-            (root, root + os.sep, root + chr(ord(os.sep) + 1)),
+            _below(root),
         ).fetchall()
         return dict(zip(map(_FIRST, rows), rows, strict=True))
 
@@ -84,16 +83,35 @@ class HashCache:
         except sqlite3.OperationalError as error:  # an SQLite built without JSON: keep them
             logger.debug("lablink: hash cache rows not pruned: %s", error)
 
-    def store(self, rows: list[tuple[str, _Stat, str, int]]) -> None:
-        """Remember fresh hashes (one transaction)."""
+    def store(self, rows: list[tuple[str, _Stat, str, int]], replace_under: str = "") -> None:
+        """Remember fresh hashes (one transaction); with ``replace_under``, the rows of
+        files at or below that folder are dropped first."""
         if not rows:
             return
         self._db.execute("BEGIN IMMEDIATE")
+        if replace_under:
+            self._db.execute(
+                "DELETE FROM hashes WHERE path = ? OR (path >= ? AND path < ?)",
+                _below(replace_under),
+            )
         self._db.executemany(
             "INSERT OR REPLACE INTO hashes VALUES (?, ?, ?, ?, ?, ?)",
             [(p, s[0], s[1], s[2], d, h) for p, s, d, h in rows],
         )
         self._db.execute("COMMIT")
+
+    def size(self) -> int:
+        """Bytes the rows take in the database (free pages left out)."""
+        pages = self._db.execute("PRAGMA page_count").fetchone()[0]
+        free = self._db.execute("PRAGMA freelist_count").fetchone()[0]
+        return int((pages - free) * self._db.execute("PRAGMA page_size").fetchone()[0])
+
+
+def _below(root: str) -> tuple[str, str, str]:
+    """The parameters of ``path = ? OR (path >= ? AND path < ?)`` for ``root`` and every
+    path below it: they sort in [root + sep, root + the character after sep), whatever
+    characters the names hold (not a sibling ``root``-prefixed name)."""
+    return root, root + os.sep, root + chr(ord(os.sep) + 1)
 
 
 @dataclasses.dataclass
@@ -265,6 +283,33 @@ def scan(
     entries += [FileEntry.symlink(rel, target) for rel, target in (links or {}).items()]
     sources = dict(zip(found, paths, strict=True))  # one file per content: the last listed
     return Manifest.build(ALGORITHM, entries, checked), sources, len(fresh)
+
+
+def remember_placed(hash_cache: Path, root: str, files: Sequence[tuple[str, _Stat, str]]) -> None:
+    """Record in the hash cache files whose digests are known without reading them:
+    (absolute path, stat, digest) of each file a pull placed under the folder ``root``
+    as a hardlink to its verified blob. A push of that folder then hashes only what
+    changed since the pull.
+
+    The folder's rows are replaced, so pulling into one folder again and again keeps
+    one row a file; pulls into many folders stop being recorded once the cache's rows
+    take ``MAX_PULLED_BYTES`` (a push of any folder still records its hashes). A cache
+    that cannot be written is logged, never raised: the pull succeeded.
+    """
+    if not files:
+        return
+    now = time.time_ns()  # the racy rule applies: a blob written this second is not trusted
+    try:
+        hashes = HashCache(hash_cache)
+        try:
+            if hashes.size() > MAX_PULLED_BYTES:
+                logger.info("lablink: the hash cache is full; the pulled files are not in it")
+                return
+            hashes.store([(path, st, digest, now) for path, st, digest in files], root)
+        finally:
+            hashes.close()
+    except (sqlite3.Error, OSError) as exc:
+        logger.warning("lablink: the pulled files are not in the hash cache: %s", exc)
 
 
 def _batches(todo: list[tuple[str, _Stat]]) -> Iterator[list[tuple[str, _Stat]]]:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import operator
+import os
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -37,7 +38,15 @@ from lablink.sdk.cache import ClientCache, Materialised, make_folder
 from lablink.sdk.data_tables import TableCheck
 from lablink.sdk.fetch import FetchReport
 from lablink.sdk.remote import DataRemote
-from lablink.sdk.scan import HashCache, Links, exclude_files, list_files, scan
+from lablink.sdk.scan import (
+    ALGORITHM,
+    HashCache,
+    Links,
+    exclude_files,
+    list_files,
+    remember_placed,
+    scan,
+)
 from lablink.store.blobcache import BlobCache
 from lablink.store.blobs import bytes_digest
 
@@ -294,11 +303,14 @@ def pull(
     link: bool = True,
     include: Sequence[str] = (),
     progress: Progress | None = None,
+    hash_cache: Path | None = None,
 ) -> PullResult:
     """Materialise version ``ref`` under ``dest`` (hardlinks from the cache).
 
     With ``include`` (globs on the relative path, or folders), only the files that
-    match are fetched and placed (``Manifest.select``).
+    match are fetched and placed (``Manifest.select``). The files placed as hardlinks
+    go into the ``hash_cache`` with their digests, so a push of ``dest`` after a few
+    changes hashes only those.
 
     Raises:
         InvalidInput: a bad reference; ``dest`` is a file or cannot be created; an
@@ -321,6 +333,8 @@ def pull(
     report.merge(remote.fetch(cache, todo, advance))
     advance = progress.stage("placing files", manifest.size)
     placed = cache.materialise(manifest, dest, link=link, advance=advance)
+    if hash_cache is not None and manifest.algorithm == ALGORITHM:
+        remember_placed(hash_cache, os.path.realpath(dest), placed.placed)
     cache.touch([*blobs, version.digest])
     cache.evict(protect=[*blobs, version.digest])
     seconds = time.perf_counter() - started
