@@ -26,7 +26,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from lablink.core.datasets.manifest import Manifest, check_path
+from lablink.core.datasets.manifest import FileEntry, Manifest, check_path
 from lablink.errors import Conflict, InvalidInput
 from lablink.store.blobcache import BlobCache
 from lablink.store.blobs import READ_ONLY, raise_storage_error
@@ -43,11 +43,6 @@ class Materialised:
     linked: int = 0
     copied: int = 0
     unchanged: int = 0
-    # each file now a hardlink to its blob: (absolute path, (size, mtime_ns, inode) of
-    # that inode, digest), so the hash cache can know it without hashing it
-    placed: list[tuple[str, tuple[int, int, int], str]] = dataclasses.field(
-        default_factory=list, repr=False
-    )
 
 
 class ClientCache(BlobCache):
@@ -66,12 +61,15 @@ class ClientCache(BlobCache):
         *,
         link: bool = True,
         advance: Advance | None = None,
+        on_linked: Callable[[str, FileEntry, os.stat_result], None] | None = None,
     ) -> Materialised:
         """Put every file of ``manifest`` under ``dest`` from the cache.
 
         Files already linked to the cache are left as they are, so an interrupted
         pull resumes where it stopped. Files in ``dest`` that the manifest does not
-        list are left alone.
+        list are left alone. ``on_linked(path, entry, stat)`` hears of each file that
+        is a hardlink to its blob once placed: its absolute path (``dest`` resolved),
+        its entry and its stat, the blob's.
 
         Raises:
             InvalidInput: a manifest path that would leave ``dest``, or a folder in
@@ -101,9 +99,8 @@ class ClientCache(BlobCache):
                     _put_link(entry.link, target, result)
                 else:
                     link = self._put_file(source, target, link, result)
-                    if link:  # the file is the blob's inode: its stat is the blob's
-                        stat_key = (held.st_size, held.st_mtime_ns, held.st_ino)
-                        result.placed.append((f"{inside}/{entry.path}", stat_key, entry.digest))
+                    if link and on_linked is not None:  # the file is the blob's inode
+                        on_linked(f"{inside}/{entry.path}", entry, held)
             except IsADirectoryError:
                 raise InvalidInput(
                     f"{target} is a folder where the version has a file",

@@ -285,31 +285,74 @@ def scan(
     return Manifest.build(ALGORITHM, entries, checked), sources, len(fresh)
 
 
-def remember_placed(hash_cache: Path, root: str, files: Sequence[tuple[str, _Stat, str]]) -> None:
-    """Record in the hash cache files whose digests are known without reading them:
-    (absolute path, stat, digest) of each file a pull placed under the folder ``root``
-    as a hardlink to its verified blob. A push of that folder then hashes only what
-    changed since the pull.
+class PulledFiles:
+    """Records in the hash cache the files a pull places as hardlinks to verified
+    blobs, with the blobs' digests, so a push of that folder hashes only what changed
+    since the pull.
 
     The folder's rows are replaced, so pulling into one folder again and again keeps
-    one row a file; pulls into many folders stop being recorded once the cache's rows
-    take ``MAX_PULLED_BYTES`` (a push of any folder still records its hashes). A cache
-    that cannot be written is logged, never raised: the pull succeeded.
+    one row a file; once the cache's rows take ``MAX_PULLED_BYTES``, pulls record none
+    (a push of any folder still records its hashes). Rows go in batches, so a pull of
+    a million files holds a few thousand at a time. A cache that cannot be written is
+    logged, never raised: the pull succeeds.
     """
-    if not files:
-        return
-    now = time.time_ns()  # the racy rule applies: a blob written this second is not trusted
-    try:
-        hashes = HashCache(hash_cache)
+
+    BATCH = 5000
+
+    def __init__(self, hashes: HashCache, root: str) -> None:
+        self._hashes: HashCache | None = hashes
+        self._root = root
+        self._rows: list[tuple[str, _Stat, str, int]] = []
+        # the racy rule applies: a blob written within a second of this is not trusted
+        self._now = time.time_ns()
+
+    @classmethod
+    def open(cls, hash_cache: Path, root: str) -> PulledFiles | None:
+        """A recorder for a pull into ``root`` (resolved), or None when the cache is
+        full or cannot be opened."""
         try:
-            if hashes.size() > MAX_PULLED_BYTES:
-                logger.info("lablink: the hash cache is full; the pulled files are not in it")
-                return
-            hashes.store([(path, st, digest, now) for path, st, digest in files], root)
-        finally:
+            hashes = HashCache(hash_cache)
+        except (sqlite3.Error, OSError) as exc:
+            logger.warning("lablink: the pulled files are not in the hash cache: %s", exc)
+            return None
+        if _size_or_zero(hashes) > MAX_PULLED_BYTES:
+            logger.info("lablink: the hash cache is full; the pulled files are not in it")
             hashes.close()
-    except (sqlite3.Error, OSError) as exc:
-        logger.warning("lablink: the pulled files are not in the hash cache: %s", exc)
+            return None
+        return cls(hashes, root)
+
+    def add(self, path: str, entry: FileEntry, held: os.stat_result) -> None:
+        """Record one placed file (its stat is its blob's)."""
+        stat_key = (held.st_size, held.st_mtime_ns, held.st_ino)
+        self._rows.append((path, stat_key, entry.digest, self._now))
+        if len(self._rows) >= self.BATCH:
+            self._write()
+
+    def close(self) -> None:
+        """Record what is left and close the cache."""
+        self._write()
+        if self._hashes is not None:
+            self._hashes.close()
+            self._hashes = None
+
+    def _write(self) -> None:
+        rows, self._rows = self._rows, []
+        if self._hashes is None or not rows:
+            return
+        try:
+            self._hashes.store(rows, self._root)
+            self._root = ""  # replaced at the first batch only
+        except (sqlite3.Error, OSError) as exc:
+            logger.warning("lablink: the pulled files are not in the hash cache: %s", exc)
+            self._hashes.close()
+            self._hashes = None
+
+
+def _size_or_zero(hashes: HashCache) -> int:
+    try:
+        return hashes.size()
+    except sqlite3.Error:
+        return 0
 
 
 def _batches(todo: list[tuple[str, _Stat]]) -> Iterator[list[tuple[str, _Stat]]]:

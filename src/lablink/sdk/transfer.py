@@ -42,9 +42,9 @@ from lablink.sdk.scan import (
     ALGORITHM,
     HashCache,
     Links,
+    PulledFiles,
     exclude_files,
     list_files,
-    remember_placed,
     scan,
 )
 from lablink.store.blobcache import BlobCache
@@ -332,9 +332,20 @@ def pull(
     advance = progress.stage("downloading", sum(todo.values()))
     report.merge(remote.fetch(cache, todo, advance))
     advance = progress.stage("placing files", manifest.size)
-    placed = cache.materialise(manifest, dest, link=link, advance=advance)
-    if hash_cache is not None and manifest.algorithm == ALGORITHM:
-        remember_placed(hash_cache, os.path.realpath(dest), placed.placed)
+    recorder = None
+    if hash_cache is not None and link and manifest.algorithm == ALGORITHM:
+        recorder = PulledFiles.open(hash_cache, os.path.realpath(dest))
+    try:
+        placed = cache.materialise(
+            manifest,
+            dest,
+            link=link,
+            advance=advance,
+            on_linked=recorder.add if recorder is not None else None,
+        )
+    finally:
+        if recorder is not None:
+            recorder.close()
     cache.touch([*blobs, version.digest])
     cache.evict(protect=[*blobs, version.digest])
     seconds = time.perf_counter() - started
