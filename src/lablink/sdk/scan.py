@@ -315,7 +315,11 @@ class PulledFiles:
         except (sqlite3.Error, OSError) as exc:
             logger.warning("lablink: the pulled files are not in the hash cache: %s", exc)
             return None
-        if _size_or_zero(hashes) > MAX_PULLED_BYTES:
+        try:
+            full = hashes.size() > MAX_PULLED_BYTES
+        except sqlite3.Error:
+            full = False  # the first write will tell
+        if full:
             logger.info("lablink: the hash cache is full; the pulled files are not in it")
             hashes.close()
             return None
@@ -346,13 +350,6 @@ class PulledFiles:
             logger.warning("lablink: the pulled files are not in the hash cache: %s", exc)
             self._hashes.close()
             self._hashes = None
-
-
-def _size_or_zero(hashes: HashCache) -> int:
-    try:
-        return hashes.size()
-    except sqlite3.Error:
-        return 0
 
 
 def _batches(todo: list[tuple[str, _Stat]]) -> Iterator[list[tuple[str, _Stat]]]:
