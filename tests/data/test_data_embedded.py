@@ -18,6 +18,7 @@ from lablink.errors import CorruptBlob, InsufficientStorage, InvalidInput, NotFo
 from lablink.sdk.cache import ClientCache
 from lablink.sdk.data import add, dataset, download
 from lablink.settings import Settings
+from lablink.store.rebuildable import open_rebuildable
 
 
 @pytest.fixture
@@ -253,6 +254,39 @@ def test_a_full_disk_is_a_clear_error_and_the_cache_stays_consistent(
     monkeypatch.undo()
     download("full", work / "out", settings=settings)  # resumes once there is room
     assert tree_bytes(work / "out") == tree_bytes(src)
+
+
+def test_a_damaged_hash_cache_or_cache_index_is_made_anew(
+    embedded: Settings, work: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Neither holds anything that cannot be made again: a file that is not a database
+    is kept aside as ``.corrupt``, with a warning, and the command goes on."""
+    src = make_tree(work / "src", files=6)
+    add(src, "damaged", settings=embedded)
+    download("damaged", work / "first", settings=embedded)
+    for name in ("hashes.db", "index.db"):
+        for suffix in ("-wal", "-shm"):
+            (embedded.cache_dir / f"{name}{suffix}").unlink(missing_ok=True)
+        (embedded.cache_dir / name).write_bytes(b"not a database " * 100)
+    (src / "part0" / "f0000.bin").write_bytes(b"changed")
+    pushed = add(src, "damaged", settings=embedded)
+    assert pushed.created and pushed.hashed == 8  # the hashes are gone, not wrong
+    pulled = download("damaged@v1", work / "second", settings=embedded)
+    assert pulled.fetch.blobs == 0  # the cached files serve it; the index is made anew
+    assert tree_bytes(work / "second") == tree_bytes(work / "first")
+    for name in ("hashes.db", "index.db"):
+        assert (embedded.cache_dir / f"{name}.corrupt").read_bytes().startswith(b"not a")
+        assert f"{name} is damaged" in caplog.text
+
+
+def test_a_cache_database_that_cannot_be_opened_is_no_damage(tmp_path: Path) -> None:
+    """A folder where the file should be (or a lock, or no permission) raises as it
+    did: only a file that is not a database is replaced."""
+    folder = tmp_path / "hashes.db"
+    folder.mkdir()
+    with pytest.raises(sqlite3.OperationalError, match="unable to open"):
+        open_rebuildable(folder, lambda db: db.execute("PRAGMA journal_mode=WAL"))
+    assert folder.is_dir() and not (tmp_path / "hashes.db.corrupt").exists()
 
 
 def test_a_corrupt_blob_in_the_store_is_refused(embedded: Settings, work: Path) -> None:

@@ -195,6 +195,21 @@ def test_pulled_rows_are_kept_per_folder_and_bounded(
     assert not rows_below(embedded, work / "other")
 
 
+def test_a_hash_cache_that_cannot_be_written_does_not_fail_a_pull(
+    tmp_path: Path, work: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    embedded = client_settings(tmp_path / "home")
+    src = make_tree(work / "src", files=6)
+    add(src, "unwritable", settings=embedded)
+    hashes = embedded.cache_dir / "hashes.db"
+    hashes.unlink()
+    hashes.mkdir()  # not a database: opening it fails
+    pulled = download("unwritable", work / "out", settings=embedded)
+    assert pulled.materialised.linked == 8
+    assert tree_bytes(work / "out") == tree_bytes(src)
+    assert "the pulled files are not in the hash cache" in caplog.text
+
+
 def rows_below(settings: Settings, folder: Path) -> set[str]:
     """The hash cache's paths at or below ``folder``."""
     root = str(folder.resolve())

@@ -29,6 +29,7 @@ from lablink.core.datasets.manifest import Checked, FileEntry, Manifest, path_ma
 from lablink.errors import InvalidInput
 from lablink.homedir import make_dirs
 from lablink.store.blobs import file_digest
+from lablink.store.rebuildable import open_rebuildable
 
 logger = logging.getLogger("lablink.sdk.data")
 
@@ -48,12 +49,7 @@ class HashCache:
 
     def __init__(self, path: Path) -> None:
         make_dirs(path.parent)
-        self._db = sqlite3.connect(path, timeout=30, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS hashes (path TEXT PRIMARY KEY, size INTEGER, "
-            "mtime_ns INTEGER, ino INTEGER, digest TEXT, hashed_ns INTEGER)"
-        )
+        self._db = open_rebuildable(path, _setup, timeout=30, isolation_level=None)
 
     def close(self) -> None:
         """Close the database."""
@@ -105,6 +101,14 @@ class HashCache:
         pages = self._db.execute("PRAGMA page_count").fetchone()[0]
         free = self._db.execute("PRAGMA freelist_count").fetchone()[0]
         return int((pages - free) * self._db.execute("PRAGMA page_size").fetchone()[0])
+
+
+def _setup(db: sqlite3.Connection) -> None:
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS hashes (path TEXT PRIMARY KEY, size INTEGER, "
+        "mtime_ns INTEGER, ino INTEGER, digest TEXT, hashed_ns INTEGER)"
+    )
 
 
 def _below(root: str) -> tuple[str, str, str]:

@@ -38,6 +38,7 @@ from lablink.store.blobs import (
     raise_storage_error,
     temp_name,
 )
+from lablink.store.rebuildable import open_rebuildable
 
 logger = logging.getLogger(__name__)
 
@@ -61,15 +62,23 @@ class BlobCache:
         (self.root / "blobs").mkdir(exist_ok=True)
         self._lock = threading.RLock()
         self._pending: dict[str, int] = {}  # stored since the last flush
-        self._db = sqlite3.connect(
-            self.root / "index.db", timeout=30, check_same_thread=False, isolation_level=None
+        # A damaged index is made anew: the files are the truth, and reindex reads them.
+        self._db = open_rebuildable(
+            self.root / "index.db",
+            self._setup,
+            timeout=30,
+            check_same_thread=False,
+            isolation_level=None,
         )
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(SCHEMA)
-        self._init_schema()
         if self.count() == 0:
             self.reindex()
+
+    def _setup(self, db: sqlite3.Connection) -> None:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.executescript(SCHEMA)
+        self._db = db
+        self._init_schema()
 
     def _init_schema(self) -> None:
         """Hook for subclasses that keep more tables in the index."""
