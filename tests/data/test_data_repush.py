@@ -195,7 +195,7 @@ def test_pulled_rows_are_kept_per_folder_and_bounded(
     assert not rows_below(embedded, work / "other")
 
 
-def test_a_hash_cache_that_cannot_be_written_does_not_fail_a_pull(
+def test_a_hash_cache_that_cannot_be_opened_fails_neither_pull_nor_push(
     tmp_path: Path, work: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     embedded = client_settings(tmp_path / "home")
@@ -207,7 +207,11 @@ def test_a_hash_cache_that_cannot_be_written_does_not_fail_a_pull(
     pulled = download("unwritable", work / "out", settings=embedded)
     assert pulled.materialised.linked == 8
     assert tree_bytes(work / "out") == tree_bytes(src)
-    assert "the pulled files are not in the hash cache" in caplog.text
+    assert "the hash cache" in caplog.text and "cannot be used" in caplog.text
+    # A push goes on without it too, hashing every file.
+    (src / "part0" / "f0000.bin").write_bytes(b"changed")
+    pushed = add(src, "unwritable", settings=embedded)
+    assert pushed.created and pushed.hashed == 8
 
 
 def rows_below(settings: Settings, folder: Path) -> set[str]:

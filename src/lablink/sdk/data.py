@@ -375,11 +375,12 @@ def diff_folder(
     with session(settings) as (remote, cache):
         version = remote.resolve(ref)
         manifest = remote.read_manifest(cache, version)
-    hashes = HashCache(settings.cache_dir / "hashes.db")
+    hashes = HashCache.usable(settings.cache_dir / "hashes.db")
     try:
         local, _sources, _hashed = scan(path, files, hashes, listed=[p for _, p, _ in listed])
     finally:
-        hashes.close()
+        if hashes is not None:
+            hashes.close()
     return {"old": version.ref, "new": str(path), **diff(manifest, local)}
 
 

@@ -51,6 +51,19 @@ class HashCache:
         make_dirs(path.parent)
         self._db = open_rebuildable(path, _setup, timeout=30, isolation_level=None)
 
+    @classmethod
+    def usable(cls, path: Path) -> HashCache | None:
+        """The hash cache at ``path``, or None (with a warning) when it cannot be opened
+        (a read-only or missing folder, a lock held too long): the command goes on
+        without it, hashing every file it reads."""
+        try:
+            return cls(path)
+        except (sqlite3.OperationalError, OSError) as exc:
+            logger.warning(
+                "lablink: the hash cache %s cannot be used (%s); going on without it", path, exc
+            )
+            return None
+
     def close(self) -> None:
         """Close the database."""
         self._db.close()
@@ -314,10 +327,8 @@ class PulledFiles:
     def open(cls, hash_cache: Path, root: str) -> PulledFiles | None:
         """A recorder for a pull into ``root`` (resolved), or None when the cache is
         full or cannot be opened."""
-        try:
-            hashes = HashCache(hash_cache)
-        except (sqlite3.Error, OSError) as exc:
-            logger.warning("lablink: the pulled files are not in the hash cache: %s", exc)
+        hashes = HashCache.usable(hash_cache)
+        if hashes is None:
             return None
         try:
             full = hashes.size() > MAX_PULLED_BYTES

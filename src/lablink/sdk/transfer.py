@@ -160,7 +160,7 @@ def push(
     wanted = check_tables is not None or cache is not None
     latest = _latest_digest(remote, name) if wanted else None
     prior = _cached_manifest(cache, latest) if cache is not None and latest else None
-    hashes = HashCache(hash_cache)
+    hashes = HashCache.usable(hash_cache)
     try:
         total = sum(st[0] for _, _, st in files)
         stage = progress.stage("hashing", total)
@@ -170,7 +170,8 @@ def push(
             path, files, hashes, stage, links=kept, listed=present, checked=prior
         )
     finally:
-        hashes.close()
+        if hashes is not None:
+            hashes.close()
     blobs = manifest.blobs()
     manifest_digest = manifest.digest()
     small = {manifest_digest: manifest.encode()}
