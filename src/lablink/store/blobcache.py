@@ -74,6 +74,8 @@ class BlobCache:
             self.reindex()
 
     def _setup(self, db: sqlite3.Connection) -> None:
+        """Pragmas and tables of the index ``db``; it becomes ``self._db`` first, since
+        subclasses' ``_init_schema`` writes through ``self._db``."""
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
         db.executescript(SCHEMA)
