@@ -38,6 +38,7 @@ from lablink.server.api.datasets import Digests, VerifyIn, verify_answer
 from lablink.server.edge_access import EdgeAccess, Refused, credentials, no_cookies
 from lablink.server.edge_cache import EdgeCache
 from lablink.server.errors import install_error_handlers
+from lablink.server.file_stream import FileStream
 from lablink.server.jsonio import JSONResponse, reply
 from lablink.server.listen import Tls
 from lablink.server.middleware import RequestLog, TokenAuth
@@ -45,7 +46,6 @@ from lablink.settings import Settings
 from lablink.store.blobs import check_digest
 
 logger = logging.getLogger(__name__)
-CHUNK = 1024 * 1024
 
 API = API_PREFIX
 FIRST_GROUP = 64  # digests made local before the first byte of a pack goes out
@@ -137,12 +137,7 @@ def create_edge_app(
                 raise NotFound(f"blob {digest} is not stored upstream")
             fh = await run_in_threadpool(open, edge.cache.path(digest), "rb")
         size = os.fstat(fh.fileno()).st_size
-        return StreamingResponse(
-            _read_all(fh),
-            media_type="application/octet-stream",
-            headers={"Content-Length": str(size)},
-            background=BackgroundTask(fh.close),
-        )
+        return FileStream(fh, headers={"Content-Length": str(size)})
 
     @app.post(f"{API}/data/verify", summary="Re-verify a cached blob")
     async def verify(body: VerifyIn, request: Request) -> Response:
@@ -179,13 +174,6 @@ def create_edge_app(
         app.add_middleware(TokenAuth, token=token)
     app.add_middleware(RequestLog)
     return app
-
-
-def _read_all(fh: IO[bytes]) -> Iterator[bytes]:
-    """An open file in chunks, closed at the end (or when the client goes away)."""
-    with fh:
-        while chunk := fh.read(CHUNK):
-            yield chunk
 
 
 def _pack(

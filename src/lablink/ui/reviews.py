@@ -24,7 +24,7 @@ from urllib.parse import parse_qs, quote
 
 from fastapi import APIRouter, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
-from starlette.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from lablink.checks.wire_numbers import MAX_VERSION
 from lablink.core.datasets.refs import parse_ref
@@ -35,6 +35,7 @@ from lablink.errors import Forbidden, InvalidInput, LablinkError, NotFound
 from lablink.identity import allows
 from lablink.models import Review
 from lablink.server.access import MEMBER, access_of
+from lablink.server.file_stream import FileStream
 from lablink.ui.guard import check_anywhere
 from lablink.ui.render import Renderer
 from lablink.ui.signin import form_fields
@@ -208,7 +209,7 @@ def reviews_router(lab: Lab, renderer: Renderer) -> APIRouter:
         except LablinkError as exc:
             return renderer.error(exc, "No such sample")
         headers = {"X-Content-Type-Options": "nosniff", "Cache-Control": "private, max-age=3600"}
-        return StreamingResponse(_chunks(handle), media_type=kind, headers=headers)
+        return FileStream(handle, media_type=kind, headers=headers)
 
     @router.post("/datasets/{name}/v/{version}/review/{action}")
     async def act(request: Request, name: str, action: str, version: int = Version) -> Response:
@@ -254,9 +255,3 @@ def reviews_router(lab: Lab, renderer: Renderer) -> APIRouter:
         return RedirectResponse(f"/datasets/{quote(name)}/v/{version}/review", status_code=303)
 
     return router
-
-
-def _chunks(handle: Any) -> Any:
-    with handle:
-        while chunk := handle.read(256 * 1024):
-            yield chunk

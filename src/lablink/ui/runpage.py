@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import shlex
 import time
-from collections.abc import Iterator
-from typing import IO, Any
+from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
-from starlette.responses import HTMLResponse, Response, StreamingResponse
+from starlette.responses import HTMLResponse, Response
 
 from lablink.checks.watch_policy import LAUNCHED_TAG
 from lablink.core.lab import Lab
@@ -17,6 +16,7 @@ from lablink.docs.links import run_links
 from lablink.errors import LablinkError, NotFound
 from lablink.models import RunRecord
 from lablink.server.access import access_of, model_readable
+from lablink.server.file_stream import FileStream
 from lablink.ui import charts, logs, summary
 from lablink.ui.attempts import attempts_of
 from lablink.ui.guard import check_run
@@ -24,7 +24,6 @@ from lablink.ui.render import Renderer
 
 DIFF_INLINE_BYTES = 512 * 1024
 DIFF_INLINE_LINES = 4000
-CHUNK = 256 * 1024
 
 
 def content_disposition(filename: str) -> str:
@@ -124,12 +123,6 @@ def review_context(lab: Lab, run: RunRecord) -> dict[str, Any]:
     return {"review_then": recorded, "review_now": now}
 
 
-def _stream(fh: IO[bytes]) -> Iterator[bytes]:
-    with fh:
-        while chunk := fh.read(CHUNK):
-            yield chunk
-
-
 def run_router(lab: Lab, renderer: Renderer) -> APIRouter:
     """Routes under ``/r/{run_id}``."""
     router = APIRouter(include_in_schema=False)
@@ -163,9 +156,7 @@ def run_router(lab: Lab, renderer: Renderer) -> APIRouter:
             "Content-Length": str(found[0].size),
             "X-Content-Type-Options": "nosniff",
         }
-        return StreamingResponse(
-            _stream(fh), media_type="application/octet-stream", headers=headers
-        )
+        return FileStream(fh, headers=headers)
 
     @router.get("/r/{run_id}/diff")
     def raw_diff(request: Request, run_id: str) -> Response:
@@ -177,8 +168,8 @@ def run_router(lab: Lab, renderer: Renderer) -> APIRouter:
             fh = lab.blobs.open(run.git.diff_digest)
         except LablinkError as exc:
             return renderer.error(exc, "No diff")
-        return StreamingResponse(
-            _stream(fh),
+        return FileStream(
+            fh,
             media_type="text/plain; charset=utf-8",
             headers={"X-Content-Type-Options": "nosniff"},
         )

@@ -8,7 +8,7 @@ holds a whole blob in memory, and uploads are exempt from the request size limit
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import anyio.from_thread
 from fastapi import APIRouter, Query, Request
@@ -22,6 +22,7 @@ from lablink.errors import InvalidInput, NotFound
 from lablink.server.access import readable_blobs
 from lablink.server.deps import LabDep
 from lablink.server.fields import ArtifactName, Body, Digest, Kind
+from lablink.server.file_stream import FileStream
 from lablink.server.jsonio import JSONResponse, reply
 from lablink.server.offloop import OffLoopRoute
 from lablink.store.blobs import CHUNK, check_digest
@@ -107,17 +108,8 @@ async def head_blob(digest: str, request: Request, lab: LabDep) -> Response:
 async def get_blob(digest: str, request: Request, lab: LabDep) -> StreamingResponse:
     """The blob's bytes, streamed; 404 for one the caller may not read."""
     size = await run_in_threadpool(_blob_size, lab, digest, request)
-
-    async def chunks() -> AsyncIterator[bytes]:
-        fh = await run_in_threadpool(lab.blobs.open, digest)
-        try:
-            while chunk := await run_in_threadpool(fh.read, CHUNK):
-                yield chunk
-        finally:
-            fh.close()
-
-    headers = {"content-length": str(size), "etag": f'"{digest}"'}
-    return StreamingResponse(chunks(), media_type="application/octet-stream", headers=headers)
+    fh = await run_in_threadpool(lab.blobs.open, digest)
+    return FileStream(fh, headers={"content-length": str(size), "etag": f'"{digest}"'})
 
 
 @router.post("/blobs/missing", summary="Which blobs are not stored yet")

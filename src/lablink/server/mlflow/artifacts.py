@@ -8,7 +8,7 @@ its relative path, so ``lablink runs show`` and the web UI list it too.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import anyio.from_thread
@@ -18,6 +18,7 @@ from starlette.responses import StreamingResponse
 
 from lablink.checks.routes import MLFLOW_ARTIFACTS
 from lablink.errors import InvalidInput, NotFound
+from lablink.server.file_stream import FileStream
 from lablink.server.jsonio import JSONResponse, reply
 from lablink.server.mlflow.guard import VIEWER, Authorized, lab_of, run_access
 from lablink.store.blobs import CHUNK
@@ -67,16 +68,7 @@ async def download(path: str, request: Request, access: Authorized) -> Streaming
         raise NotFound("name a file inside the run's artifacts")
     lab = lab_of(request)
     fh, size = await run_in_threadpool(lab.mlflow.open_artifact, run_id, rel)
-
-    async def chunks() -> AsyncIterator[bytes]:
-        try:
-            while chunk := await run_in_threadpool(fh.read, CHUNK):
-                yield chunk
-        finally:
-            fh.close()
-
-    headers = {"content-length": str(size)}
-    return StreamingResponse(chunks(), media_type="application/octet-stream", headers=headers)
+    return FileStream(fh, headers={"content-length": str(size)})
 
 
 @router.put(MLFLOW_ARTIFACTS + "/{path:path}")
