@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Self
 
 from lablink.core.lab import Lab
+from lablink.server.listen import http_options
 from lablink.settings import Settings
 
 
@@ -51,7 +52,12 @@ class AppServer:
         self.port = port if port is not None else free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(
-            app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
+            app,
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            lifespan="on",
+            **http_options(),  # as `lablink server` and `lablink edge`
         )
         self.server = uvicorn.Server(config)
         self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]

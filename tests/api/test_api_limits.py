@@ -4,9 +4,13 @@ nothing stored; and a large body is decoded off the event loop.
 
 from __future__ import annotations
 
+import http.client
 import json
 import math
+import socket
 import threading
+import time
+import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
@@ -185,3 +189,23 @@ def test_bad_json_in_a_large_body_is_a_clear_400(api: httpx.Client) -> None:
     assert len(body) > offloop.INLINE_BYTES
     error = assert_envelope(api.post(f"{API}/runs", content=body, headers=JSON), 400)
     assert "not valid JSON" in error["message"], error
+
+
+def test_the_longest_filter_the_spec_allows_is_read_however_it_arrives(
+    server: LoopbackServer,
+) -> None:
+    # 10,000 four-byte characters: a 120 KiB URL once percent-encoded. Sent in two
+    # parts, so the server sees an unfinished head of over h11's default 16 KiB.
+    query = urllib.parse.urlencode({"filter": "\U000fffbd" * 10_000})
+    head = f"GET {API}/runs?{query} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    data = head.encode()
+    assert len(data) > 120_000
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as conn:
+        conn.sendall(data[: 32 * 1024])
+        time.sleep(0.2)
+        conn.sendall(data[32 * 1024 :])
+        answer = http.client.HTTPResponse(conn)
+        answer.begin()
+        body = json.loads(answer.read())
+    assert answer.status == 400
+    assert body["error"]["code"] == "bad_filter"

@@ -37,7 +37,7 @@ from lablink.server.errors import install_error_handlers
 from lablink.server.guards import BrowserGuard
 from lablink.server.ingest_path import IngestPath, IngestThreads
 from lablink.server.jsonio import JSONResponse
-from lablink.server.listen import Tls
+from lablink.server.listen import Tls, http_options
 from lablink.server.live import EventHub
 from lablink.server.middleware import RequestGuard, RequestLog, TokenAuth
 from lablink.server.mlflow import mount as mount_mlflow
@@ -191,9 +191,7 @@ def serve(
             port=port,
             log_config=None,  # logging is configured above, once
             access_log=False,  # RequestLog writes the one line per request
-            # h11 even where httptools is installed: httptools answers some malformed
-            # requests itself, in plain text, outside the API's error envelope
-            http="h11",
+            **http_options(),
             lifespan="on",
             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
             ssl_certfile=tls.cert if tls else None,

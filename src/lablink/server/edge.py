@@ -40,7 +40,7 @@ from lablink.server.edge_cache import EdgeCache
 from lablink.server.errors import install_error_handlers
 from lablink.server.file_stream import FileStream
 from lablink.server.jsonio import JSONResponse, reply
-from lablink.server.listen import Tls
+from lablink.server.listen import Tls, http_options
 from lablink.server.middleware import RequestLog, TokenAuth
 from lablink.settings import Settings
 from lablink.store.blobs import check_digest
@@ -319,7 +319,7 @@ def serve_edge(
             port=port,
             log_config=None,
             access_log=False,
-            http="h11",  # as `lablink server`: every answer in the API's envelope
+            **http_options(),  # as `lablink server`
             ssl_certfile=tls.cert if tls else None,
             ssl_keyfile=tls.key if tls else None,
         )

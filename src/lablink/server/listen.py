@@ -12,10 +12,26 @@ import ipaddress
 import socket
 import ssl
 from pathlib import Path
+from typing import Any
 
 from lablink.errors import InvalidInput
 
 _LOCAL_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
+
+# The longest request head (request line and headers) a server reads. The API's own
+# bounds allow URLs of over 120 KiB (a 10,000-character filter, percent-encoded, takes
+# up to 12 bytes a character). h11's default, 16 KiB, is checked only while a head is
+# still arriving, so such a URL was read or refused as the network happened to split it.
+MAX_REQUEST_HEAD_BYTES = 256 * 1024
+
+
+def http_options() -> dict[str, Any]:
+    """The HTTP options every lablink server gives uvicorn.
+
+    h11 even where httptools is installed: httptools answers some malformed requests
+    itself, in plain text, outside the API's error envelope.
+    """
+    return {"http": "h11", "h11_max_incomplete_event_size": MAX_REQUEST_HEAD_BYTES}
 
 
 @dataclasses.dataclass(frozen=True)
