@@ -461,6 +461,11 @@ def cache(
         None, "--prune", help="Evict least recently used blobs down to this size, e.g. 5GB."
     ),
     clear: bool = typer.Option(False, "--clear", help="Evict every blob (same as --prune 0)."),
+    tidy: bool = typer.Option(
+        False,
+        "--tidy",
+        help="Forget the hashes of files that are gone (--prune and --clear do too).",
+    ),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Show the client cache (where, how full); prune or clear it.
@@ -469,6 +474,7 @@ def cache(
     disk only once no pulled copy links to it. The next pull fetches what it needs again.
     """
     from lablink.sdk.cache import ClientCache
+    from lablink.sdk.scan import HashCache
     from lablink.settings import parse_size
 
     settings = get_state(ctx).settings
@@ -489,6 +495,15 @@ def cache(
         used, blobs = store.usage(), store.count()
     finally:
         store.close()
+    hashes = HashCache.usable(settings.cache_dir / "hashes.db")
+    forgotten = files = hash_bytes = 0
+    if hashes is not None:
+        try:
+            if tidy or limit is not None:
+                forgotten = hashes.forget_gone()
+            files, hash_bytes = hashes.count(), hashes.size()
+        finally:
+            hashes.close()
     if as_json:
         output.print_json(
             {
@@ -498,6 +513,9 @@ def cache(
                 "limit": settings.cache_size,
                 "evicted_blobs": len(evicted),
                 "freed_bytes": before - used,
+                "hashed_files": files,
+                "hash_cache_bytes": hash_bytes,
+                "forgotten_hashes": forgotten,
             }
         )
         return
@@ -506,8 +524,11 @@ def cache(
         f"{settings.cache_dir}: {format_size(used)} in {blobs} blobs "
         f"(limit {format_size(settings.cache_size)})"
     )
+    out.print(f"hash cache: {files} files ({format_size(hash_bytes)})")
     if limit is not None:
         out.print(f"evicted {len(evicted)} blobs ({format_size(before - used)})")
+    if tidy or limit is not None:
+        out.print(f"forgot the hashes of {forgotten} files that are gone")
 
 
 def _ms(seconds: float | None) -> float | None:

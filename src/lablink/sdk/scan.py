@@ -40,6 +40,7 @@ BATCH_BYTES = 16 * 1024 * 1024
 RACY_NS = 1_000_000_000
 COARSE_RACY_NS = 3 * RACY_NS  # for an mtime of whole seconds
 MAX_PULLED_BYTES = 256 * 1024 * 1024  # about a million rows: beyond, pulls record none
+PRUNE_BATCH = 10_000  # rows read, and folder listings kept, at a time by forget_gone
 _Stat = tuple[int, int, int]  # size, mtime_ns, inode
 _FIRST, _SECOND, _THIRD = (operator.itemgetter(i) for i in range(3))
 
@@ -109,6 +110,29 @@ class HashCache:
         )
         self._db.execute("COMMIT")
 
+    def forget_gone(self) -> int:
+        """Drop the rows of files that are gone (deleted, or their folder deleted or
+        moved); returns how many. A listing per folder, not a stat per file. A folder
+        that cannot be read (permissions, a network mount away) keeps its rows."""
+        forgotten = 0
+        listed: dict[str, frozenset[str] | None] = {}
+        after = ""
+        while rows := self._db.execute(
+            "SELECT path FROM hashes WHERE path > ? ORDER BY path LIMIT ?",
+            (after, PRUNE_BATCH),
+        ).fetchall():
+            after = rows[-1][0]
+            gone = [path for (path,) in rows if _is_gone(path, listed)]
+            self.forget(gone)
+            forgotten += len(gone)
+            if len(listed) > PRUNE_BATCH:  # rows come in path order: old folders are done
+                listed.clear()
+        return forgotten
+
+    def count(self) -> int:
+        """How many files the cache knows."""
+        return int(self._db.execute("SELECT count(*) FROM hashes").fetchone()[0])
+
     def size(self) -> int:
         """Bytes the rows take in the database (free pages left out)."""
         pages = self._db.execute("PRAGMA page_count").fetchone()[0]
@@ -124,11 +148,29 @@ def _setup(db: sqlite3.Connection) -> None:
     )
 
 
+def _is_gone(path: str, listed: dict[str, frozenset[str] | None]) -> bool:
+    """Whether ``path`` is not in its folder's listing (kept in ``listed``, None for a
+    folder that could not be read)."""
+    folder, _, name = path.rpartition(os.sep)
+    if folder not in listed:
+        try:
+            listed[folder] = frozenset(os.listdir(folder or os.sep))
+        except (FileNotFoundError, NotADirectoryError):
+            listed[folder] = frozenset()
+        except OSError:
+            listed[folder] = None
+    names = listed[folder]
+    return names is not None and name not in names
+
+
 def _below(root: str) -> tuple[str, str, str]:
     """The parameters of ``path = ? OR (path >= ? AND path < ?)`` for ``root`` and every
     path below it: they sort in [root + sep, root + the character after sep), whatever
-    characters the names hold (not a sibling ``root``-prefixed name)."""
-    return root, root + os.sep, root + chr(ord(os.sep) + 1)
+    characters the names hold (not a sibling ``root``-prefixed name). The file system's
+    root, ``/``, holds every absolute path."""
+    root = root.rstrip(os.sep) or root
+    base = "" if root == os.sep else root
+    return root, base + os.sep, base + chr(ord(os.sep) + 1)
 
 
 @dataclasses.dataclass
@@ -335,7 +377,10 @@ class PulledFiles:
         except sqlite3.Error:
             full = False  # the first write will tell
         if full:
-            logger.info("lablink: the hash cache is full; the pulled files are not in it")
+            logger.info(
+                "lablink: the hash cache is full; the pulled files are not in it "
+                "(`lablink data cache --tidy` forgets the files that are gone)"
+            )
             hashes.close()
             return None
         return cls(hashes, root)
