@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import functools
+import math
 import re
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -218,8 +219,8 @@ class Week:
         return cls(name, tz, hours, focus, away, zone(tz), free)
 
     def local(self, at: float) -> dt.datetime:
-        """The local time at the epoch second ``at``."""
-        return dt.datetime.fromtimestamp(at, self.zone)
+        """The local time at the epoch second ``at`` (see ``local_time``)."""
+        return local_time(at, self.zone)
 
     def is_away(self, day: dt.date) -> bool:
         """Whether ``day`` (a local date) falls in an away period."""
@@ -284,6 +285,16 @@ class Week:
             },
             "away": [f"{a.isoformat()}..{b.isoformat()}" for a, b in self.away],
         }
+
+
+def local_time(at: float, tz: dt.tzinfo) -> dt.datetime:
+    """The local time in ``tz`` at the epoch second ``at``, to the whole second below.
+
+    Every boundary (a handoff, working hours, an away day) falls on a whole second, and
+    ``fromtimestamp`` rounds to the microsecond: an instant a fraction of a microsecond
+    before midnight would be read as midnight, past a boundary it has not reached.
+    """
+    return dt.datetime.fromtimestamp(math.floor(at), tz)
 
 
 def _inside(spans: Spans, minute: int) -> bool:

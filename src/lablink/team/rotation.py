@@ -17,7 +17,7 @@ import itertools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from lablink.team.hours import DAYS, Week, fmt_minute, zone
+from lablink.team.hours import DAYS, Week, fmt_minute, local_time, zone
 
 ANCHOR = dt.date(2024, 1, 1)  # a Monday
 MAX_RANGE_DAYS = 400
@@ -102,7 +102,7 @@ def period_days(rotation: Rotation) -> int:
 def turn_at(rotation: Rotation, at: float) -> tuple[int, float, float]:
     """The turn number at ``at`` and that turn's start and end (epoch seconds)."""
     tz = zone(rotation.tz)
-    local = dt.datetime.fromtimestamp(at, tz)
+    local = local_time(at, tz)
     day = local.date()
     if rotation.handoff_day is not None:
         day -= dt.timedelta(days=(day.weekday() - rotation.handoff_day) % 7)
