@@ -182,9 +182,13 @@ def test_rotations_overrides_and_the_calendar(lablink: Lablink) -> None:
     events = list(calendar.walk("VEVENT"))
     shifts = lablink.json("oncall", "schedule", "--weeks", "4", "--rotation", "research")["shifts"]
     assert len(events) == len(shifts) >= 1
-    for event, shift in zip(events, shifts, strict=True):
+    for i, (event, shift) in enumerate(zip(events, shifts, strict=True)):
         assert str(event["summary"]) == f"On call: {shift['person']} (research)"
-        assert event.decoded("dtstart").timestamp() == pytest.approx(shift["start"], abs=1)
+        start = event.decoded("dtstart").timestamp()
+        if i == 0:  # "now" of each command: the export ran first, seconds apart on a busy machine
+            assert shift["start"] - 60 <= start <= shift["start"]
+        else:
+            assert start == pytest.approx(shift["start"], abs=1)
         assert event.decoded("dtend") > event.decoded("dtstart")
     assert len({str(e["uid"]) for e in events}) == len(events)
 
