@@ -8,14 +8,16 @@ import json
 import os
 import random
 import shutil
+import time
 from pathlib import Path
 
 import pytest
-from datatools import make_tree
+from datatools import client_settings, make_tree
 from typer.testing import CliRunner
 
 from lablink.cli.main import app
 from lablink.sdk import scan as scan_module
+from lablink.sdk.data import add, download
 from lablink.sdk.scan import HashCache, list_files, scan
 
 
@@ -117,3 +119,38 @@ def test_the_cache_command_shows_and_tidies_the_hash_cache(tmp_path: Path, work:
     (kept / "same-a.txt").unlink()
     text = cli("data", "cache", "--prune", "100GB")  # a prune tidies too
     assert "evicted 0 blobs" in text and "forgot the hashes of 1 files that are gone" in text
+
+
+def test_a_full_cache_tidies_before_a_pull_at_most_once_a_day(
+    tmp_path: Path, work: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    embedded = client_settings(tmp_path / "home")
+    hashes_db = embedded.cache_dir / "hashes.db"
+    add(make_tree(work / "small", files=5), "small", settings=embedded)
+    deleted = make_tree(work / "deleted", files=300, size=(10, 20))
+    add(deleted, "big", settings=embedded)
+    hashes = HashCache(hashes_db)
+    full_size = hashes.size()
+    assert len(hashes.under(str(deleted.resolve()))) == 302
+    hashes.close()
+    shutil.rmtree(deleted)
+    monkeypatch.setattr(scan_module, "MAX_PULLED_BYTES", full_size - 1)
+
+    download("small", work / "pulled", settings=embedded)  # tidies, then has room
+    hashes = HashCache(hashes_db)
+    assert hashes.under(str(deleted.resolve())) == {}
+    assert len(hashes.under(str((work / "pulled").resolve()))) == 7
+    tidied = hashes.tidied_at()
+    assert time.time() - 60 < tidied <= time.time()
+    hashes.close()
+
+    # Full again, tidied within the day: the pull records nothing and tidies nothing.
+    again = make_tree(work / "again", files=5, seed=1).resolve()
+    add(again, "again", settings=embedded)
+    shutil.rmtree(again)
+    monkeypatch.setattr(scan_module, "MAX_PULLED_BYTES", 0)
+    download("small", work / "later", settings=embedded)
+    hashes = HashCache(hashes_db)
+    assert len(hashes.under(str(again))) == 7  # still there: not tidied
+    assert not hashes.under(str((work / "later").resolve())) and hashes.tidied_at() == tidied
+    hashes.close()

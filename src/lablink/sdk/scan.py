@@ -41,6 +41,7 @@ RACY_NS = 1_000_000_000
 COARSE_RACY_NS = 3 * RACY_NS  # for an mtime of whole seconds
 MAX_PULLED_BYTES = 256 * 1024 * 1024  # about a million rows: beyond, pulls record none
 PRUNE_BATCH = 10_000  # rows read, and folder listings kept, at a time by forget_gone
+TIDY_EVERY = 86400.0  # a full cache forgets gone files before a pull, at most this often
 _Stat = tuple[int, int, int]  # size, mtime_ns, inode
 _FIRST, _SECOND, _THIRD = (operator.itemgetter(i) for i in range(3))
 
@@ -127,7 +128,13 @@ class HashCache:
             forgotten += len(gone)
             if len(listed) > PRUNE_BATCH:  # rows come in path order: old folders are done
                 listed.clear()
+        self._db.execute("INSERT OR REPLACE INTO meta VALUES ('tidied_at', ?)", (time.time(),))
         return forgotten
+
+    def tidied_at(self) -> float:
+        """When ``forget_gone`` last ran (0 for never)."""
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'tidied_at'").fetchone()
+        return float(row[0]) if row else 0.0
 
     def count(self) -> int:
         """How many files the cache knows."""
@@ -146,6 +153,7 @@ def _setup(db: sqlite3.Connection) -> None:
         "CREATE TABLE IF NOT EXISTS hashes (path TEXT PRIMARY KEY, size INTEGER, "
         "mtime_ns INTEGER, ino INTEGER, digest TEXT, hashed_ns INTEGER)"
     )
+    db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value)")
 
 
 def _is_gone(path: str, listed: dict[str, frozenset[str] | None]) -> bool:
@@ -350,8 +358,9 @@ class PulledFiles:
     since the pull.
 
     The folder's rows are replaced, so pulling into one folder again and again keeps
-    one row a file; once the cache's rows take ``MAX_PULLED_BYTES``, pulls record none
-    (a push of any folder still records its hashes). Rows go in batches, so a pull of
+    one row a file; once the cache's rows take ``MAX_PULLED_BYTES``, it forgets files
+    that are gone (at most once every ``TIDY_EVERY``), and if still full, pulls record
+    none (a push of any folder still records its hashes). Rows go in batches, so a pull of
     a million files holds a few thousand at a time. A cache that cannot be written is
     logged, never raised: the pull succeeds.
     """
@@ -374,13 +383,14 @@ class PulledFiles:
             return None
         try:
             full = hashes.size() > MAX_PULLED_BYTES
+            if full and time.time() - hashes.tidied_at() > TIDY_EVERY:
+                forgotten = hashes.forget_gone()
+                logger.info("lablink: the hash cache forgot %d files that are gone", forgotten)
+                full = hashes.size() > MAX_PULLED_BYTES
         except sqlite3.Error:
             full = False  # the first write will tell
         if full:
-            logger.info(
-                "lablink: the hash cache is full; the pulled files are not in it "
-                "(`lablink data cache --tidy` forgets the files that are gone)"
-            )
+            logger.info("lablink: the hash cache is full; the pulled files are not in it")
             hashes.close()
             return None
         return cls(hashes, root)
