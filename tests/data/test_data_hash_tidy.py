@@ -92,7 +92,9 @@ def test_a_folder_that_cannot_be_listed_keeps_its_rows(tmp_path: Path) -> None:
     hashes.close()
 
 
-def test_the_cache_command_shows_and_tidies_the_hash_cache(tmp_path: Path, work: Path) -> None:
+def test_the_cache_command_shows_and_tidies_the_hash_cache(
+    tmp_path: Path, work: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     runner = CliRunner()
     env = {"COLUMNS": "200", "LABLINK_HOME": str(tmp_path / "home")}
 
@@ -119,6 +121,14 @@ def test_the_cache_command_shows_and_tidies_the_hash_cache(tmp_path: Path, work:
     (kept / "same-a.txt").unlink()
     text = cli("data", "cache", "--prune", "100GB")  # a prune tidies too
     assert "evicted 0 blobs" in text and "forgot the hashes of 1 files that are gone" in text
+
+    hashes_db = tmp_path / "home" / "cache" / "hashes.db"
+    for leftover in hashes_db.parent.glob("hashes.db*"):
+        leftover.unlink()
+    hashes_db.mkdir()  # a folder in its place: shown without it, with a warning
+    result = runner.invoke(app, ["data", "cache"], catch_exceptions=False, env=env)
+    assert result.exit_code == 0 and "blobs" in result.stdout
+    assert "hash cache:" not in result.stdout and "cannot be used" in caplog.text
 
 
 def test_a_full_cache_tidies_before_a_pull_at_most_once_a_day(

@@ -468,7 +468,7 @@ def cache(
     ),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Show the client cache (where, how full); prune or clear it.
+    """Show the client cache (where, how full) and the hash cache; prune, clear or tidy.
 
     Pulled folders keep their files: they are hardlinks, so evicting a blob frees its
     disk only once no pulled copy links to it. The next pull fetches what it needs again.
@@ -495,7 +495,7 @@ def cache(
         used, blobs = store.usage(), store.count()
     finally:
         store.close()
-    hashes = HashCache.usable(settings.cache_dir / "hashes.db")
+    hashes = HashCache.usable(settings.cache_dir / "hashes.db")  # None: warned why
     forgotten = files = hash_bytes = 0
     if hashes is not None:
         try:
@@ -524,7 +524,8 @@ def cache(
         f"{settings.cache_dir}: {format_size(used)} in {blobs} blobs "
         f"(limit {format_size(settings.cache_size)})"
     )
-    out.print(f"hash cache: {files} files ({format_size(hash_bytes)})")
+    if hashes is not None:
+        out.print(f"hash cache: {files} files ({format_size(hash_bytes)})")
     if limit is not None:
         out.print(f"evicted {len(evicted)} blobs ({format_size(before - used)})")
     if tidy or limit is not None:
