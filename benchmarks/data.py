@@ -8,6 +8,7 @@ Prints figures and ratios against references measured in the same run; never ass
                                                    # in a warm process too, beside the floor
                                                    # (python + a stat a file)
     python benchmarks/data.py --lookup-only        # which of N blobs a large store holds
+    python benchmarks/data.py --tidy-only          # the hash cache forgets deleted folders
 
 What it does, all on this machine:
 
@@ -376,6 +377,45 @@ def lookup_only(args: argparse.Namespace) -> None:
             shutil.rmtree(work, ignore_errors=True)
 
 
+def tidy_only(args: argparse.Namespace) -> None:
+    """``lablink data cache --tidy`` over a hash cache of ``--tidy-rows`` files in
+    folders of 100, half of the folders deleted, beside one ``lexists`` per row."""
+    from lablink.sdk.scan import HashCache
+
+    work = Path(args.workdir or tempfile.mkdtemp(prefix="lablink-bench-data-"))
+    try:
+        hashes = HashCache(work / "hashes.db")
+        paths: list[str] = []
+        for d in range(args.tidy_rows // 100):
+            folder = work / "tree" / f"d{d:05d}"
+            folder.mkdir(parents=True)
+            for f in range(100):
+                (folder / f"f{f:03d}.bin").touch()
+                paths.append(str(folder / f"f{f:03d}.bin"))
+        hashes.store([(p, (0, 0, 0), "blake3:" + "0" * 64, 0) for p in paths])
+        for d in range(0, args.tidy_rows // 100, 2):
+            shutil.rmtree(work / "tree" / f"d{d:05d}")
+        print(f"machine: {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}")
+        forgotten = 0
+
+        def tidy() -> None:
+            nonlocal forgotten
+            forgotten = hashes.forget_gone()
+
+        took = _timed_call(tidy)
+        reference = _timed_call(lambda: [os.path.lexists(p) for p in paths])
+        hashes.close()
+        print(
+            f"tidy {len(paths):,} rows in {len(paths) // 100:,} folders, half deleted: "
+            f"{took * 1e3:.0f} ms ({forgotten:,} forgotten); "
+            f"a lexists per row, deleting nothing: {reference * 1e3:.0f} ms "
+            f"({took / reference:.2f}x)"
+        )
+    finally:
+        if not args.workdir:
+            shutil.rmtree(work, ignore_errors=True)
+
+
 def _timed_call(fn: Callable[[], object]) -> float:
     started = time.perf_counter()
     fn()
@@ -401,7 +441,16 @@ def main() -> None:
         help="only which of a few thousand digests a store of --store-blobs blobs holds",
     )
     parser.add_argument("--store-blobs", type=int, default=200_000)
+    parser.add_argument(
+        "--tidy-only",
+        action="store_true",
+        help="only the hash cache forgetting deleted folders, over --tidy-rows rows",
+    )
+    parser.add_argument("--tidy-rows", type=int, default=200_000)
     args = parser.parse_args()
+    if args.tidy_only:
+        tidy_only(args)
+        return
     if args.lookup_only:
         lookup_only(args)
         return
